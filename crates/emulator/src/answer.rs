@@ -1,0 +1,129 @@
+//! Where the answer text comes from: the configured answer source (any `ChatModel`), or text
+//! the scenario dictates.
+
+use futures_util::{StreamExt, stream};
+use streambed_core::{
+    BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError, Usage,
+};
+
+/// Deltas that trip naive SSE framing, JSON escaping and UTF-8 handling, including runs of
+/// one-character deltas and a delta that is itself an SSE frame.
+pub const UNICODE_DELTAS: &[&str] = &[
+    "Hello ", "👋", " — ", "日本語", " ", "e\u{301}", "\u{302}", " 🇫🇷", " 👩‍👩‍👧", "\r", "\n", "\r\n",
+    "data: x\n\nevent: done\n\n", "\"quoted\"", " back\\slash", " tab\t", "\u{2028}", "\u{0}", "a", "b", "c",
+    "d", "é", "ß", "中", "😀", "🙂", " end",
+];
+
+/// The `i`-th delta of the synthetic answers used by `long`, `slow`, and the fault scenarios.
+pub fn synthetic_delta(i: usize) -> String {
+    const WORDS: [&str; 8] = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"];
+    format!("{}{i} ", WORDS[i % WORDS.len()])
+}
+
+/// The whole synthetic answer of `n` deltas, for tests that check reassembly.
+pub fn long_text(n: usize) -> String {
+    (0..n).map(synthetic_delta).collect()
+}
+
+/// A rough token count (whitespace-separated words) for usage figures.
+pub(crate) fn count_tokens(text: &str) -> u32 {
+    u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX)
+}
+
+pub(crate) fn input_tokens(request: &ChatRequest) -> u32 {
+    let system = request.system.as_deref().map_or(0, count_tokens);
+    request.messages.iter().map(|m| count_tokens(&m.content)).sum::<u32>() + system
+}
+
+/// A stream that sends the given text deltas, then `Done` with `end_turn`.
+pub(crate) fn fixed(deltas: Vec<String>, input_tokens: u32) -> ChatStream {
+    events(deltas.into_iter().map(ChatEvent::Text).collect(), input_tokens)
+}
+
+/// Reasoning first, then the answer, as Claude's extended thinking streams it.
+pub(crate) fn with_reasoning(input_tokens: u32) -> ChatStream {
+    let reasoning = ["The user ", "asked for ", "a greeting."].map(|t| ChatEvent::Reasoning(t.into()));
+    let text = ["Hello", " there!"].map(|t| ChatEvent::Text(t.into()));
+    events(reasoning.into_iter().chain(text).collect(), input_tokens)
+}
+
+fn events(events: Vec<ChatEvent>, input_tokens: u32) -> ChatStream {
+    let usage = Usage { input_tokens, output_tokens: u32::try_from(events.len()).unwrap_or(u32::MAX) };
+    let done = ChatEvent::Done(Completion { stop_reason: "end_turn".into(), usage, streamed: true });
+    Box::pin(stream::iter(events.into_iter().chain([done]).map(Ok)))
+}
+
+/// A deterministic answer source for tests and offline development: it greets and repeats
+/// the last user message, one word per delta, and honours `maxTokens`.
+#[derive(Debug)]
+pub struct Scripted {
+    info: ModelInfo,
+}
+
+impl Default for Scripted {
+    fn default() -> Self {
+        Self { info: ModelInfo { provider: "scripted", id: "streambed-emulator-scripted".into() } }
+    }
+}
+
+impl ChatModel for Scripted {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
+        let said = request.last_user_text().unwrap_or_default().trim();
+        let text = format!("Hello from the Streambed emulator. You said: {said}");
+        let mut deltas: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+        let limit = request.params.max_tokens.map_or(usize::MAX, |m| m as usize);
+        let truncated = deltas.len() > limit;
+        deltas.truncate(limit);
+        let usage = Usage {
+            input_tokens: input_tokens(&request),
+            output_tokens: u32::try_from(deltas.len()).unwrap_or(u32::MAX),
+        };
+        let stop_reason = if truncated { "max_tokens" } else { "end_turn" };
+        let done = ChatEvent::Done(Completion { stop_reason: stop_reason.into(), usage, streamed: true });
+        let events = deltas.into_iter().map(ChatEvent::Text).chain([done]).map(Ok);
+        Box::pin(async move { Ok(Box::pin(stream::iter(events)) as ChatStream) })
+    }
+}
+
+/// Collects a whole answer, for the non-streaming Converse operation.
+pub(crate) async fn collect(mut answer: ChatStream) -> Result<(String, Completion), ProviderError> {
+    let mut text = String::new();
+    while let Some(event) = answer.next().await {
+        match event? {
+            ChatEvent::Text(t) => text.push_str(&t),
+            ChatEvent::Reasoning(_) => {}
+            ChatEvent::Done(completion) => return Ok((text, completion)),
+        }
+    }
+    Err(ProviderError::new(streambed_core::ErrorKind::StreamInterrupted, "the answer source ended early"))
+}
+
+#[cfg(test)]
+mod tests {
+    use streambed_core::InferenceParams;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn scripted_repeats_the_prompt_and_honours_max_tokens() {
+        let model = Scripted::default();
+        let (text, done) = collect(model.stream(ChatRequest::from_prompt("hi there")).await.unwrap()).await.unwrap();
+        assert_eq!(text, "Hello from the Streambed emulator. You said: hi there");
+        assert_eq!(done.stop_reason, "end_turn");
+        assert_eq!(done.usage, Usage { input_tokens: 2, output_tokens: 9 });
+
+        let mut short = ChatRequest::from_prompt("hi");
+        short.params = InferenceParams { max_tokens: Some(2), ..Default::default() };
+        let (text, done) = collect(model.stream(short).await.unwrap()).await.unwrap();
+        assert_eq!((text.as_str(), done.stop_reason.as_str()), ("Hello from ", "max_tokens"));
+    }
+
+    #[test]
+    fn synthetic_text_is_the_concatenation_of_its_deltas() {
+        assert_eq!(long_text(3), "lorem0 ipsum1 dolor2 ");
+    }
+}

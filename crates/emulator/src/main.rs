@@ -1,0 +1,46 @@
+//! `streambed-emulator`: a Bedrock Runtime endpoint on loopback for offline development.
+//! Point any AWS SDK at it with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:4010`.
+
+use std::{net::IpAddr, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use streambed_emulator::{Emulator, Scenario};
+use tokio::net::TcpListener;
+
+/// A Bedrock Runtime emulator (Converse and ConverseStream) with fault scenarios.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "EMULATOR_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "EMULATOR_PORT", default_value_t = 4010)]
+    port: u16,
+    /// Pause before each streamed delta, in milliseconds.
+    #[arg(long, env = "EMULATOR_DELAY_MS", default_value_t = 30)]
+    delay_ms: u64,
+    /// Scenario for requests without a `[[scenario:…]]` marker, e.g. "slow delay_ms=100 n=50".
+    #[arg(long, env = "EMULATOR_SCENARIO", default_value = "ok")]
+    scenario: Scenario,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let listener = TcpListener::bind((args.host, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let emulator = Emulator::scripted()
+        .with_delay(Duration::from_millis(args.delay_ms))
+        .with_scenario(args.scenario);
+    tracing::info!(
+        "Bedrock Runtime emulator on http://{}; set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to it",
+        listener.local_addr()?
+    );
+    emulator.serve(listener).await.context("emulator stopped")
+}

@@ -1,0 +1,178 @@
+//! What the emulator saw and did for each request, so tests can assert on forwarding, retries
+//! and cancellation. Waiting is event-driven (a watch channel), never a polling sleep.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// Which Bedrock operation was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Converse,
+    ConverseStream,
+}
+
+/// How the caller authenticated (the emulator accepts any credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthStyle {
+    Sigv4,
+    Bearer,
+    None,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Outcome {
+    InProgress,
+    Complete,
+    /// The client closed the connection before the answer was complete.
+    ClientHungUp,
+    /// A `cut` scenario broke the stream.
+    Cut,
+    /// An in-stream exception was sent.
+    Exception,
+    /// An error status was sent before any stream.
+    ErrorStatus { status: u16 },
+}
+
+/// One request as the emulator received and answered it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub operation: Operation,
+    /// The model id, percent-decoded.
+    pub model_id: String,
+    /// The request body as received (a JSON string if it was not JSON).
+    pub body: Value,
+    /// The SDK's attempt number from `amz-sdk-request` (1 when absent).
+    pub attempt: u32,
+    pub auth: AuthStyle,
+    pub deltas_sent: usize,
+    pub outcome: Outcome,
+    /// Milliseconds since the emulator started.
+    pub received_ms: u64,
+    pub ended_ms: Option<u64>,
+}
+
+/// Shared log of requests; cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    started: Instant,
+    records: Arc<watch::Sender<Vec<RequestRecord>>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self { started: Instant::now(), records: Arc::new(watch::Sender::new(Vec::new())) }
+    }
+}
+
+/// Old records are dropped past this many, so a long benchmark run keeps bounded memory.
+const MAX_RECORDS: usize = 10_000;
+
+impl Recorder {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn open(
+        &self,
+        request_id: String,
+        operation: Operation,
+        model_id: String,
+        body: Value,
+        attempt: u32,
+        auth: AuthStyle,
+    ) {
+        let record = RequestRecord {
+            request_id,
+            operation,
+            model_id,
+            body,
+            attempt,
+            auth,
+            deltas_sent: 0,
+            outcome: Outcome::InProgress,
+            received_ms: self.now_ms(),
+            ended_ms: None,
+        };
+        self.records.send_modify(|records| {
+            if records.len() >= MAX_RECORDS {
+                records.drain(..MAX_RECORDS / 10);
+            }
+            records.push(record);
+        });
+    }
+
+    pub(crate) fn finish(&self, request_id: &str, outcome: Outcome, deltas_sent: usize) {
+        let ended = self.now_ms();
+        self.records.send_modify(|records| {
+            if let Some(r) = records.iter_mut().rev().find(|r| r.request_id == request_id) {
+                r.outcome = outcome;
+                r.deltas_sent = deltas_sent;
+                r.ended_ms = Some(ended);
+            }
+        });
+    }
+
+    /// Every request seen so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.records.borrow().clone()
+    }
+
+    /// Forgets all records.
+    pub fn clear(&self) {
+        self.records.send_modify(Vec::clear);
+    }
+
+    /// Waits until `done` holds for the records, or `timeout` passes; returns the records either way
+    /// so a failing assertion can show them.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&[RequestRecord]) -> bool,
+    ) -> Result<Vec<RequestRecord>, Vec<RequestRecord>> {
+        let mut rx = self.records.subscribe();
+        match tokio::time::timeout(timeout, rx.wait_for(|r| done(r))).await {
+            Ok(Ok(records)) => Ok(records.clone()),
+            _ => Err(self.requests()),
+        }
+    }
+}
+
+/// Tracks one streamed answer; if it is dropped before being finished, the client hung up.
+#[derive(Debug)]
+pub(crate) struct StreamTracker {
+    recorder: Recorder,
+    request_id: String,
+    pub deltas: usize,
+    finished: bool,
+}
+
+impl StreamTracker {
+    pub fn new(recorder: Recorder, request_id: String) -> Self {
+        Self { recorder, request_id, deltas: 0, finished: false }
+    }
+
+    pub fn finish(&mut self, outcome: Outcome) {
+        self.finished = true;
+        self.recorder.finish(&self.request_id, outcome, self.deltas);
+    }
+}
+
+impl Drop for StreamTracker {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.recorder.finish(&self.request_id, Outcome::ClientHungUp, self.deltas);
+        }
+    }
+}

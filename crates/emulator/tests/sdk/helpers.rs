@@ -1,0 +1,90 @@
+//! A real `aws-sdk-bedrockruntime` client pointed at an emulator on an ephemeral port.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_bedrockruntime::{
+    Client,
+    config::Credentials,
+    error::SdkError,
+    operation::converse_stream::ConverseStreamOutput as StreamOutput,
+    types::{
+        ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, Message, StopReason, TokenUsage,
+        error::ConverseStreamOutputError,
+    },
+};
+use streambed_emulator::{Emulator, RunningEmulator};
+
+pub const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+pub struct TestEmulator {
+    pub emulator: RunningEmulator,
+    pub client: Client,
+}
+
+pub async fn spawn() -> TestEmulator {
+    spawn_with(Emulator::scripted()).await
+}
+
+pub async fn spawn_with(emulator: Emulator) -> TestEmulator {
+    let emulator = emulator.spawn().await.expect("emulator binds a loopback port");
+    let config = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(emulator.endpoint_url())
+        // The standard three attempts, without the seconds of backoff.
+        .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
+        .build();
+    TestEmulator { emulator, client: Client::from_conf(config) }
+}
+
+pub fn user(text: &str) -> Message {
+    Message::builder().role(ConversationRole::User).content(ContentBlock::Text(text.into())).build().expect("valid")
+}
+
+/// Everything one ConverseStream call produced.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    pub deltas: Vec<String>,
+    pub stop_reason: Option<StopReason>,
+    pub usage: Option<TokenUsage>,
+    /// The error `recv()` returned, if any, and whether `recv()` then gave `Ok(None)`.
+    pub error: Option<SdkError<ConverseStreamOutputError, aws_smithy_types::event_stream::RawMessage>>,
+    pub ended_cleanly_after_error: bool,
+}
+
+impl Streamed {
+    pub fn text(&self) -> String {
+        self.deltas.concat()
+    }
+}
+
+pub async fn drain(mut output: StreamOutput) -> Streamed {
+    let mut streamed = Streamed::default();
+    loop {
+        match output.stream.recv().await {
+            Ok(Some(ConverseStreamOutput::ContentBlockDelta(d))) => {
+                if let Some(ContentBlockDelta::Text(t)) = d.delta {
+                    streamed.deltas.push(t);
+                }
+            }
+            Ok(Some(ConverseStreamOutput::MessageStop(m))) => streamed.stop_reason = Some(m.stop_reason),
+            Ok(Some(ConverseStreamOutput::Metadata(m))) => streamed.usage = m.usage,
+            Ok(Some(_)) => {}
+            Ok(None) => return streamed,
+            Err(e) => {
+                streamed.error = Some(e);
+                streamed.ended_cleanly_after_error = matches!(output.stream.recv().await, Ok(None));
+                return streamed;
+            }
+        }
+    }
+}
+
+impl TestEmulator {
+    pub async fn stream(&self, prompt: &str) -> Streamed {
+        let output = self.client.converse_stream().model_id(MODEL).messages(user(prompt)).send().await;
+        drain(output.expect("ConverseStream starts")).await
+    }
+}

@@ -1,0 +1,216 @@
+//! All configuration, read once at start-up from the environment (and `.env`). A bad value
+//! stops the server with a message naming the variable, never at the first request.
+
+use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use streambed_core::InferenceParams;
+
+/// Which model answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// Amazon Bedrock through the AWS SDK.
+    Bedrock,
+    /// The embedded SmolLM2 model, in-process.
+    Local,
+}
+
+/// Browsers allowed to call the API from another origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// The server's configuration. Every field maps to one documented variable in `.env.example`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST`: address to listen on (`127.0.0.1`; containers use `0.0.0.0`).
+    pub host: IpAddr,
+    /// `PORT`: port to listen on (4000).
+    pub port: u16,
+    /// `CORS_ORIGIN`: comma-separated origins, or `*` (the default).
+    pub cors_origins: CorsOrigins,
+    /// `CHAT_PROVIDER`: `bedrock` or `local`; unset means bedrock when `BEDROCK_MODEL_ID` is set.
+    pub provider: ProviderChoice,
+    /// Why `provider` was chosen, for the start-up log.
+    pub provider_reason: &'static str,
+    /// `BEDROCK_REGION`: overrides the AWS SDK's region chain (`AWS_REGION`, profile).
+    pub bedrock_region: Option<String>,
+    /// `BEDROCK_MODEL_ID`: model id or inference profile id/ARN.
+    pub bedrock_model_id: Option<String>,
+    /// `BEDROCK_STREAM_IDLE_TIMEOUT`: seconds of upstream silence that end a stream (60).
+    pub stream_idle_timeout: Duration,
+    /// `BEDROCK_SYSTEM_PROMPT`: system instructions for every request.
+    pub system_prompt: Option<String>,
+    /// `BEDROCK_MAX_TOKENS`, `BEDROCK_TEMPERATURE`, `BEDROCK_TOP_P`: sampling settings sent
+    /// with every request; unset leaves the model's defaults.
+    pub params: InferenceParams,
+    /// `MAX_BODY_BYTES`: largest accepted request body (1 MiB).
+    pub max_body_bytes: usize,
+    /// `SSE_KEEPALIVE_SECONDS`: interval of `: keep-alive` comments on quiet streams (15).
+    pub keep_alive: Duration,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish after SIGTERM (25).
+    pub shutdown_grace: Duration,
+    /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
+    pub static_dir: PathBuf,
+}
+
+/// A variable with a value the server cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    /// Empty values count as unset, as `.env` files often leave them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
+        let bedrock_model_id = vars.string("BEDROCK_MODEL_ID");
+        let (provider, provider_reason) = match vars.string("CHAT_PROVIDER").as_deref() {
+            Some("bedrock") => (ProviderChoice::Bedrock, "CHAT_PROVIDER=bedrock"),
+            Some("local") => (ProviderChoice::Local, "CHAT_PROVIDER=local"),
+            Some(other) => return Err(ConfigError::new("CHAT_PROVIDER", format!("`{other}` is not `bedrock` or `local`"))),
+            None if bedrock_model_id.is_some() => (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"),
+            None => (ProviderChoice::Local, "BEDROCK_MODEL_ID is not set"),
+        };
+        if provider == ProviderChoice::Bedrock && bedrock_model_id.is_none() {
+            return Err(ConfigError::new(
+                "BEDROCK_MODEL_ID",
+                "is required with CHAT_PROVIDER=bedrock, e.g. anthropic.claude-3-haiku-20240307-v1:0".into(),
+            ));
+        }
+        let cors_origins = match vars.string("CORS_ORIGIN") {
+            None => CorsOrigins::Any,
+            Some(v) if v.trim() == "*" => CorsOrigins::Any,
+            Some(v) => CorsOrigins::List(v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()),
+        };
+        Ok(Self {
+            host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
+            port: vars.parse("PORT", 4000)?,
+            cors_origins,
+            provider,
+            provider_reason,
+            bedrock_region: vars.string("BEDROCK_REGION"),
+            bedrock_model_id,
+            stream_idle_timeout: vars.seconds("BEDROCK_STREAM_IDLE_TIMEOUT", 60.0)?,
+            system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
+            params: InferenceParams {
+                max_tokens: vars.optional("BEDROCK_MAX_TOKENS", |v: &u32| *v >= 1, "an integer of at least 1")?,
+                temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
+                top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
+            },
+            max_body_bytes: vars.parse("MAX_BODY_BYTES", 1024 * 1024)?,
+            keep_alive: vars.seconds("SSE_KEEPALIVE_SECONDS", 15.0)?,
+            shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?,
+            static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
+        })
+    }
+}
+
+fn unit_interval(v: &f32) -> bool {
+    (0.0..=1.0).contains(v)
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: String) -> Self {
+        Self { var, message }
+    }
+}
+
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn string(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    fn optional<T: FromStr>(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&T) -> bool,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(raw) = self.string(name) else { return Ok(None) };
+        match raw.trim().parse::<T>() {
+            Ok(v) if valid(&v) => Ok(Some(v)),
+            _ => Err(ConfigError::new(name, format!("`{raw}` is not {expected}"))),
+        }
+    }
+
+    fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        let expected = std::any::type_name::<T>().rsplit("::").next().unwrap_or("value");
+        Ok(self.optional(name, |_| true, &format!("a valid {expected}"))?.unwrap_or(default))
+    }
+
+    fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
+        let secs = self.optional(name, |s: &f64| s.is_finite() && *s > 0.0, "a positive number of seconds")?;
+        Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_seed_and_choose_the_local_model() {
+        let config = load(&[]).unwrap();
+        assert_eq!((config.host.to_string().as_str(), config.port), ("127.0.0.1", 4000));
+        assert_eq!(config.cors_origins, CorsOrigins::Any);
+        assert_eq!(config.provider, ProviderChoice::Local);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(25));
+    }
+
+    #[test]
+    fn a_model_id_selects_bedrock_unless_the_provider_is_named() {
+        let config = load(&[("BEDROCK_MODEL_ID", "m")]).unwrap();
+        assert_eq!((config.provider, config.provider_reason), (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"));
+        let config = load(&[("BEDROCK_MODEL_ID", "m"), ("CHAT_PROVIDER", "local")]).unwrap();
+        assert_eq!(config.provider, ProviderChoice::Local);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (pairs, var) in [
+            (vec![("PORT", "eighty")], "PORT"),
+            (vec![("HOST", "localhost:1")], "HOST"),
+            (vec![("CHAT_PROVIDER", "openai")], "CHAT_PROVIDER"),
+            (vec![("CHAT_PROVIDER", "bedrock")], "BEDROCK_MODEL_ID"),
+            (vec![("BEDROCK_TEMPERATURE", "1.5")], "BEDROCK_TEMPERATURE"),
+            (vec![("BEDROCK_TOP_P", "-0.1")], "BEDROCK_TOP_P"),
+            (vec![("BEDROCK_MAX_TOKENS", "0")], "BEDROCK_MAX_TOKENS"),
+            (vec![("SHUTDOWN_GRACE_SECONDS", "soon")], "SHUTDOWN_GRACE_SECONDS"),
+        ] {
+            assert_eq!(load(&pairs).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_a_trimmed_list_and_empty_values_are_unset() {
+        let config = load(&[("CORS_ORIGIN", "https://a.example, https://b.example"), ("PORT", "")]).unwrap();
+        assert_eq!(config.cors_origins, CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()]));
+        assert_eq!(config.port, 4000);
+    }
+
+    #[test]
+    fn sampling_settings_are_forwarded() {
+        let config = load(&[("BEDROCK_MAX_TOKENS", "512"), ("BEDROCK_TEMPERATURE", "0.2"), ("BEDROCK_TOP_P", "0.9")]).unwrap();
+        assert_eq!(config.params, InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9) });
+    }
+}

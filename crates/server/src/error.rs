@@ -1,0 +1,112 @@
+//! The one error type at the HTTP boundary: every failure before the stream starts becomes a
+//! status code and `{"error":{"code","message"}}`, with a message that says what to do.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use streambed_core::{ErrorKind, ProviderError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The request body is larger than the server accepts (MAX_BODY_BYTES).")]
+    PayloadTooLarge,
+    #[error("Send the body as JSON with the header Content-Type: application/json.")]
+    UnsupportedMediaType,
+    #[error("No such route: {0}.")]
+    NotFound(String),
+    #[error("This route does not accept that method.")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Provider(e) => match e.kind {
+                ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+                ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::Overloaded | ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                ErrorKind::AccessDenied
+                | ErrorKind::ModelNotFound
+                | ErrorKind::StreamInterrupted
+                | ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+            },
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "invalid_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Provider(e) => e.kind.code(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() || matches!(self, Self::Provider(_)) {
+            tracing::warn!(code = self.code(), error = %self, "request failed");
+        }
+        let (request_id, retry_after) = match &self {
+            Self::Provider(e) => (e.request_id.as_deref(), e.retry_after),
+            _ => (None, None),
+        };
+        let body = Body { error: Detail { code: self.code(), message: self.to_string(), request_id } };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(wait) = retry_after {
+            let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+        }
+        response
+    }
+}
+
+/// `axum::Json`, with its rejections in our error shape and statuses (400 for any invalid JSON).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge),
+            Err(rejection) => Err(AppError::BadRequest(format!("The body is not valid: {}", rejection.body_text()))),
+        }
+    }
+}

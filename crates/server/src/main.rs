@@ -1,0 +1,30 @@
+//! `streambed`: the chat API and UI server. Configuration is the environment (see `.env.example`).
+
+use anyhow::Context;
+use streambed_server::{Config, Shutdown, provider};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dotenv = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .init();
+    if let Ok(path) = dotenv {
+        tracing::info!(path = %path.display(), "loaded environment file");
+    }
+    let config = Config::from_env().context("invalid configuration")?;
+    let model = provider::build(&config).await?;
+    tracing::info!(provider = model.info().provider, model = %model.info().id, reason = config.provider_reason, "chat provider selected");
+
+    let shutdown = Shutdown::default();
+    let app = streambed_server::app(&config, model, shutdown.clone())?;
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    streambed_server::serve(listener, app, shutdown, config.shutdown_grace, streambed_server::signal())
+        .await
+        .context("server failed")
+}

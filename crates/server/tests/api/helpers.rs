@@ -1,0 +1,127 @@
+//! `spawn_app`: the real server on an ephemeral port, with the real AWS SDK talking to a
+//! Bedrock emulator on another one. Nothing inside the server is replaced.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_bedrockruntime::config::Credentials;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::Value;
+use streambed_bedrock::BedrockModel;
+use streambed_emulator::{Emulator, RunningEmulator};
+use streambed_server::{Config, Shutdown};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub emulator: RunningEmulator,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    pub server: JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Emulator::scripted(), &[]).await
+}
+
+/// `vars` are environment variables as the server would read them.
+pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let emulator = emulator.spawn().await.expect("emulator starts");
+    let mut env: HashMap<String, String> = HashMap::from([("BEDROCK_MODEL_ID".into(), MODEL.into())]);
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
+
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(emulator.endpoint_url())
+        .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
+        .load()
+        .await;
+    let model = Arc::new(BedrockModel::new(&sdk_config, MODEL, config.stream_idle_timeout));
+
+    let shutdown = Shutdown::default();
+    let app = streambed_server::app(&config, model, shutdown.clone()).expect("valid app configuration");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let (stop, stopped) = oneshot::channel();
+    let signal = async move {
+        let _ = stopped.await;
+    };
+    let server = tokio::spawn(streambed_server::serve(listener, app, shutdown, config.shutdown_grace, signal));
+    TestApp { addr, emulator, http: reqwest::Client::new(), stop: Some(stop), server }
+}
+
+fn init_logs() {
+    // Silent unless TEST_LOG is set, as zero2prod does.
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+    }
+}
+
+/// The frames of one SSE response, parsed by a spec-compliant parser.
+#[derive(Debug, Default)]
+pub struct Frames {
+    /// `(event, data)` in arrival order; the default event type is `message`.
+    pub all: Vec<(String, String)>,
+}
+
+impl Frames {
+    pub fn tokens(&self) -> Vec<String> {
+        self.all
+            .iter()
+            .filter(|(event, _)| event == "message")
+            .map(|(_, data)| serde_json::from_str::<Value>(data).unwrap()["token"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        self.tokens().concat()
+    }
+
+    pub fn last(&self) -> (&str, Value) {
+        let (event, data) = self.all.last().expect("at least one frame");
+        (event, serde_json::from_str(data).unwrap())
+    }
+
+    pub fn count(&self, event: &str) -> usize {
+        self.all.iter().filter(|(e, _)| e == event).count()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post_chat(&self, body: Value) -> reqwest::Response {
+        self.http.post(self.url("/api/chat")).json(&body).send().await.expect("request sent")
+    }
+
+    pub async fn chat(&self, prompt: &str) -> Frames {
+        let response = self.post_chat(serde_json::json!({ "prompt": prompt })).await;
+        assert_eq!(response.status(), 200, "chat failed: {}", response.text().await.unwrap_or_default());
+        read_frames(response).await
+    }
+
+    /// Sends the shutdown signal, as SIGTERM would.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn read_frames(response: reqwest::Response) -> Frames {
+    let mut events = response.bytes_stream().eventsource();
+    let mut frames = Frames::default();
+    while let Some(event) = events.next().await {
+        let event = event.expect("well-formed SSE");
+        frames.all.push((event.event, event.data));
+    }
+    frames
+}

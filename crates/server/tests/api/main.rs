@@ -1,0 +1,10 @@
+//! The real `streambed` server against the Bedrock emulator, over HTTP on loopback.
+
+mod cancellation;
+mod chat_stream;
+mod fallback;
+mod helpers;
+mod input;
+mod routes;
+mod shutdown;
+mod upstream_errors;

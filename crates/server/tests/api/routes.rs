@@ -1,0 +1,81 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{MODEL, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_and_models_describe_the_service() {
+    let app = spawn_app().await;
+
+    let health: Value = app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let models: Value = app.http.get(app.url("/api/models")).send().await.unwrap().json().await.unwrap();
+
+    assert_eq!(health, json!({ "status": "ok" }));
+    assert_eq!(models["provider"], "bedrock");
+    assert_eq!(models["default"], MODEL);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_json() {
+    let app = spawn_app().await;
+
+    let missing = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    let wrong_method = app.http.get(app.url("/api/chat")).send().await.unwrap();
+
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_any_origin_by_default() {
+    let app = spawn_app().await;
+
+    let response = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/api/chat"))
+        .header("origin", "https://chat.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+
+    assert!(response.status().is_success());
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert!(response.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_origins() {
+    let vars = [("CORS_ORIGIN", "https://a.example,https://b.example")];
+    let app = spawn_app_with(streambed_emulator::Emulator::scripted(), &vars).await;
+    let from = |origin: &'static str| app.http.get(app.url("/api/health")).header("origin", origin).send();
+
+    let allowed = from("https://b.example").await.unwrap();
+    let other = from("https://evil.example").await.unwrap();
+
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://b.example");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn the_built_spa_is_served_with_a_fallback_to_index() {
+    let dir = std::env::temp_dir().join(format!("streambed-spa-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>Streambed</title>").unwrap();
+    std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    let app = spawn_app_with(streambed_emulator::Emulator::scripted(), &[("STATIC_DIR", dir.to_str().unwrap())]).await;
+    let get = |path: &'static str| app.http.get(app.url(path)).send();
+
+    let index = get("/").await.unwrap().text().await.unwrap();
+    let deep_link = get("/chat/123").await.unwrap().text().await.unwrap();
+    let asset = get("/assets/app.js").await.unwrap().text().await.unwrap();
+    let api_miss = get("/api/nope").await.unwrap();
+
+    assert!(index.contains("<title>Streambed</title>"));
+    assert_eq!(deep_link, index);
+    assert_eq!(asset, "console.log(1)");
+    assert_eq!(api_miss.status(), 404, "API paths never fall back to the SPA");
+    std::fs::remove_dir_all(dir).unwrap();
+}
