@@ -57,13 +57,18 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             ErrorKind::Throttled,
             format!("Bedrock is throttling requests ({upstream}). Wait a few seconds and try again."),
         ),
-        "ServiceUnavailableException" => {
-            (ErrorKind::Overloaded, format!("Bedrock is unavailable right now ({upstream}). Try again shortly."))
+        "ServiceUnavailableException" => (
+            ErrorKind::Overloaded,
+            format!("Bedrock is unavailable right now ({upstream}). Try again shortly."),
+        ),
+        "ValidationException" => {
+            (ErrorKind::InvalidRequest, format!("Bedrock rejected the request: {upstream}"))
         }
-        "ValidationException" => (ErrorKind::InvalidRequest, format!("Bedrock rejected the request: {upstream}")),
         "ModelTimeoutException" => (
             ErrorKind::Timeout,
-            format!("The model took too long to answer ({upstream}). Try again, or ask for a shorter answer."),
+            format!(
+                "The model took too long to answer ({upstream}). Try again, or ask for a shorter answer."
+            ),
         ),
         _ => (ErrorKind::Upstream, format!("Bedrock failed to answer ({code}: {upstream}). Try again.")),
     };
@@ -83,7 +88,9 @@ where
             let e = service.err();
             from_code(e.code().unwrap_or("Unknown"), e.message().unwrap_or("no message"), cx)
         }
-        SdkError::TimeoutError(_) => ProviderError::new(ErrorKind::Timeout, "Bedrock did not answer in time. Try again."),
+        SdkError::TimeoutError(_) => {
+            ProviderError::new(ErrorKind::Timeout, "Bedrock did not answer in time. Try again.")
+        }
         other => {
             let detail = DisplayErrorContext(other).to_string();
             let hint = if detail.contains("credentials") || detail.contains("Credentials") {
@@ -118,7 +125,10 @@ pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutpu
         }
         other => ProviderError::new(
             ErrorKind::StreamInterrupted,
-            format!("The Bedrock stream broke before the answer was complete: {}", DisplayErrorContext(other)),
+            format!(
+                "The Bedrock stream broke before the answer was complete: {}",
+                DisplayErrorContext(other)
+            ),
         ),
     }
 }

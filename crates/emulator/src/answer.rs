@@ -9,9 +9,34 @@ use streambed_core::{
 /// Deltas that trip naive SSE framing, JSON escaping and UTF-8 handling, including runs of
 /// one-character deltas and a delta that is itself an SSE frame.
 pub const UNICODE_DELTAS: &[&str] = &[
-    "Hello ", "👋", " — ", "日本語", " ", "e\u{301}", "\u{302}", " 🇫🇷", " 👩‍👩‍👧", "\r", "\n", "\r\n",
-    "data: x\n\nevent: done\n\n", "\"quoted\"", " back\\slash", " tab\t", "\u{2028}", "\u{0}", "a", "b", "c",
-    "d", "é", "ß", "中", "😀", "🙂", " end",
+    "Hello ",
+    "👋",
+    " — ",
+    "日本語",
+    " ",
+    "e\u{301}",
+    "\u{302}",
+    " 🇫🇷",
+    " 👩‍👩‍👧",
+    "\r",
+    "\n",
+    "\r\n",
+    "data: x\n\nevent: done\n\n",
+    "\"quoted\"",
+    " back\\slash",
+    " tab\t",
+    "\u{2028}",
+    "\u{0}",
+    "a",
+    "b",
+    "c",
+    "d",
+    "é",
+    "ß",
+    "中",
+    "😀",
+    "🙂",
+    " end",
 ];
 
 /// The `i`-th delta of the synthetic answers used by `long`, `slow`, and the fault scenarios.
@@ -111,7 +136,8 @@ mod tests {
     #[tokio::test]
     async fn scripted_repeats_the_prompt_and_honours_max_tokens() {
         let model = Scripted::default();
-        let (text, done) = collect(model.stream(ChatRequest::from_prompt("hi there")).await.unwrap()).await.unwrap();
+        let (text, done) =
+            collect(model.stream(ChatRequest::from_prompt("hi there")).await.unwrap()).await.unwrap();
         assert_eq!(text, "Hello from the Streambed emulator. You said: hi there");
         assert_eq!(done.stop_reason, "end_turn");
         assert_eq!(done.usage, Usage { input_tokens: 2, output_tokens: 9 });

@@ -64,7 +64,11 @@ mod tests {
     fn encodes_the_documented_test_vector() {
         let payload = json!({"contentBlockIndex": 0, "delta": {"text": "Hi"}});
         let frame = encode(
-            [(":event-type", "contentBlockDelta"), (":content-type", "application/json"), (":message-type", "event")],
+            [
+                (":event-type", "contentBlockDelta"),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
             &payload,
         );
         assert_eq!(frame.len(), 148);

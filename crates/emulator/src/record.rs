@@ -40,7 +40,9 @@ pub enum Outcome {
     /// An in-stream exception was sent.
     Exception,
     /// An error status was sent before any stream.
-    ErrorStatus { status: u16 },
+    ErrorStatus {
+        status: u16,
+    },
 }
 
 /// One request as the emulator received and answered it.
@@ -56,6 +58,8 @@ pub struct RequestRecord {
     /// The SDK's attempt number from `amz-sdk-request` (1 when absent).
     pub attempt: u32,
     pub auth: AuthStyle,
+    /// `HTTP/1.1` or `HTTP/2.0` (the JS SDK uses h2 with prior knowledge).
+    pub http_version: String,
     pub deltas_sent: usize,
     pub outcome: Outcome,
     /// Milliseconds since the emulator started.
@@ -80,31 +84,11 @@ impl Default for Recorder {
 const MAX_RECORDS: usize = 10_000;
 
 impl Recorder {
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    pub(crate) fn open(
-        &self,
-        request_id: String,
-        operation: Operation,
-        model_id: String,
-        body: Value,
-        attempt: u32,
-        auth: AuthStyle,
-    ) {
-        let record = RequestRecord {
-            request_id,
-            operation,
-            model_id,
-            body,
-            attempt,
-            auth,
-            deltas_sent: 0,
-            outcome: Outcome::InProgress,
-            received_ms: self.now_ms(),
-            ended_ms: None,
-        };
+    pub(crate) fn open(&self, record: RequestRecord) {
         self.records.send_modify(|records| {
             if records.len() >= MAX_RECORDS {
                 records.drain(..MAX_RECORDS / 10);

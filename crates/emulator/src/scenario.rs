@@ -157,7 +157,9 @@ impl FromStr for Scenario {
             "deny-stream" => Self::DenyStream,
             "no-stream" => Self::NoStream,
             "deny-all" => Self::DenyAll,
-            "throttle" => Self::Throttle { first: params.0.get("first").map(|_| params.get("first", 0)).transpose()? },
+            "throttle" => {
+                Self::Throttle { first: params.0.get("first").map(|_| params.get("first", 0)).transpose()? }
+            }
             "validation" => Self::Validation,
             "not-found" => Self::NotFound,
             "model-timeout" => Self::ModelTimeout,

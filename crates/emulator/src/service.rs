@@ -6,7 +6,7 @@ use axum::{
     Json, Router,
     body::{Body, Bytes},
     extract::{DefaultBodyLimit, Path, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header, request},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -16,7 +16,7 @@ use streambed_core::{ChatModel, ChatRequest, ChatStream, ErrorKind, ProviderErro
 use crate::{
     answer::{self, UNICODE_DELTAS, synthetic_delta},
     body::{Ending, event_stream},
-    record::{AuthStyle, Operation, Outcome, Recorder, StreamTracker},
+    record::{AuthStyle, Operation, Outcome, Recorder, RequestRecord, StreamTracker},
     scenario::Scenario,
     wire::{self, BedrockError, REQUEST_ID},
 };
@@ -46,6 +46,12 @@ async fn clear_requests(State(shared): State<Arc<Shared>>) {
     shared.recorder.clear();
 }
 
+/// A call answered with an error before any stream.
+struct Refused {
+    request_id: String,
+    error: BedrockError,
+}
+
 /// One accepted call: recorded, parsed, and with its scenario chosen.
 struct Call {
     request_id: String,
@@ -72,14 +78,37 @@ fn auth_style(headers: &HeaderMap) -> AuthStyle {
 impl Shared {
     /// Records the request and decides what to do with it, or answers with the error Bedrock
     /// would send (malformed body, unknown scenario, or the scenario's refusal).
-    fn begin(&self, operation: Operation, model_id: String, headers: &HeaderMap, raw: &[u8]) -> Result<Call, Response> {
+    fn begin(
+        &self,
+        operation: Operation,
+        model_id: String,
+        http: &request::Parts,
+        raw: &[u8],
+    ) -> Result<Call, Refused> {
+        let headers = &http.headers;
         let request_id = uuid::Uuid::new_v4().to_string();
         let body: Result<Value, _> = serde_json::from_slice(raw);
         let recorded_body = body.as_ref().cloned().unwrap_or_else(|_| String::from_utf8_lossy(raw).into());
         let attempt = attempt(headers);
-        self.recorder.open(request_id.clone(), operation, model_id, recorded_body, attempt, auth_style(headers));
+        self.recorder.open(RequestRecord {
+            request_id: request_id.clone(),
+            operation,
+            model_id,
+            body: recorded_body,
+            attempt,
+            auth: auth_style(headers),
+            http_version: format!("{:?}", http.version),
+            deltas_sent: 0,
+            outcome: Outcome::InProgress,
+            received_ms: self.recorder.now_ms(),
+            ended_ms: None,
+        });
         let parsed = body
-            .map_err(|e| BedrockError::validation(format!("Malformed input request: {e}, please reformat your input and try again.")))
+            .map_err(|e| {
+                BedrockError::validation(format!(
+                    "Malformed input request: {e}, please reformat your input and try again."
+                ))
+            })
             .and_then(|body| {
                 let mut request = wire::parse_request(&body)?;
                 let marked = request.last_user_text().map(Scenario::from_message).transpose();
@@ -97,10 +126,8 @@ impl Shared {
             attempt,
             operation,
         });
-        match call.and_then(|call| refusal(&call).map_or(Ok(call), Err)) {
-            Ok(call) => Ok(call),
-            Err(error) => Err(self.refuse(&request_id, error)),
-        }
+        call.and_then(|call| refusal(&call).map_or(Ok(call), Err))
+            .map_err(|error| Refused { request_id, error })
     }
 
     fn refuse(&self, request_id: &str, error: BedrockError) -> Response {
@@ -116,16 +143,21 @@ impl Shared {
         Ok(match call.scenario {
             Scenario::Long { n } => (synthetic(n), Ending::Complete, delay),
             Scenario::Slow { delay, n } => (synthetic(n), Ending::Complete, delay),
-            Scenario::Unicode => {
-                (answer::fixed(UNICODE_DELTAS.iter().map(|d| (*d).to_owned()).collect(), input_tokens), Ending::Complete, delay)
+            Scenario::Unicode => (
+                answer::fixed(UNICODE_DELTAS.iter().map(|d| (*d).to_owned()).collect(), input_tokens),
+                Ending::Complete,
+                delay,
+            ),
+            Scenario::Echo => {
+                (answer::fixed(chunks(&call.body.to_string(), 16), input_tokens), Ending::Complete, delay)
             }
-            Scenario::Echo => (answer::fixed(chunks(&call.body.to_string(), 16), input_tokens), Ending::Complete, delay),
             Scenario::Reasoning => (answer::with_reasoning(input_tokens), Ending::Complete, delay),
             Scenario::Exception { kind, after } => (synthetic(after), Ending::Exception(kind), delay),
             Scenario::Cut { at, after } => (synthetic(after), Ending::Cut(at), delay),
             Scenario::Stall { after } => (synthetic(after), Ending::Stall, delay),
             _ => {
-                let answer = self.source.stream(call.request.clone()).await.map_err(|e| source_refusal(&e))?;
+                let answer =
+                    self.source.stream(call.request.clone()).await.map_err(|e| source_refusal(&e))?;
                 (answer, Ending::Complete, delay)
             }
         })
@@ -139,10 +171,12 @@ fn refusal(call: &Call) -> Option<BedrockError> {
         Scenario::DenyStream if streaming => Some(BedrockError::access_denied()),
         Scenario::NoStream if streaming => Some(BedrockError::no_streaming()),
         Scenario::DenyAll => Some(BedrockError::access_denied()),
-        Scenario::Throttle { first } if first.is_none_or(|k| call.attempt <= k) => Some(BedrockError::throttling()),
-        Scenario::Validation => {
-            Some(BedrockError::validation("The provided model identifier is invalid. Check the model id and try again."))
+        Scenario::Throttle { first } if first.is_none_or(|k| call.attempt <= k) => {
+            Some(BedrockError::throttling())
         }
+        Scenario::Validation => Some(BedrockError::validation(
+            "The provided model identifier is invalid. Check the model id and try again.",
+        )),
         Scenario::NotFound => Some(BedrockError::not_found()),
         Scenario::ModelTimeout => Some(BedrockError::model_timeout()),
         _ => None,
@@ -152,7 +186,9 @@ fn refusal(call: &Call) -> Option<BedrockError> {
 /// How a refusal from the answer source is reported before any stream starts.
 fn source_refusal(error: &ProviderError) -> BedrockError {
     match error.kind {
-        ErrorKind::Overloaded | ErrorKind::ShuttingDown => BedrockError::service_unavailable(error.message.clone()),
+        ErrorKind::Overloaded | ErrorKind::ShuttingDown => {
+            BedrockError::service_unavailable(error.message.clone())
+        }
         ErrorKind::Throttled => BedrockError::throttling(),
         ErrorKind::InvalidRequest => BedrockError::validation(error.message.clone()),
         ErrorKind::Timeout => BedrockError::model_timeout(),
@@ -184,12 +220,12 @@ fn with_request_id(mut response: Response, request_id: &str) -> Response {
 async fn converse_stream(
     State(shared): State<Arc<Shared>>,
     Path(model_id): Path<String>,
-    headers: HeaderMap,
+    http: request::Parts,
     raw: Bytes,
 ) -> Response {
-    let call = match shared.begin(Operation::ConverseStream, model_id, &headers, &raw) {
+    let call = match shared.begin(Operation::ConverseStream, model_id, &http, &raw) {
         Ok(call) => call,
-        Err(refused) => return refused,
+        Err(Refused { request_id, error }) => return shared.refuse(&request_id, error),
     };
     let (answer, ending, delay) = match shared.answer(&call).await {
         Ok(planned) => planned,
@@ -204,13 +240,13 @@ async fn converse_stream(
 async fn converse(
     State(shared): State<Arc<Shared>>,
     Path(model_id): Path<String>,
-    headers: HeaderMap,
+    http: request::Parts,
     raw: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let call = match shared.begin(Operation::Converse, model_id, &headers, &raw) {
+    let call = match shared.begin(Operation::Converse, model_id, &http, &raw) {
         Ok(call) => call,
-        Err(refused) => return refused,
+        Err(Refused { request_id, error }) => return shared.refuse(&request_id, error),
     };
     // Stream faults (exceptions, cuts, stalls) belong to ConverseStream; Converse answers in full.
     let collected = match shared.answer(&call).await {

@@ -46,8 +46,11 @@ fn text_of(blocks: &[Value]) -> String {
 
 /// Parses a request body as Bedrock would validate it.
 pub fn parse_request(body: &Value) -> Result<ChatRequest, BedrockError> {
-    let parsed: ConverseBody = serde_json::from_value(body.clone())
-        .map_err(|e| BedrockError::validation(format!("Malformed input request: {e}, please reformat your input and try again.")))?;
+    let parsed: ConverseBody = serde_json::from_value(body.clone()).map_err(|e| {
+        BedrockError::validation(format!(
+            "Malformed input request: {e}, please reformat your input and try again."
+        ))
+    })?;
     let messages = parsed
         .messages
         .into_iter()
@@ -120,7 +123,11 @@ impl BedrockError {
     }
 
     pub fn access_denied() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", "You don't have access to the model with the specified model ID.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "You don't have access to the model with the specified model ID.",
+        )
     }
 
     pub fn no_streaming() -> Self {
@@ -128,11 +135,19 @@ impl BedrockError {
     }
 
     pub fn throttling() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Too many requests, please wait before trying again.")
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", "The specified model could not be found. Check the model identifier.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "The specified model could not be found. Check the model identifier.",
+        )
     }
 
     pub fn model_timeout() -> Self {
@@ -180,7 +195,10 @@ mod tests {
         assert_eq!(request.system.as_deref(), Some("Be brief."));
         assert_eq!(request.messages.len(), 3);
         assert_eq!(request.last_user_text(), Some("More"));
-        assert_eq!(request.params, InferenceParams { max_tokens: Some(100), temperature: Some(0.5), top_p: Some(0.9) });
+        assert_eq!(
+            request.params,
+            InferenceParams { max_tokens: Some(100), temperature: Some(0.5), top_p: Some(0.9) }
+        );
     }
 
     #[test]

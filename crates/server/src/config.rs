@@ -4,6 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use streambed_core::InferenceParams;
+use streambed_local::{LocalConfig, Settings};
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,10 @@ pub struct Config {
     pub keep_alive: Duration,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish after SIGTERM (25).
     pub shutdown_grace: Duration,
+    /// `LOCAL_MODEL_PATH`, `LOCAL_MAX_QUEUE`, `LOCAL_TOP_K`, `LOCAL_REPEAT_PENALTY`: the
+    /// embedded model's file, waiting-room size and sampling; `BEDROCK_MAX_TOKENS`,
+    /// `BEDROCK_TEMPERATURE` and `BEDROCK_TOP_P` apply to it too.
+    pub local: LocalConfig,
     /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
     pub static_dir: PathBuf,
 }
@@ -77,7 +82,12 @@ impl Config {
         let (provider, provider_reason) = match vars.string("CHAT_PROVIDER").as_deref() {
             Some("bedrock") => (ProviderChoice::Bedrock, "CHAT_PROVIDER=bedrock"),
             Some("local") => (ProviderChoice::Local, "CHAT_PROVIDER=local"),
-            Some(other) => return Err(ConfigError::new("CHAT_PROVIDER", format!("`{other}` is not `bedrock` or `local`"))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "CHAT_PROVIDER",
+                    format!("`{other}` is not `bedrock` or `local`"),
+                ));
+            }
             None if bedrock_model_id.is_some() => (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"),
             None => (ProviderChoice::Local, "BEDROCK_MODEL_ID is not set"),
         };
@@ -90,9 +100,30 @@ impl Config {
         let cors_origins = match vars.string("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(v) if v.trim() == "*" => CorsOrigins::Any,
-            Some(v) => CorsOrigins::List(v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()),
+            Some(v) => CorsOrigins::List(
+                v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            ),
+        };
+        let defaults = LocalConfig::default();
+        let local = LocalConfig {
+            model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
+            max_queue: vars.parse("LOCAL_MAX_QUEUE", defaults.max_queue)?,
+            settings: Settings {
+                top_k: vars
+                    .optional("LOCAL_TOP_K", |k: &usize| *k >= 1, "an integer of at least 1")?
+                    .unwrap_or(defaults.settings.top_k),
+                repeat_penalty: vars
+                    .optional(
+                        "LOCAL_REPEAT_PENALTY",
+                        |p: &f32| (1.0..=2.0).contains(p),
+                        "a number from 1 to 2",
+                    )?
+                    .unwrap_or(defaults.settings.repeat_penalty),
+                ..defaults.settings
+            },
         };
         Ok(Self {
+            local,
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: vars.parse("PORT", 4000)?,
             cors_origins,
@@ -103,7 +134,11 @@ impl Config {
             stream_idle_timeout: vars.seconds("BEDROCK_STREAM_IDLE_TIMEOUT", 60.0)?,
             system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
             params: InferenceParams {
-                max_tokens: vars.optional("BEDROCK_MAX_TOKENS", |v: &u32| *v >= 1, "an integer of at least 1")?,
+                max_tokens: vars.optional(
+                    "BEDROCK_MAX_TOKENS",
+                    |v: &u32| *v >= 1,
+                    "an integer of at least 1",
+                )?,
                 temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
                 top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
             },
@@ -151,7 +186,8 @@ impl Vars<'_> {
     }
 
     fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
-        let secs = self.optional(name, |s: &f64| s.is_finite() && *s > 0.0, "a positive number of seconds")?;
+        let secs =
+            self.optional(name, |s: &f64| s.is_finite() && *s > 0.0, "a positive number of seconds")?;
         Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
     }
 }
@@ -180,7 +216,10 @@ mod tests {
     #[test]
     fn a_model_id_selects_bedrock_unless_the_provider_is_named() {
         let config = load(&[("BEDROCK_MODEL_ID", "m")]).unwrap();
-        assert_eq!((config.provider, config.provider_reason), (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"));
+        assert_eq!(
+            (config.provider, config.provider_reason),
+            (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set")
+        );
         let config = load(&[("BEDROCK_MODEL_ID", "m"), ("CHAT_PROVIDER", "local")]).unwrap();
         assert_eq!(config.provider, ProviderChoice::Local);
     }
@@ -196,6 +235,8 @@ mod tests {
             (vec![("BEDROCK_TOP_P", "-0.1")], "BEDROCK_TOP_P"),
             (vec![("BEDROCK_MAX_TOKENS", "0")], "BEDROCK_MAX_TOKENS"),
             (vec![("SHUTDOWN_GRACE_SECONDS", "soon")], "SHUTDOWN_GRACE_SECONDS"),
+            (vec![("LOCAL_MAX_QUEUE", "-1")], "LOCAL_MAX_QUEUE"),
+            (vec![("LOCAL_REPEAT_PENALTY", "0.5")], "LOCAL_REPEAT_PENALTY"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
         }
@@ -204,13 +245,21 @@ mod tests {
     #[test]
     fn cors_origins_are_a_trimmed_list_and_empty_values_are_unset() {
         let config = load(&[("CORS_ORIGIN", "https://a.example, https://b.example"), ("PORT", "")]).unwrap();
-        assert_eq!(config.cors_origins, CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()]));
+        assert_eq!(
+            config.cors_origins,
+            CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
         assert_eq!(config.port, 4000);
     }
 
     #[test]
     fn sampling_settings_are_forwarded() {
-        let config = load(&[("BEDROCK_MAX_TOKENS", "512"), ("BEDROCK_TEMPERATURE", "0.2"), ("BEDROCK_TOP_P", "0.9")]).unwrap();
-        assert_eq!(config.params, InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9) });
+        let config =
+            load(&[("BEDROCK_MAX_TOKENS", "512"), ("BEDROCK_TEMPERATURE", "0.2"), ("BEDROCK_TOP_P", "0.9")])
+                .unwrap();
+        assert_eq!(
+            config.params,
+            InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9) }
+        );
     }
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use aws_config::{BehaviorVersion, Region};
 use streambed_bedrock::BedrockModel;
 use streambed_core::ChatModel;
+use streambed_local::LocalModel;
 
 use crate::config::{Config, ProviderChoice};
 
@@ -19,13 +20,16 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<dyn ChatModel>> {
             }
             let sdk_config = loader.load().await;
             if sdk_config.region().is_none() {
-                bail!("BEDROCK_REGION: no AWS region configured; set BEDROCK_REGION (or AWS_REGION), e.g. us-east-1");
+                bail!(
+                    "BEDROCK_REGION: no AWS region configured; set BEDROCK_REGION (or AWS_REGION), e.g. us-east-1"
+                );
             }
             Ok(Arc::new(BedrockModel::new(&sdk_config, model_id, config.stream_idle_timeout)))
         }
-        ProviderChoice::Local => bail!(
-            "CHAT_PROVIDER: the embedded local model is not available in this build yet; \
-             set BEDROCK_MODEL_ID (and AWS credentials) to use Bedrock"
-        ),
+        ProviderChoice::Local => {
+            let local = config.local.clone();
+            let model = tokio::task::spawn_blocking(move || LocalModel::load(&local)).await??;
+            Ok(Arc::new(model))
+        }
     }
 }

@@ -16,7 +16,10 @@ impl Shutdown {
     /// Resolves when `signal` does (axum then stops accepting), and arms the cut-off timer.
     pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
         signal.await;
-        tracing::info!(grace_seconds = grace.as_secs_f32(), "shutting down: letting in-flight answers finish");
+        tracing::info!(
+            grace_seconds = grace.as_secs_f32(),
+            "shutting down: letting in-flight answers finish"
+        );
         self.draining.cancel();
         // A timer, not a producer: it only flips the token that open streams watch.
         tokio::spawn(async move {

@@ -99,7 +99,10 @@ pub fn keep_alive() -> Event {
 }
 
 /// The streaming response with the headers proxies need to pass it through unbuffered.
-pub fn response(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static, every: Duration) -> Response {
+pub fn response(
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+    every: Duration,
+) -> Response {
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(every).text(KEEP_ALIVE));
     (
         [

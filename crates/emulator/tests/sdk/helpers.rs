@@ -9,8 +9,8 @@ use aws_sdk_bedrockruntime::{
     error::SdkError,
     operation::converse_stream::ConverseStreamOutput as StreamOutput,
     types::{
-        ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, Message, StopReason, TokenUsage,
-        error::ConverseStreamOutputError,
+        ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, Message, StopReason,
+        TokenUsage, error::ConverseStreamOutputError,
     },
 };
 use streambed_emulator::{Emulator, RunningEmulator};
@@ -40,7 +40,11 @@ pub async fn spawn_with(emulator: Emulator) -> TestEmulator {
 }
 
 pub fn user(text: &str) -> Message {
-    Message::builder().role(ConversationRole::User).content(ContentBlock::Text(text.into())).build().expect("valid")
+    Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text(text.into()))
+        .build()
+        .expect("valid")
 }
 
 /// Everything one ConverseStream call produced.

@@ -13,7 +13,8 @@ async fn stream_error(t: &crate::helpers::TestEmulator, prompt: &str) -> (Conver
 #[tokio::test]
 async fn each_refusal_is_the_exact_sdk_error_variant_and_status() {
     let t = spawn().await;
-    let cases: [(&str, fn(&ConverseStreamError) -> bool, u16); 5] = [
+    type IsVariant = fn(&ConverseStreamError) -> bool;
+    let cases: [(&str, IsVariant, u16); 5] = [
         ("deny-all", ConverseStreamError::is_access_denied_exception, 403),
         ("deny-stream", ConverseStreamError::is_access_denied_exception, 403),
         ("validation", ConverseStreamError::is_validation_exception, 400),
@@ -40,7 +41,8 @@ async fn deny_stream_and_no_stream_still_answer_converse() {
         let out = t.client.converse().model_id(MODEL).messages(user(&prompt)).send().await;
         assert!(out.is_ok(), "{scenario}: {out:?}");
     }
-    let err = t.client.converse().model_id(MODEL).messages(user("[[scenario:deny-all]]")).send().await.unwrap_err();
+    let err =
+        t.client.converse().model_id(MODEL).messages(user("[[scenario:deny-all]]")).send().await.unwrap_err();
     assert!(matches!(err.into_service_error(), ConverseError::AccessDeniedException(_)));
 }
 
@@ -64,7 +66,10 @@ async fn throttling_only_the_first_attempts_lets_a_retry_succeed() {
 
     assert!(streamed.text().ends_with("hi"));
     let outcomes: Vec<_> = t.emulator.recorder.requests().iter().map(|r| r.outcome).collect();
-    assert_eq!(outcomes, [Outcome::ErrorStatus { status: 429 }, Outcome::ErrorStatus { status: 429 }, Outcome::Complete]);
+    assert_eq!(
+        outcomes,
+        [Outcome::ErrorStatus { status: 429 }, Outcome::ErrorStatus { status: 429 }, Outcome::Complete]
+    );
 }
 
 #[tokio::test]
@@ -100,11 +105,23 @@ async fn serves_http2_with_prior_knowledge_on_the_same_port() {
     let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
     let url = format!("{}/model/{MODEL}/converse", t.emulator.endpoint_url());
 
-    let response = h2.post(&url).json(&json!({"messages":[{"role":"user","content":[{"text":"h2"}]}]})).send().await.unwrap();
+    let response = h2
+        .post(&url)
+        .json(&json!({"messages":[{"role":"user","content":[{"text":"h2"}]}]}))
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.version(), reqwest::Version::HTTP_2);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["usage"]["totalTokens"], 9);
-    let log: Value = h2.get(format!("{}/_emulator/requests", t.emulator.endpoint_url())).send().await.unwrap().json().await.unwrap();
+    let log: Value = h2
+        .get(format!("{}/_emulator/requests", t.emulator.endpoint_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(log[0]["outcome"]["kind"], "complete");
 }

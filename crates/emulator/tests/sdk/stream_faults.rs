@@ -12,7 +12,9 @@ async fn each_in_stream_exception_arrives_as_its_variant_after_the_deltas() {
         let streamed = t.stream(&format!("[[scenario:exception type={} after=3]]", kind.event_type())).await;
 
         assert_eq!(streamed.text(), long_text(3), "{kind:?}");
-        let Some(SdkError::ServiceError(e)) = &streamed.error else { panic!("{kind:?}: {:?}", streamed.error) };
+        let Some(SdkError::ServiceError(e)) = &streamed.error else {
+            panic!("{kind:?}: {:?}", streamed.error)
+        };
         let matches = match kind {
             StreamException::InternalServer => e.err().is_internal_server_exception(),
             StreamException::ModelStreamError => e.err().is_model_stream_error_exception(),
@@ -23,7 +25,9 @@ async fn each_in_stream_exception_arrives_as_its_variant_after_the_deltas() {
         assert!(matches, "{kind:?}: got {:?}", e.err());
         assert!(streamed.ended_cleanly_after_error, "{kind:?}: recv() gives Ok(None) after the error");
     }
-    assert!(t.emulator.recorder.requests().iter().all(|r| r.outcome == Outcome::Exception && r.deltas_sent == 3));
+    assert!(
+        t.emulator.recorder.requests().iter().all(|r| r.outcome == Outcome::Exception && r.deltas_sent == 3)
+    );
 }
 
 #[tokio::test]
@@ -61,7 +65,14 @@ async fn a_reset_connection_is_an_error() {
 #[tokio::test]
 async fn a_stall_keeps_the_connection_open_and_silent() {
     let t = spawn().await;
-    let mut out = t.client.converse_stream().model_id(MODEL).messages(user("[[scenario:stall after=2]]")).send().await.unwrap();
+    let mut out = t
+        .client
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(user("[[scenario:stall after=2]]"))
+        .send()
+        .await
+        .unwrap();
     for _ in 0..3 {
         out.stream.recv().await.unwrap().expect("messageStart and two deltas");
     }
@@ -70,26 +81,35 @@ async fn a_stall_keeps_the_connection_open_and_silent() {
 
     assert!(next.is_err(), "nothing arrives while stalled");
     drop(out);
-    let hung_up = t.emulator.recorder.wait_for(Duration::from_secs(2), |r| r[0].outcome == Outcome::ClientHungUp).await;
+    let hung_up =
+        t.emulator.recorder.wait_for(Duration::from_secs(2), |r| r[0].outcome == Outcome::ClientHungUp).await;
     assert!(hung_up.is_ok(), "{hung_up:?}");
 }
 
 #[tokio::test]
 async fn a_client_that_drops_a_slow_stream_is_recorded_as_hung_up_within_a_second() {
     let t = spawn().await;
-    let mut out =
-        t.client.converse_stream().model_id(MODEL).messages(user("[[scenario:slow delay_ms=100 n=100]]")).send().await.unwrap();
+    let mut out = t
+        .client
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(user("[[scenario:slow delay_ms=100 n=100]]"))
+        .send()
+        .await
+        .unwrap();
     let mut deltas = 0;
     while deltas < 3 {
-        if let Some(aws_sdk_bedrockruntime::types::ConverseStreamOutput::ContentBlockDelta(_)) = out.stream.recv().await.unwrap() {
+        if let Some(aws_sdk_bedrockruntime::types::ConverseStreamOutput::ContentBlockDelta(_)) =
+            out.stream.recv().await.unwrap()
+        {
             deltas += 1;
         }
     }
 
     drop(out);
 
-    let records = t.emulator.recorder.wait_for(Duration::from_secs(1), |r| r[0].outcome == Outcome::ClientHungUp).await;
+    let records =
+        t.emulator.recorder.wait_for(Duration::from_secs(1), |r| r[0].outcome == Outcome::ClientHungUp).await;
     let records = records.expect("hang-up recorded within 1 s");
     assert!(records[0].deltas_sent < 10, "generation stopped early: {}", records[0].deltas_sent);
 }
-

@@ -1,6 +1,9 @@
 use aws_sdk_bedrockruntime::{
     operation::RequestId,
-    types::{ContentBlockDelta, ConverseOutput, ConverseStreamOutput, InferenceConfiguration, StopReason, SystemContentBlock},
+    types::{
+        ContentBlockDelta, ConverseOutput, ConverseStreamOutput, InferenceConfiguration, StopReason,
+        SystemContentBlock,
+    },
 };
 use serde_json::Value;
 use streambed_emulator::{AuthStyle, Operation, Outcome, UNICODE_DELTAS, long_text};
@@ -82,7 +85,9 @@ async fn echo_returns_the_request_as_received() {
         .model_id(MODEL)
         .system(SystemContentBlock::Text("Be brief.".into()))
         .messages(user("[[scenario:echo]] hi"))
-        .inference_config(InferenceConfiguration::builder().max_tokens(64).temperature(0.25).top_p(0.5).build())
+        .inference_config(
+            InferenceConfiguration::builder().max_tokens(64).temperature(0.25).top_p(0.5).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -98,13 +103,22 @@ async fn echo_returns_the_request_as_received() {
 #[tokio::test]
 async fn reasoning_arrives_in_its_own_block_before_the_text() {
     let t = spawn().await;
-    let mut out = t.client.converse_stream().model_id(MODEL).messages(user("[[scenario:reasoning]]")).send().await.unwrap();
+    let mut out = t
+        .client
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(user("[[scenario:reasoning]]"))
+        .send()
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     while let Some(event) = out.stream.recv().await.unwrap() {
         if let ConverseStreamOutput::ContentBlockDelta(d) = event {
             match d.delta.unwrap() {
-                ContentBlockDelta::ReasoningContent(r) => seen.push((d.content_block_index, format!("r:{}", r.as_text().unwrap()))),
+                ContentBlockDelta::ReasoningContent(r) => {
+                    seen.push((d.content_block_index, format!("r:{}", r.as_text().unwrap())))
+                }
                 ContentBlockDelta::Text(text) => seen.push((d.content_block_index, text)),
                 other => panic!("unexpected delta {other:?}"),
             }
@@ -113,4 +127,11 @@ async fn reasoning_arrives_in_its_own_block_before_the_text() {
 
     assert_eq!(seen[0], (0, "r:The user ".to_owned()));
     assert_eq!(seen.last().unwrap(), &(1, " there!".to_owned()));
+}
+
+#[test]
+fn the_sdk_compatibility_fixture_matches_the_unicode_scenario() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk-compat/unicode-deltas.json");
+    let fixture: Vec<String> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(fixture, UNICODE_DELTAS);
 }

@@ -25,7 +25,9 @@ impl ChatBody {
         let bad = |m: &str| Err(AppError::BadRequest(m.to_owned()));
         match (self.prompt, self.messages) {
             (Some(_), Some(_)) => bad("Send either `prompt` or `messages`, not both."),
-            (None, None) => bad(r#"Send {"prompt": "…"} or {"messages": [{"role": "user", "content": "…"}]}."#),
+            (None, None) => {
+                bad(r#"Send {"prompt": "…"} or {"messages": [{"role": "user", "content": "…"}]}."#)
+            }
             (Some(prompt), None) if prompt.trim().is_empty() => bad("`prompt` must not be empty."),
             (Some(prompt), None) => Ok(vec![Message::user(prompt)]),
             (None, Some(messages)) => {
@@ -52,7 +54,11 @@ pub async fn chat(
     let started = Instant::now();
     let messages = body.into_messages()?;
     if state.shutdown.draining.is_cancelled() {
-        return Err(ProviderError::new(ErrorKind::ShuttingDown, "The server is restarting. Try again in a moment.").into());
+        return Err(ProviderError::new(
+            ErrorKind::ShuttingDown,
+            "The server is restarting. Try again in a moment.",
+        )
+        .into());
     }
     let request = ChatRequest { system: state.system_prompt.clone(), messages, params: state.params };
     let upstream = state.model.stream(request).await?;
@@ -67,7 +73,10 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Vec<Message>, String> {
-        serde_json::from_str::<ChatBody>(json).map_err(|e| e.to_string())?.into_messages().map_err(|e| e.to_string())
+        serde_json::from_str::<ChatBody>(json)
+            .map_err(|e| e.to_string())?
+            .into_messages()
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -28,7 +28,10 @@ async fn access_denied_on_both_calls_is_a_502_that_says_what_to_check() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "access_denied");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("bedrock:InvokeModelWithResponseStream") && message.contains("model access"), "{message}");
+    assert!(
+        message.contains("bedrock:InvokeModelWithResponseStream") && message.contains("model access"),
+        "{message}"
+    );
     assert!(body["error"]["requestId"].is_string());
 }
 

@@ -52,7 +52,8 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
     let signal = async move {
         let _ = stopped.await;
     };
-    let server = tokio::spawn(streambed_server::serve(listener, app, shutdown, config.shutdown_grace, signal));
+    let server =
+        tokio::spawn(streambed_server::serve(listener, app, shutdown, config.shutdown_grace, signal));
     TestApp { addr, emulator, http: reqwest::Client::new(), stop: Some(stop), server }
 }
 
@@ -75,7 +76,9 @@ impl Frames {
         self.all
             .iter()
             .filter(|(event, _)| event == "message")
-            .map(|(_, data)| serde_json::from_str::<Value>(data).unwrap()["token"].as_str().unwrap().to_owned())
+            .map(|(_, data)| {
+                serde_json::from_str::<Value>(data).unwrap()["token"].as_str().unwrap().to_owned()
+            })
             .collect()
     }
 

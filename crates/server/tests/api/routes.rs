@@ -65,7 +65,9 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
     std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("index.html"), "<!doctype html><title>Streambed</title>").unwrap();
     std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
-    let app = spawn_app_with(streambed_emulator::Emulator::scripted(), &[("STATIC_DIR", dir.to_str().unwrap())]).await;
+    let app =
+        spawn_app_with(streambed_emulator::Emulator::scripted(), &[("STATIC_DIR", dir.to_str().unwrap())])
+            .await;
     let get = |path: &'static str| app.http.get(app.url(path)).send();
 
     let index = get("/").await.unwrap().text().await.unwrap();

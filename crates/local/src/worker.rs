@@ -1,0 +1,193 @@
+//! The generation worker: one thread that owns the model (its KV cache is `&mut` state) and
+//! runs one answer at a time. candle's matmuls already use every core through rayon, so two
+//! answers at once would only slow each other down.
+
+use std::{sync::Arc, time::SystemTime};
+
+use candle_core::{Device, Tensor};
+use candle_transformers::{
+    generation::{LogitsProcessor, Sampling},
+    models::quantized_llama::ModelWeights,
+    utils::apply_repeat_penalty,
+};
+use streambed_core::{ChatEvent, Completion, ErrorKind, ProviderError, Usage};
+use tokio::sync::{mpsc, watch};
+
+use crate::{decode::Utf8Stream, tokenizer::ChatTokenizer};
+
+/// Sampling for one answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub max_tokens: usize,
+    /// 0 means greedy decoding.
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    pub repeat_penalty: f32,
+    pub repeat_last_n: usize,
+}
+
+impl Settings {
+    fn sampling(&self) -> Sampling {
+        if self.temperature <= 0.0 {
+            Sampling::ArgMax
+        } else {
+            // Top-k first, so top-p sorts 40 candidates rather than the 49k-token vocabulary.
+            Sampling::TopKThenTopP { k: self.top_k, p: self.top_p, temperature: self.temperature }
+        }
+    }
+}
+
+pub(crate) type Events = mpsc::Sender<Result<ChatEvent, ProviderError>>;
+
+/// One queued answer.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub prompt: Vec<u32>,
+    pub settings: Settings,
+    pub events: Events,
+}
+
+/// Why an answer stopped generating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stop {
+    #[default]
+    EndOfTurn,
+    MaxTokens,
+    /// The client left; generation stopped at the next token boundary.
+    ClientLeft,
+    /// The client left while the job was still queued; nothing was generated.
+    LeftWhileQueued,
+    Failed,
+}
+
+/// What the worker did with its last job, so tests and logs can check cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobReport {
+    pub prompt_tokens: usize,
+    pub generated: usize,
+    /// Tokens whose computation finished after the client had already left (at most 1).
+    pub generated_after_client_left: usize,
+    pub stop: Stop,
+}
+
+/// Counts and the last report, published after every job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerStats {
+    pub jobs: u64,
+    pub last: JobReport,
+}
+
+/// Runs until every sender of `jobs` is gone.
+pub(crate) fn run(
+    mut model: ModelWeights,
+    tokenizer: Arc<ChatTokenizer>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    stats: watch::Sender<WorkerStats>,
+) {
+    while let Some(job) = jobs.blocking_recv() {
+        let report = if job.events.is_closed() {
+            JobReport { prompt_tokens: job.prompt.len(), stop: Stop::LeftWhileQueued, ..JobReport::default() }
+        } else {
+            let report = generate(&mut model, &tokenizer, &job);
+            model.clear_kv_cache();
+            report
+        };
+        tracing::debug!(?report, "local generation finished");
+        stats.send_modify(|s| {
+            s.jobs += 1;
+            s.last = report;
+        });
+    }
+}
+
+fn generate(model: &mut ModelWeights, tokenizer: &ChatTokenizer, job: &Job) -> JobReport {
+    let mut report = JobReport { prompt_tokens: job.prompt.len(), ..JobReport::default() };
+    let result = Generation::new(model, tokenizer, job).run(&mut report);
+    if let Err(e) = result {
+        report.stop = Stop::Failed;
+        let error = ProviderError::new(ErrorKind::Upstream, format!("The local model failed: {e}"));
+        let _ = job.events.blocking_send(Err(error));
+    }
+    report
+}
+
+struct Generation<'a> {
+    model: &'a mut ModelWeights,
+    tokenizer: &'a ChatTokenizer,
+    job: &'a Job,
+    sampler: LogitsProcessor,
+    context: Vec<u32>,
+}
+
+impl<'a> Generation<'a> {
+    fn new(model: &'a mut ModelWeights, tokenizer: &'a ChatTokenizer, job: &'a Job) -> Self {
+        let seed =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let sampler = LogitsProcessor::from_sampling(seed, job.settings.sampling());
+        Self { model, tokenizer, job, sampler, context: job.prompt.clone() }
+    }
+
+    /// Runs the model on `input` at `position` and samples the next token.
+    fn step(&mut self, input: &[u32], position: usize) -> candle_core::Result<u32> {
+        let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
+        let logits = self.model.forward(&input, position)?.squeeze(0)?;
+        let settings = self.job.settings;
+        let logits = if settings.repeat_penalty == 1.0 {
+            logits
+        } else {
+            let recent = &self.context[self.context.len().saturating_sub(settings.repeat_last_n)..];
+            apply_repeat_penalty(&logits, settings.repeat_penalty, recent)?
+        };
+        self.sampler.sample(&logits)
+    }
+
+    fn send(&self, event: ChatEvent) -> bool {
+        self.job.events.blocking_send(Ok(event)).is_ok()
+    }
+
+    fn run(mut self, report: &mut JobReport) -> candle_core::Result<()> {
+        let mut text = Utf8Stream::default();
+        let prompt = self.job.prompt.clone();
+        let mut next = self.step(&prompt, 0)?;
+        loop {
+            if self.job.events.is_closed() {
+                report.generated_after_client_left += 1;
+                report.stop = Stop::ClientLeft;
+                return Ok(());
+            }
+            if self.tokenizer.is_stop(next) {
+                report.stop = Stop::EndOfTurn;
+                break;
+            }
+            report.generated += 1;
+            self.context.push(next);
+            if let Some(piece) = text.push(self.tokenizer.bytes(next))
+                && !self.send(ChatEvent::Text(piece))
+            {
+                report.stop = Stop::ClientLeft;
+                return Ok(());
+            }
+            if report.generated >= self.job.settings.max_tokens {
+                report.stop = Stop::MaxTokens;
+                break;
+            }
+            // Checked before each forward pass, so at most one token is computed for nobody.
+            if self.job.events.is_closed() {
+                report.stop = Stop::ClientLeft;
+                return Ok(());
+            }
+            next = self.step(&[next], self.context.len() - 1)?;
+        }
+        if let Some(rest) = text.finish() {
+            self.send(ChatEvent::Text(rest));
+        }
+        let usage = Usage {
+            input_tokens: u32::try_from(report.prompt_tokens).unwrap_or(u32::MAX),
+            output_tokens: u32::try_from(report.generated).unwrap_or(u32::MAX),
+        };
+        let stop_reason = if report.stop == Stop::MaxTokens { "max_tokens" } else { "end_turn" };
+        self.send(ChatEvent::Done(Completion { stop_reason: stop_reason.into(), usage, streamed: true }));
+        Ok(())
+    }
+}

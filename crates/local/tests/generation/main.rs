@@ -1,0 +1,135 @@
+//! The real SmolLM2 model: answers, cancellation and queueing. Needs `just model` first.
+
+use std::{path::PathBuf, sync::OnceLock, time::Duration};
+
+use futures_util::StreamExt;
+use streambed_core::{ChatEvent, ChatModel, ChatRequest, ErrorKind, InferenceParams};
+use streambed_local::{LocalConfig, LocalModel, Settings, Stop};
+
+fn config(max_queue: usize) -> LocalConfig {
+    let model_path = std::env::var_os("LOCAL_MODEL_PATH").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        PathBuf::from,
+    );
+    LocalConfig { model_path, max_queue, ..LocalConfig::default() }
+}
+
+/// One model for the tests that don't depend on queue size: loading takes about a second.
+fn shared() -> &'static LocalModel {
+    static MODEL: OnceLock<LocalModel> = OnceLock::new();
+    MODEL.get_or_init(|| LocalModel::load(&config(16)).expect("model loads; run `just model` first"))
+}
+
+fn greedy(prompt: &str, max_tokens: u32) -> ChatRequest {
+    let mut request = ChatRequest::from_prompt(prompt);
+    request.params = InferenceParams { max_tokens: Some(max_tokens), temperature: Some(0.0), top_p: None };
+    request
+}
+
+async fn answer(model: &LocalModel, request: ChatRequest) -> (String, streambed_core::Completion) {
+    let mut stream = model.stream(request).await.expect("generation starts");
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        match event.expect("no error") {
+            ChatEvent::Text(piece) => {
+                assert!(!piece.is_empty() && !piece.contains('\u{FFFD}'), "{piece:?}");
+                text.push_str(&piece);
+            }
+            ChatEvent::Reasoning(_) => panic!("SmolLM2 does not reason aloud"),
+            ChatEvent::Done(done) => return (text, done),
+        }
+    }
+    panic!("the stream ended without Done")
+}
+
+#[tokio::test]
+async fn greedy_decoding_knows_the_capital_of_france() {
+    let (text, done) = answer(shared(), greedy("What is the capital of France?", 32)).await;
+
+    assert!(text.contains("Paris"), "{text}");
+    assert!(done.usage.input_tokens > 20 && done.usage.output_tokens > 0, "{done:?}");
+    assert!(done.streamed);
+}
+
+#[tokio::test]
+async fn the_kv_cache_is_cleared_between_requests() {
+    let first = answer(shared(), greedy("Name a colour.", 12)).await.0;
+    let second = answer(shared(), greedy("Name a colour.", 12)).await.0;
+
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
+async fn max_tokens_ends_the_answer_with_its_stop_reason() {
+    let (_, done) = answer(shared(), greedy("Write a long story about a dragon.", 5)).await;
+
+    assert_eq!((done.stop_reason.as_str(), done.usage.output_tokens), ("max_tokens", 5));
+}
+
+#[tokio::test]
+async fn dropping_the_stream_stops_generation_within_one_token() {
+    let model = LocalModel::load(&config(4)).expect("model loads");
+    let mut stats = model.stats();
+    let mut stream = model.stream(greedy("Count from one to two hundred in words.", 400)).await.unwrap();
+    for _ in 0..3 {
+        stream.next().await.unwrap().unwrap();
+    }
+
+    drop(stream);
+
+    let stats = tokio::time::timeout(Duration::from_secs(30), stats.wait_for(|s| s.jobs == 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.last.stop, Stop::ClientLeft);
+    assert!(stats.last.generated_after_client_left <= 1, "{:?}", stats.last);
+    assert!(stats.last.generated < 40, "stopped soon after the drop: {:?}", stats.last);
+}
+
+#[tokio::test]
+async fn a_full_queue_is_refused_and_a_client_that_left_the_queue_is_skipped() {
+    let model = LocalModel::load(&config(1)).expect("model loads");
+    let mut stats = model.stats();
+    let mut running = model.stream(greedy("Tell me about rivers.", 60)).await.unwrap();
+    running.next().await.unwrap().unwrap();
+    let waiting = model.stream(greedy("Tell me about lakes.", 60)).await.unwrap();
+
+    let refused = model.stream(greedy("Tell me about seas.", 60)).await.err().expect("the queue is full");
+
+    assert_eq!(refused.kind, ErrorKind::Overloaded);
+    assert!(refused.retry_after.is_some());
+    drop(waiting);
+    let admitted = model.stream(greedy("Tell me about seas.", 4)).await;
+    assert!(admitted.is_ok(), "leaving the queue frees a place at once");
+    drop(admitted);
+    drop(running);
+    let stats = tokio::time::timeout(Duration::from_secs(30), stats.wait_for(|s| s.jobs == 3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.last.stop, Stop::LeftWhileQueued, "queued requests whose clients left are skipped");
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let defaults = LocalConfig::default();
+    assert_eq!(defaults.max_queue, 16);
+    assert_eq!(
+        defaults.settings,
+        Settings {
+            max_tokens: 256,
+            temperature: 0.2,
+            top_p: 0.9,
+            top_k: 40,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64
+        }
+    );
+}
+
+#[test]
+fn a_missing_model_names_the_command_that_fetches_it() {
+    let config = LocalConfig { model_path: "/nonexistent/model.gguf".into(), ..LocalConfig::default() };
+    let message = LocalModel::load(&config).unwrap_err().to_string();
+    assert!(message.contains("just model") && message.contains("LOCAL_MODEL_PATH"), "{message}");
+}

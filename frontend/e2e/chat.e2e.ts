@@ -1,0 +1,123 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+
+import { ChatPage, emulatorRequests, launchBrowser } from './chat-page'
+
+const appUrl = inject('appUrl')
+const emulatorUrl = inject('emulatorUrl')
+const screenshots = resolve(import.meta.dirname, '../screenshots')
+
+let browser: Browser
+
+beforeAll(async () => {
+  browser = await launchBrowser()
+  mkdirSync(screenshots, { recursive: true })
+})
+
+afterAll(async () => {
+  await browser?.close()
+})
+
+describe('chatting through the real server and the Bedrock emulator', () => {
+  it('streams an answer in as it is written', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    await chat.send('[[scenario:slow delay_ms=60 n=30]]')
+
+    const lengths = new Set<number>()
+    const started = Date.now()
+    while (Date.now() - started < 10_000) {
+      const text = (await chat.answer().textContent()) ?? ''
+      lengths.add(text.length)
+      if (text.includes('tokens ·')) break
+      await chat.page.waitForTimeout(100)
+    }
+
+    expect(lengths.size, 'the answer grew in several steps, not in one piece').toBeGreaterThan(4)
+    await expect.poll(() => chat.answer().textContent()).toContain('elit29')
+    await chat.close()
+  })
+
+  it('can stop generation with the Stop button', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    await chat.send('[[scenario:slow delay_ms=100 n=300]]')
+    await chat.answer().getByText(/ipsum1/).waitFor()
+
+    await chat.stopButton.click()
+
+    await chat.answer().getByText(/Stopped/).waitFor()
+    expect(await chat.answer().textContent()).toContain('lorem0')
+    await expect
+      .poll(async () => (await emulatorRequests(emulatorUrl)).at(-1)?.outcome.kind, { timeout: 3_000 })
+      .toBe('client-hung-up')
+    await chat.close()
+  })
+
+  it('explains an access-denied error and offers a retry', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+
+    await chat.send('[[scenario:deny-all]]')
+
+    await chat.alert.waitFor()
+    expect(await chat.alert.textContent()).toContain('Check the IAM permissions')
+    expect(await chat.alert.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true)
+    await chat.close()
+  })
+
+  it('carries the history into the second turn', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    await chat.send('Hello there')
+    await chat.waitForAnswer()
+
+    await chat.send('[[scenario:echo]] and again')
+    await chat.waitForAnswer(1)
+
+    const last = (await emulatorRequests(emulatorUrl)).at(-1)!
+    expect(last.body.messages).toHaveLength(3)
+    expect(await chat.answer(1).textContent()).toContain('You said: Hello there')
+    await chat.close()
+  })
+
+  it('renders a code block whose copy button copies the code', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+
+    await chat.send('Here:\n```rust\nfn main() { println!("hi"); }\n```')
+    await chat.waitForAnswer()
+    await chat.answer().getByRole('button', { name: 'Copy code' }).click()
+
+    expect(await chat.answer().locator('pre code .hljs-keyword').first().textContent()).toBe('fn')
+    expect(await chat.page.evaluate(() => navigator.clipboard.readText())).toBe('fn main() { println!("hi"); }')
+    await chat.close()
+  })
+
+  it('saves screenshots of an answered chat in light and dark', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const chat = await ChatPage.open(browser, appUrl, scheme)
+      await chat.send('Show me a tiny Rust program:\n```rust\nfn main() {\n    println!("Hello, Bedrock!");\n}\n```')
+      await chat.waitForAnswer()
+      await chat.page.screenshot({ path: resolve(screenshots, `chat-${scheme}.png`) })
+      await chat.close()
+    }
+  })
+
+  it('keeps the main thread free during a long answer (4,000 tokens at 200 tokens/s)', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    await chat.page.evaluate(() => {
+      const w = window as unknown as { longest: number }
+      w.longest = 0
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) w.longest = Math.max(w.longest, entry.duration)
+      }).observe({ type: 'longtask', buffered: true })
+    })
+
+    await chat.send('[[scenario:slow delay_ms=5 n=4000]]')
+    await chat.answer().getByText(/tokens ·/).waitFor({ timeout: 60_000 })
+
+    const longest = await chat.page.evaluate(() => (window as unknown as { longest: number }).longest)
+    console.log(`longest main-thread task while streaming 4,000 tokens: ${longest.toFixed(0)} ms`)
+    expect(await chat.answer().textContent()).toContain('elit3999')
+    await chat.close()
+  })
+})

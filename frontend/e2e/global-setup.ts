@@ -1,0 +1,57 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+import type { TestProject } from 'vitest/node'
+
+const root = resolve(import.meta.dirname, '../..')
+const targetDir = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : resolve(root, 'target')
+
+/** Starts a binary and resolves with the URL it logs once it is listening. */
+function start(binary: string, args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const path = resolve(targetDir, 'debug', binary)
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`just e2e\`, which builds it first`)
+  const child = spawn(path, args, { env: { ...process.env, ...env, NO_COLOR: '1', RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolvePromise, reject) => {
+    let log = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log += chunk.toString()
+      const url = pattern.exec(log)?.[1]
+      if (url) resolvePromise({ child, url })
+    })
+    child.on('exit', (code) => reject(new Error(`${binary} exited with ${code} before listening:\n${log}`)))
+  })
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    appUrl: string
+    emulatorUrl: string
+  }
+}
+
+/** The real server on an ephemeral port, with the Bedrock emulator (also ephemeral) behind it. */
+export default async function setup(project: TestProject) {
+  const emulator = await start('streambed-emulator', ['--port', '0', '--delay-ms', '20'], {}, /emulator on (http:\/\/\S+?);/)
+  const server = await start(
+    'streambed',
+    [],
+    {
+      PORT: '0',
+      BEDROCK_MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0',
+      BEDROCK_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+      AWS_ACCESS_KEY_ID: 'e2e',
+      AWS_SECRET_ACCESS_KEY: 'e2e',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      STATIC_DIR: resolve(root, 'frontend/dist'),
+    },
+    /listening on (http:\/\/\S+)/,
+  )
+  project.provide('appUrl', server.url)
+  project.provide('emulatorUrl', emulator.url)
+  return () => {
+    server.child.kill('SIGTERM')
+    emulator.child.kill('SIGTERM')
+  }
+}

@@ -1,0 +1,31 @@
+import type { ErrorBody } from './types'
+
+/** A failed chat, before or during the stream, with what the UI needs to explain it. */
+export class ChatError extends Error {
+  readonly code: string
+  readonly retryable: boolean
+  /** HTTP status when the server refused before streaming; 0 for network and in-stream errors. */
+  readonly status: number
+  readonly requestId: string | undefined
+
+  constructor(body: ErrorBody, status = 0) {
+    super(body.message)
+    this.name = 'ChatError'
+    this.code = body.code
+    this.retryable = body.retryable ?? (status === 0 || status === 429 || status >= 500)
+    this.status = status
+    this.requestId = body.requestId
+  }
+}
+
+/** Reads a JSON error body, or describes a response that has none (a proxy's HTML page). */
+export async function errorFromResponse(response: Response): Promise<ChatError> {
+  try {
+    const body = (await response.json()) as { error?: ErrorBody }
+    if (body.error?.code && body.error.message) return new ChatError(body.error, response.status)
+  } catch {
+    // Not JSON: fall through to a generic description.
+  }
+  const message = `The server answered ${response.status} ${response.statusText || ''}`.trim()
+  return new ChatError({ code: 'http_error', message }, response.status)
+}

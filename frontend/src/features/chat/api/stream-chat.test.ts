@@ -1,0 +1,133 @@
+import { ChatError } from './chat-error'
+import { streamChat } from './stream-chat'
+import type { ChatStreamEvent } from './types'
+
+const encoder = new TextEncoder()
+
+/** A fetch that answers with `chunks` as the body, one read each. */
+function fetchWith(chunks: Uint8Array[], init: ResponseInit = { status: 200 }) {
+  return async () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk)
+          controller.close()
+        },
+      }),
+      init,
+    )
+}
+
+async function collect(chunks: Uint8Array[], init?: ResponseInit): Promise<ChatStreamEvent[]> {
+  const events: ChatStreamEvent[] = []
+  for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, fetchWith(chunks, init))) {
+    events.push(event)
+  }
+  return events
+}
+
+const done = 'event: done\ndata: {"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":3},"latencyMs":5,"model":"m","streamed":true}\n\n'
+const body =
+  ': keep-alive\n\n' +
+  'data: {"token":"Hé"}\n\n' +
+  'event: reasoning\ndata: {"token":"hmm"}\n\n' +
+  'data: {"token":"llo 👋"}\n\n' +
+  'data: {"token":"data: x\\n\\nevent: done"}\n\n' +
+  done
+
+const expected: ChatStreamEvent[] = [
+  { type: 'token', text: 'Hé' },
+  { type: 'reasoning', text: 'hmm' },
+  { type: 'token', text: 'llo 👋' },
+  { type: 'token', text: 'data: x\n\nevent: done' },
+  { type: 'done', info: { stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 3 }, latencyMs: 5, model: 'm', streamed: true } },
+]
+
+describe('streamChat', () => {
+  it('parses tokens, reasoning, comments and done in one chunk', async () => {
+    expect(await collect([encoder.encode(body)])).toEqual(expected)
+  })
+
+  it('parses the same events when the body is split at every byte boundary', async () => {
+    const bytes = encoder.encode(body)
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await collect([bytes.slice(0, cut), bytes.slice(cut)])).toEqual(expected)
+    }
+  })
+
+  it('parses a body delivered one byte at a time, splitting multi-byte characters', async () => {
+    const bytes = encoder.encode(body)
+    expect(await collect(Array.from(bytes, (b) => Uint8Array.of(b)))).toEqual(expected)
+  })
+
+  it('accepts CRLF and CR line endings', async () => {
+    const crlf = body.replaceAll('\n', '\r\n')
+    const cr = body.replaceAll('\n', '\r')
+    expect(await collect([encoder.encode(crlf)])).toEqual(expected)
+    expect(await collect([encoder.encode(cr)])).toEqual(expected)
+  })
+
+  it('joins multi-line data fields with newlines', async () => {
+    const multi = 'event: error\ndata: {"error":{"code":"x",\ndata: "message":"two lines"}}\n\n'
+    expect(await collect([encoder.encode(multi)])).toEqual([{ type: 'error', error: { code: 'x', message: 'two lines' } }])
+  })
+
+  it('stops at an in-stream error event', async () => {
+    const failing = 'data: {"token":"a"}\n\nevent: error\ndata: {"error":{"code":"throttled","message":"slow down","retryable":true}}\n\ndata: {"token":"never"}\n\n'
+    const events = await collect([encoder.encode(failing)])
+    expect(events).toEqual([
+      { type: 'token', text: 'a' },
+      { type: 'error', error: { code: 'throttled', message: 'slow down', retryable: true } },
+    ])
+  })
+
+  it('turns an HTTP error body into a ChatError with status and code', async () => {
+    const json = encoder.encode('{"error":{"code":"access_denied","message":"Check IAM.","requestId":"r1"}}')
+    const error = await collect([json], { status: 502, headers: { 'Content-Type': 'application/json' } }).catch((e) => e)
+    expect(error).toBeInstanceOf(ChatError)
+    expect(error).toMatchObject({ status: 502, code: 'access_denied', message: 'Check IAM.', requestId: 'r1', retryable: true })
+  })
+
+  it('describes an error response that is not JSON', async () => {
+    const error = await collect([encoder.encode('<html>Bad Gateway</html>')], { status: 502 }).catch((e) => e)
+    expect(error).toMatchObject({ status: 502, code: 'http_error' })
+  })
+
+  it('reports a stream that ends without done as interrupted', async () => {
+    const error = await collect([encoder.encode('data: {"token":"a"}\n\n')]).catch((e) => e)
+    expect(error).toMatchObject({ code: 'stream_interrupted' })
+  })
+
+  it('reports an unreachable server as a network error', async () => {
+    const refuse = async () => {
+      throw new TypeError('Failed to fetch')
+    }
+    const run = async () => {
+      for await (const _ of streamChat([], new AbortController().signal, refuse)) void _
+    }
+    await expect(run()).rejects.toMatchObject({ code: 'network_error' })
+  })
+
+  it('cancels the body when aborted mid-stream', async () => {
+    let cancelled = false
+    const abort = new AbortController()
+    const endless = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            controller.enqueue(encoder.encode('data: {"token":"t"}\n\n'))
+          },
+          cancel() {
+            cancelled = true
+          },
+        }),
+      )
+    const seen: ChatStreamEvent[] = []
+    for await (const event of streamChat([], abort.signal, endless)) {
+      seen.push(event)
+      if (seen.length === 3) break
+    }
+    expect(seen).toHaveLength(3)
+    await vi.waitFor(() => expect(cancelled).toBe(true))
+  })
+})

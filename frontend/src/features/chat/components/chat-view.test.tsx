@@ -1,0 +1,85 @@
+import { act, render, screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+
+import { controlledStream, doneEvent } from '../../../test/controlled-stream'
+import { ChatView } from './chat-view'
+
+function setup() {
+  // The header asks /api/models; here it is simply unreachable.
+  vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('offline'))))
+  const transport = controlledStream()
+  const user = userEvent.setup()
+  render(<ChatView stream={transport.stream} />)
+  return { ...transport, user, box: () => screen.getByRole('textbox', { name: 'Message' }) }
+}
+
+afterEach(() => vi.unstubAllGlobals())
+
+describe('ChatView', () => {
+  it('sends with Enter, adds a line with Shift+Enter, and shows the streamed answer', async () => {
+    const { calls, user, box } = setup()
+
+    await user.type(box(), 'Line one{Shift>}{Enter}{/Shift}line two{Enter}')
+
+    expect(calls[0]!.history).toEqual([{ role: 'user', content: 'Line one\nline two' }])
+    expect(box()).toHaveValue('')
+    act(() => calls[0]!.push({ type: 'token', text: 'Hello **world**' }, doneEvent))
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    await waitFor(() => expect(within(answer).getByText('world').tagName).toBe('STRONG'))
+    expect(within(answer).getByText(/2 tokens · 1.2 s/)).toBeInTheDocument()
+  })
+
+  it('offers Stop while streaming, and Escape stops too', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    act(() => calls[0]!.push({ type: 'token', text: 'Partial answer' }))
+
+    await user.click(await screen.findByRole('button', { name: 'Stop' }))
+
+    expect(calls[0]!.signal.aborted).toBe(true)
+    expect(await screen.findByText(/Stopped/)).toBeInTheDocument()
+    expect(screen.getByText('Partial answer')).toBeInTheDocument()
+
+    await user.type(box(), 'Again{Enter}')
+    await user.keyboard('{Escape}')
+    expect(calls[1]!.signal.aborted).toBe(true)
+  })
+
+  it('shows a friendly error with a retry', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'access_denied', message: 'Bedrock said no.' } }))
+
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent(/Check the IAM permissions/)
+    expect(alert).toHaveTextContent('Bedrock said no.')
+    await user.click(within(alert).getByRole('button', { name: 'Retry' }))
+    expect(calls).toHaveLength(2)
+  })
+
+  it('renders code blocks with a copy button and never renders raw HTML', async () => {
+    const { calls, user, box } = setup()
+    const writeText = vi.fn(async () => {})
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true })
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() =>
+      calls[0]!.push(
+        { type: 'token', text: '<img src=x onerror="alert(1)"><b>bold?</b>\n\n```rust\nfn main() {}\n```\n' },
+        doneEvent,
+      ),
+    )
+
+    const copy = await screen.findByRole('button', { name: 'Copy code' })
+    await user.click(copy)
+    expect(writeText).toHaveBeenCalledWith('fn main() {}')
+    const answer = screen.getByRole('article', { name: 'Assistant' })
+    expect(answer.querySelector('img, b')).toBeNull()
+  })
+
+  it('labels the conversation as a live region', () => {
+    setup()
+    expect(screen.getByRole('log', { name: 'Conversation' })).toHaveAttribute('aria-live', 'polite')
+  })
+})

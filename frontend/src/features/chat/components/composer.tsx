@@ -1,0 +1,61 @@
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react'
+
+interface ComposerProps {
+  busy: boolean
+  onSend: (text: string) => void
+  onStop: () => void
+}
+
+/** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
+export function Composer({ busy, onSend, onStop }: ComposerProps) {
+  const [text, setText] = useState('')
+  const input = useRef<HTMLTextAreaElement>(null)
+
+  // Focus stays in the box, so the next question can be typed straight away.
+  useEffect(() => {
+    if (!busy) input.current?.focus()
+  }, [busy])
+
+  const submit = (event?: FormEvent) => {
+    event?.preventDefault()
+    if (busy || text.trim() === '') return
+    onSend(text)
+    setText('')
+  }
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault()
+      submit()
+    } else if (event.key === 'Escape' && busy) {
+      event.preventDefault()
+      onStop()
+    }
+  }
+
+  return (
+    <form className="composer" onSubmit={submit}>
+      <label htmlFor="message" className="visually-hidden">
+        Message
+      </label>
+      <textarea
+        id="message"
+        ref={input}
+        value={text}
+        rows={2}
+        placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      {busy ? (
+        <button type="button" className="stop" onClick={onStop}>
+          Stop
+        </button>
+      ) : (
+        <button type="submit" disabled={text.trim() === ''}>
+          Send
+        </button>
+      )}
+    </form>
+  )
+}

@@ -1,0 +1,27 @@
+import type { ChatError } from '../api/chat-error'
+
+/** What a person can do about each kind of failure; the server's own message follows. */
+const advice: Record<string, string> = {
+  access_denied: 'Bedrock refused access. Check the IAM permissions and that model access is enabled in the Bedrock console.',
+  model_not_found: 'The configured model was not found. Check BEDROCK_MODEL_ID and BEDROCK_REGION.',
+  throttled: 'Bedrock is throttling requests. Wait a few seconds, then retry.',
+  overloaded: 'The server is busy right now. Retry in a few seconds.',
+  network_error: 'The Streambed server could not be reached.',
+  stream_interrupted: 'The answer was cut off.',
+  shutting_down: 'The server is restarting.',
+}
+
+export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry: () => void }) {
+  return (
+    <div className="error-banner" role="alert">
+      <div>
+        <strong>{advice[error.code] ?? 'Something went wrong.'}</strong>
+        <p>{error.message}</p>
+        {error.requestId && <p className="request-id">Request id: {error.requestId}</p>}
+      </div>
+      <button type="button" onClick={onRetry}>
+        Retry
+      </button>
+    </div>
+  )
+}

@@ -1,0 +1,104 @@
+import { act, renderHook, waitFor } from '@testing-library/react'
+
+import { controlledStream, doneEvent } from '../../../test/controlled-stream'
+import { ChatError } from '../api/chat-error'
+import { useChat } from './use-chat'
+
+function setup() {
+  const transport = controlledStream()
+  const hook = renderHook(() => useChat(transport.stream))
+  return { ...transport, hook, chat: () => hook.result.current }
+}
+
+describe('useChat', () => {
+  it('goes submitted → streaming → ready and keeps the answer', async () => {
+    const { calls, chat } = setup()
+
+    act(() => chat().send('Hi'))
+    expect(chat().status).toBe('submitted')
+    expect(chat().messages.map((m) => m.role)).toEqual(['user', 'assistant'])
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Hel' }, { type: 'token', text: 'lo' }))
+    await waitFor(() => expect(chat().status).toBe('streaming'))
+    await waitFor(() => expect(chat().messages[1]!.content).toBe('Hello'))
+
+    act(() => calls[0]!.push(doneEvent))
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Hello', state: 'complete', info: { model: 'test-model' } })
+  })
+
+  it('sends the whole conversation on the second turn', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('First'))
+    act(() => calls[0]!.push({ type: 'token', text: 'One' }, doneEvent))
+    await waitFor(() => expect(chat().status).toBe('ready'))
+
+    act(() => chat().send('Second'))
+
+    expect(calls[1]!.history).toEqual([
+      { role: 'user', content: 'First' },
+      { role: 'assistant', content: 'One' },
+      { role: 'user', content: 'Second' },
+    ])
+  })
+
+  it('an in-stream error keeps the partial answer and sets the error', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Part' }, { type: 'error', error: { code: 'stream_interrupted', message: 'cut' } }))
+
+    await waitFor(() => expect(chat().status).toBe('error'))
+    expect(chat().error).toMatchObject({ code: 'stream_interrupted', message: 'cut' })
+    expect(chat().messages[1]).toMatchObject({ content: 'Part', state: 'failed' })
+  })
+
+  it('an HTTP error before the stream sets the error', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+
+    act(() => calls[0]!.fail(new ChatError({ code: 'access_denied', message: 'Check IAM.' }, 502)))
+
+    await waitFor(() => expect(chat().status).toBe('error'))
+    expect(chat().error).toMatchObject({ code: 'access_denied', status: 502 })
+  })
+
+  it('stop aborts the request and keeps the partial answer', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push({ type: 'token', text: 'Partial' }))
+    await waitFor(() => expect(chat().messages[1]!.content).toBe('Partial'))
+
+    act(() => chat().stop())
+
+    expect(calls[0]!.signal.aborted).toBe(true)
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Partial', state: 'stopped' })
+    expect(chat().error).toBeNull()
+  })
+
+  it('retry asks again from the last user turn', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.fail(new ChatError({ code: 'throttled', message: 'slow' }, 429)))
+    await waitFor(() => expect(chat().status).toBe('error'))
+
+    act(() => chat().retry())
+
+    expect(chat().status).toBe('submitted')
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+    expect(chat().messages).toHaveLength(2)
+  })
+
+  it('newChat clears the conversation and ignores blank input', async () => {
+    const { chat } = setup()
+    act(() => chat().send('   '))
+    expect(chat().messages).toHaveLength(0)
+    act(() => chat().send('Hi'))
+
+    act(() => chat().newChat())
+
+    await waitFor(() => expect(chat().messages).toHaveLength(0))
+    expect(chat().status).toBe('ready')
+  })
+})

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The emulator against two SDKs that share no code with the Rust one: boto3 (Python) and the
+# AWS SDK for JavaScript v3 (which speaks HTTP/2 with prior knowledge to http:// endpoints).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/streambed"
+
+log=$(mktemp)
+"$target/debug/streambed-emulator" --port 0 --delay-ms 0 >"$log" 2>&1 &
+emulator=$!
+trap 'kill $emulator 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 100); do
+  url=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "${url:-}" ] || { cat "$log"; echo "emulator did not start" >&2; exit 1; }
+export EMULATOR_URL="$url" AWS_ACCESS_KEY_ID=compat AWS_SECRET_ACCESS_KEY=compat AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+# boto3 in a venv of its own, made once.
+venv="$cache/sdk-compat-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.35'
+fi
+echo "== boto3"
+"$venv/bin/python" -m unittest -v "$here/test_boto3.py" 2>&1
+
+echo "== AWS SDK for JavaScript v3"
+(cd "$here" && { [ -d node_modules/@aws-sdk/client-bedrock-runtime ] || npm ci --no-audit --no-fund --silent; })
+node --test "$here/bedrock.test.mjs"

@@ -1,0 +1,99 @@
+"""The emulator through boto3: the same scenarios and results as the Rust SDK tests."""
+
+import json
+import os
+import pathlib
+import unittest
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, EventStreamError
+
+URL = os.environ["EMULATOR_URL"]
+MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+UNICODE = json.loads((pathlib.Path(__file__).parent / "unicode-deltas.json").read_text())
+
+
+def client(**retries):
+    config = Config(retries={"mode": "standard", "max_attempts": 3, **retries})
+    return boto3.client("bedrock-runtime", endpoint_url=URL, region_name="us-east-1", config=config)
+
+
+def user(text):
+    return [{"role": "user", "content": [{"text": text}]}]
+
+
+def stream(text, **kwargs):
+    """Returns (deltas, stop reason, usage) of a ConverseStream call."""
+    response = client().converse_stream(modelId=MODEL, messages=user(text), **kwargs)
+    deltas, stop, usage = [], None, None
+    for event in response["stream"]:
+        if "contentBlockDelta" in event:
+            deltas.append(event["contentBlockDelta"]["delta"]["text"])
+        elif "messageStop" in event:
+            stop = event["messageStop"]["stopReason"]
+        elif "metadata" in event:
+            usage = event["metadata"]["usage"]
+    return deltas, stop, usage
+
+
+def records():
+    with urllib.request.urlopen(f"{URL}/_emulator/requests") as response:
+        return json.load(response)
+
+
+class Boto3Compat(unittest.TestCase):
+    def test_converse_stream_ok(self):
+        deltas, stop, usage = stream("hi there")
+        self.assertEqual("".join(deltas), "Hello from the Streambed emulator. You said: hi there")
+        self.assertEqual(len(deltas), 9)
+        self.assertEqual(stop, "end_turn")
+        self.assertEqual(usage, {"inputTokens": 2, "outputTokens": 9, "totalTokens": 11})
+
+    def test_converse_ok(self):
+        response = client().converse(modelId=MODEL, messages=user("hello"))
+        self.assertEqual(response["output"]["message"]["content"][0]["text"], "Hello from the Streambed emulator. You said: hello")
+        self.assertEqual(response["stopReason"], "end_turn")
+        self.assertEqual(response["usage"]["outputTokens"], 8)
+
+    def test_unicode(self):
+        deltas, _, _ = stream("[[scenario:unicode]]")
+        self.assertEqual(deltas, UNICODE)
+
+    def test_deny_stream_refuses_only_streaming(self):
+        with self.assertRaises(ClientError) as refused:
+            stream("[[scenario:deny-stream]]")
+        self.assertEqual(refused.exception.response["Error"]["Code"], "AccessDeniedException")
+        self.assertEqual(refused.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        answer = client().converse(modelId=MODEL, messages=user("[[scenario:deny-stream]] hi"))
+        self.assertTrue(answer["output"]["message"]["content"][0]["text"].endswith("hi"))
+
+    def test_throttling_is_retried_three_times(self):
+        with self.assertRaises(ClientError) as throttled:
+            stream("[[scenario:throttle]] boto3")
+        self.assertEqual(throttled.exception.response["Error"]["Code"], "ThrottlingException")
+        mine = [r for r in records() if "boto3" in json.dumps(r["body"])]
+        self.assertEqual([r["attempt"] for r in mine], [1, 2, 3])
+        self.assertEqual({r["httpVersion"] for r in mine}, {"HTTP/1.1"})
+
+    def test_mid_stream_exception_after_deltas(self):
+        response = client().converse_stream(modelId=MODEL, messages=user("[[scenario:exception type=throttlingException after=3]]"))
+        deltas = []
+        with self.assertRaises(EventStreamError) as failed:
+            for event in response["stream"]:
+                if "contentBlockDelta" in event:
+                    deltas.append(event["contentBlockDelta"]["delta"]["text"])
+        self.assertEqual("".join(deltas), "lorem0 ipsum1 dolor2 ")
+        self.assertEqual(failed.exception.response["Error"]["Code"], "throttlingException")
+
+    def test_echo_returns_the_request(self):
+        deltas, _, _ = stream("[[scenario:echo]] hi", system=[{"text": "Be brief."}], inferenceConfig={"maxTokens": 64})
+        echoed = json.loads("".join(deltas))
+        self.assertEqual(echoed["system"], [{"text": "Be brief."}])
+        self.assertEqual(echoed["inferenceConfig"], {"maxTokens": 64})
+        self.assertEqual(echoed["messages"][0]["content"][0]["text"], "[[scenario:echo]] hi")
+
+
+if __name__ == "__main__":
+    unittest.main()
