@@ -36,7 +36,7 @@ describe('chatting through the real server and the Bedrock emulator', () => {
     }
 
     expect(lengths.size, 'the answer grew in several steps, not in one piece').toBeGreaterThan(4)
-    await expect.poll(() => chat.answer().textContent()).toContain('elit29')
+    await expect.poll(() => chat.answer().textContent()).toContain('consectetur29')
     await chat.close()
   })
 

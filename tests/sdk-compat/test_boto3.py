@@ -15,8 +15,8 @@ MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 UNICODE = json.loads((pathlib.Path(__file__).parent / "unicode-deltas.json").read_text())
 
 
-def client(**retries):
-    config = Config(retries={"mode": "standard", "max_attempts": 3, **retries})
+def client():
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
     return boto3.client("bedrock-runtime", endpoint_url=URL, region_name="us-east-1", config=config)
 
 

@@ -1,37 +1,23 @@
-import hljs from 'highlight.js/lib/core'
-import bash from 'highlight.js/lib/languages/bash'
-import css from 'highlight.js/lib/languages/css'
-import go from 'highlight.js/lib/languages/go'
-import java from 'highlight.js/lib/languages/java'
-import javascript from 'highlight.js/lib/languages/javascript'
-import json from 'highlight.js/lib/languages/json'
-import python from 'highlight.js/lib/languages/python'
-import rust from 'highlight.js/lib/languages/rust'
-import sql from 'highlight.js/lib/languages/sql'
-import typescript from 'highlight.js/lib/languages/typescript'
-import xml from 'highlight.js/lib/languages/xml'
-import yaml from 'highlight.js/lib/languages/yaml'
-import { useMemo, useState } from 'react'
+import { useEffect, useState } from 'react'
 
-// The languages chat answers use most; registering a handful keeps the bundle small.
-for (const [name, language] of Object.entries({ bash, css, go, java, javascript, json, python, rust, sql, typescript, xml, yaml })) {
-  hljs.registerLanguage(name, language)
-}
-hljs.registerAliases(['sh', 'shell', 'console'], { languageName: 'bash' })
-hljs.registerAliases(['js', 'jsx'], { languageName: 'javascript' })
-hljs.registerAliases(['ts', 'tsx'], { languageName: 'typescript' })
-hljs.registerAliases(['html'], { languageName: 'xml' })
-hljs.registerAliases(['py'], { languageName: 'python' })
-hljs.registerAliases(['rs'], { languageName: 'rust' })
-hljs.registerAliases(['yml'], { languageName: 'yaml' })
+/** highlight.js is loaded on first use, in its own chunk, so it stays out of the initial bundle. */
+let highlighter: Promise<typeof import('./highlighter')> | undefined
+const loadHighlighter = () => (highlighter ??= import('./highlighter'))
 
-/** A fenced code block: highlighted (highlight.js escapes the code), with a copy button. */
+/** A fenced code block: plain at once, highlighted as soon as highlight.js has loaded, with a copy button. */
 export function CodeBlock({ code, language }: { code: string; language: string | undefined }) {
   const [copied, setCopied] = useState(false)
-  const html = useMemo(
-    () => (language && hljs.getLanguage(language) ? hljs.highlight(code, { language }).value : null),
-    [code, language],
-  )
+  const [html, setHtml] = useState<string | null>(null)
+
+  useEffect(() => {
+    if (!language) return
+    let current = true
+    loadHighlighter().then(({ highlight }) => current && setHtml(highlight(code, language)))
+    return () => {
+      current = false
+    }
+  }, [code, language])
+
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(code)
