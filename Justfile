@@ -2,6 +2,8 @@
 
 set dotenv-load := false
 
+target := env_var_or_default("CARGO_TARGET_DIR", "target")
+
 # List the recipes.
 default:
     @just --list --unsorted
@@ -57,6 +59,11 @@ e2e: ui
     @scripts/ensure-chromium.sh
     cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
     cd frontend && npm run e2e
+
+# Benchmarks in release: relay overhead (1, 100, 1000 streams) and the embedded model; `just bench --quick` takes under two minutes.
+bench *ARGS: model
+    cargo build --release -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator -p streambed-bench
+    {{target}}/release/streambed-bench --bin-dir {{target}}/release {{ARGS}}
 
 # The emulator against boto3 and the AWS SDK for JavaScript v3.
 sdk-compat:

@@ -15,8 +15,13 @@ export class ChatPage {
     readonly page: Page,
   ) {}
 
-  static async open(browser: Browser, url: string, colorScheme: 'light' | 'dark' = 'light'): Promise<ChatPage> {
-    const context = await browser.newContext({ colorScheme, viewport: { width: 900, height: 700 } })
+  static async open(
+    browser: Browser,
+    url: string,
+    colorScheme: 'light' | 'dark' = 'light',
+    viewport = { width: 900, height: 700 },
+  ): Promise<ChatPage> {
+    const context = await browser.newContext({ colorScheme, viewport })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url })
     const page = await context.newPage()
     await page.goto(url)

@@ -25,7 +25,7 @@ use crate::{tokenizer::ChatTokenizer, worker::Job};
 
 /// candle's llama implementation precomputes rotary embeddings for 4,096 positions (below the
 /// model's 8,192), so prompt and answer together must fit in that.
-const CONTEXT_TOKENS: usize = 4096;
+pub const MAX_CONTEXT_TOKENS: usize = 4096;
 
 /// How the local model runs. `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,8 @@ pub struct LocalConfig {
     pub max_queue: usize,
     /// Sampling defaults; a request's own max tokens, temperature and top-p override them.
     pub settings: Settings,
+    /// Prompt plus answer, in tokens; older turns are dropped to fit. At most [`MAX_CONTEXT_TOKENS`].
+    pub context_tokens: usize,
 }
 
 impl Default for LocalConfig {
@@ -52,6 +54,7 @@ impl Default for LocalConfig {
                 repeat_penalty: 1.1,
                 repeat_last_n: 64,
             },
+            context_tokens: MAX_CONTEXT_TOKENS,
         }
     }
 }
@@ -81,6 +84,7 @@ pub struct LocalModel {
     info: ModelInfo,
     tokenizer: Arc<ChatTokenizer>,
     defaults: Settings,
+    context_tokens: usize,
     jobs: mpsc::UnboundedSender<Job>,
     /// One permit per answer being generated or waiting; held by the client's stream, so a
     /// client that leaves frees its place at once.
@@ -105,6 +109,7 @@ impl LocalModel {
             info: ModelInfo { provider: "local", id: "SmolLM2-135M-Instruct".into() },
             tokenizer,
             defaults: config.settings,
+            context_tokens: config.context_tokens.min(MAX_CONTEXT_TOKENS),
             jobs,
             places: Arc::new(Semaphore::new(config.max_queue + 1)),
             stats,
@@ -119,20 +124,22 @@ impl LocalModel {
     fn settings(&self, request: &ChatRequest) -> Settings {
         let p = request.params;
         Settings {
-            max_tokens: p.max_tokens.map_or(self.defaults.max_tokens, |m| m as usize).min(CONTEXT_TOKENS / 2),
+            max_tokens: p
+                .max_tokens
+                .map_or(self.defaults.max_tokens, |m| m as usize)
+                .min(self.context_tokens / 2),
             temperature: p.temperature.map_or(self.defaults.temperature, f64::from),
             top_p: p.top_p.map_or(self.defaults.top_p, f64::from),
             ..self.defaults
         }
     }
 
-    /// The prompt's tokens, dropping the oldest turns while it does not fit the context.
+    /// The prompt's tokens, dropping the oldest turns while it exceeds `budget`.
     fn prompt(
         tokenizer: &ChatTokenizer,
         request: &ChatRequest,
-        max_tokens: usize,
+        budget: usize,
     ) -> Result<Vec<u32>, ProviderError> {
-        let budget = CONTEXT_TOKENS - max_tokens;
         let system = tokenizer.encode(&template::system_turn(request.system.as_deref()));
         let open = tokenizer.encode(template::ASSISTANT_OPEN);
         let turns: Vec<Vec<u32>> =
@@ -172,8 +179,9 @@ impl LocalModel {
         let settings = self.settings(&request);
         // Tokenizing a long conversation takes milliseconds: keep it off the async workers.
         let tokenizer = Arc::clone(&self.tokenizer);
+        let budget = self.context_tokens - settings.max_tokens;
         let prompt =
-            tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, settings.max_tokens))
+            tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, budget))
                 .await
                 .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
         let (events, receiver) = mpsc::channel(16);

@@ -121,6 +121,7 @@ impl Config {
                     .unwrap_or(defaults.settings.repeat_penalty),
                 ..defaults.settings
             },
+            context_tokens: defaults.context_tokens,
         };
         Ok(Self {
             local,

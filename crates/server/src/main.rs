@@ -15,6 +15,11 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), "loaded environment file");
     }
     let config = Config::from_env().context("invalid configuration")?;
+    // Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024
+    // descriptors would cap the server near 500 streams, so raise it to the hard limit.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
     let model = provider::build(&config).await?;
     tracing::info!(provider = model.info().provider, model = %model.info().id, reason = config.provider_reason, "chat provider selected");
 

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
 use futures_util::StreamExt;
-use streambed_core::{ChatEvent, ChatModel, ChatRequest, ErrorKind, InferenceParams};
+use streambed_core::{ChatEvent, ChatModel, ChatRequest, ErrorKind, InferenceParams, Message};
 use streambed_local::{LocalConfig, LocalModel, Settings, Stop};
 
 fn config(max_queue: usize) -> LocalConfig {
@@ -110,10 +110,40 @@ async fn a_full_queue_is_refused_and_a_client_that_left_the_queue_is_skipped() {
     assert_eq!(stats.last.stop, Stop::LeftWhileQueued, "queued requests whose clients left are skipped");
 }
 
+/// A model with a 400-token context, so trimming is quick to exercise.
+fn small_context() -> LocalModel {
+    LocalModel::load(&LocalConfig { context_tokens: 400, ..config(4) }).expect("model loads")
+}
+
+#[tokio::test]
+async fn a_long_conversation_drops_its_oldest_turns_to_fit_the_context() {
+    let filler = "word ".repeat(60);
+    let mut messages: Vec<Message> = (0..6)
+        .flat_map(|i| [Message::user(format!("{i} {filler}")), Message::assistant(format!("ok {i}"))])
+        .collect();
+    messages.push(Message::user("Say hi."));
+    let params = InferenceParams { max_tokens: Some(8), ..Default::default() };
+
+    let (_, done) = answer(&small_context(), ChatRequest { system: None, messages, params }).await;
+
+    assert!(done.usage.input_tokens <= 400 - 8, "{done:?}");
+    assert!(done.usage.input_tokens > 200, "the recent turns were kept: {done:?}");
+}
+
+#[tokio::test]
+async fn a_single_message_longer_than_the_context_is_an_invalid_request() {
+    let request = ChatRequest::from_prompt("word ".repeat(500));
+
+    let error = small_context().stream(request).await.err().expect("refused before generating");
+
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(error.message.contains("too long"), "{}", error.message);
+}
+
 #[test]
 fn defaults_are_the_documented_ones() {
     let defaults = LocalConfig::default();
-    assert_eq!(defaults.max_queue, 16);
+    assert_eq!((defaults.max_queue, defaults.context_tokens), (16, 4096));
     assert_eq!(
         defaults.settings,
         Settings {
@@ -125,6 +155,18 @@ fn defaults_are_the_documented_ones() {
             repeat_last_n: 64
         }
     );
+}
+
+#[test]
+fn a_corrupt_model_file_names_the_command_that_fixes_it() {
+    let path = std::env::temp_dir().join(format!("streambed-corrupt-{}.gguf", std::process::id()));
+    std::fs::write(&path, b"GGUF but not really").unwrap();
+    let config = LocalConfig { model_path: path.clone(), ..LocalConfig::default() };
+
+    let message = LocalModel::load(&config).unwrap_err().to_string();
+
+    assert!(message.contains("just model") && message.contains("not a readable GGUF"), "{message}");
+    std::fs::remove_file(path).unwrap();
 }
 
 #[test]

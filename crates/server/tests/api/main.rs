@@ -1,5 +1,6 @@
 //! The real `streambed` server against the Bedrock emulator, over HTTP on loopback.
 
+mod binary;
 mod cancellation;
 mod chat_stream;
 mod fallback;

@@ -1,0 +1,53 @@
+//! `streambed-bench`: the figures in BENCHMARKS.md. `just bench` builds in release and runs it.
+
+mod local;
+mod proc_stats;
+mod relay;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Benchmarks for the relay and the embedded model.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Fewer streams and repetitions: a run under two minutes.
+    #[arg(long)]
+    quick: bool,
+    /// What to measure.
+    #[arg(long, value_parser = ["all", "relay", "local"], default_value = "all")]
+    only: String,
+    /// Concurrency levels for the relay, comma-separated (default 1,100,1000; quick 1,100).
+    #[arg(long, value_delimiter = ',')]
+    levels: Option<Vec<usize>>,
+    /// Tokens per relayed stream.
+    #[arg(long, default_value_t = 100)]
+    tokens: usize,
+    /// Upstream pacing, milliseconds per token.
+    #[arg(long, default_value_t = 20)]
+    delay_ms: u64,
+    /// Where the release binaries `streambed` and `streambed-emulator` are.
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    /// The embedded model's GGUF file.
+    #[arg(long, env = "LOCAL_MODEL_PATH", default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+    model_path: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.only != "local" {
+        let levels =
+            args.levels.unwrap_or_else(|| if args.quick { vec![1, 100] } else { vec![1, 100, 1000] });
+        let options =
+            relay::Options { bin_dir: args.bin_dir, levels, tokens: args.tokens, delay_ms: args.delay_ms };
+        relay::run(options).await?;
+        println!();
+    }
+    if args.only != "relay" {
+        local::run(&args.model_path, args.quick).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The relay's overhead. The same paced upstream (the emulator, one delta every `delay_ms`) is
+//! read directly (the floor) and through `streambed`, at rising concurrency, in one run. The
+//! server and the emulator run as their own processes, so the server's memory and CPU can be
+//! read from /proc, and the load client's sockets do not count against them.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+use bytes::BytesMut;
+use eventsource_stream::Eventsource;
+use futures_util::{StreamExt, future::join_all};
+
+use crate::{proc_stats::ProcStats, stats::quantile};
+
+/// What one stream saw: when each token arrived, relative to sending the request.
+#[derive(Debug, Default)]
+struct Timing {
+    tokens: Vec<Duration>,
+    complete: bool,
+}
+
+impl Timing {
+    fn ttft(&self) -> Option<f64> {
+        self.tokens.first().map(Duration::as_secs_f64)
+    }
+
+    fn gaps(&self) -> impl Iterator<Item = f64> + '_ {
+        self.tokens.windows(2).map(|w| (w[1] - w[0]).as_secs_f64())
+    }
+}
+
+/// A child process that logs `…http://ADDR…` once it listens.
+struct Service {
+    child: Child,
+    url: String,
+}
+
+impl Service {
+    fn start(binary: &Path, args: &[&str], env: &[(&str, &str)], marker: &str) -> anyhow::Result<Self> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(binary)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "warn,streambed=info,streambed_emulator=info")
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| {
+                format!("cannot start {} (run `just bench`, which builds it)", binary.display())
+            })?;
+        let mut lines = BufReader::new(child.stdout.take().context("piped stdout")?).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split(marker).nth(1).and_then(|rest| rest.split([';', ' ']).next()).map(str::to_owned)
+            })
+            .with_context(|| format!("{} exited before listening", binary.display()))?;
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn floor_stream(client: &reqwest::Client, url: &str) -> Timing {
+    let body = r#"{"messages":[{"role":"user","content":[{"text":"bench"}]}]}"#;
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    let Ok(mut response) = client.post(format!("{url}/model/bench/converse-stream")).body(body).send().await
+    else {
+        return timing;
+    };
+    let mut decoder = MessageFrameDecoder::new();
+    let mut buffer = BytesMut::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        buffer.extend_from_slice(&chunk);
+        while let Ok(DecodedFrame::Complete(message)) = decoder.decode_frame(&mut buffer) {
+            let event = message.headers().iter().find(|h| h.name().as_str() == ":event-type");
+            match event.and_then(|h| h.value().as_string().ok()).map(|s| s.as_str()) {
+                Some("contentBlockDelta") => timing.tokens.push(started.elapsed()),
+                Some("metadata") => timing.complete = true,
+                _ => {}
+            }
+        }
+    }
+    timing
+}
+
+async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timing {
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    let body = format!(r#"{{"prompt":"{prompt}"}}"#);
+    let Ok(response) = client
+        .post(format!("{url}/api/chat"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+    else {
+        return timing;
+    };
+    let mut events = response.bytes_stream().eventsource();
+    while let Some(Ok(event)) = events.next().await {
+        match event.event.as_str() {
+            "message" => timing.tokens.push(started.elapsed()),
+            "done" => timing.complete = true,
+            _ => {}
+        }
+    }
+    timing
+}
+
+/// A client with no idle pool: each finished stream closes its socket.
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().pool_max_idle_per_host(0).tcp_nodelay(true).build()?)
+}
+
+struct Level {
+    ttft: Vec<f64>,
+    gaps: Vec<f64>,
+    complete: usize,
+    tokens: usize,
+}
+
+fn summarise(timings: &[Timing]) -> Level {
+    Level {
+        ttft: timings.iter().filter_map(Timing::ttft).collect(),
+        gaps: timings.iter().flat_map(Timing::gaps).collect(),
+        complete: timings.iter().filter(|t| t.complete).count(),
+        tokens: timings.iter().map(|t| t.tokens.len()).sum(),
+    }
+}
+
+fn ms(seconds: f64) -> String {
+    format!("{:.2}", seconds * 1000.0)
+}
+
+/// Options for the relay benchmark.
+#[derive(Debug)]
+pub struct Options {
+    pub bin_dir: PathBuf,
+    pub levels: Vec<usize>,
+    pub tokens: usize,
+    pub delay_ms: u64,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    // Each stream is a socket here and two in the server; raise this process's soft limit.
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
+    let delay = options.delay_ms.to_string();
+    let scenario = format!("slow delay_ms={} n={}", options.delay_ms, options.tokens);
+    let emulator = Service::start(
+        &options.bin_dir.join("streambed-emulator"),
+        &["--port", "0", "--delay-ms", &delay, "--scenario", &scenario],
+        &[],
+        "emulator on ",
+    )?;
+    let server = Service::start(
+        &options.bin_dir.join("streambed"),
+        &[],
+        &[
+            ("PORT", "0"),
+            ("BEDROCK_MODEL_ID", "bench"),
+            ("BEDROCK_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &emulator.url),
+        ],
+        "listening on ",
+    )?;
+    let proc = ProcStats::new(server.child.id());
+
+    println!(
+        "relay overhead: upstream paced at {} ms/token, {} tokens per stream; floor = the emulator read directly",
+        options.delay_ms, options.tokens
+    );
+    println!(
+        "| streams | completed (floor / relay) | TTFT p50 / p99 floor (ms) | TTFT p50 / p99 relay (ms) | added TTFT p99 (ms) \
+         | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) | server peak RSS | RSS per stream | CPU s per 1k tokens |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for &n in &options.levels {
+        let floor_client = client()?;
+        let floor = summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url))).await);
+        drop(floor_client);
+
+        let before = proc.sample()?;
+        proc.reset_peak()?;
+        let relay_client = client()?;
+        let relay =
+            summarise(&join_all((0..n).map(|_| relay_stream(&relay_client, &server.url, "bench"))).await);
+        let after = proc.sample()?;
+        if floor.ttft.is_empty() || relay.ttft.is_empty() {
+            bail!("no stream produced a token at {n} streams");
+        }
+
+        let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (relay.tokens as f64 / 1000.0);
+        let grown = after.peak_rss_kb.saturating_sub(before.rss_kb);
+        println!(
+            "| {n} | {} / {} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} | {} MB | {:.1} KB | {:.4} |",
+            floor.complete,
+            relay.complete,
+            ms(quantile(&floor.ttft, 0.5)),
+            ms(quantile(&floor.ttft, 0.99)),
+            ms(quantile(&relay.ttft, 0.5)),
+            ms(quantile(&relay.ttft, 0.99)),
+            ms(quantile(&relay.ttft, 0.99) - quantile(&floor.ttft, 0.99)),
+            ms(quantile(&floor.gaps, 0.5)),
+            ms(quantile(&floor.gaps, 0.99)),
+            ms(quantile(&relay.gaps, 0.5)),
+            ms(quantile(&relay.gaps, 0.99)),
+            ms(quantile(&relay.gaps, 0.99) - quantile(&floor.gaps, 0.99)),
+            after.peak_rss_kb / 1024,
+            grown as f64 / n as f64,
+            cpu_per_1k,
+        );
+    }
+    Ok(())
+}
