@@ -17,7 +17,7 @@ mod wire;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::Router;
+use axum::{Router, serve::ListenerExt};
 use streambed_core::ChatModel;
 use tokio::{net::TcpListener, task::JoinHandle};
 
@@ -84,6 +84,10 @@ impl Emulator {
     /// Serves on `listener` until the task is dropped. HTTP/1.1 and HTTP/2 with prior knowledge
     /// share the port, as the JS SDK speaks h2c to plain `http://` endpoints.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        // Like Bedrock, send each event frame as soon as it is written.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, self.router()).await
     }
 

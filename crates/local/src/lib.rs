@@ -18,7 +18,6 @@ use futures_util::stream;
 use streambed_core::{BoxFuture, ChatModel, ChatRequest, ChatStream, ErrorKind, ModelInfo, ProviderError};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-pub use weights::cache_path;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
 use crate::{tokenizer::ChatTokenizer, worker::Job};

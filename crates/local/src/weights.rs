@@ -18,7 +18,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use crate::{LoadError, tokenizer::ChatTokenizer};
 
 /// `models/X.Q4_1.gguf` → `models/X.Q4_1.q8_0.gguf`.
-pub fn cache_path(model: &Path) -> PathBuf {
+fn cache_path(model: &Path) -> PathBuf {
     model.with_extension("q8_0.gguf")
 }
 

@@ -11,7 +11,7 @@ pub mod provider;
 mod relay;
 mod routes;
 mod shutdown;
-pub mod sse;
+mod sse;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -19,6 +19,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, header},
+    serve::ListenerExt,
 };
 use streambed_core::{ChatModel, InferenceParams};
 use tokio::net::TcpListener;
@@ -93,5 +94,11 @@ pub async fn serve(
     grace: Duration,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Frames are small and latency is the product: send each one now, not when Nagle allows.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown.drain_after(signal, grace)).await
 }
