@@ -62,7 +62,10 @@ e2e: ui
 
 # Benchmarks in release: relay overhead (1, 100, 1000 streams) and the embedded model; `just bench --quick` takes under two minutes.
 bench *ARGS: model
-    cargo build --release --bin streambed --bin streambed-emulator --bin streambed-bench
+    # One binary per build, so the server is built with exactly the features `just run` uses.
+    cargo build --release --bin streambed
+    cargo build --release --bin streambed-emulator
+    cargo build --release --bin streambed-bench
     {{target}}/release/streambed-bench --bin-dir {{target}}/release {{ARGS}}
 
 # The emulator against boto3 and the AWS SDK for JavaScript v3.
