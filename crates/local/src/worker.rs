@@ -78,9 +78,17 @@ pub struct WorkerStats {
     pub last: JobReport,
 }
 
+/// Prompt tokens per forward pass: bounds the attention matrices for long prompts, while a
+/// typical chat prompt still goes in one pass.
+const PREFILL_CHUNK: usize = 128;
+
 /// Runs until every sender of `jobs` is gone.
+///
+/// Each job runs on a clone of `pristine` (the weights are shared `Arc`s, so cloning is cheap):
+/// the KV cache starts empty, and candle's causal-mask cache, which keeps one mask per prompt
+/// shape it has seen, is dropped with the job instead of growing for the server's lifetime.
 pub(crate) fn run(
-    mut model: ModelWeights,
+    pristine: ModelWeights,
     tokenizer: Arc<ChatTokenizer>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     stats: watch::Sender<WorkerStats>,
@@ -89,9 +97,7 @@ pub(crate) fn run(
         let report = if job.events.is_closed() {
             JobReport { prompt_tokens: job.prompt.len(), stop: Stop::LeftWhileQueued, ..JobReport::default() }
         } else {
-            let report = generate(&mut model, &tokenizer, &job);
-            model.clear_kv_cache();
-            report
+            generate(&mut pristine.clone(), &tokenizer, &job)
         };
         tracing::debug!(?report, "local generation finished");
         stats.send_modify(|s| {
@@ -128,10 +134,30 @@ impl<'a> Generation<'a> {
         Self { model, tokenizer, job, sampler, context: job.prompt.clone() }
     }
 
-    /// Runs the model on `input` at `position` and samples the next token.
-    fn step(&mut self, input: &[u32], position: usize) -> candle_core::Result<u32> {
+    /// Runs the model on `input` at `position`: the logits for the token after the last one.
+    fn forward(&mut self, input: &[u32], position: usize) -> candle_core::Result<Tensor> {
         let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
-        let logits = self.model.forward(&input, position)?.squeeze(0)?;
+        self.model.forward(&input, position)?.squeeze(0)
+    }
+
+    /// Feeds the prompt in chunks and samples the first answer token.
+    fn prefill(&mut self) -> candle_core::Result<u32> {
+        let job = self.job;
+        let mut logits = None;
+        for (i, chunk) in job.prompt.chunks(PREFILL_CHUNK).enumerate() {
+            logits = Some(self.forward(chunk, i * PREFILL_CHUNK)?);
+        }
+        let logits = logits.ok_or_else(|| candle_core::Error::Msg("empty prompt".into()))?;
+        self.sample(logits)
+    }
+
+    /// One decode step: the next token after `token`, which sits at `position`.
+    fn step(&mut self, token: u32, position: usize) -> candle_core::Result<u32> {
+        let logits = self.forward(&[token], position)?;
+        self.sample(logits)
+    }
+
+    fn sample(&mut self, logits: Tensor) -> candle_core::Result<u32> {
         let settings = self.job.settings;
         let logits = if settings.repeat_penalty == 1.0 {
             logits
@@ -148,8 +174,7 @@ impl<'a> Generation<'a> {
 
     fn run(mut self, report: &mut JobReport) -> candle_core::Result<()> {
         let mut text = Utf8Stream::default();
-        let prompt = self.job.prompt.clone();
-        let mut next = self.step(&prompt, 0)?;
+        let mut next = self.prefill()?;
         loop {
             if self.job.events.is_closed() {
                 report.generated_after_client_left += 1;
@@ -177,7 +202,7 @@ impl<'a> Generation<'a> {
                 report.stop = Stop::ClientLeft;
                 return Ok(());
             }
-            next = self.step(&[next], self.context.len() - 1)?;
+            next = self.step(next, self.context.len() - 1)?;
         }
         if let Some(rest) = text.finish() {
             self.send(ChatEvent::Text(rest));
