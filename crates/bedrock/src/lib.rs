@@ -52,9 +52,9 @@ impl BedrockModel {
             .client
             .converse_stream()
             .model_id(&self.info.id)
-            .set_messages(Some(parts.messages.clone()))
-            .set_system(parts.system.clone())
-            .set_inference_config(parts.inference.clone())
+            .set_messages(Some(parts.messages))
+            .set_system(parts.system)
+            .set_inference_config(parts.inference)
             .send()
             .await;
         match sent {
@@ -68,7 +68,8 @@ impl BedrockModel {
                     reason = %aws_sdk_bedrockruntime::error::DisplayErrorContext(refused.err()),
                     "ConverseStream refused; falling back to Converse"
                 );
-                self.converse(parts).await
+                // Rare, so the request is converted again rather than copied for every call.
+                self.converse(request::Parts::try_from(&request)?).await
             }
             Err(error) => Err(errors::before_stream(&error, self.context())),
         }

@@ -6,7 +6,7 @@ use aws_sdk_bedrockruntime::types::{
 use streambed_core::{ChatRequest, ErrorKind, ProviderError, Role};
 
 /// The pieces both ConverseStream and Converse take, built once so the fallback reuses them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Parts {
     pub messages: Vec<Message>,
     pub system: Option<Vec<SystemContentBlock>>,

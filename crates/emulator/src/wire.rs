@@ -46,7 +46,7 @@ fn text_of(blocks: &[Value]) -> String {
 
 /// Parses a request body as Bedrock would validate it.
 pub fn parse_request(body: &Value) -> Result<ChatRequest, BedrockError> {
-    let parsed: ConverseBody = serde_json::from_value(body.clone()).map_err(|e| {
+    let parsed = ConverseBody::deserialize(body).map_err(|e| {
         BedrockError::validation(format!(
             "Malformed input request: {e}, please reformat your input and try again."
         ))

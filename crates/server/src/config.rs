@@ -3,6 +3,7 @@
 
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use axum::http::HeaderValue;
 use streambed_core::InferenceParams;
 use streambed_local::{LocalConfig, Settings};
 
@@ -19,7 +20,7 @@ pub enum ProviderChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
     Any,
-    List(Vec<String>),
+    List(Vec<HeaderValue>),
 }
 
 /// The server's configuration. Every field maps to one documented variable in `.env.example`.
@@ -101,7 +102,15 @@ impl Config {
             None => CorsOrigins::Any,
             Some(v) if v.trim() == "*" => CorsOrigins::Any,
             Some(v) => CorsOrigins::List(
-                v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        HeaderValue::from_str(o).map_err(|_| {
+                            ConfigError::new("CORS_ORIGIN", format!("`{o}` is not a valid origin"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
         };
         let defaults = LocalConfig::default();
@@ -237,6 +246,7 @@ mod tests {
             (vec![("BEDROCK_MAX_TOKENS", "0")], "BEDROCK_MAX_TOKENS"),
             (vec![("SHUTDOWN_GRACE_SECONDS", "soon")], "SHUTDOWN_GRACE_SECONDS"),
             (vec![("LOCAL_MAX_QUEUE", "-1")], "LOCAL_MAX_QUEUE"),
+            (vec![("CORS_ORIGIN", "https://a.example,bad\norigin")], "CORS_ORIGIN"),
             (vec![("LOCAL_REPEAT_PENALTY", "0.5")], "LOCAL_REPEAT_PENALTY"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
@@ -248,7 +258,10 @@ mod tests {
         let config = load(&[("CORS_ORIGIN", "https://a.example, https://b.example"), ("PORT", "")]).unwrap();
         assert_eq!(
             config.cors_origins,
-            CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+            CorsOrigins::List(vec![
+                HeaderValue::from_static("https://a.example"),
+                HeaderValue::from_static("https://b.example")
+            ])
         );
         assert_eq!(config.port, 4000);
     }

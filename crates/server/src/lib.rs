@@ -18,7 +18,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, header},
+    http::{HeaderName, Method, header},
     serve::ListenerExt,
 };
 use streambed_core::{ChatModel, InferenceParams};
@@ -46,7 +46,7 @@ struct AppState {
 }
 
 /// The whole application, ready to serve; tests call this with the emulator behind `model`.
-pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Result<Router, ConfigError> {
+pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Router {
     let state = AppState {
         model,
         system_prompt: config.system_prompt.clone(),
@@ -55,34 +55,25 @@ pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Re
         static_dir: config.static_dir.clone(),
         shutdown,
     };
-    Ok(routes::router(state)
+    routes::router(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(cors(config)?)
+        .layer(cors(config))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-fn cors(config: &Config) -> Result<CorsLayer, ConfigError> {
+fn cors(config: &Config) -> CorsLayer {
     let origins = match &config.cors_origins {
         config::CorsOrigins::Any => AllowOrigin::any(),
-        config::CorsOrigins::List(list) => AllowOrigin::list(
-            list.iter()
-                .map(|o| {
-                    HeaderValue::from_str(o).map_err(|_| ConfigError {
-                        var: "CORS_ORIGIN",
-                        message: format!("`{o}` is not a valid origin"),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        config::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
     };
-    Ok(CorsLayer::new()
+    CorsLayer::new()
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID])
         .expose_headers([REQUEST_ID])
-        .max_age(Duration::from_secs(3600)))
+        .max_age(Duration::from_secs(3600))
 }
 
 /// Serves until `signal` resolves, then drains: no new connections, in-flight streams get

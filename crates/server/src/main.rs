@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(provider = model.info().provider, model = %model.info().id, reason = config.provider_reason, "chat provider selected");
 
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, shutdown.clone())?;
+    let app = streambed_server::app(&config, model, shutdown.clone());
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;

@@ -77,31 +77,30 @@ pub fn events(
                 ))),
                 next = upstream.next() => next,
             };
-            let event = match next {
+            // Each event, and for the last one how the chat ended.
+            let (event, outcome) = match next {
                 Some(Ok(ChatEvent::Text(text))) => {
                     log.first_token.get_or_insert_with(|| log.started.elapsed());
                     log.tokens += 1;
-                    sse::token(&text)
+                    (sse::token(&text), None)
                 }
-                Some(Ok(ChatEvent::Reasoning(text))) => sse::reasoning(&text),
+                Some(Ok(ChatEvent::Reasoning(text))) => (sse::reasoning(&text), None),
                 Some(Ok(ChatEvent::Done(completion))) => {
-                    log.end("complete");
-                    yield Ok(sse::done(&completion, log.started.elapsed(), &log.model));
-                    break;
+                    (sse::done(&completion, log.started.elapsed(), &log.model), Some("complete"))
                 }
-                Some(Err(error)) => {
-                    log.end(error.kind.code());
-                    yield Ok(sse::error(&error));
-                    break;
-                }
+                Some(Err(error)) => (sse::error(&error), Some(error.kind.code())),
                 None => {
                     let error = ProviderError::new(ErrorKind::StreamInterrupted, "The answer ended unexpectedly. Try again.");
-                    log.end(error.kind.code());
-                    yield Ok(sse::error(&error));
-                    break;
+                    (sse::error(&error), Some(error.kind.code()))
                 }
             };
+            if let Some(outcome) = outcome {
+                log.end(outcome);
+            }
             yield Ok(event);
+            if outcome.is_some() {
+                break;
+            }
         }
     }
 }

@@ -87,8 +87,14 @@ pub async fn drain(mut output: StreamOutput) -> Streamed {
 }
 
 impl TestEmulator {
-    pub async fn stream(&self, prompt: &str) -> Streamed {
+    /// Starts a ConverseStream call; the events are the caller's to read.
+    pub async fn start(&self, prompt: &str) -> StreamOutput {
         let output = self.client.converse_stream().model_id(MODEL).messages(user(prompt)).send().await;
-        drain(output.expect("ConverseStream starts")).await
+        output.expect("ConverseStream starts")
+    }
+
+    /// A whole ConverseStream call.
+    pub async fn stream(&self, prompt: &str) -> Streamed {
+        drain(self.start(prompt).await).await
     }
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use aws_sdk_bedrockruntime::error::SdkError;
 use streambed_emulator::{Outcome, StreamException, long_text};
 
-use crate::helpers::{MODEL, spawn, user};
+use crate::helpers::spawn;
 
 #[tokio::test]
 async fn each_in_stream_exception_arrives_as_its_variant_after_the_deltas() {
@@ -65,14 +65,7 @@ async fn a_reset_connection_is_an_error() {
 #[tokio::test]
 async fn a_stall_keeps_the_connection_open_and_silent() {
     let t = spawn().await;
-    let mut out = t
-        .client
-        .converse_stream()
-        .model_id(MODEL)
-        .messages(user("[[scenario:stall after=2]]"))
-        .send()
-        .await
-        .unwrap();
+    let mut out = t.start("[[scenario:stall after=2]]").await;
     for _ in 0..3 {
         out.stream.recv().await.unwrap().expect("messageStart and two deltas");
     }
@@ -89,14 +82,7 @@ async fn a_stall_keeps_the_connection_open_and_silent() {
 #[tokio::test]
 async fn a_client_that_drops_a_slow_stream_is_recorded_as_hung_up_within_a_second() {
     let t = spawn().await;
-    let mut out = t
-        .client
-        .converse_stream()
-        .model_id(MODEL)
-        .messages(user("[[scenario:slow delay_ms=100 n=100]]"))
-        .send()
-        .await
-        .unwrap();
+    let mut out = t.start("[[scenario:slow delay_ms=100 n=100]]").await;
     let mut deltas = 0;
     while deltas < 3 {
         if let Some(aws_sdk_bedrockruntime::types::ConverseStreamOutput::ContentBlockDelta(_)) =

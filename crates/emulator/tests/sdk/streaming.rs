@@ -103,14 +103,7 @@ async fn echo_returns_the_request_as_received() {
 #[tokio::test]
 async fn reasoning_arrives_in_its_own_block_before_the_text() {
     let t = spawn().await;
-    let mut out = t
-        .client
-        .converse_stream()
-        .model_id(MODEL)
-        .messages(user("[[scenario:reasoning]]"))
-        .send()
-        .await
-        .unwrap();
+    let mut out = t.start("[[scenario:reasoning]]").await;
 
     let mut seen = Vec::new();
     while let Some(event) = out.stream.recv().await.unwrap() {

@@ -45,7 +45,7 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
     let model = Arc::new(BedrockModel::new(&sdk_config, MODEL, config.stream_idle_timeout));
 
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, shutdown.clone()).expect("valid app configuration");
+    let app = streambed_server::app(&config, model, shutdown.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("bound");
     let (stop, stopped) = oneshot::channel();
