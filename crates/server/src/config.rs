@@ -4,8 +4,11 @@
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use axum::http::HeaderValue;
+use secrecy::SecretString;
 use streambed_core::InferenceParams;
 use streambed_local::{LocalConfig, Settings};
+
+use crate::auth::{AuthConfig, JwtConfig};
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,32 @@ pub struct Config {
     pub local: LocalConfig,
     /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
     pub static_dir: PathBuf,
+    /// `API_KEYS`, `AUTH_JWT_*`: who may call the API; both unset leaves it open.
+    pub auth: AuthConfig,
+    /// `RATE_LIMIT_*`, `MAX_*`, `REQUEST_TIMEOUT_SECONDS`, `TRUSTED_PROXY_HOPS`.
+    pub limits: Limits,
+}
+
+/// What one client, and all clients together, may ask of the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// `RATE_LIMIT_PER_MINUTE`: chats per client (API key, token subject, else IP); 0 is off (60).
+    pub rate_per_minute: u32,
+    /// `RATE_LIMIT_BURST`: chats a client may send at once before the rate applies (20).
+    pub rate_burst: u32,
+    /// `MAX_CONCURRENT_STREAMS`: answers streaming at once; more get 503 (10,000).
+    pub max_streams: usize,
+    /// `MAX_PROMPT_CHARS`: characters in all messages of one request together (100,000).
+    pub max_prompt_chars: usize,
+    /// `MAX_TURNS`: messages in one request's history (100).
+    pub max_turns: usize,
+    /// `MAX_TOKENS_LIMIT`: the largest `maxTokens` a request may ask for (4,096).
+    pub max_tokens: u32,
+    /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
+    pub request_timeout: Duration,
+    /// `TRUSTED_PROXY_HOPS`: proxies in front of the server (ALB = 1, CloudFront + ALB = 2)
+    /// whose `X-Forwarded-For` entries identify the client; 0 uses the peer address.
+    pub trusted_proxy_hops: usize,
 }
 
 /// A variable with a value the server cannot use.
@@ -113,6 +142,34 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             ),
         };
+        let limits = Limits {
+            rate_per_minute: vars.parse("RATE_LIMIT_PER_MINUTE", 60)?,
+            rate_burst: vars
+                .optional("RATE_LIMIT_BURST", |b: &u32| *b >= 1, "an integer of at least 1")?
+                .unwrap_or(20),
+            max_streams: vars
+                .optional("MAX_CONCURRENT_STREAMS", |n: &usize| *n >= 1, "an integer of at least 1")?
+                .unwrap_or(10_000),
+            max_prompt_chars: vars.parse("MAX_PROMPT_CHARS", 100_000)?,
+            max_turns: vars
+                .optional("MAX_TURNS", |n: &usize| *n >= 1, "an integer of at least 1")?
+                .unwrap_or(100),
+            max_tokens: vars
+                .optional("MAX_TOKENS_LIMIT", |n: &u32| *n >= 1, "an integer of at least 1")?
+                .unwrap_or(4096),
+            request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
+            trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0)?,
+        };
+        let params = InferenceParams {
+            max_tokens: vars.optional(
+                "BEDROCK_MAX_TOKENS",
+                |v: &u32| (1..=limits.max_tokens).contains(v),
+                &format!("an integer from 1 to MAX_TOKENS_LIMIT ({})", limits.max_tokens),
+            )?,
+            temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
+            top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
+        };
+        let auth = AuthConfig { api_keys: api_keys(&vars)?, jwt: jwt(&vars)? };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
             model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
@@ -143,21 +200,75 @@ impl Config {
             bedrock_model_id,
             stream_idle_timeout: vars.seconds("BEDROCK_STREAM_IDLE_TIMEOUT", 60.0)?,
             system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
-            params: InferenceParams {
-                max_tokens: vars.optional(
-                    "BEDROCK_MAX_TOKENS",
-                    |v: &u32| *v >= 1,
-                    "an integer of at least 1",
-                )?,
-                temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
-                top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
-            },
+            params,
             max_body_bytes: vars.parse("MAX_BODY_BYTES", 1024 * 1024)?,
             keep_alive: vars.seconds("SSE_KEEPALIVE_SECONDS", 15.0)?,
             shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?,
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
+            auth,
+            limits,
         })
     }
+}
+
+/// Keys shorter than this are refused: they could be guessed.
+const MIN_API_KEY_CHARS: usize = 16;
+
+fn api_keys(vars: &Vars) -> Result<Vec<SecretString>, ConfigError> {
+    let Some(list) = vars.string("API_KEYS") else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .enumerate()
+        .map(|(i, key)| {
+            if key.chars().count() < MIN_API_KEY_CHARS
+                || key.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                // The message names the key's position, never the key.
+                return Err(ConfigError::new(
+                    "API_KEYS",
+                    format!(
+                        "key #{} must be at least {MIN_API_KEY_CHARS} printable characters without spaces; \
+                         generate one with `openssl rand -hex 32`",
+                        i + 1
+                    ),
+                ));
+            }
+            Ok(SecretString::from(key))
+        })
+        .collect()
+}
+
+fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
+    let issuer = vars.string("AUTH_JWT_ISSUER");
+    let audience = vars.string("AUTH_JWT_AUDIENCE");
+    let jwks_url = vars.string("AUTH_JWKS_URL");
+    let Some(issuer) = issuer else {
+        return match (audience, jwks_url) {
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::new(
+                "AUTH_JWT_ISSUER",
+                "is required when AUTH_JWT_AUDIENCE or AUTH_JWKS_URL is set".into(),
+            )),
+        };
+    };
+    let http_url = |var: &'static str, url: &str| match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        _ => Err(ConfigError::new(var, format!("`{url}` is not an http(s) URL"))),
+    };
+    let issuer_url = http_url("AUTH_JWT_ISSUER", &issuer)?;
+    let Some(audience) = audience else {
+        return Err(ConfigError::new(
+            "AUTH_JWT_AUDIENCE",
+            "is required with AUTH_JWT_ISSUER (the app client id)".into(),
+        ));
+    };
+    let jwks_url = match jwks_url {
+        Some(url) => Some(http_url("AUTH_JWKS_URL", &url)?),
+        None => None,
+    };
+    let min_refetch = vars.seconds("AUTH_JWKS_MIN_REFETCH_SECONDS", 30.0)?;
+    Ok(Some(JwtConfig { issuer, issuer_url, audience, jwks_url, min_refetch }))
 }
 
 fn unit_interval(v: &f32) -> bool {
@@ -196,8 +307,8 @@ impl Vars<'_> {
     }
 
     fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
-        let secs =
-            self.optional(name, |s: &f64| s.is_finite() && *s > 0.0, "a positive number of seconds")?;
+        let valid = |s: &f64| *s > 0.0 && Duration::try_from_secs_f64(*s).is_ok();
+        let secs = self.optional(name, valid, "a positive number of seconds")?;
         Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
     }
 }
@@ -248,9 +359,36 @@ mod tests {
             (vec![("LOCAL_MAX_QUEUE", "-1")], "LOCAL_MAX_QUEUE"),
             (vec![("CORS_ORIGIN", "https://a.example,bad\norigin")], "CORS_ORIGIN"),
             (vec![("LOCAL_REPEAT_PENALTY", "0.5")], "LOCAL_REPEAT_PENALTY"),
+            (vec![("BEDROCK_MAX_TOKENS", "5000")], "BEDROCK_MAX_TOKENS"),
+            (vec![("MAX_CONCURRENT_STREAMS", "0")], "MAX_CONCURRENT_STREAMS"),
+            (vec![("REQUEST_TIMEOUT_SECONDS", "0")], "REQUEST_TIMEOUT_SECONDS"),
+            (vec![("SSE_KEEPALIVE_SECONDS", "1e300")], "SSE_KEEPALIVE_SECONDS"),
+            (vec![("API_KEYS", "short")], "API_KEYS"),
+            (vec![("AUTH_JWT_ISSUER", "not a url"), ("AUTH_JWT_AUDIENCE", "a")], "AUTH_JWT_ISSUER"),
+            (vec![("AUTH_JWT_ISSUER", "https://idp.example")], "AUTH_JWT_AUDIENCE"),
+            (vec![("AUTH_JWT_AUDIENCE", "a")], "AUTH_JWT_ISSUER"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
         }
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output_or_errors() {
+        let key = "sk-live-0123456789abcdef";
+        let config = load(&[("API_KEYS", &format!("{key}, another-key-0123456789"))]).unwrap();
+        assert_eq!(config.auth.api_keys.len(), 2);
+        assert!(!format!("{config:?}").contains(key));
+        assert!(!format!("{config:#?}").contains("0123456789"));
+        let error = load(&[("API_KEYS", "tiny-secret")]).unwrap_err();
+        assert!(!error.to_string().contains("tiny-secret"), "{error}");
+    }
+
+    #[test]
+    fn limits_have_safe_defaults() {
+        let limits = load(&[]).unwrap().limits;
+        assert_eq!((limits.rate_per_minute, limits.max_streams, limits.max_tokens), (60, 10_000, 4096));
+        assert_eq!(limits.request_timeout, Duration::from_secs(600));
+        assert_eq!(load(&[("RATE_LIMIT_PER_MINUTE", "0")]).unwrap().limits.rate_per_minute, 0);
     }
 
     #[test]

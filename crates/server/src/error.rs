@@ -1,14 +1,31 @@
 //! The one error type at the HTTP boundary: every failure before the stream starts becomes a
-//! status code and `{"error":{"code","message"}}`, with a message that says what to do.
+//! status code and `{"error":{"code","message","requestId"}}`, with a message that says what to do.
+
+use std::time::Duration;
 
 use axum::{
     Json,
     extract::{FromRequest, Request, rejection::JsonRejection},
     http::{HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use streambed_core::{ErrorKind, ProviderError};
+
+use crate::{REQUEST_ID, auth::AuthError};
+
+tokio::task_local! {
+    /// The `x-request-id` of the request being handled, for error bodies built deep inside it.
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// Middleware: makes the request id (set by the outer `SetRequestIdLayer`) available to every
+/// [`AppError`] built while the request is handled, so each error body names it.
+pub async fn with_request_id(request: Request, next: Next) -> Response {
+    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    CURRENT_REQUEST_ID.scope(id, next.run(request)).await
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +41,14 @@ pub enum AppError {
     #[error("This route does not accept that method.")]
     MethodNotAllowed,
     #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("You are sending chats faster than this server allows. Wait a little and try again.")]
+    RateLimited(Duration),
+    #[error(
+        "The server is answering as many chats as it can (MAX_CONCURRENT_STREAMS). Try again in a moment."
+    )]
+    Busy,
+    #[error(transparent)]
     Provider(#[from] ProviderError),
 }
 
@@ -35,6 +60,9 @@ impl AppError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Auth(AuthError::Unavailable) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Provider(e) => match e.kind {
                 ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
                 ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -55,7 +83,20 @@ impl AppError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Auth(AuthError::Unavailable) => "auth_unavailable",
+            Self::Auth(_) => "unauthorized",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Busy => "overloaded",
             Self::Provider(e) => e.kind.code(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited(wait) => Some(*wait),
+            Self::Busy | Self::Auth(AuthError::Unavailable) => Some(Duration::from_secs(2)),
+            Self::Provider(e) => e.retry_after,
+            _ => None,
         }
     }
 }
@@ -71,7 +112,10 @@ struct Detail<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
+    request_id: Option<String>,
+    /// Bedrock's own request id, for an AWS support case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_request_id: Option<&'a str>,
 }
 
 impl IntoResponse for AppError {
@@ -80,15 +124,27 @@ impl IntoResponse for AppError {
         if status.is_server_error() || matches!(self, Self::Provider(_)) {
             tracing::warn!(code = self.code(), error = %self, "request failed");
         }
-        let (request_id, retry_after) = match &self {
-            Self::Provider(e) => (e.request_id.as_deref(), e.retry_after),
-            _ => (None, None),
+        let upstream_request_id = match &self {
+            Self::Provider(e) => e.request_id.as_deref(),
+            _ => None,
         };
-        let body = Body { error: Detail { code: self.code(), message: self.to_string(), request_id } };
+        let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).ok().filter(|id| !id.is_empty());
+        let body = Body {
+            error: Detail { code: self.code(), message: self.to_string(), request_id, upstream_request_id },
+        };
         let mut response = (status, Json(body)).into_response();
-        if let Some(wait) = retry_after {
+        let headers = response.headers_mut();
+        if let Some(wait) = self.retry_after() {
             let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+        }
+        let challenge = match &self {
+            Self::Auth(AuthError::Missing) => Some(r#"Bearer realm="streambed""#),
+            Self::Auth(AuthError::Invalid(_)) => Some(r#"Bearer realm="streambed", error="invalid_token""#),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }

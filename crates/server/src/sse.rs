@@ -3,7 +3,8 @@
 //! - `data: {"token":"…"}` for each answer delta (the seed's frame, default event type);
 //! - `event: reasoning` + `data: {"token":"…"}` for visible reasoning, which seed clients ignore;
 //! - `event: done` + `data: {"stopReason","usage","latencyMs","model","streamed"}`, last on success;
-//! - `event: error` + `data: {"error":{"code","message","retryable","requestId"}}`, last on failure;
+//! - `event: error` + `data: {"error":{"code","message","retryable","requestId","upstreamRequestId"}}`,
+//!   last on failure;
 //! - `: keep-alive` comments while nothing else is sent.
 //!
 //! Framing is axum's `Sse`, which splits multi-line data and writes comments correctly.
@@ -47,8 +48,10 @@ struct ErrorDetail<'a> {
     code: &'a str,
     message: &'a str,
     retryable: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
+    upstream_request_id: Option<&'a str>,
 }
 
 fn json(event: Event, payload: &impl Serialize) -> Event {
@@ -77,7 +80,8 @@ pub fn done(completion: &Completion, latency: Duration, model: &str) -> Event {
     )
 }
 
-pub fn error(e: &ProviderError) -> Event {
+/// `request_id` is ours (`x-request-id`); Bedrock's own id, when known, goes beside it.
+pub fn error(e: &ProviderError, request_id: &str) -> Event {
     json(
         Event::default().event("error"),
         &ErrorFrame {
@@ -85,7 +89,8 @@ pub fn error(e: &ProviderError) -> Event {
                 code: e.kind.code(),
                 message: &e.message,
                 retryable: e.kind.retryable(),
-                request_id: e.request_id.as_deref(),
+                request_id,
+                upstream_request_id: e.request_id.as_deref(),
             },
         },
     )

@@ -1,29 +1,59 @@
 //! `POST /api/chat`: validate, start the answer (errors here are still plain HTTP), then stream.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
-use streambed_core::{ChatRequest, ErrorKind, Message, ProviderError, Role};
+use streambed_core::{ChatRequest, ErrorKind, InferenceParams, Message, ProviderError, Role};
 
 use crate::{
-    AppState,
+    AppState, REQUEST_ID,
+    config::Limits,
     error::{ApiJson, AppError},
-    relay::{self, ChatLog},
+    relay::{self, ChatReport, Relay},
     sse,
 };
 
-/// The seed's `{"prompt": …}` or the multi-turn `{"messages": […]}`.
+/// The seed's `{"prompt": …}` or the multi-turn `{"messages": […]}`, with an optional
+/// `maxTokens` below the server's cap.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChatBody {
     prompt: Option<String>,
     messages: Option<Vec<Message>>,
+    max_tokens: Option<u32>,
 }
 
 impl ChatBody {
-    fn into_messages(self) -> Result<Vec<Message>, AppError> {
+    fn validate(self, limits: &Limits) -> Result<(Vec<Message>, Option<u32>), AppError> {
+        let bad = |m: String| Err(AppError::BadRequest(m));
+        if let Some(n) = self.max_tokens
+            && !(1..=limits.max_tokens).contains(&n)
+        {
+            return bad(format!("`maxTokens` must be from 1 to {} (MAX_TOKENS_LIMIT).", limits.max_tokens));
+        }
+        let messages = Self::messages(self.prompt, self.messages)?;
+        if messages.len() > limits.max_turns {
+            return bad(format!(
+                "The conversation has {} messages; this server accepts at most {} (MAX_TURNS). Start a new chat.",
+                messages.len(),
+                limits.max_turns
+            ));
+        }
+        let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
+        if chars > limits.max_prompt_chars {
+            return bad(format!(
+                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS). \
+                 Shorten it or start a new chat.",
+                limits.max_prompt_chars
+            ));
+        }
+        Ok((messages, self.max_tokens))
+    }
+
+    fn messages(prompt: Option<String>, messages: Option<Vec<Message>>) -> Result<Vec<Message>, AppError> {
         let bad = |m: &str| Err(AppError::BadRequest(m.to_owned()));
-        match (self.prompt, self.messages) {
+        match (prompt, messages) {
             (Some(_), Some(_)) => bad("Send either `prompt` or `messages`, not both."),
             (None, None) => {
                 bad(r#"Send {"prompt": "…"} or {"messages": [{"role": "user", "content": "…"}]}."#)
@@ -47,12 +77,12 @@ impl ChatBody {
 }
 
 pub async fn chat(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let messages = body.into_messages()?;
+    let (messages, max_tokens) = body.validate(&state.limits)?;
     if state.shutdown.draining.is_cancelled() {
         return Err(ProviderError::new(
             ErrorKind::ShuttingDown,
@@ -60,11 +90,18 @@ pub async fn chat(
         )
         .into());
     }
-    let request = ChatRequest { system: state.system_prompt.clone(), messages, params: state.params };
-    let upstream = state.model.stream(request).await?;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let log = ChatLog::new(request_id, state.model.info().id.clone(), started);
-    let events = relay::events(upstream, log, state.shutdown.cutoff.clone());
+    let slot = state.streams.take()?;
+    let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
+    let request = ChatRequest { system: state.system_prompt.clone(), messages, params };
+    let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
+    let upstream = tokio::time::timeout_at(deadline, state.model.stream(request))
+        .await
+        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
+        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
+    let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let report = ChatReport::new(request_id, state.model.info().id.clone(), started, state.metrics.clone());
+    let events =
+        relay::events(upstream, Relay { report, cutoff: state.shutdown.cutoff.clone(), deadline, slot });
     Ok(sse::response(events, state.keep_alive))
 }
 
@@ -72,11 +109,17 @@ pub async fn chat(
 mod tests {
     use super::*;
 
+    fn limits() -> Limits {
+        crate::Config::from_lookup(|_| None).unwrap().limits
+    }
+
+    fn parse_with(json: &str, limits: &Limits) -> Result<Vec<Message>, String> {
+        let body = serde_json::from_str::<ChatBody>(json).map_err(|e| e.to_string())?;
+        body.validate(limits).map(|(messages, _)| messages).map_err(|e| e.to_string())
+    }
+
     fn parse(json: &str) -> Result<Vec<Message>, String> {
-        serde_json::from_str::<ChatBody>(json)
-            .map_err(|e| e.to_string())?
-            .into_messages()
-            .map_err(|e| e.to_string())
+        parse_with(json, &limits())
     }
 
     #[test]
@@ -105,5 +148,19 @@ mod tests {
         ] {
             assert!(parse(json).is_err(), "{json} should be rejected");
         }
+    }
+
+    #[test]
+    fn size_limits_name_their_variable() {
+        let tight = Limits { max_turns: 2, max_prompt_chars: 10, max_tokens: 100, ..limits() };
+        let three = r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#;
+        assert!(parse_with(three, &tight).unwrap_err().contains("MAX_TURNS"));
+        assert!(parse_with(r#"{"prompt":"ééééééééééé"}"#, &tight).unwrap_err().contains("MAX_PROMPT_CHARS"));
+        assert!(parse_with(r#"{"prompt":"éééééééééé"}"#, &tight).is_ok(), "characters, not bytes");
+        assert!(
+            parse_with(r#"{"prompt":"a","maxTokens":101}"#, &tight).unwrap_err().contains("MAX_TOKENS_LIMIT")
+        );
+        assert!(parse_with(r#"{"prompt":"a","maxTokens":0}"#, &tight).is_err());
+        assert!(parse_with(r#"{"prompt":"a","maxTokens":100}"#, &tight).is_ok());
     }
 }

@@ -1,6 +1,8 @@
-//! Liveness and model discovery.
+//! Liveness, model discovery and the API's own description.
 
-use axum::{Json, extract::State};
+use std::sync::Arc;
+
+use axum::{Json, extract::State, http::header, response::IntoResponse};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -10,7 +12,7 @@ pub async fn health() -> Json<Value> {
 }
 
 /// The active provider and the model(s) a client may pick (one for now: the configured one).
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     let info = state.model.info();
     Json(json!({
         "provider": info.provider,
@@ -18,3 +20,11 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
         "models": [{ "id": info.id, "provider": info.provider }],
     }))
 }
+
+/// The OpenAPI 3.1 document, written by hand next to the code it describes and checked
+/// against the running server by schemathesis (`just api-check`).
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+pub const OPENAPI: &str = include_str!("../openapi.json");

@@ -1,26 +1,51 @@
-//! The route table.
+//! The route table: which routes need a caller, which are rate limited, and the SPA fallback.
 
 mod chat;
 mod meta;
 
+use std::sync::Arc;
+
 use axum::{
     Router,
     http::{Method, Uri},
-    routing::{get, post},
+    middleware::from_fn_with_state,
+    routing::{any, get, post},
 };
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::{AppState, error::AppError};
+use crate::{
+    AppState,
+    auth::{self, Authenticator},
+    error::AppError,
+    limits::{self, RateLimit},
+    metrics,
+};
 
-pub fn router(state: AppState) -> Router {
+pub fn router(
+    state: Arc<AppState>,
+    auth: Option<Arc<Authenticator>>,
+    rate: Option<Arc<RateLimit>>,
+) -> Router {
     let static_dir = state.static_dir.clone();
-    let api = Router::new()
-        .route("/chat", post(chat::chat))
-        .route("/health", get(meta::health))
-        .route("/models", get(meta::models))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    let router = Router::new().nest("/api", api).with_state(state);
+    let mut chat = post(chat::chat);
+    if let Some(rate) = rate {
+        chat = chat.route_layer(from_fn_with_state(rate, limits::rate_limit));
+    }
+    let mut private = Router::new()
+        .route("/api/chat", chat)
+        .route("/api/models", get(meta::models))
+        .route("/metrics", get(metrics::render));
+    if let Some(auth) = auth {
+        // Outside the rate limit, which keys on the identity found here.
+        private = private.route_layer(from_fn_with_state(auth, auth::require));
+    }
+    let router = Router::new()
+        .route("/api/health", get(meta::health))
+        .route("/api/openapi.json", get(meta::openapi))
+        .merge(private)
+        .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
     let index = static_dir.join("index.html");
     if index.is_file() {
         // The SPA: real files as they are, any other path to index.html for client-side routing.

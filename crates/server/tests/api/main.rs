@@ -1,10 +1,12 @@
 //! The real `streambed` server against the Bedrock emulator, over HTTP on loopback.
 
+mod auth;
 mod binary;
 mod cancellation;
 mod chat_stream;
 mod fallback;
 mod helpers;
+mod idp;
 mod input;
 mod routes;
 mod shutdown;

@@ -1,0 +1,163 @@
+//! Who may call the API. Off unless configured: static API keys (`API_KEYS`) and/or OIDC JWTs
+//! from one issuer (`AUTH_JWT_ISSUER`, e.g. a Cognito user pool), both sent as
+//! `Authorization: Bearer …`. The identity found is put in the request's extensions for the
+//! rate limiter; neither keys nor tokens are ever logged.
+
+mod jwt;
+mod keys;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, header},
+    middleware::Next,
+    response::Response,
+};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::error::AppError;
+use jwt::JwtVerifier;
+use keys::ApiKeys;
+
+/// Authentication settings, read by [`crate::Config`].
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// `API_KEYS`: accepted static keys.
+    pub api_keys: Vec<SecretString>,
+    /// `AUTH_JWT_*`: the token issuer, when tokens are accepted.
+    pub jwt: Option<JwtConfig>,
+}
+
+impl AuthConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.api_keys.is_empty() || self.jwt.is_some()
+    }
+}
+
+/// One OIDC issuer whose tokens are accepted.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// `AUTH_JWT_ISSUER`: must equal the tokens' `iss` claim exactly.
+    pub issuer: String,
+    pub issuer_url: Url,
+    /// `AUTH_JWT_AUDIENCE`: the API's audience (Cognito: the app client id), matched against
+    /// `aud` or, for Cognito access tokens that have none, `client_id`.
+    pub audience: String,
+    /// `AUTH_JWKS_URL`: where the signing keys are; unset discovers it from the issuer's
+    /// `/.well-known/openid-configuration`.
+    pub jwks_url: Option<Url>,
+    /// `AUTH_JWKS_MIN_REFETCH_SECONDS`: the shortest interval between two fetches of the keys
+    /// when tokens name an unknown key id (30), so forged ids cannot hammer the issuer.
+    pub min_refetch: Duration,
+}
+
+/// Whom a request was authenticated as: the rate limiter's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The n-th configured API key (never the key itself).
+    ApiKey(usize),
+    /// A token's subject.
+    User(String),
+}
+
+impl Principal {
+    pub fn rate_key(&self) -> String {
+        match self {
+            Self::ApiKey(n) => format!("key:{n}"),
+            Self::User(sub) => format!("sub:{sub}"),
+        }
+    }
+}
+
+/// Why a request was not let in; the message is safe to show the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("This API needs a key or token: send the header Authorization: Bearer <key>.")]
+    Missing,
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error(
+        "Tokens cannot be checked right now: the identity provider's keys are unreachable. Try again shortly."
+    )]
+    Unavailable,
+}
+
+/// Checks credentials; shared by every request.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: ApiKeys,
+    jwt: Option<JwtVerifier>,
+}
+
+impl Authenticator {
+    /// `None` when authentication is off.
+    pub fn new(config: &AuthConfig) -> Option<Arc<Self>> {
+        config.is_enabled().then(|| {
+            Arc::new(Self {
+                keys: ApiKeys::new(config.api_keys.clone()),
+                jwt: config.jwt.clone().map(JwtVerifier::new),
+            })
+        })
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        let credential = bearer(headers)?;
+        if let Some(n) = self.keys.find(credential) {
+            return Ok(Principal::ApiKey(n));
+        }
+        match &self.jwt {
+            Some(jwt) if credential.split('.').count() == 3 => {
+                jwt.verify(credential).await.map(Principal::User)
+            }
+            Some(_) => Err(AuthError::Invalid("The API key or token is not valid.")),
+            None => Err(AuthError::Invalid("The API key is not valid.")),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthError::Invalid("The Authorization header is not valid."))?;
+    match value.split_once(' ') {
+        Some((scheme, credential))
+            if scheme.eq_ignore_ascii_case("bearer") && !credential.trim().is_empty() =>
+        {
+            Ok(credential.trim())
+        }
+        _ => Err(AuthError::Invalid("Use the Bearer scheme: Authorization: Bearer <key>.")),
+    }
+}
+
+/// Middleware for the routes that need a caller: 401 without valid credentials.
+pub async fn require(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let principal = auth.authenticate(request.headers()).await?;
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        HeaderMap::from_iter([(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap())])
+    }
+
+    #[test]
+    fn bearer_credentials_are_read_case_insensitively_and_other_schemes_refused() {
+        assert_eq!(bearer(&headers("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer(&headers("bearer  abc ")), Ok("abc"));
+        assert_eq!(bearer(&HeaderMap::new()), Err(AuthError::Missing));
+        for bad in ["Basic dXNlcjpwdw==", "Bearer", "Bearer   ", "abc"] {
+            assert!(matches!(bearer(&headers(bad)), Err(AuthError::Invalid(_))), "{bad}");
+        }
+    }
+}

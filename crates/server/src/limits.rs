@@ -1,0 +1,167 @@
+//! Abuse limits in front of the model: a per-client request rate and a cap on answers streaming
+//! at once. Request size limits (body, prompt, turns, `maxTokens`) are checked where the body
+//! is validated (`routes::chat`); the per-request deadline is enforced by the relay.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::HeaderMap,
+    middleware::Next,
+    response::Response,
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use metrics::Gauge;
+use std::num::NonZeroU32;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::{auth::Principal, config::Limits, error::AppError};
+
+/// Chats per client per minute, with a burst allowance (governor's GCRA: no background timers,
+/// one atomic per check).
+#[derive(Debug)]
+pub struct RateLimit {
+    limiter: DefaultKeyedRateLimiter<String>,
+    trusted_proxy_hops: usize,
+}
+
+impl RateLimit {
+    /// `None` when `RATE_LIMIT_PER_MINUTE` is 0.
+    pub fn new(limits: &Limits) -> Option<Arc<Self>> {
+        let per_minute = NonZeroU32::new(limits.rate_per_minute)?;
+        let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
+        Some(Arc::new(Self { limiter, trusted_proxy_hops: limits.trusted_proxy_hops }))
+    }
+
+    /// Forgets clients whose allowance is full again, so the table does not grow forever.
+    pub fn forget_idle_clients(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    fn check(&self, key: &str) -> Result<(), AppError> {
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| AppError::RateLimited(not_until.wait_time_from(self.limiter.clock().now())))
+    }
+}
+
+/// Middleware: 429 with `Retry-After` once a client is over its rate. The client is its API key
+/// or token subject when authenticated, else its IP address.
+pub async fn rate_limit(
+    State(limit): State<Arc<RateLimit>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let key = match request.extensions().get::<Principal>() {
+        Some(principal) => principal.rate_key(),
+        None => {
+            let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            match client_ip(request.headers(), peer, limit.trusted_proxy_hops) {
+                Some(ip) => format!("ip:{ip}"),
+                None => "ip:unknown".to_owned(),
+            }
+        }
+    };
+    limit.check(&key)?;
+    Ok(next.run(request).await)
+}
+
+/// The client's address: the peer, or with `hops` trusted proxies in front (each appending the
+/// address it saw to `X-Forwarded-For`), the entry the outermost trusted proxy appended.
+/// Entries further left were written by the client and could be forged.
+fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    entries.len().checked_sub(hops).and_then(|i| entries[i].parse().ok()).or(peer)
+}
+
+/// The cap on answers streaming at once.
+#[derive(Debug)]
+pub struct StreamSlots {
+    free: Arc<Semaphore>,
+    active: Gauge,
+}
+
+/// Held by a streaming answer; frees its place when the stream ends or the client leaves.
+#[derive(Debug)]
+pub struct StreamSlot {
+    _permit: OwnedSemaphorePermit,
+    active: Gauge,
+}
+
+impl StreamSlots {
+    pub fn new(max: usize, active: Gauge) -> Self {
+        Self { free: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))), active }
+    }
+
+    pub fn take(&self) -> Result<StreamSlot, AppError> {
+        let permit = Arc::clone(&self.free).try_acquire_owned().map_err(|_| AppError::Busy)?;
+        self.active.increment(1.0);
+        Ok(StreamSlot { _permit: permit, active: self.active.clone() })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.active.decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn the_client_is_found_behind_trusted_proxies_only() {
+        let peer = Some(IpAddr::from([10, 0, 0, 1]));
+        let headers = HeaderMap::from_iter([(
+            "x-forwarded-for".parse().unwrap(),
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7, 198.51.100.2"),
+        )]);
+        assert_eq!(client_ip(&headers, peer, 0), peer, "no proxies: forwarded headers are ignored");
+        assert_eq!(client_ip(&headers, peer, 1), Some(IpAddr::from([198, 51, 100, 2])));
+        assert_eq!(client_ip(&headers, peer, 2), Some(IpAddr::from([203, 0, 113, 7])));
+        assert_eq!(client_ip(&headers, peer, 5), peer, "fewer entries than proxies");
+        assert_eq!(client_ip(&HeaderMap::new(), peer, 1), peer);
+    }
+
+    #[test]
+    fn a_burst_is_allowed_then_the_client_waits() {
+        let limits = Limits {
+            rate_per_minute: 60,
+            rate_burst: 2,
+            ..crate::Config::from_lookup(|_| None).unwrap().limits
+        };
+        let limit = RateLimit::new(&limits).unwrap();
+        assert!(limit.check("a").is_ok() && limit.check("a").is_ok());
+        let Err(AppError::RateLimited(wait)) = limit.check("a") else {
+            panic!("third request in a burst of 2")
+        };
+        assert!(wait.as_secs_f64() > 0.0 && wait.as_secs_f64() <= 1.0, "{wait:?}");
+        assert!(limit.check("b").is_ok(), "clients are limited separately");
+    }
+
+    #[test]
+    fn slots_are_returned_when_dropped() {
+        let slots = StreamSlots::new(1, Gauge::noop());
+        let first = slots.take().unwrap();
+        assert!(matches!(slots.take(), Err(AppError::Busy)));
+        drop(first);
+        assert!(slots.take().is_ok());
+    }
+}
