@@ -15,6 +15,13 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), "loaded environment file");
     }
     let config = Config::from_env().context("invalid configuration")?;
+    if !config.host.is_loopback() && !config.auth.is_enabled() {
+        tracing::warn!(
+            host = %config.host,
+            "listening beyond this machine with no authentication: anyone who can reach it can spend \
+             your Bedrock budget. Set API_KEYS or AUTH_JWT_ISSUER (see docs/deploy.md)"
+        );
+    }
     // Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024
     // descriptors would cap the server near 500 streams, so raise it to the hard limit.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {

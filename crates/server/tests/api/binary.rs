@@ -3,17 +3,18 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
 };
 
 use serde_json::json;
-use streambed_emulator::Emulator;
+use streambed_emulator::{Emulator, RunningEmulator};
 
 use crate::helpers::{MODEL, read_frames};
 
-#[tokio::test]
-async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
-    let emulator = Emulator::scripted().spawn().await.unwrap();
+/// The binary, pointed at `emulator`, with `vars` on top; returns it, its URL and its log so far
+/// (the log keeps filling in the background).
+fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_streambed"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -24,21 +25,40 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
             ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("SHUTDOWN_GRACE_SECONDS", "10"),
             ("NO_COLOR", "1"),
         ])
         .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", emulator.endpoint_url())
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    // The server logs its address once it is listening; no sleeping and polling.
+    let log = Arc::new(Mutex::new(String::new()));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.split("listening on ").nth(1).map(str::to_owned))
-        .expect("a listening line");
-    std::thread::spawn(move || lines.for_each(drop)); // keep the log pipe from filling up
+    let mut url = None;
+    // The server logs its address once it is listening; no sleeping and polling.
+    for line in lines.by_ref().map_while(Result::ok) {
+        url = line.split("listening on ").nth(1).map(str::to_owned);
+        log.lock().unwrap().push_str(&format!("{line}\n"));
+        if url.is_some() {
+            break;
+        }
+    }
+    let sink = Arc::clone(&log);
+    // Drains the pipe so the server never blocks on logging.
+    std::thread::spawn(move || {
+        lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push_str(&format!("{l}\n")))
+    });
+    (child, url.expect("a listening line"), log)
+}
+
+fn terminate(child: &Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (mut child, url, _) = start(&emulator, &[("SHUTDOWN_GRACE_SECONDS", "10")]);
     let response = reqwest::Client::new()
         .post(format!("{url}/api/chat"))
         .json(&json!({ "prompt": "[[scenario:slow delay_ms=50 n=20]]" }))
@@ -46,10 +66,9 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
         .await
         .unwrap();
 
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    terminate(&child);
     let frames = read_frames(response).await;
 
-    assert!(kill.success());
     assert_eq!(frames.tokens().len(), 20, "the answer in flight was finished");
     assert_eq!(frames.last().0, "done");
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
@@ -59,4 +78,37 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
         MODEL,
         "the SDK found the emulator through the environment"
     );
+}
+
+#[tokio::test]
+async fn keys_and_tokens_never_reach_the_log_even_at_debug_level() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let key = "sk-0123456789-very-secret";
+    let wrong = "sk-9876543210-also-secret";
+    let (mut child, url, log) = start(&emulator, &[("API_KEYS", key), ("RUST_LOG", "debug")]);
+    let http = reqwest::Client::new();
+    let chat = |credential: &str| {
+        http.post(format!("{url}/api/chat")).bearer_auth(credential).json(&json!({ "prompt": "hi" })).send()
+    };
+
+    assert_eq!(read_frames(chat(key).await.unwrap()).await.last().0, "done");
+    assert_eq!(chat(wrong).await.unwrap().status(), 401);
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+
+    let log = log.lock().unwrap();
+    assert!(log.contains("chat finished"), "the log was captured:\n{log}");
+    assert!(!log.contains("0123456789") && !log.contains("9876543210"), "a key leaked into the log:\n{log}");
+}
+
+#[tokio::test]
+async fn listening_beyond_loopback_without_auth_warns_loudly() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (mut child, _, log) = start(&emulator, &[("HOST", "0.0.0.0")]);
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+
+    let log = log.lock().unwrap();
+    let warning = log.lines().find(|l| l.contains("WARN") && l.contains("no authentication"));
+    assert!(warning.is_some(), "{log}");
 }

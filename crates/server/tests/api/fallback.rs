@@ -32,7 +32,10 @@ async fn access_denied_on_both_calls_is_a_502_that_says_what_to_check() {
         message.contains("bedrock:InvokeModelWithResponseStream") && message.contains("model access"),
         "{message}"
     );
-    assert!(body["error"]["requestId"].is_string());
+    assert!(
+        body["error"]["requestId"].is_string() && body["error"]["upstreamRequestId"].is_string(),
+        "{body}"
+    );
 }
 
 #[tokio::test]

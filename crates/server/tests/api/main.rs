@@ -8,6 +8,8 @@ mod fallback;
 mod helpers;
 mod idp;
 mod input;
+mod limits;
+mod metrics;
 mod routes;
 mod shutdown;
 mod upstream_errors;

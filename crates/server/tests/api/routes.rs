@@ -81,3 +81,31 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
     assert_eq!(api_miss.status(), 404, "API paths never fall back to the SPA");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+
+    let response = app.http.get(app.url("/api/health")).send().await.unwrap();
+
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+}
+
+#[tokio::test]
+async fn the_request_id_is_echoed_and_named_in_error_bodies() {
+    let app = spawn_app().await;
+
+    let given = app.http.get(app.url("/api/nope")).header("x-request-id", "trace-abc-123").send().await.unwrap();
+    let generated = app.post_chat(json!({ "prompt": "" })).await;
+
+    assert_eq!(given.headers()["x-request-id"], "trace-abc-123");
+    assert_eq!(given.json::<Value>().await.unwrap()["error"]["requestId"], "trace-abc-123");
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(generated.json::<Value>().await.unwrap()["error"]["requestId"], id.as_str());
+}

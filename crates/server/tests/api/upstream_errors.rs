@@ -40,7 +40,11 @@ async fn each_mid_stream_exception_ends_with_an_error_event_and_no_done() {
         let (event, error) = frames.last();
         assert_eq!(event, "error", "{kind:?}");
         assert!(error["error"]["code"].is_string() && error["error"]["retryable"].is_boolean(), "{error}");
-        assert!(error["error"]["requestId"].is_string(), "the Bedrock request id is passed on: {error}");
+        assert!(error["error"]["requestId"].is_string(), "our request id: {error}");
+        assert!(
+            error["error"]["upstreamRequestId"].is_string(),
+            "the Bedrock request id is passed on: {error}"
+        );
     }
 }
 

@@ -1,0 +1,122 @@
+//! Abuse limits: every refusal is a quick JSON answer with Retry-After, never a hang, and the
+//! server goes on serving.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use streambed_emulator::Emulator;
+
+use crate::helpers::{read_frames, spawn_app_with};
+
+fn retry_after(response: &reqwest::Response) -> Duration {
+    let secs = response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap();
+    Duration::from_secs(secs)
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_then_recovers() {
+    let app =
+        spawn_app_with(Emulator::scripted(), &[("RATE_LIMIT_PER_MINUTE", "120"), ("RATE_LIMIT_BURST", "2")])
+            .await;
+
+    for _ in 0..2 {
+        assert_eq!(app.chat("hi").await.last().0, "done");
+    }
+    let limited = app.post_chat(json!({ "prompt": "hi" })).await;
+
+    assert_eq!(limited.status(), 429);
+    let wait = retry_after(&limited);
+    assert!((1..=2).contains(&wait.as_secs()), "{wait:?}");
+    assert_eq!(limited.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+    assert_eq!(app.emulator.recorder.requests().len(), 2, "the limited request never reached Bedrock");
+    assert_eq!(
+        app.http.get(app.url("/api/health")).send().await.unwrap().status(),
+        200,
+        "other routes are not limited"
+    );
+
+    tokio::time::sleep(wait).await;
+    assert_eq!(app.chat("hi again").await.last().0, "done");
+}
+
+#[tokio::test]
+async fn the_stream_cap_answers_503_and_frees_its_place_when_a_stream_ends() {
+    let app = spawn_app_with(Emulator::scripted(), &[("MAX_CONCURRENT_STREAMS", "1")]).await;
+    let first = app.post_chat(json!({ "prompt": "[[scenario:slow delay_ms=20 n=10]]" })).await;
+    assert_eq!(first.status(), 200);
+
+    let refused = app.post_chat(json!({ "prompt": "me too" })).await;
+
+    assert_eq!(refused.status(), 503);
+    assert!(retry_after(&refused) >= Duration::from_secs(1));
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"]["code"], "overloaded");
+    assert_eq!(app.http.get(app.url("/api/health")).send().await.unwrap().status(), 200);
+    assert_eq!(read_frames(first).await.tokens().len(), 10);
+    assert_eq!(app.chat("my turn").await.last().0, "done", "the finished stream gave its place back");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_gives_its_place_back() {
+    let vars = [("MAX_CONCURRENT_STREAMS", "1"), ("RATE_LIMIT_PER_MINUTE", "0")];
+    let app = spawn_app_with(Emulator::scripted(), &vars).await;
+    let response = app.post_chat(json!({ "prompt": "[[scenario:slow delay_ms=50 n=100]]" })).await;
+    let mut events = response.bytes_stream().eventsource();
+    while events.next().await.unwrap().unwrap().event != "message" {}
+
+    drop(events);
+
+    // The server notices the hang-up on its next write (within one token).
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app.post_chat(json!({ "prompt": "next" })).await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_answer_past_the_deadline_ends_with_an_error_event() {
+    let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_TIMEOUT_SECONDS", "0.3")]).await;
+
+    let frames = app.chat("[[scenario:slow delay_ms=50 n=100]]").await;
+
+    let (event, data) = frames.last();
+    assert_eq!(event, "error");
+    assert_eq!(data["error"]["code"], "model_timeout");
+    assert!(data["error"]["message"].as_str().unwrap().contains("REQUEST_TIMEOUT_SECONDS"));
+    assert!(frames.tokens().len() < 100);
+}
+
+#[tokio::test]
+async fn prompt_size_turns_and_max_tokens_are_capped() {
+    let vars = [("MAX_PROMPT_CHARS", "50"), ("MAX_TURNS", "3"), ("MAX_TOKENS_LIMIT", "500")];
+    let app = spawn_app_with(Emulator::scripted(), &vars).await;
+    let turn = |role: &str| json!({ "role": role, "content": "hi" });
+
+    for (body, variable) in [
+        (json!({ "prompt": "x".repeat(51) }), "MAX_PROMPT_CHARS"),
+        (
+            json!({ "messages": [turn("user"), turn("assistant"), turn("user"), turn("assistant"), turn("user")] }),
+            "MAX_TURNS",
+        ),
+        (json!({ "prompt": "hi", "maxTokens": 501 }), "MAX_TOKENS_LIMIT"),
+    ] {
+        let response = app.post_chat(body).await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(variable), "{body}");
+    }
+    assert!(app.emulator.recorder.requests().is_empty());
+
+    assert_eq!(
+        read_frames(app.post_chat(json!({ "prompt": "hi", "maxTokens": 500 })).await).await.last().0,
+        "done"
+    );
+    let sent = &app.emulator.recorder.requests()[0].body;
+    assert_eq!(sent["inferenceConfig"]["maxTokens"], 500, "the client's maxTokens is forwarded: {sent}");
+}
