@@ -16,6 +16,7 @@ run: model ui
 test: model ui-deps
     cargo test --workspace
     just sdk-compat
+    just api-check
     just ui-test
     just e2e
 
@@ -67,6 +68,11 @@ bench *ARGS: model
     cargo build --release --bin streambed-emulator
     cargo build --release --bin streambed-bench
     {{target}}/release/streambed-bench --bin-dir {{target}}/release {{ARGS}}
+
+# The API against its OpenAPI document (/api/openapi.json): spec validation and schemathesis.
+api-check:
+    cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
+    tests/api-contract/run.sh
 
 # The emulator against boto3 and the AWS SDK for JavaScript v3.
 sdk-compat:

@@ -10,10 +10,17 @@ export async function launchBrowser(): Promise<Browser> {
 
 /** The chat screen as a user sees it (page object). */
 export class ChatPage {
+  /** Console reports of anything the Content-Security-Policy blocked. */
+  readonly cspViolations: string[] = []
+
   private constructor(
     readonly context: BrowserContext,
     readonly page: Page,
-  ) {}
+  ) {
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) this.cspViolations.push(message.text())
+    })
+  }
 
   static async open(
     browser: Browser,
@@ -23,9 +30,9 @@ export class ChatPage {
   ): Promise<ChatPage> {
     const context = await browser.newContext({ colorScheme, viewport })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url })
-    const page = await context.newPage()
-    await page.goto(url)
-    return new ChatPage(context, page)
+    const chat = new ChatPage(context, await context.newPage())
+    await chat.page.goto(url)
+    return chat
   }
 
   get messageBox() {

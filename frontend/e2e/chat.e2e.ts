@@ -92,6 +92,21 @@ describe('chatting through the real server and the Bedrock emulator', () => {
     await chat.close()
   })
 
+  it("runs under the server's strict Content-Security-Policy without a violation", async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    const page = await fetch(appUrl)
+
+    // Markdown, the lazily loaded highlighter and its styles all come from this origin.
+    await chat.send('Here:\n```ts\nconst x: number = 1\n```')
+    await chat.waitForAnswer()
+    await chat.answer().locator('pre code .hljs-keyword').first().waitFor()
+
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(chat.cspViolations).toEqual([])
+    await chat.close()
+  })
+
   it('saves screenshots of an answered chat in light and dark', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       const chat = await ChatPage.open(browser, appUrl, scheme)

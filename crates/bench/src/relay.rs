@@ -178,6 +178,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             ("AWS_SECRET_ACCESS_KEY", "bench"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &emulator.url),
+            // Every stream comes from one loopback client: measure the relay, not the limiter.
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("MAX_CONCURRENT_STREAMS", "100000"),
         ],
         "listening on ",
     )?;

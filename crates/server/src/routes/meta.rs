@@ -28,3 +28,17 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["/api/chat", "/api/health", "/api/models", "/api/openapi.json", "/metrics"]);
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}

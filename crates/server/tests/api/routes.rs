@@ -100,7 +100,8 @@ async fn responses_carry_security_headers() {
 async fn the_request_id_is_echoed_and_named_in_error_bodies() {
     let app = spawn_app().await;
 
-    let given = app.http.get(app.url("/api/nope")).header("x-request-id", "trace-abc-123").send().await.unwrap();
+    let given =
+        app.http.get(app.url("/api/nope")).header("x-request-id", "trace-abc-123").send().await.unwrap();
     let generated = app.post_chat(json!({ "prompt": "" })).await;
 
     assert_eq!(given.headers()["x-request-id"], "trace-abc-123");

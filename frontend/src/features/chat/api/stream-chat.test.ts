@@ -1,3 +1,4 @@
+import { saveApiKey } from './api-key'
 import { ChatError } from './chat-error'
 import { streamChat } from './stream-chat'
 import type { ChatStreamEvent } from './types'
@@ -44,6 +45,30 @@ const expected: ChatStreamEvent[] = [
 ]
 
 describe('streamChat', () => {
+  afterEach(() => sessionStorage.clear())
+
+  it('sends the saved API key as a bearer token, and none when there is none', async () => {
+    const seen: Headers[] = []
+    const fetchSpy = async (_url: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Headers(init?.headers))
+      return fetchWith([encoder.encode(done)])()
+    }
+    const run = async () => {
+      const events: ChatStreamEvent[] = []
+      for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, fetchSpy)) {
+        events.push(event)
+      }
+      expect(events.at(-1)?.type).toBe('done')
+    }
+
+    await run()
+    saveApiKey('sk-test-123')
+    await run()
+
+    expect(seen[0]!.has('authorization')).toBe(false)
+    expect(seen[1]!.get('authorization')).toBe('Bearer sk-test-123')
+  })
+
   it('parses tokens, reasoning, comments and done in one chunk', async () => {
     expect(await collect([encoder.encode(body)])).toEqual(expected)
   })

@@ -1,6 +1,7 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream'
 
 import { apiBaseUrl } from '../../../config'
+import { authHeaders } from './api-key'
 import { ChatError, errorFromResponse } from './chat-error'
 import type { ChatMessage, ChatStreamEvent, DoneInfo, ErrorBody } from './types'
 
@@ -46,7 +47,7 @@ export async function* streamChat(
   try {
     response = await fetchImpl(`${apiBaseUrl}/api/chat`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...authHeaders() },
       body: JSON.stringify({ messages }),
       signal,
     })

@@ -2,6 +2,8 @@ import { act, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
+import { readApiKey } from '../api/api-key'
+import { ChatError } from '../api/chat-error'
 import { ChatView } from './chat-view'
 
 function setup() {
@@ -13,7 +15,10 @@ function setup() {
   return { ...transport, user, box: () => screen.getByRole('textbox', { name: 'Message' }) }
 }
 
-afterEach(() => vi.unstubAllGlobals())
+afterEach(() => {
+  vi.unstubAllGlobals()
+  sessionStorage.clear()
+})
 
 describe('ChatView', () => {
   it('sends with Enter, adds a line with Shift+Enter, and shows the streamed answer', async () => {
@@ -56,6 +61,33 @@ describe('ChatView', () => {
     expect(alert).toHaveTextContent('Bedrock said no.')
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))
     expect(calls).toHaveLength(2)
+  })
+
+  it('asks for an API key on 401, keeps it for the tab, and retries with it', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.fail(new ChatError({ code: 'unauthorized', message: 'This API needs a key.' }, 401)))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent(/needs an API key/)
+    const form = screen.getByRole('form', { name: 'API key settings' })
+    await user.type(within(form).getByLabelText('API key'), ' sk-test-123 ')
+    await user.click(within(form).getByRole('button', { name: 'Save' }))
+
+    expect(readApiKey()).toBe('sk-test-123')
+    expect(calls).toHaveLength(2)
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+    expect(screen.queryByRole('form', { name: 'API key settings' })).toBeNull()
+  })
+
+  it('opens the key settings from the header', async () => {
+    const { user } = setup()
+    const toggle = screen.getByRole('button', { name: 'API key' })
+
+    await user.click(toggle)
+
+    expect(toggle).toHaveAttribute('aria-expanded', 'true')
+    expect(screen.getByLabelText('API key')).toHaveAttribute('type', 'password')
   })
 
   it('renders code blocks with a copy button and never renders raw HTML', async () => {

@@ -6,6 +6,8 @@ const advice: Record<string, string> = {
   model_not_found: 'The configured model was not found. Check BEDROCK_MODEL_ID and BEDROCK_REGION.',
   throttled: 'Bedrock is throttling requests. Wait a few seconds, then retry.',
   overloaded: 'The server is busy right now. Retry in a few seconds.',
+  unauthorized: 'This server needs an API key. Enter it below, then retry.',
+  rate_limited: 'You are sending messages faster than this server allows. Wait a moment, then retry.',
   network_error: 'The Streambed server could not be reached.',
   stream_interrupted: 'The answer was cut off.',
   shutting_down: 'The server is restarting.',
