@@ -384,6 +384,21 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_read_is_documented_in_env_example() {
+        let read = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            read.borrow_mut().push(name.to_owned());
+            // Also walk the optional branches (JWT settings are only read with an issuer).
+            (name == "AUTH_JWT_ISSUER" || name == "AUTH_JWT_AUDIENCE").then(|| "https://idp.example".to_owned())
+        })
+        .unwrap();
+        let documented = include_str!("../../../.env.example");
+        for name in read.into_inner() {
+            assert!(documented.contains(&format!("{name}=")), "{name} is missing from .env.example");
+        }
+    }
+
+    #[test]
     fn limits_have_safe_defaults() {
         let limits = load(&[]).unwrap().limits;
         assert_eq!((limits.rate_per_minute, limits.max_streams, limits.max_tokens), (60, 10_000, 4096));

@@ -14,7 +14,7 @@ pub mod provider;
 mod relay;
 mod routes;
 mod shutdown;
-mod sse;
+pub mod sse;
 
 use std::{
     net::SocketAddr,

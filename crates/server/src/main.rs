@@ -1,4 +1,8 @@
 //! `streambed`: the chat API and UI server. Configuration is the environment (see `.env.example`).
+//! `streambed healthcheck` asks a running server on `PORT` for `/api/health`: the container
+//! health check, for images that have no shell or curl.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use streambed_server::{Config, Shutdown, provider};
@@ -8,6 +12,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dotenv = dotenvy::dotenv();
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck().await;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
         .init();
@@ -39,4 +46,13 @@ async fn main() -> anyhow::Result<()> {
     streambed_server::serve(listener, app, shutdown, config.shutdown_grace, streambed_server::signal())
         .await
         .context("server failed")
+}
+
+async fn healthcheck() -> anyhow::Result<()> {
+    let port = std::env::var("PORT").ok().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| "4000".into());
+    let url = format!("http://127.0.0.1:{}/api/health", port.trim());
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    let response = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "GET {url} answered {}", response.status());
+    Ok(())
 }

@@ -102,6 +102,26 @@ async fn keys_and_tokens_never_reach_the_log_even_at_debug_level() {
 }
 
 #[tokio::test]
+async fn the_healthcheck_subcommand_reports_whether_the_server_answers() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (mut child, url, _) = start(&emulator, &[]);
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    let check = |port: String| {
+        Command::new(env!("CARGO_BIN_EXE_streambed")).arg("healthcheck").env("PORT", port).output().unwrap()
+    };
+
+    let healthy = tokio::task::spawn_blocking(move || check(port)).await.unwrap();
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unhealthy = tokio::task::spawn_blocking(move || check(closed_port.to_string())).await.unwrap();
+
+    assert!(healthy.status.success(), "{}", String::from_utf8_lossy(&healthy.stderr));
+    assert!(!unhealthy.status.success());
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("/api/health"));
+}
+
+#[tokio::test]
 async fn listening_beyond_loopback_without_auth_warns_loudly() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let (mut child, _, log) = start(&emulator, &[("HOST", "0.0.0.0")]);

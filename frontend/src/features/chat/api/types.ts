@@ -31,7 +31,10 @@ export interface ErrorBody {
   code: string
   message: string
   retryable?: boolean
+  /** Our request id (X-Request-Id), also in the server's logs. */
   requestId?: string
+  /** Bedrock's own request id, for an AWS support case. */
+  upstreamRequestId?: string
 }
 
 export type ChatStreamEvent =

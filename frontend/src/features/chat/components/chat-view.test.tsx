@@ -110,6 +110,20 @@ describe('ChatView', () => {
     expect(answer.querySelector('img, b')).toBeNull()
   })
 
+  it('renders a very long paragraph as one paragraph, parsed in pieces', async () => {
+    const { calls, user, box } = setup()
+    const sentences = Array.from({ length: 300 }, (_, n) => `Sentence **${n}** goes here.`)
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.push({ type: 'token', text: sentences.join(' ') }, doneEvent))
+
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    await waitFor(() => expect(answer.querySelectorAll('.markdown p')).toHaveLength(1))
+    const paragraph = answer.querySelector('.markdown p')!
+    expect(paragraph.textContent).toBe(sentences.join(' ').replaceAll('**', ''))
+    expect(paragraph.querySelectorAll('strong')).toHaveLength(300)
+  })
+
   it('labels the conversation as a live region', () => {
     setup()
     expect(screen.getByRole('log', { name: 'Conversation' })).toHaveAttribute('aria-live', 'polite')

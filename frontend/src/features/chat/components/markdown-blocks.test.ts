@@ -1,4 +1,4 @@
-import { splitBlocks } from './markdown-blocks'
+import { SEGMENT_CHARS, splitBlocks, splitParagraph } from './markdown-blocks'
 
 describe('splitBlocks', () => {
   it('splits at blank lines', () => {
@@ -8,5 +8,38 @@ describe('splitBlocks', () => {
   it('keeps a code fence with blank lines in one block, even while it is still open', () => {
     expect(splitBlocks('Intro\n\n```py\na = 1\n\nb = 2\n```\n\nAfter')).toEqual(['Intro', '```py\na = 1\n\nb = 2\n```', 'After'])
     expect(splitBlocks('```\nopen\n\nstill open')).toEqual(['```\nopen\n\nstill open'])
+  })
+})
+
+describe('splitParagraph', () => {
+  const sentence = (n: number) => `Sentence ${n} has **bold**, \`code\`, a [link](https://example.com/a_b) and snake_case_words. `
+  const long = Array.from({ length: 200 }, (_, n) => sentence(n)).join('').trim()
+
+  it('cuts a long paragraph after sentences, about every SEGMENT_CHARS, losing nothing but the joining space', () => {
+    const segments = splitParagraph(long)
+
+    expect(segments.length).toBeGreaterThan(5)
+    expect(segments.join(' ')).toBe(long)
+    for (const segment of segments.slice(0, -1)) {
+      expect(segment.length).toBeGreaterThanOrEqual(SEGMENT_CHARS)
+      expect(segment.length).toBeLessThan(SEGMENT_CHARS + 200)
+      expect(segment.endsWith('.')).toBe(true)
+    }
+  })
+
+  it('never cuts inside emphasis, code or a link', () => {
+    const text = `${'a'.repeat(SEGMENT_CHARS)} *still. emphasised* and \`code. span\` and [a. link](x) end. tail`
+
+    const segments = splitParagraph(text)
+
+    expect(segments).toEqual([`${'a'.repeat(SEGMENT_CHARS)} *still. emphasised* and \`code. span\` and [a. link](x) end.`, 'tail'])
+  })
+
+  it('leaves short paragraphs and other blocks whole', () => {
+    expect(splitParagraph('Short. Paragraph.')).toEqual(['Short. Paragraph.'])
+    const list = `- ${long}`
+    expect(splitParagraph(list)).toEqual([list])
+    const quote = `text\n> ${long}`
+    expect(splitParagraph(quote)).toEqual([quote])
   })
 })

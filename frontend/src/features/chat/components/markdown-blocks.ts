@@ -23,3 +23,50 @@ export function splitBlocks(markdown: string): string[] {
   if (current.length > 0) blocks.push(current.join('\n'))
   return blocks
 }
+
+/** Paragraphs longer than this are parsed in sentence-aligned pieces of about this size. */
+export const SEGMENT_CHARS = 2000
+
+/** A line that could start or continue something other than paragraph text. */
+const BLOCK_SYNTAX = /^(?: {4}|\t| {0,3}(?:[#>*+=|`~-]|\d+[.)]))/
+
+/** Inline delimiters whose spans must not be cut: code, emphasis, strikethrough, links. */
+const PAIRED = new Set(['`', '*', '_', '~'])
+
+/**
+ * Splits one long plain paragraph into pieces that parse, one by one, to the same inline
+ * content as the whole: cuts fall only after a sentence end (`.`, `!`, `?` then whitespace)
+ * where every inline delimiter seen so far is closed. A streaming 150 KB paragraph then costs
+ * one ~2 KB parse per frame instead of re-parsing all of it. Anything that is not a plain
+ * paragraph (lists, headings, tables, quotes, code) is returned whole.
+ */
+export function splitParagraph(block: string): string[] {
+  if (block.length <= SEGMENT_CHARS || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) return [block]
+  const segments: string[] = []
+  const open = new Map<string, number>()
+  let brackets = 0
+  let start = 0
+  for (let i = 0; i < block.length - 1; i++) {
+    const c = block[i]!
+    if (c === '\\') {
+      i++ // an escaped character delimits nothing
+    } else if (PAIRED.has(c)) {
+      open.set(c, (open.get(c) ?? 0) + 1)
+    } else if (c === '[' || c === '(') {
+      brackets++
+    } else if (c === ']' || c === ')') {
+      brackets = Math.max(0, brackets - 1) // a stray ")" (a smiley) must not block every later cut
+    } else if (
+      (c === '.' || c === '!' || c === '?') &&
+      /\s/.test(block[i + 1]!) &&
+      i + 1 - start >= SEGMENT_CHARS &&
+      brackets === 0 &&
+      [...open.values()].every((n) => n % 2 === 0)
+    ) {
+      segments.push(block.slice(start, i + 1))
+      start = i + 2
+    }
+  }
+  segments.push(block.slice(start))
+  return segments
+}

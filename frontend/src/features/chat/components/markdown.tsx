@@ -3,7 +3,7 @@ import ReactMarkdown, { type Components } from 'react-markdown'
 import remarkGfm from 'remark-gfm'
 
 import { CodeBlock } from './code-block'
-import { splitBlocks } from './markdown-blocks'
+import { splitBlocks, splitParagraph } from './markdown-blocks'
 
 const components: Components = {
   // Fenced code becomes a CodeBlock; `pre` passes its child through so there is one <pre>.
@@ -21,22 +21,44 @@ const components: Components = {
   ),
 }
 
+/** A piece of a long paragraph: its inline content, without a <p> of its own. */
+const inlineComponents: Components = { ...components, p: ({ children }) => <>{children}</> }
+
 /** One block. Raw HTML from the model is never rendered (`skipHtml`), and react-markdown drops `javascript:` links. */
-const Block = memo(function Block({ text }: { text: string }) {
+const Block = memo(function Block({ text, inline = false }: { text: string; inline?: boolean }) {
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm]} components={components} skipHtml>
+    <ReactMarkdown remarkPlugins={[remarkGfm]} components={inline ? inlineComponents : components} skipHtml>
       {text}
     </ReactMarkdown>
   )
 })
 
-/** Markdown rendered block by block, so a streaming answer re-parses only its last block. */
+/** A long paragraph, parsed piece by piece (see `splitParagraph`) into one <p>. */
+function Paragraph({ text }: { text: string }) {
+  const segments = splitParagraph(text)
+  if (segments.length === 1) return <Block text={text} />
+  return (
+    <p>
+      {segments.map((segment, i) => (
+        <span key={i}>
+          {i > 0 && ' '}
+          <Block text={segment} inline />
+        </span>
+      ))}
+    </p>
+  )
+}
+
+/**
+ * Markdown rendered block by block (and long paragraphs piece by piece), so a streaming answer
+ * re-parses only its last piece on each frame.
+ */
 export function Markdown({ text }: { text: string }) {
   const blocks = useMemo(() => splitBlocks(text), [text])
   return (
     <div className="markdown">
       {blocks.map((block, i) => (
-        <Block key={i} text={block} />
+        <Paragraph key={i} text={block} />
       ))}
     </div>
   )
