@@ -20,7 +20,8 @@ static APP: LazyLock<Router> = LazyLock::new(|| {
     let vars = [("RATE_LIMIT_PER_MINUTE", "0"), ("MAX_PROMPT_CHARS", "200"), ("MAX_TURNS", "4"), ("MAX_BODY_BYTES", "4096")];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
         .expect("valid configuration");
-    RUNTIME.block_on(async { streambed_server::app(&config, Arc::new(Scripted::default()), Shutdown::default()) })
+    let _runtime = RUNTIME.enter(); // app() starts its upkeep task on the current runtime
+    streambed_server::app(&config, Arc::new(Scripted::default()), Shutdown::default())
 });
 
 fuzz_target!(|body: &[u8]| {

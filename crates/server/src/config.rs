@@ -389,7 +389,8 @@ mod tests {
         Config::from_lookup(|name| {
             read.borrow_mut().push(name.to_owned());
             // Also walk the optional branches (JWT settings are only read with an issuer).
-            (name == "AUTH_JWT_ISSUER" || name == "AUTH_JWT_AUDIENCE").then(|| "https://idp.example".to_owned())
+            (name == "AUTH_JWT_ISSUER" || name == "AUTH_JWT_AUDIENCE")
+                .then(|| "https://idp.example".to_owned())
         })
         .unwrap();
         let documented = include_str!("../../../.env.example");
