@@ -134,20 +134,22 @@ describe('chatting through the real server and the Bedrock emulator', () => {
 
   it(`keeps the main thread free during a long answer (${longTokens} tokens at 200 tokens/s)`, async () => {
     const chat = await ChatPage.open(browser, appUrl)
+    await chat.messageBox.waitFor()
+    // Only tasks from now on: page start-up (parsing the bundle, first render) is not streaming.
     await chat.page.evaluate(() => {
-      const w = window as unknown as { longest: number }
-      w.longest = 0
+      const w = window as unknown as { longTasks: number[] }
+      w.longTasks = []
       new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) w.longest = Math.max(w.longest, entry.duration)
-      }).observe({ type: 'longtask', buffered: true })
+        for (const entry of list.getEntries()) w.longTasks.push(entry.duration)
+      }).observe({ type: 'longtask' })
     })
 
     await chat.send(`[[scenario:slow delay_ms=5 n=${longTokens}]]`)
     await chat.answer().getByText(/tokens ·/).waitFor({ timeout: longTokens * 10 + 30_000 })
 
-    const longest = await chat.page.evaluate(() => (window as unknown as { longest: number }).longest)
+    const longTasks = await chat.page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks)
     // The longtask API reports only tasks over 50 ms.
-    const report = longest > 0 ? `${longest.toFixed(0)} ms` : 'none over 50 ms'
+    const report = longTasks.length > 0 ? `${Math.max(...longTasks).toFixed(0)} ms (${longTasks.length} over 50 ms)` : 'none over 50 ms'
     console.log(`longest main-thread task while streaming ${longTokens} tokens: ${report}`)
     const text = await chat.answer().textContent()
     expect(text).toContain(`${longTokens - 1}`)

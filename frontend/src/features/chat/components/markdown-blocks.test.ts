@@ -35,6 +35,16 @@ describe('splitParagraph', () => {
     expect(segments).toEqual([`${'a'.repeat(SEGMENT_CHARS)} *still. emphasised* and \`code. span\` and [a. link](x) end.`, 'tail'])
   })
 
+  it('cuts text without sentences at single spaces, rejoining exactly', () => {
+    const words = Array.from({ length: 3000 }, (_, n) => `lorem${n}`).join(' ')
+
+    const segments = splitParagraph(words)
+
+    expect(segments.length).toBeGreaterThan(5)
+    expect(segments.join(' ')).toBe(words)
+    expect(segments.every((s) => !s.startsWith(' ') && !s.endsWith(' '))).toBe(true)
+  })
+
   it('leaves short paragraphs and other blocks whole', () => {
     expect(splitParagraph('Short. Paragraph.')).toEqual(['Short. Paragraph.'])
     const list = `- ${long}`

@@ -35,7 +35,8 @@ const PAIRED = new Set(['`', '*', '_', '~'])
 
 /**
  * Splits one long plain paragraph into pieces that parse, one by one, to the same inline
- * content as the whole: cuts fall only after a sentence end (`.`, `!`, `?` then whitespace)
+ * content as the whole: cuts fall after a sentence end (`.`, `!`, `?` then whitespace), or at
+ * any single space once a piece is twice the target size (text without punctuation), and only
  * where every inline delimiter seen so far is closed. A streaming 150 KB paragraph then costs
  * one ~2 KB parse per frame instead of re-parsing all of it. Anything that is not a plain
  * paragraph (lists, headings, tables, quotes, code) is returned whole.
@@ -56,15 +57,15 @@ export function splitParagraph(block: string): string[] {
       brackets++
     } else if (c === ']' || c === ')') {
       brackets = Math.max(0, brackets - 1) // a stray ")" (a smiley) must not block every later cut
-    } else if (
-      (c === '.' || c === '!' || c === '?') &&
-      /\s/.test(block[i + 1]!) &&
-      i + 1 - start >= SEGMENT_CHARS &&
-      brackets === 0 &&
-      [...open.values()].every((n) => n % 2 === 0)
-    ) {
-      segments.push(block.slice(start, i + 1))
-      start = i + 2
+    } else if (brackets === 0 && [...open.values()].every((n) => n % 2 === 0)) {
+      const sentenceEnd = (c === '.' || c === '!' || c === '?') && /\s/.test(block[i + 1]!)
+      if (sentenceEnd && i + 1 - start >= SEGMENT_CHARS) {
+        segments.push(block.slice(start, i + 1))
+        start = i + 2
+      } else if (c === ' ' && block[i - 1] !== ' ' && block[i + 1] !== ' ' && i - start >= 2 * SEGMENT_CHARS) {
+        segments.push(block.slice(start, i))
+        start = i + 1
+      }
     }
   }
   segments.push(block.slice(start))
