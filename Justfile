@@ -43,6 +43,11 @@ lint: ui-deps
     cargo clippy --workspace --all-targets -- -D warnings
     cd frontend && npm run lint
 
+# Dependency policy (deny.toml): licenses, banned and duplicate crates, sources. Installs cargo-deny once.
+deny:
+    @command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
+    cargo deny check licenses bans sources
+
 # Build the UI into frontend/dist, which the server serves at /.
 ui: ui-deps
     cd frontend && npm run build

@@ -39,11 +39,18 @@ pub struct JwtVerifier {
 struct KeySet {
     by_kid: HashMap<String, (Algorithm, DecodingKey)>,
     fetched: Option<Instant>,
+    /// The last fetch attempt and whether it failed: while the issuer is down, requests wait
+    /// `min_refetch` between attempts instead of each waiting on a fetch of its own.
+    attempted: Option<(Instant, bool)>,
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeySet").field("kids", &self.by_kid.keys()).field("fetched", &self.fetched).finish()
+        f.debug_struct("KeySet")
+            .field("kids", &self.by_kid.keys())
+            .field("fetched", &self.fetched)
+            .field("attempted", &self.attempted)
+            .finish()
     }
 }
 
@@ -132,22 +139,28 @@ impl JwtVerifier {
 
     async fn refetch(&self) -> Result<(), AuthError> {
         let _fetching = self.fetching.lock().await;
-        if self
-            .keys
-            .read()
-            .expect("key cache lock")
-            .fetched
-            .is_some_and(|t| t.elapsed() < self.config.min_refetch)
-        {
-            return Ok(());
+        let recent = self.keys.read().expect("key cache lock").attempted;
+        match recent {
+            Some((at, failed)) if at.elapsed() < self.config.min_refetch => {
+                return if failed { Err(AuthError::Unavailable) } else { Ok(()) };
+            }
+            _ => {}
         }
-        let by_kid = self.fetch().await.map_err(|e| {
-            tracing::warn!(error = %e, issuer = %self.config.issuer, "cannot fetch the issuer's signing keys");
-            AuthError::Unavailable
-        })?;
-        tracing::info!(keys = by_kid.len(), "fetched the issuer's signing keys");
-        *self.keys.write().expect("key cache lock") = KeySet { by_kid, fetched: Some(Instant::now()) };
-        Ok(())
+        let fetched = self.fetch().await;
+        let mut keys = self.keys.write().expect("key cache lock");
+        keys.attempted = Some((Instant::now(), fetched.is_err()));
+        match fetched {
+            Ok(by_kid) => {
+                tracing::info!(keys = by_kid.len(), "fetched the issuer's signing keys");
+                keys.by_kid = by_kid;
+                keys.fetched = Some(Instant::now());
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, issuer = %self.config.issuer, "cannot fetch the issuer's signing keys");
+                Err(AuthError::Unavailable)
+            }
+        }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, (Algorithm, DecodingKey)>, FetchError> {

@@ -163,6 +163,8 @@ async fn an_unreachable_issuer_is_a_503_not_a_401() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "auth_unavailable");
+    let again = chat_as(&app, Some(&token)).await;
+    assert_eq!(again.status(), 503, "still unavailable, without a new fetch inside the refetch interval");
 }
 
 #[tokio::test]
