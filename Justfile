@@ -66,7 +66,7 @@ e2e: ui
     cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
     cd frontend && npm run e2e
 
-# Benchmarks in release: relay overhead (1, 100, 1000 streams) and the embedded model; `just bench --quick` takes under two minutes.
+# Benchmarks in release: relay overhead (1, 100, 1,000, 5,000 streams) and the embedded model; `just bench --quick` takes under two minutes.
 bench *ARGS: model
     # One binary per build, so the server is built with exactly the features `just run` uses.
     cargo build --release --bin streambed

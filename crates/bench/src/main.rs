@@ -18,7 +18,7 @@ struct Args {
     /// What to measure.
     #[arg(long, value_parser = ["all", "relay", "local"], default_value = "all")]
     only: String,
-    /// Concurrency levels for the relay, comma-separated (default 1,100,1000; quick 1,100).
+    /// Concurrency levels for the relay, comma-separated (default 1,100,1000,5000; quick 1,100).
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<usize>>,
     /// Tokens per relayed stream.
@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.only != "local" {
         let levels =
-            args.levels.unwrap_or_else(|| if args.quick { vec![1, 100] } else { vec![1, 100, 1000] });
+            args.levels.unwrap_or_else(|| if args.quick { vec![1, 100] } else { vec![1, 100, 1000, 5000] });
         let options =
             relay::Options { bin_dir: args.bin_dir, levels, tokens: args.tokens, delay_ms: args.delay_ms };
         relay::run(options).await?;

@@ -19,7 +19,10 @@ use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, serve::ListenerExt};
 use streambed_core::ChatModel;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{
+    net::{TcpListener, TcpSocket},
+    task::JoinHandle,
+};
 
 pub use answer::{Scripted, UNICODE_DELTAS, long_text, synthetic_delta};
 pub use record::{AuthStyle, Operation, Outcome, Recorder, RequestRecord};
@@ -93,7 +96,7 @@ impl Emulator {
 
     /// Binds an ephemeral loopback port and serves in the background.
     pub async fn spawn(self) -> io::Result<RunningEmulator> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let recorder = self.recorder();
         let task = tokio::spawn(self.serve(listener));
@@ -120,4 +123,14 @@ impl Drop for RunningEmulator {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Binds `addr` with the deepest accept queue the kernel allows (somaxconn): a load test opens
+/// thousands of connections at once, and an overflowing queue makes clients wait out a 1 s SYN
+/// retry (tokio's `bind` asks for 1,024).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
 }

@@ -8,7 +8,6 @@ use clap::Parser;
 use streambed_core::ChatModel;
 use streambed_emulator::{Emulator, Scenario, Scripted};
 use streambed_local::{LocalConfig, LocalModel};
-use tokio::net::TcpListener;
 
 /// A Bedrock Runtime emulator (Converse and ConverseStream) with fault scenarios.
 #[derive(Debug, Parser)]
@@ -42,8 +41,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let listener = TcpListener::bind((args.host, args.port))
-        .await
+    let listener = streambed_emulator::listen((args.host, args.port).into())
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let source: Arc<dyn ChatModel> = if args.source == "local" {
         let config = LocalConfig { model_path: args.model_path, ..LocalConfig::default() };

@@ -31,7 +31,7 @@ use axum::{
     serve::ListenerExt,
 };
 use streambed_core::{ChatModel, InferenceParams};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -132,6 +132,16 @@ fn cors(config: &Config) -> CorsLayer {
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))
+}
+
+/// Binds `addr` with a deep accept queue. Tokio's `bind` asks for 1,024 pending connections; a
+/// burst of more clients than the accept loop drains at once overflows it, the kernel drops
+/// their SYNs, and each retries only after a 1 s timeout. The kernel caps this at somaxconn.
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
 }
 
 /// Serves until `signal` resolves, then drains: no new connections, in-flight streams get

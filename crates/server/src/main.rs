@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use streambed_server::{Config, Shutdown, provider};
-use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -39,8 +38,7 @@ async fn main() -> anyhow::Result<()> {
 
     let shutdown = Shutdown::default();
     let app = streambed_server::app(&config, model, shutdown.clone());
-    let listener = TcpListener::bind((config.host, config.port))
-        .await
+    let listener = streambed_server::listen((config.host, config.port).into())
         .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     streambed_server::serve(listener, app, shutdown, config.shutdown_grace, streambed_server::signal())

@@ -25,6 +25,9 @@ async fn streams_the_scripted_answer_with_stop_reason_and_usage() {
     assert_eq!((record.operation, record.model_id.as_str()), (Operation::ConverseStream, MODEL));
     assert_eq!((record.attempt, record.auth, record.outcome), (1, AuthStyle::Sigv4, Outcome::Complete));
     assert_eq!(record.deltas_sent, 9);
+    // The Rust SDK negotiates HTTP/2 only through TLS ALPN; to an http:// endpoint it uses
+    // HTTP/1.1, one connection per concurrent stream (what the benchmark's fd budget counts).
+    assert_eq!(record.http_version, "HTTP/1.1");
 }
 
 #[tokio::test]
