@@ -1,14 +1,17 @@
 //! All configuration, read once at start-up from the environment (and `.env`). A bad value
 //! stops the server with a message naming the variable, never at the first request.
 
-use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use axum::http::HeaderValue;
-use secrecy::SecretString;
 use streambed_core::InferenceParams;
 use streambed_local::{LocalConfig, Settings};
 
-use crate::auth::{AuthConfig, JwtConfig};
+use crate::auth::AuthConfig;
+use vars::Vars;
+
+mod auth;
+mod vars;
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +172,7 @@ impl Config {
             temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
             top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
         };
-        let auth = AuthConfig { api_keys: api_keys(&vars)?, jwt: jwt(&vars)? };
+        let auth = AuthConfig { api_keys: auth::api_keys(&vars)?, jwt: auth::jwt(&vars)? };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
             model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
@@ -211,66 +214,6 @@ impl Config {
     }
 }
 
-/// Keys shorter than this are refused: they could be guessed.
-const MIN_API_KEY_CHARS: usize = 16;
-
-fn api_keys(vars: &Vars) -> Result<Vec<SecretString>, ConfigError> {
-    let Some(list) = vars.string("API_KEYS") else { return Ok(Vec::new()) };
-    list.split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .enumerate()
-        .map(|(i, key)| {
-            if key.chars().count() < MIN_API_KEY_CHARS
-                || key.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                // The message names the key's position, never the key.
-                return Err(ConfigError::new(
-                    "API_KEYS",
-                    format!(
-                        "key #{} must be at least {MIN_API_KEY_CHARS} printable characters without spaces; \
-                         generate one with `openssl rand -hex 32`",
-                        i + 1
-                    ),
-                ));
-            }
-            Ok(SecretString::from(key))
-        })
-        .collect()
-}
-
-fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
-    let issuer = vars.string("AUTH_JWT_ISSUER");
-    let audience = vars.string("AUTH_JWT_AUDIENCE");
-    let jwks_url = vars.string("AUTH_JWKS_URL");
-    let Some(issuer) = issuer else {
-        return match (audience, jwks_url) {
-            (None, None) => Ok(None),
-            _ => Err(ConfigError::new(
-                "AUTH_JWT_ISSUER",
-                "is required when AUTH_JWT_AUDIENCE or AUTH_JWKS_URL is set".into(),
-            )),
-        };
-    };
-    let http_url = |var: &'static str, url: &str| match url::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
-        _ => Err(ConfigError::new(var, format!("`{url}` is not an http(s) URL"))),
-    };
-    let issuer_url = http_url("AUTH_JWT_ISSUER", &issuer)?;
-    let Some(audience) = audience else {
-        return Err(ConfigError::new(
-            "AUTH_JWT_AUDIENCE",
-            "is required with AUTH_JWT_ISSUER (the app client id)".into(),
-        ));
-    };
-    let jwks_url = match jwks_url {
-        Some(url) => Some(http_url("AUTH_JWKS_URL", &url)?),
-        None => None,
-    };
-    let min_refetch = vars.seconds("AUTH_JWKS_MIN_REFETCH_SECONDS", 30.0)?;
-    Ok(Some(JwtConfig { issuer, issuer_url, audience, jwks_url, min_refetch }))
-}
-
 fn unit_interval(v: &f32) -> bool {
     (0.0..=1.0).contains(v)
 }
@@ -278,38 +221,6 @@ fn unit_interval(v: &f32) -> bool {
 impl ConfigError {
     fn new(var: &'static str, message: String) -> Self {
         Self { var, message }
-    }
-}
-
-struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
-
-impl Vars<'_> {
-    fn string(&self, name: &'static str) -> Option<String> {
-        (self.0)(name)
-    }
-
-    fn optional<T: FromStr>(
-        &self,
-        name: &'static str,
-        valid: impl Fn(&T) -> bool,
-        expected: &str,
-    ) -> Result<Option<T>, ConfigError> {
-        let Some(raw) = self.string(name) else { return Ok(None) };
-        match raw.trim().parse::<T>() {
-            Ok(v) if valid(&v) => Ok(Some(v)),
-            _ => Err(ConfigError::new(name, format!("`{raw}` is not {expected}"))),
-        }
-    }
-
-    fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
-        let expected = std::any::type_name::<T>().rsplit("::").next().unwrap_or("value");
-        Ok(self.optional(name, |_| true, &format!("a valid {expected}"))?.unwrap_or(default))
-    }
-
-    fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
-        let valid = |s: &f64| *s > 0.0 && Duration::try_from_secs_f64(*s).is_ok();
-        let secs = self.optional(name, valid, "a positive number of seconds")?;
-        Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
     }
 }
 
@@ -393,7 +304,7 @@ mod tests {
                 .then(|| "https://idp.example".to_owned())
         })
         .unwrap();
-        let documented = include_str!("../../../.env.example");
+        let documented = include_str!("../../../../.env.example");
         for name in read.into_inner() {
             assert!(documented.contains(&format!("{name}=")), "{name} is missing from .env.example");
         }

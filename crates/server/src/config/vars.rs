@@ -1,0 +1,37 @@
+//! Typed reads of environment variables, each failure naming its variable.
+
+use std::{str::FromStr, time::Duration};
+
+use super::ConfigError;
+
+pub(super) struct Vars<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    pub(super) fn string(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    pub(super) fn optional<T: FromStr>(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&T) -> bool,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(raw) = self.string(name) else { return Ok(None) };
+        match raw.trim().parse::<T>() {
+            Ok(v) if valid(&v) => Ok(Some(v)),
+            _ => Err(ConfigError::new(name, format!("`{raw}` is not {expected}"))),
+        }
+    }
+
+    pub(super) fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        let expected = std::any::type_name::<T>().rsplit("::").next().unwrap_or("value");
+        Ok(self.optional(name, |_| true, &format!("a valid {expected}"))?.unwrap_or(default))
+    }
+
+    pub(super) fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
+        let valid = |s: &f64| *s > 0.0 && Duration::try_from_secs_f64(*s).is_ok();
+        let secs = self.optional(name, valid, "a positive number of seconds")?;
+        Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
+    }
+}
