@@ -5,9 +5,11 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
 import { ChatPage, emulatorRequests, launchBrowser } from './chat-page'
+import { E2E_API_KEY } from './global-setup'
 
 const appUrl = inject('appUrl')
 const emulatorUrl = inject('emulatorUrl')
+const securedUrl = inject('securedUrl')
 const screenshots = resolve(import.meta.dirname, '../screenshots')
 
 let browser: Browser
@@ -89,6 +91,22 @@ describe('chatting through the real server and the Bedrock emulator', () => {
 
     expect(await chat.answer().locator('pre code .hljs-keyword').first().textContent()).toBe('fn')
     expect(await chat.page.evaluate(() => navigator.clipboard.readText())).toBe('fn main() { println!("hi"); }')
+    await chat.close()
+  })
+
+  it('asks for the API key a secured server needs, then answers with it', async () => {
+    const chat = await ChatPage.open(browser, securedUrl)
+
+    await chat.send('Hello behind a key')
+    await expect.poll(() => chat.alert.textContent()).toContain('needs an API key')
+    const form = chat.page.getByRole('form', { name: 'API key settings' })
+    await form.getByLabel('API key').fill(E2E_API_KEY)
+    await form.getByRole('button', { name: 'Save' }).click()
+    await chat.waitForAnswer()
+
+    expect(await chat.answer().textContent()).toContain('You said: Hello behind a key')
+    expect(await chat.page.evaluate(() => sessionStorage.getItem('streambed.apiKey'))).toBe(E2E_API_KEY)
+    await expect.poll(() => chat.page.locator('.model').textContent()).toContain('claude')
     await chat.close()
   })
 

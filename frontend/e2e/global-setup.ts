@@ -27,31 +27,35 @@ declare module 'vitest' {
   export interface ProvidedContext {
     appUrl: string
     emulatorUrl: string
+    /** A second server that requires `E2E_API_KEY`. */
+    securedUrl: string
   }
 }
+
+export const E2E_API_KEY = 'e2e-key-0123456789abcdef'
 
 /** The real server on an ephemeral port, with the Bedrock emulator (also ephemeral) behind it. */
 export default async function setup(project: TestProject) {
   const emulator = await start('streambed-emulator', ['--port', '0', '--delay-ms', '20'], {}, /emulator on (http:\/\/\S+?);/)
-  const server = await start(
-    'streambed',
-    [],
-    {
-      PORT: '0',
-      BEDROCK_MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0',
-      BEDROCK_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
-      AWS_ACCESS_KEY_ID: 'e2e',
-      AWS_SECRET_ACCESS_KEY: 'e2e',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      STATIC_DIR: resolve(root, 'frontend/dist'),
-    },
-    /listening on (http:\/\/\S+)/,
-  )
+  const env = {
+    PORT: '0',
+    BEDROCK_MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0',
+    BEDROCK_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+    AWS_ACCESS_KEY_ID: 'e2e',
+    AWS_SECRET_ACCESS_KEY: 'e2e',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    STATIC_DIR: resolve(root, 'frontend/dist'),
+  }
+  const listening = /listening on (http:\/\/\S+)/
+  const server = await start('streambed', [], env, listening)
+  const secured = await start('streambed', [], { ...env, API_KEYS: E2E_API_KEY }, listening)
   project.provide('appUrl', server.url)
   project.provide('emulatorUrl', emulator.url)
+  project.provide('securedUrl', secured.url)
   return () => {
     server.child.kill('SIGTERM')
+    secured.child.kill('SIGTERM')
     emulator.child.kill('SIGTERM')
   }
 }
