@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header,
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -107,11 +107,21 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts every request by its route pattern (never the raw path, which would let
-/// clients create unbounded series).
+/// Middleware: counts every request by its route pattern and a known method name (never the raw
+/// path or an arbitrary method, which would let clients create unbounded series).
 pub async fn count_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = request.method().as_str().to_owned();
+    let method = match *request.method() {
+        Method::GET
+        | Method::POST
+        | Method::HEAD
+        | Method::OPTIONS
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE => request.method().as_str(),
+        _ => "other",
+    }
+    .to_owned();
     let response = next.run(request).await;
     metrics.request(route, method, response.status().as_u16());
     response

@@ -43,6 +43,10 @@ async fn metrics_count_requests_tokens_errors_cancellations_and_timings() {
         .await
         .unwrap();
 
+    // Made-up methods and paths must not create series of their own.
+    let odd = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+    assert_eq!(app.http.request(odd, app.url("/x/y")).send().await.unwrap().status(), 404);
+
     let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
 
     let chat = |status: &str| {
@@ -53,6 +57,9 @@ async fn metrics_count_requests_tokens_errors_cancellations_and_timings() {
     };
     assert_eq!((chat("200"), chat("400"), chat("502")), (5.0, 1.0, 1.0));
     assert_eq!(value(&text, "streambed_active_streams"), 0.0);
+    let unmatched = r#"streambed_http_requests_total{route="unmatched",method="other",status="404"}"#;
+    assert_eq!(value(&text, unmatched), 1.0);
+    assert!(!text.contains("FROBNICATE") && !text.contains("/x/y"));
     assert_eq!(value(&text, r#"streambed_upstream_errors_total{code="access_denied"}"#), 1.0);
     assert_eq!(value(&text, r#"streambed_upstream_errors_total{code="upstream_error"}"#), 1.0);
     assert_eq!(value(&text, "streambed_fallbacks_total"), 1.0);
