@@ -7,6 +7,8 @@ export class ChatError extends Error {
   /** HTTP status when the server refused before streaming; 0 for network and in-stream errors. */
   readonly status: number
   readonly requestId: string | undefined
+  /** Bedrock's own request id, for an AWS support case. */
+  readonly upstreamRequestId: string | undefined
 
   constructor(body: ErrorBody, status = 0) {
     super(body.message)
@@ -15,6 +17,7 @@ export class ChatError extends Error {
     this.retryable = body.retryable ?? (status === 0 || status === 429 || status >= 500)
     this.status = status
     this.requestId = body.requestId
+    this.upstreamRequestId = body.upstreamRequestId
   }
 }
 

@@ -54,11 +54,18 @@ describe('ChatView', () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')
 
-    act(() => calls[0]!.push({ type: 'error', error: { code: 'access_denied', message: 'Bedrock said no.' } }))
+    act(() =>
+      calls[0]!.push({
+        type: 'error',
+        error: { code: 'access_denied', message: 'Bedrock said no.', requestId: 'ours-1', upstreamRequestId: 'aws-2' },
+      }),
+    )
 
     const alert = await screen.findByRole('alert')
     expect(alert).toHaveTextContent(/Check the IAM permissions/)
     expect(alert).toHaveTextContent('Bedrock said no.')
+    expect(alert).toHaveTextContent('Request id: ours-1')
+    expect(alert).toHaveTextContent('Bedrock request id: aws-2')
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))
     expect(calls).toHaveLength(2)
   })

@@ -20,6 +20,7 @@ export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry: () 
         <strong>{advice[error.code] ?? 'Something went wrong.'}</strong>
         <p>{error.message}</p>
         {error.requestId && <p className="request-id">Request id: {error.requestId}</p>}
+        {error.upstreamRequestId && <p className="request-id">Bedrock request id: {error.upstreamRequestId}</p>}
       </div>
       <button type="button" onClick={onRetry}>
         Retry
