@@ -41,8 +41,14 @@ async fn main() -> anyhow::Result<()> {
     if args.only != "local" {
         let levels =
             args.levels.unwrap_or_else(|| if args.quick { vec![1, 100] } else { vec![1, 100, 1000, 5000] });
-        let options =
-            relay::Options { bin_dir: args.bin_dir, levels, tokens: args.tokens, delay_ms: args.delay_ms };
+        let saturation = if args.quick { (20, 2_000) } else { (50, 5_000) };
+        let options = relay::Options {
+            bin_dir: args.bin_dir,
+            levels,
+            tokens: args.tokens,
+            delay_ms: args.delay_ms,
+            saturation,
+        };
         relay::run(options).await?;
         println!();
     }

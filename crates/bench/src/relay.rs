@@ -73,8 +73,9 @@ impl Drop for Service {
     }
 }
 
-async fn floor_stream(client: &reqwest::Client, url: &str) -> Timing {
-    let body = r#"{"messages":[{"role":"user","content":[{"text":"bench"}]}]}"#;
+/// `prompt` must not need JSON escaping (it is a word or a scenario marker).
+async fn floor_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timing {
+    let body = format!(r#"{{"messages":[{{"role":"user","content":[{{"text":"{prompt}"}}]}}]}}"#);
     let started = Instant::now();
     let mut timing = Timing::default();
     let Ok(mut response) = client.post(format!("{url}/model/bench/converse-stream")).body(body).send().await
@@ -153,6 +154,8 @@ pub struct Options {
     pub levels: Vec<usize>,
     pub tokens: usize,
     pub delay_ms: u64,
+    /// Streams and tokens per stream for the saturation run with an unpaced upstream.
+    pub saturation: (usize, usize),
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -197,7 +200,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &n in &options.levels {
         let floor_client = client()?;
-        let floor = summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url))).await);
+        let floor =
+            summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url, "bench"))).await);
         drop(floor_client);
 
         let before = proc.sample()?;
@@ -231,5 +235,35 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             cpu_per_1k,
         );
     }
+    println!();
+    saturation(&emulator.url, &server.url, &proc, options.saturation).await
+}
+
+/// Tokens per second at saturation: an unpaced upstream (every delta sent at once) read by
+/// `streams` clients, directly and through the relay. The load client shares the two cores, so
+/// this is what one small box does end to end, not the relay alone.
+async fn saturation(
+    emulator: &str,
+    server: &str,
+    proc: &ProcStats,
+    (streams, tokens): (usize, usize),
+) -> anyhow::Result<()> {
+    let prompt = format!("[[scenario:slow delay_ms=0 n={tokens}]]");
+    let client = client()?;
+    let started = Instant::now();
+    let floor = summarise(&join_all((0..streams).map(|_| floor_stream(&client, emulator, &prompt))).await);
+    let floor_rate = floor.tokens as f64 / started.elapsed().as_secs_f64();
+    let before = proc.sample()?;
+    let started = Instant::now();
+    let relay = summarise(&join_all((0..streams).map(|_| relay_stream(&client, server, &prompt))).await);
+    let relay_rate = relay.tokens as f64 / started.elapsed().as_secs_f64();
+    let cpu = proc.sample()?.cpu_seconds - before.cpu_seconds;
+    if relay.complete != streams {
+        bail!("{} of {streams} saturation streams did not complete", streams - relay.complete);
+    }
+    println!("saturation: {streams} streams × {tokens} unpaced tokens");
+    println!("| floor tokens/s | relay tokens/s | server CPU s per 1k tokens |");
+    println!("| --- | --- | --- |");
+    println!("| {floor_rate:.0} | {relay_rate:.0} | {:.4} |", cpu / (relay.tokens as f64 / 1000.0));
     Ok(())
 }
