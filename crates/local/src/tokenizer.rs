@@ -137,6 +137,13 @@ mod tests {
     }
 
     #[test]
+    fn control_bytes_missing_from_the_vocabulary_are_dropped_as_llama_cpp_does() {
+        let t = tokenizer();
+        assert!(t.encode("\u{13}").is_empty());
+        assert_eq!(stream_decode(t, &t.encode("a\u{13}b")), "ab");
+    }
+
+    #[test]
     fn control_tokens_stop_and_are_never_shown() {
         let t = tokenizer();
         assert!(t.is_stop(2) && t.is_stop(0));
@@ -152,11 +159,13 @@ mod tests {
             prop_assert_eq!(stream_decode(t, &ids), t.decode(&ids));
         }
 
-        /// Real text: the BMP and the emoji plane. (The vocabulary has no token for the lead
-        /// bytes of planes 4–15, which hold no assigned characters, so those cannot round-trip.)
+        /// Real text: the BMP and the emoji plane. The vocabulary has no token for the lead
+        /// bytes of planes 4–15 (no assigned characters) nor for the control bytes 0x04, 0x06,
+        /// 0x13, 0x14, 0x16 and 0x1D, which the tokenizer drops exactly as llama.cpp does on
+        /// this GGUF; those cannot round-trip.
         #[test]
         fn valid_text_never_decodes_to_replacement_characters(
-            text in "[\u{0}-\u{D7FF}\u{E000}-\u{FFFC}\u{10000}-\u{1FFFF}]{0,40}"
+            text in "[\u{0}-\u{3}\u{5}\u{7}-\u{12}\u{15}\u{17}-\u{1C}\u{1E}-\u{D7FF}\u{E000}-\u{FFFC}\u{10000}-\u{1FFFF}]{0,40}"
         ) {
             let t = tokenizer();
             let decoded = stream_decode(t, &t.encode(&text));
