@@ -136,6 +136,39 @@ mod tests {
         );
     }
 
+    /// Reference ids from llama.cpp (llama-cpp-python 0.3, `tokenize(…, special=True)` on the same
+    /// GGUF, in the venv `scripts/bench-llama-cpp.sh` builds): template, digits one by one,
+    /// accents, CJK, emoji, whitespace runs and contractions.
+    #[test]
+    fn ids_match_llama_cpp_on_the_same_gguf() {
+        let t = tokenizer();
+        let cases: [(&str, &[u32]); 5] = [
+            (
+                "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+                &[1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198],
+            ),
+            (
+                "In 2024, 12345 items cost $6.78.",
+                &[
+                    788, 216, 34, 32, 34, 36, 28, 216, 33, 34, 35, 36, 37, 3723, 1708, 1885, 38, 30, 39, 40,
+                    30,
+                ],
+            ),
+            (
+                "café naïve — 日本語 👋🎉",
+                &[
+                    83, 1939, 2756, 15486, 46494, 1841, 17097, 241, 115, 40993, 179, 120, 248, 15107, 235,
+                    229, 10813, 232, 227,
+                ],
+            ),
+            ("  indented\n\ttab", &[216, 641, 6574, 198, 197, 15999]),
+            ("Don't stop; it's fine!", &[8084, 982, 2853, 43, 357, 506, 4979, 17]),
+        ];
+        for (text, ids) in cases {
+            assert_eq!(t.encode(text), ids, "{text:?}");
+        }
+    }
+
     #[test]
     fn control_bytes_missing_from_the_vocabulary_are_dropped_as_llama_cpp_does() {
         let t = tokenizer();
