@@ -13,7 +13,7 @@ use axum::{
 use serde::{Serialize, de::DeserializeOwned};
 use streambed_core::{ErrorKind, ProviderError};
 
-use crate::{REQUEST_ID, auth::AuthError};
+use crate::{auth::AuthError, request_id};
 
 tokio::task_local! {
     /// The `x-request-id` of the request being handled, for error bodies built deep inside it.
@@ -23,7 +23,7 @@ tokio::task_local! {
 /// Middleware: makes the request id (set by the outer `SetRequestIdLayer`) available to every
 /// [`AppError`] built while the request is handled, so each error body names it.
 pub async fn with_request_id(request: Request, next: Next) -> Response {
-    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let id = request_id(request.headers()).to_owned();
     CURRENT_REQUEST_ID.scope(id, next.run(request)).await
 }
 

@@ -26,7 +26,7 @@ use std::{
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header},
     middleware::{from_fn, from_fn_with_state},
     serve::ListenerExt,
 };
@@ -50,6 +50,11 @@ use crate::{
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, set (or taken from the client) by the outermost layer.
+fn request_id(headers: &HeaderMap) -> &str {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
 
 /// Scripts and styles from this origin only, no inline script, no framing: the SPA needs
 /// nothing more, and model output rendered as markdown can never run code.
@@ -100,7 +105,7 @@ pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Ro
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let id = request_id(request.headers());
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -4,6 +4,7 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
     sync::Arc,
 };
 
@@ -15,7 +16,6 @@ use axum::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use metrics::Gauge;
-use std::num::NonZeroU32;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{auth::Principal, config::Limits, error::AppError};
@@ -43,9 +43,9 @@ impl RateLimit {
         self.limiter.shrink_to_fit();
     }
 
-    fn check(&self, key: &str) -> Result<(), AppError> {
+    fn check(&self, key: String) -> Result<(), AppError> {
         self.limiter
-            .check_key(&key.to_owned())
+            .check_key(&key)
             .map_err(|not_until| AppError::RateLimited(not_until.wait_time_from(self.limiter.clock().now())))
     }
 }
@@ -67,7 +67,7 @@ pub async fn rate_limit(
             }
         }
     };
-    limit.check(&key)?;
+    limit.check(key)?;
     Ok(next.run(request).await)
 }
 
@@ -148,12 +148,12 @@ mod tests {
             ..crate::Config::from_lookup(|_| None).unwrap().limits
         };
         let limit = RateLimit::new(&limits).unwrap();
-        assert!(limit.check("a").is_ok() && limit.check("a").is_ok());
-        let Err(AppError::RateLimited(wait)) = limit.check("a") else {
+        assert!(limit.check("a".into()).is_ok() && limit.check("a".into()).is_ok());
+        let Err(AppError::RateLimited(wait)) = limit.check("a".into()) else {
             panic!("third request in a burst of 2")
         };
         assert!(wait.as_secs_f64() > 0.0 && wait.as_secs_f64() <= 1.0, "{wait:?}");
-        assert!(limit.check("b").is_ok(), "clients are limited separately");
+        assert!(limit.check("b".into()).is_ok(), "clients are limited separately");
     }
 
     #[test]

@@ -87,10 +87,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, route: String, method: String, status: u16) {
+    pub fn request(&self, route: String, method: &'static str, status: u16) {
         let labels = vec![
             Label::new("route", route),
-            Label::new("method", method),
+            Label::from_static_parts("method", method),
             Label::new("status", status.to_string()),
         ];
         self.recorder.register_counter(&Key::from_parts(REQUESTS, labels), &METADATA).increment(1);
@@ -112,16 +112,15 @@ impl Metrics {
 pub async fn count_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = match *request.method() {
-        Method::GET
-        | Method::POST
-        | Method::HEAD
-        | Method::OPTIONS
-        | Method::PUT
-        | Method::PATCH
-        | Method::DELETE => request.method().as_str(),
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
         _ => "other",
-    }
-    .to_owned();
+    };
     let response = next.run(request).await;
     metrics.request(route, method, response.status().as_u16());
     response

@@ -125,26 +125,24 @@ pub fn events(mut upstream: ChatStream, relay: Relay) -> impl Stream<Item = Resu
                 ))),
                 () = &mut deadline => Some(Err(deadline_exceeded())),
                 next = upstream.next() => next,
-            };
+            }
+            .unwrap_or_else(|| {
+                Err(ProviderError::new(ErrorKind::StreamInterrupted, "The answer ended unexpectedly. Try again."))
+            });
             // Each event, and for the last one how the chat ended.
             let (event, outcome) = match next {
-                Some(Ok(ChatEvent::Text(text))) => {
+                Ok(ChatEvent::Text(text)) => {
                     report.token();
                     (sse::token(&text), None)
                 }
-                Some(Ok(ChatEvent::Reasoning(text))) => (sse::reasoning(&text), None),
-                Some(Ok(ChatEvent::Done(completion))) => {
+                Ok(ChatEvent::Reasoning(text)) => (sse::reasoning(&text), None),
+                Ok(ChatEvent::Done(completion)) => {
                     if !completion.streamed {
                         report.metrics.fallbacks.increment(1);
                     }
                     (sse::done(&completion, report.started.elapsed(), &report.model), Some("complete"))
                 }
-                Some(Err(error)) => {
-                    report.metrics.upstream_error(error.kind.code());
-                    (sse::error(&error, &report.request_id), Some(error.kind.code()))
-                }
-                None => {
-                    let error = ProviderError::new(ErrorKind::StreamInterrupted, "The answer ended unexpectedly. Try again.");
+                Err(error) => {
                     report.metrics.upstream_error(error.kind.code());
                     (sse::error(&error, &report.request_id), Some(error.kind.code()))
                 }

@@ -184,7 +184,7 @@ impl JwtVerifier {
         struct Discovery {
             jwks_uri: String,
         }
-        let mut url = self.config.issuer_url.clone();
+        let mut url = Url::parse(&self.config.issuer)?;
         url.path_segments_mut()
             .expect("an http(s) URL has a path")
             .pop_if_empty()
@@ -198,7 +198,7 @@ impl JwtVerifier {
 enum FetchError {
     #[error(transparent)]
     Http(#[from] reqwest::Error),
-    #[error("the discovery document's jwks_uri is not a URL: {0}")]
+    #[error("not a URL: {0}")]
     BadUrl(#[from] url::ParseError),
 }
 

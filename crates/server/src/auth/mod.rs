@@ -39,9 +39,8 @@ impl AuthConfig {
 /// One OIDC issuer whose tokens are accepted.
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    /// `AUTH_JWT_ISSUER`: must equal the tokens' `iss` claim exactly.
+    /// `AUTH_JWT_ISSUER`: must equal the tokens' `iss` claim exactly (an http(s) URL).
     pub issuer: String,
-    pub issuer_url: Url,
     /// `AUTH_JWT_AUDIENCE`: the API's audience (Cognito: the app client id), matched against
     /// `aud` or, for Cognito access tokens that have none, `client_id`.
     pub audience: String,

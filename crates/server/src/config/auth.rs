@@ -50,17 +50,14 @@ pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
         _ => Err(ConfigError::new(var, format!("`{url}` is not an http(s) URL"))),
     };
-    let issuer_url = http_url("AUTH_JWT_ISSUER", &issuer)?;
+    http_url("AUTH_JWT_ISSUER", &issuer)?;
     let Some(audience) = audience else {
         return Err(ConfigError::new(
             "AUTH_JWT_AUDIENCE",
             "is required with AUTH_JWT_ISSUER (the app client id)".into(),
         ));
     };
-    let jwks_url = match jwks_url {
-        Some(url) => Some(http_url("AUTH_JWKS_URL", &url)?),
-        None => None,
-    };
+    let jwks_url = jwks_url.map(|url| http_url("AUTH_JWKS_URL", &url)).transpose()?;
     let min_refetch = vars.seconds("AUTH_JWKS_MIN_REFETCH_SECONDS", 30.0)?;
-    Ok(Some(JwtConfig { issuer, issuer_url, audience, jwks_url, min_refetch }))
+    Ok(Some(JwtConfig { issuer, audience, jwks_url, min_refetch }))
 }

@@ -11,7 +11,10 @@ use crate::auth::AuthConfig;
 use vars::Vars;
 
 mod auth;
+mod limits;
 mod vars;
+
+pub use limits::Limits;
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,28 +74,6 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// What one client, and all clients together, may ask of the server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// `RATE_LIMIT_PER_MINUTE`: chats per client (API key, token subject, else IP); 0 is off (60).
-    pub rate_per_minute: u32,
-    /// `RATE_LIMIT_BURST`: chats a client may send at once before the rate applies (20).
-    pub rate_burst: u32,
-    /// `MAX_CONCURRENT_STREAMS`: answers streaming at once; more get 503 (10,000).
-    pub max_streams: usize,
-    /// `MAX_PROMPT_CHARS`: characters in all messages of one request together (100,000).
-    pub max_prompt_chars: usize,
-    /// `MAX_TURNS`: messages in one request's history (100).
-    pub max_turns: usize,
-    /// `MAX_TOKENS_LIMIT`: the largest `maxTokens` a request may ask for (4,096).
-    pub max_tokens: u32,
-    /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
-    pub request_timeout: Duration,
-    /// `TRUSTED_PROXY_HOPS`: proxies in front of the server (ALB = 1, CloudFront + ALB = 2)
-    /// whose `X-Forwarded-For` entries identify the client; 0 uses the peer address.
-    pub trusted_proxy_hops: usize,
-}
-
 /// A variable with a value the server cannot use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}: {message}")]
@@ -145,24 +126,7 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             ),
         };
-        let limits = Limits {
-            rate_per_minute: vars.parse("RATE_LIMIT_PER_MINUTE", 60)?,
-            rate_burst: vars
-                .optional("RATE_LIMIT_BURST", |b: &u32| *b >= 1, "an integer of at least 1")?
-                .unwrap_or(20),
-            max_streams: vars
-                .optional("MAX_CONCURRENT_STREAMS", |n: &usize| *n >= 1, "an integer of at least 1")?
-                .unwrap_or(10_000),
-            max_prompt_chars: vars.parse("MAX_PROMPT_CHARS", 100_000)?,
-            max_turns: vars
-                .optional("MAX_TURNS", |n: &usize| *n >= 1, "an integer of at least 1")?
-                .unwrap_or(100),
-            max_tokens: vars
-                .optional("MAX_TOKENS_LIMIT", |n: &u32| *n >= 1, "an integer of at least 1")?
-                .unwrap_or(4096),
-            request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
-            trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0)?,
-        };
+        let limits = limits::read(&vars)?;
         let params = InferenceParams {
             max_tokens: vars.optional(
                 "BEDROCK_MAX_TOKENS",
@@ -178,9 +142,7 @@ impl Config {
             model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
             max_queue: vars.parse("LOCAL_MAX_QUEUE", defaults.max_queue)?,
             settings: Settings {
-                top_k: vars
-                    .optional("LOCAL_TOP_K", |k: &usize| *k >= 1, "an integer of at least 1")?
-                    .unwrap_or(defaults.settings.top_k),
+                top_k: vars.at_least_one("LOCAL_TOP_K", defaults.settings.top_k)?,
                 repeat_penalty: vars
                     .optional(
                         "LOCAL_REPEAT_PENALTY",

@@ -29,6 +29,15 @@ impl Vars<'_> {
         Ok(self.optional(name, |_| true, &format!("a valid {expected}"))?.unwrap_or(default))
     }
 
+    /// A count that must be at least 1, e.g. a queue size or a cap.
+    pub(super) fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        Ok(self.optional(name, |n: &T| *n >= T::from(1), "an integer of at least 1")?.unwrap_or(default))
+    }
+
     pub(super) fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
         let valid = |s: &f64| *s > 0.0 && Duration::try_from_secs_f64(*s).is_ok();
         let secs = self.optional(name, valid, "a positive number of seconds")?;

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use streambed_core::{ChatRequest, ErrorKind, InferenceParams, Message, ProviderError, Role};
 
 use crate::{
-    AppState, REQUEST_ID,
+    AppState,
     config::Limits,
     error::{ApiJson, AppError},
     relay::{self, ChatReport, Relay},
-    sse,
+    request_id, sse,
 };
 
 /// The seed's `{"prompt": …}` or the multi-turn `{"messages": […]}`, with an optional
@@ -98,8 +98,12 @@ pub async fn chat(
         .await
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
         .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
-    let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let report = ChatReport::new(request_id, state.model.info().id.clone(), started, state.metrics.clone());
+    let report = ChatReport::new(
+        request_id(&headers).to_owned(),
+        state.model.info().id.clone(),
+        started,
+        state.metrics.clone(),
+    );
     let events =
         relay::events(upstream, Relay { report, cutoff: state.shutdown.cutoff.clone(), deadline, slot });
     Ok(sse::response(events, state.keep_alive))

@@ -60,15 +60,7 @@ async fn api_keys_guard_the_api_but_not_health_or_the_spec() {
 async fn cors_preflight_needs_no_credentials() {
     let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", KEY)]).await;
 
-    let preflight = app
-        .http
-        .request(reqwest::Method::OPTIONS, app.url("/api/chat"))
-        .header("origin", "https://chat.example")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
-        .send()
-        .await
-        .unwrap();
+    let preflight = app.preflight("authorization, content-type").await;
 
     assert!(preflight.status().is_success());
     let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();

@@ -111,6 +111,18 @@ impl TestApp {
         read_frames(response).await
     }
 
+    /// A browser's CORS preflight for `POST /api/chat` from another origin.
+    pub async fn preflight(&self, request_headers: &str) -> reqwest::Response {
+        self.http
+            .request(reqwest::Method::OPTIONS, self.url("/api/chat"))
+            .header("origin", "https://chat.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", request_headers)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Sends the shutdown signal, as SIGTERM would.
     pub fn signal_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {

@@ -31,15 +31,7 @@ async fn unknown_routes_and_methods_answer_in_json() {
 async fn cors_preflight_is_answered_for_any_origin_by_default() {
     let app = spawn_app().await;
 
-    let response = app
-        .http
-        .request(reqwest::Method::OPTIONS, app.url("/api/chat"))
-        .header("origin", "https://chat.example")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let response = app.preflight("content-type").await;
 
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");

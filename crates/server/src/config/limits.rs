@@ -1,0 +1,40 @@
+//! The abuse-limit variables: rates, caps and the request deadline.
+
+use std::time::Duration;
+
+use super::{ConfigError, Vars};
+
+/// What one client, and all clients together, may ask of the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// `RATE_LIMIT_PER_MINUTE`: chats per client (API key, token subject, else IP); 0 is off (60).
+    pub rate_per_minute: u32,
+    /// `RATE_LIMIT_BURST`: chats a client may send at once before the rate applies (20).
+    pub rate_burst: u32,
+    /// `MAX_CONCURRENT_STREAMS`: answers streaming at once; more get 503 (10,000).
+    pub max_streams: usize,
+    /// `MAX_PROMPT_CHARS`: characters in all messages of one request together (100,000).
+    pub max_prompt_chars: usize,
+    /// `MAX_TURNS`: messages in one request's history (100).
+    pub max_turns: usize,
+    /// `MAX_TOKENS_LIMIT`: the largest `maxTokens` a request may ask for (4,096).
+    pub max_tokens: u32,
+    /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
+    pub request_timeout: Duration,
+    /// `TRUSTED_PROXY_HOPS`: proxies in front of the server (ALB = 1, CloudFront + ALB = 2)
+    /// whose `X-Forwarded-For` entries identify the client; 0 uses the peer address.
+    pub trusted_proxy_hops: usize,
+}
+
+pub(super) fn read(vars: &Vars) -> Result<Limits, ConfigError> {
+    Ok(Limits {
+        rate_per_minute: vars.parse("RATE_LIMIT_PER_MINUTE", 60)?,
+        rate_burst: vars.at_least_one("RATE_LIMIT_BURST", 20)?,
+        max_streams: vars.at_least_one("MAX_CONCURRENT_STREAMS", 10_000)?,
+        max_prompt_chars: vars.parse("MAX_PROMPT_CHARS", 100_000)?,
+        max_turns: vars.at_least_one("MAX_TURNS", 100)?,
+        max_tokens: vars.at_least_one("MAX_TOKENS_LIMIT", 4096)?,
+        request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
+        trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0)?,
+    })
+}
