@@ -44,7 +44,8 @@ const PAIRED = new Set(['`', '*', '_', '~'])
 export function splitParagraph(block: string): string[] {
   if (block.length <= SEGMENT_CHARS || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) return [block]
   const segments: string[] = []
-  const open = new Map<string, number>()
+  /** Delimiters seen an odd number of times so far: a span of that kind is open. */
+  const open = new Set<string>()
   let brackets = 0
   let start = 0
   for (let i = 0; i < block.length - 1; i++) {
@@ -52,12 +53,12 @@ export function splitParagraph(block: string): string[] {
     if (c === '\\') {
       i++ // an escaped character delimits nothing
     } else if (PAIRED.has(c)) {
-      open.set(c, (open.get(c) ?? 0) + 1)
+      if (!open.delete(c)) open.add(c)
     } else if (c === '[' || c === '(') {
       brackets++
     } else if (c === ']' || c === ')') {
       brackets = Math.max(0, brackets - 1) // a stray ")" (a smiley) must not block every later cut
-    } else if (brackets === 0 && [...open.values()].every((n) => n % 2 === 0)) {
+    } else if (brackets === 0 && open.size === 0) {
       const sentenceEnd = (c === '.' || c === '!' || c === '?') && /\s/.test(block[i + 1]!)
       if (sentenceEnd && i + 1 - start >= SEGMENT_CHARS) {
         segments.push(block.slice(start, i + 1))

@@ -33,8 +33,8 @@ const Block = memo(function Block({ text, inline = false }: { text: string; inli
   )
 })
 
-/** A long paragraph, parsed piece by piece (see `splitParagraph`) into one <p>. */
-function Paragraph({ text }: { text: string }) {
+/** A block; a long paragraph is parsed piece by piece (see `splitParagraph`) into one <p>. */
+const Paragraph = memo(function Paragraph({ text }: { text: string }) {
   const segments = splitParagraph(text)
   if (segments.length === 1) return <Block text={text} />
   return (
@@ -47,7 +47,7 @@ function Paragraph({ text }: { text: string }) {
       ))}
     </p>
   )
-}
+})
 
 /**
  * Markdown rendered block by block (and long paragraphs piece by piece), so a streaming answer
