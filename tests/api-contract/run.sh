@@ -20,17 +20,8 @@ work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Waits for the first http:// address in a log (both binaries log theirs once listening).
-listening() {
-  for _ in $(seq 200); do
-    url=$(grep -o 'http://[0-9.:]*[0-9]' "$1" | head -1 || true)
-    [ -n "$url" ] && { echo "$url"; return; }
-    sleep 0.1
-  done
-  cat "$1" >&2
-  echo "did not start" >&2
-  exit 1
-}
+# shellcheck source=../../scripts/listening.sh
+source "$root/scripts/listening.sh"
 
 "$target/debug/streambed-emulator" --port 0 --delay-ms 0 >"$work/emulator.log" 2>&1 &
 pids+=($!)

@@ -11,12 +11,9 @@ log=$(mktemp)
 "$target/debug/streambed-emulator" --port 0 --delay-ms 0 >"$log" 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 100); do
-  url=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "${url:-}" ] || { cat "$log"; echo "emulator did not start" >&2; exit 1; }
+# shellcheck source=../../scripts/listening.sh
+source "$root/scripts/listening.sh"
+url=$(listening "$log")
 export EMULATOR_URL="$url" AWS_ACCESS_KEY_ID=compat AWS_SECRET_ACCESS_KEY=compat AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 # boto3 in a venv of its own, made once.
