@@ -7,6 +7,7 @@
 //! token, and a request whose client left while queued is skipped.
 
 mod decode;
+mod model;
 mod template;
 mod tokenizer;
 mod weights;
@@ -22,8 +23,8 @@ pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
 use crate::{tokenizer::ChatTokenizer, worker::Job};
 
-/// candle's llama implementation precomputes rotary embeddings for 4,096 positions (below the
-/// model's 8,192), so prompt and answer together must fit in that.
+/// Prompt and answer together, in tokens. The model was trained on 8,192; half that bounds the
+/// KV cache (46 KB per token) and the prompt processing a small machine does before answering.
 pub const MAX_CONTEXT_TOKENS: usize = 4096;
 
 /// How the local model runs. `Default` gives the documented defaults.

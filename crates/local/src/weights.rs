@@ -13,9 +13,8 @@ use candle_core::{
     Device,
     quantized::{GgmlDType, QTensor, gguf_file},
 };
-use candle_transformers::models::quantized_llama::ModelWeights;
 
-use crate::{LoadError, tokenizer::ChatTokenizer};
+use crate::{LoadError, model::Model, tokenizer::ChatTokenizer};
 
 /// `models/X.Q4_1.gguf` → `models/X.Q4_1.q8_0.gguf`.
 fn cache_path(model: &Path) -> PathBuf {
@@ -23,7 +22,7 @@ fn cache_path(model: &Path) -> PathBuf {
 }
 
 /// Loads the model and its tokenizer, converting and caching the weights on first use.
-pub fn load(path: &Path) -> Result<(ModelWeights, ChatTokenizer), LoadError> {
+pub fn load(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
     if !path.is_file() {
         return Err(LoadError::Missing(path.to_owned()));
     }
@@ -40,13 +39,13 @@ pub fn load(path: &Path) -> Result<(ModelWeights, ChatTokenizer), LoadError> {
     load_file(&cache)
 }
 
-fn load_file(path: &Path) -> Result<(ModelWeights, ChatTokenizer), LoadError> {
+fn load_file(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
     let corrupt = |e: candle_core::Error| LoadError::Corrupt(path.to_owned(), e.to_string());
     let mut reader =
         BufReader::new(File::open(path).map_err(|e| LoadError::Corrupt(path.to_owned(), e.to_string()))?);
     let content = gguf_file::Content::read(&mut reader).map_err(corrupt)?;
     let tokenizer = ChatTokenizer::from_gguf(&content)?;
-    let weights = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).map_err(corrupt)?;
+    let weights = Model::from_gguf(&content, &mut reader).map_err(corrupt)?;
     Ok((weights, tokenizer))
 }
 

@@ -4,16 +4,19 @@
 
 use std::{sync::Arc, time::SystemTime};
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use candle_transformers::{
     generation::{LogitsProcessor, Sampling},
-    models::quantized_llama::ModelWeights,
     utils::apply_repeat_penalty,
 };
 use streambed_core::{ChatEvent, Completion, ErrorKind, ProviderError, Usage};
 use tokio::sync::{mpsc, watch};
 
-use crate::{decode::Utf8Stream, tokenizer::ChatTokenizer};
+use crate::{
+    decode::Utf8Stream,
+    model::{KvCache, Model},
+    tokenizer::ChatTokenizer,
+};
 
 /// Sampling for one answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,11 +87,9 @@ const PREFILL_CHUNK: usize = 128;
 
 /// Runs until every sender of `jobs` is gone.
 ///
-/// Each job runs on a clone of `pristine` (the weights are shared `Arc`s, so cloning is cheap):
-/// the KV cache starts empty, and candle's causal-mask cache, which keeps one mask per prompt
-/// shape it has seen, is dropped with the job instead of growing for the server's lifetime.
+/// Each job gets its own KV cache, so every answer starts from an empty one.
 pub(crate) fn run(
-    pristine: ModelWeights,
+    model: Model,
     tokenizer: Arc<ChatTokenizer>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     stats: watch::Sender<WorkerStats>,
@@ -97,7 +98,7 @@ pub(crate) fn run(
         let report = if job.events.is_closed() {
             JobReport { prompt_tokens: job.prompt.len(), stop: Stop::LeftWhileQueued, ..JobReport::default() }
         } else {
-            generate(&mut pristine.clone(), &tokenizer, &job)
+            generate(&model, &tokenizer, &job)
         };
         tracing::debug!(?report, "local generation finished");
         stats.send_modify(|s| {
@@ -107,7 +108,7 @@ pub(crate) fn run(
     }
 }
 
-fn generate(model: &mut ModelWeights, tokenizer: &ChatTokenizer, job: &Job) -> JobReport {
+fn generate(model: &Model, tokenizer: &ChatTokenizer, job: &Job) -> JobReport {
     let mut report = JobReport { prompt_tokens: job.prompt.len(), ..JobReport::default() };
     let result = Generation::new(model, tokenizer, job).run(&mut report);
     if let Err(e) = result {
@@ -119,7 +120,8 @@ fn generate(model: &mut ModelWeights, tokenizer: &ChatTokenizer, job: &Job) -> J
 }
 
 struct Generation<'a> {
-    model: &'a mut ModelWeights,
+    model: &'a Model,
+    cache: KvCache,
     tokenizer: &'a ChatTokenizer,
     job: &'a Job,
     sampler: LogitsProcessor,
@@ -127,17 +129,16 @@ struct Generation<'a> {
 }
 
 impl<'a> Generation<'a> {
-    fn new(model: &'a mut ModelWeights, tokenizer: &'a ChatTokenizer, job: &'a Job) -> Self {
+    fn new(model: &'a Model, tokenizer: &'a ChatTokenizer, job: &'a Job) -> Self {
         let seed =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         let sampler = LogitsProcessor::from_sampling(seed, job.settings.sampling());
-        Self { model, tokenizer, job, sampler, context: job.prompt.clone() }
+        Self { model, cache: KvCache::default(), tokenizer, job, sampler, context: job.prompt.clone() }
     }
 
     /// Runs the model on `input` at `position`: the logits for the token after the last one.
     fn forward(&mut self, input: &[u32], position: usize) -> candle_core::Result<Tensor> {
-        let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
-        self.model.forward(&input, position)?.squeeze(0)
+        self.model.forward(&mut self.cache, input, position)
     }
 
     /// Feeds the prompt in chunks and samples the first answer token.
