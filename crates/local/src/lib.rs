@@ -6,6 +6,7 @@
 //! bounded channel as complete UTF-8 pieces; dropping the stream stops generation at the next
 //! token, and a request whose client left while queued is skipped.
 
+mod attention;
 mod decode;
 mod model;
 mod template;

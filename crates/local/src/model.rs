@@ -7,7 +7,8 @@
 //! (and the activations with them) adds a third more multiply-adds, yet each projection runs
 //! about 3x faster. The padding happens only where those kernels exist; elsewhere it would only
 //! add work. Decode also fuses the projections that read the same input (q, k, v and gate, up)
-//! into one parallel region. The rest follows `quantized_llama`.
+//! into one parallel region, and its attention is [`crate::attention`]'s. The rest follows
+//! `quantized_llama`.
 
 use std::{borrow::Cow, io, sync::Arc};
 
@@ -18,12 +19,12 @@ use candle_core::{
 use candle_nn::{ops, rotary_emb};
 use candle_transformers::utils::{build_additive_causal_mask, repeat_kv};
 
+use crate::attention::{self, Heads, LayerCache};
+
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
+    heads: Heads,
     norm_eps: f32,
 }
 
@@ -32,15 +33,6 @@ struct Shape {
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<LayerCache>,
-}
-
-/// One layer's keys and values (after RoPE), laid out `[position][kv head][dim]`: a new
-/// token's are appended in place, where concatenating tensors would copy the whole cache at
-/// every step.
-#[derive(Debug, Default, Clone)]
-struct LayerCache {
-    keys: Vec<f32>,
-    values: Vec<f32>,
 }
 
 /// Weight matrices that read the same input, so the input is padded (and, in decode,
@@ -153,9 +145,7 @@ impl Model {
         let hidden = number("llama.embedding_length")?;
         let heads = number("llama.attention.head_count")?;
         let shape = Shape {
-            heads,
-            kv_heads: number("llama.attention.head_count_kv")?,
-            head_dim: hidden / heads,
+            heads: Heads { query: heads, kv: number("llama.attention.head_count_kv")?, dim: hidden / heads },
             norm_eps: metadata("llama.attention.layer_norm_rms_epsilon")?.to_f32()?,
         };
         let rope_base = metadata("llama.rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0);
@@ -179,7 +169,7 @@ impl Model {
                 })
             })
             .collect::<Result<_>>()?;
-        let (cos, sin) = rope_tables(shape.head_dim, rope_base)?;
+        let (cos, sin) = rope_tables(shape.heads.dim, rope_base)?;
         Ok(Self { shape, embeddings, layers, norm, output: Projections::new(vec![output])?, cos, sin })
     }
 
@@ -217,92 +207,35 @@ impl Model {
         mask: Option<&Tensor>,
         position: usize,
     ) -> Result<Tensor> {
-        let Shape { heads, kv_heads, head_dim, .. } = self.shape;
+        let heads = self.shape.heads;
         let (batch, seq_len, hidden) = x.dims3()?;
         let [q, k, v]: [Tensor; 3] =
             layer.qkv.forward(x)?.try_into().map_err(|_| candle_core::Error::Msg("qkv".into()))?;
-        let heads_first = |t: Tensor, heads: usize| {
-            t.reshape((batch, seq_len, heads, head_dim))?.transpose(1, 2)?.contiguous()
+        let heads_first = |t: Tensor, count: usize| {
+            t.reshape((batch, seq_len, count, heads.dim))?.transpose(1, 2)?.contiguous()
         };
         let cos = self.cos.narrow(0, position, seq_len)?;
         let sin = self.sin.narrow(0, position, seq_len)?;
-        let q = rotary_emb::rope_i(&heads_first(q, heads)?, &cos, &sin)?;
-        let k = rotary_emb::rope_i(&heads_first(k, kv_heads)?, &cos, &sin)?;
-        cache.keys.extend(k.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?);
-        cache.values.extend(v.flatten_all()?.to_vec1::<f32>()?);
+        let q = rotary_emb::rope_i(&heads_first(q, heads.query)?, &cos, &sin)?;
+        let k = rotary_emb::rope_i(&heads_first(k, heads.kv)?, &cos, &sin)?;
+        cache.append(&k, &heads_first(v, heads.kv)?)?;
 
         let y = if seq_len == 1 {
-            let y = attend(&q.flatten_all()?.to_vec1::<f32>()?, cache, self.shape);
+            let y = attention::attend(&q.flatten_all()?.to_vec1::<f32>()?, cache, heads);
             Tensor::from_vec(y, (batch, seq_len, hidden), &Device::Cpu)?
         } else {
             // A prompt chunk: candle's batched matmuls over the whole cache.
-            let past = |cached: &[f32]| {
-                let positions = cached.len() / (kv_heads * head_dim);
-                let t = Tensor::from_slice(cached, (batch, positions, kv_heads, head_dim), &Device::Cpu)?;
-                repeat_kv(t.transpose(1, 2)?.contiguous()?, heads / kv_heads)
-            };
-            let scores = (q.matmul(&past(&cache.keys)?.t()?)? / (head_dim as f64).sqrt())?;
+            let (keys, values) = cache.tensors(heads)?;
+            let group = heads.query / heads.kv;
+            let scores = (q.matmul(&repeat_kv(keys, group)?.t()?)? / (heads.dim as f64).sqrt())?;
             let scores = match mask {
                 Some(mask) => scores.broadcast_add(mask)?,
                 None => scores,
             };
-            let y = ops::softmax_last_dim(&scores)?.matmul(&past(&cache.values)?)?;
+            let y = ops::softmax_last_dim(&scores)?.matmul(&repeat_kv(values, group)?)?;
             y.transpose(1, 2)?.reshape((batch, seq_len, hidden))?
         };
         layer.attention_out.forward_one(&y)
-    }
-}
-
-/// One query token's attention over every cached position, in plain Rust. At decode sizes
-/// (9 heads of 64 over some hundreds of positions) the arithmetic is a few microseconds, less
-/// than what candle's batched matmul spends per call on setup (it even reads /proc/cpuinfo
-/// to size its thread pool), and the cache is read where it lies instead of being repeated
-/// for each query head.
-fn attend(query: &[f32], cache: &LayerCache, shape: Shape) -> Vec<f32> {
-    let Shape { heads, kv_heads, head_dim, .. } = shape;
-    let row = kv_heads * head_dim;
-    let scale = 1.0 / (head_dim as f32).sqrt();
-    let mut weights = vec![0f32; cache.keys.len() / row];
-    let mut out = vec![0f32; heads * head_dim];
-    for (head, (query, out)) in query.chunks_exact(head_dim).zip(out.chunks_exact_mut(head_dim)).enumerate() {
-        let dims = head / (heads / kv_heads) * head_dim..;
-        let dims = dims.start..dims.start + head_dim;
-        for (weight, keys) in weights.iter_mut().zip(cache.keys.chunks_exact(row)) {
-            *weight = dot(query, &keys[dims.clone()]) * scale;
-        }
-        softmax(&mut weights);
-        for (weight, values) in weights.iter().zip(cache.values.chunks_exact(row)) {
-            for (out, value) in out.iter_mut().zip(&values[dims.clone()]) {
-                *out += weight * value;
-            }
-        }
-    }
-    out
-}
-
-/// Eight running sums rather than one, so the compiler can vectorise: a single float sum
-/// must be added in order.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut sums = [0f32; 8];
-    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(a, b)| a * b).sum();
-    for (a, b) in a_chunks.zip(b_chunks) {
-        for i in 0..8 {
-            sums[i] += a[i] * b[i];
-        }
-    }
-    sums.iter().sum::<f32>() + tail
-}
-
-fn softmax(xs: &mut [f32]) {
-    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut total = 0.0;
-    for x in xs.iter_mut() {
-        *x = (*x - max).exp();
-        total += *x;
-    }
-    for x in xs.iter_mut() {
-        *x /= total;
     }
 }
 
@@ -367,30 +300,6 @@ mod tests {
         Water evaporates from oceans, lakes and rivers when the sun heats it, and rises into the atmosphere \
         as water vapour. As the vapour rises it cools and condenses into tiny droplets that form clouds. \
         When the droplets grow heavy enough they fall back to the ground as rain, snow, sleet or hail.";
-
-    #[test]
-    fn decode_attention_matches_the_batched_formula() -> Result<()> {
-        let shape = Shape { heads: 9, kv_heads: 3, head_dim: 64, norm_eps: 1e-5 };
-        let positions = 37;
-        let random = |n: usize| Tensor::randn(0f32, 1.0, n, &Device::Cpu)?.to_vec1::<f32>();
-        let cache = LayerCache { keys: random(positions * 3 * 64)?, values: random(positions * 3 * 64)? };
-        let query = random(9 * 64)?;
-
-        let ours = attend(&query, &cache, shape);
-
-        let past = |cached: &[f32]| {
-            let t = Tensor::from_slice(cached, (1, positions, 3, 64), &Device::Cpu)?;
-            repeat_kv(t.transpose(1, 2)?.contiguous()?, 3)
-        };
-        let q = Tensor::from_slice(&query, (1, 9, 1, 64), &Device::Cpu)?;
-        let scores = (q.matmul(&past(&cache.keys)?.t()?)? / 8.0)?;
-        let batched =
-            ops::softmax_last_dim(&scores)?.matmul(&past(&cache.values)?)?.flatten_all()?.to_vec1::<f32>()?;
-        for (a, b) in ours.iter().zip(&batched) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        }
-        Ok(())
-    }
 
     /// Teacher-forced on a plain answer, the model must find the text likely: a broken
     /// attention, RoPE or padding shows up as a much higher loss. With f32 weights it is 2.18
