@@ -129,6 +129,8 @@ describe('ChatView', () => {
     const paragraph = answer.querySelector('.markdown p')!
     expect(paragraph.textContent).toBe(sentences.join(' ').replaceAll('**', ''))
     expect(paragraph.querySelectorAll('strong')).toHaveLength(300)
+    // Laid out as blocks, so a growing last piece does not lay out the whole paragraph again.
+    expect(paragraph.querySelectorAll(':scope > .piece').length).toBeGreaterThan(1)
   })
 
   it('labels the conversation as a live region', () => {
