@@ -46,11 +46,16 @@ struct Projections {
 
 impl Projections {
     fn new(weights: Vec<QTensor>) -> Result<Self> {
+        Self::shared(weights.into_iter().map(Arc::new).collect())
+    }
+
+    /// Over weights that may be used elsewhere too (the tied embeddings), copied only to pad.
+    fn shared(weights: Vec<Arc<QTensor>>) -> Result<Self> {
         let (_, k) = weights[0].shape().dims2()?;
         let pad = padded_width(k, weights[0].dtype()) - k;
         let weights = weights
             .into_iter()
-            .map(|w| Ok(Arc::new(if pad == 0 { w } else { pad_rows(&w, k + pad)? })))
+            .map(|w| Ok(if pad == 0 { w } else { Arc::new(pad_rows(&w, k + pad)?) }))
             .collect::<Result<Vec<_>>>()?;
         let matmuls = weights.iter().map(|w| QMatMul::from_arc(Arc::clone(w))).collect::<Result<_>>()?;
         Ok(Self { weights, matmuls, pad })
@@ -127,7 +132,9 @@ struct Layer {
 /// The loaded network. Immutable: per-answer state lives in [`KvCache`].
 pub struct Model {
     shape: Shape,
-    embeddings: Tensor,
+    /// Quantized like the weights, and dequantized a row at a time: the whole table in f32
+    /// would be 113 MB.
+    embeddings: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: Tensor,
     output: Projections,
@@ -151,10 +158,9 @@ impl Model {
         let rope_base = metadata("llama.rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0);
         let mut tensor = |name: &str| content.tensor(reader, name, &Device::Cpu);
 
-        let token_embeddings = tensor("token_embd.weight")?;
-        let embeddings = token_embeddings.dequantize(&Device::Cpu)?;
+        let embeddings = Arc::new(tensor("token_embd.weight")?);
         // SmolLM2 ties the output head to the embeddings.
-        let output = tensor("output.weight").unwrap_or(token_embeddings);
+        let output = tensor("output.weight").map_or_else(|_| Arc::clone(&embeddings), Arc::new);
         let norm = tensor("output_norm.weight")?.dequantize(&Device::Cpu)?;
         let layers = (0..number("llama.block_count")?)
             .map(|i| {
@@ -170,7 +176,7 @@ impl Model {
             })
             .collect::<Result<_>>()?;
         let (cos, sin) = rope_tables(shape.heads.dim, rope_base)?;
-        Ok(Self { shape, embeddings, layers, norm, output: Projections::new(vec![output])?, cos, sin })
+        Ok(Self { shape, embeddings, layers, norm, output: Projections::shared(vec![output])?, cos, sin })
     }
 
     /// Runs `tokens`, the first at `position`, and returns the logits for the token after the last.
