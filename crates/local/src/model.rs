@@ -61,7 +61,15 @@ impl Projections {
         Ok(Self { weights, matmuls, pad })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+    /// The `N` projections of `x`, in the order the weights were given.
+    fn forward<const N: usize>(&self, x: &Tensor) -> Result<[Tensor; N]> {
+        let outputs = self.outputs(x)?;
+        outputs
+            .try_into()
+            .map_err(|_| candle_core::Error::Msg(format!("{} projections, not {N}", self.weights.len())))
+    }
+
+    fn outputs(&self, x: &Tensor) -> Result<Vec<Tensor>> {
         let x = if self.pad == 0 {
             Cow::Borrowed(x)
         } else {
@@ -77,11 +85,6 @@ impl Projections {
             }
         }
         self.matmuls.iter().map(|m| m.forward(&x)).collect()
-    }
-
-    fn forward_one(&self, x: &Tensor) -> Result<Tensor> {
-        let mut outputs = self.forward(x)?;
-        Ok(outputs.swap_remove(0))
     }
 }
 
@@ -182,6 +185,9 @@ impl Model {
     /// Runs `tokens`, the first at `position`, and returns the logits for the token after the last.
     pub fn forward(&self, cache: &mut KvCache, tokens: &[u32], position: usize) -> Result<Tensor> {
         let seq_len = tokens.len();
+        if seq_len == 0 {
+            candle_core::bail!("no tokens to run");
+        }
         cache.layers.resize(self.layers.len(), LayerCache::default());
         let mask = if seq_len > 1 {
             Some(build_additive_causal_mask(seq_len, position, None, &Device::Cpu, DType::F32)?)
@@ -194,15 +200,13 @@ impl Model {
             let h = ops::rms_norm(&x, &layer.attention_norm, self.shape.norm_eps)?;
             x = (x + self.attention(layer, kv, &h, mask.as_ref(), position)?)?;
             let h = ops::rms_norm(&x, &layer.ffn_norm, self.shape.norm_eps)?;
-            let [gate, up]: [Tensor; 2] = layer
-                .gate_up
-                .forward(&h)?
-                .try_into()
-                .map_err(|_| candle_core::Error::Msg("gate_up".into()))?;
-            x = (x + layer.down.forward_one(&(gate.silu()? * up)?)?)?;
+            let [gate, up] = layer.gate_up.forward(&h)?;
+            let [down] = layer.down.forward(&(gate.silu()? * up)?)?;
+            x = (x + down)?;
         }
         let last = x.i((.., seq_len - 1, ..))?;
-        self.output.forward_one(&ops::rms_norm(&last, &self.norm, self.shape.norm_eps)?)?.squeeze(0)
+        let [logits] = self.output.forward(&ops::rms_norm(&last, &self.norm, self.shape.norm_eps)?)?;
+        logits.squeeze(0)
     }
 
     fn attention(
@@ -215,8 +219,7 @@ impl Model {
     ) -> Result<Tensor> {
         let heads = self.shape.heads;
         let (batch, seq_len, hidden) = x.dims3()?;
-        let [q, k, v]: [Tensor; 3] =
-            layer.qkv.forward(x)?.try_into().map_err(|_| candle_core::Error::Msg("qkv".into()))?;
+        let [q, k, v] = layer.qkv.forward(x)?;
         let heads_first = |t: Tensor, count: usize| {
             t.reshape((batch, seq_len, count, heads.dim))?.transpose(1, 2)?.contiguous()
         };
@@ -241,7 +244,8 @@ impl Model {
             let y = ops::softmax_last_dim(&scores)?.matmul(&repeat_kv(values, group)?)?;
             y.transpose(1, 2)?.reshape((batch, seq_len, hidden))?
         };
-        layer.attention_out.forward_one(&y)
+        let [out] = layer.attention_out.forward(&y)?;
+        Ok(out)
     }
 }
 

@@ -1,6 +1,6 @@
-//! The generation worker: one thread that owns the model (its KV cache is `&mut` state) and
-//! runs one answer at a time. candle's matmuls already use every core through rayon, so two
-//! answers at once would only slow each other down.
+//! The generation worker: one thread that owns the model and runs one answer at a time, each
+//! with its own KV cache. candle's matmuls already use every core through its thread pool, so
+//! two answers at once would only slow each other down.
 
 use std::{sync::Arc, time::SystemTime};
 
