@@ -6,9 +6,9 @@
 //! but one fell back to a row-at-a-time AVX2 dot product. Zero-padding those weight rows to 768
 //! (and the activations with them) adds a third more multiply-adds, yet each projection runs
 //! about 3x faster. The padding happens only where those kernels exist; elsewhere it would only
-//! add work. Decode also fuses the projections that read the same input (q, k, v and gate, up)
-//! into one parallel region, and its attention is [`crate::attention`]'s. The rest follows
-//! `quantized_llama`.
+//! add work. The projections that read the same input (q, k, v and gate, up) run fused: one
+//! quantization of the input, one parallel region. Decode attention is [`crate::attention`]'s.
+//! The rest follows `quantized_llama`.
 
 use std::{borrow::Cow, io, sync::Arc};
 
@@ -77,10 +77,8 @@ impl Projections {
         };
         if self.weights.len() > 1 {
             let weights: Vec<&QTensor> = self.weights.iter().map(Arc::as_ref).collect();
-            // One token at a time on the fast kernels: one quantization, one parallel region.
-            if x.dims()[..x.rank() - 1].iter().product::<usize>() == 1
-                && let Some(outputs) = QTensor::gemv_fused_shared_lhs(&weights, &x)?
-            {
+            // On the fast kernels: one quantization of the input, one parallel region.
+            if let Some(outputs) = QTensor::gemv_fused_shared_lhs(&weights, &x)? {
                 return Ok(outputs);
             }
         }
@@ -236,7 +234,9 @@ impl Model {
             // A prompt chunk: candle's batched matmuls over the whole cache.
             let (keys, values) = cache.tensors(heads)?;
             let group = heads.query / heads.kv;
-            let scores = (q.matmul(&repeat_kv(keys, group)?.t()?)? / (heads.dim as f64).sqrt())?;
+            // Scaled before the product: q is a sliver of the size of the scores.
+            let q = (q / (heads.dim as f64).sqrt())?;
+            let scores = q.matmul(&repeat_kv(keys, group)?.t()?)?;
             let scores = match mask {
                 Some(mask) => scores.broadcast_add(mask)?,
                 None => scores,
