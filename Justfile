@@ -74,6 +74,11 @@ bench *ARGS: model
     cargo build --release --bin streambed-bench
     {{target}}/release/streambed-bench --bin-dir {{target}}/release {{ARGS}}
 
+# The embedded model and llama.cpp side by side on the same GGUF and prompt (the first run builds llama.cpp: about 5 minutes).
+bench-llama *ARGS: model
+    just bench --only local {{ARGS}}
+    scripts/bench-llama-cpp.sh {{ARGS}}
+
 # The API against its OpenAPI document (/api/openapi.json): spec validation and schemathesis.
 api-check:
     cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
