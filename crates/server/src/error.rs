@@ -61,6 +61,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Auth(AuthError::Unavailable) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthError::LockedOut(_)) => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Provider(e) => match e.kind {
@@ -84,6 +85,7 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Auth(AuthError::Unavailable) => "auth_unavailable",
+            Self::Auth(AuthError::LockedOut(_)) => "auth_locked_out",
             Self::Auth(_) => "unauthorized",
             Self::RateLimited(_) => "rate_limited",
             Self::Busy => "overloaded",
@@ -93,7 +95,7 @@ impl AppError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited(wait) => Some(*wait),
+            Self::RateLimited(wait) | Self::Auth(AuthError::LockedOut(wait)) => Some(*wait),
             Self::Busy | Self::Auth(AuthError::Unavailable) => Some(Duration::from_secs(2)),
             Self::Provider(e) => e.retry_after,
             _ => None,

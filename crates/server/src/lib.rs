@@ -94,7 +94,7 @@ pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Ro
     });
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     // Listed innermost first: each `.layer` wraps everything above it.
-    routes::router(state, Authenticator::new(&config.auth), rate)
+    routes::router(state, Authenticator::new(&config.auth, config.limits.trusted_proxy_hops), rate)
         .layer(from_fn(error::with_request_id))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -74,7 +74,7 @@ pub async fn rate_limit(
 /// The client's address: the peer, or with `hops` trusted proxies in front (each appending the
 /// address it saw to `X-Forwarded-For`), the entry the outermost trusted proxy appended.
 /// Entries further left were written by the client and could be forged.
-fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
+pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
     if hops == 0 {
         return peer;
     }

@@ -1,15 +1,22 @@
 //! Who may call the API. Off unless configured: static API keys (`API_KEYS`) and/or OIDC JWTs
 //! from one issuer (`AUTH_JWT_ISSUER`, e.g. a Cognito user pool), both sent as
 //! `Authorization: Bearer …`. The identity found is put in the request's extensions for the
-//! rate limiter; neither keys nor tokens are ever logged.
+//! rate limiter; neither keys nor tokens are ever logged. An address that keeps sending wrong
+//! ones is locked out for the rest of its minute.
 
 mod jwt;
 mod keys;
+mod lockout;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, header},
     middleware::Next,
     response::Response,
@@ -17,9 +24,10 @@ use axum::{
 use secrecy::SecretString;
 use url::Url;
 
-use crate::error::AppError;
+use crate::{error::AppError, limits::client_ip};
 use jwt::JwtVerifier;
 use keys::ApiKeys;
+use lockout::Lockout;
 
 /// Authentication settings, read by [`crate::Config`].
 #[derive(Debug, Clone, Default)]
@@ -28,6 +36,9 @@ pub struct AuthConfig {
     pub api_keys: Vec<SecretString>,
     /// `AUTH_JWT_*`: the token issuer, when tokens are accepted.
     pub jwt: Option<JwtConfig>,
+    /// `AUTH_MAX_FAILURES_PER_MINUTE`: wrong keys or tokens an address may send in a minute
+    /// before it is locked out for the rest of it (30); `None` never locks out.
+    pub max_failures_per_minute: Option<NonZeroU32>,
 }
 
 impl AuthConfig {
@@ -81,6 +92,11 @@ pub enum AuthError {
         "Tokens cannot be checked right now: the identity provider's keys are unreachable. Try again shortly."
     )]
     Unavailable,
+    #[error(
+        "Too many wrong keys or tokens from this address (AUTH_MAX_FAILURES_PER_MINUTE). Try again in {} s.",
+        .0.as_secs_f64().ceil()
+    )]
+    LockedOut(Duration),
 }
 
 /// Checks credentials; shared by every request.
@@ -88,15 +104,20 @@ pub enum AuthError {
 pub struct Authenticator {
     keys: ApiKeys,
     jwt: Option<JwtVerifier>,
+    lockout: Option<Lockout>,
+    /// `TRUSTED_PROXY_HOPS`, to find the client's address behind proxies.
+    trusted_proxy_hops: usize,
 }
 
 impl Authenticator {
     /// `None` when authentication is off.
-    pub fn new(config: &AuthConfig) -> Option<Arc<Self>> {
+    pub fn new(config: &AuthConfig, trusted_proxy_hops: usize) -> Option<Arc<Self>> {
         config.is_enabled().then(|| {
             Arc::new(Self {
                 keys: ApiKeys::new(config.api_keys.clone()),
                 jwt: config.jwt.clone().map(JwtVerifier::new),
+                lockout: config.max_failures_per_minute.map(Lockout::new),
+                trusted_proxy_hops,
             })
         })
     }
@@ -129,15 +150,34 @@ fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
     }
 }
 
-/// Middleware for the routes that need a caller: 401 without valid credentials.
+/// Middleware for the routes that need a caller: 401 without valid credentials, 429 for an
+/// address that has sent too many wrong ones (checked first, so a locked-out address learns
+/// nothing about the credentials it sends).
 pub async fn require(
     State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let principal = auth.authenticate(request.headers()).await?;
-    request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let client = client_ip(request.headers(), peer, auth.trusted_proxy_hops);
+    let lockout = auth.lockout.as_ref().zip(client);
+    if let Some(wait) = lockout.and_then(|(lockout, ip)| lockout.locked(ip, Instant::now())) {
+        return Err(AuthError::LockedOut(wait).into());
+    }
+    match auth.authenticate(request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            Ok(next.run(request).await)
+        }
+        Err(error) => {
+            // Only wrong credentials count: a missing header is no guess, and an unreachable
+            // issuer is not the client's doing.
+            if let (AuthError::Invalid(_), Some((lockout, ip))) = (&error, lockout) {
+                lockout.record_failure(ip, Instant::now());
+            }
+            Err(error.into())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! All configuration, read once at start-up from the environment (and `.env`). A bad value
 //! stops the server with a message naming the variable, never at the first request.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use axum::http::HeaderValue;
 use streambed_core::InferenceParams;
@@ -136,7 +136,11 @@ impl Config {
             temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
             top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
         };
-        let auth = AuthConfig { api_keys: auth::api_keys(&vars)?, jwt: auth::jwt(&vars)? };
+        let auth = AuthConfig {
+            api_keys: auth::api_keys(&vars)?,
+            jwt: auth::jwt(&vars)?,
+            max_failures_per_minute: NonZeroU32::new(vars.parse("AUTH_MAX_FAILURES_PER_MINUTE", 30)?),
+        };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
             model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),

@@ -168,3 +168,40 @@ async fn keys_and_tokens_can_be_used_together() {
     assert_eq!(chat_as(&app, Some(&idp.token("ES256", "ec-1", &idp.claims()))).await.status(), 200);
     assert_eq!(chat_as(&app, Some("wrong-key-0123456789abcdef")).await.status(), 401);
 }
+
+#[tokio::test]
+async fn an_address_that_sends_wrong_keys_is_locked_out_for_the_rest_of_its_minute() {
+    let app = spawn_app_with(
+        Emulator::scripted(),
+        &[("API_KEYS", KEY), ("AUTH_MAX_FAILURES_PER_MINUTE", "3"), ("TRUSTED_PROXY_HOPS", "1")],
+    )
+    .await;
+    let models_from = |client: &str, key: Option<&str>| {
+        let mut request = app.http.get(app.url("/api/models")).header("x-forwarded-for", client);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+
+    // A missing header is no guess and does not count.
+    for _ in 0..5 {
+        assert_eq!(models_from("192.0.2.1", None).await.unwrap().status(), 401);
+    }
+    for _ in 0..3 {
+        assert_eq!(models_from("192.0.2.1", Some("wrong-key-0123456789abcdef")).await.unwrap().status(), 401);
+    }
+
+    // Locked out: even the right key is not checked.
+    let locked = models_from("192.0.2.1", Some(KEY)).await.unwrap();
+    assert_eq!(locked.status(), 429);
+    let wait: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!(locked.headers().get("www-authenticate").is_none());
+    let body: Value = locked.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "auth_locked_out", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("AUTH_MAX_FAILURES_PER_MINUTE"), "{body}");
+
+    // Another client is not affected.
+    assert_eq!(models_from("192.0.2.2", Some(KEY)).await.unwrap().status(), 200);
+}

@@ -70,6 +70,17 @@ describe('ChatView', () => {
     expect(calls).toHaveLength(2)
   })
 
+  it('tells an address locked out for wrong keys to wait', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.fail(new ChatError({ code: 'auth_locked_out', message: 'Try again in 42 s.' }, 429)))
+
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent(/Wait a minute, check the key/)
+    expect(alert).toHaveTextContent('Try again in 42 s.')
+  })
+
   it('asks for an API key on 401, keeps it for the tab, and retries with it', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

@@ -8,6 +8,7 @@ const advice: Record<string, string> = {
   overloaded: 'The server is busy right now. Retry in a few seconds.',
   unauthorized: 'This server needs an API key. Enter it below, then retry.',
   rate_limited: 'You are sending messages faster than this server allows. Wait a moment, then retry.',
+  auth_locked_out: 'Too many wrong API keys were sent from here. Wait a minute, check the key, then retry.',
   network_error: 'The Streambed server could not be reached.',
   stream_interrupted: 'The answer was cut off.',
   shutting_down: 'The server is restarting.',
