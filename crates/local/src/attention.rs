@@ -74,13 +74,14 @@ fn extend(cache: &mut Vec<Vec<f32>>, chunk: &Tensor) -> Result<()> {
 pub fn attend(query: &[f32], cache: &LayerCache, heads: Heads) -> Vec<f32> {
     let positions = cache.positions(heads);
     let spans = positions.div_ceil(SPAN);
-    let group = heads.group() * heads.dim;
+    // The query heads that share one KV head sit side by side in `query`.
+    let group_width = heads.group() * heads.dim;
     let partials: Vec<OnceLock<Partial>> = (0..heads.kv * spans).map(|_| OnceLock::new()).collect();
     let run = |items: Range<usize>| {
         for item in items {
             let (kv, span) = (item / spans, item % spans);
             let range = span * SPAN..positions.min((span + 1) * SPAN);
-            let queries = &query[kv * group..(kv + 1) * group];
+            let queries = &query[kv * group_width..(kv + 1) * group_width];
             let partial = Partial::new(queries, &cache.keys[kv], &cache.values[kv], range, heads.dim);
             // Each item is computed exactly once, so the cell is always empty here.
             let _ = partials[item].set(partial);
