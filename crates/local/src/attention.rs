@@ -26,7 +26,8 @@ pub struct Heads {
 }
 
 impl Heads {
-    fn group(self) -> usize {
+    /// Query heads per KV head.
+    pub fn group(self) -> usize {
         self.query / self.kv
     }
 }

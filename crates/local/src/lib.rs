@@ -9,6 +9,7 @@
 mod attention;
 mod decode;
 mod model;
+mod projections;
 mod template;
 mod tokenizer;
 mod weights;

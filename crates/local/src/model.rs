@@ -1,25 +1,22 @@
 //! SmolLM2's forward pass (GGUF architecture `llama`) on candle's tensor ops.
 //!
-//! Ours rather than candle-transformers' `quantized_llama` for speed. candle's fast int8
-//! kernels (AVX-512 VNNI or AVX-VNNI, weights repacked into 16-row tiles) need the inner
-//! dimension to be a multiple of 256, and SmolLM2's hidden size is 576, so every projection
-//! but one fell back to a row-at-a-time AVX2 dot product. Zero-padding those weight rows to 768
-//! (and the activations with them) adds a third more multiply-adds, yet each projection runs
-//! about 3x faster. The padding happens only where those kernels exist; elsewhere it would only
-//! add work. The projections that read the same input (q, k, v and gate, up) run fused: one
-//! quantization of the input, one parallel region. Decode attention is [`crate::attention`]'s.
-//! The rest follows `quantized_llama`.
+//! Ours rather than candle-transformers' `quantized_llama` for speed: the weight matrices run
+//! as [`Projections`] (padded where that unlocks candle's fastest kernels, fused where they share
+//! an input), and decode attention is [`crate::attention`]'s. The rest follows `quantized_llama`.
 
-use std::{borrow::Cow, io, sync::Arc};
+use std::{io, sync::Arc};
 
 use candle_core::{
-    D, DType, Device, IndexOp, Module, Result, Tensor,
-    quantized::{GgmlDType, QMatMul, QStorage, QTensor, gguf_file},
+    DType, Device, IndexOp, Result, Tensor,
+    quantized::{QTensor, gguf_file},
 };
 use candle_nn::{ops, rotary_emb};
 use candle_transformers::utils::{build_additive_causal_mask, repeat_kv};
 
-use crate::attention::{self, Heads, LayerCache};
+use crate::{
+    attention::{self, Heads, LayerCache},
+    projections::Projections,
+};
 
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone, Copy)]
@@ -33,92 +30,6 @@ struct Shape {
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<LayerCache>,
-}
-
-/// Weight matrices that read the same input, so the input is padded (and, in decode,
-/// quantized) once for all of them.
-struct Projections {
-    weights: Vec<Arc<QTensor>>,
-    matmuls: Vec<QMatMul>,
-    /// Zero columns appended to each weight row, and so to the input.
-    pad: usize,
-}
-
-impl Projections {
-    fn new(weights: Vec<QTensor>) -> Result<Self> {
-        Self::shared(weights.into_iter().map(Arc::new).collect())
-    }
-
-    /// Over weights that may be used elsewhere too (the tied embeddings), copied only to pad.
-    fn shared(weights: Vec<Arc<QTensor>>) -> Result<Self> {
-        let (_, k) = weights[0].shape().dims2()?;
-        let pad = padded_width(k, weights[0].dtype()) - k;
-        let weights = weights
-            .into_iter()
-            .map(|w| Ok(if pad == 0 { w } else { Arc::new(pad_rows(&w, k + pad)?) }))
-            .collect::<Result<Vec<_>>>()?;
-        let matmuls = weights.iter().map(|w| QMatMul::from_arc(Arc::clone(w))).collect::<Result<_>>()?;
-        Ok(Self { weights, matmuls, pad })
-    }
-
-    /// The `N` projections of `x`, in the order the weights were given.
-    fn forward<const N: usize>(&self, x: &Tensor) -> Result<[Tensor; N]> {
-        let outputs = self.outputs(x)?;
-        outputs
-            .try_into()
-            .map_err(|_| candle_core::Error::Msg(format!("{} projections, not {N}", self.weights.len())))
-    }
-
-    fn outputs(&self, x: &Tensor) -> Result<Vec<Tensor>> {
-        let x = if self.pad == 0 {
-            Cow::Borrowed(x)
-        } else {
-            Cow::Owned(x.pad_with_zeros(D::Minus1, 0, self.pad)?)
-        };
-        if self.weights.len() > 1 {
-            let weights: Vec<&QTensor> = self.weights.iter().map(Arc::as_ref).collect();
-            // On the fast kernels: one quantization of the input, one parallel region.
-            if let Some(outputs) = QTensor::gemv_fused_shared_lhs(&weights, &x)? {
-                return Ok(outputs);
-            }
-        }
-        self.matmuls.iter().map(|m| m.forward(&x)).collect()
-    }
-}
-
-/// The inner dimension candle's fastest kernel for `dtype` accepts on this CPU.
-fn padded_width(k: usize, dtype: GgmlDType) -> usize {
-    const SUPERBLOCK: usize = 256;
-    if dtype == GgmlDType::Q8_0 && has_int8_tile_kernels() { k.next_multiple_of(SUPERBLOCK) } else { k }
-}
-
-/// Whether candle's repacked Q8_0 kernels run here (the check mirrors candle's own).
-fn has_int8_tile_kernels() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"))
-            || (is_x86_feature_detected!("avxvnni") && is_x86_feature_detected!("avx2"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Appends zero blocks to every row of a Q8_0 matrix: a zero scale and zero quants, so the
-/// products are exactly those of the original row.
-fn pad_rows(weight: &QTensor, width: usize) -> Result<QTensor> {
-    let (rows, k) = weight.shape().dims2()?;
-    let block = GgmlDType::Q8_0.type_size();
-    let blocks = GgmlDType::Q8_0.block_size();
-    let (row_bytes, padded_bytes) = (k / blocks * block, width / blocks * block);
-    let data = weight.data()?;
-    let mut padded = vec![0u8; rows * padded_bytes];
-    for (from, to) in data.chunks_exact(row_bytes).zip(padded.chunks_exact_mut(padded_bytes)) {
-        to[..row_bytes].copy_from_slice(from);
-    }
-    let storage = QStorage::from_data(Cow::Owned(padded), &Device::Cpu, GgmlDType::Q8_0)?;
-    QTensor::new(storage, (rows, width))
 }
 
 struct Layer {
@@ -192,11 +103,13 @@ impl Model {
         } else {
             None
         };
+        // RoPE angles of these positions, the same in every layer.
+        let rope = (self.cos.narrow(0, position, seq_len)?, self.sin.narrow(0, position, seq_len)?);
         let ids = Tensor::new(tokens, &Device::Cpu)?;
         let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?;
         for (layer, kv) in self.layers.iter().zip(&mut cache.layers) {
             let h = ops::rms_norm(&x, &layer.attention_norm, self.shape.norm_eps)?;
-            x = (x + self.attention(layer, kv, &h, mask.as_ref(), position)?)?;
+            x = (x + self.attention(layer, kv, &h, mask.as_ref(), &rope)?)?;
             let h = ops::rms_norm(&x, &layer.ffn_norm, self.shape.norm_eps)?;
             let [gate, up] = layer.gate_up.forward(&h)?;
             let [down] = layer.down.forward(&(gate.silu()? * up)?)?;
@@ -213,7 +126,7 @@ impl Model {
         cache: &mut LayerCache,
         x: &Tensor,
         mask: Option<&Tensor>,
-        position: usize,
+        (cos, sin): &(Tensor, Tensor),
     ) -> Result<Tensor> {
         let heads = self.shape.heads;
         let (batch, seq_len, hidden) = x.dims3()?;
@@ -221,10 +134,8 @@ impl Model {
         let heads_first = |t: Tensor, count: usize| {
             t.reshape((batch, seq_len, count, heads.dim))?.transpose(1, 2)?.contiguous()
         };
-        let cos = self.cos.narrow(0, position, seq_len)?;
-        let sin = self.sin.narrow(0, position, seq_len)?;
-        let q = rotary_emb::rope_i(&heads_first(q, heads.query)?, &cos, &sin)?;
-        let k = rotary_emb::rope_i(&heads_first(k, heads.kv)?, &cos, &sin)?;
+        let q = rotary_emb::rope_i(&heads_first(q, heads.query)?, cos, sin)?;
+        let k = rotary_emb::rope_i(&heads_first(k, heads.kv)?, cos, sin)?;
         cache.append(&k, &heads_first(v, heads.kv)?)?;
 
         let y = if seq_len == 1 {
@@ -233,7 +144,7 @@ impl Model {
         } else {
             // A prompt chunk: candle's batched matmuls over the whole cache.
             let (keys, values) = cache.tensors(heads)?;
-            let group = heads.query / heads.kv;
+            let group = heads.group();
             // Scaled before the product: q is a sliver of the size of the scores.
             let q = (q / (heads.dim as f64).sqrt())?;
             let scores = q.matmul(&repeat_kv(keys, group)?.t()?)?;
@@ -264,37 +175,6 @@ fn rope_tables(head_dim: usize, base: f32) -> Result<(Tensor, Tensor)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn padded_rows_hold_the_same_weights_then_zeros() -> Result<()> {
-        let weight = QTensor::quantize(&Tensor::randn(0f32, 1.0, (64, 576), &Device::Cpu)?, GgmlDType::Q8_0)?;
-        let padded = pad_rows(&weight, 768)?.dequantize(&Device::Cpu)?;
-        assert_eq!(padded.dims(), [64, 768]);
-        let original = weight.dequantize(&Device::Cpu)?;
-        assert_eq!(padded.narrow(1, 0, 576)?.to_vec2::<f32>()?, original.to_vec2::<f32>()?);
-        assert_eq!(padded.narrow(1, 576, 192)?.abs()?.max_all()?.to_scalar::<f32>()?, 0.0);
-
-        let x = Tensor::randn(0f32, 1.0, (1, 576), &Device::Cpu)?;
-        let padded = QMatMul::from_qtensor(pad_rows(&weight, 768)?)?.forward(&x.pad_with_zeros(
-            D::Minus1,
-            0,
-            192,
-        )?)?;
-        let exact = x.matmul(&original.t()?)?;
-        let largest = exact.abs()?.max_all()?.to_scalar::<f32>()?;
-        let difference = (padded - exact)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        // Within what quantizing the input to 8 bits costs.
-        assert!(difference <= largest * 3e-2, "padded product off by {difference} (largest {largest})");
-        Ok(())
-    }
-
-    #[test]
-    fn padding_only_where_the_tile_kernels_run() {
-        let expected = if has_int8_tile_kernels() { 768 } else { 576 };
-        assert_eq!(padded_width(576, GgmlDType::Q8_0), expected);
-        assert_eq!(padded_width(1536, GgmlDType::Q8_0), 1536);
-        assert_eq!(padded_width(576, GgmlDType::F32), 576);
-    }
 
     /// The real model, loaded once for the tests that run it.
     fn model() -> &'static (Model, crate::tokenizer::ChatTokenizer) {
