@@ -1,4 +1,6 @@
-//! The authentication variables: `API_KEYS` and the `AUTH_JWT_*` issuer settings.
+//! The authentication variables: `API_KEYS`, the `AUTH_JWT_*` issuer settings and the lockout.
+
+use std::num::NonZeroU32;
 
 use secrecy::SecretString;
 
@@ -60,4 +62,9 @@ pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
     let jwks_url = jwks_url.map(|url| http_url("AUTH_JWKS_URL", &url)).transpose()?;
     let min_refetch = vars.seconds("AUTH_JWKS_MIN_REFETCH_SECONDS", 30.0)?;
     Ok(Some(JwtConfig { issuer, audience, jwks_url, min_refetch }))
+}
+
+/// `AUTH_MAX_FAILURES_PER_MINUTE`: 0 turns the lockout off.
+pub(super) fn max_failures_per_minute(vars: &Vars) -> Result<Option<NonZeroU32>, ConfigError> {
+    Ok(NonZeroU32::new(vars.parse("AUTH_MAX_FAILURES_PER_MINUTE", 30)?))
 }

@@ -1,7 +1,7 @@
 //! All configuration, read once at start-up from the environment (and `.env`). A bad value
 //! stops the server with a message naming the variable, never at the first request.
 
-use std::{net::IpAddr, num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use axum::http::HeaderValue;
 use streambed_core::InferenceParams;
@@ -139,7 +139,7 @@ impl Config {
         let auth = AuthConfig {
             api_keys: auth::api_keys(&vars)?,
             jwt: auth::jwt(&vars)?,
-            max_failures_per_minute: NonZeroU32::new(vars.parse("AUTH_MAX_FAILURES_PER_MINUTE", 30)?),
+            max_failures_per_minute: auth::max_failures_per_minute(&vars)?,
         };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
