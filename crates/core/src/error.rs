@@ -39,6 +39,23 @@ impl ErrorKind {
         }
     }
 
+    /// The kind with this wire `code`, e.g. one read back from a stored answer.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Self::InvalidRequest,
+            Self::AccessDenied,
+            Self::ModelNotFound,
+            Self::Throttled,
+            Self::Overloaded,
+            Self::Timeout,
+            Self::StreamInterrupted,
+            Self::Upstream,
+            Self::ShuttingDown,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
+    }
+
     /// Whether the same request may succeed if sent again later.
     pub fn retryable(self) -> bool {
         !matches!(self, Self::InvalidRequest | Self::AccessDenied | Self::ModelNotFound)

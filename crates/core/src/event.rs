@@ -1,4 +1,4 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One item of a provider's answer stream. A successful stream ends with exactly one `Done`;
 /// a failed one ends with an `Err` instead.
@@ -24,7 +24,7 @@ pub struct Completion {
 }
 
 /// Token counts as the provider reported them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub input_tokens: u32,

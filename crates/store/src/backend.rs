@@ -1,0 +1,139 @@
+//! Opening the database named by `DATABASE_URL`, and the one place that tells the backends
+//! apart.
+//!
+//! Why an enum of pools and a macro rather than one generic `impl<DB: Database>`: sqlx's
+//! generic bounds (executor, encode and decode for every bound and read type, under
+//! higher-ranked lifetimes) would be a dozen where-clauses repeated on every helper, and its
+//! `Any` driver cannot carry UUID, TIMESTAMPTZ or JSONB, which PostgreSQL deserves. With
+//! [`with_pool!`] each store operation is written once, over the SQL in [`crate::sql`], and
+//! the compiler checks it once per concrete backend.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlSafeStr, SqlitePool,
+    migrate::{Migration, MigrationType, Migrator},
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{sql, timestamp::Timestamp};
+
+/// The files of `migrations/<backend>/`, embedded, as `version => "file name without .sql"`
+/// (sqlx's `migrate!` would list them itself, but needs the `macros` feature). A released
+/// migration never changes: sqlx refuses one whose checksum differs from what it applied.
+macro_rules! migrations {
+    ($backend:literal: $($version:literal => $file:literal),+ $(,)?) => {
+        Migrator::with_migrations(vec![$(
+            Migration::new(
+                $version,
+                $file.into(),
+                MigrationType::Simple,
+                include_str!(concat!("../migrations/", $backend, "/", $file, ".sql")).into_sql_str(),
+                false,
+            )
+        ),+])
+    };
+}
+
+fn sqlite_migrations() -> Migrator {
+    migrations!("sqlite": 1 => "0001_conversations")
+}
+
+fn postgres_migrations() -> Migrator {
+    migrations!("postgres": 1 => "0001_conversations")
+}
+
+/// How long a SQLite writer waits for another to finish before failing with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long opening waits for a database that refuses connections (a PostgreSQL still starting).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Connections per process. SQLite has one writer at a time anyway (WAL lets readers run
+/// beside it); PostgreSQL is shared by every replica, so each takes a modest share.
+const SQLITE_CONNECTIONS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+#[derive(Debug)]
+pub(crate) enum Pools {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Evaluates `$body` with `$pool` bound to the concrete pool: the same code, compiled once for
+/// SQLite and once for PostgreSQL. Both expansions must have the same type.
+macro_rules! with_pool {
+    ($pools:expr, |$pool:ident| $body:expr) => {
+        match $pools {
+            $crate::backend::Pools::Sqlite($pool) => $body,
+            $crate::backend::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Pools {
+    /// `postgres://`/`postgresql://` URLs (`sslmode=require` and friends work: rustls) or
+    /// `sqlite:` ones; then the migrations.
+    pub(crate) async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(POSTGRES_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect(url)
+                .await?;
+            // sqlx holds an advisory lock while migrating: replicas starting together take turns.
+            postgres_migrations().run(&pool).await?;
+            Ok(Self::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let pool = open_sqlite(url).await?;
+            sqlite_migrations().run(&pool).await?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            Err(sqlx::Error::Configuration(
+                "expected a URL starting with sqlite: (a file) or postgres:// (a server)".into(),
+            ))
+        }
+    }
+
+    /// The clock leases are measured by. Replicas compare each other's leases, so on PostgreSQL
+    /// it is the server's clock, not each replica's; SQLite has one host, whose clock this is.
+    pub(crate) async fn clock(&self) -> Result<Timestamp, sqlx::Error> {
+        match self {
+            Self::Sqlite(_) => Ok(Timestamp::now()),
+            Self::Postgres(pool) => sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(pool).await,
+        }
+    }
+}
+
+/// A file (its folder created when missing) in WAL mode, so readers never wait for the writer
+/// and writers wait their turn; or, for `sqlite::memory:`, a private in-memory database.
+async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // In WAL mode, NORMAL loses nothing when the process dies, only on power loss.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        // Each connection to `:memory:` would be a database of its own, and the last one to
+        // close takes the data with it: one connection, kept for the pool's whole life.
+        return SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await;
+    }
+    if let Some(folder) = options.get_filename().parent().filter(|folder| !folder.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
+    SqlitePoolOptions::new()
+        .max_connections(SQLITE_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+}

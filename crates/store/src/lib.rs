@@ -1,0 +1,269 @@
+//! Stored conversations: the data layer behind `/api/conversations` and the answers `/api/chat`
+//! streams into them. It knows nothing of HTTP: the server opens a [`ConversationStore`] from
+//! `DATABASE_URL` once at start-up ([`open`]) and calls it with an [`Owner`] it has already
+//! authenticated. SQLite (embedded, the default) and PostgreSQL (several replicas) sit behind
+//! the same trait; each has its own embedded migrations, run by [`open`].
+//!
+//! Answers are written in batches, never per token: [`ConversationStore::start_answer`] creates
+//! the assistant message as `streaming`, [`ConversationStore::append_answer`] adds a batch of
+//! text, [`ConversationStore::finish_answer`] records how it ended. Each running answer is
+//! leased by the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`]
+//! marks answers whose replica stopped renewing its lease as `interrupted`, never a live one.
+
+mod backend;
+mod cursor;
+mod rows;
+mod sql;
+mod store;
+mod timestamp;
+mod title;
+
+use std::{sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use streambed_core::{BoxFuture, Role, Usage};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Whose conversations these are: an authenticated principal, already reduced by the server to
+/// a stable opaque string (a JWT `sub`, a digest of an API key, or `local`). Never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner(pub String);
+
+/// One server process that may write answers; a fresh one per process start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplicaId(pub Uuid);
+
+impl ReplicaId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for ReplicaId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A conversation without its messages, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: Uuid,
+    pub title: String,
+    /// The model this conversation talks to, once it has one.
+    pub model: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The last change: a message added or the title renamed. Lists are ordered by it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// How a stored message stands. User messages are always `complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Complete,
+    /// Being written by a live replica.
+    Streaming,
+    /// Ended early by Stop, or because the client went away.
+    Stopped,
+    /// Ended by an upstream error; `error_code` says which.
+    Error,
+    /// Its replica died mid-answer; the text is what was flushed before.
+    Interrupted,
+}
+
+impl MessageStatus {
+    /// The lower-case word the API and the database both use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Streaming => "streaming",
+            Self::Stopped => "stopped",
+            Self::Error => "error",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One turn, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMessage {
+    pub id: Uuid,
+    pub role: Role,
+    pub content: String,
+    pub status: MessageStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The model's visible reasoning, when it sent any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A conversation with its messages in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationWithMessages {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub messages: Vec<StoredMessage>,
+}
+
+/// One page of an owner's conversations, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    pub conversations: Vec<Conversation>,
+    /// Pass as `before` for the next page; `None` on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// How an answer ended, written once by [`ConversationStore::finish_answer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    /// `complete`, `stopped` or `error` (never `streaming`).
+    pub status: MessageStatus,
+    pub stop_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub error_code: Option<String>,
+}
+
+/// What the store refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such conversation for this owner (or it was deleted).
+    #[error("no such conversation")]
+    NotFound,
+    /// An owner is at `MAX_CONVERSATIONS_PER_OWNER`, or a conversation at
+    /// `MAX_MESSAGES_PER_CONVERSATION`; the number is the limit.
+    #[error("limit of {limit} {what} reached")]
+    Full { what: &'static str, limit: u64 },
+    /// A `before` cursor that this store did not hand out.
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Limits the store enforces, from the server's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    pub max_conversations_per_owner: u64,
+    pub max_messages_per_conversation: u64,
+}
+
+/// What the server keeps of conversations. Every method that takes an [`Owner`] acts only on
+/// that owner's conversations: another owner's id is [`StoreError::NotFound`].
+pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A new, empty conversation. `title` empty or `None` leaves it untitled (`""`) until the
+    /// first user message names it.
+    fn create(&self, owner: &Owner, title: Option<&str>) -> BoxFuture<'_, Result<Conversation, StoreError>>;
+
+    /// Newest first (by `updated_at`, then id), at most `limit`; `before` is a previous page's
+    /// `next`.
+    fn list(
+        &self,
+        owner: &Owner,
+        limit: u32,
+        before: Option<&str>,
+    ) -> BoxFuture<'_, Result<Page, StoreError>>;
+
+    fn get(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<ConversationWithMessages, StoreError>>;
+
+    fn rename(&self, owner: &Owner, id: Uuid, title: &str)
+    -> BoxFuture<'_, Result<Conversation, StoreError>>;
+
+    /// Deletes the conversation and all its messages.
+    fn delete(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Stores a user turn (status `complete`) and returns the conversation's whole history,
+    /// oldest first, ending with it. An untitled conversation takes its title from `content`
+    /// (trimmed, first line, about 60 characters cut at a word). `model`, when given, becomes
+    /// the conversation's model.
+    fn add_user_message(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<StoredMessage>, StoreError>>;
+
+    /// Creates the assistant message, `streaming`, leased by `replica` (which must already hold
+    /// a lease: see [`heartbeat`](Self::heartbeat)). [`StoreError::NotFound`] when the
+    /// conversation is gone. Not owner-scoped: the server calls it right after
+    /// [`add_user_message`](Self::add_user_message) checked the owner.
+    fn start_answer(
+        &self,
+        conversation: Uuid,
+        model: &str,
+        replica: ReplicaId,
+    ) -> BoxFuture<'_, Result<Uuid, StoreError>>;
+
+    /// Appends a batch of answer text (and reasoning) to a streaming message. A message that is
+    /// no longer streaming (swept as `interrupted`, or deleted) is left as it is.
+    fn append_answer(
+        &self,
+        message: Uuid,
+        text: &str,
+        reasoning: &str,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Ends a streaming message, appending the last unflushed `text`/`reasoning`. A message that
+    /// is no longer streaming is left as it is: an `interrupted` answer is never resurrected.
+    fn finish_answer(
+        &self,
+        message: Uuid,
+        text: &str,
+        reasoning: &str,
+        finish: Finish,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Renews `replica`'s lease: its streaming answers are live for another `ttl`. Call it
+    /// before the first [`start_answer`](Self::start_answer) and then well within `ttl` (every
+    /// `ttl / 3`, say): a lease that runs out lets another replica's sweep interrupt the answers.
+    /// On PostgreSQL leases are measured by the database server's clock.
+    fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Marks `interrupted` every streaming answer whose replica's lease has run out (or that
+    /// has none), other than `replica`'s own. Returns how many.
+    fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+/// Opens `url` (`sqlite:…` or `postgres://…`), creating a SQLite file and its folder when
+/// missing, and runs the migrations.
+///
+/// SQLite files run in WAL mode with foreign keys on, and writers wait up to 10 s for each
+/// other. `sqlite::memory:` is one private in-memory database, gone with the store.
+/// PostgreSQL URLs take libpq's options, `sslmode=require` included (TLS through rustls; for
+/// `verify-full` on RDS also pass `sslrootcert=` the RDS bundle). A server that refuses
+/// connections is retried for 15 s. Errors are [`StoreError::Database`]: the server names
+/// `DATABASE_URL` when reporting them.
+pub async fn open(url: &str, limits: StoreLimits) -> Result<Arc<dyn ConversationStore>, StoreError> {
+    let pools = backend::Pools::open(url).await?;
+    Ok(Arc::new(store::SqlStore { pools, limits }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_the_same_words_in_json_and_in_the_database() {
+        use MessageStatus::*;
+        for status in [Complete, Streaming, Stopped, Error, Interrupted] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Rows as the statements in [`crate::sql`] return them, and their public forms. The columns
+//! decode to the same Rust types on both backends, so each row type reads both: `FromRow` by
+//! hand, generic over the backend's row, as sqlx's derive would write it.
+
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, types::Json};
+use streambed_core::{Role, Usage};
+use uuid::Uuid;
+
+use crate::{Conversation, MessageStatus, StoredMessage, timestamp::Timestamp};
+
+#[derive(Debug)]
+pub(crate) struct ConversationRow {
+    pub(crate) id: Uuid,
+    title: String,
+    model: Option<String>,
+    created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+}
+
+impl<'r, R: Row> FromRow<'r, R> for ConversationRow
+where
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            model: row.try_get("model")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(row: ConversationRow) -> Self {
+        Self {
+            id: row.id,
+            title: row.title,
+            model: row.model,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct MessageRow {
+    id: Uuid,
+    role: String,
+    content: String,
+    status: String,
+    model: Option<String>,
+    reasoning: String,
+    usage: Option<Json<Usage>>,
+    stop_reason: Option<String>,
+    error_code: Option<String>,
+    created_at: Timestamp,
+}
+
+impl<'r, R: Row> FromRow<'r, R> for MessageRow
+where
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Json<Usage>: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            role: row.try_get("role")?,
+            content: row.try_get("content")?,
+            status: row.try_get("status")?,
+            model: row.try_get("model")?,
+            reasoning: row.try_get("reasoning")?,
+            usage: row.try_get("usage")?,
+            stop_reason: row.try_get("stop_reason")?,
+            error_code: row.try_get("error_code")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl TryFrom<MessageRow> for StoredMessage {
+    type Error = sqlx::Error;
+
+    fn try_from(row: MessageRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row.id,
+            role: parse_role(&row.role)?,
+            content: row.content,
+            status: parse_status(&row.status)?,
+            model: row.model,
+            reasoning: (!row.reasoning.is_empty()).then_some(row.reasoning),
+            usage: row.usage.map(|Json(usage)| usage),
+            stop_reason: row.stop_reason,
+            error_code: row.error_code,
+            created_at: row.created_at.0,
+        })
+    }
+}
+
+pub(crate) fn messages(rows: Vec<MessageRow>) -> Result<Vec<StoredMessage>, sqlx::Error> {
+    rows.into_iter().map(StoredMessage::try_from).collect()
+}
+
+/// The `role` column's text.
+pub(crate) fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn parse_role(text: &str) -> Result<Role, sqlx::Error> {
+    [Role::User, Role::Assistant]
+        .into_iter()
+        .find(|role| role_text(*role) == text)
+        .ok_or_else(|| unknown("role", text))
+}
+
+fn parse_status(text: &str) -> Result<MessageStatus, sqlx::Error> {
+    use MessageStatus::*;
+    [Complete, Streaming, Stopped, Error, Interrupted]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+        .ok_or_else(|| unknown("status", text))
+}
+
+/// A value the migrations' CHECK constraints should have kept out.
+fn unknown(column: &'static str, text: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unknown {column} {text:?}").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_reads_back_from_its_text() {
+        use MessageStatus::*;
+        for status in [Complete, Streaming, Stopped, Error, Interrupted] {
+            assert_eq!(parse_status(status.as_str()).unwrap(), status);
+        }
+        assert!(parse_status("done").is_err());
+    }
+
+    #[test]
+    fn every_role_reads_back_from_its_text() {
+        for role in [Role::User, Role::Assistant] {
+            assert_eq!(parse_role(role_text(role)).unwrap(), role);
+        }
+        assert!(parse_role("system").is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! [`ConversationStore`] over either backend: each operation written once with
+//! [`with_pool!`](crate::backend::with_pool) over the SQL in [`crate::sql`].
+
+use std::{future::Future, time::Duration};
+
+use sqlx::types::Json;
+use streambed_core::{BoxFuture, Role};
+use uuid::Uuid;
+
+use crate::{
+    Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page, ReplicaId,
+    StoreError, StoreLimits, StoredMessage,
+    backend::{Pools, with_pool},
+    cursor::Cursor,
+    rows::{self, ConversationRow, MessageRow, role_text},
+    sql,
+    timestamp::Timestamp,
+    title,
+};
+
+#[derive(Debug)]
+pub(crate) struct SqlStore {
+    pub(crate) pools: Pools,
+    pub(crate) limits: StoreLimits,
+}
+
+/// Boxes an operation. Naming its output here is what lets `?` inside the `async` blocks
+/// below convert `sqlx::Error` into [`StoreError`].
+fn boxed<'a, T>(
+    operation: impl Future<Output = Result<T, StoreError>> + Send + 'a,
+) -> BoxFuture<'a, Result<T, StoreError>> {
+    Box::pin(operation)
+}
+
+/// Limits are `u64` in configuration, counts `i64` in SQL.
+fn sql_count(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl ConversationStore for SqlStore {
+    fn create(&self, owner: &Owner, title: Option<&str>) -> BoxFuture<'_, Result<Conversation, StoreError>> {
+        let owner = owner.0.clone();
+        let title = title.map_or("", str::trim).to_owned();
+        let limit = self.limits.max_conversations_per_owner;
+        boxed(async move {
+            let created: Option<ConversationRow> = with_pool!(&self.pools, |pool| {
+                sqlx::query_as(sql::CREATE)
+                    .bind(Uuid::now_v7())
+                    .bind(&owner)
+                    .bind(&title)
+                    .bind(Timestamp::now())
+                    .bind(sql_count(limit))
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            created.map(Conversation::from).ok_or(StoreError::Full { what: "conversations", limit })
+        })
+    }
+
+    fn list(
+        &self,
+        owner: &Owner,
+        limit: u32,
+        before: Option<&str>,
+    ) -> BoxFuture<'_, Result<Page, StoreError>> {
+        let owner = owner.0.clone();
+        let before = before.map(Cursor::parse).transpose();
+        // A page of nothing would hand back no cursor to go on with.
+        let limit = limit.max(1) as usize;
+        boxed(async move {
+            let before = before?;
+            // One row more than asked says whether there is a next page.
+            let fetch = limit as i64 + 1;
+            let mut rows: Vec<ConversationRow> = with_pool!(&self.pools, |pool| match before {
+                None => sqlx::query_as(sql::LIST_FIRST).bind(&owner).bind(fetch).fetch_all(pool).await,
+                Some(cursor) => {
+                    sqlx::query_as(sql::LIST_BEFORE)
+                        .bind(&owner)
+                        .bind(fetch)
+                        .bind(cursor.updated_at)
+                        .bind(cursor.id)
+                        .fetch_all(pool)
+                        .await
+                }
+            })?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = rows
+                .last()
+                .filter(|_| more)
+                .map(|last| Cursor { updated_at: last.updated_at, id: last.id }.to_string());
+            Ok(Page { conversations: rows.into_iter().map(Conversation::from).collect(), next })
+        })
+    }
+
+    fn get(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<ConversationWithMessages, StoreError>> {
+        let owner = owner.0.clone();
+        boxed(async move {
+            let (conversation, messages): (Option<ConversationRow>, Vec<MessageRow>) =
+                with_pool!(&self.pools, |pool| {
+                    let conversation =
+                        sqlx::query_as(sql::GET).bind(id).bind(&owner).fetch_optional(pool).await?;
+                    let messages = match conversation {
+                        Some(_) => sqlx::query_as(sql::MESSAGES).bind(id).fetch_all(pool).await?,
+                        None => Vec::new(),
+                    };
+                    (conversation, messages)
+                });
+            Ok(ConversationWithMessages {
+                conversation: conversation.ok_or(StoreError::NotFound)?.into(),
+                messages: rows::messages(messages)?,
+            })
+        })
+    }
+
+    fn rename(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        title: &str,
+    ) -> BoxFuture<'_, Result<Conversation, StoreError>> {
+        let owner = owner.0.clone();
+        let title = title.trim().to_owned();
+        boxed(async move {
+            let renamed: Option<ConversationRow> = with_pool!(&self.pools, |pool| {
+                sqlx::query_as(sql::RENAME)
+                    .bind(id)
+                    .bind(&owner)
+                    .bind(&title)
+                    .bind(Timestamp::now())
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            renamed.map(Conversation::from).ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn delete(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
+        let owner = owner.0.clone();
+        boxed(async move {
+            // Messages go with it: ON DELETE CASCADE.
+            let deleted = with_pool!(&self.pools, |pool| {
+                sqlx::query(sql::DELETE).bind(id).bind(&owner).execute(pool).await?.rows_affected()
+            });
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+    }
+
+    fn add_user_message(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<StoredMessage>, StoreError>> {
+        let owner = owner.0.clone();
+        let content = content.to_owned();
+        let model = model.map(str::to_owned);
+        let title = title::from_prompt(&content);
+        let limit = self.limits.max_messages_per_conversation;
+        boxed(async move {
+            let history: Vec<MessageRow> = with_pool!(&self.pools, |pool| {
+                let mut tx = pool.begin().await?;
+                let now = Timestamp::now();
+                // The conversation's row is written first: that takes SQLite's write lock at
+                // once (a transaction that read first could fail to upgrade) and locks the row
+                // in PostgreSQL, so no other turn can slip in between the count and the insert.
+                let found = sqlx::query(sql::TOUCH)
+                    .bind(id)
+                    .bind(&owner)
+                    .bind(now)
+                    .bind(model.as_deref())
+                    .bind(&title)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let count: i64 = sqlx::query_scalar(sql::COUNT_MESSAGES).bind(id).fetch_one(&mut *tx).await?;
+                // Room for this turn and the answer that follows it.
+                if count + 2 > sql_count(limit) {
+                    return Err(StoreError::Full { what: "messages", limit });
+                }
+                sqlx::query(sql::INSERT_MESSAGE)
+                    .bind(Uuid::now_v7())
+                    .bind(id)
+                    .bind(role_text(Role::User))
+                    .bind(&content)
+                    .bind(MessageStatus::Complete.as_str())
+                    .bind(None::<&str>)
+                    .bind(None::<Uuid>)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let history = sqlx::query_as(sql::MESSAGES).bind(id).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                history
+            });
+            Ok(rows::messages(history)?)
+        })
+    }
+
+    fn start_answer(
+        &self,
+        conversation: Uuid,
+        model: &str,
+        replica: ReplicaId,
+    ) -> BoxFuture<'_, Result<Uuid, StoreError>> {
+        let model = model.to_owned();
+        boxed(async move {
+            let message = Uuid::now_v7();
+            let started = with_pool!(&self.pools, |pool| {
+                sqlx::query(sql::INSERT_MESSAGE)
+                    .bind(message)
+                    .bind(conversation)
+                    .bind(role_text(Role::Assistant))
+                    .bind("")
+                    .bind(MessageStatus::Streaming.as_str())
+                    .bind(&model)
+                    .bind(replica.0)
+                    .bind(Timestamp::now())
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            });
+            match started {
+                Ok(()) => Ok(message),
+                // The conversation was deleted since its user turn was stored.
+                Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn append_answer(
+        &self,
+        message: Uuid,
+        text: &str,
+        reasoning: &str,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let text = text.to_owned();
+        let reasoning = reasoning.to_owned();
+        boxed(async move {
+            with_pool!(&self.pools, |pool| {
+                sqlx::query(sql::APPEND).bind(message).bind(&text).bind(&reasoning).execute(pool).await?;
+            });
+            Ok(())
+        })
+    }
+
+    fn finish_answer(
+        &self,
+        message: Uuid,
+        text: &str,
+        reasoning: &str,
+        finish: Finish,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let text = text.to_owned();
+        let reasoning = reasoning.to_owned();
+        boxed(async move {
+            with_pool!(&self.pools, |pool| {
+                sqlx::query(sql::FINISH)
+                    .bind(message)
+                    .bind(&text)
+                    .bind(&reasoning)
+                    .bind(finish.status.as_str())
+                    .bind(finish.usage.map(Json))
+                    .bind(finish.stop_reason.as_deref())
+                    .bind(finish.error_code.as_deref())
+                    .execute(pool)
+                    .await?;
+            });
+            Ok(())
+        })
+    }
+
+    fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        boxed(async move {
+            let expires_at = self.pools.clock().await?.plus(ttl);
+            with_pool!(&self.pools, |pool| {
+                sqlx::query(sql::HEARTBEAT).bind(replica.0).bind(expires_at).execute(pool).await?;
+            });
+            Ok(())
+        })
+    }
+
+    fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>> {
+        boxed(async move {
+            let now = self.pools.clock().await?;
+            let swept = with_pool!(&self.pools, |pool| {
+                let mut tx = pool.begin().await?;
+                let swept = sqlx::query(sql::SWEEP)
+                    .bind(replica.0)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(sql::FORGET_EXPIRED).bind(replica.0).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+                swept
+            });
+            Ok(swept)
+        })
+    }
+}

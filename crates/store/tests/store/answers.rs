@@ -1,0 +1,97 @@
+//! Answers: created `streaming`, flushed in batches, finished once.
+
+use std::time::Duration;
+
+use streambed_core::{Role, Usage};
+use streambed_store::{Finish, MessageStatus, ReplicaId, StoreError};
+
+use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
+
+pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
+
+    let started = last_message(&*store, &alice, conversation).await;
+    store.append_answer(answer, "Once upon", "The user wants ").await.unwrap();
+    store.append_answer(answer, " a time", "a story.").await.unwrap();
+    let flushed = last_message(&*store, &alice, conversation).await;
+    let usage = Usage { input_tokens: 12, output_tokens: 34 };
+    let done = Finish {
+        status: MessageStatus::Complete,
+        stop_reason: Some("end_turn".into()),
+        usage: Some(usage),
+        error_code: None,
+    };
+    store.finish_answer(answer, ", the end.", "", done).await.unwrap();
+    let stored = store.get(&alice, conversation).await.unwrap();
+
+    assert_eq!(
+        (started.id, started.role, started.status),
+        (answer, Role::Assistant, MessageStatus::Streaming)
+    );
+    assert_eq!((started.content.as_str(), started.reasoning), ("", None));
+    assert_eq!((flushed.content.as_str(), flushed.status), ("Once upon a time", MessageStatus::Streaming));
+    let [prompt, finished] = stored.messages.as_slice() else { panic!("{:?}", stored.messages) };
+    assert_eq!(prompt.role, Role::User);
+    assert_eq!(finished.id, answer);
+    assert_eq!(finished.content, "Once upon a time, the end.");
+    assert_eq!(finished.reasoning.as_deref(), Some("The user wants a story."));
+    assert_eq!(finished.status, MessageStatus::Complete);
+    assert_eq!(finished.usage, Some(usage));
+    assert_eq!(finished.stop_reason.as_deref(), Some("end_turn"));
+    assert_eq!(finished.error_code, None);
+    assert_eq!(finished.model.as_deref(), Some("test-model"));
+}
+
+pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    let (stopped_in, stopped) = streaming_answer(&*store, &alice, replica).await;
+    let (failed_in, failed) = streaming_answer(&*store, &alice, replica).await;
+
+    store.append_answer(stopped, "Half a", "").await.unwrap();
+    store.finish_answer(stopped, " sentence", "", finish(MessageStatus::Stopped)).await.unwrap();
+    store.append_answer(failed, "Before the", "").await.unwrap();
+    let error = Finish { error_code: Some("throttled".into()), ..finish(MessageStatus::Error) };
+    store.finish_answer(failed, " error", "", error).await.unwrap();
+
+    let stopped = last_message(&*store, &alice, stopped_in).await;
+    assert_eq!((stopped.content.as_str(), stopped.status), ("Half a sentence", MessageStatus::Stopped));
+    assert_eq!((stopped.usage, stopped.stop_reason, stopped.error_code), (None, None, None));
+    let failed = last_message(&*store, &alice, failed_in).await;
+    assert_eq!((failed.content.as_str(), failed.status), ("Before the error", MessageStatus::Error));
+    assert_eq!(failed.error_code.as_deref(), Some("throttled"));
+}
+
+pub async fn a_finished_answer_is_not_finished_again(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
+    store.finish_answer(answer, "All done.", "", finish(MessageStatus::Complete)).await.unwrap();
+    let finished = last_message(&*store, &alice, conversation).await;
+
+    store.append_answer(answer, " More?", "").await.unwrap();
+    store.finish_answer(answer, " Again!", "", finish(MessageStatus::Error)).await.unwrap();
+
+    assert_eq!(last_message(&*store, &alice, conversation).await, finished);
+}
+
+pub async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
+    store.delete(&alice, conversation).await.unwrap();
+
+    let started = store.start_answer(conversation, "m", ReplicaId::new()).await;
+    let appended = store.append_answer(answer, "into the void", "").await;
+    let finished = store.finish_answer(answer, "", "", finish(MessageStatus::Complete)).await;
+
+    assert!(matches!(started, Err(StoreError::NotFound)), "{started:?}");
+    assert!(appended.is_ok() && finished.is_ok(), "a vanished answer is nothing to write to");
+    assert_eq!(db.count("SELECT count(*) FROM messages").await, 0);
+}

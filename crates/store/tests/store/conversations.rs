@@ -1,0 +1,213 @@
+//! Conversations: create, list, get, rename, delete, owners, titles and limits.
+
+use std::sync::Arc;
+
+use streambed_core::Role;
+use streambed_store::{MessageStatus, StoreError, StoreLimits};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::harness::{TestDb, conversation_with_prompt, owner, streaming_answer};
+
+pub async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+
+    let created = store.create(&alice, None).await.unwrap();
+    let stored = store.get(&alice, created.id).await.unwrap();
+
+    assert_eq!(created.title, "");
+    assert_eq!(created.model, None);
+    assert_eq!(created.created_at, created.updated_at);
+    assert_eq!(stored.conversation, created);
+    assert!(stored.messages.is_empty());
+    let titled = store.create(&alice, Some("  Trip plans \n")).await.unwrap();
+    assert_eq!(titled.title, "Trip plans");
+}
+
+pub async fn lists_are_newest_first_and_paged_by_cursor(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(store.create(&alice, Some(&format!("number {n}"))).await.unwrap().id);
+    }
+    // A new turn moves the oldest to the top.
+    store.add_user_message(&alice, ids[0], "hello again", None).await.unwrap();
+    let newest_first = [ids[0], ids[4], ids[3], ids[2], ids[1]];
+
+    let first = store.list(&alice, 2, None).await.unwrap();
+    let second = store.list(&alice, 2, first.next.as_deref()).await.unwrap();
+    let third = store.list(&alice, 2, second.next.as_deref()).await.unwrap();
+    let everything = store.list(&alice, 10, None).await.unwrap();
+
+    let listed: Vec<Uuid> =
+        [&first, &second, &third].iter().flat_map(|page| page.conversations.iter().map(|c| c.id)).collect();
+    assert_eq!(listed, newest_first);
+    assert!(first.next.is_some() && second.next.is_some());
+    assert_eq!(third.next, None, "the last page has no cursor");
+    assert_eq!(everything.conversations.len(), 5);
+    assert_eq!(everything.next, None);
+    assert_eq!(
+        everything.conversations[0].updated_at,
+        store.get(&alice, ids[0]).await.unwrap().conversation.updated_at
+    );
+}
+
+pub async fn a_malformed_cursor_is_refused(db: TestDb) {
+    let store = db.open().await;
+
+    for cursor in ["", "nonsense", "123", "123.not-a-uuid"] {
+        let refused = store.list(&owner("alice"), 10, Some(cursor)).await;
+
+        assert!(matches!(refused, Err(StoreError::BadCursor)), "{cursor:?}: {refused:?}");
+    }
+}
+
+pub async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let older = store.create(&alice, Some("older")).await.unwrap();
+    let newer = store.create(&alice, Some("newer")).await.unwrap();
+
+    let renamed = store.rename(&alice, older.id, "  Renamed  ").await.unwrap();
+
+    assert_eq!(renamed.title, "Renamed");
+    assert!(renamed.updated_at > older.updated_at);
+    let listed = store.list(&alice, 10, None).await.unwrap().conversations;
+    assert_eq!(listed.iter().map(|c| c.id).collect::<Vec<_>>(), [older.id, newer.id]);
+    assert_eq!(store.get(&alice, older.id).await.unwrap().conversation, renamed);
+}
+
+pub async fn deleting_removes_the_messages_too(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let (conversation, _answer) = streaming_answer(&*store, &alice, Default::default()).await;
+    let kept = conversation_with_prompt(&*store, &alice, "keep me").await;
+
+    store.delete(&alice, conversation).await.unwrap();
+
+    assert!(matches!(store.get(&alice, conversation).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete(&alice, conversation).await, Err(StoreError::NotFound)));
+    let listed = store.list(&alice, 10, None).await.unwrap().conversations;
+    assert_eq!(listed.iter().map(|c| c.id).collect::<Vec<_>>(), [kept]);
+    assert_eq!(db.count("SELECT count(*) FROM messages").await, 1, "only the kept conversation's prompt");
+}
+
+pub async fn another_owner_gets_not_found_everywhere(db: TestDb) {
+    let store = db.open().await;
+    let (alice, mallory) = (owner("alice"), owner("mallory"));
+    let conversation = conversation_with_prompt(&*store, &alice, "private thoughts").await;
+    let before = store.get(&alice, conversation).await.unwrap();
+
+    let get = store.get(&mallory, conversation).await;
+    let rename = store.rename(&mallory, conversation, "mine now").await;
+    let add = store.add_user_message(&mallory, conversation, "hi", Some("other-model")).await;
+    let delete = store.delete(&mallory, conversation).await;
+    let list = store.list(&mallory, 10, None).await.unwrap();
+
+    assert!(matches!(get, Err(StoreError::NotFound)), "{get:?}");
+    assert!(matches!(rename, Err(StoreError::NotFound)), "{rename:?}");
+    assert!(matches!(add, Err(StoreError::NotFound)), "{add:?}");
+    assert!(matches!(delete, Err(StoreError::NotFound)), "{delete:?}");
+    assert!(list.conversations.is_empty() && list.next.is_none());
+    assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "untouched");
+}
+
+pub async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let untitled = store.create(&alice, None).await.unwrap().id;
+    let titled = store.create(&alice, Some("My title")).await.unwrap().id;
+    let prompt = "  Summarise the attached meeting notes and list every action item with its owner\nNotes: …";
+
+    store.add_user_message(&alice, untitled, prompt, None).await.unwrap();
+    store.add_user_message(&alice, untitled, "A second question", None).await.unwrap();
+    store.add_user_message(&alice, titled, prompt, None).await.unwrap();
+
+    let named = store.get(&alice, untitled).await.unwrap().conversation.title;
+    assert_eq!(named, "Summarise the attached meeting notes and list every action…");
+    assert_eq!(store.get(&alice, titled).await.unwrap().conversation.title, "My title");
+    store.rename(&alice, untitled, "Chosen").await.unwrap();
+    store.add_user_message(&alice, untitled, "A third question", None).await.unwrap();
+    assert_eq!(store.get(&alice, untitled).await.unwrap().conversation.title, "Chosen");
+}
+
+pub async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let conversation = store.create(&alice, None).await.unwrap();
+
+    let first = store.add_user_message(&alice, conversation.id, "one", Some("model-a")).await.unwrap();
+    let second = store.add_user_message(&alice, conversation.id, "two", None).await.unwrap();
+    let stored = store.get(&alice, conversation.id).await.unwrap();
+
+    assert_eq!(first.len(), 1);
+    assert_eq!(second.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    assert_eq!(second[0], first[0]);
+    assert!(second.iter().all(|m| m.role == Role::User && m.status == MessageStatus::Complete));
+    assert!(second[0].id < second[1].id && second[0].created_at <= second[1].created_at);
+    assert_eq!(stored.messages, second);
+    assert_eq!(stored.conversation.model.as_deref(), Some("model-a"), "kept when no model is given");
+    assert!(stored.conversation.updated_at > conversation.updated_at);
+    store.add_user_message(&alice, conversation.id, "three", Some("model-b")).await.unwrap();
+    assert_eq!(
+        store.get(&alice, conversation.id).await.unwrap().conversation.model.as_deref(),
+        Some("model-b")
+    );
+}
+
+pub async fn limits_refuse_with_full(db: TestDb) {
+    let limits = StoreLimits { max_conversations_per_owner: 2, max_messages_per_conversation: 4 };
+    let store = db.open_with(limits).await;
+    let (alice, bob) = (owner("alice"), owner("bob"));
+    let conversation = store.create(&alice, None).await.unwrap().id;
+    store.create(&alice, None).await.unwrap();
+
+    let third = store.create(&alice, None).await;
+
+    assert!(matches!(third, Err(StoreError::Full { what: "conversations", limit: 2 })), "{third:?}");
+    assert!(store.create(&bob, None).await.is_ok(), "the limit is per owner");
+    for turn in ["first", "second"] {
+        store.add_user_message(&alice, conversation, turn, None).await.unwrap();
+        store.start_answer(conversation, "m", Default::default()).await.unwrap();
+    }
+    let before = store.get(&alice, conversation).await.unwrap();
+    let fifth = store.add_user_message(&alice, conversation, "third", None).await;
+    assert!(matches!(fifth, Err(StoreError::Full { what: "messages", limit: 4 })), "{fifth:?}");
+    assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "a refused turn changes nothing");
+}
+
+pub async fn concurrent_writers_wait_their_turn(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(store.create(&alice, None).await.unwrap().id);
+    }
+
+    let mut writers = JoinSet::new();
+    for (n, &id) in ids.iter().enumerate() {
+        let (store, alice) = (Arc::clone(&store), alice.clone());
+        writers.spawn(async move {
+            for turn in 0..5 {
+                store.add_user_message(&alice, id, &format!("{n}-{turn}"), None).await?;
+                let answer = store.start_answer(id, "m", Default::default()).await?;
+                store.append_answer(answer, "partial ", "").await?;
+                store
+                    .finish_answer(answer, "answer", "", crate::harness::finish(MessageStatus::Complete))
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        });
+    }
+
+    while let Some(written) = writers.join_next().await {
+        written.unwrap().expect("no writer fails while another writes");
+    }
+    for id in ids {
+        let messages = store.get(&alice, id).await.unwrap().messages;
+        assert_eq!(messages.len(), 10);
+        assert!(messages.iter().all(|m| m.status == MessageStatus::Complete));
+    }
+}

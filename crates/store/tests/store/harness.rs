@@ -1,0 +1,94 @@
+//! A fresh database per test, on either backend, and the helpers the behaviours share.
+
+use std::sync::Arc;
+
+use sqlx::{PgPool, SqlitePool};
+use streambed_store::{ConversationStore, Finish, MessageStatus, Owner, ReplicaId, StoreLimits};
+use streambed_testkit::{Postgres, TempDir, scratch_dir};
+use uuid::Uuid;
+
+/// Far above what any test stores.
+pub const ROOMY: StoreLimits =
+    StoreLimits { max_conversations_per_owner: 1000, max_messages_per_conversation: 1000 };
+
+pub enum TestDb {
+    /// `streambed.db` in a directory removed with it.
+    Sqlite { url: String, _dir: TempDir },
+    /// A database of its own on the binary's shared server.
+    Postgres { url: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = scratch_dir("store");
+        Self::Sqlite { url: format!("sqlite:{}", dir.path().join("streambed.db").display()), _dir: dir }
+    }
+
+    pub fn postgres(test: &str) -> Self {
+        Self::Postgres { url: Postgres::shared().database(test) }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url } => url,
+        }
+    }
+
+    pub async fn open(&self) -> Arc<dyn ConversationStore> {
+        self.open_with(ROOMY).await
+    }
+
+    pub async fn open_with(&self, limits: StoreLimits) -> Arc<dyn ConversationStore> {
+        streambed_store::open(self.url(), limits).await.expect("open the store")
+    }
+
+    /// Runs a `SELECT count(*) …` beside the store, for what its API cannot show (rows gone).
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        match self {
+            Self::Sqlite { url, .. } => {
+                let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
+                sqlx::query_scalar(sql).fetch_one(&pool).await.expect("count")
+            }
+            Self::Postgres { url } => {
+                let pool = PgPool::connect(url).await.expect("connect to PostgreSQL");
+                sqlx::query_scalar(sql).fetch_one(&pool).await.expect("count")
+            }
+        }
+    }
+}
+
+pub fn owner(name: &str) -> Owner {
+    Owner(name.to_owned())
+}
+
+/// A conversation of `owner` with one user turn, ready for an answer.
+pub async fn conversation_with_prompt(store: &dyn ConversationStore, owner: &Owner, prompt: &str) -> Uuid {
+    let conversation = store.create(owner, None).await.expect("create").id;
+    store.add_user_message(owner, conversation, prompt, Some("test-model")).await.expect("add the prompt");
+    conversation
+}
+
+/// Starts an answer in a new conversation of `owner`, leased by `replica`.
+pub async fn streaming_answer(
+    store: &dyn ConversationStore,
+    owner: &Owner,
+    replica: ReplicaId,
+) -> (Uuid, Uuid) {
+    let conversation = conversation_with_prompt(store, owner, "Tell me a story").await;
+    let message = store.start_answer(conversation, "test-model", replica).await.expect("start the answer");
+    (conversation, message)
+}
+
+pub fn finish(status: MessageStatus) -> Finish {
+    Finish { status, stop_reason: None, usage: None, error_code: None }
+}
+
+/// The last message of `conversation`, as stored now.
+pub async fn last_message(
+    store: &dyn ConversationStore,
+    owner: &Owner,
+    conversation: Uuid,
+) -> streambed_store::StoredMessage {
+    let stored = store.get(owner, conversation).await.expect("get");
+    stored.messages.last().cloned().expect("a message")
+}

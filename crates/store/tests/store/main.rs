@@ -1,0 +1,54 @@
+//! The store's behaviour, the same on both backends: every test in `behaviours!` runs as
+//! `sqlite::<name>` on a fresh database file and as `postgres::<name>` on a fresh database of a
+//! real PostgreSQL server that this binary starts (Debian's `postgresql` package; missing, the
+//! tests fail saying how to install it). Backend-specific checks live in `opening`.
+
+mod answers;
+mod conversations;
+mod harness;
+mod leases;
+mod opening;
+
+/// Declares each behaviour once per backend.
+macro_rules! behaviours {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::$module::$name(crate::harness::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::$module::$name(crate::harness::TestDb::postgres(stringify!($name))).await;
+                }
+            )*
+        }
+    };
+}
+
+behaviours! {
+    conversations::a_new_conversation_is_empty_and_untitled,
+    conversations::lists_are_newest_first_and_paged_by_cursor,
+    conversations::a_malformed_cursor_is_refused,
+    conversations::renaming_retitles_and_moves_to_the_top,
+    conversations::deleting_removes_the_messages_too,
+    conversations::another_owner_gets_not_found_everywhere,
+    conversations::the_first_prompt_names_an_untitled_conversation,
+    conversations::a_user_turn_returns_the_history_and_sets_the_model,
+    conversations::limits_refuse_with_full,
+    conversations::concurrent_writers_wait_their_turn,
+    answers::an_answer_is_flushed_in_batches_and_finished_once,
+    answers::stopped_and_failed_answers_keep_their_partial_text,
+    answers::a_finished_answer_is_not_finished_again,
+    answers::an_answer_to_a_deleted_conversation_is_not_found,
+    leases::a_sweep_leaves_live_replicas_answers_alone,
+    leases::a_sweep_never_interrupts_the_sweepers_own_answers,
+    leases::an_expired_lease_lets_another_replica_interrupt,
+    leases::an_answer_without_a_lease_is_interrupted,
+    opening::reopening_keeps_the_data,
+}
