@@ -47,6 +47,82 @@ export class ChatPage {
     return this.page.getByRole('alert')
   }
 
+  /** The user's turns, in order. */
+  get userMessages() {
+    return this.page.getByRole('article', { name: 'You' })
+  }
+
+  /** The conversation list (a sidebar on wide screens; on a phone, inside the drawer once opened). */
+  get sidebar() {
+    return this.page.getByRole('navigation', { name: 'Conversations' })
+  }
+
+  /** The listed conversation whose title matches; titles come from the first prompt. */
+  conversation(title: string | RegExp) {
+    return this.sidebar.getByRole('link', { name: title })
+  }
+
+  /** The conversation marked as open (aria-current). */
+  get activeConversation() {
+    return this.sidebar.locator('a[aria-current="page"]')
+  }
+
+  /** The listed titles, top (newest) to bottom. */
+  async conversationTitles(): Promise<string[]> {
+    return this.sidebar.locator('li > a').allTextContents()
+  }
+
+  /** The id in the URL (`/c/{id}`), or null for a new chat. */
+  conversationId(): string | null {
+    return /^\/c\/([^/]+)$/.exec(new URL(this.page.url()).pathname)?.[1] ?? null
+  }
+
+  async newChat() {
+    await this.sidebar.getByRole('button', { name: 'New chat' }).click()
+  }
+
+  async openActions(title: string) {
+    await this.sidebar.getByRole('button', { name: `Actions for ${title}` }).click()
+  }
+
+  async renameConversation(title: string, newTitle: string) {
+    await this.openActions(title)
+    await this.sidebar.getByRole('button', { name: 'Rename', exact: true }).click()
+    const dialog = this.page.getByRole('dialog', { name: 'Rename conversation' })
+    await dialog.getByLabel('Title').fill(newTitle)
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.waitFor({ state: 'detached' })
+  }
+
+  async deleteConversation(title: string) {
+    await this.openActions(title)
+    await this.sidebar.getByRole('button', { name: 'Delete', exact: true }).click()
+    const dialog = this.page.getByRole('dialog', { name: 'Delete conversation?' })
+    await dialog.getByRole('button', { name: 'Delete' }).click()
+    await dialog.waitFor({ state: 'detached' })
+  }
+
+  /**
+   * Reloads until no answer is still being written on the server: after Stop or a finished
+   * answer, the server stores the final state a moment later.
+   */
+  async reload() {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      await this.page.reload()
+      await this.messageBox.waitFor()
+      await this.page.getByRole('status').filter({ hasText: 'Loading the conversation' }).waitFor({ state: 'detached' })
+      const pending = await this.page.getByText('In progress', { exact: true }).count()
+      if (pending === 0 || Date.now() > deadline) return
+      await this.page.waitForTimeout(200)
+    }
+  }
+
+  /** An answer's text, without its footer (which differs between live and stored answers). */
+  async answerText(n = -1) {
+    return this.answer(n).locator('.markdown').textContent()
+  }
+
   answer(n = -1) {
     const answers = this.page.getByRole('article', { name: 'Assistant' })
     return n < 0 ? answers.last() : answers.nth(n)

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 
 import type { TestProject } from 'vitest/node'
 
@@ -34,8 +35,12 @@ declare module 'vitest' {
 
 export const E2E_API_KEY = 'e2e-key-0123456789abcdef'
 
-/** The real server on an ephemeral port, with the Bedrock emulator (also ephemeral) behind it. */
+/**
+ * The real server on an ephemeral port, with the Bedrock emulator (also ephemeral) behind it.
+ * Each server stores conversations in its own SQLite file in a fresh folder, removed after the run.
+ */
 export default async function setup(project: TestProject) {
+  const data = mkdtempSync(join(tmpdir(), 'streambed-e2e-'))
   const emulator = await start('streambed-emulator', ['--port', '0', '--delay-ms', '20'], {}, /emulator on (http:\/\/\S+?);/)
   const env = {
     PORT: '0',
@@ -48,14 +53,22 @@ export default async function setup(project: TestProject) {
     STATIC_DIR: resolve(root, 'frontend/dist'),
   }
   const listening = /listening on (http:\/\/\S+)/
-  const server = await start('streambed', [], env, listening)
-  const secured = await start('streambed', [], { ...env, API_KEYS: E2E_API_KEY }, listening)
+  const server = await start('streambed', [], { ...env, DATABASE_URL: `sqlite:${join(data, 'e2e.db')}` }, listening)
+  const secured = await start(
+    'streambed',
+    [],
+    { ...env, API_KEYS: E2E_API_KEY, DATABASE_URL: `sqlite:${join(data, 'e2e-secured.db')}` },
+    listening,
+  )
   project.provide('appUrl', server.url)
   project.provide('emulatorUrl', emulator.url)
   project.provide('securedUrl', secured.url)
-  return () => {
-    server.child.kill('SIGTERM')
-    secured.child.kill('SIGTERM')
-    emulator.child.kill('SIGTERM')
+  return async () => {
+    const children = [server.child, secured.child, emulator.child]
+    const exited = children.map((child) => new Promise((done) => (child.exitCode === null ? child.once('exit', done) : done(null))))
+    for (const child of children) child.kill('SIGTERM')
+    // The servers close their databases on the way out; the folder goes after them.
+    await Promise.all(exited)
+    rmSync(data, { recursive: true, force: true })
   }
 }

@@ -1,7 +1,7 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 
-import { ChatView } from './features/chat/components/chat-view'
+import { App } from './app/app'
 import './index.css'
 
 const root = document.getElementById('root')
@@ -9,6 +9,6 @@ if (!root) throw new Error('index.html has no #root element')
 
 createRoot(root).render(
   <StrictMode>
-    <ChatView />
+    <App />
   </StrictMode>,
 )

@@ -32,3 +32,8 @@ export async function errorFromResponse(response: Response): Promise<ChatError> 
   const message = `The server answered ${response.status} ${response.statusText || ''}`.trim()
   return new ChatError({ code: 'http_error', message }, response.status)
 }
+
+/** Any failure as a ChatError, so the UI has one shape to explain. */
+export function toChatError(error: unknown): ChatError {
+  return error instanceof ChatError ? error : new ChatError({ code: 'client_error', message: String(error) })
+}

@@ -1,6 +1,6 @@
 import { saveApiKey } from './api-key'
 import { ChatError } from './chat-error'
-import { streamChat } from './stream-chat'
+import { streamChat, streamTurn } from './stream-chat'
 import type { ChatStreamEvent } from './types'
 
 const encoder = new TextEncoder()
@@ -69,6 +69,22 @@ describe('streamChat', () => {
     expect(seen[1]!.get('authorization')).toBe('Bearer sk-test-123')
   })
 
+  it('sends one turn of a stored conversation, and yields its start frame (ids ignored)', async () => {
+    const bodies: unknown[] = []
+    const fetchSpy = async (_url: RequestInfo | URL, init?: RequestInit) => {
+      bodies.push(JSON.parse(String(init?.body)))
+      const frames = 'id: 1\nevent: start\ndata: {"conversationId":"c1","messageId":"m9"}\n\nid: 2\ndata: {"token":"Hi"}\n\nid: 3\n' + done
+      return fetchWith([encoder.encode(frames)])()
+    }
+    const events: ChatStreamEvent[] = []
+
+    for await (const event of streamTurn('c1', 'Hello', new AbortController().signal, fetchSpy)) events.push(event)
+
+    expect(bodies).toEqual([{ conversationId: 'c1', prompt: 'Hello' }])
+    expect(events.map((e) => e.type)).toEqual(['start', 'token', 'done'])
+    expect(events[0]).toEqual({ type: 'start', info: { conversationId: 'c1', messageId: 'm9' } })
+  })
+
   it('parses tokens, reasoning, comments and done in one chunk', async () => {
     expect(await collect([encoder.encode(body)])).toEqual(expected)
   })
@@ -116,6 +132,11 @@ describe('streamChat', () => {
   it('describes an error response that is not JSON', async () => {
     const error = await collect([encoder.encode('<html>Bad Gateway</html>')], { status: 502 }).catch((e) => e)
     expect(error).toMatchObject({ status: 502, code: 'http_error' })
+  })
+
+  it('ends at a stopped frame (a stored answer ended by Stop)', async () => {
+    const stopped = 'data: {"token":"a"}\n\nevent: stopped\ndata: {"messageId":"m1"}\n\n'
+    expect(await collect([encoder.encode(stopped)])).toEqual([{ type: 'token', text: 'a' }, { type: 'stopped' }])
   })
 
   it('reports a stream that ends without done as interrupted', async () => {

@@ -1,9 +1,8 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream'
 
-import { apiBaseUrl } from '../../../config'
-import { authHeaders } from './api-key'
-import { ChatError, errorFromResponse } from './chat-error'
-import type { ChatMessage, ChatStreamEvent, DoneInfo, ErrorBody } from './types'
+import { apiFetch } from './api-fetch'
+import { ChatError } from './chat-error'
+import type { ChatMessage, ChatRequest, ChatStreamEvent, DoneInfo, ErrorBody, StartInfo } from './types'
 
 /**
  * Ends the text with a newline. A stream whose last line ends in a bare CR is otherwise
@@ -19,6 +18,8 @@ function endWithNewline(): TransformStream<string, string> {
 /** Turns one parsed SSE message into a typed event; unknown event types are ignored. */
 function toEvent(event: string | undefined, data: string): ChatStreamEvent | null {
   switch (event ?? 'message') {
+    case 'start':
+      return { type: 'start', info: JSON.parse(data) as StartInfo }
     case 'message':
       return { type: 'token', text: (JSON.parse(data) as { token: string }).token }
     case 'reasoning':
@@ -27,38 +28,46 @@ function toEvent(event: string | undefined, data: string): ChatStreamEvent | nul
       return { type: 'done', info: JSON.parse(data) as DoneInfo }
     case 'error':
       return { type: 'error', error: (JSON.parse(data) as { error: ErrorBody }).error }
+    case 'stopped':
+      return { type: 'stopped' }
     default:
       return null
   }
 }
 
-/**
- * POSTs the conversation and yields the answer's events as they arrive. The byte stream is
- * decoded by TextDecoderStream (multi-byte characters split across chunks are fine) and framed
- * by eventsource-parser (CR, LF, CRLF, multi-line data and comments all occur on the wire).
- * Aborting `signal` cancels the request, which makes the server stop the model.
- */
-export async function* streamChat(
-  messages: ChatMessage[],
+/** The stateless chat: POSTs the whole conversation and yields the answer's events. */
+export function streamChat(messages: ChatMessage[], signal: AbortSignal, fetchImpl: typeof fetch = fetch): AsyncGenerator<ChatStreamEvent> {
+  return postChat({ messages }, signal, fetchImpl)
+}
+
+/** One turn of a stored conversation: the server adds the history from its store. */
+export function streamTurn(
+  conversationId: string,
+  prompt: string,
   signal: AbortSignal,
   fetchImpl: typeof fetch = fetch,
 ): AsyncGenerator<ChatStreamEvent> {
-  let response: Response
-  try {
-    response = await fetchImpl(`${apiBaseUrl}/api/chat`, {
+  return postChat({ conversationId, prompt }, signal, fetchImpl)
+}
+
+/**
+ * POSTs the request and yields the answer's events as they arrive. The byte stream is
+ * decoded by TextDecoderStream (multi-byte characters split across chunks are fine) and framed
+ * by eventsource-parser (CR, LF, CRLF, multi-line data and comments all occur on the wire).
+ * Aborting `signal` cancels the request, which makes the server stop the model (and store a
+ * stored conversation's partial answer as `stopped`).
+ */
+async function* postChat(request: ChatRequest, signal: AbortSignal, fetchImpl: typeof fetch): AsyncGenerator<ChatStreamEvent> {
+  const response = await apiFetch(
+    '/api/chat',
+    {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...authHeaders() },
-      body: JSON.stringify({ messages }),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      body: JSON.stringify(request),
       signal,
-    })
-  } catch (error) {
-    if (signal.aborted) throw error
-    throw new ChatError({
-      code: 'network_error',
-      message: 'Cannot reach the Streambed server. Check that it is running and that VITE_API_BASE_URL points at it.',
-    })
-  }
-  if (!response.ok) throw await errorFromResponse(response)
+    },
+    fetchImpl,
+  )
   if (!response.body) {
     throw new ChatError({ code: 'no_stream', message: 'This browser cannot read streamed responses; use a current Chromium or Firefox.' })
   }
@@ -75,7 +84,7 @@ export async function* streamChat(
       const event = toEvent(value.event, value.data)
       if (!event) continue
       yield event
-      if (event.type === 'done' || event.type === 'error') return
+      if (event.type === 'done' || event.type === 'error' || event.type === 'stopped') return
     }
   } catch (error) {
     if (signal.aborted) throw error

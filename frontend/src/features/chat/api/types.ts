@@ -1,7 +1,9 @@
 /**
  * The wire contract of POST /api/chat, mirroring crates/server/src/sse.rs.
- * Frames: `data: {"token"}` (answer text), `event: reasoning`, `event: done`, `event: error`,
- * and `: keep-alive` comments, which the parser drops.
+ * Frames: `event: start` (only for a stored conversation), `data: {"token"}` (answer text),
+ * `event: reasoning`, `event: done`, `event: error`, `event: stopped` (a stored answer ended by
+ * Stop), and `: keep-alive` comments, which the parser drops. Frames of a stored answer carry
+ * an SSE `id:`, unused for now.
  */
 
 export type Role = 'user' | 'assistant'
@@ -37,11 +39,22 @@ export interface ErrorBody {
   upstreamRequestId?: string
 }
 
+/** What POST /api/chat takes: the whole history (stateless), or one turn of a stored conversation. */
+export type ChatRequest = { messages: ChatMessage[] } | { conversationId: string; prompt: string }
+
+/** The `start` frame: the server has stored the turn and will store this answer as `messageId`. */
+export interface StartInfo {
+  conversationId: string
+  messageId: string
+}
+
 export type ChatStreamEvent =
+  | { type: 'start'; info: StartInfo }
   | { type: 'token'; text: string }
   | { type: 'reasoning'; text: string }
   | { type: 'done'; info: DoneInfo }
   | { type: 'error'; error: ErrorBody }
+  | { type: 'stopped' }
 
 /** GET /api/models */
 export interface ModelsInfo {

@@ -1,54 +1,55 @@
-import { useRef, useState } from 'react'
+import { type ReactNode, useState } from 'react'
 
-import { type StreamChat, useChat } from '../hooks/use-chat'
-import { useAutoScroll } from '../hooks/use-auto-scroll'
+import type { UiMessage } from '../hooks/chat-state'
+import type { StreamChat } from '../hooks/use-chat'
 import { useModels } from '../hooks/use-models'
-import { ApiKeyForm } from './api-key-form'
-import { Composer } from './composer'
-import { ErrorBanner } from './error-banner'
-import { MessageList } from './message-list'
+import { ChatSession } from './chat-session'
 
-/** The chat screen: header, conversation, error, and the message box. */
-export function ChatView({ stream }: { stream?: StreamChat }) {
-  const chat = useChat(stream)
+export interface ChatViewProps {
+  stream?: StreamChat
+  /** Names the conversation on screen: a new value starts over, from `initialMessages`. */
+  session?: string
+  /** A stored conversation's messages. */
+  initialMessages?: UiMessage[]
+  /** Shown instead of the conversation (loading it, or why it cannot be); sending waits meanwhile. */
+  placeholder?: ReactNode
+  /** The server wants an API key before it shows the conversation: the key form is open. */
+  keyRequired?: boolean
+  /** Called when an answer has ended, however it ended. */
+  onSettled?: () => void
+  /** New chat in the header; by default the view starts over by itself; null: no button (the sidebar has one). */
+  onNewChat?: (() => void) | null
+  /** A new API key was saved. */
+  onKeySaved?: () => void
+  /** First in the header: the button that opens the conversations drawer on narrow screens. */
+  menuButton?: ReactNode
+}
+
+/**
+ * The chat screen. What outlives one conversation lives here (the model, the API key form);
+ * the conversation itself is a ChatSession, started afresh for each `session`.
+ */
+export function ChatView({ session = '', onNewChat, onKeySaved, ...props }: ChatViewProps) {
   const [keyVersion, setKeyVersion] = useState(0)
   const [keyFormOpen, setKeyFormOpen] = useState(false)
+  const [restarts, setRestarts] = useState(0)
   const models = useModels(keyVersion)
-  const scroller = useRef<HTMLDivElement>(null)
-  const follow = useAutoScroll(scroller, chat.messages)
 
-  const send = (text: string) => {
-    follow()
-    chat.send(text)
-  }
-
-  const needsKey = chat.error?.code === 'unauthorized'
   const keySaved = () => {
     setKeyFormOpen(false)
     setKeyVersion((v) => v + 1)
-    if (needsKey) chat.retry()
+    onKeySaved?.()
   }
 
   return (
-    <main className="chat">
-      <header className="chat-header">
-        <h1>Streambed</h1>
-        {models && (
-          <span className="model" title={`Provider: ${models.provider}`}>
-            {models.default} · {models.provider}
-          </span>
-        )}
-        <button type="button" className="key-toggle" aria-expanded={keyFormOpen} onClick={() => setKeyFormOpen((o) => !o)}>
-          API key
-        </button>
-        <button type="button" className="new-chat" onClick={chat.newChat} disabled={chat.messages.length === 0}>
-          New chat
-        </button>
-      </header>
-      <MessageList messages={chat.messages} ref={scroller} />
-      {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} />}
-      {(keyFormOpen || needsKey) && <ApiKeyForm onSaved={keySaved} />}
-      <Composer busy={chat.busy} onSend={send} onStop={chat.stop} />
-    </main>
+    <ChatSession
+      key={`${session}/${restarts}`}
+      {...props}
+      models={models}
+      keyFormOpen={keyFormOpen}
+      onToggleKeyForm={() => setKeyFormOpen((open) => !open)}
+      onKeySaved={keySaved}
+      onNewChat={onNewChat === undefined ? () => setRestarts((n) => n + 1) : onNewChat}
+    />
   )
 }

@@ -2,23 +2,25 @@ import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 
 
 interface ComposerProps {
   busy: boolean
+  /** Nothing to send to yet (the conversation is loading, or cannot be shown). */
+  disabled?: boolean
   onSend: (text: string) => void
   onStop: () => void
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
-export function Composer({ busy, onSend, onStop }: ComposerProps) {
+export function Composer({ busy, disabled = false, onSend, onStop }: ComposerProps) {
   const [text, setText] = useState('')
   const input = useRef<HTMLTextAreaElement>(null)
 
   // Focus stays in the box, so the next question can be typed straight away.
   useEffect(() => {
-    if (!busy) input.current?.focus()
-  }, [busy])
+    if (!busy && !disabled) input.current?.focus()
+  }, [busy, disabled])
 
   const submit = (event?: FormEvent) => {
     event?.preventDefault()
-    if (busy || text.trim() === '') return
+    if (busy || disabled || text.trim() === '') return
     onSend(text)
     setText('')
   }
@@ -43,6 +45,7 @@ export function Composer({ busy, onSend, onStop }: ComposerProps) {
         ref={input}
         value={text}
         rows={2}
+        disabled={disabled}
         placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
@@ -52,7 +55,7 @@ export function Composer({ busy, onSend, onStop }: ComposerProps) {
           Stop
         </button>
       ) : (
-        <button type="submit" disabled={text.trim() === ''}>
+        <button type="submit" disabled={disabled || text.trim() === ''}>
           Send
         </button>
       )}

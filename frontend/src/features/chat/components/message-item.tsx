@@ -3,17 +3,37 @@ import { memo } from 'react'
 import type { UiMessage } from '../hooks/chat-state'
 import { Markdown } from './markdown'
 
-function Footer({ message }: { message: UiMessage }) {
-  if (message.state === 'stopped') return <p className="message-note">Stopped — the answer is incomplete.</p>
-  if (message.state === 'failed') return <p className="message-note">Interrupted — the answer is incomplete.</p>
-  if (!message.info) return null
-  const { usage, latencyMs, streamed } = message.info
-  const seconds = (latencyMs / 1000).toFixed(1)
+/** A labelled note for an answer that did not finish; the label is what reading it says first. */
+function Note({ label, children }: { label: string; children: string }) {
   return (
-    <p className="message-meta">
-      {usage.outputTokens} tokens · {seconds} s{streamed ? '' : ' · answered in one piece'}
+    <p className="message-note">
+      <span className="badge">{label}</span> {children}
     </p>
   )
+}
+
+function Footer({ message }: { message: UiMessage }) {
+  switch (message.state) {
+    case 'stopped':
+      return <Note label="Stopped">The answer is incomplete.</Note>
+    case 'failed':
+      return <Note label={message.errorCode ? `Failed: ${message.errorCode}` : 'Failed'}>The answer is incomplete.</Note>
+    case 'interrupted':
+      return <Note label="Interrupted">The server stopped before the answer was complete.</Note>
+    case 'pending':
+      return <Note label="In progress">The server is still writing this answer; reload to see more.</Note>
+    case 'streaming':
+      return null
+    case 'complete':
+      break
+  }
+  const usage = message.info?.usage
+  if (!usage) return null
+  const { latencyMs, streamed } = message.info ?? {}
+  const parts = [`${usage.outputTokens} tokens`]
+  if (latencyMs !== undefined) parts.push(`${(latencyMs / 1000).toFixed(1)} s`)
+  if (streamed === false) parts.push('answered in one piece')
+  return <p className="message-meta">{parts.join(' · ')}</p>
 }
 
 /** One turn. Memoized: finished messages keep their object identity, so they never re-render. */

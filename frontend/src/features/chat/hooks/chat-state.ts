@@ -1,10 +1,24 @@
 import type { ChatError } from '../api/chat-error'
-import type { DoneInfo, Role } from '../api/types'
+import type { Role, Usage } from '../api/types'
 
 export type ChatStatus = 'submitted' | 'streaming' | 'ready' | 'error'
 
-/** How a message came to be as it is; a partial answer stays visible after Stop or an error. */
-export type MessageState = 'streaming' | 'complete' | 'stopped' | 'failed'
+/**
+ * How a message came to be as it is; a partial answer stays visible after Stop or an error.
+ * `interrupted` (the server died mid-answer) and `pending` (the server is still writing it)
+ * only come from the store.
+ */
+export type MessageState = 'streaming' | 'complete' | 'stopped' | 'failed' | 'interrupted' | 'pending'
+
+/** What is known about a finished answer: all of it live (`done`), less from the store. */
+export interface MessageInfo {
+  usage?: Usage
+  latencyMs?: number
+  model?: string
+  /** False when Bedrock refused streaming and Converse answered in one piece. */
+  streamed?: boolean
+  stopReason?: string
+}
 
 export interface UiMessage {
   id: string
@@ -12,7 +26,11 @@ export interface UiMessage {
   content: string
   reasoning: string
   state: MessageState
-  info?: DoneInfo
+  info?: MessageInfo
+  /** Why the answer failed (`throttled`, `access_denied`, …). */
+  errorCode?: string
+  /** The server keeps this message: it came from the store, or its answer began with `start`. */
+  stored?: boolean
 }
 
 export interface ChatState {
@@ -23,14 +41,20 @@ export interface ChatState {
 
 export type ChatAction =
   | { type: 'submit'; user: UiMessage; answerId: string }
+  | { type: 'start' }
   | { type: 'append'; text: string; reasoning: string }
-  | { type: 'done'; info: DoneInfo }
+  | { type: 'done'; info: MessageInfo }
   | { type: 'fail'; error: ChatError }
   | { type: 'stopped' }
-  | { type: 'retry'; answerId: string }
+  | { type: 'retry'; answerId: string; resend?: UiMessage }
   | { type: 'reset' }
 
 export const initialChatState: ChatState = { messages: [], status: 'ready', error: null }
+
+/** A chat that starts from messages already there (a stored conversation). */
+export function chatStateFrom(messages: UiMessage[]): ChatState {
+  return { ...initialChatState, messages }
+}
 
 export function newMessage(id: string, role: Role, content = '', state: MessageState = 'complete'): UiMessage {
   return { id, role, content, reasoning: '', state }
@@ -51,6 +75,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         status: 'submitted',
         error: null,
       }
+    case 'start':
+      return { ...state, messages: updateAnswer(state, (m) => ({ ...m, stored: true })) }
     case 'append':
       return {
         ...state,
@@ -64,17 +90,21 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'done':
       return { ...state, status: 'ready', messages: updateAnswer(state, (m) => ({ ...m, state: 'complete', info: action.info })) }
     case 'fail':
-      return { ...state, status: 'error', error: action.error, messages: updateAnswer(state, (m) => ({ ...m, state: 'failed' })) }
+      return {
+        ...state,
+        status: 'error',
+        error: action.error,
+        messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code })),
+      }
     case 'stopped':
       return { ...state, status: 'ready', messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
     case 'retry': {
-      // Ask again from the last user turn: the failed answer makes way for a new one.
+      const answer = newMessage(action.answerId, 'assistant', '', 'streaming')
+      // A stored failed answer stays, as it does on the server, and the question is asked again
+      // after it; an answer the server never kept makes way for the new one.
+      if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null }
       const withoutAnswer = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
-      return {
-        messages: [...withoutAnswer, newMessage(action.answerId, 'assistant', '', 'streaming')],
-        status: 'submitted',
-        error: null,
-      }
+      return { messages: [...withoutAnswer, answer], status: 'submitted', error: null }
     }
     case 'reset':
       return initialChatState

@@ -2,11 +2,12 @@ import { act, renderHook, waitFor } from '@testing-library/react'
 
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
 import { ChatError } from '../api/chat-error'
-import { useChat } from './use-chat'
+import type { UiMessage } from './chat-state'
+import { type ChatOptions, stopRequested, useChat } from './use-chat'
 
-function setup() {
+function setup(options?: ChatOptions) {
   const transport = controlledStream()
-  const hook = renderHook(() => useChat(transport.stream))
+  const hook = renderHook(() => useChat(transport.stream, options))
   return { ...transport, hook, chat: () => hook.result.current }
 }
 
@@ -72,9 +73,20 @@ describe('useChat', () => {
     act(() => chat().stop())
 
     expect(calls[0]!.signal.aborted).toBe(true)
+    expect(calls[0]!.signal.reason).toBe(stopRequested)
     await waitFor(() => expect(chat().status).toBe('ready'))
     expect(chat().messages[1]).toMatchObject({ content: 'Partial', state: 'stopped' })
     expect(chat().error).toBeNull()
+  })
+
+  it('a stopped frame (Stop from elsewhere) ends the answer as stopped', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Part' }, { type: 'stopped' }))
+
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Part', state: 'stopped' })
   })
 
   it('retry asks again from the last user turn', async () => {
@@ -100,5 +112,50 @@ describe('useChat', () => {
 
     await waitFor(() => expect(chat().messages).toHaveLength(0))
     expect(chat().status).toBe('ready')
+  })
+
+  it('starts from the messages given, and carries them into the next turn', () => {
+    const stored: UiMessage[] = [
+      { id: 's1', role: 'user', content: 'Earlier', reasoning: '', state: 'complete', stored: true },
+      { id: 's2', role: 'assistant', content: 'Half', reasoning: '', state: 'stopped', stored: true },
+    ]
+    const { calls, chat } = setup({ initialMessages: stored })
+    expect(chat().messages).toBe(stored)
+
+    act(() => chat().send('Now'))
+
+    expect(calls[0]!.history.map((m) => m.content)).toEqual(['Earlier', 'Half', 'Now'])
+  })
+
+  it('calls onSettled when an answer ends, however it ends', async () => {
+    const onSettled = vi.fn()
+    const { calls, chat } = setup({ onSettled })
+    act(() => chat().send('One'))
+    act(() => calls[0]!.push(doneEvent))
+    await waitFor(() => expect(onSettled).toHaveBeenCalledTimes(1))
+
+    act(() => chat().send('Two'))
+    act(() => chat().stop())
+
+    await waitFor(() => expect(onSettled).toHaveBeenCalledTimes(2))
+  })
+
+  it('a stored answer that failed stays, and retry asks the question again after it', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push({ type: 'start', info: { conversationId: 'c1', messageId: 'a1' } }, { type: 'token', text: 'Pa' }))
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'slow' } }))
+    await waitFor(() => expect(chat().status).toBe('error'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Pa', state: 'failed', errorCode: 'throttled', stored: true })
+
+    act(() => chat().retry())
+
+    expect(chat().messages.map((m) => [m.role, m.content, m.state])).toEqual([
+      ['user', 'Hi', 'complete'],
+      ['assistant', 'Pa', 'failed'],
+      ['user', 'Hi', 'complete'],
+      ['assistant', '', 'streaming'],
+    ])
+    expect(calls[1]!.history.at(-1)).toEqual({ role: 'user', content: 'Hi' })
   })
 })

@@ -2,10 +2,24 @@ import { useCallback, useEffect, useReducer, useRef } from 'react'
 
 import { ChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
-import type { ChatMessage } from '../api/types'
-import { type UiMessage, chatReducer, initialChatState, newMessage } from './chat-state'
+import type { ChatMessage, ChatStreamEvent } from '../api/types'
+import { type UiMessage, chatReducer, chatStateFrom, newMessage } from './chat-state'
 
-export type StreamChat = typeof streamChat
+/** The transport: sends the conversation, which ends with the new user turn, and yields the answer. */
+export type StreamChat = (history: ChatMessage[], signal: AbortSignal) => AsyncIterable<ChatStreamEvent>
+
+/**
+ * The abort reason when the reader presses Stop, so that a transport can tell Stop from a
+ * reader who merely went elsewhere (where a stored answer may go on without them).
+ */
+export const stopRequested = new DOMException('Stopped by the reader.', 'AbortError')
+
+export interface ChatOptions {
+  /** The messages to start from: a stored conversation's. Read once, when the hook mounts. */
+  initialMessages?: UiMessage[]
+  /** Called when an answer has ended, however it ended. */
+  onSettled?: () => void
+}
 
 let nextId = 0
 const id = () => `m${++nextId}`
@@ -23,8 +37,8 @@ function toHistory(messages: UiMessage[]): ChatMessage[] {
  * The chat's state: messages, status (`submitted → streaming → ready | error`), the last error,
  * and the actions. The in-flight request owns its AbortController; `stop` aborts it.
  */
-export function useChat(stream: StreamChat = streamChat) {
-  const [state, dispatch] = useReducer(chatReducer, initialChatState)
+export function useChat(stream: StreamChat = streamChat, { initialMessages = [], onSettled }: ChatOptions = {}) {
+  const [state, dispatch] = useReducer(chatReducer, initialMessages, chatStateFrom)
   const controller = useRef<AbortController | null>(null)
   const pending = useRef({ text: '', reasoning: '', scheduled: false })
 
@@ -51,11 +65,15 @@ export function useChat(stream: StreamChat = streamChat) {
       controller.current = abort
       try {
         for await (const event of stream(history, abort.signal)) {
-          if (event.type === 'token') buffer('text', event.text)
+          if (event.type === 'start') dispatch({ type: 'start' })
+          else if (event.type === 'token') buffer('text', event.text)
           else if (event.type === 'reasoning') buffer('reasoning', event.text)
           else if (event.type === 'done') {
             flush()
             dispatch({ type: 'done', info: event.info })
+          } else if (event.type === 'stopped') {
+            flush()
+            dispatch({ type: 'stopped' })
           } else {
             flush()
             dispatch({ type: 'fail', error: new ChatError(event.error) })
@@ -68,9 +86,10 @@ export function useChat(stream: StreamChat = streamChat) {
         else dispatch({ type: 'fail', error: new ChatError({ code: 'client_error', message: String(error) }) })
       } finally {
         if (controller.current === abort) controller.current = null
+        onSettled?.()
       }
     },
-    [stream, buffer, flush],
+    [stream, buffer, flush, onSettled],
   )
 
   const busy = state.status === 'submitted' || state.status === 'streaming'
@@ -85,10 +104,20 @@ export function useChat(stream: StreamChat = streamChat) {
     [busy, run, state.messages],
   )
 
-  const stop = useCallback(() => controller.current?.abort(), [])
+  const stop = useCallback(() => controller.current?.abort(stopRequested), [])
 
   const retry = useCallback(() => {
     if (busy) return
+    const last = state.messages.at(-1)
+    if (last?.role === 'assistant' && last.stored) {
+      // The server keeps the failed answer: ask the question again after it.
+      const question = state.messages.findLast((m) => m.role === 'user')
+      if (!question) return
+      const resend = newMessage(id(), 'user', question.content)
+      dispatch({ type: 'retry', answerId: id(), resend })
+      void run(toHistory([...state.messages, resend]))
+      return
+    }
     const history = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
     if (history.at(-1)?.role !== 'user') return
     dispatch({ type: 'retry', answerId: id() })

@@ -1,0 +1,327 @@
+import { act, render, screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+
+import { type FakeServer, fakeServer } from '../test/fake-server'
+import { App } from './app'
+
+function setup({ path = '/', seed, ...options }: { path?: string; seed?: (server: FakeServer) => void } & Parameters<typeof fakeServer>[0] = {}) {
+  const server = fakeServer(options)
+  seed?.(server)
+  vi.stubGlobal('fetch', vi.fn(server.fetch))
+  window.history.replaceState(null, '', path)
+  const user = userEvent.setup()
+  const view = render(<App />)
+  const sidebar = () => screen.getByRole('navigation', { name: 'Conversations' })
+  return {
+    server,
+    user,
+    view,
+    sidebar,
+    box: () => screen.getByRole('textbox', { name: 'Message' }),
+    /** Each listed conversation's title, top to bottom. */
+    titles: () => within(sidebar()).queryAllByRole('listitem').map((item) => within(item).getAllByRole('link')[0]!.textContent),
+    answer: (n = 0) => screen.getAllByRole('article', { name: 'Assistant' })[n]!,
+  }
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+  sessionStorage.clear()
+})
+
+describe('App with stored conversations', () => {
+  it('creates the conversation on the first send, puts it in the URL and at the top of the list', async () => {
+    const { server, user, box, titles, sidebar } = setup({ seed: (s) => s.seed('Older chat') })
+    await waitFor(() => expect(titles()).toEqual(['Older chat']))
+
+    await user.type(box(), 'Hello there{Enter}')
+
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    expect(server.answers[0]!.body).toEqual({ conversationId: 'c2', prompt: 'Hello there' })
+    expect(window.location.pathname).toBe('/c/c2')
+    act(() => {
+      server.answers[0]!.token('Hi!')
+      server.answers[0]!.done()
+    })
+    // The server names it after the first prompt; the list shows that once the answer is in.
+    await waitFor(() => expect(titles()).toEqual(['Hello there', 'Older chat']))
+    expect(within(sidebar()).getByRole('link', { name: 'Hello there' })).toHaveAttribute('aria-current', 'page')
+    expect(within(sidebar()).getByRole('link', { name: 'Older chat' })).not.toHaveAttribute('aria-current')
+    expect(screen.getByText('Hi!')).toBeInTheDocument()
+    expect(document.title).toBe('Hello there · Streambed')
+  })
+
+  it('sends only the new turn once the conversation exists', async () => {
+    const { server, user, box } = setup()
+    await user.type(box(), 'First{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => {
+      server.answers[0]!.token('One')
+      server.answers[0]!.done()
+    })
+    await screen.findByText('One')
+
+    await user.type(box(), 'Second{Enter}')
+
+    await waitFor(() => expect(server.answers).toHaveLength(2))
+    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Second' })
+    expect(server.requests.filter((r) => r.method === 'POST' && r.path === '/api/conversations')).toHaveLength(1)
+  })
+
+  it('opens a deep link with its messages, each answer showing how it ended', async () => {
+    const { titles, sidebar, answer } = setup({
+      path: '/c/c1',
+      seed: (s) =>
+        s.seed('Statuses', [
+          { role: 'user', content: 'Q1' },
+          { role: 'assistant', content: 'Whole answer', usage: { inputTokens: 1, outputTokens: 7 }, reasoning: 'Thought first' },
+          { role: 'user', content: 'Q2' },
+          { role: 'assistant', content: 'Partial', status: 'stopped' },
+          { role: 'user', content: 'Q3' },
+          { role: 'assistant', content: 'Half', status: 'error', errorCode: 'throttled' },
+          { role: 'user', content: 'Q4' },
+          { role: 'assistant', content: 'Cut', status: 'interrupted' },
+        ]),
+    })
+
+    await screen.findByText('Whole answer')
+    expect(within(answer(0)).getByText('7 tokens')).toBeInTheDocument()
+    expect(within(answer(0)).getByText('Thought first')).toBeInTheDocument()
+    expect(within(answer(1)).getByText('Stopped')).toBeInTheDocument()
+    expect(within(answer(2)).getByText('Failed: throttled')).toBeInTheDocument()
+    expect(within(answer(3)).getByText('Interrupted')).toBeInTheDocument()
+    expect(screen.getAllByRole('article', { name: 'You' }).map((m) => m.textContent)).toEqual(['Q1', 'Q2', 'Q3', 'Q4'])
+    await waitFor(() => expect(titles()).toEqual(['Statuses']))
+    expect(within(sidebar()).getByRole('link', { name: 'Statuses' })).toHaveAttribute('aria-current', 'page')
+  })
+
+  it('Stop aborts the answer, which is still there, marked stopped, after a reload', async () => {
+    const { server, user, box, view, answer } = setup()
+    await user.type(box(), 'Tell me a story{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.token('Once upon'))
+    await screen.findByText('Once upon')
+
+    await user.click(screen.getByRole('button', { name: 'Stop' }))
+
+    expect(server.answers[0]!.signal?.aborted).toBe(true)
+    expect(await within(answer()).findByText('Stopped')).toBeInTheDocument()
+    await waitFor(() => expect(server.requests).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/conversations/c1/stop' })))
+    view.unmount()
+    render(<App />)
+    expect(window.location.pathname).toBe('/c/c1')
+    expect(await screen.findByText('Once upon')).toBeInTheDocument()
+    expect(within(answer()).getByText('Stopped')).toBeInTheDocument()
+  })
+
+  it('lets the server finish an answer when the reader opens another conversation meanwhile', async () => {
+    const { server, user, sidebar, box } = setup({ seed: (s) => s.seed('Elsewhere', [{ role: 'user', content: 'Other' }]) })
+    await user.type(box(), 'Long question{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.token('Begun'))
+    await screen.findByText('Begun')
+
+    await user.click(within(sidebar()).getByRole('link', { name: 'Elsewhere' }))
+    await screen.findByText('Other')
+    act(() => {
+      server.answers[0]!.token(' and finished.')
+      server.answers[0]!.done()
+    })
+    await user.click(within(sidebar()).getByRole('link', { name: 'Long question' }))
+
+    expect(await screen.findByText('Begun and finished.')).toBeInTheDocument()
+    expect(server.requests.some((r) => r.path.endsWith('/stop'))).toBe(false)
+  })
+
+  it('keeps a failed stored answer when retrying, as the server does', async () => {
+    const { server, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.error('throttled', 'Slow down.'))
+    const alert = await screen.findByRole('alert')
+
+    await user.click(within(alert).getByRole('button', { name: 'Retry' }))
+
+    await waitFor(() => expect(server.answers).toHaveLength(2))
+    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi' })
+    expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(2)
+    expect(screen.getByText('Failed: throttled')).toBeInTheDocument()
+  })
+
+  it('switches conversations from the list, and back and forward', async () => {
+    const { user, sidebar } = setup({
+      path: '/c/c1',
+      seed: (s) => {
+        s.seed('Apples', [{ role: 'user', content: 'About apples' }])
+        s.seed('Pears', [{ role: 'user', content: 'About pears' }])
+      },
+    })
+    await screen.findByText('About apples')
+
+    await user.click(await within(sidebar()).findByRole('link', { name: 'Pears' }))
+
+    expect(await screen.findByText('About pears')).toBeInTheDocument()
+    expect(window.location.pathname).toBe('/c/c2')
+    expect(within(sidebar()).getByRole('link', { name: 'Pears' })).toHaveAttribute('aria-current', 'page')
+    act(() => window.history.back())
+    expect(await screen.findByText('About apples')).toBeInTheDocument()
+    expect(window.location.pathname).toBe('/c/c1')
+    act(() => window.history.forward())
+    expect(await screen.findByText('About pears')).toBeInTheDocument()
+  })
+
+  it('New chat leaves the conversation for an empty chat at /', async () => {
+    const { user, sidebar, box } = setup({ path: '/c/c1', seed: (s) => s.seed('Apples', [{ role: 'user', content: 'About apples' }]) })
+    await screen.findByText('About apples')
+
+    await user.click(within(sidebar()).getByRole('button', { name: 'New chat' }))
+
+    await waitFor(() => expect(screen.queryByText('About apples')).toBeNull())
+    expect(window.location.pathname).toBe('/')
+    await waitFor(() => expect(box()).toHaveFocus())
+  })
+
+  it('renames a conversation in a dialog', async () => {
+    const { server, user, sidebar } = setup({ seed: (s) => s.seed('Old title') })
+    const toggle = await within(sidebar()).findByRole('button', { name: 'Actions for Old title' })
+
+    await user.click(toggle)
+    expect(toggle).toHaveAttribute('aria-expanded', 'true')
+    await user.click(within(sidebar()).getByRole('button', { name: 'Rename' }))
+    const dialog = screen.getByRole('dialog', { name: 'Rename conversation' })
+    const input = within(dialog).getByLabelText('Title')
+    expect(input).toHaveFocus()
+    await user.clear(input)
+    await user.type(input, 'New title{Enter}')
+
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
+    expect(within(sidebar()).getByRole('link', { name: 'New title' })).toBeInTheDocument()
+    expect(server.conversations[0]!.title).toBe('New title')
+    expect(within(sidebar()).getByRole('button', { name: 'Rename' })).toHaveFocus()
+  })
+
+  it('closes the rename dialog with Escape without renaming', async () => {
+    const { server, user, sidebar } = setup({ seed: (s) => s.seed('Keep me') })
+    await user.click(await within(sidebar()).findByRole('button', { name: 'Actions for Keep me' }))
+    await user.click(within(sidebar()).getByRole('button', { name: 'Rename' }))
+
+    await user.keyboard('{Escape}')
+
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(server.requests.some((r) => r.method === 'PATCH')).toBe(false)
+  })
+
+  it('deletes a conversation after confirmation, leaving it when it was open', async () => {
+    const { server, user, sidebar, titles } = setup({
+      path: '/c/c2',
+      seed: (s) => {
+        s.seed('Keep')
+        s.seed('Doomed', [{ role: 'user', content: 'Bye' }])
+      },
+    })
+    await screen.findByText('Bye')
+    await user.click(within(sidebar()).getByRole('button', { name: 'Actions for Doomed' }))
+    await user.click(within(sidebar()).getByRole('button', { name: 'Delete' }))
+    const dialog = screen.getByRole('dialog', { name: 'Delete conversation?' })
+    expect(within(dialog).getByRole('button', { name: 'Cancel' })).toHaveFocus()
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }))
+    expect(titles()).toEqual(['Doomed', 'Keep'])
+
+    await user.click(within(sidebar()).getByRole('button', { name: 'Delete' }))
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Delete' }))
+
+    await waitFor(() => expect(titles()).toEqual(['Keep']))
+    expect(server.conversations.map((c) => c.title)).toEqual(['Keep'])
+    expect(window.location.pathname).toBe('/')
+    await waitFor(() => expect(screen.queryByText('Bye')).toBeNull())
+  })
+
+  it('loads older conversations with Load more', async () => {
+    const { user, sidebar, titles } = setup({
+      pageSize: 2,
+      seed: (s) => ['One', 'Two', 'Three'].forEach((t) => s.seed(t)),
+    })
+    await waitFor(() => expect(titles()).toEqual(['Three', 'Two']))
+
+    await user.click(within(sidebar()).getByRole('button', { name: 'Load more' }))
+
+    await waitFor(() => expect(titles()).toEqual(['Three', 'Two', 'One']))
+    expect(within(sidebar()).queryByRole('button', { name: 'Load more' })).toBeNull()
+  })
+
+  it('links the Markdown export of each conversation', async () => {
+    const { user, sidebar } = setup({ seed: (s) => s.seed('Export me') })
+    await user.click(await within(sidebar()).findByRole('button', { name: 'Actions for Export me' }))
+
+    const link = within(sidebar()).getByRole('link', { name: 'Download as Markdown' })
+
+    expect(link).toHaveAttribute('href', '/api/conversations/c1/export?format=markdown')
+    expect(link).toHaveAttribute('download')
+  })
+
+  it('says so when a linked conversation does not exist', async () => {
+    const { user } = setup({ path: '/c/nope' })
+
+    expect(await screen.findByText(/does not exist/)).toBeInTheDocument()
+    expect(screen.getByRole('textbox', { name: 'Message' })).toBeDisabled()
+    await user.click(screen.getByRole('button', { name: 'Start a new chat' }))
+
+    expect(window.location.pathname).toBe('/')
+    await waitFor(() => expect(screen.getByRole('textbox', { name: 'Message' })).toBeEnabled())
+  })
+
+  it('offers the conversations in a drawer on narrow screens', async () => {
+    vi.stubGlobal('matchMedia', (query: string) => ({
+      matches: true,
+      media: query,
+      addEventListener: () => {},
+      removeEventListener: () => {},
+    }))
+    const { user, box } = setup({ seed: (s) => s.seed('Pocket', [{ role: 'user', content: 'Small screen' }]) })
+    expect(screen.queryByRole('navigation', { name: 'Conversations' })).toBeNull()
+    const toggle = screen.getByRole('button', { name: 'Show conversations' })
+
+    await user.click(toggle)
+    const drawer = screen.getByRole('dialog', { name: 'Conversations' })
+    expect(within(drawer).getByRole('button', { name: 'New chat' })).toHaveFocus()
+    await user.keyboard('{Escape}')
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(toggle).toHaveFocus()
+
+    await user.click(toggle)
+    await user.click(await within(screen.getByRole('dialog')).findByRole('link', { name: 'Pocket' }))
+
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(await screen.findByText('Small screen')).toBeInTheDocument()
+    await waitFor(() => expect(box()).toHaveFocus())
+  })
+})
+
+describe('App where the server keeps no conversations', () => {
+  it('is the stateless chat: no list, the whole history sent, the URL unchanged', async () => {
+    const { server, user, box } = setup({ disabled: true })
+    await waitFor(() => expect(server.requests.some((r) => r.path.startsWith('/api/conversations'))).toBe(true))
+    await waitFor(() => expect(screen.queryByRole('navigation', { name: 'Conversations' })).toBeNull())
+
+    await user.type(box(), 'First{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => {
+      server.answers[0]!.token('One')
+      server.answers[0]!.done()
+    })
+    await screen.findByText('One')
+    await user.type(box(), 'Second{Enter}')
+
+    await waitFor(() => expect(server.answers).toHaveLength(2))
+    expect(server.answers[1]!.body).toEqual({
+      messages: [
+        { role: 'user', content: 'First' },
+        { role: 'assistant', content: 'One' },
+        { role: 'user', content: 'Second' },
+      ],
+    })
+    expect(window.location.pathname).toBe('/')
+    expect(screen.queryByRole('alert')).toBeNull()
+    expect(screen.getByRole('button', { name: 'New chat' })).toBeEnabled()
+  })
+})

@@ -1,0 +1,143 @@
+import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react'
+
+import { ModalDialog } from '../components/modal-dialog'
+import { streamChat } from '../features/chat/api/stream-chat'
+import { ChatView } from '../features/chat/components/chat-view'
+import { conversationStream } from '../features/conversations/api/conversation-stream'
+import { isConversationsDisabled } from '../features/conversations/api/conversations'
+import type { Conversation } from '../features/conversations/api/types'
+import { displayTitle } from '../features/conversations/components/conversation-item'
+import { ConversationSidebar } from '../features/conversations/components/conversation-sidebar'
+import { useConversationList } from '../features/conversations/hooks/use-conversation-list'
+import { useNavigation } from '../features/conversations/hooks/use-navigation'
+import { type Opened, useStoredConversation } from '../features/conversations/hooks/use-stored-conversation'
+import { useMediaQuery } from '../hooks/use-media-query'
+
+/** Below this width the conversation list is a drawer; keep in step with index.css. */
+export const NARROW_SCREEN = '(max-width: 760px)'
+
+/** What stands in for the conversation while it loads, or says why it cannot be shown. */
+function placeholderFor(opened: Opened, retry: () => void, newChat: () => void): { placeholder: ReactNode; keyRequired: boolean } {
+  const startOver = (
+    <button type="button" onClick={newChat}>
+      Start a new chat
+    </button>
+  )
+  switch (opened.status) {
+    case 'none':
+    case 'ready':
+      return { placeholder: null, keyRequired: false }
+    case 'loading':
+      return { placeholder: <p role="status">Loading the conversation…</p>, keyRequired: false }
+    case 'missing':
+      return { placeholder: <div className="notice"><p>This conversation does not exist, or it was deleted.</p>{startOver}</div>, keyRequired: false }
+    case 'failed':
+      if (opened.error.code === 'unauthorized') {
+        return { placeholder: <p className="notice">This server needs an API key to show the conversation. Enter it below.</p>, keyRequired: true }
+      }
+      if (isConversationsDisabled(opened.error)) {
+        return { placeholder: <div className="notice"><p>This server does not keep conversations.</p>{startOver}</div>, keyRequired: false }
+      }
+      return {
+        placeholder: (
+          <div className="notice" role="alert">
+            <p>The conversation could not be loaded. {opened.error.message}</p>
+            <button type="button" onClick={retry}>
+              Try again
+            </button>
+          </div>
+        ),
+        keyRequired: false,
+      }
+  }
+}
+
+/**
+ * The app: the conversation list (a sidebar, or a drawer on narrow screens) beside the chat,
+ * with the URL (`/c/{id}`) saying which conversation is open. Where the server keeps no
+ * conversations, it is the stateless chat alone.
+ */
+export function App() {
+  const { place, current, go, adopt } = useNavigation()
+  const [keyVersion, setKeyVersion] = useState(0)
+  const list = useConversationList(keyVersion)
+  const { opened, retry } = useStoredConversation(place.opened, place.visit)
+  const narrow = useMediaQuery(NARROW_SCREEN)
+  const [drawerOpen, setDrawerOpen] = useState(false)
+  const enabled = list.status !== 'disabled'
+  const { add, markDisabled, refresh, remove } = list
+
+  const onCreated = useCallback(
+    (conversation: Conversation) => {
+      add(conversation)
+      adopt(conversation.id)
+    },
+    [add, adopt],
+  )
+  const stored = useMemo(
+    () => conversationStream({ conversationId: () => current().conversationId, onCreated, onDisabled: markDisabled }),
+    [current, onCreated, markDisabled],
+  )
+
+  const select = (id: string) => {
+    setDrawerOpen(false)
+    if (id !== place.conversationId) go(id)
+  }
+  const newChat = () => {
+    setDrawerOpen(false)
+    go(null)
+  }
+  const deleteConversation = async (id: string) => {
+    await remove(id)
+    if (id === current().conversationId) go(null, { replace: true })
+  }
+  const keySaved = () => {
+    setKeyVersion((v) => v + 1)
+    if (opened.status === 'failed') retry()
+  }
+
+  // The tab says which conversation is open.
+  const active = list.conversations.find((c) => c.id === place.conversationId) ?? (opened.status === 'ready' ? opened.conversation : null)
+  useEffect(() => {
+    document.title = active?.title ? `${displayTitle(active)} · Streambed` : 'Streambed'
+  }, [active])
+
+  const { placeholder, keyRequired } = placeholderFor(opened, retry, newChat)
+  const sidebar = enabled && (
+    <ConversationSidebar list={list} activeId={place.conversationId} onSelect={select} onNewChat={newChat} onDelete={deleteConversation} />
+  )
+  const menuButton = enabled && narrow && (
+    <button
+      type="button"
+      className="menu-toggle"
+      aria-label="Show conversations"
+      aria-haspopup="dialog"
+      aria-expanded={drawerOpen}
+      onClick={() => setDrawerOpen(true)}
+    >
+      ☰
+    </button>
+  )
+
+  return (
+    <div className="app">
+      {enabled && !narrow && <aside className="sidebar-panel">{sidebar}</aside>}
+      {enabled && narrow && drawerOpen && (
+        <ModalDialog className="drawer" label="Conversations" onClose={() => setDrawerOpen(false)}>
+          {sidebar}
+        </ModalDialog>
+      )}
+      <ChatView
+        session={`${place.visit}:${opened.status}`}
+        stream={enabled ? stored : streamChat}
+        initialMessages={opened.status === 'ready' ? opened.messages : undefined}
+        placeholder={placeholder}
+        keyRequired={keyRequired}
+        onSettled={enabled ? refresh : undefined}
+        onNewChat={enabled && !narrow ? null : newChat}
+        onKeySaved={keySaved}
+        menuButton={menuButton || undefined}
+      />
+    </div>
+  )
+}

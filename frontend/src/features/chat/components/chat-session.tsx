@@ -1,0 +1,69 @@
+import { type ReactNode, useRef } from 'react'
+
+import type { ModelsInfo } from '../api/types'
+import type { UiMessage } from '../hooks/chat-state'
+import { useAutoScroll } from '../hooks/use-auto-scroll'
+import { type StreamChat, useChat } from '../hooks/use-chat'
+import { ApiKeyForm } from './api-key-form'
+import { Composer } from './composer'
+import { ErrorBanner } from './error-banner'
+import { MessageList } from './message-list'
+
+interface ChatSessionProps {
+  stream?: StreamChat
+  initialMessages?: UiMessage[]
+  placeholder?: ReactNode
+  keyRequired?: boolean
+  onSettled?: () => void
+  onNewChat: (() => void) | null
+  menuButton?: ReactNode
+  models: ModelsInfo | null
+  keyFormOpen: boolean
+  onToggleKeyForm: () => void
+  onKeySaved: () => void
+}
+
+/** One conversation on screen: header, messages, error, key form and the message box. */
+export function ChatSession({ stream, initialMessages, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
+  const { onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
+  const chat = useChat(stream, { initialMessages, onSettled })
+  const scroller = useRef<HTMLDivElement>(null)
+  const follow = useAutoScroll(scroller, chat.messages)
+
+  const send = (text: string) => {
+    follow()
+    chat.send(text)
+  }
+
+  const needsKey = chat.error?.code === 'unauthorized'
+  const keySaved = () => {
+    onKeySaved()
+    if (needsKey) chat.retry()
+  }
+
+  return (
+    <main className="chat">
+      <header className="chat-header">
+        {menuButton}
+        <h1>Streambed</h1>
+        {models && (
+          <span className="model" title={`Provider: ${models.provider}`}>
+            {models.default} · {models.provider}
+          </span>
+        )}
+        <button type="button" className="key-toggle" aria-expanded={keyFormOpen} onClick={onToggleKeyForm}>
+          API key
+        </button>
+        {onNewChat && (
+          <button type="button" className="new-chat" onClick={onNewChat} disabled={chat.messages.length === 0 && !placeholder}>
+            New chat
+          </button>
+        )}
+      </header>
+      {placeholder ? <div className="message-list placeholder">{placeholder}</div> : <MessageList messages={chat.messages} ref={scroller} />}
+      {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} />}
+      {(keyFormOpen || needsKey || keyRequired) && <ApiKeyForm onSaved={keySaved} />}
+      <Composer busy={chat.busy} disabled={Boolean(placeholder)} onSend={send} onStop={chat.stop} />
+    </main>
+  )
+}

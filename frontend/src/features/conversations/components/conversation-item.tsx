@@ -1,0 +1,82 @@
+import { type KeyboardEvent, type MouseEvent, useId, useRef, useState } from 'react'
+
+import type { Conversation } from '../api/types'
+import { conversationPath } from '../hooks/use-navigation'
+import { DeleteDialog } from './delete-dialog'
+import { DownloadLink } from './download-link'
+import { RenameDialog } from './rename-dialog'
+
+/** What the list shows for a conversation the server has not named yet. */
+export function displayTitle(conversation: Conversation): string {
+  return conversation.title.trim() || 'New conversation'
+}
+
+interface ConversationItemProps {
+  conversation: Conversation
+  active: boolean
+  onSelect: (id: string) => void
+  onRename: (id: string, title: string) => Promise<void>
+  onDelete: (id: string) => Promise<void>
+}
+
+/**
+ * One conversation: a link that opens it (a real link, so it opens in a new tab too), and a
+ * disclosure button with its actions: rename, download, delete.
+ */
+export function ConversationItem({ conversation, active, onSelect, onRename, onDelete }: ConversationItemProps) {
+  const [expanded, setExpanded] = useState(false)
+  const [dialog, setDialog] = useState<'rename' | 'delete' | null>(null)
+  const toggle = useRef<HTMLButtonElement>(null)
+  const actionsId = useId()
+  const title = displayTitle(conversation)
+
+  const open = (event: MouseEvent) => {
+    // Modified clicks (new tab, new window) are the browser's.
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return
+    event.preventDefault()
+    onSelect(conversation.id)
+  }
+
+  const closeActions = (event: KeyboardEvent) => {
+    if (event.key !== 'Escape') return
+    // Just the actions: not the drawer around them too.
+    event.preventDefault()
+    event.stopPropagation()
+    setExpanded(false)
+    toggle.current?.focus()
+  }
+
+  return (
+    <li className={active ? 'conversation active' : 'conversation'}>
+      <a href={conversationPath(conversation.id)} aria-current={active ? 'page' : undefined} onClick={open}>
+        {title}
+      </a>
+      <button
+        ref={toggle}
+        type="button"
+        className="conversation-toggle"
+        aria-label={`Actions for ${title}`}
+        aria-expanded={expanded}
+        aria-controls={actionsId}
+        onClick={() => setExpanded((e) => !e)}
+      >
+        ⋯
+      </button>
+      <div id={actionsId} className="conversation-actions" hidden={!expanded} onKeyDown={closeActions}>
+        <button type="button" onClick={() => setDialog('rename')}>
+          Rename
+        </button>
+        <DownloadLink conversation={conversation} />
+        <button type="button" className="danger" onClick={() => setDialog('delete')}>
+          Delete
+        </button>
+      </div>
+      {dialog === 'rename' && (
+        <RenameDialog title={conversation.title} onRename={(t) => onRename(conversation.id, t)} onClose={() => setDialog(null)} />
+      )}
+      {dialog === 'delete' && (
+        <DeleteDialog title={title} onDelete={() => onDelete(conversation.id)} onClose={() => setDialog(null)} />
+      )}
+    </li>
+  )
+}

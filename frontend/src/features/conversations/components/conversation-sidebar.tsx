@@ -1,0 +1,69 @@
+import { useRef } from 'react'
+
+import type { ConversationList } from '../hooks/use-conversation-list'
+import { ConversationItem } from './conversation-item'
+
+interface ConversationSidebarProps {
+  list: ConversationList
+  activeId: string | null
+  onSelect: (id: string) => void
+  onNewChat: () => void
+  /** Deletes (the list follows); leaving the conversation if it was open is the caller's. */
+  onDelete: (id: string) => Promise<void>
+}
+
+/** The owner's conversations, newest first, with New chat at the top and older ones on demand. */
+export function ConversationSidebar({ list, activeId, onSelect, onNewChat, onDelete }: ConversationSidebarProps) {
+  const newChat = useRef<HTMLButtonElement>(null)
+
+  const remove = async (id: string) => {
+    await onDelete(id)
+    // Its row is gone, and focus with it; the open conversation's deletion moves focus to the message box instead.
+    if (id !== activeId) newChat.current?.focus()
+  }
+
+  return (
+    <nav className="sidebar" aria-label="Conversations">
+      <button ref={newChat} type="button" className="new-chat" onClick={onNewChat}>
+        New chat
+      </button>
+      {list.status === 'loading' && (
+        <p className="sidebar-note" role="status">
+          Loading conversations…
+        </p>
+      )}
+      {list.status === 'error' && (
+        <div className="sidebar-note">
+          <p>
+            {list.error?.code === 'unauthorized'
+              ? 'Enter the API key to see your conversations.'
+              : `Conversations could not be loaded. ${list.error?.message ?? ''}`}
+          </p>
+          <button type="button" onClick={list.refresh}>
+            Try again
+          </button>
+        </div>
+      )}
+      {list.status === 'ready' && list.conversations.length === 0 && <p className="sidebar-note">No conversations yet.</p>}
+      {list.conversations.length > 0 && (
+        <ul className="conversation-list">
+          {list.conversations.map((c) => (
+            <ConversationItem
+              key={c.id}
+              conversation={c}
+              active={c.id === activeId}
+              onSelect={onSelect}
+              onRename={list.rename}
+              onDelete={remove}
+            />
+          ))}
+        </ul>
+      )}
+      {list.next && (
+        <button type="button" className="load-more" onClick={list.loadMore} disabled={list.loadingMore}>
+          {list.loadingMore ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </nav>
+  )
+}
