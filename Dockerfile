@@ -21,16 +21,22 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p streambed-server --bin streambed \
-    && cp target/release/streambed /streambed
+    && cp target/release/streambed /streambed \
+    && mkdir /data
 
 # --- Runtime ------------------------------------------------------------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot
 WORKDIR /app
 COPY --from=server /streambed /app/streambed
 COPY --from=ui /src/frontend/dist /app/frontend/dist
+# The embedded SQLite store, on a volume the non-root user owns (65532 is distroless's nonroot).
+# With several tasks, set DATABASE_URL=postgres://… instead (docs/deploy.md).
+COPY --from=server --chown=65532:65532 /data /data
+VOLUME ["/data"]
 ENV HOST=0.0.0.0 \
     PORT=4000 \
     STATIC_DIR=/app/frontend/dist \
+    DATABASE_URL=sqlite:/data/streambed.db \
     RUST_LOG=info
 EXPOSE 4000
 USER nonroot

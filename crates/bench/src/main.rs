@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
             tokens: args.tokens,
             delay_ms: args.delay_ms,
             saturation,
+            stored_levels: if args.quick { vec![100] } else { vec![100, 1000] },
         };
         relay::run(options).await?;
         println!();

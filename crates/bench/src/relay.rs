@@ -4,7 +4,7 @@
 //! read from /proc, and the load client's sockets do not count against them.
 
 use std::{
-    path::{Path, PathBuf},
+    path::{self, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -41,7 +41,7 @@ struct Service {
 }
 
 impl Service {
-    fn start(binary: &Path, args: &[&str], env: &[(&str, &str)], marker: &str) -> anyhow::Result<Self> {
+    fn start(binary: &path::Path, args: &[&str], env: &[(&str, &str)], marker: &str) -> anyhow::Result<Self> {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(binary)
             .args(args)
@@ -98,10 +98,30 @@ async fn floor_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timi
     timing
 }
 
-async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timing {
+/// How the relay is asked: the seed's stateless chat, or a turn of a stored conversation (the
+/// conversation is created first; the timing starts with the chat request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Stateless,
+    Stored,
+}
+
+async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: Path) -> Timing {
+    let body = match path {
+        Path::Stateless => format!(r#"{{"prompt":"{prompt}"}}"#),
+        Path::Stored => {
+            let Ok(created) = client.post(format!("{url}/api/conversations")).send().await else {
+                return Timing::default();
+            };
+            let Ok(conversation) = created.json::<serde_json::Value>().await else {
+                return Timing::default();
+            };
+            let id = conversation["id"].as_str().unwrap_or_default();
+            format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#)
+        }
+    };
     let started = Instant::now();
     let mut timing = Timing::default();
-    let body = format!(r#"{{"prompt":"{prompt}"}}"#);
     let Ok(response) = client
         .post(format!("{url}/api/chat"))
         .header("content-type", "application/json")
@@ -156,6 +176,8 @@ pub struct Options {
     pub delay_ms: u64,
     /// Streams and tokens per stream for the saturation run with an unpaced upstream.
     pub saturation: (usize, usize),
+    /// Levels at which a stored conversation's turn is measured beside the stateless chat.
+    pub stored_levels: Vec<usize>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -170,10 +192,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         &[],
         "emulator on ",
     )?;
+    // A fresh SQLite file, as `just run` uses by default.
+    let data = std::env::temp_dir().join(format!("streambed-bench-{}", std::process::id()));
+    let database_url = format!("sqlite:{}", data.join("streambed.db").display());
     let server = Service::start(
         &options.bin_dir.join("streambed"),
         &[],
         &[
+            ("DATABASE_URL", &database_url),
             ("PORT", "0"),
             ("BEDROCK_MODEL_ID", "bench"),
             ("BEDROCK_REGION", "us-east-1"),
@@ -198,23 +224,30 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
          | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) | server peak RSS | RSS per stream | CPU s per 1k tokens |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut stored_rows = Vec::new();
     for &n in &options.levels {
         let floor_client = client()?;
         let floor =
             summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url, "bench"))).await);
         drop(floor_client);
 
-        let before = proc.sample()?;
-        proc.reset_peak()?;
-        let relay_client = client()?;
-        let relay =
-            summarise(&join_all((0..n).map(|_| relay_stream(&relay_client, &server.url, "bench"))).await);
-        let after = proc.sample()?;
+        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, Path::Stateless).await?;
         if floor.ttft.is_empty() || relay.ttft.is_empty() {
             bail!("no stream produced a token at {n} streams");
         }
-
-        let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (relay.tokens as f64 / 1000.0);
+        if options.stored_levels.contains(&n) {
+            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, Path::Stored).await?;
+            let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
+            stored_rows.push(format!(
+                "| {n} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} |",
+                relay.complete,
+                stored.complete,
+                added(&relay, 0.5),
+                added(&relay, 0.99),
+                added(&stored, 0.5),
+                added(&stored, 0.99),
+            ));
+        }
         let grown = after.peak_rss_kb.saturating_sub(before.rss_kb);
         println!(
             "| {n} | {} / {} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} | {} MB | {:.1} KB | {:.4} |",
@@ -236,7 +269,41 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         );
     }
     println!();
-    saturation(&emulator.url, &server.url, &proc, options.saturation).await
+    if !stored_rows.is_empty() {
+        println!(
+            "stored conversations: the same streams as a turn of a conversation in SQLite, beside the stateless chat"
+        );
+        println!(
+            "| streams | completed (stateless / stored) | added TTFT p50 / p99 stateless (ms) | added TTFT p50 / p99 stored (ms) \
+             | CPU s per 1k tokens stateless / stored |"
+        );
+        println!("| --- | --- | --- | --- | --- |");
+        for row in &stored_rows {
+            println!("{row}");
+        }
+        println!();
+    }
+    let result = saturation(&emulator.url, &server.url, &proc, options.saturation).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+/// `n` simultaneous streams through the server: what they saw, the server's CPU seconds per
+/// 1,000 tokens, and its memory before and after (the peak reset first).
+async fn measure(
+    proc: &ProcStats,
+    n: usize,
+    server: &str,
+    path: Path,
+) -> anyhow::Result<(Level, f64, crate::proc_stats::Sample, crate::proc_stats::Sample)> {
+    let before = proc.sample()?;
+    proc.reset_peak()?;
+    let client = client()?;
+    let level = summarise(&join_all((0..n).map(|_| relay_stream(&client, server, "bench", path))).await);
+    let after = proc.sample()?;
+    let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
+    Ok((level, cpu_per_1k, before, after))
 }
 
 /// Tokens per second at saturation: an unpaced upstream (every delta sent at once) read by
@@ -255,7 +322,9 @@ async fn saturation(
     let floor_rate = floor.tokens as f64 / started.elapsed().as_secs_f64();
     let before = proc.sample()?;
     let started = Instant::now();
-    let relay = summarise(&join_all((0..streams).map(|_| relay_stream(&client, server, &prompt))).await);
+    let relay = summarise(
+        &join_all((0..streams).map(|_| relay_stream(&client, server, &prompt, Path::Stateless))).await,
+    );
     let relay_rate = relay.tokens as f64 / started.elapsed().as_secs_f64();
     let cpu = proc.sample()?.cpu_seconds - before.cpu_seconds;
     if relay.complete != streams {

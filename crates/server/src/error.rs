@@ -12,6 +12,7 @@ use axum::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use streambed_core::{ErrorKind, ProviderError};
+use streambed_store::StoreError;
 
 use crate::{auth::AuthError, request_id};
 
@@ -20,7 +21,7 @@ tokio::task_local! {
     static CURRENT_REQUEST_ID: String;
 }
 
-/// Middleware: makes the request id (set by the outer `SetRequestIdLayer`) available to every
+/// Middleware: makes the request id (set by the outer `request_id::assign`) available to every
 /// [`AppError`] built while the request is handled, so each error body names it.
 pub async fn with_request_id(request: Request, next: Next) -> Response {
     let id = request_id(request.headers()).to_owned();
@@ -34,6 +35,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("The request body is larger than the server accepts (MAX_BODY_BYTES).")]
     PayloadTooLarge,
+    #[error("The request body did not arrive in time (REQUEST_BODY_TIMEOUT_SECONDS). Send it at once.")]
+    BodyTimeout,
     #[error("Send the body as JSON with the header Content-Type: application/json.")]
     UnsupportedMediaType,
     #[error("No such route: {0}.")]
@@ -50,6 +53,39 @@ pub enum AppError {
     Busy,
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error(
+        "This server stores no conversations: it is reachable beyond this machine without authentication. \
+         Set API_KEYS or AUTH_JWT_ISSUER (or CONVERSATIONS_WITHOUT_AUTH=true to share one history)."
+    )]
+    ConversationsRefused,
+    #[error("{}", store_message(.0))]
+    Store(#[from] StoreError),
+    #[error("An answer is still being written in this conversation: wait for it, or stop it first.")]
+    AnswerRunning,
+    #[error(
+        "You have as many answers running as this server allows (MAX_RUNNING_ANSWERS_PER_OWNER). \
+         Wait for one to finish, or stop one."
+    )]
+    TooManyAnswers,
+    #[error(
+        "The answer runs on another replica, which did not confirm the Stop in time. Try again in a moment."
+    )]
+    StopNotDelivered,
+}
+
+fn store_message(e: &StoreError) -> String {
+    match e {
+        StoreError::NotFound => "No such conversation.".into(),
+        StoreError::Full { what, limit } => format!(
+            "This server keeps at most {limit} {what} ({}). Delete some or start a new chat.",
+            match *what {
+                "conversations" => "MAX_CONVERSATIONS_PER_OWNER",
+                _ => "MAX_MESSAGES_PER_CONVERSATION",
+            }
+        ),
+        StoreError::BadCursor => "`before` is not a cursor this server handed out.".into(),
+        StoreError::Database(_) => "The conversation database is unavailable. Try again in a moment.".into(),
+    }
 }
 
 impl AppError {
@@ -57,13 +93,23 @@ impl AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Auth(AuthError::Unavailable) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthError::Unavailable) | Self::Busy | Self::StopNotDelivered => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Auth(AuthError::LockedOut(_)) => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::ConversationsRefused => StatusCode::FORBIDDEN,
+            Self::AnswerRunning => StatusCode::CONFLICT,
+            Self::TooManyAnswers => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
+            Self::Store(StoreError::Full { .. }) => StatusCode::CONFLICT,
+            Self::Store(StoreError::BadCursor) => StatusCode::BAD_REQUEST,
+            Self::Store(StoreError::Database(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Provider(e) => match e.kind {
                 ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
                 ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -81,6 +127,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) => "invalid_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -89,6 +136,14 @@ impl AppError {
             Self::Auth(_) => "unauthorized",
             Self::RateLimited(_) => "rate_limited",
             Self::Busy => "overloaded",
+            Self::ConversationsRefused => "conversations_disabled",
+            Self::AnswerRunning => "answer_in_progress",
+            Self::TooManyAnswers => "too_many_answers",
+            Self::StopNotDelivered => "stop_unavailable",
+            Self::Store(StoreError::NotFound) => "not_found",
+            Self::Store(StoreError::Full { .. }) => "limit_reached",
+            Self::Store(StoreError::BadCursor) => "invalid_request",
+            Self::Store(StoreError::Database(_)) => "store_unavailable",
             Self::Provider(e) => e.kind.code(),
         }
     }
@@ -96,7 +151,11 @@ impl AppError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited(wait) | Self::Auth(AuthError::LockedOut(wait)) => Some(*wait),
-            Self::Busy | Self::Auth(AuthError::Unavailable) => Some(Duration::from_secs(2)),
+            Self::Busy
+            | Self::TooManyAnswers
+            | Self::StopNotDelivered
+            | Self::Auth(AuthError::Unavailable)
+            | Self::Store(StoreError::Database(_)) => Some(Duration::from_secs(2)),
             Self::Provider(e) => e.retry_after,
             _ => None,
         }
@@ -125,6 +184,9 @@ impl IntoResponse for AppError {
         let status = self.status();
         if status.is_server_error() || matches!(self, Self::Provider(_)) {
             tracing::warn!(code = self.code(), error = %self, "request failed");
+        }
+        if let Self::Store(StoreError::Database(cause)) = &self {
+            tracing::error!(error = %cause, "conversation database failed");
         }
         let upstream_request_id = match &self {
             Self::Provider(e) => e.request_id.as_deref(),
@@ -163,6 +225,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+            Err(rejection) if body_timed_out(&rejection) => Err(AppError::BodyTimeout),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(AppError::PayloadTooLarge)
             }
@@ -171,4 +234,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         }
     }
+}
+
+/// Whether reading the body failed because `REQUEST_BODY_TIMEOUT_SECONDS` passed: the deadline's
+/// error is somewhere down the rejection's chain of causes.
+fn body_timed_out(rejection: &JsonRejection) -> bool {
+    let first: &(dyn std::error::Error + 'static) = rejection;
+    std::iter::successors(Some(first), |e| e.source()).any(|e| e.is::<tower_http::timeout::TimeoutError>())
 }

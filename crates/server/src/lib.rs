@@ -5,20 +5,25 @@
 //! `main.rs` only wires these pieces: [`Config`] from the environment, a provider from
 //! [`provider::build`], then [`serve`] with graceful shutdown. Tests call the same functions.
 
+mod answer_log;
 mod auth;
 pub mod config;
+mod connections;
 mod error;
 mod limits;
+mod live;
 mod metrics;
+mod owner;
 pub mod provider;
 mod relay;
+mod replicas;
+mod request_id;
 mod routes;
 mod shutdown;
 pub mod sse;
+mod state;
 
 use std::{
-    net::SocketAddr,
-    path::PathBuf,
     sync::{Arc, Weak},
     time::Duration,
 };
@@ -26,35 +31,31 @@ use std::{
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderName, HeaderValue, Method, Request, header},
     middleware::{from_fn, from_fn_with_state},
-    serve::ListenerExt,
 };
-use streambed_core::{ChatModel, InferenceParams};
-use tokio::net::{TcpListener, TcpSocket};
+use streambed_core::ChatModel;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
     set_header::SetResponseHeaderLayer,
+    timeout::RequestBodyDeadlineLayer,
     trace::TraceLayer,
 };
 
 pub use config::{Config, ConfigError};
+pub use connections::{listen, serve};
 pub use shutdown::{Shutdown, signal};
+pub use state::Conversations;
 
 use crate::{
     auth::Authenticator,
-    config::Limits,
     limits::{RateLimit, StreamSlots},
     metrics::Metrics,
+    state::AppState,
 };
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request's id, set (or taken from the client) by the outermost layer.
-fn request_id(headers: &HeaderMap) -> &str {
-    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default()
-}
+use request_id::{REQUEST_ID, request_id};
 
 /// Scripts and styles from this origin only, no inline script, no framing: the SPA needs
 /// nothing more, and model output rendered as markdown can never run code.
@@ -62,23 +63,18 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// What every handler may read.
-struct AppState {
-    model: Arc<dyn ChatModel>,
-    system_prompt: Option<String>,
-    params: InferenceParams,
-    keep_alive: Duration,
-    static_dir: PathBuf,
-    shutdown: Shutdown,
-    limits: Limits,
-    streams: StreamSlots,
-    metrics: Arc<Metrics>,
-}
-
 /// The whole application, ready to serve; tests call this with the emulator behind `model`.
 /// Call it inside a Tokio runtime: it starts a background task that keeps memory flat.
-pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Router {
+pub fn app(
+    config: &Config,
+    model: Arc<dyn ChatModel>,
+    conversations: Conversations,
+    shutdown: Shutdown,
+) -> Router {
     let metrics = Arc::new(Metrics::default());
+    if let Some(redis) = &conversations.redis {
+        redis.count_failures_in(Arc::clone(&metrics));
+    }
     let rate = RateLimit::new(&config.limits);
     tokio::spawn(upkeep(Arc::downgrade(&metrics), rate.as_ref().map(Arc::downgrade)));
     let state = Arc::new(AppState {
@@ -91,6 +87,7 @@ pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Ro
         limits: config.limits.clone(),
         streams: StreamSlots::new(config.limits.max_streams, metrics.active_streams.clone()),
         metrics: Arc::clone(&metrics),
+        conversations,
     });
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     // Listed innermost first: each `.layer` wraps everything above it.
@@ -98,17 +95,20 @@ pub fn app(config: &Config, model: Arc<dyn ChatModel>, shutdown: Shutdown) -> Ro
         .layer(from_fn(error::with_request_id))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // The whole body, not each piece: a client trickling a byte at a time gets 408.
+        .layer(RequestBodyDeadlineLayer::new(config.connections.body_read_timeout))
         .layer(cors(config))
         .layer(header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request_id(request.headers());
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(from_fn(request_id::assign))
+        // Outermost: whatever prints headers (a debug log, a panic message) shows `Sensitive`.
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
 }
 
 /// Every minute: fold histogram samples into buckets, forget clients the rate limiter no longer
@@ -133,39 +133,13 @@ fn cors(config: &Config) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            REQUEST_ID,
+            HeaderName::from_static("last-event-id"),
+        ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))
-}
-
-/// Binds `addr` with a deep accept queue. Tokio's `bind` asks for 1,024 pending connections; a
-/// burst of more clients than the accept loop drains at once overflows it, the kernel drops
-/// their SYNs, and each retries only after a 1 s timeout. The kernel caps this at somaxconn.
-pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(65_535)
-}
-
-/// Serves until `signal` resolves, then drains: no new connections, in-flight streams get
-/// the configured grace period, and whatever is still streaming then ends with `shutting_down`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: Shutdown,
-    grace: Duration,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Frames are small and latency is the product: send each one now, not when Nagle allows.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // The peer address is the rate limiter's client key when no identity or proxy is in front.
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.drain_after(signal, grace))
-        .await
 }

@@ -58,7 +58,7 @@ pub async fn rate_limit(
     next: Next,
 ) -> Result<Response, AppError> {
     let key = match request.extensions().get::<Principal>() {
-        Some(principal) => principal.rate_key(),
+        Some(principal) => principal.id(),
         None => {
             let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
             match client_ip(request.headers(), peer, limit.trusted_proxy_hops) {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use streambed_server::{Config, Shutdown, provider};
+use streambed_server::{Config, Conversations, Shutdown, provider};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -30,20 +30,58 @@ async fn main() -> anyhow::Result<()> {
     }
     // Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024
     // descriptors would cap the server near 500 streams, so raise it to the hard limit.
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 2 * config.connections.max as u64 => tracing::warn!(
+            open_file_limit = limit,
+            max_connections = config.connections.max,
+            "the open-file limit is below two per connection: lower MAX_CONNECTIONS or raise the limit"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let model = provider::build(&config).await?;
     tracing::info!(provider = model.info().provider, model = %model.info().id, reason = config.provider_reason, "chat provider selected");
+    tracing::info!(
+        rate_limit = %config.limits.rate_summary(),
+        auth_lockout = %config.auth.lockout_summary(),
+        reason = config.limits.rate_reason,
+        max_concurrent_streams = config.limits.max_streams,
+        max_connections = config.connections.max,
+        "client limits selected"
+    );
+
+    let conversations = Conversations::open(&config).await?;
+    let shared = if conversations.shared_through_redis() {
+        "through Redis (REDIS_URL)"
+    } else {
+        "none: REDIS_URL is not set"
+    };
+    tracing::info!(
+        owners = conversations.policy_reason(),
+        shared_with_other_replicas = shared,
+        "conversations stored"
+    );
+    tokio::spawn(conversations.clone().keep_lease());
+    tokio::spawn(conversations.clone().listen_for_stops());
 
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, shutdown.clone());
+    let app = streambed_server::app(&config, model, conversations.clone(), shutdown.clone());
     let listener = streambed_server::listen((config.host, config.port).into())
         .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    streambed_server::serve(listener, app, shutdown, config.shutdown_grace, streambed_server::signal())
-        .await
-        .context("server failed")
+    let signal = streambed_server::signal();
+    streambed_server::serve(
+        listener,
+        app,
+        config.connections.clone(),
+        shutdown,
+        config.shutdown_grace,
+        signal,
+    )
+    .await
+    .context("server failed")?;
+    conversations.flush(Duration::from_secs(5)).await;
+    Ok(())
 }
 
 async fn healthcheck() -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ const TOKENS: &str = "streambed_tokens_relayed_total";
 const UPSTREAM_ERRORS: &str = "streambed_upstream_errors_total";
 const FALLBACKS: &str = "streambed_fallbacks_total";
 const CANCELLATIONS: &str = "streambed_cancellations_total";
+const REDIS_ERRORS: &str = "streambed_redis_errors_total";
 
 const TTFT_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 const INTER_TOKEN_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -63,6 +64,7 @@ impl Default for Metrics {
             describe(UPSTREAM_ERRORS, None, "Model provider errors by code, before or during a stream."),
             describe(FALLBACKS, None, "Answers served by the non-streaming Converse fallback."),
             describe(CANCELLATIONS, None, "Streams whose client left before the answer ended."),
+            describe(REDIS_ERRORS, None, "Failed Redis calls by use; the server carried on without Redis."),
         ] {
             recorder.describe_counter(name.into(), unit, help);
         }
@@ -98,6 +100,13 @@ impl Metrics {
 
     pub fn upstream_error(&self, code: &'static str) {
         let key = Key::from_parts(UPSTREAM_ERRORS, vec![Label::from_static_parts("code", code)]);
+        self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// A Redis call that failed; `use` is what it was for (`frames`, `follow`, `stop`,
+    /// `rate_limit`, `lockout`).
+    pub fn redis_error(&self, purpose: &'static str) {
+        let key = Key::from_parts(REDIS_ERRORS, vec![Label::from_static_parts("use", purpose)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 

@@ -1,10 +1,12 @@
-//! Relays one provider stream to one client: events to SSE frames, the shutdown cut-off, the
-//! request deadline, and what each chat reports (one log line and its metrics). The provider
-//! stream is owned here, so when the client goes away and axum drops the response body, the
-//! upstream request is dropped with it.
+//! One answer from a provider stream: the shutdown cut-off, the request deadline, events to SSE
+//! frames, and what each chat reports (one log line and its metrics). A stateless answer is
+//! owned by its response ([`events`]), so when the client goes away and axum drops the body,
+//! the upstream request is dropped with it; a stored conversation's answer is owned by a task of
+//! its own (`live`).
 
 use std::{
     convert::Infallible,
+    pin::Pin,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -12,20 +14,88 @@ use std::{
 use axum::response::sse::Event;
 use futures_util::{Stream, StreamExt};
 use streambed_core::{ChatEvent, ChatStream, ErrorKind, ProviderError};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use crate::{limits::StreamSlot, metrics::Metrics, sse};
 
-/// Everything one answer's relay needs besides the provider stream.
-#[derive(Debug)]
-pub struct Relay {
+/// One answer in progress: the provider stream, bounded by the request deadline and the
+/// shutdown cut-off, with what it reports. Dropping it drops the upstream request.
+pub struct Answer {
+    upstream: ChatStream,
     pub report: ChatReport,
     /// Fires when the shutdown grace period is over.
-    pub cutoff: CancellationToken,
+    cutoff: CancellationToken,
     /// `REQUEST_TIMEOUT_SECONDS` after the request arrived.
-    pub deadline: tokio::time::Instant,
-    /// This answer's place under `MAX_CONCURRENT_STREAMS`, freed when the relay ends.
-    pub slot: StreamSlot,
+    deadline: Pin<Box<Sleep>>,
+    /// This answer's place under `MAX_CONCURRENT_STREAMS`, freed when it is dropped.
+    _slot: StreamSlot,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer").field("report", &self.report).finish_non_exhaustive()
+    }
+}
+
+impl Answer {
+    pub fn new(
+        upstream: ChatStream,
+        report: ChatReport,
+        cutoff: CancellationToken,
+        deadline: tokio::time::Instant,
+        slot: StreamSlot,
+    ) -> Self {
+        Self { upstream, report, cutoff, deadline: Box::pin(tokio::time::sleep_until(deadline)), _slot: slot }
+    }
+
+    /// The next event, counted in the metrics; an `Err` or a `Done` is the last.
+    pub async fn next(&mut self) -> Result<ChatEvent, ProviderError> {
+        let next = tokio::select! {
+            biased;
+            () = self.cutoff.cancelled() => Some(Err(ProviderError::new(
+                ErrorKind::ShuttingDown,
+                "The server is restarting and could not finish this answer. Send it again.",
+            ))),
+            () = &mut self.deadline => Some(Err(deadline_exceeded())),
+            next = self.upstream.next() => next,
+        }
+        .unwrap_or_else(|| {
+            Err(ProviderError::new(ErrorKind::StreamInterrupted, "The answer ended unexpectedly. Try again."))
+        });
+        match &next {
+            Ok(ChatEvent::Text(_)) => self.report.token(),
+            Ok(ChatEvent::Reasoning(_)) => {}
+            Ok(ChatEvent::Done(completion)) => {
+                if !completion.streamed {
+                    self.report.metrics.fallbacks.increment(1);
+                }
+                self.report.end("complete");
+            }
+            Err(error) => {
+                self.report.metrics.upstream_error(error.kind.code());
+                self.report.end(error.kind.code());
+            }
+        }
+        next
+    }
+
+    /// The SSE frame for an event `next` returned.
+    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>, dropped_turns: usize) -> sse::Frame {
+        match event {
+            Ok(ChatEvent::Text(text)) => sse::token(text),
+            Ok(ChatEvent::Reasoning(text)) => sse::reasoning(text),
+            Ok(ChatEvent::Done(completion)) => {
+                sse::done(completion, self.report.started.elapsed(), &self.report.model, dropped_turns)
+            }
+            Err(error) => sse::error(error, &self.report.request_id),
+        }
+    }
+
+    /// Records that the answer was ended on purpose (Stop), not by the client leaving.
+    pub fn stopped(&mut self) {
+        self.report.end("stopped");
+    }
 }
 
 pub fn deadline_exceeded() -> ProviderError {
@@ -108,50 +178,16 @@ impl Drop for ChatReport {
     }
 }
 
-/// The SSE events for one answer.
-pub fn events(mut upstream: ChatStream, relay: Relay) -> impl Stream<Item = Result<Event, Infallible>> {
-    let Relay { mut report, cutoff, deadline, slot } = relay;
+/// The SSE events of a stateless answer: the response owns the answer, so a client that leaves
+/// drops the upstream request with it.
+pub fn events(mut answer: Answer) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        let _slot = slot;
-        let deadline = tokio::time::sleep_until(deadline);
-        tokio::pin!(deadline);
         yield Ok(sse::keep_alive());
         loop {
-            let next = tokio::select! {
-                biased;
-                () = cutoff.cancelled() => Some(Err(ProviderError::new(
-                    ErrorKind::ShuttingDown,
-                    "The server is restarting and could not finish this answer. Send it again.",
-                ))),
-                () = &mut deadline => Some(Err(deadline_exceeded())),
-                next = upstream.next() => next,
-            }
-            .unwrap_or_else(|| {
-                Err(ProviderError::new(ErrorKind::StreamInterrupted, "The answer ended unexpectedly. Try again."))
-            });
-            // Each event, and for the last one how the chat ended.
-            let (event, outcome) = match next {
-                Ok(ChatEvent::Text(text)) => {
-                    report.token();
-                    (sse::token(&text), None)
-                }
-                Ok(ChatEvent::Reasoning(text)) => (sse::reasoning(&text), None),
-                Ok(ChatEvent::Done(completion)) => {
-                    if !completion.streamed {
-                        report.metrics.fallbacks.increment(1);
-                    }
-                    (sse::done(&completion, report.started.elapsed(), &report.model), Some("complete"))
-                }
-                Err(error) => {
-                    report.metrics.upstream_error(error.kind.code());
-                    (sse::error(&error, &report.request_id), Some(error.kind.code()))
-                }
-            };
-            if let Some(outcome) = outcome {
-                report.end(outcome);
-            }
-            yield Ok(event);
-            if outcome.is_some() {
+            let next = answer.next().await;
+            let last = !matches!(next, Ok(ChatEvent::Text(_) | ChatEvent::Reasoning(_)));
+            yield Ok(answer.frame(&next, 0).into());
+            if last {
                 break;
             }
         }

@@ -13,7 +13,7 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Resolves when `signal` does (axum then stops accepting), and arms the cut-off timer.
+    /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
     pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
         signal.await;
         tracing::info!(

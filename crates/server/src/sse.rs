@@ -7,7 +7,13 @@
 //!   last on failure;
 //! - `: keep-alive` comments while nothing else is sent.
 //!
-//! Framing is axum's `Sse`, which splits multi-line data and writes comments correctly.
+//! An answer stored in a conversation opens with `event: start` +
+//! `data: {"conversationId","messageId"}`, each of its frames carries an `id:` (a cursor, see
+//! `live`), and Stop ends it with `event: stopped` + `data: {"messageId"}`.
+//!
+//! Each frame is first a [`Frame`] (its event type and JSON data), which a running answer keeps
+//! for its followers and Redis carries to other replicas; axum's `Sse` frames it on the way out,
+//! splitting multi-line data and writing comments correctly.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -20,7 +26,9 @@ use axum::{
 };
 use futures_util::Stream;
 use serde::Serialize;
-use streambed_core::{Completion, ProviderError, Usage};
+use streambed_core::{Completion, ErrorKind, ProviderError, Usage};
+use streambed_store::StoredMessage;
+use uuid::Uuid;
 
 #[derive(Serialize)]
 struct Token<'a> {
@@ -29,12 +37,34 @@ struct Token<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct Start {
+    conversation_id: Uuid,
+    message_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stopped {
+    message_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Done<'a> {
     stop_reason: &'a str,
     usage: Usage,
-    latency_ms: u64,
+    /// Absent when the answer is replayed from the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
     model: &'a str,
     streamed: bool,
+    /// Oldest turns of a stored conversation left out to fit `MAX_TURNS`/`MAX_PROMPT_CHARS`.
+    #[serde(skip_serializing_if = "is_zero")]
+    dropped_turns: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -54,36 +84,138 @@ struct ErrorDetail<'a> {
     upstream_request_id: Option<&'a str>,
 }
 
-fn json(event: Event, payload: &impl Serialize) -> Event {
-    event.json_data(payload).expect("wire types always serialise")
+/// An event type of the wire contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An answer delta: the default type, so no `event:` line is written.
+    Message,
+    Reasoning,
+    Start,
+    Done,
+    Error,
+    Stopped,
 }
 
-pub fn token(text: &str) -> Event {
-    json(Event::default(), &Token { token: text })
+impl Kind {
+    const ALL: [Self; 6] =
+        [Self::Message, Self::Reasoning, Self::Start, Self::Done, Self::Error, Self::Stopped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Reasoning => "reasoning",
+            Self::Start => "start",
+            Self::Done => "done",
+            Self::Error => "error",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// Whether a frame of this type ends the stream.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Done | Self::Error | Self::Stopped)
+    }
 }
 
-pub fn reasoning(text: &str) -> Event {
-    json(Event::default().event("reasoning"), &Token { token: text })
+/// One frame before axum frames it: its event type and its data, a line of JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: Kind,
+    pub data: String,
 }
 
-pub fn done(completion: &Completion, latency: Duration, model: &str) -> Event {
+impl Frame {
+    /// The SSE event, with `id` as its `id:` when given.
+    pub fn event(&self, id: Option<&str>) -> Event {
+        let event = match self.kind {
+            Kind::Message => Event::default(),
+            kind => Event::default().event(kind.as_str()),
+        };
+        let event = event.data(&self.data);
+        match id {
+            Some(id) => event.id(id),
+            None => event,
+        }
+    }
+}
+
+impl From<Frame> for Event {
+    fn from(frame: Frame) -> Self {
+        frame.event(None)
+    }
+}
+
+fn json(kind: Kind, payload: &impl Serialize) -> Frame {
+    Frame { kind, data: serde_json::to_string(payload).expect("wire types always serialise") }
+}
+
+pub fn token(text: &str) -> Frame {
+    json(Kind::Message, &Token { token: text })
+}
+
+pub fn reasoning(text: &str) -> Frame {
+    json(Kind::Reasoning, &Token { token: text })
+}
+
+pub fn start(conversation_id: Uuid, message_id: Uuid) -> Frame {
+    json(Kind::Start, &Start { conversation_id, message_id })
+}
+
+pub fn done(completion: &Completion, latency: Duration, model: &str, dropped_turns: usize) -> Frame {
     let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     json(
-        Event::default().event("done"),
+        Kind::Done,
         &Done {
             stop_reason: &completion.stop_reason,
             usage: completion.usage,
-            latency_ms,
+            latency_ms: Some(latency_ms),
             model,
             streamed: completion.streamed,
+            dropped_turns,
         },
     )
 }
 
-/// `request_id` is ours (`x-request-id`); Bedrock's own id, when known, goes beside it.
-pub fn error(e: &ProviderError, request_id: &str) -> Event {
+/// `done` for an answer replayed from the store.
+pub fn stored_done(message: &StoredMessage) -> Frame {
     json(
-        Event::default().event("error"),
+        Kind::Done,
+        &Done {
+            stop_reason: message.stop_reason.as_deref().unwrap_or("end_turn"),
+            usage: message.usage.unwrap_or_default(),
+            latency_ms: None,
+            model: message.model.as_deref().unwrap_or_default(),
+            streamed: true,
+            dropped_turns: 0,
+        },
+    )
+}
+
+/// The last frame of a stored answer ended by Stop.
+pub fn stopped(message_id: Uuid) -> Frame {
+    json(Kind::Stopped, &Stopped { message_id })
+}
+
+/// `error` for a stored answer that failed or was interrupted, from what the store kept.
+pub fn stored_error(code: Option<&str>) -> Frame {
+    let error = match code.and_then(ErrorKind::from_code) {
+        Some(kind) => ProviderError::new(kind, "The answer failed before its end; the text so far is kept."),
+        None => ProviderError::new(
+            ErrorKind::StreamInterrupted,
+            "The server stopped while answering; the text so far is kept. Send the question again.",
+        ),
+    };
+    self::error(&error, "")
+}
+
+/// `request_id` is ours (`x-request-id`); Bedrock's own id, when known, goes beside it.
+pub fn error(e: &ProviderError, request_id: &str) -> Frame {
+    json(
+        Kind::Error,
         &ErrorFrame {
             error: ErrorDetail {
                 code: e.kind.code(),

@@ -1,26 +1,45 @@
 //! Static API keys, compared in constant time so response timing does not reveal how much of a
 //! guess was right (`subtle`, rather than a hand-rolled loop the optimiser could shortcut).
 
+use std::fmt::Write;
+
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// The configured keys; `Debug` shows only how many there are (`SecretString` redacts).
+/// The configured keys; `Debug` shows only their ids (`SecretString` redacts the keys).
 #[derive(Debug)]
-pub struct ApiKeys(Vec<SecretString>);
+pub struct ApiKeys {
+    keys: Vec<SecretString>,
+    ids: Vec<String>,
+}
 
 impl ApiKeys {
     pub fn new(keys: Vec<SecretString>) -> Self {
-        Self(keys)
+        let ids = keys.iter().map(|key| id(key.expose_secret())).collect();
+        Self { keys, ids }
     }
 
-    /// The position of the matching key. Every key is compared, so the time taken does not
-    /// depend on which one matched.
-    pub fn find(&self, candidate: &str) -> Option<usize> {
-        self.0.iter().enumerate().fold(None, |found, (i, key)| {
+    /// The id of the matching key. Every key is compared, so the time taken does not depend on
+    /// which one matched.
+    pub fn find(&self, candidate: &str) -> Option<&str> {
+        let found = self.keys.iter().enumerate().fold(None, |found, (i, key)| {
             let equal: bool = key.expose_secret().as_bytes().ct_eq(candidate.as_bytes()).into();
             if equal { Some(i) } else { found }
-        })
+        });
+        found.map(|i| self.ids[i].as_str())
     }
+}
+
+/// A stable name for a key that is not the key: the first 64 bits of its SHA-256, in hex. The
+/// key's conversations and rate allowance then survive a reordering of `API_KEYS`, and a
+/// database or a metric never holds the key itself (keys are long and random, so the prefix
+/// cannot be turned back into one).
+fn id(key: &str) -> String {
+    Sha256::digest(key.as_bytes())[..8].iter().fold(String::with_capacity(16), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 #[cfg(test)]
@@ -30,7 +49,9 @@ mod tests {
     #[test]
     fn finds_exact_keys_only() {
         let keys = ApiKeys::new(vec!["first-key-0123456789".into(), "second-key-0123456789".into()]);
-        assert_eq!(keys.find("second-key-0123456789"), Some(1));
+        assert_eq!(keys.find("second-key-0123456789"), Some(id("second-key-0123456789").as_str()));
+        assert_ne!(keys.find("first-key-0123456789"), keys.find("second-key-0123456789"));
+        assert_eq!(id("first-key-0123456789").len(), 16);
         assert_eq!(keys.find("second-key-012345678"), None);
         assert_eq!(keys.find("second-key-0123456789 "), None);
         assert_eq!(keys.find(""), None);

@@ -45,6 +45,15 @@ impl AuthConfig {
     pub fn is_enabled(&self) -> bool {
         !self.api_keys.is_empty() || self.jwt.is_some()
     }
+
+    /// The wrong-credential lockout, for the start-up log: it exists only with authentication.
+    pub fn lockout_summary(&self) -> String {
+        match (self.is_enabled(), self.max_failures_per_minute) {
+            (false, _) => "off (no authentication)".to_owned(),
+            (true, None) => "off".to_owned(),
+            (true, Some(max)) => format!("{max} wrong keys or tokens per minute"),
+        }
+    }
 }
 
 /// One OIDC issuer whose tokens are accepted.
@@ -63,19 +72,20 @@ pub struct JwtConfig {
     pub min_refetch: Duration,
 }
 
-/// Whom a request was authenticated as: the rate limiter's key.
+/// Whom a request was authenticated as: the rate limiter's key and the owner of conversations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// The n-th configured API key (never the key itself).
-    ApiKey(usize),
+    /// A configured API key, by its id (a digest, never the key itself).
+    ApiKey(String),
     /// A token's subject.
     User(String),
 }
 
 impl Principal {
-    pub fn rate_key(&self) -> String {
+    /// A stable string naming this principal, never a secret.
+    pub fn id(&self) -> String {
         match self {
-            Self::ApiKey(n) => format!("key:{n}"),
+            Self::ApiKey(id) => format!("key:{id}"),
             Self::User(sub) => format!("sub:{sub}"),
         }
     }
@@ -124,8 +134,8 @@ impl Authenticator {
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let credential = bearer(headers)?;
-        if let Some(n) = self.keys.find(credential) {
-            return Ok(Principal::ApiKey(n));
+        if let Some(id) = self.keys.find(credential) {
+            return Ok(Principal::ApiKey(id.to_owned()));
         }
         match &self.jwt {
             Some(jwt) if credential.split('.').count() == 3 => {

@@ -1,4 +1,6 @@
-//! The abuse-limit variables: rates, caps and the request deadline.
+//! The abuse-limit variables: rates, caps and the request deadline. The per-client rate is on by
+//! default only when authentication is: a server nobody has to sign in to is a local one, and its
+//! clients (scripts, the seed's) must not meet a 429 they never asked for.
 
 use std::time::Duration;
 
@@ -7,8 +9,11 @@ use super::{ConfigError, Vars};
 /// What one client, and all clients together, may ask of the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// `RATE_LIMIT_PER_MINUTE`: chats per client (API key, token subject, else IP); 0 is off (60).
+    /// `RATE_LIMIT_PER_MINUTE`: chats per client (API key, token subject, else IP); 0 is off
+    /// (60 with authentication on, else 0).
     pub rate_per_minute: u32,
+    /// Why `rate_per_minute` is what it is, for the start-up log.
+    pub rate_reason: &'static str,
     /// `RATE_LIMIT_BURST`: chats a client may send at once before the rate applies (20).
     pub rate_burst: u32,
     /// `MAX_CONCURRENT_STREAMS`: answers streaming at once; more get 503 (10,000).
@@ -26,9 +31,16 @@ pub struct Limits {
     pub trusted_proxy_hops: usize,
 }
 
-pub(super) fn read(vars: &Vars) -> Result<Limits, ConfigError> {
+pub(super) fn read(vars: &Vars, auth_enabled: bool) -> Result<Limits, ConfigError> {
+    let explicit = vars.optional("RATE_LIMIT_PER_MINUTE", |_: &u32| true, "an integer (0 turns it off)")?;
+    let (rate_per_minute, rate_reason) = match explicit {
+        Some(rate) => (rate, "RATE_LIMIT_PER_MINUTE is set"),
+        None if auth_enabled => (60, "authentication is on and RATE_LIMIT_PER_MINUTE is not set"),
+        None => (0, "authentication is off and RATE_LIMIT_PER_MINUTE is not set"),
+    };
     Ok(Limits {
-        rate_per_minute: vars.parse("RATE_LIMIT_PER_MINUTE", 60)?,
+        rate_per_minute,
+        rate_reason,
         rate_burst: vars.at_least_one("RATE_LIMIT_BURST", 20)?,
         max_streams: vars.at_least_one("MAX_CONCURRENT_STREAMS", 10_000)?,
         max_prompt_chars: vars.parse("MAX_PROMPT_CHARS", 100_000)?,
@@ -37,4 +49,14 @@ pub(super) fn read(vars: &Vars) -> Result<Limits, ConfigError> {
         request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
         trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0)?,
     })
+}
+
+impl Limits {
+    /// The per-client rate, for the start-up log.
+    pub fn rate_summary(&self) -> String {
+        match self.rate_per_minute {
+            0 => "off".to_owned(),
+            rate => format!("{rate} chats per minute, burst {}", self.rate_burst),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use axum::http::HeaderValue;
+use secrecy::SecretString;
 use streambed_core::InferenceParams;
 use streambed_local::{LocalConfig, Settings};
 
@@ -11,10 +12,15 @@ use crate::auth::AuthConfig;
 use vars::Vars;
 
 mod auth;
+mod connections;
 mod limits;
+mod redis;
+mod store;
 mod vars;
 
+pub use connections::Connections;
 pub use limits::Limits;
+pub use store::{DEFAULT_DATABASE_URL, StoreConfig};
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +78,14 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `RATE_LIMIT_*`, `MAX_*`, `REQUEST_TIMEOUT_SECONDS`, `TRUSTED_PROXY_HOPS`.
     pub limits: Limits,
+    /// `MAX_CONNECTIONS`, `HEADER_READ_TIMEOUT_SECONDS`, `REQUEST_BODY_TIMEOUT_SECONDS`.
+    pub connections: Connections,
+    /// `DATABASE_URL`, `MAX_CONVERSATIONS_PER_OWNER`, `MAX_MESSAGES_PER_CONVERSATION`,
+    /// `CONVERSATIONS_WITHOUT_AUTH`, `ANSWER_LEASE_SECONDS`: stored conversations.
+    pub store: StoreConfig,
+    /// `REDIS_URL`: the Redis server replicas share (running answers, Stop, rate limits);
+    /// unset keeps all of it in this process. May hold a password.
+    pub redis_url: Option<SecretString>,
 }
 
 /// A variable with a value the server cannot use.
@@ -126,7 +140,12 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             ),
         };
-        let limits = limits::read(&vars)?;
+        let auth = AuthConfig {
+            api_keys: auth::api_keys(&vars)?,
+            jwt: auth::jwt(&vars)?,
+            max_failures_per_minute: auth::max_failures_per_minute(&vars)?,
+        };
+        let limits = limits::read(&vars, auth.is_enabled())?;
         let params = InferenceParams {
             max_tokens: vars.optional(
                 "BEDROCK_MAX_TOKENS",
@@ -135,11 +154,6 @@ impl Config {
             )?,
             temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
             top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
-        };
-        let auth = AuthConfig {
-            api_keys: auth::api_keys(&vars)?,
-            jwt: auth::jwt(&vars)?,
-            max_failures_per_minute: auth::max_failures_per_minute(&vars)?,
         };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
@@ -176,6 +190,9 @@ impl Config {
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             auth,
             limits,
+            connections: connections::read(&vars)?,
+            store: store::read(&vars)?,
+            redis_url: self::redis::read(&vars)?,
         })
     }
 }
@@ -239,11 +256,16 @@ mod tests {
             (vec![("BEDROCK_MAX_TOKENS", "5000")], "BEDROCK_MAX_TOKENS"),
             (vec![("MAX_CONCURRENT_STREAMS", "0")], "MAX_CONCURRENT_STREAMS"),
             (vec![("REQUEST_TIMEOUT_SECONDS", "0")], "REQUEST_TIMEOUT_SECONDS"),
+            (vec![("RATE_LIMIT_PER_MINUTE", "-1")], "RATE_LIMIT_PER_MINUTE"),
+            (vec![("MAX_CONNECTIONS", "0")], "MAX_CONNECTIONS"),
+            (vec![("HEADER_READ_TIMEOUT_SECONDS", "0")], "HEADER_READ_TIMEOUT_SECONDS"),
+            (vec![("REQUEST_BODY_TIMEOUT_SECONDS", "never")], "REQUEST_BODY_TIMEOUT_SECONDS"),
             (vec![("SSE_KEEPALIVE_SECONDS", "1e300")], "SSE_KEEPALIVE_SECONDS"),
             (vec![("API_KEYS", "short")], "API_KEYS"),
             (vec![("AUTH_JWT_ISSUER", "not a url"), ("AUTH_JWT_AUDIENCE", "a")], "AUTH_JWT_ISSUER"),
             (vec![("AUTH_JWT_ISSUER", "https://idp.example")], "AUTH_JWT_AUDIENCE"),
             (vec![("AUTH_JWT_AUDIENCE", "a")], "AUTH_JWT_ISSUER"),
+            (vec![("REDIS_URL", "localhost:6379")], "REDIS_URL"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
         }
@@ -258,6 +280,10 @@ mod tests {
         assert!(!format!("{config:#?}").contains("0123456789"));
         let error = load(&[("API_KEYS", "tiny-secret")]).unwrap_err();
         assert!(!error.to_string().contains("tiny-secret"), "{error}");
+        let config = load(&[("REDIS_URL", "rediss://:redis-password-42@cache.example:6379")]).unwrap();
+        assert!(config.redis_url.is_some() && !format!("{config:?}").contains("redis-password-42"));
+        let error = load(&[("REDIS_URL", "cache.example:6379?password=redis-password-42")]).unwrap_err();
+        assert!(!error.to_string().contains("redis-password-42"), "{error}");
     }
 
     #[test]
@@ -279,9 +305,31 @@ mod tests {
     #[test]
     fn limits_have_safe_defaults() {
         let limits = load(&[]).unwrap().limits;
-        assert_eq!((limits.rate_per_minute, limits.max_streams, limits.max_tokens), (60, 10_000, 4096));
+        assert_eq!((limits.max_streams, limits.max_tokens), (10_000, 4096));
         assert_eq!(limits.request_timeout, Duration::from_secs(600));
-        assert_eq!(load(&[("RATE_LIMIT_PER_MINUTE", "0")]).unwrap().limits.rate_per_minute, 0);
+        let connections = load(&[]).unwrap().connections;
+        assert_eq!(connections.max, 20_000);
+        assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(connections.body_read_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_rate_limit_is_on_by_default_only_with_authentication() {
+        let rate = |pairs: &[(&str, &str)]| {
+            let limits = load(pairs).unwrap().limits;
+            (limits.rate_per_minute, limits.rate_reason)
+        };
+        let key = ("API_KEYS", "a-key-of-sixteen-chars");
+        let jwt = [("AUTH_JWT_ISSUER", "https://idp.example"), ("AUTH_JWT_AUDIENCE", "a")];
+
+        assert_eq!(rate(&[]), (0, "authentication is off and RATE_LIMIT_PER_MINUTE is not set"));
+        assert_eq!(rate(&[("RATE_LIMIT_BURST", "5")]).0, 0, "a burst alone does not turn it on");
+        assert_eq!(rate(&[key]), (60, "authentication is on and RATE_LIMIT_PER_MINUTE is not set"));
+        assert_eq!(rate(&jwt).0, 60);
+        assert_eq!(rate(&[("RATE_LIMIT_PER_MINUTE", "30")]), (30, "RATE_LIMIT_PER_MINUTE is set"));
+        assert_eq!(rate(&[key, ("RATE_LIMIT_PER_MINUTE", "0")]), (0, "RATE_LIMIT_PER_MINUTE is set"));
+        assert_eq!(load(&[key]).unwrap().limits.rate_summary(), "60 chats per minute, burst 20");
+        assert_eq!(load(&[]).unwrap().limits.rate_summary(), "off");
     }
 
     #[test]

@@ -38,7 +38,21 @@ mod tests {
         let doc: Value = serde_json::from_str(OPENAPI).expect("valid JSON");
         let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
         paths.sort_unstable();
-        assert_eq!(paths, ["/api/chat", "/api/health", "/api/models", "/api/openapi.json", "/metrics"]);
+        assert_eq!(
+            paths,
+            [
+                "/api/chat",
+                "/api/conversations",
+                "/api/conversations/{id}",
+                "/api/conversations/{id}/export",
+                "/api/conversations/{id}/stop",
+                "/api/conversations/{id}/stream",
+                "/api/health",
+                "/api/models",
+                "/api/openapi.json",
+                "/metrics"
+            ]
+        );
         assert_eq!(doc["openapi"], "3.1.0");
     }
 }

@@ -1,6 +1,7 @@
 //! The route table: which routes need a caller, which are rate limited, and the SPA fallback.
 
 mod chat;
+mod conversations;
 mod meta;
 
 use std::sync::Arc;
@@ -33,6 +34,14 @@ pub fn router(
     }
     let mut private = Router::new()
         .route("/api/chat", chat)
+        .route("/api/conversations", post(conversations::create).get(conversations::list))
+        .route(
+            "/api/conversations/{id}",
+            get(conversations::get).patch(conversations::rename).delete(conversations::delete),
+        )
+        .route("/api/conversations/{id}/export", get(conversations::export))
+        .route("/api/conversations/{id}/stop", post(conversations::stop))
+        .route("/api/conversations/{id}/stream", get(conversations::stream))
         .route("/api/models", get(meta::models))
         .route("/metrics", get(metrics::render));
     if let Some(auth) = auth {

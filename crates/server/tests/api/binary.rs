@@ -7,6 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use base64::Engine;
 use serde_json::json;
 use streambed_emulator::{Emulator, RunningEmulator};
 
@@ -14,24 +15,8 @@ use crate::helpers::{MODEL, read_frames};
 
 /// The binary, pointed at `emulator`, with `vars` on top; returns it, its URL and its log so far
 /// (the log keeps filling in the background).
-fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_streambed"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs([
-            ("PORT", "0"),
-            ("BEDROCK_MODEL_ID", MODEL),
-            ("BEDROCK_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("NO_COLOR", "1"),
-        ])
-        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", emulator.endpoint_url())
-        .envs(vars.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
+pub fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = command(emulator, vars).stdout(Stdio::piped()).spawn().expect("the binary starts");
     let log = Arc::new(Mutex::new(String::new()));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut url = None;
@@ -51,7 +36,28 @@ fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, A
     (child, url.expect("a listening line"), log)
 }
 
-fn terminate(child: &Child) {
+/// The command [`start`] runs: the binary configured by its environment alone.
+pub fn command(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_streambed"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs([
+            ("PORT", "0"),
+            ("BEDROCK_MODEL_ID", MODEL),
+            ("BEDROCK_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("NO_COLOR", "1"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ])
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", emulator.endpoint_url())
+        .envs(vars.iter().copied());
+    command
+}
+
+pub fn terminate(child: &Child) {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
 }
 
@@ -81,24 +87,77 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
 }
 
 #[tokio::test]
-async fn keys_and_tokens_never_reach_the_log_even_at_debug_level() {
+async fn keys_and_tokens_never_reach_the_log_or_an_answer_even_at_trace_level() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let key = "sk-0123456789-very-secret";
     let wrong = "sk-9876543210-also-secret";
-    let (mut child, url, log) = start(&emulator, &[("API_KEYS", key), ("RUST_LOG", "debug")]);
+    // Not a JWT at all, and a well-formed one whose signing keys cannot be fetched.
+    let garbled = "secret5551234567.secret5551234567.secret5551234567";
+    let b64 = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let unverifiable = format!(
+        "{}.{}.c2lnbmF0dXJl5551234567",
+        b64(r#"{"alg":"ES256","kid":"kid-5551234567"}"#),
+        b64(r#"{"sub":"secret-5551234567"}"#)
+    );
+    let (mut child, url, log) = start(
+        &emulator,
+        &[
+            ("API_KEYS", key),
+            ("AUTH_JWT_ISSUER", "http://127.0.0.1:9"),
+            ("AUTH_JWT_AUDIENCE", "streambed"),
+            ("AUTH_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
     let http = reqwest::Client::new();
     let chat = |credential: &str| {
         http.post(format!("{url}/api/chat")).bearer_auth(credential).json(&json!({ "prompt": "hi" })).send()
     };
 
     assert_eq!(read_frames(chat(key).await.unwrap()).await.last().0, "done");
-    assert_eq!(chat(wrong).await.unwrap().status(), 401);
+    let mut answers = Vec::new();
+    for (credential, status) in [(wrong, 401), (garbled, 401), (unverifiable.as_str(), 503)] {
+        let response = chat(credential).await.unwrap();
+        assert_eq!(response.status(), status, "{credential}");
+        let headers = format!("{:?}", response.headers());
+        answers.push(format!("{headers} {}", response.text().await.unwrap()));
+    }
     terminate(&child);
     tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
 
     let log = log.lock().unwrap();
-    assert!(log.contains("chat finished"), "the log was captured:\n{log}");
-    assert!(!log.contains("0123456789") && !log.contains("9876543210"), "a key leaked into the log:\n{log}");
+    assert!(log.contains("chat finished") && log.contains("TRACE"), "the log was captured:\n{log}");
+    for secret in ["0123456789", "9876543210", "5551234567"] {
+        assert!(!log.contains(secret), "a credential ({secret}) leaked into the log:\n{log}");
+        assert!(answers.iter().all(|a| !a.contains(secret)), "a credential was echoed: {answers:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_start_up_log_says_which_client_limits_apply_and_why() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let limits_line = |vars: &[(&str, &str)]| {
+        let (mut child, _, log) = start(&emulator, vars);
+        terminate(&child);
+        child.wait().unwrap();
+        let log = log.lock().unwrap();
+        log.lines()
+            .find(|l| l.contains("client limits selected"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{log}"))
+    };
+
+    let open = limits_line(&[]);
+    let keyed = limits_line(&[("API_KEYS", "sk-0123456789-very-secret")]);
+
+    assert!(open.contains("rate_limit=off") && open.contains("auth_lockout=off"), "{open}");
+    assert!(open.contains("authentication is off and RATE_LIMIT_PER_MINUTE is not set"), "{open}");
+    assert!(keyed.contains("rate_limit=60 chats per minute, burst 20"), "{keyed}");
+    assert!(keyed.contains("auth_lockout=30 wrong keys or tokens per minute"), "{keyed}");
+    assert!(
+        open.contains("max_concurrent_streams=10000") && open.contains("max_connections=20000"),
+        "{open}"
+    );
 }
 
 #[tokio::test]

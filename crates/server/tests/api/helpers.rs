@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use streambed_bedrock::BedrockModel;
 use streambed_emulator::{Emulator, RunningEmulator};
-use streambed_server::{Config, Shutdown};
+use streambed_server::{Config, Conversations, Shutdown};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -31,7 +31,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestApp {
     init_logs();
     let emulator = emulator.spawn().await.expect("emulator starts");
-    let mut env: HashMap<String, String> = HashMap::from([("BEDROCK_MODEL_ID".into(), MODEL.into())]);
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("BEDROCK_MODEL_ID".into(), MODEL.into()),
+        ("DATABASE_URL".into(), "sqlite::memory:".into()),
+    ]);
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
 
@@ -44,16 +47,26 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
         .await;
     let model = Arc::new(BedrockModel::new(&sdk_config, MODEL, config.stream_idle_timeout));
 
+    let conversations = Conversations::open(&config).await.expect("the test database opens");
+    tokio::spawn(conversations.clone().keep_lease());
+    tokio::spawn(conversations.clone().listen_for_stops());
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, shutdown.clone());
+    let app = streambed_server::app(&config, model, conversations, shutdown.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("bound");
     let (stop, stopped) = oneshot::channel();
     let signal = async move {
         let _ = stopped.await;
     };
-    let server =
-        tokio::spawn(streambed_server::serve(listener, app, shutdown, config.shutdown_grace, signal));
+    let serve = streambed_server::serve(
+        listener,
+        app,
+        config.connections.clone(),
+        shutdown,
+        config.shutdown_grace,
+        signal,
+    );
+    let server = tokio::spawn(serve);
     TestApp { addr, emulator, http: reqwest::Client::new(), stop: Some(stop), server }
 }
 

@@ -4,15 +4,70 @@
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, future::join_all};
 use serde_json::{Value, json};
 use streambed_emulator::Emulator;
 
-use crate::helpers::{read_frames, spawn_app_with};
+use crate::helpers::{TestApp, read_frames, spawn_app, spawn_app_with};
 
 fn retry_after(response: &reqwest::Response) -> Duration {
     let secs = response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap();
     Duration::from_secs(secs)
+}
+
+const KEY: &str = "limits-key-0123456789abcdef";
+
+/// Sends 40 chats at once from one address (with `key` as the credential, if any); the statuses.
+async fn forty_chats_at_once(app: &TestApp, key: Option<&str>) -> Vec<u16> {
+    let chat = |i: usize| {
+        let mut request = app.http.post(app.url("/api/chat")).json(&json!({ "prompt": format!("chat {i}") }));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            if status == 200 {
+                assert_eq!(read_frames(response).await.last().0, "done");
+            } else {
+                assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+            }
+            status
+        }
+    };
+    join_all((0..40).map(chat)).await
+}
+
+/// How many of `statuses` were let through: the default burst (20), plus the one chat a second
+/// the rate gives back while the 40 are sent, and never all of them.
+fn assert_default_rate_applied(statuses: &[u16]) {
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!((20..=30).contains(&ok), "{ok} of 40 chats let through: {statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn without_authentication_a_busy_client_is_not_rate_limited() {
+    let app = spawn_app().await;
+
+    let statuses = forty_chats_at_once(&app, None).await;
+
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(app.emulator.recorder.requests().len(), 40);
+}
+
+#[tokio::test]
+async fn with_api_keys_the_default_rate_limit_applies() {
+    let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", KEY)]).await;
+
+    assert_default_rate_applied(&forty_chats_at_once(&app, Some(KEY)).await);
+}
+
+#[tokio::test]
+async fn an_explicit_rate_limit_applies_without_authentication() {
+    let app = spawn_app_with(Emulator::scripted(), &[("RATE_LIMIT_PER_MINUTE", "60")]).await;
+
+    assert_default_rate_applied(&forty_chats_at_once(&app, None).await);
 }
 
 #[tokio::test]

@@ -102,3 +102,24 @@ async fn the_request_id_is_echoed_and_named_in_error_bodies() {
     assert_eq!(id.len(), 36, "a UUID: {id}");
     assert_eq!(generated.json::<Value>().await.unwrap()["error"]["requestId"], id.as_str());
 }
+
+#[tokio::test]
+async fn request_ids_that_do_not_look_like_one_are_replaced_by_a_generated_one() {
+    let app = spawn_app().await;
+    let kept = "x".repeat(128);
+
+    // Too long, a control character (tab), a space, one over 128, and not ASCII.
+    let refused =
+        ["x".repeat(5000), "tab\tinside".into(), "has space".into(), "x".repeat(129), "café".into()];
+    for sent in refused {
+        let value = reqwest::header::HeaderValue::from_bytes(sent.as_bytes()).unwrap();
+        let response = app.http.get(app.url("/api/nope")).header("x-request-id", value).send().await.unwrap();
+
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "a generated UUID instead of {sent:?}: {id}");
+        assert_eq!(response.json::<Value>().await.unwrap()["error"]["requestId"], id.as_str());
+    }
+    let response =
+        app.http.get(app.url("/api/health")).header("x-request-id", kept.as_str()).send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], kept.as_str(), "128 visible characters are kept");
+}

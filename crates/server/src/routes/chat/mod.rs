@@ -1,38 +1,62 @@
 //! `POST /api/chat`: validate, start the answer (errors here are still plain HTTP), then stream.
+//! Without `conversationId` this is the seed's stateless contract; with one, the history comes
+//! from the store, and the answer runs as a task of the server's (`live`) that this response
+//! follows and that writes it back to the store as it streams.
+
+mod history;
 
 use std::{sync::Arc, time::Instant};
 
-use axum::{extract::State, http::HeaderMap, response::Response};
+use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
-use streambed_core::{ChatRequest, ErrorKind, InferenceParams, Message, ProviderError, Role};
+use streambed_core::{ChatRequest, ChatStream, ErrorKind, InferenceParams, Message, ProviderError, Role};
+use uuid::Uuid;
 
 use crate::{
-    AppState,
+    answer_log::AnswerLog,
+    auth::Principal,
     config::Limits,
     error::{ApiJson, AppError},
-    relay::{self, ChatReport, Relay},
+    live::{self, Cursor},
+    relay::{self, Answer, ChatReport},
     request_id, sse,
+    state::AppState,
 };
 
-/// The seed's `{"prompt": …}` or the multi-turn `{"messages": […]}`, with an optional
-/// `maxTokens` below the server's cap.
+/// The seed's `{"prompt": …}`, the multi-turn `{"messages": […]}`, or a conversation's next
+/// turn `{"conversationId": …, "prompt": …}`, with an optional `maxTokens` below the server's cap.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatBody {
     prompt: Option<String>,
     messages: Option<Vec<Message>>,
     max_tokens: Option<u32>,
+    conversation_id: Option<Uuid>,
+}
+
+/// What a valid body asks for.
+#[derive(Debug, PartialEq)]
+enum Ask {
+    /// A whole conversation sent by the client; nothing is stored.
+    Stateless(Vec<Message>),
+    /// The next user turn of a stored conversation.
+    Stored { conversation: Uuid, prompt: String },
 }
 
 impl ChatBody {
-    fn validate(self, limits: &Limits) -> Result<(Vec<Message>, Option<u32>), AppError> {
+    fn validate(self, limits: &Limits) -> Result<(Ask, Option<u32>), AppError> {
         let bad = |m: String| Err(AppError::BadRequest(m));
         if let Some(n) = self.max_tokens
             && !(1..=limits.max_tokens).contains(&n)
         {
             return bad(format!("`maxTokens` must be from 1 to {} (MAX_TOKENS_LIMIT).", limits.max_tokens));
         }
-        let messages = Self::messages(self.prompt, self.messages)?;
+        if self.conversation_id.is_some() && self.messages.is_some() {
+            return bad(
+                "With `conversationId` send only the new `prompt`: the server keeps the history.".into()
+            );
+        }
+        let (conversation, messages) = (self.conversation_id, Self::messages(self.prompt, self.messages)?);
         if messages.len() > limits.max_turns {
             return bad(format!(
                 "The conversation has {} messages; this server accepts at most {} (MAX_TURNS). Start a new chat.",
@@ -48,7 +72,14 @@ impl ChatBody {
                 limits.max_prompt_chars
             ));
         }
-        Ok((messages, self.max_tokens))
+        let ask = match conversation {
+            None => Ask::Stateless(messages),
+            Some(conversation) => {
+                let prompt = messages.into_iter().next().map(|m| m.content).unwrap_or_default();
+                Ask::Stored { conversation, prompt }
+            }
+        };
+        Ok((ask, self.max_tokens))
     }
 
     fn messages(prompt: Option<String>, messages: Option<Vec<Message>>) -> Result<Vec<Message>, AppError> {
@@ -78,11 +109,12 @@ impl ChatBody {
 
 pub async fn chat(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let (messages, max_tokens) = body.validate(&state.limits)?;
+    let (ask, max_tokens) = body.validate(&state.limits)?;
     if state.shutdown.draining.is_cancelled() {
         return Err(ProviderError::new(
             ErrorKind::ShuttingDown,
@@ -92,21 +124,62 @@ pub async fn chat(
     }
     let slot = state.streams.take()?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
-    let request = ChatRequest { system: state.system_prompt.clone(), messages, params };
+    let request = |messages| ChatRequest { system: state.system_prompt.clone(), messages, params };
     let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
-    let upstream = tokio::time::timeout_at(deadline, state.model.stream(request))
+    // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
+    let answer = |upstream| {
+        let report = ChatReport::new(
+            request_id(&headers).to_owned(),
+            state.model.info().id.clone(),
+            started,
+            state.metrics.clone(),
+        );
+        Answer::new(upstream, report, state.shutdown.cutoff.clone(), deadline, slot)
+    };
+    match ask {
+        Ask::Stateless(messages) => {
+            let upstream = start(&state, request(messages), deadline).await?;
+            Ok(sse::response(relay::events(answer(upstream)), state.keep_alive))
+        }
+        Ask::Stored { conversation, prompt } => {
+            let conversations = &state.conversations;
+            let owner = conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
+            let place = conversations.live.begin(conversation, &owner)?;
+            let model_id = &state.model.info().id;
+            let history =
+                conversations.store.add_user_message(&owner, conversation, &prompt, Some(model_id)).await?;
+            let (messages, dropped_turns) = history::window(&history, &state.limits);
+            let message =
+                conversations.store.start_answer(conversation, model_id, conversations.replica).await?;
+            let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
+            let upstream = match start(&state, request(messages), deadline).await {
+                Ok(upstream) => upstream,
+                Err(e) => {
+                    log.error(&e);
+                    log.written().await;
+                    return Err(e.into());
+                }
+            };
+            let live = place.insert(message)?;
+            let answers = Arc::clone(&conversations.live);
+            let redis = conversations.redis.clone();
+            let task = live::run(answer(upstream), Arc::clone(&live), log, dropped_turns, answers, redis);
+            conversations.writers.spawn(task);
+            Ok(sse::response(live::follow(live, Cursor::default()), state.keep_alive))
+        }
+    }
+}
+
+/// Asks the model for the answer, within the request's deadline: errors here are still HTTP.
+async fn start(
+    state: &AppState,
+    request: ChatRequest,
+    deadline: tokio::time::Instant,
+) -> Result<ChatStream, ProviderError> {
+    tokio::time::timeout_at(deadline, state.model.stream(request))
         .await
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
-        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
-    let report = ChatReport::new(
-        request_id(&headers).to_owned(),
-        state.model.info().id.clone(),
-        started,
-        state.metrics.clone(),
-    );
-    let events =
-        relay::events(upstream, Relay { report, cutoff: state.shutdown.cutoff.clone(), deadline, slot });
-    Ok(sse::response(events, state.keep_alive))
+        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
 }
 
 #[cfg(test)]
@@ -119,7 +192,10 @@ mod tests {
 
     fn parse_with(json: &str, limits: &Limits) -> Result<Vec<Message>, String> {
         let body = serde_json::from_str::<ChatBody>(json).map_err(|e| e.to_string())?;
-        body.validate(limits).map(|(messages, _)| messages).map_err(|e| e.to_string())
+        match body.validate(limits).map_err(|e| e.to_string())? {
+            (Ask::Stateless(messages), _) => Ok(messages),
+            (Ask::Stored { .. }, _) => Err("stored".into()),
+        }
     }
 
     fn parse(json: &str) -> Result<Vec<Message>, String> {
@@ -151,6 +227,22 @@ mod tests {
             r#"{"prompt":42}"#,
         ] {
             assert!(parse(json).is_err(), "{json} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_conversation_turn_is_a_prompt_alone() {
+        let id = "0190a0a0-0000-7000-8000-000000000001";
+        let body = format!(r#"{{"conversationId":"{id}","prompt":"next"}}"#);
+        let (ask, _) = serde_json::from_str::<ChatBody>(&body).unwrap().validate(&limits()).unwrap();
+        assert_eq!(ask, Ask::Stored { conversation: id.parse().unwrap(), prompt: "next".into() });
+        for json in [
+            format!(r#"{{"conversationId":"{id}","messages":[{{"role":"user","content":"a"}}]}}"#),
+            format!(r#"{{"conversationId":"{id}","prompt":" "}}"#),
+            format!(r#"{{"conversationId":"{id}"}}"#),
+            r#"{"conversationId":"not-a-uuid","prompt":"a"}"#.to_owned(),
+        ] {
+            assert!(parse(&json).is_err(), "{json} should be rejected");
         }
     }
 

@@ -1,0 +1,27 @@
+//! The connection variables: how many clients may be connected, and how long a request may take
+//! to arrive. None of them limits how long an answer may stream (`REQUEST_TIMEOUT_SECONDS` does).
+
+use std::time::Duration;
+
+use super::{ConfigError, Vars};
+
+/// What one connection may hold on to, and how many there may be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connections {
+    /// `MAX_CONNECTIONS`: open client connections; more are closed as soon as they are accepted
+    /// (20,000: twice the default stream cap, within ECS's usual 65,536 descriptors).
+    pub max: usize,
+    /// `HEADER_READ_TIMEOUT_SECONDS`: longest a client may take to send a request's headers,
+    /// which is also how long an idle HTTP/1 keep-alive connection is kept (10).
+    pub header_read_timeout: Duration,
+    /// `REQUEST_BODY_TIMEOUT_SECONDS`: longest a request's whole body may take to arrive; then 408 (30).
+    pub body_read_timeout: Duration,
+}
+
+pub(super) fn read(vars: &Vars) -> Result<Connections, ConfigError> {
+    Ok(Connections {
+        max: vars.at_least_one("MAX_CONNECTIONS", 20_000)?,
+        header_read_timeout: vars.seconds("HEADER_READ_TIMEOUT_SECONDS", 10.0)?,
+        body_read_timeout: vars.seconds("REQUEST_BODY_TIMEOUT_SECONDS", 30.0)?,
+    })
+}

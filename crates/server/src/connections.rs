@@ -1,0 +1,182 @@
+//! Accepting and serving connections, with hyper's own settings bounding what a client that
+//! never finishes a request can hold: each request's headers must arrive within
+//! `HEADER_READ_TIMEOUT_SECONDS` (an idle HTTP/1 keep-alive connection is waiting for headers,
+//! so it is closed then too), HTTP/2 connections have a cap on streams and header size, and past
+//! `MAX_CONNECTIONS` a new connection is closed as soon as it is accepted. Nothing here times a
+//! response: once its headers are in, an answer streams for as long as the relay allows.
+//!
+//! `axum::serve` has none of these settings, so this is its loop with them added: one task per
+//! connection, `ConnectInfo` for the rate limiter, and hyper-util's graceful shutdown.
+
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, extract::ConnectInfo, http::Request};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{
+        conn::auto,
+        graceful::{GracefulShutdown, Watcher},
+    },
+};
+use tokio::{
+    net::{TcpListener, TcpSocket, TcpStream},
+    sync::{Notify, Semaphore},
+};
+use tower::ServiceExt;
+
+use crate::{Shutdown, config::Connections};
+
+/// HTTP/2 streams one connection may have open at once. Browsers open at most 100; a proxy
+/// (an ALB speaking HTTP/2 to its targets) opens more connections when it needs more.
+const HTTP2_MAX_STREAMS: u32 = 100;
+/// The largest header block an HTTP/2 request may carry (a long JWT is a few KiB).
+const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+/// How often an HTTP/2 connection is pinged, and how long the answer may take, so connections
+/// to peers that vanished are closed.
+const HTTP2_PING: Duration = Duration::from_secs(20);
+/// How long to wait before accepting again when the process is out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Binds `addr` with a deep accept queue. Tokio's `bind` asks for 1,024 pending connections; a
+/// burst of more clients than the accept loop drains at once overflows it, the kernel drops
+/// their SYNs, and each retries only after a 1 s timeout. The kernel caps this at somaxconn.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
+}
+
+/// Serves until `signal` resolves, then drains: no new connections, in-flight streams get
+/// the configured grace period, and whatever is still streaming then ends with `shutting_down`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    connections: Connections,
+    shutdown: Shutdown,
+    grace: Duration,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let builder = Arc::new(http(&connections));
+    let open = Arc::new(Semaphore::new(connections.max.min(Semaphore::MAX_PERMITS)));
+    let graceful = GracefulShutdown::new();
+    let drain = shutdown.drain_after(signal, grace);
+    tokio::pin!(drain);
+    let mut refused: u64 = 0;
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut drain => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Most likely out of descriptors (EMFILE): wait for some to be closed.
+                    tracing::error!(error = %e, "cannot accept connections");
+                    tokio::select! {
+                        () = &mut drain => break,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    }
+                }
+            },
+        };
+        // At the cap, closing the connection at once tells the client now, where not accepting
+        // would leave it waiting in the backlog; the connections already open are not touched.
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            if refused == 0 {
+                tracing::warn!(
+                    max_connections = connections.max,
+                    "at MAX_CONNECTIONS: closing new connections"
+                );
+            }
+            refused += 1;
+            drop(tcp);
+            continue;
+        };
+        if refused > 0 {
+            tracing::info!(refused, "below MAX_CONNECTIONS again: accepting connections");
+            refused = 0;
+        }
+        // Frames are small and latency is the product: send each one now, not when Nagle allows.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let connection = Connection {
+            builder: Arc::clone(&builder),
+            app: app.clone(),
+            peer,
+            header_read_timeout: connections.header_read_timeout,
+        };
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            connection.serve(tcp, watcher).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// HTTP/1 and HTTP/2 (cleartext, told apart by the HTTP/2 preface), with their bounds.
+fn http(connections: &Connections) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(connections.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(HTTP2_MAX_STREAMS)
+        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(HTTP2_PING)
+        .keep_alive_timeout(HTTP2_PING);
+    builder
+}
+
+/// One accepted connection, before it is served.
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    app: Router,
+    peer: SocketAddr,
+    header_read_timeout: Duration,
+}
+
+impl Connection {
+    async fn serve(self, tcp: TcpStream, watcher: Watcher) {
+        let Self { builder, app, peer, header_read_timeout } = self;
+        let first_request = Arc::new(Notify::new());
+        let requested = Arc::clone(&first_request);
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            requested.notify_one();
+            // The peer address is the rate limiter's client key when no identity or proxy is in front.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = watcher.watch(builder.serve_connection(TokioIo::new(tcp), service));
+        tokio::pin!(connection);
+        // hyper's header timer starts once it knows the protocol, so a client that sends nothing,
+        // or the start of the HTTP/2 preface only, is timed here until its first request arrives.
+        tokio::select! {
+            result = &mut connection => return log_end(result),
+            () = first_request.notified() => {}
+            () = tokio::time::sleep(header_read_timeout) => {
+                tracing::debug!(%peer, "no request within HEADER_READ_TIMEOUT_SECONDS: closing the connection");
+                return;
+            }
+        }
+        log_end(connection.await);
+    }
+}
+
+fn log_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+    // Timeouts, resets and malformed requests all end here; none is the server's fault.
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}

@@ -1,0 +1,124 @@
+//! What a client that follows an answer receives: `start`, the frames past its cursor, then the
+//! rest as it comes, ending with the terminal frame. From the running answer when this process
+//! runs it, otherwise from the store (polled while another replica is still writing it).
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::response::sse::Event;
+use futures_util::Stream;
+use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
+use uuid::Uuid;
+
+use super::{Cursor, Frame, Live};
+use crate::sse;
+
+/// How often a follower reads the store while another replica writes the answer: about as
+/// often as that replica flushes it.
+const STORE_POLL: Duration = Duration::from_millis(500);
+
+/// Follows a running answer of this process from `after`.
+pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        yield Ok(at(sse::start(live.conversation, live.message), Cursor::default()));
+        let mut changed = live.changed.subscribe();
+        let mut seen = 0;
+        loop {
+            changed.borrow_and_update();
+            let (batch, terminal) = {
+                let frames = live.frames();
+                let batch: Vec<Event> = frames.content[seen..]
+                    .iter()
+                    .filter(|frame| frame.cursor.is_past(after))
+                    .map(Frame::event)
+                    .collect();
+                seen = frames.content.len();
+                (batch, frames.terminal.as_ref().map(Frame::event))
+            };
+            for frame in batch {
+                yield Ok(frame);
+            }
+            if let Some(terminal) = terminal {
+                yield Ok(terminal);
+                break;
+            }
+            if changed.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Replays a stored answer from `after`: what the store has past the cursor, more as another
+/// replica flushes it while it is `streaming`, and a terminal frame made from how it ended.
+pub fn replay_stored(
+    store: Arc<dyn ConversationStore>,
+    owner: Owner,
+    conversation: Uuid,
+    message: StoredMessage,
+    after: Cursor,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        yield Ok(at(sse::start(conversation, message.id), Cursor::default()));
+        for await frame in stored_rest(store, owner, conversation, message, after) {
+            yield frame;
+        }
+    }
+}
+
+/// [`replay_stored`] without its `start`: also where a follower of another replica's answer
+/// through Redis carries on when Redis cannot serve it.
+pub(super) fn stored_rest(
+    store: Arc<dyn ConversationStore>,
+    owner: Owner,
+    conversation: Uuid,
+    message: StoredMessage,
+    after: Cursor,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        let mut cursor = after;
+        let mut message = message;
+        loop {
+            let reasoning = message.reasoning.as_deref().unwrap_or_default();
+            if let Some(rest) = reasoning.get(cursor.reasoning..).filter(|r| !r.is_empty()) {
+                cursor.reasoning = reasoning.len();
+                yield Ok(at(sse::reasoning(rest), cursor));
+            }
+            if let Some(rest) = message.content.get(cursor.text..).filter(|t| !t.is_empty()) {
+                cursor.text = message.content.len();
+                yield Ok(at(sse::token(rest), cursor));
+            }
+            if message.status != MessageStatus::Streaming {
+                yield Ok(at(terminal(&message), cursor));
+                break;
+            }
+            tokio::time::sleep(STORE_POLL).await;
+            let latest = match store.get(&owner, conversation).await {
+                Ok(conversation) => conversation.messages.into_iter().find(|m| m.id == message.id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the answer being followed");
+                    None
+                }
+            };
+            let Some(latest) = latest else {
+                yield Ok(sse::stored_error(None).into());
+                break;
+            };
+            message = latest;
+        }
+    }
+}
+
+/// `frame` with `cursor` as its `id:`.
+fn at(frame: sse::Frame, cursor: Cursor) -> Event {
+    frame.event(Some(&cursor.to_string()))
+}
+
+/// The terminal frame of an answer that ended, as the store recorded it.
+fn terminal(message: &StoredMessage) -> sse::Frame {
+    match message.status {
+        MessageStatus::Complete => sse::stored_done(message),
+        MessageStatus::Stopped => sse::stopped(message.id),
+        MessageStatus::Error => sse::stored_error(message.error_code.as_deref()),
+        MessageStatus::Interrupted | MessageStatus::Streaming => sse::stored_error(None),
+    }
+}

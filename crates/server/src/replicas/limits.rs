@@ -1,0 +1,1 @@
+//! Rate limit and lockout shared through Redis (next).

@@ -1,0 +1,218 @@
+//! What replicas share, on a real engine. With `REDIS_URL`, one Redis server (ElastiCache in
+//! production) carries each running answer's frames to followers on other replicas
+//! ([`frames`], used by `live`), Stop to the replica that runs the answer ([`stops`]), and one
+//! rate-limit allowance and wrong-key lockout for all replicas ([`limits`]).
+//!
+//! Redis helps answers but never holds one up. It must answer at start-up (a wrong URL or
+//! password stops the server there, naming `REDIS_URL`); after that every call is bounded by a
+//! timeout, and a failure is counted (`streambed_redis_errors_total{use}`), logged as a warning
+//! (at most every few seconds per use), and met with what one replica can do alone: followers
+//! read the store, Stop reaches this replica's answers, limits count in memory.
+
+pub mod frames;
+pub mod limits;
+pub mod stops;
+
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use redis::{
+    Client,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::metrics::Metrics;
+
+/// One attempt to open a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest any command may take before it counts as failed. Redis answers in well under a
+/// millisecond within an AZ; this only bounds a server that has gone silent.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long start-up waits for Redis before giving up.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reconnection attempts after a lost connection, before the commands waiting on it fail (the
+/// next command starts a new round).
+const RECONNECT_ATTEMPTS: usize = 3;
+/// After a failure, the uses on the request path (limits) skip Redis this long, so a silent
+/// server does not add [`COMMAND_TIMEOUT`] to every request.
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(2);
+/// At most one warning per use this often while Redis fails; the metric counts every failure.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+/// Connections held by followers blocked reading another replica's answer; past this, a
+/// follower reads the store instead.
+const MAX_BLOCKING_READERS: usize = 1000;
+
+/// What Redis is used for: the `use` label of the error metric, and what the server does
+/// without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Use {
+    /// Copying a running answer's frames to its stream.
+    Frames,
+    /// Following another replica's answer.
+    Follow,
+    /// Sending or receiving Stop.
+    Stop,
+    RateLimit,
+    Lockout,
+}
+
+impl Use {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Frames => "frames",
+            Self::Follow => "follow",
+            Self::Stop => "stop",
+            Self::RateLimit => "rate_limit",
+            Self::Lockout => "lockout",
+        }
+    }
+
+    fn fallback(self) -> &'static str {
+        match self {
+            Self::Frames | Self::Follow => {
+                "clients that resume on another replica follow the answer through the database"
+            }
+            Self::Stop => "Stop reaches only the answers running on the replica that receives it",
+            Self::RateLimit => "each replica counts the rate limit on its own",
+            Self::Lockout => "each replica counts wrong keys on its own",
+        }
+    }
+}
+
+/// A failed Redis call.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error("no answer from Redis within {0:?}")]
+    Timeout(Duration),
+    #[error("unexpected reply from Redis: {0}")]
+    Reply(&'static str),
+    #[error("the connection to Redis closed")]
+    Closed,
+}
+
+/// The shared Redis server: a multiplexed connection that reconnects by itself, and the client
+/// to open the dedicated connections that blocking reads and subscriptions need. Cheap to clone.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    manager: ConnectionManager,
+    /// How long a running answer's stream is kept: `REQUEST_TIMEOUT_SECONDS` and a margin.
+    answer_ttl: Duration,
+    readers: Arc<Semaphore>,
+    /// Set once the app exists; failures before that only stop the start-up.
+    metrics: OnceLock<Arc<Metrics>>,
+    warned: Mutex<HashMap<Use, Instant>>,
+    resting_until: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for Redis {
+    /// Never the URL: it may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis").finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Connects to `url` and checks that Redis answers; the error names `REDIS_URL`.
+    pub async fn connect(url: &SecretString, request_timeout: Duration) -> anyhow::Result<Self> {
+        let client = Client::open(url.expose_secret())
+            .context("REDIS_URL: not a usable Redis URL (redis://host:6379, or rediss://… for TLS)")?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(RECONNECT_ATTEMPTS)
+            .set_max_delay(Duration::from_secs(1));
+        let connect = async {
+            let mut manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+            redis::cmd("PING").query_async::<()>(&mut manager).await?;
+            Ok::<_, redis::RedisError>(manager)
+        };
+        let manager = tokio::time::timeout(START_TIMEOUT, connect)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))
+            .and_then(|connected| connected.map_err(anyhow::Error::from))
+            .context(
+                "REDIS_URL: cannot reach Redis. Check the host and port, the password, rediss:// for a \
+                 server that requires TLS (ElastiCache with encryption in transit), and that security \
+                 groups let this task in; or unset REDIS_URL to run a single replica without it",
+            )?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                manager,
+                answer_ttl: request_timeout + Duration::from_secs(60),
+                readers: Arc::new(Semaphore::new(MAX_BLOCKING_READERS)),
+                metrics: OnceLock::new(),
+                warned: Mutex::default(),
+                resting_until: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Counts failures from now on in `metrics` (the app's, which exists after this handle).
+    pub(crate) fn count_failures_in(&self, metrics: Arc<Metrics>) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    fn manager(&self) -> ConnectionManager {
+        self.inner.manager.clone()
+    }
+
+    /// Runs one call on the shared connection, bounded by `timeout`; a failure is counted and
+    /// logged here, so callers only choose what to do without Redis.
+    async fn call<T>(
+        &self,
+        purpose: Use,
+        timeout: Duration,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Failure> {
+        let result = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => Failure::Redis(e),
+            Err(_) => Failure::Timeout(timeout),
+        };
+        self.failed(purpose, &result);
+        Err(result)
+    }
+
+    /// Records a failure: the metric, a warning now and then, and a rest for the request path.
+    fn failed(&self, purpose: Use, error: &Failure) {
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.redis_error(purpose.label());
+        }
+        let now = Instant::now();
+        *self.inner.resting_until.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(now + REST_AFTER_FAILURE);
+        let mut warned = self.inner.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.get(&purpose).is_none_or(|at| now.duration_since(*at) >= WARN_EVERY) {
+            warned.insert(purpose, now);
+            drop(warned);
+            tracing::warn!(
+                error = %error,
+                r#use = purpose.label(),
+                "Redis failed; carrying on without it: {}",
+                purpose.fallback()
+            );
+        }
+    }
+
+    /// Whether a failure was recent enough that the request path should not wait on Redis.
+    fn resting(&self) -> bool {
+        let until = *self.inner.resting_until.lock().unwrap_or_else(PoisonError::into_inner);
+        until.is_some_and(|until| Instant::now() < until)
+    }
+}

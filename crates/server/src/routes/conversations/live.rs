@@ -1,0 +1,134 @@
+//! `POST /api/conversations/{id}/stop` and `GET /api/conversations/{id}/stream`: Stop for the
+//! answer running in a conversation, and a way back to it after a reload or a dropped network.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use streambed_core::Role;
+use streambed_store::{MessageStatus, Owner};
+use uuid::Uuid;
+
+use super::ConversationId;
+use crate::{
+    error::AppError,
+    live::{self, Cursor},
+    owner::RequestOwner,
+    replicas::Redis,
+    sse,
+    state::{AppState, Conversations},
+};
+
+/// How long Stop waits for the stopped answer's record before it answers anyway (here), or
+/// says it could not stop it (an answer on another replica).
+const STOP_WAIT: Duration = Duration::from_secs(5);
+/// How often Stop reads the store while another replica stops the answer.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Ends the conversation's running answer now: the upstream request is dropped, the text so far
+/// is stored as `stopped`, and every client following it gets `event: stopped`. An answer that
+/// another replica runs is stopped there, through Redis.
+pub async fn stop(
+    State(state): State<Arc<AppState>>,
+    RequestOwner(owner): RequestOwner,
+    ConversationId(id): ConversationId,
+) -> Result<Json<Value>, AppError> {
+    let conversations = &state.conversations;
+    if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
+        live.stop();
+        let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
+        return Ok(Json(json!({ "stopped": true, "messageId": live.message })));
+    }
+    // Nothing running here: still a 404 for a conversation that is not the caller's.
+    let conversation = conversations.store.get(&owner, id).await?;
+    let running = conversation.messages.into_iter().last().filter(|m| m.status == MessageStatus::Streaming);
+    match (running, &conversations.redis) {
+        (Some(answer), Some(redis)) => stop_elsewhere(conversations, redis, &owner, id, answer.id).await,
+        // Without Redis no other replica can be reached: a `streaming` answer not running here
+        // belongs to a server that stopped, and becomes `interrupted` when its lease runs out.
+        _ => Ok(Json(json!({ "stopped": false }))),
+    }
+}
+
+/// Asks every replica, through Redis, to stop `message`; the one running it does. Answers once
+/// the store shows the answer ended, or 503 if it still runs after [`STOP_WAIT`].
+async fn stop_elsewhere(
+    conversations: &Conversations,
+    redis: &Redis,
+    owner: &Owner,
+    id: Uuid,
+    message: Uuid,
+) -> Result<Json<Value>, AppError> {
+    let heard = redis.publish_stop(id, message).await.map_err(|_| AppError::StopNotDelivered)?;
+    if heard == 0 {
+        return Err(AppError::StopNotDelivered);
+    }
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    loop {
+        tokio::time::sleep(STOP_POLL).await;
+        let conversation = conversations.store.get(owner, id).await?;
+        let running =
+            conversation.messages.iter().any(|m| m.id == message && m.status == MessageStatus::Streaming);
+        if !running {
+            return Ok(Json(json!({ "stopped": true, "messageId": message })));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(AppError::StopNotDelivered);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    after: Option<String>,
+}
+
+/// Follows the conversation's latest answer from the client's cursor (`Last-Event-ID`, or
+/// `?after=`): the frames it has not seen, then the rest live, ending with the terminal frame.
+/// With no cursor and no answer running, 204.
+pub async fn stream(
+    State(state): State<Arc<AppState>>,
+    RequestOwner(owner): RequestOwner,
+    ConversationId(id): ConversationId,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.ok().and_then(|Query(q)| q.after))
+        .map(|raw| raw.parse::<Cursor>())
+        .transpose()?;
+    let conversations = &state.conversations;
+    if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
+        return Ok(sse::response(live::follow(live, after.unwrap_or_default()), state.keep_alive));
+    }
+    let conversation = conversations.store.get(&owner, id).await?;
+    let answer = conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant);
+    match (answer, after) {
+        // Running on another replica (or its replica died and the lease has not run out yet):
+        // followed through Redis, where that replica copies its frames, else through the store,
+        // until it ends.
+        (Some(answer), after) if answer.status == MessageStatus::Streaming => {
+            let (store, after) = (Arc::clone(&conversations.store), after.unwrap_or_default());
+            if let Some(redis) = &conversations.redis {
+                let follow = live::follow_remote(redis.clone(), store, owner, id, answer, after);
+                return Ok(sse::response(follow, state.keep_alive));
+            }
+            let replay = live::replay_stored(store, owner, id, answer, after);
+            Ok(sse::response(replay, state.keep_alive))
+        }
+        (Some(answer), Some(after)) => {
+            let replay = live::replay_stored(Arc::clone(&conversations.store), owner, id, answer, after);
+            Ok(sse::response(replay, state.keep_alive))
+        }
+        _ => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}

@@ -1,0 +1,136 @@
+//! What every handler may read: the model, the settings requests need, and the conversation
+//! store with the policy that says whose conversations a request may touch.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use streambed_core::{ChatModel, InferenceParams};
+use streambed_store::{ConversationStore, ReplicaId, StoreLimits};
+use tokio_util::task::TaskTracker;
+
+use crate::{
+    Config, Shutdown,
+    config::Limits,
+    limits::StreamSlots,
+    live::LiveAnswers,
+    metrics::Metrics,
+    owner::OwnerPolicy,
+    replicas::{self, Redis},
+};
+
+pub(crate) struct AppState {
+    pub model: Arc<dyn ChatModel>,
+    pub system_prompt: Option<String>,
+    pub params: InferenceParams,
+    pub keep_alive: Duration,
+    pub static_dir: PathBuf,
+    pub shutdown: Shutdown,
+    pub limits: Limits,
+    pub streams: StreamSlots,
+    pub metrics: Arc<Metrics>,
+    pub conversations: Conversations,
+}
+
+/// Stored conversations: the store, whose they are, and the answers this process is writing.
+#[derive(Debug, Clone)]
+pub struct Conversations {
+    pub(crate) store: Arc<dyn ConversationStore>,
+    pub(crate) owners: OwnerPolicy,
+    /// This process, as the leaseholder of the answers it writes.
+    pub(crate) replica: ReplicaId,
+    /// The answers this process is running.
+    pub(crate) live: Arc<LiveAnswers>,
+    /// The tasks of answers in progress and their writers, so shutdown can wait for the last write.
+    pub(crate) writers: TaskTracker,
+    /// With `REDIS_URL`: what this process shares with the other replicas. Running answers and
+    /// Stop are conversations' business; the app also hands it to the rate limit and lockout.
+    pub(crate) redis: Option<Redis>,
+    lease: Duration,
+    policy_reason: &'static str,
+}
+
+impl Conversations {
+    /// Opens `DATABASE_URL` and runs its migrations, and connects to `REDIS_URL` when it is
+    /// set; a failure names the variable.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let limits = StoreLimits {
+            max_conversations_per_owner: config.store.max_conversations_per_owner,
+            max_messages_per_conversation: config.store.max_messages_per_conversation,
+        };
+        let store = streambed_store::open(config.store.database_url.expose_secret(), limits).await.context(
+            "DATABASE_URL: cannot open or migrate the conversation database; check the URL, that the \
+             folder is writable (SQLite) or the server reachable (PostgreSQL)",
+        )?;
+        let redis = match &config.redis_url {
+            Some(url) => Some(Redis::connect(url, config.limits.request_timeout).await?),
+            None => None,
+        };
+        let conversations = Self { redis, ..Self::new(store, config) };
+        // Leased before the first answer starts; answers a crash left behind are found now.
+        conversations.renew().await;
+        Ok(conversations)
+    }
+
+    pub fn new(store: Arc<dyn ConversationStore>, config: &Config) -> Self {
+        let (owners, policy_reason) = OwnerPolicy::new(config);
+        Self {
+            store,
+            owners,
+            replica: ReplicaId::new(),
+            live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner)),
+            writers: TaskTracker::new(),
+            redis: None,
+            lease: config.store.lease,
+            policy_reason,
+        }
+    }
+
+    /// Whose conversations are stored, and why, for the start-up log.
+    pub fn policy_reason(&self) -> &'static str {
+        self.policy_reason
+    }
+
+    /// Keeps this process's answers leased, and marks `interrupted` the answers of processes
+    /// that stopped renewing theirs (a crash, a `kill -9`). Runs until dropped.
+    pub async fn keep_lease(self) {
+        let mut every = tokio::time::interval(self.lease / 3);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.renew().await;
+        }
+    }
+
+    async fn renew(&self) {
+        if let Err(e) = self.store.heartbeat(self.replica, self.lease).await {
+            tracing::warn!(error = %e, "cannot renew the lease on running answers");
+        }
+        match self.store.sweep_interrupted(self.replica).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(answers = n, "marked answers of a stopped server as interrupted"),
+            Err(e) => tracing::warn!(error = %e, "cannot look for interrupted answers"),
+        }
+    }
+
+    /// Whether running answers, Stop and limits are shared through Redis, for the start-up log.
+    pub fn shared_through_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Stops the answers running here that a Stop sent to another replica names. Without
+    /// Redis there is no other replica to hear from, and this returns at once. Runs until dropped.
+    pub async fn listen_for_stops(self) {
+        if let Some(redis) = self.redis {
+            replicas::stops::obey(redis, self.live).await;
+        }
+    }
+
+    /// Waits, up to `within`, for answers still being written to reach the database.
+    pub async fn flush(&self, within: Duration) {
+        self.writers.close();
+        if tokio::time::timeout(within, self.writers.wait()).await.is_err() {
+            tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
+        }
+    }
+}

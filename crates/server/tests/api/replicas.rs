@@ -1,0 +1,241 @@
+//! Two `streambed` processes behind one imaginary load balancer, sharing a real PostgreSQL
+//! database and a real Redis server that the tests start themselves: an answer started on one
+//! is resumed and stopped on the other, limits count once for both, and losing Redis costs
+//! speed, never an answer.
+
+use std::{
+    process::Child,
+    time::{Duration, Instant},
+};
+
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Value, json};
+use streambed_emulator::{Emulator, Outcome, RunningEmulator};
+use streambed_testkit::{Postgres, Redis, process::free_port};
+
+use crate::binary::{command, start, terminate};
+
+type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>>;
+
+/// One replica: the process, its URL and its log.
+struct Replica {
+    child: Child,
+    url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Replica {
+    fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Self {
+        let (child, url, log) = start(emulator, vars);
+        Self { child, url, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    async fn stop(mut self) {
+        terminate(&self.child);
+        tokio::task::spawn_blocking(move || self.child.wait()).await.unwrap().unwrap();
+    }
+}
+
+/// What a client holds: the text so far, the last id, the message frames it got, and the
+/// terminal event once there.
+#[derive(Debug, Default)]
+struct Client {
+    text: String,
+    last_id: String,
+    tokens: usize,
+    terminal: Option<(String, Value)>,
+}
+
+impl Client {
+    /// Reads up to `frames` frames (all, with `usize::MAX`).
+    async fn read(&mut self, events: &mut Events, frames: usize) {
+        for _ in 0..frames {
+            let Some(Ok(event)) = events.next().await else { return };
+            if !event.id.is_empty() {
+                self.last_id = event.id.clone();
+            }
+            let data: Value = serde_json::from_str(&event.data).unwrap();
+            match event.event.as_str() {
+                "message" => {
+                    self.text.push_str(data["token"].as_str().unwrap());
+                    self.tokens += 1;
+                }
+                "start" | "reasoning" => {}
+                _ => {
+                    self.terminal = Some((event.event, data));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn events(response: reqwest::Response) -> Events {
+    Box::pin(response.bytes_stream().eventsource())
+}
+
+async fn new_conversation(http: &reqwest::Client, replica: &Replica) -> String {
+    let response = http.post(replica.url("/api/conversations")).json(&json!({})).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn start_answer(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) -> Events {
+    let response =
+        http.post(replica.url("/api/chat")).json(&json!({ "conversationId": id, "prompt": prompt })).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    events(response)
+}
+
+async fn resume(http: &reqwest::Client, replica: &Replica, id: &str, last_id: &str) -> Events {
+    let url = replica.url(&format!("/api/conversations/{id}/stream"));
+    let response = http.get(url).header("last-event-id", last_id).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    events(response)
+}
+
+/// The answer once it is no longer `streaming`, waiting up to 20 s.
+async fn settled_answer(http: &reqwest::Client, replica: &Replica, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = http.get(replica.url(&format!("/api/conversations/{id}"))).send().await.unwrap();
+        let conversation: Value = response.json().await.unwrap();
+        let last = conversation["messages"].as_array().unwrap().last().unwrap().clone();
+        if last["status"] != "streaming" || Instant::now() > deadline {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The sum of a counter's series whose labels contain `labels`, from `GET /metrics`.
+async fn counter(http: &reqwest::Client, replica: &Replica, name: &str, labels: &str) -> f64 {
+    let text = http.get(replica.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(labels))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn an_answer_started_on_one_replica_is_resumed_on_another_with_nothing_lost_or_twice() {
+    let (postgres, redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_resume");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+
+    for (round, cut_after) in [1, 9, 40].into_iter().enumerate() {
+        let id = new_conversation(&http, &a).await;
+        let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=200]]").await;
+        let mut client = Client::default();
+        client.read(&mut on_a, 1 + cut_after).await;
+        drop(on_a);
+
+        // The load balancer sends the reconnection to the other replica.
+        let mut on_b = resume(&http, &b, &id, &client.last_id).await;
+        let before = client.tokens;
+        client.read(&mut on_b, usize::MAX).await;
+
+        let answer = settled_answer(&http, &b, &id).await;
+        assert_eq!(client.terminal.as_ref().map(|(event, _)| event.as_str()), Some("done"), "round {round}");
+        assert_eq!(client.text, answer["content"].as_str().unwrap(), "round {round}: nothing lost, nothing twice");
+        assert_eq!(answer["usage"]["outputTokens"], 200);
+        // The store would have sent what A wrote in a few large pieces; Redis sends each token
+        // as A sent it, live.
+        assert_eq!((before, client.tokens), (cut_after, 200), "round {round}: one frame per token from B");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn stop_sent_to_another_replica_stops_the_answer_where_it_runs() {
+    let (postgres, redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_stop");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let id = new_conversation(&http, &a).await;
+    let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=500]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 6).await;
+
+    let asked = Instant::now();
+    let response = http.post(b.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap();
+    let answered = asked.elapsed();
+    let stopped: Value = response.json().await.unwrap();
+    let hung_up = emulator
+        .recorder
+        .wait_for(Duration::from_secs(5), |r| r[0].outcome == Outcome::ClientHungUp)
+        .await
+        .map(|_| asked.elapsed());
+    client.read(&mut on_a, usize::MAX).await;
+    let again: Value = http.post(b.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap().json().await.unwrap();
+
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    let hung_up = hung_up.expect("A dropped the upstream request");
+    eprintln!("Stop on another replica: upstream dropped after {hung_up:?}, Stop answered after {answered:?}");
+    // Through Redis and A's task this takes milliseconds; the margin is for a busy machine.
+    assert!(hung_up < Duration::from_secs(2), "the upstream was dropped {hung_up:?} after Stop");
+    let (event, _) = client.terminal.expect("A's client got the terminal event");
+    assert_eq!(event, "stopped");
+    let answer = settled_answer(&http, &b, &id).await;
+    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("stopped"), Some(client.text.as_str())));
+    assert_eq!(stopped["messageId"], answer["id"]);
+    assert_eq!(again["stopped"], false, "nothing left to stop");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_reach_redis_at_start_up_exits_naming_redis_url() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let nothing_there = format!("redis://127.0.0.1:{}", free_port());
+    let mut server = command(&emulator, &[("REDIS_URL", nothing_there.as_str())]);
+
+    let output = tokio::task::spawn_blocking(move || server.output()).await.unwrap().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not serve without the Redis it was given");
+    assert!(stderr.contains("REDIS_URL") && stderr.contains("cannot reach Redis"), "{stderr}");
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_answers_complete_resume_through_the_store_and_failures_are_counted() {
+    let (postgres, mut redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_without_redis");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+
+    redis.stop();
+    let id = new_conversation(&http, &a).await;
+    let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=100]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 10).await;
+    drop(on_a);
+    let mut on_b = resume(&http, &b, &id, &client.last_id).await;
+    client.read(&mut on_b, usize::MAX).await;
+    let answer = settled_answer(&http, &b, &id).await;
+    let (failed_on_a, failed_on_b) =
+        (counter(&http, &a, "streambed_redis_errors_total", "").await, counter(&http, &b, "streambed_redis_errors_total", "").await);
+    let (log_a, log_b) = (a.log.lock().unwrap().clone(), b.log.lock().unwrap().clone());
+    a.stop().await;
+    b.stop().await;
+
+    assert_eq!(client.terminal.as_ref().map(|(event, _)| event.as_str()), Some("done"));
+    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("complete"), Some(client.text.as_str())));
+    assert!(failed_on_a > 0.0 && failed_on_b > 0.0, "errors counted: A {failed_on_a}, B {failed_on_b}");
+    for log in [log_a, log_b] {
+        assert!(log.contains("WARN") && log.contains("Redis failed; carrying on without it"), "{log}");
+    }
+}

@@ -1,0 +1,194 @@
+//! Answers that belong to the server: a client that leaves does not end them, Stop does, and a
+//! client that comes back with `Last-Event-ID` gets exactly the rest, live or from the store.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Value, json};
+use streambed_emulator::Outcome;
+
+use crate::helpers::{TestApp, spawn_app};
+
+type Events = std::pin::Pin<
+    Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
+>;
+
+/// What a client holds: the text so far, the last id it saw, and the terminal event once there.
+#[derive(Debug, Default)]
+struct Client {
+    text: String,
+    last_id: String,
+    terminal: Option<(String, Value)>,
+}
+
+impl Client {
+    /// Reads up to `frames` frames (all, with `usize::MAX`) from `events`.
+    async fn read(&mut self, events: &mut Events, frames: usize) {
+        for _ in 0..frames {
+            let Some(Ok(event)) = events.next().await else { return };
+            if !event.id.is_empty() {
+                self.last_id = event.id.clone();
+            }
+            let data: Value = serde_json::from_str(&event.data).unwrap();
+            match event.event.as_str() {
+                "message" => self.text.push_str(data["token"].as_str().unwrap()),
+                "start" | "reasoning" => {}
+                _ => {
+                    self.terminal = Some((event.event, data));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl TestApp {
+    async fn start_answer(&self, id: &str, prompt: &str) -> Events {
+        let response = self.post_chat(json!({ "conversationId": id, "prompt": prompt })).await;
+        assert_eq!(response.status(), 200);
+        Box::pin(response.bytes_stream().eventsource())
+    }
+
+    async fn resume(&self, id: &str, last_id: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(&format!("/api/conversations/{id}/stream")))
+            .header("last-event-id", last_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(&self, id: &str) -> Value {
+        let response =
+            self.http.post(self.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_does_not_end_the_answer_which_is_stored_whole() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=10 n=60]]").await;
+    let mut client = Client::default();
+    client.read(&mut events, 5).await;
+
+    drop(events);
+
+    let answer = app.settled_answer(&id).await;
+    assert_eq!(answer["status"], "complete");
+    assert!(answer["content"].as_str().unwrap().starts_with(&client.text));
+    assert_eq!(answer["usage"]["outputTokens"], 60);
+    assert_eq!(app.emulator.recorder.requests()[0].outcome, Outcome::Complete);
+}
+
+#[tokio::test]
+async fn a_client_cut_anywhere_and_resuming_with_last_event_id_gets_exactly_the_text() {
+    let app = spawn_app().await;
+    let mut seed = 0x2545_f491_u32;
+    for round in 0..6 {
+        let id = app.new_conversation(None).await;
+        let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=5 n=80]]").await;
+        let mut client = Client::default();
+        // Cut after a pseudo-random number of frames each time, and come back.
+        while client.terminal.is_none() {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            client.read(&mut events, 1 + seed as usize % 25).await;
+            if client.terminal.is_none() {
+                drop(events);
+                let response = app.resume(&id, &client.last_id).await;
+                assert_eq!(response.status(), 200, "round {round}");
+                events = Box::pin(response.bytes_stream().eventsource());
+            }
+        }
+
+        let (event, _) = client.terminal.as_ref().unwrap();
+        assert_eq!(event, "done", "round {round}");
+        let answer = app.settled_answer(&id).await;
+        assert_eq!(
+            client.text,
+            answer["content"].as_str().unwrap(),
+            "round {round}: nothing lost, nothing twice"
+        );
+        assert_eq!(answer["usage"]["outputTokens"], 80);
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_comes_back_after_the_end_gets_the_rest_from_the_store() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=5 n=40]]").await;
+    let mut client = Client::default();
+    client.read(&mut events, 4).await;
+    drop(events);
+    let answer = app.settled_answer(&id).await;
+
+    let response = app.resume(&id, &client.last_id).await;
+    let mut events: Events = Box::pin(response.bytes_stream().eventsource());
+    client.read(&mut events, usize::MAX).await;
+
+    assert_eq!(client.text, answer["content"].as_str().unwrap());
+    let (event, done) = client.terminal.unwrap();
+    assert_eq!((event.as_str(), done["stopReason"].as_str()), ("done", Some("end_turn")));
+}
+
+#[tokio::test]
+async fn with_nothing_running_and_no_cursor_the_stream_is_204() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let response = app.http.get(app.url(&format!("/api/conversations/{id}/stream"))).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let bad = app.resume(&id, "not-a-cursor").await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn stop_drops_the_upstream_at_once_and_stores_the_partial_text_as_stopped() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=20 n=500]]").await;
+    let mut client = Client::default();
+    client.read(&mut events, 6).await;
+
+    let asked = Instant::now();
+    let stopped = app.stop(&id).await;
+    let hung_up = app
+        .emulator
+        .recorder
+        .wait_for(Duration::from_secs(2), |r| r[0].outcome == Outcome::ClientHungUp)
+        .await
+        .map(|_| asked.elapsed());
+    client.read(&mut events, usize::MAX).await;
+
+    assert_eq!(stopped["stopped"], true);
+    let hung_up = hung_up.expect("the emulator saw the upstream request dropped");
+    // The drop itself is immediate; this margin is for a busy 2-core machine, where the
+    // emulator notices at its next write (every 20 ms here).
+    assert!(hung_up < Duration::from_secs(1), "the upstream was dropped {hung_up:?} after Stop");
+    let (event, data) = client.terminal.expect("the follower got the terminal event");
+    assert_eq!((event.as_str(), data["messageId"].as_str().is_some()), ("stopped", true));
+    let answer = app.settled_answer(&id).await;
+    assert_eq!(answer["status"], "stopped");
+    assert_eq!(answer["content"].as_str().unwrap(), client.text);
+    assert_eq!(app.stop(&id).await["stopped"], false, "nothing left to stop");
+}
+
+#[tokio::test]
+async fn a_conversation_runs_one_answer_at_a_time() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=20 n=200]]").await;
+    Client::default().read(&mut events, 2).await;
+
+    let second = app.post_chat(json!({ "conversationId": id, "prompt": "me too" })).await;
+
+    assert_eq!(second.status(), 409);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "answer_in_progress");
+    app.stop(&id).await;
+}

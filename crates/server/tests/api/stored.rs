@@ -1,0 +1,172 @@
+//! Stored conversations through the real binary, as an operator runs it: on a SQLite file and
+//! on a real PostgreSQL server, across restarts, a `kill -9`, and two replicas on one database.
+
+use std::{process::Child, time::Duration};
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use streambed_emulator::Emulator;
+use streambed_testkit::{Postgres, scratch_dir};
+
+use crate::{
+    binary::{start, terminate},
+    helpers::read_frames,
+};
+
+async fn new_conversation(http: &reqwest::Client, url: &str) -> String {
+    let response = http.post(format!("{url}/api/conversations")).json(&json!({})).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn messages(http: &reqwest::Client, url: &str, id: &str) -> Vec<Value> {
+    let response = http.get(format!("{url}/api/conversations/{id}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["messages"].as_array().unwrap().clone()
+}
+
+/// Polls until the last message's status is `status`, for up to `within`.
+async fn wait_for_status(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    status: &str,
+    within: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let last = messages(http, url, id).await.pop().expect("an answer");
+        if last["status"] == status || tokio::time::Instant::now() > deadline {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stop(mut child: Child) {
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+}
+
+async fn kill_9(mut child: Child) {
+    child.kill().expect("SIGKILL");
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+}
+
+async fn a_conversation_survives_a_restart(database_url: &str) {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let http = reqwest::Client::new();
+    let vars = [("DATABASE_URL", database_url)];
+    let (child, url, _) = start(&emulator, &vars);
+    let id = new_conversation(&http, &url).await;
+    let frames = read_frames(
+        http.post(format!("{url}/api/chat"))
+            .json(&json!({ "conversationId": id, "prompt": "Remember me" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // SIGTERM waits for the answer's last write before the process exits.
+    stop(child).await;
+
+    let (child, url, _) = start(&emulator, &vars);
+    let stored = messages(&http, &url, &id).await;
+    stop(child).await;
+
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0]["content"], "Remember me");
+    assert_eq!(
+        (stored[1]["status"].as_str(), stored[1]["content"].as_str()),
+        (Some("complete"), Some(frames.text().as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_survives_a_restart_on_a_sqlite_file() {
+    let dir = scratch_dir("stored");
+    a_conversation_survives_a_restart(&format!("sqlite:{}", dir.path().join("data/streambed.db").display()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_conversation_survives_a_restart_on_postgres() {
+    let postgres = Postgres::shared();
+    a_conversation_survives_a_restart(&postgres.database("restart")).await;
+}
+
+#[tokio::test]
+async fn an_answer_cut_by_kill_9_is_interrupted_after_a_restart_with_the_text_flushed_before() {
+    let dir = scratch_dir("stored");
+    let database_url = format!("sqlite:{}", dir.path().join("streambed.db").display());
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let http = reqwest::Client::new();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("ANSWER_LEASE_SECONDS", "1")];
+    let (child, url, _) = start(&emulator, &vars);
+    let id = new_conversation(&http, &url).await;
+    let response = http
+        .post(format!("{url}/api/chat"))
+        .json(&json!({ "conversationId": id, "prompt": "[[scenario:slow delay_ms=20 n=1000]]" }))
+        .send()
+        .await
+        .unwrap();
+    let mut events = response.bytes_stream().eventsource();
+    let mut received = String::new();
+    let flushed = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < flushed {
+        let event = events.next().await.unwrap().unwrap();
+        if event.event == "message" {
+            received.push_str(serde_json::from_str::<Value>(&event.data).unwrap()["token"].as_str().unwrap());
+        }
+    }
+
+    kill_9(child).await;
+    // What the server had sent before it died may still be in this socket.
+    while let Some(Ok(event)) = events.next().await {
+        if event.event == "message" {
+            received.push_str(serde_json::from_str::<Value>(&event.data).unwrap()["token"].as_str().unwrap());
+        }
+    }
+    let (child, url, _) = start(&emulator, &vars);
+    let answer = wait_for_status(&http, &url, &id, "interrupted", Duration::from_secs(15)).await;
+    stop(child).await;
+
+    assert_eq!(answer["status"], "interrupted", "{answer}");
+    let stored = answer["content"].as_str().unwrap();
+    assert!(!stored.is_empty(), "text flushed before the kill is kept");
+    assert!(received.starts_with(stored), "the stored text is a prefix of what was streamed");
+}
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_never_interrupt_each_others_live_answers() {
+    let postgres = Postgres::shared();
+    let database_url = postgres.database("replicas");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let http = reqwest::Client::new();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("ANSWER_LEASE_SECONDS", "1")];
+    let (a, url_a, _) = start(&emulator, &vars);
+    let (b, url_b, _) = start(&emulator, &vars);
+    let id = new_conversation(&http, &url_a).await;
+
+    // A answers for several of its lease periods while B sweeps for interrupted answers.
+    let response = http
+        .post(format!("{url_a}/api/chat"))
+        .json(&json!({ "conversationId": id, "prompt": "[[scenario:slow delay_ms=20 n=200]]" }))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen_by_b = messages(&http, &url_b, &id).await.pop().unwrap();
+    let frames = read_frames(response).await;
+    let finished = wait_for_status(&http, &url_b, &id, "complete", Duration::from_secs(10)).await;
+    stop(a).await;
+    stop(b).await;
+
+    assert_eq!(seen_by_b["status"], "streaming", "B sees A's answer live, not interrupted");
+    assert_eq!(frames.last().0, "done");
+    assert_eq!(
+        (finished["status"].as_str(), finished["content"].as_str()),
+        (Some("complete"), Some(frames.text().as_str()))
+    );
+}
