@@ -52,4 +52,34 @@ describe('splitParagraph', () => {
     const quote = `text\n> ${long}`
     expect(splitParagraph(quote)).toEqual([quote])
   })
+
+  it.each([
+    ['a bullet', '- item'],
+    ['a plus bullet', '+ item'],
+    ['a star bullet', '* item'],
+    ['an ordered item', '1. item'],
+    ['an ordered item with a parenthesis', '2) item'],
+    ['a heading', '# Heading'],
+    ['a quote', '> quoted'],
+    ['a table row', '| a | b |'],
+    ['a thematic break', '___'],
+    ['a setext underline', '=== x'],
+    ['a code fence', '```js'],
+    ['an HTML block', '<div>x</div>'],
+    ['a link reference definition', '[ref]: https://example.com'],
+  ])('never cuts where the next piece would start with %s', (_, syntax) => {
+    // Every sentence ends right before the block syntax, so each natural cut point is one
+    // that must be skipped; the text goes on after it, so a later cut is still possible.
+    const sentence = (n: number) => `Words ${n} ${'x'.repeat(60)}. ${syntax} continues as text here.`
+    const text = Array.from({ length: 120 }, (_, n) => sentence(n)).join(' ')
+
+    const segments = splitParagraph(text)
+
+    expect(segments.join(' ')).toBe(text)
+    // Inline delimiters in the syntax itself (`*`, `_`, backticks) leave spans open, so no cut.
+    if (!/[*_`]/.test(syntax)) expect(segments.length).toBeGreaterThan(1)
+    for (const segment of segments.slice(1)) {
+      expect(segment.startsWith(syntax.slice(0, 2))).toBe(false)
+    }
+  })
 })

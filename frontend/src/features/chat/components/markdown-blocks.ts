@@ -30,6 +30,17 @@ export const SEGMENT_CHARS = 2000
 /** A line that could start or continue something other than paragraph text. */
 const BLOCK_SYNTAX = /^(?: {4}|\t| {0,3}(?:[#>*+=|`~-]|\d+[.)]))/
 
+/**
+ * Text that, at the start of a piece parsed on its own, would open a block instead of going on
+ * as the paragraph's text: a list item, heading, quote, table, code, thematic break, HTML block
+ * or link reference definition. No piece may start with it.
+ */
+const BLOCK_START = /^(?: {4}|\t| {0,3}(?:[#>*+=|`~_<[-]|\d+[.)]))/
+
+function startsBlock(block: string, at: number): boolean {
+  return BLOCK_START.test(block.slice(at, at + 16))
+}
+
 /** Inline delimiters whose spans must not be cut: code, emphasis, strikethrough, links. */
 const PAIRED = new Set(['`', '*', '_', '~'])
 
@@ -37,7 +48,9 @@ const PAIRED = new Set(['`', '*', '_', '~'])
  * Splits one long plain paragraph into pieces that parse, one by one, to the same inline
  * content as the whole: cuts fall after a sentence end (`.`, `!`, `?` then whitespace), or at
  * any single space once a piece is twice the target size (text without punctuation), and only
- * where every inline delimiter seen so far is closed. A streaming 150 KB paragraph then costs
+ * where every inline delimiter seen so far is closed and the next piece does not start with
+ * block syntax (`- `, `1. `, `# `, `> `, `|`, …), which on its own would parse as a list,
+ * heading, quote or table instead of text. A streaming 150 KB paragraph then costs
  * one ~2 KB parse per frame instead of re-parsing all of it. Anything that is not a plain
  * paragraph (lists, headings, tables, quotes, code) is returned whole.
  */
@@ -60,10 +73,16 @@ export function splitParagraph(block: string): string[] {
       brackets = Math.max(0, brackets - 1) // a stray ")" (a smiley) must not block every later cut
     } else if (brackets === 0 && open.size === 0) {
       const sentenceEnd = (c === '.' || c === '!' || c === '?') && /\s/.test(block[i + 1]!)
-      if (sentenceEnd && i + 1 - start >= SEGMENT_CHARS) {
+      if (sentenceEnd && i + 1 - start >= SEGMENT_CHARS && !startsBlock(block, i + 2)) {
         segments.push(block.slice(start, i + 1))
         start = i + 2
-      } else if (c === ' ' && block[i - 1] !== ' ' && block[i + 1] !== ' ' && i - start >= 2 * SEGMENT_CHARS) {
+      } else if (
+        c === ' ' &&
+        block[i - 1] !== ' ' &&
+        block[i + 1] !== ' ' &&
+        i - start >= 2 * SEGMENT_CHARS &&
+        !startsBlock(block, i + 1)
+      ) {
         segments.push(block.slice(start, i))
         start = i + 1
       }
