@@ -102,20 +102,30 @@ export class ChatPage {
     await dialog.waitFor({ state: 'detached' })
   }
 
+  /** Reloads the page, and waits until the conversation is on screen. */
+  async reloadPage() {
+    await this.page.reload()
+    await this.messageBox.waitFor()
+    await this.page.getByRole('status').filter({ hasText: 'Loading the conversation' }).waitFor({ state: 'detached' })
+  }
+
   /**
-   * Reloads until no answer is still being written on the server: after Stop or a finished
-   * answer, the server stores the final state a moment later.
+   * Reloads, and waits until no answer is being written: one still running on the server goes
+   * on streaming into the reloaded page until its end.
    */
   async reload() {
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      await this.page.reload()
-      await this.messageBox.waitFor()
-      await this.page.getByRole('status').filter({ hasText: 'Loading the conversation' }).waitFor({ state: 'detached' })
-      const pending = await this.page.getByText('In progress', { exact: true }).count()
-      if (pending === 0 || Date.now() > deadline) return
-      await this.page.waitForTimeout(200)
-    }
+    await this.reloadPage()
+    await this.waitUntilIdle()
+  }
+
+  /** Waits until no answer is being written in the page (Send is back in place of Stop). */
+  async waitUntilIdle(timeout = 30_000) {
+    await this.stopButton.waitFor({ state: 'detached', timeout })
+  }
+
+  /** The line that says a dropped connection is being re-established. */
+  get reconnecting() {
+    return this.page.getByRole('status').filter({ hasText: 'Reconnecting' })
   }
 
   /** An answer's text, without its footer (which differs between live and stored answers). */
@@ -141,6 +151,22 @@ export class ChatPage {
   async close() {
     await this.context.close()
   }
+}
+
+/** A stored conversation as the API returns it. */
+export async function storedConversation(
+  appUrl: string,
+  id: string,
+): Promise<{ messages: { role: string; content: string; status: string }[] }> {
+  const response = await fetch(`${appUrl}/api/conversations/${id}`)
+  if (!response.ok) throw new Error(`GET /api/conversations/${id} answered ${response.status}`)
+  return (await response.json()) as never
+}
+
+/** The emulator's synthetic answer of `n` deltas (its `slow` and `long` scenarios). */
+export function syntheticText(n: number): string {
+  const words = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit']
+  return Array.from({ length: n }, (_, i) => `${words[i % words.length]}${i} `).join('')
 }
 
 /** The emulator's log of what reached "Bedrock". */

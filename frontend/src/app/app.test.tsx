@@ -133,6 +133,78 @@ describe('App with stored conversations', () => {
     expect(server.requests.some((r) => r.path.endsWith('/stop'))).toBe(false)
   })
 
+  it('goes on streaming an answer still being written after a reload, and Stop stops it', async () => {
+    const { server, user, box, view, answer } = setup()
+    await user.type(box(), 'Tell me a story{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.token('Once upon a tîme'))
+    await screen.findByText('Once upon a tîme')
+
+    view.unmount()
+    render(<App />)
+
+    // The stored text at once, and no "in progress" note: the answer is followed from there.
+    expect(await screen.findByText('Once upon a tîme')).toBeInTheDocument()
+    expect(within(answer()).queryByText('In progress')).toBeNull()
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument()
+    await waitFor(() => expect(server.answers[0]!.followers()).toBe(1))
+    const follow = server.requests.find((r) => r.path === '/api/conversations/c1/stream')!
+    expect(follow.headers.get('Last-Event-ID')).toBe('17.0')
+    act(() => server.answers[0]!.token(', there was'))
+    expect(await screen.findByText('Once upon a tîme, there was')).toBeInTheDocument()
+
+    await user.click(screen.getByRole('button', { name: 'Stop' }))
+
+    expect(await within(answer()).findByText('Stopped')).toBeInTheDocument()
+    await waitFor(() => expect(server.conversations[0]!.messages.at(-1)).toMatchObject({ status: 'stopped', content: 'Once upon a tîme, there was' }))
+  })
+
+  it('says it is reconnecting when the network drops mid-answer, then shows the whole answer', async () => {
+    const { server, user, box, answer } = setup()
+    await user.type(box(), 'Count{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.token('One, '))
+    await screen.findByText('One,')
+
+    act(() => {
+      server.answers[0]!.drop()
+      server.answers[0]!.token('two, ')
+    })
+
+    const status = await screen.findByText('Connection lost. Reconnecting…')
+    expect(status).toHaveAttribute('role', 'status')
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument()
+    await waitFor(() => expect(server.answers[0]!.followers()).toBe(1), { timeout: 3000 })
+    expect(status).toBeEmptyDOMElement()
+    act(() => {
+      server.answers[0]!.token('three.')
+      server.answers[0]!.done()
+    })
+    expect(await within(answer()).findByText('One, two, three.')).toBeInTheDocument()
+    expect(await within(answer()).findByText(/2 tokens/)).toBeInTheDocument()
+    expect(screen.queryByRole('alert')).toBeNull()
+  })
+
+  it('on Retry after a refusal that the server kept, shows the turns as the server keeps them', async () => {
+    const { server, user, box } = setup()
+    server.refuseNextChat({ status: 502, code: 'access_denied', stored: true })
+    await user.type(box(), 'Hi{Enter}')
+    const alert = await screen.findByRole('alert')
+
+    await user.click(within(alert).getByRole('button', { name: 'Retry' }))
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => {
+      server.answers[0]!.token('Hello!')
+      server.answers[0]!.done()
+    })
+    await screen.findByText('Hello!')
+
+    const shown = screen.getAllByRole('article').map((a) => a.getAttribute('aria-label'))
+    expect(shown).toEqual(server.conversations[0]!.messages.map((m) => (m.role === 'user' ? 'You' : 'Assistant')))
+    expect(shown).toEqual(['You', 'Assistant', 'You', 'Assistant'])
+    expect(screen.getByText('Failed: access_denied')).toBeInTheDocument()
+  })
+
   it('keeps a failed stored answer when retrying, as the server does', async () => {
     const { server, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

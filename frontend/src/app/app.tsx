@@ -3,7 +3,7 @@ import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react
 import { ModalDialog } from '../components/modal-dialog'
 import { streamChat } from '../features/chat/api/stream-chat'
 import { ChatView } from '../features/chat/components/chat-view'
-import { conversationStream } from '../features/conversations/api/conversation-stream'
+import { conversationResume, conversationStream } from '../features/conversations/api/conversation-stream'
 import { isConversationsDisabled } from '../features/conversations/api/conversations'
 import type { Conversation } from '../features/conversations/api/types'
 import { displayTitle } from '../features/conversations/components/conversation-item'
@@ -78,6 +78,7 @@ export function App() {
     () => conversationStream({ conversationId: () => current().conversationId, onCreated, onDisabled: markDisabled }),
     [current, onCreated, markDisabled],
   )
+  const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
 
   const select = (id: string) => {
     setDrawerOpen(false)
@@ -130,6 +131,7 @@ export function App() {
       <ChatView
         session={`${place.visit}:${opened.status}`}
         stream={enabled ? stored : streamChat}
+        resume={enabled ? resume : undefined}
         initialMessages={opened.status === 'ready' ? opened.messages : undefined}
         placeholder={placeholder}
         keyRequired={keyRequired}

@@ -1,22 +1,27 @@
-import type { ChatMessage, ChatStreamEvent } from '../features/chat/api/types'
-import type { StreamChat } from '../features/chat/hooks/use-chat'
+import type { ChatMessage, ChatStreamEvent, StreamEvent } from '../features/chat/api/types'
+import type { ResumeChat, StreamChat } from '../features/chat/hooks/use-chat'
+import type { UiMessage } from '../features/chat/hooks/chat-state'
 
 /** One call of the transport, driven by the test. */
 export interface Call {
+  /** What a send carried; empty for a resume. */
   history: ChatMessage[]
+  /** What a resume started from. */
+  answer?: Pick<UiMessage, 'content' | 'reasoning'>
   signal: AbortSignal
-  push: (...events: ChatStreamEvent[]) => void
+  push: (...events: StreamEvent[]) => void
   fail: (error: unknown) => void
 }
 
 /**
  * A transport whose events the test releases one by one, to observe each state in between.
- * Abort behaves as fetch does: the pending read rejects with an AbortError.
+ * Abort behaves as fetch does: the pending read rejects with an AbortError. `resume` follows
+ * an answer the same way; its calls are in the same list.
  */
-export function controlledStream(): { stream: StreamChat; calls: Call[] } {
+export function controlledStream(): { stream: StreamChat; resume: ResumeChat; calls: Call[] } {
   const calls: Call[] = []
-  const stream: StreamChat = (history, signal) => {
-    const queue: (ChatStreamEvent | { thrown: unknown })[] = []
+  const open = (call: Pick<Call, 'history' | 'answer'>, signal: AbortSignal) => {
+    const queue: (StreamEvent | { thrown: unknown })[] = []
     let wake: (() => void) | null = null
     const notify = () => {
       wake?.()
@@ -24,7 +29,7 @@ export function controlledStream(): { stream: StreamChat; calls: Call[] } {
     }
     signal.addEventListener('abort', notify)
     calls.push({
-      history,
+      ...call,
       signal,
       push: (...events) => {
         queue.push(...events)
@@ -49,7 +54,11 @@ export function controlledStream(): { stream: StreamChat; calls: Call[] } {
       }
     })()
   }
-  return { stream, calls }
+  return {
+    stream: (history, signal) => open({ history }, signal),
+    resume: (answer, signal) => open({ history: [], answer }, signal),
+    calls,
+  }
 }
 
 export const doneEvent: ChatStreamEvent = {

@@ -3,10 +3,19 @@ import type { Conversation, ConversationDetail, StoredMessage } from '../feature
 /** One answer being streamed by the fake server; the test writes its frames. */
 export interface LiveAnswer {
   body: Record<string, unknown>
+  /** The signal of the request that started it. */
   signal: AbortSignal | null
   token: (text: string) => void
+  reasoning: (text: string) => void
   done: () => void
   error: (code: string, message?: string) => void
+  /**
+   * The network drops: every connection following the answer breaks (its body errors), and
+   * the answer goes on, as on the real server.
+   */
+  drop: () => void
+  /** How many connections follow the answer now. */
+  followers: () => number
 }
 
 export interface Request {
@@ -14,6 +23,13 @@ export interface Request {
   path: string
   body: unknown
   headers: Headers
+}
+
+interface Refusal {
+  status: number
+  code: string
+  /** The server kept the question and the failed answer before refusing. */
+  stored?: boolean
 }
 
 interface Options {
@@ -39,6 +55,9 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
   const answers: LiveAnswer[] = []
   /** Ends the running answer of a conversation, by id. */
   const running = new Map<string, () => void>()
+  /** While offline, every request fails as fetch does without a network. */
+  let offline = false
+  const refusals: Refusal[] = []
   let clock = Date.parse('2025-01-01T00:00:00Z')
   let ids = 0
   const now = () => new Date((clock += 1000)).toISOString()
@@ -58,6 +77,42 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
     return conversation
   }
 
+  const bytes = (text: string) => encoder.encode(text).length
+  const cursorOf = (m: StoredMessage) => `${bytes(m.content)}.${bytes(m.reasoning ?? '')}`
+  /** The rest of `text` after its first `n` UTF-8 bytes. */
+  const after = (text: string, n: number) => new TextDecoder().decode(encoder.encode(text).slice(n))
+  const frame = (event: string | null, data: unknown, id?: string) =>
+    `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n${id === undefined ? '' : `id: ${id}\n`}\n`
+  const doneData = { stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 2 }, latencyMs: 1200, model: 'test-model', streamed: true }
+
+  /** A streamed response, and what writes to it; `signal` is its request's. */
+  function connection(signal: AbortSignal | null) {
+    let controller!: ReadableStreamDefaultController<Uint8Array>
+    let open = true
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) })
+    const close = (error?: unknown) => {
+      if (!open) return
+      open = false
+      if (error) controller.error(error)
+      else controller.close()
+    }
+    // As with fetch, an abort errors the body even where the rest of it is already buffered.
+    signal?.addEventListener('abort', () => {
+      open = false
+      controller.error(new DOMException('The operation was aborted.', 'AbortError'))
+    })
+    return {
+      response: new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } }),
+      write: (text: string) => void (open && controller.enqueue(encoder.encode(text))),
+      close,
+      isOpen: () => open,
+    }
+  }
+  type Connection = ReturnType<typeof connection>
+
+  /** The connections following each running stored answer, by conversation id. */
+  const following = new Map<string, Connection[]>()
+
   function chat(body: Record<string, unknown>, signal: AbortSignal | null): Response {
     let conversation: ConversationDetail | undefined
     let stored: StoredMessage | undefined
@@ -68,57 +123,105 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
       if (!conversation.title) conversation.title = String(body.prompt).slice(0, 60)
       conversation.updatedAt = time
       conversation.messages.push({ id: `u${++ids}`, role: 'user', content: String(body.prompt), status: 'complete', createdAt: time })
-      stored = { id: `a${++ids}`, role: 'assistant', content: '', status: 'streaming', createdAt: time }
+      stored = { id: `a${++ids}`, role: 'assistant', content: '', reasoning: '', status: 'streaming', createdAt: time }
       conversation.messages.push(stored)
     }
-    let controller!: ReadableStreamDefaultController<Uint8Array>
-    let connected = true
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) })
-    const write = (frame: string) => connected && controller.enqueue(encoder.encode(frame))
-    const end = () => {
-      if (conversation) running.delete(conversation.id)
-      if (connected) controller.close()
-      connected = false
+    const first = connection(signal)
+    const followers: Connection[] = [first]
+    const cursor = () => (stored ? cursorOf(stored) : undefined)
+    const broadcast = (text: string) => followers.forEach((f) => f.write(text))
+    const end = (text: string) => {
+      if (conversation) {
+        running.delete(conversation.id)
+        following.delete(conversation.id)
+      }
+      broadcast(text)
+      followers.forEach((f) => f.close())
     }
-    signal?.addEventListener('abort', () => {
-      connected = false
-      controller.error(new DOMException('The operation was aborted.', 'AbortError'))
-    })
     if (conversation && stored) {
       const answer = stored
+      following.set(conversation.id, followers)
       running.set(conversation.id, () => {
         answer.status = 'stopped'
-        write(`event: stopped\ndata: ${JSON.stringify({ messageId: answer.id })}\n\n`)
-        end()
+        end(frame('stopped', { messageId: answer.id }, cursor()))
       })
+      first.write(frame('start', { conversationId: conversation.id, messageId: stored.id }, '0.0'))
     }
-    if (conversation && stored) write(`id: 1\nevent: start\ndata: ${JSON.stringify({ conversationId: conversation.id, messageId: stored.id })}\n\n`)
     answers.push({
       body,
       signal,
       token: (text) => {
         if (stored) stored.content += text
-        write(`data: ${JSON.stringify({ token: text })}\n\n`)
+        broadcast(frame(null, { token: text }, cursor()))
+      },
+      reasoning: (text) => {
+        if (stored) stored.reasoning += text
+        broadcast(frame('reasoning', { token: text }, cursor()))
       },
       done: () => {
         if (stored) Object.assign(stored, { status: 'complete', usage: { inputTokens: 3, outputTokens: 2 }, model: 'test-model' })
-        write(`event: done\ndata: ${JSON.stringify({ stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 2 }, latencyMs: 1200, model: 'test-model', streamed: true })}\n\n`)
-        end()
+        end(frame('done', doneData, cursor()))
       },
       error: (code, message = 'It went wrong.') => {
         if (stored) Object.assign(stored, { status: 'error', errorCode: code })
-        write(`event: error\ndata: ${JSON.stringify({ error: { code, message } })}\n\n`)
-        end()
+        end(frame('error', { error: { code, message } }, cursor()))
       },
+      drop: () => {
+        for (const f of followers.splice(0)) f.close(new TypeError('network error'))
+      },
+      followers: () => followers.filter((f) => f.isOpen()).length,
     })
-    return new Response(stream, { status: 200, headers: { 'Content-Type': 'text/event-stream' } })
+    return first.response
   }
 
-  function route(method: string, url: URL, body: Record<string, unknown>, signal: AbortSignal | null): Response {
+  /**
+   * Refuses a turn with an HTTP error. With `stored`, as when Bedrock refuses the request, the
+   * server first keeps the question and the failed answer.
+   */
+  function refuseChat(body: Record<string, unknown>, { status, code, stored }: Refusal): Response {
+    const conversation = conversations.find((c) => c.id === body.conversationId)
+    if (conversation && stored) {
+      const time = now()
+      conversation.messages.push(
+        { id: `u${++ids}`, role: 'user', content: String(body.prompt), status: 'complete', createdAt: time },
+        { id: `a${++ids}`, role: 'assistant', content: '', status: 'error', errorCode: code, createdAt: time },
+      )
+    }
+    return refuse(status, code, 'Refused.')
+  }
+
+  /** GET …/stream: the latest answer after the cursor, live while it runs, else from the store. */
+  function follow(conversation: ConversationDetail, lastEventId: string | null, signal: AbortSignal | null): Response {
+    const match = lastEventId === null ? null : /^(\d+)\.(\d+)$/.exec(lastEventId)
+    if (lastEventId !== null && !match) return refuse(400, 'bad_request', 'Bad Last-Event-ID.')
+    const answer = conversation.messages.at(-1)
+    const live = following.get(conversation.id)
+    if (!answer || answer.role !== 'assistant' || (!live && !match)) return new Response(null, { status: 204 })
+    const [text, reasoning] = match ? [Number(match[1]), Number(match[2])] : [0, 0]
+    const to = connection(signal)
+    to.write(frame('start', { conversationId: conversation.id, messageId: answer.id }, '0.0'))
+    const missedReasoning = after(answer.reasoning ?? '', reasoning)
+    if (missedReasoning) to.write(frame('reasoning', { token: missedReasoning }, cursorOf(answer)))
+    const missedText = after(answer.content, text)
+    if (missedText) to.write(frame(null, { token: missedText }, cursorOf(answer)))
+    if (live) {
+      live.push(to)
+    } else {
+      if (answer.status === 'complete') to.write(frame('done', doneData, cursorOf(answer)))
+      else if (answer.status === 'stopped') to.write(frame('stopped', { messageId: answer.id }, cursorOf(answer)))
+      else to.write(frame('error', { error: { code: answer.errorCode ?? 'stream_interrupted', message: 'It went wrong.' } }, cursorOf(answer)))
+      to.close()
+    }
+    return to.response
+  }
+
+  function route(method: string, url: URL, body: Record<string, unknown>, headers: Headers, signal: AbortSignal | null): Response {
     const path = url.pathname
     if (path === '/api/models') return json(200, { provider: 'fake', default: 'test-model', models: [{ id: 'test-model', provider: 'fake' }] })
     if (path === '/api/chat' && method === 'POST') {
       if (disabled && body.conversationId) return refuse(403, 'conversations_disabled', 'Not here.')
+      const refusal = refusals.shift()
+      if (refusal) return refuseChat(body, refusal)
       return chat(body, signal)
     }
     if (!path.startsWith('/api/conversations')) return refuse(404, 'not_found', path)
@@ -134,7 +237,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
       const next = from + limit < sorted.length ? page.at(-1)?.id : undefined
       return json(200, { conversations: page.map(summary), ...(next ? { next } : {}) })
     }
-    const match = /^\/api\/conversations\/([^/]+)(\/export|\/stop)?$/.exec(path)
+    const match = /^\/api\/conversations\/([^/]+)(\/export|\/stop|\/stream)?$/.exec(path)
     const conversation = conversations.find((c) => c.id === decodeURIComponent(match?.[1] ?? ''))
     if (!match || !conversation) return refuse(404, 'not_found', 'No such conversation.')
     if (match[2] === '/stop') {
@@ -142,6 +245,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
       stop?.()
       return json(200, { stopped: Boolean(stop) })
     }
+    if (match[2] === '/stream') return follow(conversation, headers.get('Last-Event-ID'), signal)
     if (match[2]) {
       const markdown = conversation.messages.map((m) => `## ${m.role}\n\n${m.content}`).join('\n\n')
       return new Response(markdown, { headers: { 'Content-Type': 'text/markdown', 'Content-Disposition': 'attachment; filename="chat.md"' } })
@@ -162,12 +266,21 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
     const url = new URL(String(input), 'http://streambed.test')
     const method = init.method ?? 'GET'
     const body = typeof init.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : {}
-    requests.push({ method, path: url.pathname + url.search, body, headers: new Headers(init.headers) })
+    const headers = new Headers(init.headers)
+    requests.push({ method, path: url.pathname + url.search, body, headers })
+    // The request takes a moment to arrive, as over a network: an abort that sends it (Stop)
+    // has closed the aborted response by then, as fetch does before any 'abort' listener runs.
+    await Promise.resolve()
     if (init.signal?.aborted) throw new DOMException('The operation was aborted.', 'AbortError')
-    return route(method, url, body, init.signal ?? null)
+    if (offline) throw new TypeError('Failed to fetch')
+    return route(method, url, body, headers, init.signal ?? null)
   }
 
-  return { fetch, conversations, requests, answers, seed }
+  const setOffline = (value: boolean) => void (offline = value)
+  /** The next POST /api/chat is refused so. */
+  const refuseNextChat = (refusal: Refusal) => void refusals.push(refusal)
+
+  return { fetch, conversations, requests, answers, seed, setOffline, refuseNextChat }
 }
 
 export type FakeServer = ReturnType<typeof fakeServer>

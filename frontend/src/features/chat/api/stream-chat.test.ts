@@ -1,6 +1,6 @@
 import { saveApiKey } from './api-key'
 import { ChatError } from './chat-error'
-import { streamChat, streamTurn } from './stream-chat'
+import { type Frame, postTurn, readFrames, streamChat } from './stream-chat'
 import type { ChatStreamEvent } from './types'
 
 const encoder = new TextEncoder()
@@ -69,20 +69,54 @@ describe('streamChat', () => {
     expect(seen[1]!.get('authorization')).toBe('Bearer sk-test-123')
   })
 
-  it('sends one turn of a stored conversation, and yields its start frame (ids ignored)', async () => {
+  it('posts one turn of a stored conversation, whose frames carry their ids', async () => {
     const bodies: unknown[] = []
     const fetchSpy = async (_url: RequestInfo | URL, init?: RequestInit) => {
       bodies.push(JSON.parse(String(init?.body)))
-      const frames = 'id: 1\nevent: start\ndata: {"conversationId":"c1","messageId":"m9"}\n\nid: 2\ndata: {"token":"Hi"}\n\nid: 3\n' + done
+      const frames = 'event: start\ndata: {"conversationId":"c1","messageId":"m9"}\nid: 0.0\n\ndata: {"token":"Hé"}\nid: 3.0\n\nid: 3.0\n' + done
       return fetchWith([encoder.encode(frames)])()
     }
-    const events: ChatStreamEvent[] = []
+    const signal = new AbortController().signal
+    const frames: Frame[] = []
 
-    for await (const event of streamTurn('c1', 'Hello', new AbortController().signal, fetchSpy)) events.push(event)
+    for await (const frame of readFrames(await postTurn('c1', 'Hello', signal, fetchSpy), signal)) frames.push(frame)
 
     expect(bodies).toEqual([{ conversationId: 'c1', prompt: 'Hello' }])
-    expect(events.map((e) => e.type)).toEqual(['start', 'token', 'done'])
-    expect(events[0]).toEqual({ type: 'start', info: { conversationId: 'c1', messageId: 'm9' } })
+    expect(frames.map((f) => [f.event.type, f.id])).toEqual([
+      ['start', '0.0'],
+      ['token', '3.0'],
+      ['done', '3.0'],
+    ])
+    expect(frames[0]!.event).toEqual({ type: 'start', info: { conversationId: 'c1', messageId: 'm9' } })
+  })
+
+  it('never yields a frame cut off before its blank line, even when the body ends cleanly', async () => {
+    const cut = 'data: {"token":"a"}\nid: 1.0\n\ndata: {"token":"b"}\n'
+    const signal = new AbortController().signal
+    const frames: Frame[] = []
+
+    const error = await (async () => {
+      for await (const frame of readFrames(await fetchWith([encoder.encode(cut)])(), signal)) frames.push(frame)
+    })().catch((e: unknown) => e)
+
+    expect(frames).toEqual([{ event: { type: 'token', text: 'a' }, id: '1.0' }])
+    expect(error).toMatchObject({ code: 'stream_interrupted' })
+  })
+
+  it('treats a connection silent for longer than the idle timeout as broken', async () => {
+    const silent = new Response(
+      new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(encoder.encode('data: {"token":"a"}\nid: 1.0\n\n: keep-alive\n\n')),
+      }),
+    )
+    const frames: Frame[] = []
+
+    const error = await (async () => {
+      for await (const frame of readFrames(silent, new AbortController().signal, { idleTimeoutMs: 30 })) frames.push(frame)
+    })().catch((e: unknown) => e)
+
+    expect(frames).toHaveLength(1)
+    expect(error).toMatchObject({ code: 'stream_interrupted' })
   })
 
   it('parses tokens, reasoning, comments and done in one chunk', async () => {

@@ -5,13 +5,20 @@ import { ChatError } from './chat-error'
 import type { ChatMessage, ChatRequest, ChatStreamEvent, DoneInfo, ErrorBody, StartInfo } from './types'
 
 /**
- * Ends the text with a newline. A stream whose last line ends in a bare CR is otherwise
- * ambiguous at EOF (CR or CRLF?), and the parser would hold back the final event.
+ * Ends a text that stops on a bare CR with a LF. Such a last line is otherwise ambiguous at EOF
+ * (CR or CRLF?), and the parser would hold back the final event. Nothing else is added: a
+ * frame whose blank line never came was cut off, and must not be taken for a whole one.
  */
 function endWithNewline(): TransformStream<string, string> {
+  let last = ''
   return new TransformStream({
-    transform: (chunk, controller) => controller.enqueue(chunk),
-    flush: (controller) => controller.enqueue('\n'),
+    transform: (chunk, controller) => {
+      if (chunk) last = chunk
+      controller.enqueue(chunk)
+    },
+    flush: (controller) => {
+      if (last.endsWith('\r')) controller.enqueue('\n')
+    },
   })
 }
 
@@ -35,30 +42,34 @@ function toEvent(event: string | undefined, data: string): ChatStreamEvent | nul
   }
 }
 
-/** The stateless chat: POSTs the whole conversation and yields the answer's events. */
-export function streamChat(messages: ChatMessage[], signal: AbortSignal, fetchImpl: typeof fetch = fetch): AsyncGenerator<ChatStreamEvent> {
-  return postChat({ messages }, signal, fetchImpl)
+/** One parsed frame: its event, and its SSE `id:` (a stored answer's cursor), if it has one. */
+export interface Frame {
+  event: ChatStreamEvent
+  id?: string
 }
 
-/** One turn of a stored conversation: the server adds the history from its store. */
-export function streamTurn(
-  conversationId: string,
-  prompt: string,
-  signal: AbortSignal,
-  fetchImpl: typeof fetch = fetch,
-): AsyncGenerator<ChatStreamEvent> {
-  return postChat({ conversationId, prompt }, signal, fetchImpl)
+/** The frames that end an answer: nothing follows them. */
+export function isTerminal(event: { type: string }): boolean {
+  return event.type === 'done' || event.type === 'error' || event.type === 'stopped'
+}
+
+/** The stateless chat: POSTs the whole conversation and yields the answer's events. */
+export async function* streamChat(messages: ChatMessage[], signal: AbortSignal, fetchImpl: typeof fetch = fetch): AsyncGenerator<ChatStreamEvent> {
+  const response = await postChat({ messages }, signal, fetchImpl)
+  for await (const { event } of readFrames(response, signal)) yield event
 }
 
 /**
- * POSTs the request and yields the answer's events as they arrive. The byte stream is
- * decoded by TextDecoderStream (multi-byte characters split across chunks are fine) and framed
- * by eventsource-parser (CR, LF, CRLF, multi-line data and comments all occur on the wire).
- * Aborting `signal` cancels the request, which makes the server stop the model (and store a
- * stored conversation's partial answer as `stopped`).
+ * POSTs one turn of a stored conversation (the server adds the history from its store). Its
+ * body is the answer's frames, for `readFrames`; a refusal rejects as a ChatError.
  */
-async function* postChat(request: ChatRequest, signal: AbortSignal, fetchImpl: typeof fetch): AsyncGenerator<ChatStreamEvent> {
-  const response = await apiFetch(
+export function postTurn(conversationId: string, prompt: string, signal: AbortSignal, fetchImpl: typeof fetch = fetch): Promise<Response> {
+  return postChat({ conversationId, prompt }, signal, fetchImpl)
+}
+
+/** POSTs the request; resolves once the server has accepted it and the stream begins. */
+function postChat(request: ChatRequest, signal: AbortSignal, fetchImpl: typeof fetch): Promise<Response> {
+  return apiFetch(
     '/api/chat',
     {
       method: 'POST',
@@ -68,30 +79,72 @@ async function* postChat(request: ChatRequest, signal: AbortSignal, fetchImpl: t
     },
     fetchImpl,
   )
+}
+
+const interrupted = (message: string) => new ChatError({ code: 'stream_interrupted', message })
+
+/**
+ * Errors the stream when no byte has arrived for `ms` (the server sends a keep-alive comment
+ * every 15 s): a connection that went dead without a word, as after a change of Wi-Fi.
+ */
+function watchdog(ms: number): { stream: TransformStream<string, string>; disarm: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let fail = () => {}
+  const disarm = () => clearTimeout(timer)
+  const arm = () => {
+    disarm()
+    timer = setTimeout(fail, ms)
+  }
+  const stream = new TransformStream<string, string>({
+    start(controller) {
+      fail = () => controller.error(interrupted('The server has sent nothing for too long.'))
+      arm()
+    },
+    transform(chunk, controller) {
+      arm()
+      controller.enqueue(chunk)
+    },
+    flush: disarm,
+  })
+  return { stream, disarm }
+}
+
+export interface ReadOptions {
+  /** Treat the connection as broken after this long without a byte (keep-alives count). */
+  idleTimeoutMs?: number
+}
+
+/**
+ * Yields a streamed response's frames as they arrive, up to and including the terminal one.
+ * The byte stream is decoded by TextDecoderStream (multi-byte characters split across chunks
+ * are fine) and framed by eventsource-parser (CR, LF, CRLF, multi-line data and comments all
+ * occur on the wire); a frame cut off by a broken connection is never yielded. A body that
+ * breaks, or ends before a terminal frame, throws `stream_interrupted`; an abort rejects as
+ * fetch does. Leaving early (Stop, unmount) closes the connection rather than draining it.
+ */
+export async function* readFrames(response: Response, signal: AbortSignal, { idleTimeoutMs }: ReadOptions = {}): AsyncGenerator<Frame> {
   if (!response.body) {
     throw new ChatError({ code: 'no_stream', message: 'This browser cannot read streamed responses; use a current Chromium or Firefox.' })
   }
-
-  const reader = response.body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(endWithNewline())
-    .pipeThrough(new EventSourceParserStream())
-    .getReader()
+  const guard = idleTimeoutMs === undefined ? null : watchdog(idleTimeoutMs)
+  let text = response.body.pipeThrough(new TextDecoderStream())
+  if (guard) text = text.pipeThrough(guard.stream)
+  const reader = text.pipeThrough(endWithNewline()).pipeThrough(new EventSourceParserStream()).getReader()
   try {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
       const event = toEvent(value.event, value.data)
       if (!event) continue
-      yield event
-      if (event.type === 'done' || event.type === 'error' || event.type === 'stopped') return
+      yield value.id === undefined ? { event } : { event, id: value.id }
+      if (isTerminal(event)) return
     }
   } catch (error) {
     if (signal.aborted) throw error
-    throw new ChatError({ code: 'stream_interrupted', message: 'The connection broke before the answer finished. Try again.' })
+    throw error instanceof ChatError ? error : interrupted('The connection broke before the answer finished. Try again.')
   } finally {
-    // Leaving early (Stop, unmount) closes the connection rather than draining it.
+    guard?.disarm()
     reader.cancel().catch(() => {})
   }
-  throw new ChatError({ code: 'stream_interrupted', message: 'The answer ended before it was complete. Try again.' })
+  throw interrupted('The answer ended before it was complete. Try again.')
 }

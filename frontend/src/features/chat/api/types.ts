@@ -2,8 +2,10 @@
  * The wire contract of POST /api/chat, mirroring crates/server/src/sse.rs.
  * Frames: `event: start` (only for a stored conversation), `data: {"token"}` (answer text),
  * `event: reasoning`, `event: done`, `event: error`, `event: stopped` (a stored answer ended by
- * Stop), and `: keep-alive` comments, which the parser drops. Frames of a stored answer carry
- * an SSE `id:`, unused for now.
+ * Stop), and `: keep-alive` comments, which the parser drops. Each frame of a stored answer
+ * carries an SSE `id:`, a cursor `"<text bytes>.<reasoning bytes>"`: how much UTF-8 answer text
+ * and reasoning the client has once it has the frame (`start` is `0.0`). Sent back as
+ * `Last-Event-ID` to GET /api/conversations/{id}/stream, it resumes the answer exactly there.
  */
 
 export type Role = 'user' | 'assistant'
@@ -55,6 +57,15 @@ export type ChatStreamEvent =
   | { type: 'done'; info: DoneInfo }
   | { type: 'error'; error: ErrorBody }
   | { type: 'stopped' }
+
+/**
+ * Not on the wire: what the transport of a stored answer says about its connection. After a
+ * drop it yields `reconnecting` before each attempt, and `reconnected` once the server answers.
+ */
+export type ConnectionEvent = { type: 'reconnecting'; attempt: number; delayMs: number } | { type: 'reconnected' }
+
+/** What a transport yields: the server's events, and news of the connection. */
+export type StreamEvent = ChatStreamEvent | ConnectionEvent
 
 /** GET /api/models */
 export interface ModelsInfo {

@@ -3,7 +3,7 @@ import { type ReactNode, useRef } from 'react'
 import type { ModelsInfo } from '../api/types'
 import type { UiMessage } from '../hooks/chat-state'
 import { useAutoScroll } from '../hooks/use-auto-scroll'
-import { type StreamChat, useChat } from '../hooks/use-chat'
+import { type ResumeChat, type StreamChat, useChat } from '../hooks/use-chat'
 import { ApiKeyForm } from './api-key-form'
 import { Composer } from './composer'
 import { ErrorBanner } from './error-banner'
@@ -11,6 +11,7 @@ import { MessageList } from './message-list'
 
 interface ChatSessionProps {
   stream?: StreamChat
+  resume?: ResumeChat
   initialMessages?: UiMessage[]
   placeholder?: ReactNode
   keyRequired?: boolean
@@ -24,9 +25,9 @@ interface ChatSessionProps {
 }
 
 /** One conversation on screen: header, messages, error, key form and the message box. */
-export function ChatSession({ stream, initialMessages, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
+export function ChatSession({ stream, resume, initialMessages, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
   const { onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
-  const chat = useChat(stream, { initialMessages, onSettled })
+  const chat = useChat(stream, { initialMessages, resume, onSettled })
   const scroller = useRef<HTMLDivElement>(null)
   const follow = useAutoScroll(scroller, chat.messages)
 
@@ -61,6 +62,9 @@ export function ChatSession({ stream, initialMessages, placeholder, keyRequired 
         )}
       </header>
       {placeholder ? <div className="message-list placeholder">{placeholder}</div> : <MessageList messages={chat.messages} ref={scroller} />}
+      <p className="connection-status" role="status" aria-live="polite">
+        {chat.reconnecting && 'Connection lost. Reconnecting…'}
+      </p>
       {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} />}
       {(keyFormOpen || needsKey || keyRequired) && <ApiKeyForm onSaved={keySaved} />}
       <Composer busy={chat.busy} disabled={Boolean(placeholder)} onSend={send} onStop={chat.stop} />

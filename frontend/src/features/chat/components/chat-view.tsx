@@ -1,12 +1,14 @@
 import { type ReactNode, useState } from 'react'
 
 import type { UiMessage } from '../hooks/chat-state'
-import type { StreamChat } from '../hooks/use-chat'
+import type { ResumeChat, StreamChat } from '../hooks/use-chat'
 import { useModels } from '../hooks/use-models'
 import { ChatSession } from './chat-session'
 
 export interface ChatViewProps {
   stream?: StreamChat
+  /** Follows an answer the server is still writing (see useChat). */
+  resume?: ResumeChat
   /** Names the conversation on screen: a new value starts over, from `initialMessages`. */
   session?: string
   /** A stored conversation's messages. */

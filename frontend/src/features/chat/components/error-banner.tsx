@@ -11,6 +11,7 @@ const advice: Record<string, string> = {
   auth_locked_out: 'Too many wrong API keys were sent from here. Wait a minute, check the key, then retry.',
   network_error: 'The Streambed server could not be reached.',
   stream_interrupted: 'The answer was cut off.',
+  connection_lost: 'The connection to the server was lost.',
   shutting_down: 'The server is restarting.',
 }
 

@@ -37,6 +37,8 @@ export interface ChatState {
   messages: UiMessage[]
   status: ChatStatus
   error: ChatError | null
+  /** The connection dropped mid-answer and the transport is trying to reach the answer again. */
+  reconnecting: boolean
 }
 
 export type ChatAction =
@@ -47,13 +49,26 @@ export type ChatAction =
   | { type: 'fail'; error: ChatError }
   | { type: 'stopped' }
   | { type: 'retry'; answerId: string; resend?: UiMessage }
+  | { type: 'resume' }
+  | { type: 'reconnecting' }
+  | { type: 'reconnected' }
   | { type: 'reset' }
 
-export const initialChatState: ChatState = { messages: [], status: 'ready', error: null }
+export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false }
 
-/** A chat that starts from messages already there (a stored conversation). */
-export function chatStateFrom(messages: UiMessage[]): ChatState {
-  return { ...initialChatState, messages }
+/** The last message when it is an answer the server is still writing (from the store). */
+export function pendingAnswer(messages: UiMessage[]): UiMessage | null {
+  const last = messages.at(-1)
+  return last?.role === 'assistant' && last.state === 'pending' ? last : null
+}
+
+/**
+ * A chat that starts from messages already there (a stored conversation). With `resuming`, an
+ * answer the server is still writing is shown as streaming from the start: it is followed.
+ */
+export function chatStateFrom({ messages, resuming = false }: { messages: UiMessage[]; resuming?: boolean }): ChatState {
+  const state = { ...initialChatState, messages }
+  return resuming && pendingAnswer(messages) ? chatReducer(state, { type: 'resume' }) : state
 }
 
 export function newMessage(id: string, role: Role, content = '', state: MessageState = 'complete'): UiMessage {
@@ -74,6 +89,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         messages: [...state.messages, action.user, newMessage(action.answerId, 'assistant', '', 'streaming')],
         status: 'submitted',
         error: null,
+        reconnecting: false,
       }
     case 'start':
       return { ...state, messages: updateAnswer(state, (m) => ({ ...m, stored: true })) }
@@ -88,24 +104,44 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         })),
       }
     case 'done':
-      return { ...state, status: 'ready', messages: updateAnswer(state, (m) => ({ ...m, state: 'complete', info: action.info })) }
+      return {
+        ...state,
+        status: 'ready',
+        reconnecting: false,
+        messages: updateAnswer(state, (m) => ({ ...m, state: 'complete', info: action.info })),
+      }
     case 'fail':
       return {
         ...state,
         status: 'error',
         error: action.error,
+        reconnecting: false,
         messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code })),
       }
     case 'stopped':
-      return { ...state, status: 'ready', messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
+      return { ...state, status: 'ready', reconnecting: false, messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
     case 'retry': {
       const answer = newMessage(action.answerId, 'assistant', '', 'streaming')
       // A stored failed answer stays, as it does on the server, and the question is asked again
       // after it; an answer the server never kept makes way for the new one.
-      if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null }
+      if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null, reconnecting: false }
       const withoutAnswer = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
-      return { messages: [...withoutAnswer, answer], status: 'submitted', error: null }
+      return { messages: [...withoutAnswer, answer], status: 'submitted', error: null, reconnecting: false }
     }
+    case 'resume': {
+      // The answer so far stays; what the server writes next is appended to it.
+      const last = state.messages.at(-1)
+      return {
+        messages: updateAnswer(state, (m) => ({ ...m, state: 'streaming', errorCode: undefined })),
+        status: last?.content ? 'streaming' : 'submitted',
+        error: null,
+        reconnecting: false,
+      }
+    }
+    case 'reconnecting':
+      return { ...state, reconnecting: true }
+    case 'reconnected':
+      return { ...state, reconnecting: false }
     case 'reset':
       return initialChatState
   }

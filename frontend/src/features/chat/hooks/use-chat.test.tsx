@@ -5,11 +5,23 @@ import { ChatError } from '../api/chat-error'
 import type { UiMessage } from './chat-state'
 import { type ChatOptions, stopRequested, useChat } from './use-chat'
 
-function setup(options?: ChatOptions) {
+function setup(options?: ChatOptions & { resumable?: boolean }) {
   const transport = controlledStream()
-  const hook = renderHook(() => useChat(transport.stream, options))
+  const { resumable, ...rest } = options ?? {}
+  const hook = renderHook(() => useChat(transport.stream, { ...rest, resume: resumable ? transport.resume : undefined }))
   return { ...transport, hook, chat: () => hook.result.current }
 }
+
+const stored = (id: string, role: 'user' | 'assistant', content: string, state: UiMessage['state'] = 'complete'): UiMessage => ({
+  id,
+  role,
+  content,
+  reasoning: '',
+  state,
+  stored: true,
+})
+
+const start = { type: 'start', info: { conversationId: 'c1', messageId: 'a1' } } as const
 
 describe('useChat', () => {
   it('goes submitted → streaming → ready and keeps the answer', async () => {
@@ -157,5 +169,110 @@ describe('useChat', () => {
       ['assistant', '', 'streaming'],
     ])
     expect(calls[1]!.history.at(-1)).toEqual({ role: 'user', content: 'Hi' })
+  })
+
+  it('says it is reconnecting after a drop, stays busy, and goes on with the same answer', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push(start, { type: 'token', text: 'Hel' }))
+    await waitFor(() => expect(chat().messages[1]!.content).toBe('Hel'))
+
+    act(() => calls[0]!.push({ type: 'reconnecting', attempt: 1, delayMs: 500 }))
+    await waitFor(() => expect(chat().reconnecting).toBe(true))
+    expect(chat()).toMatchObject({ busy: true, status: 'streaming', error: null })
+    expect(chat().messages[1]!.state).toBe('streaming')
+
+    act(() => calls[0]!.push({ type: 'reconnected' }, { type: 'token', text: 'lo' }, doneEvent))
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().reconnecting).toBe(false)
+    expect(chat().messages[1]).toMatchObject({ content: 'Hello', state: 'complete' })
+  })
+
+  it('a failure while reconnecting ends it, and Stop while reconnecting stops the answer', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('One'))
+    act(() => calls[0]!.push(start, { type: 'reconnecting', attempt: 1, delayMs: 500 }))
+    await waitFor(() => expect(chat().reconnecting).toBe(true))
+    act(() => calls[0]!.fail(new ChatError({ code: 'connection_lost', message: 'Lost.' })))
+    await waitFor(() => expect(chat().status).toBe('error'))
+    expect(chat().reconnecting).toBe(false)
+
+    act(() => chat().send('Two'))
+    act(() => calls[1]!.push(start, { type: 'reconnecting', attempt: 1, delayMs: 500 }))
+    await waitFor(() => expect(chat().reconnecting).toBe(true))
+    act(() => chat().stop())
+
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(calls[1]!.signal.reason).toBe(stopRequested)
+    expect(chat().reconnecting).toBe(false)
+    expect(chat().messages.at(-1)!.state).toBe('stopped')
+  })
+
+  it('follows an answer the server is still writing from its stored text, on mount', async () => {
+    const initialMessages = [stored('u1', 'user', 'Tell me'), stored('a1', 'assistant', 'Once upon', 'pending')]
+    const onSettled = vi.fn()
+    const { calls, chat } = setup({ initialMessages, onSettled, resumable: true })
+
+    // Streaming from the first render: no "in progress" note, Stop at once.
+    expect(chat()).toMatchObject({ status: 'streaming', busy: true })
+    expect(chat().messages[1]).toMatchObject({ content: 'Once upon', state: 'streaming' })
+    await waitFor(() => expect(calls).toHaveLength(1))
+    expect(calls[0]!.answer).toEqual(initialMessages[1])
+
+    act(() => calls[0]!.push(start, { type: 'token', text: ' a time.' }, doneEvent))
+
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Once upon a time.', state: 'complete', info: { model: 'test-model' } })
+    expect(onSettled).toHaveBeenCalledOnce()
+  })
+
+  it('follows nothing when the last answer is finished, or when it cannot be followed', () => {
+    const finished = setup({ initialMessages: [stored('u1', 'user', 'Q'), stored('a1', 'assistant', 'A')], resumable: true })
+    const unfollowable = setup({ initialMessages: [stored('u1', 'user', 'Q'), stored('a1', 'assistant', 'A', 'pending')] })
+
+    expect(finished.calls).toHaveLength(0)
+    expect(finished.chat().status).toBe('ready')
+    expect(unfollowable.calls).toHaveLength(0)
+    expect(unfollowable.chat().messages[1]!.state).toBe('pending')
+  })
+
+  it('stops a followed answer with Stop', async () => {
+    const { calls, chat } = setup({ initialMessages: [stored('u1', 'user', 'Q'), stored('a1', 'assistant', 'Par', 'pending')], resumable: true })
+    await waitFor(() => expect(calls).toHaveLength(1))
+
+    act(() => chat().stop())
+
+    expect(calls[0]!.signal.reason).toBe(stopRequested)
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Par', state: 'stopped' })
+  })
+
+  it('closes the followed answer on unmount without a word more', async () => {
+    const { calls, hook } = setup({ initialMessages: [stored('u1', 'user', 'Q'), stored('a1', 'assistant', 'Par', 'pending')], resumable: true })
+    await waitFor(() => expect(calls).toHaveLength(1))
+
+    hook.unmount()
+
+    expect(calls[0]!.signal.aborted).toBe(true)
+    expect(calls[0]!.signal.reason).not.toBe(stopRequested)
+  })
+
+  it('retry after the connection was lost follows the answer again instead of asking again', async () => {
+    const { calls, chat } = setup({ resumable: true })
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push(start, { type: 'token', text: 'Hal' }))
+    await waitFor(() => expect(chat().messages[1]!.content).toBe('Hal'))
+    act(() => calls[0]!.fail(new ChatError({ code: 'connection_lost', message: 'Lost.' })))
+    await waitFor(() => expect(chat().status).toBe('error'))
+
+    act(() => chat().retry())
+
+    expect(chat()).toMatchObject({ status: 'streaming', error: null })
+    expect(chat().messages).toHaveLength(2)
+    expect(chat().messages[1]).toMatchObject({ content: 'Hal', state: 'streaming', errorCode: undefined })
+    expect(calls[1]).toMatchObject({ history: [], answer: { content: 'Hal', reasoning: '' } })
+    act(() => calls[1]!.push(start, { type: 'token', text: 'f done.' }, doneEvent))
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(chat().messages[1]).toMatchObject({ content: 'Half done.', state: 'complete' })
   })
 })

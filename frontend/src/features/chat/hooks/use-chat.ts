@@ -1,12 +1,18 @@
-import { useCallback, useEffect, useReducer, useRef } from 'react'
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 
-import { ChatError } from '../api/chat-error'
+import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
-import type { ChatMessage, ChatStreamEvent } from '../api/types'
-import { type UiMessage, chatReducer, chatStateFrom, newMessage } from './chat-state'
+import type { ChatMessage, StreamEvent } from '../api/types'
+import { type UiMessage, chatReducer, chatStateFrom, newMessage, pendingAnswer } from './chat-state'
 
 /** The transport: sends the conversation, which ends with the new user turn, and yields the answer. */
-export type StreamChat = (history: ChatMessage[], signal: AbortSignal) => AsyncIterable<ChatStreamEvent>
+export type StreamChat = (history: ChatMessage[], signal: AbortSignal) => AsyncIterable<StreamEvent>
+
+/**
+ * Follows an answer the server is still writing, from the text the page already has of it
+ * (`content`, `reasoning`): yields only what comes after.
+ */
+export type ResumeChat = (answer: Pick<UiMessage, 'content' | 'reasoning'>, signal: AbortSignal) => AsyncIterable<StreamEvent>
 
 /**
  * The abort reason when the reader presses Stop, so that a transport can tell Stop from a
@@ -17,6 +23,11 @@ export const stopRequested = new DOMException('Stopped by the reader.', 'AbortEr
 export interface ChatOptions {
   /** The messages to start from: a stored conversation's. Read once, when the hook mounts. */
   initialMessages?: UiMessage[]
+  /**
+   * Follows a stored answer again: on mount, when the last initial message is an answer the
+   * server is still writing, and on Retry after the connection to an answer was lost.
+   */
+  resume?: ResumeChat
   /** Called when an answer has ended, however it ended. */
   onSettled?: () => void
 }
@@ -34,13 +45,21 @@ function toHistory(messages: UiMessage[]): ChatMessage[] {
 }
 
 /**
- * The chat's state: messages, status (`submitted → streaming → ready | error`), the last error,
- * and the actions. The in-flight request owns its AbortController; `stop` aborts it.
+ * The chat's state: messages, status (`submitted → streaming → ready | error`), whether a
+ * dropped connection is being re-established, the last error, and the actions. The in-flight
+ * request owns its AbortController; `stop` aborts it.
  */
-export function useChat(stream: StreamChat = streamChat, { initialMessages = [], onSettled }: ChatOptions = {}) {
-  const [state, dispatch] = useReducer(chatReducer, initialMessages, chatStateFrom)
+export function useChat(stream: StreamChat = streamChat, { initialMessages = [], resume, onSettled }: ChatOptions = {}) {
+  const [state, dispatch] = useReducer(chatReducer, { messages: initialMessages, resuming: Boolean(resume) }, chatStateFrom)
+  // The answer to follow on mount, fixed then: its text is where the server resumes from.
+  const [resumeOnMount] = useState(() => (resume ? pendingAnswer(initialMessages) : null))
   const controller = useRef<AbortController | null>(null)
   const pending = useRef({ text: '', reasoning: '', scheduled: false })
+  // Read when an answer ends, so that a new callback never restarts what is running.
+  const settled = useRef(onSettled)
+  useEffect(() => {
+    settled.current = onSettled
+  }, [onSettled])
 
   const flush = useCallback(() => {
     const { text, reasoning } = pending.current
@@ -59,15 +78,23 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     [flush],
   )
 
+  /**
+   * Reads one answer's events into the state. A run that is no longer the current one (the
+   * hook unmounted, or New chat) changes nothing more; `onSettled` still hears that it ended.
+   */
   const run = useCallback(
-    async (history: ChatMessage[]) => {
+    async (open: (signal: AbortSignal) => AsyncIterable<StreamEvent>) => {
       const abort = new AbortController()
       controller.current = abort
+      const current = () => controller.current === abort
       try {
-        for await (const event of stream(history, abort.signal)) {
+        for await (const event of open(abort.signal)) {
+          if (!current()) return
           if (event.type === 'start') dispatch({ type: 'start' })
           else if (event.type === 'token') buffer('text', event.text)
           else if (event.type === 'reasoning') buffer('reasoning', event.text)
+          else if (event.type === 'reconnecting') dispatch({ type: 'reconnecting' })
+          else if (event.type === 'reconnected') dispatch({ type: 'reconnected' })
           else if (event.type === 'done') {
             flush()
             dispatch({ type: 'done', info: event.info })
@@ -80,16 +107,16 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
           }
         }
       } catch (error) {
+        if (!current()) return
         flush()
         if (abort.signal.aborted) dispatch({ type: 'stopped' })
-        else if (error instanceof ChatError) dispatch({ type: 'fail', error })
-        else dispatch({ type: 'fail', error: new ChatError({ code: 'client_error', message: String(error) }) })
+        else dispatch({ type: 'fail', error: toChatError(error) })
       } finally {
-        if (controller.current === abort) controller.current = null
-        onSettled?.()
+        if (current()) controller.current = null
+        settled.current?.()
       }
     },
-    [stream, buffer, flush, onSettled],
+    [buffer, flush],
   )
 
   const busy = state.status === 'submitted' || state.status === 'streaming'
@@ -98,10 +125,11 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     (text: string) => {
       if (busy || text.trim() === '') return
       const user = newMessage(id(), 'user', text)
+      const history = toHistory([...state.messages, user])
       dispatch({ type: 'submit', user, answerId: id() })
-      void run(toHistory([...state.messages, user]))
+      void run((signal) => stream(history, signal))
     },
-    [busy, run, state.messages],
+    [busy, run, stream, state.messages],
   )
 
   const stop = useCallback(() => controller.current?.abort(stopRequested), [])
@@ -109,28 +137,48 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   const retry = useCallback(() => {
     if (busy) return
     const last = state.messages.at(-1)
+    if (resume && last?.role === 'assistant' && last.stored && last.errorCode === 'connection_lost') {
+      // The server may well still be writing it: follow it again rather than ask again.
+      dispatch({ type: 'resume' })
+      void run((signal) => resume(last, signal))
+      return
+    }
     if (last?.role === 'assistant' && last.stored) {
       // The server keeps the failed answer: ask the question again after it.
       const question = state.messages.findLast((m) => m.role === 'user')
       if (!question) return
       const resend = newMessage(id(), 'user', question.content)
+      const history = toHistory([...state.messages, resend])
       dispatch({ type: 'retry', answerId: id(), resend })
-      void run(toHistory([...state.messages, resend]))
+      void run((signal) => stream(history, signal))
       return
     }
-    const history = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
-    if (history.at(-1)?.role !== 'user') return
+    const before = last?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
+    if (before.at(-1)?.role !== 'user') return
+    const history = toHistory(before)
     dispatch({ type: 'retry', answerId: id() })
-    void run(toHistory(history))
-  }, [busy, run, state.messages])
+    void run((signal) => stream(history, signal))
+  }, [busy, resume, run, stream, state.messages])
 
   const newChat = useCallback(() => {
-    controller.current?.abort()
+    const running = controller.current
+    controller.current = null
+    running?.abort()
     dispatch({ type: 'reset' })
   }, [])
 
-  // Leaving the page mid-answer stops the generation too.
-  useEffect(() => () => controller.current?.abort(), [])
+  // On mount, follow the answer the server is still writing; leaving the page mid-answer
+  // closes the connection (a stored answer goes on on the server; a stateless one stops).
+  useEffect(() => {
+    if (resume && resumeOnMount) void run((signal) => resume(resumeOnMount, signal))
+    return () => {
+      const running = controller.current
+      controller.current = null
+      running?.abort()
+    }
+    // Once per mount: the answer's text has moved on by the time anything else changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [])
 
   return { ...state, busy, send, stop, retry, newChat }
 }

@@ -1,13 +1,14 @@
-import type { ChatStreamEvent } from '../../chat/api/types'
+import type { StreamEvent } from '../../chat/api/types'
 import { stopRequested } from '../../chat/hooks/use-chat'
 import { fakeServer } from '../../../test/fake-server'
-import { conversationStream } from './conversation-stream'
+import { cursorAfter, waitToReconnect } from './answer-stream'
+import { conversationResume, conversationStream } from './conversation-stream'
 
-async function drain(events: AsyncIterable<ChatStreamEvent>, onEach?: () => void) {
-  const seen: ChatStreamEvent[] = []
+async function drain(events: AsyncIterable<StreamEvent>, onEach?: (event: StreamEvent) => void) {
+  const seen: StreamEvent[] = []
   for await (const event of events) {
     seen.push(event)
-    onEach?.()
+    onEach?.(event)
   }
   return seen
 }
@@ -101,5 +102,75 @@ describe('conversationStream', () => {
     expect(stops).toEqual([['POST', `/api/conversations/${first.id}/stop`]])
     expect(first.messages.at(-1)).toMatchObject({ content: 'Part', status: 'stopped' })
     expect(second.messages.at(-1)).toMatchObject({ content: 'Part', status: 'streaming' })
+  })
+
+  it('follows the answer again after a drop, and Stop while reconnecting stops it on the server', async () => {
+    const server = fakeServer()
+    const conversation = server.seed('Dropped')
+    const abort = new AbortController()
+    const stream = conversationStream({
+      conversationId: () => conversation.id,
+      onCreated: vi.fn(),
+      onDisabled: vi.fn(),
+      fetchImpl: server.fetch,
+      // A long wait, that Stop cuts short.
+      follow: { wait: (_ms, signal) => waitToReconnect(60_000, signal) },
+    })
+    const seen: StreamEvent[] = []
+
+    const events = drain(stream([{ role: 'user', content: 'Go' }], abort.signal), (event) => seen.push(event))
+    await vi.waitFor(() => expect(server.answers).toHaveLength(1))
+    server.answers[0]!.token('Part')
+    server.answers[0]!.drop()
+    await vi.waitFor(() => expect(seen.at(-1)?.type).toBe('reconnecting'))
+    abort.abort(stopRequested)
+
+    await expect(events).rejects.toBe(stopRequested)
+    await vi.waitFor(() => expect(conversation.messages.at(-1)).toMatchObject({ status: 'stopped' }))
+    expect(server.requests.filter((r) => r.path.endsWith('/stop'))).toHaveLength(1)
+  })
+
+  it('shows a failure the server kept before refusing, so that Retry asks again after it', async () => {
+    const server = fakeServer()
+    const conversation = server.seed('Refused')
+    const stream = conversationStream({ conversationId: () => conversation.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: server.fetch })
+    const seen: StreamEvent[] = []
+    const run = async () => {
+      for await (const event of stream([{ role: 'user', content: 'Hi' }], new AbortController().signal)) seen.push(event)
+    }
+
+    server.refuseNextChat({ status: 502, code: 'access_denied', stored: true })
+    await expect(run()).rejects.toMatchObject({ status: 502, code: 'access_denied' })
+    expect(seen).toEqual([{ type: 'start', info: { conversationId: conversation.id, messageId: conversation.messages.at(-1)!.id } }])
+
+    seen.length = 0
+    server.refuseNextChat({ status: 429, code: 'rate_limited' })
+    await expect(run()).rejects.toMatchObject({ status: 429 })
+    expect(seen, 'nothing kept this time: the failed answer of the turn before is not this one').toEqual([])
+  })
+})
+
+describe('conversationResume', () => {
+  it('follows the running answer from the text the page has, and Stop stops it on the server', async () => {
+    const server = fakeServer()
+    const conversation = server.seed('Running')
+    await server.fetch('/api/chat', { method: 'POST', body: JSON.stringify({ conversationId: conversation.id, prompt: 'Go' }) })
+    const answer = server.answers[0]!
+    answer.reasoning('思考')
+    answer.token('Grüße 👋 ')
+    const abort = new AbortController()
+    const resume = conversationResume({ conversationId: () => conversation.id, fetchImpl: server.fetch })
+
+    const events = drain(resume({ content: 'Grüße 👋 ', reasoning: '思考' }, abort.signal))
+    await vi.waitFor(() => expect(answer.followers()).toBe(2))
+    answer.token('more')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    abort.abort(stopRequested)
+
+    await expect(events).rejects.toMatchObject({ name: 'AbortError' })
+    const follow = server.requests.find((r) => r.path.endsWith('/stream'))!
+    expect(follow.headers.get('Last-Event-ID')).toBe(cursorAfter('Grüße 👋 ', '思考'))
+    expect(follow.headers.get('Last-Event-ID')).toBe('13.6')
+    expect(conversation.messages.at(-1)).toMatchObject({ content: 'Grüße 👋 more', status: 'stopped' })
   })
 })

@@ -1,7 +1,9 @@
-import { streamChat, streamTurn } from '../../chat/api/stream-chat'
-import type { ChatMessage, ChatStreamEvent } from '../../chat/api/types'
-import { type StreamChat, stopRequested } from '../../chat/hooks/use-chat'
-import { createConversation, isConversationsDisabled, stopAnswer } from './conversations'
+import { ChatError } from '../../chat/api/chat-error'
+import { postTurn, streamChat } from '../../chat/api/stream-chat'
+import type { ChatMessage, StreamEvent } from '../../chat/api/types'
+import { type ResumeChat, type StreamChat, stopRequested } from '../../chat/hooks/use-chat'
+import { type FollowTuning, cursorAfter, followAnswer } from './answer-stream'
+import { createConversation, getConversation, isConversationsDisabled, stopAnswer } from './conversations'
 import type { Conversation } from './types'
 
 export interface ConversationStreamOptions {
@@ -12,17 +14,57 @@ export interface ConversationStreamOptions {
   /** The server keeps no conversations: this turn and the next go stateless. */
   onDisabled: () => void
   fetchImpl?: typeof fetch
+  /** How a dropped answer is followed again (tests make it quick). */
+  follow?: FollowTuning
+}
+
+/**
+ * Passes `events` on; meanwhile Stop (an abort whose reason is `stopRequested`) also asks the
+ * server to stop the answer, which it would otherwise go on writing without the reader.
+ */
+async function* stoppable(conversationId: string, signal: AbortSignal, events: AsyncIterable<StreamEvent>, fetchImpl?: typeof fetch) {
+  const stopOnServer = () => {
+    if (signal.reason === stopRequested) stopAnswer(conversationId, fetchImpl).catch(() => {})
+  }
+  signal.addEventListener('abort', stopOnServer, { once: true })
+  try {
+    yield* events
+  } finally {
+    signal.removeEventListener('abort', stopOnServer)
+  }
+}
+
+/**
+ * The failed answer the server kept for this turn, if it refused the turn after storing it:
+ * Bedrock refused the request, and the server stored the question with the failure (as for an
+ * answer that fails mid-way) before answering with the HTTP error.
+ */
+async function keptFailure(conversationId: string, prompt: string, error: unknown, fetchImpl?: typeof fetch): Promise<string | null> {
+  if (!(error instanceof ChatError) || error.status === 0 || isConversationsDisabled(error)) return null
+  try {
+    const [question, answer] = (await getConversation(conversationId, undefined, fetchImpl)).messages.slice(-2)
+    const kept =
+      question?.role === 'user' &&
+      question.content === prompt &&
+      answer?.role === 'assistant' &&
+      answer.status === 'error' &&
+      answer.errorCode === error.code
+    return kept ? answer.id : null
+  } catch {
+    return null
+  }
 }
 
 /**
  * The transport of a stored conversation: each send carries only the new turn, and the server
  * adds the history from its store. The first send of a new chat creates the conversation.
  * A stored answer belongs to the server, which goes on writing it when the reader leaves: so
- * Stop, besides closing the connection, asks the server to stop. Where the server answers
+ * Stop, besides closing the connection, asks the server to stop, and a dropped connection is
+ * followed again from where it broke (`followAnswer`). Where the server answers
  * `conversations_disabled`, the turn is sent the stateless way, with the whole history.
  */
-export function conversationStream({ conversationId, onCreated, onDisabled, fetchImpl }: ConversationStreamOptions): StreamChat {
-  return async function* (history: ChatMessage[], signal: AbortSignal): AsyncGenerator<ChatStreamEvent> {
+export function conversationStream({ conversationId, onCreated, onDisabled, fetchImpl, follow }: ConversationStreamOptions): StreamChat {
+  return async function* (history: ChatMessage[], signal: AbortSignal): AsyncGenerator<StreamEvent> {
     const prompt = history.at(-1)
     if (prompt?.role !== 'user') throw new Error('A turn ends with the user message')
     let id = conversationId()
@@ -35,19 +77,44 @@ export function conversationStream({ conversationId, onCreated, onDisabled, fetc
         onCreated(created)
       }
       const conversation = id
-      const stopOnServer = () => {
-        if (signal.reason === stopRequested) stopAnswer(conversation, fetchImpl).catch(() => {})
+      const post = async function* (): AsyncGenerator<StreamEvent> {
+        let response: Response
+        try {
+          response = await postTurn(conversation, prompt.content, signal, fetchImpl)
+        } catch (error) {
+          // Shown as the server keeps it, so that Retry asks again after the kept failure (as a
+          // reload would show it) instead of seeming to replace it.
+          const kept = await keptFailure(conversation, prompt.content, error, fetchImpl)
+          if (kept) yield { type: 'start', info: { conversationId: conversation, messageId: kept } }
+          throw error
+        }
+        yield* followAnswer(response, '0.0', { ...follow, conversationId: conversation, signal, fetchImpl })
       }
-      signal.addEventListener('abort', stopOnServer, { once: true })
-      try {
-        yield* streamTurn(conversation, prompt.content, signal, fetchImpl)
-      } finally {
-        signal.removeEventListener('abort', stopOnServer)
-      }
+      yield* stoppable(conversation, signal, post(), fetchImpl)
     } catch (error) {
       if (!isConversationsDisabled(error)) throw error
       onDisabled()
       yield* streamChat(history, signal, fetchImpl)
     }
+  }
+}
+
+export interface ConversationResumeOptions {
+  /** The conversation on screen, whose latest answer is followed. */
+  conversationId: () => string | null
+  fetchImpl?: typeof fetch
+  follow?: FollowTuning
+}
+
+/**
+ * Follows the answer the server is still writing in the conversation on screen (after a
+ * reload, or to try again after the connection was lost), from the text the page already has.
+ */
+export function conversationResume({ conversationId, fetchImpl, follow }: ConversationResumeOptions): ResumeChat {
+  return async function* (answer, signal): AsyncGenerator<StreamEvent> {
+    const id = conversationId()
+    if (id === null) throw new ChatError({ code: 'no_answer', message: 'There is no conversation to follow.' })
+    const cursor = cursorAfter(answer.content, answer.reasoning)
+    yield* stoppable(id, signal, followAnswer(null, cursor, { ...follow, conversationId: id, signal, fetchImpl }), fetchImpl)
   }
 }

@@ -67,6 +67,23 @@ export async function stopAnswer(id: string, fetchImpl?: typeof fetch): Promise<
   await apiFetch(`${path(id)}/stop`, { method: 'POST' }, fetchImpl)
 }
 
+/**
+ * Opens the stream of the conversation's latest answer after `cursor` (sent as Last-Event-ID):
+ * the server replays what comes after it, live or from the store, up to the terminal frame.
+ * The body is for `readFrames`. 204 (no answer to follow) rejects as `no_answer`.
+ */
+export async function openAnswerStream(id: string, cursor: string, signal: AbortSignal, fetchImpl?: typeof fetch): Promise<Response> {
+  const response = await apiFetch(
+    `${path(id)}/stream`,
+    { headers: { Accept: 'text/event-stream', 'Last-Event-ID': cursor }, cache: 'no-store', signal },
+    fetchImpl,
+  )
+  if (response.status === 204) {
+    throw new ChatError({ code: 'no_answer', message: 'There is no answer to follow in this conversation.' }, 204)
+  }
+  return response
+}
+
 /** The export route, for a plain link: enough when no API key is needed. */
 export function exportUrl(id: string, format: ExportFormat = 'markdown'): string {
   return `${apiBaseUrl}${path(id)}/export?format=${format}`
