@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    extract::{FromRequest, Request, rejection::JsonRejection},
-    http::{HeaderValue, StatusCode, header},
+    extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -231,6 +231,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             Err(rejection) => {
                 Err(AppError::BadRequest(format!("The body is not valid: {}", rejection.body_text())))
+            }
+        }
+    }
+}
+
+/// `axum::extract::Query`, with its rejections in our error shape (400).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                Err(AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text())))
             }
         }
     }

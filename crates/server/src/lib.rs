@@ -75,7 +75,9 @@ pub fn app(
     if let Some(redis) = &conversations.redis {
         redis.count_failures_in(Arc::clone(&metrics));
     }
-    let rate = RateLimit::new(&config.limits);
+    let rate = RateLimit::new(&config.limits, conversations.redis.as_ref());
+    let auth =
+        Authenticator::new(&config.auth, config.limits.trusted_proxy_hops, conversations.redis.as_ref());
     tokio::spawn(upkeep(Arc::downgrade(&metrics), rate.as_ref().map(Arc::downgrade)));
     let state = Arc::new(AppState {
         model,
@@ -91,7 +93,7 @@ pub fn app(
     });
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     // Listed innermost first: each `.layer` wraps everything above it.
-    routes::router(state, Authenticator::new(&config.auth, config.limits.trusted_proxy_hops), rate)
+    routes::router(state, auth, rate)
         .layer(from_fn(error::with_request_id))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -18,23 +18,31 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use metrics::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{auth::Principal, config::Limits, error::AppError};
+use crate::{
+    auth::Principal,
+    config::Limits,
+    error::AppError,
+    replicas::{Redis, limits::SharedRate},
+};
 
 /// Chats per client per minute, with a burst allowance (governor's GCRA: no background timers,
-/// one atomic per check).
+/// one atomic per check). With Redis, the same GCRA runs there, so all replicas share one
+/// allowance; this replica's own count is kept too, and decides while Redis cannot.
 #[derive(Debug)]
 pub struct RateLimit {
     limiter: DefaultKeyedRateLimiter<String>,
+    shared: Option<SharedRate>,
     trusted_proxy_hops: usize,
 }
 
 impl RateLimit {
     /// `None` when `RATE_LIMIT_PER_MINUTE` is 0.
-    pub fn new(limits: &Limits) -> Option<Arc<Self>> {
+    pub fn new(limits: &Limits, redis: Option<&Redis>) -> Option<Arc<Self>> {
         let per_minute = NonZeroU32::new(limits.rate_per_minute)?;
         let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
-        Some(Arc::new(Self { limiter, trusted_proxy_hops: limits.trusted_proxy_hops }))
+        let shared = redis.map(|redis| SharedRate::new(redis.clone(), per_minute, burst));
+        Some(Arc::new(Self { limiter, shared, trusted_proxy_hops: limits.trusted_proxy_hops }))
     }
 
     /// Forgets clients whose allowance is full again, so the table does not grow forever.
@@ -43,10 +51,24 @@ impl RateLimit {
         self.limiter.shrink_to_fit();
     }
 
+    /// This replica's own count.
     fn check(&self, key: String) -> Result<(), AppError> {
         self.limiter
             .check_key(&key)
             .map_err(|not_until| AppError::RateLimited(not_until.wait_time_from(self.limiter.clock().now())))
+    }
+
+    /// The shared count when Redis answers, else this replica's.
+    async fn check_everywhere(&self, key: String) -> Result<(), AppError> {
+        let Some(shared) = &self.shared else { return self.check(key) };
+        let shared = shared.check(&key).await;
+        let here = self.check(key);
+        match shared {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => Err(AppError::RateLimited(wait)),
+            // Counted and logged by `replicas`; this replica decides alone meanwhile.
+            Err(_) => here,
+        }
     }
 }
 
@@ -67,7 +89,7 @@ pub async fn rate_limit(
             }
         }
     };
-    limit.check(key)?;
+    limit.check_everywhere(key).await?;
     Ok(next.run(request).await)
 }
 
@@ -147,7 +169,7 @@ mod tests {
             rate_burst: 2,
             ..crate::Config::from_lookup(|_| None).unwrap().limits
         };
-        let limit = RateLimit::new(&limits).unwrap();
+        let limit = RateLimit::new(&limits, None).unwrap();
         assert!(limit.check("a".into()).is_ok() && limit.check("a".into()).is_ok());
         let Err(AppError::RateLimited(wait)) = limit.check("a".into()) else {
             panic!("third request in a burst of 2")

@@ -23,7 +23,9 @@ use crate::{limits::StreamSlot, metrics::Metrics, sse};
 /// shutdown cut-off, with what it reports. Dropping it drops the upstream request.
 pub struct Answer {
     upstream: ChatStream,
-    pub report: ChatReport,
+    report: ChatReport,
+    /// Oldest turns of a stored conversation left out of the request, reported in `done`.
+    dropped_turns: usize,
     /// Fires when the shutdown grace period is over.
     cutoff: CancellationToken,
     /// `REQUEST_TIMEOUT_SECONDS` after the request arrived.
@@ -46,7 +48,14 @@ impl Answer {
         deadline: tokio::time::Instant,
         slot: StreamSlot,
     ) -> Self {
-        Self { upstream, report, cutoff, deadline: Box::pin(tokio::time::sleep_until(deadline)), _slot: slot }
+        let deadline = Box::pin(tokio::time::sleep_until(deadline));
+        Self { upstream, report, dropped_turns: 0, cutoff, deadline, _slot: slot }
+    }
+
+    /// Says in `done` that the oldest `n` turns of the conversation were left out.
+    pub fn with_dropped_turns(mut self, n: usize) -> Self {
+        self.dropped_turns = n;
+        self
     }
 
     /// The next event, counted in the metrics; an `Err` or a `Done` is the last.
@@ -81,12 +90,12 @@ impl Answer {
     }
 
     /// The SSE frame for an event `next` returned.
-    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>, dropped_turns: usize) -> sse::Frame {
+    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>) -> sse::Frame {
         match event {
             Ok(ChatEvent::Text(text)) => sse::token(text),
             Ok(ChatEvent::Reasoning(text)) => sse::reasoning(text),
             Ok(ChatEvent::Done(completion)) => {
-                sse::done(completion, self.report.started.elapsed(), &self.report.model, dropped_turns)
+                sse::done(completion, self.report.started.elapsed(), &self.report.model, self.dropped_turns)
             }
             Err(error) => sse::error(error, &self.report.request_id),
         }
@@ -186,7 +195,7 @@ pub fn events(mut answer: Answer) -> impl Stream<Item = Result<Event, Infallible
         loop {
             let next = answer.next().await;
             let last = !matches!(next, Ok(ChatEvent::Text(_) | ChatEvent::Reasoning(_)));
-            yield Ok(answer.frame(&next, 0).into());
+            yield Ok(answer.frame(&next).into());
             if last {
                 break;
             }

@@ -212,6 +212,18 @@ pub fn stored_error(code: Option<&str>) -> Frame {
     self::error(&error, "")
 }
 
+/// Ends a follow of an answer this process does not run: the server is shutting down (or has
+/// followed it for longer than any answer runs). The answer itself goes on; follow it again.
+pub fn following_ended() -> Frame {
+    error(
+        &ProviderError::new(
+            ErrorKind::ShuttingDown,
+            "This server stopped following the answer; it goes on elsewhere. Reconnect to follow it.",
+        ),
+        "",
+    )
+}
+
 /// `request_id` is ours (`x-request-id`); Bedrock's own id, when known, goes beside it.
 pub fn error(e: &ProviderError, request_id: &str) -> Frame {
     json(

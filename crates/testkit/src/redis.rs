@@ -1,14 +1,17 @@
 //! A throwaway Redis server: Debian's `redis-server` on a free loopback port, persistence off
 //! (`--save ""`, `--appendonly no`), working in its own temporary directory. Each test that needs
 //! one starts its own (it takes milliseconds), so tests never share keys and one may stop its
-//! server mid-test to see how the code under test copes.
+//! server mid-test to see how the code under test copes. [`Redis::start_tls`] speaks only TLS,
+//! as ElastiCache with encryption in transit does, with a certificate from a throwaway CA that
+//! a client trusts through `SSL_CERT_FILE`.
 
 use std::{
     fs::{self, File},
     io::{Read, Write},
     net::TcpStream,
     path::Path,
-    process::Command,
+    path::PathBuf,
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -36,6 +39,8 @@ const PORT_ATTEMPTS: u32 = 5;
 #[derive(Debug)]
 pub struct Redis {
     port: u16,
+    /// The CA that signed the server's certificate, when it speaks TLS.
+    ca: Option<PathBuf>,
     // Only dropped: declared before `dir`, so the server stops before its directory goes.
     daemon: Option<Daemon>,
     dir: TempDir,
@@ -44,22 +49,34 @@ pub struct Redis {
 impl Redis {
     /// Starts a new server of its own. Panics, saying what to install, when Redis is missing.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a server that accepts only TLS, for `localhost` and `127.0.0.1`; see [`Self::ca_file`].
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let installed = Command::new(BINARY).arg("--version").output().is_ok_and(|o| o.status.success());
         assert!(installed, "Redis is not installed: apt-get install redis-server");
         let dir = scratch_dir("redis");
+        let ca = tls.then(|| certificates(dir.path()));
         for attempt in 1..=PORT_ATTEMPTS {
             let port = free_port();
             let log_path = dir.path().join(format!("redis-{attempt}.log"));
-            let mut daemon = Daemon::spawn(server_command(dir.path(), port, &log_path), "TERM", dir.path())
-                .expect("start redis");
-            let started = wait_until("Redis to answer PING", STARTUP_TIMEOUT, || {
+            let command = server_command(dir.path(), port, tls, &log_path);
+            let mut daemon = Daemon::spawn(command, "TERM", dir.path()).expect("start redis");
+            let started = wait_until("Redis to answer", STARTUP_TIMEOUT, || {
                 if daemon.exited().is_some() {
                     return Some(false);
                 }
-                answers_ping(port).then_some(true)
+                // A TLS port cannot be asked in plain text; that it accepts connections will do.
+                let ready = if tls { accepts(port) } else { answers_ping(port) };
+                ready.then_some(true)
             });
             if started {
-                return Self { port, daemon: Some(daemon), dir };
+                return Self { port, ca, daemon: Some(daemon), dir };
             }
             let log = fs::read_to_string(&log_path).unwrap_or_default();
             assert!(
@@ -70,9 +87,17 @@ impl Redis {
         unreachable!("the last attempt either starts or panics")
     }
 
-    /// `redis://127.0.0.1:<port>`, for `REDIS_URL`.
+    /// `redis://127.0.0.1:<port>` (`rediss://localhost:<port>` for a TLS server), for `REDIS_URL`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.ca {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!("rediss://localhost:{}", self.port),
+        }
+    }
+
+    /// The PEM file of the CA a TLS server's certificate comes from (for `SSL_CERT_FILE`).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     pub fn port(&self) -> u16 {
@@ -95,11 +120,18 @@ impl Redis {
     }
 }
 
-fn server_command(dir: &Path, port: u16, log_path: &Path) -> Command {
+fn server_command(dir: &Path, port: u16, tls: bool, log_path: &Path) -> Command {
     let log = File::create(log_path).expect("create the Redis log");
     let mut command = Command::new(BINARY);
+    if tls {
+        command.args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"]);
+        command.arg("--tls-cert-file").arg(dir.join("server.crt"));
+        command.arg("--tls-key-file").arg(dir.join("server.key"));
+    } else {
+        command.args(["--port", &port.to_string()]);
+    }
     command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir)
@@ -108,6 +140,62 @@ fn server_command(dir: &Path, port: u16, log_path: &Path) -> Command {
         .stdout(log.try_clone().expect("share the Redis log"))
         .stderr(log);
     command
+}
+
+/// A throwaway CA (`ca.crt`, returned) and a certificate it signs for `localhost` and
+/// `127.0.0.1` (`server.crt`, `server.key`), in `dir`. A CA of its own, because a certificate
+/// verifier (webpki) refuses a self-signed server certificate even when told to trust it.
+fn certificates(dir: &Path) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run openssl {args:?}: {e}"));
+        assert!(output.status.success(), "openssl {args:?}:\n{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=streambed test CA"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[&["req"][..], &key, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]]
+            .concat(),
+    );
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write the certificate's extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "7",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    dir.join("ca.crt")
+}
+
+/// Whether anything accepts a connection on `port`.
+fn accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_ok()
 }
 
 /// Sends an inline `PING` and expects `+PONG`, within a second.
@@ -124,6 +212,16 @@ fn answers_ping(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tls_server_comes_with_the_ca_that_signed_its_certificate() {
+        let redis = Redis::start_tls();
+
+        assert!(redis.url().starts_with("rediss://localhost:"));
+        let ca = redis.ca_file().expect("a CA file");
+        assert!(fs::read_to_string(ca).unwrap().contains("BEGIN CERTIFICATE"));
+        assert!(!redis.is_up(), "no plain-text PING on a TLS port");
+    }
 
     #[test]
     fn a_server_answers_until_stopped_and_leaves_nothing_behind() {

@@ -14,7 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-const WINDOW: Duration = Duration::from_secs(60);
+/// How long an address's count lasts, from its first failure.
+pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct Lockout {

@@ -2,14 +2,15 @@
 //! from one issuer (`AUTH_JWT_ISSUER`, e.g. a Cognito user pool), both sent as
 //! `Authorization: Bearer …`. The identity found is put in the request's extensions for the
 //! rate limiter; neither keys nor tokens are ever logged. An address that keeps sending wrong
-//! ones is locked out for the rest of its minute.
+//! ones is locked out for the rest of its minute (counted in Redis for all replicas, when
+//! `REDIS_URL` is set).
 
 mod jwt;
 mod keys;
 mod lockout;
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     sync::Arc,
     time::{Duration, Instant},
@@ -24,7 +25,11 @@ use axum::{
 use secrecy::SecretString;
 use url::Url;
 
-use crate::{error::AppError, limits::client_ip};
+use crate::{
+    error::AppError,
+    limits::client_ip,
+    replicas::{Redis, limits::SharedLockout},
+};
 use jwt::JwtVerifier;
 use keys::ApiKeys;
 use lockout::Lockout;
@@ -115,21 +120,46 @@ pub struct Authenticator {
     keys: ApiKeys,
     jwt: Option<JwtVerifier>,
     lockout: Option<Lockout>,
+    /// The same lockout in Redis, shared by all replicas; `lockout` decides while it fails.
+    shared_lockout: Option<SharedLockout>,
     /// `TRUSTED_PROXY_HOPS`, to find the client's address behind proxies.
     trusted_proxy_hops: usize,
 }
 
 impl Authenticator {
     /// `None` when authentication is off.
-    pub fn new(config: &AuthConfig, trusted_proxy_hops: usize) -> Option<Arc<Self>> {
+    pub fn new(config: &AuthConfig, trusted_proxy_hops: usize, redis: Option<&Redis>) -> Option<Arc<Self>> {
         config.is_enabled().then(|| {
+            let shared_lockout = redis
+                .zip(config.max_failures_per_minute)
+                .map(|(redis, max)| SharedLockout::new(redis.clone(), max, lockout::WINDOW));
             Arc::new(Self {
                 keys: ApiKeys::new(config.api_keys.clone()),
                 jwt: config.jwt.clone().map(JwtVerifier::new),
                 lockout: config.max_failures_per_minute.map(Lockout::new),
+                shared_lockout,
                 trusted_proxy_hops,
             })
         })
+    }
+
+    /// How long `ip` must still wait: the count in Redis when it answers, else this replica's.
+    async fn locked_out(&self, lockout: &Lockout, ip: IpAddr) -> Option<Duration> {
+        if let Some(shared) = &self.shared_lockout
+            && let Ok(wait) = shared.locked(ip).await
+        {
+            return wait;
+        }
+        lockout.locked(ip, Instant::now())
+    }
+
+    /// Counts a wrong credential from `ip`, in Redis and here (which decides while Redis fails).
+    async fn record_failure(&self, lockout: &Lockout, ip: IpAddr) {
+        if let Some(shared) = &self.shared_lockout {
+            // A failure is counted and logged by `replicas`.
+            let _ = shared.record_failure(ip).await;
+        }
+        lockout.record_failure(ip, Instant::now());
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
@@ -171,7 +201,9 @@ pub async fn require(
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let client = client_ip(request.headers(), peer, auth.trusted_proxy_hops);
     let lockout = auth.lockout.as_ref().zip(client);
-    if let Some(wait) = lockout.and_then(|(lockout, ip)| lockout.locked(ip, Instant::now())) {
+    if let Some((lockout, ip)) = lockout
+        && let Some(wait) = auth.locked_out(lockout, ip).await
+    {
         return Err(AuthError::LockedOut(wait).into());
     }
     match auth.authenticate(request.headers()).await {
@@ -183,7 +215,7 @@ pub async fn require(
             // Only wrong credentials count: a missing header is no guess, and an unreachable
             // issuer is not the client's doing.
             if let (AuthError::Invalid(_), Some((lockout, ip))) = (&error, lockout) {
-                lockout.record_failure(ip, Instant::now());
+                auth.record_failure(lockout, ip).await;
             }
             Err(error.into())
         }

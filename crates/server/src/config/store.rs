@@ -46,6 +46,6 @@ pub(super) fn read(vars: &Vars) -> Result<StoreConfig, ConfigError> {
         max_messages_per_conversation: vars.at_least_one("MAX_MESSAGES_PER_CONVERSATION", 1000)?,
         without_auth: vars.parse("CONVERSATIONS_WITHOUT_AUTH", false)?,
         max_running_answers_per_owner: vars.at_least_one("MAX_RUNNING_ANSWERS_PER_OWNER", 5)?,
-        lease: vars.seconds("ANSWER_LEASE_SECONDS", 15.0)?,
+        lease: vars.at_least_seconds("ANSWER_LEASE_SECONDS", 15.0, 1.0)?,
     })
 }

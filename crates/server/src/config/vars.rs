@@ -38,6 +38,19 @@ impl Vars<'_> {
         Ok(self.optional(name, |n: &T| *n >= T::from(1), "an integer of at least 1")?.unwrap_or(default))
     }
 
+    /// Seconds no shorter than `min`: a lease shorter than a database round trip would expire
+    /// while it is being renewed.
+    pub(super) fn at_least_seconds(
+        &self,
+        name: &'static str,
+        default: f64,
+        min: f64,
+    ) -> Result<Duration, ConfigError> {
+        let valid = |s: &f64| *s >= min && Duration::try_from_secs_f64(*s).is_ok();
+        let secs = self.optional(name, valid, &format!("a number of seconds of at least {min}"))?;
+        Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
+    }
+
     pub(super) fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
         let valid = |s: &f64| *s > 0.0 && Duration::try_from_secs_f64(*s).is_ok();
         let secs = self.optional(name, valid, "a positive number of seconds")?;

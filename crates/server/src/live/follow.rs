@@ -7,6 +7,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use axum::response::sse::Event;
 use futures_util::Stream;
 use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Cursor, Frame, Live};
@@ -16,10 +17,16 @@ use crate::sse;
 /// often as that replica flushes it.
 const STORE_POLL: Duration = Duration::from_millis(500);
 
+/// Longest a follower reads another replica's answer through the store: past any answer's
+/// `REQUEST_TIMEOUT_SECONDS` and lease, so only a record that can no longer change is left.
+const FOLLOW_AT_MOST: Duration = Duration::from_secs(3600);
+
 /// Follows a running answer of this process from `after`.
 pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        yield Ok(at(sse::start(live.conversation, live.message), Cursor::default()));
+        // `start` carries the client's own cursor: a client that reconnects right after it
+        // keeps its place.
+        yield Ok(at(sse::start(live.conversation, live.message), after));
         let mut changed = live.changed.subscribe();
         let mut seen = 0;
         loop {
@@ -28,7 +35,7 @@ pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event
                 let frames = live.frames();
                 let batch: Vec<Event> = frames.content[seen..]
                     .iter()
-                    .filter(|frame| frame.cursor.is_past(after))
+                    .filter(|frame| frame.is_past(after))
                     .map(Frame::event)
                     .collect();
                 seen = frames.content.len();
@@ -56,27 +63,31 @@ pub fn replay_stored(
     conversation: Uuid,
     message: StoredMessage,
     after: Cursor,
+    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        yield Ok(at(sse::start(conversation, message.id), Cursor::default()));
-        for await frame in stored_rest(store, owner, conversation, message, after) {
+        yield Ok(at(sse::start(conversation, message.id), after));
+        for await frame in stored_rest(store, owner, conversation, message, after, cutoff) {
             yield frame;
         }
     }
 }
 
 /// [`replay_stored`] without its `start`: also where a follower of another replica's answer
-/// through Redis carries on when Redis cannot serve it.
+/// through Redis carries on when Redis cannot serve it. A store that cannot be read is tried
+/// again; the shutdown cut-off, or [`FOLLOW_AT_MOST`], ends the follow with an error.
 pub(super) fn stored_rest(
     store: Arc<dyn ConversationStore>,
     owner: Owner,
     conversation: Uuid,
     message: StoredMessage,
     after: Cursor,
+    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let mut cursor = after;
         let mut message = message;
+        let give_up = tokio::time::Instant::now() + FOLLOW_AT_MOST;
         loop {
             let reasoning = message.reasoning.as_deref().unwrap_or_default();
             if let Some(rest) = reasoning.get(cursor.reasoning..).filter(|r| !r.is_empty()) {
@@ -91,25 +102,34 @@ pub(super) fn stored_rest(
                 yield Ok(at(terminal(&message), cursor));
                 break;
             }
-            tokio::time::sleep(STORE_POLL).await;
-            let latest = match store.get(&owner, conversation).await {
-                Ok(conversation) => conversation.messages.into_iter().find(|m| m.id == message.id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the answer being followed");
-                    None
-                }
+            let waited = tokio::select! {
+                () = cutoff.cancelled() => false,
+                () = tokio::time::sleep(STORE_POLL) => tokio::time::Instant::now() < give_up,
             };
-            let Some(latest) = latest else {
-                yield Ok(sse::stored_error(None).into());
+            if !waited {
+                yield Ok(at(sse::following_ended(), cursor));
                 break;
-            };
-            message = latest;
+            }
+            match store.get(&owner, conversation).await {
+                Ok(conversation) => match conversation.messages.into_iter().find(|m| m.id == message.id) {
+                    Some(latest) => message = latest,
+                    None => {
+                        yield Ok(at(sse::stored_error(None), cursor));
+                        break;
+                    }
+                },
+                Err(streambed_store::StoreError::NotFound) => {
+                    yield Ok(at(sse::stored_error(None), cursor));
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the answer being followed; trying again"),
+            }
         }
     }
 }
 
 /// `frame` with `cursor` as its `id:`.
-fn at(frame: sse::Frame, cursor: Cursor) -> Event {
+pub(super) fn at(frame: sse::Frame, cursor: Cursor) -> Event {
     frame.event(Some(&cursor.to_string()))
 }
 

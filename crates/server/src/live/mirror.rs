@@ -13,8 +13,9 @@ use crate::replicas::Redis;
 
 /// The shortest gap between two writes of one answer: frames arriving meanwhile go together.
 const EVERY: Duration = Duration::from_millis(25);
-/// The wait before trying again after a failure.
-const RETRY: Duration = Duration::from_secs(1);
+/// The waits before trying again after a failure: short at first (the first call on a
+/// connection Redis dropped fails, and the next one reconnects), doubling up to the second.
+const RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
 /// How long an answer that has ended keeps trying to reach Redis.
 const GIVE_UP_AFTER_END: Duration = Duration::from_secs(5);
 /// Frames in one write at most, so a write after an outage stays small.
@@ -27,6 +28,7 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
     // How many frames Redis holds; unknown after a failure, until Redis says.
     let mut written = Some(0);
     let mut give_up_at = None;
+    let mut retry = RETRY.0;
     loop {
         changed.borrow_and_update();
         let result = match written {
@@ -52,17 +54,21 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
         };
         match result {
             Ok(true) => return,
-            Ok(false) => tokio::time::sleep(EVERY).await,
+            Ok(false) => {
+                retry = RETRY.0;
+                tokio::time::sleep(EVERY).await;
+            }
             Err(_) => {
                 written = None;
                 if live.frames().terminal.is_some() {
                     let give_up_at = *give_up_at.get_or_insert_with(|| Instant::now() + GIVE_UP_AFTER_END);
                     if Instant::now() >= give_up_at {
-                        tracing::warn!(message = %live.message, "gave up copying an ended answer to Redis");
+                        tracing::warn!(message_id = %live.message, "gave up copying an ended answer to Redis");
                         return;
                     }
                 }
-                tokio::time::sleep(RETRY).await;
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY.1);
             }
         }
     }

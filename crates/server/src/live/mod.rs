@@ -45,9 +45,10 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Whether a frame that ends at `self` is past `other`, i.e. not yet seen by its holder.
-    fn is_past(self, other: Self) -> bool {
-        self.text > other.text || self.reasoning > other.reasoning
+    /// Whether this is a point in an answer with this text and reasoning: within both, and on
+    /// character boundaries (a cursor from another answer, or made up, may be neither).
+    pub fn is_within(self, text: &str, reasoning: &str) -> bool {
+        text.is_char_boundary(self.text) && reasoning.is_char_boundary(self.reasoning)
     }
 }
 
@@ -114,6 +115,15 @@ impl Frame {
     fn event(&self) -> Event {
         self.sse.event(Some(&self.cursor.to_string()))
     }
+
+    /// Whether a client at `after` has not seen this frame yet: only the part of the cursor
+    /// the frame advances counts, so text and reasoning may interleave in any order.
+    fn is_past(&self, after: Cursor) -> bool {
+        match self.sse.kind {
+            sse::Kind::Reasoning => self.cursor.reasoning > after.reasoning,
+            _ => self.cursor.text > after.text,
+        }
+    }
 }
 
 impl Live {
@@ -130,6 +140,11 @@ impl Live {
         self.stop.cancel();
     }
 
+    /// Resolves when Stop was asked for.
+    pub async fn stop_requested(&self) {
+        self.stop.cancelled().await;
+    }
+
     /// Resolves once the answer has its terminal frame.
     pub async fn ended(&self) {
         let mut changed = self.changed.subscribe();
@@ -142,11 +157,27 @@ impl Live {
 }
 
 /// The answers running in this process, by conversation: at most one per conversation, and at
-/// most `MAX_RUNNING_ANSWERS_PER_OWNER` per owner.
+/// most `MAX_RUNNING_ANSWERS_PER_OWNER` per owner. A place is reserved before the answer's
+/// message is written, so two requests for one conversation cannot both start one.
 #[derive(Debug)]
 pub struct LiveAnswers {
-    running: Mutex<HashMap<Uuid, Arc<Live>>>,
+    running: Mutex<HashMap<Uuid, Place>>,
     max_per_owner: usize,
+}
+
+#[derive(Debug)]
+enum Place {
+    Reserved(Owner),
+    Running(Arc<Live>),
+}
+
+impl Place {
+    fn owner(&self) -> &Owner {
+        match self {
+            Self::Reserved(owner) => owner,
+            Self::Running(live) => &live.owner,
+        }
+    }
 }
 
 impl LiveAnswers {
@@ -154,25 +185,30 @@ impl LiveAnswers {
         Self { running: Mutex::default(), max_per_owner }
     }
 
-    fn running(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<Live>>> {
+    fn running(&self) -> MutexGuard<'_, HashMap<Uuid, Place>> {
         self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a new answer, or refuses when the conversation already has one running or the
-    /// owner is at the cap.
-    pub fn begin(&self, conversation: Uuid, owner: &Owner) -> Result<Registration<'_>, AppError> {
-        let running = self.running();
+    /// Reserves the conversation's place, or refuses when it already has an answer running or
+    /// the owner is at the cap. The place is given back if the reservation is dropped unused.
+    pub fn begin(self: &Arc<Self>, conversation: Uuid, owner: &Owner) -> Result<Reservation, AppError> {
+        let mut running = self.running();
         if running.contains_key(&conversation) {
             return Err(AppError::AnswerRunning);
         }
-        if running.values().filter(|live| live.owner == *owner).count() >= self.max_per_owner {
+        if running.values().filter(|place| place.owner() == owner).count() >= self.max_per_owner {
             return Err(AppError::TooManyAnswers);
         }
-        Ok(Registration { answers: self, conversation, owner: owner.clone() })
+        running.insert(conversation, Place::Reserved(owner.clone()));
+        Ok(Reservation { answers: Arc::clone(self), conversation, owner: Some(owner.clone()) })
     }
 
+    /// The answer running in `conversation`, if any.
     pub fn get(&self, conversation: Uuid) -> Option<Arc<Live>> {
-        self.running().get(&conversation).cloned()
+        match self.running().get(&conversation) {
+            Some(Place::Running(live)) => Some(Arc::clone(live)),
+            _ => None,
+        }
     }
 
     fn remove(&self, conversation: Uuid) {
@@ -180,31 +216,61 @@ impl LiveAnswers {
     }
 }
 
-/// A place reserved by [`LiveAnswers::begin`], taken once the answer's message exists.
+/// A conversation's place, reserved by [`LiveAnswers::begin`].
 #[derive(Debug)]
-pub struct Registration<'a> {
-    answers: &'a LiveAnswers,
+pub struct Reservation {
+    answers: Arc<LiveAnswers>,
     conversation: Uuid,
-    owner: Owner,
+    /// Taken by [`Reservation::start`].
+    owner: Option<Owner>,
 }
 
-impl Registration<'_> {
-    /// The running answer, registered. Its first frame is `start`.
-    pub fn insert(self, message: Uuid) -> Result<Arc<Live>, AppError> {
+impl Reservation {
+    /// The answer, registered as running, and the guard that ends it: the answer's first frame
+    /// is `start`, its last whatever the guard is given (an error if nothing).
+    pub fn start(mut self, message: Uuid) -> (Arc<Live>, Ending) {
         let live = Arc::new(Live {
             conversation: self.conversation,
             message,
-            owner: self.owner,
+            owner: self.owner.take().expect("a reservation starts once"),
             frames: Mutex::default(),
             changed: watch::Sender::new(()),
             stop: CancellationToken::new(),
         });
-        let mut running = self.answers.running();
-        // `begin` checked; another request may have registered the conversation since.
-        if running.contains_key(&self.conversation) {
-            return Err(AppError::AnswerRunning);
+        self.answers.running().insert(self.conversation, Place::Running(Arc::clone(&live)));
+        let ending = Ending { live: Arc::clone(&live), answers: Arc::clone(&self.answers), terminal: None };
+        (live, ending)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.owner.is_some() {
+            self.answers.remove(self.conversation);
         }
-        running.insert(self.conversation, Arc::clone(&live));
-        Ok(live)
+    }
+}
+
+/// Ends a running answer however its task ends, even by a panic: pushes the terminal frame it
+/// was given (an `error` if none, so no follower waits forever) and unregisters the answer.
+#[derive(Debug)]
+pub struct Ending {
+    live: Arc<Live>,
+    answers: Arc<LiveAnswers>,
+    terminal: Option<sse::Frame>,
+}
+
+impl Ending {
+    /// The frame followers get last, once the answer's record is written.
+    pub fn with(&mut self, terminal: sse::Frame) {
+        self.terminal = Some(terminal);
+    }
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        let terminal = self.terminal.take().unwrap_or_else(|| sse::stored_error(None));
+        self.live.push_terminal(terminal);
+        self.answers.remove(self.live.conversation);
     }
 }

@@ -8,9 +8,13 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use axum::response::sse::Event;
 use futures_util::Stream;
 use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Cursor, follow::stored_rest};
+use super::{
+    Cursor,
+    follow::{at, stored_rest},
+};
 use crate::{replicas::Redis, sse};
 
 /// How long one read waits for a frame before the follower checks with the store that the
@@ -25,9 +29,10 @@ pub fn follow_remote(
     conversation: Uuid,
     message: StoredMessage,
     after: Cursor,
+    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        yield Ok(sse::start(conversation, message.id).event(Some(&Cursor::default().to_string())));
+        yield Ok(at(sse::start(conversation, message.id), after));
         // What the client holds, where the entries read so far leave off, and how many there were.
         let mut held = after;
         let mut position = Cursor::default();
@@ -37,6 +42,11 @@ pub fn follow_remote(
         let reader = redis.frame_reader(latest.id, BLOCK).await.ok().flatten();
         if let Some(mut reader) = reader {
             'redis: loop {
+                if cutoff.is_cancelled() {
+                    yield Ok(at(sse::following_ended(), held));
+                    ended = true;
+                    break;
+                }
                 let Ok(entries) = reader.read(read).await else { break };
                 if entries.is_empty() {
                     match check(&*store, &owner, conversation, latest.id, position).await {
@@ -64,7 +74,7 @@ pub fn follow_remote(
                         ended = true;
                         break 'redis;
                     }
-                    if frame.cursor.is_past(after) {
+                    if frame.is_past(after) {
                         held = held.max(frame.cursor);
                         yield Ok(frame.event());
                     }
@@ -72,7 +82,7 @@ pub fn follow_remote(
             }
         }
         if !ended {
-            for await frame in stored_rest(store, owner, conversation, latest, held) {
+            for await frame in stored_rest(store, owner, conversation, latest, held, cutoff) {
                 yield frame;
             }
         }

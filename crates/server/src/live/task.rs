@@ -3,41 +3,32 @@
 //! Redis, copies its frames there for other replicas), and ends it on Stop, the deadline or the
 //! shutdown cut-off, whether or not anyone is still listening.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use streambed_core::ChatEvent;
 
-use super::{Cursor, Frame, Live, LiveAnswers, mirror::mirror};
+use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
 
-/// Runs the answer to its end, then unregisters it once its last write is stored (so a client
-/// that resumes after that reads the store, which then has everything). With `redis`, its
-/// frames are copied there as it runs, until the last one is.
-pub async fn run(
-    answer: Answer,
-    live: Arc<Live>,
-    log: AnswerLog,
-    dropped_turns: usize,
-    answers: Arc<LiveAnswers>,
-    redis: Option<Redis>,
-) {
+/// How long the answer's last write may hold back its terminal frame.
+const LAST_WRITE: Duration = Duration::from_secs(5);
+
+/// Runs the answer to its end. The record is written before followers get the terminal frame
+/// and before the answer is unregistered, so whoever reads the store or sends the next turn
+/// after that finds the whole answer there. With `redis`, its frames are copied there as it
+/// runs, until the last one is.
+pub async fn run(answer: Answer, live: Arc<Live>, ending: Ending, log: AnswerLog, redis: Option<Redis>) {
     let mirrored = async {
         if let Some(redis) = redis {
             mirror(Arc::clone(&live), redis).await;
         }
     };
-    tokio::join!(relay(answer, Arc::clone(&live), log, dropped_turns, answers), mirrored);
+    tokio::join!(relay(answer, &live, ending, log), mirrored);
 }
 
-async fn relay(
-    mut answer: Answer,
-    live: Arc<Live>,
-    log: AnswerLog,
-    dropped_turns: usize,
-    answers: Arc<LiveAnswers>,
-) {
+async fn relay(mut answer: Answer, live: &Live, mut ending: Ending, log: AnswerLog) {
     let stop = live.stop.clone();
-    loop {
+    let terminal = loop {
         let next = tokio::select! {
             biased;
             () = stop.cancelled() => None,
@@ -48,25 +39,23 @@ async fn relay(
             // Drops the upstream request before anything else is done.
             drop(answer);
             log.stopped();
-            live.push_terminal(sse::stopped(live.message));
-            break;
+            break sse::stopped(live.message);
         };
         match &next {
             Ok(event) => log.event(event),
             Err(error) => log.error(error),
         }
-        let frame = answer.frame(&next, dropped_turns);
+        let frame = answer.frame(&next);
         match next {
             Ok(ChatEvent::Text(text)) => live.push_content(frame, text.len(), 0),
             Ok(ChatEvent::Reasoning(text)) => live.push_content(frame, 0, text.len()),
-            Ok(ChatEvent::Done(_)) | Err(_) => {
-                live.push_terminal(frame);
-                break;
-            }
+            Ok(ChatEvent::Done(_)) | Err(_) => break frame,
         }
+    };
+    ending.with(terminal);
+    if tokio::time::timeout(LAST_WRITE, log.written()).await.is_err() {
+        tracing::warn!(message_id = %live.message, "the answer's last write is late; ending its stream anyway");
     }
-    log.written().await;
-    answers.remove(live.conversation);
 }
 
 impl Live {
@@ -83,7 +72,7 @@ impl Live {
         self.changed.send_replace(());
     }
 
-    fn push_terminal(&self, frame: sse::Frame) {
+    pub(super) fn push_terminal(&self, frame: sse::Frame) {
         let mut frames = self.frames();
         let cursor = frames.cursor;
         frames.terminal.get_or_insert(Frame { cursor, sse: frame });

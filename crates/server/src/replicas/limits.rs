@@ -1,1 +1,188 @@
-//! Rate limit and lockout shared through Redis (next).
+//! The per-client rate limit and the wrong-key lockout, counted once for all replicas. Each check
+//! is one Lua script run atomically by Redis (EVALSHA through `redis::Script`, which loads it
+//! on first use), timed by Redis's own clock (`TIME`), so replicas whose clocks drift apart
+//! still agree.
+//!
+//! Two short scripts rather than a crate: they reproduce exactly what one replica does in
+//! memory (governor's GCRA for the rate: emission interval T = 60 s / rate, tolerance
+//! τ = T × (burst − 1); the lockout's window that opens at an address's first failure), where
+//! the established options change the semantics (the Rust crates on Redis count fixed or
+//! sliding windows) or need a server module ElastiCache cannot load (redis-cell's `CL.THROTTLE`).
+
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use redis::Script;
+
+use super::{Failure, Redis, Use};
+
+/// The longest a request waits on Redis for a limit; after a failure the next requests don't ask
+/// (see `REST_AFTER_FAILURE`) and this replica counts alone.
+const LIMIT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// GCRA, as governor computes it. KEYS[1] holds the client's theoretical arrival time (µs on
+/// Redis's clock); ARGV: T and τ in µs. Returns 0 when the request may go, else the µs until it
+/// may. The key expires when the client's allowance is whole again.
+const GCRA: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+local earliest = tat - tonumber(ARGV[2])
+if now < earliest then
+  return math.max(1, earliest - now)
+end
+local next = math.max(tat, now) + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%d', next), 'PX', string.format('%d', math.ceil((next - now) / 1000)))
+return 0
+";
+
+/// KEYS[1] counts an address's failures in its window; ARGV[1]: failures allowed. Returns the
+/// ms left in the window when they are used up, else 0.
+const LOCKED: &str = r"
+local failures = tonumber(redis.call('GET', KEYS[1])) or 0
+if failures < tonumber(ARGV[1]) then
+  return 0
+end
+return math.max(redis.call('PTTL', KEYS[1]), 0)
+";
+
+/// Counts a failure in KEYS[1]; the first one opens a window of ARGV[1] ms.
+const FAILED: &str = r"
+local failures = redis.call('INCR', KEYS[1])
+if failures == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return failures
+";
+
+/// Chats per client per minute with a burst, counted in Redis.
+#[derive(Debug)]
+pub struct SharedRate {
+    redis: Redis,
+    script: Script,
+    interval_us: u64,
+    tolerance_us: u64,
+}
+
+impl SharedRate {
+    pub fn new(redis: Redis, per_minute: NonZeroU32, burst: NonZeroU32) -> Self {
+        let interval_us = 60_000_000 / u64::from(per_minute.get());
+        let tolerance_us = interval_us * u64::from(burst.get() - 1);
+        Self { redis, script: Script::new(GCRA), interval_us, tolerance_us }
+    }
+
+    /// `None` when `client` may send a chat now (and it is counted), else how long to wait.
+    pub async fn check(&self, client: &str) -> Result<Option<Duration>, Failure> {
+        if self.redis.resting() {
+            return Err(Failure::Resting);
+        }
+        let mut connection = self.redis.manager();
+        let mut check = self.script.key(format!("streambed:rate:{client}"));
+        check.arg(self.interval_us).arg(self.tolerance_us);
+        let wait = self
+            .redis
+            .call(Use::RateLimit, LIMIT_TIMEOUT, check.invoke_async::<u64>(&mut connection))
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_micros(wait)))
+    }
+}
+
+/// Wrong keys or tokens per address, counted in Redis.
+#[derive(Debug)]
+pub struct SharedLockout {
+    redis: Redis,
+    locked: Script,
+    failed: Script,
+    max_failures: u32,
+    window: Duration,
+}
+
+impl SharedLockout {
+    pub fn new(redis: Redis, max_failures: NonZeroU32, window: Duration) -> Self {
+        Self {
+            redis,
+            locked: Script::new(LOCKED),
+            failed: Script::new(FAILED),
+            max_failures: max_failures.get(),
+            window,
+        }
+    }
+
+    fn key(ip: IpAddr) -> String {
+        format!("streambed:lockout:{ip}")
+    }
+
+    /// How long `ip` must still wait, when it has used up its failures.
+    pub async fn locked(&self, ip: IpAddr) -> Result<Option<Duration>, Failure> {
+        if self.redis.resting() {
+            return Err(Failure::Resting);
+        }
+        let mut connection = self.redis.manager();
+        let mut check = self.locked.key(Self::key(ip));
+        check.arg(self.max_failures);
+        let left =
+            self.redis.call(Use::Lockout, LIMIT_TIMEOUT, check.invoke_async::<u64>(&mut connection)).await?;
+        Ok((left > 0).then(|| Duration::from_millis(left)))
+    }
+
+    pub async fn record_failure(&self, ip: IpAddr) -> Result<(), Failure> {
+        if self.redis.resting() {
+            return Err(Failure::Resting);
+        }
+        let mut connection = self.redis.manager();
+        let mut record = self.failed.key(Self::key(ip));
+        record.arg(u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX));
+        self.redis
+            .call(Use::Lockout, LIMIT_TIMEOUT, record.invoke_async::<u64>(&mut connection))
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use streambed_testkit::Redis as RedisServer;
+
+    use super::*;
+
+    async fn connect(server: &RedisServer) -> Redis {
+        Redis::connect(&SecretString::from(server.url()), Duration::from_secs(60)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_shared_rate_lets_a_burst_through_then_makes_the_client_wait_as_governor_does() {
+        let server = RedisServer::start();
+        let rate = SharedRate::new(
+            connect(&server).await,
+            NonZeroU32::new(60).unwrap(),
+            NonZeroU32::new(2).unwrap(),
+        );
+
+        let burst = [rate.check("a").await.unwrap(), rate.check("a").await.unwrap()];
+        let third = rate.check("a").await.unwrap();
+        let other = rate.check("b").await.unwrap();
+
+        assert_eq!(burst, [None, None]);
+        let wait = third.expect("the third chat in a burst of 2 waits");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert_eq!(other, None, "clients are limited separately");
+    }
+
+    #[tokio::test]
+    async fn the_shared_lockout_locks_an_address_for_the_rest_of_its_window() {
+        let server = RedisServer::start();
+        let lockout =
+            SharedLockout::new(connect(&server).await, NonZeroU32::new(2).unwrap(), Duration::from_secs(60));
+        let (client, other) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+
+        lockout.record_failure(client).await.unwrap();
+        let after_one = lockout.locked(client).await.unwrap();
+        lockout.record_failure(client).await.unwrap();
+        let after_two = lockout.locked(client).await.unwrap();
+
+        assert_eq!(after_one, None, "one of two failures");
+        let left = after_two.expect("locked after two failures");
+        assert!(left > Duration::from_secs(55) && left <= Duration::from_secs(60), "{left:?}");
+        assert_eq!(lockout.locked(other).await.unwrap(), None, "other addresses are not affected");
+    }
+}

@@ -98,6 +98,9 @@ pub enum Failure {
     Reply(&'static str),
     #[error("the connection to Redis closed")]
     Closed,
+    /// Not an error Redis returned: a call failed moments ago, so this one was not made.
+    #[error("Redis failed moments ago; not asked")]
+    Resting,
 }
 
 /// The shared Redis server: a multiplexed connection that reconnects by itself, and the client

@@ -85,7 +85,7 @@ fn stop(answers: &LiveAnswers, payload: &str) {
         return;
     };
     if let Some(live) = answers.get(conversation).filter(|live| live.message == message) {
-        tracing::info!(%conversation, %message, "stopping an answer at another replica's request");
+        tracing::info!(%conversation, message_id = %message, "stopping an answer at another replica's request");
         live.stop();
     }
 }

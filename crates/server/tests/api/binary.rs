@@ -16,7 +16,13 @@ use crate::helpers::{MODEL, read_frames};
 /// The binary, pointed at `emulator`, with `vars` on top; returns it, its URL and its log so far
 /// (the log keeps filling in the background).
 pub fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, Arc<Mutex<String>>) {
-    let mut child = command(emulator, vars).stdout(Stdio::piped()).spawn().expect("the binary starts");
+    // Its log is on stdout. Not stderr: a server a failed test leaves behind would hold the
+    // test runner's stderr open, and whoever reads it would wait for that server forever.
+    let mut child = command(emulator, vars)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
     let log = Arc::new(Mutex::new(String::new()));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut url = None;

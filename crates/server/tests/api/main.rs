@@ -12,6 +12,7 @@ mod idp;
 mod input;
 mod limits;
 mod metrics;
+mod replicas;
 mod resume;
 mod routes;
 mod shutdown;

@@ -16,7 +16,9 @@ use streambed_testkit::{Postgres, Redis, process::free_port};
 
 use crate::binary::{command, start, terminate};
 
-type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>>;
+type Events = std::pin::Pin<
+    Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
+>;
 
 /// One replica: the process, its URL and its log.
 struct Replica {
@@ -86,8 +88,12 @@ async fn new_conversation(http: &reqwest::Client, replica: &Replica) -> String {
 }
 
 async fn start_answer(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) -> Events {
-    let response =
-        http.post(replica.url("/api/chat")).json(&json!({ "conversationId": id, "prompt": prompt })).send().await.unwrap();
+    let response = http
+        .post(replica.url("/api/chat"))
+        .json(&json!({ "conversationId": id, "prompt": prompt }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     events(response)
 }
@@ -127,7 +133,8 @@ async fn an_answer_started_on_one_replica_is_resumed_on_another_with_nothing_los
     let (postgres, redis) = (Postgres::shared(), Redis::start());
     let database_url = postgres.database("replicas_resume");
     let emulator = Emulator::scripted().spawn().await.unwrap();
-    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let redis_url = redis.url();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", redis_url.as_str())];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
 
@@ -145,7 +152,11 @@ async fn an_answer_started_on_one_replica_is_resumed_on_another_with_nothing_los
 
         let answer = settled_answer(&http, &b, &id).await;
         assert_eq!(client.terminal.as_ref().map(|(event, _)| event.as_str()), Some("done"), "round {round}");
-        assert_eq!(client.text, answer["content"].as_str().unwrap(), "round {round}: nothing lost, nothing twice");
+        assert_eq!(
+            client.text,
+            answer["content"].as_str().unwrap(),
+            "round {round}: nothing lost, nothing twice"
+        );
         assert_eq!(answer["usage"]["outputTokens"], 200);
         // The store would have sent what A wrote in a few large pieces; Redis sends each token
         // as A sent it, live.
@@ -160,7 +171,8 @@ async fn stop_sent_to_another_replica_stops_the_answer_where_it_runs() {
     let (postgres, redis) = (Postgres::shared(), Redis::start());
     let database_url = postgres.database("replicas_stop");
     let emulator = Emulator::scripted().spawn().await.unwrap();
-    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let redis_url = redis.url();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", redis_url.as_str())];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
     let id = new_conversation(&http, &a).await;
@@ -169,26 +181,36 @@ async fn stop_sent_to_another_replica_stops_the_answer_where_it_runs() {
     client.read(&mut on_a, 6).await;
 
     let asked = Instant::now();
-    let response = http.post(b.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap();
-    let answered = asked.elapsed();
-    let stopped: Value = response.json().await.unwrap();
-    let hung_up = emulator
-        .recorder
-        .wait_for(Duration::from_secs(5), |r| r[0].outcome == Outcome::ClientHungUp)
-        .await
-        .map(|_| asked.elapsed());
+    let stop = async {
+        let response = http.post(b.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap();
+        (asked.elapsed(), response.json::<Value>().await.unwrap())
+    };
+    let hang_up =
+        emulator.recorder.wait_for(Duration::from_secs(5), |r| r[0].outcome == Outcome::ClientHungUp);
+    let ((answered, stopped), hung_up) = tokio::join!(stop, async { hang_up.await.map(|_| asked.elapsed()) });
     client.read(&mut on_a, usize::MAX).await;
-    let again: Value = http.post(b.url(&format!("/api/conversations/{id}/stop"))).send().await.unwrap().json().await.unwrap();
+    let again: Value = http
+        .post(b.url(&format!("/api/conversations/{id}/stop")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(stopped["stopped"], true, "{stopped}");
     let hung_up = hung_up.expect("A dropped the upstream request");
-    eprintln!("Stop on another replica: upstream dropped after {hung_up:?}, Stop answered after {answered:?}");
-    // Through Redis and A's task this takes milliseconds; the margin is for a busy machine.
+    // Through Redis to A's task takes milliseconds (5 to 9 ms here); the margin is for a busy
+    // machine. B answers once the store shows the answer stopped.
     assert!(hung_up < Duration::from_secs(2), "the upstream was dropped {hung_up:?} after Stop");
+    assert!(answered < Duration::from_secs(5), "Stop answered after {answered:?}");
     let (event, _) = client.terminal.expect("A's client got the terminal event");
     assert_eq!(event, "stopped");
     let answer = settled_answer(&http, &b, &id).await;
-    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("stopped"), Some(client.text.as_str())));
+    assert_eq!(
+        (answer["status"].as_str(), answer["content"].as_str()),
+        (Some("stopped"), Some(client.text.as_str()))
+    );
     assert_eq!(stopped["messageId"], answer["id"]);
     assert_eq!(again["stopped"], false, "nothing left to stop");
     a.stop().await;
@@ -213,7 +235,8 @@ async fn when_redis_goes_away_answers_complete_resume_through_the_store_and_fail
     let (postgres, mut redis) = (Postgres::shared(), Redis::start());
     let database_url = postgres.database("replicas_without_redis");
     let emulator = Emulator::scripted().spawn().await.unwrap();
-    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", &redis.url())];
+    let redis_url = redis.url();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", redis_url.as_str())];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
 
@@ -226,16 +249,101 @@ async fn when_redis_goes_away_answers_complete_resume_through_the_store_and_fail
     let mut on_b = resume(&http, &b, &id, &client.last_id).await;
     client.read(&mut on_b, usize::MAX).await;
     let answer = settled_answer(&http, &b, &id).await;
-    let (failed_on_a, failed_on_b) =
-        (counter(&http, &a, "streambed_redis_errors_total", "").await, counter(&http, &b, "streambed_redis_errors_total", "").await);
+    let (failed_on_a, failed_on_b) = (
+        counter(&http, &a, "streambed_redis_errors_total", "").await,
+        counter(&http, &b, "streambed_redis_errors_total", "").await,
+    );
     let (log_a, log_b) = (a.log.lock().unwrap().clone(), b.log.lock().unwrap().clone());
     a.stop().await;
     b.stop().await;
 
     assert_eq!(client.terminal.as_ref().map(|(event, _)| event.as_str()), Some("done"));
-    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("complete"), Some(client.text.as_str())));
+    assert_eq!(
+        (answer["status"].as_str(), answer["content"].as_str()),
+        (Some("complete"), Some(client.text.as_str()))
+    );
     assert!(failed_on_a > 0.0 && failed_on_b > 0.0, "errors counted: A {failed_on_a}, B {failed_on_b}");
     for log in [log_a, log_b] {
         assert!(log.contains("WARN") && log.contains("Redis failed; carrying on without it"), "{log}");
     }
+}
+
+#[tokio::test]
+async fn a_client_limited_on_one_replica_is_limited_on_the_other() {
+    let redis = Redis::start();
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "2")];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let chat =
+        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
+
+    let burst = [chat(&a).await.unwrap().status(), chat(&a).await.unwrap().status()];
+    let on_b = chat(&b).await.unwrap();
+    let again_on_a = chat(&a).await.unwrap().status();
+    let (status, retry_after) = (on_b.status(), on_b.headers().get("retry-after").cloned());
+    let body: Value = on_b.json().await.unwrap();
+    a.stop().await;
+    b.stop().await;
+
+    assert_eq!(burst, [200, 200], "a burst of 2 on A");
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    let retry_after: u64 = retry_after.expect("Retry-After").to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "one chat a minute: {retry_after}");
+    assert_eq!(again_on_a, 429, "B's refusal spent nothing, and A still counts its own");
+}
+
+#[tokio::test]
+async fn an_address_locked_out_on_one_replica_is_locked_out_on_the_other() {
+    let redis = Redis::start();
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let key = "sk-0123456789-replica-key";
+    let vars = [("REDIS_URL", redis_url.as_str()), ("API_KEYS", key), ("AUTH_MAX_FAILURES_PER_MINUTE", "2")];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let models = |replica: &Replica, credential: &str| {
+        http.get(replica.url("/api/models")).bearer_auth(credential).send()
+    };
+
+    let wrong = [
+        models(&a, "sk-wrong-wrong-wrong-1").await.unwrap().status(),
+        models(&a, "sk-wrong-wrong-wrong-2").await.unwrap().status(),
+    ];
+    let right_on_b = models(&b, key).await.unwrap();
+    let (status, body) = (right_on_b.status(), right_on_b.json::<Value>().await.unwrap());
+    a.stop().await;
+    b.stop().await;
+
+    assert_eq!(wrong, [401, 401]);
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (429, Some("auth_locked_out")), "{body}");
+}
+
+#[tokio::test]
+async fn redis_is_reached_over_tls_and_its_certificate_is_checked() {
+    let redis = Redis::start_tls();
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (redis_url, ca) = (redis.url(), redis.ca_file().unwrap().display().to_string());
+    let limited = [("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
+    let mut untrusted = command(&emulator, &[("REDIS_URL", redis_url.as_str())]);
+
+    let a = Replica::start(
+        &emulator,
+        &[&[("REDIS_URL", redis_url.as_str()), ("SSL_CERT_FILE", ca.as_str())][..], &limited].concat(),
+    );
+    let http = reqwest::Client::new();
+    let chat = || http.post(a.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
+    let statuses = [chat().await.unwrap().status(), chat().await.unwrap().status()];
+    let failed = counter(&http, &a, "streambed_redis_errors_total", "").await;
+    a.stop().await;
+    let refused = tokio::task::spawn_blocking(move || untrusted.output()).await.unwrap().unwrap();
+
+    assert_eq!(statuses, [200, 429], "the rate was counted in Redis, over TLS");
+    assert_eq!(failed, 0.0);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("REDIS_URL"),
+        "a certificate from an unknown CA: {stderr}"
+    );
 }

@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Instant};
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
 use streambed_core::{ChatRequest, ChatStream, ErrorKind, InferenceParams, Message, ProviderError, Role};
+use streambed_store::Owner;
 use uuid::Uuid;
 
 use crate::{
@@ -142,30 +143,64 @@ pub async fn chat(
             Ok(sse::response(relay::events(answer(upstream)), state.keep_alive))
         }
         Ask::Stored { conversation, prompt } => {
-            let conversations = &state.conversations;
-            let owner = conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
-            let place = conversations.live.begin(conversation, &owner)?;
-            let model_id = &state.model.info().id;
-            let history =
-                conversations.store.add_user_message(&owner, conversation, &prompt, Some(model_id)).await?;
-            let (messages, dropped_turns) = history::window(&history, &state.limits);
-            let message =
-                conversations.store.start_answer(conversation, model_id, conversations.replica).await?;
-            let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
-            let upstream = match start(&state, request(messages), deadline).await {
-                Ok(upstream) => upstream,
-                Err(e) => {
-                    log.error(&e);
-                    log.written().await;
-                    return Err(e.into());
-                }
-            };
-            let live = place.insert(message)?;
-            let answers = Arc::clone(&conversations.live);
-            let redis = conversations.redis.clone();
-            let task = live::run(answer(upstream), Arc::clone(&live), log, dropped_turns, answers, redis);
+            let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
+            start_stored(&state, owner, conversation, &prompt, request, answer, deadline).await
+        }
+    }
+}
+
+/// A stored conversation's next turn: the prompt is stored, the history read back, the answer
+/// registered (so Stop and resume find it from now on) and run by a task of the server's that
+/// this response only follows. A refusal before the first event is still an HTTP error, and
+/// recorded as the answer's error; Stop before it ends the answer without one.
+async fn start_stored(
+    state: &AppState,
+    owner: Owner,
+    conversation: Uuid,
+    prompt: &str,
+    request: impl FnOnce(Vec<Message>) -> ChatRequest,
+    answer: impl FnOnce(ChatStream) -> Answer,
+    deadline: tokio::time::Instant,
+) -> Result<Response, AppError> {
+    let conversations = &state.conversations;
+    let place = conversations.live.begin(conversation, &owner)?;
+    let model_id = &state.model.info().id;
+    let history = conversations.store.add_user_message(&owner, conversation, prompt, Some(model_id)).await?;
+    let (messages, dropped_turns) = history::window(&history, &state.limits);
+    let message = conversations.store.start_answer(conversation, model_id, conversations.replica).await?;
+    let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
+    let (live, mut ending) = place.start(message);
+    let opened = tokio::select! {
+        biased;
+        () = live.stop_requested() => None,
+        opened = start(state, request(messages), deadline) => Some(opened),
+    };
+    let follow = |live| sse::response(live::follow(live, Cursor::default()), state.keep_alive);
+    match opened {
+        Some(Ok(upstream)) => {
+            let task = live::run(
+                answer(upstream).with_dropped_turns(dropped_turns),
+                Arc::clone(&live),
+                ending,
+                log,
+                conversations.redis.clone(),
+            );
             conversations.writers.spawn(task);
-            Ok(sse::response(live::follow(live, Cursor::default()), state.keep_alive))
+            Ok(follow(live))
+        }
+        // Stopped while the upstream request was still opening: it is dropped unanswered.
+        None => {
+            log.stopped();
+            log.written().await;
+            ending.with(sse::stopped(message));
+            drop(ending);
+            Ok(follow(live))
+        }
+        Some(Err(e)) => {
+            log.error(&e);
+            log.written().await;
+            ending.with(sse::error(&e, ""));
+            Err(e.into())
         }
     }
 }

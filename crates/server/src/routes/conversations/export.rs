@@ -7,8 +7,11 @@ use axum::{
 use streambed_core::Role;
 use streambed_store::{ConversationWithMessages, MessageStatus, StoredMessage};
 
-#[derive(Debug, Clone, Copy)]
+/// `?format=`: `markdown` (the default) or `json`.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[default]
     Markdown,
     Json,
 }

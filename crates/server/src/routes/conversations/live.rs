@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
-    extract::{Query, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::ConversationId;
 use crate::{
-    error::AppError,
+    error::{ApiQuery, AppError},
     live::{self, Cursor},
     owner::RequestOwner,
     replicas::Redis,
@@ -29,7 +29,7 @@ use crate::{
 /// says it could not stop it (an answer on another replica).
 const STOP_WAIT: Duration = Duration::from_secs(5);
 /// How often Stop reads the store while another replica stops the answer.
-const STOP_POLL: Duration = Duration::from_millis(100);
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Ends the conversation's running answer now: the upstream request is dropped, the text so far
 /// is stored as `stopped`, and every client following it gets `event: stopped`. An answer that
@@ -97,21 +97,30 @@ pub async fn stream(
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
     headers: HeaderMap,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(StreamQuery { after: query_after }): ApiQuery<StreamQuery>,
 ) -> Result<Response, AppError> {
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| query.ok().and_then(|Query(q)| q.after))
-        .map(|raw| raw.parse::<Cursor>())
-        .transpose()?;
+    let header_after = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().unwrap_or_default().parse::<Cursor>()?),
+        None => None,
+    };
+    // Both are checked; the header, which a reconnecting client sets, wins.
+    let after = header_after.or(query_after.as_deref().map(str::parse::<Cursor>).transpose()?);
     let conversations = &state.conversations;
     if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
         return Ok(sse::response(live::follow(live, after.unwrap_or_default()), state.keep_alive));
     }
     let conversation = conversations.store.get(&owner, id).await?;
     let answer = conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant);
+    // An ended answer is all in the store, so a cursor must be a point in it (while another
+    // replica still writes it, the store may lag the cursor).
+    if let (Some(answer), Some(after)) = (&answer, after)
+        && answer.status != MessageStatus::Streaming
+        && !after.is_within(&answer.content, answer.reasoning.as_deref().unwrap_or_default())
+    {
+        return Err(AppError::BadRequest(
+            "`Last-Event-ID` is not a point in this conversation's latest answer.".into(),
+        ));
+    }
     match (answer, after) {
         // Running on another replica (or its replica died and the lease has not run out yet):
         // followed through Redis, where that replica copies its frames, else through the store,
@@ -119,14 +128,29 @@ pub async fn stream(
         (Some(answer), after) if answer.status == MessageStatus::Streaming => {
             let (store, after) = (Arc::clone(&conversations.store), after.unwrap_or_default());
             if let Some(redis) = &conversations.redis {
-                let follow = live::follow_remote(redis.clone(), store, owner, id, answer, after);
+                let follow = live::follow_remote(
+                    redis.clone(),
+                    store,
+                    owner,
+                    id,
+                    answer,
+                    after,
+                    state.shutdown.cutoff.clone(),
+                );
                 return Ok(sse::response(follow, state.keep_alive));
             }
-            let replay = live::replay_stored(store, owner, id, answer, after);
+            let replay = live::replay_stored(store, owner, id, answer, after, state.shutdown.cutoff.clone());
             Ok(sse::response(replay, state.keep_alive))
         }
         (Some(answer), Some(after)) => {
-            let replay = live::replay_stored(Arc::clone(&conversations.store), owner, id, answer, after);
+            let replay = live::replay_stored(
+                Arc::clone(&conversations.store),
+                owner,
+                id,
+                answer,
+                after,
+                state.shutdown.cutoff.clone(),
+            );
             Ok(sse::response(replay, state.keep_alive))
         }
         _ => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use axum::{
     Json,
-    extract::{FromRequest, Path, Query, Request, State},
-    http::{StatusCode, header},
+    body::Bytes,
+    extract::{Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    error::{ApiJson, AppError},
+    error::{ApiJson, ApiQuery, AppError},
     owner::RequestOwner,
 };
 
@@ -50,7 +51,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
-    format: Option<String>,
+    format: Option<export::Format>,
 }
 
 /// A conversation id from the path; anything that is not a UUID names no conversation.
@@ -83,13 +84,26 @@ fn title(raw: &str) -> Result<&str, AppError> {
 pub async fn create(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
-    request: Request,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Conversation>), AppError> {
-    let empty = request.headers().get(header::CONTENT_LENGTH).is_some_and(|length| length == "0")
-        || (request.headers().get(header::CONTENT_TYPE).is_none()
-            && request.headers().get(header::TRANSFER_ENCODING).is_none());
-    let requested =
-        if empty { None } else { ApiJson::<NewConversation>::from_request(request, &state).await?.0.title };
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        _ => AppError::BadRequest(format!("The body could not be read: {}", e.body_text())),
+    })?;
+    let requested = if body.is_empty() {
+        None
+    } else {
+        let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        serde_json::from_slice::<NewConversation>(&body)
+            .map_err(|e| AppError::BadRequest(format!("The body is not valid: {e}")))?
+            .title
+    };
     let title = requested.as_deref().map(title).transpose()?;
     let conversation = state.conversations.store.create(&owner, title).await?;
     Ok((StatusCode::CREATED, Json(conversation)))
@@ -98,10 +112,8 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, AppError> {
-    let Query(query) =
-        query.map_err(|e| AppError::BadRequest(format!("The query is not valid: {}", e.body_text())))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(AppError::BadRequest(format!("`limit` must be from 1 to {MAX_PAGE}.")));
@@ -136,6 +148,10 @@ pub async fn delete(
     ConversationId(id): ConversationId,
 ) -> Result<StatusCode, AppError> {
     state.conversations.store.delete(&owner, id).await?;
+    // Nobody can read an answer to a deleted conversation: stop paying for it.
+    if let Some(live) = state.conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
+        live.stop();
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,14 +159,8 @@ pub async fn export(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
-    query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(ExportQuery { format }): ApiQuery<ExportQuery>,
 ) -> Result<Response, AppError> {
-    let format = query.ok().and_then(|Query(q)| q.format);
-    let format = match format.as_deref() {
-        None | Some("markdown") => export::Format::Markdown,
-        Some("json") => export::Format::Json,
-        Some(_) => return Err(AppError::BadRequest("`format` must be `markdown` or `json`.".into())),
-    };
     let conversation = state.conversations.store.get(&owner, id).await?;
-    Ok(export::response(&conversation, format).into_response())
+    Ok(export::response(&conversation, format.unwrap_or_default()).into_response())
 }
