@@ -98,27 +98,18 @@ async fn floor_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timi
     timing
 }
 
-/// How the relay is asked: the seed's stateless chat, or a turn of a stored conversation (the
-/// conversation is created first; the timing starts with the chat request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the relay is asked: the seed's stateless chat, or the next turn of a stored
+/// conversation (created beforehand, outside what is measured).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Path {
     Stateless,
-    Stored,
+    Stored(String),
 }
 
-async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: Path) -> Timing {
+async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &Path) -> Timing {
     let body = match path {
         Path::Stateless => format!(r#"{{"prompt":"{prompt}"}}"#),
-        Path::Stored => {
-            let Ok(created) = client.post(format!("{url}/api/conversations")).send().await else {
-                return Timing::default();
-            };
-            let Ok(conversation) = created.json::<serde_json::Value>().await else {
-                return Timing::default();
-            };
-            let id = conversation["id"].as_str().unwrap_or_default();
-            format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#)
-        }
+        Path::Stored(id) => format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#),
     };
     let started = Instant::now();
     let mut timing = Timing::default();
@@ -210,6 +201,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             // Every stream comes from one loopback client: measure the relay, not the limiter.
             ("RATE_LIMIT_PER_MINUTE", "0"),
             ("MAX_CONCURRENT_STREAMS", "100000"),
+            // One owner (the loopback user) runs every stored answer of the run.
+            ("MAX_RUNNING_ANSWERS_PER_OWNER", "100000"),
+            ("MAX_CONVERSATIONS_PER_OWNER", "1000000"),
         ],
         "listening on ",
     )?;
@@ -231,12 +225,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url, "bench"))).await);
         drop(floor_client);
 
-        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, Path::Stateless).await?;
+        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, false).await?;
         if floor.ttft.is_empty() || relay.ttft.is_empty() {
             bail!("no stream produced a token at {n} streams");
         }
         if options.stored_levels.contains(&n) {
-            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, Path::Stored).await?;
+            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, true).await?;
             let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
             stored_rows.push(format!(
                 "| {n} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} |",
@@ -290,17 +284,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 }
 
 /// `n` simultaneous streams through the server: what they saw, the server's CPU seconds per
-/// 1,000 tokens, and its memory before and after (the peak reset first).
+/// 1,000 tokens, and its memory before and after (the peak reset first). Stored streams get a
+/// conversation each before the measurement starts.
 async fn measure(
     proc: &ProcStats,
     n: usize,
     server: &str,
-    path: Path,
+    stored: bool,
 ) -> anyhow::Result<(Level, f64, crate::proc_stats::Sample, crate::proc_stats::Sample)> {
+    let client = client()?;
+    let paths = if stored {
+        let create = |_| async {
+            let created = client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
+            let conversation: serde_json::Value = created.json().await?;
+            anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
+        };
+        join_all((0..n).map(create)).await.into_iter().collect::<anyhow::Result<Vec<_>>>()?
+    } else {
+        vec![Path::Stateless; n]
+    };
     let before = proc.sample()?;
     proc.reset_peak()?;
-    let client = client()?;
-    let level = summarise(&join_all((0..n).map(|_| relay_stream(&client, server, "bench", path))).await);
+    let level = summarise(&join_all(paths.iter().map(|path| relay_stream(&client, server, "bench", path))).await);
     let after = proc.sample()?;
     let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
     Ok((level, cpu_per_1k, before, after))
@@ -323,7 +328,7 @@ async fn saturation(
     let before = proc.sample()?;
     let started = Instant::now();
     let relay = summarise(
-        &join_all((0..streams).map(|_| relay_stream(&client, server, &prompt, Path::Stateless))).await,
+        &join_all((0..streams).map(|_| relay_stream(&client, server, &prompt, &Path::Stateless))).await,
     );
     let relay_rate = relay.tokens as f64 / started.elapsed().as_secs_f64();
     let cpu = proc.sample()?.cpu_seconds - before.cpu_seconds;
