@@ -295,7 +295,8 @@ async fn measure(
     let client = client()?;
     let paths = if stored {
         let create = |_| async {
-            let created = client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
+            let created =
+                client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
             let conversation: serde_json::Value = created.json().await?;
             anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
         };
@@ -305,7 +306,8 @@ async fn measure(
     };
     let before = proc.sample()?;
     proc.reset_peak()?;
-    let level = summarise(&join_all(paths.iter().map(|path| relay_stream(&client, server, "bench", path))).await);
+    let level =
+        summarise(&join_all(paths.iter().map(|path| relay_stream(&client, server, "bench", path))).await);
     let after = proc.sample()?;
     let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
     Ok((level, cpu_per_1k, before, after))

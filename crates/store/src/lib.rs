@@ -200,6 +200,19 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
         model: Option<&str>,
     ) -> BoxFuture<'_, Result<Vec<StoredMessage>, StoreError>>;
 
+    /// [`add_user_message`](Self::add_user_message) and [`start_answer`](Self::start_answer) in
+    /// one transaction: the user turn, the history ending with it, and the id of the new
+    /// `streaming` answer leased by `replica`. What the server does for each turn, so a turn
+    /// costs one write transaction before the model is asked.
+    fn begin_turn(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: &str,
+        replica: ReplicaId,
+    ) -> BoxFuture<'_, Result<(Vec<StoredMessage>, Uuid), StoreError>>;
+
     /// Creates the assistant message, `streaming`, leased by `replica` (which must already hold
     /// a lease: see [`heartbeat`](Self::heartbeat)). [`StoreError::NotFound`] when the
     /// conversation is gone. Not owner-scoped: the server calls it right after

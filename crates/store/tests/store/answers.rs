@@ -95,3 +95,27 @@ pub async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
     assert!(appended.is_ok() && finished.is_ok(), "a vanished answer is nothing to write to");
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 0);
 }
+
+pub async fn a_turn_stores_the_prompt_and_starts_its_answer_in_one_step(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    let conversation = store.create(&alice, None).await.unwrap().id;
+
+    let (history, answer) =
+        store.begin_turn(&alice, conversation, "Hello there", "m", replica).await.unwrap();
+    let refused = store.begin_turn(&owner("mallory"), conversation, "mine", "m", replica).await;
+
+    assert_eq!(history.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["Hello there"]);
+    let stored = store.get(&alice, conversation).await.unwrap();
+    assert_eq!(stored.conversation.title, "Hello there");
+    let [prompt, started] = stored.messages.as_slice() else { panic!("{:?}", stored.messages) };
+    assert_eq!((prompt.role, prompt.status), (Role::User, MessageStatus::Complete));
+    assert_eq!(
+        (started.id, started.role, started.status),
+        (answer, Role::Assistant, MessageStatus::Streaming)
+    );
+    assert_eq!(started.model.as_deref(), Some("m"));
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+}

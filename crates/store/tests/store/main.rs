@@ -46,6 +46,7 @@ behaviours! {
     answers::stopped_and_failed_answers_keep_their_partial_text,
     answers::a_finished_answer_is_not_finished_again,
     answers::an_answer_to_a_deleted_conversation_is_not_found,
+    answers::a_turn_stores_the_prompt_and_starts_its_answer_in_one_step,
     leases::a_sweep_leaves_live_replicas_answers_alone,
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,

@@ -149,8 +149,8 @@ pub async fn chat(
     }
 }
 
-/// A stored conversation's next turn: the prompt is stored, the history read back, the answer
-/// registered (so Stop and resume find it from now on) and run by a task of the server's that
+/// A stored conversation's next turn: the prompt and its answer are stored, the history read
+/// back, the answer registered (so Stop and resume find it from now on) and run by a task of the server's that
 /// this response only follows. A refusal before the first event is still an HTTP error, and
 /// recorded as the answer's error; Stop before it ends the answer without one.
 async fn start_stored(
@@ -165,9 +165,10 @@ async fn start_stored(
     let conversations = &state.conversations;
     let place = conversations.live.begin(conversation, &owner)?;
     let model_id = &state.model.info().id;
-    let history = conversations.store.add_user_message(&owner, conversation, prompt, Some(model_id)).await?;
+    // One write transaction before the model is asked: the prompt, and the answer it starts.
+    let (history, message) =
+        conversations.store.begin_turn(&owner, conversation, prompt, model_id, conversations.replica).await?;
     let (messages, dropped_turns) = history::window(&history, &state.limits);
-    let message = conversations.store.start_answer(conversation, model_id, conversations.replica).await?;
     let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
     let (live, mut ending) = place.start(message);
     let opened = tokio::select! {
