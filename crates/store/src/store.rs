@@ -37,6 +37,9 @@ fn sql_count(limit: u64) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// A turn as stored: the history ending with the user's message, and its answer's id if started.
+type Turn = (Vec<StoredMessage>, Option<Uuid>);
+
 impl SqlStore {
     /// Stores a user turn and, given a `replica`, the `streaming` answer that follows it, in one
     /// transaction; returns the history ending with the user turn, and the answer's id.
@@ -47,7 +50,7 @@ impl SqlStore {
         content: &str,
         model: Option<&str>,
         replica: Option<ReplicaId>,
-    ) -> BoxFuture<'_, Result<(Vec<StoredMessage>, Option<Uuid>), StoreError>> {
+    ) -> BoxFuture<'_, Result<Turn, StoreError>> {
         let owner = owner.0.clone();
         let content = content.to_owned();
         let model = model.map(str::to_owned);
