@@ -5,8 +5,8 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
 use aws_sdk_bedrockruntime::config::Credentials;
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use streambed_bedrock::BedrockModel;
 use streambed_emulator::{Emulator, RunningEmulator};
@@ -152,4 +152,46 @@ pub async fn read_frames(response: reqwest::Response) -> Frames {
         frames.all.push((event.event, event.data));
     }
     frames
+}
+
+pub type Events = std::pin::Pin<
+    Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
+>;
+
+/// What a client holds: the text so far, the last id, the message frames it got, and the
+/// terminal event once there.
+#[derive(Debug, Default)]
+pub struct Client {
+    pub text: String,
+    pub last_id: String,
+    pub tokens: usize,
+    pub terminal: Option<(String, Value)>,
+}
+
+impl Client {
+    /// Reads up to `frames` frames (all, with `usize::MAX`).
+    pub async fn read(&mut self, events: &mut Events, frames: usize) {
+        for _ in 0..frames {
+            let Some(Ok(event)) = events.next().await else { return };
+            if !event.id.is_empty() {
+                self.last_id = event.id.clone();
+            }
+            let data: Value = serde_json::from_str(&event.data).unwrap();
+            match event.event.as_str() {
+                "message" => {
+                    self.text.push_str(data["token"].as_str().unwrap());
+                    self.tokens += 1;
+                }
+                "start" | "reasoning" => {}
+                _ => {
+                    self.terminal = Some((event.event, data));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+pub fn events(response: reqwest::Response) -> Events {
+    Box::pin(response.bytes_stream().eventsource())
 }

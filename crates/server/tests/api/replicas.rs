@@ -8,17 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use eventsource_stream::{Event, Eventsource};
-use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use streambed_emulator::{Emulator, Outcome, RunningEmulator};
 use streambed_testkit::{Postgres, Redis, process::free_port};
 
-use crate::binary::{command, start, terminate};
-
-type Events = std::pin::Pin<
-    Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
->;
+use crate::{
+    binary::{command, start, terminate},
+    helpers::{Client, Events, events},
+};
 
 /// One replica: the process, its URL and its log.
 struct Replica {
@@ -41,44 +38,6 @@ impl Replica {
         terminate(&self.child);
         tokio::task::spawn_blocking(move || self.child.wait()).await.unwrap().unwrap();
     }
-}
-
-/// What a client holds: the text so far, the last id, the message frames it got, and the
-/// terminal event once there.
-#[derive(Debug, Default)]
-struct Client {
-    text: String,
-    last_id: String,
-    tokens: usize,
-    terminal: Option<(String, Value)>,
-}
-
-impl Client {
-    /// Reads up to `frames` frames (all, with `usize::MAX`).
-    async fn read(&mut self, events: &mut Events, frames: usize) {
-        for _ in 0..frames {
-            let Some(Ok(event)) = events.next().await else { return };
-            if !event.id.is_empty() {
-                self.last_id = event.id.clone();
-            }
-            let data: Value = serde_json::from_str(&event.data).unwrap();
-            match event.event.as_str() {
-                "message" => {
-                    self.text.push_str(data["token"].as_str().unwrap());
-                    self.tokens += 1;
-                }
-                "start" | "reasoning" => {}
-                _ => {
-                    self.terminal = Some((event.event, data));
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn events(response: reqwest::Response) -> Events {
-    Box::pin(response.bytes_stream().eventsource())
 }
 
 async fn new_conversation(http: &reqwest::Client, replica: &Replica) -> String {

@@ -3,51 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use eventsource_stream::{Event, Eventsource};
-use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use streambed_emulator::Outcome;
 
-use crate::helpers::{TestApp, spawn_app};
-
-type Events = std::pin::Pin<
-    Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
->;
-
-/// What a client holds: the text so far, the last id it saw, and the terminal event once there.
-#[derive(Debug, Default)]
-struct Client {
-    text: String,
-    last_id: String,
-    terminal: Option<(String, Value)>,
-}
-
-impl Client {
-    /// Reads up to `frames` frames (all, with `usize::MAX`) from `events`.
-    async fn read(&mut self, events: &mut Events, frames: usize) {
-        for _ in 0..frames {
-            let Some(Ok(event)) = events.next().await else { return };
-            if !event.id.is_empty() {
-                self.last_id = event.id.clone();
-            }
-            let data: Value = serde_json::from_str(&event.data).unwrap();
-            match event.event.as_str() {
-                "message" => self.text.push_str(data["token"].as_str().unwrap()),
-                "start" | "reasoning" => {}
-                _ => {
-                    self.terminal = Some((event.event, data));
-                    return;
-                }
-            }
-        }
-    }
-}
+use crate::helpers::{Client, Events, TestApp, events, spawn_app};
 
 impl TestApp {
     async fn start_answer(&self, id: &str, prompt: &str) -> Events {
         let response = self.post_chat(json!({ "conversationId": id, "prompt": prompt })).await;
         assert_eq!(response.status(), 200);
-        Box::pin(response.bytes_stream().eventsource())
+        events(response)
     }
 
     async fn resume(&self, id: &str, last_id: &str) -> reqwest::Response {
@@ -102,7 +67,7 @@ async fn a_client_cut_anywhere_and_resuming_with_last_event_id_gets_exactly_the_
                 drop(events);
                 let response = app.resume(&id, &client.last_id).await;
                 assert_eq!(response.status(), 200, "round {round}");
-                events = Box::pin(response.bytes_stream().eventsource());
+                events = crate::helpers::events(response);
             }
         }
 
@@ -129,7 +94,7 @@ async fn a_client_that_comes_back_after_the_end_gets_the_rest_from_the_store() {
     let answer = app.settled_answer(&id).await;
 
     let response = app.resume(&id, &client.last_id).await;
-    let mut events: Events = Box::pin(response.bytes_stream().eventsource());
+    let mut events = crate::helpers::events(response);
     client.read(&mut events, usize::MAX).await;
 
     assert_eq!(client.text, answer["content"].as_str().unwrap());
