@@ -61,8 +61,7 @@ async fn main() -> anyhow::Result<()> {
         shared_with_other_replicas = shared,
         "conversations stored"
     );
-    tokio::spawn(conversations.clone().keep_lease());
-    tokio::spawn(conversations.clone().listen_for_stops());
+    conversations.spawn_upkeep();
 
     let shutdown = Shutdown::default();
     let app = streambed_server::app(&config, model, conversations.clone(), shutdown.clone());

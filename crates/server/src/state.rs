@@ -91,9 +91,17 @@ impl Conversations {
         self.policy_reason
     }
 
+    /// Starts the background work the conversations need while the server runs: the lease on
+    /// this process's answers and, with Redis, listening for Stops sent to other replicas.
+    /// Kept out of [`crate::app`], which only builds the router; `main` and the tests call it.
+    pub fn spawn_upkeep(&self) {
+        tokio::spawn(self.clone().keep_lease());
+        tokio::spawn(self.clone().listen_for_stops());
+    }
+
     /// Keeps this process's answers leased, and marks `interrupted` the answers of processes
     /// that stopped renewing theirs (a crash, a `kill -9`). Runs until dropped.
-    pub async fn keep_lease(self) {
+    async fn keep_lease(self) {
         let mut every = tokio::time::interval(self.lease / 3);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -120,7 +128,7 @@ impl Conversations {
 
     /// Stops the answers running here that a Stop sent to another replica names. Without
     /// Redis there is no other replica to hear from, and this returns at once. Runs until dropped.
-    pub async fn listen_for_stops(self) {
+    async fn listen_for_stops(self) {
         if let Some(redis) = self.redis {
             replicas::stops::obey(redis, self.live).await;
         }

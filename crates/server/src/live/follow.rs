@@ -55,19 +55,26 @@ pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event
     }
 }
 
+/// Where a follower reads an answer this process does not run, and what ends the follow early.
+#[derive(Debug, Clone)]
+pub struct Elsewhere {
+    pub store: Arc<dyn ConversationStore>,
+    pub owner: Owner,
+    pub conversation: Uuid,
+    /// The shutdown cut-off.
+    pub cutoff: CancellationToken,
+}
+
 /// Replays a stored answer from `after`: what the store has past the cursor, more as another
 /// replica flushes it while it is `streaming`, and a terminal frame made from how it ended.
 pub fn replay_stored(
-    store: Arc<dyn ConversationStore>,
-    owner: Owner,
-    conversation: Uuid,
+    from: Elsewhere,
     message: StoredMessage,
     after: Cursor,
-    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        yield Ok(at(sse::start(conversation, message.id), after));
-        for await frame in stored_rest(store, owner, conversation, message, after, cutoff) {
+        yield Ok(at(sse::start(from.conversation, message.id), after));
+        for await frame in stored_rest(from, message, after) {
             yield frame;
         }
     }
@@ -77,13 +84,11 @@ pub fn replay_stored(
 /// through Redis carries on when Redis cannot serve it. A store that cannot be read is tried
 /// again; the shutdown cut-off, or [`FOLLOW_AT_MOST`], ends the follow with an error.
 pub(super) fn stored_rest(
-    store: Arc<dyn ConversationStore>,
-    owner: Owner,
-    conversation: Uuid,
+    from: Elsewhere,
     message: StoredMessage,
     after: Cursor,
-    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
+    let Elsewhere { store, owner, conversation, cutoff } = from;
     async_stream::stream! {
         let mut cursor = after;
         let mut message = message;

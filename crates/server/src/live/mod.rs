@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub use follow::{follow, replay_stored};
+pub use follow::{Elsewhere, follow, replay_stored};
 pub use remote::follow_remote;
 pub use task::run;
 

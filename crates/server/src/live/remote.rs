@@ -3,17 +3,16 @@
 //! cannot serve them (unreachable, entries missing, or behind the store because that replica
 //! lost Redis), the store takes over from the client's cursor, as without Redis.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
 use axum::response::sse::Event;
 use futures_util::Stream;
-use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
-use tokio_util::sync::CancellationToken;
+use streambed_store::{MessageStatus, StoredMessage};
 use uuid::Uuid;
 
 use super::{
     Cursor,
-    follow::{at, stored_rest},
+    follow::{Elsewhere, at, stored_rest},
 };
 use crate::{replicas::Redis, sse};
 
@@ -24,15 +23,12 @@ const BLOCK: Duration = Duration::from_secs(1);
 /// Follows `message`, running on another replica, from `after`.
 pub fn follow_remote(
     redis: Redis,
-    store: Arc<dyn ConversationStore>,
-    owner: Owner,
-    conversation: Uuid,
+    from: Elsewhere,
     message: StoredMessage,
     after: Cursor,
-    cutoff: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
-        yield Ok(at(sse::start(conversation, message.id), after));
+        yield Ok(at(sse::start(from.conversation, message.id), after));
         // What the client holds, where the entries read so far leave off, and how many there were.
         let mut held = after;
         let mut position = Cursor::default();
@@ -42,14 +38,14 @@ pub fn follow_remote(
         let reader = redis.frame_reader(latest.id, BLOCK).await.ok().flatten();
         if let Some(mut reader) = reader {
             'redis: loop {
-                if cutoff.is_cancelled() {
+                if from.cutoff.is_cancelled() {
                     yield Ok(at(sse::following_ended(), held));
                     ended = true;
                     break;
                 }
                 let Ok(entries) = reader.read(read).await else { break };
                 if entries.is_empty() {
-                    match check(&*store, &owner, conversation, latest.id, position).await {
+                    match check(&from, latest.id, position).await {
                         Check::KeepReading => continue,
                         Check::UseStore(stored) => {
                             latest = stored;
@@ -82,7 +78,7 @@ pub fn follow_remote(
             }
         }
         if !ended {
-            for await frame in stored_rest(store, owner, conversation, latest, held, cutoff) {
+            for await frame in stored_rest(from, latest, held) {
                 yield frame;
             }
         }
@@ -99,14 +95,8 @@ enum Check {
     Gone,
 }
 
-async fn check(
-    store: &dyn ConversationStore,
-    owner: &Owner,
-    conversation: Uuid,
-    message: Uuid,
-    position: Cursor,
-) -> Check {
-    let stored = match store.get(owner, conversation).await {
+async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Check {
+    let stored = match from.store.get(&from.owner, from.conversation).await {
         Ok(conversation) => conversation.messages.into_iter().find(|m| m.id == message),
         Err(e) => {
             // Redis may still serve the answer; the next quiet spell asks again.

@@ -48,8 +48,7 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
     let model = Arc::new(BedrockModel::new(&sdk_config, MODEL, config.stream_idle_timeout));
 
     let conversations = Conversations::open(&config).await.expect("the test database opens");
-    tokio::spawn(conversations.clone().keep_lease());
-    tokio::spawn(conversations.clone().listen_for_stops());
+    conversations.spawn_upkeep();
     let shutdown = Shutdown::default();
     let app = streambed_server::app(&config, model, conversations, shutdown.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -121,37 +121,27 @@ pub async fn stream(
             "`Last-Event-ID` is not a point in this conversation's latest answer.".into(),
         ));
     }
+    let from = live::Elsewhere {
+        store: Arc::clone(&conversations.store),
+        owner,
+        conversation: id,
+        cutoff: state.shutdown.cutoff.clone(),
+    };
     match (answer, after) {
         // Running on another replica (or its replica died and the lease has not run out yet):
         // followed through Redis, where that replica copies its frames, else through the store,
         // until it ends.
         (Some(answer), after) if answer.status == MessageStatus::Streaming => {
-            let (store, after) = (Arc::clone(&conversations.store), after.unwrap_or_default());
-            if let Some(redis) = &conversations.redis {
-                let follow = live::follow_remote(
-                    redis.clone(),
-                    store,
-                    owner,
-                    id,
-                    answer,
-                    after,
-                    state.shutdown.cutoff.clone(),
-                );
-                return Ok(sse::response(follow, state.keep_alive));
-            }
-            let replay = live::replay_stored(store, owner, id, answer, after, state.shutdown.cutoff.clone());
-            Ok(sse::response(replay, state.keep_alive))
+            let after = after.unwrap_or_default();
+            Ok(match &conversations.redis {
+                Some(redis) => {
+                    sse::response(live::follow_remote(redis.clone(), from, answer, after), state.keep_alive)
+                }
+                None => sse::response(live::replay_stored(from, answer, after), state.keep_alive),
+            })
         }
         (Some(answer), Some(after)) => {
-            let replay = live::replay_stored(
-                Arc::clone(&conversations.store),
-                owner,
-                id,
-                answer,
-                after,
-                state.shutdown.cutoff.clone(),
-            );
-            Ok(sse::response(replay, state.keep_alive))
+            Ok(sse::response(live::replay_stored(from, answer, after), state.keep_alive))
         }
         _ => Ok(StatusCode::NO_CONTENT.into_response()),
     }
