@@ -17,6 +17,7 @@ mod sql;
 mod store;
 mod timestamp;
 mod title;
+mod turn;
 
 use std::{sync::Arc, time::Duration};
 
