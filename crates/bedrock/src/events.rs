@@ -9,14 +9,17 @@ use aws_sdk_bedrockruntime::{
         error::ConverseStreamOutputError,
     },
 };
-use streambed_core::{ChatEvent, ChatStream, Completion, ErrorKind, ProviderError, Usage};
+use streambed_core::{ChatEvent, ChatStream, Completion, ErrorKind, ProviderError, StopReason, Usage};
 
 use crate::errors;
 
 pub(crate) fn usage(u: &TokenUsage) -> Usage {
+    let count = |n: i32| u32::try_from(n).unwrap_or_default();
     Usage {
-        input_tokens: u32::try_from(u.input_tokens()).unwrap_or_default(),
-        output_tokens: u32::try_from(u.output_tokens()).unwrap_or_default(),
+        input_tokens: count(u.input_tokens()),
+        output_tokens: count(u.output_tokens()),
+        cache_read_input_tokens: u.cache_read_input_tokens().map(count),
+        cache_write_input_tokens: u.cache_write_input_tokens().map(count),
     }
 }
 
@@ -56,13 +59,13 @@ pub(crate) fn relay(
                     // Tool use, citations, signatures: nothing a chat reader sees.
                     _ => {}
                 },
-                ConverseStreamOutput::MessageStop(stop) => stop_reason = Some(stop.stop_reason.as_str().to_owned()),
+                ConverseStreamOutput::MessageStop(stop) => stop_reason = Some(StopReason::parse(stop.stop_reason.as_str())),
                 ConverseStreamOutput::Metadata(metadata) => totals = metadata.usage.as_ref().map(usage).unwrap_or_default(),
                 _ => {}
             }
         }
         match stop_reason {
-            Some(stop_reason) => yield Ok(ChatEvent::Done(Completion { stop_reason, usage: totals, streamed: true })),
+            Some(stop_reason) => yield Ok(ChatEvent::Done(Completion::new(stop_reason, totals))),
             None => yield Err(ProviderError::new(
                 ErrorKind::StreamInterrupted,
                 "The Bedrock stream ended before the answer was complete. Try again.",

@@ -8,6 +8,7 @@
 mod errors;
 mod events;
 mod request;
+mod rules;
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use aws_config::SdkConfig;
 use aws_sdk_bedrockruntime::{Client, error::SdkError, operation::RequestId};
 use futures_util::stream;
 use streambed_core::{
-    BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError, Usage,
+    BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError,
+    StopReason, Usage,
 };
 
 use crate::errors::Context;
@@ -36,7 +38,10 @@ impl BedrockModel {
         let region = sdk_config.region().map_or_else(|| "(no region)".to_owned(), ToString::to_string);
         Self {
             client: Client::new(sdk_config),
-            info: ModelInfo { provider: "bedrock", id: model_id.into() },
+            info: {
+                let id: String = model_id.into();
+                ModelInfo { provider: "bedrock", name: id.clone(), id, capabilities: rules::capabilities() }
+            },
             idle_timeout,
             region,
         }
@@ -88,14 +93,14 @@ impl BedrockModel {
             .await
             .map_err(|e| errors::before_stream(&e, self.context()))?;
         let usage = output.usage().map(events::usage).unwrap_or_default();
-        let stop_reason = output.stop_reason().as_str().to_owned();
+        let stop_reason = StopReason::parse(output.stop_reason().as_str());
         let text = request::answer_text(output.output());
         Ok(single_chunk(text, stop_reason, usage))
     }
 }
 
-fn single_chunk(text: String, stop_reason: String, usage: Usage) -> ChatStream {
-    let done = ChatEvent::Done(Completion { stop_reason, usage, streamed: false });
+fn single_chunk(text: String, stop_reason: StopReason, usage: Usage) -> ChatStream {
+    let done = ChatEvent::Done(Completion { streamed: false, ..Completion::new(stop_reason, usage) });
     let text = (!text.is_empty()).then_some(ChatEvent::Text(text));
     Box::pin(stream::iter(text.into_iter().chain([done]).map(Ok)))
 }

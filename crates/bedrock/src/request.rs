@@ -27,7 +27,7 @@ impl TryFrom<&ChatRequest> for Parts {
                 };
                 Message::builder()
                     .role(role)
-                    .content(ContentBlock::Text(m.content.clone()))
+                    .content(ContentBlock::Text(m.text()))
                     .build()
                     .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, e.to_string()))
             })

@@ -22,7 +22,8 @@ struct Run {
 async fn once(model: &LocalModel) -> anyhow::Result<Run> {
     let mut request = ChatRequest::from_prompt(PROMPT);
     // Temperature 0 and a long limit: the answer runs its course or stops at 128 tokens.
-    request.params = InferenceParams { max_tokens: Some(GENERATE), temperature: Some(0.0), top_p: None };
+    request.params =
+        InferenceParams { max_tokens: Some(GENERATE), temperature: Some(0.0), ..Default::default() };
     let started = Instant::now();
     let mut stream = model.stream(request).await?;
     let mut first = None;
@@ -31,7 +32,6 @@ async fn once(model: &LocalModel) -> anyhow::Result<Run> {
             ChatEvent::Text(_) => {
                 first.get_or_insert_with(|| started.elapsed().as_secs_f64());
             }
-            ChatEvent::Reasoning(_) => {}
             ChatEvent::Done(done) => {
                 let ttft = first.unwrap_or_default();
                 return Ok(Run {
@@ -41,6 +41,7 @@ async fn once(model: &LocalModel) -> anyhow::Result<Run> {
                     decode_seconds: started.elapsed().as_secs_f64() - ttft,
                 });
             }
+            _ => {}
         }
     }
     anyhow::bail!("the answer ended without Done")

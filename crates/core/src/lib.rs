@@ -11,6 +11,9 @@ mod model;
 mod request;
 
 pub use error::{ErrorKind, ProviderError};
-pub use event::{ChatEvent, Completion, Usage};
-pub use model::{BoxFuture, ChatModel, ChatStream, ModelInfo};
-pub use request::{ChatRequest, InferenceParams, Message, Role};
+pub use event::{ChatEvent, Completion, StopReason, Usage};
+pub use model::{BoxFuture, Capabilities, ChatModel, ChatStream, ModelInfo, ReasoningStyle};
+pub use request::{
+    ChatRequest, Content, InferenceParams, Message, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult,
+    ToolSpec, ToolUse,
+};

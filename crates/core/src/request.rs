@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Who wrote a turn of the conversation. The system prompt travels separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -8,20 +9,98 @@ pub enum Role {
     Assistant,
 }
 
-/// One turn of the conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One turn of the conversation: text, and for tool use and reasoning models the blocks that
+/// go with it, in order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub role: Role,
+    pub content: Vec<Content>,
+}
+
+/// One block of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text(String),
+    /// The model's earlier reasoning, sent back where the provider requires it (tool use with
+    /// thinking on): exactly as it came, with its signature.
+    Reasoning(ReasoningBlock),
+    /// The model asked for a tool (an assistant turn).
+    ToolUse(ToolUse),
+    /// What the tool returned (a user turn).
+    ToolResult(ToolResult),
+}
+
+/// Reasoning as the provider sent it: readable text with the signature that proves it, or an
+/// encrypted block when the provider redacted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum ReasoningBlock {
+    Text {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Base64 of the provider's opaque bytes.
+    Redacted {
+        data: String,
+    },
+}
+
+/// A tool call the model made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolUse {
+    /// The provider's id for this call, which the result must name.
+    pub id: String,
+    pub name: String,
+    /// The arguments: a JSON object.
+    pub input: Value,
+}
+
+/// The answer to one tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    pub tool_use_id: String,
+    /// The tool's output as text (JSON output is sent as its text).
     pub content: String,
+    pub is_error: bool,
 }
 
 impl Message {
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self { role: Role::User, content: vec![Content::Text(content.into())] }
     }
 
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into() }
+        Self { role: Role::Assistant, content: vec![Content::Text(content.into())] }
+    }
+
+    /// The text blocks, joined: all a text-only model or a character count needs.
+    pub fn text(&self) -> String {
+        let mut texts = self.content.iter().filter_map(|c| match c {
+            Content::Text(text) => Some(text.as_str()),
+            _ => None,
+        });
+        match (texts.next(), texts.next()) {
+            (Some(one), None) => one.to_owned(),
+            (first, second) => first.into_iter().chain(second).chain(texts).collect(),
+        }
+    }
+
+    /// Characters of text, tool input and tool output, for the size limits.
+    pub fn chars(&self) -> usize {
+        self.content
+            .iter()
+            .map(|c| match c {
+                Content::Text(text) => text.chars().count(),
+                Content::Reasoning(_) => 0,
+                Content::ToolUse(call) => call.name.len() + call.input.to_string().chars().count(),
+                Content::ToolResult(result) => result.content.chars().count(),
+            })
+            .sum()
+    }
+
+    /// Whether any block is something other than text (what a text-only model cannot take).
+    pub fn has_tool_content(&self) -> bool {
+        self.content.iter().any(|c| matches!(c, Content::ToolUse(_) | Content::ToolResult(_)))
     }
 }
 
@@ -31,6 +110,63 @@ pub struct InferenceParams {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+}
+
+/// How hard a reasoning model may think before it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reasoning {
+    /// No reasoning requested.
+    #[default]
+    Off,
+    Low,
+    Medium,
+    High,
+    /// A token budget, as the Anthropic API's `thinking.budget_tokens` asks; a provider whose
+    /// model takes an effort level maps it to the nearest one.
+    #[serde(skip)]
+    Budget(u32),
+}
+
+impl Reasoning {
+    pub fn is_on(self) -> bool {
+        self != Self::Off
+    }
+
+    /// The word for this level (`budget` for an explicit budget).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Budget(_) => "budget",
+        }
+    }
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the input object.
+    pub input_schema: Value,
+}
+
+/// Whether and which tool the model must call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides.
+    #[default]
+    Auto,
+    /// The model must call some tool.
+    Any,
+    /// The model must call this tool.
+    Tool(String),
+    /// The model must not call a tool (the tools still describe the earlier calls).
+    None,
 }
 
 /// A validated chat request: a non-empty conversation that ends with a user turn.
@@ -39,16 +175,39 @@ pub struct ChatRequest {
     pub system: Option<String>,
     pub messages: Vec<Message>,
     pub params: InferenceParams,
+    /// Sequences that end the answer when the model writes them.
+    pub stop_sequences: Vec<String>,
+    pub reasoning: Reasoning,
+    pub tools: Vec<ToolSpec>,
+    pub tool_choice: ToolChoice,
 }
 
 impl ChatRequest {
+    /// A request for these turns with every option left at the provider's default.
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self {
+            system: None,
+            messages,
+            params: InferenceParams::default(),
+            stop_sequences: Vec::new(),
+            reasoning: Reasoning::Off,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+        }
+    }
+
     /// A single-turn request, the seed's `{"prompt": …}` form.
     pub fn from_prompt(prompt: impl Into<String>) -> Self {
-        Self { system: None, messages: vec![Message::user(prompt)], params: InferenceParams::default() }
+        Self::new(vec![Message::user(prompt)])
     }
 
     /// The text of the last user turn, if the conversation has one.
-    pub fn last_user_text(&self) -> Option<&str> {
-        self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
+    pub fn last_user_text(&self) -> Option<String> {
+        self.messages.iter().rev().find(|m| m.role == Role::User).map(Message::text)
+    }
+
+    /// Whether the request needs a model that can call tools.
+    pub fn uses_tools(&self) -> bool {
+        !self.tools.is_empty() || self.messages.iter().any(Message::has_tool_content)
     }
 }

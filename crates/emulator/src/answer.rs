@@ -3,7 +3,8 @@
 
 use futures_util::{StreamExt, stream};
 use streambed_core::{
-    BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError, Usage,
+    BoxFuture, Capabilities, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo,
+    ProviderError, ReasoningStyle, StopReason, Usage,
 };
 
 /// Deltas that trip naive SSE framing, JSON escaping and UTF-8 handling, including runs of
@@ -57,7 +58,7 @@ pub(crate) fn count_tokens(text: &str) -> u32 {
 
 pub(crate) fn input_tokens(request: &ChatRequest) -> u32 {
     let system = request.system.as_deref().map_or(0, count_tokens);
-    request.messages.iter().map(|m| count_tokens(&m.content)).sum::<u32>() + system
+    request.messages.iter().map(|m| count_tokens(&m.text())).sum::<u32>() + system
 }
 
 /// A stream that sends the given text deltas, then `Done` with `end_turn`.
@@ -73,8 +74,8 @@ pub(crate) fn with_reasoning(input_tokens: u32) -> ChatStream {
 }
 
 fn events(events: Vec<ChatEvent>, input_tokens: u32) -> ChatStream {
-    let usage = Usage { input_tokens, output_tokens: u32::try_from(events.len()).unwrap_or(u32::MAX) };
-    let done = ChatEvent::Done(Completion { stop_reason: "end_turn".into(), usage, streamed: true });
+    let usage = Usage::new(input_tokens, u32::try_from(events.len()).unwrap_or(u32::MAX));
+    let done = ChatEvent::Done(Completion::new(StopReason::EndTurn, usage));
     Box::pin(stream::iter(events.into_iter().chain([done]).map(Ok)))
 }
 
@@ -87,7 +88,19 @@ pub struct Scripted {
 
 impl Default for Scripted {
     fn default() -> Self {
-        Self { info: ModelInfo { provider: "scripted", id: "streambed-emulator-scripted".into() } }
+        let id = "streambed-emulator-scripted";
+        let capabilities = Capabilities {
+            reasoning: ReasoningStyle::None,
+            sampling: vec!["temperature", "topP", "topK"],
+            temperature_with_top_p: true,
+            max_output_tokens: 4096,
+            context_window: 200_000,
+            tools: false,
+            images: false,
+            documents: false,
+            prompt_cache: false,
+        };
+        Self { info: ModelInfo { provider: "scripted", id: id.into(), name: id.into(), capabilities } }
     }
 }
 
@@ -97,18 +110,15 @@ impl ChatModel for Scripted {
     }
 
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
-        let said = request.last_user_text().unwrap_or_default().trim();
-        let text = format!("Hello from the Streambed emulator. You said: {said}");
+        let said = request.last_user_text().unwrap_or_default();
+        let text = format!("Hello from the Streambed emulator. You said: {}", said.trim());
         let mut deltas: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
         let limit = request.params.max_tokens.map_or(usize::MAX, |m| m as usize);
         let truncated = deltas.len() > limit;
         deltas.truncate(limit);
-        let usage = Usage {
-            input_tokens: input_tokens(&request),
-            output_tokens: u32::try_from(deltas.len()).unwrap_or(u32::MAX),
-        };
-        let stop_reason = if truncated { "max_tokens" } else { "end_turn" };
-        let done = ChatEvent::Done(Completion { stop_reason: stop_reason.into(), usage, streamed: true });
+        let usage = Usage::new(input_tokens(&request), u32::try_from(deltas.len()).unwrap_or(u32::MAX));
+        let stop_reason = if truncated { StopReason::MaxTokens } else { StopReason::EndTurn };
+        let done = ChatEvent::Done(Completion::new(stop_reason, usage));
         let events = deltas.into_iter().map(ChatEvent::Text).chain([done]).map(Ok);
         Box::pin(async move { Ok(Box::pin(stream::iter(events)) as ChatStream) })
     }
@@ -120,8 +130,8 @@ pub(crate) async fn collect(mut answer: ChatStream) -> Result<(String, Completio
     while let Some(event) = answer.next().await {
         match event? {
             ChatEvent::Text(t) => text.push_str(&t),
-            ChatEvent::Reasoning(_) => {}
             ChatEvent::Done(completion) => return Ok((text, completion)),
+            _ => {}
         }
     }
     Err(ProviderError::new(streambed_core::ErrorKind::StreamInterrupted, "the answer source ended early"))
@@ -139,8 +149,8 @@ mod tests {
         let (text, done) =
             collect(model.stream(ChatRequest::from_prompt("hi there")).await.unwrap()).await.unwrap();
         assert_eq!(text, "Hello from the Streambed emulator. You said: hi there");
-        assert_eq!(done.stop_reason, "end_turn");
-        assert_eq!(done.usage, Usage { input_tokens: 2, output_tokens: 9 });
+        assert_eq!(done.stop_reason, StopReason::EndTurn);
+        assert_eq!(done.usage, Usage::new(2, 9));
 
         let mut short = ChatRequest::from_prompt("hi");
         short.params = InferenceParams { max_tokens: Some(2), ..Default::default() };

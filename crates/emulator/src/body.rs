@@ -61,12 +61,14 @@ pub(crate) fn event_stream(
             let (kind, delta) = match event {
                 Ok(ChatEvent::Text(text)) => (Block::Text, json!({ "text": text })),
                 Ok(ChatEvent::Reasoning(text)) => (Block::Reasoning, json!({ "reasoningContent": { "text": text } })),
+                // Tool calls and signatures: not scripted yet.
+                Ok(ChatEvent::ReasoningSignature(_) | ChatEvent::RedactedReasoning(_) | ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_)) => continue,
                 Ok(ChatEvent::Done(done)) => {
                     let index = block.map_or(0, |(_, i)| i);
                     match ending {
                         Ending::Complete => {
                             yield Ok(frames::event("contentBlockStop", json!({ "contentBlockIndex": index }), seq));
-                            yield Ok(frames::event("messageStop", json!({ "stopReason": done.stop_reason }), seq + 1));
+                            yield Ok(frames::event("messageStop", json!({ "stopReason": done.stop_reason.as_str() }), seq + 1));
                             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                             let metadata = json!({ "usage": usage_json(done.usage), "metrics": { "latencyMs": latency_ms } });
                             yield Ok(frames::event("metadata", metadata, seq + 2));

@@ -11,7 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::Value;
-use streambed_core::{ChatModel, ChatRequest, ChatStream, ErrorKind, ProviderError};
+use streambed_core::{ChatModel, ChatRequest, ChatStream, Content, ErrorKind, ProviderError};
 
 use crate::{
     answer::{self, UNICODE_DELTAS, synthetic_delta},
@@ -111,7 +111,7 @@ impl Shared {
             })
             .and_then(|body| {
                 let mut request = wire::parse_request(&body)?;
-                let marked = request.last_user_text().map(Scenario::from_message).transpose();
+                let marked = request.last_user_text().as_deref().map(Scenario::from_message).transpose();
                 let scenario = marked.map_err(|e| BedrockError::validation(e.to_string()))?.flatten();
                 if scenario.is_some() {
                     strip_marker(&mut request);
@@ -198,11 +198,14 @@ fn source_refusal(error: &ProviderError) -> BedrockError {
 
 /// Removes the scenario marker so the answer source sees only the person's words.
 fn strip_marker(request: &mut ChatRequest) {
-    if let Some(last) = request.messages.last_mut()
-        && let Some(start) = last.content.find("[[scenario:")
-        && let Some(len) = last.content[start..].find("]]")
-    {
-        last.content.replace_range(start..start + len + 2, "");
+    let Some(last) = request.messages.last_mut() else { return };
+    for block in &mut last.content {
+        if let Content::Text(text) = block
+            && let Some(start) = text.find("[[scenario:")
+            && let Some(len) = text[start..].find("]]")
+        {
+            text.replace_range(start..start + len + 2, "");
+        }
     }
 }
 
@@ -257,7 +260,8 @@ async fn converse(
         Ok((text, completion)) => {
             shared.recorder.finish(&call.request_id, Outcome::Complete, 0);
             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let body = wire::converse_response(&text, &completion.stop_reason, completion.usage, latency_ms);
+            let body =
+                wire::converse_response(&text, completion.stop_reason.as_str(), completion.usage, latency_ms);
             with_request_id(Json(body).into_response(), &call.request_id)
         }
         Err(error) => shared.refuse(&call.request_id, error),

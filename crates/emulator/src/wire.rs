@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use streambed_core::{ChatRequest, InferenceParams, Message, Role, Usage};
+use streambed_core::{ChatRequest, Content, InferenceParams, Message, Role, Usage};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -65,7 +65,7 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest, BedrockError> {
                     )));
                 }
             };
-            Ok(Message { role, content: text_of(&m.content) })
+            Ok(Message { role, content: vec![Content::Text(text_of(&m.content))] })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if messages.first().is_none_or(|m| m.role != Role::User) {
@@ -74,15 +74,15 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest, BedrockError> {
         ));
     }
     let system = text_of(&parsed.system);
-    Ok(ChatRequest {
-        system: (!system.is_empty()).then_some(system),
-        messages,
-        params: InferenceParams {
-            max_tokens: parsed.inference_config.max_tokens,
-            temperature: parsed.inference_config.temperature,
-            top_p: parsed.inference_config.top_p,
-        },
-    })
+    let mut request = ChatRequest::new(messages);
+    request.system = (!system.is_empty()).then_some(system);
+    request.params = InferenceParams {
+        max_tokens: parsed.inference_config.max_tokens,
+        temperature: parsed.inference_config.temperature,
+        top_p: parsed.inference_config.top_p,
+        top_k: None,
+    };
+    Ok(request)
 }
 
 /// The Converse (non-streaming) response body.
@@ -194,10 +194,10 @@ mod tests {
         let request = parse_request(&body).unwrap();
         assert_eq!(request.system.as_deref(), Some("Be brief."));
         assert_eq!(request.messages.len(), 3);
-        assert_eq!(request.last_user_text(), Some("More"));
+        assert_eq!(request.last_user_text(), Some("More".to_owned()));
         assert_eq!(
             request.params,
-            InferenceParams { max_tokens: Some(100), temperature: Some(0.5), top_p: Some(0.9) }
+            InferenceParams { max_tokens: Some(100), temperature: Some(0.5), top_p: Some(0.9), top_k: None }
         );
     }
 

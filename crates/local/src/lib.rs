@@ -18,7 +18,10 @@ mod worker;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use futures_util::stream;
-use streambed_core::{BoxFuture, ChatModel, ChatRequest, ChatStream, ErrorKind, ModelInfo, ProviderError};
+use streambed_core::{
+    BoxFuture, Capabilities, ChatModel, ChatRequest, ChatStream, ErrorKind, ModelInfo, ProviderError,
+    ReasoningStyle,
+};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
@@ -94,6 +97,9 @@ pub struct LocalModel {
     stats: watch::Receiver<WorkerStats>,
 }
 
+/// The model's id in `/api/models` and in requests.
+pub const MODEL_ID: &str = "SmolLM2-135M-Instruct";
+
 impl LocalModel {
     /// Loads the weights (converting them on first use) and starts the worker thread.
     /// Blocking: call it from `spawn_blocking` in async code.
@@ -108,7 +114,7 @@ impl LocalModel {
             .spawn(move || worker::run(weights, worker_tokenizer, queue, stats_tx))
             .map_err(LoadError::model)?;
         Ok(Self {
-            info: ModelInfo { provider: "local", id: "SmolLM2-135M-Instruct".into() },
+            info: Self::info(config.context_tokens.min(MAX_CONTEXT_TOKENS)),
             tokenizer,
             defaults: config.settings,
             context_tokens: config.context_tokens.min(MAX_CONTEXT_TOKENS),
@@ -116,6 +122,46 @@ impl LocalModel {
             places: Arc::new(Semaphore::new(config.max_queue + 1)),
             stats,
         })
+    }
+
+    /// What the embedded model is: text in, text out, no reasoning, no tools.
+    fn info(context_tokens: usize) -> ModelInfo {
+        let context_window = u32::try_from(context_tokens).unwrap_or(u32::MAX);
+        ModelInfo {
+            provider: "local",
+            id: MODEL_ID.into(),
+            name: "SmolLM2 135M (embedded)".into(),
+            capabilities: Capabilities {
+                reasoning: ReasoningStyle::None,
+                sampling: vec!["temperature", "topP", "topK"],
+                temperature_with_top_p: true,
+                max_output_tokens: context_window / 2,
+                context_window,
+                tools: false,
+                images: false,
+                documents: false,
+                prompt_cache: false,
+            },
+        }
+    }
+
+    /// Refuses what a text-only model cannot do, naming it, before any work is queued.
+    fn check(&self, request: &ChatRequest) -> Result<(), ProviderError> {
+        let refuse = |what: &str| {
+            Err(ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "The embedded model ({MODEL_ID}) answers text only: it cannot {what}. Choose a Bedrock model."
+                ),
+            ))
+        };
+        if request.uses_tools() {
+            return refuse("call tools");
+        }
+        if request.reasoning.is_on() {
+            return refuse("reason before answering");
+        }
+        Ok(())
     }
 
     /// The worker's counters, updated after each job.
@@ -132,6 +178,7 @@ impl LocalModel {
                 .min(self.context_tokens / 2),
             temperature: p.temperature.map_or(self.defaults.temperature, f64::from),
             top_p: p.top_p.map_or(self.defaults.top_p, f64::from),
+            top_k: p.top_k.map_or(self.defaults.top_k, |k| (k as usize).max(1)),
             ..self.defaults
         }
     }
@@ -171,6 +218,7 @@ impl LocalModel {
     }
 
     async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
+        self.check(&request)?;
         let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
             ProviderError::new(
                 ErrorKind::Overloaded,
@@ -208,6 +256,19 @@ impl ChatModel for LocalModel {
 
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         Box::pin(self.start(request))
+    }
+
+    /// The prompt's tokens with this model's own tokenizer and chat template, as generation
+    /// would count them (before any old turns are dropped).
+    fn count_tokens(&self, request: ChatRequest) -> BoxFuture<'_, Result<u32, ProviderError>> {
+        let tokenizer = Arc::clone(&self.tokenizer);
+        Box::pin(async move {
+            self.check(&request)?;
+            let tokens = tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, usize::MAX))
+                .await
+                .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+            Ok(u32::try_from(tokens.len()).unwrap_or(u32::MAX))
+        })
     }
 }
 

@@ -16,7 +16,7 @@ fn turn(role: &str, content: &str) -> String {
 /// by one gives the same ids as tokenizing the whole prompt, and lets old turns be dropped
 /// without tokenizing again.
 pub fn message_turns(messages: &[Message]) -> impl Iterator<Item = String> {
-    messages.iter().map(|m| turn(role_name(m.role), &m.content))
+    messages.iter().map(|m| turn(role_name(m.role), &m.text()))
 }
 
 pub fn system_turn(system: Option<&str>) -> String {

@@ -9,7 +9,7 @@ use candle_transformers::{
     generation::{LogitsProcessor, Sampling},
     utils::apply_repeat_penalty,
 };
-use streambed_core::{ChatEvent, Completion, ErrorKind, ProviderError, Usage};
+use streambed_core::{ChatEvent, Completion, ErrorKind, ProviderError, StopReason, Usage};
 use tokio::sync::{mpsc, watch};
 
 use crate::{
@@ -208,12 +208,13 @@ impl<'a> Generation<'a> {
         if let Some(rest) = text.finish() {
             self.send(ChatEvent::Text(rest));
         }
-        let usage = Usage {
-            input_tokens: u32::try_from(report.prompt_tokens).unwrap_or(u32::MAX),
-            output_tokens: u32::try_from(report.generated).unwrap_or(u32::MAX),
-        };
-        let stop_reason = if report.stop == Stop::MaxTokens { "max_tokens" } else { "end_turn" };
-        self.send(ChatEvent::Done(Completion { stop_reason: stop_reason.into(), usage, streamed: true }));
+        let usage = Usage::new(
+            u32::try_from(report.prompt_tokens).unwrap_or(u32::MAX),
+            u32::try_from(report.generated).unwrap_or(u32::MAX),
+        );
+        let stop_reason =
+            if report.stop == Stop::MaxTokens { StopReason::MaxTokens } else { StopReason::EndTurn };
+        self.send(ChatEvent::Done(Completion::new(stop_reason, usage)));
         Ok(())
     }
 }

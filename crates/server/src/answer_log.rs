@@ -64,6 +64,8 @@ impl AnswerLog {
             ChatEvent::Text(text) => pending.text.push_str(text),
             ChatEvent::Reasoning(text) => pending.reasoning.push_str(text),
             ChatEvent::Done(completion) => pending.finish = Some(complete(completion)),
+            // Signatures and tool calls are not part of a stored chat answer yet.
+            _ => {}
         }
         let full = pending.text.len() + pending.reasoning.len() >= FLUSH_BYTES;
         let done = pending.finish.is_some();
@@ -112,7 +114,7 @@ impl Drop for AnswerLog {
 fn complete(completion: &Completion) -> Finish {
     Finish {
         status: MessageStatus::Complete,
-        stop_reason: Some(completion.stop_reason.clone()),
+        stop_reason: Some(completion.stop_reason.as_str().to_owned()),
         usage: Some(completion.usage),
         error_code: None,
     }

@@ -74,7 +74,6 @@ impl Answer {
         });
         match &next {
             Ok(ChatEvent::Text(_)) => self.report.token(),
-            Ok(ChatEvent::Reasoning(_)) => {}
             Ok(ChatEvent::Done(completion)) => {
                 if !completion.streamed {
                     self.report.metrics.fallbacks.increment(1);
@@ -85,20 +84,23 @@ impl Answer {
                 self.report.metrics.upstream_error(error.kind.code());
                 self.report.end(error.kind.code());
             }
+            Ok(_) => {}
         }
         next
     }
 
-    /// The SSE frame for an event `next` returned.
-    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>) -> sse::Frame {
-        match event {
+    /// The SSE frame for an event `next` returned; `None` for what a chat reader never sees
+    /// (reasoning signatures, tool calls).
+    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>) -> Option<sse::Frame> {
+        Some(match event {
             Ok(ChatEvent::Text(text)) => sse::token(text),
             Ok(ChatEvent::Reasoning(text)) => sse::reasoning(text),
             Ok(ChatEvent::Done(completion)) => {
                 sse::done(completion, self.report.started.elapsed(), &self.report.model, self.dropped_turns)
             }
             Err(error) => sse::error(error, &self.report.request_id),
-        }
+            Ok(_) => return None,
+        })
     }
 
     /// Records that the answer was ended on purpose (Stop), not by the client leaving.
@@ -194,8 +196,10 @@ pub fn events(mut answer: Answer) -> impl Stream<Item = Result<Event, Infallible
         yield Ok(sse::keep_alive());
         loop {
             let next = answer.next().await;
-            let last = !matches!(next, Ok(ChatEvent::Text(_) | ChatEvent::Reasoning(_)));
-            yield Ok(answer.frame(&next).into());
+            let last = matches!(next, Ok(ChatEvent::Done(_)) | Err(_));
+            if let Some(frame) = answer.frame(&next) {
+                yield Ok(frame.into());
+            }
             if last {
                 break;
             }

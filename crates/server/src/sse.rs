@@ -170,7 +170,7 @@ pub fn done(completion: &Completion, latency: Duration, model: &str, dropped_tur
     json(
         Kind::Done,
         &Done {
-            stop_reason: &completion.stop_reason,
+            stop_reason: completion.stop_reason.as_str(),
             usage: completion.usage,
             latency_ms: Some(latency_ms),
             model,

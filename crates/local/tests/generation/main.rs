@@ -22,7 +22,8 @@ fn shared() -> &'static LocalModel {
 
 fn greedy(prompt: &str, max_tokens: u32) -> ChatRequest {
     let mut request = ChatRequest::from_prompt(prompt);
-    request.params = InferenceParams { max_tokens: Some(max_tokens), temperature: Some(0.0), top_p: None };
+    request.params =
+        InferenceParams { max_tokens: Some(max_tokens), temperature: Some(0.0), ..Default::default() };
     request
 }
 
@@ -35,8 +36,8 @@ async fn answer(model: &LocalModel, request: ChatRequest) -> (String, streambed_
                 assert!(!piece.is_empty() && !piece.contains('\u{FFFD}'), "{piece:?}");
                 text.push_str(&piece);
             }
-            ChatEvent::Reasoning(_) => panic!("SmolLM2 does not reason aloud"),
             ChatEvent::Done(done) => return (text, done),
+            other => panic!("SmolLM2 answers text only: {other:?}"),
         }
     }
     panic!("the stream ended without Done")
@@ -124,7 +125,7 @@ async fn a_long_conversation_drops_its_oldest_turns_to_fit_the_context() {
     messages.push(Message::user("Say hi."));
     let params = InferenceParams { max_tokens: Some(8), ..Default::default() };
 
-    let (_, done) = answer(&small_context(), ChatRequest { system: None, messages, params }).await;
+    let (_, done) = answer(&small_context(), ChatRequest { params, ..ChatRequest::new(messages) }).await;
 
     assert!(done.usage.input_tokens <= 400 - 8, "{done:?}");
     assert!(done.usage.input_tokens > 200, "the recent turns were kept: {done:?}");

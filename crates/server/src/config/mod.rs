@@ -154,6 +154,7 @@ impl Config {
             )?,
             temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
             top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
+            top_k: None,
         };
         let defaults = LocalConfig::default();
         let local = LocalConfig {
@@ -352,7 +353,7 @@ mod tests {
                 .unwrap();
         assert_eq!(
             config.params,
-            InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9) }
+            InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9), top_k: None }
         );
     }
 }

@@ -45,11 +45,11 @@ async fn relay(mut answer: Answer, live: &Live, mut ending: Ending, log: AnswerL
             Ok(event) => log.event(event),
             Err(error) => log.error(error),
         }
-        let frame = answer.frame(&next);
+        let Some(frame) = answer.frame(&next) else { continue };
         match next {
             Ok(ChatEvent::Text(text)) => live.push_content(frame, text.len(), 0),
             Ok(ChatEvent::Reasoning(text)) => live.push_content(frame, 0, text.len()),
-            Ok(ChatEvent::Done(_)) | Err(_) => break frame,
+            _ => break frame,
         }
     };
     ending.with(terminal);

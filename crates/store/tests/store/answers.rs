@@ -18,7 +18,7 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     store.append_answer(answer, "Once upon", "The user wants ").await.unwrap();
     store.append_answer(answer, " a time", "a story.").await.unwrap();
     let flushed = last_message(&*store, &alice, conversation).await;
-    let usage = Usage { input_tokens: 12, output_tokens: 34 };
+    let usage = Usage::new(12, 34);
     let done = Finish {
         status: MessageStatus::Complete,
         stop_reason: Some("end_turn".into()),

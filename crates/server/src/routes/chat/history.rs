@@ -5,37 +5,38 @@
 
 use std::collections::VecDeque;
 
-use streambed_core::{Message, Role};
+use streambed_core::{Content, Message, Role};
 use streambed_store::StoredMessage;
 
 use crate::config::Limits;
 
 /// The turns to send, ending with the newest user turn, and how many turns were left out.
 pub fn window(stored: &[StoredMessage], limits: &Limits) -> (Vec<Message>, usize) {
-    let mut turns: VecDeque<Message> = VecDeque::with_capacity(stored.len());
+    let mut turns: VecDeque<(Role, String)> = VecDeque::with_capacity(stored.len());
     for message in stored.iter().filter(|m| !m.content.trim().is_empty()) {
         match turns.back_mut() {
-            Some(last) if last.role == message.role => {
-                last.content.push_str("\n\n");
-                last.content.push_str(&message.content);
+            Some((role, text)) if *role == message.role => {
+                text.push_str("\n\n");
+                text.push_str(&message.content);
             }
-            _ => turns.push_back(Message { role: message.role, content: message.content.clone() }),
+            _ => turns.push_back((message.role, message.content.clone())),
         }
     }
     let merged = turns.len();
-    let mut chars: usize = turns.iter().map(|m| m.content.chars().count()).sum();
+    let mut chars: usize = turns.iter().map(|(_, text)| text.chars().count()).sum();
     // Never drop the last turn: it is the user's prompt, already checked against the limits.
     while turns.len() > 1
         && (turns.len() > limits.max_turns
             || chars > limits.max_prompt_chars
-            || turns.front().is_some_and(|m| m.role != Role::User))
+            || turns.front().is_some_and(|(role, _)| *role != Role::User))
     {
-        if let Some(first) = turns.pop_front() {
-            chars -= first.content.chars().count();
+        if let Some((_, first)) = turns.pop_front() {
+            chars -= first.chars().count();
         }
     }
     let dropped = merged - turns.len();
-    (turns.into(), dropped)
+    let turns = turns.into_iter().map(|(role, text)| Message { role, content: vec![Content::Text(text)] });
+    (turns.collect(), dropped)
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
-use streambed_core::{ChatRequest, ChatStream, ErrorKind, InferenceParams, Message, ProviderError, Role};
+use streambed_core::{
+    ChatRequest, ChatStream, Content, ErrorKind, InferenceParams, Message, ProviderError, Role,
+};
 use streambed_store::Owner;
 use uuid::Uuid;
 
@@ -30,9 +32,16 @@ use crate::{
 #[serde(rename_all = "camelCase")]
 pub struct ChatBody {
     prompt: Option<String>,
-    messages: Option<Vec<Message>>,
+    messages: Option<Vec<Turn>>,
     max_tokens: Option<u32>,
     conversation_id: Option<Uuid>,
+}
+
+/// One turn of the multi-turn form: text only.
+#[derive(Debug, Deserialize)]
+struct Turn {
+    role: Role,
+    content: String,
 }
 
 /// What a valid body asks for.
@@ -65,7 +74,7 @@ impl ChatBody {
                 limits.max_turns
             ));
         }
-        let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
+        let chars: usize = messages.iter().map(Message::chars).sum();
         if chars > limits.max_prompt_chars {
             return bad(format!(
                 "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS). \
@@ -76,14 +85,14 @@ impl ChatBody {
         let ask = match conversation {
             None => Ask::Stateless(messages),
             Some(conversation) => {
-                let prompt = messages.into_iter().next().map(|m| m.content).unwrap_or_default();
+                let prompt = messages.first().map(Message::text).unwrap_or_default();
                 Ask::Stored { conversation, prompt }
             }
         };
         Ok((ask, self.max_tokens))
     }
 
-    fn messages(prompt: Option<String>, messages: Option<Vec<Message>>) -> Result<Vec<Message>, AppError> {
+    fn messages(prompt: Option<String>, messages: Option<Vec<Turn>>) -> Result<Vec<Message>, AppError> {
         let bad = |m: &str| Err(AppError::BadRequest(m.to_owned()));
         match (prompt, messages) {
             (Some(_), Some(_)) => bad("Send either `prompt` or `messages`, not both."),
@@ -102,7 +111,10 @@ impl ChatBody {
                 if messages.last().is_some_and(|m| m.role != Role::User) {
                     return bad("The last message must have the role `user`.");
                 }
-                Ok(messages)
+                Ok(messages
+                    .into_iter()
+                    .map(|t| Message { role: t.role, content: vec![Content::Text(t.content)] })
+                    .collect())
             }
         }
     }
@@ -125,7 +137,8 @@ pub async fn chat(
     }
     let slot = state.streams.take()?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
-    let request = |messages| ChatRequest { system: state.system_prompt.clone(), messages, params };
+    let request =
+        |messages| ChatRequest { system: state.system_prompt.clone(), params, ..ChatRequest::new(messages) };
     let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
     // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
     let answer = |upstream| {
