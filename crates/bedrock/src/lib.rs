@@ -5,6 +5,7 @@
 //! to Converse (one chunk) when streaming is refused before any token. The upstream HTTP response
 //! lives inside the returned stream, so dropping the stream closes the Bedrock connection.
 
+mod config;
 mod errors;
 mod events;
 mod request;
@@ -19,6 +20,9 @@ use streambed_core::{
     BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError,
     StopReason, Usage,
 };
+
+pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, connect, models};
+pub use rules::Param;
 
 use crate::errors::Context;
 
@@ -45,6 +49,30 @@ impl BedrockModel {
             idle_timeout,
             region,
         }
+    }
+
+    /// A model on a shared client (see [`connect`]).
+    pub(crate) fn with_client(
+        client: Client,
+        region: &str,
+        choice: &ModelChoice,
+        config: &BedrockConfig,
+    ) -> Self {
+        let id = choice.id.clone();
+        let name = choice.name.clone().unwrap_or_else(|| id.clone());
+        Self {
+            client,
+            info: ModelInfo { provider: "bedrock", id, name, capabilities: rules::capabilities() },
+            idle_timeout: config.idle_timeout,
+            region: region.to_owned(),
+        }
+    }
+
+    /// The configured sampling parameters this model refuses, each with why; they are left out
+    /// of its requests. (Placeholder until the rules table lands.)
+    pub fn dropped_params(&self, params: &streambed_core::InferenceParams) -> Vec<(Param, &'static str)> {
+        let _ = params;
+        Vec::new()
     }
 
     fn context(&self) -> Context<'_> {

@@ -15,3 +15,11 @@ pub(crate) fn capabilities() -> Capabilities {
         prompt_cache: false,
     }
 }
+
+/// A sampling parameter some models refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Temperature,
+    TopP,
+    TopK,
+}

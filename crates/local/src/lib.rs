@@ -9,6 +9,7 @@
 mod attention;
 mod decode;
 mod model;
+mod on_demand;
 mod projections;
 mod template;
 mod tokenizer;
@@ -24,6 +25,7 @@ use streambed_core::{
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
+pub use on_demand::OnDemandLocalModel;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
 use crate::{tokenizer::ChatTokenizer, worker::Job};
@@ -125,7 +127,7 @@ impl LocalModel {
     }
 
     /// What the embedded model is: text in, text out, no reasoning, no tools.
-    fn info(context_tokens: usize) -> ModelInfo {
+    pub(crate) fn info(context_tokens: usize) -> ModelInfo {
         let context_window = u32::try_from(context_tokens).unwrap_or(u32::MAX);
         ModelInfo {
             provider: "local",

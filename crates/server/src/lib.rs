@@ -1,9 +1,9 @@
 //! The Streambed HTTP service. A browser or `curl` posts to `/api/chat`; the route validates the
-//! request, asks the configured [`ChatModel`] (Bedrock or the embedded model) for an answer, and
+//! request, asks the chosen `ChatModel` (a Bedrock model or the embedded one) for an answer, and
 //! relays its events as Server-Sent Events (see [`sse`] for the wire contract).
 //!
-//! `main.rs` only wires these pieces: [`Config`] from the environment, a provider from
-//! [`provider::build`], then [`serve`] with graceful shutdown. Tests call the same functions.
+//! `main.rs` only wires these pieces: [`Config`] from the environment, the models from
+//! [`models::build`], then [`serve`] with graceful shutdown. Tests call the same functions.
 
 mod answer_log;
 mod auth;
@@ -13,8 +13,8 @@ mod error;
 mod limits;
 mod live;
 mod metrics;
+pub mod models;
 mod owner;
-pub mod provider;
 mod relay;
 mod replicas;
 mod request_id;
@@ -34,7 +34,6 @@ use axum::{
     http::{HeaderName, HeaderValue, Method, Request, header},
     middleware::{from_fn, from_fn_with_state},
 };
-use streambed_core::ChatModel;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
@@ -45,6 +44,7 @@ use tower_http::{
 
 pub use config::{Config, ConfigError};
 pub use connections::{listen, serve};
+pub use models::Models;
 pub use shutdown::{Shutdown, signal};
 pub use state::Conversations;
 
@@ -63,14 +63,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// The whole application, ready to serve; tests call this with the emulator behind `model`.
+/// The whole application, ready to serve; tests call this with the emulator behind `models`.
 /// Call it inside a Tokio runtime: it starts a background task that keeps memory flat.
-pub fn app(
-    config: &Config,
-    model: Arc<dyn ChatModel>,
-    conversations: Conversations,
-    shutdown: Shutdown,
-) -> Router {
+pub fn app(config: &Config, models: Models, conversations: Conversations, shutdown: Shutdown) -> Router {
     let metrics = Arc::new(Metrics::default());
     if let Some(redis) = &conversations.redis {
         redis.count_failures_in(Arc::clone(&metrics));
@@ -80,7 +75,8 @@ pub fn app(
         Authenticator::new(&config.auth, config.limits.trusted_proxy_hops, conversations.redis.as_ref());
     tokio::spawn(upkeep(Arc::downgrade(&metrics), rate.as_ref().map(Arc::downgrade)));
     let state = Arc::new(AppState {
-        model,
+        models,
+        reasoning: config.models.reasoning,
         system_prompt: config.system_prompt.clone(),
         params: config.params,
         keep_alive: config.keep_alive,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use streambed_server::{Config, Conversations, Shutdown, provider};
+use streambed_server::{Config, Conversations, Shutdown, models};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -39,8 +39,16 @@ async fn main() -> anyhow::Result<()> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
-    let model = provider::build(&config).await?;
-    tracing::info!(provider = model.info().provider, model = %model.info().id, reason = config.provider_reason, "chat provider selected");
+    let models = models::build(&config.models, &config.params).await?;
+    let default = models.default_model().info();
+    let offered: Vec<&str> = models.iter().map(|m| m.info().id.as_str()).collect();
+    tracing::info!(
+        provider = default.provider,
+        default = %default.id,
+        reason = config.models.reason,
+        models = ?offered,
+        "models offered"
+    );
     tracing::info!(
         rate_limit = %config.limits.rate_summary(),
         auth_lockout = %config.auth.lockout_summary(),
@@ -64,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     conversations.spawn_upkeep();
 
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, conversations.clone(), shutdown.clone());
+    let app = streambed_server::app(&config, models, conversations.clone(), shutdown.clone());
     let listener = streambed_server::listen((config.host, config.port).into())
         .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

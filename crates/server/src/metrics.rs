@@ -26,6 +26,8 @@ const UPSTREAM_ERRORS: &str = "streambed_upstream_errors_total";
 const FALLBACKS: &str = "streambed_fallbacks_total";
 const CANCELLATIONS: &str = "streambed_cancellations_total";
 const REDIS_ERRORS: &str = "streambed_redis_errors_total";
+const CACHE_READ: &str = "streambed_prompt_cache_read_tokens_total";
+const CACHE_WRITE: &str = "streambed_prompt_cache_write_tokens_total";
 
 const TTFT_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 const INTER_TOKEN_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -41,6 +43,8 @@ pub struct Metrics {
     pub tokens: Counter,
     pub fallbacks: Counter,
     pub cancellations: Counter,
+    pub cache_read_tokens: Counter,
+    pub cache_write_tokens: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,6 +69,8 @@ impl Default for Metrics {
             describe(FALLBACKS, None, "Answers served by the non-streaming Converse fallback."),
             describe(CANCELLATIONS, None, "Streams whose client left before the answer ended."),
             describe(REDIS_ERRORS, None, "Failed Redis calls by use; the server carried on without Redis."),
+            describe(CACHE_READ, None, "Input tokens the provider read from its prompt cache."),
+            describe(CACHE_WRITE, None, "Input tokens the provider wrote to its prompt cache."),
         ] {
             recorder.describe_counter(name.into(), unit, help);
         }
@@ -83,6 +89,8 @@ impl Default for Metrics {
             tokens: recorder.register_counter(&Key::from_static_name(TOKENS), &METADATA),
             fallbacks: recorder.register_counter(&Key::from_static_name(FALLBACKS), &METADATA),
             cancellations: recorder.register_counter(&Key::from_static_name(CANCELLATIONS), &METADATA),
+            cache_read_tokens: recorder.register_counter(&Key::from_static_name(CACHE_READ), &METADATA),
+            cache_write_tokens: recorder.register_counter(&Key::from_static_name(CACHE_WRITE), &METADATA),
             recorder,
         }
     }
@@ -108,6 +116,12 @@ impl Metrics {
     pub fn redis_error(&self, purpose: &'static str) {
         let key = Key::from_parts(REDIS_ERRORS, vec![Label::from_static_parts("use", purpose)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// The prompt-cache figures of a finished answer.
+    pub fn usage(&self, usage: &streambed_core::Usage) {
+        self.cache_read_tokens.increment(usage.cache_read_input_tokens.unwrap_or(0).into());
+        self.cache_write_tokens.increment(usage.cache_write_input_tokens.unwrap_or(0).into());
     }
 
     /// Folds recorded histogram samples into their buckets so memory stays flat between scrapes.

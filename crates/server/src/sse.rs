@@ -58,6 +58,9 @@ struct Done<'a> {
     latency_ms: Option<u64>,
     model: &'a str,
     streamed: bool,
+    /// The service tier Bedrock says served the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'a str>,
     /// Oldest turns of a stored conversation left out to fit `MAX_TURNS`/`MAX_PROMPT_CHARS`.
     #[serde(skip_serializing_if = "is_zero")]
     dropped_turns: usize,
@@ -175,6 +178,7 @@ pub fn done(completion: &Completion, latency: Duration, model: &str, dropped_tur
             latency_ms: Some(latency_ms),
             model,
             streamed: completion.streamed,
+            service_tier: completion.service_tier.as_deref(),
             dropped_turns,
         },
     )
@@ -190,6 +194,7 @@ pub fn stored_done(message: &StoredMessage) -> Frame {
             latency_ms: None,
             model: message.model.as_deref().unwrap_or_default(),
             streamed: true,
+            service_tier: None,
             dropped_turns: 0,
         },
     )

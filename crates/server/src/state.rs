@@ -1,11 +1,11 @@
-//! What every handler may read: the model, the settings requests need, and the conversation
+//! What every handler may read: the models, the settings requests need, and the conversation
 //! store with the policy that says whose conversations a request may touch.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use streambed_core::{ChatModel, InferenceParams};
+use streambed_core::{InferenceParams, Reasoning};
 use streambed_store::{ConversationStore, ReplicaId, StoreLimits};
 use tokio_util::task::TaskTracker;
 
@@ -15,12 +15,15 @@ use crate::{
     limits::StreamSlots,
     live::LiveAnswers,
     metrics::Metrics,
+    models::Models,
     owner::OwnerPolicy,
     replicas::{self, Redis},
 };
 
 pub(crate) struct AppState {
-    pub model: Arc<dyn ChatModel>,
+    pub models: Models,
+    /// `BEDROCK_REASONING`: the level of a chat that names none, on models that can reason.
+    pub reasoning: Reasoning,
     pub system_prompt: Option<String>,
     pub params: InferenceParams,
     pub keep_alive: Duration,

@@ -183,6 +183,9 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 
     fn get(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<ConversationWithMessages, StoreError>>;
 
+    /// The conversation alone, without its messages (one row).
+    fn conversation(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<Conversation, StoreError>>;
+
     fn rename(&self, owner: &Owner, id: Uuid, title: &str)
     -> BoxFuture<'_, Result<Conversation, StoreError>>;
 

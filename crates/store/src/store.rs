@@ -112,6 +112,16 @@ impl ConversationStore for SqlStore {
         })
     }
 
+    fn conversation(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<Conversation, StoreError>> {
+        let owner = owner.0.clone();
+        boxed(async move {
+            let row: Option<ConversationRow> = with_pool!(&self.pools, |pool| {
+                sqlx::query_as(sql::GET).bind(id).bind(&owner).fetch_optional(pool).await?
+            });
+            Ok(row.ok_or(StoreError::NotFound)?.into())
+        })
+    }
+
     fn rename(
         &self,
         owner: &Owner,

@@ -6,7 +6,6 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 use axum::http::HeaderValue;
 use secrecy::SecretString;
 use streambed_core::InferenceParams;
-use streambed_local::{LocalConfig, Settings};
 
 use crate::auth::AuthConfig;
 use vars::Vars;
@@ -14,22 +13,15 @@ use vars::Vars;
 mod auth;
 mod connections;
 mod limits;
+mod models;
 mod redis;
 mod store;
 mod vars;
 
 pub use connections::Connections;
 pub use limits::Limits;
+pub use models::{ModelsConfig, ProviderChoice};
 pub use store::{DEFAULT_DATABASE_URL, StoreConfig};
-
-/// Which model answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderChoice {
-    /// Amazon Bedrock through the AWS SDK.
-    Bedrock,
-    /// The embedded SmolLM2 model, in-process.
-    Local,
-}
 
 /// Browsers allowed to call the API from another origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,20 +39,14 @@ pub struct Config {
     pub port: u16,
     /// `CORS_ORIGIN`: comma-separated origins, or `*` (the default).
     pub cors_origins: CorsOrigins,
-    /// `CHAT_PROVIDER`: `bedrock` or `local`; unset means bedrock when `BEDROCK_MODEL_ID` is set.
-    pub provider: ProviderChoice,
-    /// Why `provider` was chosen, for the start-up log.
-    pub provider_reason: &'static str,
-    /// `BEDROCK_REGION`: overrides the AWS SDK's region chain (`AWS_REGION`, profile).
-    pub bedrock_region: Option<String>,
-    /// `BEDROCK_MODEL_ID`: model id or inference profile id/ARN.
-    pub bedrock_model_id: Option<String>,
-    /// `BEDROCK_STREAM_IDLE_TIMEOUT`: seconds of upstream silence that end a stream (60).
-    pub stream_idle_timeout: Duration,
+    /// `CHAT_PROVIDER`, `BEDROCK_MODEL_ID`, `BEDROCK_MODELS`, `BEDROCK_REGION`, the other
+    /// `BEDROCK_*` request settings and `LOCAL_*`: the models offered.
+    pub models: ModelsConfig,
     /// `BEDROCK_SYSTEM_PROMPT`: system instructions for every request.
     pub system_prompt: Option<String>,
-    /// `BEDROCK_MAX_TOKENS`, `BEDROCK_TEMPERATURE`, `BEDROCK_TOP_P`: sampling settings sent
-    /// with every request; unset leaves the model's defaults.
+    /// `BEDROCK_MAX_TOKENS`, `BEDROCK_TEMPERATURE`, `BEDROCK_TOP_P`, `BEDROCK_TOP_K`: sampling
+    /// settings sent with every request (to the embedded model too) where the model takes
+    /// them; unset leaves the model's defaults.
     pub params: InferenceParams,
     /// `MAX_BODY_BYTES`: largest accepted request body (1 MiB).
     pub max_body_bytes: usize,
@@ -68,10 +54,6 @@ pub struct Config {
     pub keep_alive: Duration,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish after SIGTERM (25).
     pub shutdown_grace: Duration,
-    /// `LOCAL_MODEL_PATH`, `LOCAL_MAX_QUEUE`, `LOCAL_TOP_K`, `LOCAL_REPEAT_PENALTY`: the
-    /// embedded model's file, waiting-room size and sampling; `BEDROCK_MAX_TOKENS`,
-    /// `BEDROCK_TEMPERATURE` and `BEDROCK_TOP_P` apply to it too.
-    pub local: LocalConfig,
     /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
     pub static_dir: PathBuf,
     /// `API_KEYS`, `AUTH_JWT_*`: who may call the API; both unset leaves it open.
@@ -106,25 +88,6 @@ impl Config {
     /// Empty values count as unset, as `.env` files often leave them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
-        let bedrock_model_id = vars.string("BEDROCK_MODEL_ID");
-        let (provider, provider_reason) = match vars.string("CHAT_PROVIDER").as_deref() {
-            Some("bedrock") => (ProviderChoice::Bedrock, "CHAT_PROVIDER=bedrock"),
-            Some("local") => (ProviderChoice::Local, "CHAT_PROVIDER=local"),
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "CHAT_PROVIDER",
-                    format!("`{other}` is not `bedrock` or `local`"),
-                ));
-            }
-            None if bedrock_model_id.is_some() => (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"),
-            None => (ProviderChoice::Local, "BEDROCK_MODEL_ID is not set"),
-        };
-        if provider == ProviderChoice::Bedrock && bedrock_model_id.is_none() {
-            return Err(ConfigError::new(
-                "BEDROCK_MODEL_ID",
-                "is required with CHAT_PROVIDER=bedrock, e.g. anthropic.claude-3-haiku-20240307-v1:0".into(),
-            ));
-        }
         let cors_origins = match vars.string("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(v) if v.trim() == "*" => CorsOrigins::Any,
@@ -154,35 +117,13 @@ impl Config {
             )?,
             temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
             top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
-            top_k: None,
-        };
-        let defaults = LocalConfig::default();
-        let local = LocalConfig {
-            model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
-            max_queue: vars.parse("LOCAL_MAX_QUEUE", defaults.max_queue)?,
-            settings: Settings {
-                top_k: vars.at_least_one("LOCAL_TOP_K", defaults.settings.top_k)?,
-                repeat_penalty: vars
-                    .optional(
-                        "LOCAL_REPEAT_PENALTY",
-                        |p: &f32| (1.0..=2.0).contains(p),
-                        "a number from 1 to 2",
-                    )?
-                    .unwrap_or(defaults.settings.repeat_penalty),
-                ..defaults.settings
-            },
-            context_tokens: defaults.context_tokens,
+            top_k: vars.optional("BEDROCK_TOP_K", |k: &u32| *k >= 1, "an integer of at least 1")?,
         };
         Ok(Self {
-            local,
+            models: models::read(&vars)?,
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: vars.parse("PORT", 4000)?,
             cors_origins,
-            provider,
-            provider_reason,
-            bedrock_region: vars.string("BEDROCK_REGION"),
-            bedrock_model_id,
-            stream_idle_timeout: vars.seconds("BEDROCK_STREAM_IDLE_TIMEOUT", 60.0)?,
             system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
             params,
             max_body_bytes: vars.parse("MAX_BODY_BYTES", 1024 * 1024)?,
@@ -224,20 +165,67 @@ mod tests {
         let config = load(&[]).unwrap();
         assert_eq!((config.host.to_string().as_str(), config.port), ("127.0.0.1", 4000));
         assert_eq!(config.cors_origins, CorsOrigins::Any);
-        assert_eq!(config.provider, ProviderChoice::Local);
+        assert_eq!((config.models.default, config.models.bedrock), (ProviderChoice::Local, None));
+        assert_eq!(config.models.reasoning, streambed_core::Reasoning::Off);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.shutdown_grace, Duration::from_secs(25));
     }
 
     #[test]
     fn a_model_id_selects_bedrock_unless_the_provider_is_named() {
-        let config = load(&[("BEDROCK_MODEL_ID", "m")]).unwrap();
+        let config = load(&[("BEDROCK_MODEL_ID", "m")]).unwrap().models;
+        assert_eq!((config.default, config.reason), (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set"));
+        let config = load(&[("BEDROCK_MODEL_ID", "m"), ("CHAT_PROVIDER", "local")]).unwrap().models;
+        assert_eq!((config.default, config.bedrock), (ProviderChoice::Local, None));
+    }
+
+    #[test]
+    fn bedrock_models_are_listed_after_the_default_with_their_names() {
+        let ids = |pairs: &[(&str, &str)]| {
+            let bedrock = load(pairs).unwrap().models.bedrock.unwrap();
+            bedrock.models.into_iter().map(|m| (m.id, m.name)).collect::<Vec<_>>()
+        };
+        let listed =
+            ("BEDROCK_MODELS", "us.anthropic.claude-sonnet-4-5-20250929-v1:0=Sonnet 4.5, b ,a=Model A");
         assert_eq!(
-            (config.provider, config.provider_reason),
-            (ProviderChoice::Bedrock, "BEDROCK_MODEL_ID is set")
+            ids(&[("BEDROCK_MODEL_ID", "a"), listed]),
+            [
+                ("a".to_owned(), Some("Model A".to_owned())),
+                ("us.anthropic.claude-sonnet-4-5-20250929-v1:0".to_owned(), Some("Sonnet 4.5".to_owned())),
+                ("b".to_owned(), None),
+            ],
+            "the default first, named from the list, and not twice"
         );
-        let config = load(&[("BEDROCK_MODEL_ID", "m"), ("CHAT_PROVIDER", "local")]).unwrap();
-        assert_eq!(config.provider, ProviderChoice::Local);
+        assert_eq!(
+            ids(&[("BEDROCK_MODEL_ID", "x"), ("BEDROCK_MODELS", "y")]).len(),
+            2,
+            "a default not listed"
+        );
+        assert_eq!(
+            ids(&[listed]).first().map(|(id, _)| id.as_str()),
+            Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        );
+        let config =
+            load(&[("BEDROCK_MODELS", "arn:aws:bedrock:us-east-1:1:inference-profile/p")]).unwrap().models;
+        assert_eq!((config.default, config.reason), (ProviderChoice::Bedrock, "BEDROCK_MODELS is set"));
+    }
+
+    #[test]
+    fn bedrock_request_settings_are_read() {
+        let config = load(&[
+            ("BEDROCK_MODEL_ID", "m"),
+            ("BEDROCK_SERVICE_TIER", "flex"),
+            ("BEDROCK_LATENCY", "optimized"),
+            ("BEDROCK_PROMPT_CACHE", "on"),
+            ("BEDROCK_REASONING", "medium"),
+        ])
+        .unwrap()
+        .models;
+        let bedrock = config.bedrock.unwrap();
+        assert_eq!(bedrock.service_tier, Some(streambed_bedrock::ServiceTier::Flex));
+        assert_eq!(bedrock.latency, Some(streambed_bedrock::Latency::Optimized));
+        assert!(bedrock.prompt_cache);
+        assert_eq!(config.reasoning, streambed_core::Reasoning::Medium);
     }
 
     #[test]
@@ -267,6 +255,12 @@ mod tests {
             (vec![("AUTH_JWT_ISSUER", "https://idp.example")], "AUTH_JWT_AUDIENCE"),
             (vec![("AUTH_JWT_AUDIENCE", "a")], "AUTH_JWT_ISSUER"),
             (vec![("REDIS_URL", "localhost:6379")], "REDIS_URL"),
+            (vec![("BEDROCK_MODELS", "a b")], "BEDROCK_MODELS"),
+            (vec![("BEDROCK_MODEL_ID", "m"), ("BEDROCK_SERVICE_TIER", "gold")], "BEDROCK_SERVICE_TIER"),
+            (vec![("BEDROCK_MODEL_ID", "m"), ("BEDROCK_LATENCY", "fast")], "BEDROCK_LATENCY"),
+            (vec![("BEDROCK_MODEL_ID", "m"), ("BEDROCK_PROMPT_CACHE", "yes")], "BEDROCK_PROMPT_CACHE"),
+            (vec![("BEDROCK_REASONING", "max")], "BEDROCK_REASONING"),
+            (vec![("BEDROCK_TOP_K", "0")], "BEDROCK_TOP_K"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
         }
@@ -292,9 +286,13 @@ mod tests {
         let read = std::cell::RefCell::new(Vec::new());
         Config::from_lookup(|name| {
             read.borrow_mut().push(name.to_owned());
-            // Also walk the optional branches (JWT settings are only read with an issuer).
-            (name == "AUTH_JWT_ISSUER" || name == "AUTH_JWT_AUDIENCE")
-                .then(|| "https://idp.example".to_owned())
+            // Also walk the optional branches (JWT settings are only read with an issuer,
+            // Bedrock's with a model).
+            match name {
+                "AUTH_JWT_ISSUER" | "AUTH_JWT_AUDIENCE" => Some("https://idp.example".to_owned()),
+                "BEDROCK_MODEL_ID" => Some("m".to_owned()),
+                _ => None,
+            }
         })
         .unwrap();
         let documented = include_str!("../../../../.env.example");
@@ -348,12 +346,21 @@ mod tests {
 
     #[test]
     fn sampling_settings_are_forwarded() {
-        let config =
-            load(&[("BEDROCK_MAX_TOKENS", "512"), ("BEDROCK_TEMPERATURE", "0.2"), ("BEDROCK_TOP_P", "0.9")])
-                .unwrap();
+        let config = load(&[
+            ("BEDROCK_MAX_TOKENS", "512"),
+            ("BEDROCK_TEMPERATURE", "0.2"),
+            ("BEDROCK_TOP_P", "0.9"),
+            ("BEDROCK_TOP_K", "5"),
+        ])
+        .unwrap();
         assert_eq!(
             config.params,
-            InferenceParams { max_tokens: Some(512), temperature: Some(0.2), top_p: Some(0.9), top_k: None }
+            InferenceParams {
+                max_tokens: Some(512),
+                temperature: Some(0.2),
+                top_p: Some(0.9),
+                top_k: Some(5)
+            }
         );
     }
 }

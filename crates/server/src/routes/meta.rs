@@ -11,14 +11,24 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The active provider and the model(s) a client may pick (one for now: the configured one).
+/// Every model a client may pick, with what each accepts; the default first.
 pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let info = state.model.info();
-    Json(json!({
-        "provider": info.provider,
-        "default": info.id,
-        "models": [{ "id": info.id, "provider": info.provider }],
-    }))
+    let default = state.models.default_model().info();
+    let models: Vec<Value> = state
+        .models
+        .iter()
+        .map(|model| {
+            let info = model.info();
+            json!({
+                "id": info.id,
+                "name": info.name,
+                "provider": info.provider,
+                "default": info.id == default.id,
+                "capabilities": info.capabilities,
+            })
+        })
+        .collect();
+    Json(json!({ "provider": default.provider, "default": default.id, "models": models }))
 }
 
 /// The OpenAPI 3.1 document, written by hand next to the code it describes and checked

@@ -8,9 +8,9 @@ use aws_sdk_bedrockruntime::config::Credentials;
 use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
-use streambed_bedrock::BedrockModel;
+use streambed_core::ChatModel;
 use streambed_emulator::{Emulator, RunningEmulator};
-use streambed_server::{Config, Conversations, Shutdown};
+use streambed_server::{Config, Conversations, Models, Shutdown};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -45,12 +45,16 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
         .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
         .load()
         .await;
-    let model = Arc::new(BedrockModel::new(&sdk_config, MODEL, config.stream_idle_timeout));
+    // The server's own model set-up, on an SDK configuration pointed at this test's emulator.
+    let bedrock = config.models.bedrock.as_ref().expect("the tests configure Bedrock");
+    let mut bedrock = streambed_bedrock::models(&sdk_config, bedrock).expect("a region is set").into_iter();
+    let default = bedrock.next().expect("BEDROCK_MODEL_ID is set");
+    let models = Models::new(Arc::new(default), bedrock.map(|m| Arc::new(m) as Arc<dyn ChatModel>));
 
     let conversations = Conversations::open(&config).await.expect("the test database opens");
     conversations.spawn_upkeep();
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, model, conversations, shutdown.clone());
+    let app = streambed_server::app(&config, models, conversations, shutdown.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("bound");
     let (stop, stopped) = oneshot::channel();

@@ -12,6 +12,7 @@ mod idp;
 mod input;
 mod limits;
 mod metrics;
+mod models;
 mod replicas;
 mod resume;
 mod routes;

@@ -151,10 +151,11 @@ pub async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestDb) {
     assert_eq!(stored.conversation.model.as_deref(), Some("model-a"), "kept when no model is given");
     assert!(stored.conversation.updated_at > conversation.updated_at);
     store.add_user_message(&alice, conversation.id, "three", Some("model-b")).await.unwrap();
-    assert_eq!(
-        store.get(&alice, conversation.id).await.unwrap().conversation.model.as_deref(),
-        Some("model-b")
-    );
+    let alone = store.conversation(&alice, conversation.id).await.unwrap();
+    assert_eq!(alone.model.as_deref(), Some("model-b"));
+    assert_eq!(alone.id, conversation.id);
+    let other = store.conversation(&owner("mallory"), conversation.id).await;
+    assert!(matches!(other, Err(StoreError::NotFound)), "another owner's conversation is not found");
 }
 
 pub async fn limits_refuse_with_full(db: TestDb) {

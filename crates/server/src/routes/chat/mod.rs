@@ -10,7 +10,8 @@ use std::{sync::Arc, time::Instant};
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
 use streambed_core::{
-    ChatRequest, ChatStream, Content, ErrorKind, InferenceParams, Message, ProviderError, Role,
+    ChatModel, ChatRequest, ChatStream, Content, ErrorKind, InferenceParams, Message, ProviderError,
+    Reasoning, ReasoningStyle, Role,
 };
 use streambed_store::Owner;
 use uuid::Uuid;
@@ -27,19 +28,22 @@ use crate::{
 };
 
 /// The seed's `{"prompt": …}`, the multi-turn `{"messages": […]}`, or a conversation's next
-/// turn `{"conversationId": …, "prompt": …}`, with an optional `maxTokens` below the server's cap.
+/// turn `{"conversationId": …, "prompt": …}`, with an optional `maxTokens` below the server's
+/// cap, and optionally the `model` (from `/api/models`) and how hard it may `reasoning`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatBody {
     prompt: Option<String>,
-    messages: Option<Vec<Turn>>,
+    messages: Option<Vec<BodyMessage>>,
     max_tokens: Option<u32>,
     conversation_id: Option<Uuid>,
+    model: Option<String>,
+    reasoning: Option<Reasoning>,
 }
 
 /// One turn of the multi-turn form: text only.
 #[derive(Debug, Deserialize)]
-struct Turn {
+struct BodyMessage {
     role: Role,
     content: String,
 }
@@ -92,7 +96,10 @@ impl ChatBody {
         Ok((ask, self.max_tokens))
     }
 
-    fn messages(prompt: Option<String>, messages: Option<Vec<Turn>>) -> Result<Vec<Message>, AppError> {
+    fn messages(
+        prompt: Option<String>,
+        messages: Option<Vec<BodyMessage>>,
+    ) -> Result<Vec<Message>, AppError> {
         let bad = |m: &str| Err(AppError::BadRequest(m.to_owned()));
         match (prompt, messages) {
             (Some(_), Some(_)) => bad("Send either `prompt` or `messages`, not both."),
@@ -124,9 +131,10 @@ pub async fn chat(
     State(state): State<Arc<AppState>>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<ChatBody>,
+    ApiJson(mut body): ApiJson<ChatBody>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
+    let (chosen, requested_reasoning) = (body.model.take(), body.reasoning);
     let (ask, max_tokens) = body.validate(&state.limits)?;
     if state.shutdown.draining.is_cancelled() {
         return Err(ProviderError::new(
@@ -135,30 +143,92 @@ pub async fn chat(
         )
         .into());
     }
+    let target = match ask {
+        Ask::Stateless(messages) => Target::Stateless(messages),
+        Ask::Stored { conversation, prompt } => {
+            let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
+            Target::Stored { owner, conversation, prompt }
+        }
+    };
+    // A conversation keeps its model while it is still offered.
+    let remembered = match (&target, &chosen) {
+        (Target::Stored { owner, conversation, .. }, None) => {
+            state.conversations.store.conversation(owner, *conversation).await?.model
+        }
+        _ => None,
+    };
+    let model = match (chosen, remembered) {
+        (Some(id), _) => state.models.pick(Some(&id)).map_err(|e| AppError::BadRequest(e.to_string()))?,
+        (None, Some(id)) => state.models.get(&id).unwrap_or_else(|| state.models.default_model()),
+        (None, None) => state.models.default_model(),
+    };
+    let reasoning = reasoning(&state, model.as_ref(), requested_reasoning)?;
     let slot = state.streams.take()?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
-    let request =
-        |messages| ChatRequest { system: state.system_prompt.clone(), params, ..ChatRequest::new(messages) };
+    let request = |messages| ChatRequest {
+        system: state.system_prompt.clone(),
+        params,
+        reasoning,
+        ..ChatRequest::new(messages)
+    };
     let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
     // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
     let answer = |upstream| {
         let report = ChatReport::new(
             request_id(&headers).to_owned(),
-            state.model.info().id.clone(),
+            model.info().id.clone(),
             started,
             state.metrics.clone(),
         );
         Answer::new(upstream, report, state.shutdown.cutoff.clone(), deadline, slot)
     };
-    match ask {
-        Ask::Stateless(messages) => {
-            let upstream = start(&state, request(messages), deadline).await?;
+    match target {
+        Target::Stateless(messages) => {
+            let upstream = start(&state, model.as_ref(), request(messages), deadline).await?;
             Ok(sse::response(relay::events(answer(upstream)), state.keep_alive))
         }
-        Ask::Stored { conversation, prompt } => {
-            let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
-            start_stored(&state, owner, conversation, &prompt, request, answer, deadline).await
+        Target::Stored { owner, conversation, prompt } => {
+            start_stored(&state, model.as_ref(), owner, conversation, &prompt, request, answer, deadline)
+                .await
         }
+    }
+}
+
+/// Whose the answer is: the client's alone, or a stored conversation's.
+enum Target {
+    Stateless(Vec<Message>),
+    Stored { owner: Owner, conversation: Uuid, prompt: String },
+}
+
+/// The reasoning level for `model`: the one asked for (refused on a model that cannot reason),
+/// else `BEDROCK_REASONING` where the model can reason.
+fn reasoning(
+    state: &AppState,
+    model: &dyn ChatModel,
+    asked: Option<Reasoning>,
+) -> Result<Reasoning, AppError> {
+    let can_reason = |m: &dyn ChatModel| m.info().capabilities.reasoning != ReasoningStyle::None;
+    match asked {
+        Some(level) if level.is_on() && !can_reason(model) => {
+            let able: Vec<&str> = state
+                .models
+                .iter()
+                .filter(|m| can_reason(m.as_ref()))
+                .map(|m| m.info().id.as_str())
+                .collect();
+            let choose = if able.is_empty() {
+                "No model offered here can.".to_owned()
+            } else {
+                format!("Models that can: {}.", able.join(", "))
+            };
+            Err(AppError::BadRequest(format!(
+                "The model `{}` cannot reason: send \"reasoning\": \"off\". {choose}",
+                model.info().id
+            )))
+        }
+        Some(level) => Ok(level),
+        None if can_reason(model) => Ok(state.reasoning),
+        None => Ok(Reasoning::Off),
     }
 }
 
@@ -166,8 +236,10 @@ pub async fn chat(
 /// back, the answer registered (so Stop and resume find it from now on) and run by a task of the server's that
 /// this response only follows. A refusal before the first event is still an HTTP error, and
 /// recorded as the answer's error; Stop before it ends the answer without one.
+#[allow(clippy::too_many_arguments)] // each is one piece of the turn; a struct would only rename them
 async fn start_stored(
     state: &AppState,
+    model: &dyn ChatModel,
     owner: Owner,
     conversation: Uuid,
     prompt: &str,
@@ -177,7 +249,7 @@ async fn start_stored(
 ) -> Result<Response, AppError> {
     let conversations = &state.conversations;
     let place = conversations.live.begin(conversation, &owner)?;
-    let model_id = &state.model.info().id;
+    let model_id = &model.info().id;
     // One write transaction before the model is asked: the prompt, and the answer it starts.
     let (history, message) =
         conversations.store.begin_turn(&owner, conversation, prompt, model_id, conversations.replica).await?;
@@ -187,7 +259,7 @@ async fn start_stored(
     let opened = tokio::select! {
         biased;
         () = live.stop_requested() => None,
-        opened = start(state, request(messages), deadline) => Some(opened),
+        opened = start(state, model, request(messages), deadline) => Some(opened),
     };
     let follow = |live| sse::response(live::follow(live, Cursor::default()), state.keep_alive);
     match opened {
@@ -222,10 +294,11 @@ async fn start_stored(
 /// Asks the model for the answer, within the request's deadline: errors here are still HTTP.
 async fn start(
     state: &AppState,
+    model: &dyn ChatModel,
     request: ChatRequest,
     deadline: tokio::time::Instant,
 ) -> Result<ChatStream, ProviderError> {
-    tokio::time::timeout_at(deadline, state.model.stream(request))
+    tokio::time::timeout_at(deadline, model.stream(request))
         .await
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
         .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))

@@ -1,0 +1,97 @@
+//! The models a client may choose: built once from configuration, looked up by id for each
+//! request. The default comes first.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use streambed_bedrock::{BedrockModel, Param};
+use streambed_core::{ChatModel, InferenceParams};
+use streambed_local::{LocalModel, OnDemandLocalModel};
+
+use crate::config::{ModelsConfig, ProviderChoice};
+
+/// Every model offered, the default first. Cloning shares them.
+#[derive(Clone)]
+pub struct Models {
+    all: Arc<[Arc<dyn ChatModel>]>,
+}
+
+impl std::fmt::Debug for Models {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.all.iter().map(|m| &m.info().id)).finish()
+    }
+}
+
+/// A model id this server does not offer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("The model `{id}` is not offered here. Choose one of: {} (GET /api/models).", .allowed.join(", "))]
+pub struct UnknownModel {
+    pub id: String,
+    pub allowed: Vec<String>,
+}
+
+impl Models {
+    /// `default` first, then the others; ids must differ.
+    pub fn new(default: Arc<dyn ChatModel>, others: impl IntoIterator<Item = Arc<dyn ChatModel>>) -> Self {
+        Self { all: [default].into_iter().chain(others).collect() }
+    }
+
+    pub fn default_model(&self) -> &Arc<dyn ChatModel> {
+        &self.all[0]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ChatModel>> {
+        self.all.iter()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
+        self.all.iter().find(|m| m.info().id == id)
+    }
+
+    /// The model a request names, or the default when it names none.
+    pub fn pick(&self, id: Option<&str>) -> Result<&Arc<dyn ChatModel>, UnknownModel> {
+        let Some(id) = id else { return Ok(self.default_model()) };
+        self.get(id).ok_or_else(|| UnknownModel {
+            id: id.to_owned(),
+            allowed: self.all.iter().map(|m| m.info().id.clone()).collect(),
+        })
+    }
+}
+
+/// Builds every configured model. The embedded model is loaded now when it is the default
+/// (its first answer should not wait for loading), else on its first request, and offered
+/// beside Bedrock only when its file exists.
+pub async fn build(config: &ModelsConfig, params: &InferenceParams) -> anyhow::Result<Models> {
+    let local = config.local.clone();
+    match (&config.bedrock, config.default) {
+        (Some(bedrock), ProviderChoice::Bedrock) => {
+            let models = streambed_bedrock::connect(bedrock).await?;
+            models.iter().for_each(|model| warn_dropped_params(model, params));
+            let mut models = models.into_iter();
+            let default = models.next().context("BEDROCK_MODEL_ID: no Bedrock model is configured")?;
+            let others = models.map(|m| Arc::new(m) as Arc<dyn ChatModel>);
+            let embedded = local
+                .model_path
+                .is_file()
+                .then(|| Arc::new(OnDemandLocalModel::new(local)) as Arc<dyn ChatModel>);
+            Ok(Models::new(Arc::new(default), others.chain(embedded)))
+        }
+        _ => {
+            let model = tokio::task::spawn_blocking(move || LocalModel::load(&local)).await??;
+            Ok(Models::new(Arc::new(model), []))
+        }
+    }
+}
+
+/// One warning per configured sampling parameter a model does not take: it is left out of
+/// that model's requests instead of failing each of them.
+fn warn_dropped_params(model: &BedrockModel, params: &InferenceParams) {
+    for (param, why) in model.dropped_params(params) {
+        let variable = match param {
+            Param::Temperature => "BEDROCK_TEMPERATURE",
+            Param::TopP => "BEDROCK_TOP_P",
+            Param::TopK => "BEDROCK_TOP_K",
+        };
+        tracing::warn!(variable, model = %model.info().id, reason = why, "this model does not take {variable}; it is not sent");
+    }
+}
