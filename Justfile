@@ -16,6 +16,7 @@ run: model ui
 test: model ui-deps services
     cargo test --workspace
     just sdk-compat
+    just client-sdks
     just api-check
     just ui-test
     just e2e
@@ -94,3 +95,7 @@ api-check: build-tests
 # The emulator against boto3 and the AWS SDK for JavaScript v3.
 sdk-compat: build-tests
     tests/sdk-compat/run.sh
+
+# The OpenAI and Anthropic APIs through the official openai and anthropic SDKs (Python, JS).
+client-sdks: build-tests model
+    tests/client-sdks/run.sh
