@@ -137,11 +137,7 @@ pub async fn chat(
     let (chosen, requested_reasoning) = (body.model.take(), body.reasoning);
     let (ask, max_tokens) = body.validate(&state.limits)?;
     if state.shutdown.draining.is_cancelled() {
-        return Err(ProviderError::new(
-            ErrorKind::ShuttingDown,
-            "The server is restarting. Try again in a moment.",
-        )
-        .into());
+        return Err(relay::shutting_down().into());
     }
     let target = match ask {
         Ask::Stateless(messages) => Target::Stateless(messages),
