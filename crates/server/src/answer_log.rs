@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use streambed_core::{ChatEvent, Completion, ProviderError};
+use streambed_core::{ChatEvent, Completion, ProviderError, ReasoningBlock};
 use streambed_store::{ConversationStore, Finish, MessageStatus};
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::task::TaskTracker;
@@ -38,7 +38,38 @@ struct Shared {
 struct Pending {
     text: String,
     reasoning: String,
+    /// The reasoning as sent, block by block with signatures: kept whole until the end.
+    blocks: ReasoningBlocks,
     finish: Option<Finish>,
+}
+
+/// Reasoning blocks as they arrive: text runs closed by their signature, redacted blocks.
+#[derive(Debug, Default)]
+struct ReasoningBlocks {
+    done: Vec<ReasoningBlock>,
+    open: Option<String>,
+}
+
+impl ReasoningBlocks {
+    fn text(&mut self, text: &str) {
+        self.open.get_or_insert_with(String::new).push_str(text);
+    }
+
+    fn signature(&mut self, signature: &str) {
+        let text = self.open.take().unwrap_or_default();
+        self.done.push(ReasoningBlock::Text { text, signature: Some(signature.to_owned()) });
+    }
+
+    fn redacted(&mut self, data: &str) {
+        self.done.push(ReasoningBlock::Redacted { data: data.to_owned() });
+    }
+
+    /// The signed and redacted blocks; an unsigned run cannot be sent back, so it is left out
+    /// (its text is in the message's reasoning).
+    fn take(&mut self) -> Vec<ReasoningBlock> {
+        self.open = None;
+        mem::take(&mut self.done)
+    }
 }
 
 impl Shared {
@@ -62,10 +93,15 @@ impl AnswerLog {
         let mut pending = self.shared.pending();
         match event {
             ChatEvent::Text(text) => pending.text.push_str(text),
-            ChatEvent::Reasoning(text) => pending.reasoning.push_str(text),
+            ChatEvent::Reasoning(text) => {
+                pending.reasoning.push_str(text);
+                pending.blocks.text(text);
+            }
+            ChatEvent::ReasoningSignature(signature) => pending.blocks.signature(signature),
+            ChatEvent::RedactedReasoning(data) => pending.blocks.redacted(data),
             ChatEvent::Done(completion) => pending.finish = Some(complete(completion)),
-            // Signatures and tool calls are not part of a stored chat answer yet.
-            _ => {}
+            // A chat in a stored conversation offers no tools.
+            ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_) => {}
         }
         let full = pending.text.len() + pending.reasoning.len() >= FLUSH_BYTES;
         let done = pending.finish.is_some();
@@ -78,16 +114,14 @@ impl AnswerLog {
     /// Records the error that ended the answer.
     pub fn error(&self, error: &ProviderError) {
         self.end(Finish {
-            status: MessageStatus::Error,
-            stop_reason: None,
-            usage: None,
             error_code: Some(error.kind.code().to_owned()),
+            ..Finish::with_status(MessageStatus::Error)
         });
     }
 
     /// Records that the answer was stopped before its end.
     pub fn stopped(&self) {
-        self.end(Finish { status: MessageStatus::Stopped, stop_reason: None, usage: None, error_code: None });
+        self.end(Finish::with_status(MessageStatus::Stopped));
     }
 
     fn end(&self, finish: Finish) {
@@ -113,10 +147,9 @@ impl Drop for AnswerLog {
 
 fn complete(completion: &Completion) -> Finish {
     Finish {
-        status: MessageStatus::Complete,
         stop_reason: Some(completion.stop_reason.as_str().to_owned()),
         usage: Some(completion.usage),
-        error_code: None,
+        ..Finish::with_status(MessageStatus::Complete)
     }
 }
 
@@ -129,7 +162,11 @@ async fn write(store: Arc<dyn ConversationStore>, message: Uuid, shared: Arc<Sha
         }
         let (text, reasoning, finish) = {
             let mut pending = shared.pending();
-            (mem::take(&mut pending.text), mem::take(&mut pending.reasoning), pending.finish.take())
+            let finish = pending
+                .finish
+                .take()
+                .map(|finish| Finish { reasoning_blocks: pending.blocks.take(), ..finish });
+            (mem::take(&mut pending.text), mem::take(&mut pending.reasoning), finish)
         };
         if let Some(finish) = finish {
             let status = finish.status;
@@ -148,5 +185,29 @@ async fn write(store: Arc<dyn ConversationStore>, message: Uuid, shared: Arc<Sha
             pending.text.insert_str(0, &text);
             pending.reasoning.insert_str(0, &reasoning);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasoning_blocks_close_at_their_signature_and_unsigned_runs_are_left_out() {
+        let mut blocks = ReasoningBlocks::default();
+        blocks.text("Let me ");
+        blocks.text("think.");
+        blocks.signature("sig-1");
+        blocks.redacted("b64");
+        blocks.text("cut off before its signature");
+
+        assert_eq!(
+            blocks.take(),
+            [
+                ReasoningBlock::Text { text: "Let me think.".into(), signature: Some("sig-1".into()) },
+                ReasoningBlock::Redacted { data: "b64".into() },
+            ]
+        );
+        assert!(blocks.take().is_empty());
     }
 }

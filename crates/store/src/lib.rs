@@ -22,7 +22,7 @@ mod turn;
 use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use streambed_core::{BoxFuture, Role, Usage};
+use streambed_core::{BoxFuture, ReasoningBlock, Role, Usage};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -103,6 +103,10 @@ pub struct StoredMessage {
     /// The model's visible reasoning, when it sent any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// The reasoning as the provider sent it, with its signatures and redacted blocks: never
+    /// shown, kept so a later turn can send it back. Not part of the API.
+    #[serde(skip)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +143,15 @@ pub struct Finish {
     pub stop_reason: Option<String>,
     pub usage: Option<Usage>,
     pub error_code: Option<String>,
+    /// The answer's reasoning blocks with their signatures (empty for most answers).
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+}
+
+impl Finish {
+    /// An ending with nothing more to say than its status.
+    pub fn with_status(status: MessageStatus) -> Self {
+        Self { status, stop_reason: None, usage: None, error_code: None, reasoning_blocks: Vec::new() }
+    }
 }
 
 /// What the store refuses or fails at.

@@ -3,7 +3,7 @@
 //! hand, generic over the backend's row, as sqlx's derive would write it.
 
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, types::Json};
-use streambed_core::{Role, Usage};
+use streambed_core::{ReasoningBlock, Role, Usage};
 use uuid::Uuid;
 
 use crate::{Conversation, MessageStatus, StoredMessage, timestamp::Timestamp};
@@ -55,6 +55,7 @@ pub(crate) struct MessageRow {
     status: String,
     model: Option<String>,
     reasoning: String,
+    parts: Option<Json<Vec<ReasoningBlock>>>,
     usage: Option<Json<Usage>>,
     stop_reason: Option<String>,
     error_code: Option<String>,
@@ -67,6 +68,7 @@ where
     Uuid: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     Json<Usage>: Decode<'r, R::Database> + Type<R::Database>,
+    Json<Vec<ReasoningBlock>>: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
@@ -77,6 +79,7 @@ where
             status: row.try_get("status")?,
             model: row.try_get("model")?,
             reasoning: row.try_get("reasoning")?,
+            parts: row.try_get("parts")?,
             usage: row.try_get("usage")?,
             stop_reason: row.try_get("stop_reason")?,
             error_code: row.try_get("error_code")?,
@@ -96,6 +99,7 @@ impl TryFrom<MessageRow> for StoredMessage {
             status: parse_status(&row.status)?,
             model: row.model,
             reasoning: (!row.reasoning.is_empty()).then_some(row.reasoning),
+            reasoning_blocks: row.parts.map(|Json(blocks)| blocks).unwrap_or_default(),
             usage: row.usage.map(|Json(usage)| usage),
             stop_reason: row.stop_reason,
             error_code: row.error_code,

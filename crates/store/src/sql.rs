@@ -48,7 +48,7 @@ pub(crate) const INSERT_MESSAGE: &str = "\
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 pub(crate) const MESSAGES: &str = "\
-    SELECT id, role, content, status, model, reasoning, usage, stop_reason, error_code, created_at \
+    SELECT id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at \
     FROM messages WHERE conversation_id = $1 \
     ORDER BY created_at, id";
 
@@ -60,7 +60,7 @@ pub(crate) const APPEND: &str = "\
 pub(crate) const FINISH: &str = "\
     UPDATE messages \
     SET content = content || $2, reasoning = reasoning || $3, \
-        status = $4, usage = $5, stop_reason = $6, error_code = $7 \
+        status = $4, usage = $5, stop_reason = $6, error_code = $7, parts = $8 \
     WHERE id = $1 AND status = 'streaming'";
 
 /// `replica, expires_at`.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use streambed_core::{Role, Usage};
+use streambed_core::{ReasoningBlock, Role, Usage};
 use streambed_store::{Finish, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
@@ -19,11 +19,15 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     store.append_answer(answer, " a time", "a story.").await.unwrap();
     let flushed = last_message(&*store, &alice, conversation).await;
     let usage = Usage::new(12, 34);
+    let signed =
+        ReasoningBlock::Text { text: "The user wants a story.".into(), signature: Some("c2ln".into()) };
+    let redacted = ReasoningBlock::Redacted { data: "cmVkYWN0ZWQ=".into() };
     let done = Finish {
         status: MessageStatus::Complete,
         stop_reason: Some("end_turn".into()),
         usage: Some(usage),
-        error_code: None,
+        reasoning_blocks: vec![signed.clone(), redacted.clone()],
+        ..Finish::with_status(MessageStatus::Complete)
     };
     store.finish_answer(answer, ", the end.", "", done).await.unwrap();
     let stored = store.get(&alice, conversation).await.unwrap();
@@ -44,6 +48,8 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     assert_eq!(finished.stop_reason.as_deref(), Some("end_turn"));
     assert_eq!(finished.error_code, None);
     assert_eq!(finished.model.as_deref(), Some("test-model"));
+    assert_eq!(finished.reasoning_blocks, [signed, redacted], "signatures are kept to send back");
+    assert!(started.reasoning_blocks.is_empty() && prompt.reasoning_blocks.is_empty());
 }
 
 pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {

@@ -80,7 +80,7 @@ pub async fn streaming_answer(
 }
 
 pub fn finish(status: MessageStatus) -> Finish {
-    Finish { status, stop_reason: None, usage: None, error_code: None }
+    Finish::with_status(status)
 }
 
 /// The last message of `conversation`, as stored now.

@@ -5,37 +5,53 @@
 
 use std::collections::VecDeque;
 
-use streambed_core::{Content, Message, Role};
+use streambed_core::{Content, Message, ReasoningBlock, Role};
 use streambed_store::StoredMessage;
 
 use crate::config::Limits;
 
 /// The turns to send, ending with the newest user turn, and how many turns were left out.
-pub fn window(stored: &[StoredMessage], limits: &Limits) -> (Vec<Message>, usize) {
-    let mut turns: VecDeque<(Role, String)> = VecDeque::with_capacity(stored.len());
+///
+/// `reasoning_of` names the model when the request reasons: that model's earlier answers then
+/// carry their signed reasoning blocks, as Anthropic's models expect them back (another
+/// model's signatures would be refused, and a merged turn's would no longer match its text).
+pub fn window(
+    stored: &[StoredMessage],
+    limits: &Limits,
+    reasoning_of: Option<&str>,
+) -> (Vec<Message>, usize) {
+    let mut turns: VecDeque<(Role, String, Vec<ReasoningBlock>)> = VecDeque::with_capacity(stored.len());
     for message in stored.iter().filter(|m| !m.content.trim().is_empty()) {
         match turns.back_mut() {
-            Some((role, text)) if *role == message.role => {
+            Some((role, text, blocks)) if *role == message.role => {
                 text.push_str("\n\n");
                 text.push_str(&message.content);
+                blocks.clear();
             }
-            _ => turns.push_back((message.role, message.content.clone())),
+            _ => {
+                let resend = reasoning_of.is_some() && message.model.as_deref() == reasoning_of;
+                let blocks = if resend { message.reasoning_blocks.clone() } else { Vec::new() };
+                turns.push_back((message.role, message.content.clone(), blocks));
+            }
         }
     }
     let merged = turns.len();
-    let mut chars: usize = turns.iter().map(|(_, text)| text.chars().count()).sum();
+    let mut chars: usize = turns.iter().map(|(_, text, _)| text.chars().count()).sum();
     // Never drop the last turn: it is the user's prompt, already checked against the limits.
     while turns.len() > 1
         && (turns.len() > limits.max_turns
             || chars > limits.max_prompt_chars
-            || turns.front().is_some_and(|(role, _)| *role != Role::User))
+            || turns.front().is_some_and(|(role, ..)| *role != Role::User))
     {
-        if let Some((_, first)) = turns.pop_front() {
+        if let Some((_, first, _)) = turns.pop_front() {
             chars -= first.chars().count();
         }
     }
     let dropped = merged - turns.len();
-    let turns = turns.into_iter().map(|(role, text)| Message { role, content: vec![Content::Text(text)] });
+    let turns = turns.into_iter().map(|(role, text, blocks)| {
+        let content = blocks.into_iter().map(Content::Reasoning).chain([Content::Text(text)]).collect();
+        Message { role, content }
+    });
     (turns.collect(), dropped)
 }
 
@@ -55,6 +71,7 @@ mod tests {
             status: MessageStatus::Complete,
             model: None,
             reasoning: None,
+            reasoning_blocks: Vec::new(),
             usage: None,
             stop_reason: None,
             error_code: None,
@@ -69,7 +86,7 @@ mod tests {
     #[test]
     fn a_history_that_fits_is_sent_whole() {
         let history = [stored(Role::User, "a"), stored(Role::Assistant, "b"), stored(Role::User, "c")];
-        let (turns, dropped) = window(&history, &limits(100, 1000));
+        let (turns, dropped) = window(&history, &limits(100, 1000), None);
         assert_eq!(turns, [Message::user("a"), Message::assistant("b"), Message::user("c")]);
         assert_eq!(dropped, 0);
     }
@@ -77,7 +94,7 @@ mod tests {
     #[test]
     fn empty_answers_are_skipped_and_same_role_turns_merged() {
         let history = [stored(Role::User, "first"), stored(Role::Assistant, ""), stored(Role::User, "again")];
-        let (turns, dropped) = window(&history, &limits(100, 1000));
+        let (turns, dropped) = window(&history, &limits(100, 1000), None);
         assert_eq!(turns, [Message::user("first\n\nagain")]);
         assert_eq!(dropped, 0);
     }
@@ -91,11 +108,30 @@ mod tests {
             stored(Role::Assistant, "4"),
             stored(Role::User, "5"),
         ];
-        let (turns, dropped) = window(&history, &limits(2, 1000));
+        let (turns, dropped) = window(&history, &limits(2, 1000), None);
         assert_eq!(turns, [Message::user("5")], "a window of 2 would start with the assistant");
         assert_eq!(dropped, 4);
-        let (turns, dropped) = window(&history, &limits(100, 3));
+        let (turns, dropped) = window(&history, &limits(100, 3), None);
         assert_eq!(turns, [Message::user("3"), Message::assistant("4"), Message::user("5")]);
         assert_eq!(dropped, 2);
+    }
+
+    #[test]
+    fn signed_reasoning_goes_back_only_to_the_model_that_wrote_it_when_reasoning() {
+        let block = ReasoningBlock::Text { text: "hmm".into(), signature: Some("sig".into()) };
+        let answer = StoredMessage {
+            model: Some("sonnet".into()),
+            reasoning_blocks: vec![block.clone()],
+            ..stored(Role::Assistant, "b")
+        };
+        let history = [stored(Role::User, "a"), answer, stored(Role::User, "c")];
+
+        let (same, _) = window(&history, &limits(100, 1000), Some("sonnet"));
+        let (other, _) = window(&history, &limits(100, 1000), Some("opus"));
+        let (off, _) = window(&history, &limits(100, 1000), None);
+
+        assert_eq!(same[1].content, [Content::Reasoning(block), Content::Text("b".into())]);
+        assert_eq!(other[1], Message::assistant("b"));
+        assert_eq!(off[1], Message::assistant("b"));
     }
 }

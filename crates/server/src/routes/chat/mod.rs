@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Instant};
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
 use streambed_core::{
-    ChatModel, ChatRequest, ChatStream, Content, ErrorKind, InferenceParams, Message, ProviderError,
-    Reasoning, ReasoningStyle, Role,
+    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, ProviderError, Reasoning,
+    ReasoningStyle, Role,
 };
 use streambed_store::Owner;
 use uuid::Uuid;
@@ -143,12 +143,12 @@ pub async fn chat(
         Ask::Stateless(messages) => Target::Stateless(messages),
         Ask::Stored { conversation, prompt } => {
             let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
-            Target::Stored { owner, conversation, prompt }
+            Target::Stored(StoredTurn { owner, conversation, prompt })
         }
     };
     // A conversation keeps its model while it is still offered.
     let remembered = match (&target, &chosen) {
-        (Target::Stored { owner, conversation, .. }, None) => {
+        (Target::Stored(StoredTurn { owner, conversation, .. }), None) => {
             state.conversations.store.conversation(owner, *conversation).await?.model
         }
         _ => None,
@@ -183,9 +183,8 @@ pub async fn chat(
             let upstream = start(&state, model.as_ref(), request(messages), deadline).await?;
             Ok(sse::response(relay::events(answer(upstream)), state.keep_alive))
         }
-        Target::Stored { owner, conversation, prompt } => {
-            start_stored(&state, model.as_ref(), owner, conversation, &prompt, request, answer, deadline)
-                .await
+        Target::Stored(turn) => {
+            start_stored(&state, model.as_ref(), reasoning, turn, request, answer, deadline).await
         }
     }
 }
@@ -193,7 +192,14 @@ pub async fn chat(
 /// Whose the answer is: the client's alone, or a stored conversation's.
 enum Target {
     Stateless(Vec<Message>),
-    Stored { owner: Owner, conversation: Uuid, prompt: String },
+    Stored(StoredTurn),
+}
+
+/// A stored conversation's next turn, as its owner asked for it.
+struct StoredTurn {
+    owner: Owner,
+    conversation: Uuid,
+    prompt: String,
 }
 
 /// The reasoning level for `model`: the one asked for (refused on a model that cannot reason),
@@ -232,13 +238,11 @@ fn reasoning(
 /// back, the answer registered (so Stop and resume find it from now on) and run by a task of the server's that
 /// this response only follows. A refusal before the first event is still an HTTP error, and
 /// recorded as the answer's error; Stop before it ends the answer without one.
-#[allow(clippy::too_many_arguments)] // each is one piece of the turn; a struct would only rename them
 async fn start_stored(
     state: &AppState,
     model: &dyn ChatModel,
-    owner: Owner,
-    conversation: Uuid,
-    prompt: &str,
+    reasoning: Reasoning,
+    StoredTurn { owner, conversation, prompt }: StoredTurn,
     request: impl FnOnce(Vec<Message>) -> ChatRequest,
     answer: impl FnOnce(ChatStream) -> Answer,
     deadline: tokio::time::Instant,
@@ -247,9 +251,12 @@ async fn start_stored(
     let place = conversations.live.begin(conversation, &owner)?;
     let model_id = &model.info().id;
     // One write transaction before the model is asked: the prompt, and the answer it starts.
-    let (history, message) =
-        conversations.store.begin_turn(&owner, conversation, prompt, model_id, conversations.replica).await?;
-    let (messages, dropped_turns) = history::window(&history, &state.limits);
+    let (history, message) = conversations
+        .store
+        .begin_turn(&owner, conversation, &prompt, model_id, conversations.replica)
+        .await?;
+    let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
+    let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
     let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
     let (live, mut ending) = place.start(message);
     let opened = tokio::select! {
