@@ -16,11 +16,12 @@ source "$root/scripts/listening.sh"
 url=$(listening "$log")
 export EMULATOR_URL="$url" AWS_ACCESS_KEY_ID=compat AWS_SECRET_ACCESS_KEY=compat AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-# boto3 in a venv of its own, made once.
+# boto3 in a venv of its own, made once; 1.40.20 is the first with CountTokens.
 venv="$cache/sdk-compat-venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
+has_count_tokens='import boto3; assert hasattr(boto3.client("bedrock-runtime", region_name="us-east-1"), "count_tokens")'
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "$has_count_tokens" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.35'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade 'boto3>=1.40.20'
 fi
 echo "== boto3"
 "$venv/bin/python" -m unittest -v "$here/test_boto3.py" 2>&1

@@ -95,5 +95,68 @@ class Boto3Compat(unittest.TestCase):
         self.assertEqual(echoed["messages"][0]["content"][0]["text"], "[[scenario:echo]] hi")
 
 
+    def test_tool_use_round_trip(self):
+        tools = {
+            "tools": [{"toolSpec": {
+                "name": "get_weather",
+                "inputSchema": {"json": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                    "required": ["city", "days"],
+                }},
+            }}],
+            "toolChoice": {"tool": {"name": "get_weather"}},
+        }
+        question = user("What is the weather in Paris?")
+        response = client().converse_stream(modelId=MODEL, messages=question, toolConfig=tools)
+        call, fragments, stops, stop = None, [], [], None
+        for event in response["stream"]:
+            if "contentBlockStart" in event:
+                call = event["contentBlockStart"]["start"]["toolUse"]
+                self.assertEqual(event["contentBlockStart"]["contentBlockIndex"], 0)
+            elif "contentBlockDelta" in event:
+                fragments.append(event["contentBlockDelta"]["delta"]["toolUse"]["input"])
+            elif "contentBlockStop" in event:
+                stops.append(event["contentBlockStop"]["contentBlockIndex"])
+            elif "messageStop" in event:
+                stop = event["messageStop"]["stopReason"]
+        self.assertTrue(call["toolUseId"].startswith("tooluse_"))
+        self.assertEqual(call["name"], "get_weather")
+        self.assertGreaterEqual(len(fragments), 2)
+        arguments = json.loads("".join(fragments))
+        self.assertEqual(arguments, {"city": "Paris", "days": 1})
+        self.assertEqual((stops, stop), ([0], "tool_use"))
+
+        answer = client().converse(
+            modelId=MODEL,
+            toolConfig=tools,
+            messages=question + [
+                {"role": "assistant", "content": [{"toolUse": {**call, "input": arguments}}]},
+                {"role": "user", "content": [{"toolResult": {"toolUseId": call["toolUseId"], "content": [{"text": "Sunny, 21 °C"}]}}]},
+            ],
+        )
+        self.assertEqual(answer["output"]["message"]["content"][0]["text"], "The tool `get_weather` returned: Sunny, 21 °C.")
+        self.assertEqual(answer["stopReason"], "end_turn")
+
+    def test_count_tokens(self):
+        question = "What is the capital of France?"
+        converse = client().count_tokens(modelId=MODEL, input={"converse": {
+            "system": [{"text": "Be brief."}],
+            "messages": user(question),
+        }})
+        body = json.dumps({
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 100,
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": question}],
+        })
+        invoked = client().count_tokens(modelId=MODEL, input={"invokeModel": {"body": body.encode()}})
+        used = client().converse(modelId=MODEL, system=[{"text": "Be brief."}], messages=user(question))
+        self.assertEqual(converse["inputTokens"], 8)
+        self.assertEqual(invoked["inputTokens"], 8)
+        self.assertEqual(used["usage"]["inputTokens"], 8)
+        self.assertIn("count-tokens", {r["operation"] for r in records()})
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -3,8 +3,8 @@
 
 use futures_util::{StreamExt, stream};
 use streambed_core::{
-    BoxFuture, Capabilities, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo,
-    ProviderError, ReasoningStyle, StopReason, Usage,
+    BoxFuture, Capabilities, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Content, ModelInfo,
+    ProviderError, ReasoningBlock, ReasoningStyle, StopReason, ToolSpec, Usage,
 };
 
 /// Deltas that trip naive SSE framing, JSON escaping and UTF-8 handling, including runs of
@@ -56,9 +56,34 @@ pub(crate) fn count_tokens(text: &str) -> u32 {
     u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX)
 }
 
+/// The tokens of one block of a turn: its text, a tool call's name and input, a tool's output.
+pub(crate) fn content_tokens(content: &Content) -> u32 {
+    match content {
+        Content::Text(text) | Content::Reasoning(ReasoningBlock::Text { text, .. }) => count_tokens(text),
+        Content::Reasoning(ReasoningBlock::Redacted { .. }) => 0,
+        Content::ToolUse(call) => count_tokens(&call.name) + count_tokens(&call.input.to_string()),
+        Content::ToolResult(result) => count_tokens(&result.content),
+    }
+}
+
+/// The tokens of a tool definition: name, description and input schema.
+pub(crate) fn tool_tokens(tool: &ToolSpec) -> u32 {
+    count_tokens(&tool.name)
+        + tool.description.as_deref().map_or(0, count_tokens)
+        + count_tokens(&tool.input_schema.to_string())
+}
+
+/// The input tokens of a request, counted the same way for usage, prompt caching and CountTokens.
 pub(crate) fn input_tokens(request: &ChatRequest) -> u32 {
+    let tools = request.tools.iter().map(tool_tokens).sum::<u32>();
     let system = request.system.as_deref().map_or(0, count_tokens);
-    request.messages.iter().map(|m| count_tokens(&m.text())).sum::<u32>() + system
+    let messages = request.messages.iter().flat_map(|m| &m.content).map(content_tokens).sum::<u32>();
+    tools + system + messages
+}
+
+/// Text cut into word deltas, the way the scripted answers stream.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.split_inclusive(' ').map(str::to_owned).collect()
 }
 
 /// A stream that sends the given text deltas, then `Done` with `end_turn`.
@@ -112,7 +137,7 @@ impl ChatModel for Scripted {
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         let said = request.last_user_text().unwrap_or_default();
         let text = format!("Hello from the Streambed emulator. You said: {}", said.trim());
-        let mut deltas: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+        let mut deltas = words(&text);
         let limit = request.params.max_tokens.map_or(usize::MAX, |m| m as usize);
         let truncated = deltas.len() > limit;
         deltas.truncate(limit);
@@ -124,14 +149,58 @@ impl ChatModel for Scripted {
     }
 }
 
-/// Collects a whole answer, for the non-streaming Converse operation.
-pub(crate) async fn collect(mut answer: ChatStream) -> Result<(String, Completion), ProviderError> {
-    let mut text = String::new();
+/// One content block of a whole answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OutputBlock {
+    Text(String),
+    Reasoning {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Base64 of the encrypted reasoning.
+    Redacted(String),
+    /// `input` is the JSON text the fragments spell.
+    ToolUse {
+        id: String,
+        name: String,
+        input: String,
+    },
+}
+
+/// Collects a whole answer into its blocks, for the non-streaming Converse operation.
+pub(crate) async fn collect(mut answer: ChatStream) -> Result<(Vec<OutputBlock>, Completion), ProviderError> {
+    let mut blocks = Vec::new();
     while let Some(event) = answer.next().await {
-        match event? {
-            ChatEvent::Text(t) => text.push_str(&t),
-            ChatEvent::Done(completion) => return Ok((text, completion)),
-            _ => {}
+        match (event?, blocks.last_mut()) {
+            (ChatEvent::Text(t), Some(OutputBlock::Text(text))) => text.push_str(&t),
+            (ChatEvent::Text(t), _) => blocks.push(OutputBlock::Text(t)),
+            (ChatEvent::Reasoning(t), Some(OutputBlock::Reasoning { text, signature: None })) => {
+                text.push_str(&t)
+            }
+            (ChatEvent::Reasoning(text), _) => blocks.push(OutputBlock::Reasoning { text, signature: None }),
+            (
+                ChatEvent::ReasoningSignature(s),
+                Some(OutputBlock::Reasoning { signature: signature @ None, .. }),
+            ) => {
+                *signature = Some(s);
+            }
+            (ChatEvent::ReasoningSignature(s), _) => {
+                blocks.push(OutputBlock::Reasoning { text: String::new(), signature: Some(s) });
+            }
+            (ChatEvent::RedactedReasoning(data), _) => blocks.push(OutputBlock::Redacted(data)),
+            (ChatEvent::ToolCall { id, name }, _) => {
+                blocks.push(OutputBlock::ToolUse { id, name, input: String::new() })
+            }
+            (ChatEvent::ToolInput(fragment), Some(OutputBlock::ToolUse { input, .. })) => {
+                input.push_str(&fragment)
+            }
+            (ChatEvent::ToolInput(_), _) => {}
+            (ChatEvent::Done(completion), _) => {
+                if blocks.is_empty() {
+                    blocks.push(OutputBlock::Text(String::new()));
+                }
+                return Ok((blocks, completion));
+            }
         }
     }
     Err(ProviderError::new(streambed_core::ErrorKind::StreamInterrupted, "the answer source ended early"))
@@ -146,16 +215,20 @@ mod tests {
     #[tokio::test]
     async fn scripted_repeats_the_prompt_and_honours_max_tokens() {
         let model = Scripted::default();
-        let (text, done) =
+        let (blocks, done) =
             collect(model.stream(ChatRequest::from_prompt("hi there")).await.unwrap()).await.unwrap();
-        assert_eq!(text, "Hello from the Streambed emulator. You said: hi there");
+        assert_eq!(
+            blocks,
+            [OutputBlock::Text("Hello from the Streambed emulator. You said: hi there".into())]
+        );
         assert_eq!(done.stop_reason, StopReason::EndTurn);
         assert_eq!(done.usage, Usage::new(2, 9));
 
         let mut short = ChatRequest::from_prompt("hi");
         short.params = InferenceParams { max_tokens: Some(2), ..Default::default() };
-        let (text, done) = collect(model.stream(short).await.unwrap()).await.unwrap();
-        assert_eq!((text.as_str(), done.stop_reason.as_str()), ("Hello from ", "max_tokens"));
+        let (blocks, done) = collect(model.stream(short).await.unwrap()).await.unwrap();
+        assert_eq!(blocks, [OutputBlock::Text("Hello from ".into())]);
+        assert_eq!(done.stop_reason, StopReason::MaxTokens);
     }
 
     #[test]

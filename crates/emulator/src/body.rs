@@ -12,7 +12,7 @@ use crate::{
     frames,
     record::{Outcome, StreamTracker},
     scenario::{CutAt, StreamException},
-    wire::usage_json,
+    wire::metadata,
 };
 
 /// What happens once the answer's deltas have been sent.
@@ -37,10 +37,52 @@ pub(crate) fn stream_exception(error: &ProviderError) -> StreamException {
     }
 }
 
+/// The kind of content block an event belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Block {
-    Reasoning,
+enum Kind {
     Text,
+    Reasoning,
+    Redacted,
+    Tool,
+}
+
+/// The block open in the stream: its kind, index, and whether a signature closed it.
+#[derive(Clone, Copy)]
+struct Open {
+    kind: Kind,
+    index: usize,
+    signed: bool,
+}
+
+/// Where an event goes: its block kind, whether it must open a new block, and its frame
+/// (`contentBlockStart` payload for a tool call, `contentBlockDelta` delta otherwise); `None`
+/// for `Done`, which is no block's.
+fn placement(event: ChatEvent) -> Option<(Kind, bool, Frame)> {
+    Some(match event {
+        ChatEvent::Text(text) => (Kind::Text, false, Frame::Delta(json!({ "text": text }))),
+        ChatEvent::Reasoning(text) => {
+            (Kind::Reasoning, false, Frame::Delta(json!({ "reasoningContent": { "text": text } })))
+        }
+        ChatEvent::ReasoningSignature(signature) => {
+            (Kind::Reasoning, false, Frame::Delta(json!({ "reasoningContent": { "signature": signature } })))
+        }
+        // The wire carries the blob as base64, which is what the event holds.
+        ChatEvent::RedactedReasoning(data) => {
+            (Kind::Redacted, true, Frame::Delta(json!({ "reasoningContent": { "redactedContent": data } })))
+        }
+        ChatEvent::ToolCall { id, name } => {
+            (Kind::Tool, true, Frame::Start(json!({ "toolUse": { "toolUseId": id, "name": name } })))
+        }
+        ChatEvent::ToolInput(input) => {
+            (Kind::Tool, false, Frame::Delta(json!({ "toolUse": { "input": input } })))
+        }
+        ChatEvent::Done(_) => return None,
+    })
+}
+
+enum Frame {
+    Start(serde_json::Value),
+    Delta(serde_json::Value),
 }
 
 /// Builds the frames. Everything lives inside the returned stream, so when the client hangs
@@ -54,24 +96,19 @@ pub(crate) fn event_stream(
     let started = Instant::now();
     async_stream::stream! {
         yield Ok(frames::event("messageStart", json!({ "role": "assistant" }), 0));
-        let mut block: Option<(Block, usize)> = None;
+        let mut open: Option<Open> = None;
         let mut seq = 1;
         while let Some(event) = answer.next().await {
             seq += 1;
-            let (kind, delta) = match event {
-                Ok(ChatEvent::Text(text)) => (Block::Text, json!({ "text": text })),
-                Ok(ChatEvent::Reasoning(text)) => (Block::Reasoning, json!({ "reasoningContent": { "text": text } })),
-                // Tool calls and signatures: not scripted yet.
-                Ok(ChatEvent::ReasoningSignature(_) | ChatEvent::RedactedReasoning(_) | ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_)) => continue,
+            let event = match event {
                 Ok(ChatEvent::Done(done)) => {
-                    let index = block.map_or(0, |(_, i)| i);
+                    let index = open.map_or(0, |o| o.index);
                     match ending {
                         Ending::Complete => {
                             yield Ok(frames::event("contentBlockStop", json!({ "contentBlockIndex": index }), seq));
                             yield Ok(frames::event("messageStop", json!({ "stopReason": done.stop_reason.as_str() }), seq + 1));
                             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                            let metadata = json!({ "usage": usage_json(done.usage), "metrics": { "latencyMs": latency_ms } });
-                            yield Ok(frames::event("metadata", metadata, seq + 2));
+                            yield Ok(frames::event("metadata", metadata(&done, latency_ms), seq + 2));
                             tracker.finish(Outcome::Complete);
                         }
                         Ending::Exception(kind) => {
@@ -95,27 +132,38 @@ pub(crate) fn event_stream(
                     }
                     return;
                 }
+                Ok(event) => event,
                 Err(error) => {
                     yield Ok(frames::exception(stream_exception(&error)));
                     tracker.finish(Outcome::Exception);
                     return;
                 }
             };
-            // A new kind of content opens a new block; text blocks get no contentBlockStart.
-            let index = match block {
-                Some((current, i)) if current == kind => i,
-                Some((_, i)) => {
-                    yield Ok(frames::event("contentBlockStop", json!({ "contentBlockIndex": i }), seq));
-                    i + 1
+            let signs = matches!(event, ChatEvent::ReasoningSignature(_));
+            let Some((kind, opens, frame)) = placement(event) else { continue };
+            // A new kind of content, a redacted block, a tool call, or anything after a
+            // signature opens a new block; only tool calls get a contentBlockStart.
+            let index = match open {
+                Some(o) if !opens && o.kind == kind && !o.signed => o.index,
+                Some(o) => {
+                    yield Ok(frames::event("contentBlockStop", json!({ "contentBlockIndex": o.index }), seq));
+                    o.index + 1
                 }
                 None => 0,
             };
-            block = Some((kind, index));
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            open = Some(Open { kind, index, signed: signs });
+            match frame {
+                Frame::Start(start) => {
+                    yield Ok(frames::event("contentBlockStart", json!({ "contentBlockIndex": index, "start": start }), seq));
+                }
+                Frame::Delta(delta) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    yield Ok(frames::event("contentBlockDelta", json!({ "contentBlockIndex": index, "delta": delta }), seq));
+                    tracker.deltas += 1;
+                }
             }
-            yield Ok(frames::event("contentBlockDelta", json!({ "contentBlockIndex": index, "delta": delta }), seq));
-            tracker.deltas += 1;
         }
         yield Ok(frames::exception(StreamException::ModelStreamError));
         tracker.finish(Outcome::Exception);

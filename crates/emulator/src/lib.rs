@@ -1,23 +1,36 @@
-//! A Bedrock Runtime emulator: `Converse` and `ConverseStream` over the real wire protocol
-//! (JSON, and `application/vnd.amazon.eventstream` frames with CRCs), on HTTP/1.1 and h2c.
+//! A Bedrock Runtime emulator: `Converse`, `ConverseStream` and `CountTokens` over the real wire
+//! protocol (JSON, and `application/vnd.amazon.eventstream` frames with CRCs), on HTTP/1.1 and h2c.
 //!
 //! It stands where Bedrock would in the data flow, so the real AWS SDKs can be tested end to end
 //! on loopback with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Answers come from any [`ChatModel`]
-//! (the [`Scripted`] responder, or the embedded local model); fault scenarios are picked per
-//! request by a marker such as `[[scenario:cut at=frame after=3]]` (see [`Scenario`]), and every
-//! request is recorded (see [`Recorder`]) for tests to assert on.
+//! (the [`Scripted`] responder, or the embedded local model). For the Claude models it knows
+//! (see [`Family`]) it refuses what the real model refuses, with Bedrock's ValidationException
+//! texts; it streams signed reasoning when thinking is asked for, calls a tool when given tools
+//! and answers with the tool's result, reports prompt-cache reads and writes for `cachePoint`
+//! prefixes, and echoes the service tier. Fault scenarios are picked per request by a marker such
+//! as `[[scenario:cut at=frame after=3]]` (see [`Scenario`]), and every request is recorded (see
+//! [`Recorder`]) for tests to assert on.
 
 mod answer;
 mod body;
+mod cache;
+mod call;
+mod family;
 mod frames;
 mod record;
+mod rules;
 mod scenario;
 mod service;
+mod thinking;
+mod tokens;
+mod tools;
+mod turn;
 mod wire;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, serve::ListenerExt};
+use cache::PromptCache;
 use streambed_core::ChatModel;
 use tokio::{
     net::{TcpListener, TcpSocket},
@@ -25,6 +38,7 @@ use tokio::{
 };
 
 pub use answer::{Scripted, UNICODE_DELTAS, long_text, synthetic_delta};
+pub use family::{Family, Model, ThinkingStyle};
 pub use record::{AuthStyle, Operation, Outcome, Recorder, RequestRecord};
 pub use scenario::{CutAt, Scenario, ScenarioError, StreamException};
 
@@ -81,6 +95,7 @@ impl Emulator {
             delay: self.delay,
             scenario: self.scenario,
             recorder: self.recorder,
+            cache: PromptCache::default(),
         }))
     }
 

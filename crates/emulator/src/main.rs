@@ -9,7 +9,8 @@ use streambed_core::ChatModel;
 use streambed_emulator::{Emulator, Scenario, Scripted};
 use streambed_local::{LocalConfig, LocalModel};
 
-/// A Bedrock Runtime emulator (Converse and ConverseStream) with fault scenarios.
+/// A Bedrock Runtime emulator (Converse, ConverseStream, CountTokens): Claude's parameter rules,
+/// thinking, tool use, prompt caching and service tiers, with fault scenarios.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 pub enum Operation {
     Converse,
     ConverseStream,
+    CountTokens,
 }
 
 /// How the caller authenticated (the emulator accepts any credentials).

@@ -248,7 +248,7 @@ impl ConversationStore for SqlStore {
                     .bind(finish.usage.map(Json))
                     .bind(finish.stop_reason.as_deref())
                     .bind(finish.error_code.as_deref())
-                    .bind((!finish.reasoning_blocks.is_empty()).then(|| Json(&finish.reasoning_blocks)))
+                    .bind((!finish.reasoning_blocks.is_empty()).then_some(Json(&finish.reasoning_blocks)))
                     .execute(pool)
                     .await?;
             });

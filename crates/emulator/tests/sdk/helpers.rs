@@ -13,6 +13,8 @@ use aws_sdk_bedrockruntime::{
         TokenUsage, error::ConverseStreamOutputError,
     },
 };
+use aws_smithy_types::{Document, Number};
+use serde_json::Value;
 use streambed_emulator::{Emulator, RunningEmulator};
 
 pub const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
@@ -45,6 +47,40 @@ pub fn user(text: &str) -> Message {
         .content(ContentBlock::Text(text.into()))
         .build()
         .expect("valid")
+}
+
+/// A user turn of any blocks (tool results, cache points).
+pub fn message_of(content: Vec<ContentBlock>) -> Message {
+    Message::builder().role(ConversationRole::User).set_content(Some(content)).build().expect("valid")
+}
+
+pub fn assistant(content: Vec<ContentBlock>) -> Message {
+    Message::builder().role(ConversationRole::Assistant).set_content(Some(content)).build().expect("valid")
+}
+
+/// A JSON value as the SDK's `Document` (tool schemas, tool input, additional model fields).
+pub fn document(value: &Value) -> Document {
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => Document::Number(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Number::PosInt(u),
+            (None, Some(i)) => Number::NegInt(i),
+            _ => Number::Float(n.as_f64().unwrap_or_default()),
+        }),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(document).collect()),
+        Value::Object(map) => Document::Object(map.iter().map(|(k, v)| (k.clone(), document(v))).collect()),
+    }
+}
+
+/// Every event of a stream that must end normally.
+pub async fn events(mut output: StreamOutput) -> Vec<ConverseStreamOutput> {
+    let mut events = Vec::new();
+    while let Some(event) = output.stream.recv().await.expect("the stream ends normally") {
+        events.push(event);
+    }
+    events
 }
 
 /// Everything one ConverseStream call produced.

@@ -1,6 +1,10 @@
 //! The real AWS SDK for Rust against the emulator, through every scenario.
 
 mod helpers;
+mod model_rules;
 mod refusals;
 mod stream_faults;
 mod streaming;
+mod thinking;
+mod tools;
+mod usage;

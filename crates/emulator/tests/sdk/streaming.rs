@@ -131,3 +131,22 @@ fn the_sdk_compatibility_fixture_matches_the_unicode_scenario() {
     let fixture: Vec<String> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(fixture, UNICODE_DELTAS);
 }
+
+#[tokio::test]
+async fn an_answer_ends_before_its_first_stop_sequence() {
+    let t = spawn().await;
+
+    let out = t
+        .client
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(user("hi"))
+        .inference_config(InferenceConfiguration::builder().stop_sequences("emulator").build())
+        .send()
+        .await
+        .unwrap();
+    let streamed = crate::helpers::drain(out).await;
+
+    assert_eq!(streamed.text(), "Hello from the Streambed ");
+    assert_eq!(streamed.stop_reason, Some(StopReason::StopSequence));
+}

@@ -1,0 +1,211 @@
+//! What Bedrock and the Claude models refuse, with the ValidationException texts they send.
+//!
+//! Written from Anthropic's and AWS's documentation of each family (see `family.rs`); the texts
+//! are the ones real Converse calls returned, as quoted in public bug reports (cited per rule).
+//! Converse relays a model's own refusal after "The model returned the following errors: ".
+//! Model ids the emulator does not know get only Bedrock's own checks.
+
+use streambed_core::{Content, ReasoningBlock, Role, ToolChoice};
+
+use crate::{
+    family::{Family, Model, ThinkingStyle},
+    thinking,
+    wire::{BedrockError, Converse, Thinking},
+};
+
+const DOCS: &str = "https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking";
+
+/// Checks a parsed request against Bedrock and, when the model is known, against the model.
+pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), BedrockError> {
+    tool_config(converse)?;
+    let Some(model) = model else { return Ok(()) };
+    sampling(model.family, converse)?;
+    thinking_config(model, converse)?;
+    prefill(model.family, converse)?;
+    tool_results(converse)?;
+    reasoning_history(converse)
+}
+
+/// Bedrock's own rule. Source: langgenius/dify#16421, vercel/ai#7537.
+fn tool_config(converse: &Converse) -> Result<(), BedrockError> {
+    if !converse.tool_config && converse.request.uses_tools() {
+        return Err(BedrockError::validation(
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks.",
+        ));
+    }
+    Ok(())
+}
+
+fn sampling(family: Family, converse: &Converse) -> Result<(), BedrockError> {
+    let params = &converse.request.params;
+    if family.sampling_removed() {
+        // Opus 4.7 refuses any non-default sampling value. Source: DayuanJiang/next-ai-draw-io#861,
+        // tinovyatkin/amazon-bedrock-copilot-chat#546 (temperature); top_p and top_k by analogy.
+        let removed = [
+            ("temperature", params.temperature.is_some_and(|t| t != 1.0)),
+            ("top_p", params.top_p.is_some_and(|p| p != 1.0)),
+            ("top_k", params.top_k.is_some()),
+        ];
+        if let Some((name, _)) = removed.into_iter().find(|(_, sent)| *sent) {
+            return Err(BedrockError::model_refused(format!("{name} is deprecated for this model.")));
+        }
+    }
+    // From Opus 4.1 on. Source: skydiscover-ai/skydiscover#15 (Sonnet 4.6 on Bedrock),
+    // anomalyco/opencode#1644 (Opus 4.1; "the same config works with the old Claude 4 Opus").
+    if family.temperature_or_top_p() && params.temperature.is_some() && params.top_p.is_some() {
+        return Err(BedrockError::model_refused(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+        ));
+    }
+    Ok(())
+}
+
+fn thinking_config(model: &Model, converse: &Converse) -> Result<(), BedrockError> {
+    let Some(asked) = converse.thinking.as_ref().filter(|t| **t != Thinking::Disabled) else { return Ok(()) };
+    let style = model.family.thinking();
+    let refused = |message: String| Err(BedrockError::model_refused(message));
+    match (asked, style) {
+        // Source: anthropics/claude-code#9627 and #2507 (Bedrock).
+        (_, ThinkingStyle::None) => return refused(format!("'{}' does not support thinking.", model.name)),
+        // Source: strands-agents/harness-sdk#1856 (ConverseStream, Sonnet 4.5).
+        (Thinking::Other(tag), style) => {
+            let tags = if style == ThinkingStyle::Budget {
+                "'disabled', 'enabled'"
+            } else {
+                "'adaptive', 'disabled', 'enabled'"
+            };
+            return refused(format!(
+                "thinking: Input tag '{tag}' found using 'type' does not match any of the expected tags: {tags}"
+            ));
+        }
+        // Source: pensarai/apex#887 (Haiku 4.5 on Bedrock).
+        (Thinking::Adaptive, ThinkingStyle::Budget) => {
+            return refused("adaptive thinking is not supported on this model".into());
+        }
+        // Source: earendil-works/pi#7081 (Converse).
+        (Thinking::Enabled { .. }, ThinkingStyle::Adaptive) => {
+            return refused(
+                "\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" and \
+                 \"output_config.effort\" to control thinking behavior."
+                    .into(),
+            );
+        }
+        // Pydantic's wording, as for the minimum below.
+        (Thinking::Enabled { budget_tokens: None }, _) => {
+            return refused("thinking.enabled.budget_tokens: Field required".into());
+        }
+        // Source: danny-avila/LibreChat#8346 (Bedrock).
+        (Thinking::Enabled { budget_tokens: Some(budget) }, _) if *budget < 1024 => {
+            return refused(
+                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024".into(),
+            );
+        }
+        // Source: vercel/ai#7927 (Converse, Opus 4.1).
+        (Thinking::Enabled { budget_tokens: Some(budget) }, _)
+            if converse.request.params.max_tokens.is_some_and(|max| u64::from(max) <= *budget) =>
+        {
+            return refused(format!(
+                "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at \
+                 {DOCS}#max-tokens-and-context-window-size"
+            ));
+        }
+        _ => {}
+    }
+    let params = &converse.request.params;
+    // Source: dotCipher/opencode-claude-bridge#1 (Sonnet 4.6, adaptive); Aider-AI/aider#3720 and
+    // BerriAI/litellm#9524 show the same refusal through Bedrock before adaptive thinking existed.
+    if params.temperature.is_some_and(|t| t != 1.0) {
+        return refused(
+            "temperature may only be set to 1 when thinking is enabled or in adaptive mode".into(),
+        );
+    }
+    // Source: danny-avila/LibreChat#6023, quarkiverse/quarkus-langchain4j#1812 (Anthropic API);
+    // the Bedrock form follows n8n-io/n8n#14288 ("top_p must be unset when thinking is enabled.").
+    if params.top_k.is_some() {
+        return refused("top_k must be unset when thinking is enabled.".into());
+    }
+    // Source: workglow-dev/libs#746, can1357/oh-my-pi#333 (Bedrock).
+    if matches!(converse.request.tool_choice, ToolChoice::Any | ToolChoice::Tool(_)) {
+        return refused("Thinking may not be enabled when tool_choice forces tool use.".into());
+    }
+    Ok(())
+}
+
+/// Source: anomalyco/opencode#29760 (Opus 4.6 on Bedrock).
+fn prefill(family: Family, converse: &Converse) -> Result<(), BedrockError> {
+    if !family.prefill() && converse.request.messages.last().is_some_and(|m| m.role == Role::Assistant) {
+        return Err(BedrockError::model_refused(
+            "This model does not support assistant message prefill. The conversation must end with a user message.",
+        ));
+    }
+    Ok(())
+}
+
+/// Every tool result answers a call of the turn before. Source: anthropics/claude-code#13460.
+fn tool_results(converse: &Converse) -> Result<(), BedrockError> {
+    let messages = &converse.request.messages;
+    for (i, message) in messages.iter().enumerate().skip(1) {
+        let before = &messages[i - 1];
+        for (j, block) in message.content.iter().enumerate() {
+            let Content::ToolResult(result) = block else { continue };
+            let called =
+                before.content.iter().any(|c| matches!(c, Content::ToolUse(u) if u.id == result.tool_use_id));
+            if !called {
+                return Err(BedrockError::model_refused(format!(
+                    "messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {}. Each \
+                     `tool_result` block must have a corresponding `tool_use` block in the previous message.",
+                    result.tool_use_id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reasoning sent back must be exactly what the model produced, and with thinking on, the
+/// assistant turn a tool result answers must start with it.
+fn reasoning_history(converse: &Converse) -> Result<(), BedrockError> {
+    let messages = &converse.request.messages;
+    for (i, message) in messages.iter().enumerate().filter(|(_, m)| m.role == Role::Assistant) {
+        for (j, block) in message.content.iter().enumerate() {
+            let Content::Reasoning(ReasoningBlock::Text { text, signature }) = block else { continue };
+            match signature {
+                // Source: can1357/oh-my-pi#10486 (Bedrock).
+                None => {
+                    return Err(BedrockError::model_refused(format!(
+                        "messages.{i}.content.{j}.thinking.signature: Field required"
+                    )));
+                }
+                // Source: anthropics/claude-code#10627, chenhg5/cc-connect#897 (Bedrock).
+                Some(signature) if !thinking::verify(text, signature) => {
+                    return Err(BedrockError::model_refused(format!(
+                        "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if !converse.thinking.as_ref().is_some_and(Thinking::is_on) {
+        return Ok(());
+    }
+    // Source: tinovyatkin/amazon-bedrock-copilot-chat#245 (Converse).
+    let answers_tool =
+        messages.last().is_some_and(|m| m.content.iter().any(|c| matches!(c, Content::ToolResult(_))));
+    let Some(i) = messages.len().checked_sub(2).filter(|_| answers_tool) else { return Ok(()) };
+    let found = match messages[i].content.first() {
+        Some(Content::Reasoning(_)) => return Ok(()),
+        Some(Content::ToolUse(_)) => "tool_use",
+        _ => "text",
+    };
+    Err(BedrockError::model_refused(format!(
+        "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When \
+         `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the \
+         lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from \
+         previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at \
+         https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+    )))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::wire::parse_request;
+
+const PREFIX: &str = "The model returned the following errors: ";
+
+fn refusal(model_id: &str, body: Value) -> Option<String> {
+    let converse = parse_request(&body).unwrap();
+    check(Model::from_id(model_id).as_ref(), &converse).err().map(|e| {
+        assert_eq!(e.name, "ValidationException");
+        e.message
+    })
+}
+
+fn ask(extra: Value) -> Value {
+    json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}], "additionalModelRequestFields": extra})
+}
+
+fn sampled(config: Value) -> Value {
+    json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": config})
+}
+
+const SONNET_35: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+const SONNET_37: &str = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
+const SONNET_45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+const OPUS_46: &str = "global.anthropic.claude-opus-4-6-v1";
+const OPUS_47: &str = "anthropic.claude-opus-4-7";
+
+#[test]
+fn sampling_rules_follow_the_family() {
+    let both = sampled(json!({"temperature": 0.5, "topP": 0.9}));
+    assert_eq!(refusal(SONNET_35, both.clone()), None);
+    assert_eq!(refusal("anthropic.claude-opus-4-20250514-v1:0", both.clone()), None);
+    let expected = format!(
+        "{PREFIX}`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    );
+    for model in ["anthropic.claude-opus-4-1-20250805-v1:0", SONNET_45, OPUS_46] {
+        assert_eq!(refusal(model, both.clone()).as_deref(), Some(expected.as_str()), "{model}");
+    }
+    assert_eq!(
+        refusal(OPUS_47, sampled(json!({"temperature": 0.5}))),
+        Some(format!("{PREFIX}temperature is deprecated for this model."))
+    );
+    assert_eq!(
+        refusal(OPUS_47, sampled(json!({"topP": 0.5}))),
+        Some(format!("{PREFIX}top_p is deprecated for this model."))
+    );
+    assert_eq!(
+        refusal(OPUS_47, ask(json!({"top_k": 5}))),
+        Some(format!("{PREFIX}top_k is deprecated for this model."))
+    );
+    assert_eq!(refusal(OPUS_47, sampled(json!({"temperature": 1.0, "maxTokens": 10}))), None);
+}
+
+#[test]
+fn thinking_rules_follow_the_family() {
+    let budget = json!({"thinking": {"type": "enabled", "budget_tokens": 2048}});
+    let adaptive = json!({"thinking": {"type": "adaptive"}});
+    assert_eq!(
+        refusal("anthropic.claude-3-5-haiku-20241022-v1:0", ask(budget.clone())),
+        Some(format!("{PREFIX}'claude-3-5-haiku-20241022' does not support thinking."))
+    );
+    assert_eq!(refusal(SONNET_37, ask(budget.clone())), None);
+    assert_eq!(
+        refusal(SONNET_45, ask(adaptive.clone())),
+        Some(format!("{PREFIX}adaptive thinking is not supported on this model"))
+    );
+    assert_eq!(refusal(OPUS_46, ask(adaptive.clone())), None);
+    assert_eq!(refusal(OPUS_46, ask(budget.clone())), None);
+    assert_eq!(refusal(OPUS_47, ask(adaptive)), None);
+    assert!(
+        refusal(OPUS_47, ask(budget))
+            .unwrap()
+            .contains("\"thinking.type.enabled\" is not supported for this model.")
+    );
+    assert!(
+        refusal(SONNET_45, ask(json!({"thinking": {"type": "auto"}}))).unwrap().contains("Input tag 'auto'")
+    );
+    assert_eq!(refusal(SONNET_35, ask(json!({"thinking": {"type": "disabled"}}))), None);
+    assert_eq!(refusal("amazon.nova-pro-v1:0", ask(json!({"thinking": {"type": "adaptive"}}))), None);
+}
+
+#[test]
+fn a_budget_must_be_at_least_1024_and_below_max_tokens() {
+    let thinking = |budget: u32, max: u32| {
+        json!({
+            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "inferenceConfig": {"maxTokens": max},
+            "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": budget}}
+        })
+    };
+    assert!(refusal(SONNET_37, thinking(512, 4096)).unwrap().ends_with("greater than or equal to 1024"));
+    assert_eq!(
+        refusal(SONNET_37, thinking(2048, 2048)),
+        Some(format!(
+            "{PREFIX}`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at \
+             https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+        ))
+    );
+    assert_eq!(refusal(SONNET_37, thinking(2048, 2049)), None);
+}
+
+#[test]
+fn thinking_refuses_temperature_top_k_and_forced_tools() {
+    let with = |config: Value, extra: Value| {
+        let mut fields = json!({"thinking": {"type": "enabled", "budget_tokens": 1024}});
+        fields.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({
+            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "inferenceConfig": config,
+            "additionalModelRequestFields": fields,
+        })
+    };
+    assert_eq!(
+        refusal(SONNET_45, with(json!({"temperature": 0.2}), json!({}))),
+        Some(format!(
+            "{PREFIX}temperature may only be set to 1 when thinking is enabled or in adaptive mode"
+        ))
+    );
+    assert_eq!(refusal(SONNET_45, with(json!({"temperature": 1.0}), json!({}))), None);
+    assert_eq!(
+        refusal(SONNET_45, with(json!({}), json!({"top_k": 10}))),
+        Some(format!("{PREFIX}top_k must be unset when thinking is enabled."))
+    );
+    let mut forced = with(json!({}), json!({}));
+    forced["toolConfig"] = json!({"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {}}}}], "toolChoice": {"any": {}}});
+    assert_eq!(
+        refusal(SONNET_45, forced),
+        Some(format!("{PREFIX}Thinking may not be enabled when tool_choice forces tool use."))
+    );
+}
+
+#[test]
+fn prefill_is_refused_from_the_4_6_models_on() {
+    let prefilled = json!({"messages": [
+        {"role": "user", "content": [{"text": "hi"}]},
+        {"role": "assistant", "content": [{"text": "Hello"}]}
+    ]});
+    assert_eq!(refusal(SONNET_45, prefilled.clone()), None);
+    let expected = format!(
+        "{PREFIX}This model does not support assistant message prefill. The conversation must end with a user message."
+    );
+    for model in ["anthropic.claude-sonnet-4-6", OPUS_46, OPUS_47] {
+        assert_eq!(refusal(model, prefilled.clone()).as_deref(), Some(expected.as_str()), "{model}");
+    }
+}
+
+fn tool_turns(assistant: Value, result_id: &str, tools: bool) -> Value {
+    let mut body = json!({"messages": [
+        {"role": "user", "content": [{"text": "Weather?"}]},
+        {"role": "assistant", "content": assistant},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": result_id, "content": [{"text": "Sunny"}]}}]}
+    ]});
+    if tools {
+        body["toolConfig"] =
+            json!({"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {}}}}]});
+    }
+    body
+}
+
+#[test]
+fn tool_blocks_need_a_tool_config_and_results_need_their_call() {
+    let call = json!([{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]);
+    assert_eq!(
+        refusal("amazon.nova-pro-v1:0", tool_turns(call.clone(), "t1", false)).as_deref(),
+        Some("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+    );
+    assert_eq!(refusal(SONNET_45, tool_turns(call.clone(), "t1", true)), None);
+    assert_eq!(
+        refusal(SONNET_45, tool_turns(call, "t2", true)),
+        Some(format!(
+            "{PREFIX}messages.2.content.0: unexpected `tool_use_id` found in `tool_result` blocks: t2. Each \
+             `tool_result` block must have a corresponding `tool_use` block in the previous message."
+        ))
+    );
+}
+
+#[test]
+fn reasoning_must_come_back_signed_and_first() {
+    let call = json!({"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}});
+    let reasoning = |signature: &str| json!({"reasoningContent": {"reasoningText": {"text": "Hmm.", "signature": signature}}});
+    let thinking = |mut body: Value| {
+        body["additionalModelRequestFields"] =
+            json!({"thinking": {"type": "enabled", "budget_tokens": 1024}});
+        body
+    };
+    let signed = tool_turns(json!([reasoning(&thinking::sign("Hmm.")), call.clone()]), "t1", true);
+    assert_eq!(refusal(SONNET_45, thinking(signed)), None);
+    let forged = tool_turns(json!([reasoning("forged"), call.clone()]), "t1", true);
+    assert_eq!(
+        refusal(SONNET_45, forged),
+        Some(format!("{PREFIX}messages.1.content.0: Invalid `signature` in `thinking` block"))
+    );
+    let missing = tool_turns(
+        json!([{"reasoningContent": {"reasoningText": {"text": "Hmm."}}}, call.clone()]),
+        "t1",
+        true,
+    );
+    assert_eq!(
+        refusal(SONNET_45, missing),
+        Some(format!("{PREFIX}messages.1.content.0.thinking.signature: Field required"))
+    );
+    let dropped = thinking(tool_turns(json!([call]), "t1", true));
+    assert!(refusal(SONNET_45, dropped).unwrap().starts_with(&format!(
+        "{PREFIX}messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`."
+    )));
+}
