@@ -29,7 +29,9 @@ pub struct BedrockConfig {
 /// One model offered: a model id, inference-profile id or ARN, and a name for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelChoice {
+    /// What Bedrock is asked for: a model id, inference-profile id or ARN.
     pub id: String,
+    /// What people see; the id when `None`.
     pub name: Option<String>,
 }
 
@@ -118,4 +120,55 @@ pub fn models(sdk_config: &SdkConfig, config: &BedrockConfig) -> Result<Vec<Bedr
         .iter()
         .map(|choice| BedrockModel::with_client(client.clone(), &region, choice, config))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use streambed_core::{ChatModel, ReasoningStyle};
+
+    use super::*;
+
+    fn config(ids: &[&str]) -> BedrockConfig {
+        BedrockConfig {
+            region: None,
+            models: ids.iter().map(|id| ModelChoice { id: (*id).into(), name: None }).collect(),
+            idle_timeout: Duration::from_secs(60),
+            service_tier: None,
+            latency: None,
+            prompt_cache: false,
+        }
+    }
+
+    #[test]
+    fn tiers_and_latencies_parse_from_their_words() {
+        assert_eq!("flex".parse(), Ok(ServiceTier::Flex));
+        assert_eq!(" priority ".parse(), Ok(ServiceTier::Priority));
+        assert_eq!("optimized".parse(), Ok(Latency::Optimized));
+        let e = "fast".parse::<ServiceTier>().unwrap_err();
+        assert!(e.contains("flex"), "{e}");
+        assert!("fast".parse::<Latency>().unwrap_err().contains("optimized"));
+    }
+
+    #[test]
+    fn no_region_is_refused_with_the_variable_to_set() {
+        let e = models(&SdkConfig::builder().build(), &config(&["m"])).unwrap_err();
+        assert!(e.to_string().starts_with("BEDROCK_REGION: no AWS region configured"), "{e}");
+    }
+
+    #[test]
+    fn each_choice_becomes_a_model_named_and_described_by_its_rules() {
+        let sdk_config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let mut config = config(&["us.anthropic.claude-opus-4-7", "meta.llama3-70b-instruct-v1:0"]);
+        config.models[0].name = Some("Opus".into());
+        let models = models(&sdk_config, &config).unwrap();
+        let infos: Vec<_> =
+            models.iter().map(|m| (m.info().name.as_str(), m.info().capabilities.reasoning)).collect();
+        assert_eq!(
+            infos,
+            [("Opus", ReasoningStyle::Adaptive), ("meta.llama3-70b-instruct-v1:0", ReasoningStyle::None)]
+        );
+    }
 }

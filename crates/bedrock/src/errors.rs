@@ -43,14 +43,16 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             format!(
                 "Bedrock denied access to model '{model_id}' in {region}: {upstream}. Check that the IAM principal \
                  allows bedrock:InvokeModelWithResponseStream and bedrock:InvokeModel on this model (the \
-                 ConverseStream and Converse actions), and that model access is enabled in the Bedrock console."
+                 ConverseStream and Converse actions; bedrock:CountTokens to count tokens), and that model access \
+                 is enabled in the Bedrock console."
             ),
         ),
         "ResourceNotFoundException" => (
             ErrorKind::ModelNotFound,
             format!(
-                "Bedrock has no model '{model_id}' in {region}: {upstream}. Check BEDROCK_MODEL_ID and BEDROCK_REGION; \
-                 newer models must be called through an inference profile id such as 'us.{model_id}'."
+                "Bedrock has no model '{model_id}' in {region}: {upstream}. Check BEDROCK_MODEL_ID, \
+                 BEDROCK_MODELS and BEDROCK_REGION; newer models must be called through an inference profile id \
+                 such as 'us.{model_id}'."
             ),
         ),
         "ThrottlingException" | "ModelNotReadyException" | "ServiceQuotaExceededException" => (
@@ -61,9 +63,7 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             ErrorKind::Overloaded,
             format!("Bedrock is unavailable right now ({upstream}). Try again shortly."),
         ),
-        "ValidationException" => {
-            (ErrorKind::InvalidRequest, format!("Bedrock rejected the request: {upstream}"))
-        }
+        "ValidationException" => (ErrorKind::InvalidRequest, rejected(upstream)),
         "ModelTimeoutException" => (
             ErrorKind::Timeout,
             format!(
@@ -74,6 +74,36 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
     };
     let error = ProviderError::new(kind, message);
     if kind == ErrorKind::Throttled { error.with_retry_after(THROTTLED_RETRY_AFTER) } else { error }
+}
+
+/// Words in a ValidationException's message, and the variable that sets what they name.
+const PARAMETERS: [(&[&str], &str); 5] = [
+    (&["temperature"], "BEDROCK_TEMPERATURE"),
+    (&["top_p", "topp"], "BEDROCK_TOP_P"),
+    (&["top_k", "topk"], "BEDROCK_TOP_K"),
+    (&["thinking", "budget_tokens", "effort"], "BEDROCK_REASONING"),
+    (&["max_tokens", "maxtokens"], "BEDROCK_MAX_TOKENS"),
+];
+
+/// A ValidationException's message; when it names a parameter, which variable to unset.
+fn rejected(upstream: &str) -> String {
+    let lower = upstream.to_ascii_lowercase();
+    // Whole words only: `topP` must not match inside `stopping`.
+    let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let variables: Vec<&str> = PARAMETERS
+        .iter()
+        .filter(|(names, _)| names.iter().any(|name| words.contains(name)))
+        .map(|(_, variable)| *variable)
+        .collect();
+    if variables.is_empty() {
+        return format!("Bedrock rejected the request: {upstream}");
+    }
+    format!(
+        "Bedrock rejected the request: {upstream}. The model does not take a setting this server \
+         sent: unset {} (or change it) and restart. A client that sent its own value for it in the \
+         request can also be the cause.",
+        variables.join(" or ")
+    )
 }
 
 /// An error from `send()` of either operation, after the SDK's own retries.
@@ -151,6 +181,45 @@ mod tests {
     fn throttling_suggests_when_to_retry() {
         let e = from_code("ThrottlingException", "slow down", CX);
         assert_eq!((e.kind, e.retry_after), (ErrorKind::Throttled, Some(THROTTLED_RETRY_AFTER)));
+    }
+
+    #[test]
+    fn a_rejected_parameter_names_the_variable_to_unset() {
+        let cases = [
+            (
+                "The model returned the following errors: `temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+                &["BEDROCK_TEMPERATURE", "BEDROCK_TOP_P"][..],
+            ),
+            ("temperature is deprecated for this model.", &["BEDROCK_TEMPERATURE"]),
+            ("The value at inferenceConfig.topP is invalid", &["BEDROCK_TOP_P"]),
+            ("top_k: extra inputs are not permitted", &["BEDROCK_TOP_K"]),
+            ("thinking.budget_tokens: Input should be greater than or equal to 1024", &["BEDROCK_REASONING"]),
+            (
+                "thinking.type.enabled is not supported for this model. Use thinking.type.adaptive and output_config.effort",
+                &["BEDROCK_REASONING"],
+            ),
+            (
+                "max_tokens: 9999999 > 128000, which is the maximum allowed number of output tokens",
+                &["BEDROCK_MAX_TOKENS"],
+            ),
+        ];
+        for (upstream, variables) in cases {
+            let e = from_code("ValidationException", upstream, CX);
+            assert_eq!(e.kind, ErrorKind::InvalidRequest);
+            for variable in variables {
+                assert!(e.message.contains(variable), "{upstream} → {}", e.message);
+            }
+            assert!(e.message.contains("client"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn other_validation_errors_name_no_variable() {
+        let e = from_code("ValidationException", "Stopping: input is too long for requested model.", CX);
+        assert_eq!(
+            e.message,
+            "Bedrock rejected the request: Stopping: input is too long for requested model."
+        );
     }
 
     #[test]

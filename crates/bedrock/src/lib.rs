@@ -1,54 +1,86 @@
 //! The Bedrock provider: a [`ChatModel`] over `aws-sdk-bedrockruntime`'s ConverseStream.
 //!
 //! In the data flow it sits between the server's validated [`ChatRequest`] and Amazon Bedrock:
-//! it sends ConverseStream, turns `contentBlockDelta` events into [`ChatEvent`]s, and falls back
-//! to Converse (one chunk) when streaming is refused before any token. The upstream HTTP response
-//! lives inside the returned stream, so dropping the stream closes the Bedrock connection.
+//! [`connect`] sets up one SDK client for every configured model; each request is shaped by its
+//! model's rules (`rules.rs`: which parameters it takes, how it reasons), sent as ConverseStream,
+//! and its events become [`ChatEvent`]s; when streaming is refused before any token it falls
+//! back to Converse (one chunk). The upstream HTTP response lives inside the returned stream, so
+//! dropping the stream closes the Bedrock connection.
 
 mod config;
+mod content;
 mod errors;
 mod events;
+mod params;
 mod request;
 mod rules;
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_bedrockruntime::{Client, error::SdkError, operation::RequestId};
-use futures_util::stream;
+use aws_sdk_bedrockruntime::{
+    Client,
+    error::SdkError,
+    operation::{RequestId, count_tokens::CountTokensError},
+    types::{ConverseTokensRequest, CountTokensInput},
+};
 use streambed_core::{
-    BoxFuture, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ModelInfo, ProviderError,
-    StopReason, Usage,
+    BoxFuture, ChatModel, ChatRequest, ChatStream, InferenceParams, ModelInfo, ProviderError, Reasoning,
 };
 
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, connect, models};
-pub use rules::Param;
+pub use params::Param;
 
-use crate::errors::Context;
+use crate::{
+    errors::Context,
+    request::{Parts, Target},
+    rules::Rule,
+};
 
 /// A Bedrock model, addressed by model id or inference-profile id/ARN.
 #[derive(Debug, Clone)]
 pub struct BedrockModel {
     client: Client,
     info: ModelInfo,
+    /// `None` for an id the rules table does not know: what is configured is sent as it is.
+    rule: Option<&'static Rule>,
     idle_timeout: Duration,
     region: String,
+    service_tier: Option<ServiceTier>,
+    latency: Option<Latency>,
+    prompt_cache: bool,
+}
+
+/// Both operations' builders take the request's parts under the same names.
+macro_rules! with_parts {
+    ($builder:expr, $parts:expr) => {{
+        let parts: Parts = $parts;
+        $builder
+            .set_messages(Some(parts.messages))
+            .set_system(parts.system)
+            .set_inference_config(parts.inference)
+            .set_tool_config(parts.tool_config)
+            .set_additional_model_request_fields(parts.additional)
+            .set_service_tier(parts.service_tier)
+            .set_performance_config(parts.performance)
+    }};
 }
 
 impl BedrockModel {
-    /// `sdk_config` comes from `aws_config` (credentials, region, endpoint override);
-    /// `idle_timeout` ends a stream that goes silent, which the SDK never does by itself.
+    /// One model on its own client, with no service tier, latency or prompt caching; prefer
+    /// [`connect`], which shares one client between models.
     pub fn new(sdk_config: &SdkConfig, model_id: impl Into<String>, idle_timeout: Duration) -> Self {
         let region = sdk_config.region().map_or_else(|| "(no region)".to_owned(), ToString::to_string);
-        Self {
-            client: Client::new(sdk_config),
-            info: {
-                let id: String = model_id.into();
-                ModelInfo { provider: "bedrock", name: id.clone(), id, capabilities: rules::capabilities() }
-            },
+        let choice = ModelChoice { id: model_id.into(), name: None };
+        let config = BedrockConfig {
+            region: None,
+            models: Vec::new(),
             idle_timeout,
-            region,
-        }
+            service_tier: None,
+            latency: None,
+            prompt_cache: false,
+        };
+        Self::with_client(Client::new(sdk_config), &region, &choice, &config)
     }
 
     /// A model on a shared client (see [`connect`]).
@@ -60,36 +92,50 @@ impl BedrockModel {
     ) -> Self {
         let id = choice.id.clone();
         let name = choice.name.clone().unwrap_or_else(|| id.clone());
+        let rule = rules::lookup(&id);
+        let capabilities = rule.map_or_else(rules::unknown_capabilities, Rule::capabilities);
         Self {
             client,
-            info: ModelInfo { provider: "bedrock", id, name, capabilities: rules::capabilities() },
+            info: ModelInfo { provider: "bedrock", id, name, capabilities },
+            rule,
             idle_timeout: config.idle_timeout,
             region: region.to_owned(),
+            service_tier: config.service_tier,
+            latency: config.latency,
+            prompt_cache: config.prompt_cache,
         }
     }
 
-    /// The configured sampling parameters this model refuses, each with why; they are left out
-    /// of its requests. (Placeholder until the rules table lands.)
-    pub fn dropped_params(&self, params: &streambed_core::InferenceParams) -> Vec<(Param, &'static str)> {
-        let _ = params;
-        Vec::new()
+    /// The configured sampling parameters this model does not take, each with a short reason;
+    /// they are left out of its requests rather than failing each one. With reasoning on, a
+    /// request may leave out more (temperature, top_k).
+    pub fn dropped_params(&self, params: &InferenceParams) -> Vec<(Param, &'static str)> {
+        params::dropped(self.rule, rules::model_part(&self.info.id), params, Reasoning::Off)
     }
 
     fn context(&self) -> Context<'_> {
         Context { model_id: &self.info.id, region: &self.region }
     }
 
+    fn target(&self) -> Target<'_> {
+        Target {
+            service_tier: self.service_tier,
+            latency: self.latency,
+            prompt_cache: self.prompt_cache && self.rule.is_some_and(|r| r.prompt_cache),
+            ..Target::new(&self.info.id)
+        }
+    }
+
     async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
-        let parts = request::Parts::try_from(&request)?;
-        let sent = self
-            .client
-            .converse_stream()
-            .model_id(&self.info.id)
-            .set_messages(Some(parts.messages))
-            .set_system(parts.system)
-            .set_inference_config(parts.inference)
-            .send()
-            .await;
+        let parts = request::build(&request, self.target())?;
+        for (param, reason) in
+            params::dropped(self.rule, self.target().model, &request.params, request.reasoning)
+        {
+            tracing::debug!(model = %self.info.id, ?param, reason, "sampling parameter not sent");
+        }
+        // Cloned so the fallback can reuse it: as cheap as building it again, and rarely needed.
+        let sent =
+            with_parts!(self.client.converse_stream().model_id(&self.info.id), parts.clone()).send().await;
         match sent {
             Ok(output) => {
                 let request_id = output.request_id().map(str::to_owned);
@@ -101,36 +147,48 @@ impl BedrockModel {
                     reason = %aws_sdk_bedrockruntime::error::DisplayErrorContext(refused.err()),
                     "ConverseStream refused; falling back to Converse"
                 );
-                // Rare, so the request is converted again rather than copied for every call.
-                self.converse(request::Parts::try_from(&request)?).await
+                self.converse(parts).await
             }
             Err(error) => Err(errors::before_stream(&error, self.context())),
         }
     }
 
-    /// The fallback: one Converse call whose whole answer becomes a single text chunk.
-    async fn converse(&self, parts: request::Parts) -> Result<ChatStream, ProviderError> {
-        let output = self
-            .client
-            .converse()
-            .model_id(&self.info.id)
-            .set_messages(Some(parts.messages))
-            .set_system(parts.system)
-            .set_inference_config(parts.inference)
+    /// The fallback: one Converse call whose whole answer becomes the events of one chunk.
+    async fn converse(&self, parts: Parts) -> Result<ChatStream, ProviderError> {
+        let output = with_parts!(self.client.converse().model_id(&self.info.id), parts)
             .send()
             .await
             .map_err(|e| errors::before_stream(&e, self.context()))?;
-        let usage = output.usage().map(events::usage).unwrap_or_default();
-        let stop_reason = StopReason::parse(output.stop_reason().as_str());
-        let text = request::answer_text(output.output());
-        Ok(single_chunk(text, stop_reason, usage))
+        Ok(events::single_chunk(&output))
     }
-}
 
-fn single_chunk(text: String, stop_reason: StopReason, usage: Usage) -> ChatStream {
-    let done = ChatEvent::Done(Completion { streamed: false, ..Completion::new(stop_reason, usage) });
-    let text = (!text.is_empty()).then_some(ChatEvent::Text(text));
-    Box::pin(stream::iter(text.into_iter().chain([done]).map(Ok)))
+    /// Bedrock's CountTokens on the request's Converse form (messages, system, tools).
+    async fn count(&self, mut request: ChatRequest) -> Result<u32, ProviderError> {
+        // Reasoning and cache points do not change what the input costs.
+        request.reasoning = Reasoning::Off;
+        let parts = request::build(&request, Target { prompt_cache: false, ..self.target() })?;
+        let input = CountTokensInput::Converse(
+            ConverseTokensRequest::builder()
+                .set_messages(Some(parts.messages))
+                .set_system(parts.system)
+                .set_tool_config(parts.tool_config)
+                .build(),
+        );
+        // CountTokens wants a foundation-model id and refuses some inference-profile ids
+        // (Boise-State-Development/agentcore-public-stack#430); others report the opposite
+        // (BerriAI/litellm#34272), so the profile id is tried when the model id is refused.
+        let id = self.info.id.as_str();
+        let base = self.target().model.filter(|m| *m != id);
+        let mut sent =
+            self.client.count_tokens().model_id(base.unwrap_or(id)).input(input.clone()).send().await;
+        if let (Some(_), Err(SdkError::ServiceError(e))) = (base, &sent)
+            && matches!(e.err(), CountTokensError::ValidationException(_))
+        {
+            sent = self.client.count_tokens().model_id(id).input(input).send().await;
+        }
+        let output = sent.map_err(|e| errors::before_stream(&e, self.context()))?;
+        Ok(u32::try_from(output.input_tokens()).unwrap_or_default())
+    }
 }
 
 impl ChatModel for BedrockModel {
@@ -140,5 +198,9 @@ impl ChatModel for BedrockModel {
 
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         Box::pin(self.start(request))
+    }
+
+    fn count_tokens(&self, request: ChatRequest) -> BoxFuture<'_, Result<u32, ProviderError>> {
+        Box::pin(self.count(request))
     }
 }

@@ -1,62 +1,320 @@
-//! Our request in the SDK's types.
+//! Our request in the SDK's types, built once per request so the Converse fallback reuses it.
 
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, SystemContentBlock,
+    AnyToolChoice, CachePointBlock, CachePointType, ContentBlock, InferenceConfiguration, Message,
+    PerformanceConfigLatency, PerformanceConfiguration, ServiceTierType, SpecificToolChoice,
+    SystemContentBlock, Tool, ToolChoice as SdkToolChoice, ToolConfiguration, ToolInputSchema,
+    ToolSpecification,
 };
-use streambed_core::{ChatRequest, ErrorKind, ProviderError, Role};
+use aws_smithy_types::Document;
+use serde_json::json;
+use streambed_core::{ChatRequest, ErrorKind, ProviderError, Role, ToolChoice};
 
-/// The pieces both ConverseStream and Converse take, built once so the fallback reuses them.
-#[derive(Debug)]
+use crate::{
+    config::{Latency, ServiceTier},
+    content::{self, built, to_document},
+    params,
+    rules::{self, Rule},
+};
+
+/// What a model knows about itself when it builds a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The id as configured, for messages.
+    pub id: &'a str,
+    /// The foundation-model id inside it, when it names one.
+    pub model: Option<&'a str>,
+    pub rule: Option<&'static Rule>,
+    pub service_tier: Option<ServiceTier>,
+    pub latency: Option<Latency>,
+    /// `BEDROCK_PROMPT_CACHE=on` and the model caches.
+    pub prompt_cache: bool,
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn new(id: &'a str) -> Self {
+        Self {
+            id,
+            model: rules::model_part(id),
+            rule: rules::lookup(id),
+            service_tier: None,
+            latency: None,
+            prompt_cache: false,
+        }
+    }
+}
+
+/// Everything ConverseStream and Converse take besides the model id.
+#[derive(Debug, Clone)]
 pub(crate) struct Parts {
     pub messages: Vec<Message>,
     pub system: Option<Vec<SystemContentBlock>>,
     pub inference: Option<InferenceConfiguration>,
+    pub tool_config: Option<ToolConfiguration>,
+    pub additional: Option<Document>,
+    pub service_tier: Option<aws_sdk_bedrockruntime::types::ServiceTier>,
+    pub performance: Option<PerformanceConfiguration>,
 }
 
-impl TryFrom<&ChatRequest> for Parts {
-    type Error = ProviderError;
+/// Anthropic allows four cache points: after the system prompt and after the last two user
+/// turns, so the previous turn's prefix is read while the newest one is written.
+const CACHED_USER_TURNS: usize = 2;
 
-    fn try_from(request: &ChatRequest) -> Result<Self, Self::Error> {
-        let messages = request
+pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, ProviderError> {
+    let refuse = |message: String| Err(ProviderError::new(ErrorKind::InvalidRequest, message));
+    let ends_with_assistant = request.messages.last().is_some_and(|m| m.role == Role::Assistant);
+    if ends_with_assistant && target.rule.is_some_and(|r| !r.prefill) {
+        return refuse(format!(
+            "The model '{}' does not continue an assistant turn: the conversation must end with a user turn.",
+            target.id
+        ));
+    }
+    if request.reasoning.is_on() {
+        if ends_with_assistant {
+            return refuse("With reasoning on, the conversation must end with a user turn.".into());
+        }
+        // "Thinking isn't compatible with forced tool use" (Anthropic, extended thinking).
+        if matches!(request.tool_choice, ToolChoice::Any | ToolChoice::Tool(_)) && !request.tools.is_empty() {
+            return refuse(
+                "Reasoning cannot be combined with a forced tool choice: use `auto`, or turn reasoning off."
+                    .into(),
+            );
+        }
+    }
+    let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
+    let mut messages = request.messages.iter().map(content::message).collect::<Result<Vec<_>, _>>()?;
+    let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
+    if target.prompt_cache {
+        add_cache_points(&mut messages, system.as_mut())?;
+    }
+    let inference = (plan.max_tokens.is_some()
+        || plan.temperature.is_some()
+        || plan.top_p.is_some()
+        || !request.stop_sequences.is_empty())
+    .then(|| {
+        InferenceConfiguration::builder()
+            .set_max_tokens(plan.max_tokens.map(|t| i32::try_from(t).unwrap_or(i32::MAX)))
+            .set_temperature(plan.temperature)
+            .set_top_p(plan.top_p)
+            .set_stop_sequences((!request.stop_sequences.is_empty()).then(|| request.stop_sequences.clone()))
+            .build()
+    });
+    let service_tier = target
+        .service_tier
+        .map(|tier| {
+            let tier = match tier {
+                ServiceTier::Default => ServiceTierType::Default,
+                ServiceTier::Flex => ServiceTierType::Flex,
+                ServiceTier::Priority => ServiceTierType::Priority,
+            };
+            built(aws_sdk_bedrockruntime::types::ServiceTier::builder().r#type(tier).build())
+        })
+        .transpose()?;
+    let performance = target.latency.map(|latency| {
+        let latency = match latency {
+            Latency::Standard => PerformanceConfigLatency::Standard,
+            Latency::Optimized => PerformanceConfigLatency::Optimized,
+        };
+        PerformanceConfiguration::builder().latency(latency).build()
+    });
+    Ok(Parts {
+        messages,
+        system,
+        inference,
+        tool_config: tool_config(request)?,
+        additional: plan.additional.as_ref().map(to_document),
+        service_tier,
+        performance,
+    })
+}
+
+/// A cache point after the system prompt and after each of the last user turns. A prefix
+/// shorter than the model's minimum is simply not cached (Bedrock's prompt-caching page).
+fn add_cache_points(
+    messages: &mut [Message],
+    system: Option<&mut Vec<SystemContentBlock>>,
+) -> Result<(), ProviderError> {
+    let point = || built(CachePointBlock::builder().r#type(CachePointType::Default).build());
+    if let Some(system) = system {
+        system.push(SystemContentBlock::CachePoint(point()?));
+    }
+    let user_turns = messages
+        .iter_mut()
+        .rev()
+        .filter(|m| *m.role() == aws_sdk_bedrockruntime::types::ConversationRole::User);
+    for turn in user_turns.take(CACHED_USER_TURNS) {
+        turn.content.push(ContentBlock::CachePoint(point()?));
+    }
+    Ok(())
+}
+
+/// The tools, or none. Converse has no `none` tool choice: with `none` the tools are sent
+/// without a choice when earlier turns used them (Bedrock needs their definitions then, and the
+/// model may still call one), and left out otherwise so the model cannot call any.
+pub(crate) fn tool_config(request: &ChatRequest) -> Result<Option<ToolConfiguration>, ProviderError> {
+    let used = request.messages.iter().any(|m| m.has_tool_content());
+    let (tools, choice) = if request.tools.is_empty() {
+        // Bedrock refuses toolUse/toolResult blocks without a toolConfig ("The toolConfig field
+        // must be defined when using toolUse and toolResult content blocks"), so a conversation
+        // that called tools earlier but offers none now declares the ones it named.
+        let named = content::tool_names(&request.messages);
+        let tools = named
+            .into_iter()
+            .map(|name| spec(name, Some("No longer offered."), &json!({ "type": "object" })));
+        (tools.collect::<Result<Vec<_>, _>>()?, None)
+    } else {
+        let choice = match &request.tool_choice {
+            // The default when no choice is sent; not every model takes an explicit one.
+            ToolChoice::Auto => None,
+            ToolChoice::Any => Some(SdkToolChoice::Any(AnyToolChoice::builder().build())),
+            ToolChoice::Tool(name) => {
+                Some(SdkToolChoice::Tool(built(SpecificToolChoice::builder().name(name).build())?))
+            }
+            ToolChoice::None if !used => return Ok(None),
+            ToolChoice::None => None,
+        };
+        let tools = request.tools.iter().map(|t| spec(&t.name, t.description.as_deref(), &t.input_schema));
+        (tools.collect::<Result<Vec<_>, _>>()?, choice)
+    };
+    if tools.is_empty() {
+        return Ok(None);
+    }
+    built(ToolConfiguration::builder().set_tools(Some(tools)).set_tool_choice(choice).build()).map(Some)
+}
+
+fn spec(name: &str, description: Option<&str>, schema: &serde_json::Value) -> Result<Tool, ProviderError> {
+    let spec = ToolSpecification::builder()
+        .name(name)
+        .set_description(description.map(str::to_owned))
+        .input_schema(ToolInputSchema::Json(to_document(schema)))
+        .build();
+    Ok(Tool::ToolSpec(built(spec)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use streambed_core::{Content, InferenceParams, Message as Turn, Reasoning, ToolSpec, ToolUse};
+
+    use super::*;
+    use crate::content::to_json;
+
+    const SONNET_45: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+    fn weather() -> ToolSpec {
+        ToolSpec {
+            name: "weather".into(),
+            description: Some("Forecast".into()),
+            input_schema: json!({ "type": "object" }),
+        }
+    }
+
+    fn used_tool() -> Vec<Turn> {
+        let call = ToolUse { id: "t1".into(), name: "weather".into(), input: json!({}) };
+        vec![
+            Turn::user("Weather?"),
+            Turn { role: Role::Assistant, content: vec![Content::ToolUse(call)] },
+            Turn {
+                role: Role::User,
+                content: vec![Content::ToolResult(streambed_core::ToolResult {
+                    tool_use_id: "t1".into(),
+                    content: "sunny".into(),
+                    is_error: false,
+                })],
+            },
+        ]
+    }
+
+    #[test]
+    fn tool_choices_map_to_converse() {
+        let mut request = ChatRequest::from_prompt("hi");
+        request.tools = vec![weather()];
+        let choice = |request: &ChatRequest| tool_config(request).unwrap().map(|c| c.tool_choice().cloned());
+        assert_eq!(choice(&request), Some(None));
+        request.tool_choice = ToolChoice::Any;
+        assert!(matches!(choice(&request), Some(Some(SdkToolChoice::Any(_)))));
+        request.tool_choice = ToolChoice::Tool("weather".into());
+        assert!(matches!(choice(&request), Some(Some(SdkToolChoice::Tool(t))) if t.name() == "weather"));
+        request.tool_choice = ToolChoice::None;
+        assert_eq!(choice(&request), None, "no tool blocks: no toolConfig at all");
+        request.messages = used_tool();
+        assert_eq!(choice(&request), Some(None), "tool blocks: the tools, without a choice");
+    }
+
+    #[test]
+    fn earlier_tool_calls_without_tools_get_minimal_specs() {
+        let request = ChatRequest::new(used_tool());
+        let config = tool_config(&request).unwrap().expect("a toolConfig");
+        let [Tool::ToolSpec(spec)] = config.tools() else { panic!("{config:?}") };
+        assert_eq!(spec.name(), "weather");
+        assert_eq!(
+            spec.input_schema().and_then(|s| s.as_json().ok()).map(to_json),
+            Some(json!({ "type": "object" }))
+        );
+        assert_eq!(tool_config(&ChatRequest::from_prompt("hi")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_request_carries_stop_sequences_tier_latency_and_extra_fields() {
+        let mut request = ChatRequest::from_prompt("hi");
+        request.stop_sequences = vec!["END".into()];
+        request.params =
+            InferenceParams { temperature: Some(0.3), top_p: Some(0.8), top_k: Some(5), max_tokens: None };
+        let target = Target {
+            service_tier: Some(ServiceTier::Flex),
+            latency: Some(Latency::Optimized),
+            ..Target::new(SONNET_45)
+        };
+        let parts = build(&request, target).unwrap();
+        let inference = parts.inference.unwrap();
+        assert_eq!(inference.stop_sequences(), ["END"]);
+        assert_eq!((inference.temperature(), inference.top_p()), (Some(0.3), None));
+        assert_eq!(parts.additional.as_ref().map(to_json), Some(json!({ "top_k": 5 })));
+        assert_eq!(parts.service_tier.unwrap().r#type(), &ServiceTierType::Flex);
+        assert_eq!(parts.performance.unwrap().latency(), &PerformanceConfigLatency::Optimized);
+    }
+
+    #[test]
+    fn prompt_caching_marks_the_system_prompt_and_the_last_two_user_turns() {
+        let mut request = ChatRequest::new(vec![
+            Turn::user("a"),
+            Turn::assistant("b"),
+            Turn::user("c"),
+            Turn::assistant("d"),
+            Turn::user("e"),
+        ]);
+        request.system = Some("be brief".into());
+        let parts = build(&request, Target { prompt_cache: true, ..Target::new(SONNET_45) }).unwrap();
+        assert!(matches!(
+            parts.system.as_deref(),
+            Some([SystemContentBlock::Text(_), SystemContentBlock::CachePoint(_)])
+        ));
+        let cached: Vec<bool> = parts
             .messages
             .iter()
-            .map(|m| {
-                let role = match m.role {
-                    Role::User => ConversationRole::User,
-                    Role::Assistant => ConversationRole::Assistant,
-                };
-                Message::builder()
-                    .role(role)
-                    .content(ContentBlock::Text(m.text()))
-                    .build()
-                    .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-        let p = request.params;
-        let inference = (p.max_tokens.is_some() || p.temperature.is_some() || p.top_p.is_some()).then(|| {
-            InferenceConfiguration::builder()
-                .set_max_tokens(p.max_tokens.map(|t| i32::try_from(t).unwrap_or(i32::MAX)))
-                .set_temperature(p.temperature)
-                .set_top_p(p.top_p)
-                .build()
-        });
-        Ok(Self {
-            messages,
-            system: request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]),
-            inference,
-        })
+            .map(|m| m.content().last().is_some_and(ContentBlock::is_cache_point))
+            .collect();
+        assert_eq!(cached, [false, false, true, false, true]);
+        let uncached = build(&request, Target::new(SONNET_45)).unwrap();
+        assert!(uncached.messages.iter().all(|m| !m.content().iter().any(ContentBlock::is_cache_point)));
     }
-}
 
-/// The text blocks of a Converse answer, joined.
-pub(crate) fn answer_text(output: Option<&ConverseOutput>) -> String {
-    let Some(ConverseOutput::Message(message)) = output else { return String::new() };
-    message
-        .content()
-        .iter()
-        .filter_map(|block| match block {
-            ContentBlock::Text(text) => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    #[test]
+    fn prefill_is_refused_where_the_model_or_reasoning_forbids_it() {
+        let request = ChatRequest::new(vec![Turn::user("a"), Turn::assistant("The answer is")]);
+        assert!(build(&request, Target::new(SONNET_45)).is_ok());
+        let e = build(&request, Target::new("us.anthropic.claude-opus-4-6-v1")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        let thinking = ChatRequest { reasoning: Reasoning::Low, ..request };
+        assert!(build(&thinking, Target::new(SONNET_45)).is_err());
+    }
+
+    #[test]
+    fn reasoning_with_a_forced_tool_is_refused() {
+        let mut request = ChatRequest::from_prompt("hi");
+        request.tools = vec![weather()];
+        request.tool_choice = ToolChoice::Any;
+        request.reasoning = Reasoning::Medium;
+        assert_eq!(build(&request, Target::new(SONNET_45)).unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
 }

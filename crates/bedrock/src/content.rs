@@ -1,0 +1,243 @@
+//! Content blocks both ways: our turns into the SDK's `ContentBlock`s, and a Converse answer's
+//! blocks back into [`ChatEvent`]s. JSON (tool input, schemas, extra fields) travels as the
+//! SDK's `Document`.
+
+use aws_sdk_bedrockruntime::{
+    error::BuildError,
+    primitives::Blob,
+    types::{
+        self as sdk, ContentBlock, ConversationRole, ReasoningContentBlock, ReasoningTextBlock,
+        ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolUseBlock,
+    },
+};
+use aws_smithy_types::{Document, Number};
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use serde_json::Value;
+use streambed_core::{ChatEvent, Content, ErrorKind, Message, ProviderError, ReasoningBlock, Role};
+
+/// A builder refused a block: a required field was missing, which our types always set.
+pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
+    result.map_err(|e| {
+        ProviderError::new(ErrorKind::InvalidRequest, format!("Could not build the Bedrock request: {e}"))
+    })
+}
+
+pub(crate) fn to_document(value: &Value) -> Document {
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => Document::Number(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Number::PosInt(u),
+            (None, Some(i)) => Number::NegInt(i),
+            _ => Number::Float(n.as_f64().unwrap_or_default()),
+        }),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(to_document).collect()),
+        Value::Object(map) => {
+            Document::Object(map.iter().map(|(k, v)| (k.clone(), to_document(v))).collect())
+        }
+    }
+}
+
+pub(crate) fn to_json(document: &Document) -> Value {
+    match document {
+        Document::Null => Value::Null,
+        Document::Bool(b) => Value::Bool(*b),
+        Document::Number(Number::PosInt(u)) => Value::from(*u),
+        Document::Number(Number::NegInt(i)) => Value::from(*i),
+        Document::Number(Number::Float(f)) => Value::from(*f),
+        Document::String(s) => Value::String(s.clone()),
+        Document::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Document::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
+/// One of our turns. Blank text blocks are left out (Bedrock refuses them) unless nothing else
+/// is left, so the error names the turn.
+pub(crate) fn message(turn: &Message) -> Result<sdk::Message, ProviderError> {
+    let role = match turn.role {
+        Role::User => ConversationRole::User,
+        Role::Assistant => ConversationRole::Assistant,
+    };
+    let blank = |c: &&Content| matches!(c, Content::Text(t) if t.trim().is_empty());
+    let keep_blank = turn.content.iter().all(|c| blank(&c));
+    let content =
+        turn.content.iter().filter(|c| keep_blank || !blank(c)).map(block).collect::<Result<_, _>>()?;
+    built(sdk::Message::builder().role(role).set_content(Some(content)).build())
+}
+
+fn block(content: &Content) -> Result<ContentBlock, ProviderError> {
+    Ok(match content {
+        Content::Text(text) => ContentBlock::Text(text.clone()),
+        Content::Reasoning(ReasoningBlock::Text { text, signature }) => {
+            ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(built(
+                ReasoningTextBlock::builder().text(text).set_signature(signature.clone()).build(),
+            )?))
+        }
+        Content::Reasoning(ReasoningBlock::Redacted { data }) => {
+            let bytes = BASE64.decode(data).map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("A redacted reasoning block is not base64: {e}"),
+                )
+            })?;
+            ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(Blob::new(bytes)))
+        }
+        Content::ToolUse(call) => ContentBlock::ToolUse(built(
+            ToolUseBlock::builder()
+                .tool_use_id(&call.id)
+                .name(&call.name)
+                .input(to_document(&call.input))
+                .build(),
+        )?),
+        Content::ToolResult(result) => ContentBlock::ToolResult(built(
+            ToolResultBlock::builder()
+                .tool_use_id(&result.tool_use_id)
+                .content(ToolResultContentBlock::Text(result.content.clone()))
+                .set_status(result.is_error.then_some(ToolResultStatus::Error))
+                .build(),
+        )?),
+    })
+}
+
+/// A Converse answer's blocks as the events a stream would have carried.
+pub(crate) fn answer_events(blocks: &[ContentBlock]) -> Vec<ChatEvent> {
+    let mut events = Vec::new();
+    for block in blocks {
+        match block {
+            ContentBlock::Text(text) if !text.is_empty() => events.push(ChatEvent::Text(text.clone())),
+            ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(reasoning)) => {
+                events.push(ChatEvent::Reasoning(reasoning.text().to_owned()));
+                events.extend(reasoning.signature().map(|s| ChatEvent::ReasoningSignature(s.to_owned())));
+            }
+            ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(blob)) => {
+                events.push(ChatEvent::RedactedReasoning(BASE64.encode(blob.as_ref())));
+            }
+            ContentBlock::ToolUse(call) => {
+                events.push(ChatEvent::ToolCall {
+                    id: call.tool_use_id().to_owned(),
+                    name: call.name().to_owned(),
+                });
+                events.push(ChatEvent::ToolInput(to_json(call.input()).to_string()));
+            }
+            _ => {}
+        }
+    }
+    events
+}
+
+/// The tool names the conversation's tool-use blocks mention, first use first.
+pub(crate) fn tool_names(turns: &[Message]) -> Vec<&str> {
+    let mut names = Vec::new();
+    for content in turns.iter().flat_map(|m| &m.content) {
+        if let Content::ToolUse(call) = content
+            && !names.contains(&call.name.as_str())
+        {
+            names.push(call.name.as_str());
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use streambed_core::{ToolResult, ToolUse};
+
+    use super::*;
+
+    #[test]
+    fn json_survives_the_round_trip_through_a_document() {
+        let value = json!({ "a": [1, -2, 2.5, "x", true, null], "b": { "c": {} } });
+        assert_eq!(to_json(&to_document(&value)), value);
+    }
+
+    #[test]
+    fn every_block_kind_becomes_its_sdk_block() {
+        let turn = Message {
+            role: Role::Assistant,
+            content: vec![
+                Content::Reasoning(ReasoningBlock::Text {
+                    text: "hmm".into(),
+                    signature: Some("sig".into()),
+                }),
+                Content::Reasoning(ReasoningBlock::Redacted { data: BASE64.encode(b"opaque") }),
+                Content::Text("  ".into()),
+                Content::ToolUse(ToolUse {
+                    id: "t1".into(),
+                    name: "weather".into(),
+                    input: json!({ "city": "Oslo" }),
+                }),
+            ],
+        };
+        let sdk = message(&turn).unwrap();
+        assert_eq!(sdk.role(), &ConversationRole::Assistant);
+        let [
+            ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(text)),
+            ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(blob)),
+            ContentBlock::ToolUse(call),
+        ] = sdk.content()
+        else {
+            panic!("unexpected blocks: {:?}", sdk.content());
+        };
+        assert_eq!((text.text(), text.signature()), ("hmm", Some("sig")));
+        assert_eq!(blob.as_ref(), b"opaque");
+        assert_eq!((call.tool_use_id(), call.name()), ("t1", "weather"));
+        assert_eq!(to_json(call.input()), json!({ "city": "Oslo" }));
+    }
+
+    #[test]
+    fn a_failed_tool_result_carries_the_error_status() {
+        let turn = Message {
+            role: Role::User,
+            content: vec![Content::ToolResult(ToolResult {
+                tool_use_id: "t1".into(),
+                content: "boom".into(),
+                is_error: true,
+            })],
+        };
+        let sdk = message(&turn).unwrap();
+        let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
+        assert_eq!(result.status(), Some(&ToolResultStatus::Error));
+        assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
+    }
+
+    #[test]
+    fn redacted_reasoning_that_is_not_base64_is_refused() {
+        let turn = Message {
+            role: Role::Assistant,
+            content: vec![Content::Reasoning(ReasoningBlock::Redacted { data: "not base64!".into() })],
+        };
+        assert_eq!(message(&turn).unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn a_converse_answer_becomes_the_events_of_a_stream() {
+        let blocks = [
+            ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(
+                ReasoningTextBlock::builder().text("think").signature("sig").build().unwrap(),
+            )),
+            ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(Blob::new(b"x".to_vec()))),
+            ContentBlock::Text("Hi".into()),
+            ContentBlock::ToolUse(
+                ToolUseBlock::builder()
+                    .tool_use_id("t1")
+                    .name("f")
+                    .input(to_document(&json!({ "a": 1 })))
+                    .build()
+                    .unwrap(),
+            ),
+        ];
+        assert_eq!(
+            answer_events(&blocks),
+            [
+                ChatEvent::Reasoning("think".into()),
+                ChatEvent::ReasoningSignature("sig".into()),
+                ChatEvent::RedactedReasoning(BASE64.encode(b"x")),
+                ChatEvent::Text("Hi".into()),
+                ChatEvent::ToolCall { id: "t1".into(), name: "f".into() },
+                ChatEvent::ToolInput(r#"{"a":1}"#.into()),
+            ]
+        );
+    }
+}
