@@ -1,5 +1,6 @@
 //! The real `streambed` server against the Bedrock emulator, over HTTP on loopback.
 
+mod anthropic;
 mod auth;
 mod binary;
 mod cancellation;
@@ -12,7 +13,9 @@ mod idp;
 mod input;
 mod limits;
 mod metrics;
+mod model_rules;
 mod models;
+mod openai;
 mod replicas;
 mod resume;
 mod routes;
