@@ -143,6 +143,35 @@ export class ChatPage {
     await this.messageBox.press('Enter')
   }
 
+  /** The model picker in the composer (shown when the server offers more than one model). */
+  get modelPicker() {
+    return this.page.getByRole('combobox', { name: 'Model' })
+  }
+
+  /** The reasoning level, offered only for a model that can reason. */
+  get reasoningPicker() {
+    return this.page.getByRole('combobox', { name: 'Reasoning' })
+  }
+
+  /** Picks the model for the next turn by its display name. */
+  async chooseModel(name: string) {
+    await this.modelPicker.selectOption({ label: name })
+  }
+
+  async chooseReasoning(level: 'Off' | 'Low' | 'Medium' | 'High') {
+    await this.reasoningPicker.selectOption({ label: level })
+  }
+
+  /** The active model's name in the header. */
+  get headerModel() {
+    return this.page.locator('.chat-header .model')
+  }
+
+  /** An answer's Thinking section (a disclosure: open while the model thinks). */
+  thinking(n = -1) {
+    return this.answer(n).getByRole('group', { name: 'Thinking' })
+  }
+
   /** Waits until the answer is complete (its token count shows). */
   async waitForAnswer(n = -1) {
     await this.answer(n).getByText(/tokens ·/).waitFor()
@@ -157,7 +186,7 @@ export class ChatPage {
 export async function storedConversation(
   appUrl: string,
   id: string,
-): Promise<{ messages: { role: string; content: string; status: string }[] }> {
+): Promise<{ model: string | null; messages: { role: string; content: string; status: string; model?: string | null; reasoning?: string | null }[] }> {
   const response = await fetch(`${appUrl}/api/conversations/${id}`)
   if (!response.ok) throw new Error(`GET /api/conversations/${id} answered ${response.status}`)
   return (await response.json()) as never
@@ -170,6 +199,8 @@ export function syntheticText(n: number): string {
 }
 
 /** The emulator's log of what reached "Bedrock". */
-export async function emulatorRequests(emulatorUrl: string): Promise<{ outcome: { kind: string }; body: { messages: unknown[] } }[]> {
+export async function emulatorRequests(
+  emulatorUrl: string,
+): Promise<{ modelId: string; outcome: { kind: string }; body: { messages: unknown[]; additionalModelRequestFields?: unknown } }[]> {
   return (await (await fetch(`${emulatorUrl}/_emulator/requests`)).json()) as never
 }

@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
 import { ChatPage, emulatorRequests, launchBrowser } from './chat-page'
-import { E2E_API_KEY } from './global-setup'
+import { E2E_API_KEY, E2E_MODELS } from './global-setup'
 
 const appUrl = inject('appUrl')
 const emulatorUrl = inject('emulatorUrl')
@@ -106,7 +106,7 @@ describe('chatting through the real server and the Bedrock emulator', () => {
 
     expect(await chat.answer().textContent()).toContain('You said: Hello behind a key')
     expect(await chat.page.evaluate(() => sessionStorage.getItem('streambed.apiKey'))).toBe(E2E_API_KEY)
-    await expect.poll(() => chat.page.locator('.model').textContent()).toContain('claude')
+    await expect.poll(() => chat.headerModel.textContent()).toBe(E2E_MODELS.default.name)
     await chat.close()
   })
 

@@ -35,6 +35,12 @@ declare module 'vitest' {
 
 export const E2E_API_KEY = 'e2e-key-0123456789abcdef'
 
+/** The models the servers offer: the default, and a second one that reasons. */
+export const E2E_MODELS = {
+  default: { id: 'anthropic.claude-3-haiku-20240307-v1:0', name: 'Claude 3 Haiku' },
+  reasoning: { id: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', name: 'Claude Sonnet 4.5' },
+} as const
+
 /**
  * The real server on an ephemeral port, with the Bedrock emulator (also ephemeral) behind it.
  * Each server stores conversations in its own SQLite file in a fresh folder, removed after the run.
@@ -44,7 +50,9 @@ export default async function setup(project: TestProject) {
   const emulator = await start('streambed-emulator', ['--port', '0', '--delay-ms', '20'], {}, /emulator on (http:\/\/\S+?);/)
   const env = {
     PORT: '0',
-    BEDROCK_MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0',
+    BEDROCK_MODEL_ID: E2E_MODELS.default.id,
+    // A second model to pick, one that reasons (models.e2e.ts).
+    BEDROCK_MODELS: [E2E_MODELS.default, E2E_MODELS.reasoning].map((m) => `${m.id}=${m.name}`).join(','),
     BEDROCK_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
     AWS_ACCESS_KEY_ID: 'e2e',

@@ -37,7 +37,7 @@ describe('App with stored conversations', () => {
     await user.type(box(), 'Hello there{Enter}')
 
     await waitFor(() => expect(server.answers).toHaveLength(1))
-    expect(server.answers[0]!.body).toEqual({ conversationId: 'c2', prompt: 'Hello there' })
+    expect(server.answers[0]!.body).toEqual({ conversationId: 'c2', prompt: 'Hello there', model: 'test-model' })
     expect(window.location.pathname).toBe('/c/c2')
     act(() => {
       server.answers[0]!.token('Hi!')
@@ -64,7 +64,7 @@ describe('App with stored conversations', () => {
     await user.type(box(), 'Second{Enter}')
 
     await waitFor(() => expect(server.answers).toHaveLength(2))
-    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Second' })
+    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Second', model: 'test-model' })
     expect(server.requests.filter((r) => r.method === 'POST' && r.path === '/api/conversations')).toHaveLength(1)
   })
 
@@ -86,7 +86,10 @@ describe('App with stored conversations', () => {
 
     await screen.findByText('Whole answer')
     expect(within(answer(0)).getByText('7 tokens')).toBeInTheDocument()
-    expect(within(answer(0)).getByText('Thought first')).toBeInTheDocument()
+    const thinking = within(answer(0)).getByRole('group', { name: 'Thinking' })
+    expect(thinking).not.toHaveAttribute('open')
+    expect(within(thinking).getByText('Thinking')).toBeInTheDocument()
+    expect(within(thinking).getByText('Thought first')).not.toBeVisible()
     expect(within(answer(1)).getByText('Stopped')).toBeInTheDocument()
     expect(within(answer(2)).getByText('Failed: throttled')).toBeInTheDocument()
     expect(within(answer(3)).getByText('Interrupted')).toBeInTheDocument()
@@ -215,9 +218,32 @@ describe('App with stored conversations', () => {
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))
 
     await waitFor(() => expect(server.answers).toHaveLength(2))
-    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi' })
+    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi', model: 'test-model' })
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(2)
     expect(screen.getByText('Failed: throttled')).toBeInTheDocument()
+  })
+
+  it('keeps the model per conversation: sent with each turn, preselected when it is opened again', async () => {
+    const { server, user, box, sidebar } = setup()
+    await user.selectOptions(await screen.findByRole('combobox', { name: 'Model' }), 'Test Reasoner')
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Reasoning' }), 'Medium')
+    await user.type(box(), 'Deep question{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    expect(server.answers[0]!.body).toEqual({ conversationId: 'c1', prompt: 'Deep question', model: 'test-reasoner', reasoning: 'medium' })
+    act(() => {
+      server.answers[0]!.reasoning('Hmm.')
+      server.answers[0]!.token('Deep answer')
+      server.answers[0]!.done()
+    })
+    await screen.findByText('Deep answer')
+
+    await user.click(within(sidebar()).getByRole('button', { name: 'New chat' }))
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-model')
+    await user.click(await within(sidebar()).findByRole('link', { name: 'Deep question' }))
+
+    await screen.findByText('Deep answer')
+    expect(screen.getByRole('combobox', { name: 'Model' })).toHaveValue('test-reasoner')
+    expect(screen.getByRole('heading', { name: 'Streambed' }).closest('header')).toHaveTextContent('Test Reasoner')
   })
 
   it('switches conversations from the list, and back and forward', async () => {
@@ -391,6 +417,7 @@ describe('App where the server keeps no conversations', () => {
         { role: 'assistant', content: 'One' },
         { role: 'user', content: 'Second' },
       ],
+      model: 'test-model',
     })
     expect(window.location.pathname).toBe('/')
     expect(screen.queryByRole('alert')).toBeNull()

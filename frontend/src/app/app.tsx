@@ -133,6 +133,7 @@ export function App() {
         stream={enabled ? stored : streamChat}
         resume={enabled ? resume : undefined}
         initialMessages={opened.status === 'ready' ? opened.messages : undefined}
+        initialModel={opened.status === 'ready' ? opened.conversation.model : undefined}
         placeholder={placeholder}
         keyRequired={keyRequired}
         onSettled={enabled ? refresh : undefined}

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatStreamEvent, StreamEvent } from '../features/chat/api/types'
+import type { ChatMessage, ChatStreamEvent, ModelChoice, StreamEvent } from '../features/chat/api/types'
 import type { ResumeChat, StreamChat } from '../features/chat/hooks/use-chat'
 import type { UiMessage } from '../features/chat/hooks/chat-state'
 
@@ -6,6 +6,8 @@ import type { UiMessage } from '../features/chat/hooks/chat-state'
 export interface Call {
   /** What a send carried; empty for a resume. */
   history: ChatMessage[]
+  /** The model and reasoning a send asked for. */
+  choice?: ModelChoice
   /** What a resume started from. */
   answer?: Pick<UiMessage, 'content' | 'reasoning'>
   signal: AbortSignal
@@ -20,7 +22,7 @@ export interface Call {
  */
 export function controlledStream(): { stream: StreamChat; resume: ResumeChat; calls: Call[] } {
   const calls: Call[] = []
-  const open = (call: Pick<Call, 'history' | 'answer'>, signal: AbortSignal) => {
+  const open = (call: Pick<Call, 'history' | 'choice' | 'answer'>, signal: AbortSignal) => {
     const queue: (StreamEvent | { thrown: unknown })[] = []
     let wake: (() => void) | null = null
     const notify = () => {
@@ -55,7 +57,7 @@ export function controlledStream(): { stream: StreamChat; resume: ResumeChat; ca
     })()
   }
   return {
-    stream: (history, signal) => open({ history }, signal),
+    stream: (history, signal, choice) => open({ history, choice }, signal),
     resume: (answer, signal) => open({ history: [], answer }, signal),
     calls,
   }

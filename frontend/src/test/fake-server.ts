@@ -1,3 +1,4 @@
+import type { ModelCapabilities, ModelsInfo } from '../features/chat/api/types'
 import type { Conversation, ConversationDetail, StoredMessage } from '../features/conversations/api/types'
 
 /** One answer being streamed by the fake server; the test writes its frames. */
@@ -37,6 +38,28 @@ interface Options {
   disabled?: boolean
   /** How many conversations a page holds, to test "Load more". */
   pageSize?: number
+}
+
+const capabilities = (reasoning: ModelCapabilities['reasoning']): ModelCapabilities => ({
+  reasoning,
+  sampling: ['temperature', 'topP', 'topK'],
+  temperatureWithTopP: reasoning === 'none',
+  maxOutputTokens: 4096,
+  contextWindow: 200_000,
+  tools: true,
+  images: true,
+  documents: true,
+  promptCache: reasoning !== 'none',
+})
+
+/** GET /api/models of the fake server: a plain default model and one that reasons. */
+export const testModels: ModelsInfo = {
+  provider: 'fake',
+  default: 'test-model',
+  models: [
+    { id: 'test-model', name: 'Test Model', provider: 'fake', default: true, capabilities: capabilities('none') },
+    { id: 'test-reasoner', name: 'Test Reasoner', provider: 'fake', default: false, capabilities: capabilities('adaptive') },
+  ],
 }
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
@@ -114,6 +137,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
   const following = new Map<string, Connection[]>()
 
   function chat(body: Record<string, unknown>, signal: AbortSignal | null): Response {
+    const model = typeof body.model === 'string' ? body.model : testModels.default
     let conversation: ConversationDetail | undefined
     let stored: StoredMessage | undefined
     if (typeof body.conversationId === 'string') {
@@ -122,8 +146,9 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
       const time = now()
       if (!conversation.title) conversation.title = String(body.prompt).slice(0, 60)
       conversation.updatedAt = time
+      conversation.model = model
       conversation.messages.push({ id: `u${++ids}`, role: 'user', content: String(body.prompt), status: 'complete', createdAt: time })
-      stored = { id: `a${++ids}`, role: 'assistant', content: '', reasoning: '', status: 'streaming', createdAt: time }
+      stored = { id: `a${++ids}`, role: 'assistant', content: '', reasoning: '', model, status: 'streaming', createdAt: time }
       conversation.messages.push(stored)
     }
     const first = connection(signal)
@@ -217,7 +242,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
 
   function route(method: string, url: URL, body: Record<string, unknown>, headers: Headers, signal: AbortSignal | null): Response {
     const path = url.pathname
-    if (path === '/api/models') return json(200, { provider: 'fake', default: 'test-model', models: [{ id: 'test-model', provider: 'fake' }] })
+    if (path === '/api/models') return json(200, testModels)
     if (path === '/api/chat' && method === 'POST') {
       if (disabled && body.conversationId) return refuse(403, 'conversations_disabled', 'Not here.')
       const refusal = refusals.shift()

@@ -21,7 +21,7 @@ function fetchWith(chunks: Uint8Array[], init: ResponseInit = { status: 200 }) {
 
 async function collect(chunks: Uint8Array[], init?: ResponseInit): Promise<ChatStreamEvent[]> {
   const events: ChatStreamEvent[] = []
-  for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, fetchWith(chunks, init))) {
+  for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, {}, fetchWith(chunks, init))) {
     events.push(event)
   }
   return events
@@ -55,7 +55,7 @@ describe('streamChat', () => {
     }
     const run = async () => {
       const events: ChatStreamEvent[] = []
-      for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, fetchSpy)) {
+      for await (const event of streamChat([{ role: 'user', content: 'hi' }], new AbortController().signal, {}, fetchSpy)) {
         events.push(event)
       }
       expect(events.at(-1)?.type).toBe('done')
@@ -79,7 +79,7 @@ describe('streamChat', () => {
     const signal = new AbortController().signal
     const frames: Frame[] = []
 
-    for await (const frame of readFrames(await postTurn('c1', 'Hello', signal, fetchSpy), signal)) frames.push(frame)
+    for await (const frame of readFrames(await postTurn('c1', 'Hello', signal, {}, fetchSpy), signal)) frames.push(frame)
 
     expect(bodies).toEqual([{ conversationId: 'c1', prompt: 'Hello' }])
     expect(frames.map((f) => [f.event.type, f.id])).toEqual([
@@ -88,6 +88,28 @@ describe('streamChat', () => {
       ['done', '3.0'],
     ])
     expect(frames[0]!.event).toEqual({ type: 'start', info: { conversationId: 'c1', messageId: 'm9' } })
+  })
+
+  it('sends the chosen model and reasoning level, off included, and neither when none was chosen', async () => {
+    const bodies: unknown[] = []
+    const fetchSpy = async (_url: RequestInfo | URL, init?: RequestInit) => {
+      bodies.push(JSON.parse(String(init?.body)))
+      return fetchWith([encoder.encode(done)])()
+    }
+    const signal = new AbortController().signal
+    const history = [{ role: 'user' as const, content: 'hi' }]
+
+    for await (const _ of streamChat(history, signal, { model: 'm2', reasoning: 'high' }, fetchSpy)) void _
+    for await (const _ of streamChat(history, signal, { model: 'm2', reasoning: 'off' }, fetchSpy)) void _
+    await postTurn('c1', 'Hello', signal, { model: 'm3', reasoning: 'low' }, fetchSpy)
+    await postTurn('c1', 'Again', signal, {}, fetchSpy)
+
+    expect(bodies).toEqual([
+      { messages: history, model: 'm2', reasoning: 'high' },
+      { messages: history, model: 'm2', reasoning: 'off' },
+      { conversationId: 'c1', prompt: 'Hello', model: 'm3', reasoning: 'low' },
+      { conversationId: 'c1', prompt: 'Again' },
+    ])
   })
 
   it('never yields a frame cut off before its blank line, even when the body ends cleanly', async () => {
@@ -183,7 +205,7 @@ describe('streamChat', () => {
       throw new TypeError('Failed to fetch')
     }
     const run = async () => {
-      for await (const _ of streamChat([], new AbortController().signal, refuse)) void _
+      for await (const _ of streamChat([], new AbortController().signal, {}, refuse)) void _
     }
     await expect(run()).rejects.toMatchObject({ code: 'network_error' })
   })
@@ -203,7 +225,7 @@ describe('streamChat', () => {
         }),
       )
     const seen: ChatStreamEvent[] = []
-    for await (const event of streamChat([], abort.signal, endless)) {
+    for await (const event of streamChat([], abort.signal, {}, endless)) {
       seen.push(event)
       if (seen.length === 3) break
     }

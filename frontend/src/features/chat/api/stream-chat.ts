@@ -2,7 +2,7 @@ import { EventSourceParserStream } from 'eventsource-parser/stream'
 
 import { apiFetch } from './api-fetch'
 import { ChatError } from './chat-error'
-import type { ChatMessage, ChatRequest, ChatStreamEvent, DoneInfo, ErrorBody, StartInfo } from './types'
+import type { ChatMessage, ChatRequest, ChatStreamEvent, DoneInfo, ErrorBody, ModelChoice, StartInfo } from './types'
 
 /**
  * Ends a text that stops on a bare CR with a LF. Such a last line is otherwise ambiguous at EOF
@@ -54,8 +54,13 @@ export function isTerminal(event: { type: string }): boolean {
 }
 
 /** The stateless chat: POSTs the whole conversation and yields the answer's events. */
-export async function* streamChat(messages: ChatMessage[], signal: AbortSignal, fetchImpl: typeof fetch = fetch): AsyncGenerator<ChatStreamEvent> {
-  const response = await postChat({ messages }, signal, fetchImpl)
+export async function* streamChat(
+  messages: ChatMessage[],
+  signal: AbortSignal,
+  choice: ModelChoice = {},
+  fetchImpl: typeof fetch = fetch,
+): AsyncGenerator<ChatStreamEvent> {
+  const response = await postChat({ messages, ...wireChoice(choice) }, signal, fetchImpl)
   for await (const { event } of readFrames(response, signal)) yield event
 }
 
@@ -63,8 +68,19 @@ export async function* streamChat(messages: ChatMessage[], signal: AbortSignal, 
  * POSTs one turn of a stored conversation (the server adds the history from its store). Its
  * body is the answer's frames, for `readFrames`; a refusal rejects as a ChatError.
  */
-export function postTurn(conversationId: string, prompt: string, signal: AbortSignal, fetchImpl: typeof fetch = fetch): Promise<Response> {
-  return postChat({ conversationId, prompt }, signal, fetchImpl)
+export function postTurn(
+  conversationId: string,
+  prompt: string,
+  signal: AbortSignal,
+  choice: ModelChoice = {},
+  fetchImpl: typeof fetch = fetch,
+): Promise<Response> {
+  return postChat({ conversationId, prompt, ...wireChoice(choice) }, signal, fetchImpl)
+}
+
+/** The choice as the request carries it: only what was chosen (the server picks the rest). */
+function wireChoice({ model, reasoning }: ModelChoice): ModelChoice {
+  return { ...(model ? { model } : {}), ...(reasoning ? { reasoning } : {}) }
 }
 
 /** POSTs the request; resolves once the server has accepted it and the stream begins. */

@@ -18,6 +18,10 @@ export interface ChatMessage {
 export interface Usage {
   inputTokens: number
   outputTokens: number
+  /** Prompt tokens read from Bedrock's prompt cache. */
+  cacheReadInputTokens?: number
+  /** Prompt tokens written to Bedrock's prompt cache. */
+  cacheWriteInputTokens?: number
 }
 
 /** The `done` frame: the answer is complete. */
@@ -28,6 +32,8 @@ export interface DoneInfo {
   model: string
   /** False when Bedrock refused streaming and Converse answered in one piece. */
   streamed: boolean
+  /** Bedrock's service tier for the answer, when it says. */
+  serviceTier?: string
 }
 
 /** The error shape of both JSON error bodies and `event: error` frames. */
@@ -41,8 +47,23 @@ export interface ErrorBody {
   upstreamRequestId?: string
 }
 
+/**
+ * How hard a reasoning model thinks before it answers. Not sending one leaves it to the
+ * server (its BEDROCK_REASONING), which is why the UI sends `off` too.
+ */
+export type ReasoningLevel = 'off' | 'low' | 'medium' | 'high'
+
+/**
+ * The reader's choice for a turn: a model id from GET /api/models (the server's default when
+ * absent), and a reasoning level, only for a model whose `capabilities.reasoning` is not `none`.
+ */
+export interface ModelChoice {
+  model?: string
+  reasoning?: ReasoningLevel
+}
+
 /** What POST /api/chat takes: the whole history (stateless), or one turn of a stored conversation. */
-export type ChatRequest = { messages: ChatMessage[] } | { conversationId: string; prompt: string }
+export type ChatRequest = ({ messages: ChatMessage[] } | { conversationId: string; prompt: string }) & ModelChoice
 
 /** The `start` frame: the server has stored the turn and will store this answer as `messageId`. */
 export interface StartInfo {
@@ -67,9 +88,34 @@ export type ConnectionEvent = { type: 'reconnecting'; attempt: number; delayMs: 
 /** What a transport yields: the server's events, and news of the connection. */
 export type StreamEvent = ChatStreamEvent | ConnectionEvent
 
-/** GET /api/models */
+/** What a model can do, as GET /api/models describes it. */
+export interface ModelCapabilities {
+  /** `none`: it cannot reason; `budget` and `adaptive` take a reasoning level. */
+  reasoning: 'none' | 'budget' | 'adaptive'
+  sampling: ('temperature' | 'topP' | 'topK')[]
+  temperatureWithTopP: boolean
+  maxOutputTokens: number
+  contextWindow: number
+  tools: boolean
+  images: boolean
+  documents: boolean
+  promptCache: boolean
+}
+
+/** One model a client may pick. */
+export interface ModelInfo {
+  id: string
+  /** The display name. */
+  name: string
+  provider: string
+  default: boolean
+  capabilities: ModelCapabilities
+}
+
+/** GET /api/models: the models a client may pick; `default` (an id) answers when none is named. */
 export interface ModelsInfo {
+  /** The default model's provider. */
   provider: string
   default: string
-  models: { id: string; provider: string }[]
+  models: ModelInfo[]
 }

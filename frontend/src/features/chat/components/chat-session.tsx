@@ -4,15 +4,19 @@ import type { ModelsInfo } from '../api/types'
 import type { UiMessage } from '../hooks/chat-state'
 import { useAutoScroll } from '../hooks/use-auto-scroll'
 import { type ResumeChat, type StreamChat, useChat } from '../hooks/use-chat'
+import { useModelChoice } from '../hooks/use-model-choice'
 import { ApiKeyForm } from './api-key-form'
 import { Composer } from './composer'
 import { ErrorBanner } from './error-banner'
 import { MessageList } from './message-list'
+import { ModelPicker } from './model-picker'
 
 interface ChatSessionProps {
   stream?: StreamChat
   resume?: ResumeChat
   initialMessages?: UiMessage[]
+  /** The model the conversation last used, preselected while the server still offers it. */
+  initialModel?: string | null
   placeholder?: ReactNode
   keyRequired?: boolean
   onSettled?: () => void
@@ -24,32 +28,38 @@ interface ChatSessionProps {
   onKeySaved: () => void
 }
 
-/** One conversation on screen: header, messages, error, key form and the message box. */
-export function ChatSession({ stream, resume, initialMessages, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
+/**
+ * One conversation on screen: header, messages, error, key form and the message box, with
+ * the conversation's own choice of model and reasoning.
+ */
+export function ChatSession({ stream, resume, initialMessages, initialModel, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
   const { onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
   const chat = useChat(stream, { initialMessages, resume, onSettled })
+  const selection = useModelChoice(models, initialModel)
   const scroller = useRef<HTMLDivElement>(null)
   const follow = useAutoScroll(scroller, chat.messages)
 
   const send = (text: string) => {
     follow()
-    chat.send(text)
+    chat.send(text, selection.choice)
   }
+  const retry = () => chat.retry(selection.choice)
 
   const needsKey = chat.error?.code === 'unauthorized'
   const keySaved = () => {
     onKeySaved()
-    if (needsKey) chat.retry()
+    if (needsKey) retry()
   }
+  const active = selection.active
 
   return (
     <main className="chat">
       <header className="chat-header">
         {menuButton}
         <h1>Streambed</h1>
-        {models && (
-          <span className="model" title={`Provider: ${models.provider}`}>
-            {models.default} · {models.provider}
+        {active && (
+          <span className="model" title={`${active.id} (${active.provider})`}>
+            {active.name}
           </span>
         )}
         <button type="button" className="key-toggle" aria-expanded={keyFormOpen} onClick={onToggleKeyForm}>
@@ -65,9 +75,15 @@ export function ChatSession({ stream, resume, initialMessages, placeholder, keyR
       <p className="connection-status" role="status" aria-live="polite">
         {chat.reconnecting && 'Connection lost. Reconnecting…'}
       </p>
-      {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} />}
+      {chat.error && <ErrorBanner error={chat.error} onRetry={retry} />}
       {(keyFormOpen || needsKey || keyRequired) && <ApiKeyForm onSaved={keySaved} />}
-      <Composer busy={chat.busy} disabled={Boolean(placeholder)} onSend={send} onStop={chat.stop} />
+      <Composer
+        busy={chat.busy}
+        disabled={Boolean(placeholder)}
+        onSend={send}
+        onStop={chat.stop}
+        options={<ModelPicker selection={selection} />}
+      />
     </main>
   )
 }

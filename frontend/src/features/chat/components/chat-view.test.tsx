@@ -2,18 +2,26 @@ import { act, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
+import { testModels } from '../../../test/fake-server'
 import { readApiKey } from '../api/api-key'
 import { ChatError } from '../api/chat-error'
-import { ChatView } from './chat-view'
+import type { ModelsInfo } from '../api/types'
+import { ChatView, type ChatViewProps } from './chat-view'
 
-function setup() {
-  // The header asks /api/models; here it is simply unreachable.
-  vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('offline'))))
+/** With `models`, GET /api/models answers them; without, the server is simply unreachable for it. */
+function setup({ models, ...props }: { models?: ModelsInfo } & ChatViewProps = {}) {
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async () => (models ? new Response(JSON.stringify(models)) : Promise.reject(new TypeError('offline')))),
+  )
   const transport = controlledStream()
   const user = userEvent.setup()
-  render(<ChatView stream={transport.stream} />)
+  render(<ChatView stream={transport.stream} {...props} />)
   return { ...transport, user, box: () => screen.getByRole('textbox', { name: 'Message' }) }
 }
+
+/** The model named in the header. */
+const headerModel = () => screen.getByRole('heading', { name: 'Streambed' }).closest('header')!.querySelector('.model')
 
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -149,3 +157,122 @@ describe('ChatView', () => {
     expect(screen.getByRole('log', { name: 'Conversation' })).toHaveAttribute('aria-live', 'polite')
   })
 })
+
+describe('ChatView model choice', () => {
+  it('lists the models by name, preselects the default, and names it in the header', async () => {
+    setup({ models: testModels })
+
+    const picker = await screen.findByRole('combobox', { name: 'Model' })
+
+    expect(within(picker).getAllByRole('option').map((o) => o.textContent)).toEqual(['Test Model', 'Test Reasoner'])
+    expect(picker).toHaveValue('test-model')
+    expect(headerModel()).toHaveTextContent('Test Model')
+    expect(screen.queryByRole('combobox', { name: 'Reasoning' })).toBeNull()
+  })
+
+  it('sends the chosen model, and the header shows it', async () => {
+    const { calls, user, box } = setup({ models: testModels })
+    const picker = await screen.findByRole('combobox', { name: 'Model' })
+
+    await user.selectOptions(picker, 'Test Reasoner')
+    await user.type(box(), 'Hi{Enter}')
+
+    expect(calls[0]!.choice).toEqual({ model: 'test-reasoner', reasoning: 'off' })
+    expect(headerModel()).toHaveTextContent('Test Reasoner')
+  })
+
+  it('offers reasoning only for a model that reasons, and sends the level', async () => {
+    const { calls, user, box } = setup({ models: testModels })
+    await user.selectOptions(await screen.findByRole('combobox', { name: 'Model' }), 'test-reasoner')
+    const reasoning = screen.getByRole('combobox', { name: 'Reasoning' })
+    expect(within(reasoning).getAllByRole('option').map((o) => o.textContent)).toEqual(['Off', 'Low', 'Medium', 'High'])
+    expect(reasoning).toHaveValue('off')
+
+    await user.selectOptions(reasoning, 'High')
+    await user.type(box(), 'Think hard{Enter}')
+    act(() => calls[0]!.push(doneEvent))
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Model' }), 'Test Model')
+    await user.type(box(), 'Now plainly{Enter}')
+
+    expect(calls[0]!.choice).toEqual({ model: 'test-reasoner', reasoning: 'high' })
+    expect(screen.queryByRole('combobox', { name: 'Reasoning' })).toBeNull()
+    expect(calls[1]!.choice).toEqual({ model: 'test-model' })
+  })
+
+  it("preselects a stored conversation's model while the server still offers it", async () => {
+    setup({ models: testModels, initialModel: 'test-reasoner' })
+
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-reasoner')
+    expect(screen.getByRole('combobox', { name: 'Reasoning' })).toHaveValue('off')
+    expect(headerModel()).toHaveTextContent('Test Reasoner')
+  })
+
+  it('falls back to the default for a model the server no longer offers', async () => {
+    setup({ models: testModels, initialModel: 'retired-model' })
+
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-model')
+  })
+
+  it('shows no picker when there is nothing to choose, only the model in the header', async () => {
+    const { calls, user, box } = setup({ models: { ...testModels, models: testModels.models.slice(0, 1) } })
+    await waitFor(() => expect(headerModel()).toHaveTextContent('Test Model'))
+
+    await user.type(box(), 'Hi{Enter}')
+
+    expect(screen.queryByRole('combobox', { name: 'Model' })).toBeNull()
+    expect(calls[0]!.choice).toEqual({ model: 'test-model' })
+  })
+
+  it('retries with the model chosen now', async () => {
+    const { calls, user, box } = setup({ models: testModels })
+    const picker = await screen.findByRole('combobox', { name: 'Model' })
+    await user.type(box(), 'Hi{Enter}')
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
+
+    await user.selectOptions(picker, 'Test Reasoner')
+    await user.click(within(await screen.findByRole('alert')).getByRole('button', { name: 'Retry' }))
+
+    expect(calls[1]!.choice).toEqual({ model: 'test-reasoner', reasoning: 'off' })
+  })
+})
+
+describe('ChatView thinking', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['performance'] }))
+  afterEach(() => vi.useRealTimers())
+
+  it('streams the reasoning open, folds it away when the answer starts, and says how long it took', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Why?{Enter}')
+
+    act(() => calls[0]!.push({ type: 'reasoning', text: 'Let me ' }))
+    const thinking = await screen.findByRole('group', { name: 'Thinking' })
+    act(() => {
+      vi.advanceTimersByTime(2_300)
+      calls[0]!.push({ type: 'reasoning', text: 'see.' })
+    })
+    await waitFor(() => expect(thinking).toHaveTextContent('Let me see.'))
+    expect(thinking).toHaveAttribute('open')
+    expect(within(thinking).getByText('Thinking…')).toBeInTheDocument()
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Because.' }))
+    await screen.findByText('Because.')
+
+    expect(thinking).not.toHaveAttribute('open')
+    expect(within(thinking).getByText('Thought for 2.3 s')).toBeInTheDocument()
+    act(() => calls[0]!.push(doneEvent))
+    await user.click(within(thinking).getByText('Thought for 2.3 s'))
+    expect(thinking).toHaveAttribute('open')
+    expect(within(thinking).getByText('Let me see.')).toBeVisible()
+  })
+
+  it('shows no thinking for an answer without reasoning', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Hello' }, doneEvent))
+
+    await screen.findByText('Hello')
+    expect(screen.queryByRole('group', { name: 'Thinking' })).toBeNull()
+  })
+})
+

@@ -13,6 +13,8 @@ export interface ChatViewProps {
   session?: string
   /** A stored conversation's messages. */
   initialMessages?: UiMessage[]
+  /** A stored conversation's model (its latest turn's), preselected in the model picker. */
+  initialModel?: string | null
   /** Shown instead of the conversation (loading it, or why it cannot be); sending waits meanwhile. */
   placeholder?: ReactNode
   /** The server wants an API key before it shows the conversation: the key form is open. */
@@ -28,7 +30,7 @@ export interface ChatViewProps {
 }
 
 /**
- * The chat screen. What outlives one conversation lives here (the model, the API key form);
+ * The chat screen. What outlives one conversation lives here (the models, the API key form);
  * the conversation itself is a ChatSession, started afresh for each `session`.
  */
 export function ChatView({ session = '', onNewChat, onKeySaved, ...props }: ChatViewProps) {

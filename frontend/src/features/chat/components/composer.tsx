@@ -1,4 +1,4 @@
-import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react'
+import { type FormEvent, type KeyboardEvent, type ReactNode, useEffect, useRef, useState } from 'react'
 
 interface ComposerProps {
   busy: boolean
@@ -6,10 +6,12 @@ interface ComposerProps {
   disabled?: boolean
   onSend: (text: string) => void
   onStop: () => void
+  /** Settings for the next turn, above the box (the model picker). */
+  options?: ReactNode
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
-export function Composer({ busy, disabled = false, onSend, onStop }: ComposerProps) {
+export function Composer({ busy, disabled = false, onSend, onStop, options }: ComposerProps) {
   const [text, setText] = useState('')
   const input = useRef<HTMLTextAreaElement>(null)
 
@@ -37,28 +39,31 @@ export function Composer({ busy, disabled = false, onSend, onStop }: ComposerPro
 
   return (
     <form className="composer" onSubmit={submit}>
-      <label htmlFor="message" className="visually-hidden">
-        Message
-      </label>
-      <textarea
-        id="message"
-        ref={input}
-        value={text}
-        rows={2}
-        disabled={disabled}
-        placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
-        onChange={(e) => setText(e.target.value)}
-        onKeyDown={onKeyDown}
-      />
-      {busy ? (
-        <button type="button" className="stop" onClick={onStop}>
-          Stop
-        </button>
-      ) : (
-        <button type="submit" disabled={disabled || text.trim() === ''}>
-          Send
-        </button>
-      )}
+      {options}
+      <div className="composer-row">
+        <label htmlFor="message" className="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id="message"
+          ref={input}
+          value={text}
+          rows={2}
+          disabled={disabled}
+          placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        {busy ? (
+          <button type="button" className="stop" onClick={onStop}>
+            Stop
+          </button>
+        ) : (
+          <button type="submit" disabled={disabled || text.trim() === ''}>
+            Send
+          </button>
+        )}
+      </div>
     </form>
   )
 }

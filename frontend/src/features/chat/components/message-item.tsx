@@ -2,6 +2,7 @@ import { memo } from 'react'
 
 import type { UiMessage } from '../hooks/chat-state'
 import { Markdown } from './markdown'
+import { Thinking } from './thinking'
 
 /** A labelled note for an answer that did not finish; the label is what reading it says first. */
 function Note({ label, children }: { label: string; children: string }) {
@@ -38,15 +39,11 @@ function Footer({ message }: { message: UiMessage }) {
 
 /** One turn. Memoized: finished messages keep their object identity, so they never re-render. */
 export const MessageItem = memo(function MessageItem({ message }: { message: UiMessage }) {
-  const waiting = message.state === 'streaming' && message.content === ''
+  const beforeText = message.state === 'streaming' && message.content === ''
+  const waiting = beforeText && message.reasoning === ''
   return (
     <article className={`message message-${message.role}`} aria-label={message.role === 'user' ? 'You' : 'Assistant'}>
-      {message.reasoning && (
-        <details className="reasoning">
-          <summary>Reasoning</summary>
-          <p>{message.reasoning}</p>
-        </details>
-      )}
+      {message.reasoning && <Thinking text={message.reasoning} live={beforeText} ms={message.thinkingMs} />}
       {message.role === 'user' ? (
         <p className="user-text">{message.content}</p>
       ) : waiting ? (

@@ -25,6 +25,11 @@ export interface UiMessage {
   role: Role
   content: string
   reasoning: string
+  /**
+   * How long the model thought, in ms: from its first reasoning to its first answer text, as
+   * this page saw them arrive. Unknown for answers from the store or followed after a reload.
+   */
+  thinkingMs?: number
   state: MessageState
   info?: MessageInfo
   /** Why the answer failed (`throttled`, `access_denied`, …). */
@@ -45,6 +50,7 @@ export type ChatAction =
   | { type: 'submit'; user: UiMessage; answerId: string }
   | { type: 'start' }
   | { type: 'append'; text: string; reasoning: string }
+  | { type: 'thought'; ms: number }
   | { type: 'done'; info: MessageInfo }
   | { type: 'fail'; error: ChatError }
   | { type: 'stopped' }
@@ -103,6 +109,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           reasoning: m.reasoning + action.reasoning,
         })),
       }
+    case 'thought':
+      return { ...state, messages: updateAnswer(state, (m) => ({ ...m, thinkingMs: action.ms })) }
     case 'done':
       return {
         ...state,

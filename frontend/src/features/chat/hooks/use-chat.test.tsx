@@ -275,4 +275,40 @@ describe('useChat', () => {
     await waitFor(() => expect(chat().status).toBe('ready'))
     expect(chat().messages[1]).toMatchObject({ content: 'Half done.', state: 'complete' })
   })
+
+  describe('how long the model thought', () => {
+    beforeEach(() => vi.useFakeTimers({ toFake: ['performance'] }))
+    afterEach(() => vi.useRealTimers())
+
+    it('is measured from the first reasoning to the first answer text, for an answer sent here', async () => {
+      const { calls, chat } = setup()
+      act(() => chat().send('Why?', { model: 'thinker', reasoning: 'low' }))
+      expect(calls[0]!.choice).toEqual({ model: 'thinker', reasoning: 'low' })
+
+      await act(async () => calls[0]!.push({ type: 'reasoning', text: 'Hmm' }))
+      vi.advanceTimersByTime(1_500)
+      await act(async () => calls[0]!.push({ type: 'reasoning', text: '…' }))
+      vi.advanceTimersByTime(500)
+      await act(async () => calls[0]!.push({ type: 'token', text: 'Because.' }))
+      vi.advanceTimersByTime(4_000)
+      await act(async () => calls[0]!.push({ type: 'token', text: ' Done.' }, doneEvent))
+
+      await waitFor(() => expect(chat().status).toBe('ready'))
+      expect(chat().messages[1]).toMatchObject({ reasoning: 'Hmm…', content: 'Because. Done.', thinkingMs: 2_000 })
+    })
+
+    it('is unknown for an answer followed after a reload, which began elsewhere', async () => {
+      const pending = { ...stored('a1', 'assistant', '', 'pending'), reasoning: 'Earlier thoughts' }
+      const { calls, chat } = setup({ initialMessages: [stored('u1', 'user', 'Q'), pending], resumable: true })
+      await waitFor(() => expect(calls).toHaveLength(1))
+
+      await act(async () => calls[0]!.push({ type: 'reasoning', text: ' and more' }))
+      vi.advanceTimersByTime(1_000)
+      await act(async () => calls[0]!.push({ type: 'token', text: 'Answer' }, doneEvent))
+
+      await waitFor(() => expect(chat().status).toBe('ready'))
+      expect(chat().messages[1]).toMatchObject({ reasoning: 'Earlier thoughts and more', content: 'Answer' })
+      expect(chat().messages[1]!.thinkingMs).toBeUndefined()
+    })
+  })
 })

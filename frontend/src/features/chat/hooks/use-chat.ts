@@ -2,11 +2,14 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 
 import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
-import type { ChatMessage, StreamEvent } from '../api/types'
+import type { ChatMessage, ModelChoice, StreamEvent } from '../api/types'
 import { type UiMessage, chatReducer, chatStateFrom, newMessage, pendingAnswer } from './chat-state'
 
-/** The transport: sends the conversation, which ends with the new user turn, and yields the answer. */
-export type StreamChat = (history: ChatMessage[], signal: AbortSignal) => AsyncIterable<StreamEvent>
+/**
+ * The transport: sends the conversation, which ends with the new user turn, with the reader's
+ * choice of model and reasoning, and yields the answer.
+ */
+export type StreamChat = (history: ChatMessage[], signal: AbortSignal, choice?: ModelChoice) => AsyncIterable<StreamEvent>
 
 /**
  * Follows an answer the server is still writing, from the text the page already has of it
@@ -38,6 +41,9 @@ const id = () => `m${++nextId}`
 /** Schedules one flush per animation frame, so a fast stream re-renders ~60 times a second, not per token. */
 const nextFrame: (cb: () => void) => void =
   typeof requestAnimationFrame === 'function' ? (cb) => requestAnimationFrame(cb) : (cb) => setTimeout(cb, 16)
+
+/** A clock for how long the model thought; `performance.now` where there is one. */
+const now: () => number = typeof performance === 'object' ? () => performance.now() : () => Date.now()
 
 /** What the server needs: every turn with text, in order. */
 function toHistory(messages: UiMessage[]): ChatMessage[] {
@@ -81,18 +87,31 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   /**
    * Reads one answer's events into the state. A run that is no longer the current one (the
    * hook unmounted, or New chat) changes nothing more; `onSettled` still hears that it ended.
+   * For an answer that starts here (`timed`), how long the model thought is measured as the
+   * events arrive: from the first reasoning to the first answer text. A followed answer began
+   * elsewhere, so its thinking has no known start.
    */
   const run = useCallback(
-    async (open: (signal: AbortSignal) => AsyncIterable<StreamEvent>) => {
+    async (open: (signal: AbortSignal) => AsyncIterable<StreamEvent>, { timed = true } = {}) => {
       const abort = new AbortController()
       controller.current = abort
       const current = () => controller.current === abort
+      // When the first reasoning arrived; null before it, and once the answer text began.
+      let thinkingSince: number | null = null
+      let answering = !timed
       try {
         for await (const event of open(abort.signal)) {
           if (!current()) return
           if (event.type === 'start') dispatch({ type: 'start' })
-          else if (event.type === 'token') buffer('text', event.text)
-          else if (event.type === 'reasoning') buffer('reasoning', event.text)
+          else if (event.type === 'token') {
+            if (thinkingSince !== null) dispatch({ type: 'thought', ms: now() - thinkingSince })
+            thinkingSince = null
+            answering = true
+            buffer('text', event.text)
+          } else if (event.type === 'reasoning') {
+            if (!answering) thinkingSince ??= now()
+            buffer('reasoning', event.text)
+          }
           else if (event.type === 'reconnecting') dispatch({ type: 'reconnecting' })
           else if (event.type === 'reconnected') dispatch({ type: 'reconnected' })
           else if (event.type === 'done') {
@@ -121,26 +140,28 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
 
   const busy = state.status === 'submitted' || state.status === 'streaming'
 
+  /** Sends `text` as the next turn, to the chosen model (the server's default when none is). */
   const send = useCallback(
-    (text: string) => {
+    (text: string, choice: ModelChoice = {}) => {
       if (busy || text.trim() === '') return
       const user = newMessage(id(), 'user', text)
       const history = toHistory([...state.messages, user])
       dispatch({ type: 'submit', user, answerId: id() })
-      void run((signal) => stream(history, signal))
+      void run((signal) => stream(history, signal, choice))
     },
     [busy, run, stream, state.messages],
   )
 
   const stop = useCallback(() => controller.current?.abort(stopRequested), [])
 
-  const retry = useCallback(() => {
+  /** Tries the failed answer again, asking (when it asks again) the model chosen now. */
+  const retry = useCallback((choice: ModelChoice = {}) => {
     if (busy) return
     const last = state.messages.at(-1)
     if (resume && last?.role === 'assistant' && last.stored && last.errorCode === 'connection_lost') {
       // The server may well still be writing it: follow it again rather than ask again.
       dispatch({ type: 'resume' })
-      void run((signal) => resume(last, signal))
+      void run((signal) => resume(last, signal), { timed: false })
       return
     }
     if (last?.role === 'assistant' && last.stored) {
@@ -150,14 +171,14 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       const resend = newMessage(id(), 'user', question.content)
       const history = toHistory([...state.messages, resend])
       dispatch({ type: 'retry', answerId: id(), resend })
-      void run((signal) => stream(history, signal))
+      void run((signal) => stream(history, signal, choice))
       return
     }
     const before = last?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
     if (before.at(-1)?.role !== 'user') return
     const history = toHistory(before)
     dispatch({ type: 'retry', answerId: id() })
-    void run((signal) => stream(history, signal))
+    void run((signal) => stream(history, signal, choice))
   }, [busy, resume, run, stream, state.messages])
 
   const newChat = useCallback(() => {
@@ -170,7 +191,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   // On mount, follow the answer the server is still writing; leaving the page mid-answer
   // closes the connection (a stored answer goes on on the server; a stateless one stops).
   useEffect(() => {
-    if (resume && resumeOnMount) void run((signal) => resume(resumeOnMount, signal))
+    if (resume && resumeOnMount) void run((signal) => resume(resumeOnMount, signal), { timed: false })
     return () => {
       const running = controller.current
       controller.current = null

@@ -1,6 +1,6 @@
 import { ChatError } from '../../chat/api/chat-error'
 import { postTurn, streamChat } from '../../chat/api/stream-chat'
-import type { ChatMessage, StreamEvent } from '../../chat/api/types'
+import type { ChatMessage, ModelChoice, StreamEvent } from '../../chat/api/types'
 import { type ResumeChat, type StreamChat, stopRequested } from '../../chat/hooks/use-chat'
 import { type FollowTuning, cursorAfter, followAnswer } from './answer-stream'
 import { createConversation, getConversation, isConversationsDisabled, stopAnswer } from './conversations'
@@ -64,7 +64,7 @@ async function keptFailure(conversationId: string, prompt: string, error: unknow
  * `conversations_disabled`, the turn is sent the stateless way, with the whole history.
  */
 export function conversationStream({ conversationId, onCreated, onDisabled, fetchImpl, follow }: ConversationStreamOptions): StreamChat {
-  return async function* (history: ChatMessage[], signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  return async function* (history: ChatMessage[], signal: AbortSignal, choice: ModelChoice = {}): AsyncGenerator<StreamEvent> {
     const prompt = history.at(-1)
     if (prompt?.role !== 'user') throw new Error('A turn ends with the user message')
     let id = conversationId()
@@ -80,7 +80,7 @@ export function conversationStream({ conversationId, onCreated, onDisabled, fetc
       const post = async function* (): AsyncGenerator<StreamEvent> {
         let response: Response
         try {
-          response = await postTurn(conversation, prompt.content, signal, fetchImpl)
+          response = await postTurn(conversation, prompt.content, signal, choice, fetchImpl)
         } catch (error) {
           // Shown as the server keeps it, so that Retry asks again after the kept failure (as a
           // reload would show it) instead of seeming to replace it.
@@ -94,7 +94,7 @@ export function conversationStream({ conversationId, onCreated, onDisabled, fetc
     } catch (error) {
       if (!isConversationsDisabled(error)) throw error
       onDisabled()
-      yield* streamChat(history, signal, fetchImpl)
+      yield* streamChat(history, signal, choice, fetchImpl)
     }
   }
 }

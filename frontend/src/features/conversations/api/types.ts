@@ -8,6 +8,7 @@ export interface Conversation {
   id: string
   /** Empty until named: the server names it after the first prompt, renaming overrides that. */
   title: string
+  /** The model of its latest turn (null before the first). */
   model: string | null
   createdAt: string
   updatedAt: string
@@ -27,8 +28,10 @@ export interface StoredMessage {
   role: Role
   content: string
   status: StoredStatus
-  model?: string
-  reasoning?: string
+  /** The model that wrote an answer. */
+  model?: string | null
+  /** An answer's reasoning text, when the model reasoned visibly. */
+  reasoning?: string | null
   usage?: Usage
   stopReason?: string
   errorCode?: string
