@@ -131,6 +131,11 @@ impl AnswerLog {
 
     /// Waits until the answer's last write is done (after it ended, or as `stopped` if not).
     pub async fn written(mut self) {
+        self.wait_written().await;
+    }
+
+    /// [`written`](Self::written) for a log that stays where it is.
+    pub async fn wait_written(&mut self) {
         self.stopped();
         if let Some(writer) = self.writer.take() {
             let _ = writer.await;

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 pub use follow::{Elsewhere, follow, replay_stored};
 pub use remote::follow_remote;
-pub use task::run;
+pub use task::{Running, drive};
 
 use crate::{error::AppError, sse};
 

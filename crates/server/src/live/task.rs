@@ -1,11 +1,14 @@
-//! The task that owns a stored conversation's answer: it reads the provider stream, keeps every
-//! frame for the clients that follow, writes the answer to the store in batches (and, with
-//! Redis, copies its frames there for other replicas), and ends it on Stop, the deadline or the
+//! A stored conversation's answer as it runs: it reads the provider stream, keeps every frame
+//! for the clients that follow, writes the answer to the store in batches (and, with Redis,
+//! copies its frames there for other replicas), and ends it on Stop, the deadline or the
 //! shutdown cut-off, whether or not anyone is still listening.
 
-use std::{sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
+use axum::response::sse::Event;
+use futures_util::Stream;
 use streambed_core::ChatEvent;
+use tokio_util::task::TaskTracker;
 
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
@@ -13,63 +16,141 @@ use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
 /// How long the answer's last write may hold back its terminal frame.
 const LAST_WRITE: Duration = Duration::from_secs(5);
 
-/// Runs the answer to its end. The record is written before followers get the terminal frame
-/// and before the answer is unregistered, so whoever reads the store or sends the next turn
-/// after that finds the whole answer there. With `redis`, its frames are copied there as it
-/// runs, until the last one is.
-pub async fn run(answer: Answer, live: Arc<Live>, ending: Ending, log: AnswerLog, redis: Option<Redis>) {
-    let mirrored = async {
-        if let Some(redis) = redis {
-            mirror(Arc::clone(&live), redis).await;
-        }
-    };
-    tokio::join!(relay(answer, &live, ending, log), mirrored);
+/// A running answer: what must outlive any one client. Driven by the response that started it
+/// while that client stays ([`drive`]: one task per token, as a stateless chat), and by a task
+/// of the server's once it leaves ([`run`]).
+#[derive(Debug)]
+pub struct Running {
+    answer: Answer,
+    live: Arc<Live>,
+    ending: Ending,
+    log: AnswerLog,
 }
 
-async fn relay(mut answer: Answer, live: &Live, mut ending: Ending, log: AnswerLog) {
-    let stop = live.stop.clone();
-    let terminal = loop {
-        let next = tokio::select! {
-            biased;
-            () = stop.cancelled() => None,
-            next = answer.next() => Some(next),
-        };
-        let Some(next) = next else {
-            answer.stopped();
-            // Drops the upstream request before anything else is done.
-            drop(answer);
-            log.stopped();
-            break sse::stopped(live.message);
-        };
-        match &next {
-            Ok(event) => log.event(event),
-            Err(error) => log.error(error),
+/// What the answer did next.
+enum Step {
+    /// A frame for the client, already kept for every follower.
+    Content(Event),
+    /// The answer ended with this frame, written and handed to the followers.
+    End(Event),
+}
+
+impl Running {
+    /// With `redis`, the answer's frames are also copied there as it runs, until the last one
+    /// is, by a task of its own (spawned on `writers`).
+    pub fn new(
+        answer: Answer,
+        live: Arc<Live>,
+        ending: Ending,
+        log: AnswerLog,
+        redis: Option<Redis>,
+        writers: &TaskTracker,
+    ) -> Self {
+        if let Some(redis) = redis {
+            writers.spawn(mirror(Arc::clone(&live), redis));
         }
-        let Some(frame) = answer.frame(&next) else { continue };
-        match next {
-            Ok(ChatEvent::Text(text)) => live.push_content(frame, text.len(), 0),
-            Ok(ChatEvent::Reasoning(text)) => live.push_content(frame, 0, text.len()),
-            _ => break frame,
+        Self { answer, live, ending, log }
+    }
+
+    /// Reads the provider until it has a frame for clients, or the answer ends (Stop, the last
+    /// event, an error). The record is written before followers get the terminal frame and
+    /// before the answer is unregistered, so whoever reads the store or sends the next turn
+    /// after that finds the whole answer there.
+    async fn step(&mut self) -> Step {
+        let terminal = loop {
+            let next = tokio::select! {
+                biased;
+                () = self.live.stop.cancelled() => None,
+                next = self.answer.next() => Some(next),
+            };
+            let Some(next) = next else {
+                self.answer.stopped();
+                // Drops the upstream request before anything else is done.
+                self.answer.drop_upstream();
+                self.log.stopped();
+                break sse::stopped(self.live.message);
+            };
+            match &next {
+                Ok(event) => self.log.event(event),
+                Err(error) => self.log.error(error),
+            }
+            let Some(frame) = self.answer.frame(&next) else { continue };
+            let sent = match next {
+                Ok(ChatEvent::Text(text)) => self.live.push_content(frame, text.len(), 0),
+                Ok(ChatEvent::Reasoning(text)) => self.live.push_content(frame, 0, text.len()),
+                _ => break frame,
+            };
+            if let Some(event) = sent {
+                return Step::Content(event);
+            }
+        };
+        self.ending.with(terminal.clone());
+        if tokio::time::timeout(LAST_WRITE, self.log.wait_written()).await.is_err() {
+            tracing::warn!(message_id = %self.live.message, "the answer's last write is late; ending its stream anyway");
         }
-    };
-    ending.with(terminal);
-    if tokio::time::timeout(LAST_WRITE, log.written()).await.is_err() {
-        tracing::warn!(message_id = %live.message, "the answer's last write is late; ending its stream anyway");
+        let cursor = self.live.frames().cursor;
+        Step::End(Frame { cursor, sse: terminal }.event())
+    }
+}
+
+/// Runs the answer to its end with no client attached.
+pub async fn run(mut running: Running) {
+    while let Step::Content(_) = running.step().await {}
+}
+
+/// The response of the request that started the answer: it drives the answer itself while its
+/// client stays, and hands it to a task of the server's (on `writers`) if the client leaves
+/// first, so the answer still runs to its end.
+pub fn drive(running: Running, writers: TaskTracker) -> impl Stream<Item = Result<Event, Infallible>> {
+    let start =
+        Frame { cursor: Cursor::default(), sse: sse::start(running.live.conversation, running.live.message) };
+    let mut handoff = Handoff { running: Some(running), writers };
+    async_stream::stream! {
+        yield Ok(start.event());
+        while let Some(running) = handoff.running.as_mut() {
+            match running.step().await {
+                Step::Content(event) => yield Ok(event),
+                Step::End(event) => {
+                    handoff.running = None;
+                    yield Ok(event);
+                }
+            }
+        }
+    }
+}
+
+/// Owns the running answer inside the response; dropped with an unfinished answer (the client
+/// left), it gives the answer to a task instead of dropping the upstream request.
+struct Handoff {
+    running: Option<Running>,
+    writers: TaskTracker,
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.writers.spawn(run(running));
+        }
     }
 }
 
 impl Live {
-    fn push_content(&self, frame: sse::Frame, text: usize, reasoning: usize) {
+    /// Keeps a content frame for every follower; returns its event, or `None` for an empty
+    /// delta (nothing to send).
+    fn push_content(&self, frame: sse::Frame, text: usize, reasoning: usize) -> Option<Event> {
         if text == 0 && reasoning == 0 {
-            return;
+            return None;
         }
         let mut frames = self.frames();
         let cursor =
             Cursor { text: frames.cursor.text + text, reasoning: frames.cursor.reasoning + reasoning };
         frames.cursor = cursor;
-        frames.content.push(Frame { cursor, sse: frame });
+        let frame = Frame { cursor, sse: frame };
+        let event = frame.event();
+        frames.content.push(frame);
         drop(frames);
         self.changed.send_replace(());
+        Some(event)
     }
 
     pub(super) fn push_terminal(&self, frame: sse::Frame) {

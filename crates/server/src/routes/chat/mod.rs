@@ -21,7 +21,7 @@ use crate::{
     auth::Principal,
     config::Limits,
     error::{ApiJson, AppError},
-    live::{self, Cursor},
+    live::{self, Cursor, Running},
     relay::{self, Answer, ChatReport},
     request_id, sse,
     state::AppState,
@@ -235,9 +235,10 @@ fn reasoning(
 }
 
 /// A stored conversation's next turn: the prompt and its answer are stored, the history read
-/// back, the answer registered (so Stop and resume find it from now on) and run by a task of the server's that
-/// this response only follows. A refusal before the first event is still an HTTP error, and
-/// recorded as the answer's error; Stop before it ends the answer without one.
+/// back, and the answer registered (so Stop and resume find it from now on). This response
+/// drives the answer while its client stays, and a task of the server's takes over if it
+/// leaves. A refusal before the first event is still an HTTP error, and recorded as the
+/// answer's error; Stop before it ends the answer without one.
 async fn start_stored(
     state: &AppState,
     model: &dyn ChatModel,
@@ -264,18 +265,17 @@ async fn start_stored(
         () = live.stop_requested() => None,
         opened = start(state, model, request(messages), deadline) => Some(opened),
     };
-    let follow = |live| sse::response(live::follow(live, Cursor::default()), state.keep_alive);
     match opened {
         Some(Ok(upstream)) => {
-            let task = live::run(
+            let running = Running::new(
                 answer(upstream).with_dropped_turns(dropped_turns),
-                Arc::clone(&live),
+                live,
                 ending,
                 log,
                 conversations.redis.clone(),
+                &conversations.writers,
             );
-            conversations.writers.spawn(task);
-            Ok(follow(live))
+            Ok(sse::response(live::drive(running, conversations.writers.clone()), state.keep_alive))
         }
         // Stopped while the upstream request was still opening: it is dropped unanswered.
         None => {
@@ -283,7 +283,7 @@ async fn start_stored(
             log.written().await;
             ending.with(sse::stopped(message));
             drop(ending);
-            Ok(follow(live))
+            Ok(sse::response(live::follow(live, Cursor::default()), state.keep_alive))
         }
         Some(Err(e)) => {
             log.error(&e);
