@@ -108,6 +108,12 @@ impl Answer {
     pub fn stopped(&mut self) {
         self.report.end("stopped");
     }
+
+    /// Drops the upstream request now (the Bedrock connection closes, the local model stops);
+    /// the answer has nothing more to read.
+    pub fn drop_upstream(&mut self) {
+        self.upstream = Box::pin(futures_util::stream::empty());
+    }
 }
 
 /// Starts an answer whose response owns it, for any of the APIs: refused while the server
@@ -129,7 +135,8 @@ pub async fn open(
         .await
         .unwrap_or_else(|_| Err(deadline_exceeded()))
         .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
-    let report = ChatReport::new(request_id.to_owned(), model.info().id.clone(), started, state.metrics.clone());
+    let report =
+        ChatReport::new(request_id.to_owned(), model.info().id.clone(), started, state.metrics.clone());
     Ok(Answer::new(upstream, report, state.shutdown.cutoff.clone(), deadline, slot))
 }
 
