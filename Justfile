@@ -75,7 +75,7 @@ e2e: ui build-tests
     @scripts/ensure-chromium.sh
     cd frontend && npm run e2e
 
-# Benchmarks in release: relay overhead (1, 100, 1,000, 5,000 streams) and the embedded model; `just bench --quick` takes under two minutes.
+# Benchmarks in release: relay overhead (1, 100, 1,000, 5,000 streams; `--levels 10000,20000` opt-in) over TLS + HTTP/2 and plain HTTP/1.1 (`--upstream tls|plain|both`), and the embedded model; `just bench --quick` takes a few minutes.
 bench *ARGS: model
     # One binary per build, so the server is built with exactly the features `just run` uses.
     cargo build --release --bin streambed

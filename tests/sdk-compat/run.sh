@@ -10,11 +10,17 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/streambed"
 log=$(mktemp)
 "$target/debug/streambed-emulator" --port 0 --delay-ms 0 >"$log" 2>&1 &
 emulator=$!
-trap 'kill $emulator 2>/dev/null; rm -f "$log"' EXIT
+# The same emulator over HTTPS, with the CA boto3 is told to trust.
+tls_log=$(mktemp)
+ca=$(mktemp --suffix=.pem)
+"$target/debug/streambed-emulator" --port 0 --delay-ms 0 --tls --cert-out "$ca" >"$tls_log" 2>&1 &
+tls_emulator=$!
+trap 'kill $emulator $tls_emulator 2>/dev/null; rm -f "$log" "$tls_log" "$ca"' EXIT
 # shellcheck source=../../scripts/listening.sh
 source "$root/scripts/listening.sh"
 url=$(listening "$log")
-export EMULATOR_URL="$url" AWS_ACCESS_KEY_ID=compat AWS_SECRET_ACCESS_KEY=compat AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+tls_url=$(listening "$tls_log")
+export EMULATOR_URL="$url" EMULATOR_TLS_URL="$tls_url" EMULATOR_CA="$ca" AWS_ACCESS_KEY_ID=compat AWS_SECRET_ACCESS_KEY=compat AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 # boto3 in a venv of its own, made once; 1.40.20 is the first with CountTokens.
 venv="$cache/sdk-compat-venv"

@@ -3,12 +3,13 @@
 import json
 import os
 import pathlib
+import ssl
 import unittest
 import urllib.request
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, EventStreamError
+from botocore.exceptions import ClientError, EventStreamError, SSLError
 
 URL = os.environ["EMULATOR_URL"]
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -156,6 +157,28 @@ class Boto3Compat(unittest.TestCase):
         self.assertEqual(invoked["inputTokens"], 8)
         self.assertEqual(used["usage"]["inputTokens"], 8)
         self.assertIn("count-tokens", {r["operation"] for r in records()})
+
+
+class Boto3OverTls(unittest.TestCase):
+    """`streambed-emulator --tls`: boto3 trusts its throwaway CA through `verify=`."""
+
+    def client(self, verify):
+        return boto3.client(
+            "bedrock-runtime", endpoint_url=os.environ["EMULATOR_TLS_URL"], region_name="us-east-1", verify=verify
+        )
+
+    def test_converse_stream_with_the_ca_trusted(self):
+        response = self.client(os.environ["EMULATOR_CA"]).converse_stream(modelId=MODEL, messages=user("hi"))
+        deltas = [e["contentBlockDelta"]["delta"]["text"] for e in response["stream"] if "contentBlockDelta" in e]
+        self.assertEqual("".join(deltas), "Hello from the Streambed emulator. You said: hi")
+        context = ssl.create_default_context(cafile=os.environ["EMULATOR_CA"])
+        with urllib.request.urlopen(f"{os.environ['EMULATOR_TLS_URL']}/_emulator/requests", context=context) as r:
+            # urllib3 offers no ALPN h2: the emulator answers it over HTTP/1.1, as Bedrock would.
+            self.assertEqual(json.load(r)[-1]["httpVersion"], "HTTP/1.1")
+
+    def test_the_ca_is_not_trusted_by_default(self):
+        with self.assertRaises(SSLError):
+            self.client(True).converse(modelId=MODEL, messages=user("hi"))
 
 
 if __name__ == "__main__":

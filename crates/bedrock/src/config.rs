@@ -2,12 +2,12 @@
 //! carries (service tier, latency, prompt caching). The server's config module fills this from
 //! its `BEDROCK_*` variables; [`connect`] turns it into models.
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_bedrockruntime::Client;
 
-use crate::BedrockModel;
+use crate::{BedrockModel, trust};
 
 /// The Bedrock provider's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub struct BedrockConfig {
     pub latency: Option<Latency>,
     /// `BEDROCK_PROMPT_CACHE=on`: cache points for models that support prompt caching.
     pub prompt_cache: bool,
+    /// `AWS_CA_BUNDLE`: a PEM file of CA certificates trusted besides the platform's roots.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// One model offered: a model id, inference-profile id or ARN, and a name for people.
@@ -99,14 +101,20 @@ impl FromStr for Latency {
 pub enum ConnectError {
     #[error("BEDROCK_REGION: no AWS region configured; set BEDROCK_REGION (or AWS_REGION), e.g. us-east-1")]
     NoRegion,
+    #[error(transparent)]
+    CaBundle(#[from] trust::CaBundleError),
 }
 
-/// Loads the AWS configuration once (credentials, region, endpoint override) and returns one
-/// model per choice, all sharing one SDK client and its connection pool.
+/// Loads the AWS configuration once (credentials, region, endpoint override, extra CAs) and
+/// returns one model per choice, all sharing one SDK client and its connection pool.
 pub async fn connect(config: &BedrockConfig) -> Result<Vec<BedrockModel>, ConnectError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &config.region {
         loader = loader.region(Region::new(region.clone()));
+    }
+    // On the loader, so the credential providers (STS, SSO) trust the same CAs as Bedrock calls.
+    if let Some(ca_bundle) = &config.ca_bundle {
+        loader = loader.http_client(trust::https_client(ca_bundle)?);
     }
     models(&loader.load().await, config)
 }
@@ -136,6 +144,7 @@ mod tests {
             service_tier: None,
             latency: None,
             prompt_cache: false,
+            ca_bundle: None,
         }
     }
 

@@ -126,6 +126,9 @@ where
             let hint = if detail.contains("credentials") || detail.contains("Credentials") {
                 "No AWS credentials were found: set AWS_PROFILE (then `aws sso login` if it uses SSO) or \
                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with CHAT_PROVIDER=local."
+            } else if detail.contains("invalid peer certificate") {
+                "The endpoint's certificate is not trusted: behind a TLS-inspecting proxy, or for a \
+                 private CA, set AWS_CA_BUNDLE to a PEM file of the CA."
             } else {
                 "Check the network path to Bedrock (region, VPC endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME)."
             };

@@ -1,7 +1,8 @@
 //! The Bedrock provider: a [`ChatModel`] over `aws-sdk-bedrockruntime`'s ConverseStream.
 //!
 //! In the data flow it sits between the server's validated [`ChatRequest`] and Amazon Bedrock:
-//! [`connect`] sets up one SDK client for every configured model; each request is shaped by its
+//! [`connect`] sets up one SDK client for every configured model (trusting `AWS_CA_BUNDLE`'s
+//! certificates too, see [`https_client`]); each request is shaped by its
 //! model's rules (`rules.rs`: which parameters it takes, how it reasons), sent as ConverseStream,
 //! and its events become [`ChatEvent`]s; when streaming is refused before any token it falls
 //! back to Converse (one chunk). The upstream HTTP response lives inside the returned stream, so
@@ -14,6 +15,7 @@ mod events;
 mod params;
 mod request;
 mod rules;
+mod trust;
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ use streambed_core::{
 
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, connect, models};
 pub use params::Param;
+pub use trust::{CaBundleError, https_client};
 
 use crate::{
     errors::Context,
@@ -79,6 +82,7 @@ impl BedrockModel {
             service_tier: None,
             latency: None,
             prompt_cache: false,
+            ca_bundle: None,
         };
         Self::with_client(Client::new(sdk_config), &region, &choice, &config)
     }

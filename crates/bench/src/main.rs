@@ -4,6 +4,7 @@ mod local;
 mod proc_stats;
 mod relay;
 mod stats;
+mod upstream;
 
 use std::path::PathBuf;
 
@@ -19,8 +20,18 @@ struct Args {
     #[arg(long, value_parser = ["all", "relay", "local"], default_value = "all")]
     only: String,
     /// Concurrency levels for the relay, comma-separated (default 1,100,1000,5000; quick 1,100).
+    /// 10000 and 20000 are opt-in: they need about three open files per stream (root may raise
+    /// the hard limit; the bench tries) and spread the client over 127.0.0.x source addresses.
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<usize>>,
+    /// Upstream paths: TLS + HTTP/2 (production's), plain HTTP/1.1, or both side by side.
+    #[arg(long, value_enum, default_value = "both")]
+    upstream: upstream::Choice,
+    /// HTTP/2 streams the emulator allows per connection on the TLS path. High by default, so the
+    /// relay is measured rather than the wait for a stream slot (hyper's client keeps to one
+    /// connection); Bedrock's own limit decides what production sees.
+    #[arg(long, default_value_t = 100_000)]
+    h2_max_streams: u32,
     /// Tokens per relayed stream.
     #[arg(long, default_value_t = 100)]
     tokens: usize,
@@ -49,6 +60,8 @@ async fn main() -> anyhow::Result<()> {
             delay_ms: args.delay_ms,
             saturation,
             stored_levels: if args.quick { vec![100] } else { vec![100, 1000] },
+            upstream: args.upstream,
+            h2_max_streams: args.h2_max_streams,
         };
         relay::run(options).await?;
         println!();

@@ -1,7 +1,9 @@
 //! The relay's overhead. The same paced upstream (the emulator, one delta every `delay_ms`) is
 //! read directly (the floor) and through `streambed`, at rising concurrency, in one run. The
 //! server and the emulator run as their own processes, so the server's memory and CPU can be
-//! read from /proc, and the load client's sockets do not count against them.
+//! read from /proc, and the load client's sockets do not count against them. Each upstream path
+//! (TLS + HTTP/2 as in production, plain HTTP/1.1 to compare; see `upstream.rs`) gets its own
+//! emulator and server.
 
 use std::{
     path::{self, PathBuf},
@@ -15,7 +17,11 @@ use bytes::BytesMut;
 use eventsource_stream::Eventsource;
 use futures_util::{StreamExt, future::join_all};
 
-use crate::{proc_stats::ProcStats, stats::quantile};
+use crate::{
+    proc_stats::ProcStats,
+    stats::quantile,
+    upstream::{self, Clients, Control, Upstream},
+};
 
 /// What one stream saw: when each token arrived, relative to sending the request.
 #[derive(Debug, Default)]
@@ -98,23 +104,41 @@ async fn floor_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timi
     timing
 }
 
-/// How the relay is asked: the seed's stateless chat, or the next turn of a stored
-/// conversation (created beforehand, outside what is measured).
+/// Which route the relay is asked through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// The seed's stateless `/api/chat`.
+    Stateless,
+    /// The next turn of a stored conversation.
+    Stored,
+    /// OpenAI's `/v1/chat/completions` with `stream: true`.
+    OpenAi,
+}
+
+/// How one stream asks: a stored turn names its conversation (created beforehand, outside what
+/// is measured).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Path {
     Stateless,
     Stored(String),
+    OpenAi,
 }
 
 async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &Path) -> Timing {
-    let body = match path {
-        Path::Stateless => format!(r#"{{"prompt":"{prompt}"}}"#),
-        Path::Stored(id) => format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#),
+    let (route, body) = match path {
+        Path::Stateless => ("/api/chat", format!(r#"{{"prompt":"{prompt}"}}"#)),
+        Path::Stored(id) => ("/api/chat", format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#)),
+        Path::OpenAi => (
+            "/v1/chat/completions",
+            format!(
+                r#"{{"model":"bench","stream":true,"messages":[{{"role":"user","content":"{prompt}"}}]}}"#
+            ),
+        ),
     };
     let started = Instant::now();
     let mut timing = Timing::default();
     let Ok(response) = client
-        .post(format!("{url}/api/chat"))
+        .post(format!("{url}{route}"))
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -124,18 +148,19 @@ async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &
     };
     let mut events = response.bytes_stream().eventsource();
     while let Some(Ok(event)) = events.next().await {
-        match event.event.as_str() {
-            "message" => timing.tokens.push(started.elapsed()),
-            "done" => timing.complete = true,
+        match (path, event.event.as_str()) {
+            // A text delta's chunk; the first chunk (`{"role":"assistant","content":""}`) is not one.
+            (Path::OpenAi, _) if event.data.contains(r#""delta":{"content":"#) => {
+                timing.tokens.push(started.elapsed());
+            }
+            (Path::OpenAi, _) if event.data == "[DONE]" => timing.complete = true,
+            (Path::OpenAi, _) => {}
+            (_, "message") => timing.tokens.push(started.elapsed()),
+            (_, "done") => timing.complete = true,
             _ => {}
         }
     }
     timing
-}
-
-/// A client with no idle pool: each finished stream closes its socket.
-fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder().pool_max_idle_per_host(0).tcp_nodelay(true).build()?)
 }
 
 struct Level {
@@ -167,22 +192,39 @@ pub struct Options {
     pub delay_ms: u64,
     /// Streams and tokens per stream for the saturation run with an unpaced upstream.
     pub saturation: (usize, usize),
-    /// Levels at which a stored conversation's turn is measured beside the stateless chat.
+    /// Levels at which a stored conversation's turn and OpenAI's `/v1/chat/completions` are
+    /// measured beside the stateless chat.
     pub stored_levels: Vec<usize>,
+    /// The upstream paths to measure, each with its own emulator and server.
+    pub upstream: upstream::Choice,
+    /// The emulator's HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on the TLS path.
+    pub h2_max_streams: u32,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    // Each stream is a socket here and two in the server; raise this process's soft limit.
-    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
-    rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
+    let most = options.levels.iter().copied().max().unwrap_or(1);
+    let limit = upstream::raise_nofile(most)?;
+    if limit < 3 * most as u64 {
+        println!("note: {limit} open files allowed, under three per stream at {most} streams");
+    }
+    for path in options.upstream.paths() {
+        run_on(&options, path).await?;
+        println!();
+    }
+    Ok(())
+}
+
+/// Every measurement on one upstream path.
+async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
     let delay = options.delay_ms.to_string();
     let scenario = format!("slow delay_ms={} n={}", options.delay_ms, options.tokens);
-    let emulator = Service::start(
-        &options.bin_dir.join("streambed-emulator"),
-        &["--port", "0", "--delay-ms", &delay, "--scenario", &scenario],
-        &[],
-        "emulator on ",
-    )?;
+    let mut emulator_args: Vec<String> =
+        ["--port", "0", "--delay-ms", &delay, "--scenario", &scenario].map(str::to_owned).into();
+    emulator_args.extend(upstream::emulator_args(path, options.h2_max_streams));
+    let emulator_args: Vec<&str> = emulator_args.iter().map(String::as_str).collect();
+    let emulator =
+        Service::start(&options.bin_dir.join("streambed-emulator"), &emulator_args, &[], "emulator on ")?;
+    let ca_bundle = path.ca_path().map(|p| p.display().to_string());
     // A fresh SQLite file, as `just run` uses by default.
     let data = std::env::temp_dir().join(format!("streambed-bench-{}", std::process::id()));
     let database_url = format!("sqlite:{}", data.join("streambed.db").display());
@@ -190,7 +232,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         &options.bin_dir.join("streambed"),
         &[],
         &[
-            ("DATABASE_URL", &database_url),
+            ("DATABASE_URL", database_url.as_str()),
             ("PORT", "0"),
             ("BEDROCK_MODEL_ID", "bench"),
             ("BEDROCK_REGION", "us-east-1"),
@@ -204,53 +246,86 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             // One owner (the loopback user) runs every stored answer of the run.
             ("MAX_RUNNING_ANSWERS_PER_OWNER", "100000"),
             ("MAX_CONVERSATIONS_PER_OWNER", "1000000"),
-        ],
+            ("MAX_CONNECTIONS", "1000000"),
+        ]
+        .into_iter()
+        .chain(ca_bundle.as_deref().map(|ca| ("AWS_CA_BUNDLE", ca)))
+        .collect::<Vec<_>>(),
         "listening on ",
     )?;
     let proc = ProcStats::new(server.child.id());
+    let control = Control::new(path, &emulator.url)?;
+    // One answer first: a server that has answered once holds a warm upstream connection (a cold
+    // burst over TLS would race a connection per stream before the first negotiated h2).
+    let warm = relay_stream(Clients::plain(1)?.pick(0), &server.url, "bench", &Path::Stateless).await;
+    if !warm.complete {
+        bail!("the first stream through the server did not complete");
+    }
 
     println!(
-        "relay overhead: upstream paced at {} ms/token, {} tokens per stream; floor = the emulator read directly",
-        options.delay_ms, options.tokens
+        "relay overhead over {}: upstream paced at {} ms/token, {} tokens per stream; floor = the emulator read directly{}",
+        path.label(),
+        options.delay_ms,
+        options.tokens,
+        if path == Upstream::Tls {
+            format!(
+                " (over TLS too); emulator allows {} HTTP/2 streams per connection",
+                options.h2_max_streams
+            )
+        } else {
+            String::new()
+        }
     );
     println!(
-        "| streams | completed (floor / relay) | TTFT p50 / p99 floor (ms) | TTFT p50 / p99 relay (ms) | added TTFT p99 (ms) \
-         | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) | server peak RSS | RSS per stream | CPU s per 1k tokens |"
+        "| upstream | streams | completed (floor / relay) | TTFT p50 / p99 floor (ms) | TTFT p50 / p99 relay (ms) \
+         | added TTFT p50 / p99 (ms) | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) \
+         | upstream connections | server peak RSS | RSS per stream | CPU s per 1k tokens |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    let mut stored_rows = Vec::new();
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut compared_rows = Vec::new();
     for &n in &options.levels {
-        let floor_client = client()?;
-        let floor =
-            summarise(&join_all((0..n).map(|_| floor_stream(&floor_client, &emulator.url, "bench"))).await);
-        drop(floor_client);
+        let floor_clients = Clients::of_emulator(n, path)?;
+        floor_clients.warm(&emulator.url).await?;
+        let floor = summarise(
+            &join_all((0..n).map(|i| floor_stream(floor_clients.pick(i), &emulator.url, "bench"))).await,
+        );
+        drop(floor_clients);
 
-        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, false).await?;
+        control.reset_peak().await?;
+        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, Route::Stateless).await?;
+        let upstream_connections = control.peak().await?;
         if floor.ttft.is_empty() || relay.ttft.is_empty() {
             bail!("no stream produced a token at {n} streams");
         }
         if options.stored_levels.contains(&n) {
-            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, true).await?;
+            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, Route::Stored).await?;
+            let (openai, openai_cpu, _, _) = measure(&proc, n, &server.url, Route::OpenAi).await?;
             let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
-            stored_rows.push(format!(
-                "| {n} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} |",
+            compared_rows.push(format!(
+                "| {n} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} / {openai_cpu:.4} |",
                 relay.complete,
                 stored.complete,
+                openai.complete,
                 added(&relay, 0.5),
                 added(&relay, 0.99),
                 added(&stored, 0.5),
                 added(&stored, 0.99),
+                added(&openai, 0.5),
+                added(&openai, 0.99),
             ));
         }
         let grown = after.peak_rss_kb.saturating_sub(before.rss_kb);
         println!(
-            "| {n} | {} / {} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} | {} MB | {:.1} KB | {:.4} |",
+            "| {} | {n} | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} | {} | {upstream_connections} \
+             | {} MB | {:.1} KB | {:.4} |",
+            path.label(),
             floor.complete,
             relay.complete,
             ms(quantile(&floor.ttft, 0.5)),
             ms(quantile(&floor.ttft, 0.99)),
             ms(quantile(&relay.ttft, 0.5)),
             ms(quantile(&relay.ttft, 0.99)),
+            ms(quantile(&relay.ttft, 0.5) - quantile(&floor.ttft, 0.5)),
             ms(quantile(&relay.ttft, 0.99) - quantile(&floor.ttft, 0.99)),
             ms(quantile(&floor.gaps, 0.5)),
             ms(quantile(&floor.gaps, 0.99)),
@@ -263,23 +338,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         );
     }
     println!();
-    if !stored_rows.is_empty() {
+    if !compared_rows.is_empty() {
         println!(
-            "stored conversations: the same streams as a turn of a conversation in SQLite, beside the stateless chat"
+            "routes: the same streams as a turn of a conversation in SQLite, and through OpenAI's \
+             /v1/chat/completions (stream: true), beside the stateless /api/chat"
         );
         println!(
-            "| streams | completed (stateless / stored) | added TTFT p50 / p99 stateless (ms) | added TTFT p50 / p99 stored (ms) \
-             | CPU s per 1k tokens stateless / stored |"
+            "| streams | completed (stateless / stored / openai) | added TTFT p50 / p99 stateless (ms) \
+             | added TTFT p50 / p99 stored (ms) | added TTFT p50 / p99 /v1/chat/completions (ms) \
+             | CPU s per 1k tokens stateless / stored / openai |"
         );
-        println!("| --- | --- | --- | --- | --- |");
-        for row in &stored_rows {
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for row in &compared_rows {
             println!("{row}");
         }
         println!();
     }
-    let result = saturation(&emulator.url, &server.url, &proc, options.saturation).await;
+    let result = saturation(&emulator.url, &server.url, &proc, options.saturation, path).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
+    if let Some(ca) = path.ca_path() {
+        let _ = std::fs::remove_file(ca);
+    }
     result
 }
 
@@ -290,24 +370,28 @@ async fn measure(
     proc: &ProcStats,
     n: usize,
     server: &str,
-    stored: bool,
+    route: Route,
 ) -> anyhow::Result<(Level, f64, crate::proc_stats::Sample, crate::proc_stats::Sample)> {
-    let client = client()?;
-    let paths = if stored {
-        let create = |_| async {
-            let created =
-                client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
-            let conversation: serde_json::Value = created.json().await?;
-            anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
-        };
-        join_all((0..n).map(create)).await.into_iter().collect::<anyhow::Result<Vec<_>>>()?
-    } else {
-        vec![Path::Stateless; n]
+    let clients = Clients::plain(n)?;
+    let client = clients.pick(0);
+    let paths = match route {
+        Route::Stateless => vec![Path::Stateless; n],
+        Route::OpenAi => vec![Path::OpenAi; n],
+        Route::Stored => {
+            let create = |_| async {
+                let created =
+                    client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
+                let conversation: serde_json::Value = created.json().await?;
+                anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
+            };
+            join_all((0..n).map(create)).await.into_iter().collect::<anyhow::Result<Vec<_>>>()?
+        }
     };
     let before = proc.sample()?;
     proc.reset_peak()?;
-    let level =
-        summarise(&join_all(paths.iter().map(|path| relay_stream(&client, server, "bench", path))).await);
+    let streams =
+        paths.iter().enumerate().map(|(i, path)| relay_stream(clients.pick(i), server, "bench", path));
+    let level = summarise(&join_all(streams).await);
     let after = proc.sample()?;
     let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
     Ok((level, cpu_per_1k, before, after))
@@ -321,23 +405,29 @@ async fn saturation(
     server: &str,
     proc: &ProcStats,
     (streams, tokens): (usize, usize),
+    path: Upstream,
 ) -> anyhow::Result<()> {
     let prompt = format!("[[scenario:slow delay_ms=0 n={tokens}]]");
-    let client = client()?;
+    let floor_clients = Clients::of_emulator(streams, path)?;
+    floor_clients.warm(emulator).await?;
+    let clients = Clients::plain(streams)?;
     let started = Instant::now();
-    let floor = summarise(&join_all((0..streams).map(|_| floor_stream(&client, emulator, &prompt))).await);
+    let floor = summarise(
+        &join_all((0..streams).map(|i| floor_stream(floor_clients.pick(i), emulator, &prompt))).await,
+    );
     let floor_rate = floor.tokens as f64 / started.elapsed().as_secs_f64();
     let before = proc.sample()?;
     let started = Instant::now();
     let relay = summarise(
-        &join_all((0..streams).map(|_| relay_stream(&client, server, &prompt, &Path::Stateless))).await,
+        &join_all((0..streams).map(|i| relay_stream(clients.pick(i), server, &prompt, &Path::Stateless)))
+            .await,
     );
     let relay_rate = relay.tokens as f64 / started.elapsed().as_secs_f64();
     let cpu = proc.sample()?.cpu_seconds - before.cpu_seconds;
     if relay.complete != streams {
         bail!("{} of {streams} saturation streams did not complete", streams - relay.complete);
     }
-    println!("saturation: {streams} streams × {tokens} unpaced tokens");
+    println!("saturation over {}: {streams} streams × {tokens} unpaced tokens", path.label());
     println!("| floor tokens/s | relay tokens/s | server CPU s per 1k tokens |");
     println!("| --- | --- | --- |");
     println!("| {floor_rate:.0} | {relay_rate:.0} | {:.4} |", cpu / (relay.tokens as f64 / 1000.0));

@@ -1,5 +1,6 @@
 //! A Bedrock Runtime emulator: `Converse`, `ConverseStream` and `CountTokens` over the real wire
-//! protocol (JSON, and `application/vnd.amazon.eventstream` frames with CRCs), on HTTP/1.1 and h2c.
+//! protocol (JSON, and `application/vnd.amazon.eventstream` frames with CRCs), on HTTP/1.1 and h2c,
+//! or over TLS with ALPN `h2` and `http/1.1` as Bedrock serves it (see [`TlsIdentity`]).
 //!
 //! It stands where Bedrock would in the data flow, so the real AWS SDKs can be tested end to end
 //! on loopback with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Answers come from any [`ChatModel`]
@@ -9,8 +10,9 @@
 //! and answers with the tool's result, reports prompt-cache reads and writes for `cachePoint`
 //! prefixes, and echoes the service tier. Fault scenarios are picked per request by a marker such
 //! as `[[scenario:cut at=frame after=3]]` (see [`Scenario`]), and every request is recorded (see
-//! [`Recorder`]) for tests to assert on.
+//! [`Recorder`]) for tests to assert on, as is every connection.
 
+mod accept;
 mod answer;
 mod body;
 mod cache;
@@ -22,14 +24,21 @@ mod rules;
 mod scenario;
 mod service;
 mod thinking;
+mod tls;
 mod tokens;
 mod tools;
 mod turn;
 mod wire;
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
-use axum::{Router, serve::ListenerExt};
+use axum::Router;
 use cache::PromptCache;
 use streambed_core::ChatModel;
 use tokio::{
@@ -39,8 +48,13 @@ use tokio::{
 
 pub use answer::{Scripted, UNICODE_DELTAS, long_text, synthetic_delta};
 pub use family::{Family, Model, ThinkingStyle};
-pub use record::{AuthStyle, Operation, Outcome, Recorder, RequestRecord};
+pub use record::{AuthStyle, Connections, Operation, Outcome, Recorder, RequestRecord};
 pub use scenario::{CutAt, Scenario, ScenarioError, StreamException};
+pub use tls::{TlsError, TlsIdentity};
+
+/// hyper's default SETTINGS_MAX_CONCURRENT_STREAMS, kept unless [`Emulator::with_h2_max_streams`]
+/// says otherwise.
+pub const DEFAULT_H2_MAX_STREAMS: u32 = 200;
 
 /// An emulator configuration; [`Emulator::spawn`] or [`Emulator::serve`] runs it.
 #[derive(Clone)]
@@ -49,6 +63,7 @@ pub struct Emulator {
     delay: Duration,
     scenario: Scenario,
     recorder: Recorder,
+    h2_max_streams: u32,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -57,6 +72,7 @@ impl std::fmt::Debug for Emulator {
             .field("source", self.source.info())
             .field("delay", &self.delay)
             .field("scenario", &self.scenario)
+            .field("h2_max_streams", &self.h2_max_streams)
             .finish_non_exhaustive()
     }
 }
@@ -64,7 +80,13 @@ impl std::fmt::Debug for Emulator {
 impl Emulator {
     /// An emulator answering from `source`, with no pacing and the `ok` scenario.
     pub fn new(source: Arc<dyn ChatModel>) -> Self {
-        Self { source, delay: Duration::ZERO, scenario: Scenario::Ok, recorder: Recorder::default() }
+        Self {
+            source,
+            delay: Duration::ZERO,
+            scenario: Scenario::Ok,
+            recorder: Recorder::default(),
+            h2_max_streams: DEFAULT_H2_MAX_STREAMS,
+        }
     }
 
     /// An emulator answering with the deterministic [`Scripted`] responder.
@@ -81,6 +103,13 @@ impl Emulator {
     /// The scenario for requests that carry no marker.
     pub fn with_scenario(mut self, scenario: Scenario) -> Self {
         self.scenario = scenario;
+        self
+    }
+
+    /// The HTTP/2 streams one connection may carry at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    /// A client past it waits for a stream to end: hyper's client opens no second connection.
+    pub fn with_h2_max_streams(mut self, max: u32) -> Self {
+        self.h2_max_streams = max;
         self
     }
 
@@ -102,20 +131,47 @@ impl Emulator {
     /// Serves on `listener` until the task is dropped. HTTP/1.1 and HTTP/2 with prior knowledge
     /// share the port, as the JS SDK speaks h2c to plain `http://` endpoints.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        // Like Bedrock, send each event frame as soon as it is written.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router()).await
+        self.serve_with(listener, None).await
+    }
+
+    /// Serves HTTPS on `listener` with `tls`'s certificate until the task is dropped: ALPN `h2`
+    /// then `http/1.1`, as Bedrock.
+    pub async fn serve_tls(self, listener: TcpListener, tls: TlsIdentity) -> io::Result<()> {
+        self.serve_with(listener, Some(tls)).await
+    }
+
+    async fn serve_with(self, listener: TcpListener, tls: Option<TlsIdentity>) -> io::Result<()> {
+        let recorder = self.recorder();
+        let http2 = accept::Http2 { max_streams: self.h2_max_streams };
+        accept::serve(listener, self.router(), recorder, tls, http2).await
     }
 
     /// Binds an ephemeral loopback port and serves in the background.
     pub async fn spawn(self) -> io::Result<RunningEmulator> {
+        self.spawn_with(None).await
+    }
+
+    /// Like [`Self::spawn`], over HTTPS with a new throwaway CA, whose PEM is written to
+    /// [`RunningEmulator::ca_bundle`] (removed when the emulator is dropped).
+    pub async fn spawn_tls(self) -> io::Result<RunningEmulator> {
+        let tls = TlsIdentity::generate().map_err(io::Error::other)?;
+        self.spawn_with(Some(tls)).await
+    }
+
+    async fn spawn_with(self, tls: Option<TlsIdentity>) -> io::Result<RunningEmulator> {
         let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
+        let ca_bundle = match &tls {
+            Some(tls) => {
+                let path = ca_pem_path(addr);
+                tls.write_ca_pem(&path)?;
+                Some(path)
+            }
+            None => None,
+        };
         let recorder = self.recorder();
-        let task = tokio::spawn(self.serve(listener));
-        Ok(RunningEmulator { addr, recorder, task })
+        let task = tokio::spawn(self.serve_with(listener, tls));
+        Ok(RunningEmulator { addr, recorder, ca_bundle, task })
     }
 }
 
@@ -124,20 +180,36 @@ impl Emulator {
 pub struct RunningEmulator {
     pub addr: SocketAddr,
     pub recorder: Recorder,
+    ca_bundle: Option<PathBuf>,
     task: JoinHandle<io::Result<()>>,
 }
 
 impl RunningEmulator {
     /// The value for `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` or an SDK's `endpoint_url`.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_bundle.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Over TLS, the PEM file of the CA to trust (the value for `AWS_CA_BUNDLE`).
+    pub fn ca_bundle(&self) -> Option<&Path> {
+        self.ca_bundle.as_deref()
     }
 }
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(path) = &self.ca_bundle {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// Where an emulator on `addr` writes its CA's PEM unless told otherwise: the OS temp dir, one
+/// file per port.
+pub fn ca_pem_path(addr: SocketAddr) -> PathBuf {
+    std::env::temp_dir().join(format!("streambed-emulator-{}-ca.pem", addr.port()))
 }
 
 /// Binds `addr` with the deepest accept queue the kernel allows (somaxconn): a load test opens

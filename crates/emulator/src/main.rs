@@ -1,12 +1,13 @@
 //! `streambed-emulator`: a Bedrock Runtime endpoint on loopback for offline development.
-//! Point any AWS SDK at it with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:4010`.
+//! Point any AWS SDK at it with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:4010`; with
+//! `--tls`, at `https://127.0.0.1:4010` and the printed CA file (`AWS_CA_BUNDLE`).
 
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
 use streambed_core::ChatModel;
-use streambed_emulator::{Emulator, Scenario, Scripted};
+use streambed_emulator::{DEFAULT_H2_MAX_STREAMS, Emulator, Scenario, Scripted, TlsIdentity};
 use streambed_local::{LocalConfig, LocalModel};
 
 /// A Bedrock Runtime emulator (Converse, ConverseStream, CountTokens): Claude's parameter rules,
@@ -32,6 +33,16 @@ struct Args {
     /// Scenario for requests without a `[[scenario:…]]` marker, e.g. "slow delay_ms=100 n=50".
     #[arg(long, env = "EMULATOR_SCENARIO", default_value = "ok")]
     scenario: Scenario,
+    /// Serve HTTPS (ALPN h2, http/1.1) with a certificate for 127.0.0.1 and localhost, signed by a
+    /// throwaway CA made at start.
+    #[arg(long, env = "EMULATOR_TLS")]
+    tls: bool,
+    /// Where `--tls` writes the CA's PEM (default: streambed-emulator-PORT-ca.pem in the temp dir).
+    #[arg(long, env = "EMULATOR_CERT_OUT", requires = "tls")]
+    cert_out: Option<PathBuf>,
+    /// HTTP/2 streams one connection may carry at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, env = "EMULATOR_H2_MAX_STREAMS", default_value_t = DEFAULT_H2_MAX_STREAMS)]
+    h2_max_streams: u32,
 }
 
 #[tokio::main]
@@ -50,11 +61,24 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Arc::new(Scripted::default())
     };
-    let emulator =
-        Emulator::new(source).with_delay(Duration::from_millis(args.delay_ms)).with_scenario(args.scenario);
+    let emulator = Emulator::new(source)
+        .with_delay(Duration::from_millis(args.delay_ms))
+        .with_scenario(args.scenario)
+        .with_h2_max_streams(args.h2_max_streams);
+    let addr = listener.local_addr()?;
+    if !args.tls {
+        tracing::info!(
+            "Bedrock Runtime emulator on http://{addr}; set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to it"
+        );
+        return emulator.serve(listener).await.context("emulator stopped");
+    }
+    let tls = TlsIdentity::generate()?;
+    let cert_out = args.cert_out.unwrap_or_else(|| streambed_emulator::ca_pem_path(addr));
+    tls.write_ca_pem(&cert_out).with_context(|| format!("cannot write {}", cert_out.display()))?;
     tracing::info!(
-        "Bedrock Runtime emulator on http://{}; set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to it",
-        listener.local_addr()?
+        "Bedrock Runtime emulator on https://{addr}; set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to it and \
+         AWS_CA_BUNDLE to {}",
+        cert_out.display()
     );
-    emulator.serve(listener).await.context("emulator stopped")
+    emulator.serve_tls(listener, tls).await.context("emulator stopped")
 }

@@ -1,8 +1,12 @@
-//! What the emulator saw and did for each request, so tests can assert on forwarding, retries
-//! and cancellation. Waiting is event-driven (a watch channel), never a polling sleep.
+//! What the emulator saw and did for each request and connection, so tests can assert on
+//! forwarding, retries, cancellation and multiplexing. Waiting is event-driven (a watch
+//! channel), never a polling sleep.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -68,16 +72,41 @@ pub struct RequestRecord {
     pub ended_ms: Option<u64>,
 }
 
-/// Shared log of requests; cloning shares it.
+/// Connections the emulator accepted (TCP, before any TLS handshake). With HTTP/2 many
+/// requests share one; with HTTP/1.1 each request in flight has its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connections {
+    /// Accepted since the emulator started.
+    pub accepted: u64,
+    /// Open now.
+    pub open: u64,
+    /// The most open at once since start or the last [`Recorder::reset_peak_connections`].
+    pub peak_open: u64,
+}
+
+#[derive(Debug, Default)]
+struct ConnectionCounts {
+    accepted: AtomicU64,
+    open: AtomicU64,
+    peak_open: AtomicU64,
+}
+
+/// Shared log of requests and connection counts; cloning shares it.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     started: Instant,
     records: Arc<watch::Sender<Vec<RequestRecord>>>,
+    connections: Arc<ConnectionCounts>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Self { started: Instant::now(), records: Arc::new(watch::Sender::new(Vec::new())) }
+        Self {
+            started: Instant::now(),
+            records: Arc::new(watch::Sender::new(Vec::new())),
+            connections: Arc::default(),
+        }
     }
 }
 
@@ -119,6 +148,31 @@ impl Recorder {
         self.records.send_modify(Vec::clear);
     }
 
+    /// Counts a new connection as accepted and open; it is closed when the guard drops.
+    pub(crate) fn connection_opened(&self) -> OpenConnection {
+        let counts = Arc::clone(&self.connections);
+        counts.accepted.fetch_add(1, Ordering::Relaxed);
+        let open = counts.open.fetch_add(1, Ordering::Relaxed) + 1;
+        counts.peak_open.fetch_max(open, Ordering::Relaxed);
+        OpenConnection(counts)
+    }
+
+    /// The connections accepted so far, open now, and most open at once.
+    pub fn connections(&self) -> Connections {
+        let counts = &self.connections;
+        Connections {
+            accepted: counts.accepted.load(Ordering::Relaxed),
+            open: counts.open.load(Ordering::Relaxed),
+            peak_open: counts.peak_open.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts a new peak from the connections open now (a benchmark does this per level).
+    pub fn reset_peak_connections(&self) {
+        let counts = &self.connections;
+        counts.peak_open.store(counts.open.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     /// Waits until `done` holds for the records, or `timeout` passes; returns the records either way
     /// so a failing assertion can show them.
     pub async fn wait_for(
@@ -131,6 +185,16 @@ impl Recorder {
             Ok(Ok(records)) => Ok(records.clone()),
             _ => Err(self.requests()),
         }
+    }
+}
+
+/// One open connection, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(Arc<ConnectionCounts>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The HTTP routes: Bedrock's Converse, ConverseStream and CountTokens operations, plus the
-//! emulator's own request log.
+//! emulator's own request log and connection counts.
 
 use std::{sync::Arc, time::Duration, time::Instant};
 
@@ -38,6 +38,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/model/{model_id}/converse-stream", post(converse_stream))
         .route("/model/{model_id}/count-tokens", post(count_tokens))
         .route("/_emulator/requests", get(list_requests).delete(clear_requests))
+        .route("/_emulator/connections", get(connections).delete(reset_peak_connections))
         // Real requests may carry images and documents; Bedrock allows far more than axum's 2 MB.
         .layer(DefaultBodyLimit::max(25 * 1024 * 1024))
         .with_state(shared)
@@ -49,6 +50,14 @@ async fn list_requests(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn clear_requests(State(shared): State<Arc<Shared>>) {
     shared.recorder.clear();
+}
+
+async fn connections(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.recorder.connections()).into_response()
+}
+
+async fn reset_peak_connections(State(shared): State<Arc<Shared>>) {
+    shared.recorder.reset_peak_connections();
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {

@@ -13,6 +13,7 @@ use aws_sdk_bedrockruntime::{
         TokenUsage, error::ConverseStreamOutputError,
     },
 };
+use aws_smithy_http_client::tls;
 use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 use streambed_emulator::{Emulator, RunningEmulator};
@@ -30,15 +31,33 @@ pub async fn spawn() -> TestEmulator {
 
 pub async fn spawn_with(emulator: Emulator) -> TestEmulator {
     let emulator = emulator.spawn().await.expect("emulator binds a loopback port");
-    let config = aws_sdk_bedrockruntime::Config::builder()
+    let client = Client::from_conf(config_builder(&emulator).build());
+    TestEmulator { emulator, client }
+}
+
+/// The emulator over HTTPS, and an SDK client whose HTTP client trusts its CA (besides the
+/// platform's roots), built with the SDK's own TLS API as any SDK user would.
+pub async fn spawn_tls_with(emulator: Emulator) -> TestEmulator {
+    let emulator = emulator.spawn_tls().await.expect("emulator binds a loopback port");
+    let ca = std::fs::read(emulator.ca_bundle().expect("a TLS emulator has a CA")).expect("the CA file");
+    let trust = tls::TrustStore::default().with_pem_certificate(ca);
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("a TLS context"))
+        .build_https();
+    let client = Client::from_conf(config_builder(&emulator).http_client(http_client).build());
+    TestEmulator { emulator, client }
+}
+
+/// The SDK's configuration for `emulator`, short of its HTTP client.
+pub fn config_builder(emulator: &RunningEmulator) -> aws_sdk_bedrockruntime::config::Builder {
+    aws_sdk_bedrockruntime::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(emulator.endpoint_url())
         // The standard three attempts, without the seconds of backoff.
         .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
-        .build();
-    TestEmulator { emulator, client: Client::from_conf(config) }
 }
 
 pub fn user(text: &str) -> Message {

@@ -6,5 +6,6 @@ mod refusals;
 mod stream_faults;
 mod streaming;
 mod thinking;
+mod tls;
 mod tools;
 mod usage;

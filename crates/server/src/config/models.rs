@@ -107,6 +107,7 @@ fn bedrock(vars: &Vars, models: Vec<ModelChoice>) -> Result<BedrockConfig, Confi
         service_tier: word(vars, "BEDROCK_SERVICE_TIER")?,
         latency: word(vars, "BEDROCK_LATENCY")?,
         prompt_cache,
+        ca_bundle: vars.string("AWS_CA_BUNDLE").filter(|path| !path.trim().is_empty()).map(PathBuf::from),
     })
 }
 
