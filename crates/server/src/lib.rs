@@ -31,11 +31,11 @@ use std::{
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderValue, Method, Request, header},
     middleware::{from_fn, from_fn_with_state},
 };
 use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
+    cors::{AllowHeaders, AllowOrigin, CorsLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     set_header::SetResponseHeaderLayer,
     timeout::RequestBodyDeadlineLayer,
@@ -106,7 +106,7 @@ pub fn app(config: &Config, models: Models, conversations: Conversations, shutdo
         }))
         .layer(from_fn(request_id::assign))
         // Outermost: whatever prints headers (a debug log, a panic message) shows `Sensitive`.
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, auth::X_API_KEY]))
 }
 
 /// Every minute: fold histogram samples into buckets, forget clients the rate limiter no longer
@@ -132,12 +132,12 @@ fn cors(config: &Config) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            REQUEST_ID,
-            HeaderName::from_static("last-event-id"),
-        ])
+        // Whatever request headers the browser asks for: besides ours (`Authorization`,
+        // `x-api-key`, `Last-Event-ID`, `X-Request-Id`), the official OpenAI and Anthropic SDKs
+        // send their own (`x-stainless-*`, `anthropic-version`, `openai-organization`, …), and
+        // new SDK versions add more. Credentials travel in headers, never cookies, so this lets
+        // in nothing the allowed origins could not already send.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))
 }

@@ -1,6 +1,6 @@
 //! Who may call the API. Off unless configured: static API keys (`API_KEYS`) and/or OIDC JWTs
 //! from one issuer (`AUTH_JWT_ISSUER`, e.g. a Cognito user pool), both sent as
-//! `Authorization: Bearer …`. The identity found is put in the request's extensions for the
+//! `Authorization: Bearer …` (or, as Anthropic's clients send a key, `x-api-key: …`). The identity found is put in the request's extensions for the
 //! rate limiter; neither keys nor tokens are ever logged. An address that keeps sending wrong
 //! ones is locked out for the rest of its minute (counted in Redis for all replicas, when
 //! `REDIS_URL` is set).
@@ -18,7 +18,7 @@ use std::{
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, header},
+    http::{HeaderMap, HeaderName, header},
     middleware::Next,
     response::Response,
 };
@@ -99,7 +99,9 @@ impl Principal {
 /// Why a request was not let in; the message is safe to show the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("This API needs a key or token: send the header Authorization: Bearer <key>.")]
+    #[error(
+        "This API needs a key or token: send the header Authorization: Bearer <key> (or x-api-key: <key>)."
+    )]
     Missing,
     #[error("{0}")]
     Invalid(&'static str),
@@ -163,7 +165,7 @@ impl Authenticator {
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
-        let credential = bearer(headers)?;
+        let credential = credential(headers)?;
         if let Some(id) = self.keys.find(credential) {
             return Ok(Principal::ApiKey(id.to_owned()));
         }
@@ -174,6 +176,21 @@ impl Authenticator {
             Some(_) => Err(AuthError::Invalid("The API key or token is not valid.")),
             None => Err(AuthError::Invalid("The API key is not valid.")),
         }
+    }
+}
+
+/// The header Anthropic's clients send their key in.
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// The key or token: `Authorization: Bearer …` when sent, else `x-api-key`.
+fn credential(headers: &HeaderMap) -> Result<&str, AuthError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return bearer(headers);
+    }
+    let value = headers.get(X_API_KEY).ok_or(AuthError::Missing)?;
+    match value.to_str().map(str::trim) {
+        Ok(key) if !key.is_empty() => Ok(key),
+        _ => Err(AuthError::Invalid("The x-api-key header is not valid.")),
     }
 }
 
@@ -240,5 +257,17 @@ mod tests {
         for bad in ["Basic dXNlcjpwdw==", "Bearer", "Bearer   ", "abc"] {
             assert!(matches!(bearer(&headers(bad)), Err(AuthError::Invalid(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_x_api_key_is_a_credential_when_no_authorization_is_sent() {
+        let key = |value: &str| HeaderMap::from_iter([(X_API_KEY, HeaderValue::from_str(value).unwrap())]);
+        assert_eq!(credential(&key("sk-abc")), Ok("sk-abc"));
+        assert_eq!(credential(&key(" sk-abc ")), Ok("sk-abc"));
+        assert!(matches!(credential(&key("  ")), Err(AuthError::Invalid(_))));
+        assert_eq!(credential(&HeaderMap::new()), Err(AuthError::Missing));
+        let mut both = key("from-x-api-key");
+        both.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer from-authorization"));
+        assert_eq!(credential(&both), Ok("from-authorization"), "Authorization wins");
     }
 }

@@ -48,7 +48,7 @@ pub fn follow_remote(
                     match check(&from, latest.id, position).await {
                         Check::KeepReading => continue,
                         Check::UseStore(stored) => {
-                            latest = stored;
+                            latest = *stored;
                             break;
                         }
                         Check::Gone => {
@@ -90,7 +90,7 @@ enum Check {
     /// The answer runs, and Redis has all the store has: wait on Redis.
     KeepReading,
     /// The answer ended, or the store has text Redis lacks (the replica running it lost Redis).
-    UseStore(StoredMessage),
+    UseStore(Box<StoredMessage>),
     /// The conversation or its answer was deleted meanwhile.
     Gone,
 }
@@ -110,6 +110,6 @@ async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Check {
     if stored.status == MessageStatus::Streaming && !ahead {
         Check::KeepReading
     } else {
-        Check::UseStore(stored)
+        Check::UseStore(Box::new(stored))
     }
 }

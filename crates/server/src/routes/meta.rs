@@ -60,7 +60,11 @@ mod tests {
                 "/api/health",
                 "/api/models",
                 "/api/openapi.json",
-                "/metrics"
+                "/metrics",
+                "/v1/chat/completions",
+                "/v1/messages",
+                "/v1/messages/count_tokens",
+                "/v1/models"
             ]
         );
         assert_eq!(doc["openapi"], "3.1.0");

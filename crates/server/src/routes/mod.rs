@@ -1,16 +1,18 @@
 //! The route table: which routes need a caller, which are rate limited, and the SPA fallback.
 
+mod anthropic;
 mod chat;
 mod conversations;
 mod meta;
+mod openai;
 
 use std::sync::Arc;
 
 use axum::{
     Router,
     http::{Method, Uri},
-    middleware::from_fn_with_state,
-    routing::{any, get, post},
+    middleware::{from_fn, from_fn_with_state},
+    routing::{MethodRouter, any, get, post},
 };
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -28,12 +30,17 @@ pub fn router(
     rate: Option<Arc<RateLimit>>,
 ) -> Router {
     let static_dir = state.static_dir.clone();
-    let mut chat = post(chat::chat);
-    if let Some(rate) = rate {
-        chat = chat.route_layer(from_fn_with_state(rate, limits::rate_limit));
-    }
-    let mut private = Router::new()
-        .route("/api/chat", chat)
+    let rate_limited = |route: MethodRouter<Arc<AppState>>| match &rate {
+        Some(rate) => route.route_layer(from_fn_with_state(Arc::clone(rate), limits::rate_limit)),
+        None => route,
+    };
+    // Outside the rate limit, which keys on the identity found here.
+    let authenticated = |routes: Router<Arc<AppState>>| match &auth {
+        Some(auth) => routes.route_layer(from_fn_with_state(Arc::clone(auth), auth::require)),
+        None => routes,
+    };
+    let private = Router::new()
+        .route("/api/chat", rate_limited(post(chat::chat)))
         .route("/api/conversations", post(conversations::create).get(conversations::list))
         .route(
             "/api/conversations/{id}",
@@ -44,14 +51,27 @@ pub fn router(
         .route("/api/conversations/{id}/stream", get(conversations::stream))
         .route("/api/models", get(meta::models))
         .route("/metrics", get(metrics::render));
-    if let Some(auth) = auth {
-        // Outside the rate limit, which keys on the identity found here.
-        private = private.route_layer(from_fn_with_state(auth, auth::require));
-    }
+    // The same guards, inside the layer that puts every error in Anthropic's shape.
+    let anthropic_route = |route| rate_limited(route).fallback(anthropic::method_not_allowed);
+    let anthropic = authenticated(
+        Router::new()
+            .route("/v1/messages", anthropic_route(post(anthropic::messages)))
+            .route("/v1/messages/count_tokens", anthropic_route(post(anthropic::count_tokens))),
+    )
+    .route_layer(from_fn(anthropic::reshape));
+    // The same guards, inside the layer that puts every error in OpenAI's shape.
+    let openai = authenticated(
+        Router::new()
+            .route("/v1/chat/completions", rate_limited(post(openai::completions)))
+            .route("/v1/models", get(openai::models)),
+    )
+    .route_layer(from_fn(openai::in_openai_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
         .route("/api/openapi.json", get(meta::openapi))
-        .merge(private)
+        .merge(authenticated(private))
+        .merge(anthropic)
+        .merge(openai)
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

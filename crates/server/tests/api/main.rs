@@ -21,4 +21,5 @@ mod resume;
 mod routes;
 mod shutdown;
 mod stored;
+mod tls;
 mod upstream_errors;

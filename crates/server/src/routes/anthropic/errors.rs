@@ -1,0 +1,183 @@
+//! Errors in Anthropic's shape, `{"type":"error","error":{"type","message"},"request_id"}`.
+//! The server's own layers (authentication, rate limit, body limits) answer in its own shape;
+//! [`reshape`] wraps the Anthropic routes and rewrites every error response on the way out, so
+//! there is one place where the shapes meet. Errors after the stream started are `event: error`
+//! with the same body ([`detail`]).
+
+use axum::{
+    Json,
+    body::{Body, to_bytes},
+    extract::Request,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+use streambed_core::{ErrorKind, ProviderError};
+
+use super::wire::{ErrorDetail, ErrorResponse};
+use crate::{error::AppError, models::UnknownModel, request_id};
+
+/// Error bodies are a sentence or two; anything larger is not one of ours.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// What a Messages handler can fail with: any server error, or a model this server does not
+/// offer, which the Messages API reports as 404 (`/api/chat` says 400).
+#[derive(Debug)]
+pub enum MessagesError {
+    App(AppError),
+    UnknownModel(UnknownModel),
+}
+
+impl<E: Into<AppError>> From<E> for MessagesError {
+    fn from(error: E) -> Self {
+        Self::App(error.into())
+    }
+}
+
+impl IntoResponse for MessagesError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::App(error) => error.into_response(),
+            Self::UnknownModel(error) => {
+                let body = ErrorResponse::new("not_found_error", error.to_string(), None);
+                (StatusCode::NOT_FOUND, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// Anthropic's error type for an HTTP status.
+pub fn error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// Anthropic's error type for a failure in the middle of a stream.
+fn kind_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidRequest => "invalid_request_error",
+        ErrorKind::AccessDenied => "permission_error",
+        ErrorKind::ModelNotFound => "not_found_error",
+        ErrorKind::Throttled => "rate_limit_error",
+        ErrorKind::Overloaded | ErrorKind::ShuttingDown => "overloaded_error",
+        ErrorKind::Timeout | ErrorKind::StreamInterrupted | ErrorKind::Upstream => "api_error",
+    }
+}
+
+/// The `error` of an `event: error`.
+pub fn detail(error: &ProviderError) -> ErrorDetail {
+    ErrorDetail { kind: kind_type(error.kind), message: error.message.clone() }
+}
+
+/// Middleware: every error response of the routes it wraps, in Anthropic's shape, with its
+/// status and headers (`Retry-After`, `WWW-Authenticate`) kept.
+pub async fn reshape(request: Request, next: Next) -> Response {
+    let id = request_id(request.headers()).to_owned();
+    reshaped(next.run(request).await, id).await
+}
+
+/// A method the route does not take: axum answers it outside the route's layers, so here.
+pub async fn method_not_allowed(headers: HeaderMap) -> Response {
+    reshaped(AppError::MethodNotAllowed.into_response(), request_id(&headers).to_owned()).await
+}
+
+async fn reshaped(response: Response, request_id: String) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    let reshaped = reshape_body(status, &bytes, (!request_id.is_empty()).then_some(request_id));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(reshaped))
+}
+
+/// The Anthropic body for an error response: the message of the server's
+/// `{"error":{"code","message"}}` (or of a body already in Anthropic's shape), else the
+/// status's reason, under the type the status implies.
+fn reshape_body(status: StatusCode, body: &[u8], request_id: Option<String>) -> Vec<u8> {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message = parsed["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("The request failed.").to_owned());
+    let response = ErrorResponse::new(error_type(status), message, request_id);
+    serde_json::to_vec(&response).expect("wire types always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn reshaped(status: u16, body: &str) -> Value {
+        let status = StatusCode::from_u16(status).unwrap();
+        serde_json::from_slice(&reshape_body(status, body.as_bytes(), Some("req-1".into()))).unwrap()
+    }
+
+    #[test]
+    fn the_servers_error_bodies_become_anthropic_errors_by_status() {
+        let ours =
+            r#"{"error":{"code":"unauthorized","message":"The API key is not valid.","requestId":"req-1"}}"#;
+
+        assert_eq!(
+            reshaped(401, ours),
+            json!({
+                "type": "error",
+                "error": {"type": "authentication_error", "message": "The API key is not valid."},
+                "request_id": "req-1"
+            })
+        );
+        for (status, kind) in [
+            (400, "invalid_request_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (408, "invalid_request_error"),
+            (413, "request_too_large"),
+            (415, "invalid_request_error"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+            (503, "overloaded_error"),
+            (504, "api_error"),
+            (529, "overloaded_error"),
+        ] {
+            assert_eq!(reshaped(status, ours)["error"]["type"], kind, "{status}");
+        }
+    }
+
+    #[test]
+    fn anthropic_bodies_keep_their_message_and_bodies_without_one_get_the_reason() {
+        let already = r#"{"type":"error","error":{"type":"not_found_error","message":"No model `x`."}}"#;
+        assert_eq!(reshaped(404, already)["error"]["message"], "No model `x`.");
+        assert_eq!(reshaped(405, "")["error"]["message"], "Method Not Allowed");
+        assert_eq!(
+            reshaped(500, "<html>")["error"],
+            json!({"type": "api_error", "message": "Internal Server Error"})
+        );
+    }
+
+    #[test]
+    fn stream_failures_are_typed_by_their_kind() {
+        let throttled = ProviderError::new(ErrorKind::Throttled, "Slow down.");
+        assert_eq!(
+            detail(&throttled),
+            ErrorDetail { kind: "rate_limit_error", message: "Slow down.".into() }
+        );
+        assert_eq!(detail(&ProviderError::new(ErrorKind::Overloaded, "")).kind, "overloaded_error");
+        assert_eq!(detail(&ProviderError::new(ErrorKind::Upstream, "")).kind, "api_error");
+        assert_eq!(detail(&ProviderError::new(ErrorKind::StreamInterrupted, "")).kind, "api_error");
+    }
+}

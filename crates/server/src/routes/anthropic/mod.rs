@@ -1,0 +1,165 @@
+//! The Anthropic Messages API over every model of the server: `POST /v1/messages` (streamed or
+//! not) and `POST /v1/messages/count_tokens`. The body is translated into the neutral request
+//! ([`translate`]), held to the same limits as `/api/chat`, and answered through the same relay;
+//! the neutral events come back as Anthropic's ([`stream`]), and errors in Anthropic's shape
+//! ([`errors`]). Nothing here knows which provider answers.
+
+mod errors;
+mod stream;
+mod translate;
+mod wire;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use streambed_core::{ChatModel, ChatRequest, ReasoningStyle};
+use uuid::Uuid;
+
+use errors::MessagesError;
+pub use errors::{method_not_allowed, reshape};
+use stream::{Blocks, Collected};
+
+use crate::{
+    config::Limits,
+    error::{ApiJson, AppError},
+    relay, request_id,
+    state::AppState,
+};
+
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<wire::MessagesRequest>,
+) -> Result<Response, MessagesError> {
+    let started = Instant::now();
+    let streamed = body.stream;
+    let (model, request) = prepare(&state, body)?;
+    let Some(max_tokens) = request.params.max_tokens else {
+        return Err(AppError::BadRequest("`max_tokens` is required.".into()).into());
+    };
+    if !(1..=state.limits.max_tokens).contains(&max_tokens) {
+        return Err(AppError::BadRequest(format!(
+            "`max_tokens` must be from 1 to {} (MAX_TOKENS_LIMIT).",
+            state.limits.max_tokens
+        ))
+        .into());
+    }
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    let start = wire::Message::empty(id, model.info().id.clone());
+    let blocks = Blocks::new(request.stop_sequences.clone());
+    let mut answer = relay::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    if streamed {
+        return Ok(stream::response(stream::events(answer, start, blocks), state.keep_alive));
+    }
+    let (mut blocks, mut collected, mut out) = (blocks, Collected::new(start), Vec::new());
+    loop {
+        let next = answer.next().await?;
+        let last = matches!(next, streambed_core::ChatEvent::Done(_));
+        blocks.on(next, &mut out);
+        out.drain(..).for_each(|event| collected.apply(event));
+        if last {
+            return Ok(Json(collected.finish()?).into_response());
+        }
+    }
+}
+
+pub async fn count_tokens(
+    State(state): State<Arc<AppState>>,
+    ApiJson(body): ApiJson<wire::MessagesRequest>,
+) -> Result<Json<wire::TokenCount>, MessagesError> {
+    let (model, request) = prepare(&state, body)?;
+    let input_tokens = tokio::time::timeout(state.limits.request_timeout, model.count_tokens(request))
+        .await
+        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
+        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
+    Ok(Json(wire::TokenCount { input_tokens }))
+}
+
+/// The model a body names and the neutral request for it, within the server's limits (which
+/// count the client's system prompt, not the operator's), with the server's sampling defaults
+/// where the body sets none.
+fn prepare(
+    state: &AppState,
+    body: wire::MessagesRequest,
+) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
+    let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
+    let mut request = translate::request(body).map_err(AppError::BadRequest)?;
+    within(&request, &state.limits).map_err(AppError::BadRequest)?;
+    if request.reasoning.is_on() && model.info().capabilities.reasoning == ReasoningStyle::None {
+        return Err(AppError::BadRequest(cannot_think(state, model.as_ref())).into());
+    }
+    let defaults = state.params;
+    let params = &mut request.params;
+    params.temperature = params.temperature.or(defaults.temperature);
+    params.top_p = params.top_p.or(defaults.top_p);
+    params.top_k = params.top_k.or(defaults.top_k);
+    // The operator's prompt (`BEDROCK_SYSTEM_PROMPT`) first, as `/v1/chat/completions` does.
+    request.system = match (&state.system_prompt, request.system) {
+        (Some(ours), Some(theirs)) => Some(format!("{ours}\n\n{theirs}")),
+        (ours, theirs) => theirs.or_else(|| ours.clone()),
+    };
+    Ok((model, request))
+}
+
+/// `MAX_TURNS` and `MAX_PROMPT_CHARS`, as `/api/chat` applies them (the system prompt counts).
+fn within(request: &ChatRequest, limits: &Limits) -> Result<(), String> {
+    if request.messages.len() > limits.max_turns {
+        return Err(format!(
+            "The conversation has {} messages; this server accepts at most {} (MAX_TURNS).",
+            request.messages.len(),
+            limits.max_turns
+        ));
+    }
+    let system = request.system.as_deref().map_or(0, |s| s.chars().count());
+    let chars = system + request.messages.iter().map(streambed_core::Message::chars).sum::<usize>();
+    if chars > limits.max_prompt_chars {
+        return Err(format!(
+            "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS).",
+            limits.max_prompt_chars
+        ));
+    }
+    Ok(())
+}
+
+fn cannot_think(state: &AppState, model: &dyn ChatModel) -> String {
+    let able: Vec<&str> = state
+        .models
+        .iter()
+        .filter(|m| m.info().capabilities.reasoning != ReasoningStyle::None)
+        .map(|m| m.info().id.as_str())
+        .collect();
+    let choose = match able.as_slice() {
+        [] => "No model offered here can.".to_owned(),
+        able => format!("Models that can: {}.", able.join(", ")),
+    };
+    format!("The model `{}` cannot think: leave out `thinking`. {choose}", model.info().id)
+}
+
+#[cfg(test)]
+mod tests {
+    use streambed_core::Message;
+
+    use super::*;
+
+    #[test]
+    fn the_size_limits_of_api_chat_apply_and_name_their_variable() {
+        let limits = Limits {
+            max_turns: 2,
+            max_prompt_chars: 10,
+            ..crate::Config::from_lookup(|_| None).unwrap().limits
+        };
+        let turns = ChatRequest::new(vec![Message::user("a"), Message::assistant("b"), Message::user("c")]);
+        assert!(within(&turns, &limits).unwrap_err().contains("MAX_TURNS"));
+        let long = ChatRequest::new(vec![Message::user("ééééééééééé")]);
+        assert!(within(&long, &limits).unwrap_err().contains("MAX_PROMPT_CHARS"));
+        let with_system =
+            ChatRequest { system: Some("123456".into()), ..ChatRequest::new(vec![Message::user("12345")]) };
+        assert!(within(&with_system, &limits).is_err(), "the system prompt counts");
+        assert!(within(&ChatRequest::new(vec![Message::user("éééééééééé")]), &limits).is_ok());
+    }
+}

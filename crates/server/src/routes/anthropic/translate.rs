@@ -1,0 +1,405 @@
+//! The Messages API's request into the provider-neutral [`ChatRequest`], and the neutral stop
+//! reason and usage back into Anthropic's words. Pure: no state, no I/O.
+
+use streambed_core::{
+    ChatRequest, Content, InferenceParams, Message, Reasoning, ReasoningBlock, Role, StopReason, ToolChoice,
+    ToolResult, ToolSpec, ToolUse, Usage,
+};
+
+use serde_json::Value;
+
+use super::wire;
+
+const NO_IMAGES: &str = "Images and documents are not supported by this server yet: send text.";
+
+/// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
+/// taken as given (the handler requires and bounds it).
+pub fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
+    let messages = messages(body.messages)?;
+    let system = body.system.map(|system| match system {
+        wire::Blocks::Text(text) => text,
+        wire::Blocks::Blocks(blocks) => {
+            let texts: Vec<String> =
+                blocks.into_iter().map(|wire::SystemBlock::Text { text }| text).collect();
+            texts.join("\n\n")
+        }
+    });
+    let tools = body.tools.unwrap_or_default().into_iter().map(tool).collect::<Result<Vec<_>, _>>()?;
+    let tool_choice = match body.tool_choice {
+        None | Some(wire::ToolChoice::Auto {}) => ToolChoice::Auto,
+        Some(wire::ToolChoice::Any {}) => ToolChoice::Any,
+        Some(wire::ToolChoice::Tool { name }) => ToolChoice::Tool(name),
+        Some(wire::ToolChoice::None {}) => ToolChoice::None,
+    };
+    if !matches!(tool_choice, ToolChoice::Auto | ToolChoice::None) && tools.is_empty() {
+        return Err("`tool_choice` asks for a tool call, but `tools` is empty.".into());
+    }
+    if let ToolChoice::Tool(name) = &tool_choice
+        && !tools.iter().any(|t| &t.name == name)
+    {
+        return Err(format!("`tool_choice` names the tool `{name}`, which is not in `tools`."));
+    }
+    let effort = body.output_config.and_then(|c| c.effort);
+    Ok(ChatRequest {
+        system: system.filter(|s| !s.is_empty()),
+        messages,
+        params: InferenceParams {
+            max_tokens: body.max_tokens,
+            temperature: body.temperature,
+            top_p: body.top_p,
+            top_k: body.top_k,
+        },
+        stop_sequences: body.stop_sequences.unwrap_or_default(),
+        reasoning: reasoning(body.thinking, effort.as_deref())?,
+        tools,
+        tool_choice,
+    })
+}
+
+/// The turns in order, consecutive turns of one role merged (as the Messages API does), ending
+/// with the user's.
+fn messages(input: Vec<wire::InputMessage>) -> Result<Vec<Message>, String> {
+    let mut messages: Vec<Message> = Vec::with_capacity(input.len());
+    for (i, message) in input.into_iter().enumerate() {
+        let role = match message.role {
+            wire::Role::User => Role::User,
+            wire::Role::Assistant => Role::Assistant,
+        };
+        let content = match message.content {
+            wire::Blocks::Text(text) => vec![Content::Text(text)],
+            wire::Blocks::Blocks(blocks) => blocks
+                .into_iter()
+                .map(content)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("`messages[{i}]`: {e}"))?,
+        };
+        match messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(content),
+            _ => messages.push(Message { role, content }),
+        }
+    }
+    match messages.last() {
+        None => Err("`messages` must not be empty.".into()),
+        Some(last) if last.role != Role::User => {
+            Err("The last message must have the role `user`: this server does not continue a prefilled \
+             assistant turn."
+                .into())
+        }
+        Some(_) => Ok(messages),
+    }
+}
+
+fn content(block: wire::InputBlock) -> Result<Content, String> {
+    Ok(match block {
+        wire::InputBlock::Text { text } => Content::Text(text),
+        wire::InputBlock::Image {} | wire::InputBlock::Document {} => return Err(NO_IMAGES.into()),
+        wire::InputBlock::ToolUse { id, name, input } => {
+            Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
+        }
+        wire::InputBlock::ToolResult { tool_use_id, content, is_error } => {
+            let content = match content {
+                None => String::new(),
+                Some(wire::Blocks::Text(text)) => text,
+                Some(wire::Blocks::Blocks(blocks)) => blocks
+                    .into_iter()
+                    .map(|block| match block {
+                        wire::ResultBlock::Text { text } => Ok(text),
+                        wire::ResultBlock::Image {} | wire::ResultBlock::Document {} => Err(NO_IMAGES),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join("\n"),
+            };
+            Content::ToolResult(ToolResult { tool_use_id, content, is_error: is_error.unwrap_or(false) })
+        }
+        wire::InputBlock::Thinking { thinking, signature } => {
+            Content::Reasoning(ReasoningBlock::Text { text: thinking, signature })
+        }
+        wire::InputBlock::RedactedThinking { data } => Content::Reasoning(ReasoningBlock::Redacted { data }),
+    })
+}
+
+fn tool(tool: wire::Tool) -> Result<ToolSpec, String> {
+    if let Some(kind) = tool.kind.as_deref().filter(|k| *k != "custom") {
+        return Err(format!(
+            "The tool `{}` is a server tool (`{kind}`), which this server does not run: describe your own \
+             tools with `input_schema`.",
+            tool.name
+        ));
+    }
+    let input_schema =
+        tool.input_schema.ok_or_else(|| format!("The tool `{}` needs an `input_schema`.", tool.name))?;
+    Ok(ToolSpec { name: tool.name, description: tool.description, input_schema: Value::Object(input_schema) })
+}
+
+/// `thinking`: a budget as given, an adaptive model's effort level (`high` unless
+/// `output_config.effort` says otherwise), or none.
+fn reasoning(thinking: Option<wire::Thinking>, effort: Option<&str>) -> Result<Reasoning, String> {
+    let effort = match effort {
+        Some("low") => Reasoning::Low,
+        Some("medium") => Reasoning::Medium,
+        None | Some("high" | "max") => Reasoning::High,
+        Some(other) => {
+            return Err(format!(
+                "`output_config.effort` must be `low`, `medium`, `high` or `max`, not `{other}`."
+            ));
+        }
+    };
+    match thinking {
+        None | Some(wire::Thinking::Disabled {}) => Ok(Reasoning::Off),
+        Some(wire::Thinking::Enabled { budget_tokens: 0 }) => {
+            Err("`thinking.budget_tokens` must be at least 1.".into())
+        }
+        Some(wire::Thinking::Enabled { budget_tokens }) => Ok(Reasoning::Budget(budget_tokens)),
+        Some(wire::Thinking::Adaptive {}) => Ok(effort),
+    }
+}
+
+/// Anthropic's `stop_reason` for the neutral one: a guardrail or content filter is a refusal,
+/// and a reason Anthropic has no word for ends the turn.
+pub fn stop_reason(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::EndTurn | StopReason::Other(_) => "end_turn",
+        StopReason::ToolUse => "tool_use",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::StopSequence => "stop_sequence",
+        StopReason::GuardrailIntervened | StopReason::ContentFiltered => "refusal",
+        StopReason::ContextWindowExceeded => "model_context_window_exceeded",
+    }
+}
+
+/// The `stop_sequence` that ended the answer. The provider does not say which one matched, so it
+/// is named only when the request sent exactly one.
+pub fn stop_sequence(reason: &StopReason, sent: &[String]) -> Option<String> {
+    match (reason, sent) {
+        (StopReason::StopSequence, [only]) => Some(only.clone()),
+        _ => None,
+    }
+}
+
+pub fn usage(usage: &Usage) -> wire::Usage {
+    wire::Usage {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_creation_input_tokens: usage.cache_write_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(body: serde_json::Value) -> Result<ChatRequest, String> {
+        let body: wire::MessagesRequest = serde_json::from_value(body).map_err(|e| e.to_string())?;
+        request(body)
+    }
+
+    #[test]
+    fn a_plain_request_keeps_its_system_params_and_stop_sequences() {
+        let request = parse(json!({
+            "model": "m", "max_tokens": 100, "temperature": 0.5, "top_p": 0.9, "top_k": 40,
+            "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
+                       {"type": "text", "text": "Be kind."}],
+            "stop_sequences": ["END"],
+            "metadata": {"user_id": "u"}, "service_tier": "auto",
+            "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .unwrap();
+
+        assert_eq!(request.system.as_deref(), Some("Be brief.\n\nBe kind."));
+        assert_eq!(
+            request.params,
+            InferenceParams {
+                max_tokens: Some(100),
+                temperature: Some(0.5),
+                top_p: Some(0.9),
+                top_k: Some(40)
+            }
+        );
+        assert_eq!(request.stop_sequences, ["END"]);
+        assert_eq!(request.messages, [Message::user("hi")]);
+        assert_eq!((request.reasoning, request.tool_choice), (Reasoning::Off, ToolChoice::Auto));
+    }
+
+    #[test]
+    fn a_tool_round_trip_becomes_tool_use_and_tool_result_blocks() {
+        let request = parse(json!({
+            "model": "m", "max_tokens": 100,
+            "tools": [{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": true},
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "Use the tool.", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "b64"},
+                    {"type": "tool_use", "id": "tu_1", "name": "get_weather", "input": {"city": "Paris"}}
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "tu_1",
+                     "content": [{"type": "text", "text": "18 C"}, {"type": "text", "text": "sunny"}]},
+                    {"type": "tool_result", "tool_use_id": "tu_2", "content": "boom", "is_error": true}
+                ]}
+            ]
+        }))
+        .unwrap();
+
+        assert_eq!(
+            request.tools,
+            [ToolSpec {
+                name: "get_weather".into(),
+                description: Some("Weather".into()),
+                input_schema: json!({"type": "object"})
+            }]
+        );
+        assert_eq!(request.tool_choice, ToolChoice::Tool("get_weather".into()));
+        assert_eq!(
+            request.messages[1].content,
+            [
+                Content::Reasoning(ReasoningBlock::Text {
+                    text: "Use the tool.".into(),
+                    signature: Some("sig".into())
+                }),
+                Content::Reasoning(ReasoningBlock::Redacted { data: "b64".into() }),
+                Content::ToolUse(ToolUse {
+                    id: "tu_1".into(),
+                    name: "get_weather".into(),
+                    input: json!({"city": "Paris"})
+                }),
+            ]
+        );
+        assert_eq!(
+            request.messages[2].content,
+            [
+                Content::ToolResult(ToolResult {
+                    tool_use_id: "tu_1".into(),
+                    content: "18 C\nsunny".into(),
+                    is_error: false
+                }),
+                Content::ToolResult(ToolResult {
+                    tool_use_id: "tu_2".into(),
+                    content: "boom".into(),
+                    is_error: true
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_choices_map_to_their_neutral_kinds() {
+        let tools = json!([{"name": "t", "input_schema": {"type": "object"}}]);
+        for (choice, expected) in [
+            (json!({"type": "auto"}), ToolChoice::Auto),
+            (json!({"type": "any"}), ToolChoice::Any),
+            (json!({"type": "none"}), ToolChoice::None),
+        ] {
+            let request = parse(json!({
+                "model": "m", "tools": tools, "tool_choice": choice,
+                "messages": [{"role": "user", "content": "hi"}]
+            }));
+            assert_eq!(request.unwrap().tool_choice, expected);
+        }
+    }
+
+    #[test]
+    fn thinking_becomes_a_budget_or_an_effort_level() {
+        let with = |thinking: serde_json::Value, config: serde_json::Value| {
+            parse(json!({
+                "model": "m", "thinking": thinking, "output_config": config,
+                "messages": [{"role": "user", "content": "hi"}]
+            }))
+            .map(|r| r.reasoning)
+        };
+        assert_eq!(
+            with(json!({"type": "enabled", "budget_tokens": 2048}), json!(null)),
+            Ok(Reasoning::Budget(2048))
+        );
+        assert_eq!(with(json!({"type": "disabled"}), json!(null)), Ok(Reasoning::Off));
+        assert_eq!(with(json!({"type": "adaptive"}), json!(null)), Ok(Reasoning::High));
+        assert_eq!(with(json!({"type": "adaptive"}), json!({"effort": "low"})), Ok(Reasoning::Low));
+        assert!(with(json!({"type": "adaptive"}), json!({"effort": "extreme"})).is_err());
+        assert!(with(json!(null), json!({"effort": "extreme"})).is_err(), "checked with thinking off too");
+        assert!(with(json!({"type": "enabled", "budget_tokens": 0}), json!(null)).is_err());
+    }
+
+    #[test]
+    fn system_blocks_must_be_text_blocks() {
+        for system in
+            [json!([{"type": {}, "text": ""}]), json!([{"text": "a"}]), json!([{"type": "image"}]), json!(5)]
+        {
+            let body =
+                json!({"model": "m", "system": system, "messages": [{"role": "user", "content": "hi"}]});
+            assert!(parse(body).is_err(), "{system}");
+        }
+    }
+
+    #[test]
+    fn consecutive_turns_of_one_role_are_merged() {
+        let request = parse(json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "a"}, {"role": "user", "content": [{"type": "text", "text": "b"}]}]
+        }))
+        .unwrap();
+        assert_eq!(request.messages.len(), 1);
+        assert_eq!(request.messages[0].text(), "ab");
+    }
+
+    #[test]
+    fn what_this_server_cannot_do_is_refused_naming_it() {
+        let refused = |body: serde_json::Value| parse(body).unwrap_err();
+        let image =
+            json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}});
+        assert!(
+            refused(json!({"model": "m", "messages": [{"role": "user", "content": [image]}]}))
+                .contains("Images")
+        );
+        let in_result = json!({"type": "tool_result", "tool_use_id": "t", "content": [image]});
+        assert!(
+            refused(json!({"model": "m", "messages": [{"role": "user", "content": [in_result]}]}))
+                .contains("Images")
+        );
+        let server_tool = json!([{"type": "web_search_20250305", "name": "web_search"}]);
+        let message = refused(
+            json!({"model": "m", "tools": server_tool, "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        assert!(message.contains("server tool"), "{message}");
+        let prefill = json!([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "{"}]);
+        assert!(refused(json!({"model": "m", "messages": prefill})).contains("last message"));
+        assert!(refused(json!({"model": "m", "messages": []})).contains("empty"));
+        let choice = json!({"type": "tool", "name": "missing"});
+        let tools = json!([{"name": "t", "input_schema": {}}]);
+        let message = refused(
+            json!({"model": "m", "tools": tools, "tool_choice": choice, "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        assert!(message.contains("missing"), "{message}");
+        let message =
+            refused(json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "audio"}]}]}));
+        assert!(message.contains("audio"), "{message}");
+    }
+
+    #[test]
+    fn stop_reasons_and_usage_use_anthropics_words() {
+        assert_eq!(stop_reason(&StopReason::ToolUse), "tool_use");
+        assert_eq!(stop_reason(&StopReason::MaxTokens), "max_tokens");
+        assert_eq!(stop_reason(&StopReason::GuardrailIntervened), "refusal");
+        assert_eq!(stop_reason(&StopReason::ContentFiltered), "refusal");
+        assert_eq!(stop_reason(&StopReason::Other("new".into())), "end_turn");
+        assert_eq!(stop_sequence(&StopReason::StopSequence, &["END".into()]), Some("END".into()));
+        assert_eq!(stop_sequence(&StopReason::StopSequence, &["A".into(), "B".into()]), None);
+        let cached = Usage {
+            cache_read_input_tokens: Some(7),
+            cache_write_input_tokens: Some(3),
+            ..Usage::new(10, 2)
+        };
+        assert_eq!(
+            usage(&cached),
+            wire::Usage {
+                input_tokens: 10,
+                output_tokens: 2,
+                cache_creation_input_tokens: Some(3),
+                cache_read_input_tokens: Some(7)
+            }
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! OpenAI's Chat Completions API over every model of the server: `POST /v1/chat/completions`
+//! (streamed or not, with tools) and `GET /v1/models`, for the clients people already run
+//! (the `openai` SDKs, Open WebUI, LibreChat). A request is translated into a provider-neutral
+//! [`ChatRequest`] (`translate`), answered through the same relay as `/api/chat` (limits,
+//! metrics, log line, cancellation when the client leaves), and written back as OpenAI's
+//! objects (`stream`, `wire`). Errors are in OpenAI's shape (`error`). The route table puts
+//! authentication, the rate limit and, outside both, [`in_openai_shape`] around the handlers.
+
+mod error;
+mod stream;
+mod translate;
+mod wire;
+
+use std::{
+    sync::Arc,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Json,
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use streambed_core::{ChatEvent, ChatRequest, InferenceParams, ModelInfo};
+use uuid::Uuid;
+
+pub use error::in_openai_shape;
+use error::{Failure, Invalid};
+use wire::{Meta, ModelEntry, ModelList};
+
+use crate::{
+    error::{ApiJson, AppError},
+    relay, request_id, sse,
+    state::AppState,
+};
+
+/// `POST /v1/chat/completions`.
+pub async fn completions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<wire::CompletionRequest>,
+) -> Result<Response, Failure> {
+    let started = Instant::now();
+    let asked = translate::asked(body, &state.limits)?;
+    let model =
+        state.models.pick(Some(&asked.model)).map_err(|e| Invalid::unknown_model(&e.id, &e.allowed))?;
+    let offered: Vec<&ModelInfo> = state.models.iter().map(|m| m.info()).collect();
+    let reasoning = translate::reasoning(asked.reasoning, model.info(), state.reasoning, &offered)?;
+    let reasoning = translate::reasoning_for(&asked.request, reasoning);
+    let request = ChatRequest { reasoning, ..with_server_settings(&state, asked.request) };
+    let answer = relay::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    let meta = Meta {
+        id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
+        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        model: model.info().id.clone(),
+    };
+    if asked.stream {
+        let chunker = stream::Chunker::new(meta, asked.include_usage);
+        return Ok(sse::response(stream::events(answer, chunker), state.keep_alive));
+    }
+    // Dropped with this future when the client leaves, and the upstream request with it.
+    let mut answer = answer;
+    let mut reply = translate::Reply::default();
+    loop {
+        match answer.next().await {
+            Ok(ChatEvent::Done(completion)) => {
+                return Ok(Json(reply.finish(&completion, meta)).into_response());
+            }
+            Ok(event) => reply.push(event),
+            // Nothing was sent yet: the failure is still an HTTP status.
+            Err(e) => return Err(AppError::Provider(e).into()),
+        }
+    }
+}
+
+/// The operator's system prompt (`BEDROCK_SYSTEM_PROMPT`) before the client's, and the server's
+/// sampling settings where the client sent none.
+fn with_server_settings(state: &AppState, request: ChatRequest) -> ChatRequest {
+    let system = match (&state.system_prompt, request.system) {
+        (Some(ours), Some(theirs)) => Some(format!("{ours}\n\n{theirs}")),
+        (ours, theirs) => theirs.or_else(|| ours.clone()),
+    };
+    let (asked, server) = (request.params, state.params);
+    let params = InferenceParams {
+        max_tokens: asked.max_tokens.or(server.max_tokens),
+        temperature: asked.temperature.or(server.temperature),
+        top_p: asked.top_p.or(server.top_p),
+        top_k: asked.top_k.or(server.top_k),
+    };
+    ChatRequest { system, params, ..request }
+}
+
+/// `GET /v1/models`: every model a client may name, the default first.
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
+    let data = state
+        .models
+        .iter()
+        .map(|model| {
+            let info = model.info();
+            ModelEntry {
+                id: info.id.clone(),
+                object: "model",
+                created: 0,
+                owned_by: info.provider.to_owned(),
+            }
+        })
+        .collect();
+    Json(ModelList { object: "list", data })
+}

@@ -1,0 +1,631 @@
+//! OpenAI's wire types to and from the provider-neutral ones of `streambed-core`, as pure
+//! functions: a request becomes a [`ChatRequest`], an answer's events a `chat.completion`.
+
+use serde_json::{Value, json};
+use streambed_core::{
+    ChatEvent, ChatRequest, Completion, Content, InferenceParams, Message, ModelInfo, Reasoning,
+    ReasoningStyle, Role, StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
+};
+
+use super::{
+    error::Invalid,
+    wire::{
+        self, CompletionRequest, InContent, InMessage, InTool, InToolChoice, Meta, OutFunction, OutToolCall,
+        OutUsage, PromptTokensDetails, Stop,
+    },
+};
+use crate::config::Limits;
+
+/// What a valid request asks for. The request carries the client's own system prompt and
+/// settings only; the server's defaults are added by the caller.
+#[derive(Debug, PartialEq)]
+pub struct Asked {
+    pub model: String,
+    pub request: ChatRequest,
+    pub reasoning: Option<Reasoning>,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+/// Validates a request within the server's size limits (`MAX_TURNS`, `MAX_PROMPT_CHARS`,
+/// `MAX_TOKENS_LIMIT`, as for `/api/chat`).
+pub fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid> {
+    if let Some(n) = body.n.filter(|&n| n != 1) {
+        return Err(Invalid::param(
+            "n",
+            format!("This server returns one choice per request: `n` must be 1, not {n}."),
+        ));
+    }
+    let (system, messages) = conversation(body.messages)?;
+    if messages.len() > limits.max_turns {
+        return Err(Invalid::param(
+            "messages",
+            format!(
+                "The conversation has {} turns; this server accepts at most {} (MAX_TURNS).",
+                messages.len(),
+                limits.max_turns
+            ),
+        ));
+    }
+    let chars = system.as_deref().map_or(0, |s| s.chars().count())
+        + messages.iter().map(Message::chars).sum::<usize>();
+    if chars > limits.max_prompt_chars {
+        return Err(Invalid::param(
+            "messages",
+            format!(
+                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS).",
+                limits.max_prompt_chars
+            ),
+        ));
+    }
+    let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
+        (Some(n), _) => Some(("max_completion_tokens", n)),
+        (None, Some(n)) => Some(("max_tokens", n)),
+        (None, None) => None,
+    };
+    if let Some((param, n)) = max_tokens
+        && !(1..=limits.max_tokens).contains(&n)
+    {
+        return Err(Invalid::param(
+            param,
+            format!("`{param}` must be from 1 to {} (MAX_TOKENS_LIMIT), not {n}.", limits.max_tokens),
+        ));
+    }
+    for (param, value, max) in [("temperature", body.temperature, 2.0), ("top_p", body.top_p, 1.0)] {
+        if let Some(value) = value
+            && !(0.0..=max).contains(&value)
+        {
+            return Err(Invalid::param(param, format!("`{param}` must be from 0 to {max}, not {value}.")));
+        }
+    }
+    let tools =
+        body.tools.unwrap_or_default().into_iter().enumerate().map(tool).collect::<Result<Vec<_>, _>>()?;
+    let tool_choice = tool_choice(body.tool_choice, &tools)?;
+    let stop_sequences = match body.stop {
+        None => Vec::new(),
+        Some(Stop::One(one)) => vec![one],
+        Some(Stop::Many(many)) => many,
+    };
+    let request = ChatRequest {
+        system,
+        params: InferenceParams {
+            max_tokens: max_tokens.map(|(_, n)| n),
+            temperature: body.temperature,
+            top_p: body.top_p,
+            top_k: None,
+        },
+        stop_sequences: stop_sequences.into_iter().filter(|s| !s.is_empty()).collect(),
+        tools,
+        tool_choice,
+        ..ChatRequest::new(messages)
+    };
+    let stream = body.stream.unwrap_or(false);
+    Ok(Asked {
+        model: body.model,
+        request,
+        reasoning: body.reasoning_effort.as_deref().map(reasoning_effort).transpose()?,
+        stream,
+        include_usage: stream && body.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
+    })
+}
+
+/// System and developer messages, joined, and the turns: a tool message is a tool result in a
+/// user turn, and consecutive messages of one side (several tool results, or tool results then
+/// the user's text) make one turn, as Converse wants turns to alternate.
+fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Vec<Message>), Invalid> {
+    let mut system = Vec::new();
+    let mut turns: Vec<Message> = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        let (role, blocks) = match message {
+            InMessage::System { content } | InMessage::Developer { content } => {
+                system.push(text(content, i)?);
+                continue;
+            }
+            InMessage::User { content } => {
+                let text = text(content, i)?;
+                if text.trim().is_empty() {
+                    return Err(Invalid::param(
+                        "messages",
+                        format!("`messages[{i}].content` must not be empty."),
+                    ));
+                }
+                (Role::User, vec![Content::Text(text)])
+            }
+            InMessage::Assistant { content, tool_calls } => {
+                (Role::Assistant, assistant(content, tool_calls, i)?)
+            }
+            InMessage::Tool { content, tool_call_id } => {
+                let result =
+                    ToolResult { tool_use_id: tool_call_id, content: text(content, i)?, is_error: false };
+                (Role::User, vec![Content::ToolResult(result)])
+            }
+        };
+        match turns.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => turns.push(Message { role, content: blocks }),
+        }
+    }
+    if turns.last().is_none_or(|m| m.role != Role::User) {
+        return Err(Invalid::param(
+            "messages",
+            "The last message must have the role `user` or `tool`.".into(),
+        ));
+    }
+    let system = system.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
+    Ok(((!system.is_empty()).then(|| system.join("\n\n")), turns))
+}
+
+fn assistant(
+    content: Option<InContent>,
+    tool_calls: Option<Vec<wire::InToolCall>>,
+    i: usize,
+) -> Result<Vec<Content>, Invalid> {
+    let mut blocks = Vec::new();
+    if let Some(content) = content {
+        let text = text(content, i)?;
+        // Converse refuses blank text blocks; an assistant that only called tools sends "".
+        if !text.trim().is_empty() {
+            blocks.push(Content::Text(text));
+        }
+    }
+    for (j, call) in tool_calls.unwrap_or_default().into_iter().enumerate() {
+        let arguments = call.function.arguments.trim();
+        let input =
+            if arguments.is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(arguments) };
+        let input = input.ok().filter(Value::is_object).ok_or_else(|| {
+            Invalid::param(
+                "messages",
+                format!("`messages[{i}].tool_calls[{j}].function.arguments` must be a JSON object as text."),
+            )
+        })?;
+        blocks.push(Content::ToolUse(ToolUse { id: call.id, name: call.function.name, input }));
+    }
+    if blocks.is_empty() {
+        return Err(Invalid::param(
+            "messages",
+            format!("`messages[{i}]` has neither content nor tool_calls."),
+        ));
+    }
+    Ok(blocks)
+}
+
+/// The text of a message: a string, or its text parts joined by newlines.
+fn text(content: InContent, i: usize) -> Result<String, Invalid> {
+    match content {
+        InContent::Text(text) => Ok(text),
+        InContent::Parts(parts) => {
+            let texts = parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
+                ("text", Some(text)) => Ok(text),
+                (kind, _) => Err(Invalid::param(
+                    "messages",
+                    format!(
+                        "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts only \
+                         (`{{\"type\": \"text\", \"text\": …}}`)."
+                    ),
+                )),
+            });
+            Ok(texts.collect::<Result<Vec<_>, _>>()?.join("\n"))
+        }
+    }
+}
+
+fn tool((i, tool): (usize, InTool)) -> Result<ToolSpec, Invalid> {
+    match (tool.kind.as_str(), tool.function) {
+        ("function", Some(function)) => match function.parameters {
+            None => Ok(json!({ "type": "object", "properties": {} })),
+            Some(schema) if schema.is_object() => Ok(schema),
+            Some(_) => Err(Invalid::param(
+                "tools",
+                format!("`tools[{i}].function.parameters` must be a JSON Schema object."),
+            )),
+        }
+        .map(|input_schema| ToolSpec {
+            name: function.name,
+            description: function.description,
+            input_schema,
+        }),
+        (kind, _) => Err(Invalid::param(
+            "tools",
+            format!("`tools[{i}]` is a `{kind}` tool: this server takes `function` tools with a `function`."),
+        )),
+    }
+}
+
+fn tool_choice(choice: Option<InToolChoice>, tools: &[ToolSpec]) -> Result<ToolChoice, Invalid> {
+    let choice = match choice {
+        None => return Ok(ToolChoice::Auto),
+        Some(InToolChoice::Mode(mode)) => match mode.as_str() {
+            "auto" => return Ok(ToolChoice::Auto),
+            "none" => return Ok(ToolChoice::None),
+            "required" => ToolChoice::Any,
+            other => {
+                return Err(Invalid::param(
+                    "tool_choice",
+                    format!(
+                        "`tool_choice` is `{other}`: use `auto`, `none`, `required` or a named function."
+                    ),
+                ));
+            }
+        },
+        Some(InToolChoice::Named { kind, function }) => {
+            if kind != "function" {
+                return Err(Invalid::param(
+                    "tool_choice",
+                    format!("`tool_choice.type` is `{kind}`: a named choice is `function`."),
+                ));
+            }
+            if !tools.iter().any(|t| t.name == function.name) {
+                return Err(Invalid::param(
+                    "tool_choice",
+                    format!("`tool_choice` names `{}`, which is not among the `tools`.", function.name),
+                ));
+            }
+            ToolChoice::Tool(function.name)
+        }
+    };
+    if tools.is_empty() {
+        return Err(Invalid::param(
+            "tool_choice",
+            "A `tool_choice` that forces a call needs `tools`.".into(),
+        ));
+    }
+    Ok(choice)
+}
+
+fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
+    Ok(match effort {
+        "none" => Reasoning::Off,
+        "minimal" | "low" => Reasoning::Low,
+        "medium" => Reasoning::Medium,
+        "high" => Reasoning::High,
+        other => {
+            return Err(Invalid::param(
+                "reasoning_effort",
+                format!("`reasoning_effort` is `{other}`: use `low`, `medium` or `high`."),
+            ));
+        }
+    })
+}
+
+/// The reasoning level for `model`: the one asked for (refused on a model that cannot reason,
+/// as OpenAI refuses `reasoning_effort` for such models), else `default` (`BEDROCK_REASONING`)
+/// where the model can reason.
+pub fn reasoning(
+    asked: Option<Reasoning>,
+    model: &ModelInfo,
+    default: Reasoning,
+    offered: &[&ModelInfo],
+) -> Result<Reasoning, Invalid> {
+    let can_reason = |m: &ModelInfo| m.capabilities.reasoning != ReasoningStyle::None;
+    match asked {
+        Some(level) if level.is_on() && !can_reason(model) => {
+            let able: Vec<&str> = offered.iter().filter(|m| can_reason(m)).map(|m| m.id.as_str()).collect();
+            let choose = if able.is_empty() {
+                "No model offered here can.".to_owned()
+            } else {
+                format!("Models that can: {}.", able.join(", "))
+            };
+            Err(Invalid::param(
+                "reasoning_effort",
+                format!("The model `{}` cannot reason: leave `reasoning_effort` out. {choose}", model.id),
+            ))
+        }
+        Some(level) => Ok(level),
+        None if can_reason(model) => Ok(default),
+        None => Ok(Reasoning::Off),
+    }
+}
+
+/// `reasoning`, or off when the request answers tool calls the model made without the
+/// reasoning that led to them: OpenAI's messages cannot carry reasoning back with its signature,
+/// and a model that reasons (Claude on Bedrock) refuses tool results whose call comes back
+/// without it. So the answer to tool results is written without reasoning.
+pub fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reasoning {
+    let mut turns = request.messages.iter().rev();
+    let answers_tools =
+        turns.next().is_some_and(|m| m.content.iter().any(|c| matches!(c, Content::ToolResult(_))));
+    let reasoned = turns.next().is_some_and(|m| matches!(m.content.first(), Some(Content::Reasoning(_))));
+    if answers_tools && !reasoned { Reasoning::Off } else { reasoning }
+}
+
+pub fn finish_reason(stop: &StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn | StopReason::StopSequence | StopReason::Other(_) => "stop",
+        StopReason::MaxTokens | StopReason::ContextWindowExceeded => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::GuardrailIntervened | StopReason::ContentFiltered => "content_filter",
+    }
+}
+
+/// OpenAI counts cached input in `prompt_tokens`; Bedrock counts it apart.
+pub fn usage(usage: &Usage) -> OutUsage {
+    let cached = usage.cache_read_input_tokens;
+    let prompt = usage.input_tokens + cached.unwrap_or(0) + usage.cache_write_input_tokens.unwrap_or(0);
+    OutUsage {
+        prompt_tokens: prompt,
+        completion_tokens: usage.output_tokens,
+        total_tokens: prompt + usage.output_tokens,
+        prompt_tokens_details: cached.map(|cached_tokens| PromptTokensDetails { cached_tokens }),
+    }
+}
+
+/// A whole answer gathered from its events, for `stream: false`.
+#[derive(Debug, Default)]
+pub struct Reply {
+    text: String,
+    reasoning: String,
+    tool_calls: Vec<OutToolCall>,
+}
+
+impl Reply {
+    /// Adds an event other than `Done`.
+    pub fn push(&mut self, event: ChatEvent) {
+        match event {
+            ChatEvent::Text(text) => self.text.push_str(&text),
+            ChatEvent::Reasoning(text) => self.reasoning.push_str(&text),
+            ChatEvent::ToolCall { id, name } => self.tool_calls.push(OutToolCall {
+                id,
+                kind: "function",
+                function: OutFunction { name, arguments: String::new() },
+            }),
+            ChatEvent::ToolInput(fragment) => {
+                if let Some(call) = self.tool_calls.last_mut() {
+                    call.function.arguments.push_str(&fragment);
+                }
+            }
+            ChatEvent::ReasoningSignature(_) | ChatEvent::RedactedReasoning(_) | ChatEvent::Done(_) => {}
+        }
+    }
+
+    pub fn finish(mut self, completion: &Completion, meta: Meta) -> wire::Completion {
+        for call in &mut self.tool_calls {
+            // A call without input still has to parse as JSON on the client's side.
+            if call.function.arguments.is_empty() {
+                call.function.arguments.push_str("{}");
+            }
+        }
+        let content = (!self.text.is_empty() || self.tool_calls.is_empty()).then_some(self.text);
+        wire::Completion {
+            id: meta.id,
+            object: "chat.completion",
+            created: meta.created,
+            model: meta.model,
+            choices: [wire::Choice {
+                index: 0,
+                message: wire::OutMessage {
+                    role: "assistant",
+                    content,
+                    reasoning_content: (!self.reasoning.is_empty()).then_some(self.reasoning),
+                    tool_calls: self.tool_calls,
+                    refusal: None,
+                },
+                logprobs: None,
+                finish_reason: finish_reason(&completion.stop_reason),
+            }],
+            usage: usage(&completion.usage),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn limits() -> Limits {
+        crate::Config::from_lookup(|_| None).unwrap().limits
+    }
+
+    fn parse(body: Value) -> Result<Asked, String> {
+        let body: CompletionRequest = serde_json::from_value(body).map_err(|e| e.to_string())?;
+        asked(body, &limits()).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn roles_become_a_system_prompt_and_alternating_turns() {
+        let asked = parse(json!({
+            "model": "m",
+            "messages": [
+                { "role": "system", "content": "Be brief." },
+                { "role": "developer", "content": [{ "type": "text", "text": "Use French." }] },
+                { "role": "user", "content": [{ "type": "text", "text": "Weather" }, { "type": "text", "text": "in Paris?" }] },
+                { "role": "assistant", "content": null, "tool_calls": [
+                    { "id": "c1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } },
+                    { "id": "c2", "type": "function", "function": { "name": "time", "arguments": "" } }
+                ] },
+                { "role": "tool", "tool_call_id": "c1", "content": "Sunny" },
+                { "role": "tool", "tool_call_id": "c2", "content": [{ "type": "text", "text": "noon" }] },
+            ],
+        }))
+        .unwrap();
+
+        let request = asked.request;
+        assert_eq!(request.system.as_deref(), Some("Be brief.\n\nUse French."));
+        assert_eq!(request.messages.len(), 3, "the two tool results are one user turn");
+        assert_eq!(request.messages[0], Message::user("Weather\nin Paris?"));
+        assert_eq!(
+            request.messages[1].content[0],
+            Content::ToolUse(ToolUse {
+                id: "c1".into(),
+                name: "weather".into(),
+                input: json!({ "city": "Paris" })
+            })
+        );
+        assert_eq!(
+            request.messages[1].content[1],
+            Content::ToolUse(ToolUse { id: "c2".into(), name: "time".into(), input: json!({}) })
+        );
+        assert_eq!(
+            request.messages[2],
+            Message {
+                role: Role::User,
+                content: vec![
+                    Content::ToolResult(ToolResult {
+                        tool_use_id: "c1".into(),
+                        content: "Sunny".into(),
+                        is_error: false
+                    }),
+                    Content::ToolResult(ToolResult {
+                        tool_use_id: "c2".into(),
+                        content: "noon".into(),
+                        is_error: false
+                    }),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn settings_tools_and_choices_are_carried_over() {
+        let asked = parse(json!({
+            "model": "m",
+            "messages": [{ "role": "user", "content": "hi" }],
+            "stream": true,
+            "stream_options": { "include_usage": true },
+            "max_tokens": 100,
+            "max_completion_tokens": 200,
+            "temperature": 0.5,
+            "top_p": 0.9,
+            "stop": "END",
+            "reasoning_effort": "high",
+            "tools": [{ "type": "function", "function": { "name": "f", "description": "d", "parameters": { "type": "object" } } }],
+            "tool_choice": { "type": "function", "function": { "name": "f" } },
+            "n": 1, "user": "u-1", "seed": 7, "parallel_tool_calls": false, "logprobs": null,
+        }))
+        .unwrap();
+
+        assert!(asked.stream && asked.include_usage);
+        assert_eq!(asked.reasoning, Some(Reasoning::High));
+        let request = asked.request;
+        assert_eq!(
+            request.params,
+            InferenceParams { max_tokens: Some(200), temperature: Some(0.5), top_p: Some(0.9), top_k: None }
+        );
+        assert_eq!(request.stop_sequences, ["END"]);
+        assert_eq!(request.tools[0].name, "f");
+        assert_eq!(request.tool_choice, ToolChoice::Tool("f".into()));
+        for (choice, expected) in
+            [("auto", ToolChoice::Auto), ("none", ToolChoice::None), ("required", ToolChoice::Any)]
+        {
+            let asked = parse(json!({
+                "model": "m", "messages": [{ "role": "user", "content": "hi" }],
+                "tools": [{ "type": "function", "function": { "name": "f" } }], "tool_choice": choice,
+            }))
+            .unwrap();
+            assert_eq!(asked.request.tool_choice, expected);
+        }
+    }
+
+    #[test]
+    fn requests_this_server_cannot_honour_are_refused_naming_the_field() {
+        let user = json!([{ "role": "user", "content": "hi" }]);
+        for (body, named) in [
+            (json!({ "model": "m", "messages": user, "n": 2 }), "`n`"),
+            (json!({ "model": "m", "messages": user, "max_tokens": 100_000 }), "MAX_TOKENS_LIMIT"),
+            (json!({ "model": "m", "messages": user, "max_completion_tokens": 0 }), "max_completion_tokens"),
+            (json!({ "model": "m", "messages": [] }), "last message"),
+            (json!({ "model": "m", "messages": [{ "role": "assistant", "content": "hi" }] }), "last message"),
+            (json!({ "model": "m", "messages": [{ "role": "user", "content": " " }] }), "empty"),
+            (
+                json!({ "model": "m", "messages": [{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "x" } }] }] }),
+                "image_url",
+            ),
+            (json!({ "model": "m", "messages": user, "reasoning_effort": "extreme" }), "reasoning_effort"),
+            (json!({ "model": "m", "messages": user, "tool_choice": "required" }), "needs `tools`"),
+            (json!({ "model": "m", "messages": user, "temperature": 2.5 }), "temperature"),
+            (json!({ "model": "m", "messages": user, "top_p": -0.1 }), "top_p"),
+            (
+                json!({ "model": "m", "messages": user, "tools": [{ "type": "function", "function": { "name": "f", "parameters": 5 } }] }),
+                "parameters",
+            ),
+            (
+                json!({ "model": "m", "messages": user, "tools": [{ "type": "custom", "custom": {} }] }),
+                "`custom`",
+            ),
+            (
+                json!({ "model": "m", "messages": [
+                    { "role": "assistant", "tool_calls": [{ "id": "c", "type": "function", "function": { "name": "f", "arguments": "[1]" } }] },
+                    { "role": "tool", "tool_call_id": "c", "content": "x" }
+                ] }),
+                "arguments",
+            ),
+        ] {
+            let error = parse(body.clone()).unwrap_err();
+            assert!(error.contains(named), "{body}: {error}");
+        }
+        assert!(parse(json!({ "messages": user })).unwrap_err().contains("model"));
+    }
+
+    #[test]
+    fn size_limits_are_those_of_the_chat_route() {
+        let tight = Limits { max_turns: 2, max_prompt_chars: 10, ..limits() };
+        let body =
+            |messages: Value| serde_json::from_value(json!({ "model": "m", "messages": messages })).unwrap();
+        let three = json!([
+            { "role": "user", "content": "a" }, { "role": "assistant", "content": "b" }, { "role": "user", "content": "c" }
+        ]);
+        assert!(asked(body(three), &tight).unwrap_err().message.contains("MAX_TURNS"));
+        let long = json!([{ "role": "system", "content": "123456" }, { "role": "user", "content": "12345" }]);
+        assert!(asked(body(long), &tight).unwrap_err().message.contains("MAX_PROMPT_CHARS"));
+    }
+
+    #[test]
+    fn tool_results_are_answered_without_reasoning_the_messages_cannot_carry_back() {
+        let mut request = ChatRequest::from_prompt("Weather?");
+        assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::High);
+        let call = ToolUse { id: "t1".into(), name: "weather".into(), input: json!({}) };
+        request.messages.push(Message { role: Role::Assistant, content: vec![Content::ToolUse(call)] });
+        let result = ToolResult { tool_use_id: "t1".into(), content: "Sunny".into(), is_error: false };
+        request.messages.push(Message { role: Role::User, content: vec![Content::ToolResult(result)] });
+
+        assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::Off);
+    }
+
+    #[test]
+    fn stop_reasons_map_to_finish_reasons() {
+        for (stop, finish) in [
+            (StopReason::EndTurn, "stop"),
+            (StopReason::StopSequence, "stop"),
+            (StopReason::MaxTokens, "length"),
+            (StopReason::ToolUse, "tool_calls"),
+            (StopReason::ContentFiltered, "content_filter"),
+            (StopReason::GuardrailIntervened, "content_filter"),
+        ] {
+            assert_eq!(finish_reason(&stop), finish, "{stop:?}");
+        }
+    }
+
+    #[test]
+    fn cached_input_counts_in_prompt_tokens() {
+        let usage = usage(&Usage { cache_read_input_tokens: Some(30), ..Usage::new(5, 7) });
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (35, 7, 42));
+        assert_eq!(usage.prompt_tokens_details, Some(PromptTokensDetails { cached_tokens: 30 }));
+    }
+
+    #[test]
+    fn a_reply_gathers_text_and_whole_tool_calls() {
+        let mut reply = Reply::default();
+        for event in [
+            ChatEvent::Text("Let me look.".into()),
+            ChatEvent::ToolCall { id: "t1".into(), name: "weather".into() },
+            ChatEvent::ToolInput("{\"city\":".into()),
+            ChatEvent::ToolInput("\"Paris\"}".into()),
+        ] {
+            reply.push(event);
+        }
+        let meta = Meta { id: "chatcmpl-1".into(), created: 1, model: "m".into() };
+
+        let completion = reply.finish(&Completion::new(StopReason::ToolUse, Usage::new(1, 2)), meta);
+
+        let json = serde_json::to_value(&completion).unwrap();
+        assert_eq!(json["object"], "chat.completion");
+        assert_eq!(json["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(json["choices"][0]["message"]["content"], "Let me look.");
+        assert_eq!(
+            json["choices"][0]["message"]["tool_calls"],
+            json!([{ "id": "t1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } }])
+        );
+        assert_eq!(json["usage"], json!({ "prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3 }));
+    }
+}

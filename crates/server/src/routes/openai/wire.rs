@@ -1,0 +1,275 @@
+//! OpenAI's Chat Completions JSON, as far as this server speaks it: the request read (fields
+//! this server does not use are ignored, as OpenAI-compatible servers do) and the objects
+//! written (`chat.completion`, `chat.completion.chunk`, the model list, the error body).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `POST /v1/chat/completions`.
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub messages: Vec<InMessage>,
+    pub stream: Option<bool>,
+    pub stream_options: Option<StreamOptions>,
+    /// Deprecated by OpenAI in favour of `max_completion_tokens`, still what most clients send.
+    pub max_tokens: Option<u32>,
+    pub max_completion_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop: Option<Stop>,
+    pub reasoning_effort: Option<String>,
+    pub tools: Option<Vec<InTool>>,
+    pub tool_choice: Option<InToolChoice>,
+    /// Only 1: one answer per request.
+    pub n: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamOptions {
+    pub include_usage: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum InMessage {
+    System {
+        content: InContent,
+    },
+    Developer {
+        content: InContent,
+    },
+    User {
+        content: InContent,
+    },
+    Assistant {
+        #[serde(default)]
+        content: Option<InContent>,
+        #[serde(default)]
+        tool_calls: Option<Vec<InToolCall>>,
+    },
+    Tool {
+        content: InContent,
+        tool_call_id: String,
+    },
+}
+
+/// A string, or an array of content parts of which only `text` parts are taken.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum InContent {
+    Text(String),
+    Parts(Vec<InPart>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InPart {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+}
+
+/// A call the model made earlier, sent back in an assistant message.
+#[derive(Debug, Deserialize)]
+pub struct InToolCall {
+    pub id: String,
+    pub function: InFunctionCall,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InFunctionCall {
+    pub name: String,
+    /// The arguments as a JSON text.
+    pub arguments: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InTool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: Option<InFunction>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InFunction {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Option<Value>,
+}
+
+/// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name":…}}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum InToolChoice {
+    Mode(String),
+    Named {
+        #[serde(rename = "type")]
+        kind: String,
+        function: NamedFunction,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedFunction {
+    pub name: String,
+}
+
+/// What every object of one answer repeats.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// `chatcmpl-…`, the same in every chunk of the answer.
+    pub id: String,
+    /// Unix seconds.
+    pub created: u64,
+    pub model: String,
+}
+
+/// `chat.completion.chunk`.
+#[derive(Debug, Serialize)]
+pub struct Chunk<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    pub choices: Vec<ChunkChoice<'a>>,
+    /// With `include_usage`: `null` in every chunk but the last, which has no choices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Option<OutUsage>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChunkChoice<'a> {
+    pub index: u32,
+    pub delta: Delta<'a>,
+    pub logprobs: Option<()>,
+    pub finish_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<&'a str>,
+    /// Visible reasoning, under the name DeepSeek, vLLM and other OpenAI-compatible servers use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[ToolCallDelta<'a>; 1]>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolCallDelta<'a> {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionDelta<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    pub arguments: &'a str,
+}
+
+/// `chat.completion`.
+#[derive(Debug, Serialize)]
+pub struct Completion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: [Choice; 1],
+    pub usage: OutUsage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub index: u32,
+    pub message: OutMessage,
+    pub logprobs: Option<()>,
+    pub finish_reason: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutMessage {
+    pub role: &'static str,
+    /// `null` when the answer is only tool calls.
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<OutToolCall>,
+    pub refusal: Option<()>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OutFunction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutFunction {
+    pub name: String,
+    /// The arguments as a JSON text, as OpenAI sends them.
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OutUsage {
+    /// All input tokens, those read from or written to the prompt cache included.
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PromptTokensDetails {
+    pub cached_tokens: u32,
+}
+
+/// `GET /v1/models`.
+#[derive(Debug, Serialize)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub object: &'static str,
+    /// Unix seconds; 0, since neither Bedrock nor the embedded model says when a model was made.
+    pub created: u64,
+    pub owned_by: String,
+}
+
+/// OpenAI's error body, before the stream and (without `param`) inside it.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    pub message: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub param: Option<&'a str>,
+    pub code: Option<&'a str>,
+}

@@ -1,0 +1,369 @@
+//! The Anthropic Messages API (`/v1/messages`, `/v1/messages/count_tokens`) over the real server
+//! and the emulator: the event sequence, tool use, thinking, token counts, `x-api-key`, errors in
+//! Anthropic's shape, and cancellation.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use streambed_emulator::{Emulator, Outcome};
+
+use crate::helpers::{Frames, MODEL, TestApp, events, read_frames, spawn_app, spawn_app_with};
+
+const SONNET_45: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+const KEY: &str = "anthropic-test-key-0123456789";
+
+impl TestApp {
+    async fn post_messages(&self, body: Value) -> reqwest::Response {
+        self.http.post(self.url("/v1/messages")).json(&body).send().await.expect("request sent")
+    }
+}
+
+fn ask(prompt: &str) -> Value {
+    json!({ "model": MODEL, "max_tokens": 256, "messages": [{ "role": "user", "content": prompt }] })
+}
+
+fn streamed(mut body: Value) -> Value {
+    body["stream"] = json!(true);
+    body
+}
+
+fn weather_tool() -> Value {
+    json!([{
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "input_schema": {
+            "type": "object",
+            "properties": { "city": { "type": "string" } },
+            "required": ["city"]
+        }
+    }])
+}
+
+/// Each frame's data, parsed; the event name must equal the data's `type`.
+fn parsed(frames: &Frames) -> Vec<Value> {
+    frames
+        .all
+        .iter()
+        .map(|(event, data)| {
+            let data: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(data["type"], event.as_str(), "{data}");
+            data
+        })
+        .collect()
+}
+
+fn names(frames: &Frames) -> Vec<&str> {
+    frames.all.iter().map(|(event, _)| event.as_str()).collect()
+}
+
+/// The deltas of one kind (`text_delta` → `text`, …), joined.
+fn joined(events: &[Value], delta: &str, field: &str) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "content_block_delta" && e["delta"]["type"] == delta)
+        .map(|e| e["delta"][field].as_str().unwrap())
+        .collect()
+}
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn assert_anthropic_error(body: &Value, kind: &str) {
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], kind, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[tokio::test]
+async fn a_streamed_answer_follows_the_documented_event_sequence() {
+    let app = spawn_app().await;
+
+    let response = app.post_messages(streamed(ask("hello"))).await;
+
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let frames = read_frames(response).await;
+    let events = parsed(&frames);
+    let names = names(&frames);
+    let deltas = names.iter().filter(|n| **n == "content_block_delta").count();
+    assert!(deltas > 1, "{names:?}");
+    let mut expected = vec!["message_start", "ping", "content_block_start"];
+    expected.extend(std::iter::repeat_n("content_block_delta", deltas));
+    expected.extend(["content_block_stop", "message_delta", "message_stop"]);
+    assert_eq!(names, expected);
+    let message = &events[0]["message"];
+    assert!(message["id"].as_str().unwrap().starts_with("msg_"), "{message}");
+    assert_eq!(
+        (&message["model"], &message["role"], &message["content"]),
+        (&json!(MODEL), &json!("assistant"), &json!([]))
+    );
+    assert_eq!(events[2]["content_block"], json!({ "type": "text", "text": "" }));
+    assert_eq!(joined(&events, "text_delta", "text"), "Hello from the Streambed emulator. You said: hello");
+    let delta = &events[events.len() - 2];
+    assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+    assert!(
+        delta["usage"]["output_tokens"].as_u64() > Some(0)
+            && delta["usage"]["input_tokens"].as_u64() > Some(0)
+    );
+}
+
+#[tokio::test]
+async fn a_non_streamed_answer_is_one_message_object() {
+    let app = spawn_app().await;
+
+    let (status, message) = json_of(app.post_messages(ask("hello")).await).await;
+
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(
+        (&message["type"], &message["role"], &message["model"]),
+        (&json!("message"), &json!("assistant"), &json!(MODEL))
+    );
+    assert_eq!(
+        message["content"],
+        json!([{ "type": "text", "text": "Hello from the Streambed emulator. You said: hello" }])
+    );
+    assert_eq!((&message["stop_reason"], &message["stop_sequence"]), (&json!("end_turn"), &Value::Null));
+    assert!(
+        message["usage"]["input_tokens"].as_u64() > Some(0)
+            && message["usage"]["output_tokens"].as_u64() > Some(0)
+    );
+}
+
+#[tokio::test]
+async fn the_system_prompt_sampling_and_stop_sequences_reach_bedrock() {
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_SYSTEM_PROMPT", "Be kind.")]).await;
+
+    let response = app
+        .post_messages(json!({
+            "model": MODEL, "max_tokens": 100, "temperature": 0.25, "stop_sequences": ["END"],
+            "system": [{ "type": "text", "text": "Be brief.", "cache_control": { "type": "ephemeral" } }],
+            "metadata": { "user_id": "u-1" }, "service_tier": "auto",
+            "messages": [{ "role": "user", "content": "hello" }]
+        }))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let sent = app.emulator.recorder.requests()[0].body.clone();
+    assert_eq!(sent["system"][0]["text"], "Be kind.\n\nBe brief.", "the operator's prompt first: {sent}");
+    let config = &sent["inferenceConfig"];
+    assert_eq!((&config["maxTokens"], &config["temperature"]), (&json!(100), &json!(0.25)), "{sent}");
+    assert_eq!(config["stopSequences"], json!(["END"]), "{sent}");
+}
+
+#[tokio::test]
+async fn a_tool_is_called_streamed_and_not_and_its_result_answered() {
+    let app = spawn_app().await;
+    let question = json!({
+        "model": MODEL, "max_tokens": 256, "tools": weather_tool(),
+        "messages": [{ "role": "user", "content": "What is the weather in Paris?" }]
+    });
+
+    let frames = read_frames(app.post_messages(streamed(question.clone())).await).await;
+    let (status, called) = json_of(app.post_messages(question.clone()).await).await;
+
+    let events = parsed(&frames);
+    let start = events.iter().find(|e| e["content_block"]["type"] == "tool_use").expect("a tool_use block");
+    assert_eq!(start["content_block"]["name"], "get_weather");
+    assert_eq!(start["content_block"]["input"], json!({}));
+    let input: Value = serde_json::from_str(&joined(&events, "input_json_delta", "partial_json")).unwrap();
+    assert!(input["city"].is_string(), "{input}");
+    assert_eq!(events[events.len() - 2]["delta"]["stop_reason"], "tool_use");
+    assert_eq!((status, &called["stop_reason"]), (200, &json!("tool_use")), "{called}");
+    let call =
+        called["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
+    assert_eq!(call["name"], "get_weather");
+    assert!(call["input"]["city"].is_string(), "{call}");
+
+    let mut answer = question;
+    answer["messages"].as_array_mut().unwrap().extend([
+        json!({ "role": "assistant", "content": called["content"] }),
+        json!({ "role": "user", "content": [{
+            "type": "tool_result", "tool_use_id": call["id"], "content": [{ "type": "text", "text": "18 C and sunny" }]
+        }] }),
+    ]);
+    let (status, answered) = json_of(app.post_messages(answer.clone()).await).await;
+    let frames = read_frames(app.post_messages(streamed(answer)).await).await;
+
+    assert_eq!((status, &answered["stop_reason"]), (200, &json!("end_turn")), "{answered}");
+    let text = answered["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("18 C and sunny"), "{text}");
+    assert!(joined(&parsed(&frames), "text_delta", "text").contains("18 C and sunny"));
+    let sent = app.emulator.recorder.requests()[2].body.clone();
+    assert_eq!(sent["toolConfig"]["tools"][0]["toolSpec"]["name"], "get_weather", "{sent}");
+}
+
+#[tokio::test]
+async fn thinking_on_sonnet_4_5_streams_a_signed_thinking_block_first() {
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
+    let body = json!({
+        "model": SONNET_45, "max_tokens": 2048, "thinking": { "type": "enabled", "budget_tokens": 1024 },
+        "messages": [{ "role": "user", "content": "hello" }]
+    });
+
+    let frames = read_frames(app.post_messages(streamed(body.clone())).await).await;
+    let (status, message) = json_of(app.post_messages(body).await).await;
+    let on_haiku = app
+        .post_messages(json!({
+            "model": MODEL, "max_tokens": 2048, "thinking": { "type": "enabled", "budget_tokens": 1024 },
+            "messages": [{ "role": "user", "content": "hello" }]
+        }))
+        .await;
+
+    let events = parsed(&frames);
+    assert_eq!(events[2]["content_block"], json!({ "type": "thinking", "thinking": "", "signature": "" }));
+    assert!(!joined(&events, "thinking_delta", "thinking").is_empty());
+    assert!(!joined(&events, "signature_delta", "signature").is_empty());
+    assert!(!joined(&events, "text_delta", "text").is_empty());
+    assert_eq!(status, 200, "{message}");
+    let blocks = message["content"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "thinking", "{message}");
+    assert!(blocks[0]["signature"].as_str().is_some_and(|s| !s.is_empty()), "{message}");
+    assert!(blocks.iter().any(|b| b["type"] == "text"), "{message}");
+    let (status, refused) = json_of(on_haiku).await;
+    assert_eq!(status, 400);
+    assert_anthropic_error(&refused, "invalid_request_error");
+    assert!(refused["error"]["message"].as_str().unwrap().contains(SONNET_45), "{refused}");
+}
+
+#[tokio::test]
+async fn count_tokens_answers_the_input_tokens() {
+    let app = spawn_app().await;
+    let body =
+        json!({ "model": MODEL, "messages": [{ "role": "user", "content": "How many tokens is this?" }] });
+
+    let (status, counted) =
+        json_of(app.http.post(app.url("/v1/messages/count_tokens")).json(&body).send().await.unwrap()).await;
+
+    assert_eq!(status, 200, "{counted}");
+    assert!(counted["input_tokens"].as_u64() > Some(0), "{counted}");
+}
+
+#[tokio::test]
+async fn an_x_api_key_is_accepted_like_a_bearer_token_everywhere() {
+    let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", KEY)]).await;
+    let post = |key: Option<&str>| {
+        let mut request = app
+            .http
+            .post(app.url("/v1/messages"))
+            .header("anthropic-version", "2023-06-01")
+            .header("anthropic-beta", "interleaved-thinking-2025-05-14")
+            .json(&ask("hello"));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send()
+    };
+
+    let accepted = post(Some(KEY)).await.unwrap();
+    let (wrong, wrong_body) = json_of(post(Some("anthropic-test-key-012345678X")).await.unwrap()).await;
+    let (missing, missing_body) = json_of(post(None).await.unwrap()).await;
+    let models = app.http.get(app.url("/api/models")).header("x-api-key", KEY).send().await.unwrap();
+    let bearer =
+        app.http.post(app.url("/v1/messages")).bearer_auth(KEY).json(&ask("hello")).send().await.unwrap();
+
+    assert_eq!(accepted.status(), 200);
+    assert_eq!((wrong, missing), (401, 401));
+    assert_anthropic_error(&wrong_body, "authentication_error");
+    assert_anthropic_error(&missing_body, "authentication_error");
+    assert!(missing_body["error"]["message"].as_str().unwrap().contains("x-api-key"), "{missing_body}");
+    assert!(wrong_body["request_id"].is_string(), "{wrong_body}");
+    assert_eq!((models.status().as_u16(), bearer.status().as_u16()), (200, 200));
+}
+
+#[tokio::test]
+async fn errors_before_the_stream_are_anthropic_error_objects() {
+    let app = spawn_app_with(Emulator::scripted(), &[("MAX_BODY_BYTES", "4096")]).await;
+    let image =
+        json!({ "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": "AA==" } });
+
+    let unknown_model = app.post_messages(json!({ "model": "claude-x", "max_tokens": 10, "messages": [{ "role": "user", "content": "hi" }] })).await;
+    let no_max_tokens =
+        app.post_messages(json!({ "model": MODEL, "messages": [{ "role": "user", "content": "hi" }] })).await;
+    let with_image = app
+        .post_messages(
+            json!({ "model": MODEL, "max_tokens": 10, "messages": [{ "role": "user", "content": [image] }] }),
+        )
+        .await;
+    let not_json = app
+        .http
+        .post(app.url("/v1/messages"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    let too_large = app.post_messages(ask(&"x".repeat(5000))).await;
+    let throttled = app.post_messages(ask("[[scenario:throttle]]")).await;
+    let wrong_method = app.http.get(app.url("/v1/messages")).send().await.unwrap();
+
+    let retry_after = throttled.headers().get("retry-after").cloned();
+    for (response, status, kind, says) in [
+        (unknown_model, 404, "not_found_error", MODEL),
+        (no_max_tokens, 400, "invalid_request_error", "max_tokens"),
+        (with_image, 400, "invalid_request_error", "Images"),
+        (not_json, 400, "invalid_request_error", "not valid"),
+        (too_large, 413, "request_too_large", "MAX_BODY_BYTES"),
+        (throttled, 429, "rate_limit_error", ""),
+        (wrong_method, 405, "invalid_request_error", ""),
+    ] {
+        let (got, body) = json_of(response).await;
+        assert_eq!(got, status, "{kind}: {body}");
+        assert_anthropic_error(&body, kind);
+        assert!(body["error"]["message"].as_str().unwrap().contains(says), "{body}");
+    }
+    assert!(retry_after.is_some_and(|v| v.to_str().unwrap().parse::<u32>().unwrap() >= 1));
+}
+
+#[tokio::test]
+async fn the_rate_limit_of_api_chat_applies_with_retry_after() {
+    let vars = [("RATE_LIMIT_PER_MINUTE", "60"), ("RATE_LIMIT_BURST", "1")];
+    let app = spawn_app_with(Emulator::scripted(), &vars).await;
+
+    let first = app.post_messages(ask("one")).await;
+    let second = app.post_messages(ask("two")).await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+    assert_anthropic_error(&second.json().await.unwrap(), "rate_limit_error");
+}
+
+#[tokio::test]
+async fn a_mid_stream_exception_ends_with_an_error_event() {
+    let app = spawn_app().await;
+
+    let frames = read_frames(
+        app.post_messages(streamed(ask("[[scenario:exception type=serviceUnavailableException after=2]]")))
+            .await,
+    )
+    .await;
+
+    let names = names(&frames);
+    assert!(!names.contains(&"message_stop"), "{names:?}");
+    let (event, data) = frames.last();
+    assert_eq!(event, "error");
+    assert_anthropic_error(&data, "overloaded_error");
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_cancels_the_upstream_within_a_second() {
+    let app = spawn_app().await;
+    let response = app.post_messages(streamed(ask("[[scenario:slow delay_ms=100 n=200]]"))).await;
+    let mut events = events(response);
+    let mut deltas = 0;
+    while deltas < 3 {
+        let event = futures_util::StreamExt::next(&mut events).await.unwrap().unwrap();
+        deltas += usize::from(event.event == "content_block_delta");
+    }
+
+    drop(events);
+
+    let records = app
+        .emulator
+        .recorder
+        .wait_for(Duration::from_secs(1), |r| r[0].outcome == Outcome::ClientHungUp)
+        .await;
+    let records = records.expect("the emulator saw the upstream hang up within 1 s");
+    assert!(records[0].deltas_sent < 20, "generation stopped early: {} deltas", records[0].deltas_sent);
+}
