@@ -2,12 +2,12 @@
 //! carries (service tier, latency, prompt caching). The server's config module fills this from
 //! its `BEDROCK_*` variables; [`connect`] turns it into models.
 
-use std::{path::PathBuf, str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_bedrockruntime::Client;
+use aws_smithy_http_client::tls::TlsContext;
 
-use crate::{BedrockModel, trust};
+use crate::{BedrockModel, trust, upstream::Upstream};
 
 /// The Bedrock provider's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,9 @@ pub struct BedrockConfig {
     pub prompt_cache: bool,
     /// `AWS_CA_BUNDLE`: a PEM file of CA certificates trusted besides the platform's roots.
     pub ca_bundle: Option<PathBuf>,
+    /// `BEDROCK_STREAMS_PER_CONNECTION`: open answers on one upstream HTTP/2 connection before
+    /// another is opened.
+    pub streams_per_connection: usize,
 }
 
 /// One model offered: a model id, inference-profile id or ARN, and a name for people.
@@ -106,27 +109,35 @@ pub enum ConnectError {
 }
 
 /// Loads the AWS configuration once (credentials, region, endpoint override, extra CAs) and
-/// returns one model per choice, all sharing one SDK client and its connection pool.
+/// returns one model per choice, all sharing the same SDK clients (see `upstream.rs`).
 pub async fn connect(config: &BedrockConfig) -> Result<Vec<BedrockModel>, ConnectError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &config.region {
         loader = loader.region(Region::new(region.clone()));
     }
     // On the loader, so the credential providers (STS, SSO) trust the same CAs as Bedrock calls.
-    if let Some(ca_bundle) = &config.ca_bundle {
-        loader = loader.http_client(trust::https_client(ca_bundle)?);
-    }
-    models(&loader.load().await, config)
+    let tls = config.ca_bundle.as_deref().map(trust::tls_context).transpose()?;
+    loader = loader.http_client(trust::http_client(tls.clone()));
+    build(loader.load().await, tls, config)
 }
 
 /// The models on an AWS configuration made elsewhere (tests point it at the emulator).
 pub fn models(sdk_config: &SdkConfig, config: &BedrockConfig) -> Result<Vec<BedrockModel>, ConnectError> {
+    let tls = config.ca_bundle.as_deref().map(trust::tls_context).transpose()?;
+    build(sdk_config.clone(), tls, config)
+}
+
+fn build(
+    sdk_config: SdkConfig,
+    tls: Option<TlsContext>,
+    config: &BedrockConfig,
+) -> Result<Vec<BedrockModel>, ConnectError> {
     let region = sdk_config.region().ok_or(ConnectError::NoRegion)?.to_string();
-    let client = Client::new(sdk_config);
+    let upstream = Arc::new(Upstream::new(sdk_config, tls, config.streams_per_connection));
     Ok(config
         .models
         .iter()
-        .map(|choice| BedrockModel::with_client(client.clone(), &region, choice, config))
+        .map(|choice| BedrockModel::with_upstream(Arc::clone(&upstream), &region, choice, config))
         .collect())
 }
 
@@ -145,6 +156,7 @@ mod tests {
             latency: None,
             prompt_cache: false,
             ca_bundle: None,
+            streams_per_connection: 100,
         }
     }
 

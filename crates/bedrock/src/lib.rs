@@ -1,8 +1,9 @@
 //! The Bedrock provider: a [`ChatModel`] over `aws-sdk-bedrockruntime`'s ConverseStream.
 //!
 //! In the data flow it sits between the server's validated [`ChatRequest`] and Amazon Bedrock:
-//! [`connect`] sets up one SDK client for every configured model (trusting `AWS_CA_BUNDLE`'s
-//! certificates too, see [`https_client`]); each request is shaped by its
+//! [`connect`] sets up the SDK clients every configured model shares (trusting `AWS_CA_BUNDLE`'s
+//! certificates too, see [`https_client`]; a few answers to each connection, see `upstream.rs`);
+//! each request is shaped by its
 //! model's rules (`rules.rs`: which parameters it takes, how it reasons), sent as ConverseStream,
 //! and its events become [`ChatEvent`]s; when streaming is refused before any token it falls
 //! back to Converse (one chunk). The upstream HTTP response lives inside the returned stream, so
@@ -16,12 +17,11 @@ mod params;
 mod request;
 mod rules;
 mod trust;
+mod upstream;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use aws_config::SdkConfig;
 use aws_sdk_bedrockruntime::{
-    Client,
     error::SdkError,
     operation::{RequestId, count_tokens::CountTokensError},
     types::{ConverseTokensRequest, CountTokensInput},
@@ -34,16 +34,19 @@ pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier,
 pub use params::Param;
 pub use trust::{CaBundleError, https_client};
 
+use futures_util::StreamExt;
+
 use crate::{
     errors::Context,
     request::{Parts, Target},
     rules::Rule,
+    upstream::Upstream,
 };
 
 /// A Bedrock model, addressed by model id or inference-profile id/ARN.
 #[derive(Debug, Clone)]
 pub struct BedrockModel {
-    client: Client,
+    upstream: Arc<Upstream>,
     info: ModelInfo,
     /// `None` for an id the rules table does not know: what is configured is sent as it is.
     rule: Option<&'static Rule>,
@@ -70,26 +73,9 @@ macro_rules! with_parts {
 }
 
 impl BedrockModel {
-    /// One model on its own client, with no service tier, latency or prompt caching; prefer
-    /// [`connect`], which shares one client between models.
-    pub fn new(sdk_config: &SdkConfig, model_id: impl Into<String>, idle_timeout: Duration) -> Self {
-        let region = sdk_config.region().map_or_else(|| "(no region)".to_owned(), ToString::to_string);
-        let choice = ModelChoice { id: model_id.into(), name: None };
-        let config = BedrockConfig {
-            region: None,
-            models: Vec::new(),
-            idle_timeout,
-            service_tier: None,
-            latency: None,
-            prompt_cache: false,
-            ca_bundle: None,
-        };
-        Self::with_client(Client::new(sdk_config), &region, &choice, &config)
-    }
-
-    /// A model on a shared client (see [`connect`]).
-    pub(crate) fn with_client(
-        client: Client,
+    /// A model on the clients every model shares (see [`connect`]).
+    pub(crate) fn with_upstream(
+        upstream: Arc<Upstream>,
         region: &str,
         choice: &ModelChoice,
         config: &BedrockConfig,
@@ -99,7 +85,7 @@ impl BedrockModel {
         let rule = rules::lookup(&id);
         let capabilities = rule.map_or_else(rules::unknown_capabilities, Rule::capabilities);
         Self {
-            client,
+            upstream,
             info: ModelInfo { provider: "bedrock", id, name, capabilities },
             rule,
             idle_timeout: config.idle_timeout,
@@ -137,13 +123,18 @@ impl BedrockModel {
         {
             tracing::debug!(model = %self.info.id, ?param, reason, "sampling parameter not sent");
         }
+        let (client, lease) = self.upstream.client();
         // Cloned so the fallback can reuse it: as cheap as building it again, and rarely needed.
-        let sent =
-            with_parts!(self.client.converse_stream().model_id(&self.info.id), parts.clone()).send().await;
+        let sent = with_parts!(client.converse_stream().model_id(&self.info.id), parts.clone()).send().await;
         match sent {
             Ok(output) => {
                 let request_id = output.request_id().map(str::to_owned);
-                Ok(events::relay(output.stream, request_id, self.idle_timeout))
+                let events = events::relay(output.stream, request_id, self.idle_timeout);
+                // The answer keeps its place on the client for as long as it streams.
+                Ok(Box::pin(events.map(move |event| {
+                    let _ = &lease;
+                    event
+                })))
             }
             Err(SdkError::ServiceError(refused)) if errors::streaming_refused(refused.err()) => {
                 tracing::warn!(
@@ -151,15 +142,19 @@ impl BedrockModel {
                     reason = %aws_sdk_bedrockruntime::error::DisplayErrorContext(refused.err()),
                     "ConverseStream refused; falling back to Converse"
                 );
-                self.converse(parts).await
+                self.converse(&client, parts).await
             }
             Err(error) => Err(errors::before_stream(&error, self.context())),
         }
     }
 
     /// The fallback: one Converse call whose whole answer becomes the events of one chunk.
-    async fn converse(&self, parts: Parts) -> Result<ChatStream, ProviderError> {
-        let output = with_parts!(self.client.converse().model_id(&self.info.id), parts)
+    async fn converse(
+        &self,
+        client: &aws_sdk_bedrockruntime::Client,
+        parts: Parts,
+    ) -> Result<ChatStream, ProviderError> {
+        let output = with_parts!(client.converse().model_id(&self.info.id), parts)
             .send()
             .await
             .map_err(|e| errors::before_stream(&e, self.context()))?;
@@ -183,12 +178,12 @@ impl BedrockModel {
         // (BerriAI/litellm#34272), so the profile id is tried when the model id is refused.
         let id = self.info.id.as_str();
         let base = self.target().model.filter(|m| *m != id);
-        let mut sent =
-            self.client.count_tokens().model_id(base.unwrap_or(id)).input(input.clone()).send().await;
+        let (client, _lease) = self.upstream.client();
+        let mut sent = client.count_tokens().model_id(base.unwrap_or(id)).input(input.clone()).send().await;
         if let (Some(_), Err(SdkError::ServiceError(e))) = (base, &sent)
             && matches!(e.err(), CountTokensError::ValidationException(_))
         {
-            sent = self.client.count_tokens().model_id(id).input(input).send().await;
+            sent = client.count_tokens().model_id(id).input(input).send().await;
         }
         let output = sent.map_err(|e| errors::before_stream(&e, self.context()))?;
         Ok(u32::try_from(output.input_tokens()).unwrap_or_default())

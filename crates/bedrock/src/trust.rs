@@ -28,26 +28,37 @@ pub struct CaBundleError {
 /// `HTTPS_PROXY` and `NO_PROXY`), trusting the certificates in `ca_bundle` besides the
 /// platform's roots.
 pub fn https_client(ca_bundle: &Path) -> Result<SharedHttpClient, CaBundleError> {
+    Ok(http_client(Some(tls_context(ca_bundle)?)))
+}
+
+/// The platform's roots and the certificates in `ca_bundle`.
+pub(crate) fn tls_context(ca_bundle: &Path) -> Result<TlsContext, CaBundleError> {
     let error = |reason: String| CaBundleError { path: ca_bundle.to_owned(), reason };
     let pem = std::fs::read(ca_bundle).map_err(|e| error(e.to_string()))?;
     let mut trust = TrustStore::default();
     for cert in anchors(&pem).map_err(error)? {
         trust.add_pem_certificate(to_pem(&cert));
     }
-    let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| error(e.to_string()))?;
-    // What aws-smithy-runtime's default client does, with a TLS context: `build_https` would
-    // leave out the proxy settings the default honours.
-    Ok(Builder::new().build_with_connector_fn(move |settings, components| {
+    TlsContext::builder().with_trust_store(trust).build().map_err(|e| error(e.to_string()))
+}
+
+/// A new HTTP client with a connection pool of its own: what aws-smithy-runtime's default
+/// client is, with `context` as its TLS trust when given. (`build_https` would leave out the
+/// proxy settings the default honours.)
+pub(crate) fn http_client(context: Option<TlsContext>) -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-            .tls_context(context.clone());
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        if let Some(context) = &context {
+            connector = connector.tls_context(context.clone());
+        }
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
         }
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
-    }))
+    })
 }
 
 /// Every certificate in `pem` that rustls can use as a trust anchor. The SDK panics on one it

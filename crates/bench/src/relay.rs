@@ -28,6 +28,9 @@ use crate::{
 struct Timing {
     tokens: Vec<Duration>,
     complete: bool,
+    /// Why an incomplete stream failed: the HTTP status, the error event's code, or the
+    /// transport error.
+    error: Option<String>,
 }
 
 impl Timing {
@@ -67,7 +70,18 @@ impl Service {
                 l.split(marker).nth(1).and_then(|rest| rest.split([';', ' ']).next()).map(str::to_owned)
             })
             .with_context(|| format!("{} exited before listening", binary.display()))?;
-        std::thread::spawn(move || lines.for_each(drop));
+        // The rest of the log is read so the child never blocks on a full pipe; its first few
+        // warnings and errors are shown, since they explain failed streams.
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::thread::spawn(move || {
+            let mut shown = 0;
+            for line in lines.map_while(Result::ok) {
+                if shown < 3 && (line.contains(" WARN ") || line.contains(" ERROR ")) {
+                    eprintln!("  [{name}] {line}");
+                    shown += 1;
+                }
+            }
+        });
         Ok(Self { child, url })
     }
 }
@@ -137,17 +151,38 @@ async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &
     };
     let started = Instant::now();
     let mut timing = Timing::default();
-    let Ok(response) = client
+    let response = match client
         .post(format!("{url}{route}"))
         .header("content-type", "application/json")
         .body(body)
         .send()
         .await
-    else {
-        return timing;
+    {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => {
+            timing.error = Some(format!("HTTP {}", response.status().as_u16()));
+            return timing;
+        }
+        Err(e) => {
+            timing.error = Some(format!("request: {e}"));
+            return timing;
+        }
     };
     let mut events = response.bytes_stream().eventsource();
-    while let Some(Ok(event)) = events.next().await {
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                timing.error = Some(format!("stream: {e}"));
+                break;
+            }
+        };
+        if event.event == "error" || event.data.starts_with(r#"{"error""#) {
+            let code = serde_json::from_str::<serde_json::Value>(&event.data).ok().and_then(|v| {
+                Some(format!("{} ({})", v["error"]["code"].as_str()?, v["error"]["message"].as_str()?))
+            });
+            timing.error = Some(format!("error event: {}", code.unwrap_or_else(|| event.data.clone())));
+        }
         match (path, event.event.as_str()) {
             // A text delta's chunk; the first chunk (`{"role":"assistant","content":""}`) is not one.
             (Path::OpenAi, _) if event.data.contains(r#""delta":{"content":"#) => {
@@ -168,6 +203,8 @@ struct Level {
     gaps: Vec<f64>,
     complete: usize,
     tokens: usize,
+    /// Failed streams by reason, most frequent first.
+    errors: Vec<(String, usize)>,
 }
 
 fn summarise(timings: &[Timing]) -> Level {
@@ -176,6 +213,26 @@ fn summarise(timings: &[Timing]) -> Level {
         gaps: timings.iter().flat_map(Timing::gaps).collect(),
         complete: timings.iter().filter(|t| t.complete).count(),
         tokens: timings.iter().map(|t| t.tokens.len()).sum(),
+        errors: errors(timings),
+    }
+}
+
+fn errors(timings: &[Timing]) -> Vec<(String, usize)> {
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for timing in timings.iter().filter(|t| !t.complete) {
+        *counts.entry(timing.error.clone().unwrap_or_else(|| "ended early".into())).or_default() += 1;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts
+}
+
+impl Level {
+    /// Prints why streams failed, if any did, under the table row.
+    fn report_errors(&self, what: &str) {
+        for (reason, n) in &self.errors {
+            eprintln!("  {what}: {n} failed: {reason}");
+        }
     }
 }
 
@@ -294,12 +351,16 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         control.reset_peak().await?;
         let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, Route::Stateless).await?;
         let upstream_connections = control.peak().await?;
+        floor.report_errors(&format!("{n} streams, floor"));
+        relay.report_errors(&format!("{n} streams, relay"));
         if floor.ttft.is_empty() || relay.ttft.is_empty() {
             bail!("no stream produced a token at {n} streams");
         }
         if options.stored_levels.contains(&n) {
             let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, Route::Stored).await?;
             let (openai, openai_cpu, _, _) = measure(&proc, n, &server.url, Route::OpenAi).await?;
+            stored.report_errors(&format!("{n} streams, stored"));
+            openai.report_errors(&format!("{n} streams, /v1/chat/completions"));
             let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
             compared_rows.push(format!(
                 "| {n} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} / {openai_cpu:.4} |",
@@ -424,6 +485,7 @@ async fn saturation(
     );
     let relay_rate = relay.tokens as f64 / started.elapsed().as_secs_f64();
     let cpu = proc.sample()?.cpu_seconds - before.cpu_seconds;
+    relay.report_errors("saturation");
     if relay.complete != streams {
         bail!("{} of {streams} saturation streams did not complete", streams - relay.complete);
     }

@@ -108,6 +108,7 @@ fn bedrock(vars: &Vars, models: Vec<ModelChoice>) -> Result<BedrockConfig, Confi
         latency: word(vars, "BEDROCK_LATENCY")?,
         prompt_cache,
         ca_bundle: vars.string("AWS_CA_BUNDLE").filter(|path| !path.trim().is_empty()).map(PathBuf::from),
+        streams_per_connection: vars.at_least_one("BEDROCK_STREAMS_PER_CONNECTION", 100)?,
     })
 }
 

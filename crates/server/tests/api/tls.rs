@@ -69,3 +69,26 @@ async fn an_unusable_ca_bundle_stops_start_up_naming_the_variable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("AWS_CA_BUNDLE: /nonexistent/ca.pem"), "{stderr}");
 }
+
+#[tokio::test]
+async fn past_the_streams_per_connection_another_connection_carries_the_rest() {
+    let emulator = Emulator::scripted().spawn_tls().await.unwrap();
+    let ca_bundle = emulator.ca_bundle().unwrap().to_str().unwrap().to_owned();
+    let vars = [("AWS_CA_BUNDLE", ca_bundle.as_str()), ("BEDROCK_STREAMS_PER_CONNECTION", "5")];
+    let (mut child, url, log) = start(&emulator, &vars);
+    let http = reqwest::Client::new();
+    let chat = |prompt: &'static str| {
+        let request = http.post(format!("{url}/api/chat")).json(&json!({ "prompt": prompt }));
+        async move { read_frames(request.send().await.unwrap()).await }
+    };
+    assert_eq!(chat("warm up").await.last().0, "done", "{}", log.lock().unwrap());
+
+    let answers = join_all((0..20).map(|_| chat("[[scenario:slow delay_ms=50 n=20]]"))).await;
+
+    assert!(answers.iter().all(|a| a.tokens().len() == 20 && a.last().0 == "done"));
+    let connections = emulator.recorder.connections();
+    // Four clients of five streams each; a cold client may race a second connection or two.
+    assert!(connections.peak_open >= 4, "20 streams at 5 per connection: {connections:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
