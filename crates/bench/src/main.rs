@@ -32,6 +32,10 @@ struct Args {
     /// connection); Bedrock's own limit decides what production sees.
     #[arg(long, default_value_t = 100_000)]
     h2_max_streams: u32,
+    /// The load client reaches the server over HTTP/2 (100 streams to a connection) instead of
+    /// one HTTP/1.1 connection per stream: how 20,000 streams fit an open-file limit of 20,000.
+    #[arg(long)]
+    client_http2: bool,
     /// Tokens per relayed stream.
     #[arg(long, default_value_t = 100)]
     tokens: usize,
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
             stored_levels: if args.quick { vec![100] } else { vec![100, 1000] },
             upstream: args.upstream,
             h2_max_streams: args.h2_max_streams,
+            client_http2: args.client_http2,
         };
         relay::run(options).await?;
         println!();

@@ -256,6 +256,9 @@ pub struct Options {
     pub upstream: upstream::Choice,
     /// The emulator's HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on the TLS path.
     pub h2_max_streams: u32,
+    /// Clients reach the server over HTTP/2, 100 streams to a connection, instead of one
+    /// HTTP/1.1 connection per stream.
+    pub client_http2: bool,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -320,10 +323,11 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
     }
 
     println!(
-        "relay overhead over {}: upstream paced at {} ms/token, {} tokens per stream; floor = the emulator read directly{}",
+        "relay overhead over {}: upstream paced at {} ms/token, {} tokens per stream; clients over {}; floor = the emulator read directly{}",
         path.label(),
         options.delay_ms,
         options.tokens,
+        if options.client_http2 { "HTTP/2, 100 streams a connection" } else { "HTTP/1.1, a connection each" },
         if path == Upstream::Tls {
             format!(
                 " (over TLS too); emulator allows {} HTTP/2 streams per connection",
@@ -349,7 +353,8 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         drop(floor_clients);
 
         control.reset_peak().await?;
-        let (relay, cpu_per_1k, before, after) = measure(&proc, n, &server.url, Route::Stateless).await?;
+        let (relay, cpu_per_1k, before, after) =
+            measure(&proc, n, &server.url, Route::Stateless, options.client_http2).await?;
         let upstream_connections = control.peak().await?;
         floor.report_errors(&format!("{n} streams, floor"));
         relay.report_errors(&format!("{n} streams, relay"));
@@ -357,8 +362,10 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
             bail!("no stream produced a token at {n} streams");
         }
         if options.stored_levels.contains(&n) {
-            let (stored, stored_cpu, _, _) = measure(&proc, n, &server.url, Route::Stored).await?;
-            let (openai, openai_cpu, _, _) = measure(&proc, n, &server.url, Route::OpenAi).await?;
+            let (stored, stored_cpu, _, _) =
+                measure(&proc, n, &server.url, Route::Stored, options.client_http2).await?;
+            let (openai, openai_cpu, _, _) =
+                measure(&proc, n, &server.url, Route::OpenAi, options.client_http2).await?;
             stored.report_errors(&format!("{n} streams, stored"));
             openai.report_errors(&format!("{n} streams, /v1/chat/completions"));
             let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
@@ -432,8 +439,9 @@ async fn measure(
     n: usize,
     server: &str,
     route: Route,
+    client_http2: bool,
 ) -> anyhow::Result<(Level, f64, crate::proc_stats::Sample, crate::proc_stats::Sample)> {
-    let clients = Clients::plain(n)?;
+    let clients = Clients::of_server(n, client_http2)?;
     let client = clients.pick(0);
     let paths = match route {
         Route::Stateless => vec![Path::Stateless; n],

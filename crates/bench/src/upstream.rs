@@ -71,10 +71,29 @@ const STREAMS_PER_ADDRESS: usize = 10_000;
 #[derive(Debug)]
 pub struct Clients(Vec<reqwest::Client>);
 
+/// Streams on one HTTP/2 client connection to the server.
+const STREAMS_PER_H2_CLIENT: usize = 100;
+
 impl Clients {
     /// Clients of the server (plain HTTP/1.1, as browsers behind a proxy would be).
     pub fn plain(n: usize) -> anyhow::Result<Self> {
         Self::build(n, None)
+    }
+
+    /// Clients of the server over HTTP/2 (prior knowledge), `STREAMS_PER_H2_CLIENT` streams on
+    /// each connection, as a proxy that speaks HTTP/2 to its targets would send them: the way
+    /// to hold 20,000 streams where the open-file limit is 20,000 (one socket per HTTP/1.1
+    /// stream would not fit beside the server's upstream connections).
+    pub fn http2(n: usize) -> anyhow::Result<Self> {
+        let clients = (0..n.div_ceil(STREAMS_PER_H2_CLIENT).max(1))
+            .map(|_| reqwest::Client::builder().tcp_nodelay(true).http2_prior_knowledge().build())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(clients))
+    }
+
+    /// Clients of the server, HTTP/2 or HTTP/1.1.
+    pub fn of_server(n: usize, http2: bool) -> anyhow::Result<Self> {
+        if http2 { Self::http2(n) } else { Self::plain(n) }
     }
 
     /// Clients of the emulator on `upstream`: over TLS they trust its CA.
