@@ -50,6 +50,14 @@ def emulator_records():
         return json.load(response)
 
 
+class Models(unittest.TestCase):
+    def test_the_sdk_lists_the_models(self):
+        ids = [model.id for model in client().models.list()]
+
+        self.assertEqual(ids[:2], [HAIKU, SONNET_45])
+        self.assertIn(EMBEDDED, ids)
+
+
 class Text(unittest.TestCase):
     def test_a_non_streamed_answer_is_the_upstream_text_with_usage(self):
         message = client().messages.create(model=HAIKU, max_tokens=256, messages=user("hello there"))

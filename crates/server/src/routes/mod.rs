@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    http::{Method, Uri},
+    extract::State,
+    http::{HeaderMap, Method, Uri},
     middleware::{from_fn, from_fn_with_state},
+    response::{IntoResponse, Response},
     routing::{MethodRouter, any, get, post},
 };
 use tower_http::services::{ServeDir, ServeFile};
@@ -63,7 +65,7 @@ pub fn router(
     let openai = authenticated(
         Router::new()
             .route("/v1/chat/completions", rate_limited(post(openai::completions)))
-            .route("/v1/models", get(openai::models)),
+            .route("/v1/models", get(v1_models)),
     )
     .route_layer(from_fn(openai::in_openai_shape));
     let router = Router::new()
@@ -81,6 +83,16 @@ pub fn router(
         router.fallback_service(ServeDir::new(static_dir).fallback(ServeFile::new(index)))
     } else {
         router.fallback(not_found)
+    }
+}
+
+/// `GET /v1/models` in the shape of the SDK asking: Anthropic's clients send
+/// `anthropic-version`, OpenAI's do not.
+async fn v1_models(state: State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if headers.contains_key("anthropic-version") {
+        anthropic::models(&state).into_response()
+    } else {
+        openai::models(state).await.into_response()
     }
 }
 

@@ -367,3 +367,23 @@ async fn a_client_that_hangs_up_cancels_the_upstream_within_a_second() {
     let records = records.expect("the emulator saw the upstream hang up within 1 s");
     assert!(records[0].deltas_sent < 20, "generation stopped early: {} deltas", records[0].deltas_sent);
 }
+
+#[tokio::test]
+async fn the_model_list_takes_the_shape_of_the_sdk_that_asks() {
+    let app = spawn_app().await;
+
+    let anthropic =
+        app.http.get(app.url("/v1/models")).header("anthropic-version", "2023-06-01").send().await;
+    let openai = app.http.get(app.url("/v1/models")).send().await;
+
+    let (status, anthropic) = json_of(anthropic.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(anthropic["data"][0]["type"], "model");
+    assert_eq!(anthropic["data"][0]["id"], MODEL);
+    assert!(anthropic["data"][0]["display_name"].is_string() && anthropic["has_more"] == false);
+    let (_, openai) = json_of(openai.unwrap()).await;
+    assert_eq!(
+        (openai["object"].as_str(), openai["data"][0]["object"].as_str()),
+        (Some("list"), Some("model"))
+    );
+}

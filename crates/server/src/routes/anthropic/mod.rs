@@ -31,6 +31,29 @@ use crate::{
     state::AppState,
 };
 
+/// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
+/// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
+/// `anthropic-version` header every Anthropic client sends.
+pub fn models(state: &AppState) -> Json<serde_json::Value> {
+    let data: Vec<serde_json::Value> = state
+        .models
+        .iter()
+        .map(|model| {
+            let info = model.info();
+            // Neither Bedrock nor the embedded model says when a model was released.
+            serde_json::json!({
+                "type": "model",
+                "id": info.id,
+                "display_name": info.name,
+                "created_at": "1970-01-01T00:00:00Z",
+            })
+        })
+        .collect();
+    let first_id = data.first().map(|m| m["id"].clone());
+    let last_id = data.last().map(|m| m["id"].clone());
+    Json(serde_json::json!({ "data": data, "has_more": false, "first_id": first_id, "last_id": last_id }))
+}
+
 pub async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
