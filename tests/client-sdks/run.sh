@@ -44,7 +44,7 @@ fi
 status=0
 for suite in "$here"/test_*.py; do
   echo "== $(basename "$suite")"
-  "$venv/bin/python" -m unittest -v "$suite" 2>&1 || status=1
+  PYTHONPATH="$here" "$venv/bin/python" -m unittest -v "$suite" 2>&1 || status=1
 done
 
 for suite in "$here"/*.test.mjs; do

@@ -5,21 +5,14 @@ STREAMBED_API_KEY and EMULATOR_URL.
 """
 
 import json
-import os
 import time
 import unittest
-import urllib.request
 import uuid
 
 import anthropic
 
-URL = os.environ["STREAMBED_URL"]
-KEY = os.environ["STREAMBED_API_KEY"]
-EMULATOR_URL = os.environ["EMULATOR_URL"]
+from common import EMBEDDED, HAIKU, KEY, SONNET_45, URL, emulated_text, emulator_records, user
 
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-EMBEDDED = "SmolLM2-135M-Instruct"
 
 WEATHER = {
     "name": "get_weather",
@@ -35,19 +28,6 @@ WEATHER = {
 def client(api_key=KEY):
     # ANTHROPIC_BASE_URL is the server's root: the SDK adds /v1/messages itself.
     return anthropic.Anthropic(base_url=URL, api_key=api_key, max_retries=0)
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
-
-
-def emulated_text(prompt):
-    return f"Hello from the Streambed emulator. You said: {prompt}"
-
-
-def emulator_records():
-    with urllib.request.urlopen(f"{EMULATOR_URL}/_emulator/requests", timeout=5) as response:
-        return json.load(response)
 
 
 class Models(unittest.TestCase):

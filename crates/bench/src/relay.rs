@@ -141,7 +141,11 @@ enum Path {
 async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &Path) -> Timing {
     let (route, body) = match path {
         Path::Stateless => ("/api/chat", format!(r#"{{"prompt":"{prompt}"}}"#)),
-        Path::Stored(id) => ("/api/chat", format!(r#"{{"conversationId":"{id}","prompt":"{prompt}"}}"#)),
+        // With its model, as the UI sends every turn (a turn without one costs a read of the
+        // conversation's model first).
+        Path::Stored(id) => {
+            ("/api/chat", format!(r#"{{"conversationId":"{id}","model":"bench","prompt":"{prompt}"}}"#))
+        }
         Path::OpenAi => (
             "/v1/chat/completions",
             format!(

@@ -140,6 +140,17 @@ impl TestApp {
     }
 
     /// Sends the shutdown signal, as SIGTERM would.
+    /// The emulator saw its one request's client hang up within a second, after fewer than 20
+    /// of the answer's deltas: the upstream generation stopped at once.
+    pub async fn assert_upstream_hung_up_within_a_second(&self) {
+        let hung_up = |r: &[streambed_emulator::RequestRecord]| {
+            r[0].outcome == streambed_emulator::Outcome::ClientHungUp
+        };
+        let records = self.emulator.recorder.wait_for(Duration::from_secs(1), hung_up).await;
+        let records = records.expect("the emulator saw the upstream hang up within 1 s");
+        assert!(records[0].deltas_sent < 20, "generation stopped early: {} deltas", records[0].deltas_sent);
+    }
+
     pub fn signal_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

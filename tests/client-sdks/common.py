@@ -1,0 +1,28 @@
+"""What both client-SDK suites share: where the server and the emulator are, the models the
+server offers (run.sh configures them), and what the emulator answers and records."""
+
+import json
+import os
+import urllib.request
+
+URL = os.environ["STREAMBED_URL"]
+KEY = os.environ["STREAMBED_API_KEY"]
+EMULATOR_URL = os.environ["EMULATOR_URL"]
+
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+EMBEDDED = "SmolLM2-135M-Instruct"
+
+
+def user(text):
+    return [{"role": "user", "content": text}]
+
+
+def emulated_text(prompt):
+    """The emulator's scripted answer to `prompt`."""
+    return f"Hello from the Streambed emulator. You said: {prompt}"
+
+
+def emulator_records():
+    with urllib.request.urlopen(f"{EMULATOR_URL}/_emulator/requests", timeout=5) as response:
+        return json.load(response)
