@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use streambed_bedrock::{BedrockModel, Param};
-use streambed_core::{ChatModel, InferenceParams};
+use streambed_core::{ChatModel, InferenceParams, Reasoning, ReasoningStyle};
 use streambed_local::{LocalModel, OnDemandLocalModel};
 
 use crate::config::{ModelsConfig, ProviderChoice};
@@ -55,6 +55,47 @@ impl Models {
             id: id.to_owned(),
             allowed: self.all.iter().map(|m| m.info().id.clone()).collect(),
         })
+    }
+}
+
+/// Reasoning asked of a model that cannot reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CannotReason {
+    pub model: String,
+    /// The offered models that can.
+    pub able: Vec<String>,
+}
+
+impl CannotReason {
+    /// The sentence for a client, with `fix` in that API's words.
+    pub fn message(&self, fix: &str) -> String {
+        let choose = match self.able.as_slice() {
+            [] => "No model offered here can.".to_owned(),
+            able => format!("Models that can: {}.", able.join(", ")),
+        };
+        format!("The model `{}` cannot reason: {fix}. {choose}", self.model)
+    }
+}
+
+impl Models {
+    /// The reasoning level a chat runs at on `model`: the one asked for (refused on a model
+    /// that cannot reason), else `default` (`BEDROCK_REASONING`) where the model can reason.
+    pub fn reasoning(
+        &self,
+        model: &dyn ChatModel,
+        asked: Option<Reasoning>,
+        default: Reasoning,
+    ) -> Result<Reasoning, CannotReason> {
+        let can_reason = |m: &dyn ChatModel| m.info().capabilities.reasoning != ReasoningStyle::None;
+        match asked {
+            Some(level) if level.is_on() && !can_reason(model) => Err(CannotReason {
+                model: model.info().id.clone(),
+                able: self.iter().filter(|m| can_reason(m.as_ref())).map(|m| m.info().id.clone()).collect(),
+            }),
+            Some(level) => Ok(level),
+            None if can_reason(model) => Ok(default),
+            None => Ok(Reasoning::Off),
+        }
     }
 }
 

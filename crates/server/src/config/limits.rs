@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use streambed_core::Message;
+
 use super::{ConfigError, Vars};
 
 /// What one client, and all clients together, may ask of the server.
@@ -29,6 +31,30 @@ pub struct Limits {
     /// `TRUSTED_PROXY_HOPS`: proxies in front of the server (ALB = 1, CloudFront + ALB = 2)
     /// whose `X-Forwarded-For` entries identify the client; 0 uses the peer address.
     pub trusted_proxy_hops: usize,
+}
+
+impl Limits {
+    /// Holds a conversation (and the client's own system prompt) to `MAX_TURNS` and
+    /// `MAX_PROMPT_CHARS`, as every API applies them; the error names the variable.
+    pub fn check_size(&self, system: Option<&str>, messages: &[Message]) -> Result<(), String> {
+        if messages.len() > self.max_turns {
+            return Err(format!(
+                "The conversation has {} messages; this server accepts at most {} (MAX_TURNS). Start a new chat.",
+                messages.len(),
+                self.max_turns
+            ));
+        }
+        let chars =
+            system.map_or(0, |s| s.chars().count()) + messages.iter().map(Message::chars).sum::<usize>();
+        if chars > self.max_prompt_chars {
+            return Err(format!(
+                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS). \
+                 Shorten it or start a new chat.",
+                self.max_prompt_chars
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn read(vars: &Vars, auth_enabled: bool) -> Result<Limits, ConfigError> {
@@ -58,5 +84,34 @@ impl Limits {
             0 => "off".to_owned(),
             rate => format!("{rate} chats per minute, burst {}", self.rate_burst),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use streambed_core::Message;
+
+    use super::*;
+
+    #[test]
+    fn the_size_limits_count_messages_and_characters_and_name_their_variable() {
+        let limits = Limits {
+            max_turns: 2,
+            max_prompt_chars: 10,
+            ..crate::Config::from_lookup(|_| None).unwrap().limits
+        };
+        let three = [Message::user("a"), Message::assistant("b"), Message::user("c")];
+        assert!(limits.check_size(None, &three).unwrap_err().contains("MAX_TURNS"));
+        assert!(
+            limits
+                .check_size(None, &[Message::user("ééééééééééé")])
+                .unwrap_err()
+                .contains("MAX_PROMPT_CHARS")
+        );
+        assert!(
+            limits.check_size(Some("123456"), &[Message::user("12345")]).is_err(),
+            "a client's system prompt counts"
+        );
+        assert!(limits.check_size(None, &[Message::user("éééééééééé")]).is_ok(), "characters, not bytes");
     }
 }

@@ -17,7 +17,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use streambed_core::{ChatModel, ChatRequest, ReasoningStyle};
+use streambed_core::{ChatModel, ChatRequest, Reasoning};
 use uuid::Uuid;
 
 use errors::MessagesError;
@@ -25,7 +25,6 @@ pub use errors::{method_not_allowed, reshape};
 use stream::{Blocks, Collected};
 
 use crate::{
-    config::Limits,
     error::{ApiJson, AppError},
     relay, request_id,
     state::AppState,
@@ -112,10 +111,11 @@ fn prepare(
 ) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
     let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
     let mut request = translate::request(body).map_err(AppError::BadRequest)?;
-    within(&request, &state.limits).map_err(AppError::BadRequest)?;
-    if request.reasoning.is_on() && model.info().capabilities.reasoning == ReasoningStyle::None {
-        return Err(AppError::BadRequest(cannot_think(state, model.as_ref())).into());
-    }
+    state.limits.check_size(request.system.as_deref(), &request.messages).map_err(AppError::BadRequest)?;
+    state
+        .models
+        .reasoning(model.as_ref(), Some(request.reasoning), Reasoning::Off)
+        .map_err(|e| AppError::BadRequest(e.message("leave out `thinking`")))?;
     let defaults = state.params;
     let params = &mut request.params;
     params.temperature = params.temperature.or(defaults.temperature);
@@ -127,62 +127,4 @@ fn prepare(
         (ours, theirs) => theirs.or_else(|| ours.clone()),
     };
     Ok((model, request))
-}
-
-/// `MAX_TURNS` and `MAX_PROMPT_CHARS`, as `/api/chat` applies them (the system prompt counts).
-fn within(request: &ChatRequest, limits: &Limits) -> Result<(), String> {
-    if request.messages.len() > limits.max_turns {
-        return Err(format!(
-            "The conversation has {} messages; this server accepts at most {} (MAX_TURNS).",
-            request.messages.len(),
-            limits.max_turns
-        ));
-    }
-    let system = request.system.as_deref().map_or(0, |s| s.chars().count());
-    let chars = system + request.messages.iter().map(streambed_core::Message::chars).sum::<usize>();
-    if chars > limits.max_prompt_chars {
-        return Err(format!(
-            "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS).",
-            limits.max_prompt_chars
-        ));
-    }
-    Ok(())
-}
-
-fn cannot_think(state: &AppState, model: &dyn ChatModel) -> String {
-    let able: Vec<&str> = state
-        .models
-        .iter()
-        .filter(|m| m.info().capabilities.reasoning != ReasoningStyle::None)
-        .map(|m| m.info().id.as_str())
-        .collect();
-    let choose = match able.as_slice() {
-        [] => "No model offered here can.".to_owned(),
-        able => format!("Models that can: {}.", able.join(", ")),
-    };
-    format!("The model `{}` cannot think: leave out `thinking`. {choose}", model.info().id)
-}
-
-#[cfg(test)]
-mod tests {
-    use streambed_core::Message;
-
-    use super::*;
-
-    #[test]
-    fn the_size_limits_of_api_chat_apply_and_name_their_variable() {
-        let limits = Limits {
-            max_turns: 2,
-            max_prompt_chars: 10,
-            ..crate::Config::from_lookup(|_| None).unwrap().limits
-        };
-        let turns = ChatRequest::new(vec![Message::user("a"), Message::assistant("b"), Message::user("c")]);
-        assert!(within(&turns, &limits).unwrap_err().contains("MAX_TURNS"));
-        let long = ChatRequest::new(vec![Message::user("ééééééééééé")]);
-        assert!(within(&long, &limits).unwrap_err().contains("MAX_PROMPT_CHARS"));
-        let with_system =
-            ChatRequest { system: Some("123456".into()), ..ChatRequest::new(vec![Message::user("12345")]) };
-        assert!(within(&with_system, &limits).is_err(), "the system prompt counts");
-        assert!(within(&ChatRequest::new(vec![Message::user("éééééééééé")]), &limits).is_ok());
-    }
 }

@@ -10,8 +10,7 @@ use std::{sync::Arc, time::Instant};
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
 use streambed_core::{
-    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, ProviderError, Reasoning,
-    ReasoningStyle, Role,
+    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, ProviderError, Reasoning, Role,
 };
 use streambed_store::Owner;
 use uuid::Uuid;
@@ -71,21 +70,7 @@ impl ChatBody {
             );
         }
         let (conversation, messages) = (self.conversation_id, Self::messages(self.prompt, self.messages)?);
-        if messages.len() > limits.max_turns {
-            return bad(format!(
-                "The conversation has {} messages; this server accepts at most {} (MAX_TURNS). Start a new chat.",
-                messages.len(),
-                limits.max_turns
-            ));
-        }
-        let chars: usize = messages.iter().map(Message::chars).sum();
-        if chars > limits.max_prompt_chars {
-            return bad(format!(
-                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS). \
-                 Shorten it or start a new chat.",
-                limits.max_prompt_chars
-            ));
-        }
+        limits.check_size(None, &messages).map_err(AppError::BadRequest)?;
         let ask = match conversation {
             None => Ask::Stateless(messages),
             Some(conversation) => {
@@ -158,7 +143,10 @@ pub async fn chat(
         (None, Some(id)) => state.models.get(&id).unwrap_or_else(|| state.models.default_model()),
         (None, None) => state.models.default_model(),
     };
-    let reasoning = reasoning(&state, model.as_ref(), requested_reasoning)?;
+    let reasoning = state
+        .models
+        .reasoning(model.as_ref(), requested_reasoning, state.reasoning)
+        .map_err(|e| AppError::BadRequest(e.message(r#"send "reasoning": "off""#)))?;
     let slot = state.streams.take()?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
     let request = |messages| ChatRequest {
@@ -200,38 +188,6 @@ struct StoredTurn {
     owner: Owner,
     conversation: Uuid,
     prompt: String,
-}
-
-/// The reasoning level for `model`: the one asked for (refused on a model that cannot reason),
-/// else `BEDROCK_REASONING` where the model can reason.
-fn reasoning(
-    state: &AppState,
-    model: &dyn ChatModel,
-    asked: Option<Reasoning>,
-) -> Result<Reasoning, AppError> {
-    let can_reason = |m: &dyn ChatModel| m.info().capabilities.reasoning != ReasoningStyle::None;
-    match asked {
-        Some(level) if level.is_on() && !can_reason(model) => {
-            let able: Vec<&str> = state
-                .models
-                .iter()
-                .filter(|m| can_reason(m.as_ref()))
-                .map(|m| m.info().id.as_str())
-                .collect();
-            let choose = if able.is_empty() {
-                "No model offered here can.".to_owned()
-            } else {
-                format!("Models that can: {}.", able.join(", "))
-            };
-            Err(AppError::BadRequest(format!(
-                "The model `{}` cannot reason: send \"reasoning\": \"off\". {choose}",
-                model.info().id
-            )))
-        }
-        Some(level) => Ok(level),
-        None if can_reason(model) => Ok(state.reasoning),
-        None => Ok(Reasoning::Off),
-    }
 }
 
 /// A stored conversation's next turn: the prompt and its answer are stored, the history read

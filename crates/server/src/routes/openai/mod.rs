@@ -22,7 +22,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use streambed_core::{ChatEvent, ChatRequest, InferenceParams, ModelInfo};
+use streambed_core::{ChatEvent, ChatRequest, InferenceParams};
 use uuid::Uuid;
 
 pub use error::in_openai_shape;
@@ -45,8 +45,10 @@ pub async fn completions(
     let asked = translate::asked(body, &state.limits)?;
     let model =
         state.models.pick(Some(&asked.model)).map_err(|e| Invalid::unknown_model(&e.id, &e.allowed))?;
-    let offered: Vec<&ModelInfo> = state.models.iter().map(|m| m.info()).collect();
-    let reasoning = translate::reasoning(asked.reasoning, model.info(), state.reasoning, &offered)?;
+    let reasoning = state
+        .models
+        .reasoning(model.as_ref(), asked.reasoning, state.reasoning)
+        .map_err(|e| Invalid::param("reasoning_effort", e.message("leave `reasoning_effort` out")))?;
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
     let request = ChatRequest { reasoning, ..with_server_settings(&state, asked.request) };
     let answer = relay::open(&state, model.as_ref(), request, request_id(&headers), started).await?;

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 use streambed_core::{
-    ChatEvent, ChatRequest, Completion, Content, InferenceParams, Message, ModelInfo, Reasoning,
-    ReasoningStyle, Role, StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
+    ChatEvent, ChatRequest, Completion, Content, InferenceParams, Message, Reasoning, Role, StopReason,
+    ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
 };
 
 use super::{
@@ -37,27 +37,7 @@ pub fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid>
         ));
     }
     let (system, messages) = conversation(body.messages)?;
-    if messages.len() > limits.max_turns {
-        return Err(Invalid::param(
-            "messages",
-            format!(
-                "The conversation has {} turns; this server accepts at most {} (MAX_TURNS).",
-                messages.len(),
-                limits.max_turns
-            ),
-        ));
-    }
-    let chars = system.as_deref().map_or(0, |s| s.chars().count())
-        + messages.iter().map(Message::chars).sum::<usize>();
-    if chars > limits.max_prompt_chars {
-        return Err(Invalid::param(
-            "messages",
-            format!(
-                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS).",
-                limits.max_prompt_chars
-            ),
-        ));
-    }
+    limits.check_size(system.as_deref(), &messages).map_err(|message| Invalid::param("messages", message))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => Some(("max_completion_tokens", n)),
         (None, Some(n)) => Some(("max_tokens", n)),
@@ -285,35 +265,6 @@ fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
             ));
         }
     })
-}
-
-/// The reasoning level for `model`: the one asked for (refused on a model that cannot reason,
-/// as OpenAI refuses `reasoning_effort` for such models), else `default` (`BEDROCK_REASONING`)
-/// where the model can reason.
-pub fn reasoning(
-    asked: Option<Reasoning>,
-    model: &ModelInfo,
-    default: Reasoning,
-    offered: &[&ModelInfo],
-) -> Result<Reasoning, Invalid> {
-    let can_reason = |m: &ModelInfo| m.capabilities.reasoning != ReasoningStyle::None;
-    match asked {
-        Some(level) if level.is_on() && !can_reason(model) => {
-            let able: Vec<&str> = offered.iter().filter(|m| can_reason(m)).map(|m| m.id.as_str()).collect();
-            let choose = if able.is_empty() {
-                "No model offered here can.".to_owned()
-            } else {
-                format!("Models that can: {}.", able.join(", "))
-            };
-            Err(Invalid::param(
-                "reasoning_effort",
-                format!("The model `{}` cannot reason: leave `reasoning_effort` out. {choose}", model.id),
-            ))
-        }
-        Some(level) => Ok(level),
-        None if can_reason(model) => Ok(default),
-        None => Ok(Reasoning::Off),
-    }
 }
 
 /// `reasoning`, or off when the request answers tool calls the model made without the
