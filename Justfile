@@ -83,7 +83,7 @@ bench *ARGS: model
     cargo build --release --bin streambed-bench
     {{target}}/release/streambed-bench --bin-dir {{target}}/release {{ARGS}}
 
-# The embedded model and llama.cpp side by side on the same GGUF and prompt (the first run builds llama.cpp: about 5 minutes).
+# The embedded model and llama.cpp side by side on the same prompt, llama.cpp on the Q4_1 file and on the Q8_0 copy Streambed runs, each naming the CPU (the first run builds llama.cpp: about 5 minutes).
 bench-llama *ARGS: model
     just bench --only local {{ARGS}}
     scripts/bench-llama-cpp.sh {{ARGS}}

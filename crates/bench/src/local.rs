@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use streambed_core::{ChatEvent, ChatModel, ChatRequest, InferenceParams};
 use streambed_local::{LocalConfig, LocalModel};
 
-use crate::stats::median;
+use crate::{machine::Machine, stats::median};
 
 const PROMPT: &str = "Explain what a REST API is in two sentences.";
 const GENERATE: u32 = 128;
@@ -71,9 +71,14 @@ pub async fn run(model_path: &Path, quick: bool) -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
     );
     let last = results.last().expect("at least one run");
-    println!("embedded model (SmolLM2-135M-Instruct, Q8_0 from Q4_1, median of {runs} runs)");
+    let file = streambed_local::file_quantization(model_path)?;
+    println!("embedded model (SmolLM2-135M-Instruct, median of {runs} runs)");
     println!("| measure | value |");
     println!("| --- | --- |");
+    println!("| machine | {} |", Machine::detect());
+    println!("| file | {} ({file}) |", model_path.display());
+    println!("| weights run as | {} |", model.quantization());
+    println!("| kernel path | {} |", streambed_local::kernel_path());
     println!("| load, first start (includes conversion if no cache) | {first_load:.2} s |");
     println!("| load, cached Q8_0 | {load:.2} s |");
     println!("| prompt tokens | {} |", last.prompt_tokens);

@@ -1,6 +1,7 @@
 //! `streambed-bench`: the figures in BENCHMARKS.md. `just bench` builds in release and runs it.
 
 mod local;
+mod machine;
 mod proc_stats;
 mod relay;
 mod stats;

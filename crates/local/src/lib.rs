@@ -26,6 +26,8 @@ use streambed_core::{
 use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use on_demand::OnDemandLocalModel;
+pub use projections::{KernelPath, kernel_path};
+pub use weights::file_quantization;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
 use crate::{tokenizer::ChatTokenizer, worker::Job};
@@ -97,6 +99,8 @@ pub struct LocalModel {
     /// client that leaves frees its place at once.
     places: Arc<Semaphore>,
     stats: watch::Receiver<WorkerStats>,
+    /// The weight matrices' type once loaded: Q8_0 for a Q4_1 file, which is converted.
+    quantization: String,
 }
 
 /// The model's id in `/api/models` and in requests.
@@ -107,6 +111,7 @@ impl LocalModel {
     /// Blocking: call it from `spawn_blocking` in async code.
     pub fn load(config: &LocalConfig) -> Result<Self, LoadError> {
         let (weights, tokenizer) = weights::load(&config.model_path)?;
+        let quantization = format!("{:?}", weights.quantization());
         let tokenizer = Arc::new(tokenizer);
         let (jobs, queue) = mpsc::unbounded_channel();
         let (stats_tx, stats) = watch::channel(WorkerStats::default());
@@ -123,6 +128,7 @@ impl LocalModel {
             jobs,
             places: Arc::new(Semaphore::new(config.max_queue + 1)),
             stats,
+            quantization,
         })
     }
 
@@ -164,6 +170,11 @@ impl LocalModel {
             return refuse("reason before answering");
         }
         Ok(())
+    }
+
+    /// The type the weight matrices run in ("Q8_0"); [`file_quantization`] gives the file's.
+    pub fn quantization(&self) -> &str {
+        &self.quantization
     }
 
     /// The worker's counters, updated after each job.

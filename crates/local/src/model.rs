@@ -8,7 +8,7 @@ use std::{io, sync::Arc};
 
 use candle_core::{
     DType, Device, IndexOp, Result, Tensor,
-    quantized::{QTensor, gguf_file},
+    quantized::{GgmlDType, QTensor, gguf_file},
 };
 use candle_nn::{ops, rotary_emb};
 use candle_transformers::utils::{build_additive_causal_mask, repeat_kv};
@@ -53,6 +53,21 @@ pub struct Model {
     /// RoPE tables for every position up to the context limit.
     cos: Tensor,
     sin: Tensor,
+    /// What the weight matrices are stored and multiplied in.
+    quantization: GgmlDType,
+}
+
+/// The most common type among a GGUF's matrices: a "Q4_1" file keeps its norms in f32, and
+/// may keep a few matrices in another type.
+pub fn matrix_type(content: &gguf_file::Content) -> Option<GgmlDType> {
+    let mut counts: Vec<(GgmlDType, usize)> = Vec::new();
+    for info in content.tensor_infos.values().filter(|i| i.shape.rank() == 2) {
+        match counts.iter_mut().find(|(dtype, _)| *dtype == info.ggml_dtype) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((info.ggml_dtype, 1)),
+        }
+    }
+    counts.into_iter().max_by_key(|(_, count)| *count).map(|(dtype, _)| dtype)
 }
 
 impl Model {
@@ -67,6 +82,8 @@ impl Model {
             heads: Heads { query: heads, kv: number("llama.attention.head_count_kv")?, dim: hidden / heads },
             norm_eps: metadata("llama.attention.layer_norm_rms_epsilon")?.to_f32()?,
         };
+        let quantization =
+            matrix_type(content).ok_or_else(|| candle_core::Error::Msg("GGUF has no matrices".into()))?;
         let rope_base = metadata("llama.rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0);
         let mut tensor = |name: &str| content.tensor(reader, name, &Device::Cpu);
 
@@ -88,7 +105,12 @@ impl Model {
             })
             .collect::<Result<_>>()?;
         let (cos, sin) = rope_tables(shape.heads.dim, rope_base)?;
-        Ok(Self { shape, embeddings, layers, norm, output: Projections::shared(vec![output])?, cos, sin })
+        let output = Projections::shared(vec![output])?;
+        Ok(Self { shape, embeddings, layers, norm, output, cos, sin, quantization })
+    }
+
+    pub fn quantization(&self) -> GgmlDType {
+        self.quantization
     }
 
     /// Runs `tokens`, the first at `position`, and returns the logits for the token after the last.

@@ -77,19 +77,91 @@ impl Projections {
 /// The inner dimension candle's fastest kernel for `dtype` accepts on this CPU.
 fn padded_width(k: usize, dtype: GgmlDType) -> usize {
     const SUPERBLOCK: usize = 256;
-    if dtype == GgmlDType::Q8_0 && has_int8_tile_kernels() { k.next_multiple_of(SUPERBLOCK) } else { k }
+    if dtype == GgmlDType::Q8_0 && kernel_path().pads() { k.next_multiple_of(SUPERBLOCK) } else { k }
 }
 
-/// Whether candle's repacked Q8_0 kernels run here (the check mirrors candle's own).
-fn has_int8_tile_kernels() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"))
-            || (is_x86_feature_detected!("avxvnni") && is_x86_feature_detected!("avx2"))
+/// The kernels candle runs the Q8_0 weight matrices on here, which decides whether they are
+/// padded. The bench names it beside its figures: the same file runs differently per CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelPath {
+    /// 512-bit int8 dot products over weights repacked into 16-row tiles; projections that
+    /// share an input run as one fused call.
+    Avx512VnniTiles,
+    /// The same tiles with 256-bit AVX-VNNI, one projection at a time.
+    AvxVnniTiles,
+    /// candle's row-at-a-time dot product (AVX2 on x86): no int8 tile kernel for Q8_0 here.
+    RowDot,
+}
+
+impl KernelPath {
+    /// Whether the inner dimension is zero-padded to a multiple of 256 for the tile kernels.
+    pub fn pads(self) -> bool {
+        self != Self::RowDot
     }
+}
+
+impl std::fmt::Display for KernelPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kernels = match self {
+            Self::Avx512VnniTiles => "AVX-512 VNNI int8 tiles, fused projections",
+            Self::AvxVnniTiles => "AVX-VNNI int8 tiles (256-bit)",
+            Self::RowDot => "row-at-a-time dot products",
+        };
+        let padding = if self.pads() { "on" } else { "off" };
+        write!(f, "Q8_0 on {kernels}; VNNI padding {padding}")
+    }
+}
+
+/// The path on this CPU, decided once as candle decides it (`repack_x86::level`).
+pub fn kernel_path() -> KernelPath {
+    static PATH: std::sync::OnceLock<KernelPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| path_for(Cpu::detect()))
+}
+
+/// What candle's choice depends on: CPU features and its two override variables.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    avx512f: bool,
+    avx512vnni: bool,
+    avxvnni: bool,
+    avx2: bool,
+    /// `MISTRALRS_FORCE_AVX2=1`: candle keeps off every int8 tile kernel.
+    force_avx2: bool,
+    /// `MISTRALRS_FORCE_AVXVNNI=1`: candle takes the 256-bit tiles even on AVX-512.
+    force_avxvnni: bool,
+}
+
+impl Cpu {
+    #[cfg(target_arch = "x86_64")]
+    fn detect() -> Self {
+        let set = |name: &str| std::env::var(name).as_deref() == Ok("1");
+        Self {
+            avx512f: is_x86_feature_detected!("avx512f"),
+            avx512vnni: is_x86_feature_detected!("avx512vnni"),
+            avxvnni: is_x86_feature_detected!("avxvnni"),
+            avx2: is_x86_feature_detected!("avx2"),
+            force_avx2: set("MISTRALRS_FORCE_AVX2"),
+            force_avxvnni: set("MISTRALRS_FORCE_AVXVNNI"),
+        }
+    }
+
+    /// candle's tile kernels are x86 only.
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+    fn detect() -> Self {
+        Self::default()
+    }
+}
+
+/// candle 0.11's order: AVX-512 VNNI, then AVX-VNNI; its AVX2-only tier skips Q8_0 (the
+/// unsigned multiply would overflow), which leaves the row kernel.
+fn path_for(cpu: Cpu) -> KernelPath {
+    let forced = cpu.force_avx2 || cpu.force_avxvnni;
+    if !forced && cpu.avx512f && cpu.avx512vnni {
+        KernelPath::Avx512VnniTiles
+    } else if !cpu.force_avx2 && (cpu.force_avxvnni || cpu.avxvnni) && cpu.avx2 {
+        KernelPath::AvxVnniTiles
+    } else {
+        KernelPath::RowDot
     }
 }
 
@@ -138,9 +210,35 @@ mod tests {
 
     #[test]
     fn padding_only_where_the_tile_kernels_run() {
-        let expected = if has_int8_tile_kernels() { 768 } else { 576 };
+        let expected = if kernel_path().pads() { 768 } else { 576 };
         assert_eq!(padded_width(576, GgmlDType::Q8_0), expected);
         assert_eq!(padded_width(1536, GgmlDType::Q8_0), 1536);
         assert_eq!(padded_width(576, GgmlDType::F32), 576);
+    }
+
+    #[test]
+    fn the_kernel_path_follows_candles_order_and_overrides() {
+        let sapphire_rapids =
+            Cpu { avx512f: true, avx512vnni: true, avxvnni: true, avx2: true, ..Cpu::default() };
+        let zen4 = Cpu { avxvnni: false, ..sapphire_rapids };
+        let alder_lake = Cpu { avx512f: false, avx512vnni: false, ..sapphire_rapids };
+        let haswell = Cpu { avx2: true, ..Cpu::default() };
+
+        assert_eq!(path_for(sapphire_rapids), KernelPath::Avx512VnniTiles);
+        assert_eq!(path_for(zen4), KernelPath::Avx512VnniTiles);
+        assert_eq!(path_for(alder_lake), KernelPath::AvxVnniTiles);
+        assert_eq!(path_for(haswell), KernelPath::RowDot);
+        assert_eq!(path_for(Cpu::default()), KernelPath::RowDot);
+        assert_eq!(path_for(Cpu { force_avx2: true, ..sapphire_rapids }), KernelPath::RowDot);
+        assert_eq!(path_for(Cpu { force_avxvnni: true, ..zen4 }), KernelPath::AvxVnniTiles);
+    }
+
+    #[test]
+    fn the_kernel_path_names_its_padding() {
+        assert_eq!(
+            KernelPath::Avx512VnniTiles.to_string(),
+            "Q8_0 on AVX-512 VNNI int8 tiles, fused projections; VNNI padding on"
+        );
+        assert_eq!(KernelPath::RowDot.to_string(), "Q8_0 on row-at-a-time dot products; VNNI padding off");
     }
 }

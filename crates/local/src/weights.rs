@@ -39,6 +39,15 @@ pub fn load(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
     load_file(&cache)
 }
 
+/// The quantization of a GGUF file's weight matrices ("Q4_1", "Q8_0"), read from its header.
+pub fn file_quantization(path: &Path) -> Result<String, LoadError> {
+    let unreadable = |e: &dyn std::fmt::Display| LoadError::Corrupt(path.to_owned(), e.to_string());
+    let mut reader = BufReader::new(File::open(path).map_err(|e| unreadable(&e))?);
+    let content = gguf_file::Content::read(&mut reader).map_err(|e| unreadable(&e))?;
+    let dtype = crate::model::matrix_type(&content).ok_or_else(|| unreadable(&"no weight matrices"))?;
+    Ok(format!("{dtype:?}"))
+}
+
 fn load_file(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
     let corrupt = |e: candle_core::Error| LoadError::Corrupt(path.to_owned(), e.to_string());
     let mut reader =
@@ -86,4 +95,28 @@ fn convert(source: &Path, cache: &Path) -> Result<(), LoadError> {
         Ok(())
     };
     write().map_err(|e| LoadError::Cache(cache.to_owned(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_q4_1_file_runs_as_q8_0() -> Result<(), LoadError> {
+        let path = crate::tests::model_path();
+        assert_eq!(file_quantization(&path)?, "Q4_1");
+        let (model, _) = load(&path)?;
+        assert_eq!(model.quantization(), GgmlDType::Q8_0);
+        assert_eq!(file_quantization(&cache_path(&path))?, "Q8_0");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_that_is_not_gguf_is_named_as_corrupt() {
+        let path = std::env::temp_dir().join(format!("not-a-model-{}.gguf", std::process::id()));
+        std::fs::write(&path, b"not a gguf").expect("a temporary file");
+        let result = file_quantization(&path);
+        std::fs::remove_file(&path).ok();
+        assert!(matches!(result, Err(LoadError::Corrupt(p, _)) if p == path));
+    }
 }
