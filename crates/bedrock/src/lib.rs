@@ -2,7 +2,7 @@
 //!
 //! In the data flow it sits between the server's validated [`ChatRequest`] and Amazon Bedrock:
 //! [`connect`] sets up the SDK clients every configured model shares (trusting `AWS_CA_BUNDLE`'s
-//! certificates too, see [`https_client`]; a few answers to each connection, see `upstream.rs`);
+//! certificates too; a few answers to each connection, see `upstream.rs`);
 //! each request is shaped by its
 //! model's rules (`rules.rs`: which parameters it takes, how it reasons), sent as ConverseStream,
 //! and its events become [`ChatEvent`]s; when streaming is refused before any token it falls
@@ -32,7 +32,7 @@ use streambed_core::{
 
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, connect, models};
 pub use params::Param;
-pub use trust::{CaBundleError, https_client};
+pub use trust::CaBundleError;
 
 use futures_util::StreamExt;
 

@@ -24,13 +24,6 @@ pub struct CaBundleError {
     reason: String,
 }
 
-/// The SDK's default HTTPS client (rustls on aws-lc-rs, ALPN `h2` then `http/1.1`, proxies from
-/// `HTTPS_PROXY` and `NO_PROXY`), trusting the certificates in `ca_bundle` besides the
-/// platform's roots.
-pub fn https_client(ca_bundle: &Path) -> Result<SharedHttpClient, CaBundleError> {
-    Ok(http_client(Some(tls_context(ca_bundle)?)))
-}
-
 /// The platform's roots and the certificates in `ca_bundle`.
 pub(crate) fn tls_context(ca_bundle: &Path) -> Result<TlsContext, CaBundleError> {
     let error = |reason: String| CaBundleError { path: ca_bundle.to_owned(), reason };
@@ -108,12 +101,12 @@ mod tests {
     fn error_for(contents: &str) -> String {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(contents.as_bytes()).unwrap();
-        https_client(file.path()).unwrap_err().to_string()
+        tls_context(file.path()).unwrap_err().to_string()
     }
 
     #[test]
     fn a_missing_file_is_refused_naming_the_variable() {
-        let error = https_client(Path::new("/nonexistent/ca.pem")).unwrap_err().to_string();
+        let error = tls_context(Path::new("/nonexistent/ca.pem")).unwrap_err().to_string();
         assert!(error.starts_with("AWS_CA_BUNDLE: /nonexistent/ca.pem: "), "{error}");
     }
 
