@@ -16,6 +16,8 @@ mod limits;
 mod models;
 mod redis;
 mod store;
+#[cfg(test)]
+mod task_definition;
 mod vars;
 
 pub use connections::Connections;
