@@ -1,18 +1,19 @@
 //! OpenAI's wire types to and from the provider-neutral ones of `streambed-core`, as pure
-//! functions: a request becomes a [`ChatRequest`], an answer's events a `chat.completion`.
+//! functions: a request becomes a [`ChatRequest`] (here: validation and settings; its messages
+//! in [`messages`]), an answer's events a `chat.completion` ([`reply`], whose mappings the
+//! streamed chunks share).
 
-use serde_json::{Value, json};
-use streambed_core::{
-    ChatEvent, ChatRequest, Completion, Content, InferenceParams, Message, Reasoning, Role, StopReason,
-    ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
-};
+mod messages;
+mod reply;
+
+use serde_json::json;
+use streambed_core::{ChatRequest, Content, InferenceParams, Reasoning, ToolChoice, ToolSpec};
+
+pub use reply::{Reply, finish_reason, usage};
 
 use super::{
     error::Invalid,
-    wire::{
-        self, CompletionRequest, InContent, InMessage, InTool, InToolChoice, Meta, OutFunction, OutToolCall,
-        OutUsage, PromptTokensDetails, Stop,
-    },
+    wire::{CompletionRequest, InTool, InToolChoice, Stop},
 };
 use crate::config::Limits;
 
@@ -36,7 +37,7 @@ pub fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid>
             format!("This server returns one choice per request: `n` must be 1, not {n}."),
         ));
     }
-    let (system, messages) = conversation(body.messages)?;
+    let (system, messages) = messages::conversation(body.messages)?;
     limits.check_size(system.as_deref(), &messages).map_err(|message| Invalid::param("messages", message))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => Some(("max_completion_tokens", n)),
@@ -87,106 +88,6 @@ pub fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid>
         stream,
         include_usage: stream && body.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
     })
-}
-
-/// System and developer messages, joined, and the turns: a tool message is a tool result in a
-/// user turn, and consecutive messages of one side (several tool results, or tool results then
-/// the user's text) make one turn, as Converse wants turns to alternate.
-fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Vec<Message>), Invalid> {
-    let mut system = Vec::new();
-    let mut turns: Vec<Message> = Vec::new();
-    for (i, message) in messages.into_iter().enumerate() {
-        let (role, blocks) = match message {
-            InMessage::System { content } | InMessage::Developer { content } => {
-                system.push(text(content, i)?);
-                continue;
-            }
-            InMessage::User { content } => {
-                let text = text(content, i)?;
-                if text.trim().is_empty() {
-                    return Err(Invalid::param(
-                        "messages",
-                        format!("`messages[{i}].content` must not be empty."),
-                    ));
-                }
-                (Role::User, vec![Content::Text(text)])
-            }
-            InMessage::Assistant { content, tool_calls } => {
-                (Role::Assistant, assistant(content, tool_calls, i)?)
-            }
-            InMessage::Tool { content, tool_call_id } => {
-                let result =
-                    ToolResult { tool_use_id: tool_call_id, content: text(content, i)?, is_error: false };
-                (Role::User, vec![Content::ToolResult(result)])
-            }
-        };
-        match turns.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => turns.push(Message { role, content: blocks }),
-        }
-    }
-    if turns.last().is_none_or(|m| m.role != Role::User) {
-        return Err(Invalid::param(
-            "messages",
-            "The last message must have the role `user` or `tool`.".into(),
-        ));
-    }
-    let system = system.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
-    Ok(((!system.is_empty()).then(|| system.join("\n\n")), turns))
-}
-
-fn assistant(
-    content: Option<InContent>,
-    tool_calls: Option<Vec<wire::InToolCall>>,
-    i: usize,
-) -> Result<Vec<Content>, Invalid> {
-    let mut blocks = Vec::new();
-    if let Some(content) = content {
-        let text = text(content, i)?;
-        // Converse refuses blank text blocks; an assistant that only called tools sends "".
-        if !text.trim().is_empty() {
-            blocks.push(Content::Text(text));
-        }
-    }
-    for (j, call) in tool_calls.unwrap_or_default().into_iter().enumerate() {
-        let arguments = call.function.arguments.trim();
-        let input =
-            if arguments.is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(arguments) };
-        let input = input.ok().filter(Value::is_object).ok_or_else(|| {
-            Invalid::param(
-                "messages",
-                format!("`messages[{i}].tool_calls[{j}].function.arguments` must be a JSON object as text."),
-            )
-        })?;
-        blocks.push(Content::ToolUse(ToolUse { id: call.id, name: call.function.name, input }));
-    }
-    if blocks.is_empty() {
-        return Err(Invalid::param(
-            "messages",
-            format!("`messages[{i}]` has neither content nor tool_calls."),
-        ));
-    }
-    Ok(blocks)
-}
-
-/// The text of a message: a string, or its text parts joined by newlines.
-fn text(content: InContent, i: usize) -> Result<String, Invalid> {
-    match content {
-        InContent::Text(text) => Ok(text),
-        InContent::Parts(parts) => {
-            let texts = parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
-                ("text", Some(text)) => Ok(text),
-                (kind, _) => Err(Invalid::param(
-                    "messages",
-                    format!(
-                        "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts only \
-                         (`{{\"type\": \"text\", \"text\": …}}`)."
-                    ),
-                )),
-            });
-            Ok(texts.collect::<Result<Vec<_>, _>>()?.join("\n"))
-        }
-    }
 }
 
 fn tool((i, tool): (usize, InTool)) -> Result<ToolSpec, Invalid> {
@@ -279,88 +180,10 @@ pub fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reasoning {
     if answers_tools && !reasoned { Reasoning::Off } else { reasoning }
 }
 
-pub fn finish_reason(stop: &StopReason) -> &'static str {
-    match stop {
-        StopReason::EndTurn | StopReason::StopSequence | StopReason::Other(_) => "stop",
-        StopReason::MaxTokens | StopReason::ContextWindowExceeded => "length",
-        StopReason::ToolUse => "tool_calls",
-        StopReason::GuardrailIntervened | StopReason::ContentFiltered => "content_filter",
-    }
-}
-
-/// OpenAI counts cached input in `prompt_tokens`; Bedrock counts it apart.
-pub fn usage(usage: &Usage) -> OutUsage {
-    let cached = usage.cache_read_input_tokens;
-    let prompt = usage.input_tokens + cached.unwrap_or(0) + usage.cache_write_input_tokens.unwrap_or(0);
-    OutUsage {
-        prompt_tokens: prompt,
-        completion_tokens: usage.output_tokens,
-        total_tokens: prompt + usage.output_tokens,
-        prompt_tokens_details: cached.map(|cached_tokens| PromptTokensDetails { cached_tokens }),
-    }
-}
-
-/// A whole answer gathered from its events, for `stream: false`.
-#[derive(Debug, Default)]
-pub struct Reply {
-    text: String,
-    reasoning: String,
-    tool_calls: Vec<OutToolCall>,
-}
-
-impl Reply {
-    /// Adds an event other than `Done`.
-    pub fn push(&mut self, event: ChatEvent) {
-        match event {
-            ChatEvent::Text(text) => self.text.push_str(&text),
-            ChatEvent::Reasoning(text) => self.reasoning.push_str(&text),
-            ChatEvent::ToolCall { id, name } => self.tool_calls.push(OutToolCall {
-                id,
-                kind: "function",
-                function: OutFunction { name, arguments: String::new() },
-            }),
-            ChatEvent::ToolInput(fragment) => {
-                if let Some(call) = self.tool_calls.last_mut() {
-                    call.function.arguments.push_str(&fragment);
-                }
-            }
-            ChatEvent::ReasoningSignature(_) | ChatEvent::RedactedReasoning(_) | ChatEvent::Done(_) => {}
-        }
-    }
-
-    pub fn finish(mut self, completion: &Completion, meta: Meta) -> wire::Completion {
-        for call in &mut self.tool_calls {
-            // A call without input still has to parse as JSON on the client's side.
-            if call.function.arguments.is_empty() {
-                call.function.arguments.push_str("{}");
-            }
-        }
-        let content = (!self.text.is_empty() || self.tool_calls.is_empty()).then_some(self.text);
-        wire::Completion {
-            id: meta.id,
-            object: "chat.completion",
-            created: meta.created,
-            model: meta.model,
-            choices: [wire::Choice {
-                index: 0,
-                message: wire::OutMessage {
-                    role: "assistant",
-                    content,
-                    reasoning_content: (!self.reasoning.is_empty()).then_some(self.reasoning),
-                    tool_calls: self.tool_calls,
-                    refusal: None,
-                },
-                logprobs: None,
-                finish_reason: finish_reason(&completion.stop_reason),
-            }],
-            usage: usage(&completion.usage),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
+    use streambed_core::{Message, Role, ToolResult, ToolUse};
 
     use super::*;
 
@@ -371,60 +194,6 @@ mod tests {
     fn parse(body: Value) -> Result<Asked, String> {
         let body: CompletionRequest = serde_json::from_value(body).map_err(|e| e.to_string())?;
         asked(body, &limits()).map_err(|e| e.message)
-    }
-
-    #[test]
-    fn roles_become_a_system_prompt_and_alternating_turns() {
-        let asked = parse(json!({
-            "model": "m",
-            "messages": [
-                { "role": "system", "content": "Be brief." },
-                { "role": "developer", "content": [{ "type": "text", "text": "Use French." }] },
-                { "role": "user", "content": [{ "type": "text", "text": "Weather" }, { "type": "text", "text": "in Paris?" }] },
-                { "role": "assistant", "content": null, "tool_calls": [
-                    { "id": "c1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } },
-                    { "id": "c2", "type": "function", "function": { "name": "time", "arguments": "" } }
-                ] },
-                { "role": "tool", "tool_call_id": "c1", "content": "Sunny" },
-                { "role": "tool", "tool_call_id": "c2", "content": [{ "type": "text", "text": "noon" }] },
-            ],
-        }))
-        .unwrap();
-
-        let request = asked.request;
-        assert_eq!(request.system.as_deref(), Some("Be brief.\n\nUse French."));
-        assert_eq!(request.messages.len(), 3, "the two tool results are one user turn");
-        assert_eq!(request.messages[0], Message::user("Weather\nin Paris?"));
-        assert_eq!(
-            request.messages[1].content[0],
-            Content::ToolUse(ToolUse {
-                id: "c1".into(),
-                name: "weather".into(),
-                input: json!({ "city": "Paris" })
-            })
-        );
-        assert_eq!(
-            request.messages[1].content[1],
-            Content::ToolUse(ToolUse { id: "c2".into(), name: "time".into(), input: json!({}) })
-        );
-        assert_eq!(
-            request.messages[2],
-            Message {
-                role: Role::User,
-                content: vec![
-                    Content::ToolResult(ToolResult {
-                        tool_use_id: "c1".into(),
-                        content: "Sunny".into(),
-                        is_error: false
-                    }),
-                    Content::ToolResult(ToolResult {
-                        tool_use_id: "c2".into(),
-                        content: "noon".into(),
-                        is_error: false
-                    }),
-                ],
-            }
-        );
     }
 
     #[test]
@@ -531,52 +300,5 @@ mod tests {
         request.messages.push(Message { role: Role::User, content: vec![Content::ToolResult(result)] });
 
         assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::Off);
-    }
-
-    #[test]
-    fn stop_reasons_map_to_finish_reasons() {
-        for (stop, finish) in [
-            (StopReason::EndTurn, "stop"),
-            (StopReason::StopSequence, "stop"),
-            (StopReason::MaxTokens, "length"),
-            (StopReason::ToolUse, "tool_calls"),
-            (StopReason::ContentFiltered, "content_filter"),
-            (StopReason::GuardrailIntervened, "content_filter"),
-        ] {
-            assert_eq!(finish_reason(&stop), finish, "{stop:?}");
-        }
-    }
-
-    #[test]
-    fn cached_input_counts_in_prompt_tokens() {
-        let usage = usage(&Usage { cache_read_input_tokens: Some(30), ..Usage::new(5, 7) });
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (35, 7, 42));
-        assert_eq!(usage.prompt_tokens_details, Some(PromptTokensDetails { cached_tokens: 30 }));
-    }
-
-    #[test]
-    fn a_reply_gathers_text_and_whole_tool_calls() {
-        let mut reply = Reply::default();
-        for event in [
-            ChatEvent::Text("Let me look.".into()),
-            ChatEvent::ToolCall { id: "t1".into(), name: "weather".into() },
-            ChatEvent::ToolInput("{\"city\":".into()),
-            ChatEvent::ToolInput("\"Paris\"}".into()),
-        ] {
-            reply.push(event);
-        }
-        let meta = Meta { id: "chatcmpl-1".into(), created: 1, model: "m".into() };
-
-        let completion = reply.finish(&Completion::new(StopReason::ToolUse, Usage::new(1, 2)), meta);
-
-        let json = serde_json::to_value(&completion).unwrap();
-        assert_eq!(json["object"], "chat.completion");
-        assert_eq!(json["choices"][0]["finish_reason"], "tool_calls");
-        assert_eq!(json["choices"][0]["message"]["content"], "Let me look.");
-        assert_eq!(
-            json["choices"][0]["message"]["tool_calls"],
-            json!([{ "id": "t1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } }])
-        );
-        assert_eq!(json["usage"], json!({ "prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3 }));
     }
 }

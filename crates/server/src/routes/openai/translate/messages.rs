@@ -1,0 +1,169 @@
+//! OpenAI's `messages` as the neutral conversation: the system prompt apart, and turns that
+//! alternate as Converse wants them.
+
+use serde_json::{Value, json};
+use streambed_core::{Content, Message, Role, ToolResult, ToolUse};
+
+use crate::routes::openai::{
+    error::Invalid,
+    wire::{self, InContent, InMessage},
+};
+
+/// System and developer messages, joined, and the turns: a tool message is a tool result in a
+/// user turn, and consecutive messages of one side (several tool results, or tool results then
+/// the user's text) make one turn, as Converse wants turns to alternate.
+pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Vec<Message>), Invalid> {
+    let mut system = Vec::new();
+    let mut turns: Vec<Message> = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        let (role, blocks) = match message {
+            InMessage::System { content } | InMessage::Developer { content } => {
+                system.push(text(content, i)?);
+                continue;
+            }
+            InMessage::User { content } => {
+                let text = text(content, i)?;
+                if text.trim().is_empty() {
+                    return Err(Invalid::param(
+                        "messages",
+                        format!("`messages[{i}].content` must not be empty."),
+                    ));
+                }
+                (Role::User, vec![Content::Text(text)])
+            }
+            InMessage::Assistant { content, tool_calls } => {
+                (Role::Assistant, assistant(content, tool_calls, i)?)
+            }
+            InMessage::Tool { content, tool_call_id } => {
+                let result =
+                    ToolResult { tool_use_id: tool_call_id, content: text(content, i)?, is_error: false };
+                (Role::User, vec![Content::ToolResult(result)])
+            }
+        };
+        match turns.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => turns.push(Message { role, content: blocks }),
+        }
+    }
+    if turns.last().is_none_or(|m| m.role != Role::User) {
+        return Err(Invalid::param(
+            "messages",
+            "The last message must have the role `user` or `tool`.".into(),
+        ));
+    }
+    let system = system.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
+    Ok(((!system.is_empty()).then(|| system.join("\n\n")), turns))
+}
+
+fn assistant(
+    content: Option<InContent>,
+    tool_calls: Option<Vec<wire::InToolCall>>,
+    i: usize,
+) -> Result<Vec<Content>, Invalid> {
+    let mut blocks = Vec::new();
+    if let Some(content) = content {
+        let text = text(content, i)?;
+        // Converse refuses blank text blocks; an assistant that only called tools sends "".
+        if !text.trim().is_empty() {
+            blocks.push(Content::Text(text));
+        }
+    }
+    for (j, call) in tool_calls.unwrap_or_default().into_iter().enumerate() {
+        let arguments = call.function.arguments.trim();
+        let input =
+            if arguments.is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(arguments) };
+        let input = input.ok().filter(Value::is_object).ok_or_else(|| {
+            Invalid::param(
+                "messages",
+                format!("`messages[{i}].tool_calls[{j}].function.arguments` must be a JSON object as text."),
+            )
+        })?;
+        blocks.push(Content::ToolUse(ToolUse { id: call.id, name: call.function.name, input }));
+    }
+    if blocks.is_empty() {
+        return Err(Invalid::param(
+            "messages",
+            format!("`messages[{i}]` has neither content nor tool_calls."),
+        ));
+    }
+    Ok(blocks)
+}
+
+/// The text of a message: a string, or its text parts joined by newlines.
+fn text(content: InContent, i: usize) -> Result<String, Invalid> {
+    match content {
+        InContent::Text(text) => Ok(text),
+        InContent::Parts(parts) => {
+            let texts = parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
+                ("text", Some(text)) => Ok(text),
+                (kind, _) => Err(Invalid::param(
+                    "messages",
+                    format!(
+                        "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts only \
+                         (`{{\"type\": \"text\", \"text\": …}}`)."
+                    ),
+                )),
+            });
+            Ok(texts.collect::<Result<Vec<_>, _>>()?.join("\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn roles_become_a_system_prompt_and_alternating_turns() {
+        let messages: Vec<InMessage> = serde_json::from_value(json!([
+            { "role": "system", "content": "Be brief." },
+            { "role": "developer", "content": [{ "type": "text", "text": "Use French." }] },
+            { "role": "user", "content": [{ "type": "text", "text": "Weather" }, { "type": "text", "text": "in Paris?" }] },
+            { "role": "assistant", "content": null, "tool_calls": [
+                { "id": "c1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } },
+                { "id": "c2", "type": "function", "function": { "name": "time", "arguments": "" } }
+            ] },
+            { "role": "tool", "tool_call_id": "c1", "content": "Sunny" },
+            { "role": "tool", "tool_call_id": "c2", "content": [{ "type": "text", "text": "noon" }] },
+        ]))
+        .unwrap();
+
+        let (system, messages) = conversation(messages).unwrap();
+
+        assert_eq!(system.as_deref(), Some("Be brief.\n\nUse French."));
+        assert_eq!(messages.len(), 3, "the two tool results are one user turn");
+        assert_eq!(messages[0], Message::user("Weather\nin Paris?"));
+        assert_eq!(
+            messages[1].content[0],
+            Content::ToolUse(ToolUse {
+                id: "c1".into(),
+                name: "weather".into(),
+                input: json!({ "city": "Paris" })
+            })
+        );
+        assert_eq!(
+            messages[1].content[1],
+            Content::ToolUse(ToolUse { id: "c2".into(), name: "time".into(), input: json!({}) })
+        );
+        assert_eq!(
+            messages[2],
+            Message {
+                role: Role::User,
+                content: vec![
+                    Content::ToolResult(ToolResult {
+                        tool_use_id: "c1".into(),
+                        content: "Sunny".into(),
+                        is_error: false
+                    }),
+                    Content::ToolResult(ToolResult {
+                        tool_use_id: "c2".into(),
+                        content: "noon".into(),
+                        is_error: false
+                    }),
+                ],
+            }
+        );
+    }
+}
