@@ -12,6 +12,7 @@
 
 mod backend;
 mod cursor;
+mod reasoning;
 mod rows;
 mod sql;
 mod store;
@@ -143,7 +144,9 @@ pub struct Finish {
     pub stop_reason: Option<String>,
     pub usage: Option<Usage>,
     pub error_code: Option<String>,
-    /// The answer's reasoning blocks with their signatures (empty for most answers).
+    /// The answer's reasoning blocks with their signatures (empty for most answers). Their text
+    /// blocks, in order, must be the start of the answer's reasoning as appended: only their
+    /// lengths are stored, and their text is read back from the reasoning.
     pub reasoning_blocks: Vec<ReasoningBlock>,
 }
 
@@ -209,6 +212,11 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// oldest first, ending with it. An untitled conversation takes its title from `content`
     /// (trimmed, first line, about 60 characters cut at a word). `model`, when given, becomes
     /// the conversation's model.
+    ///
+    /// Asking the conversation's last question again is a retry, not a second question: when
+    /// it has no answer yet, or one that ended without a word (`error`, `stopped` or
+    /// `interrupted`, with no text or reasoning), that question is reused and the empty answer
+    /// deleted, so the conversation keeps one question and (once answered) one answer.
     fn add_user_message(
         &self,
         owner: &Owner,
@@ -220,7 +228,9 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// [`add_user_message`](Self::add_user_message) and [`start_answer`](Self::start_answer) in
     /// one transaction: the user turn, the history ending with it, and the id of the new
     /// `streaming` answer leased by `replica`. What the server does for each turn, so a turn
-    /// costs one write transaction before the model is asked.
+    /// costs one write transaction before the model is asked. A retry reuses the question as
+    /// [`add_user_message`](Self::add_user_message) says, and the new answer takes the place of
+    /// the one that came to nothing.
     fn begin_turn(
         &self,
         owner: &Owner,

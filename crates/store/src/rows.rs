@@ -3,10 +3,14 @@
 //! hand, generic over the backend's row, as sqlx's derive would write it.
 
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, types::Json};
-use streambed_core::{ReasoningBlock, Role, Usage};
+use streambed_core::{Role, Usage};
 use uuid::Uuid;
 
-use crate::{Conversation, MessageStatus, StoredMessage, timestamp::Timestamp};
+use crate::{
+    Conversation, MessageStatus, StoredMessage,
+    reasoning::{self, ReasoningPart},
+    timestamp::Timestamp,
+};
 
 #[derive(Debug)]
 pub(crate) struct ConversationRow {
@@ -55,7 +59,7 @@ pub(crate) struct MessageRow {
     status: String,
     model: Option<String>,
     reasoning: String,
-    parts: Option<Json<Vec<ReasoningBlock>>>,
+    parts: Option<Json<Vec<ReasoningPart>>>,
     usage: Option<Json<Usage>>,
     stop_reason: Option<String>,
     error_code: Option<String>,
@@ -68,7 +72,7 @@ where
     Uuid: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     Json<Usage>: Decode<'r, R::Database> + Type<R::Database>,
-    Json<Vec<ReasoningBlock>>: Decode<'r, R::Database> + Type<R::Database>,
+    Json<Vec<ReasoningPart>>: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
@@ -92,6 +96,8 @@ impl TryFrom<MessageRow> for StoredMessage {
     type Error = sqlx::Error;
 
     fn try_from(row: MessageRow) -> Result<Self, Self::Error> {
+        let reasoning_blocks =
+            row.parts.map(|Json(parts)| reasoning::blocks(parts, &row.reasoning)).unwrap_or_default();
         Ok(Self {
             id: row.id,
             role: parse_role(&row.role)?,
@@ -99,7 +105,7 @@ impl TryFrom<MessageRow> for StoredMessage {
             status: parse_status(&row.status)?,
             model: row.model,
             reasoning: (!row.reasoning.is_empty()).then_some(row.reasoning),
-            reasoning_blocks: row.parts.map(|Json(blocks)| blocks).unwrap_or_default(),
+            reasoning_blocks,
             usage: row.usage.map(|Json(usage)| usage),
             stop_reason: row.stop_reason,
             error_code: row.error_code,

@@ -40,7 +40,8 @@ pub(crate) const TOUCH: &str = "\
         title = CASE WHEN title = '' THEN $5 ELSE title END \
     WHERE id = $1 AND owner = $2";
 
-pub(crate) const COUNT_MESSAGES: &str = "SELECT count(*) FROM messages WHERE conversation_id = $1";
+/// An answer a retried question replaces (see `turn`).
+pub(crate) const DELETE_MESSAGE: &str = "DELETE FROM messages WHERE id = $1";
 
 /// `id, conversation_id, role, content, status, model, replica_id, created_at`.
 pub(crate) const INSERT_MESSAGE: &str = "\

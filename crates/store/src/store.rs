@@ -238,6 +238,9 @@ impl ConversationStore for SqlStore {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let text = text.to_owned();
         let reasoning = reasoning.to_owned();
+        // The blocks' text is in `reasoning` already: `parts` keeps only where each one ends.
+        let parts =
+            (!finish.reasoning_blocks.is_empty()).then(|| crate::reasoning::parts(&finish.reasoning_blocks));
         boxed(async move {
             with_pool!(&self.pools, |pool| {
                 sqlx::query(sql::FINISH)
@@ -248,7 +251,7 @@ impl ConversationStore for SqlStore {
                     .bind(finish.usage.map(Json))
                     .bind(finish.stop_reason.as_deref())
                     .bind(finish.error_code.as_deref())
-                    .bind((!finish.reasoning_blocks.is_empty()).then_some(Json(&finish.reasoning_blocks)))
+                    .bind(parts.as_ref().map(Json))
                     .execute(pool)
                     .await?;
             });

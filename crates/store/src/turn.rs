@@ -1,6 +1,12 @@
 //! A turn: the user's message and, when the server asks for it, the `streaming` answer that
 //! follows, written in one transaction (the conversation row first, so the message count and
 //! the inserts cannot race another turn).
+//!
+//! Asking the same question again right after its answer came to nothing (refused before its
+//! first token, stopped or interrupted before it wrote a word) is a retry: the question already
+//! stored is the one answered, and the empty answer makes way for the new one. So a conversation
+//! reads, on reload and to the model, as one question and one answer, never the question twice.
+//! An answer that said anything stays, and the question asked again follows it.
 
 use streambed_core::{BoxFuture, Role};
 use uuid::Uuid;
@@ -8,9 +14,9 @@ use uuid::Uuid;
 use crate::{
     MessageStatus, Owner, ReplicaId, StoreError, StoredMessage,
     backend::with_pool,
-    rows::{self, MessageRow, role_text},
+    rows::{self, role_text},
     sql,
-    store::{SqlStore, boxed, sql_count},
+    store::{SqlStore, boxed},
     timestamp::Timestamp,
     title,
 };
@@ -19,8 +25,9 @@ use crate::{
 pub(crate) type Turn = (Vec<StoredMessage>, Option<Uuid>);
 
 impl SqlStore {
-    /// Stores a user turn and, given a `replica`, the `streaming` answer that follows it, in one
-    /// transaction; returns the history ending with the user turn, and the answer's id.
+    /// Stores a user turn (or, for a retry, reuses it: see the module) and, given a `replica`,
+    /// the `streaming` answer that follows it, in one transaction; returns the history ending
+    /// with the user turn, and the answer's id.
     pub(crate) fn turn(
         &self,
         owner: &Owner,
@@ -36,12 +43,12 @@ impl SqlStore {
         let limit = self.limits.max_messages_per_conversation;
         boxed(async move {
             let answer = replica.map(|replica| (Uuid::now_v7(), replica));
-            let history: Vec<MessageRow> = with_pool!(&self.pools, |pool| {
+            let history: Vec<StoredMessage> = with_pool!(&self.pools, |pool| {
                 let mut tx = pool.begin().await?;
                 let now = Timestamp::now();
                 // The conversation's row is written first: that takes SQLite's write lock at
                 // once (a transaction that read first could fail to upgrade) and locks the row
-                // in PostgreSQL, so no other turn can slip in between the count and the insert.
+                // in PostgreSQL, so no other turn can slip in between the reads and the inserts.
                 let found = sqlx::query(sql::TOUCH)
                     .bind(id)
                     .bind(&owner)
@@ -54,23 +61,44 @@ impl SqlStore {
                 if found == 0 {
                     return Err(StoreError::NotFound);
                 }
-                let count: i64 = sqlx::query_scalar(sql::COUNT_MESSAGES).bind(id).fetch_one(&mut *tx).await?;
-                // Room for this turn and the answer that follows it.
-                if count + 2 > sql_count(limit) {
+                let mut history =
+                    rows::messages(sqlx::query_as(sql::MESSAGES).bind(id).fetch_all(&mut *tx).await?)?;
+                let retry = retried(&history, &content);
+                if let Retry::Replaces(empty) = retry {
+                    sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
+                    history.pop();
+                }
+                // Room for this turn (unless it is stored already) and the answer that follows it.
+                if history.len() + usize::from(retry == Retry::Not) + 1 > limit_len(limit) {
                     return Err(StoreError::Full { what: "messages", limit });
                 }
-                sqlx::query(sql::INSERT_MESSAGE)
-                    .bind(Uuid::now_v7())
-                    .bind(id)
-                    .bind(role_text(Role::User))
-                    .bind(&content)
-                    .bind(MessageStatus::Complete.as_str())
-                    .bind(None::<&str>)
-                    .bind(None::<Uuid>)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let history = sqlx::query_as(sql::MESSAGES).bind(id).fetch_all(&mut *tx).await?;
+                if retry == Retry::Not {
+                    let question = StoredMessage {
+                        id: Uuid::now_v7(),
+                        role: Role::User,
+                        content: content.clone(),
+                        status: MessageStatus::Complete,
+                        model: None,
+                        reasoning: None,
+                        reasoning_blocks: Vec::new(),
+                        usage: None,
+                        stop_reason: None,
+                        error_code: None,
+                        created_at: now.0,
+                    };
+                    sqlx::query(sql::INSERT_MESSAGE)
+                        .bind(question.id)
+                        .bind(id)
+                        .bind(role_text(Role::User))
+                        .bind(&question.content)
+                        .bind(MessageStatus::Complete.as_str())
+                        .bind(None::<&str>)
+                        .bind(None::<Uuid>)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    history.push(question);
+                }
                 if let Some((message, replica)) = answer {
                     sqlx::query(sql::INSERT_MESSAGE)
                         .bind(message)
@@ -87,7 +115,41 @@ impl SqlStore {
                 tx.commit().await?;
                 history
             });
-            Ok((rows::messages(history)?, answer.map(|(message, _)| message)))
+            Ok((history, answer.map(|(message, _)| message)))
         })
     }
+}
+
+/// Whether a question asked now repeats the conversation's last, unanswered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// A new question.
+    Not,
+    /// The last question, with no answer after it: it is answered now.
+    Reuses,
+    /// The last question, after this answer that ended without a word: the answer goes.
+    Replaces(Uuid),
+}
+
+fn retried(history: &[StoredMessage], content: &str) -> Retry {
+    let asked = |m: &StoredMessage| m.role == Role::User && m.content == content;
+    match history {
+        [.., question] if asked(question) => Retry::Reuses,
+        [.., question, answer] if asked(question) && came_to_nothing(answer) => Retry::Replaces(answer.id),
+        _ => Retry::Not,
+    }
+}
+
+/// An answer that ended (never a running one) without text or reasoning.
+fn came_to_nothing(answer: &StoredMessage) -> bool {
+    use MessageStatus::*;
+    answer.role == Role::Assistant
+        && matches!(answer.status, Error | Stopped | Interrupted)
+        && answer.content.is_empty()
+        && answer.reasoning.is_none()
+}
+
+/// The message limit as a length (it is `u64` in configuration).
+fn limit_len(limit: u64) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }

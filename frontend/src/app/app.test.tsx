@@ -188,11 +188,12 @@ describe('App with stored conversations', () => {
     expect(screen.queryByRole('alert')).toBeNull()
   })
 
-  it('on Retry after a refusal that the server kept, shows the turns as the server keeps them', async () => {
+  it('on Retry after a refusal that the server kept, shows one question and one answer, as the server keeps them', async () => {
     const { server, user, box } = setup()
     server.refuseNextChat({ status: 502, code: 'access_denied', stored: true })
     await user.type(box(), 'Hi{Enter}')
     const alert = await screen.findByRole('alert')
+    expect(screen.getByText('Failed: access_denied')).toBeInTheDocument()
 
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))
     await waitFor(() => expect(server.answers).toHaveLength(1))
@@ -204,15 +205,34 @@ describe('App with stored conversations', () => {
 
     const shown = screen.getAllByRole('article').map((a) => a.getAttribute('aria-label'))
     expect(shown).toEqual(server.conversations[0]!.messages.map((m) => (m.role === 'user' ? 'You' : 'Assistant')))
-    expect(shown).toEqual(['You', 'Assistant', 'You', 'Assistant'])
-    expect(screen.getByText('Failed: access_denied')).toBeInTheDocument()
+    expect(shown).toEqual(['You', 'Assistant'])
+    expect(screen.queryByText('Failed: access_denied')).toBeNull()
   })
 
-  it('keeps a failed stored answer when retrying, as the server does', async () => {
+  it('replaces a stored answer that failed before its first word when retrying, as the server does', async () => {
     const { server, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')
     await waitFor(() => expect(server.answers).toHaveLength(1))
     act(() => server.answers[0]!.error('throttled', 'Slow down.'))
+    const alert = await screen.findByRole('alert')
+
+    await user.click(within(alert).getByRole('button', { name: 'Retry' }))
+
+    await waitFor(() => expect(server.answers).toHaveLength(2))
+    expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi', model: 'test-model' })
+    expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
+    expect(screen.queryByText('Failed: throttled')).toBeNull()
+    expect(server.conversations[0]!.messages.map((m) => m.role)).toEqual(['user', 'assistant'])
+  })
+
+  it('keeps a failed stored answer that said something when retrying, as the server does', async () => {
+    const { server, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => {
+      server.answers[0]!.token('Hal')
+      server.answers[0]!.error('throttled', 'Slow down.')
+    })
     const alert = await screen.findByRole('alert')
 
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))

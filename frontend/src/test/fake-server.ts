@@ -147,7 +147,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
       if (!conversation.title) conversation.title = String(body.prompt).slice(0, 60)
       conversation.updatedAt = time
       conversation.model = model
-      conversation.messages.push({ id: `u${++ids}`, role: 'user', content: String(body.prompt), status: 'complete', createdAt: time })
+      ask(conversation, String(body.prompt), time)
       stored = { id: `a${++ids}`, role: 'assistant', content: '', reasoning: '', model, status: 'streaming', createdAt: time }
       conversation.messages.push(stored)
     }
@@ -207,12 +207,28 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
     const conversation = conversations.find((c) => c.id === body.conversationId)
     if (conversation && stored) {
       const time = now()
-      conversation.messages.push(
-        { id: `u${++ids}`, role: 'user', content: String(body.prompt), status: 'complete', createdAt: time },
-        { id: `a${++ids}`, role: 'assistant', content: '', status: 'error', errorCode: code, createdAt: time },
-      )
+      ask(conversation, String(body.prompt), time)
+      conversation.messages.push({ id: `a${++ids}`, role: 'assistant', content: '', status: 'error', errorCode: code, createdAt: time })
     }
     return refuse(status, code, 'Refused.')
+  }
+
+  /**
+   * Stores a turn's question as the server does: the conversation's last question asked again
+   * after its answer came to nothing (an error, Stop or interruption before any text) is
+   * reused, and that empty answer goes.
+   */
+  function ask(conversation: ConversationDetail, prompt: string, time: string): void {
+    const [before, last] = conversation.messages.slice(-2)
+    const isPrompt = (m: StoredMessage | undefined) => m?.role === 'user' && m.content === prompt
+    if (isPrompt(last)) return
+    const cameToNothing =
+      last?.role === 'assistant' && ['error', 'stopped', 'interrupted'].includes(last.status) && !last.content && !last.reasoning
+    if (isPrompt(before) && cameToNothing) {
+      conversation.messages.pop()
+      return
+    }
+    conversation.messages.push({ id: `u${++ids}`, role: 'user', content: prompt, status: 'complete', createdAt: time })
   }
 
   /** GET …/stream: the latest answer after the cursor, live while it runs, else from the store. */

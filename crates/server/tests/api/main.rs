@@ -18,6 +18,7 @@ mod models;
 mod openai;
 mod replicas;
 mod resume;
+mod retry;
 mod routes;
 mod shutdown;
 mod stored;

@@ -186,5 +186,6 @@ async fn a_reasoning_conversation_sends_its_signed_reasoning_back_on_the_next_tu
     let stored = app.http.get(app.url(&format!("/api/conversations/{id}"))).send().await.unwrap();
     let stored: Value = stored.json().await.unwrap();
     assert!(stored["messages"][1]["reasoning"].is_string());
+    assert_eq!(reasoning["text"], stored["messages"][1]["reasoning"], "sent back as stored, once");
     assert!(!stored.to_string().contains("signature"), "signatures never reach clients");
 }

@@ -125,3 +125,52 @@ pub async fn a_turn_stores_the_prompt_and_starts_its_answer_in_one_step(db: Test
     assert_eq!(started.model.as_deref(), Some("m"));
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
 }
+
+pub async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
+    let first = ReasoningBlock::Text { text: "Größe matters. ".into(), signature: Some("c2lnMQ==".into()) };
+    let redacted = ReasoningBlock::Redacted { data: "cmVkYWN0ZWQ=".into() };
+    let second = ReasoningBlock::Text { text: "So 👋 it is.".into(), signature: Some("c2lnMg==".into()) };
+    store.append_answer(answer, "Hi", "Größe matters. So 👋").await.unwrap();
+    let done = Finish {
+        reasoning_blocks: vec![first.clone(), redacted.clone(), second.clone()],
+        ..finish(MessageStatus::Complete)
+    };
+
+    store.finish_answer(answer, " there", " it is. Unsigned tail", done).await.unwrap();
+
+    let parts = db.text("SELECT CAST(parts AS TEXT) FROM messages WHERE role = 'assistant'").await;
+    assert!(!parts.contains("matters") && !parts.contains("it is"), "no reasoning text in parts: {parts}");
+    assert!(parts.contains("c2lnMQ==") && parts.contains("cmVkYWN0ZWQ="), "{parts}");
+    let stored = last_message(&*store, &alice, conversation).await;
+    assert_eq!(stored.reasoning.as_deref(), Some("Größe matters. So 👋 it is. Unsigned tail"));
+    assert_eq!(stored.reasoning_blocks, [first, redacted, second]);
+}
+
+pub async fn reasoning_blocks_stored_with_their_text_still_read(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
+    store.finish_answer(answer, "Answer", "Let me think.", finish(MessageStatus::Complete)).await.unwrap();
+
+    // As rows were written before the text moved out of `parts`.
+    db.execute(
+        r#"UPDATE messages SET parts = '[{"type":"text","text":"Let me think.","signature":"sig"},{"type":"redacted","data":"b64"}]' WHERE role = 'assistant'"#,
+    )
+    .await;
+
+    let stored = last_message(&*store, &alice, conversation).await;
+    assert_eq!(
+        stored.reasoning_blocks,
+        [
+            ReasoningBlock::Text { text: "Let me think.".into(), signature: Some("sig".into()) },
+            ReasoningBlock::Redacted { data: "b64".into() }
+        ]
+    );
+}

@@ -55,6 +55,34 @@ impl TestDb {
             }
         }
     }
+
+    /// Runs a `SELECT` of one text value beside the store, for how a row is laid out.
+    pub async fn text(&self, sql: &'static str) -> String {
+        match self {
+            Self::Sqlite { url, .. } => {
+                let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
+                sqlx::query_scalar(sql).fetch_one(&pool).await.expect("select")
+            }
+            Self::Postgres { url } => {
+                let pool = PgPool::connect(url).await.expect("connect to PostgreSQL");
+                sqlx::query_scalar(sql).fetch_one(&pool).await.expect("select")
+            }
+        }
+    }
+
+    /// Runs a statement beside the store, for rows as an earlier version wrote them.
+    pub async fn execute(&self, sql: &'static str) {
+        match self {
+            Self::Sqlite { url, .. } => {
+                let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
+                sqlx::query(sql).execute(&pool).await.expect("execute");
+            }
+            Self::Postgres { url } => {
+                let pool = PgPool::connect(url).await.expect("connect to PostgreSQL");
+                sqlx::query(sql).execute(&pool).await.expect("execute");
+            }
+        }
+    }
 }
 
 pub fn owner(name: &str) -> Owner {

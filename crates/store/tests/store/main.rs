@@ -8,6 +8,7 @@ mod conversations;
 mod harness;
 mod leases;
 mod opening;
+mod retries;
 
 /// Declares each behaviour once per backend.
 macro_rules! behaviours {
@@ -47,6 +48,11 @@ behaviours! {
     answers::a_finished_answer_is_not_finished_again,
     answers::an_answer_to_a_deleted_conversation_is_not_found,
     answers::a_turn_stores_the_prompt_and_starts_its_answer_in_one_step,
+    answers::reasoning_is_stored_once_and_read_back_with_its_blocks,
+    answers::reasoning_blocks_stored_with_their_text_still_read,
+    retries::a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_nothing,
+    retries::a_retry_that_fails_again_leaves_one_question_and_its_failure,
+    retries::an_answer_with_words_or_another_question_keeps_the_turn_before,
     leases::a_sweep_leaves_live_replicas_answers_alone,
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,

@@ -69,6 +69,20 @@ export function pendingAnswer(messages: UiMessage[]): UiMessage | null {
 }
 
 /**
+ * A kept answer that ended without a word (refused before its first token, or stopped or cut
+ * off before it): asking its question again replaces it, on the server and so here.
+ */
+export function cameToNothing(message: UiMessage | undefined): boolean {
+  return (
+    message?.role === 'assistant' &&
+    message.stored === true &&
+    message.content === '' &&
+    message.reasoning === '' &&
+    (message.state === 'failed' || message.state === 'stopped' || message.state === 'interrupted')
+  )
+}
+
+/**
  * A chat that starts from messages already there (a stored conversation). With `resuming`, an
  * answer the server is still writing is shown as streaming from the start: it is followed.
  */
@@ -130,8 +144,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return { ...state, status: 'ready', reconnecting: false, messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
     case 'retry': {
       const answer = newMessage(action.answerId, 'assistant', '', 'streaming')
-      // A stored failed answer stays, as it does on the server, and the question is asked again
-      // after it; an answer the server never kept makes way for the new one.
+      // A stored failed answer that said something stays, as it does on the server, and the
+      // question is asked again after it; an answer the server never kept, or kept without a
+      // word (which the server replaces), makes way for the new one.
       if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null, reconnecting: false }
       const withoutAnswer = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
       return { messages: [...withoutAnswer, answer], status: 'submitted', error: null, reconnecting: false }

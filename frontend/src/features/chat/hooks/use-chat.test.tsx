@@ -171,6 +171,38 @@ describe('useChat', () => {
     expect(calls[1]!.history.at(-1)).toEqual({ role: 'user', content: 'Hi' })
   })
 
+  it('a stored answer that failed before its first word makes way for the retry, as on the server', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push(start, { type: 'error', error: { code: 'throttled', message: 'slow' } }))
+    await waitFor(() => expect(chat().status).toBe('error'))
+
+    act(() => chat().retry())
+
+    expect(chat().messages.map((m) => [m.role, m.content, m.state])).toEqual([
+      ['user', 'Hi', 'complete'],
+      ['assistant', '', 'streaming'],
+    ])
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+  })
+
+  it('sending the same question after its stored answer came to nothing is a retry', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push(start))
+    await waitFor(() => expect(chat().messages[1]!.stored).toBe(true))
+    act(() => chat().stop())
+    await waitFor(() => expect(chat().status).toBe('ready'))
+
+    act(() => chat().send('Hi'))
+
+    expect(chat().messages.map((m) => [m.role, m.content, m.state])).toEqual([
+      ['user', 'Hi', 'complete'],
+      ['assistant', '', 'streaming'],
+    ])
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+  })
+
   it('says it is reconnecting after a drop, stays busy, and goes on with the same answer', async () => {
     const { calls, chat } = setup()
     act(() => chat().send('Hi'))

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../api/types'
-import { type UiMessage, chatReducer, chatStateFrom, newMessage, pendingAnswer } from './chat-state'
+import { type UiMessage, cameToNothing, chatReducer, chatStateFrom, newMessage, pendingAnswer } from './chat-state'
 
 /**
  * The transport: sends the conversation, which ends with the new user turn, with the reader's
@@ -144,6 +144,14 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   const send = useCallback(
     (text: string, choice: ModelChoice = {}) => {
       if (busy || text.trim() === '') return
+      const [question, last] = state.messages.slice(-2)
+      if (cameToNothing(last) && question?.role === 'user' && question.content === text) {
+        // The same question right after its answer came to nothing: the server takes it as a
+        // retry (one question, the empty answer replaced), and so does the page.
+        dispatch({ type: 'retry', answerId: id() })
+        void run((signal) => stream(toHistory(state.messages.slice(0, -1)), signal, choice))
+        return
+      }
       const user = newMessage(id(), 'user', text)
       const history = toHistory([...state.messages, user])
       dispatch({ type: 'submit', user, answerId: id() })
@@ -164,8 +172,8 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       void run((signal) => resume(last, signal), { timed: false })
       return
     }
-    if (last?.role === 'assistant' && last.stored) {
-      // The server keeps the failed answer: ask the question again after it.
+    if (last?.role === 'assistant' && last.stored && !cameToNothing(last)) {
+      // The server keeps the failed answer and what it said: ask the question again after it.
       const question = state.messages.findLast((m) => m.role === 'user')
       if (!question) return
       const resend = newMessage(id(), 'user', question.content)
@@ -174,6 +182,8 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       void run((signal) => stream(history, signal, choice))
       return
     }
+    // An answer the server never kept, or kept without a word (the server replaces it when its
+    // question is asked again), makes way for the new one.
     const before = last?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
     if (before.at(-1)?.role !== 'user') return
     const history = toHistory(before)

@@ -130,7 +130,7 @@ describe('conversationStream', () => {
     expect(server.requests.filter((r) => r.path.endsWith('/stop'))).toHaveLength(1)
   })
 
-  it('shows a failure the server kept before refusing, so that Retry asks again after it', async () => {
+  it('shows a failure the server kept before refusing, as a reload would show it', async () => {
     const server = fakeServer()
     const conversation = server.seed('Refused')
     const stream = conversationStream({ conversationId: () => conversation.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: server.fetch })

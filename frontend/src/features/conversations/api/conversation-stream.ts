@@ -82,8 +82,8 @@ export function conversationStream({ conversationId, onCreated, onDisabled, fetc
         try {
           response = await postTurn(conversation, prompt.content, signal, choice, fetchImpl)
         } catch (error) {
-          // Shown as the server keeps it, so that Retry asks again after the kept failure (as a
-          // reload would show it) instead of seeming to replace it.
+          // Shown as the server keeps it (as a reload would show it): a Retry then replaces
+          // the kept failure, as the server does when the same question is asked again.
           const kept = await keptFailure(conversation, prompt.content, error, fetchImpl)
           if (kept) yield { type: 'start', info: { conversationId: conversation, messageId: kept } }
           throw error
