@@ -177,6 +177,9 @@ fn refusal(call: &Call) -> Option<BedrockError> {
         )),
         Scenario::NotFound => Some(BedrockError::not_found()),
         Scenario::ModelTimeout => Some(BedrockError::model_timeout()),
+        Scenario::Unavailable => {
+            Some(BedrockError::service_unavailable("The service isn't currently available. Try again later."))
+        }
         _ => None,
     }
 }

@@ -85,6 +85,8 @@ pub enum Scenario {
     NotFound,
     /// 408 ModelTimeoutException.
     ModelTimeout,
+    /// 503 ServiceUnavailableException (the SDK retries it, and every attempt gets it).
+    Unavailable,
     /// An in-stream exception after `after` deltas.
     Exception { kind: StreamException, after: usize },
     /// The stream breaks after `after` deltas.
@@ -163,6 +165,7 @@ impl FromStr for Scenario {
             "validation" => Self::Validation,
             "not-found" => Self::NotFound,
             "model-timeout" => Self::ModelTimeout,
+            "unavailable" => Self::Unavailable,
             "exception" => {
                 let kind: String = params.get("type", "internalServerException".to_owned())?;
                 let kind = StreamException::ALL

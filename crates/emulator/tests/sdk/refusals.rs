@@ -14,12 +14,13 @@ async fn stream_error(t: &crate::helpers::TestEmulator, prompt: &str) -> (Conver
 async fn each_refusal_is_the_exact_sdk_error_variant_and_status() {
     let t = spawn().await;
     type IsVariant = fn(&ConverseStreamError) -> bool;
-    let cases: [(&str, IsVariant, u16); 5] = [
+    let cases: [(&str, IsVariant, u16); 6] = [
         ("deny-all", ConverseStreamError::is_access_denied_exception, 403),
         ("deny-stream", ConverseStreamError::is_access_denied_exception, 403),
         ("validation", ConverseStreamError::is_validation_exception, 400),
         ("not-found", ConverseStreamError::is_resource_not_found_exception, 404),
         ("model-timeout", ConverseStreamError::is_model_timeout_exception, 408),
+        ("unavailable", ConverseStreamError::is_service_unavailable_exception, 503),
     ];
     for (scenario, is_variant, status) in cases {
         let (err, got) = stream_error(&t, &format!("[[scenario:{scenario}]]")).await;

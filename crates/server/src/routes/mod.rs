@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, Method, Uri},
-    middleware::{from_fn, from_fn_with_state},
+    middleware::{Next, from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{MethodRouter, any, get, post},
 };
@@ -53,27 +53,33 @@ pub fn router(
         .route("/api/conversations/{id}/stream", get(conversations::stream))
         .route("/api/models", get(meta::models))
         .route("/metrics", get(metrics::render));
-    // The same guards, inside the layer that puts every error in Anthropic's shape.
-    let anthropic_route = |route| rate_limited(route).fallback(anthropic::method_not_allowed);
+    // The compatible APIs: the same guards, inside a layer that puts every error in the API's
+    // shape. A wrong method is answered by each route's own fallback (405 with `Allow`), which
+    // that layer wraps; the router-wide one below would stand in outside the route's layers.
+    let anthropic_route = |route| rate_limited(route).fallback(method_not_allowed);
     let anthropic = authenticated(
         Router::new()
             .route("/v1/messages", anthropic_route(post(anthropic::messages)))
             .route("/v1/messages/count_tokens", anthropic_route(post(anthropic::count_tokens))),
     )
     .route_layer(from_fn(anthropic::reshape));
-    // The same guards, inside the layer that puts every error in OpenAI's shape.
-    let openai = authenticated(
-        Router::new()
-            .route("/v1/chat/completions", rate_limited(post(openai::completions)))
-            .route("/v1/models", get(v1_models)),
-    )
-    .route_layer(from_fn(openai::in_openai_shape));
+    let openai =
+        authenticated(Router::new().route(
+            "/v1/chat/completions",
+            rate_limited(post(openai::completions)).fallback(method_not_allowed),
+        ))
+        .route_layer(from_fn(openai::in_openai_shape));
+    // Both SDKs list models here: answers and errors in the shape of the SDK asking.
+    let models =
+        authenticated(Router::new().route("/v1/models", get(v1_models).fallback(method_not_allowed)))
+            .route_layer(from_fn(in_the_asking_sdks_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
         .route("/api/openapi.json", get(meta::openapi))
         .merge(authenticated(private))
         .merge(anthropic)
         .merge(openai)
+        .merge(models)
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -93,6 +99,16 @@ async fn v1_models(state: State<Arc<AppState>>, headers: HeaderMap) -> Response 
         anthropic::models(&state).into_response()
     } else {
         openai::models(state).await.into_response()
+    }
+}
+
+/// Middleware on `/v1/models`: its errors (a missing key, a wrong method) in the shape of the
+/// SDK asking, as [`v1_models`] picks it.
+async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
+    if request.headers().contains_key("anthropic-version") {
+        anthropic::reshape(request, next).await
+    } else {
+        openai::in_openai_shape(request, next).await
     }
 }
 

@@ -259,6 +259,8 @@ async fn an_x_api_key_is_accepted_like_a_bearer_token_everywhere() {
     let models = app.http.get(app.url("/api/models")).header("x-api-key", KEY).send().await.unwrap();
     let bearer =
         app.http.post(app.url("/v1/messages")).bearer_auth(KEY).json(&ask("hello")).send().await.unwrap();
+    let list = app.http.get(app.url("/v1/models")).header("anthropic-version", "2023-06-01");
+    let (unlisted, unlisted_body) = json_of(list.send().await.unwrap()).await;
 
     assert_eq!(accepted.status(), 200);
     assert_eq!((wrong, missing), (401, 401));
@@ -267,6 +269,8 @@ async fn an_x_api_key_is_accepted_like_a_bearer_token_everywhere() {
     assert!(missing_body["error"]["message"].as_str().unwrap().contains("x-api-key"), "{missing_body}");
     assert!(wrong_body["request_id"].is_string(), "{wrong_body}");
     assert_eq!((models.status().as_u16(), bearer.status().as_u16()), (200, 200));
+    assert_eq!(unlisted, 401);
+    assert_anthropic_error(&unlisted_body, "authentication_error");
 }
 
 #[tokio::test]
@@ -296,6 +300,7 @@ async fn errors_before_the_stream_are_anthropic_error_objects() {
     let wrong_method = app.http.get(app.url("/v1/messages")).send().await.unwrap();
 
     let retry_after = throttled.headers().get("retry-after").cloned();
+    assert_eq!(wrong_method.headers()["allow"], "POST");
     for (response, status, kind, says) in [
         (unknown_model, 404, "not_found_error", MODEL),
         (no_max_tokens, 400, "invalid_request_error", "max_tokens"),
@@ -311,6 +316,26 @@ async fn errors_before_the_stream_are_anthropic_error_objects() {
         assert!(body["error"]["message"].as_str().unwrap().contains(says), "{body}");
     }
     assert!(retry_after.is_some_and(|v| v.to_str().unwrap().parse::<u32>().unwrap() >= 1));
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_in_anthropic_shape_with_allow() {
+    let app = spawn_app().await;
+    let anthropic = |method: reqwest::Method, path: &str| {
+        app.http.request(method, app.url(path)).header("anthropic-version", "2023-06-01").send()
+    };
+
+    for (response, allowed) in [
+        (anthropic(reqwest::Method::GET, "/v1/messages").await.unwrap(), "POST"),
+        (anthropic(reqwest::Method::DELETE, "/v1/messages/count_tokens").await.unwrap(), "POST"),
+        (anthropic(reqwest::Method::POST, "/v1/models").await.unwrap(), "GET,HEAD"),
+    ] {
+        let allow = response.headers().get("allow").cloned();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, 405, "{body}");
+        assert_eq!(allow.as_ref().and_then(|v| v.to_str().ok()), Some(allowed), "{body}");
+        assert_anthropic_error(&body, "invalid_request_error");
+    }
 }
 
 #[tokio::test]
@@ -342,6 +367,44 @@ async fn a_mid_stream_exception_ends_with_an_error_event() {
     let (event, data) = frames.last();
     assert_eq!(event, "error");
     assert_anthropic_error(&data, "overloaded_error");
+}
+
+#[tokio::test]
+async fn an_overloaded_upstream_is_529_overloaded_error_before_the_stream_and_an_error_event_after() {
+    let app = spawn_app().await;
+    let refused = "[[scenario:unavailable]]";
+    let after_opening = "[[scenario:exception type=serviceUnavailableException after=0]]";
+
+    let streamed_refusal = app.post_messages(streamed(ask(refused))).await;
+    let refusal = app.post_messages(ask(refused)).await;
+    let failed_before_any_text = app.post_messages(ask(after_opening)).await;
+    let frames = read_frames(app.post_messages(streamed(ask(after_opening))).await).await;
+
+    for response in [streamed_refusal, refusal, failed_before_any_text] {
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, 529, "{body}");
+        assert_anthropic_error(&body, "overloaded_error");
+    }
+    let (event, data) = frames.last();
+    assert_eq!(event, "error");
+    assert_anthropic_error(&data, "overloaded_error");
+}
+
+#[tokio::test]
+async fn a_server_at_its_stream_cap_is_529_overloaded_error_with_retry_after() {
+    let app = spawn_app_with(Emulator::scripted(), &[("MAX_CONCURRENT_STREAMS", "1")]).await;
+    let first = app.post_messages(streamed(ask("[[scenario:slow delay_ms=20 n=10]]"))).await;
+    assert_eq!(first.status(), 200);
+
+    let refused = app.post_messages(ask("me too")).await;
+
+    let retry_after = refused.headers().get("retry-after").cloned();
+    let (status, body) = json_of(refused).await;
+    assert_eq!(status, 529, "{body}");
+    assert_anthropic_error(&body, "overloaded_error");
+    assert!(retry_after.is_some_and(|v| v.to_str().unwrap().parse::<u32>().unwrap() >= 1));
+    let first = read_frames(first).await;
+    assert_eq!(names(&first).last(), Some(&"message_stop"), "the stream that held the place ends well");
 }
 
 #[tokio::test]

@@ -327,6 +327,28 @@ async fn refusals_before_the_stream_are_in_openai_shape() {
 }
 
 #[tokio::test]
+async fn a_wrong_method_is_405_in_openai_shape_with_allow() {
+    let app = spawn_app().await;
+    let send = |method: reqwest::Method, path: &str| app.http.request(method, app.url(path)).send();
+
+    for (response, allowed) in [
+        (send(reqwest::Method::GET, "/v1/chat/completions").await.unwrap(), "POST"),
+        (send(reqwest::Method::PUT, "/v1/chat/completions").await.unwrap(), "POST"),
+        (send(reqwest::Method::POST, "/v1/models").await.unwrap(), "GET,HEAD"),
+        (send(reqwest::Method::DELETE, "/v1/models").await.unwrap(), "GET,HEAD"),
+    ] {
+        let (status, headers, error) = error_of(response).await;
+        assert_eq!(status, 405, "{error}");
+        assert_eq!(headers["allow"], allowed, "{error}");
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(
+            (error["type"].as_str(), error["code"].as_str()),
+            (Some("invalid_request_error"), Some("method_not_allowed"))
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_key_is_refused_in_openai_shape_with_the_challenge() {
     let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", KEY)]).await;
     let post = |key: &str| {

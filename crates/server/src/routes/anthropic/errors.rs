@@ -3,12 +3,19 @@
 //! [`reshape`] wraps the Anthropic routes and rewrites every error response on the way out, so
 //! there is one place where the shapes meet. Errors after the stream started are `event: error`
 //! with the same body ([`detail`]).
+//!
+//! Overload is `529 overloaded_error`, as Anthropic's API answers it and its SDKs expect: an
+//! overloaded upstream (Bedrock's ServiceUnavailableException), a server at
+//! `MAX_CONCURRENT_STREAMS`, or one shutting down, all `503` on the server's own routes (other
+//! 503s, such as an unreachable identity provider, stay 503 `api_error`). Throttling stays
+//! `429 rate_limit_error`: Bedrock's ThrottlingException is a quota, which is what Anthropic's
+//! 429 means.
 
 use axum::{
     Json,
     body::{Body, to_bytes},
     extract::Request,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -47,6 +54,20 @@ impl IntoResponse for MessagesError {
     }
 }
 
+/// Anthropic's "overloaded" status, which `http` has no name for.
+fn overloaded() -> StatusCode {
+    StatusCode::from_u16(529).expect("529 is a valid status code")
+}
+
+/// The status Anthropic's API would answer for one of the server's error responses, by its
+/// `{"error":{"code"}}`: 529 for "too busy right now, try again" (the server's own
+/// `MAX_CONCURRENT_STREAMS` refusal shares the code `overloaded` with Bedrock's).
+fn status_for(status: StatusCode, code: Option<&str>) -> StatusCode {
+    let busy =
+        matches!(code.and_then(ErrorKind::from_code), Some(ErrorKind::Overloaded | ErrorKind::ShuttingDown));
+    if status == StatusCode::SERVICE_UNAVAILABLE && busy { overloaded() } else { status }
+}
+
 /// Anthropic's error type for an HTTP status.
 pub fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -55,7 +76,7 @@ pub fn error_type(status: StatusCode) -> &'static str {
         404 => "not_found_error",
         413 => "request_too_large",
         429 => "rate_limit_error",
-        503 | 529 => "overloaded_error",
+        529 => "overloaded_error",
         400..=499 => "invalid_request_error",
         _ => "api_error",
     }
@@ -85,11 +106,6 @@ pub async fn reshape(request: Request, next: Next) -> Response {
     reshaped(next.run(request).await, id).await
 }
 
-/// A method the route does not take: axum answers it outside the route's layers, so here.
-pub async fn method_not_allowed(headers: HeaderMap) -> Response {
-    reshaped(AppError::MethodNotAllowed.into_response(), request_id(&headers).to_owned()).await
-}
-
 async fn reshaped(response: Response, request_id: String) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -97,23 +113,25 @@ async fn reshaped(response: Response, request_id: String) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    let reshaped = reshape_body(status, &bytes, (!request_id.is_empty()).then_some(request_id));
+    let (status, reshaped) = reshape_body(status, &bytes, (!request_id.is_empty()).then_some(request_id));
+    parts.status = status;
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, Body::from(reshaped))
 }
 
-/// The Anthropic body for an error response: the message of the server's
+/// The Anthropic status and body for an error response: the message of the server's
 /// `{"error":{"code","message"}}` (or of a body already in Anthropic's shape), else the
-/// status's reason, under the type the status implies.
-fn reshape_body(status: StatusCode, body: &[u8], request_id: Option<String>) -> Vec<u8> {
+/// status's reason, under the type the status implies; overload becomes 529.
+fn reshape_body(status: StatusCode, body: &[u8], request_id: Option<String>) -> (StatusCode, Vec<u8>) {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let status = status_for(status, parsed["error"]["code"].as_str());
     let message = parsed["error"]["message"]
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("The request failed.").to_owned());
     let response = ErrorResponse::new(error_type(status), message, request_id);
-    serde_json::to_vec(&response).expect("wire types always serialise")
+    (status, serde_json::to_vec(&response).expect("wire types always serialise"))
 }
 
 #[cfg(test)]
@@ -122,9 +140,14 @@ mod tests {
 
     use super::*;
 
-    fn reshaped(status: u16, body: &str) -> Value {
+    fn reshaped_with_status(status: u16, body: &str) -> (u16, Value) {
         let status = StatusCode::from_u16(status).unwrap();
-        serde_json::from_slice(&reshape_body(status, body.as_bytes(), Some("req-1".into()))).unwrap()
+        let (status, body) = reshape_body(status, body.as_bytes(), Some("req-1".into()));
+        (status.as_u16(), serde_json::from_slice(&body).unwrap())
+    }
+
+    fn reshaped(status: u16, body: &str) -> Value {
+        reshaped_with_status(status, body).1
     }
 
     #[test]
@@ -150,12 +173,30 @@ mod tests {
             (429, "rate_limit_error"),
             (500, "api_error"),
             (502, "api_error"),
-            (503, "overloaded_error"),
+            (503, "api_error"),
             (504, "api_error"),
             (529, "overloaded_error"),
         ] {
             assert_eq!(reshaped(status, ours)["error"]["type"], kind, "{status}");
         }
+    }
+
+    #[test]
+    fn overload_is_529_and_other_unavailability_keeps_its_status() {
+        let ours = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"Try again."}}}}"#);
+
+        for code in ["overloaded", "shutting_down"] {
+            let (status, body) = reshaped_with_status(503, &ours(code));
+            assert_eq!((status, body["error"]["type"].as_str()), (529, Some("overloaded_error")), "{code}");
+            assert_eq!(body["error"]["message"], "Try again.");
+        }
+        assert_eq!(
+            reshaped_with_status(503, &ours("auth_unavailable")),
+            (503, reshaped(503, &ours("auth_unavailable")))
+        );
+        assert_eq!(reshaped(503, &ours("auth_unavailable"))["error"]["type"], "api_error");
+        assert_eq!(reshaped_with_status(429, &ours("throttled")), (429, reshaped(429, &ours("throttled"))));
+        assert_eq!(reshaped(429, &ours("throttled"))["error"]["type"], "rate_limit_error");
     }
 
     #[test]

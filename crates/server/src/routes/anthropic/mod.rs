@@ -21,7 +21,7 @@ use streambed_core::{ChatModel, ChatRequest, Reasoning};
 use uuid::Uuid;
 
 use errors::MessagesError;
-pub use errors::{method_not_allowed, reshape};
+pub use errors::reshape;
 use stream::{Blocks, Collected};
 
 use crate::{
