@@ -15,7 +15,7 @@ use axum::response::sse::Event;
 use futures_util::{Stream, StreamExt};
 use streambed_core::{ChatEvent, ChatModel, ChatRequest, ChatStream, ErrorKind, ProviderError};
 use tokio::time::Sleep;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::{error::AppError, limits::StreamSlot, metrics::Metrics, sse, state::AppState};
 
@@ -26,8 +26,9 @@ pub struct Answer {
     report: ChatReport,
     /// Oldest turns of a stored conversation left out of the request, reported in `done`.
     dropped_turns: usize,
-    /// Fires when the shutdown grace period is over.
-    cutoff: CancellationToken,
+    /// Fires when the shutdown grace period is over. One future for the whole answer: a new
+    /// `cancelled()` per event would register with the token and leave it again every time.
+    cutoff: Pin<Box<WaitForCancellationFutureOwned>>,
     /// `REQUEST_TIMEOUT_SECONDS` after the request arrived.
     deadline: Pin<Box<Sleep>>,
     /// This answer's place under `MAX_CONCURRENT_STREAMS`, freed when it is dropped.
@@ -49,6 +50,7 @@ impl Answer {
         slot: StreamSlot,
     ) -> Self {
         let deadline = Box::pin(tokio::time::sleep_until(deadline));
+        let cutoff = Box::pin(cutoff.cancelled_owned());
         Self { upstream, report, dropped_turns: 0, cutoff, deadline, _slot: slot }
     }
 
@@ -62,7 +64,7 @@ impl Answer {
     pub async fn next(&mut self) -> Result<ChatEvent, ProviderError> {
         let next = tokio::select! {
             biased;
-            () = self.cutoff.cancelled() => Some(Err(ProviderError::new(
+            () = &mut self.cutoff => Some(Err(ProviderError::new(
                 ErrorKind::ShuttingDown,
                 "The server is restarting and could not finish this answer. Send it again.",
             ))),

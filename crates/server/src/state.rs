@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::{
     Config, Shutdown,
+    answer_log::AnswerLogs,
     config::Limits,
     limits::StreamSlots,
     live::LiveAnswers,
@@ -44,6 +45,8 @@ pub struct Conversations {
     pub(crate) replica: ReplicaId,
     /// The answers this process is running.
     pub(crate) live: Arc<LiveAnswers>,
+    /// The answers this process is writing, flushed together.
+    pub(crate) answer_logs: Arc<AnswerLogs>,
     /// The tasks of answers in progress and their writers, so shutdown can wait for the last write.
     pub(crate) writers: TaskTracker,
     /// With `REDIS_URL`: what this process shares with the other replicas. Running answers and
@@ -82,6 +85,7 @@ impl Conversations {
             owners,
             replica: ReplicaId::new(),
             live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner)),
+            answer_logs: Arc::default(),
             writers: TaskTracker::new(),
             redis: None,
             lease: config.store.lease,
@@ -94,10 +98,12 @@ impl Conversations {
         self.policy_reason
     }
 
-    /// Starts the background work the conversations need while the server runs: the lease on
-    /// this process's answers and, with Redis, listening for Stops sent to other replicas.
-    /// Kept out of [`crate::app`], which only builds the router; `main` and the tests call it.
+    /// Starts the background work the conversations need while the server runs: flushing the
+    /// answers being written, the lease on them and, with Redis, listening for Stops sent to
+    /// other replicas. Kept out of [`crate::app`], which only builds the router; `main` and the
+    /// tests call it.
     pub fn spawn_upkeep(&self) {
+        tokio::spawn(Arc::clone(&self.answer_logs).flush_every(Arc::clone(&self.store)));
         tokio::spawn(self.clone().keep_lease());
         tokio::spawn(self.clone().listen_for_stops());
     }

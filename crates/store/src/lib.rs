@@ -5,8 +5,8 @@
 //! the same trait; each has its own embedded migrations, run by [`open`].
 //!
 //! Answers are written in batches, never per token: [`ConversationStore::start_answer`] creates
-//! the assistant message as `streaming`, [`ConversationStore::append_answer`] adds a batch of
-//! text, [`ConversationStore::finish_answer`] records how it ended. Each running answer is
+//! the assistant message as `streaming`, [`ConversationStore::append_answers`] adds the
+//! text that arrived since, for every answer in progress at once, [`ConversationStore::finish_answer`] records how it ended. Each running answer is
 //! leased by the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`]
 //! marks answers whose replica stopped renewing its lease as `interrupted`, never a live one.
 
@@ -136,6 +136,20 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// The text (and reasoning) that arrived for a streaming answer since it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Append {
+    pub message: Uuid,
+    pub text: String,
+    pub reasoning: String,
+}
+
+impl Append {
+    pub fn new(message: Uuid, text: impl Into<String>, reasoning: impl Into<String>) -> Self {
+        Self { message, text: text.into(), reasoning: reasoning.into() }
+    }
+}
+
 /// How an answer ended, written once by [`ConversationStore::finish_answer`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finish {
@@ -251,14 +265,11 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
         replica: ReplicaId,
     ) -> BoxFuture<'_, Result<Uuid, StoreError>>;
 
-    /// Appends a batch of answer text (and reasoning) to a streaming message. A message that is
-    /// no longer streaming (swept as `interrupted`, or deleted) is left as it is.
-    fn append_answer(
-        &self,
-        message: Uuid,
-        text: &str,
-        reasoning: &str,
-    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Appends to each streaming message the text (and reasoning) that arrived for it since its
+    /// last write: every answer in progress in one statement (or one per
+    /// [`APPEND_ROWS`](sql::APPEND_ROWS) answers). A message that is no longer streaming (swept
+    /// as `interrupted`, or deleted) is left as it is.
+    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Ends a streaming message, appending the last unflushed `text`/`reasoning`. A message that
     /// is no longer streaming is left as it is: an `interrupted` answer is never resurrected.

@@ -2,6 +2,8 @@
 //! (SQLite reads them by number too), `RETURNING`, row-value comparison, `ON CONFLICT`. Times
 //! and ids are bound from Rust, so only [`POSTGRES_NOW`] belongs to one backend.
 
+use std::sync::LazyLock;
+
 /// Inserts a conversation unless its owner is at the limit (`$5`): no row back means full.
 /// One statement, so SQLite's single writer makes it exact; concurrent creates by one owner on
 /// PostgreSQL may overshoot by a few, which a per-owner soft limit tolerates.
@@ -53,10 +55,37 @@ pub(crate) const MESSAGES: &str = "\
     FROM messages WHERE conversation_id = $1 \
     ORDER BY created_at, id";
 
-/// Only `streaming` rows: an answer already swept to `interrupted` stays so.
-pub(crate) const APPEND: &str = "\
-    UPDATE messages SET content = content || $2, reasoning = reasoning || $3 \
-    WHERE id = $1 AND status = 'streaming'";
+/// The most answers one [`append`] statement writes.
+pub(crate) const APPEND_ROWS: usize = 128;
+
+/// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
+/// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …). Only `streaming` rows: an
+/// answer already swept to `interrupted` stays so. One statement per flush for every answer
+/// in progress, rather than one per answer: on SQLite each statement is a round trip to the
+/// connection's thread, which is what a busy server's writes cost. The statement comes in
+/// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
+/// a batch pads its last row out (a repeated `WHEN` never matches twice).
+pub(crate) fn append(rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..=APPEND_ROWS.ilog2()).map(|power| append_statement(1 << power)).collect());
+    &BY_POWER[rows.clamp(1, APPEND_ROWS).next_power_of_two().ilog2() as usize]
+}
+
+fn append_statement(rows: usize) -> String {
+    let param = |row: usize, column: usize| format!("${}", 3 * row + column + 1);
+    let case = |column| {
+        let arms: String =
+            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
+        format!("CASE id{arms} ELSE '' END")
+    };
+    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    format!(
+        "UPDATE messages SET content = content || {}, reasoning = reasoning || {} \
+         WHERE status = 'streaming' AND id IN ({ids})",
+        case(1),
+        case(2)
+    )
+}
 
 pub(crate) const FINISH: &str = "\
     UPDATE messages \

@@ -8,8 +8,8 @@ use streambed_core::{BoxFuture, Role};
 use uuid::Uuid;
 
 use crate::{
-    Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page, ReplicaId,
-    StoreError, StoreLimits, StoredMessage,
+    Append, Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page,
+    ReplicaId, StoreError, StoreLimits, StoredMessage,
     backend::{Pools, with_pool},
     cursor::Cursor,
     rows::{self, ConversationRow, MessageRow, role_text},
@@ -213,18 +213,20 @@ impl ConversationStore for SqlStore {
         })
     }
 
-    fn append_answer(
-        &self,
-        message: Uuid,
-        text: &str,
-        reasoning: &str,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
-        let text = text.to_owned();
-        let reasoning = reasoning.to_owned();
+    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>> {
         boxed(async move {
-            with_pool!(&self.pools, |pool| {
-                sqlx::query(sql::APPEND).bind(message).bind(&text).bind(&reasoning).execute(pool).await?;
-            });
+            for chunk in batch.chunks(sql::APPEND_ROWS) {
+                let statement = sql::append(chunk.len());
+                let padding = chunk.len().next_power_of_two() - chunk.len();
+                let rows = chunk.iter().chain(std::iter::repeat_n(&chunk[chunk.len() - 1], padding));
+                with_pool!(&self.pools, |pool| {
+                    let mut query = sqlx::query(statement);
+                    for row in rows.clone() {
+                        query = query.bind(row.message).bind(row.text.as_str()).bind(row.reasoning.as_str());
+                    }
+                    query.execute(pool).await?;
+                });
+            }
             Ok(())
         })
     }

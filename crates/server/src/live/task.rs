@@ -3,12 +3,12 @@
 //! copies its frames there for other replicas), and ends it on Stop, the deadline or the
 //! shutdown cut-off, whether or not anyone is still listening.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, pin::Pin, sync::Arc, time::Duration};
 
 use axum::response::sse::Event;
 use futures_util::Stream;
 use streambed_core::ChatEvent;
-use tokio_util::task::TaskTracker;
+use tokio_util::{sync::WaitForCancellationFutureOwned, task::TaskTracker};
 
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
@@ -23,6 +23,8 @@ const LAST_WRITE: Duration = Duration::from_secs(5);
 pub struct Running {
     answer: Answer,
     live: Arc<Live>,
+    /// Stop, as one future for the whole answer (see `Answer`'s cut-off).
+    stop: Pin<Box<WaitForCancellationFutureOwned>>,
     ending: Ending,
     log: AnswerLog,
 }
@@ -49,7 +51,8 @@ impl Running {
         if let Some(redis) = redis {
             writers.spawn(mirror(Arc::clone(&live), redis));
         }
-        Self { answer, live, ending, log }
+        let stop = Box::pin(live.stop.clone().cancelled_owned());
+        Self { answer, live, stop, ending, log }
     }
 
     /// Reads the provider until it has a frame for clients, or the answer ends (Stop, the last
@@ -60,7 +63,7 @@ impl Running {
         let terminal = loop {
             let next = tokio::select! {
                 biased;
-                () = self.live.stop.cancelled() => None,
+                () = &mut self.stop => None,
                 next = self.answer.next() => Some(next),
             };
             let Some(next) = next else {
@@ -149,7 +152,11 @@ impl Live {
         let event = frame.event();
         frames.content.push(frame);
         drop(frames);
-        self.changed.send_replace(());
+        // Nobody follows most answers: then there is no one to wake (and a follower that comes
+        // later reads the frames after subscribing, so it misses none).
+        if self.changed.receiver_count() > 0 {
+            self.changed.send_replace(());
+        }
         Some(event)
     }
 

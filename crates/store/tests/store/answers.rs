@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use streambed_core::{ReasoningBlock, Role, Usage};
-use streambed_store::{Finish, MessageStatus, ReplicaId, StoreError};
+use streambed_store::{Append, Finish, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
@@ -15,8 +15,8 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
 
     let started = last_message(&*store, &alice, conversation).await;
-    store.append_answer(answer, "Once upon", "The user wants ").await.unwrap();
-    store.append_answer(answer, " a time", "a story.").await.unwrap();
+    store.append_answers(&[Append::new(answer, "Once upon", "The user wants ")]).await.unwrap();
+    store.append_answers(&[Append::new(answer, " a time", "a story.")]).await.unwrap();
     let flushed = last_message(&*store, &alice, conversation).await;
     let usage = Usage::new(12, 34);
     let signed =
@@ -52,6 +52,47 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     assert!(started.reasoning_blocks.is_empty() && prompt.reasoning_blocks.is_empty());
 }
 
+pub async fn one_write_appends_to_every_answer_in_progress(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
+    // More answers than one statement takes, and a count that is no power of two.
+    let mut answers = Vec::new();
+    for _ in 0..131 {
+        answers.push(streaming_answer(&*store, &alice, replica).await);
+    }
+    let (ended_in, ended) = answers[7];
+    store.finish_answer(ended, "Done.", "", finish(MessageStatus::Complete)).await.unwrap();
+
+    let batch = |round: &str| -> Vec<Append> {
+        answers
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, answer))| {
+                Append::new(answer, format!("{round}{i} "), if i % 2 == 0 { "" } else { "ü" })
+            })
+            .collect()
+    };
+    store.append_answers(&batch("a")).await.unwrap();
+    store.append_answers(&batch("b")).await.unwrap();
+    store.append_answers(&[]).await.unwrap();
+
+    for (i, &(conversation, answer)) in answers.iter().enumerate() {
+        let stored = last_message(&*store, &alice, conversation).await;
+        assert_eq!(stored.id, answer);
+        if answer == ended {
+            assert_eq!((stored.content.as_str(), stored.status), ("Done.", MessageStatus::Complete));
+            assert_eq!(conversation, ended_in);
+            continue;
+        }
+        assert_eq!(stored.content, format!("a{i} b{i} "), "answer {i}");
+        let reasoning = if i % 2 == 0 { None } else { Some("üü") };
+        assert_eq!(stored.reasoning.as_deref(), reasoning, "answer {i}");
+        assert_eq!(stored.status, MessageStatus::Streaming);
+    }
+}
+
 pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
@@ -60,9 +101,9 @@ pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
     let (stopped_in, stopped) = streaming_answer(&*store, &alice, replica).await;
     let (failed_in, failed) = streaming_answer(&*store, &alice, replica).await;
 
-    store.append_answer(stopped, "Half a", "").await.unwrap();
+    store.append_answers(&[Append::new(stopped, "Half a", "")]).await.unwrap();
     store.finish_answer(stopped, " sentence", "", finish(MessageStatus::Stopped)).await.unwrap();
-    store.append_answer(failed, "Before the", "").await.unwrap();
+    store.append_answers(&[Append::new(failed, "Before the", "")]).await.unwrap();
     let error = Finish { error_code: Some("throttled".into()), ..finish(MessageStatus::Error) };
     store.finish_answer(failed, " error", "", error).await.unwrap();
 
@@ -81,7 +122,7 @@ pub async fn a_finished_answer_is_not_finished_again(db: TestDb) {
     store.finish_answer(answer, "All done.", "", finish(MessageStatus::Complete)).await.unwrap();
     let finished = last_message(&*store, &alice, conversation).await;
 
-    store.append_answer(answer, " More?", "").await.unwrap();
+    store.append_answers(&[Append::new(answer, " More?", "")]).await.unwrap();
     store.finish_answer(answer, " Again!", "", finish(MessageStatus::Error)).await.unwrap();
 
     assert_eq!(last_message(&*store, &alice, conversation).await, finished);
@@ -94,7 +135,7 @@ pub async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
     store.delete(&alice, conversation).await.unwrap();
 
     let started = store.start_answer(conversation, "m", ReplicaId::new()).await;
-    let appended = store.append_answer(answer, "into the void", "").await;
+    let appended = store.append_answers(&[Append::new(answer, "into the void", "")]).await;
     let finished = store.finish_answer(answer, "", "", finish(MessageStatus::Complete)).await;
 
     assert!(matches!(started, Err(StoreError::NotFound)), "{started:?}");
@@ -135,7 +176,7 @@ pub async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: TestDb) 
     let first = ReasoningBlock::Text { text: "Größe matters. ".into(), signature: Some("c2lnMQ==".into()) };
     let redacted = ReasoningBlock::Redacted { data: "cmVkYWN0ZWQ=".into() };
     let second = ReasoningBlock::Text { text: "So 👋 it is.".into(), signature: Some("c2lnMg==".into()) };
-    store.append_answer(answer, "Hi", "Größe matters. So 👋").await.unwrap();
+    store.append_answers(&[Append::new(answer, "Hi", "Größe matters. So 👋")]).await.unwrap();
     let done = Finish {
         reasoning_blocks: vec![first.clone(), redacted.clone(), second.clone()],
         ..finish(MessageStatus::Complete)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use streambed_core::Role;
-use streambed_store::{MessageStatus, StoreError, StoreLimits};
+use streambed_store::{Append, MessageStatus, StoreError, StoreLimits};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -194,7 +194,7 @@ pub async fn concurrent_writers_wait_their_turn(db: TestDb) {
             for turn in 0..5 {
                 store.add_user_message(&alice, id, &format!("{n}-{turn}"), None).await?;
                 let answer = store.start_answer(id, "m", Default::default()).await?;
-                store.append_answer(answer, "partial ", "").await?;
+                store.append_answers(&[Append::new(answer, "partial ", "")]).await?;
                 store
                     .finish_answer(answer, "answer", "", crate::harness::finish(MessageStatus::Complete))
                     .await?;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use streambed_store::{ConversationStore, MessageStatus, ReplicaId};
+use streambed_store::{Append, ConversationStore, MessageStatus, ReplicaId};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
@@ -15,7 +15,7 @@ pub async fn a_sweep_leaves_live_replicas_answers_alone(db: TestDb) {
     store.heartbeat(a, LONG).await.unwrap();
     store.heartbeat(b, LONG).await.unwrap();
     let (conversation, answer) = streaming_answer(&*store, &alice, a).await;
-    store.append_answer(answer, "still going", "").await.unwrap();
+    store.append_answers(&[Append::new(answer, "still going", "")]).await.unwrap();
 
     let swept = store.sweep_interrupted(b).await.unwrap();
 
@@ -42,7 +42,7 @@ pub async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) {
     let (a, b) = (ReplicaId::new(), ReplicaId::new());
     store.heartbeat(a, LONG).await.unwrap();
     let (conversation, answer) = streaming_answer(&*store, &alice, a).await;
-    store.append_answer(answer, "flushed before the crash", "").await.unwrap();
+    store.append_answers(&[Append::new(answer, "flushed before the crash", "")]).await.unwrap();
     assert_eq!(store.sweep_interrupted(b).await.unwrap(), 0, "live while the lease runs");
 
     // A's last heartbeat: then it dies.
@@ -54,7 +54,7 @@ pub async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) {
     assert_eq!(interrupted.status, MessageStatus::Interrupted);
     assert_eq!(interrupted.content, "flushed before the crash");
     // A, late, must not bring it back.
-    store.append_answer(answer, " and more", "").await.unwrap();
+    store.append_answers(&[Append::new(answer, " and more", "")]).await.unwrap();
     store.finish_answer(answer, " the end", "", finish(MessageStatus::Complete)).await.unwrap();
     assert_eq!(last_message(&*store, &alice, conversation).await, interrupted);
     assert_eq!(store.sweep_interrupted(b).await.unwrap(), 0, "already swept");

@@ -44,6 +44,7 @@ behaviours! {
     conversations::limits_refuse_with_full,
     conversations::concurrent_writers_wait_their_turn,
     answers::an_answer_is_flushed_in_batches_and_finished_once,
+    answers::one_write_appends_to_every_answer_in_progress,
     answers::stopped_and_failed_answers_keep_their_partial_text,
     answers::a_finished_answer_is_not_finished_again,
     answers::an_answer_to_a_deleted_conversation_is_not_found,

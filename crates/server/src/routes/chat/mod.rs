@@ -16,7 +16,6 @@ use streambed_store::Owner;
 use uuid::Uuid;
 
 use crate::{
-    answer_log::AnswerLog,
     auth::Principal,
     config::Limits,
     error::{ApiJson, AppError},
@@ -214,7 +213,8 @@ async fn start_stored(
         .await?;
     let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
     let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
-    let log = AnswerLog::start(Arc::clone(&conversations.store), message, &conversations.writers);
+    let log =
+        conversations.answer_logs.start(Arc::clone(&conversations.store), message, &conversations.writers);
     let (live, mut ending) = place.start(message);
     let opened = tokio::select! {
         biased;
