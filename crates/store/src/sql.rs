@@ -50,6 +50,16 @@ pub(crate) const INSERT_MESSAGE: &str = "\
     INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// [`INSERT_MESSAGE`] for a turn's question and answer together (`$9`…`$16` the second row).
+const INSERT_TWO_MESSAGES: &str = "\
+    INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// Inserts one message row, or two.
+pub(crate) fn insert_messages(rows: usize) -> &'static str {
+    if rows == 2 { INSERT_TWO_MESSAGES } else { INSERT_MESSAGE }
+}
+
 pub(crate) const MESSAGES: &str = "\
     SELECT id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at \
     FROM messages WHERE conversation_id = $1 \

@@ -72,6 +72,8 @@ impl SqlStore {
                 if history.len() + usize::from(retry == Retry::Not) + 1 > limit_len(limit) {
                     return Err(StoreError::Full { what: "messages", limit });
                 }
+                // The question (unless it is stored already) and the answer, in one statement.
+                let mut rows = Vec::with_capacity(2);
                 if retry == Retry::Not {
                     let question = StoredMessage {
                         id: Uuid::now_v7(),
@@ -86,31 +88,42 @@ impl SqlStore {
                         error_code: None,
                         created_at: now.0,
                     };
-                    sqlx::query(sql::INSERT_MESSAGE)
-                        .bind(question.id)
-                        .bind(id)
-                        .bind(role_text(Role::User))
-                        .bind(&question.content)
-                        .bind(MessageStatus::Complete.as_str())
-                        .bind(None::<&str>)
-                        .bind(None::<Uuid>)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    rows.push(NewMessage {
+                        id: question.id,
+                        role: Role::User,
+                        content: &content,
+                        status: MessageStatus::Complete,
+                        model: None,
+                        replica: None,
+                        created_at: now,
+                    });
                     history.push(question);
                 }
                 if let Some((message, replica)) = answer {
-                    sqlx::query(sql::INSERT_MESSAGE)
-                        .bind(message)
-                        .bind(id)
-                        .bind(role_text(Role::Assistant))
-                        .bind("")
-                        .bind(MessageStatus::Streaming.as_str())
-                        .bind(model.as_deref())
-                        .bind(replica.0)
-                        .bind(Timestamp::now())
-                        .execute(&mut *tx)
-                        .await?;
+                    rows.push(NewMessage {
+                        id: message,
+                        role: Role::Assistant,
+                        content: "",
+                        status: MessageStatus::Streaming,
+                        model: model.as_deref(),
+                        replica: Some(replica.0),
+                        created_at: Timestamp::now(),
+                    });
+                }
+                if !rows.is_empty() {
+                    let mut insert = sqlx::query(sql::insert_messages(rows.len()));
+                    for row in &rows {
+                        insert = insert
+                            .bind(row.id)
+                            .bind(id)
+                            .bind(role_text(row.role))
+                            .bind(row.content)
+                            .bind(row.status.as_str())
+                            .bind(row.model)
+                            .bind(row.replica)
+                            .bind(row.created_at);
+                    }
+                    insert.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 history
@@ -118,6 +131,17 @@ impl SqlStore {
             Ok((history, answer.map(|(message, _)| message)))
         })
     }
+}
+
+/// A message row a turn inserts.
+struct NewMessage<'a> {
+    id: Uuid,
+    role: Role,
+    content: &'a str,
+    status: MessageStatus,
+    model: Option<&'a str>,
+    replica: Option<Uuid>,
+    created_at: Timestamp,
 }
 
 /// Whether a question asked now repeats the conversation's last, unanswered one.
