@@ -50,28 +50,44 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long opening waits for a database that refuses connections (a PostgreSQL still starting).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Connections per process. SQLite has one writer at a time anyway (WAL lets readers run
-/// beside it); PostgreSQL is shared by every replica, so each takes a modest share.
-const SQLITE_CONNECTIONS: u32 = 8;
+/// Reading connections per process: WAL lets readers run beside the writer. PostgreSQL is shared
+/// by every replica, so each takes a modest share.
+const SQLITE_READERS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
 
+/// SQLite gets one connection that writes and a few that read. It allows one writer at a time
+/// anyway, and writers that find the database locked wait in SQLite's busy handler, which
+/// sleeps and polls (1, 2, 5, 10, … 100 ms): under a burst of turns that made the wait, not the
+/// writing, most of a stored turn's time to first token. With one writing connection, writes
+/// queue in the pool instead, each starting the moment the last one ends.
 #[derive(Debug)]
 pub(crate) enum Pools {
-    Sqlite(SqlitePool),
+    Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),
 }
 
-/// Evaluates `$body` with `$pool` bound to the concrete pool: the same code, compiled once for
-/// SQLite and once for PostgreSQL. Both expansions must have the same type.
+/// Evaluates `$body` with `$pool` bound to the concrete pool for reading: the same code,
+/// compiled once for SQLite and once for PostgreSQL. Both expansions must have the same type.
 macro_rules! with_pool {
     ($pools:expr, |$pool:ident| $body:expr) => {
         match $pools {
-            $crate::backend::Pools::Sqlite($pool) => $body,
+            $crate::backend::Pools::Sqlite { read: $pool, .. } => $body,
             $crate::backend::Pools::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use with_pool;
+
+/// [`with_pool!`] for an operation that writes: SQLite's writing connection.
+macro_rules! with_writer {
+    ($pools:expr, |$pool:ident| $body:expr) => {
+        match $pools {
+            $crate::backend::Pools::Sqlite { write: $pool, .. } => $body,
+            $crate::backend::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
 
 impl Pools {
     /// `postgres://`/`postgresql://` URLs (`sslmode=require` and friends work: rustls) or
@@ -87,9 +103,9 @@ impl Pools {
             postgres_migrations().run(&pool).await?;
             Ok(Self::Postgres(pool))
         } else if url.starts_with("sqlite:") {
-            let pool = open_sqlite(url).await?;
-            sqlite_migrations().run(&pool).await?;
-            Ok(Self::Sqlite(pool))
+            let (read, write) = open_sqlite(url).await?;
+            sqlite_migrations().run(&write).await?;
+            Ok(Self::Sqlite { read, write })
         } else {
             Err(sqlx::Error::Configuration(
                 "expected a URL starting with sqlite: (a file) or postgres:// (a server)".into(),
@@ -101,7 +117,7 @@ impl Pools {
     /// it is the server's clock, not each replica's; SQLite has one host, whose clock this is.
     pub(crate) async fn clock(&self) -> Result<Timestamp, sqlx::Error> {
         match self {
-            Self::Sqlite(_) => Ok(Timestamp::now()),
+            Self::Sqlite { .. } => Ok(Timestamp::now()),
             Self::Postgres(pool) => sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(pool).await,
         }
     }
@@ -109,7 +125,7 @@ impl Pools {
 
 /// A file (its folder created when missing) in WAL mode, so readers never wait for the writer
 /// and writers wait their turn; or, for `sqlite::memory:`, a private in-memory database.
-async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
+async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -120,20 +136,27 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         // Each connection to `:memory:` would be a database of its own, and the last one to
         // close takes the data with it: one connection, kept for the pool's whole life.
-        return SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
-            .await;
+            .await?;
+        return Ok((pool.clone(), pool));
     }
     if let Some(folder) = options.get_filename().parent().filter(|folder| !folder.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)?;
     }
-    SqlitePoolOptions::new()
-        .max_connections(SQLITE_CONNECTIONS)
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(SQLITE_READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
-        .await
+        .await?;
+    Ok((read, write))
 }

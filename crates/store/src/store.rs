@@ -1,5 +1,6 @@
 //! [`ConversationStore`] over either backend: each operation written once with
-//! [`with_pool!`](crate::backend::with_pool) over the SQL in [`crate::sql`].
+//! [`with_pool!`](crate::backend::with_pool) (reads) or
+//! [`with_writer!`](crate::backend::with_writer) (writes) over the SQL in [`crate::sql`].
 
 use std::{future::Future, time::Duration};
 
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     Append, Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page,
     ReplicaId, StoreError, StoreLimits, StoredMessage,
-    backend::{Pools, with_pool},
+    backend::{Pools, with_pool, with_writer},
     cursor::Cursor,
     rows::{self, ConversationRow, MessageRow, role_text},
     sql,
@@ -42,7 +43,7 @@ impl ConversationStore for SqlStore {
         let title = title.map_or("", str::trim).to_owned();
         let limit = self.limits.max_conversations_per_owner;
         boxed(async move {
-            let created: Option<ConversationRow> = with_pool!(&self.pools, |pool| {
+            let created: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
                 sqlx::query_as(sql::CREATE)
                     .bind(Uuid::now_v7())
                     .bind(&owner)
@@ -131,7 +132,7 @@ impl ConversationStore for SqlStore {
         let owner = owner.0.clone();
         let title = title.trim().to_owned();
         boxed(async move {
-            let renamed: Option<ConversationRow> = with_pool!(&self.pools, |pool| {
+            let renamed: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
                 sqlx::query_as(sql::RENAME)
                     .bind(id)
                     .bind(&owner)
@@ -148,7 +149,7 @@ impl ConversationStore for SqlStore {
         let owner = owner.0.clone();
         boxed(async move {
             // Messages go with it: ON DELETE CASCADE.
-            let deleted = with_pool!(&self.pools, |pool| {
+            let deleted = with_writer!(&self.pools, |pool| {
                 sqlx::query(sql::DELETE).bind(id).bind(&owner).execute(pool).await?.rows_affected()
             });
             if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
@@ -190,7 +191,7 @@ impl ConversationStore for SqlStore {
         let model = model.to_owned();
         boxed(async move {
             let message = Uuid::now_v7();
-            let started = with_pool!(&self.pools, |pool| {
+            let started = with_writer!(&self.pools, |pool| {
                 sqlx::query(sql::INSERT_MESSAGE)
                     .bind(message)
                     .bind(conversation)
@@ -219,7 +220,7 @@ impl ConversationStore for SqlStore {
                 let statement = sql::append(chunk.len());
                 let padding = chunk.len().next_power_of_two() - chunk.len();
                 let rows = chunk.iter().chain(std::iter::repeat_n(&chunk[chunk.len() - 1], padding));
-                with_pool!(&self.pools, |pool| {
+                with_writer!(&self.pools, |pool| {
                     let mut query = sqlx::query(statement);
                     for row in rows.clone() {
                         query = query.bind(row.message).bind(row.text.as_str()).bind(row.reasoning.as_str());
@@ -244,7 +245,7 @@ impl ConversationStore for SqlStore {
         let parts =
             (!finish.reasoning_blocks.is_empty()).then(|| crate::reasoning::parts(&finish.reasoning_blocks));
         boxed(async move {
-            with_pool!(&self.pools, |pool| {
+            with_writer!(&self.pools, |pool| {
                 sqlx::query(sql::FINISH)
                     .bind(message)
                     .bind(&text)
@@ -264,7 +265,7 @@ impl ConversationStore for SqlStore {
     fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
         boxed(async move {
             let expires_at = self.pools.clock().await?.plus(ttl);
-            with_pool!(&self.pools, |pool| {
+            with_writer!(&self.pools, |pool| {
                 sqlx::query(sql::HEARTBEAT).bind(replica.0).bind(expires_at).execute(pool).await?;
             });
             Ok(())
@@ -274,7 +275,7 @@ impl ConversationStore for SqlStore {
     fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>> {
         boxed(async move {
             let now = self.pools.clock().await?;
-            let swept = with_pool!(&self.pools, |pool| {
+            let swept = with_writer!(&self.pools, |pool| {
                 let mut tx = pool.begin().await?;
                 let swept = sqlx::query(sql::SWEEP)
                     .bind(replica.0)

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     MessageStatus, Owner, ReplicaId, StoreError, StoredMessage,
-    backend::with_pool,
+    backend::with_writer,
     rows::{self, role_text},
     sql,
     store::{SqlStore, boxed},
@@ -43,7 +43,7 @@ impl SqlStore {
         let limit = self.limits.max_messages_per_conversation;
         boxed(async move {
             let answer = replica.map(|replica| (Uuid::now_v7(), replica));
-            let history: Vec<StoredMessage> = with_pool!(&self.pools, |pool| {
+            let history: Vec<StoredMessage> = with_writer!(&self.pools, |pool| {
                 let mut tx = pool.begin().await?;
                 let now = Timestamp::now();
                 // The conversation's row is written first: that takes SQLite's write lock at
