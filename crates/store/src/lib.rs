@@ -118,6 +118,25 @@ pub struct StoredMessage {
     pub created_at: OffsetDateTime,
 }
 
+impl StoredMessage {
+    /// A complete message with nothing but its text, as a question is stored.
+    pub fn new(role: Role, content: impl Into<String>, created_at: OffsetDateTime) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            role,
+            content: content.into(),
+            status: MessageStatus::Complete,
+            model: None,
+            reasoning: None,
+            reasoning_blocks: Vec::new(),
+            usage: None,
+            stop_reason: None,
+            error_code: None,
+            created_at,
+        }
+    }
+}
+
 /// A conversation with its messages in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -75,19 +75,7 @@ impl SqlStore {
                 // The question (unless it is stored already) and the answer, in one statement.
                 let mut rows = Vec::with_capacity(2);
                 if retry == Retry::Not {
-                    let question = StoredMessage {
-                        id: Uuid::now_v7(),
-                        role: Role::User,
-                        content: content.clone(),
-                        status: MessageStatus::Complete,
-                        model: None,
-                        reasoning: None,
-                        reasoning_blocks: Vec::new(),
-                        usage: None,
-                        stop_reason: None,
-                        error_code: None,
-                        created_at: now.0,
-                    };
+                    let question = StoredMessage::new(Role::User, content.as_str(), now.0);
                     rows.push(NewMessage {
                         id: question.id,
                         role: Role::User,

@@ -57,26 +57,12 @@ pub fn window(
 
 #[cfg(test)]
 mod tests {
-    use streambed_store::MessageStatus;
     use time::OffsetDateTime;
-    use uuid::Uuid;
 
     use super::*;
 
     fn stored(role: Role, content: &str) -> StoredMessage {
-        StoredMessage {
-            id: Uuid::now_v7(),
-            role,
-            content: content.into(),
-            status: MessageStatus::Complete,
-            model: None,
-            reasoning: None,
-            reasoning_blocks: Vec::new(),
-            usage: None,
-            stop_reason: None,
-            error_code: None,
-            created_at: OffsetDateTime::now_utc(),
-        }
+        StoredMessage::new(role, content, OffsetDateTime::now_utc())
     }
 
     fn limits(max_turns: usize, max_prompt_chars: usize) -> Limits {
