@@ -133,8 +133,8 @@ impl AnswerLogs {
         }
     }
 
-    /// Writes what every open answer received since the last flush, in one batch. A batch that
-    /// fails goes back in front of what came since, for the next flush to retry.
+    /// Writes what every open answer received since the last flush, in one batch. Text that
+    /// cannot be written goes back in front of what came since, for the next flush to retry.
     async fn flush(&self, store: &dyn ConversationStore) {
         let open: Vec<Arc<Shared>> = {
             let mut open = self.open();
@@ -160,13 +160,26 @@ impl AnswerLogs {
         if batch.is_empty() {
             return;
         }
-        let written = store.append_answers(&batch).await;
-        if let Err(e) = &written {
-            tracing::warn!(answers = batch.len(), error = %e, "cannot store part of the answers yet");
-        }
-        for (shared, append) in taken.into_iter().zip(batch) {
+        let written = match store.append_answers(&batch).await {
+            Ok(()) => vec![true; batch.len()],
+            // One answer's text can fail the whole batch (PostgreSQL refuses a NUL byte in
+            // text): each is tried on its own, so it fails alone.
+            Err(e) => {
+                tracing::warn!(answers = batch.len(), error = %e, "cannot store the answers' text together");
+                let mut written = Vec::with_capacity(batch.len());
+                for append in &batch {
+                    let alone = store.append_answers(std::slice::from_ref(append)).await;
+                    if let Err(e) = &alone {
+                        tracing::warn!(message = %append.message, error = %e, "cannot store part of an answer yet");
+                    }
+                    written.push(alone.is_ok());
+                }
+                written
+            }
+        };
+        for ((shared, append), written) in taken.into_iter().zip(batch).zip(written) {
             let mut pending = shared.pending();
-            if written.is_err() {
+            if !written {
                 pending.text.insert_str(0, &append.text);
                 pending.reasoning.insert_str(0, &append.reasoning);
             }

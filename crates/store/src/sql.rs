@@ -57,7 +57,11 @@ const INSERT_TWO_MESSAGES: &str = "\
 
 /// Inserts one message row, or two.
 pub(crate) fn insert_messages(rows: usize) -> &'static str {
-    if rows == 2 { INSERT_TWO_MESSAGES } else { INSERT_MESSAGE }
+    match rows {
+        1 => INSERT_MESSAGE,
+        2 => INSERT_TWO_MESSAGES,
+        _ => unreachable!("a turn inserts its question, its answer, or both"),
+    }
 }
 
 pub(crate) const MESSAGES: &str = "\
@@ -74,7 +78,7 @@ pub(crate) const APPEND_ROWS: usize = 128;
 /// in progress, rather than one per answer: on SQLite each statement is a round trip to the
 /// connection's thread, which is what a busy server's writes cost. The statement comes in
 /// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
-/// a batch pads its last row out (a repeated `WHEN` never matches twice).
+/// a batch pads out with rows that name no message.
 pub(crate) fn append(rows: usize) -> &'static str {
     static BY_POWER: LazyLock<Vec<String>> =
         LazyLock::new(|| (0..=APPEND_ROWS.ilog2()).map(|power| append_statement(1 << power)).collect());

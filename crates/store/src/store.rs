@@ -216,18 +216,25 @@ impl ConversationStore for SqlStore {
 
     fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>> {
         boxed(async move {
-            for chunk in batch.chunks(sql::APPEND_ROWS) {
-                let statement = sql::append(chunk.len());
-                let padding = chunk.len().next_power_of_two() - chunk.len();
-                let rows = chunk.iter().chain(std::iter::repeat_n(&chunk[chunk.len() - 1], padding));
-                with_writer!(&self.pools, |pool| {
-                    let mut query = sqlx::query(statement);
-                    for row in rows.clone() {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            // Padding rows name no message: a nil id matches none.
+            let padding = Append::new(Uuid::nil(), "", "");
+            // One transaction for all the statements: a batch is written whole or not at all,
+            // so a failed one can be written again without doubling any answer's text.
+            with_writer!(&self.pools, |pool| {
+                let mut tx = pool.begin().await?;
+                for chunk in batch.chunks(sql::APPEND_ROWS) {
+                    let rows = chunk.len().next_power_of_two();
+                    let mut query = sqlx::query(sql::append(rows));
+                    for row in chunk.iter().chain(std::iter::repeat_n(&padding, rows - chunk.len())) {
                         query = query.bind(row.message).bind(row.text.as_str()).bind(row.reasoning.as_str());
                     }
-                    query.execute(pool).await?;
-                });
-            }
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            });
             Ok(())
         })
     }

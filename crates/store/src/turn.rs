@@ -63,13 +63,16 @@ impl SqlStore {
                 }
                 let mut history =
                     rows::messages(sqlx::query_as(sql::MESSAGES).bind(id).fetch_all(&mut *tx).await?)?;
-                let retry = retried(&history, &content);
+                // Only a question that starts an answer can be a retry: one stored without
+                // (`add_user_message`) is always stored.
+                let retry = if answer.is_some() { retried(&history, &content) } else { Retry::Not };
                 if let Retry::Replaces(empty) = retry {
                     sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
                     history.pop();
                 }
                 // Room for this turn (unless it is stored already) and the answer that follows it.
-                if history.len() + usize::from(retry == Retry::Not) + 1 > limit_len(limit) {
+                let adding = usize::from(retry == Retry::Not) + usize::from(answer.is_some());
+                if history.len() + adding > limit_len(limit) {
                     return Err(StoreError::Full { what: "messages", limit });
                 }
                 // The question (unless it is stored already) and the answer, in one statement.

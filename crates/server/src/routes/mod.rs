@@ -56,6 +56,7 @@ pub fn router(
     // The compatible APIs: the same guards, inside a layer that puts every error in the API's
     // shape. A wrong method is answered by each route's own fallback (405 with `Allow`), which
     // that layer wraps; the router-wide one below would stand in outside the route's layers.
+    // The guards come first, so a wrong method without credentials is a 401.
     let anthropic_route = |route| rate_limited(route).fallback(method_not_allowed);
     let anthropic = authenticated(
         Router::new()

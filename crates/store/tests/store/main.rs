@@ -54,6 +54,7 @@ behaviours! {
     retries::a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_nothing,
     retries::a_retry_that_fails_again_leaves_one_question_and_its_failure,
     retries::an_answer_with_words_or_another_question_keeps_the_turn_before,
+    retries::a_message_added_without_an_answer_is_always_stored,
     leases::a_sweep_leaves_live_replicas_answers_alone,
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,

@@ -98,3 +98,16 @@ pub async fn an_answer_with_words_or_another_question_keeps_the_turn_before(db: 
         "a partial answer is kept and asked again after; a new question keeps the failure before it"
     );
 }
+
+pub async fn a_message_added_without_an_answer_is_always_stored(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let conversation = store.create(&alice, None).await.unwrap().id;
+
+    store.add_user_message(&alice, conversation, "Hi", None).await.unwrap();
+    let history = store.add_user_message(&alice, conversation, "Hi", None).await.unwrap();
+
+    let hi = (Role::User, "Hi".to_owned(), MessageStatus::Complete);
+    assert_eq!(history.len(), 2);
+    assert_eq!(turns(&*store, &alice, conversation).await, [hi.clone(), hi]);
+}
