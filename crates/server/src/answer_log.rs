@@ -27,8 +27,9 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 const FLUSH_BYTES: usize = 16 * 1024;
 
 /// The answers this process is writing, flushed together.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AnswerLogs {
+    store: Arc<dyn ConversationStore>,
     open: Mutex<Vec<Arc<Shared>>>,
     /// A buffer is full: flush now.
     full: Notify,
@@ -101,17 +102,16 @@ impl Shared {
 }
 
 impl AnswerLogs {
+    pub fn new(store: Arc<dyn ConversationStore>) -> Self {
+        Self { store, open: Mutex::default(), full: Notify::new() }
+    }
+
     /// Starts the record of `message`: its buffer joins the flushes, and the task that will
     /// record how it ended is tracked by `writers` so shutdown can wait for it.
-    pub fn start(
-        self: &Arc<Self>,
-        store: Arc<dyn ConversationStore>,
-        message: Uuid,
-        writers: &TaskTracker,
-    ) -> AnswerLog {
+    pub fn start(self: &Arc<Self>, message: Uuid, writers: &TaskTracker) -> AnswerLog {
         let shared = Arc::new(Shared { message, pending: Mutex::default(), changed: Notify::new() });
         self.open().push(Arc::clone(&shared));
-        let finisher = writers.spawn(finish(store, Arc::clone(&shared)));
+        let finisher = writers.spawn(finish(Arc::clone(&self.store), Arc::clone(&shared)));
         AnswerLog { shared, logs: Arc::clone(self), finisher: Some(finisher) }
     }
 
@@ -121,7 +121,7 @@ impl AnswerLogs {
 
     /// Flushes every [`FLUSH_INTERVAL`], or when a buffer is full, for as long as the server
     /// runs (started by `Conversations::spawn_upkeep`).
-    pub async fn flush_every(self: Arc<Self>, store: Arc<dyn ConversationStore>) {
+    pub async fn flush_every(self: Arc<Self>) {
         let mut every = tokio::time::interval(FLUSH_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -129,13 +129,14 @@ impl AnswerLogs {
                 _ = every.tick() => {}
                 () = self.full.notified() => {}
             }
-            self.flush(&*store).await;
+            self.flush().await;
         }
     }
 
     /// Writes what every open answer received since the last flush, in one batch. Text that
     /// cannot be written goes back in front of what came since, for the next flush to retry.
-    async fn flush(&self, store: &dyn ConversationStore) {
+    async fn flush(&self) {
+        let store = &*self.store;
         let open: Vec<Arc<Shared>> = {
             let mut open = self.open();
             open.retain(|shared| !shared.pending().closed);
@@ -321,14 +322,14 @@ mod tests {
     #[tokio::test]
     async fn one_flush_writes_every_answer_and_each_ends_once_with_the_rest() {
         let (_dir, store, owner, started) = answers(3).await;
-        let (logs, writers) = (Arc::new(AnswerLogs::default()), TaskTracker::new());
+        let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
         let mut open: Vec<AnswerLog> =
-            started.iter().map(|&(_, message)| logs.start(Arc::clone(&store), message, &writers)).collect();
+            started.iter().map(|&(_, message)| logs.start(message, &writers)).collect();
         for (i, log) in open.iter().enumerate() {
             log.event(&ChatEvent::Text(format!("{i}: once")));
         }
 
-        logs.flush(&*store).await;
+        logs.flush().await;
         for (i, &(conversation, _)) in started.iter().enumerate() {
             let flushed = (format!("{i}: once"), MessageStatus::Streaming);
             assert_eq!(stored(&*store, &owner, conversation).await, flushed);
@@ -341,7 +342,7 @@ mod tests {
         writers.close();
         open.remove(1).written().await;
         // Ended answers leave the flushes; the one dropped is recorded as stopped.
-        logs.flush(&*store).await;
+        logs.flush().await;
         writers.wait().await;
 
         let [first, second, third] = [0, 1, 2].map(|i| started[i].0);

@@ -80,12 +80,13 @@ impl Conversations {
 
     pub fn new(store: Arc<dyn ConversationStore>, config: &Config) -> Self {
         let (owners, policy_reason) = OwnerPolicy::new(config);
+        let answer_logs = Arc::new(AnswerLogs::new(Arc::clone(&store)));
         Self {
             store,
             owners,
             replica: ReplicaId::new(),
             live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner)),
-            answer_logs: Arc::default(),
+            answer_logs,
             writers: TaskTracker::new(),
             redis: None,
             lease: config.store.lease,
@@ -103,7 +104,7 @@ impl Conversations {
     /// other replicas. Kept out of [`crate::app`], which only builds the router; `main` and the
     /// tests call it.
     pub fn spawn_upkeep(&self) {
-        tokio::spawn(Arc::clone(&self.answer_logs).flush_every(Arc::clone(&self.store)));
+        tokio::spawn(Arc::clone(&self.answer_logs).flush_every());
         tokio::spawn(self.clone().keep_lease());
         tokio::spawn(self.clone().listen_for_stops());
     }

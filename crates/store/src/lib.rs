@@ -5,10 +5,11 @@
 //! the same trait; each has its own embedded migrations, run by [`open`].
 //!
 //! Answers are written in batches, never per token: [`ConversationStore::start_answer`] creates
-//! the assistant message as `streaming`, [`ConversationStore::append_answers`] adds the
-//! text that arrived since, for every answer in progress at once, [`ConversationStore::finish_answer`] records how it ended. Each running answer is
-//! leased by the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`]
-//! marks answers whose replica stopped renewing its lease as `interrupted`, never a live one.
+//! the assistant message as `streaming`, [`ConversationStore::append_answers`] adds the text
+//! that arrived since, for every answer in progress at once, and
+//! [`ConversationStore::finish_answer`] records how it ended. Each running answer is leased by
+//! the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`] marks
+//! answers whose replica stopped renewing its lease as `interrupted`, never a live one.
 
 mod backend;
 mod cursor;
@@ -245,11 +246,6 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// oldest first, ending with it. An untitled conversation takes its title from `content`
     /// (trimmed, first line, about 60 characters cut at a word). `model`, when given, becomes
     /// the conversation's model.
-    ///
-    /// Asking the conversation's last question again is a retry, not a second question: when
-    /// it has no answer yet, or one that ended without a word (`error`, `stopped` or
-    /// `interrupted`, with no text or reasoning), that question is reused and the empty answer
-    /// deleted, so the conversation keeps one question and (once answered) one answer.
     fn add_user_message(
         &self,
         owner: &Owner,
@@ -261,9 +257,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// [`add_user_message`](Self::add_user_message) and [`start_answer`](Self::start_answer) in
     /// one transaction: the user turn, the history ending with it, and the id of the new
     /// `streaming` answer leased by `replica`. What the server does for each turn, so a turn
-    /// costs one write transaction before the model is asked. A retry reuses the question as
-    /// [`add_user_message`](Self::add_user_message) says, and the new answer takes the place of
-    /// the one that came to nothing.
+    /// costs one write transaction before the model is asked.
+    ///
+    /// Asking the conversation's last question again is a retry, not a second question: when
+    /// it has no answer yet, or one that ended without a word (`error`, `stopped` or
+    /// `interrupted`, with no text or reasoning), that question is reused and the new answer
+    /// takes the place of the empty one, so the conversation keeps one question and one answer.
     fn begin_turn(
         &self,
         owner: &Owner,

@@ -75,7 +75,8 @@ impl SqlStore {
                 if history.len() + adding > limit_len(limit) {
                     return Err(StoreError::Full { what: "messages", limit });
                 }
-                // The question (unless it is stored already) and the answer, in one statement.
+                // The question (unless it is stored already) and the answer, in one statement:
+                // a turn always inserts one of them.
                 let mut rows = Vec::with_capacity(2);
                 if retry == Retry::Not {
                     let question = StoredMessage::new(Role::User, content.as_str(), now.0);
@@ -101,21 +102,19 @@ impl SqlStore {
                         created_at: Timestamp::now(),
                     });
                 }
-                if !rows.is_empty() {
-                    let mut insert = sqlx::query(sql::insert_messages(rows.len()));
-                    for row in &rows {
-                        insert = insert
-                            .bind(row.id)
-                            .bind(id)
-                            .bind(role_text(row.role))
-                            .bind(row.content)
-                            .bind(row.status.as_str())
-                            .bind(row.model)
-                            .bind(row.replica)
-                            .bind(row.created_at);
-                    }
-                    insert.execute(&mut *tx).await?;
+                let mut insert = sqlx::query(sql::insert_messages(rows.len()));
+                for row in &rows {
+                    insert = insert
+                        .bind(row.id)
+                        .bind(id)
+                        .bind(role_text(row.role))
+                        .bind(row.content)
+                        .bind(row.status.as_str())
+                        .bind(row.model)
+                        .bind(row.replica)
+                        .bind(row.created_at);
                 }
+                insert.execute(&mut *tx).await?;
                 tx.commit().await?;
                 history
             });

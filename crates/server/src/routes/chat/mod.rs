@@ -213,8 +213,7 @@ async fn start_stored(
         .await?;
     let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
     let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
-    let log =
-        conversations.answer_logs.start(Arc::clone(&conversations.store), message, &conversations.writers);
+    let log = conversations.answer_logs.start(message, &conversations.writers);
     let (live, mut ending) = place.start(message);
     let opened = tokio::select! {
         biased;
