@@ -79,6 +79,7 @@ pub async fn run(model_path: &Path, quick: bool) -> anyhow::Result<()> {
     println!("| file | {} ({file}) |", model_path.display());
     println!("| weights run as | {} |", model.quantization());
     println!("| kernel path | {} |", streambed_local::kernel_path());
+    println!("| decode kernels | {} |", model.decode_kernels());
     println!("| load, first start (includes conversion if no cache) | {first_load:.2} s |");
     println!("| load, cached Q8_0 | {load:.2} s |");
     println!("| prompt tokens | {} |", last.prompt_tokens);

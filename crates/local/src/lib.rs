@@ -26,7 +26,7 @@ use streambed_core::{
 use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use on_demand::OnDemandLocalModel;
-pub use projections::{KernelPath, kernel_path};
+pub use projections::{DecodeChoice, DecodeKernels, KernelPath, kernel_path};
 pub use weights::file_quantization;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
@@ -101,6 +101,7 @@ pub struct LocalModel {
     stats: watch::Receiver<WorkerStats>,
     /// The weight matrices' type once loaded: Q8_0 for a Q4_1 file, which is converted.
     quantization: String,
+    decode: DecodeChoice,
 }
 
 /// The model's id in `/api/models` and in requests.
@@ -112,6 +113,8 @@ impl LocalModel {
     pub fn load(config: &LocalConfig) -> Result<Self, LoadError> {
         let (weights, tokenizer) = weights::load(&config.model_path)?;
         let quantization = format!("{:?}", weights.quantization());
+        let decode = weights.decode();
+        tracing::info!(weights = %quantization, kernels = %kernel_path(), decode = %decode, "embedded model loaded");
         let tokenizer = Arc::new(tokenizer);
         let (jobs, queue) = mpsc::unbounded_channel();
         let (stats_tx, stats) = watch::channel(WorkerStats::default());
@@ -129,6 +132,7 @@ impl LocalModel {
             places: Arc::new(Semaphore::new(config.max_queue + 1)),
             stats,
             quantization,
+            decode,
         })
     }
 
@@ -175,6 +179,11 @@ impl LocalModel {
     /// The type the weight matrices run in ("Q8_0"); [`file_quantization`] gives the file's.
     pub fn quantization(&self) -> &str {
         &self.quantization
+    }
+
+    /// The kernels a decode step runs on here, chosen by timing them at load.
+    pub fn decode_kernels(&self) -> DecodeChoice {
+        self.decode
     }
 
     /// The worker's counters, updated after each job.

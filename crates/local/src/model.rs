@@ -15,7 +15,7 @@ use candle_transformers::utils::{build_additive_causal_mask, repeat_kv};
 
 use crate::{
     attention::{self, Heads, LayerCache},
-    projections::Projections,
+    projections::{DecodeChoice, Projections},
 };
 
 /// Shape of the network, from the GGUF metadata.
@@ -55,6 +55,7 @@ pub struct Model {
     sin: Tensor,
     /// What the weight matrices are stored and multiplied in.
     quantization: GgmlDType,
+    decode: DecodeChoice,
 }
 
 /// The most common type among a GGUF's matrices: a "Q4_1" file keeps its norms in f32, and
@@ -91,26 +92,35 @@ impl Model {
         // SmolLM2 ties the output head to the embeddings.
         let output = tensor("output.weight").map_or_else(|_| Arc::clone(&embeddings), Arc::new);
         let norm = tensor("output_norm.weight")?.dequantize(&Device::Cpu)?;
+        let (output, decode) = Projections::tuned_head(output)?;
+        let kernels = decode.kernels;
         let layers = (0..number("llama.block_count")?)
             .map(|i| {
                 let mut weight = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
                 Ok(Layer {
                     attention_norm: weight("attn_norm")?.dequantize(&Device::Cpu)?,
-                    qkv: Projections::new(vec![weight("attn_q")?, weight("attn_k")?, weight("attn_v")?])?,
-                    attention_out: Projections::new(vec![weight("attn_output")?])?,
+                    qkv: Projections::new(
+                        vec![weight("attn_q")?, weight("attn_k")?, weight("attn_v")?],
+                        kernels,
+                    )?,
+                    attention_out: Projections::new(vec![weight("attn_output")?], kernels)?,
                     ffn_norm: weight("ffn_norm")?.dequantize(&Device::Cpu)?,
-                    gate_up: Projections::new(vec![weight("ffn_gate")?, weight("ffn_up")?])?,
-                    down: Projections::new(vec![weight("ffn_down")?])?,
+                    gate_up: Projections::new(vec![weight("ffn_gate")?, weight("ffn_up")?], kernels)?,
+                    down: Projections::new(vec![weight("ffn_down")?], kernels)?,
                 })
             })
             .collect::<Result<_>>()?;
         let (cos, sin) = rope_tables(shape.heads.dim, rope_base)?;
-        let output = Projections::shared(vec![output])?;
-        Ok(Self { shape, embeddings, layers, norm, output, cos, sin, quantization })
+        Ok(Self { shape, embeddings, layers, norm, output, cos, sin, quantization, decode })
     }
 
     pub fn quantization(&self) -> GgmlDType {
         self.quantization
+    }
+
+    /// The kernels a decode step runs on, as measured at load.
+    pub fn decode(&self) -> DecodeChoice {
+        self.decode
     }
 
     /// Runs `tokens`, the first at `position`, and returns the logits for the token after the last.

@@ -6,8 +6,20 @@
 //! weight rows to 768 (and the activations with them) adds a third more multiply-adds, yet each
 //! projection runs 2–3.5x faster. The padding happens only where those kernels exist; elsewhere
 //! it would only add work.
+//!
+//! A prompt chunk is many rows, and there the tiles always win. A decode step is one row, and
+//! then the weights are read once per token: on a CPU where that reading, not the arithmetic,
+//! is what takes the time, the padding's extra third of bytes can cost more than the tiles save
+//! (measured on an AMD EPYC, where decode on the unpadded rows was faster, against an Intel Xeon,
+//! where it was half as fast). So which kernels run one row is measured at load, on the output
+//! head, and the unpadded weights are kept beside the padded ones only where they win
+//! ([`DecodeKernels`]).
 
-use std::{borrow::Cow, sync::Arc};
+use std::{
+    borrow::Cow,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use candle_core::{
     D, Device, Module, Result, Tensor,
@@ -18,24 +30,50 @@ use candle_core::{
 /// all of them.
 pub struct Projections {
     matmuls: Vec<QMatMul>,
+    /// The same weights unpadded, for a single row, where [`DecodeKernels::Rows`] was chosen.
+    rows: Vec<QMatMul>,
     /// Zero columns appended to each weight row, and so to the input.
     pad: usize,
 }
 
 impl Projections {
-    pub fn new(weights: Vec<QTensor>) -> Result<Self> {
-        Self::shared(weights.into_iter().map(Arc::new).collect())
+    pub fn new(weights: Vec<QTensor>, decode: DecodeKernels) -> Result<Self> {
+        Self::shared(weights.into_iter().map(Arc::new).collect(), decode)
     }
 
     /// Over weights that may be used elsewhere too (the tied embeddings), copied only to pad.
-    pub fn shared(weights: Vec<Arc<QTensor>>) -> Result<Self> {
+    pub fn shared(weights: Vec<Arc<QTensor>>, decode: DecodeKernels) -> Result<Self> {
         let (_, k) = weights[0].shape().dims2()?;
         let pad = padded_width(k, weights[0].dtype()) - k;
+        let rows = if pad > 0 && decode == DecodeKernels::Rows {
+            weights.iter().map(|w| QMatMul::from_arc(Arc::clone(w))).collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
         let matmuls = weights
             .into_iter()
             .map(|w| QMatMul::from_arc(if pad == 0 { w } else { Arc::new(pad_rows(&w, k + pad)?) }))
             .collect::<Result<_>>()?;
-        Ok(Self { matmuls, pad })
+        Ok(Self { matmuls, rows, pad })
+    }
+
+    /// The output head, with the decode kernels chosen by timing it both ways on one row: the
+    /// largest matrix of the network, so the one where reading the weights counts most.
+    pub fn tuned_head(head: Arc<QTensor>) -> Result<(Self, DecodeChoice)> {
+        let (_, k) = head.shape().dims2()?;
+        let mut both = Self::shared(vec![head], DecodeKernels::Rows)?;
+        if both.rows.is_empty() {
+            return Ok((both, DecodeChoice::unpadded()));
+        }
+        let x = Tensor::randn(0f32, 1.0, (1, k), &Device::Cpu)?;
+        let choice = DecodeChoice::from_timings(alternating_medians(
+            || run_all(&both.matmuls, &x, both.pad),
+            || run_all(&both.rows, &x, 0),
+        )?);
+        if choice.kernels == DecodeKernels::Tiles {
+            both.rows.clear();
+        }
+        Ok((both, choice))
     }
 
     /// The `N` projections of `x`, in the order the weights were given.
@@ -47,6 +85,9 @@ impl Projections {
     }
 
     fn outputs(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        if !self.rows.is_empty() && x.elem_count() == x.dim(D::Minus1)? {
+            return self.rows.iter().map(|m| m.forward(x)).collect();
+        }
         let x = if self.pad == 0 {
             Cow::Borrowed(x)
         } else {
@@ -71,6 +112,90 @@ impl Projections {
                 QMatMul::Tensor(_) | QMatMul::TensorF16(_) => None,
             })
             .collect()
+    }
+}
+
+/// Runs `x`, padded by `pad` zero columns, through each of `matmuls`.
+fn run_all(matmuls: &[QMatMul], x: &Tensor, pad: usize) -> Result<()> {
+    let x = if pad == 0 { Cow::Borrowed(x) } else { Cow::Owned(x.pad_with_zeros(D::Minus1, 0, pad)?) };
+    for m in matmuls {
+        m.forward(&x)?;
+    }
+    Ok(())
+}
+
+/// Timed calls of each at load: a few milliseconds in all for the output head.
+const TIMINGS: usize = 9;
+
+/// The median time of `a` and of `b`, called in turn so that a burst of other work on the
+/// machine falls on both. The first call of each is left out: it repacks the tiles.
+fn alternating_medians(
+    mut a: impl FnMut() -> Result<()>,
+    mut b: impl FnMut() -> Result<()>,
+) -> Result<(Duration, Duration)> {
+    let time = |run: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
+        let started = Instant::now();
+        run()?;
+        Ok(started.elapsed())
+    };
+    time(&mut a)?;
+    time(&mut b)?;
+    let (mut times_a, mut times_b) = (Vec::with_capacity(TIMINGS), Vec::with_capacity(TIMINGS));
+    for _ in 0..TIMINGS {
+        times_a.push(time(&mut a)?);
+        times_b.push(time(&mut b)?);
+    }
+    times_a.sort_unstable();
+    times_b.sort_unstable();
+    Ok((times_a[TIMINGS / 2], times_b[TIMINGS / 2]))
+}
+
+/// Which kernels multiply a single row (a decode step) where the tile kernels pad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeKernels {
+    /// The padded tiles, as prompt chunks use: fewer instructions, a third more bytes.
+    Tiles,
+    /// candle's row-at-a-time dot products on the unpadded weights, kept beside the padded
+    /// ones (about 113 MB more for SmolLM2).
+    Rows,
+}
+
+/// The decode kernels this process chose, and the timing that chose them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeChoice {
+    pub kernels: DecodeKernels,
+    /// One row through the output head on the padded tiles, then on the unpadded rows; none
+    /// where nothing is padded, so rows are all there is.
+    pub head: Option<(Duration, Duration)>,
+}
+
+impl DecodeChoice {
+    fn unpadded() -> Self {
+        Self { kernels: DecodeKernels::Rows, head: None }
+    }
+
+    /// The faster of the two; a tie keeps the tiles, which need no second copy of the weights.
+    fn from_timings((tiles, rows): (Duration, Duration)) -> Self {
+        let kernels = if rows < tiles { DecodeKernels::Rows } else { DecodeKernels::Tiles };
+        Self { kernels, head: Some((tiles, rows)) }
+    }
+}
+
+impl std::fmt::Display for DecodeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kernels = match self.kernels {
+            DecodeKernels::Tiles => "padded tiles",
+            DecodeKernels::Rows => "unpadded rows",
+        };
+        match self.head {
+            None => write!(f, "{kernels} (nothing padded)"),
+            Some((tiles, rows)) => write!(
+                f,
+                "{kernels} (one row through the output head: {:.2} ms on tiles, {:.2} ms on rows)",
+                tiles.as_secs_f64() * 1e3,
+                rows.as_secs_f64() * 1e3
+            ),
+        }
     }
 }
 
@@ -206,6 +331,54 @@ mod tests {
         // Within what quantizing the input to 8 bits costs.
         assert!(difference <= largest * 3e-2, "padded product off by {difference} (largest {largest})");
         Ok(())
+    }
+
+    fn random_q8_0(rows: usize, k: usize) -> Result<QTensor> {
+        QTensor::quantize(&Tensor::randn(0f32, 1.0, (rows, k), &Device::Cpu)?, GgmlDType::Q8_0)
+    }
+
+    #[test]
+    fn one_row_runs_on_the_unpadded_weights_only_where_rows_were_chosen() -> Result<()> {
+        let weight = Arc::new(random_q8_0(64, 576)?);
+        let on_rows = Projections::shared(vec![Arc::clone(&weight)], DecodeKernels::Rows)?;
+        let on_tiles = Projections::shared(vec![Arc::clone(&weight)], DecodeKernels::Tiles)?;
+        let unpadded = QMatMul::from_arc(Arc::clone(&weight))?;
+        assert_eq!(on_rows.rows.len(), usize::from(kernel_path().pads()));
+        assert!(on_tiles.rows.is_empty());
+
+        let row = Tensor::randn(0f32, 1.0, (1, 576), &Device::Cpu)?;
+        let [decoded] = on_rows.forward(&row)?;
+        assert_eq!(decoded.to_vec2::<f32>()?, unpadded.forward(&row)?.to_vec2::<f32>()?);
+
+        // A prompt chunk takes the padded tiles whatever decode runs on.
+        let chunk = Tensor::randn(0f32, 1.0, (1, 5, 576), &Device::Cpu)?;
+        let [from_rows] = on_rows.forward(&chunk)?;
+        let [from_tiles] = on_tiles.forward(&chunk)?;
+        assert_eq!(from_rows.to_vec3::<f32>()?, from_tiles.to_vec3::<f32>()?);
+        Ok(())
+    }
+
+    #[test]
+    fn the_head_is_timed_both_ways_where_the_tiles_pad() -> Result<()> {
+        let (head, choice) = Projections::tuned_head(Arc::new(random_q8_0(256, 576)?))?;
+        assert_eq!(choice.head.is_some(), kernel_path().pads());
+        assert_eq!(head.rows.is_empty(), choice.kernels == DecodeKernels::Tiles || !kernel_path().pads());
+        let [logits] = head.forward(&Tensor::randn(0f32, 1.0, (1, 576), &Device::Cpu)?)?;
+        assert_eq!(logits.dims(), [1, 256]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_faster_decode_kernels_win_and_a_tie_keeps_the_tiles() {
+        let ms = Duration::from_millis;
+        assert_eq!(DecodeChoice::from_timings((ms(2), ms(1))).kernels, DecodeKernels::Rows);
+        assert_eq!(DecodeChoice::from_timings((ms(1), ms(2))).kernels, DecodeKernels::Tiles);
+        assert_eq!(DecodeChoice::from_timings((ms(1), ms(1))).kernels, DecodeKernels::Tiles);
+        assert_eq!(
+            DecodeChoice::from_timings((ms(1), ms(2))).to_string(),
+            "padded tiles (one row through the output head: 1.00 ms on tiles, 2.00 ms on rows)"
+        );
+        assert_eq!(DecodeChoice::unpadded().to_string(), "unpadded rows (nothing padded)");
     }
 
     #[test]
