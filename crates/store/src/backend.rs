@@ -59,8 +59,9 @@ const POSTGRES_CONNECTIONS: u32 = 16;
 /// anyway, and writers that find the database locked wait in SQLite's busy handler, which
 /// sleeps and polls (1, 2, 5, 10, … 100 ms): under a burst of turns that made the wait, not the
 /// writing, most of a stored turn's time to first token. With one writing connection, writes
-/// queue in the pool instead, each starting the moment the last one ends.
-#[derive(Debug)]
+/// queue in the pool instead, each starting the moment the last one ends. A clone shares the
+/// same pools.
+#[derive(Debug, Clone)]
 pub(crate) enum Pools {
     Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),

@@ -10,6 +10,10 @@
 //! [`ConversationStore::finish_answer`] records how it ended. Each running answer is leased by
 //! the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`] marks
 //! answers whose replica stopped renewing its lease as `interrupted`, never a live one.
+//!
+//! Turns are grouped too: the turns that arrive while the writer is busy share its next
+//! transaction, a few statements for all of them ([`ConversationStore::begin_turn`] and
+//! [`ConversationStore::add_user_message`] wait for it).
 
 mod backend;
 mod cursor;
@@ -321,7 +325,7 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 /// `DATABASE_URL` when reporting them.
 pub async fn open(url: &str, limits: StoreLimits) -> Result<Arc<dyn ConversationStore>, StoreError> {
     let pools = backend::Pools::open(url).await?;
-    Ok(Arc::new(store::SqlStore { pools, limits }))
+    Ok(Arc::new(store::SqlStore::new(pools, limits)))
 }
 
 #[cfg(test)]

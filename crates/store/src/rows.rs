@@ -114,6 +114,25 @@ impl TryFrom<MessageRow> for StoredMessage {
     }
 }
 
+/// A [`MessageRow`] with the conversation it belongs to: a batch of turns reads the messages of
+/// all its conversations in one statement.
+#[derive(Debug)]
+pub(crate) struct ConversationMessageRow {
+    pub(crate) conversation_id: Uuid,
+    pub(crate) message: MessageRow,
+}
+
+impl<'r, R: Row> FromRow<'r, R> for ConversationMessageRow
+where
+    MessageRow: FromRow<'r, R>,
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self { conversation_id: row.try_get("conversation_id")?, message: MessageRow::from_row(row)? })
+    }
+}
+
 pub(crate) fn messages(rows: Vec<MessageRow>) -> Result<Vec<StoredMessage>, sqlx::Error> {
     rows.into_iter().map(StoredMessage::try_from).collect()
 }

@@ -35,7 +35,7 @@ pub(crate) const RENAME: &str = "\
 pub(crate) const DELETE: &str = "DELETE FROM conversations WHERE id = $1 AND owner = $2";
 
 /// A new turn: bumps `updated_at`, names an untitled conversation (`$5`), sets the model when
-/// one is given (`$4`).
+/// one is given (`$4`). For a turn written alone; a batch of turns uses [`touch`].
 pub(crate) const TOUCH: &str = "\
     UPDATE conversations \
     SET updated_at = $3, model = COALESCE($4, model), \
@@ -50,24 +50,95 @@ pub(crate) const INSERT_MESSAGE: &str = "\
     INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// [`INSERT_MESSAGE`] for a turn's question and answer together (`$9`…`$16` the second row).
-const INSERT_TWO_MESSAGES: &str = "\
-    INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)";
+/// The most turns one batch writes together (see `turn::queue`).
+pub(crate) const BATCH_TURNS: usize = 128;
 
-/// Inserts one message row, or two.
+/// The most rows one [`insert_messages`] statement writes: a whole batch's questions and answers.
+/// 8 parameters a row keeps it well inside SQLite's limit on parameters (32,766).
+pub(crate) const INSERT_ROWS: usize = 2 * BATCH_TURNS;
+
+/// [`INSERT_MESSAGE`] for `rows` rows, a power of two up to [`INSERT_ROWS`]: `$1`…`$8` the first
+/// row, `$9`…`$16` the second, and so on. An insert cannot skip a padding row as an update can,
+/// so [`insert_rows`] splits a count into powers of two instead.
 pub(crate) fn insert_messages(rows: usize) -> &'static str {
-    match rows {
-        1 => INSERT_MESSAGE,
-        2 => INSERT_TWO_MESSAGES,
-        _ => unreachable!("a turn inserts its question, its answer, or both"),
-    }
+    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(INSERT_ROWS, insert_statement));
+    debug_assert!(rows.is_power_of_two() && rows <= INSERT_ROWS, "no statement inserts {rows} rows");
+    for_rows(&BY_POWER, rows)
+}
+
+/// How many of `remaining` rows the next [`insert_messages`] takes: the largest power of two
+/// that fits. So `n` rows take one statement per bit of `n` (13 = 8 + 4 + 1), from a handful
+/// of prepared statements.
+pub(crate) fn insert_rows(remaining: usize) -> usize {
+    1 << remaining.clamp(1, INSERT_ROWS).ilog2()
+}
+
+fn insert_statement(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=8).map(|column| format!("${}", 8 * row + column)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
+         VALUES {values}"
+    )
 }
 
 pub(crate) const MESSAGES: &str = "\
     SELECT id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at \
     FROM messages WHERE conversation_id = $1 \
     ORDER BY created_at, id";
+
+/// [`TOUCH`] for up to `rows` conversations at once (rounded up to a power of two, at most
+/// [`BATCH_TURNS`]): `$1` the time, then `id, owner, model, title` for each conversation. Returns
+/// the ids it found, so a turn whose conversation is gone (or another owner's) is known. Pads
+/// with a nil id, which names no conversation. `owner = CASE id …` rather than `(id, owner) IN
+/// (VALUES …)`: SQLite scans the whole table for a row-value `IN`, but looks up `id IN (…)` by
+/// its key.
+pub(crate) fn touch(rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_TURNS, touch_statement));
+    for_rows(&BY_POWER, rows)
+}
+
+fn touch_statement(rows: usize) -> String {
+    let param = |row: usize, column: usize| format!("${}", 4 * row + column + 2);
+    let case = |column: usize, otherwise: &str| {
+        let arms: String =
+            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
+        format!("CASE id{arms}{otherwise} END")
+    };
+    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    format!(
+        "UPDATE conversations \
+         SET updated_at = $1, model = COALESCE({}, model), \
+             title = CASE WHEN title = '' THEN {} ELSE title END \
+         WHERE id IN ({ids}) AND owner = {} \
+         RETURNING id",
+        case(2, ""),
+        case(3, " ELSE title"),
+        case(1, "")
+    )
+}
+
+/// [`MESSAGES`] of up to `rows` conversations at once (rounded up to a power of two, at most
+/// [`BATCH_TURNS`], padded with a nil id), each row with its `conversation_id`.
+pub(crate) fn messages_of(rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_TURNS, messages_statement));
+    for_rows(&BY_POWER, rows)
+}
+
+fn messages_statement(rows: usize) -> String {
+    let ids = (1..=rows).map(|row| format!("${row}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT conversation_id, id, role, content, status, model, reasoning, parts, usage, stop_reason, \
+                error_code, created_at \
+         FROM messages WHERE conversation_id IN ({ids}) \
+         ORDER BY conversation_id, created_at, id"
+    )
+}
 
 /// The most answers one [`append`] statement writes.
 pub(crate) const APPEND_ROWS: usize = 128;
@@ -80,9 +151,8 @@ pub(crate) const APPEND_ROWS: usize = 128;
 /// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
 /// a batch pads out with rows that name no message.
 pub(crate) fn append(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> =
-        LazyLock::new(|| (0..=APPEND_ROWS.ilog2()).map(|power| append_statement(1 << power)).collect());
-    &BY_POWER[rows.clamp(1, APPEND_ROWS).next_power_of_two().ilog2() as usize]
+    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(APPEND_ROWS, append_statement));
+    for_rows(&BY_POWER, rows)
 }
 
 fn append_statement(rows: usize) -> String {
@@ -99,6 +169,18 @@ fn append_statement(rows: usize) -> String {
         case(1),
         case(2)
     )
+}
+
+/// A statement made once for each power of two up to `most` rows, smallest first.
+fn by_power(most: usize, statement: fn(usize) -> String) -> Vec<String> {
+    (0..=most.ilog2()).map(|power| statement(1 << power)).collect()
+}
+
+/// The statement of [`by_power`]'s for `rows` rows, rounded up to a power of two, at most the
+/// largest.
+fn for_rows(by_power: &'static [String], rows: usize) -> &'static str {
+    let power = rows.max(1).next_power_of_two().ilog2() as usize;
+    &by_power[power.min(by_power.len() - 1)]
 }
 
 pub(crate) const FINISH: &str = "\
@@ -127,3 +209,38 @@ pub(crate) const FORGET_EXPIRED: &str = "DELETE FROM replicas WHERE expires_at <
 
 /// The one clock every PostgreSQL replica shares, for leases.
 pub(crate) const POSTGRES_NOW: &str = "SELECT now()";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of each insert a batch of `n` rows makes.
+    fn inserts(mut n: usize) -> Vec<usize> {
+        let mut rows = Vec::new();
+        while n > 0 {
+            rows.push(insert_rows(n));
+            n -= rows.last().unwrap();
+        }
+        rows
+    }
+
+    #[test]
+    fn rows_are_inserted_by_the_powers_of_two_in_their_count() {
+        assert_eq!(inserts(1), [1]);
+        assert_eq!(inserts(13), [8, 4, 1]);
+        assert_eq!(inserts(INSERT_ROWS), [INSERT_ROWS]);
+        assert_eq!(inserts(INSERT_ROWS + 7), [INSERT_ROWS, 4, 2, 1]);
+        assert!(insert_messages(4).ends_with("($25, $26, $27, $28, $29, $30, $31, $32)"));
+    }
+
+    #[test]
+    fn batched_statements_round_up_to_a_power_of_two() {
+        // Three conversations take the statement for four: `$1` and four parameters each.
+        let three = touch(3);
+        assert!(three.contains("$17") && !three.contains("$18"), "{three}");
+        assert!(three.contains("WHERE id IN ($2, $6, $10, $14) AND owner = CASE id WHEN $2 THEN $3"));
+        let messages = messages_of(5);
+        assert!(messages.contains("IN ($1, $2, $3, $4, $5, $6, $7, $8)"), "{messages}");
+        assert_eq!(touch(1000), touch(BATCH_TURNS));
+    }
+}

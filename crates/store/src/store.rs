@@ -2,7 +2,7 @@
 //! [`with_pool!`](crate::backend::with_pool) (reads) or
 //! [`with_writer!`](crate::backend::with_writer) (writes) over the SQL in [`crate::sql`].
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use sqlx::types::Json;
 use streambed_core::{BoxFuture, Role};
@@ -16,12 +16,22 @@ use crate::{
     rows::{self, ConversationRow, MessageRow, role_text},
     sql,
     timestamp::Timestamp,
+    turn::TurnQueue,
 };
 
 #[derive(Debug)]
 pub(crate) struct SqlStore {
     pub(crate) pools: Pools,
     pub(crate) limits: StoreLimits,
+    /// Turns waiting to be written together (see [`crate::turn`]).
+    pub(crate) turns: Arc<TurnQueue>,
+}
+
+impl SqlStore {
+    pub(crate) fn new(pools: Pools, limits: StoreLimits) -> Self {
+        let turns = Arc::new(TurnQueue::new(pools.clone(), limits.max_messages_per_conversation));
+        Self { pools, limits, turns }
+    }
 }
 
 /// Boxes an operation. Naming its output here is what lets `?` inside the `async` blocks

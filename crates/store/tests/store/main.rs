@@ -4,6 +4,7 @@
 //! tests fail saying how to install it). Backend-specific checks live in `opening`.
 
 mod answers;
+mod batches;
 mod conversations;
 mod harness;
 mod leases;
@@ -55,6 +56,11 @@ behaviours! {
     retries::a_retry_that_fails_again_leaves_one_question_and_its_failure,
     retries::an_answer_with_words_or_another_question_keeps_the_turn_before,
     retries::a_message_added_without_an_answer_is_always_stored,
+    batches::concurrent_turns_in_different_conversations_are_stored_together,
+    batches::concurrent_turns_in_one_conversation_are_each_stored_once,
+    batches::a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_a_batch,
+    batches::a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged,
+    batches::retries_arriving_together_each_replace_their_empty_answer,
     leases::a_sweep_leaves_live_replicas_answers_alone,
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,

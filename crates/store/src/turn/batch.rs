@@ -1,0 +1,159 @@
+//! A batch of turns, each in a different conversation, written in one transaction whose
+//! statements each cover the whole batch: one update of the conversations, one read of their
+//! messages, the retry rule and the limit in Rust, then the deletes (rare) and the inserts. The
+//! statements that list ids are padded to a power of two, so a few prepared statements serve
+//! every batch size; the SQL is the same on both backends.
+
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use super::{Request, Turn, alone, insert_messages, plan::plan, queue::Waiting};
+use crate::{
+    StoreError, StoredMessage,
+    backend::{Pools, with_writer},
+    rows::ConversationMessageRow,
+    sql,
+    timestamp::Timestamp,
+};
+
+/// How a turn of a batch went.
+type Outcome = Result<Turn, StoreError>;
+
+/// How a batch's transaction ended, when the database did not fail it.
+enum Attempt {
+    /// Committed: each turn's outcome, in the batch's order.
+    Written(Vec<Outcome>),
+    /// Rolled back, because these turns (by position) would take their conversations past the
+    /// limit. Their conversations were touched already, and a refused turn must change nothing,
+    /// so the rest are written again without them: rare, where a second update of the
+    /// conversations after the reads would cost every batch a statement.
+    Refused(Vec<(usize, StoreError)>),
+}
+
+/// Writes `batch` (at most [`sql::BATCH_TURNS`] turns of distinct conversations: a second turn
+/// must read the history the first one writes) and answers each turn. When the database fails
+/// the transaction, nothing of it was written, and each turn is written again alone.
+pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting>) {
+    debug_assert!(batch.len() <= sql::BATCH_TURNS);
+    while !batch.is_empty() {
+        let requests: Vec<&Request> = batch.iter().map(Waiting::request).collect();
+        match attempt(pools, limit, &requests).await {
+            Ok(Attempt::Written(outcomes)) => {
+                for (waiting, outcome) in batch.into_iter().zip(outcomes) {
+                    waiting.reply(outcome);
+                }
+                return;
+            }
+            Ok(Attempt::Refused(mut refused)) => {
+                let mut rest = Vec::with_capacity(batch.len());
+                for (position, waiting) in batch.into_iter().enumerate() {
+                    match refused.iter().position(|(at, _)| *at == position) {
+                        Some(found) => waiting.reply(Err(refused.swap_remove(found).1)),
+                        None => rest.push(waiting),
+                    }
+                }
+                batch = rest;
+            }
+            Err(error) => {
+                if let Some(same) = writer_unreachable(&error) {
+                    // Trying each turn alone would wait as long again for each.
+                    for waiting in batch {
+                        waiting.reply(Err(StoreError::Database(same())));
+                    }
+                    return;
+                }
+                tracing::warn!(turns = batch.len(), %error, "cannot store the turns together; storing them one by one");
+                for waiting in batch {
+                    let outcome = alone(pools, limit, waiting.request()).await;
+                    waiting.reply(outcome);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One transaction for `requests`.
+async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Attempt, sqlx::Error> {
+    let now = Timestamp::now();
+    with_writer!(pools, |pool| {
+        let mut tx = pool.begin().await?;
+        // The conversations' rows are written first, as a turn alone writes its own: that takes
+        // SQLite's write lock at once and locks the rows in PostgreSQL, so no other writer can
+        // slip in between the reads and the inserts.
+        let rows = requests.len().next_power_of_two();
+        let mut touch = sqlx::query_scalar(sql::touch(rows)).bind(now);
+        let padding = std::iter::repeat((Uuid::nil(), "", None, ""));
+        let touched = requests
+            .iter()
+            .map(|r| (r.conversation, r.owner.as_str(), r.model.as_deref(), r.title.as_str()))
+            .chain(padding)
+            .take(rows);
+        for (id, owner, model, title) in touched {
+            touch = touch.bind(id).bind(owner).bind(model).bind(title);
+        }
+        let found: HashSet<Uuid> = touch.fetch_all(&mut *tx).await?.into_iter().collect();
+
+        let mut histories: HashMap<Uuid, Vec<StoredMessage>> =
+            found.iter().map(|&id| (id, Vec::new())).collect();
+        if !found.is_empty() {
+            let rows = found.len().next_power_of_two();
+            let mut select = sqlx::query_as(sql::messages_of(rows));
+            for id in found.iter().copied().chain(std::iter::repeat(Uuid::nil())).take(rows) {
+                select = select.bind(id);
+            }
+            let messages: Vec<ConversationMessageRow> = select.fetch_all(&mut *tx).await?;
+            for row in messages {
+                if let Some(history) = histories.get_mut(&row.conversation_id) {
+                    history.push(row.message.try_into()?);
+                }
+            }
+        }
+
+        let plans: Vec<_> = requests
+            .iter()
+            .map(|request| match histories.remove(&request.conversation) {
+                Some(history) => plan(request, history, limit, now),
+                None => Err(StoreError::NotFound),
+            })
+            .collect();
+        if plans.iter().any(|plan| matches!(plan, Err(StoreError::Full { .. }))) {
+            let refused = plans
+                .into_iter()
+                .enumerate()
+                .filter_map(|(position, plan)| match plan {
+                    Err(full @ StoreError::Full { .. }) => Some((position, full)),
+                    _ => None,
+                })
+                .collect();
+            // Dropping the transaction rolls it back.
+            return Ok(Attempt::Refused(refused));
+        }
+
+        // Only retries replace an answer, and only after one came to nothing: a statement each.
+        for empty in plans.iter().flatten().filter_map(|plan| plan.replaces) {
+            sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
+        }
+        let inserted: Vec<_> = plans.iter().flatten().flat_map(|plan| &plan.rows).collect();
+        insert_messages!(tx, inserted.as_slice());
+        tx.commit().await?;
+
+        let outcomes = plans
+            .into_iter()
+            .zip(requests)
+            .map(|(plan, request)| plan.map(|plan| (plan.history, request.answer_id())))
+            .collect();
+        Ok(Attempt::Written(outcomes))
+    })
+}
+
+/// The error to give every turn of a batch when the writer could not be reached at all (no
+/// connection in time, or the store is closing), rather than trying each turn again.
+fn writer_unreachable(error: &sqlx::Error) -> Option<fn() -> sqlx::Error> {
+    match error {
+        sqlx::Error::PoolTimedOut => Some(|| sqlx::Error::PoolTimedOut),
+        sqlx::Error::PoolClosed => Some(|| sqlx::Error::PoolClosed),
+        _ => None,
+    }
+}

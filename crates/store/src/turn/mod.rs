@@ -1,0 +1,144 @@
+//! A turn: the user's message and, when the server asks for it, the `streaming` answer that
+//! follows, written in one transaction (the conversation row first, so the message count and
+//! the inserts cannot race another turn).
+//!
+//! Asking the same question again right after its answer came to nothing (refused before its
+//! first token, stopped or interrupted before it wrote a word) is a retry: the question already
+//! stored is the one answered, and the empty answer makes way for the new one. So a conversation
+//! reads, on reload and to the model, as one question and one answer, never the question twice.
+//! An answer that said anything stays, and the question asked again follows it.
+//!
+//! Turns are written in batches ([`queue`]): the turns waiting when the writer frees up go into
+//! one transaction whose statements each cover the whole batch ([`batch`]), so a burst of turns
+//! costs the writer a few statements per batch rather than five per turn. On SQLite each
+//! statement is a round trip to the connection's thread, and there is one writing connection.
+//! A batch that fails is written again turn by turn ([`alone`]), so a bad turn fails alone.
+
+mod batch;
+mod plan;
+mod queue;
+
+use streambed_core::BoxFuture;
+use uuid::Uuid;
+
+use self::plan::plan;
+pub(crate) use self::queue::TurnQueue;
+use crate::{
+    Owner, ReplicaId, StoreError, StoredMessage,
+    backend::{Pools, with_writer},
+    rows, sql,
+    store::{SqlStore, boxed},
+    timestamp::Timestamp,
+    title,
+};
+
+/// A turn as stored: the history ending with the user's message, and its answer's id if started.
+pub(crate) type Turn = (Vec<StoredMessage>, Option<Uuid>);
+
+/// A turn waiting to be written.
+#[derive(Debug)]
+pub(crate) struct Request {
+    owner: String,
+    conversation: Uuid,
+    content: String,
+    /// Becomes the conversation's model, when given.
+    model: Option<String>,
+    /// The title an untitled conversation takes: from `content`.
+    title: String,
+    /// The answer to start and the replica that leases it, when the turn starts one.
+    answer: Option<(Uuid, ReplicaId)>,
+}
+
+impl Request {
+    fn answer_id(&self) -> Option<Uuid> {
+        self.answer.map(|(id, _)| id)
+    }
+}
+
+impl SqlStore {
+    /// Stores a user turn (or, for a retry, reuses it: see the module) and, given a `replica`,
+    /// the `streaming` answer that follows it, in one transaction; returns the history ending
+    /// with the user turn, and the answer's id. Once asked, the turn is written even if the
+    /// caller stops waiting.
+    pub(crate) fn turn(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: Option<&str>,
+        replica: Option<ReplicaId>,
+    ) -> BoxFuture<'_, Result<Turn, StoreError>> {
+        let request = Request {
+            owner: owner.0.clone(),
+            conversation: id,
+            content: content.to_owned(),
+            model: model.map(str::to_owned),
+            title: title::from_prompt(content),
+            answer: replica.map(|replica| (Uuid::now_v7(), replica)),
+        };
+        boxed(self.turns.write(request))
+    }
+}
+
+/// Inserts `$rows`, a slice of [`NewMessage`](plan::NewMessage)s (or of references to them), in
+/// the transaction `$tx`, with as few statements as [`sql::insert_rows`] allows. A macro, as
+/// [`with_writer!`] is, so it is written once and compiled for each backend.
+macro_rules! insert_messages {
+    ($tx:expr, $rows:expr) => {{
+        let mut rest = $rows;
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at($crate::sql::insert_rows(rest.len()));
+            let mut insert = sqlx::query($crate::sql::insert_messages(chunk.len()));
+            for row in chunk {
+                insert = insert
+                    .bind(row.id)
+                    .bind(row.conversation)
+                    .bind($crate::rows::role_text(row.role))
+                    .bind(row.content)
+                    .bind(row.status.as_str())
+                    .bind(row.model)
+                    .bind(row.replica)
+                    .bind(row.created_at);
+            }
+            insert.execute(&mut *$tx).await?;
+            rest = after;
+        }
+    }};
+}
+use insert_messages;
+
+/// Writes one turn in a transaction of its own: the way back when a batch fails, so that a turn
+/// the database refuses fails alone. Its statements are the single-conversation forms of the
+/// batch's, kept apart so that this path does not share a fault with the batched SQL.
+async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, StoreError> {
+    let now = Timestamp::now();
+    let history: Vec<StoredMessage> = with_writer!(pools, |pool| {
+        let mut tx = pool.begin().await?;
+        // The conversation's row is written first: that takes SQLite's write lock at once (a
+        // transaction that read first could fail to upgrade) and locks the row in PostgreSQL,
+        // so no other turn can slip in between the reads and the inserts.
+        let found = sqlx::query(sql::TOUCH)
+            .bind(request.conversation)
+            .bind(&request.owner)
+            .bind(now)
+            .bind(request.model.as_deref())
+            .bind(&request.title)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if found == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let history = rows::messages(
+            sqlx::query_as(sql::MESSAGES).bind(request.conversation).fetch_all(&mut *tx).await?,
+        )?;
+        let plan = plan(request, history, limit, now)?;
+        if let Some(empty) = plan.replaces {
+            sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
+        }
+        insert_messages!(tx, plan.rows.as_slice());
+        tx.commit().await?;
+        plan.history
+    });
+    Ok((history, request.answer_id()))
+}

@@ -1,0 +1,186 @@
+//! What a turn writes, decided from its conversation's history as read inside its transaction:
+//! the retry rule and the message limit, in one place for a batch and for a turn written alone.
+
+use std::time::Duration;
+
+use streambed_core::Role;
+use uuid::Uuid;
+
+use super::Request;
+use crate::{MessageStatus, StoreError, StoredMessage, timestamp::Timestamp};
+
+/// A turn's writes, once its conversation's history is known.
+#[derive(Debug)]
+pub(super) struct Plan<'a> {
+    /// The history the turn returns: without the answer it replaces, ending with its question.
+    pub(super) history: Vec<StoredMessage>,
+    /// The empty answer a retry replaces: deleted.
+    pub(super) replaces: Option<Uuid>,
+    /// The question (unless a retry reuses it) and the answer: at least one of them.
+    pub(super) rows: Vec<NewMessage<'a>>,
+}
+
+/// A message row a turn inserts.
+#[derive(Debug)]
+pub(super) struct NewMessage<'a> {
+    pub(super) id: Uuid,
+    pub(super) conversation: Uuid,
+    pub(super) role: Role,
+    pub(super) content: &'a str,
+    pub(super) status: MessageStatus,
+    pub(super) model: Option<&'a str>,
+    pub(super) replica: Option<Uuid>,
+    pub(super) created_at: Timestamp,
+}
+
+/// Plans `request` on its conversation's `history` (oldest first), as of `now`: the turn's
+/// rows, or [`StoreError::Full`] when they would take the conversation past `limit` messages.
+pub(super) fn plan(
+    request: &Request,
+    mut history: Vec<StoredMessage>,
+    limit: u64,
+    now: Timestamp,
+) -> Result<Plan<'_>, StoreError> {
+    // Only a question that starts an answer can be a retry: one stored without
+    // (`add_user_message`) is always stored.
+    let retry = if request.answer.is_some() { retried(&history, &request.content) } else { Retry::Not };
+    let replaces = match retry {
+        Retry::Replaces(empty) => {
+            history.pop();
+            Some(empty)
+        }
+        Retry::Not | Retry::Reuses => None,
+    };
+    // Room for this turn (unless it is stored already) and the answer that follows it.
+    let adding = usize::from(retry == Retry::Not) + usize::from(request.answer.is_some());
+    if history.len() + adding > limit_len(limit) {
+        return Err(StoreError::Full { what: "messages", limit });
+    }
+    let mut rows = Vec::with_capacity(2);
+    if retry == Retry::Not {
+        let question = StoredMessage::new(Role::User, request.content.as_str(), now.0);
+        rows.push(NewMessage {
+            id: question.id,
+            conversation: request.conversation,
+            role: Role::User,
+            content: &request.content,
+            status: MessageStatus::Complete,
+            model: None,
+            replica: None,
+            created_at: now,
+        });
+        history.push(question);
+    }
+    if let Some((message, replica)) = request.answer {
+        rows.push(NewMessage {
+            id: message,
+            conversation: request.conversation,
+            role: Role::Assistant,
+            content: "",
+            status: MessageStatus::Streaming,
+            model: request.model.as_deref(),
+            replica: Some(replica.0),
+            // A microsecond after its question, so the two read back in order (by time, then
+            // id) even when planned within one microsecond: the answer's id was drawn first.
+            created_at: now.plus(Duration::from_micros(1)),
+        });
+    }
+    Ok(Plan { history, replaces, rows })
+}
+
+/// Whether a question asked now repeats the conversation's last, unanswered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// A new question.
+    Not,
+    /// The last question, with no answer after it: it is answered now.
+    Reuses,
+    /// The last question, after this answer that ended without a word: the answer goes.
+    Replaces(Uuid),
+}
+
+fn retried(history: &[StoredMessage], content: &str) -> Retry {
+    let asked = |m: &StoredMessage| m.role == Role::User && m.content == content;
+    match history {
+        [.., question] if asked(question) => Retry::Reuses,
+        [.., question, answer] if asked(question) && came_to_nothing(answer) => Retry::Replaces(answer.id),
+        _ => Retry::Not,
+    }
+}
+
+/// An answer that ended (never a running one) without text or reasoning.
+fn came_to_nothing(answer: &StoredMessage) -> bool {
+    use MessageStatus::*;
+    answer.role == Role::Assistant
+        && matches!(answer.status, Error | Stopped | Interrupted)
+        && answer.content.is_empty()
+        && answer.reasoning.is_none()
+}
+
+/// The message limit as a length (it is `u64` in configuration).
+fn limit_len(limit: u64) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReplicaId;
+
+    fn request(content: &str, answer: bool) -> Request {
+        Request {
+            owner: "alice".into(),
+            conversation: Uuid::now_v7(),
+            content: content.into(),
+            model: Some("m".into()),
+            title: content.into(),
+            answer: answer.then(|| (Uuid::now_v7(), ReplicaId::new())),
+        }
+    }
+
+    #[test]
+    fn a_new_question_and_its_answer_are_planned_in_order() {
+        let request = request("Hi", true);
+        let now = Timestamp::now();
+
+        let plan = plan(&request, Vec::new(), 2, now).unwrap();
+
+        let [question, answer] = plan.rows.as_slice() else { panic!("{:?}", plan.rows) };
+        assert_eq!((question.role, question.content), (Role::User, "Hi"));
+        assert_eq!(
+            (answer.role, answer.status, answer.model),
+            (Role::Assistant, MessageStatus::Streaming, Some("m"))
+        );
+        assert!(answer.created_at > question.created_at, "the answer reads back after its question");
+        assert_eq!(plan.history.iter().map(|m| m.id).collect::<Vec<_>>(), [question.id]);
+        assert_eq!(plan.replaces, None);
+    }
+
+    #[test]
+    fn a_retry_replaces_the_empty_answer_and_needs_room_only_for_the_new_one() {
+        let request = request("Hi", true);
+        let now = Timestamp::now();
+        let question = StoredMessage::new(Role::User, "Hi", now.0);
+        let empty =
+            StoredMessage { status: MessageStatus::Error, ..StoredMessage::new(Role::Assistant, "", now.0) };
+
+        let plan = plan(&request, vec![question.clone(), empty.clone()], 2, now).unwrap();
+
+        assert_eq!(plan.replaces, Some(empty.id));
+        assert_eq!(plan.history, [question]);
+        assert_eq!(plan.rows.iter().map(|row| row.role).collect::<Vec<_>>(), [Role::Assistant]);
+    }
+
+    #[test]
+    fn a_turn_past_the_limit_is_full() {
+        let now = Timestamp::now();
+        let history = vec![StoredMessage::new(Role::User, "one", now.0)];
+        let (with_answer, without) = (request("two", true), request("two", false));
+
+        let refused = plan(&with_answer, history.clone(), 2, now);
+        let stored = plan(&without, history, 2, now);
+
+        assert!(matches!(refused, Err(StoreError::Full { what: "messages", limit: 2 })), "{refused:?}");
+        assert!(stored.is_ok(), "a question alone still fits");
+    }
+}
