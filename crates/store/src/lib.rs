@@ -7,9 +7,12 @@
 //! Answers are written in batches, never per token: [`ConversationStore::start_answer`] creates
 //! the assistant message as `streaming`, [`ConversationStore::append_answers`] adds the text
 //! that arrived since, for every answer in progress at once, and
-//! [`ConversationStore::finish_answer`] records how it ended. Each running answer is leased by
-//! the replica writing it ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`] marks
-//! answers whose replica stopped renewing its lease as `interrupted`, never a live one.
+//! [`ConversationStore::finish_answer`] records how it ended, in one statement with the other
+//! answers that end while the writer is busy (answers streamed together tend to end together,
+//! and a statement and a commit each was most of what a burst of stored answers cost). Each
+//! running answer is leased by the replica writing it ([`ReplicaId`]);
+//! [`ConversationStore::sweep_interrupted`] marks answers whose replica stopped renewing its
+//! lease as `interrupted`, never a live one.
 //!
 //! Turns are grouped too: the turns that arrive while the writer is busy share its next
 //! transaction, a few statements for all of them ([`ConversationStore::begin_turn`] and
@@ -17,6 +20,8 @@
 
 mod backend;
 mod cursor;
+mod finish;
+mod group_commit;
 mod reasoning;
 mod rows;
 mod sql;
@@ -295,6 +300,8 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Ends a streaming message, appending the last unflushed `text`/`reasoning`. A message that
     /// is no longer streaming is left as it is: an `interrupted` answer is never resurrected.
+    /// Finishes that arrive together are written together; one the database refuses fails
+    /// alone. Once asked, the finish is written even if the caller stops waiting.
     fn finish_answer(
         &self,
         message: Uuid,

@@ -183,11 +183,52 @@ fn for_rows(by_power: &'static [String], rows: usize) -> &'static str {
     &by_power[power.min(by_power.len() - 1)]
 }
 
+/// `id, text, reasoning, status, usage, stop_reason, error_code, parts`: ends one answer,
+/// appending its last text and reasoning. Only a `streaming` row: an answer already swept to
+/// `interrupted` stays so. For a finish written alone; a batch uses [`finish`].
 pub(crate) const FINISH: &str = "\
     UPDATE messages \
     SET content = content || $2, reasoning = reasoning || $3, \
         status = $4, usage = $5, stop_reason = $6, error_code = $7, parts = $8 \
     WHERE id = $1 AND status = 'streaming'";
+
+/// The most answers one batch of finishes writes (see `finish`): 8 parameters a row.
+pub(crate) const BATCH_FINISHES: usize = 128;
+
+/// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
+/// [`BATCH_FINISHES`]), with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first
+/// answer, `$9`…`$16` the second, …), padded with a nil id, which names no message. Each column
+/// takes the value of its row's `CASE id` arm, so the ids must be distinct (a row is set once,
+/// by the first arm that names it). The `ELSE` arms are never taken (the `WHERE` picks only
+/// listed ids) but keep each `CASE` typed as its column: PostgreSQL reads `usage` and `parts`
+/// as the JSONB they are bound as, and a NULL bound stores NULL.
+pub(crate) fn finish(rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_FINISHES, finish_statement));
+    for_rows(&BY_POWER, rows)
+}
+
+fn finish_statement(rows: usize) -> String {
+    let param = |row: usize, column: usize| format!("${}", 8 * row + column + 1);
+    let case = |column: usize, otherwise: &str| {
+        let arms: String =
+            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
+        format!("CASE id{arms} ELSE {otherwise} END")
+    };
+    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    format!(
+        "UPDATE messages \
+         SET content = content || {}, reasoning = reasoning || {}, \
+             status = {}, usage = {}, stop_reason = {}, error_code = {}, parts = {} \
+         WHERE status = 'streaming' AND id IN ({ids})",
+        case(1, "''"),
+        case(2, "''"),
+        case(3, "status"),
+        case(4, "usage"),
+        case(5, "stop_reason"),
+        case(6, "error_code"),
+        case(7, "parts")
+    )
+}
 
 /// `replica, expires_at`.
 pub(crate) const HEARTBEAT: &str = "\
@@ -242,5 +283,11 @@ mod tests {
         let messages = messages_of(5);
         assert!(messages.contains("IN ($1, $2, $3, $4, $5, $6, $7, $8)"), "{messages}");
         assert_eq!(touch(1000), touch(BATCH_TURNS));
+        let finish = finish(2);
+        assert!(
+            finish.contains("status = CASE id WHEN $1 THEN $4 WHEN $9 THEN $12 ELSE status END"),
+            "{finish}"
+        );
+        assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $9)"), "{finish}");
     }
 }

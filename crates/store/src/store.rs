@@ -4,7 +4,6 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use sqlx::types::Json;
 use streambed_core::{BoxFuture, Role};
 use uuid::Uuid;
 
@@ -13,10 +12,12 @@ use crate::{
     ReplicaId, StoreError, StoreLimits, StoredMessage,
     backend::{Pools, with_pool, with_writer},
     cursor::Cursor,
+    finish::{Ending, FinishQueue, Finishes},
+    group_commit::Queue,
     rows::{self, ConversationRow, MessageRow, role_text},
     sql,
     timestamp::Timestamp,
-    turn::TurnQueue,
+    turn::{TurnQueue, Turns},
 };
 
 #[derive(Debug)]
@@ -25,12 +26,15 @@ pub(crate) struct SqlStore {
     pub(crate) limits: StoreLimits,
     /// Turns waiting to be written together (see [`crate::turn`]).
     pub(crate) turns: Arc<TurnQueue>,
+    /// Finished answers waiting to be written together (see [`crate::finish`]).
+    pub(crate) finishes: Arc<FinishQueue>,
 }
 
 impl SqlStore {
     pub(crate) fn new(pools: Pools, limits: StoreLimits) -> Self {
-        let turns = Arc::new(TurnQueue::new(pools.clone(), limits.max_messages_per_conversation));
-        Self { pools, limits, turns }
+        let turns = Arc::new(Queue::new(Turns::new(pools.clone(), limits.max_messages_per_conversation)));
+        let finishes = Arc::new(Queue::new(Finishes::new(pools.clone())));
+        Self { pools, limits, turns, finishes }
     }
 }
 
@@ -256,27 +260,8 @@ impl ConversationStore for SqlStore {
         reasoning: &str,
         finish: Finish,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        let text = text.to_owned();
-        let reasoning = reasoning.to_owned();
-        // The blocks' text is in `reasoning` already: `parts` keeps only where each one ends.
-        let parts =
-            (!finish.reasoning_blocks.is_empty()).then(|| crate::reasoning::parts(&finish.reasoning_blocks));
-        boxed(async move {
-            with_writer!(&self.pools, |pool| {
-                sqlx::query(sql::FINISH)
-                    .bind(message)
-                    .bind(&text)
-                    .bind(&reasoning)
-                    .bind(finish.status.as_str())
-                    .bind(finish.usage.map(Json))
-                    .bind(finish.stop_reason.as_deref())
-                    .bind(finish.error_code.as_deref())
-                    .bind(parts.as_ref().map(Json))
-                    .execute(pool)
-                    .await?;
-            });
-            Ok(())
-        })
+        // Written with the other finishes waiting (see `crate::finish`).
+        boxed(self.finishes.write(Ending::new(message, text, reasoning, finish)))
     }
 
     fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::{Request, Turn, alone, insert_messages, plan::plan, queue::Waiting};
+use super::{Request, Turn, Turns, alone, insert_messages, plan::plan};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
+    group_commit::{Waiting, writer_unreachable},
     rows::ConversationMessageRow,
     sql,
     timestamp::Timestamp,
@@ -34,10 +35,10 @@ enum Attempt {
 /// Writes `batch` (at most [`sql::BATCH_TURNS`] turns of distinct conversations: a second turn
 /// must read the history the first one writes) and answers each turn. When the database fails
 /// the transaction, nothing of it was written, and each turn is written again alone.
-pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting>) {
+pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting<Turns>>) {
     debug_assert!(batch.len() <= sql::BATCH_TURNS);
     while !batch.is_empty() {
-        let requests: Vec<&Request> = batch.iter().map(Waiting::request).collect();
+        let requests: Vec<&Request> = batch.iter().map(Waiting::job).collect();
         match attempt(pools, limit, &requests).await {
             Ok(Attempt::Written(outcomes)) => {
                 for (waiting, outcome) in batch.into_iter().zip(outcomes) {
@@ -65,7 +66,7 @@ pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting>) {
                 }
                 tracing::warn!(turns = batch.len(), %error, "cannot store the turns together; storing them one by one");
                 for waiting in batch {
-                    let outcome = alone(pools, limit, waiting.request()).await;
+                    let outcome = alone(pools, limit, waiting.job()).await;
                     waiting.reply(outcome);
                 }
                 return;
@@ -146,14 +147,4 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             .collect();
         Ok(Attempt::Written(outcomes))
     })
-}
-
-/// The error to give every turn of a batch when the writer could not be reached at all (no
-/// connection in time, or the store is closing), rather than trying each turn again.
-fn writer_unreachable(error: &sqlx::Error) -> Option<fn() -> sqlx::Error> {
-    match error {
-        sqlx::Error::PoolTimedOut => Some(|| sqlx::Error::PoolTimedOut),
-        sqlx::Error::PoolClosed => Some(|| sqlx::Error::PoolClosed),
-        _ => None,
-    }
 }

@@ -8,24 +8,24 @@
 //! reads, on reload and to the model, as one question and one answer, never the question twice.
 //! An answer that said anything stays, and the question asked again follows it.
 //!
-//! Turns are written in batches ([`queue`]): the turns waiting when the writer frees up go into
-//! one transaction whose statements each cover the whole batch ([`batch`]), so a burst of turns
-//! costs the writer a few statements per batch rather than five per turn. On SQLite each
+//! Turns are written in batches ([`group_commit`](crate::group_commit)): the turns waiting when
+//! the writer frees up go into one transaction whose statements each cover the whole batch
+//! ([`batch`]), so a burst of turns costs the writer a few statements per batch rather than five
+//! per turn. On SQLite each
 //! statement is a round trip to the connection's thread, and there is one writing connection.
 //! A batch that fails is written again turn by turn ([`alone`]), so a bad turn fails alone.
 
 mod batch;
 mod plan;
-mod queue;
 
 use streambed_core::BoxFuture;
 use uuid::Uuid;
 
 use self::plan::plan;
-pub(crate) use self::queue::TurnQueue;
 use crate::{
     Owner, ReplicaId, StoreError, StoredMessage,
     backend::{Pools, with_writer},
+    group_commit::{Batch, Queue, Waiting},
     rows, sql,
     store::{SqlStore, boxed},
     timestamp::Timestamp,
@@ -52,6 +52,38 @@ pub(crate) struct Request {
 impl Request {
     fn answer_id(&self) -> Option<Uuid> {
         self.answer.map(|(id, _)| id)
+    }
+}
+
+/// Turns waiting to be written together.
+pub(crate) type TurnQueue = Queue<Turns>;
+
+/// Writes turns a batch at a time: up to [`sql::BATCH_TURNS`] turns, of distinct conversations
+/// (a second turn must read the history the first one writes).
+#[derive(Debug)]
+pub(crate) struct Turns {
+    pools: Pools,
+    /// The most messages a conversation holds.
+    limit: u64,
+}
+
+impl Turns {
+    pub(crate) fn new(pools: Pools, limit: u64) -> Self {
+        Self { pools, limit }
+    }
+}
+
+impl Batch for Turns {
+    type Job = Request;
+    type Output = Turn;
+    const MOST: usize = sql::BATCH_TURNS;
+
+    fn key(request: &Request) -> Uuid {
+        request.conversation
+    }
+
+    fn write(&self, batch: Vec<Waiting<Self>>) -> impl Future<Output = ()> + Send {
+        batch::write(&self.pools, self.limit, batch)
     }
 }
 

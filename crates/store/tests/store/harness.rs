@@ -83,6 +83,43 @@ impl TestDb {
             }
         }
     }
+
+    /// Starts keeping what [`finish_writes`](Self::finish_writes) counts. PostgreSQL keeps it
+    /// already: each row names the transaction that last wrote it (`xmin`). SQLite does not, so
+    /// a trigger logs each answer ended with a number that is the same for all the rows of one
+    /// statement and grows between statements: the connection's changes so far
+    /// (`total_changes()`, which counts the log's own rows as they are inserted, and the
+    /// statement's rows only once it completes), less the log's rows.
+    pub async fn watch_finishes(&self) {
+        if let Self::Sqlite { url, .. } = self {
+            let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
+            for sql in [
+                "CREATE TABLE finish_log (message BLOB NOT NULL, statement INTEGER NOT NULL)",
+                "CREATE TRIGGER finish_log AFTER UPDATE OF status ON messages \
+                 WHEN old.status = 'streaming' AND new.status IN ('complete', 'stopped', 'error') \
+                 BEGIN \
+                   INSERT INTO finish_log SELECT new.id, total_changes() - count(*) FROM finish_log; \
+                 END",
+            ] {
+                sqlx::query(sql).execute(&pool).await.expect("log finishes");
+            }
+        }
+    }
+
+    /// How many writes ended the answers ended since [`watch_finishes`](Self::watch_finishes):
+    /// statements on SQLite, transactions on PostgreSQL (a batch's statement is both).
+    pub async fn finish_writes(&self) -> i64 {
+        match self {
+            Self::Sqlite { .. } => self.count("SELECT count(DISTINCT statement) FROM finish_log").await,
+            Self::Postgres { .. } => {
+                self.count(
+                    "SELECT count(DISTINCT xmin::text) FROM messages \
+                     WHERE role = 'assistant' AND status IN ('complete', 'stopped', 'error')",
+                )
+                .await
+            }
+        }
+    }
 }
 
 pub fn owner(name: &str) -> Owner {

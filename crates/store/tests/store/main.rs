@@ -6,6 +6,7 @@
 mod answers;
 mod batches;
 mod conversations;
+mod finishes;
 mod harness;
 mod leases;
 mod opening;
@@ -61,6 +62,8 @@ behaviours! {
     batches::a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_a_batch,
     batches::a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged,
     batches::retries_arriving_together_each_replace_their_empty_answer,
+    finishes::concurrent_finishes_each_store_their_own_ending_together,
+    finishes::a_finish_in_a_batch_leaves_an_interrupted_answer_so,
     leases::a_sweep_leaves_live_replicas_answers_alone,
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,

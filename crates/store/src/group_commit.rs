@@ -1,0 +1,225 @@
+//! Group commit: a write joins a queue, and one task at a time writes what is waiting, up to
+//! [`Batch::MOST`] jobs of distinct keys a batch, until the queue is empty. The jobs that arrive
+//! while a batch is being written make up the next one, so under a burst each transaction
+//! carries many jobs, and alone a job waits for nothing. On SQLite each statement is a round trip
+//! to the connection's thread and each commit is the one writer's, so that is what a burst costs.
+//!
+//! No task runs while there is nothing to write: the first job to find none running starts one,
+//! and the task ends when it finds the queue empty (both under the queue's lock, so a job is
+//! never left waiting with no task to write it). A job whose caller stops waiting is written all
+//! the same, and cancels nothing for the others.
+//!
+//! What a batch is, and how it is written, is the [`Batch`]'s: turns ([`crate::turn`]) and
+//! finished answers ([`crate::finish`]) share the rest.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    fmt, mem,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// One kind of write that is committed in groups, and what it needs to write them.
+pub(crate) trait Batch: Sized + Send + Sync + 'static {
+    /// One write, as queued.
+    type Job: Send + 'static;
+    /// What its caller is told when it is written.
+    type Output: Send + 'static;
+    /// The most jobs one batch takes.
+    const MOST: usize;
+
+    /// Jobs with the same key never share a batch: the second one waits, in its place, for the
+    /// next (a turn must read the history the one before it writes; one statement can set a row
+    /// only once).
+    fn key(job: &Self::Job) -> Uuid;
+
+    /// Writes `batch` (at most [`MOST`](Self::MOST) jobs of distinct keys) and replies to each.
+    fn write(&self, batch: Vec<Waiting<Self>>) -> impl Future<Output = ()> + Send;
+}
+
+/// The jobs waiting to be written, and what writes them.
+pub(crate) struct Queue<B: Batch> {
+    writer: B,
+    state: Mutex<State<B>>,
+}
+
+struct State<B: Batch> {
+    waiting: VecDeque<Waiting<B>>,
+    /// A task is writing, and will take whatever is pushed before it finds the queue empty.
+    running: bool,
+}
+
+/// A job and where its outcome goes.
+pub(crate) struct Waiting<B: Batch> {
+    job: B::Job,
+    reply: oneshot::Sender<Result<B::Output, StoreError>>,
+}
+
+impl<B: Batch> Waiting<B> {
+    pub(crate) fn job(&self) -> &B::Job {
+        &self.job
+    }
+
+    pub(crate) fn reply(self, outcome: Result<B::Output, StoreError>) {
+        // A caller that stopped waiting has nothing to be told.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+impl<B: Batch> Queue<B> {
+    pub(crate) fn new(writer: B) -> Self {
+        Self { writer, state: Mutex::new(State { waiting: VecDeque::new(), running: false }) }
+    }
+
+    /// Queues `job` and waits for its outcome, starting the writing task if none runs.
+    pub(crate) fn write(
+        self: &Arc<Self>,
+        job: B::Job,
+    ) -> impl Future<Output = Result<B::Output, StoreError>> + Send + 'static {
+        let queue = Arc::clone(self);
+        async move {
+            let (reply, outcome) = oneshot::channel();
+            let start = {
+                let mut state = queue.state();
+                state.waiting.push_back(Waiting { job, reply });
+                !mem::replace(&mut state.running, true)
+            };
+            if start {
+                // A task of its own, not this caller's: a client that leaves mid-write must not
+                // take the other jobs of the batch with it.
+                tokio::spawn(Arc::clone(&queue).drain());
+            }
+            // The reply is dropped unsent only when the writing task could not go on (a panic).
+            outcome.await.unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+        }
+    }
+
+    /// Writes batches until the queue is empty.
+    async fn drain(self: Arc<Self>) {
+        let mut running = Running { queue: Arc::clone(&self), ended: false };
+        loop {
+            let batch = {
+                let mut state = self.state();
+                let batch = take_batch(&mut state.waiting, B::MOST, |w| B::key(&w.job));
+                if batch.is_empty() {
+                    state.running = false;
+                    running.ended = true;
+                    return;
+                }
+                batch
+            };
+            self.writer.write(batch).await;
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State<B>> {
+        // Only pushes, pops and a flag change under this lock: a panic elsewhere cannot leave
+        // it half-done, so a poisoned lock is still good data.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<B: Batch + fmt::Debug> fmt::Debug for Queue<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the waiting jobs: their lock is the writers', not for printing.
+        f.debug_struct("Queue").field("writer", &self.writer).finish_non_exhaustive()
+    }
+}
+
+/// The writing task, until it ends normally. Dropped before that (it panicked, or its runtime is
+/// shutting down), it hands the jobs still waiting to a new task, so none is stranded; the jobs
+/// of the batch it was writing were dropped with it, and their callers get an error.
+struct Running<B: Batch> {
+    queue: Arc<Queue<B>>,
+    ended: bool,
+}
+
+impl<B: Batch> Drop for Running<B> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let mut state = self.queue.state();
+        if state.waiting.is_empty() {
+            state.running = false;
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                drop(state);
+                runtime.spawn(Arc::clone(&self.queue).drain());
+            }
+            // No runtime to write them: their callers get an error rather than wait forever.
+            Err(_) => {
+                state.running = false;
+                state.waiting.clear();
+            }
+        }
+    }
+}
+
+/// Takes, in order, up to `most` of `waiting` with distinct keys. A second job for a key stays,
+/// in its place, for a later batch.
+fn take_batch<T>(waiting: &mut VecDeque<T>, most: usize, key: impl Fn(&T) -> Uuid) -> Vec<T> {
+    let mut batch = Vec::new();
+    let mut taken = HashSet::new();
+    let mut kept = VecDeque::new();
+    while batch.len() < most
+        && let Some(next) = waiting.pop_front()
+    {
+        if taken.insert(key(&next)) {
+            batch.push(next);
+        } else {
+            kept.push_back(next);
+        }
+    }
+    kept.append(waiting);
+    *waiting = kept;
+    batch
+}
+
+/// The error to give every job of a batch when the writer could not be reached at all (no
+/// connection in time, or the store is closing), rather than trying each job again alone,
+/// which would wait as long again for each.
+pub(crate) fn writer_unreachable(error: &sqlx::Error) -> Option<fn() -> sqlx::Error> {
+    match error {
+        sqlx::Error::PoolTimedOut => Some(|| sqlx::Error::PoolTimedOut),
+        sqlx::Error::PoolClosed => Some(|| sqlx::Error::PoolClosed),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_takes_one_job_per_key_and_leaves_the_rest_in_order() {
+        let [a, b, c] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let mut waiting: VecDeque<(Uuid, u32)> = [(a, 1), (a, 2), (b, 3), (a, 4), (c, 5), (b, 6)].into();
+
+        let first = take_batch(&mut waiting, 128, |job| job.0);
+        let second = take_batch(&mut waiting, 128, |job| job.0);
+        let third = take_batch(&mut waiting, 128, |job| job.0);
+
+        assert_eq!(first, [(a, 1), (b, 3), (c, 5)]);
+        assert_eq!(second, [(a, 2), (b, 6)]);
+        assert_eq!(third, [(a, 4)]);
+        assert!(waiting.is_empty());
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_size_and_the_rest_waits() {
+        let mut waiting: VecDeque<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+        let all: Vec<Uuid> = waiting.iter().copied().collect();
+
+        let first = take_batch(&mut waiting, 2, |id| *id);
+
+        assert_eq!(first, all[..2]);
+        assert_eq!(waiting, &all[2..]);
+    }
+}
