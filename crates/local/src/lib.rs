@@ -8,6 +8,7 @@
 
 mod attention;
 mod decode;
+mod decode_kernels;
 mod model;
 mod on_demand;
 mod projections;
@@ -25,8 +26,9 @@ use streambed_core::{
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
+pub use decode_kernels::{DecodeChoice, DecodeKernels};
 pub use on_demand::OnDemandLocalModel;
-pub use projections::{DecodeChoice, DecodeKernels, KernelPath, kernel_path};
+pub use projections::{KernelPath, kernel_path};
 pub use weights::file_quantization;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 
@@ -101,6 +103,7 @@ pub struct LocalModel {
     stats: watch::Receiver<WorkerStats>,
     /// The weight matrices' type once loaded: Q8_0 for a Q4_1 file, which is converted.
     quantization: String,
+    /// The kernels a decode step runs on, chosen at load.
     decode: DecodeChoice,
 }
 

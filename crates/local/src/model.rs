@@ -15,7 +15,8 @@ use candle_transformers::utils::{build_additive_causal_mask, repeat_kv};
 
 use crate::{
     attention::{self, Heads, LayerCache},
-    projections::{DecodeChoice, Projections},
+    decode_kernels::DecodeChoice,
+    projections::Projections,
 };
 
 /// Shape of the network, from the GGUF metadata.
@@ -55,6 +56,7 @@ pub struct Model {
     sin: Tensor,
     /// What the weight matrices are stored and multiplied in.
     quantization: GgmlDType,
+    /// The kernels a decode step runs on, chosen by timing the output head.
     decode: DecodeChoice,
 }
 

@@ -7,24 +7,16 @@
 //! projection runs 2–3.5x faster. The padding happens only where those kernels exist; elsewhere
 //! it would only add work.
 //!
-//! A prompt chunk is many rows, and there the tiles always win. A decode step is one row, and
-//! then the weights are read once per token: on a CPU where that reading, not the arithmetic,
-//! is what takes the time, the padding's extra third of bytes can cost more than the tiles save
-//! (measured on an AMD EPYC, where decode on the unpadded rows was faster, against an Intel Xeon,
-//! where it was half as fast). So which kernels run one row is measured at load, on the output
-//! head, and the unpadded weights are kept beside the padded ones only where they win
-//! ([`DecodeKernels`]).
+//! A decode step may run on the unpadded weights instead: see [`crate::decode_kernels`].
 
-use std::{
-    borrow::Cow,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{borrow::Cow, sync::Arc};
 
 use candle_core::{
     D, Device, Module, Result, Tensor,
     quantized::{GgmlDType, QMatMul, QStorage, QTensor},
 };
+
+use crate::decode_kernels::{DecodeChoice, DecodeKernels, alternating_medians};
 
 /// Weight matrices that read the same input, so the input is padded and quantized once for
 /// all of them.
@@ -60,10 +52,15 @@ impl Projections {
     /// The output head, with the decode kernels chosen by timing it both ways on one row: the
     /// largest matrix of the network, so the one where reading the weights counts most.
     pub fn tuned_head(head: Arc<QTensor>) -> Result<(Self, DecodeChoice)> {
+        if !kernel_path().pads() {
+            return Ok((Self::shared(vec![head], DecodeKernels::Rows)?, DecodeChoice::unpadded()));
+        }
         let (_, k) = head.shape().dims2()?;
         let mut both = Self::shared(vec![head], DecodeKernels::Rows)?;
         if both.rows.is_empty() {
-            return Ok((both, DecodeChoice::unpadded()));
+            // A head in another type than the layers is not padded: nothing to time, and the
+            // layers keep to the tiles, which need no second copy.
+            return Ok((both, DecodeChoice::untimed()));
         }
         let x = Tensor::randn(0f32, 1.0, (1, k), &Device::Cpu)?;
         let choice = DecodeChoice::from_timings(alternating_medians(
@@ -122,81 +119,6 @@ fn run_all(matmuls: &[QMatMul], x: &Tensor, pad: usize) -> Result<()> {
         m.forward(&x)?;
     }
     Ok(())
-}
-
-/// Timed calls of each at load: a few milliseconds in all for the output head.
-const TIMINGS: usize = 9;
-
-/// The median time of `a` and of `b`, called in turn so that a burst of other work on the
-/// machine falls on both. The first call of each is left out: it repacks the tiles.
-fn alternating_medians(
-    mut a: impl FnMut() -> Result<()>,
-    mut b: impl FnMut() -> Result<()>,
-) -> Result<(Duration, Duration)> {
-    let time = |run: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
-        let started = Instant::now();
-        run()?;
-        Ok(started.elapsed())
-    };
-    time(&mut a)?;
-    time(&mut b)?;
-    let (mut times_a, mut times_b) = (Vec::with_capacity(TIMINGS), Vec::with_capacity(TIMINGS));
-    for _ in 0..TIMINGS {
-        times_a.push(time(&mut a)?);
-        times_b.push(time(&mut b)?);
-    }
-    times_a.sort_unstable();
-    times_b.sort_unstable();
-    Ok((times_a[TIMINGS / 2], times_b[TIMINGS / 2]))
-}
-
-/// Which kernels multiply a single row (a decode step) where the tile kernels pad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeKernels {
-    /// The padded tiles, as prompt chunks use: fewer instructions, a third more bytes.
-    Tiles,
-    /// candle's row-at-a-time dot products on the unpadded weights, kept beside the padded
-    /// ones (about 113 MB more for SmolLM2).
-    Rows,
-}
-
-/// The decode kernels this process chose, and the timing that chose them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeChoice {
-    pub kernels: DecodeKernels,
-    /// One row through the output head on the padded tiles, then on the unpadded rows; none
-    /// where nothing is padded, so rows are all there is.
-    pub head: Option<(Duration, Duration)>,
-}
-
-impl DecodeChoice {
-    fn unpadded() -> Self {
-        Self { kernels: DecodeKernels::Rows, head: None }
-    }
-
-    /// The faster of the two; a tie keeps the tiles, which need no second copy of the weights.
-    fn from_timings((tiles, rows): (Duration, Duration)) -> Self {
-        let kernels = if rows < tiles { DecodeKernels::Rows } else { DecodeKernels::Tiles };
-        Self { kernels, head: Some((tiles, rows)) }
-    }
-}
-
-impl std::fmt::Display for DecodeChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kernels = match self.kernels {
-            DecodeKernels::Tiles => "padded tiles",
-            DecodeKernels::Rows => "unpadded rows",
-        };
-        match self.head {
-            None => write!(f, "{kernels} (nothing padded)"),
-            Some((tiles, rows)) => write!(
-                f,
-                "{kernels} (one row through the output head: {:.2} ms on tiles, {:.2} ms on rows)",
-                tiles.as_secs_f64() * 1e3,
-                rows.as_secs_f64() * 1e3
-            ),
-        }
-    }
 }
 
 /// The inner dimension candle's fastest kernel for `dtype` accepts on this CPU.
@@ -366,19 +288,6 @@ mod tests {
         let [logits] = head.forward(&Tensor::randn(0f32, 1.0, (1, 576), &Device::Cpu)?)?;
         assert_eq!(logits.dims(), [1, 256]);
         Ok(())
-    }
-
-    #[test]
-    fn the_faster_decode_kernels_win_and_a_tie_keeps_the_tiles() {
-        let ms = Duration::from_millis;
-        assert_eq!(DecodeChoice::from_timings((ms(2), ms(1))).kernels, DecodeKernels::Rows);
-        assert_eq!(DecodeChoice::from_timings((ms(1), ms(2))).kernels, DecodeKernels::Tiles);
-        assert_eq!(DecodeChoice::from_timings((ms(1), ms(1))).kernels, DecodeKernels::Tiles);
-        assert_eq!(
-            DecodeChoice::from_timings((ms(1), ms(2))).to_string(),
-            "padded tiles (one row through the output head: 1.00 ms on tiles, 2.00 ms on rows)"
-        );
-        assert_eq!(DecodeChoice::unpadded().to_string(), "unpadded rows (nothing padded)");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     Finish, MessageStatus, StoreError,
     backend::{Pools, with_writer},
-    group_commit::{Batch, Queue, Waiting, writer_unreachable},
+    group_commit::{Batch, Queue, Waiting, again, retry_alone},
     reasoning::{self, ReasoningPart},
     sql,
 };
@@ -125,9 +125,9 @@ async fn write(pools: &Pools, mut batch: Vec<Waiting<Finishes>>) {
         }
         Err(error) => error,
     };
-    if let Some(same) = writer_unreachable(&error) {
+    if !retry_alone(&error) {
         for waiting in batch {
-            waiting.reply(Err(StoreError::Database(same())));
+            waiting.reply(Err(StoreError::Database(again(&error))));
         }
         return;
     }

@@ -131,8 +131,10 @@ impl<B: Batch + fmt::Debug> fmt::Debug for Queue<B> {
 }
 
 /// The writing task, until it ends normally. Dropped before that (it panicked, or its runtime is
-/// shutting down), it hands the jobs still waiting to a new task, so none is stranded; the jobs
-/// of the batch it was writing were dropped with it, and their callers get an error.
+/// shutting down), it fails the jobs still waiting rather than start another task, which a
+/// runtime that is shutting down would cancel before it ran, leaving the queue marked as
+/// written forever. Their callers, and those of the batch it was writing, get an error; the
+/// next job starts a new task.
 struct Running<B: Batch> {
     queue: Arc<Queue<B>>,
     ended: bool,
@@ -144,21 +146,9 @@ impl<B: Batch> Drop for Running<B> {
             return;
         }
         let mut state = self.queue.state();
-        if state.waiting.is_empty() {
-            state.running = false;
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                drop(state);
-                runtime.spawn(Arc::clone(&self.queue).drain());
-            }
-            // No runtime to write them: their callers get an error rather than wait forever.
-            Err(_) => {
-                state.running = false;
-                state.waiting.clear();
-            }
-        }
+        state.running = false;
+        // Dropping their reply senders tells their callers.
+        state.waiting.clear();
     }
 }
 
@@ -182,14 +172,22 @@ fn take_batch<T>(waiting: &mut VecDeque<T>, most: usize, key: impl Fn(&T) -> Uui
     batch
 }
 
-/// The error to give every job of a batch when the writer could not be reached at all (no
-/// connection in time, or the store is closing), rather than trying each job again alone,
-/// which would wait as long again for each.
-pub(crate) fn writer_unreachable(error: &sqlx::Error) -> Option<fn() -> sqlx::Error> {
+/// Whether the jobs of a batch the database did not write are tried again one by one: only
+/// when the database refused a statement (a constraint, a deadlock, a value it cannot store),
+/// which rolled the transaction back whole, so that the job at fault fails alone. Any other
+/// error (no connection in time, the store closing, a connection lost, perhaps during the
+/// commit) goes to every job as it is: writing them again could write some twice, or wait as
+/// long again for each.
+pub(crate) fn retry_alone(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(_))
+}
+
+/// `error` again, for the next job of the batch (`sqlx::Error` is not `Clone`).
+pub(crate) fn again(error: &sqlx::Error) -> sqlx::Error {
     match error {
-        sqlx::Error::PoolTimedOut => Some(|| sqlx::Error::PoolTimedOut),
-        sqlx::Error::PoolClosed => Some(|| sqlx::Error::PoolClosed),
-        _ => None,
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) const INSERT_MESSAGE: &str = "\
     INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// The most turns one batch writes together (see `turn::queue`).
+/// The most turns one batch writes together (see `group_commit`).
 pub(crate) const BATCH_TURNS: usize = 128;
 
 /// The most rows one [`insert_messages`] statement writes: a whole batch's questions and answers.

@@ -12,7 +12,7 @@ use super::{Request, Turn, Turns, alone, insert_messages, plan::plan};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
-    group_commit::{Waiting, writer_unreachable},
+    group_commit::{Waiting, again, retry_alone},
     rows::ConversationMessageRow,
     sql,
     timestamp::Timestamp,
@@ -57,10 +57,9 @@ pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting<Turn
                 batch = rest;
             }
             Err(error) => {
-                if let Some(same) = writer_unreachable(&error) {
-                    // Trying each turn alone would wait as long again for each.
+                if !retry_alone(&error) {
                     for waiting in batch {
-                        waiting.reply(Err(StoreError::Database(same())));
+                        waiting.reply(Err(StoreError::Database(again(&error))));
                     }
                     return;
                 }
@@ -82,7 +81,9 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
         let mut tx = pool.begin().await?;
         // The conversations' rows are written first, as a turn alone writes its own: that takes
         // SQLite's write lock at once and locks the rows in PostgreSQL, so no other writer can
-        // slip in between the reads and the inserts.
+        // slip in between the reads and the inserts. Two PostgreSQL replicas whose batches share
+        // conversations can lock them in opposite orders; PostgreSQL then aborts one of them
+        // (a deadlock, a database error), whose turns are written again one by one.
         let rows = requests.len().next_power_of_two();
         let mut touch = sqlx::query_scalar(sql::touch(rows)).bind(now);
         let padding = std::iter::repeat((Uuid::nil(), "", None, ""));
