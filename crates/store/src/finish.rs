@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     Finish, MessageStatus, StoreError,
     backend::{Pools, with_writer},
-    group_commit::{Batch, Queue, Waiting, again, retry_alone},
+    group_commit::{Batch, Queue, Waiting, fail_all, retry_alone},
     reasoning::{self, ReasoningPart},
     sql,
 };
@@ -126,10 +126,7 @@ async fn write(pools: &Pools, mut batch: Vec<Waiting<Finishes>>) {
         Err(error) => error,
     };
     if !retry_alone(&error) {
-        for waiting in batch {
-            waiting.reply(Err(StoreError::Database(again(&error))));
-        }
-        return;
+        return fail_all(batch, &error);
     }
     tracing::warn!(answers = batch.len(), %error, "cannot record the answers' endings together; recording them one by one");
     for waiting in batch {

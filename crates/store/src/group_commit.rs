@@ -182,8 +182,15 @@ pub(crate) fn retry_alone(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(_))
 }
 
+/// Gives every job of `batch` `error` (one that [`retry_alone`] does not retry).
+pub(crate) fn fail_all<B: Batch>(batch: Vec<Waiting<B>>, error: &sqlx::Error) {
+    for waiting in batch {
+        waiting.reply(Err(StoreError::Database(again(error))));
+    }
+}
+
 /// `error` again, for the next job of the batch (`sqlx::Error` is not `Clone`).
-pub(crate) fn again(error: &sqlx::Error) -> sqlx::Error {
+fn again(error: &sqlx::Error) -> sqlx::Error {
     match error {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,

@@ -104,22 +104,18 @@ pub(crate) fn touch(rows: usize) -> &'static str {
 }
 
 fn touch_statement(rows: usize) -> String {
-    let param = |row: usize, column: usize| format!("${}", 4 * row + column + 2);
-    let case = |column: usize, otherwise: &str| {
-        let arms: String =
-            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
-        format!("CASE id{arms}{otherwise} END")
-    };
-    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    // `$1` is the time; each row is `id, owner, model, title`.
+    let rows = Rows { count: rows, width: 4, first: 2 };
     format!(
         "UPDATE conversations \
          SET updated_at = $1, model = COALESCE({}, model), \
              title = CASE WHEN title = '' THEN {} ELSE title END \
-         WHERE id IN ({ids}) AND owner = {} \
+         WHERE id IN ({}) AND owner = {} \
          RETURNING id",
-        case(2, ""),
-        case(3, " ELSE title"),
-        case(1, "")
+        rows.case(2, None),
+        rows.case(3, Some("title")),
+        rows.ids(),
+        rows.case(1, None)
     )
 }
 
@@ -156,18 +152,13 @@ pub(crate) fn append(rows: usize) -> &'static str {
 }
 
 fn append_statement(rows: usize) -> String {
-    let param = |row: usize, column: usize| format!("${}", 3 * row + column + 1);
-    let case = |column| {
-        let arms: String =
-            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
-        format!("CASE id{arms} ELSE '' END")
-    };
-    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    let rows = Rows { count: rows, width: 3, first: 1 };
     format!(
         "UPDATE messages SET content = content || {}, reasoning = reasoning || {} \
-         WHERE status = 'streaming' AND id IN ({ids})",
-        case(1),
-        case(2)
+         WHERE status = 'streaming' AND id IN ({})",
+        rows.case(1, Some("''")),
+        rows.case(2, Some("''")),
+        rows.ids()
     )
 }
 
@@ -208,26 +199,50 @@ pub(crate) fn finish(rows: usize) -> &'static str {
 }
 
 fn finish_statement(rows: usize) -> String {
-    let param = |row: usize, column: usize| format!("${}", 8 * row + column + 1);
-    let case = |column: usize, otherwise: &str| {
-        let arms: String =
-            (0..rows).map(|row| format!(" WHEN {} THEN {}", param(row, 0), param(row, column))).collect();
-        format!("CASE id{arms} ELSE {otherwise} END")
-    };
-    let ids = (0..rows).map(|row| param(row, 0)).collect::<Vec<_>>().join(", ");
+    let rows = Rows { count: rows, width: 8, first: 1 };
     format!(
         "UPDATE messages \
          SET content = content || {}, reasoning = reasoning || {}, \
              status = {}, usage = {}, stop_reason = {}, error_code = {}, parts = {} \
-         WHERE status = 'streaming' AND id IN ({ids})",
-        case(1, "''"),
-        case(2, "''"),
-        case(3, "status"),
-        case(4, "usage"),
-        case(5, "stop_reason"),
-        case(6, "error_code"),
-        case(7, "parts")
+         WHERE status = 'streaming' AND id IN ({})",
+        rows.case(1, Some("''")),
+        rows.case(2, Some("''")),
+        rows.case(3, Some("status")),
+        rows.case(4, Some("usage")),
+        rows.case(5, Some("stop_reason")),
+        rows.case(6, Some("error_code")),
+        rows.case(7, Some("parts")),
+        rows.ids()
     )
+}
+
+/// The parameters of a batched statement: `count` rows of `width` parameters, each row's id
+/// first, numbered from `$first`.
+struct Rows {
+    count: usize,
+    width: usize,
+    first: usize,
+}
+
+impl Rows {
+    fn param(&self, row: usize, column: usize) -> String {
+        format!("${}", self.width * row + column + self.first)
+    }
+
+    /// `CASE id WHEN <row's id> THEN <row's column> … [ELSE otherwise] END`: each listed row
+    /// takes its own value.
+    fn case(&self, column: usize, otherwise: Option<&str>) -> String {
+        let arms: String = (0..self.count)
+            .map(|row| format!(" WHEN {} THEN {}", self.param(row, 0), self.param(row, column)))
+            .collect();
+        let otherwise = otherwise.map(|value| format!(" ELSE {value}")).unwrap_or_default();
+        format!("CASE id{arms}{otherwise} END")
+    }
+
+    /// The rows' ids, for `id IN (…)`.
+    fn ids(&self) -> String {
+        (0..self.count).map(|row| self.param(row, 0)).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// `replica, expires_at`.

@@ -12,7 +12,7 @@ use super::{Request, Turn, Turns, alone, insert_messages, plan::plan};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
-    group_commit::{Waiting, again, retry_alone},
+    group_commit::{Waiting, fail_all, retry_alone},
     rows::ConversationMessageRow,
     sql,
     timestamp::Timestamp,
@@ -58,10 +58,7 @@ pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting<Turn
             }
             Err(error) => {
                 if !retry_alone(&error) {
-                    for waiting in batch {
-                        waiting.reply(Err(StoreError::Database(again(&error))));
-                    }
-                    return;
+                    return fail_all(batch, &error);
                 }
                 tracing::warn!(turns = batch.len(), %error, "cannot store the turns together; storing them one by one");
                 for waiting in batch {
