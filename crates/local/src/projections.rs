@@ -85,11 +85,7 @@ impl Projections {
         if !self.rows.is_empty() && x.elem_count() == x.dim(D::Minus1)? {
             return self.rows.iter().map(|m| m.forward(x)).collect();
         }
-        let x = if self.pad == 0 {
-            Cow::Borrowed(x)
-        } else {
-            Cow::Owned(x.pad_with_zeros(D::Minus1, 0, self.pad)?)
-        };
+        let x = padded(x, self.pad)?;
         // On the fast kernels: one quantization of the input, one parallel region.
         if self.matmuls.len() > 1
             && let Some(weights) = self.quantized()
@@ -114,11 +110,16 @@ impl Projections {
 
 /// Runs `x`, padded by `pad` zero columns, through each of `matmuls`.
 fn run_all(matmuls: &[QMatMul], x: &Tensor, pad: usize) -> Result<()> {
-    let x = if pad == 0 { Cow::Borrowed(x) } else { Cow::Owned(x.pad_with_zeros(D::Minus1, 0, pad)?) };
+    let x = padded(x, pad)?;
     for m in matmuls {
         m.forward(&x)?;
     }
     Ok(())
+}
+
+/// `x` with `pad` zero columns appended, as the padded weights expect.
+fn padded(x: &Tensor, pad: usize) -> Result<Cow<'_, Tensor>> {
+    Ok(if pad == 0 { Cow::Borrowed(x) } else { Cow::Owned(x.pad_with_zeros(D::Minus1, 0, pad)?) })
 }
 
 /// The inner dimension candle's fastest kernel for `dtype` accepts on this CPU.

@@ -74,13 +74,8 @@ pub(crate) fn insert_rows(remaining: usize) -> usize {
 }
 
 fn insert_statement(rows: usize) -> String {
-    let values = (0..rows)
-        .map(|row| {
-            let params: Vec<String> = (1..=8).map(|column| format!("${}", 8 * row + column)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = Rows { count: rows, width: 8, first: 1 };
+    let values = (0..rows.count).map(|row| format!("({})", rows.row(row))).collect::<Vec<_>>().join(", ");
     format!(
         "INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
          VALUES {values}"
@@ -127,7 +122,7 @@ pub(crate) fn messages_of(rows: usize) -> &'static str {
 }
 
 fn messages_statement(rows: usize) -> String {
-    let ids = (1..=rows).map(|row| format!("${row}")).collect::<Vec<_>>().join(", ");
+    let ids = Rows { count: rows, width: 1, first: 1 }.ids();
     format!(
         "SELECT conversation_id, id, role, content, status, model, reasoning, parts, usage, stop_reason, \
                 error_code, created_at \
@@ -237,6 +232,11 @@ impl Rows {
             .collect();
         let otherwise = otherwise.map(|value| format!(" ELSE {value}")).unwrap_or_default();
         format!("CASE id{arms}{otherwise} END")
+    }
+
+    /// All of a row's parameters, for `VALUES (…)`.
+    fn row(&self, row: usize) -> String {
+        (0..self.width).map(|column| self.param(row, column)).collect::<Vec<_>>().join(", ")
     }
 
     /// The rows' ids, for `id IN (…)`.

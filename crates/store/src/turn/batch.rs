@@ -4,7 +4,7 @@
 //! statements that list ids are padded to a power of two, so a few prepared statements serve
 //! every batch size; the SQL is the same on both backends.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use uuid::Uuid;
 
@@ -92,14 +92,13 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
         for (id, owner, model, title) in touched {
             touch = touch.bind(id).bind(owner).bind(model).bind(title);
         }
-        let found: HashSet<Uuid> = touch.fetch_all(&mut *tx).await?.into_iter().collect();
-
+        // The conversations found, each with its history, read next.
         let mut histories: HashMap<Uuid, Vec<StoredMessage>> =
-            found.iter().map(|&id| (id, Vec::new())).collect();
-        if !found.is_empty() {
-            let rows = found.len().next_power_of_two();
+            touch.fetch_all(&mut *tx).await?.into_iter().map(|id| (id, Vec::new())).collect();
+        if !histories.is_empty() {
+            let rows = histories.len().next_power_of_two();
             let mut select = sqlx::query_as(sql::messages_of(rows));
-            for id in found.iter().copied().chain(std::iter::repeat(Uuid::nil())).take(rows) {
+            for id in histories.keys().copied().chain(std::iter::repeat(Uuid::nil())).take(rows) {
                 select = select.bind(id);
             }
             let messages: Vec<ConversationMessageRow> = select.fetch_all(&mut *tx).await?;
