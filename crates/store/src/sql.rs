@@ -53,9 +53,16 @@ pub(crate) const INSERT_MESSAGE: &str = "\
 /// The most turns one batch writes together (see `group_commit`).
 pub(crate) const BATCH_TURNS: usize = 128;
 
-/// The most rows one [`insert_messages`] statement writes: a whole batch's questions and answers.
-/// 8 parameters a row keeps it well inside SQLite's limit on parameters (32,766).
-pub(crate) const INSERT_ROWS: usize = 2 * BATCH_TURNS;
+/// The most parameters one insert, append or finish statement binds. sqlx binds SQLite's `$n` parameters by name,
+/// and SQLite finds each name by a linear scan of the statement's list (`sqlite3VListNumToName`),
+/// so binding a statement costs the square of its parameters: 2,048 of them took about 10 µs a
+/// row, more than the round trip they saved (`perf`, BENCHMARKS, eighth sitting). Around 256,
+/// the two cost about the same.
+const MOST_PARAMETERS: usize = 256;
+
+/// The most rows one [`insert_messages`] statement writes (8 parameters a row); a batch's
+/// questions and answers take several.
+pub(crate) const INSERT_ROWS: usize = MOST_PARAMETERS / 8;
 
 /// [`INSERT_MESSAGE`] for `rows` rows, a power of two up to [`INSERT_ROWS`]: `$1`…`$8` the first
 /// row, `$9`…`$16` the second, and so on. An insert cannot skip a padding row as an update can,
@@ -131,8 +138,10 @@ fn messages_statement(rows: usize) -> String {
     )
 }
 
-/// The most answers one [`append`] statement writes.
-pub(crate) const APPEND_ROWS: usize = 128;
+/// The most answers one [`append`] statement writes: 3 parameters a row, within
+/// [`MOST_PARAMETERS`].
+pub(crate) const APPEND_ROWS: usize = 64;
+const _: () = assert!(APPEND_ROWS * 3 <= MOST_PARAMETERS && APPEND_ROWS.is_power_of_two());
 
 /// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
 /// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …). Only `streaming` rows: an
@@ -179,7 +188,7 @@ pub(crate) const FINISH: &str = "\
     WHERE id = $1 AND status = 'streaming'";
 
 /// The most answers one batch of finishes writes (see `finish`): 8 parameters a row.
-pub(crate) const BATCH_FINISHES: usize = 128;
+pub(crate) const BATCH_FINISHES: usize = MOST_PARAMETERS / 8;
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
 /// [`BATCH_FINISHES`]), with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::harness::{TestDb, finish, last_message, owner};
 
-/// More than one batch holds (128), and a number of rows no power of two.
+/// More than four batches hold (32 each), and a number of rows no power of two.
 const MANY: usize = 150;
 
 /// `n` answers streaming in conversations of their own, leased by `replica`: `(conversation,
@@ -101,7 +101,7 @@ pub async fn concurrent_finishes_each_store_their_own_ending_together(db: TestDb
         db.count("SELECT count(*) FROM messages WHERE usage IS NULL AND role = 'assistant'").await,
         38
     );
-    assert_eq!(db.finish_writes().await, 2, "150 waiting finishes take two writes (128 and 22)");
+    assert_eq!(db.finish_writes().await, 5, "150 waiting finishes take five writes (4 × 32 and 22)");
 }
 
 pub async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: TestDb) {
