@@ -15,9 +15,11 @@ use axum::response::sse::Event;
 use futures_util::{Stream, StreamExt};
 use streambed_core::{ChatEvent, ChatModel, ChatRequest, ChatStream, ErrorKind, ProviderError};
 use tokio::time::Sleep;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::{error::AppError, limits::StreamSlot, metrics::Metrics, sse, state::AppState};
+use crate::{
+    error::AppError, limits::StreamSlot, metrics::Metrics, shutdown::AnswerToken, sse, state::AppState,
+};
 
 /// One answer in progress: the provider stream, bounded by the request deadline and the
 /// shutdown cut-off, with what it reports. Dropping it drops the upstream request.
@@ -26,9 +28,10 @@ pub struct Answer {
     report: ChatReport,
     /// Oldest turns of a stored conversation left out of the request, reported in `done`.
     dropped_turns: usize,
-    /// Fires when the shutdown grace period is over. One future for the whole answer: a new
-    /// `cancelled()` per event would register with the token and leave it again every time.
-    cutoff: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Fires at the shutdown cut-off, or at Stop.
+    ended: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Tells the two apart.
+    token: AnswerToken,
     /// `REQUEST_TIMEOUT_SECONDS` after the request arrived.
     deadline: Pin<Box<Sleep>>,
     /// This answer's place under `MAX_CONCURRENT_STREAMS`, freed when it is dropped.
@@ -45,13 +48,13 @@ impl Answer {
     pub fn new(
         upstream: ChatStream,
         report: ChatReport,
-        cutoff: CancellationToken,
+        token: AnswerToken,
         deadline: tokio::time::Instant,
         slot: StreamSlot,
     ) -> Self {
         let deadline = Box::pin(tokio::time::sleep_until(deadline));
-        let cutoff = Box::pin(cutoff.cancelled_owned());
-        Self { upstream, report, dropped_turns: 0, cutoff, deadline, _slot: slot }
+        let ended = Box::pin(token.ended_owned());
+        Self { upstream, report, dropped_turns: 0, ended, token, deadline, _slot: slot }
     }
 
     /// Says in `done` that the oldest `n` turns of the conversation were left out.
@@ -60,14 +63,23 @@ impl Answer {
         self
     }
 
-    /// The next event, counted in the metrics; an `Err` or a `Done` is the last.
+    /// The next event, counted in the metrics; an `Err` or a `Done` is the last. For an answer
+    /// that can be stopped, see [`Answer::next_unless_stopped`].
     pub async fn next(&mut self) -> Result<ChatEvent, ProviderError> {
+        // Only a stored conversation's answer is stopped; any other ends at the cut-off.
+        self.next_unless_stopped().await.unwrap_or_else(|| Err(cut_off()))
+    }
+
+    /// [`Answer::next`], or `None` at Stop, which is looked at first.
+    pub async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
         let next = tokio::select! {
             biased;
-            () = &mut self.cutoff => Some(Err(ProviderError::new(
-                ErrorKind::ShuttingDown,
-                "The server is restarting and could not finish this answer. Send it again.",
-            ))),
+            () = &mut self.ended => {
+                if !self.token.is_cut_off() {
+                    return None;
+                }
+                Some(Err(cut_off()))
+            }
             () = &mut self.deadline => Some(Err(deadline_exceeded())),
             next = self.upstream.next() => next,
         }
@@ -89,7 +101,7 @@ impl Answer {
             }
             Ok(_) => {}
         }
-        next
+        Some(next)
     }
 
     /// The SSE frame for an event `next` returned; `None` for what a chat reader never sees
@@ -139,7 +151,15 @@ pub async fn open(
         .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
     let report =
         ChatReport::new(request_id.to_owned(), model.info().id.clone(), started, state.metrics.clone());
-    Ok(Answer::new(upstream, report, state.shutdown.cutoff.clone(), deadline, slot))
+    Ok(Answer::new(upstream, report, state.shutdown.answer_token(), deadline, slot))
+}
+
+/// An answer still running at the shutdown cut-off.
+fn cut_off() -> ProviderError {
+    ProviderError::new(
+        ErrorKind::ShuttingDown,
+        "The server is restarting and could not finish this answer. Send it again.",
+    )
 }
 
 pub fn shutting_down() -> ProviderError {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// Shared by every request: `draining` refuses new chats, `cutoff` ends streams still running.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +13,12 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
+    /// The token one answer watches: cancelled at the cut-off, and by Stop for an answer that
+    /// can be stopped.
+    pub(crate) fn answer_token(&self) -> AnswerToken {
+        AnswerToken { own: self.cutoff.child_token(), cutoff: self.cutoff.clone() }
+    }
+
     /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
     pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
         signal.await;
@@ -26,6 +32,39 @@ impl Shutdown {
             tokio::time::sleep(grace).await;
             self.cutoff.cancel();
         });
+    }
+}
+
+/// What ends one answer early: the shutdown cut-off, or Stop. A token of the answer's own (a
+/// child of the cut-off, so the cut-off reaches it), made only by [`Shutdown::answer_token`].
+/// An answer polls its token before every event, and polling takes the token's lock and its
+/// waiter list's: on the cut-off itself, those would be shared by every open stream on every
+/// worker thread (`perf`, BENCHMARKS, eighth sitting).
+#[derive(Debug, Clone)]
+pub struct AnswerToken {
+    own: CancellationToken,
+    cutoff: CancellationToken,
+}
+
+impl AnswerToken {
+    /// Stop: ends this answer only.
+    pub(crate) fn stop(&self) {
+        self.own.cancel();
+    }
+
+    /// Resolves at Stop or the cut-off; [`AnswerToken::is_cut_off`] tells which.
+    pub(crate) async fn ended(&self) {
+        self.own.cancelled().await;
+    }
+
+    /// One future for the whole answer: a new `ended()` per event would register with the
+    /// token and leave it again every time.
+    pub(crate) fn ended_owned(&self) -> WaitForCancellationFutureOwned {
+        self.own.clone().cancelled_owned()
+    }
+
+    pub(crate) fn is_cut_off(&self) -> bool {
+        self.cutoff.is_cancelled()
     }
 }
 

@@ -135,7 +135,7 @@ pub(super) fn stored_rest(
 
 /// `frame` with `cursor` as its `id:`.
 pub(super) fn at(frame: sse::Frame, cursor: Cursor) -> Event {
-    frame.event(Some(&cursor.to_string()))
+    cursor.event(&frame)
 }
 
 /// The terminal frame of an answer that ended, as the store recorded it.

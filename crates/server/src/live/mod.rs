@@ -28,14 +28,13 @@ use std::{
 use axum::response::sse::Event;
 use streambed_store::Owner;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use follow::{Elsewhere, follow, replay_stored};
 pub use remote::follow_remote;
 pub use task::{Running, drive};
 
-use crate::{error::AppError, sse};
+use crate::{error::AppError, shutdown::AnswerToken, sse};
 
 /// A point in an answer: bytes of text and of reasoning sent so far. Written `text.reasoning`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,6 +58,17 @@ impl fmt::Display for Cursor {
 }
 
 impl Cursor {
+    /// `frame` as the event that leaves the client here: this cursor is its `id:`. Written on
+    /// the stack, as every frame sent has one.
+    fn event(self, frame: &sse::Frame) -> Event {
+        use std::io::Write as _;
+        // Two `usize`s in decimal and a dot.
+        let mut id = std::io::Cursor::new([0u8; 41]);
+        write!(id, "{self}").expect("41 bytes hold two usizes and a dot");
+        let len = usize::try_from(id.position()).expect("at most 41");
+        frame.event(Some(std::str::from_utf8(&id.get_ref()[..len]).expect("digits and a dot")))
+    }
+
     /// The furthest point of both: what a client holds after frames ending at `self` and `other`.
     fn max(self, other: Self) -> Self {
         Self { text: self.text.max(other.text), reasoning: self.reasoning.max(other.reasoning) }
@@ -88,8 +98,8 @@ pub struct Live {
     frames: Mutex<Frames>,
     /// Bumped after each new frame; followers wait on it.
     changed: watch::Sender<()>,
-    /// Fired by Stop.
-    stop: CancellationToken,
+    /// Cancelled by Stop, and at the shutdown cut-off; the answer watches it.
+    token: AnswerToken,
 }
 
 #[derive(Debug, Default)]
@@ -113,7 +123,7 @@ pub struct Frame {
 
 impl Frame {
     fn event(&self) -> Event {
-        self.sse.event(Some(&self.cursor.to_string()))
+        self.cursor.event(&self.sse)
     }
 
     /// Whether a client at `after` has not seen this frame yet: only the part of the cursor
@@ -137,12 +147,12 @@ impl Live {
 
     /// Ends the answer now: the task drops the upstream request and records it as stopped.
     pub fn stop(&self) {
-        self.stop.cancel();
+        self.token.stop();
     }
 
-    /// Resolves when Stop was asked for.
-    pub async fn stop_requested(&self) {
-        self.stop.cancelled().await;
+    /// The token the answer watches: Stop and the cut-off end it.
+    pub fn token(&self) -> AnswerToken {
+        self.token.clone()
     }
 
     /// Resolves once the answer has its terminal frame.
@@ -227,15 +237,15 @@ pub struct Reservation {
 
 impl Reservation {
     /// The answer, registered as running, and the guard that ends it: the answer's first frame
-    /// is `start`, its last whatever the guard is given (an error if nothing).
-    pub fn start(mut self, message: Uuid) -> (Arc<Live>, Ending) {
+    /// is `start`, its last whatever the guard is given (an error if nothing). `token` ends it.
+    pub fn start(mut self, message: Uuid, token: AnswerToken) -> (Arc<Live>, Ending) {
         let live = Arc::new(Live {
             conversation: self.conversation,
             message,
             owner: self.owner.take().expect("a reservation starts once"),
             frames: Mutex::default(),
             changed: watch::Sender::new(()),
-            stop: CancellationToken::new(),
+            token,
         });
         self.answers.running().insert(self.conversation, Place::Running(Arc::clone(&live)));
         let ending = Ending { live: Arc::clone(&live), answers: Arc::clone(&self.answers), terminal: None };
@@ -272,5 +282,24 @@ impl Drop for Ending {
         let terminal = self.terminal.take().unwrap_or_else(|| sse::stored_error(None));
         self.live.push_terminal(terminal);
         self.answers.remove(self.live.conversation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_its_frames_id_however_large() {
+        let frame = sse::token("hi");
+        for cursor in [
+            Cursor::default(),
+            Cursor { text: 120, reasoning: 7 },
+            Cursor { text: usize::MAX, reasoning: usize::MAX },
+        ] {
+            let event = format!("{:?}", cursor.event(&frame));
+            assert!(event.contains(&format!("id: {cursor}\\n")), "{event}");
+            assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
+        }
     }
 }

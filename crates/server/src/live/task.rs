@@ -3,12 +3,12 @@
 //! copies its frames there for other replicas), and ends it on Stop, the deadline or the
 //! shutdown cut-off, whether or not anyone is still listening.
 
-use std::{convert::Infallible, pin::Pin, sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::response::sse::Event;
 use futures_util::Stream;
 use streambed_core::ChatEvent;
-use tokio_util::{sync::WaitForCancellationFutureOwned, task::TaskTracker};
+use tokio_util::task::TaskTracker;
 
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
@@ -23,8 +23,6 @@ const LAST_WRITE: Duration = Duration::from_secs(5);
 pub struct Running {
     answer: Answer,
     live: Arc<Live>,
-    /// Stop, as one future for the whole answer (see `Answer`'s cut-off).
-    stop: Pin<Box<WaitForCancellationFutureOwned>>,
     ending: Ending,
     log: AnswerLog,
 }
@@ -51,8 +49,7 @@ impl Running {
         if let Some(redis) = redis {
             writers.spawn(mirror(Arc::clone(&live), redis));
         }
-        let stop = Box::pin(live.stop.clone().cancelled_owned());
-        Self { answer, live, stop, ending, log }
+        Self { answer, live, ending, log }
     }
 
     /// Reads the provider until it has a frame for clients, or the answer ends (Stop, the last
@@ -61,12 +58,7 @@ impl Running {
     /// after that finds the whole answer there.
     async fn step(&mut self) -> Step {
         let terminal = loop {
-            let next = tokio::select! {
-                biased;
-                () = &mut self.stop => None,
-                next = self.answer.next() => Some(next),
-            };
-            let Some(next) = next else {
+            let Some(next) = self.answer.next_unless_stopped().await else {
                 self.answer.stopped();
                 // Drops the upstream request before anything else is done.
                 self.answer.drop_upstream();

@@ -21,7 +21,9 @@ use crate::{
     error::{ApiJson, AppError},
     live::{self, Cursor, Running},
     relay::{self, Answer, ChatReport},
-    request_id, sse,
+    request_id,
+    shutdown::AnswerToken,
+    sse,
     state::AppState,
 };
 
@@ -156,19 +158,22 @@ pub async fn chat(
     };
     let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
     // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
-    let answer = |upstream| {
+    let answer = |upstream, token| {
         let report = ChatReport::new(
             request_id(&headers).to_owned(),
             model.info().id.clone(),
             started,
             state.metrics.clone(),
         );
-        Answer::new(upstream, report, state.shutdown.cutoff.clone(), deadline, slot)
+        Answer::new(upstream, report, token, deadline, slot)
     };
     match target {
         Target::Stateless(messages) => {
             let upstream = start(&state, model.as_ref(), request(messages), deadline).await?;
-            Ok(sse::response(relay::events(answer(upstream)), state.keep_alive))
+            Ok(sse::response(
+                relay::events(answer(upstream, state.shutdown.answer_token())),
+                state.keep_alive,
+            ))
         }
         Target::Stored(turn) => {
             start_stored(&state, model.as_ref(), reasoning, turn, request, answer, deadline).await
@@ -193,14 +198,14 @@ struct StoredTurn {
 /// back, and the answer registered (so Stop and resume find it from now on). This response
 /// drives the answer while its client stays, and a task of the server's takes over if it
 /// leaves. A refusal before the first event is still an HTTP error, and recorded as the
-/// answer's error; Stop before it ends the answer without one.
+/// answer's error, as is the shutdown cut-off; Stop before it ends the answer without one.
 async fn start_stored(
     state: &AppState,
     model: &dyn ChatModel,
     reasoning: Reasoning,
     StoredTurn { owner, conversation, prompt }: StoredTurn,
     request: impl FnOnce(Vec<Message>) -> ChatRequest,
-    answer: impl FnOnce(ChatStream) -> Answer,
+    answer: impl FnOnce(ChatStream, AnswerToken) -> Answer,
     deadline: tokio::time::Instant,
 ) -> Result<Response, AppError> {
     let conversations = &state.conversations;
@@ -214,16 +219,17 @@ async fn start_stored(
     let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
     let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
     let log = conversations.answer_logs.start(message, &conversations.writers);
-    let (live, mut ending) = place.start(message);
+    let (live, mut ending) = place.start(message, state.shutdown.answer_token());
+    let token = live.token();
     let opened = tokio::select! {
         biased;
-        () = live.stop_requested() => None,
+        () = token.ended() => token.is_cut_off().then(|| Err(relay::shutting_down())),
         opened = start(state, model, request(messages), deadline) => Some(opened),
     };
     match opened {
         Some(Ok(upstream)) => {
             let running = Running::new(
-                answer(upstream).with_dropped_turns(dropped_turns),
+                answer(upstream, token).with_dropped_turns(dropped_turns),
                 live,
                 ending,
                 log,
