@@ -10,7 +10,7 @@ use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Cursor, Frame, Live};
+use super::{Cursor, Live};
 use crate::sse;
 
 /// How often a follower reads the store while another replica writes the answer: about as
@@ -28,24 +28,21 @@ pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event
         // keeps its place.
         yield Ok(at(sse::start(live.conversation, live.message), after));
         let mut changed = live.changed.subscribe();
-        let mut seen = 0;
+        // Where the frames sent so far leave the client.
+        let mut held = after;
         loop {
             changed.borrow_and_update();
-            let (batch, terminal) = {
-                let frames = live.frames();
-                let batch: Vec<Event> = frames.content[seen..]
-                    .iter()
-                    .filter(|frame| frame.is_past(after))
-                    .map(Frame::event)
-                    .collect();
-                seen = frames.content.len();
-                (batch, frames.terminal.as_ref().map(Frame::event))
+            let (frames, terminal) = {
+                let said = live.said();
+                let (frames, now) = said.past(held);
+                held = now;
+                (frames, said.terminal.clone())
             };
-            for frame in batch {
-                yield Ok(frame);
+            for frame in frames {
+                yield Ok(frame.event());
             }
             if let Some(terminal) = terminal {
-                yield Ok(terminal);
+                yield Ok(terminal.event());
                 break;
             }
             if changed.changed().await.is_err() {

@@ -1,14 +1,14 @@
 //! Copies a running answer's frames to Redis (see `replicas::frames`) for clients that resume on
-//! another replica. It runs beside the answer, never in its way: frames are taken from the
-//! answer's own buffer in batches, at most one round trip every [`EVERY`], so the model's
-//! tokens never wait on Redis. After a failure it asks Redis how far it got and carries on from
+//! another replica. It runs beside the answer, never in its way: what the answer said since the
+//! last write goes in one frame each of reasoning and text, at most one round trip every
+//! [`EVERY`], so the model's tokens never wait on Redis. After a failure it asks Redis how far it got and carries on from
 //! there; a follower elsewhere reads the store meanwhile.
 
 use std::{sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
-use super::{Frame, Live};
+use super::{Cursor, Frame, Live};
 use crate::replicas::Redis;
 
 /// The shortest gap between two writes of one answer: frames arriving meanwhile go together.
@@ -18,26 +18,32 @@ const EVERY: Duration = Duration::from_millis(25);
 const RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
 /// How long an answer that has ended keeps trying to reach Redis.
 const GIVE_UP_AFTER_END: Duration = Duration::from_secs(5);
-/// Frames in one write at most, so a write after an outage stays small.
-const MAX_BATCH: usize = 256;
 
 /// Mirrors `live` until its terminal frame is in Redis, or Redis stays unreachable for
 /// [`GIVE_UP_AFTER_END`] after the answer ended.
 pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
     let mut changed = live.changed.subscribe();
-    // How many frames Redis holds; unknown after a failure, until Redis says.
-    let mut written = Some(0);
+    // How many frames Redis holds and where they leave a client; unknown after a failure,
+    // until Redis says.
+    let mut written = Some((0, Cursor::default()));
     let mut give_up_at = None;
     let mut retry = RETRY.0;
     loop {
         changed.borrow_and_update();
         let result = match written {
-            None => redis.frames_written(live.message).await.map(|n| {
-                written = Some(n);
-                false
+            None => redis.last_frame(live.message).await.map(|last| match last {
+                Some((_, frame)) if frame.sse.kind.is_terminal() => true,
+                Some((n, frame)) => {
+                    written = Some((n, frame.cursor));
+                    false
+                }
+                None => {
+                    written = Some((0, Cursor::default()));
+                    false
+                }
             }),
-            Some(n) => {
-                let (batch, ended) = live.unmirrored(n);
+            Some((n, at)) => {
+                let (batch, ended) = live.unmirrored(at);
                 if batch.is_empty() {
                     // Nothing new: wait for the next frame, which goes out at once.
                     if ended || changed.changed().await.is_err() {
@@ -47,7 +53,8 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
                 }
                 let appended = redis.append_frames(live.message, n, &batch, ended).await;
                 appended.map(|()| {
-                    written = Some(n + batch.len());
+                    let at = batch.last().map_or(at, |frame| frame.cursor);
+                    written = Some((n + batch.len(), at));
                     ended
                 })
             }
@@ -60,7 +67,7 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
             }
             Err(_) => {
                 written = None;
-                if live.frames().terminal.is_some() {
+                if live.said().terminal.is_some() {
                     let give_up_at = *give_up_at.get_or_insert_with(|| Instant::now() + GIVE_UP_AFTER_END);
                     if Instant::now() >= give_up_at {
                         tracing::warn!(message_id = %live.message, "gave up copying an ended answer to Redis");
@@ -75,14 +82,12 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
 }
 
 impl Live {
-    /// The frames after the first `written` (content frames, then the terminal one), at most
-    /// [`MAX_BATCH`], and whether the answer's last frame is among them or written already.
-    fn unmirrored(&self, written: usize) -> (Vec<Frame>, bool) {
-        let frames = self.frames();
-        let all = frames.content.iter().chain(frames.terminal.iter());
-        let batch: Vec<Frame> = all.skip(written).take(MAX_BATCH).cloned().collect();
-        let total = frames.content.len() + usize::from(frames.terminal.is_some());
-        let ended = frames.terminal.is_some() && written + batch.len() >= total;
-        (batch, ended)
+    /// The frames of what was said past `at` (see `Said::past`), then the terminal frame once
+    /// the answer has ended, and whether it has.
+    fn unmirrored(&self, at: Cursor) -> (Vec<Frame>, bool) {
+        let said = self.said();
+        let (mut batch, _) = said.past(at);
+        batch.extend(said.terminal.clone());
+        (batch, said.terminal.is_some())
     }
 }

@@ -29,7 +29,7 @@ pub struct Running {
 
 /// What the answer did next.
 enum Step {
-    /// A frame for the client, already kept for every follower.
+    /// A frame for the client, its delta already kept for every follower.
     Content(Event),
     /// The answer ended with this frame, written and handed to the followers.
     End(Event),
@@ -71,8 +71,8 @@ impl Running {
             }
             let Some(frame) = self.answer.frame(&next) else { continue };
             let sent = match next {
-                Ok(ChatEvent::Text(text)) => self.live.push_content(frame, text.len(), 0),
-                Ok(ChatEvent::Reasoning(text)) => self.live.push_content(frame, 0, text.len()),
+                Ok(ChatEvent::Text(text)) => self.live.push_content(&frame, &text, ""),
+                Ok(ChatEvent::Reasoning(text)) => self.live.push_content(&frame, "", &text),
                 _ => break frame,
             };
             if let Some(event) = sent {
@@ -83,8 +83,7 @@ impl Running {
         if tokio::time::timeout(LAST_WRITE, self.log.wait_written()).await.is_err() {
             tracing::warn!(message_id = %self.live.message, "the answer's last write is late; ending its stream anyway");
         }
-        let cursor = self.live.frames().cursor;
-        Step::End(Frame { cursor, sse: terminal }.event())
+        Step::End(self.live.said().cursor().event(&terminal))
     }
 }
 
@@ -130,33 +129,30 @@ impl Drop for Handoff {
 }
 
 impl Live {
-    /// Keeps a content frame for every follower; returns its event, or `None` for an empty
-    /// delta (nothing to send).
-    fn push_content(&self, frame: sse::Frame, text: usize, reasoning: usize) -> Option<Event> {
-        if text == 0 && reasoning == 0 {
+    /// Adds a content frame's delta (its `text` or its `reasoning`) to what followers are sent;
+    /// returns the frame's event, or `None` for an empty delta (nothing to send).
+    fn push_content(&self, frame: &sse::Frame, text: &str, reasoning: &str) -> Option<Event> {
+        if text.is_empty() && reasoning.is_empty() {
             return None;
         }
-        let mut frames = self.frames();
-        let cursor =
-            Cursor { text: frames.cursor.text + text, reasoning: frames.cursor.reasoning + reasoning };
-        frames.cursor = cursor;
-        let frame = Frame { cursor, sse: frame };
-        let event = frame.event();
-        frames.content.push(frame);
-        drop(frames);
+        let mut said = self.said();
+        said.text.push_str(text);
+        said.reasoning.push_str(reasoning);
+        let cursor = said.cursor();
+        drop(said);
         // Nobody follows most answers: then there is no one to wake (and a follower that comes
-        // later reads the frames after subscribing, so it misses none).
+        // later reads what was said after subscribing, so it misses nothing).
         if self.changed.receiver_count() > 0 {
             self.changed.send_replace(());
         }
-        Some(event)
+        Some(cursor.event(frame))
     }
 
     pub(super) fn push_terminal(&self, frame: sse::Frame) {
-        let mut frames = self.frames();
-        let cursor = frames.cursor;
-        frames.terminal.get_or_insert(Frame { cursor, sse: frame });
-        drop(frames);
+        let mut said = self.said();
+        let cursor = said.cursor();
+        said.terminal.get_or_insert(Frame { cursor, sse: frame });
+        drop(said);
         self.changed.send_replace(());
     }
 }

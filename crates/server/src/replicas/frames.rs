@@ -22,9 +22,9 @@ use crate::{
     sse,
 };
 
-/// Entries kept per answer (Redis trims the oldest past about this many). A frame is a model's
-/// delta, usually a token or more, so `MAX_TOKENS_LIMIT`'s default of 4,096 fits with room to
-/// spare; a follower that finds the start trimmed reads the store instead.
+/// Entries kept per answer (Redis trims the oldest past about this many). A frame holds what the
+/// answer said in one write's interval, a token or more, so `MAX_TOKENS_LIMIT`'s default of
+/// 4,096 fits with room to spare; a follower that finds the start trimmed reads the store instead.
 const MAX_FRAMES: usize = 10_000;
 /// How long an ended answer's stream stays, for followers that read it just as it ended.
 const ENDED_TTL: Duration = Duration::from_secs(60);
@@ -68,8 +68,9 @@ impl Redis {
         self.call(Use::Frames, COMMAND_TIMEOUT, pipe.exec_async(&mut connection)).await
     }
 
-    /// How many frames of `message` Redis holds (the number of its last entry; 0 for none).
-    pub async fn frames_written(&self, message: Uuid) -> Result<usize, Failure> {
+    /// The last frame of `message` Redis holds, with its number (how many it holds); `None`
+    /// for none.
+    pub async fn last_frame(&self, message: Uuid) -> Result<Option<(usize, Frame)>, Failure> {
         let mut connection = self.manager();
         let mut last = redis::cmd("XREVRANGE");
         last.arg(key(message)).arg("+").arg("-").arg("COUNT").arg(1);
@@ -77,8 +78,11 @@ impl Redis {
             .call(Use::Frames, COMMAND_TIMEOUT, last.query_async::<StreamRangeReply>(&mut connection))
             .await?;
         match last.ids.first() {
-            None => Ok(0),
-            Some(entry) => number(entry).ok_or_else(|| self.malformed(Use::Frames)),
+            None => Ok(None),
+            Some(entry) => match (number(entry), frame(entry)) {
+                (Some(n), Some(frame)) => Ok(Some((n, frame))),
+                _ => Err(self.malformed(Use::Frames)),
+            },
         }
     }
 
@@ -162,7 +166,7 @@ mod tests {
         let end = Frame { cursor: Cursor { text: 3, reasoning: 0 }, sse: sse::stopped(message) };
 
         redis.append_frames(message, 0, &first, false).await.unwrap();
-        let written = redis.frames_written(message).await.unwrap();
+        let (written, last) = redis.last_frame(message).await.unwrap().unwrap();
         let again = redis.append_frames(message, 1, &first[1..], false).await;
         redis.append_frames(message, written, std::slice::from_ref(&end), true).await.unwrap();
         let mut reader = redis.frame_reader(message, Duration::from_millis(50)).await.unwrap().unwrap();
@@ -170,11 +174,11 @@ mod tests {
         let rest = reader.read(1).await.unwrap();
         let none = reader.read(3).await.unwrap();
 
-        assert_eq!(written, 2);
+        assert_eq!((written, last), (2, first[1].clone()));
         assert!(again.is_err(), "an entry is never written twice");
         assert_eq!(all, vec![(1, first[0].clone()), (2, first[1].clone()), (3, end.clone())]);
         assert_eq!(rest.len(), 2);
         assert!(none.is_empty(), "nothing past the end, after waiting the block time");
-        assert_eq!(redis.frames_written(Uuid::now_v7()).await.unwrap(), 0);
+        assert_eq!(redis.last_frame(Uuid::now_v7()).await.unwrap(), None);
     }
 }
