@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     Finish, MessageStatus, StoreError,
     backend::{Pools, with_writer},
-    group_commit::{Batch, Queue, Waiting, fail_all, retry_alone},
+    group_commit::{Batch, Queue, Waiting, fail_all, one_by_one, retry_alone},
     reasoning::{self, ReasoningPart},
     sql,
 };
@@ -101,22 +101,26 @@ impl Batch for Finishes {
     }
 
     fn write(&self, batch: Vec<Waiting<Self>>) -> impl Future<Output = ()> + Send {
-        write(&self.pools, batch)
+        write(self, batch)
+    }
+
+    async fn write_alone(&self, ending: &Ending) -> Result<(), StoreError> {
+        alone(&self.pools, ending).await.map_err(StoreError::Database)
     }
 }
 
 /// Writes `batch` and answers each finish. A finish alone takes [`sql::FINISH`] at once: the
 /// batch's statement would only be a longer way to say the same.
-async fn write(pools: &Pools, mut batch: Vec<Waiting<Finishes>>) {
+async fn write(finishes: &Finishes, mut batch: Vec<Waiting<Finishes>>) {
     debug_assert!(batch.len() <= sql::BATCH_FINISHES);
     if batch.len() == 1 {
         let waiting = batch.pop().expect("a batch of one");
-        let outcome = alone(pools, waiting.job()).await;
-        waiting.reply(outcome.map_err(StoreError::Database));
+        let outcome = finishes.write_alone(waiting.job()).await;
+        waiting.reply(outcome);
         return;
     }
     let endings: Vec<&Ending> = batch.iter().map(Waiting::job).collect();
-    let error = match together(pools, &endings).await {
+    let error = match together(&finishes.pools, &endings).await {
         Ok(()) => {
             for waiting in batch {
                 waiting.reply(Ok(()));
@@ -129,10 +133,7 @@ async fn write(pools: &Pools, mut batch: Vec<Waiting<Finishes>>) {
         return fail_all(batch, &error);
     }
     tracing::warn!(answers = batch.len(), %error, "cannot record the answers' endings together; recording them one by one");
-    for waiting in batch {
-        let outcome = alone(pools, waiting.job()).await;
-        waiting.reply(outcome.map_err(StoreError::Database));
-    }
+    one_by_one(finishes, batch).await;
 }
 
 /// One statement for several finishes: autocommitted, so one transaction, and no `BEGIN` or

@@ -39,6 +39,10 @@ pub(crate) trait Batch: Sized + Send + Sync + 'static {
 
     /// Writes `batch` (at most [`MOST`](Self::MOST) jobs of distinct keys) and replies to each.
     fn write(&self, batch: Vec<Waiting<Self>>) -> impl Future<Output = ()> + Send;
+
+    /// Writes one job in a transaction of its own: how the jobs of a batch the database refused
+    /// are written again ([`one_by_one`]), so that the job at fault fails alone.
+    fn write_alone(&self, job: &Self::Job) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
 }
 
 /// The jobs waiting to be written, and what writes them.
@@ -182,6 +186,25 @@ pub(crate) fn retry_alone(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(_))
 }
 
+/// Writes each job of a batch the database refused alone ([`Batch::write_alone`]), so that the
+/// job at fault fails alone. An error that is not a refusal (see [`retry_alone`]: the connection
+/// lost, no connection in time) ends it: the jobs not tried yet get that error at once, rather
+/// than each waiting as long for it again.
+pub(crate) async fn one_by_one<B: Batch>(writer: &B, batch: Vec<Waiting<B>>) {
+    let mut rest = batch.into_iter();
+    while let Some(waiting) = rest.next() {
+        let outcome = writer.write_alone(waiting.job()).await;
+        let lost = match &outcome {
+            Err(StoreError::Database(error)) if !retry_alone(error) => Some(again(error)),
+            _ => None,
+        };
+        waiting.reply(outcome);
+        if let Some(error) = lost {
+            return fail_all(rest.collect(), &error);
+        }
+    }
+}
+
 /// Gives every job of `batch` `error` (one that [`retry_alone`] does not retry).
 pub(crate) fn fail_all<B: Batch>(batch: Vec<Waiting<B>>, error: &sqlx::Error) {
     for waiting in batch {
@@ -215,6 +238,58 @@ mod tests {
         assert_eq!(second, [(a, 2), (b, 6)]);
         assert_eq!(third, [(a, 4)]);
         assert!(waiting.is_empty());
+    }
+
+    /// Jobs written alone as scripted: a job's number says how its write goes.
+    struct Scripted {
+        tried: Mutex<Vec<u32>>,
+    }
+
+    impl Batch for Scripted {
+        type Job = u32;
+        type Output = u32;
+        const MOST: usize = 8;
+
+        fn key(_: &u32) -> Uuid {
+            Uuid::now_v7()
+        }
+
+        async fn write(&self, _: Vec<Waiting<Self>>) {
+            unreachable!("only written one by one here")
+        }
+
+        async fn write_alone(&self, job: &u32) -> Result<u32, StoreError> {
+            self.tried.lock().unwrap().push(*job);
+            match job {
+                // The job's own fault: the rest are still written.
+                2 => Err(StoreError::NotFound),
+                // The database is out of reach: so it is for the rest.
+                4 => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+                _ => Ok(*job),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn written_one_by_one_a_batch_stops_at_an_error_that_is_not_the_jobs_own() {
+        let writer = Scripted { tried: Mutex::default() };
+        let (batch, outcomes): (Vec<_>, Vec<_>) = (1..=6)
+            .map(|job| {
+                let (reply, outcome) = oneshot::channel();
+                (Waiting { job, reply }, outcome)
+            })
+            .unzip();
+
+        one_by_one(&writer, batch).await;
+
+        assert_eq!(*writer.tried.lock().unwrap(), [1, 2, 3, 4], "5 and 6 are not tried");
+        let outcomes: Vec<String> = futures_util::future::join_all(outcomes)
+            .await
+            .into_iter()
+            .map(|o| format!("{:?}", o.unwrap()))
+            .collect();
+        assert_eq!(outcomes[..3], ["Ok(1)", "Err(NotFound)", "Ok(3)"]);
+        assert!(outcomes[3..].iter().all(|o| o.contains("PoolTimedOut")), "{outcomes:?}");
     }
 
     #[test]

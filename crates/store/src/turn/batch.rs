@@ -8,11 +8,11 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{Request, Turn, Turns, alone, insert_messages, plan::plan};
+use super::{Request, Turn, Turns, insert_messages, plan::plan};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
-    group_commit::{Waiting, fail_all, retry_alone},
+    group_commit::{Waiting, fail_all, one_by_one, retry_alone},
     rows::ConversationMessageRow,
     sql,
     timestamp::Timestamp,
@@ -35,11 +35,11 @@ enum Attempt {
 /// Writes `batch` (at most [`sql::BATCH_TURNS`] turns of distinct conversations: a second turn
 /// must read the history the first one writes) and answers each turn. When the database fails
 /// the transaction, nothing of it was written, and each turn is written again alone.
-pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting<Turns>>) {
+pub(super) async fn write(turns: &Turns, mut batch: Vec<Waiting<Turns>>) {
     debug_assert!(batch.len() <= sql::BATCH_TURNS);
     while !batch.is_empty() {
         let requests: Vec<&Request> = batch.iter().map(Waiting::job).collect();
-        match attempt(pools, limit, &requests).await {
+        match attempt(&turns.pools, turns.limit, &requests).await {
             Ok(Attempt::Written(outcomes)) => {
                 for (waiting, outcome) in batch.into_iter().zip(outcomes) {
                     waiting.reply(outcome);
@@ -61,11 +61,7 @@ pub(super) async fn write(pools: &Pools, limit: u64, mut batch: Vec<Waiting<Turn
                     return fail_all(batch, &error);
                 }
                 tracing::warn!(turns = batch.len(), %error, "cannot store the turns together; storing them one by one");
-                for waiting in batch {
-                    let outcome = alone(pools, limit, waiting.job()).await;
-                    waiting.reply(outcome);
-                }
-                return;
+                return one_by_one(turns, batch).await;
             }
         }
     }

@@ -83,7 +83,11 @@ impl Batch for Turns {
     }
 
     fn write(&self, batch: Vec<Waiting<Self>>) -> impl Future<Output = ()> + Send {
-        batch::write(&self.pools, self.limit, batch)
+        batch::write(self, batch)
+    }
+
+    fn write_alone(&self, request: &Request) -> impl Future<Output = Result<Turn, StoreError>> + Send {
+        alone(&self.pools, self.limit, request)
     }
 }
 
