@@ -21,8 +21,9 @@ use crate::{
     error::AppError, limits::StreamSlot, metrics::Metrics, shutdown::AnswerToken, sse, state::AppState,
 };
 
-/// One answer in progress: the provider stream, bounded by the request deadline and the
-/// shutdown cut-off, with what it reports. Dropping it drops the upstream request.
+/// One answer in progress: the provider stream, bounded by the request deadline, the shutdown
+/// cut-off and (for a stored conversation's answer) Stop, with what it reports. Dropping it
+/// drops the upstream request.
 pub struct Answer {
     upstream: ChatStream,
     report: ChatReport,
@@ -75,7 +76,7 @@ impl Answer {
         let next = tokio::select! {
             biased;
             () = &mut self.ended => {
-                if !self.token.is_cut_off() {
+                if self.token.is_stopped() {
                     return None;
                 }
                 Some(Err(cut_off()))
@@ -155,7 +156,7 @@ pub async fn open(
 }
 
 /// An answer still running at the shutdown cut-off.
-fn cut_off() -> ProviderError {
+pub fn cut_off() -> ProviderError {
     ProviderError::new(
         ErrorKind::ShuttingDown,
         "The server is restarting and could not finish this answer. Send it again.",

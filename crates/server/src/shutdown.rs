@@ -1,7 +1,13 @@
 //! Graceful shutdown: on SIGTERM (ECS stopping a task) or Ctrl-C, stop accepting, let streams
 //! finish for the grace period, then cut the rest off with an explicit `shutting_down` error.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -16,7 +22,7 @@ impl Shutdown {
     /// The token one answer watches: cancelled at the cut-off, and by Stop for an answer that
     /// can be stopped.
     pub(crate) fn answer_token(&self) -> AnswerToken {
-        AnswerToken { own: self.cutoff.child_token(), cutoff: self.cutoff.clone() }
+        AnswerToken { own: self.cutoff.child_token(), stopped: Arc::default() }
     }
 
     /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
@@ -36,23 +42,24 @@ impl Shutdown {
 }
 
 /// What ends one answer early: the shutdown cut-off, or Stop. A token of the answer's own (a
-/// child of the cut-off, so the cut-off reaches it), made only by [`Shutdown::answer_token`].
-/// An answer polls its token before every event, and polling takes the token's lock and its
-/// waiter list's: on the cut-off itself, those would be shared by every open stream on every
-/// worker thread (`perf`, BENCHMARKS, eighth sitting).
+/// child of the cut-off, so the cut-off reaches it), made only by [`Shutdown::answer_token`]:
+/// an answer polls it before every event, and the cut-off's own lock would be shared by every
+/// open stream on every worker thread.
 #[derive(Debug, Clone)]
 pub struct AnswerToken {
     own: CancellationToken,
-    cutoff: CancellationToken,
+    /// Set by Stop before it cancels `own`: anything else that cancels it is the cut-off.
+    stopped: Arc<AtomicBool>,
 }
 
 impl AnswerToken {
     /// Stop: ends this answer only.
     pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
         self.own.cancel();
     }
 
-    /// Resolves at Stop or the cut-off; [`AnswerToken::is_cut_off`] tells which.
+    /// Resolves at Stop or the cut-off; [`AnswerToken::is_stopped`] tells which.
     pub(crate) async fn ended(&self) {
         self.own.cancelled().await;
     }
@@ -63,8 +70,9 @@ impl AnswerToken {
         self.own.clone().cancelled_owned()
     }
 
-    pub(crate) fn is_cut_off(&self) -> bool {
-        self.cutoff.is_cancelled()
+    /// Whether Stop ended the answer (rather than the cut-off, or nothing yet).
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 }
 

@@ -15,7 +15,7 @@
 //! for its followers and Redis carries to other replicas; axum's `Sse` frames it on the way out,
 //! splitting multi-line data and writing comments correctly.
 
-use std::{convert::Infallible, time::Duration};
+use std::{borrow::Cow, convert::Infallible, time::Duration};
 
 use axum::{
     http::{HeaderName, HeaderValue, header},
@@ -25,14 +25,16 @@ use axum::{
     },
 };
 use futures_util::Stream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use streambed_core::{Completion, ErrorKind, ProviderError, Usage};
 use streambed_store::StoredMessage;
 use uuid::Uuid;
 
-#[derive(Serialize)]
+/// The data of a content frame (`message` or `reasoning`): one delta of the answer.
+#[derive(Serialize, Deserialize)]
 struct Token<'a> {
-    token: &'a str,
+    #[serde(borrow)]
+    token: Cow<'a, str>,
 }
 
 #[derive(Serialize)]
@@ -146,6 +148,16 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// A content frame's delta; `None` for any other frame.
+    pub fn delta(&self) -> Option<Cow<'_, str>> {
+        if !matches!(self.kind, Kind::Message | Kind::Reasoning) {
+            return None;
+        }
+        serde_json::from_str::<Token<'_>>(&self.data).ok().map(|data| data.token)
+    }
+}
+
 impl From<Frame> for Event {
     fn from(frame: Frame) -> Self {
         frame.event(None)
@@ -157,11 +169,11 @@ fn json(kind: Kind, payload: &impl Serialize) -> Frame {
 }
 
 pub fn token(text: &str) -> Frame {
-    json(Kind::Message, &Token { token: text })
+    json(Kind::Message, &Token { token: Cow::Borrowed(text) })
 }
 
 pub fn reasoning(text: &str) -> Frame {
-    json(Kind::Reasoning, &Token { token: text })
+    json(Kind::Reasoning, &Token { token: Cow::Borrowed(text) })
 }
 
 pub fn start(conversation_id: Uuid, message_id: Uuid) -> Frame {

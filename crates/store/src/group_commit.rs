@@ -187,9 +187,9 @@ pub(crate) fn retry_alone(error: &sqlx::Error) -> bool {
 }
 
 /// Writes each job of a batch the database refused alone ([`Batch::write_alone`]), so that the
-/// job at fault fails alone. An error that is not a refusal (see [`retry_alone`]: the connection
-/// lost, no connection in time) ends it: the jobs not tried yet get that error at once, rather
-/// than each waiting as long for it again.
+/// job at fault fails alone. An error other than the database's refusal (see [`retry_alone`]:
+/// the connection lost, no connection in time) ends it: the jobs not tried yet get that error
+/// at once, rather than each waiting as long for it again.
 pub(crate) async fn one_by_one<B: Batch>(writer: &B, batch: Vec<Waiting<B>>) {
     let mut rest = batch.into_iter();
     while let Some(waiting) = rest.next() {

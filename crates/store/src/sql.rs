@@ -53,11 +53,12 @@ pub(crate) const INSERT_MESSAGE: &str = "\
 /// The most turns one batch writes together (see `group_commit`).
 pub(crate) const BATCH_TURNS: usize = 128;
 
-/// The most parameters one insert, append or finish statement binds. sqlx binds SQLite's `$n` parameters by name,
-/// and SQLite finds each name by a linear scan of the statement's list (`sqlite3VListNumToName`),
-/// so binding a statement costs the square of its parameters: 2,048 of them took about 10 µs a
-/// row, more than the round trip they saved (`perf`, BENCHMARKS, eighth sitting). Around 256,
-/// the two cost about the same.
+/// The most parameters one insert, append or finish statement binds. sqlx binds SQLite's `$n`
+/// parameters by name, and SQLite finds each name by a linear scan of the statement's list
+/// (`sqlite3VListNumToName`), so binding a statement costs the square of its parameters: 2,048
+/// of them took about 10 µs a row, more than the round trip they saved (`perf`, BENCHMARKS,
+/// eighth sitting). Around 256, the two cost about the same. [`touch`] stays one statement for
+/// a whole batch (513 parameters at most), as its `RETURNING` tells which conversations exist.
 const MOST_PARAMETERS: usize = 256;
 
 /// The most rows one [`insert_messages`] statement writes (8 parameters a row); a batch's

@@ -1,8 +1,8 @@
 //! Copies a running answer's frames to Redis (see `replicas::frames`) for clients that resume on
 //! another replica. It runs beside the answer, never in its way: what the answer said since the
 //! last write goes in one frame each of reasoning and text, at most one round trip every
-//! [`EVERY`], so the model's tokens never wait on Redis. After a failure it asks Redis how far it got and carries on from
-//! there; a follower elsewhere reads the store meanwhile.
+//! [`EVERY`], so the model's tokens never wait on Redis. After a failure it asks Redis how far it
+//! got and carries on from there; a follower elsewhere reads the store meanwhile.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{Cursor, Frame, Live};
 use crate::replicas::Redis;
 
-/// The shortest gap between two writes of one answer: frames arriving meanwhile go together.
+/// The shortest gap between two writes of one answer: what it says meanwhile goes together.
 const EVERY: Duration = Duration::from_millis(25);
 /// The waits before trying again after a failure: short at first (the first call on a
 /// connection Redis dropped fails, and the next one reconnects), doubling up to the second.
@@ -45,7 +45,7 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
             Some((n, at)) => {
                 let (batch, ended) = live.unmirrored(at);
                 if batch.is_empty() {
-                    // Nothing new: wait for the next frame, which goes out at once.
+                    // Nothing new: wait for the next delta, which goes out at once.
                     if ended || changed.changed().await.is_err() {
                         return;
                     }

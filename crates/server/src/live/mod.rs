@@ -58,15 +58,15 @@ impl fmt::Display for Cursor {
 }
 
 impl Cursor {
-    /// `frame` as the event that leaves the client here: this cursor is its `id:`. Written on
-    /// the stack, as every frame sent has one.
+    /// `frame` with this cursor as its `id:`, formatted without allocating (every frame sent
+    /// has one).
     fn event(self, frame: &sse::Frame) -> Event {
         use std::io::Write as _;
         // Two `usize`s in decimal and a dot.
-        let mut id = std::io::Cursor::new([0u8; 41]);
-        write!(id, "{self}").expect("41 bytes hold two usizes and a dot");
-        let len = usize::try_from(id.position()).expect("at most 41");
-        frame.event(Some(std::str::from_utf8(&id.get_ref()[..len]).expect("digits and a dot")))
+        let mut buffer = std::io::Cursor::new([0u8; 41]);
+        write!(buffer, "{self}").expect("41 bytes hold two usizes and a dot");
+        let len = usize::try_from(buffer.position()).expect("at most 41");
+        frame.event(Some(std::str::from_utf8(&buffer.get_ref()[..len]).expect("digits and a dot")))
     }
 
     /// The furthest point of both: what a client holds after frames ending at `self` and `other`.
@@ -157,14 +157,42 @@ impl Frame {
         self.cursor.event(&self.sse)
     }
 
-    /// Whether a client at `after` has not seen this frame yet: only the part of the cursor
-    /// the frame advances counts, so text and reasoning may interleave in any order.
-    fn is_past(&self, after: Cursor) -> bool {
-        match self.sse.kind {
-            sse::Kind::Reasoning => self.cursor.reasoning > after.reasoning,
-            _ => self.cursor.text > after.text,
+    /// What of this content frame a client at `held` still needs. A frame's cursor is where its
+    /// delta ends, so it starts that many bytes earlier; only the part of the cursor the frame
+    /// advances counts, so text and reasoning may interleave in any order.
+    fn rest(&self, held: Cursor) -> Rest {
+        let (end, held) = match self.sse.kind {
+            sse::Kind::Reasoning => (self.cursor.reasoning, held.reasoning),
+            _ => (self.cursor.text, held.text),
+        };
+        if end <= held {
+            return Rest::Held;
+        }
+        let Some(delta) = self.sse.delta() else { return Rest::Gap };
+        match end.checked_sub(delta.len()) {
+            Some(start) if start == held => Rest::Part(self.clone()),
+            Some(start) if start < held => {
+                let rest = &delta[delta.ceil_char_boundary(held - start)..];
+                let sse = match self.sse.kind {
+                    sse::Kind::Reasoning => sse::reasoning(rest),
+                    _ => sse::token(rest),
+                };
+                Rest::Part(Self { cursor: self.cursor, sse })
+            }
+            _ => Rest::Gap,
         }
     }
+}
+
+/// What of a content frame a client still needs ([`Frame::rest`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Rest {
+    /// None of it: the client holds all of it.
+    Held,
+    /// This frame: all of it, or the end the client does not hold.
+    Part(Frame),
+    /// The frame starts past what the client holds, so something between is missing.
+    Gap,
 }
 
 impl Live {
@@ -354,5 +382,26 @@ mod tests {
         assert_eq!(said.past(end), (Vec::new(), end));
         let beyond = Cursor { text: 60, reasoning: 9 };
         assert_eq!(said.past(beyond), (Vec::new(), beyond));
+    }
+
+    #[test]
+    fn a_frame_from_redis_gives_a_follower_only_what_it_does_not_hold() {
+        // A write's worth of text: bytes 4 to 10 of the answer, `é` at 6 and 7.
+        let frame = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::token("abéde") };
+        let held = |text| Cursor { text, reasoning: 3 };
+
+        assert_eq!(frame.rest(held(4)), Rest::Part(frame.clone()));
+        assert_eq!(frame.rest(held(5)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("béde") }));
+        // Inside `é`: from the next character.
+        assert_eq!(frame.rest(held(7)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("de") }));
+        assert_eq!(frame.rest(held(10)), Rest::Held);
+        assert_eq!(frame.rest(held(12)), Rest::Held);
+        assert_eq!(frame.rest(held(2)), Rest::Gap, "bytes 2 and 3 are in no frame");
+        // Reasoning counts on its own side of the cursor.
+        let thought = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::reasoning("hm") };
+        assert_eq!(
+            thought.rest(Cursor { text: 0, reasoning: 2 }),
+            Rest::Part(Frame { cursor: thought.cursor, sse: sse::reasoning("m") })
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Following an answer that another replica runs, through the Redis Stream it copies its frames
-//! to (see `mirror`): the same frames, with the same ids, that its own clients get. When Redis
+//! to (see `mirror`): what the client does not hold yet, with the same cursors as ids. When Redis
 //! cannot serve them (unreachable, entries missing, or behind the store because that replica
 //! lost Redis), the store takes over from the client's cursor, as without Redis.
 
@@ -11,7 +11,7 @@ use streambed_store::{MessageStatus, StoredMessage};
 use uuid::Uuid;
 
 use super::{
-    Cursor,
+    Cursor, Rest,
     follow::{Elsewhere, at, stored_rest},
 };
 use crate::{replicas::Redis, sse};
@@ -70,9 +70,14 @@ pub fn follow_remote(
                         ended = true;
                         break 'redis;
                     }
-                    if frame.is_past(after) {
-                        held = held.max(frame.cursor);
-                        yield Ok(frame.event());
+                    match frame.rest(held) {
+                        Rest::Held => {}
+                        Rest::Part(part) => {
+                            held = held.max(part.cursor);
+                            yield Ok(part.event());
+                        }
+                        // Entries written again after Redis lost them: the store has the gap.
+                        Rest::Gap => break 'redis,
                     }
                 }
             }

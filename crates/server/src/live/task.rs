@@ -1,5 +1,5 @@
-//! A stored conversation's answer as it runs: it reads the provider stream, keeps every frame
-//! for the clients that follow, writes the answer to the store in batches (and, with Redis,
+//! A stored conversation's answer as it runs: it reads the provider stream, keeps its text for
+//! the clients that follow, writes the answer to the store in batches (and, with Redis,
 //! copies its frames there for other replicas), and ends it on Stop, the deadline or the
 //! shutdown cut-off, whether or not anyone is still listening.
 

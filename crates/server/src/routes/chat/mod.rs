@@ -223,7 +223,12 @@ async fn start_stored(
     let token = live.token();
     let opened = tokio::select! {
         biased;
-        () = token.ended() => token.is_cut_off().then(|| Err(relay::shutting_down())),
+        // The cut-off is counted as any upstream error here; Stop is no error.
+        () = token.ended() => (!token.is_stopped()).then(|| {
+            let cut_off = relay::cut_off();
+            state.metrics.upstream_error(cut_off.kind.code());
+            Err(cut_off)
+        }),
         opened = start(state, model, request(messages), deadline) => Some(opened),
     };
     match opened {
