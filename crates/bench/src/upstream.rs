@@ -66,7 +66,7 @@ pub fn emulator_args(upstream: Upstream, h2_max_streams: u32) -> Vec<String> {
 const STREAMS_PER_ADDRESS: usize = 10_000;
 
 /// Load clients for `n` streams, spread over 127.0.0.1, 127.0.0.2, … when one address would
-/// run short of ports. Each closes a socket once its stream is done (no idle pool) unless it
+/// run short of ports (the emulator's from 127.0.0.101 on, see [`Clients::of_emulator`]). Each closes a socket once its stream is done (no idle pool) unless it
 /// talks to a TLS upstream, where it keeps one HTTP/2 connection as the SDK does.
 #[derive(Debug)]
 pub struct Clients(Vec<reqwest::Client>);
@@ -77,7 +77,7 @@ const STREAMS_PER_H2_CLIENT: usize = 100;
 impl Clients {
     /// Clients of the server (plain HTTP/1.1, as browsers behind a proxy would be).
     pub fn plain(n: usize) -> anyhow::Result<Self> {
-        Self::build(n, None)
+        Self::build(n, None, 1)
     }
 
     /// Clients of the server over HTTP/2 (prior knowledge), `STREAMS_PER_H2_CLIENT` streams on
@@ -96,20 +96,24 @@ impl Clients {
         if http2 { Self::http2(n) } else { Self::plain(n) }
     }
 
-    /// Clients of the emulator on `upstream`: over TLS they trust its CA.
+    /// Clients of the emulator on `upstream`: over TLS they trust its CA. From addresses of
+    /// their own (127.0.0.101 on): the server's upstream connections to the same emulator come
+    /// from 127.0.0.1, and the floor's closed sockets, in TIME_WAIT for a minute, would
+    /// otherwise take the ports those need (at 5,000 plain streams they ran out).
     pub fn of_emulator(n: usize, upstream: Upstream) -> anyhow::Result<Self> {
         let ca = match upstream.ca_path() {
             Some(path) => Some(ca_certificate(&path)?),
             None => None,
         };
-        Self::build(n, ca)
+        Self::build(n, ca, 101)
     }
 
-    fn build(n: usize, ca: Option<reqwest::Certificate>) -> anyhow::Result<Self> {
-        let addresses = n.div_ceil(STREAMS_PER_ADDRESS).clamp(1, 254);
+    /// Clients from `127.0.0.{first}` on.
+    fn build(n: usize, ca: Option<reqwest::Certificate>, first: u8) -> anyhow::Result<Self> {
+        let addresses = n.div_ceil(STREAMS_PER_ADDRESS).clamp(1, 100);
         let clients = (0..addresses)
             .map(|i| {
-                let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8));
+                let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, first + i as u8));
                 let builder = reqwest::Client::builder().tcp_nodelay(true).local_address(source);
                 let builder = match &ca {
                     Some(ca) => builder.tls_certs_only([ca.clone()]),
