@@ -13,81 +13,30 @@
 //! answer from there ([`follow_remote`]); without Redis, or while it is unreachable, that
 //! replica follows the answer through the store ([`replay_stored`]).
 
+mod cursor;
 mod follow;
 mod mirror;
 mod remote;
+mod said;
 mod task;
 
 use std::{
     collections::HashMap,
-    fmt,
-    str::FromStr,
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use axum::response::sse::Event;
 use streambed_store::Owner;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+pub use cursor::Cursor;
 pub use follow::{Elsewhere, follow, replay_stored};
 pub use remote::follow_remote;
+pub use said::Frame;
+use said::{Rest, Said};
 pub use task::{Running, drive};
 
 use crate::{error::AppError, shutdown::AnswerToken, sse};
-
-/// A point in an answer: bytes of text and of reasoning sent so far. Written `text.reasoning`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cursor {
-    pub text: usize,
-    pub reasoning: usize,
-}
-
-impl Cursor {
-    /// Whether this is a point in an answer with this text and reasoning: within both, and on
-    /// character boundaries (a cursor from another answer, or made up, may be neither).
-    pub fn is_within(self, text: &str, reasoning: &str) -> bool {
-        text.is_char_boundary(self.text) && reasoning.is_char_boundary(self.reasoning)
-    }
-}
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.text, self.reasoning)
-    }
-}
-
-impl Cursor {
-    /// `frame` with this cursor as its `id:`, formatted without allocating (every frame sent
-    /// has one).
-    fn event(self, frame: &sse::Frame) -> Event {
-        use std::io::Write as _;
-        // Two `usize`s in decimal and a dot.
-        let mut buffer = std::io::Cursor::new([0u8; 41]);
-        write!(buffer, "{self}").expect("41 bytes hold two usizes and a dot");
-        let len = usize::try_from(buffer.position()).expect("at most 41");
-        frame.event(Some(std::str::from_utf8(&buffer.get_ref()[..len]).expect("digits and a dot")))
-    }
-
-    /// The furthest point of both: what a client holds after frames ending at `self` and `other`.
-    fn max(self, other: Self) -> Self {
-        Self { text: self.text.max(other.text), reasoning: self.reasoning.max(other.reasoning) }
-    }
-}
-
-impl FromStr for Cursor {
-    type Err = AppError;
-
-    fn from_str(s: &str) -> Result<Self, AppError> {
-        let bad = || {
-            AppError::BadRequest(
-                "`Last-Event-ID` (or `after`) must be an event id of this answer, like `120.0`.".into(),
-            )
-        };
-        let (text, reasoning) = s.trim().split_once('.').ok_or_else(bad)?;
-        Ok(Self { text: text.parse().map_err(|_| bad())?, reasoning: reasoning.parse().map_err(|_| bad())? })
-    }
-}
 
 /// One running answer: what it has said so far, for every client that follows it.
 #[derive(Debug)]
@@ -100,99 +49,6 @@ pub struct Live {
     changed: watch::Sender<()>,
     /// Cancelled by Stop, and at the shutdown cut-off; the answer watches it.
     token: AnswerToken,
-}
-
-/// What a running answer has said so far.
-#[derive(Debug, Default)]
-struct Said {
-    /// Its text and reasoning: every content frame's delta, in order. A follower is sent what
-    /// lies past its cursor. Keeping the text rather than the frames costs a token's few bytes,
-    /// not a frame's hundred (for a 4,000-token answer, 16 KB rather than 400 KB), and no
-    /// allocation per token.
-    text: String,
-    reasoning: String,
-    /// The last frame (`done`, `error` or `stopped`), once the answer has ended.
-    terminal: Option<Frame>,
-}
-
-impl Said {
-    /// Where the answer has got to.
-    fn cursor(&self) -> Cursor {
-        Cursor { text: self.text.len(), reasoning: self.reasoning.len() }
-    }
-
-    /// What a client at `from` has not been sent, a frame each for the reasoning and the text
-    /// past it (none where nothing is new), and where those frames leave the client. A cursor
-    /// inside a character (one the client made up) reads from the next one.
-    fn past(&self, from: Cursor) -> (Vec<Frame>, Cursor) {
-        fn rest(said: &str, from: usize) -> &str {
-            &said[said.ceil_char_boundary(from)..]
-        }
-        let (reasoning, text) = (rest(&self.reasoning, from.reasoning), rest(&self.text, from.text));
-        let mut at = from;
-        let mut frames = Vec::new();
-        if !reasoning.is_empty() {
-            at.reasoning = self.reasoning.len();
-            frames.push(Frame { cursor: at, sse: sse::reasoning(reasoning) });
-        }
-        if !text.is_empty() {
-            at.text = self.text.len();
-            frames.push(Frame { cursor: at, sse: sse::token(text) });
-        }
-        (frames, at)
-    }
-}
-
-/// A frame as a running answer keeps it: the cursor it leaves the client at (its `id:`), its
-/// event type and its JSON data. The SSE event is made when a follower sends it; Redis carries
-/// the same three fields to followers on other replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub cursor: Cursor,
-    pub sse: sse::Frame,
-}
-
-impl Frame {
-    fn event(&self) -> Event {
-        self.cursor.event(&self.sse)
-    }
-
-    /// What of this content frame a client at `held` still needs. A frame's cursor is where its
-    /// delta ends, so it starts that many bytes earlier; only the part of the cursor the frame
-    /// advances counts, so text and reasoning may interleave in any order.
-    fn rest(&self, held: Cursor) -> Rest {
-        let (end, held) = match self.sse.kind {
-            sse::Kind::Reasoning => (self.cursor.reasoning, held.reasoning),
-            _ => (self.cursor.text, held.text),
-        };
-        if end <= held {
-            return Rest::Held;
-        }
-        let Some(delta) = self.sse.delta() else { return Rest::Gap };
-        match end.checked_sub(delta.len()) {
-            Some(start) if start == held => Rest::Part(self.clone()),
-            Some(start) if start < held => {
-                let rest = &delta[delta.ceil_char_boundary(held - start)..];
-                let sse = match self.sse.kind {
-                    sse::Kind::Reasoning => sse::reasoning(rest),
-                    _ => sse::token(rest),
-                };
-                Rest::Part(Self { cursor: self.cursor, sse })
-            }
-            _ => Rest::Gap,
-        }
-    }
-}
-
-/// What of a content frame a client still needs ([`Frame::rest`]).
-#[derive(Debug, PartialEq, Eq)]
-enum Rest {
-    /// None of it: the client holds all of it.
-    Held,
-    /// This frame: all of it, or the end the client does not hold.
-    Part(Frame),
-    /// The frame starts past what the client holds, so something between is missing.
-    Gap,
 }
 
 impl Live {
@@ -341,67 +197,5 @@ impl Drop for Ending {
         let terminal = self.terminal.take().unwrap_or_else(|| sse::stored_error(None));
         self.live.push_terminal(terminal);
         self.answers.remove(self.live.conversation);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_is_its_frames_id_however_large() {
-        let frame = sse::token("hi");
-        for cursor in [
-            Cursor::default(),
-            Cursor { text: 120, reasoning: 7 },
-            Cursor { text: usize::MAX, reasoning: usize::MAX },
-        ] {
-            let event = format!("{:?}", cursor.event(&frame));
-            assert!(event.contains(&format!("id: {cursor}\\n")), "{event}");
-            assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
-        }
-    }
-
-    #[test]
-    fn a_follower_is_sent_the_reasoning_then_the_text_past_its_cursor() {
-        let said = Said { text: "héllo".into(), reasoning: "hm".into(), terminal: None };
-        let end = Cursor { text: 6, reasoning: 2 };
-
-        let (all, at) = said.past(Cursor::default());
-        assert_eq!(at, end);
-        assert_eq!(
-            all,
-            [
-                Frame { cursor: Cursor { text: 0, reasoning: 2 }, sse: sse::reasoning("hm") },
-                Frame { cursor: end, sse: sse::token("héllo") },
-            ]
-        );
-        // Inside `é` (bytes 1 and 2): from the next character on.
-        let (rest, _) = said.past(Cursor { text: 2, reasoning: 2 });
-        assert_eq!(rest, [Frame { cursor: end, sse: sse::token("llo") }]);
-        assert_eq!(said.past(end), (Vec::new(), end));
-        let beyond = Cursor { text: 60, reasoning: 9 };
-        assert_eq!(said.past(beyond), (Vec::new(), beyond));
-    }
-
-    #[test]
-    fn a_frame_from_redis_gives_a_follower_only_what_it_does_not_hold() {
-        // A write's worth of text: bytes 4 to 10 of the answer, `é` at 6 and 7.
-        let frame = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::token("abéde") };
-        let held = |text| Cursor { text, reasoning: 3 };
-
-        assert_eq!(frame.rest(held(4)), Rest::Part(frame.clone()));
-        assert_eq!(frame.rest(held(5)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("béde") }));
-        // Inside `é`: from the next character.
-        assert_eq!(frame.rest(held(7)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("de") }));
-        assert_eq!(frame.rest(held(10)), Rest::Held);
-        assert_eq!(frame.rest(held(12)), Rest::Held);
-        assert_eq!(frame.rest(held(2)), Rest::Gap, "bytes 2 and 3 are in no frame");
-        // Reasoning counts on its own side of the cursor.
-        let thought = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::reasoning("hm") };
-        assert_eq!(
-            thought.rest(Cursor { text: 0, reasoning: 2 }),
-            Rest::Part(Frame { cursor: thought.cursor, sse: sse::reasoning("m") })
-        );
     }
 }
