@@ -46,9 +46,9 @@ impl Said {
     }
 }
 
-/// A frame as a running answer keeps it: the cursor it leaves the client at (its `id:`), its
-/// event type and its JSON data. The SSE event is made when a follower sends it; Redis carries
-/// the same three fields to followers on other replicas.
+/// A frame as a follower is sent it: the cursor it leaves the client at (its `id:`), its event
+/// type and its JSON data. The SSE event is made when it is sent; Redis carries the same three
+/// fields to followers on other replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub cursor: Cursor,
