@@ -66,8 +66,9 @@ pub fn emulator_args(upstream: Upstream, h2_max_streams: u32) -> Vec<String> {
 const STREAMS_PER_ADDRESS: usize = 10_000;
 
 /// Load clients for `n` streams, spread over 127.0.0.1, 127.0.0.2, … when one address would
-/// run short of ports (the emulator's from 127.0.0.101 on, see [`Clients::of_emulator`]). Each closes a socket once its stream is done (no idle pool) unless it
-/// talks to a TLS upstream, where it keeps one HTTP/2 connection as the SDK does.
+/// run short of ports (the emulator's from 127.0.0.101 on, see [`Clients::of_emulator`]). Each
+/// closes a socket once its stream is done (no idle pool) unless it talks to a TLS upstream,
+/// where it keeps one HTTP/2 connection as the SDK does.
 #[derive(Debug)]
 pub struct Clients(Vec<reqwest::Client>);
 

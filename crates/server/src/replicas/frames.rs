@@ -1,9 +1,10 @@
 //! A running answer's frames in a Redis Stream, `streambed:answer:{messageId}`: entry `n-0` is
 //! the answer's n-th frame (content frames in order, then the terminal one), with the fields
 //! `id` (the cursor where it ends), `event` and `data`: what the answer said in one of the
-//! mirror's writes, with the same cursors the replica running it sends its own clients. Numbering the entries lets a writer that lost track after a failure carry on where
-//! Redis stopped (Redis refuses an entry twice), and a reader see at once when entries are
-//! missing. The stream is capped ([`MAX_FRAMES`]) and expires: [`Redis::connect`]'s answer TTL
+//! mirror's writes, with the same cursors the replica running it sends its own clients.
+//! Numbering the entries lets a writer that lost track after a failure carry on where Redis
+//! stopped (Redis refuses an entry twice), and a reader see at once when entries are missing.
+//! The stream is capped ([`MAX_FRAMES`]) and expires: [`Redis::connect`]'s answer TTL
 //! while the answer runs, [`ENDED_TTL`] after it ended (by then the store has it all).
 
 use std::time::Duration;
