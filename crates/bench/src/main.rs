@@ -37,6 +37,10 @@ struct Args {
     /// one HTTP/1.1 connection per stream: how 20,000 streams fit an open-file limit of 20,000.
     #[arg(long)]
     client_http2: bool,
+    /// Rounds of the stateless, stored and OpenAI routes, back to back, at each level where they
+    /// are compared (default 3; quick 1).
+    #[arg(long)]
+    rounds: Option<usize>,
     /// Tokens per relayed stream.
     #[arg(long, default_value_t = 100)]
     tokens: usize,
@@ -65,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             delay_ms: args.delay_ms,
             saturation,
             stored_levels: if args.quick { vec![100] } else { vec![100, 1000] },
+            rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
             upstream: args.upstream,
             h2_max_streams: args.h2_max_streams,
             client_http2: args.client_http2,

@@ -5,43 +5,27 @@
 //! (TLS + HTTP/2 as in production, plain HTTP/1.1 to compare; see `upstream.rs`) gets its own
 //! emulator and server.
 
+mod routes;
+mod streams;
+
 use std::{
     path::{self, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{Context, bail};
-use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
-use bytes::BytesMut;
-use eventsource_stream::Eventsource;
-use futures_util::{StreamExt, future::join_all};
+use futures_util::future::join_all;
 
+use self::{
+    routes::{Measured, Route, measure},
+    streams::{Path, floor_stream, ms, relay_stream, summarise},
+};
 use crate::{
     proc_stats::ProcStats,
     stats::quantile,
     upstream::{self, Clients, Control, Upstream},
 };
-
-/// What one stream saw: when each token arrived, relative to sending the request.
-#[derive(Debug, Default)]
-struct Timing {
-    tokens: Vec<Duration>,
-    complete: bool,
-    /// Why an incomplete stream failed: the HTTP status, the error event's code, or the
-    /// transport error.
-    error: Option<String>,
-}
-
-impl Timing {
-    fn ttft(&self) -> Option<f64> {
-        self.tokens.first().map(Duration::as_secs_f64)
-    }
-
-    fn gaps(&self) -> impl Iterator<Item = f64> + '_ {
-        self.tokens.windows(2).map(|w| (w[1] - w[0]).as_secs_f64())
-    }
-}
 
 /// A child process that logs `…http://ADDR…` once it listens.
 struct Service {
@@ -93,157 +77,6 @@ impl Drop for Service {
     }
 }
 
-/// `prompt` must not need JSON escaping (it is a word or a scenario marker).
-async fn floor_stream(client: &reqwest::Client, url: &str, prompt: &str) -> Timing {
-    let body = format!(r#"{{"messages":[{{"role":"user","content":[{{"text":"{prompt}"}}]}}]}}"#);
-    let started = Instant::now();
-    let mut timing = Timing::default();
-    let Ok(mut response) = client.post(format!("{url}/model/bench/converse-stream")).body(body).send().await
-    else {
-        return timing;
-    };
-    let mut decoder = MessageFrameDecoder::new();
-    let mut buffer = BytesMut::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        buffer.extend_from_slice(&chunk);
-        while let Ok(DecodedFrame::Complete(message)) = decoder.decode_frame(&mut buffer) {
-            let event = message.headers().iter().find(|h| h.name().as_str() == ":event-type");
-            match event.and_then(|h| h.value().as_string().ok()).map(|s| s.as_str()) {
-                Some("contentBlockDelta") => timing.tokens.push(started.elapsed()),
-                Some("metadata") => timing.complete = true,
-                _ => {}
-            }
-        }
-    }
-    timing
-}
-
-/// Which route the relay is asked through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    /// The seed's stateless `/api/chat`.
-    Stateless,
-    /// The next turn of a stored conversation.
-    Stored,
-    /// OpenAI's `/v1/chat/completions` with `stream: true`.
-    OpenAi,
-}
-
-/// How one stream asks: a stored turn names its conversation (created beforehand, outside what
-/// is measured).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Path {
-    Stateless,
-    Stored(String),
-    OpenAi,
-}
-
-async fn relay_stream(client: &reqwest::Client, url: &str, prompt: &str, path: &Path) -> Timing {
-    let (route, body) = match path {
-        Path::Stateless => ("/api/chat", format!(r#"{{"prompt":"{prompt}"}}"#)),
-        // With its model, as the UI sends every turn (a turn without one costs a read of the
-        // conversation's model first).
-        Path::Stored(id) => {
-            ("/api/chat", format!(r#"{{"conversationId":"{id}","model":"bench","prompt":"{prompt}"}}"#))
-        }
-        Path::OpenAi => (
-            "/v1/chat/completions",
-            format!(
-                r#"{{"model":"bench","stream":true,"messages":[{{"role":"user","content":"{prompt}"}}]}}"#
-            ),
-        ),
-    };
-    let started = Instant::now();
-    let mut timing = Timing::default();
-    let response = match client
-        .post(format!("{url}{route}"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-    {
-        Ok(response) if response.status().is_success() => response,
-        Ok(response) => {
-            timing.error = Some(format!("HTTP {}", response.status().as_u16()));
-            return timing;
-        }
-        Err(e) => {
-            timing.error = Some(format!("request: {e}"));
-            return timing;
-        }
-    };
-    let mut events = response.bytes_stream().eventsource();
-    while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                timing.error = Some(format!("stream: {e}"));
-                break;
-            }
-        };
-        if event.event == "error" || event.data.starts_with(r#"{"error""#) {
-            let code = serde_json::from_str::<serde_json::Value>(&event.data).ok().and_then(|v| {
-                Some(format!("{} ({})", v["error"]["code"].as_str()?, v["error"]["message"].as_str()?))
-            });
-            timing.error = Some(format!("error event: {}", code.unwrap_or_else(|| event.data.clone())));
-        }
-        match (path, event.event.as_str()) {
-            // A text delta's chunk; the first chunk (`{"role":"assistant","content":""}`) is not one.
-            (Path::OpenAi, _) if event.data.contains(r#""delta":{"content":"#) => {
-                timing.tokens.push(started.elapsed());
-            }
-            (Path::OpenAi, _) if event.data == "[DONE]" => timing.complete = true,
-            (Path::OpenAi, _) => {}
-            (_, "message") => timing.tokens.push(started.elapsed()),
-            (_, "done") => timing.complete = true,
-            _ => {}
-        }
-    }
-    timing
-}
-
-struct Level {
-    ttft: Vec<f64>,
-    gaps: Vec<f64>,
-    complete: usize,
-    tokens: usize,
-    /// Failed streams by reason, most frequent first.
-    errors: Vec<(String, usize)>,
-}
-
-fn summarise(timings: &[Timing]) -> Level {
-    Level {
-        ttft: timings.iter().filter_map(Timing::ttft).collect(),
-        gaps: timings.iter().flat_map(Timing::gaps).collect(),
-        complete: timings.iter().filter(|t| t.complete).count(),
-        tokens: timings.iter().map(|t| t.tokens.len()).sum(),
-        errors: errors(timings),
-    }
-}
-
-fn errors(timings: &[Timing]) -> Vec<(String, usize)> {
-    let mut counts = std::collections::HashMap::<String, usize>::new();
-    for timing in timings.iter().filter(|t| !t.complete) {
-        *counts.entry(timing.error.clone().unwrap_or_else(|| "ended early".into())).or_default() += 1;
-    }
-    let mut counts: Vec<_> = counts.into_iter().collect();
-    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    counts
-}
-
-impl Level {
-    /// Prints why streams failed, if any did, under the table row.
-    fn report_errors(&self, what: &str) {
-        for (reason, n) in &self.errors {
-            eprintln!("  {what}: {n} failed: {reason}");
-        }
-    }
-}
-
-fn ms(seconds: f64) -> String {
-    format!("{:.2}", seconds * 1000.0)
-}
-
 /// Options for the relay benchmark.
 #[derive(Debug)]
 pub struct Options {
@@ -256,6 +89,8 @@ pub struct Options {
     /// Levels at which a stored conversation's turn and OpenAI's `/v1/chat/completions` are
     /// measured beside the stateless chat.
     pub stored_levels: Vec<usize>,
+    /// Rounds of those routes per level (see `routes.rs`).
+    pub rounds: usize,
     /// The upstream paths to measure, each with its own emulator and server.
     pub upstream: upstream::Choice,
     /// The emulator's HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on the TLS path.
@@ -357,7 +192,7 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         drop(floor_clients);
 
         control.reset_peak().await?;
-        let (relay, cpu_per_1k, before, after) =
+        let Measured { level: relay, cpu_per_1k, before, after } =
             measure(&proc, n, &server.url, Route::Stateless, options.client_http2).await?;
         let upstream_connections = control.peak().await?;
         floor.report_errors(&format!("{n} streams, floor"));
@@ -366,25 +201,9 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
             bail!("no stream produced a token at {n} streams");
         }
         if options.stored_levels.contains(&n) {
-            let (stored, stored_cpu, _, _) =
-                measure(&proc, n, &server.url, Route::Stored, options.client_http2).await?;
-            let (openai, openai_cpu, _, _) =
-                measure(&proc, n, &server.url, Route::OpenAi, options.client_http2).await?;
-            stored.report_errors(&format!("{n} streams, stored"));
-            openai.report_errors(&format!("{n} streams, /v1/chat/completions"));
-            let added = |level: &Level, q| ms(quantile(&level.ttft, q) - quantile(&floor.ttft, q));
-            compared_rows.push(format!(
-                "| {n} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {cpu_per_1k:.4} / {stored_cpu:.4} / {openai_cpu:.4} |",
-                relay.complete,
-                stored.complete,
-                openai.complete,
-                added(&relay, 0.5),
-                added(&relay, 0.99),
-                added(&stored, 0.5),
-                added(&stored, 0.99),
-                added(&openai, 0.5),
-                added(&openai, 0.99),
-            ));
+            compared_rows.extend(
+                routes::compare(&proc, n, &server.url, options.client_http2, options.rounds, &floor).await?,
+            );
         }
         let grown = after.peak_rss_kb.saturating_sub(before.rss_kb);
         println!(
@@ -410,22 +229,7 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         );
     }
     println!();
-    if !compared_rows.is_empty() {
-        println!(
-            "routes: the same streams as a turn of a conversation in SQLite, and through OpenAI's \
-             /v1/chat/completions (stream: true), beside the stateless /api/chat"
-        );
-        println!(
-            "| streams | completed (stateless / stored / openai) | added TTFT p50 / p99 stateless (ms) \
-             | added TTFT p50 / p99 stored (ms) | added TTFT p50 / p99 /v1/chat/completions (ms) \
-             | CPU s per 1k tokens stateless / stored / openai |"
-        );
-        println!("| --- | --- | --- | --- | --- | --- |");
-        for row in &compared_rows {
-            println!("{row}");
-        }
-        println!();
-    }
+    routes::print(&compared_rows);
     let result = saturation(&emulator.url, &server.url, &proc, options.saturation, path).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
@@ -433,41 +237,6 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(ca);
     }
     result
-}
-
-/// `n` simultaneous streams through the server: what they saw, the server's CPU seconds per
-/// 1,000 tokens, and its memory before and after (the peak reset first). Stored streams get a
-/// conversation each before the measurement starts.
-async fn measure(
-    proc: &ProcStats,
-    n: usize,
-    server: &str,
-    route: Route,
-    client_http2: bool,
-) -> anyhow::Result<(Level, f64, crate::proc_stats::Sample, crate::proc_stats::Sample)> {
-    let clients = Clients::of_server(n, client_http2)?;
-    let client = clients.pick(0);
-    let paths = match route {
-        Route::Stateless => vec![Path::Stateless; n],
-        Route::OpenAi => vec![Path::OpenAi; n],
-        Route::Stored => {
-            let create = |_| async {
-                let created =
-                    client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
-                let conversation: serde_json::Value = created.json().await?;
-                anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
-            };
-            join_all((0..n).map(create)).await.into_iter().collect::<anyhow::Result<Vec<_>>>()?
-        }
-    };
-    let before = proc.sample()?;
-    proc.reset_peak()?;
-    let streams =
-        paths.iter().enumerate().map(|(i, path)| relay_stream(clients.pick(i), server, "bench", path));
-    let level = summarise(&join_all(streams).await);
-    let after = proc.sample()?;
-    let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
-    Ok((level, cpu_per_1k, before, after))
 }
 
 /// Tokens per second at saturation: an unpaced upstream (every delta sent at once) read by

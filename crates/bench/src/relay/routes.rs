@@ -1,0 +1,136 @@
+//! The routes beside the stateless chat: a stored conversation's next turn (SQLite) and OpenAI's
+//! `/v1/chat/completions`, at the same level on the same server. They run in rounds, a round
+//! being the three routes back to back, stateless first: every route then finds the upstream
+//! connections that the level's first run opened (no route pays for opening them, where
+//! measuring the stored route right after that first run would favour it), and on a shared
+//! machine one slow moment shows as one odd round rather than as the figure.
+
+use anyhow::Context;
+use futures_util::future::join_all;
+
+use super::streams::{Level, Path, relay_stream, summarise};
+use crate::{
+    proc_stats::{ProcStats, Sample},
+    stats::quantile,
+    upstream::Clients,
+};
+
+/// Which route the relay is asked through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// The seed's stateless `/api/chat`.
+    Stateless,
+    /// The next turn of a stored conversation.
+    Stored,
+    /// OpenAI's `/v1/chat/completions` with `stream: true`.
+    OpenAi,
+}
+
+/// One route's run at one level.
+pub(super) struct Measured {
+    pub(super) level: Level,
+    /// The server's CPU seconds per 1,000 tokens relayed.
+    pub(super) cpu_per_1k: f64,
+    /// The server's memory before, and after with the peak it reached (reset at the start).
+    pub(super) before: Sample,
+    pub(super) after: Sample,
+}
+
+/// `n` simultaneous streams through the server on `route`. Stored streams get a conversation
+/// each before the measurement starts.
+pub(super) async fn measure(
+    proc: &ProcStats,
+    n: usize,
+    server: &str,
+    route: Route,
+    client_http2: bool,
+) -> anyhow::Result<Measured> {
+    let clients = Clients::of_server(n, client_http2)?;
+    let client = clients.pick(0);
+    let paths = match route {
+        Route::Stateless => vec![Path::Stateless; n],
+        Route::OpenAi => vec![Path::OpenAi; n],
+        Route::Stored => {
+            let create = |_| async {
+                let created =
+                    client.post(format!("{server}/api/conversations")).send().await?.error_for_status()?;
+                let conversation: serde_json::Value = created.json().await?;
+                anyhow::Ok(Path::Stored(conversation["id"].as_str().context("a conversation id")?.to_owned()))
+            };
+            join_all((0..n).map(create)).await.into_iter().collect::<anyhow::Result<Vec<_>>>()?
+        }
+    };
+    let before = proc.sample()?;
+    proc.reset_peak()?;
+    let streams =
+        paths.iter().enumerate().map(|(i, path)| relay_stream(clients.pick(i), server, "bench", path));
+    let level = summarise(&join_all(streams).await);
+    let after = proc.sample()?;
+    let cpu_per_1k = (after.cpu_seconds - before.cpu_seconds) / (level.tokens as f64 / 1000.0);
+    Ok(Measured { level, cpu_per_1k, before, after })
+}
+
+/// `rounds` rounds of the three routes at `n` streams: a table row per round (see [`print`]),
+/// the time to first token added over `floor`'s.
+pub(super) async fn compare(
+    proc: &ProcStats,
+    n: usize,
+    server: &str,
+    client_http2: bool,
+    rounds: usize,
+    floor: &Level,
+) -> anyhow::Result<Vec<String>> {
+    let mut rows = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        let mut runs = Vec::with_capacity(3);
+        for (route, name) in
+            [(Route::Stateless, "stateless"), (Route::Stored, "stored"), (Route::OpenAi, "openai")]
+        {
+            let run = measure(proc, n, server, route, client_http2).await?;
+            run.level.report_errors(&format!("{n} streams, round {round}, {name}"));
+            runs.push(run);
+        }
+        let [stateless, stored, openai] = &runs[..] else { unreachable!("three routes a round") };
+        let added = |run: &Measured, q| quantile(&run.level.ttft, q) - quantile(&floor.ttft, q);
+        let ms = |seconds: f64| format!("{:.2}", seconds * 1000.0);
+        rows.push(format!(
+            "| {n} | {round} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {:.4} / {:.4} / {:.4} | {:.2}× / {:.2}× |",
+            stateless.level.complete,
+            stored.level.complete,
+            openai.level.complete,
+            ms(added(stateless, 0.5)),
+            ms(added(stateless, 0.99)),
+            ms(added(stored, 0.5)),
+            ms(added(stored, 0.99)),
+            ms(added(openai, 0.5)),
+            ms(added(openai, 0.99)),
+            stateless.cpu_per_1k,
+            stored.cpu_per_1k,
+            openai.cpu_per_1k,
+            added(stored, 0.5) / added(stateless, 0.5),
+            stored.cpu_per_1k / stateless.cpu_per_1k,
+        ));
+    }
+    Ok(rows)
+}
+
+/// The table of [`compare`]'s rows, if any.
+pub(super) fn print(rows: &[String]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "routes, in rounds on a warm server: the same streams as a turn of a conversation in SQLite, \
+         and through OpenAI's /v1/chat/completions (stream: true), beside the stateless /api/chat"
+    );
+    println!(
+        "| streams | round | completed (stateless / stored / openai) | added TTFT p50 / p99 stateless (ms) \
+         | added TTFT p50 / p99 stored (ms) | added TTFT p50 / p99 /v1/chat/completions (ms) \
+         | CPU s per 1k tokens stateless / stored / openai | stored ÷ stateless, TTFT p50 / CPU |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        println!("{row}");
+    }
+    println!();
+}
