@@ -1,17 +1,21 @@
-//! Writes the stored answers while they stream, without a database write per token: the relay
-//! appends deltas to each answer's buffer in memory, and one flusher ([`AnswerLogs::flush_every`])
-//! writes every answer's new text in one statement every [`FLUSH_INTERVAL`] (sooner once a
-//! buffer holds [`FLUSH_BYTES`]). How an answer ended is recorded exactly once, by a task of its
-//! own, after any flush that holds its earlier text. A log dropped before the answer ended
-//! records it as `stopped`, with the text received so far.
+//! Writes the stored answers while they stream, without a database write per token: the text
+//! is kept once, by the running answer for its followers (its [`Transcript`]), and one flusher
+//! ([`AnswerLogs::flush_every`]) writes what every answer said since the last flush in one
+//! statement every [`FLUSH_INTERVAL`] (sooner once an answer has [`FLUSH_BYTES`] unwritten).
+//! How an answer ended is recorded exactly once, by a task of its own, after any flush that
+//! holds its earlier text. A log dropped before the answer ended records it as `stopped`, with
+//! the text received so far.
 //!
 //! One write for all answers, rather than one per answer: 1,000 answers streaming into SQLite
 //! cost two statements a second, not 2,000, and each statement is a round trip to SQLite's
 //! thread (or a PostgreSQL connection).
 
 use std::{
-    mem,
-    sync::{Arc, Mutex, MutexGuard},
+    fmt, mem,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -23,8 +27,24 @@ use uuid::Uuid;
 
 /// Longest a delta waits in memory: what a crash can lose.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
-/// A buffer this large is flushed at once.
+/// An answer with this much text unwritten is flushed at once.
 const FLUSH_BYTES: usize = 16 * 1024;
+
+/// Where a stored answer's text is kept while it runs: the running answer's own, which its
+/// followers read too. The log reads from it what no flush has written yet, so each token is
+/// kept once (and taken without a second lock per token). A transcript is read under its log's
+/// lock, so it must never take that lock itself.
+pub trait Transcript: Send + Sync + fmt::Debug {
+    /// The text from byte `from.text` on, and the reasoning from byte `from.reasoning` on.
+    fn since(&self, from: Offsets) -> (String, String);
+}
+
+/// Bytes of an answer's text and of its reasoning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offsets {
+    pub text: usize,
+    pub reasoning: usize,
+}
 
 /// The answers this process is writing, flushed together.
 #[derive(Debug)]
@@ -41,24 +61,30 @@ pub struct AnswerLog {
     shared: Arc<Shared>,
     logs: Arc<AnswerLogs>,
     finisher: Option<JoinHandle<()>>,
+    /// Bytes of text and reasoning the answer has said.
+    said: usize,
 }
 
 #[derive(Debug)]
 struct Shared {
     message: Uuid,
+    transcript: Arc<dyn Transcript>,
     pending: Mutex<Pending>,
+    /// Bytes of text and reasoning the flushes have written: `pending.written`, summed, to be
+    /// read without the lock.
+    written: AtomicUsize,
     /// The answer ended, or a flush holding its text is done: for its finisher.
     changed: Notify,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
-    text: String,
-    reasoning: String,
+    /// What the flushes have written of the transcript.
+    written: Offsets,
     /// The reasoning as sent, block by block with signatures: kept whole until the end.
     blocks: ReasoningBlocks,
     finish: Option<Finish>,
-    /// A flush is writing text taken from this buffer: the finish waits for it.
+    /// A flush is writing the text past `written`: the finish waits for it.
     flushing: bool,
     /// The finish has taken the rest: flushes leave this answer alone.
     closed: bool,
@@ -106,13 +132,25 @@ impl AnswerLogs {
         Self { store, open: Mutex::default(), full: Notify::new() }
     }
 
-    /// Starts the record of `message`: its buffer joins the flushes, and the task that will
-    /// record how it ended is tracked by `writers` so shutdown can wait for it.
-    pub fn start(self: &Arc<Self>, message: Uuid, writers: &TaskTracker) -> AnswerLog {
-        let shared = Arc::new(Shared { message, pending: Mutex::default(), changed: Notify::new() });
+    /// Starts the record of `message`, whose text `transcript` keeps: it joins the flushes,
+    /// and the task that will record how it ended is tracked by `writers` so shutdown can wait
+    /// for it.
+    pub fn start(
+        self: &Arc<Self>,
+        message: Uuid,
+        transcript: Arc<dyn Transcript>,
+        writers: &TaskTracker,
+    ) -> AnswerLog {
+        let shared = Arc::new(Shared {
+            message,
+            transcript,
+            pending: Mutex::default(),
+            written: AtomicUsize::new(0),
+            changed: Notify::new(),
+        });
         self.open().push(Arc::clone(&shared));
         let finisher = writers.spawn(finish(Arc::clone(&self.store), Arc::clone(&shared)));
-        AnswerLog { shared, logs: Arc::clone(self), finisher: Some(finisher) }
+        AnswerLog { shared, logs: Arc::clone(self), finisher: Some(finisher), said: 0 }
     }
 
     fn open(&self) -> MutexGuard<'_, Vec<Arc<Shared>>> {
@@ -133,8 +171,8 @@ impl AnswerLogs {
         }
     }
 
-    /// Writes what every open answer received since the last flush, in one batch. Text that
-    /// cannot be written goes back in front of what came since, for the next flush to retry.
+    /// Writes what every open answer said since the last flush, in one batch. Text that cannot
+    /// be written stays unwritten, for the next flush to retry.
     async fn flush(&self) {
         let store = &*self.store;
         let open: Vec<Arc<Shared>> = {
@@ -146,15 +184,15 @@ impl AnswerLogs {
         let mut taken = Vec::new();
         for shared in open {
             let mut pending = shared.pending();
-            if pending.closed || (pending.text.is_empty() && pending.reasoning.is_empty()) {
+            if pending.closed {
+                continue;
+            }
+            let (text, reasoning) = shared.transcript.since(pending.written);
+            if text.is_empty() && reasoning.is_empty() {
                 continue;
             }
             pending.flushing = true;
-            batch.push(Append {
-                message: shared.message,
-                text: mem::take(&mut pending.text),
-                reasoning: mem::take(&mut pending.reasoning),
-            });
+            batch.push(Append { message: shared.message, text, reasoning });
             drop(pending);
             taken.push(shared);
         }
@@ -180,9 +218,10 @@ impl AnswerLogs {
         };
         for ((shared, append), written) in taken.into_iter().zip(batch).zip(written) {
             let mut pending = shared.pending();
-            if !written {
-                pending.text.insert_str(0, &append.text);
-                pending.reasoning.insert_str(0, &append.reasoning);
+            if written {
+                pending.written.text += append.text.len();
+                pending.written.reasoning += append.reasoning.len();
+                shared.written.store(pending.written.text + pending.written.reasoning, Ordering::Relaxed);
             }
             pending.flushing = false;
             drop(pending);
@@ -192,27 +231,37 @@ impl AnswerLogs {
 }
 
 impl AnswerLog {
-    /// Records an event the relay is about to send.
-    pub fn event(&self, event: &ChatEvent) {
-        let mut pending = self.shared.pending();
-        match event {
-            ChatEvent::Text(text) => pending.text.push_str(text),
+    /// Records an event the relay is about to send; a text delta is only counted, as its
+    /// transcript keeps it.
+    pub fn event(&mut self, event: &ChatEvent) {
+        let mut pending = match event {
+            ChatEvent::Text(text) => return self.said(text.len()),
+            // A chat in a stored conversation offers no tools.
+            ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_) => return,
             ChatEvent::Reasoning(text) => {
-                pending.reasoning.push_str(text);
-                pending.blocks.text(text);
+                self.said(text.len());
+                self.shared.pending()
             }
+            _ => self.shared.pending(),
+        };
+        match event {
+            ChatEvent::Reasoning(text) => pending.blocks.text(text),
             ChatEvent::ReasoningSignature(signature) => pending.blocks.signature(signature),
             ChatEvent::RedactedReasoning(data) => pending.blocks.redacted(data),
             ChatEvent::Done(completion) => pending.finish = Some(complete(completion)),
-            // A chat in a stored conversation offers no tools.
-            ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_) => {}
+            _ => {}
         }
-        let full = pending.text.len() + pending.reasoning.len() >= FLUSH_BYTES;
         let done = pending.finish.is_some();
         drop(pending);
         if done {
             self.shared.changed.notify_one();
-        } else if full {
+        }
+    }
+
+    /// Counts `bytes` more said, and asks for a flush once too much is unwritten.
+    fn said(&mut self, bytes: usize) {
+        self.said += bytes;
+        if self.said - self.shared.written.load(Ordering::Relaxed) >= FLUSH_BYTES {
             self.logs.full.notify_one();
         }
     }
@@ -267,7 +316,7 @@ fn complete(completion: &Completion) -> Finish {
 /// Records how the answer ended, with the text no flush has written yet, once the answer has
 /// ended and no flush is writing its earlier text.
 async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) {
-    let (text, reasoning, finish) = loop {
+    let ((text, reasoning), finish) = loop {
         {
             let mut pending = shared.pending();
             if !pending.flushing
@@ -275,7 +324,7 @@ async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) {
             {
                 pending.closed = true;
                 let finish = Finish { reasoning_blocks: pending.blocks.take(), ..finish };
-                break (mem::take(&mut pending.text), mem::take(&mut pending.reasoning), finish);
+                break (shared.transcript.since(pending.written), finish);
             }
         }
         // `notify_one` keeps a wake-up that came before this wait.
@@ -310,6 +359,22 @@ mod tests {
         (dir, store, owner, started)
     }
 
+    /// An answer's text as its running answer keeps it.
+    #[derive(Debug, Default)]
+    struct Said(Mutex<String>);
+
+    impl Transcript for Said {
+        fn since(&self, from: Offsets) -> (String, String) {
+            (self.0.lock().unwrap()[from.text..].to_owned(), String::new())
+        }
+    }
+
+    /// The relay's two steps for a text delta: the log is told, the transcript keeps it.
+    fn say(log: &mut AnswerLog, said: &Said, text: &str) {
+        log.event(&ChatEvent::Text(text.to_owned()));
+        said.0.lock().unwrap().push_str(text);
+    }
+
     async fn stored(
         store: &dyn ConversationStore,
         owner: &Owner,
@@ -323,10 +388,14 @@ mod tests {
     async fn one_flush_writes_every_answer_and_each_ends_once_with_the_rest() {
         let (_dir, store, owner, started) = answers(3).await;
         let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
-        let mut open: Vec<AnswerLog> =
-            started.iter().map(|&(_, message)| logs.start(message, &writers)).collect();
-        for (i, log) in open.iter().enumerate() {
-            log.event(&ChatEvent::Text(format!("{i}: once")));
+        let said: Vec<Arc<Said>> = started.iter().map(|_| Arc::default()).collect();
+        let mut open: Vec<AnswerLog> = started
+            .iter()
+            .zip(&said)
+            .map(|(&(_, message), said)| logs.start(message, Arc::clone(said) as _, &writers))
+            .collect();
+        for (i, (log, said)) in open.iter_mut().zip(&said).enumerate() {
+            say(log, said, &format!("{i}: once"));
         }
 
         logs.flush().await;
@@ -334,10 +403,10 @@ mod tests {
             let flushed = (format!("{i}: once"), MessageStatus::Streaming);
             assert_eq!(stored(&*store, &owner, conversation).await, flushed);
         }
-        open[0].event(&ChatEvent::Text(" upon a time".into()));
+        say(&mut open[0], &said[0], " upon a time");
         open[0].error(&ProviderError::new(streambed_core::ErrorKind::StreamInterrupted, "cut"));
         open[0].wait_written().await;
-        open[1].event(&ChatEvent::Text(" more".into()));
+        say(&mut open[1], &said[1], " more");
         drop(open.remove(1));
         writers.close();
         open.remove(1).written().await;
@@ -353,6 +422,27 @@ mod tests {
         assert_eq!(stored(&*store, &owner, second).await, ("1: once more".into(), MessageStatus::Stopped));
         assert_eq!(stored(&*store, &owner, third).await, ("2: once".into(), MessageStatus::Stopped));
         assert!(logs.open().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_a_full_buffer_of_unwritten_text_asks_for_a_flush_and_the_flush_takes_it() {
+        let (_dir, store, owner, started) = answers(1).await;
+        let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
+        let said = Arc::new(Said::default());
+        let mut log = logs.start(started[0].1, Arc::clone(&said) as _, &writers);
+        let asked = || tokio::time::timeout(Duration::from_millis(10), logs.full.notified());
+
+        say(&mut log, &said, &"a".repeat(FLUSH_BYTES - 1));
+        assert!(asked().await.is_err(), "one byte short of a full buffer");
+        say(&mut log, &said, "é");
+        assert!(asked().await.is_ok());
+        logs.flush().await;
+        say(&mut log, &said, "b");
+        assert!(asked().await.is_err(), "the flush wrote what was unwritten");
+        log.written().await;
+
+        let expected = format!("{}éb", "a".repeat(FLUSH_BYTES - 1));
+        assert_eq!(stored(&*store, &owner, started[0].0).await, (expected, MessageStatus::Stopped));
     }
 
     #[test]

@@ -11,7 +11,12 @@ use streambed_core::ChatEvent;
 use tokio_util::task::TaskTracker;
 
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
-use crate::{answer_log::AnswerLog, relay::Answer, replicas::Redis, sse};
+use crate::{
+    answer_log::{AnswerLog, Offsets, Transcript},
+    relay::Answer,
+    replicas::Redis,
+    sse,
+};
 
 /// How long the answer's last write may hold back its terminal frame.
 const LAST_WRITE: Duration = Duration::from_secs(5);
@@ -125,6 +130,17 @@ impl Drop for Handoff {
         if let Some(running) = self.running.take() {
             self.writers.spawn(run(running));
         }
+    }
+}
+
+/// The log reads what it has not written from the text kept for followers.
+impl Transcript for Live {
+    fn since(&self, from: Offsets) -> (String, String) {
+        let said = self.said();
+        // The log's offsets are sums of what this returned, so they lie within the text and on
+        // its characters' boundaries; `get` keeps a broken promise from panicking the flusher.
+        let rest = |said: &str, from| said.get(from..).unwrap_or_default().to_owned();
+        (rest(&said.text, from.text), rest(&said.reasoning, from.reasoning))
     }
 }
 

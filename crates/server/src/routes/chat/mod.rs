@@ -218,8 +218,8 @@ async fn start_stored(
         .await?;
     let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
     let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
-    let log = conversations.answer_logs.start(message, &conversations.writers);
     let (live, mut ending) = place.start(message, state.shutdown.answer_token());
+    let log = conversations.answer_logs.start(message, Arc::clone(&live) as _, &conversations.writers);
     let token = live.token();
     let opened = tokio::select! {
         biased;
