@@ -10,8 +10,12 @@
 //! cost two statements a second, not 2,000, and each statement is a round trip to SQLite's
 //! thread (or a PostgreSQL connection).
 
+mod blocks;
+#[cfg(test)]
+mod tests;
+
 use std::{
-    fmt, mem,
+    fmt,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicUsize, Ordering},
@@ -19,11 +23,13 @@ use std::{
     time::Duration,
 };
 
-use streambed_core::{ChatEvent, Completion, ProviderError, ReasoningBlock};
+use streambed_core::{ChatEvent, Completion, ProviderError};
 use streambed_store::{Append, ConversationStore, Finish, MessageStatus};
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
+
+use self::blocks::ReasoningBlocks;
 
 /// Longest a delta waits in memory: what a crash can lose.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
@@ -88,35 +94,6 @@ struct Pending {
     flushing: bool,
     /// The finish has taken the rest: flushes leave this answer alone.
     closed: bool,
-}
-
-/// Reasoning blocks as they arrive: text runs closed by their signature, redacted blocks.
-#[derive(Debug, Default)]
-struct ReasoningBlocks {
-    done: Vec<ReasoningBlock>,
-    open: Option<String>,
-}
-
-impl ReasoningBlocks {
-    fn text(&mut self, text: &str) {
-        self.open.get_or_insert_with(String::new).push_str(text);
-    }
-
-    fn signature(&mut self, signature: &str) {
-        let text = self.open.take().unwrap_or_default();
-        self.done.push(ReasoningBlock::Text { text, signature: Some(signature.to_owned()) });
-    }
-
-    fn redacted(&mut self, data: &str) {
-        self.done.push(ReasoningBlock::Redacted { data: data.to_owned() });
-    }
-
-    /// The signed and redacted blocks; an unsigned run cannot be sent back, so it is left out
-    /// (its text is in the message's reasoning).
-    fn take(&mut self) -> Vec<ReasoningBlock> {
-        self.open = None;
-        mem::take(&mut self.done)
-    }
 }
 
 impl Shared {
@@ -333,134 +310,5 @@ async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) {
     let (message, status) = (shared.message, finish.status);
     if let Err(e) = store.finish_answer(message, &text, &reasoning, finish).await {
         tracing::error!(%message, ?status, error = %e, "cannot record how the answer ended");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use streambed_store::{Owner, ReplicaId, StoreLimits};
-
-    /// Answers started in a fresh SQLite store, as the chat route starts them.
-    async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Owner, Vec<(Uuid, Uuid)>) {
-        let dir = streambed_testkit::scratch_dir("answer-log");
-        let url = format!("sqlite:{}", dir.path().join("s.db").display());
-        let limits = StoreLimits { max_conversations_per_owner: 100, max_messages_per_conversation: 100 };
-        let store = streambed_store::open(&url, limits).await.unwrap();
-        let (owner, replica) = (Owner("alice".into()), ReplicaId::new());
-        store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
-        let mut started = Vec::new();
-        for _ in 0..n {
-            let conversation = store.create(&owner, None).await.unwrap().id;
-            let (_, message) = store.begin_turn(&owner, conversation, "Hi", "m", replica).await.unwrap();
-            started.push((conversation, message));
-        }
-        (dir, store, owner, started)
-    }
-
-    /// An answer's text as its running answer keeps it.
-    #[derive(Debug, Default)]
-    struct Said(Mutex<String>);
-
-    impl Transcript for Said {
-        fn since(&self, from: Offsets) -> (String, String) {
-            (self.0.lock().unwrap()[from.text..].to_owned(), String::new())
-        }
-    }
-
-    /// The relay's two steps for a text delta: the log is told, the transcript keeps it.
-    fn say(log: &mut AnswerLog, said: &Said, text: &str) {
-        log.event(&ChatEvent::Text(text.to_owned()));
-        said.0.lock().unwrap().push_str(text);
-    }
-
-    async fn stored(
-        store: &dyn ConversationStore,
-        owner: &Owner,
-        conversation: Uuid,
-    ) -> (String, MessageStatus) {
-        let answer = store.get(owner, conversation).await.unwrap().messages.pop().unwrap();
-        (answer.content, answer.status)
-    }
-
-    #[tokio::test]
-    async fn one_flush_writes_every_answer_and_each_ends_once_with_the_rest() {
-        let (_dir, store, owner, started) = answers(3).await;
-        let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
-        let said: Vec<Arc<Said>> = started.iter().map(|_| Arc::default()).collect();
-        let mut open: Vec<AnswerLog> = started
-            .iter()
-            .zip(&said)
-            .map(|(&(_, message), said)| logs.start(message, Arc::clone(said) as _, &writers))
-            .collect();
-        for (i, (log, said)) in open.iter_mut().zip(&said).enumerate() {
-            say(log, said, &format!("{i}: once"));
-        }
-
-        logs.flush().await;
-        for (i, &(conversation, _)) in started.iter().enumerate() {
-            let flushed = (format!("{i}: once"), MessageStatus::Streaming);
-            assert_eq!(stored(&*store, &owner, conversation).await, flushed);
-        }
-        say(&mut open[0], &said[0], " upon a time");
-        open[0].error(&ProviderError::new(streambed_core::ErrorKind::StreamInterrupted, "cut"));
-        open[0].wait_written().await;
-        say(&mut open[1], &said[1], " more");
-        drop(open.remove(1));
-        writers.close();
-        open.remove(1).written().await;
-        // Ended answers leave the flushes; the one dropped is recorded as stopped.
-        logs.flush().await;
-        writers.wait().await;
-
-        let [first, second, third] = [0, 1, 2].map(|i| started[i].0);
-        assert_eq!(
-            stored(&*store, &owner, first).await,
-            ("0: once upon a time".into(), MessageStatus::Error)
-        );
-        assert_eq!(stored(&*store, &owner, second).await, ("1: once more".into(), MessageStatus::Stopped));
-        assert_eq!(stored(&*store, &owner, third).await, ("2: once".into(), MessageStatus::Stopped));
-        assert!(logs.open().is_empty());
-    }
-
-    #[tokio::test]
-    async fn an_answer_with_a_full_buffer_of_unwritten_text_asks_for_a_flush_and_the_flush_takes_it() {
-        let (_dir, store, owner, started) = answers(1).await;
-        let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
-        let said = Arc::new(Said::default());
-        let mut log = logs.start(started[0].1, Arc::clone(&said) as _, &writers);
-        let asked = || tokio::time::timeout(Duration::from_millis(10), logs.full.notified());
-
-        say(&mut log, &said, &"a".repeat(FLUSH_BYTES - 1));
-        assert!(asked().await.is_err(), "one byte short of a full buffer");
-        say(&mut log, &said, "é");
-        assert!(asked().await.is_ok());
-        logs.flush().await;
-        say(&mut log, &said, "b");
-        assert!(asked().await.is_err(), "the flush wrote what was unwritten");
-        log.written().await;
-
-        let expected = format!("{}éb", "a".repeat(FLUSH_BYTES - 1));
-        assert_eq!(stored(&*store, &owner, started[0].0).await, (expected, MessageStatus::Stopped));
-    }
-
-    #[test]
-    fn reasoning_blocks_close_at_their_signature_and_unsigned_runs_are_left_out() {
-        let mut blocks = ReasoningBlocks::default();
-        blocks.text("Let me ");
-        blocks.text("think.");
-        blocks.signature("sig-1");
-        blocks.redacted("b64");
-        blocks.text("cut off before its signature");
-
-        assert_eq!(
-            blocks.take(),
-            [
-                ReasoningBlock::Text { text: "Let me think.".into(), signature: Some("sig-1".into()) },
-                ReasoningBlock::Redacted { data: "b64".into() },
-            ]
-        );
-        assert!(blocks.take().is_empty());
     }
 }
