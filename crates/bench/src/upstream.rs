@@ -5,6 +5,7 @@
 use std::{
     net::{IpAddr, Ipv4Addr},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use anyhow::Context;
@@ -65,20 +66,33 @@ pub fn emulator_args(upstream: Upstream, h2_max_streams: u32) -> Vec<String> {
 /// Streams per source address: one loopback address has about 28,000 ephemeral ports.
 const STREAMS_PER_ADDRESS: usize = 10_000;
 
-/// Load clients for `n` streams, spread over 127.0.0.1, 127.0.0.2, … when one address would
-/// run short of ports (the emulator's from 127.0.0.101 on, see [`Clients::of_emulator`]). Each
+/// Load clients for `n` streams, spread over several of 127.0.0.1 to 127.0.0.100 when one
+/// address would run short of ports (the emulator's from 127.0.0.101 on, see
+/// [`Clients::of_emulator`]). Each
 /// closes a socket once its stream is done (no idle pool) unless it talks to a TLS upstream,
 /// where it keeps one HTTP/2 connection as the SDK does.
 #[derive(Debug)]
 pub struct Clients(Vec<reqwest::Client>);
 
+/// Source addresses for `n` streams.
+fn addresses(n: usize) -> usize {
+    n.div_ceil(STREAMS_PER_ADDRESS).clamp(1, 100)
+}
+
 /// Streams on one HTTP/2 client connection to the server.
 const STREAMS_PER_H2_CLIENT: usize = 100;
 
 impl Clients {
-    /// Clients of the server (plain HTTP/1.1, as browsers behind a proxy would be).
+    /// Clients of the server (plain HTTP/1.1, as browsers behind a proxy would be). Each set
+    /// takes the addresses after the last set's, round and round from 127.0.0.1 to .100: a
+    /// client's closed sockets stay in TIME_WAIT for a minute, holding their ports, and the
+    /// rounds of routes at 100 and 1,000 streams left too few on one address for the 5,000.
     pub fn plain(n: usize) -> anyhow::Result<Self> {
-        Self::build(n, None, 1)
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let count = addresses(n);
+        let start = NEXT.fetch_add(count, Ordering::Relaxed) % 100;
+        let first = if start + count > 100 { 0 } else { start };
+        Self::build(n, None, u8::try_from(first + 1).expect("at most 100"))
     }
 
     /// Clients of the server over HTTP/2 (prior knowledge), `STREAMS_PER_H2_CLIENT` streams on
@@ -111,8 +125,7 @@ impl Clients {
 
     /// Clients from `127.0.0.{first}` on.
     fn build(n: usize, ca: Option<reqwest::Certificate>, first: u8) -> anyhow::Result<Self> {
-        let addresses = n.div_ceil(STREAMS_PER_ADDRESS).clamp(1, 100);
-        let clients = (0..addresses)
+        let clients = (0..addresses(n))
             .map(|i| {
                 let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, first + i as u8));
                 let builder = reqwest::Client::builder().tcp_nodelay(true).local_address(source);
