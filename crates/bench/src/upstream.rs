@@ -68,9 +68,8 @@ const STREAMS_PER_ADDRESS: usize = 10_000;
 
 /// Load clients for `n` streams, spread over several of 127.0.0.1 to 127.0.0.100 when one
 /// address would run short of ports (the emulator's from 127.0.0.101 on, see
-/// [`Clients::of_emulator`]). Each
-/// closes a socket once its stream is done (no idle pool) unless it talks to a TLS upstream,
-/// where it keeps one HTTP/2 connection as the SDK does.
+/// [`Clients::of_emulator`]). Each closes a socket once its stream is done (no idle pool)
+/// unless it talks to a TLS upstream, where it keeps one HTTP/2 connection as the SDK does.
 #[derive(Debug)]
 pub struct Clients(Vec<reqwest::Client>);
 
@@ -90,9 +89,11 @@ impl Clients {
     pub fn plain(n: usize) -> anyhow::Result<Self> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let count = addresses(n);
-        let start = NEXT.fetch_add(count, Ordering::Relaxed) % 100;
-        let first = if start + count > 100 { 0 } else { start };
-        Self::build(n, None, u8::try_from(first + 1).expect("at most 100"))
+        let wrapped = |next: usize| if next + count > 100 { 0 } else { next };
+        let next = NEXT
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| Some(wrapped(next) + count))
+            .expect("the update never declines");
+        Self::build(n, None, u8::try_from(wrapped(next) + 1).expect("at most 100"))
     }
 
     /// Clients of the server over HTTP/2 (prior knowledge), `STREAMS_PER_H2_CLIENT` streams on

@@ -8,7 +8,7 @@
 use anyhow::Context;
 use futures_util::future::join_all;
 
-use super::streams::{Level, Path, relay_stream, summarise};
+use super::streams::{Level, Path, ms, relay_stream, summarise};
 use crate::{
     proc_stats::{ProcStats, Sample},
     stats::quantile,
@@ -92,9 +92,8 @@ pub(super) async fn compare(
         }
         let [stateless, stored, openai] = &runs[..] else { unreachable!("three routes a round") };
         let added = |run: &Measured, q| quantile(&run.level.ttft, q) - quantile(&floor.ttft, q);
-        let ms = |seconds: f64| format!("{:.2}", seconds * 1000.0);
         rows.push(format!(
-            "| {n} | {round} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {:.4} / {:.4} / {:.4} | {:.2}× / {:.2}× |",
+            "| {n} | {round} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {:.4} / {:.4} / {:.4} | {} / {} |",
             stateless.level.complete,
             stored.level.complete,
             openai.level.complete,
@@ -107,11 +106,16 @@ pub(super) async fn compare(
             stateless.cpu_per_1k,
             stored.cpu_per_1k,
             openai.cpu_per_1k,
-            added(stored, 0.5) / added(stateless, 0.5),
-            stored.cpu_per_1k / stateless.cpu_per_1k,
+            ratio(added(stored, 0.5), added(stateless, 0.5)),
+            ratio(stored.cpu_per_1k, stateless.cpu_per_1k),
         ));
     }
     Ok(rows)
+}
+
+/// `a ÷ b`, where `b` is above zero (an added time to first token can be none at all).
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 { format!("{:.2}×", a / b) } else { "—".to_owned() }
 }
 
 /// The table of [`compare`]'s rows, if any.

@@ -57,7 +57,7 @@ pub struct Offsets {
 pub struct AnswerLogs {
     store: Arc<dyn ConversationStore>,
     open: Mutex<Vec<Arc<Shared>>>,
-    /// A buffer is full: flush now.
+    /// An answer has [`FLUSH_BYTES`] unwritten: flush now.
     full: Notify,
 }
 
@@ -67,7 +67,8 @@ pub struct AnswerLog {
     shared: Arc<Shared>,
     logs: Arc<AnswerLogs>,
     finisher: Option<JoinHandle<()>>,
-    /// Bytes of text and reasoning the answer has said.
+    /// Bytes of text and reasoning the log was told of (each just before the transcript keeps
+    /// them).
     said: usize,
 }
 
@@ -76,9 +77,9 @@ struct Shared {
     message: Uuid,
     transcript: Arc<dyn Transcript>,
     pending: Mutex<Pending>,
-    /// Bytes of text and reasoning the flushes have written: `pending.written`, summed, to be
-    /// read without the lock.
-    written: AtomicUsize,
+    /// Bytes of text and reasoning the flushes have written or are writing, to be read without
+    /// the lock: so a flush under way is not asked for again by every token while it writes.
+    taken: AtomicUsize,
     /// The answer ended, or a flush holding its text is done: for its finisher.
     changed: Notify,
 }
@@ -98,8 +99,8 @@ struct Pending {
 
 impl Shared {
     fn pending(&self) -> MutexGuard<'_, Pending> {
-        // A panic while holding this lock cannot leave the buffer half-written (only
-        // `push_str`/`take` run under it), so a poisoned lock is still good data.
+        // A panic while holding this lock cannot leave it half-updated (offsets and flags are
+        // set whole, and reasoning blocks pushed whole), so a poisoned lock is still good data.
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -122,7 +123,7 @@ impl AnswerLogs {
             message,
             transcript,
             pending: Mutex::default(),
-            written: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
             changed: Notify::new(),
         });
         self.open().push(Arc::clone(&shared));
@@ -134,7 +135,8 @@ impl AnswerLogs {
         self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Flushes every [`FLUSH_INTERVAL`], or when a buffer is full, for as long as the server
+    /// Flushes every [`FLUSH_INTERVAL`], or when an answer has [`FLUSH_BYTES`] unwritten, for as
+    /// long as the server
     /// runs (started by `Conversations::spawn_upkeep`).
     pub async fn flush_every(self: Arc<Self>) {
         let mut every = tokio::time::interval(FLUSH_INTERVAL);
@@ -169,6 +171,8 @@ impl AnswerLogs {
                 continue;
             }
             pending.flushing = true;
+            let written = pending.written.text + pending.written.reasoning;
+            shared.taken.store(written + text.len() + reasoning.len(), Ordering::Relaxed);
             batch.push(Append { message: shared.message, text, reasoning });
             drop(pending);
             taken.push(shared);
@@ -198,7 +202,8 @@ impl AnswerLogs {
             if written {
                 pending.written.text += append.text.len();
                 pending.written.reasoning += append.reasoning.len();
-                shared.written.store(pending.written.text + pending.written.reasoning, Ordering::Relaxed);
+            } else {
+                shared.taken.store(pending.written.text + pending.written.reasoning, Ordering::Relaxed);
             }
             pending.flushing = false;
             drop(pending);
@@ -211,34 +216,29 @@ impl AnswerLog {
     /// Records an event the relay is about to send; a text delta is only counted, as its
     /// transcript keeps it.
     pub fn event(&mut self, event: &ChatEvent) {
-        let mut pending = match event {
-            ChatEvent::Text(text) => return self.said(text.len()),
-            // A chat in a stored conversation offers no tools.
-            ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_) => return,
+        match event {
+            ChatEvent::Text(text) => self.said(text.len()),
             ChatEvent::Reasoning(text) => {
                 self.said(text.len());
-                self.shared.pending()
+                self.shared.pending().blocks.text(text);
             }
-            _ => self.shared.pending(),
-        };
-        match event {
-            ChatEvent::Reasoning(text) => pending.blocks.text(text),
-            ChatEvent::ReasoningSignature(signature) => pending.blocks.signature(signature),
-            ChatEvent::RedactedReasoning(data) => pending.blocks.redacted(data),
-            ChatEvent::Done(completion) => pending.finish = Some(complete(completion)),
-            _ => {}
-        }
-        let done = pending.finish.is_some();
-        drop(pending);
-        if done {
-            self.shared.changed.notify_one();
+            ChatEvent::ReasoningSignature(signature) => self.shared.pending().blocks.signature(signature),
+            ChatEvent::RedactedReasoning(data) => self.shared.pending().blocks.redacted(data),
+            ChatEvent::Done(completion) => {
+                self.shared.pending().finish = Some(complete(completion));
+                self.shared.changed.notify_one();
+            }
+            // A chat in a stored conversation offers no tools.
+            ChatEvent::ToolCall { .. } | ChatEvent::ToolInput(_) => {}
         }
     }
 
     /// Counts `bytes` more said, and asks for a flush once too much is unwritten.
     fn said(&mut self, bytes: usize) {
         self.said += bytes;
-        if self.said - self.shared.written.load(Ordering::Relaxed) >= FLUSH_BYTES {
+        // Saturating: `said` runs ahead of the transcript, and so of what a flush can take,
+        // only because the relay tells the log first (`live::task`).
+        if self.said.saturating_sub(self.shared.taken.load(Ordering::Relaxed)) >= FLUSH_BYTES {
             self.logs.full.notify_one();
         }
     }

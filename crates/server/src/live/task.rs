@@ -70,6 +70,8 @@ impl Running {
                 self.log.stopped();
                 break sse::stopped(self.live.message);
             };
+            // The log is told before the delta is kept below, where its flushes read it (the
+            // log's count of what was said never lags behind what a flush can take).
             match &next {
                 Ok(event) => self.log.event(event),
                 Err(error) => self.log.error(error),
