@@ -82,31 +82,28 @@ pub(super) async fn compare(
 ) -> anyhow::Result<Vec<String>> {
     let mut rows = Vec::with_capacity(rounds);
     for round in 1..=rounds {
-        let mut runs = Vec::with_capacity(3);
-        for (route, name) in
-            [(Route::Stateless, "stateless"), (Route::Stored, "stored"), (Route::OpenAi, "openai")]
-        {
-            let run = measure(proc, n, server, route, client_http2).await?;
+        let stateless = measure(proc, n, server, Route::Stateless, client_http2).await?;
+        let stored = measure(proc, n, server, Route::Stored, client_http2).await?;
+        let openai = measure(proc, n, server, Route::OpenAi, client_http2).await?;
+        for (run, name) in [(&stateless, "stateless"), (&stored, "stored"), (&openai, "openai")] {
             run.level.report_errors(&format!("{n} streams, round {round}, {name}"));
-            runs.push(run);
         }
-        let [stateless, stored, openai] = &runs[..] else { unreachable!("three routes a round") };
         let added = |run: &Measured, q| quantile(&run.level.ttft, q) - quantile(&floor.ttft, q);
         rows.push(format!(
             "| {n} | {round} | {} / {} / {} | {} / {} | {} / {} | {} / {} | {:.4} / {:.4} / {:.4} | {} / {} |",
             stateless.level.complete,
             stored.level.complete,
             openai.level.complete,
-            ms(added(stateless, 0.5)),
-            ms(added(stateless, 0.99)),
-            ms(added(stored, 0.5)),
-            ms(added(stored, 0.99)),
-            ms(added(openai, 0.5)),
-            ms(added(openai, 0.99)),
+            ms(added(&stateless, 0.5)),
+            ms(added(&stateless, 0.99)),
+            ms(added(&stored, 0.5)),
+            ms(added(&stored, 0.99)),
+            ms(added(&openai, 0.5)),
+            ms(added(&openai, 0.99)),
             stateless.cpu_per_1k,
             stored.cpu_per_1k,
             openai.cpu_per_1k,
-            ratio(added(stored, 0.5), added(stateless, 0.5)),
+            ratio(added(&stored, 0.5), added(&stateless, 0.5)),
             ratio(stored.cpu_per_1k, stateless.cpu_per_1k),
         ));
     }

@@ -52,6 +52,12 @@ pub struct Offsets {
     pub reasoning: usize,
 }
 
+impl Offsets {
+    fn total(self) -> usize {
+        self.text + self.reasoning
+    }
+}
+
 /// The answers this process is writing, flushed together.
 #[derive(Debug)]
 pub struct AnswerLogs {
@@ -136,8 +142,7 @@ impl AnswerLogs {
     }
 
     /// Flushes every [`FLUSH_INTERVAL`], or when an answer has [`FLUSH_BYTES`] unwritten, for as
-    /// long as the server
-    /// runs (started by `Conversations::spawn_upkeep`).
+    /// long as the server runs (started by `Conversations::spawn_upkeep`).
     pub async fn flush_every(self: Arc<Self>) {
         let mut every = tokio::time::interval(FLUSH_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -160,7 +165,7 @@ impl AnswerLogs {
             open.clone()
         };
         let mut batch = Vec::new();
-        let mut taken = Vec::new();
+        let mut writing = Vec::new();
         for shared in open {
             let mut pending = shared.pending();
             if pending.closed {
@@ -171,11 +176,10 @@ impl AnswerLogs {
                 continue;
             }
             pending.flushing = true;
-            let written = pending.written.text + pending.written.reasoning;
-            shared.taken.store(written + text.len() + reasoning.len(), Ordering::Relaxed);
+            shared.taken.store(pending.written.total() + text.len() + reasoning.len(), Ordering::Relaxed);
             batch.push(Append { message: shared.message, text, reasoning });
             drop(pending);
-            taken.push(shared);
+            writing.push(shared);
         }
         if batch.is_empty() {
             return;
@@ -197,13 +201,13 @@ impl AnswerLogs {
                 written
             }
         };
-        for ((shared, append), written) in taken.into_iter().zip(batch).zip(written) {
+        for ((shared, append), written) in writing.into_iter().zip(batch).zip(written) {
             let mut pending = shared.pending();
             if written {
                 pending.written.text += append.text.len();
                 pending.written.reasoning += append.reasoning.len();
             } else {
-                shared.taken.store(pending.written.text + pending.written.reasoning, Ordering::Relaxed);
+                shared.taken.store(pending.written.total(), Ordering::Relaxed);
             }
             pending.flushing = false;
             drop(pending);
