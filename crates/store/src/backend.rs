@@ -114,6 +114,14 @@ impl Pools {
         }
     }
 
+    /// Which SQL dialect the database reads, where the two differ ([`sql::Dialect`]).
+    pub(crate) fn dialect(&self) -> sql::Dialect {
+        match self {
+            Self::Sqlite { .. } => sql::Dialect::Sqlite,
+            Self::Postgres(_) => sql::Dialect::Postgres,
+        }
+    }
+
     /// The clock leases are measured by. Replicas compare each other's leases, so on PostgreSQL
     /// it is the server's clock, not each replica's; SQLite has one host, whose clock this is.
     pub(crate) async fn clock(&self) -> Result<Timestamp, sqlx::Error> {

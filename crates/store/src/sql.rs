@@ -1,8 +1,12 @@
 //! Every statement the store runs, in the dialect SQLite and PostgreSQL share: `$n` parameters
-//! (SQLite reads them by number too), `RETURNING`, row-value comparison, `ON CONFLICT`. Times
-//! and ids are bound from Rust, so only [`POSTGRES_NOW`] belongs to one backend.
+//! (SQLite reads them by number too), `RETURNING`, row-value comparison, `ON CONFLICT`,
+//! `UPDATE … FROM (VALUES …)`. Times and ids are bound from Rust, so only [`POSTGRES_NOW`]
+//! belongs to one backend, and only the placeholders of a batch's statements differ
+//! ([`Placeholders`]).
 
 use std::sync::LazyLock;
+
+use self::Placeholders::{InOrder, Numbered};
 
 /// Inserts a conversation unless its owner is at the limit (`$5`): no row back means full.
 /// One statement, so SQLite's single writer makes it exact; concurrent creates by one owner on
@@ -53,40 +57,52 @@ pub(crate) const INSERT_MESSAGE: &str = "\
 /// The most turns one batch writes together (see `group_commit`).
 pub(crate) const BATCH_TURNS: usize = 128;
 
-/// The most parameters one insert, append or finish statement binds. sqlx binds SQLite's `$n`
-/// parameters by name, and SQLite finds each name by a linear scan of the statement's list
-/// (`sqlite3VListNumToName`), so binding a statement costs the square of its parameters: 2,048
-/// of them took about 10 µs a row, more than the round trip they saved (`perf`, BENCHMARKS,
-/// eighth sitting). Around 256, the two cost about the same. [`touch`] stays one statement for
-/// a whole batch (513 parameters at most), as its `RETURNING` tells which conversations exist.
-const MOST_PARAMETERS: usize = 256;
+/// Which database a statement is for: where the dialects differ, in how a batched statement
+/// writes its parameters ([`Placeholders`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
-/// The most rows one [`insert_messages`] statement writes (8 parameters a row); a batch's
-/// questions and answers take several.
-pub(crate) const INSERT_ROWS: usize = MOST_PARAMETERS / 8;
+/// How a batched statement writes its parameters. PostgreSQL numbers them (`$1`). SQLite reads
+/// `$n` too, but sqlx binds a numbered parameter by its name, which SQLite finds by a linear scan
+/// of the statement's list (`sqlite3VListNumToName`), so binding costs the square of the
+/// parameters: 2,048 of them took about 10 µs a row (`perf`, BENCHMARKS, eighth sitting). A
+/// plain `?` names nothing and binds in its place, so a statement whose parameters each appear
+/// once, in the order they are bound, is written with `?` for SQLite, and binds in linear time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `$1`, `$2`, …: a parameter may appear more than once.
+    Numbered,
+    /// `?` on SQLite, `$n` on PostgreSQL: each parameter once, in order.
+    InOrder(Dialect),
+}
 
-/// [`INSERT_MESSAGE`] for `rows` rows, a power of two up to [`INSERT_ROWS`]: `$1`…`$8` the first
-/// row, `$9`…`$16` the second, and so on. An insert cannot skip a padding row as an update can,
-/// so [`insert_rows`] splits a count into powers of two instead.
-pub(crate) fn insert_messages(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(INSERT_ROWS, insert_statement));
+/// The most parameters a batched statement that names a parameter more than once binds (an
+/// append or a batch of finishes): on SQLite those are `$n`, whose binding costs the square of
+/// their count, and around 256 a statement costs about what the round trip it saves does.
+const MOST_NUMBERED: usize = 256;
+
+/// The most rows one [`insert_messages`] statement writes: a whole batch of turns, each a
+/// question and its answer. Its parameters appear once each, so SQLite binds them as `?`.
+pub(crate) const INSERT_ROWS: usize = 2 * BATCH_TURNS;
+
+/// [`INSERT_MESSAGE`] for `rows` rows, a power of two up to [`INSERT_ROWS`], with its eight
+/// parameters bound for each row in turn. An insert cannot skip a row as an update can, so the
+/// rows come from a `VALUES` list whose padding rows are NULL (a NULL id), and are left out.
+pub(crate) fn insert_messages(dialect: Dialect, rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<ByDialect> = LazyLock::new(|| ByDialect::new(INSERT_ROWS, insert_statement));
     debug_assert!(rows.is_power_of_two() && rows <= INSERT_ROWS, "no statement inserts {rows} rows");
-    for_rows(&BY_POWER, rows)
+    BY_POWER.for_rows(dialect, rows)
 }
 
-/// How many of `remaining` rows the next [`insert_messages`] takes: the largest power of two
-/// that fits. So `n` rows take one statement per bit of `n` (13 = 8 + 4 + 1), from a handful
-/// of prepared statements.
-pub(crate) fn insert_rows(remaining: usize) -> usize {
-    1 << remaining.clamp(1, INSERT_ROWS).ilog2()
-}
-
-fn insert_statement(rows: usize) -> String {
-    let rows = Rows { count: rows, width: 8, first: 1 };
-    let values = (0..rows.count).map(|row| format!("({})", rows.row(row))).collect::<Vec<_>>().join(", ");
+fn insert_statement(placeholders: Placeholders, rows: usize) -> String {
+    let rows = Rows { count: rows, width: 8, first: 1, placeholders };
     format!(
         "INSERT INTO messages (id, conversation_id, role, content, status, model, replica_id, created_at) \
-         VALUES {values}"
+         SELECT * FROM (VALUES {}) AS batch WHERE column1 IS NOT NULL",
+        rows.values()
     )
 }
 
@@ -96,41 +112,39 @@ pub(crate) const MESSAGES: &str = "\
     ORDER BY created_at, id";
 
 /// [`TOUCH`] for up to `rows` conversations at once (rounded up to a power of two, at most
-/// [`BATCH_TURNS`]): `$1` the time, then `id, owner, model, title` for each conversation. Returns
-/// the ids it found, so a turn whose conversation is gone (or another owner's) is known. Pads
-/// with a nil id, which names no conversation. `owner = CASE id …` rather than `(id, owner) IN
-/// (VALUES …)`: SQLite scans the whole table for a row-value `IN`, but looks up `id IN (…)` by
-/// its key.
-pub(crate) fn touch(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_TURNS, touch_statement));
-    for_rows(&BY_POWER, rows)
+/// [`BATCH_TURNS`]): the time, then `id, owner, model, title` for each conversation. Returns the
+/// ids it found, so a turn whose conversation is gone (or another owner's) is known. Pads with
+/// a nil id, which names no conversation. The rows join by `id`, which both databases look up
+/// by its key for each row of the list (SQLite: `SEARCH conversations … (id=?)`).
+pub(crate) fn touch(dialect: Dialect, rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<ByDialect> = LazyLock::new(|| ByDialect::new(BATCH_TURNS, touch_statement));
+    BY_POWER.for_rows(dialect, rows)
 }
 
-fn touch_statement(rows: usize) -> String {
-    // `$1` is the time; each row is `id, owner, model, title`.
-    let rows = Rows { count: rows, width: 4, first: 2 };
+fn touch_statement(placeholders: Placeholders, rows: usize) -> String {
+    // The time comes first; each row is `id, owner, model, title`.
+    let rows = Rows { count: rows, width: 4, first: 2, placeholders };
     format!(
         "UPDATE conversations \
-         SET updated_at = $1, model = COALESCE({}, model), \
-             title = CASE WHEN title = '' THEN {} ELSE title END \
-         WHERE id IN ({}) AND owner = {} \
-         RETURNING id",
-        rows.case(2, None),
-        rows.case(3, Some("title")),
-        rows.ids(),
-        rows.case(1, None)
+         SET updated_at = {}, model = COALESCE(batch.column3, conversations.model), \
+             title = CASE WHEN conversations.title = '' THEN batch.column4 ELSE conversations.title END \
+         FROM (VALUES {}) AS batch \
+         WHERE conversations.id = batch.column1 AND conversations.owner = batch.column2 \
+         RETURNING conversations.id",
+        placeholders.param(1),
+        rows.values()
     )
 }
 
 /// [`MESSAGES`] of up to `rows` conversations at once (rounded up to a power of two, at most
 /// [`BATCH_TURNS`], padded with a nil id), each row with its `conversation_id`.
-pub(crate) fn messages_of(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_TURNS, messages_statement));
-    for_rows(&BY_POWER, rows)
+pub(crate) fn messages_of(dialect: Dialect, rows: usize) -> &'static str {
+    static BY_POWER: LazyLock<ByDialect> = LazyLock::new(|| ByDialect::new(BATCH_TURNS, messages_statement));
+    BY_POWER.for_rows(dialect, rows)
 }
 
-fn messages_statement(rows: usize) -> String {
-    let ids = Rows { count: rows, width: 1, first: 1 }.ids();
+fn messages_statement(placeholders: Placeholders, rows: usize) -> String {
+    let ids = Rows { count: rows, width: 1, first: 1, placeholders }.ids();
     format!(
         "SELECT conversation_id, id, role, content, status, model, reasoning, parts, usage, stop_reason, \
                 error_code, created_at \
@@ -140,9 +154,9 @@ fn messages_statement(rows: usize) -> String {
 }
 
 /// The most answers one [`append`] statement writes: 3 parameters a row, within
-/// [`MOST_PARAMETERS`].
+/// [`MOST_NUMBERED`].
 pub(crate) const APPEND_ROWS: usize = 64;
-const _: () = assert!(APPEND_ROWS * 3 <= MOST_PARAMETERS && APPEND_ROWS.is_power_of_two());
+const _: () = assert!(APPEND_ROWS * 3 <= MOST_NUMBERED && APPEND_ROWS.is_power_of_two());
 
 /// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
 /// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …). Only `streaming` rows: an
@@ -152,12 +166,13 @@ const _: () = assert!(APPEND_ROWS * 3 <= MOST_PARAMETERS && APPEND_ROWS.is_power
 /// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
 /// a batch pads out with rows that name no message.
 pub(crate) fn append(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(APPEND_ROWS, append_statement));
+    static BY_POWER: LazyLock<Vec<String>> =
+        LazyLock::new(|| by_power(APPEND_ROWS, Numbered, append_statement));
     for_rows(&BY_POWER, rows)
 }
 
-fn append_statement(rows: usize) -> String {
-    let rows = Rows { count: rows, width: 3, first: 1 };
+fn append_statement(placeholders: Placeholders, rows: usize) -> String {
+    let rows = Rows { count: rows, width: 3, first: 1, placeholders };
     format!(
         "UPDATE messages SET content = content || {}, reasoning = reasoning || {} \
          WHERE status = 'streaming' AND id IN ({})",
@@ -168,15 +183,41 @@ fn append_statement(rows: usize) -> String {
 }
 
 /// A statement made once for each power of two up to `most` rows, smallest first.
-fn by_power(most: usize, statement: fn(usize) -> String) -> Vec<String> {
-    (0..=most.ilog2()).map(|power| statement(1 << power)).collect()
+fn by_power(most: usize, placeholders: Placeholders, statement: Statement) -> Vec<String> {
+    (0..=most.ilog2()).map(|power| statement(placeholders, 1 << power)).collect()
 }
+
+/// A batched statement for so many rows, written with these placeholders.
+type Statement = fn(Placeholders, usize) -> String;
 
 /// The statement of [`by_power`]'s for `rows` rows, rounded up to a power of two, at most the
 /// largest.
 fn for_rows(by_power: &'static [String], rows: usize) -> &'static str {
     let power = rows.max(1).next_power_of_two().ilog2() as usize;
     &by_power[power.min(by_power.len() - 1)]
+}
+
+/// A statement whose parameters appear once each, in order ([`Placeholders::InOrder`]), made
+/// by [`by_power`] for each dialect.
+struct ByDialect {
+    sqlite: Vec<String>,
+    postgres: Vec<String>,
+}
+
+impl ByDialect {
+    fn new(most: usize, statement: Statement) -> Self {
+        Self {
+            sqlite: by_power(most, InOrder(Dialect::Sqlite), statement),
+            postgres: by_power(most, InOrder(Dialect::Postgres), statement),
+        }
+    }
+
+    fn for_rows(&'static self, dialect: Dialect, rows: usize) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => for_rows(&self.sqlite, rows),
+            Dialect::Postgres => for_rows(&self.postgres, rows),
+        }
+    }
 }
 
 /// `id, text, reasoning, status, usage, stop_reason, error_code, parts`: ends one answer,
@@ -189,7 +230,7 @@ pub(crate) const FINISH: &str = "\
     WHERE id = $1 AND status = 'streaming'";
 
 /// The most answers one batch of finishes writes (see `finish`): 8 parameters a row.
-pub(crate) const BATCH_FINISHES: usize = MOST_PARAMETERS / 8;
+pub(crate) const BATCH_FINISHES: usize = MOST_NUMBERED / 8;
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
 /// [`BATCH_FINISHES`]), with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first
@@ -199,12 +240,13 @@ pub(crate) const BATCH_FINISHES: usize = MOST_PARAMETERS / 8;
 /// listed ids) but keep each `CASE` typed as its column: PostgreSQL reads `usage` and `parts`
 /// as the JSONB they are bound as, and a NULL bound stores NULL.
 pub(crate) fn finish(rows: usize) -> &'static str {
-    static BY_POWER: LazyLock<Vec<String>> = LazyLock::new(|| by_power(BATCH_FINISHES, finish_statement));
+    static BY_POWER: LazyLock<Vec<String>> =
+        LazyLock::new(|| by_power(BATCH_FINISHES, Numbered, finish_statement));
     for_rows(&BY_POWER, rows)
 }
 
-fn finish_statement(rows: usize) -> String {
-    let rows = Rows { count: rows, width: 8, first: 1 };
+fn finish_statement(placeholders: Placeholders, rows: usize) -> String {
+    let rows = Rows { count: rows, width: 8, first: 1, placeholders };
     format!(
         "UPDATE messages \
          SET content = content || {}, reasoning = reasoning || {}, \
@@ -221,22 +263,34 @@ fn finish_statement(rows: usize) -> String {
     )
 }
 
+impl Placeholders {
+    /// The `n`th parameter (from 1).
+    fn param(self, n: usize) -> String {
+        match self {
+            InOrder(Dialect::Sqlite) => "?".to_owned(),
+            Numbered | InOrder(Dialect::Postgres) => format!("${n}"),
+        }
+    }
+}
+
 /// The parameters of a batched statement: `count` rows of `width` parameters, each row's id
-/// first, numbered from `$first`.
+/// first, numbered from `$first` (where they are numbered).
 struct Rows {
     count: usize,
     width: usize,
     first: usize,
+    placeholders: Placeholders,
 }
 
 impl Rows {
     fn param(&self, row: usize, column: usize) -> String {
-        format!("${}", self.width * row + column + self.first)
+        self.placeholders.param(self.width * row + column + self.first)
     }
 
     /// `CASE id WHEN <row's id> THEN <row's column> … [ELSE otherwise] END`: each listed row
-    /// takes its own value.
+    /// takes its own value. Names each id twice, so only with [`Placeholders::Numbered`].
     fn case(&self, column: usize, otherwise: Option<&str>) -> String {
+        debug_assert_eq!(self.placeholders, Numbered);
         let arms: String = (0..self.count)
             .map(|row| format!(" WHEN {} THEN {}", self.param(row, 0), self.param(row, column)))
             .collect();
@@ -244,9 +298,10 @@ impl Rows {
         format!("CASE id{arms}{otherwise} END")
     }
 
-    /// All of a row's parameters, for `VALUES (…)`.
-    fn row(&self, row: usize) -> String {
-        (0..self.width).map(|column| self.param(row, column)).collect::<Vec<_>>().join(", ")
+    /// Every row's parameters, for `VALUES (…), (…)`.
+    fn values(&self) -> String {
+        let row = |row| (0..self.width).map(|column| self.param(row, column)).collect::<Vec<_>>().join(", ");
+        (0..self.count).map(|r| format!("({})", row(r))).collect::<Vec<_>>().join(", ")
     }
 
     /// The rows' ids, for `id IN (…)`.
@@ -280,39 +335,38 @@ pub(crate) const POSTGRES_NOW: &str = "SELECT now()";
 mod tests {
     use super::*;
 
-    /// The rows of each insert a batch of `n` rows makes.
-    fn inserts(mut n: usize) -> Vec<usize> {
-        let mut rows = Vec::new();
-        while n > 0 {
-            rows.push(insert_rows(n));
-            n -= rows.last().unwrap();
-        }
-        rows
-    }
-
-    #[test]
-    fn rows_are_inserted_by_the_powers_of_two_in_their_count() {
-        assert_eq!(inserts(1), [1]);
-        assert_eq!(inserts(13), [8, 4, 1]);
-        assert_eq!(inserts(INSERT_ROWS), [INSERT_ROWS]);
-        assert_eq!(inserts(INSERT_ROWS + 7), [INSERT_ROWS, 4, 2, 1]);
-        assert!(insert_messages(4).ends_with("($25, $26, $27, $28, $29, $30, $31, $32)"));
-    }
-
     #[test]
     fn batched_statements_round_up_to_a_power_of_two() {
-        // Three conversations take the statement for four: `$1` and four parameters each.
-        let three = touch(3);
-        assert!(three.contains("$17") && !three.contains("$18"), "{three}");
-        assert!(three.contains("WHERE id IN ($2, $6, $10, $14) AND owner = CASE id WHEN $2 THEN $3"));
-        let messages = messages_of(5);
+        // Three conversations take the statement for four: the time and four parameters each.
+        let three = touch(Dialect::Postgres, 3);
+        assert!(three.contains("SET updated_at = $1,"), "{three}");
+        assert!(three.contains(
+            "VALUES ($2, $3, $4, $5), ($6, $7, $8, $9), ($10, $11, $12, $13), ($14, $15, $16, $17))"
+        ));
+        let messages = messages_of(Dialect::Postgres, 5);
         assert!(messages.contains("IN ($1, $2, $3, $4, $5, $6, $7, $8)"), "{messages}");
-        assert_eq!(touch(1000), touch(BATCH_TURNS));
+        assert_eq!(touch(Dialect::Postgres, 1000), touch(Dialect::Postgres, BATCH_TURNS));
+        assert!(insert_messages(Dialect::Postgres, 4).contains("($25, $26, $27, $28, $29, $30, $31, $32))"));
         let finish = finish(2);
         assert!(
             finish.contains("status = CASE id WHEN $1 THEN $4 WHEN $9 THEN $12 ELSE status END"),
             "{finish}"
         );
         assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $9)"), "{finish}");
+    }
+
+    #[test]
+    fn sqlite_binds_a_batch_in_order_where_each_parameter_appears_once() {
+        let touch = touch(Dialect::Sqlite, 2);
+        assert!(
+            touch.contains("SET updated_at = ?,") && touch.contains("VALUES (?, ?, ?, ?), (?, ?, ?, ?))")
+        );
+        assert!(!touch.contains('$'), "{touch}");
+        assert!(messages_of(Dialect::Sqlite, 3).contains("IN (?, ?, ?, ?)"));
+        let insert = insert_messages(Dialect::Sqlite, INSERT_ROWS);
+        assert_eq!(insert.matches('?').count(), 8 * INSERT_ROWS);
+        assert!(!insert.contains('$'));
+        // What names a parameter twice keeps its numbers.
+        assert!(append(1).contains("WHEN $1 THEN $2"));
     }
 }

@@ -1,19 +1,20 @@
 //! A batch of turns, each in a different conversation, written in one transaction whose
 //! statements each cover the whole batch: one update of the conversations, one read of their
-//! messages, the retry rule and the limit in Rust, then the deletes (rare) and the inserts. The
-//! statements that list ids are padded to a power of two, so a few prepared statements serve
-//! every batch size; the SQL is the same on both backends.
+//! messages, the retry rule and the limit in Rust, then the deletes (rare) and one insert. Each
+//! statement is padded to a power of two rows, so a few prepared statements serve every batch
+//! size; the backends differ only in how the statements write their parameters
+//! ([`sql::Dialect`]).
 
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{Request, Turn, Turns, insert_messages, plan::plan};
+use super::{Request, Turn, Turns, plan::plan};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
     group_commit::{Waiting, fail_all, one_by_one, retry_alone},
-    rows::ConversationMessageRow,
+    rows::{ConversationMessageRow, role_text},
     sql,
     timestamp::Timestamp,
 };
@@ -70,22 +71,24 @@ pub(super) async fn write(turns: &Turns, mut batch: Vec<Waiting<Turns>>) {
 /// One transaction for `requests`.
 async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Attempt, sqlx::Error> {
     let now = Timestamp::now();
+    let dialect = pools.dialect();
     with_writer!(pools, |pool| {
         let mut tx = pool.begin().await?;
         // The conversations' rows are written first, as a turn alone writes its own: that takes
         // SQLite's write lock at once and locks the rows in PostgreSQL, so no other writer can
-        // slip in between the reads and the inserts. Two PostgreSQL replicas whose batches share
-        // conversations can lock them in opposite orders; PostgreSQL then aborts one of them
-        // (a deadlock, a database error), whose turns are written again one by one.
-        let rows = requests.len().next_power_of_two();
-        let mut touch = sqlx::query_scalar(sql::touch(rows)).bind(now);
-        let padding = std::iter::repeat((Uuid::nil(), "", None, ""));
-        let touched = requests
+        // slip in between the reads and the inserts. They go in order of id: PostgreSQL locks
+        // them in the order of the list, so two replicas whose batches share conversations lock
+        // them in the same order rather than deadlock (which would abort one batch, its turns
+        // then written again one by one).
+        let mut touched: Vec<_> = requests
             .iter()
             .map(|r| (r.conversation, r.owner.as_str(), r.model.as_deref(), r.title.as_str()))
-            .chain(padding)
-            .take(rows);
-        for (id, owner, model, title) in touched {
+            .collect();
+        touched.sort_unstable_by_key(|row| row.0);
+        let rows = requests.len().next_power_of_two();
+        let mut touch = sqlx::query_scalar(sql::touch(dialect, rows)).bind(now);
+        let padding = std::iter::repeat((Uuid::nil(), "", None, ""));
+        for (id, owner, model, title) in touched.into_iter().chain(padding).take(rows) {
             touch = touch.bind(id).bind(owner).bind(model).bind(title);
         }
         // The conversations found, each with its history, read next.
@@ -93,7 +96,7 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             touch.fetch_all(&mut *tx).await?.into_iter().map(|id| (id, Vec::new())).collect();
         if !histories.is_empty() {
             let rows = histories.len().next_power_of_two();
-            let mut select = sqlx::query_as(sql::messages_of(rows));
+            let mut select = sqlx::query_as(sql::messages_of(dialect, rows));
             for id in histories.keys().copied().chain(std::iter::repeat(Uuid::nil())).take(rows) {
                 select = select.bind(id);
             }
@@ -130,7 +133,34 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
         }
         let inserted: Vec<_> = plans.iter().flatten().flat_map(|plan| &plan.rows).collect();
-        insert_messages!(tx, inserted.as_slice());
+        if !inserted.is_empty() {
+            // The rows, then NULL rows up to the statement's size, which it leaves out.
+            let padded = inserted.len().next_power_of_two();
+            let mut insert = sqlx::query(sql::insert_messages(dialect, padded));
+            for row in &inserted {
+                insert = insert
+                    .bind(Some(row.id))
+                    .bind(Some(row.conversation))
+                    .bind(Some(role_text(row.role)))
+                    .bind(Some(row.content))
+                    .bind(Some(row.status.as_str()))
+                    .bind(row.model)
+                    .bind(row.replica)
+                    .bind(Some(row.created_at));
+            }
+            for _ in inserted.len()..padded {
+                insert = insert
+                    .bind(None::<Uuid>)
+                    .bind(None::<Uuid>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<Uuid>)
+                    .bind(None::<Timestamp>);
+            }
+            insert.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
 
         let outcomes = plans

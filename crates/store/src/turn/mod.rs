@@ -116,36 +116,10 @@ impl SqlStore {
     }
 }
 
-/// Inserts `$rows`, a slice of [`NewMessage`](plan::NewMessage)s (or of references to them), in
-/// the transaction `$tx`, with as few statements as [`sql::insert_rows`] allows. A macro, as
-/// [`with_writer!`] is, so it is written once and compiled for each backend.
-macro_rules! insert_messages {
-    ($tx:expr, $rows:expr) => {{
-        let mut rest = $rows;
-        while !rest.is_empty() {
-            let (chunk, after) = rest.split_at($crate::sql::insert_rows(rest.len()));
-            let mut insert = sqlx::query($crate::sql::insert_messages(chunk.len()));
-            for row in chunk {
-                insert = insert
-                    .bind(row.id)
-                    .bind(row.conversation)
-                    .bind($crate::rows::role_text(row.role))
-                    .bind(row.content)
-                    .bind(row.status.as_str())
-                    .bind(row.model)
-                    .bind(row.replica)
-                    .bind(row.created_at);
-            }
-            insert.execute(&mut *$tx).await?;
-            rest = after;
-        }
-    }};
-}
-use insert_messages;
-
 /// Writes one turn in a transaction of its own: the way back when a batch fails, so that a turn
 /// the database refuses fails alone. Its statements are the single-conversation forms of the
-/// batch's, kept apart so that this path does not share a fault with the batched SQL.
+/// batch's (a row per insert), kept apart so that this path does not share a fault with the
+/// batched SQL.
 async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, StoreError> {
     let now = Timestamp::now();
     let history: Vec<StoredMessage> = with_writer!(pools, |pool| {
@@ -172,7 +146,19 @@ async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, Sto
         if let Some(empty) = plan.replaces {
             sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
         }
-        insert_messages!(tx, plan.rows.as_slice());
+        for row in &plan.rows {
+            sqlx::query(sql::INSERT_MESSAGE)
+                .bind(row.id)
+                .bind(row.conversation)
+                .bind(rows::role_text(row.role))
+                .bind(row.content)
+                .bind(row.status.as_str())
+                .bind(row.model)
+                .bind(row.replica)
+                .bind(row.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         plan.history
     });

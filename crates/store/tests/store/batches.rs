@@ -55,8 +55,8 @@ pub async fn concurrent_turns_in_different_conversations_are_stored_together(db:
     let replica = alive(&*store).await;
     let ids = conversations(&*store, &alice, MANY).await;
 
-    // Half start an answer, half do not: batches of odd row counts, inserted
-    // 32 rows at a time (192 = 6 × 32, 33 = 32 + 1).
+    // Half start an answer, half do not: batches of row counts that are not powers of two
+    // (192, 33), so each insert pads its rows out with NULL ones.
     let turns = ids.iter().enumerate().map(|(i, &id)| {
         let (store, alice) = (&store, &alice);
         async move {
