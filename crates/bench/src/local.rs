@@ -47,7 +47,7 @@ async fn once(model: &LocalModel) -> anyhow::Result<Run> {
     anyhow::bail!("the answer ended without Done")
 }
 
-pub async fn run(model_path: &Path, quick: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(model_path: &Path, quick: bool) -> anyhow::Result<()> {
     let config = LocalConfig { model_path: model_path.to_owned(), ..LocalConfig::default() };
     let first_load = Instant::now();
     drop(LocalModel::load(&config)?); // converts and caches the weights if needed

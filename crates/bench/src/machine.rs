@@ -4,7 +4,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// /proc/cpuinfo's "model name".
     pub cpu: String,
     /// /proc/cpuinfo's "vendor_id" (GenuineIntel, AuthenticAMD).
@@ -15,7 +15,7 @@ pub struct Machine {
 
 impl Machine {
     /// This machine; "unknown" where /proc/cpuinfo does not say (not Linux, or not x86).
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         Self::from_cpuinfo(&cpuinfo, cpus)

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub rss_kb: u64,
     /// The high-water mark since the last `reset_peak`.
     pub peak_rss_kb: u64,
@@ -11,7 +11,7 @@ pub struct Sample {
 }
 
 #[derive(Debug)]
-pub struct ProcStats {
+pub(crate) struct ProcStats {
     pid: u32,
 }
 
@@ -19,16 +19,16 @@ pub struct ProcStats {
 const TICKS_PER_SECOND: f64 = 100.0;
 
 impl ProcStats {
-    pub fn new(pid: u32) -> Self {
+    pub(crate) fn new(pid: u32) -> Self {
         Self { pid }
     }
 
     /// Resets VmHWM to the current RSS, so the next peak belongs to the next measurement.
-    pub fn reset_peak(&self) -> anyhow::Result<()> {
+    pub(crate) fn reset_peak(&self) -> anyhow::Result<()> {
         std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").context("cannot reset the peak RSS")
     }
 
-    pub fn sample(&self) -> anyhow::Result<Sample> {
+    pub(crate) fn sample(&self) -> anyhow::Result<Sample> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
         let field = |name: &str| -> anyhow::Result<u64> {
             let line = status.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name}"))?;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// Which paths to measure (`--upstream`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Choice {
+pub(crate) enum Choice {
     Tls,
     Plain,
     Both,
@@ -21,7 +21,7 @@ pub enum Choice {
 
 impl Choice {
     /// TLS first: it is the production path.
-    pub fn paths(self) -> Vec<Upstream> {
+    pub(crate) fn paths(self) -> Vec<Upstream> {
         match self {
             Self::Tls => vec![Upstream::Tls],
             Self::Plain => vec![Upstream::Plain],
@@ -32,7 +32,7 @@ impl Choice {
 
 /// One way of reaching the emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upstream {
+pub(crate) enum Upstream {
     /// HTTPS with ALPN `h2`: Bedrock's path.
     Tls,
     /// `http://`, where the SDK speaks HTTP/1.1.
@@ -40,7 +40,7 @@ pub enum Upstream {
 }
 
 impl Upstream {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Tls => "TLS + HTTP/2",
             Self::Plain => "plain HTTP/1.1",
@@ -48,14 +48,14 @@ impl Upstream {
     }
 
     /// Where the emulator writes its CA's PEM on this path.
-    pub fn ca_path(self) -> Option<PathBuf> {
+    pub(crate) fn ca_path(self) -> Option<PathBuf> {
         (self == Self::Tls)
             .then(|| std::env::temp_dir().join(format!("streambed-bench-{}-ca.pem", std::process::id())))
     }
 }
 
 /// The emulator's arguments for `upstream`, beyond pacing and scenario.
-pub fn emulator_args(upstream: Upstream, h2_max_streams: u32) -> Vec<String> {
+pub(crate) fn emulator_args(upstream: Upstream, h2_max_streams: u32) -> Vec<String> {
     let mut args = vec!["--h2-max-streams".to_owned(), h2_max_streams.to_string()];
     if let Some(ca) = upstream.ca_path() {
         args.extend(["--tls".to_owned(), "--cert-out".to_owned(), ca.display().to_string()]);
@@ -71,7 +71,7 @@ const STREAMS_PER_ADDRESS: usize = 10_000;
 /// [`Clients::of_emulator`]). Each closes a socket once its stream is done (no idle pool)
 /// unless it talks to a TLS upstream, where it keeps one HTTP/2 connection as the SDK does.
 #[derive(Debug)]
-pub struct Clients(Vec<reqwest::Client>);
+pub(crate) struct Clients(Vec<reqwest::Client>);
 
 /// Source addresses for `n` streams.
 fn addresses(n: usize) -> usize {
@@ -86,7 +86,7 @@ impl Clients {
     /// takes the addresses after the last set's, round and round from 127.0.0.1 to .100: a
     /// client's closed sockets stay in TIME_WAIT for a minute, holding their ports, and the
     /// rounds of routes at 100 and 1,000 streams left too few on one address for the 5,000.
-    pub fn plain(n: usize) -> anyhow::Result<Self> {
+    pub(crate) fn plain(n: usize) -> anyhow::Result<Self> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let count = addresses(n);
         let wrapped = |next: usize| if next + count > 100 { 0 } else { next };
@@ -100,7 +100,7 @@ impl Clients {
     /// each connection, as a proxy that speaks HTTP/2 to its targets would send them: the way
     /// to hold 20,000 streams where the open-file limit is 20,000 (one socket per HTTP/1.1
     /// stream would not fit beside the server's upstream connections).
-    pub fn http2(n: usize) -> anyhow::Result<Self> {
+    pub(crate) fn http2(n: usize) -> anyhow::Result<Self> {
         let clients = (0..n.div_ceil(STREAMS_PER_H2_CLIENT).max(1))
             .map(|_| reqwest::Client::builder().tcp_nodelay(true).http2_prior_knowledge().build())
             .collect::<Result<Vec<_>, _>>()?;
@@ -108,7 +108,7 @@ impl Clients {
     }
 
     /// Clients of the server, HTTP/2 or HTTP/1.1.
-    pub fn of_server(n: usize, http2: bool) -> anyhow::Result<Self> {
+    pub(crate) fn of_server(n: usize, http2: bool) -> anyhow::Result<Self> {
         if http2 { Self::http2(n) } else { Self::plain(n) }
     }
 
@@ -116,7 +116,7 @@ impl Clients {
     /// their own (127.0.0.101 on): the server's upstream connections to the same emulator come
     /// from 127.0.0.1, and the floor's closed sockets, in TIME_WAIT for a minute, would
     /// otherwise take the ports those need (at 5,000 plain streams they ran out).
-    pub fn of_emulator(n: usize, upstream: Upstream) -> anyhow::Result<Self> {
+    pub(crate) fn of_emulator(n: usize, upstream: Upstream) -> anyhow::Result<Self> {
         let ca = match upstream.ca_path() {
             Some(path) => Some(ca_certificate(&path)?),
             None => None,
@@ -142,7 +142,7 @@ impl Clients {
 
     /// One request on each client first, so a TLS client has negotiated HTTP/2 before a burst
     /// (until then hyper's pool opens a connection per request).
-    pub async fn warm(&self, emulator: &str) -> anyhow::Result<()> {
+    pub(crate) async fn warm(&self, emulator: &str) -> anyhow::Result<()> {
         for client in &self.0 {
             client.get(format!("{emulator}/_emulator/connections")).send().await?.error_for_status()?;
         }
@@ -150,7 +150,7 @@ impl Clients {
     }
 
     /// The client for stream `i`.
-    pub fn pick(&self, i: usize) -> &reqwest::Client {
+    pub(crate) fn pick(&self, i: usize) -> &reqwest::Client {
         &self.0[i % self.0.len()]
     }
 }
@@ -164,13 +164,13 @@ fn ca_certificate(path: &Path) -> anyhow::Result<reqwest::Certificate> {
 /// Reads the emulator's connection counts over a connection of its own, kept open throughout
 /// (a pooled client), so it adds exactly one to what the emulator counts.
 #[derive(Debug)]
-pub struct Control {
+pub(crate) struct Control {
     client: reqwest::Client,
     emulator: String,
 }
 
 impl Control {
-    pub fn new(upstream: Upstream, emulator: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(upstream: Upstream, emulator: &str) -> anyhow::Result<Self> {
         let builder = reqwest::Client::builder();
         let builder = match upstream.ca_path() {
             Some(path) => builder.tls_certs_only([ca_certificate(&path)?]),
@@ -180,7 +180,7 @@ impl Control {
     }
 
     /// Starts a new peak of open connections, once the load clients' closed sockets are gone.
-    pub async fn reset_peak(&self) -> anyhow::Result<()> {
+    pub(crate) async fn reset_peak(&self) -> anyhow::Result<()> {
         // Sockets a dropped client closed a moment ago may still count as open at the emulator.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         self.client
@@ -192,7 +192,7 @@ impl Control {
     }
 
     /// The most upstream connections open at once since [`Self::reset_peak`], less this one.
-    pub async fn peak(&self) -> anyhow::Result<u64> {
+    pub(crate) async fn peak(&self) -> anyhow::Result<u64> {
         let url = format!("{}/_emulator/connections", self.emulator);
         let counts: Value = self.client.get(url).send().await?.error_for_status()?.json().await?;
         let peak = counts["peakOpen"].as_u64().context("peakOpen in /_emulator/connections")?;
@@ -203,7 +203,7 @@ impl Control {
 /// Raises this process's open-file limit (which the emulator and server inherit) to fit
 /// `streams`: each is a socket here and up to two in the server. Root may raise the hard limit
 /// too; otherwise the soft limit goes to the hard one and the largest levels may fail.
-pub fn raise_nofile(streams: usize) -> anyhow::Result<u64> {
+pub(crate) fn raise_nofile(streams: usize) -> anyhow::Result<u64> {
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let wanted = (3 * streams as u64 + 4096).max(hard);
     if rlimit::setrlimit(rlimit::Resource::NOFILE, wanted, wanted).is_ok() {

@@ -35,7 +35,7 @@ pub(crate) struct CacheUse {
 
 impl PromptCache {
     /// What the request reads and writes, and remembers its prefixes; `None` without cache points.
-    pub fn lookup(&self, model_id: &str, body: &Value) -> Option<CacheUse> {
+    pub(crate) fn lookup(&self, model_id: &str, body: &Value) -> Option<CacheUse> {
         let points = checkpoints(model_id, body);
         let last = points.last()?;
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

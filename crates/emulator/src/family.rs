@@ -77,7 +77,7 @@ impl Model {
 
 /// The foundation model id inside an ARN or inference profile id:
 /// `arn:…:inference-profile/us.anthropic.claude-opus-4-7` → `anthropic.claude-opus-4-7`.
-pub fn base_model_id(model_id: &str) -> &str {
+pub(crate) fn base_model_id(model_id: &str) -> &str {
     let id = model_id.rsplit('/').next().unwrap_or(model_id);
     PROFILE_PREFIXES.iter().find_map(|p| id.strip_prefix(p)).unwrap_or(id)
 }

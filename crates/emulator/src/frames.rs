@@ -33,7 +33,7 @@ fn encode(headers: [(&'static str, &'static str); 3], payload: &Value) -> Bytes 
 }
 
 /// An event frame (`:message-type: event`), headers in the order real Bedrock sends them.
-pub fn event(event_type: &'static str, payload: Value, seq: usize) -> Bytes {
+pub(crate) fn event(event_type: &'static str, payload: Value, seq: usize) -> Bytes {
     encode(
         [(":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")],
         &pad(payload, seq),
@@ -41,7 +41,7 @@ pub fn event(event_type: &'static str, payload: Value, seq: usize) -> Bytes {
 }
 
 /// An in-stream exception frame (`:message-type: exception`).
-pub fn exception(kind: StreamException) -> Bytes {
+pub(crate) fn exception(kind: StreamException) -> Bytes {
     encode(
         [
             (":exception-type", kind.event_type()),

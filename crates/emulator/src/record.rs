@@ -208,11 +208,11 @@ pub(crate) struct StreamTracker {
 }
 
 impl StreamTracker {
-    pub fn new(recorder: Recorder, request_id: String) -> Self {
+    pub(crate) fn new(recorder: Recorder, request_id: String) -> Self {
         Self { recorder, request_id, deltas: 0, finished: false }
     }
 
-    pub fn finish(&mut self, outcome: Outcome) {
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
         self.finished = true;
         self.recorder.finish(&self.request_id, outcome, self.deltas);
     }

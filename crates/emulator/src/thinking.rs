@@ -27,12 +27,12 @@ pub(crate) fn prelude(request: &ChatRequest) -> Vec<ChatEvent> {
 }
 
 /// Base64 of the redacted block's bytes (a blob on the wire).
-pub fn redacted() -> String {
+pub(crate) fn redacted() -> String {
     base64::encode(REDACTED)
 }
 
 /// The signature the emulator gives a reasoning text.
-pub fn sign(text: &str) -> String {
+pub(crate) fn sign(text: &str) -> String {
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
     base64::encode(format!("streambed-emulator-signature:{:016x}", hasher.finish()))

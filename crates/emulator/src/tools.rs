@@ -56,7 +56,7 @@ pub(crate) fn tool_name<'a>(messages: &'a [Message], tool_use_id: &str) -> Optio
 }
 
 /// A plausible value for a JSON Schema: an object with its required properties filled in.
-pub fn example(schema: &Value) -> Value {
+pub(crate) fn example(schema: &Value) -> Value {
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
         return first.clone();
     }

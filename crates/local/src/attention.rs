@@ -19,7 +19,7 @@ const PARALLEL_FROM: usize = 2 * SPAN;
 
 /// Attention heads: query heads share KV heads in equal groups (grouped-query attention).
 #[derive(Debug, Clone, Copy)]
-pub struct Heads {
+pub(crate) struct Heads {
     pub query: usize,
     pub kv: usize,
     pub dim: usize,
@@ -27,28 +27,28 @@ pub struct Heads {
 
 impl Heads {
     /// Query heads per KV head.
-    pub fn group(self) -> usize {
+    pub(crate) fn group(self) -> usize {
         self.query / self.kv
     }
 }
 
 /// One layer's keys (after RoPE) and values, each `[kv head][position][dim]`.
 #[derive(Debug, Default, Clone)]
-pub struct LayerCache {
+pub(crate) struct LayerCache {
     keys: Vec<Vec<f32>>,
     values: Vec<Vec<f32>>,
 }
 
 impl LayerCache {
     /// Appends a chunk's keys and values, both `(1, kv heads, positions, dim)`.
-    pub fn append(&mut self, keys: &Tensor, values: &Tensor) -> Result<()> {
+    pub(crate) fn append(&mut self, keys: &Tensor, values: &Tensor) -> Result<()> {
         extend(&mut self.keys, keys)?;
         extend(&mut self.values, values)
     }
 
     /// The whole cache as `(1, kv heads, positions, dim)` keys and values, for a prompt
     /// chunk's batched attention.
-    pub fn tensors(&self, heads: Heads) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn tensors(&self, heads: Heads) -> Result<(Tensor, Tensor)> {
         let stacked = |cache: &[Vec<f32>]| {
             Tensor::from_vec(cache.concat(), (1, heads.kv, self.positions(heads), heads.dim), &Device::Cpu)
         };
@@ -72,7 +72,7 @@ fn extend(cache: &mut Vec<Vec<f32>>, chunk: &Tensor) -> Result<()> {
 
 /// Attention of one token over every cached position. `query` and the result are
 /// `[query head][dim]`.
-pub fn attend(query: &[f32], cache: &LayerCache, heads: Heads) -> Vec<f32> {
+pub(crate) fn attend(query: &[f32], cache: &LayerCache, heads: Heads) -> Vec<f32> {
     let positions = cache.positions(heads);
     let spans = positions.div_ceil(SPAN);
     // The query heads that share one KV head sit side by side in `query`.

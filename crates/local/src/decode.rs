@@ -20,10 +20,10 @@ fn char_to_byte(c: char) -> Option<u8> {
 
 /// Token id → the bytes it stands for; `None` for control tokens, which are never shown.
 #[derive(Debug)]
-pub struct ByteTable(Vec<Option<Vec<u8>>>);
+pub(crate) struct ByteTable(Vec<Option<Vec<u8>>>);
 
 impl ByteTable {
-    pub fn new<'a>(tokens: impl IntoIterator<Item = &'a str>, control: &HashSet<u32>) -> Self {
+    pub(crate) fn new<'a>(tokens: impl IntoIterator<Item = &'a str>, control: &HashSet<u32>) -> Self {
         let table = tokens
             .into_iter()
             .enumerate()
@@ -38,20 +38,20 @@ impl ByteTable {
         Self(table)
     }
 
-    pub fn bytes(&self, id: u32) -> &[u8] {
+    pub(crate) fn bytes(&self, id: u32) -> &[u8] {
         self.0.get(id as usize).and_then(|b| b.as_deref()).unwrap_or_default()
     }
 }
 
 /// Turns a token stream into text pieces that are always complete UTF-8.
 #[derive(Debug, Default)]
-pub struct Utf8Stream {
+pub(crate) struct Utf8Stream {
     pending: Vec<u8>,
 }
 
 impl Utf8Stream {
     /// Adds a token's bytes; returns the text that became complete, if any.
-    pub fn push(&mut self, bytes: &[u8]) -> Option<String> {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Option<String> {
         self.pending.extend_from_slice(bytes);
         let mut out = String::new();
         loop {
@@ -83,7 +83,7 @@ impl Utf8Stream {
     }
 
     /// What is left at the end of the answer.
-    pub fn finish(&mut self) -> Option<String> {
+    pub(crate) fn finish(&mut self) -> Option<String> {
         let rest = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
         (!rest.is_empty()).then_some(rest)
     }

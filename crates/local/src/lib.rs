@@ -302,7 +302,7 @@ mod tests {
     use std::path::PathBuf;
 
     /// `LOCAL_MODEL_PATH`, else the file `just model` puts in the workspace's `models/`.
-    pub fn model_path() -> PathBuf {
+    pub(crate) fn model_path() -> PathBuf {
         std::env::var_os("LOCAL_MODEL_PATH").map_or_else(
             || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf"),
             PathBuf::from,

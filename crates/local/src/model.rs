@@ -29,7 +29,7 @@ struct Shape {
 /// Keys and values of the tokens seen so far, per layer. One per answer, so every answer
 /// starts from an empty cache.
 #[derive(Debug, Default)]
-pub struct KvCache {
+pub(crate) struct KvCache {
     layers: Vec<LayerCache>,
 }
 
@@ -43,7 +43,7 @@ struct Layer {
 }
 
 /// The loaded network. Immutable: per-answer state lives in [`KvCache`].
-pub struct Model {
+pub(crate) struct Model {
     shape: Shape,
     /// Quantized like the weights, and dequantized a row at a time: the whole table in f32
     /// would be 113 MB.
@@ -62,7 +62,7 @@ pub struct Model {
 
 /// The most common type among a GGUF's matrices: a "Q4_1" file keeps its norms in f32, and
 /// may keep a few matrices in another type.
-pub fn matrix_type(content: &gguf_file::Content) -> Option<GgmlDType> {
+pub(crate) fn matrix_type(content: &gguf_file::Content) -> Option<GgmlDType> {
     let mut counts: Vec<(GgmlDType, usize)> = Vec::new();
     for info in content.tensor_infos.values().filter(|i| i.shape.rank() == 2) {
         match counts.iter_mut().find(|(dtype, _)| *dtype == info.ggml_dtype) {
@@ -74,7 +74,10 @@ pub fn matrix_type(content: &gguf_file::Content) -> Option<GgmlDType> {
 }
 
 impl Model {
-    pub fn from_gguf<R: io::Read + io::Seek>(content: &gguf_file::Content, reader: &mut R) -> Result<Self> {
+    pub(crate) fn from_gguf<R: io::Read + io::Seek>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+    ) -> Result<Self> {
         let metadata = |key: &str| {
             content.metadata.get(key).ok_or_else(|| candle_core::Error::Msg(format!("GGUF has no {key}")))
         };
@@ -116,17 +119,17 @@ impl Model {
         Ok(Self { shape, embeddings, layers, norm, output, cos, sin, quantization, decode })
     }
 
-    pub fn quantization(&self) -> GgmlDType {
+    pub(crate) fn quantization(&self) -> GgmlDType {
         self.quantization
     }
 
     /// The kernels a decode step runs on, as measured at load.
-    pub fn decode(&self) -> DecodeChoice {
+    pub(crate) fn decode(&self) -> DecodeChoice {
         self.decode
     }
 
     /// Runs `tokens`, the first at `position`, and returns the logits for the token after the last.
-    pub fn forward(&self, cache: &mut KvCache, tokens: &[u32], position: usize) -> Result<Tensor> {
+    pub(crate) fn forward(&self, cache: &mut KvCache, tokens: &[u32], position: usize) -> Result<Tensor> {
         let seq_len = tokens.len();
         if seq_len == 0 {
             candle_core::bail!("no tokens to run");

@@ -20,7 +20,7 @@ use crate::decode_kernels::{DecodeChoice, DecodeKernels, alternating_medians};
 
 /// Weight matrices that read the same input, so the input is padded and quantized once for
 /// all of them.
-pub struct Projections {
+pub(crate) struct Projections {
     matmuls: Vec<QMatMul>,
     /// The same weights unpadded, for a single row, where [`DecodeKernels::Rows`] was chosen.
     rows: Vec<QMatMul>,
@@ -29,12 +29,12 @@ pub struct Projections {
 }
 
 impl Projections {
-    pub fn new(weights: Vec<QTensor>, decode: DecodeKernels) -> Result<Self> {
+    pub(crate) fn new(weights: Vec<QTensor>, decode: DecodeKernels) -> Result<Self> {
         Self::shared(weights.into_iter().map(Arc::new).collect(), decode)
     }
 
     /// Over weights that may be used elsewhere too (the tied embeddings), copied only to pad.
-    pub fn shared(weights: Vec<Arc<QTensor>>, decode: DecodeKernels) -> Result<Self> {
+    pub(crate) fn shared(weights: Vec<Arc<QTensor>>, decode: DecodeKernels) -> Result<Self> {
         let (_, k) = weights[0].shape().dims2()?;
         let pad = padded_width(k, weights[0].dtype()) - k;
         let rows = if pad > 0 && decode == DecodeKernels::Rows {
@@ -51,7 +51,7 @@ impl Projections {
 
     /// The output head, with the decode kernels chosen by timing it both ways on one row: the
     /// largest matrix of the network, so the one where reading the weights counts most.
-    pub fn tuned_head(head: Arc<QTensor>) -> Result<(Self, DecodeChoice)> {
+    pub(crate) fn tuned_head(head: Arc<QTensor>) -> Result<(Self, DecodeChoice)> {
         if !kernel_path().pads() {
             return Ok((Self::shared(vec![head], DecodeKernels::Rows)?, DecodeChoice::unpadded()));
         }
@@ -74,7 +74,7 @@ impl Projections {
     }
 
     /// The `N` projections of `x`, in the order the weights were given.
-    pub fn forward<const N: usize>(&self, x: &Tensor) -> Result<[Tensor; N]> {
+    pub(crate) fn forward<const N: usize>(&self, x: &Tensor) -> Result<[Tensor; N]> {
         let outputs = self.outputs(x)?;
         outputs
             .try_into()

@@ -4,7 +4,8 @@
 use streambed_core::{Message, Role};
 
 /// The system prompt the template inserts when the conversation brings none.
-pub const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
+pub(crate) const DEFAULT_SYSTEM: &str =
+    "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 /// One turn in ChatML, with control-token look-alikes in the text defused so a message cannot
 /// close its own turn and forge another (the tokenizer matches special tokens anywhere).
@@ -15,16 +16,16 @@ fn turn(role: &str, content: &str) -> String {
 /// Each message as its own turn. Turns are separated by control tokens, so tokenizing them one
 /// by one gives the same ids as tokenizing the whole prompt, and lets old turns be dropped
 /// without tokenizing again.
-pub fn message_turns(messages: &[Message]) -> impl Iterator<Item = String> {
+pub(crate) fn message_turns(messages: &[Message]) -> impl Iterator<Item = String> {
     messages.iter().map(|m| turn(role_name(m.role), &m.text()))
 }
 
-pub fn system_turn(system: Option<&str>) -> String {
+pub(crate) fn system_turn(system: Option<&str>) -> String {
     turn("system", system.unwrap_or(DEFAULT_SYSTEM))
 }
 
 /// Where the model's answer begins.
-pub const ASSISTANT_OPEN: &str = "<|im_start|>assistant\n";
+pub(crate) const ASSISTANT_OPEN: &str = "<|im_start|>assistant\n";
 
 fn role_name(role: Role) -> &'static str {
     match role {
@@ -38,7 +39,7 @@ mod tests {
     use super::*;
 
     /// The whole prompt: system turn, the conversation, and the open assistant turn.
-    pub fn render(system: Option<&str>, messages: &[Message]) -> String {
+    pub(super) fn render(system: Option<&str>, messages: &[Message]) -> String {
         let turns: String = message_turns(messages).collect();
         format!("{}{turns}{ASSISTANT_OPEN}", system_turn(system))
     }

@@ -12,7 +12,7 @@ use crate::{LoadError, decode::ByteTable};
 
 /// The tokenizer plus what generation needs to know about its special tokens.
 #[derive(Debug)]
-pub struct ChatTokenizer {
+pub(crate) struct ChatTokenizer {
     inner: Tokenizer,
     bytes: ByteTable,
     /// `<|im_end|>` and `<|endoftext|>`: either ends the answer.
@@ -20,7 +20,7 @@ pub struct ChatTokenizer {
 }
 
 impl ChatTokenizer {
-    pub fn from_gguf(content: &gguf_file::Content) -> Result<Self, LoadError> {
+    pub(crate) fn from_gguf(content: &gguf_file::Content) -> Result<Self, LoadError> {
         let mut inner = Tokenizer::from_gguf(content).map_err(LoadError::model)?;
         // candle does not know `pre = "smollm"` and falls back to GPT-2's pre-tokenizer with a
         // prefix space, which mangles the chat template (`Ġuser`). SmolLM2's own tokenizer.json
@@ -51,27 +51,27 @@ impl ChatTokenizer {
     }
 
     /// Token ids for text that may contain control tokens (the rendered chat template).
-    pub fn encode(&self, text: &str) -> Vec<u32> {
+    pub(crate) fn encode(&self, text: &str) -> Vec<u32> {
         // Encoding a valid &str cannot fail for a BPE model built from a full vocabulary.
         self.inner.encode(text, false).map(|e| e.get_ids().to_vec()).unwrap_or_default()
     }
 
-    pub fn bytes(&self, id: u32) -> &[u8] {
+    pub(crate) fn bytes(&self, id: u32) -> &[u8] {
         self.bytes.bytes(id)
     }
 
-    pub fn is_stop(&self, id: u32) -> bool {
+    pub(crate) fn is_stop(&self, id: u32) -> bool {
         self.stop.contains(&id)
     }
 
     /// The reference decoder, for tests of the streaming one.
     #[cfg(test)]
-    pub fn decode(&self, ids: &[u32]) -> String {
+    pub(crate) fn decode(&self, ids: &[u32]) -> String {
         self.inner.decode(ids, true).unwrap_or_default()
     }
 
     #[cfg(test)]
-    pub fn id(&self, token: &str) -> u32 {
+    pub(crate) fn id(&self, token: &str) -> u32 {
         self.inner.token_to_id(token).unwrap_or_else(|| panic!("{token} is in the vocabulary"))
     }
 }

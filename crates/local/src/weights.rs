@@ -22,7 +22,7 @@ fn cache_path(model: &Path) -> PathBuf {
 }
 
 /// Loads the model and its tokenizer, converting and caching the weights on first use.
-pub fn load(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
+pub(crate) fn load(path: &Path) -> Result<(Model, ChatTokenizer), LoadError> {
     if !path.is_file() {
         return Err(LoadError::Missing(path.to_owned()));
     }

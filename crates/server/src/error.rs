@@ -23,13 +23,13 @@ tokio::task_local! {
 
 /// Middleware: makes the request id (set by the outer `request_id::assign`) available to every
 /// [`AppError`] built while the request is handled, so each error body names it.
-pub async fn with_request_id(request: Request, next: Next) -> Response {
+pub(crate) async fn with_request_id(request: Request, next: Next) -> Response {
     let id = request_id(request.headers()).to_owned();
     CURRENT_REQUEST_ID.scope(id, next.run(request)).await
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     /// The request is malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
@@ -216,7 +216,7 @@ impl IntoResponse for AppError {
 
 /// `axum::Json`, with its rejections in our error shape and statuses (400 for any invalid JSON).
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
@@ -238,7 +238,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 /// `axum::extract::Query`, with its rejections in our error shape (400).
 #[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;

@@ -63,9 +63,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// The whole application, ready to serve; tests call this with the emulator behind `models`.
-/// Call it inside a Tokio runtime: it starts a background task that keeps memory flat.
-pub fn app(config: &Config, models: Models, conversations: Conversations, shutdown: Shutdown) -> Router {
+/// The whole application, ready to serve, and the upkeep its state needs while it serves;
+/// tests call this with the emulator behind `models`. It starts nothing: the caller runs the
+/// upkeep ([`Upkeep::spawn`]), as it does the conversations' own.
+pub fn app(
+    config: &Config,
+    models: Models,
+    conversations: Conversations,
+    shutdown: Shutdown,
+) -> (Router, Upkeep) {
     let metrics = Arc::new(Metrics::default());
     if let Some(redis) = &conversations.redis {
         redis.count_failures_in(Arc::clone(&metrics));
@@ -73,7 +79,7 @@ pub fn app(config: &Config, models: Models, conversations: Conversations, shutdo
     let rate = RateLimit::new(&config.limits, conversations.redis.as_ref());
     let auth =
         Authenticator::new(&config.auth, config.limits.trusted_proxy_hops, conversations.redis.as_ref());
-    tokio::spawn(upkeep(Arc::downgrade(&metrics), rate.as_ref().map(Arc::downgrade)));
+    let upkeep = Upkeep { metrics: Arc::downgrade(&metrics), rate: rate.as_ref().map(Arc::downgrade) };
     let state = Arc::new(AppState {
         models,
         reasoning: config.models.reasoning,
@@ -89,7 +95,7 @@ pub fn app(config: &Config, models: Models, conversations: Conversations, shutdo
     });
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     // Listed innermost first: each `.layer` wraps everything above it.
-    routes::router(state, auth, rate)
+    let router = routes::router(state, auth, rate)
         .layer(from_fn(error::with_request_id))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -106,20 +112,34 @@ pub fn app(config: &Config, models: Models, conversations: Conversations, shutdo
         }))
         .layer(from_fn(request_id::assign))
         // Outermost: whatever prints headers (a debug log, a panic message) shows `Sensitive`.
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, auth::X_API_KEY]))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, auth::X_API_KEY]));
+    (router, upkeep)
 }
 
-/// Every minute: fold histogram samples into buckets, forget clients the rate limiter no longer
-/// needs. Ends when the app is dropped.
-async fn upkeep(metrics: Weak<Metrics>, rate: Option<Weak<RateLimit>>) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
-    every.tick().await;
-    loop {
+/// Every minute while the app lives: fold histogram samples into buckets, forget clients the
+/// rate limiter no longer needs. It holds neither, so it ends once the app is dropped.
+#[derive(Debug)]
+pub struct Upkeep {
+    metrics: Weak<Metrics>,
+    rate: Option<Weak<RateLimit>>,
+}
+
+impl Upkeep {
+    /// Runs on a task of its own, inside a Tokio runtime.
+    pub fn spawn(self) {
+        tokio::spawn(self.run());
+    }
+
+    async fn run(self) {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
         every.tick().await;
-        let Some(metrics) = metrics.upgrade() else { return };
-        metrics.upkeep();
-        if let Some(rate) = rate.as_ref().and_then(Weak::upgrade) {
-            rate.forget_idle_clients();
+        loop {
+            every.tick().await;
+            let Some(metrics) = self.metrics.upgrade() else { return };
+            metrics.upkeep();
+            if let Some(rate) = self.rate.as_ref().and_then(Weak::upgrade) {
+                rate.forget_idle_clients();
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::{
 /// one atomic per check). With Redis, the same GCRA runs there, so all replicas share one
 /// allowance; this replica's own count is kept too, and decides while Redis cannot.
 #[derive(Debug)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     limiter: DefaultKeyedRateLimiter<String>,
     shared: Option<SharedRate>,
     trusted_proxy_hops: usize,
@@ -37,7 +37,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// `None` when `RATE_LIMIT_PER_MINUTE` is 0.
-    pub fn new(limits: &Limits, redis: Option<&Redis>) -> Option<Arc<Self>> {
+    pub(crate) fn new(limits: &Limits, redis: Option<&Redis>) -> Option<Arc<Self>> {
         let per_minute = NonZeroU32::new(limits.rate_per_minute)?;
         let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
@@ -46,7 +46,7 @@ impl RateLimit {
     }
 
     /// Forgets clients whose allowance is full again, so the table does not grow forever.
-    pub fn forget_idle_clients(&self) {
+    pub(crate) fn forget_idle_clients(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
@@ -74,7 +74,7 @@ impl RateLimit {
 
 /// Middleware: 429 with `Retry-After` once a client is over its rate. The client is its API key
 /// or token subject when authenticated, else its IP address.
-pub async fn rate_limit(
+pub(crate) async fn rate_limit(
     State(limit): State<Arc<RateLimit>>,
     request: Request,
     next: Next,
@@ -96,7 +96,7 @@ pub async fn rate_limit(
 /// The client's address: the peer, or with `hops` trusted proxies in front (each appending the
 /// address it saw to `X-Forwarded-For`), the entry the outermost trusted proxy appended.
 /// Entries further left were written by the client and could be forged.
-pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
+pub(crate) fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
     if hops == 0 {
         return peer;
     }
@@ -112,24 +112,24 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Opti
 
 /// The cap on answers streaming at once.
 #[derive(Debug)]
-pub struct StreamSlots {
+pub(crate) struct StreamSlots {
     free: Arc<Semaphore>,
     active: Gauge,
 }
 
 /// Held by a streaming answer; frees its place when the stream ends or the client leaves.
 #[derive(Debug)]
-pub struct StreamSlot {
+pub(crate) struct StreamSlot {
     _permit: OwnedSemaphorePermit,
     active: Gauge,
 }
 
 impl StreamSlots {
-    pub fn new(max: usize, active: Gauge) -> Self {
+    pub(crate) fn new(max: usize, active: Gauge) -> Self {
         Self { free: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))), active }
     }
 
-    pub fn take(&self) -> Result<StreamSlot, AppError> {
+    pub(crate) fn take(&self) -> Result<StreamSlot, AppError> {
         let permit = Arc::clone(&self.free).try_acquire_owned().map_err(|_| AppError::Busy)?;
         self.active.increment(1.0);
         Ok(StreamSlot { _permit: permit, active: self.active.clone() })

@@ -72,7 +72,8 @@ async fn main() -> anyhow::Result<()> {
     conversations.spawn_upkeep();
 
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, models, conversations.clone(), shutdown.clone());
+    let (app, upkeep) = streambed_server::app(&config, models, conversations.clone(), shutdown.clone());
+    upkeep.spawn();
     let listener = streambed_server::listen((config.host, config.port).into())
         .with_context(|| format!("cannot listen on {}:{} (set HOST/PORT)", config.host, config.port))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

@@ -34,7 +34,7 @@ const INTER_TOKEN_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     pub active_streams: Gauge,
@@ -97,7 +97,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, route: String, method: &'static str, status: u16) {
+    pub(crate) fn request(&self, route: String, method: &'static str, status: u16) {
         let labels = vec![
             Label::new("route", route),
             Label::from_static_parts("method", method),
@@ -106,33 +106,37 @@ impl Metrics {
         self.recorder.register_counter(&Key::from_parts(REQUESTS, labels), &METADATA).increment(1);
     }
 
-    pub fn upstream_error(&self, code: &'static str) {
+    pub(crate) fn upstream_error(&self, code: &'static str) {
         let key = Key::from_parts(UPSTREAM_ERRORS, vec![Label::from_static_parts("code", code)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
     /// A Redis call that failed; `use` is what it was for (`frames`, `follow`, `stop`,
     /// `rate_limit`, `lockout`).
-    pub fn redis_error(&self, purpose: &'static str) {
+    pub(crate) fn redis_error(&self, purpose: &'static str) {
         let key = Key::from_parts(REDIS_ERRORS, vec![Label::from_static_parts("use", purpose)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
     /// The prompt-cache figures of a finished answer.
-    pub fn usage(&self, usage: &streambed_core::Usage) {
+    pub(crate) fn usage(&self, usage: &streambed_core::Usage) {
         self.cache_read_tokens.increment(usage.cache_read_input_tokens.unwrap_or(0).into());
         self.cache_write_tokens.increment(usage.cache_write_input_tokens.unwrap_or(0).into());
     }
 
     /// Folds recorded histogram samples into their buckets so memory stays flat between scrapes.
-    pub fn upkeep(&self) {
+    pub(crate) fn upkeep(&self) {
         self.handle.run_upkeep();
     }
 }
 
 /// Middleware: counts every request by its route pattern and a known method name (never the raw
 /// path or an arbitrary method, which would let clients create unbounded series).
-pub async fn count_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub(crate) async fn count_requests(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = match *request.method() {
         Method::GET => "GET",
@@ -150,6 +154,6 @@ pub async fn count_requests(State(metrics): State<Arc<Metrics>>, request: Reques
 }
 
 /// `GET /metrics` in the Prometheus text format.
-pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.handle.render())
 }

@@ -12,7 +12,7 @@ use crate::{AppState, Config, auth::Principal, error::AppError};
 
 /// How owners are found, decided once from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnerPolicy {
+pub(crate) enum OwnerPolicy {
     /// Each authenticated principal owns its conversations.
     Principal,
     /// One local owner: no authentication, on loopback or by `CONVERSATIONS_WITHOUT_AUTH`.
@@ -26,7 +26,7 @@ const LOCAL: &str = "local";
 
 impl OwnerPolicy {
     /// The policy and why, for the start-up log.
-    pub fn new(config: &Config) -> (Self, &'static str) {
+    pub(crate) fn new(config: &Config) -> (Self, &'static str) {
         if config.auth.is_enabled() {
             (Self::Principal, "authentication is on: each key or token subject has its own")
         } else if config.host.is_loopback() {
@@ -41,7 +41,7 @@ impl OwnerPolicy {
         }
     }
 
-    pub fn owner(self, principal: Option<&Principal>) -> Result<Owner, AppError> {
+    pub(crate) fn owner(self, principal: Option<&Principal>) -> Result<Owner, AppError> {
         match (self, principal) {
             (Self::Principal, Some(principal)) => Ok(Owner(principal.id())),
             // The auth layer runs before every conversation route, so a principal is always
@@ -54,7 +54,7 @@ impl OwnerPolicy {
 
 /// Extractor: the owner of the conversations this request may touch.
 #[derive(Debug)]
-pub struct RequestOwner(pub Owner);
+pub(crate) struct RequestOwner(pub Owner);
 
 impl FromRequestParts<Arc<AppState>> for RequestOwner {
     type Rejection = AppError;

@@ -24,7 +24,7 @@ use crate::{
 /// One answer in progress: the provider stream, bounded by the request deadline, the shutdown
 /// cut-off and (for a stored conversation's answer) Stop, with what it reports. Dropping it
 /// drops the upstream request.
-pub struct Answer {
+pub(crate) struct Answer {
     upstream: ChatStream,
     report: ChatReport,
     /// Oldest turns of a stored conversation left out of the request, reported in `done`.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
-    pub fn new(
+    pub(crate) fn new(
         upstream: ChatStream,
         report: ChatReport,
         token: AnswerToken,
@@ -59,20 +59,20 @@ impl Answer {
     }
 
     /// Says in `done` that the oldest `n` turns of the conversation were left out.
-    pub fn with_dropped_turns(mut self, n: usize) -> Self {
+    pub(crate) fn with_dropped_turns(mut self, n: usize) -> Self {
         self.dropped_turns = n;
         self
     }
 
     /// The next event, counted in the metrics; an `Err` or a `Done` is the last. For an answer
     /// that can be stopped, see [`Answer::next_unless_stopped`].
-    pub async fn next(&mut self) -> Result<ChatEvent, ProviderError> {
+    pub(crate) async fn next(&mut self) -> Result<ChatEvent, ProviderError> {
         // Only a stored conversation's answer is stopped; any other ends at the cut-off.
         self.next_unless_stopped().await.unwrap_or_else(|| Err(cut_off()))
     }
 
     /// [`Answer::next`], or `None` at Stop, which is looked at first.
-    pub async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
+    pub(crate) async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
         let next = tokio::select! {
             biased;
             () = &mut self.ended => {
@@ -107,7 +107,7 @@ impl Answer {
 
     /// The SSE frame for an event `next` returned; `None` for what a chat reader never sees
     /// (reasoning signatures, tool calls).
-    pub fn frame(&self, event: &Result<ChatEvent, ProviderError>) -> Option<sse::Frame> {
+    pub(crate) fn frame(&self, event: &Result<ChatEvent, ProviderError>) -> Option<sse::Frame> {
         Some(match event {
             Ok(ChatEvent::Text(text)) => sse::token(text),
             Ok(ChatEvent::Reasoning(text)) => sse::reasoning(text),
@@ -120,13 +120,13 @@ impl Answer {
     }
 
     /// Records that the answer was ended on purpose (Stop), not by the client leaving.
-    pub fn stopped(&mut self) {
+    pub(crate) fn stopped(&mut self) {
         self.report.end("stopped");
     }
 
     /// Drops the upstream request now (the Bedrock connection closes, the local model stops);
     /// the answer has nothing more to read.
-    pub fn drop_upstream(&mut self) {
+    pub(crate) fn drop_upstream(&mut self) {
         self.upstream = Box::pin(futures_util::stream::empty());
     }
 }
@@ -134,7 +134,7 @@ impl Answer {
 /// Starts an answer whose response owns it, for any of the APIs: refused while the server
 /// drains, held to `MAX_CONCURRENT_STREAMS`, and opened within the request deadline (errors so
 /// far are still plain HTTP). `started` is when the request arrived.
-pub async fn open(
+pub(crate) async fn open(
     state: &AppState,
     model: &dyn ChatModel,
     request: ChatRequest,
@@ -156,18 +156,18 @@ pub async fn open(
 }
 
 /// An answer still running at the shutdown cut-off.
-pub fn cut_off() -> ProviderError {
+pub(crate) fn cut_off() -> ProviderError {
     ProviderError::new(
         ErrorKind::ShuttingDown,
         "The server is restarting and could not finish this answer. Send it again.",
     )
 }
 
-pub fn shutting_down() -> ProviderError {
+pub(crate) fn shutting_down() -> ProviderError {
     ProviderError::new(ErrorKind::ShuttingDown, "The server is restarting. Try again in a moment.")
 }
 
-pub fn deadline_exceeded() -> ProviderError {
+pub(crate) fn deadline_exceeded() -> ProviderError {
     ProviderError::new(
         ErrorKind::Timeout,
         "The answer took longer than this server allows (REQUEST_TIMEOUT_SECONDS). Ask for a shorter answer.",
@@ -176,7 +176,7 @@ pub fn deadline_exceeded() -> ProviderError {
 
 /// What one chat reports: timings and counts as metrics while it runs, one log line at the end.
 #[derive(Debug)]
-pub struct ChatReport {
+pub(crate) struct ChatReport {
     pub request_id: String,
     pub model: String,
     metrics: Arc<Metrics>,
@@ -188,7 +188,7 @@ pub struct ChatReport {
 }
 
 impl ChatReport {
-    pub fn new(request_id: String, model: String, started: Instant, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(request_id: String, model: String, started: Instant, metrics: Arc<Metrics>) -> Self {
         Self {
             request_id,
             model,
@@ -249,7 +249,7 @@ impl Drop for ChatReport {
 
 /// The SSE events of a stateless answer: the response owns the answer, so a client that leaves
 /// drops the upstream request with it.
-pub fn events(mut answer: Answer) -> impl Stream<Item = Result<Event, Infallible>> {
+pub(crate) fn events(mut answer: Answer) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         yield Ok(sse::keep_alive());
         loop {

@@ -10,7 +10,7 @@ use axum::{
 };
 use uuid::Uuid;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest id kept from a caller.
 const MAX_CHARS: usize = 128;
@@ -18,13 +18,13 @@ const MAX_CHARS: usize = 128;
 const LOGGED_PREFIX: usize = 16;
 
 /// The request's id, as [`assign`] left it.
-pub fn request_id(headers: &HeaderMap) -> &str {
+pub(crate) fn request_id(headers: &HeaderMap) -> &str {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
 /// Middleware, outermost: keeps the caller's id if [`acceptable`], else replaces it with a UUID
 /// and logs that (with only an escaped prefix of what was sent); echoes the id on the response.
-pub async fn assign(mut request: Request, next: Next) -> Response {
+pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
     let id = match request.headers().get(REQUEST_ID) {
         Some(given) if acceptable(given.as_bytes()) => given.clone(),
         given => {

@@ -46,7 +46,7 @@ impl Shutdown {
 /// an answer polls it before every event, and the cut-off's own lock would be shared by every
 /// open stream on every worker thread.
 #[derive(Debug, Clone)]
-pub struct AnswerToken {
+pub(crate) struct AnswerToken {
     own: CancellationToken,
     /// Set by Stop before it cancels `own`: anything else that cancels it is the cut-off.
     stopped: Arc<AtomicBool>,

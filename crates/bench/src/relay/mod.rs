@@ -79,7 +79,7 @@ impl Drop for Service {
 
 /// Options for the relay benchmark.
 #[derive(Debug)]
-pub struct Options {
+pub(crate) struct Options {
     pub bin_dir: PathBuf,
     pub levels: Vec<usize>,
     pub tokens: usize,
@@ -100,7 +100,7 @@ pub struct Options {
     pub client_http2: bool,
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let most = options.levels.iter().copied().max().unwrap_or(1);
     let limit = upstream::raise_nofile(most)?;
     if limit < 3 * most as u64 {

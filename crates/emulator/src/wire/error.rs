@@ -10,7 +10,7 @@ use super::{ERROR_TYPE, REQUEST_ID};
 
 /// An error reply before any stream starts, as Bedrock sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BedrockError {
+pub(crate) struct BedrockError {
     pub status: StatusCode,
     /// The error shape name, e.g. `ThrottlingException`.
     pub name: &'static str,
@@ -22,16 +22,16 @@ impl BedrockError {
         Self { status, name, message: message.into() }
     }
 
-    pub fn validation(message: impl Into<String>) -> Self {
+    pub(crate) fn validation(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
 
     /// A request the model refused: Converse relays Anthropic's message after this prefix.
-    pub fn model_refused(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn model_refused(message: impl std::fmt::Display) -> Self {
         Self::validation(format!("The model returned the following errors: {message}"))
     }
 
-    pub fn access_denied() -> Self {
+    pub(crate) fn access_denied() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
@@ -39,11 +39,11 @@ impl BedrockError {
         )
     }
 
-    pub fn no_streaming() -> Self {
+    pub(crate) fn no_streaming() -> Self {
         Self::validation("The model is unsupported for streaming. Use Converse instead of ConverseStream.")
     }
 
-    pub fn throttling() -> Self {
+    pub(crate) fn throttling() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "ThrottlingException",
@@ -51,7 +51,7 @@ impl BedrockError {
         )
     }
 
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -59,7 +59,7 @@ impl BedrockError {
         )
     }
 
-    pub fn model_timeout() -> Self {
+    pub(crate) fn model_timeout() -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             "ModelTimeoutException",
@@ -67,15 +67,15 @@ impl BedrockError {
         )
     }
 
-    pub fn service_unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException", message)
     }
 
-    pub fn into_response(self, request_id: &str) -> Response {
+    pub(crate) fn into_response(self, request_id: &str) -> Response {
         let error_type = format!("{}:http://internal.amazon.com/coral/com.amazon.bedrock/", self.name);
         let mut response = (self.status, axum::Json(json!({ "message": self.message }))).into_response();
         let headers = response.headers_mut();

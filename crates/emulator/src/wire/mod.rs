@@ -8,9 +8,9 @@ mod response;
 
 use axum::http::HeaderName;
 
-pub use error::BedrockError;
-pub use request::{Converse, Thinking, content_block, parse_request, tool_spec};
-pub use response::{converse_response, metadata};
+pub(crate) use error::BedrockError;
+pub(crate) use request::{Converse, Thinking, content_block, parse_request, tool_spec};
+pub(crate) use response::{converse_response, metadata};
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");

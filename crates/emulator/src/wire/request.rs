@@ -12,7 +12,7 @@ use super::BedrockError;
 
 /// A parsed Converse body.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Converse {
+pub(crate) struct Converse {
     pub request: ChatRequest,
     /// `additionalModelRequestFields.thinking`, as asked.
     pub thinking: Option<Thinking>,
@@ -24,7 +24,7 @@ pub struct Converse {
 
 /// The Anthropic `thinking` member, as asked (the rules need more than [`Reasoning`] keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Thinking {
+pub(crate) enum Thinking {
     Enabled {
         budget_tokens: Option<u64>,
     },
@@ -35,7 +35,7 @@ pub enum Thinking {
 }
 
 impl Thinking {
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         matches!(self, Self::Enabled { .. } | Self::Adaptive)
     }
 }
@@ -93,7 +93,7 @@ fn malformed(error: impl std::fmt::Display) -> BedrockError {
 }
 
 /// Parses a request body as Bedrock would validate it.
-pub fn parse_request(body: &Value) -> Result<Converse, BedrockError> {
+pub(crate) fn parse_request(body: &Value) -> Result<Converse, BedrockError> {
     let parsed = ConverseBody::deserialize(body).map_err(malformed)?;
     let messages = parsed.messages.into_iter().map(message).collect::<Result<Vec<_>, _>>()?;
     if messages.first().is_none_or(|m| m.role != Role::User) {
@@ -147,7 +147,7 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 
 /// One Converse content block as a core block; `None` for the kinds the core does not carry
 /// (cache points, images, documents, guard content).
-pub fn content_block(block: &Value) -> Option<Content> {
+pub(crate) fn content_block(block: &Value) -> Option<Content> {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
         return Some(Content::Text(text.to_owned()));
     }
@@ -189,7 +189,7 @@ pub fn content_block(block: &Value) -> Option<Content> {
 }
 
 /// A `toolConfig.tools` entry; `None` for cache points and system tools.
-pub fn tool_spec(tool: &Value) -> Option<ToolSpec> {
+pub(crate) fn tool_spec(tool: &Value) -> Option<ToolSpec> {
     let spec = tool.get("toolSpec")?;
     Some(ToolSpec {
         name: str_of(spec, "name").to_owned(),

@@ -6,7 +6,7 @@ use streambed_core::{Completion, Usage};
 use crate::answer::OutputBlock;
 
 /// The Converse (non-streaming) response body.
-pub fn converse_response(blocks: &[OutputBlock], done: &Completion, latency_ms: u64) -> Value {
+pub(crate) fn converse_response(blocks: &[OutputBlock], done: &Completion, latency_ms: u64) -> Value {
     let content: Vec<Value> = blocks.iter().map(block_json).collect();
     let mut body = json!({
         "metrics": { "latencyMs": latency_ms },
@@ -21,7 +21,7 @@ pub fn converse_response(blocks: &[OutputBlock], done: &Completion, latency_ms: 
 }
 
 /// The payload of ConverseStream's last event.
-pub fn metadata(done: &Completion, latency_ms: u64) -> Value {
+pub(crate) fn metadata(done: &Completion, latency_ms: u64) -> Value {
     let mut metadata = json!({ "usage": usage_json(done.usage), "metrics": { "latencyMs": latency_ms } });
     if let Some(tier) = &done.service_tier {
         metadata["serviceTier"] = json!({ "type": tier });

@@ -18,18 +18,18 @@ use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 use streambed_emulator::{Emulator, RunningEmulator};
 
-pub const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+pub(crate) const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
 
-pub struct TestEmulator {
+pub(crate) struct TestEmulator {
     pub emulator: RunningEmulator,
     pub client: Client,
 }
 
-pub async fn spawn() -> TestEmulator {
+pub(crate) async fn spawn() -> TestEmulator {
     spawn_with(Emulator::scripted()).await
 }
 
-pub async fn spawn_with(emulator: Emulator) -> TestEmulator {
+pub(crate) async fn spawn_with(emulator: Emulator) -> TestEmulator {
     let emulator = emulator.spawn().await.expect("emulator binds a loopback port");
     let client = Client::from_conf(config_builder(&emulator).build());
     TestEmulator { emulator, client }
@@ -37,7 +37,7 @@ pub async fn spawn_with(emulator: Emulator) -> TestEmulator {
 
 /// The emulator over HTTPS, and an SDK client whose HTTP client trusts its CA (besides the
 /// platform's roots), built with the SDK's own TLS API as any SDK user would.
-pub async fn spawn_tls_with(emulator: Emulator) -> TestEmulator {
+pub(crate) async fn spawn_tls_with(emulator: Emulator) -> TestEmulator {
     let emulator = emulator.spawn_tls().await.expect("emulator binds a loopback port");
     let ca = std::fs::read(emulator.ca_bundle().expect("a TLS emulator has a CA")).expect("the CA file");
     let trust = tls::TrustStore::default().with_pem_certificate(ca);
@@ -50,7 +50,7 @@ pub async fn spawn_tls_with(emulator: Emulator) -> TestEmulator {
 }
 
 /// The SDK's configuration for `emulator`, short of its HTTP client.
-pub fn config_builder(emulator: &RunningEmulator) -> aws_sdk_bedrockruntime::config::Builder {
+pub(crate) fn config_builder(emulator: &RunningEmulator) -> aws_sdk_bedrockruntime::config::Builder {
     aws_sdk_bedrockruntime::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -60,7 +60,7 @@ pub fn config_builder(emulator: &RunningEmulator) -> aws_sdk_bedrockruntime::con
         .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
 }
 
-pub fn user(text: &str) -> Message {
+pub(crate) fn user(text: &str) -> Message {
     Message::builder()
         .role(ConversationRole::User)
         .content(ContentBlock::Text(text.into()))
@@ -69,16 +69,16 @@ pub fn user(text: &str) -> Message {
 }
 
 /// A user turn of any blocks (tool results, cache points).
-pub fn message_of(content: Vec<ContentBlock>) -> Message {
+pub(crate) fn message_of(content: Vec<ContentBlock>) -> Message {
     Message::builder().role(ConversationRole::User).set_content(Some(content)).build().expect("valid")
 }
 
-pub fn assistant(content: Vec<ContentBlock>) -> Message {
+pub(crate) fn assistant(content: Vec<ContentBlock>) -> Message {
     Message::builder().role(ConversationRole::Assistant).set_content(Some(content)).build().expect("valid")
 }
 
 /// A JSON value as the SDK's `Document` (tool schemas, tool input, additional model fields).
-pub fn document(value: &Value) -> Document {
+pub(crate) fn document(value: &Value) -> Document {
     match value {
         Value::Null => Document::Null,
         Value::Bool(b) => Document::Bool(*b),
@@ -94,7 +94,7 @@ pub fn document(value: &Value) -> Document {
 }
 
 /// Every event of a stream that must end normally.
-pub async fn events(mut output: StreamOutput) -> Vec<ConverseStreamOutput> {
+pub(crate) async fn events(mut output: StreamOutput) -> Vec<ConverseStreamOutput> {
     let mut events = Vec::new();
     while let Some(event) = output.stream.recv().await.expect("the stream ends normally") {
         events.push(event);
@@ -104,7 +104,7 @@ pub async fn events(mut output: StreamOutput) -> Vec<ConverseStreamOutput> {
 
 /// Everything one ConverseStream call produced.
 #[derive(Debug, Default)]
-pub struct Streamed {
+pub(crate) struct Streamed {
     pub deltas: Vec<String>,
     pub stop_reason: Option<StopReason>,
     pub usage: Option<TokenUsage>,
@@ -114,12 +114,12 @@ pub struct Streamed {
 }
 
 impl Streamed {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.deltas.concat()
     }
 }
 
-pub async fn drain(mut output: StreamOutput) -> Streamed {
+pub(crate) async fn drain(mut output: StreamOutput) -> Streamed {
     let mut streamed = Streamed::default();
     loop {
         match output.stream.recv().await {
@@ -143,13 +143,13 @@ pub async fn drain(mut output: StreamOutput) -> Streamed {
 
 impl TestEmulator {
     /// Starts a ConverseStream call; the events are the caller's to read.
-    pub async fn start(&self, prompt: &str) -> StreamOutput {
+    pub(crate) async fn start(&self, prompt: &str) -> StreamOutput {
         let output = self.client.converse_stream().model_id(MODEL).messages(user(prompt)).send().await;
         output.expect("ConverseStream starts")
     }
 
     /// A whole ConverseStream call.
-    pub async fn stream(&self, prompt: &str) -> Streamed {
+    pub(crate) async fn stream(&self, prompt: &str) -> Streamed {
         drain(self.start(prompt).await).await
     }
 }

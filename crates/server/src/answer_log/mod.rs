@@ -40,14 +40,14 @@ const FLUSH_BYTES: usize = 16 * 1024;
 /// followers read too. The log reads from it what no flush has written yet, so each token is
 /// kept once (and taken without a second lock per token). A transcript is read under its log's
 /// lock, so it must never take that lock itself.
-pub trait Transcript: Send + Sync + fmt::Debug {
+pub(crate) trait Transcript: Send + Sync + fmt::Debug {
     /// The text from byte `from.text` on, and the reasoning from byte `from.reasoning` on.
     fn since(&self, from: Offsets) -> (String, String);
 }
 
 /// Bytes of an answer's text and of its reasoning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Offsets {
+pub(crate) struct Offsets {
     pub text: usize,
     pub reasoning: usize,
 }
@@ -60,7 +60,7 @@ impl Offsets {
 
 /// The answers this process is writing, flushed together.
 #[derive(Debug)]
-pub struct AnswerLogs {
+pub(crate) struct AnswerLogs {
     store: Arc<dyn ConversationStore>,
     open: Mutex<Vec<Arc<Shared>>>,
     /// An answer has [`FLUSH_BYTES`] unwritten: flush now.
@@ -69,7 +69,7 @@ pub struct AnswerLogs {
 
 /// The handle on one stored answer's record.
 #[derive(Debug)]
-pub struct AnswerLog {
+pub(crate) struct AnswerLog {
     shared: Arc<Shared>,
     logs: Arc<AnswerLogs>,
     finisher: Option<JoinHandle<()>>,
@@ -112,14 +112,14 @@ impl Shared {
 }
 
 impl AnswerLogs {
-    pub fn new(store: Arc<dyn ConversationStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn ConversationStore>) -> Self {
         Self { store, open: Mutex::default(), full: Notify::new() }
     }
 
     /// Starts the record of `message`, whose text `transcript` keeps: it joins the flushes,
     /// and the task that will record how it ended is tracked by `writers` so shutdown can wait
     /// for it.
-    pub fn start(
+    pub(crate) fn start(
         self: &Arc<Self>,
         message: Uuid,
         transcript: Arc<dyn Transcript>,
@@ -143,7 +143,7 @@ impl AnswerLogs {
 
     /// Flushes every [`FLUSH_INTERVAL`], or when an answer has [`FLUSH_BYTES`] unwritten, for as
     /// long as the server runs (started by `Conversations::spawn_upkeep`).
-    pub async fn flush_every(self: Arc<Self>) {
+    pub(crate) async fn flush_every(self: Arc<Self>) {
         let mut every = tokio::time::interval(FLUSH_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -219,7 +219,7 @@ impl AnswerLogs {
 impl AnswerLog {
     /// Records an event the relay is about to send; a text delta is only counted, as its
     /// transcript keeps it.
-    pub fn event(&mut self, event: &ChatEvent) {
+    pub(crate) fn event(&mut self, event: &ChatEvent) {
         match event {
             ChatEvent::Text(text) => self.said(text.len()),
             ChatEvent::Reasoning(text) => {
@@ -248,7 +248,7 @@ impl AnswerLog {
     }
 
     /// Records the error that ended the answer.
-    pub fn error(&self, error: &ProviderError) {
+    pub(crate) fn error(&self, error: &ProviderError) {
         self.end(Finish {
             error_code: Some(error.kind.code().to_owned()),
             ..Finish::with_status(MessageStatus::Error)
@@ -256,7 +256,7 @@ impl AnswerLog {
     }
 
     /// Records that the answer was stopped before its end.
-    pub fn stopped(&self) {
+    pub(crate) fn stopped(&self) {
         self.end(Finish::with_status(MessageStatus::Stopped));
     }
 
@@ -266,12 +266,12 @@ impl AnswerLog {
     }
 
     /// Waits until the answer's last write is done (after it ended, or as `stopped` if not).
-    pub async fn written(mut self) {
+    pub(crate) async fn written(mut self) {
         self.wait_written().await;
     }
 
     /// [`written`](Self::written) for a log that stays where it is.
-    pub async fn wait_written(&mut self) {
+    pub(crate) async fn wait_written(&mut self) {
         self.stopped();
         if let Some(finisher) = self.finisher.take() {
             let _ = finisher.await;

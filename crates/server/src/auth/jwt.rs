@@ -26,7 +26,7 @@ const MAX_AGE: Duration = Duration::from_secs(3600);
 const LEEWAY_SECONDS: u64 = 30;
 
 #[derive(Debug)]
-pub struct JwtVerifier {
+pub(super) struct JwtVerifier {
     config: JwtConfig,
     http: reqwest::Client,
     jwks_url: OnceCell<Url>,
@@ -73,7 +73,7 @@ enum Audience {
 }
 
 impl JwtVerifier {
-    pub fn new(config: JwtConfig) -> Self {
+    pub(super) fn new(config: JwtConfig) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -83,7 +83,7 @@ impl JwtVerifier {
     }
 
     /// The token's subject when the token is valid.
-    pub async fn verify(&self, token: &str) -> Result<String, AuthError> {
+    pub(super) async fn verify(&self, token: &str) -> Result<String, AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::Invalid("The token is not a valid JWT."))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::Invalid("The token must be signed with RS256 or ES256."));

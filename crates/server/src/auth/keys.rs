@@ -9,20 +9,20 @@ use subtle::ConstantTimeEq;
 
 /// The configured keys; `Debug` shows only their ids (`SecretString` redacts the keys).
 #[derive(Debug)]
-pub struct ApiKeys {
+pub(super) struct ApiKeys {
     keys: Vec<SecretString>,
     ids: Vec<String>,
 }
 
 impl ApiKeys {
-    pub fn new(keys: Vec<SecretString>) -> Self {
+    pub(super) fn new(keys: Vec<SecretString>) -> Self {
         let ids = keys.iter().map(|key| id(key.expose_secret())).collect();
         Self { keys, ids }
     }
 
     /// The id of the matching key. Every key is compared, so the time taken does not depend on
     /// which one matched.
-    pub fn find(&self, candidate: &str) -> Option<&str> {
+    pub(super) fn find(&self, candidate: &str) -> Option<&str> {
         let found = self.keys.iter().enumerate().fold(None, |found, (i, key)| {
             let equal: bool = key.expose_secret().as_bytes().ct_eq(candidate.as_bytes()).into();
             if equal { Some(i) } else { found }

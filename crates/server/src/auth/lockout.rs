@@ -18,7 +18,7 @@ use std::{
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
-pub struct Lockout {
+pub(super) struct Lockout {
     max_failures: u32,
     clients: Mutex<Clients>,
 }
@@ -33,19 +33,19 @@ struct Clients {
 }
 
 impl Lockout {
-    pub fn new(max_failures: NonZeroU32) -> Self {
+    pub(super) fn new(max_failures: NonZeroU32) -> Self {
         Self { max_failures: max_failures.get(), clients: Mutex::default() }
     }
 
     /// How long `ip` must still wait, when it has used up its failures.
-    pub fn locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    pub(super) fn locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         let &(started, failures) = clients.windows.get(&ip)?;
         let left = WINDOW.checked_sub(now.saturating_duration_since(started))?;
         (failures >= self.max_failures && !left.is_zero()).then_some(left)
     }
 
-    pub fn record_failure(&self, ip: IpAddr, now: Instant) {
+    pub(super) fn record_failure(&self, ip: IpAddr, now: Instant) {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         let window = clients.windows.entry(ip).or_insert((now, 0));
         if now.saturating_duration_since(window.0) >= WINDOW {

@@ -79,7 +79,7 @@ pub struct JwtConfig {
 
 /// Whom a request was authenticated as: the rate limiter's key and the owner of conversations.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
+pub(crate) enum Principal {
     /// A configured API key, by its id (a digest, never the key itself).
     ApiKey(String),
     /// A token's subject.
@@ -88,7 +88,7 @@ pub enum Principal {
 
 impl Principal {
     /// A stable string naming this principal, never a secret.
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match self {
             Self::ApiKey(id) => format!("key:{id}"),
             Self::User(sub) => format!("sub:{sub}"),
@@ -98,7 +98,7 @@ impl Principal {
 
 /// Why a request was not let in; the message is safe to show the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error(
         "This API needs a key or token: send the header Authorization: Bearer <key> (or x-api-key: <key>)."
     )]
@@ -118,7 +118,7 @@ pub enum AuthError {
 
 /// Checks credentials; shared by every request.
 #[derive(Debug)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     keys: ApiKeys,
     jwt: Option<JwtVerifier>,
     lockout: Option<Lockout>,
@@ -130,7 +130,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// `None` when authentication is off.
-    pub fn new(config: &AuthConfig, trusted_proxy_hops: usize, redis: Option<&Redis>) -> Option<Arc<Self>> {
+    pub(crate) fn new(
+        config: &AuthConfig,
+        trusted_proxy_hops: usize,
+        redis: Option<&Redis>,
+    ) -> Option<Arc<Self>> {
         config.is_enabled().then(|| {
             let shared_lockout = redis
                 .zip(config.max_failures_per_minute)
@@ -180,7 +184,7 @@ impl Authenticator {
 }
 
 /// The header Anthropic's clients send their key in.
-pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+pub(crate) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The key or token: `Authorization: Bearer …` when sent, else `x-api-key`.
 fn credential(headers: &HeaderMap) -> Result<&str, AuthError> {
@@ -210,7 +214,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
 /// Middleware for the routes that need a caller: 401 without valid credentials, 429 for an
 /// address that has sent too many wrong ones (checked first, so a locked-out address learns
 /// nothing about the credentials it sends).
-pub async fn require(
+pub(crate) async fn require(
     State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,

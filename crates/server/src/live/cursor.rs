@@ -8,7 +8,7 @@ use crate::{error::AppError, sse};
 
 /// A point in an answer: bytes of text and of reasoning sent so far. Written `text.reasoning`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub text: usize,
     pub reasoning: usize,
 }
@@ -16,7 +16,7 @@ pub struct Cursor {
 impl Cursor {
     /// Whether this is a point in an answer with this text and reasoning: within both, and on
     /// character boundaries (a cursor from another answer, or made up, may be neither).
-    pub fn is_within(self, text: &str, reasoning: &str) -> bool {
+    pub(crate) fn is_within(self, text: &str, reasoning: &str) -> bool {
         text.is_char_boundary(self.text) && reasoning.is_char_boundary(self.reasoning)
     }
 }

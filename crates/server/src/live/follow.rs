@@ -22,7 +22,7 @@ const STORE_POLL: Duration = Duration::from_millis(500);
 const FOLLOW_AT_MOST: Duration = Duration::from_secs(3600);
 
 /// Follows a running answer of this process from `after`.
-pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
+pub(crate) fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         // `start` carries the client's own cursor: a client that reconnects right after it
         // keeps its place.
@@ -54,7 +54,7 @@ pub fn follow(live: Arc<Live>, after: Cursor) -> impl Stream<Item = Result<Event
 
 /// Where a follower reads an answer this process does not run, and what ends the follow early.
 #[derive(Debug, Clone)]
-pub struct Elsewhere {
+pub(crate) struct Elsewhere {
     pub store: Arc<dyn ConversationStore>,
     pub owner: Owner,
     pub conversation: Uuid,
@@ -64,7 +64,7 @@ pub struct Elsewhere {
 
 /// Replays a stored answer from `after`: what the store has past the cursor, more as another
 /// replica flushes it while it is `streaming`, and a terminal frame made from how it ended.
-pub fn replay_stored(
+pub(crate) fn replay_stored(
     from: Elsewhere,
     message: StoredMessage,
     after: Cursor,

@@ -29,18 +29,18 @@ use streambed_store::Owner;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use cursor::Cursor;
-pub use follow::{Elsewhere, follow, replay_stored};
-pub use remote::follow_remote;
-pub use said::Frame;
+pub(crate) use cursor::Cursor;
+pub(crate) use follow::{Elsewhere, follow, replay_stored};
+pub(crate) use remote::follow_remote;
+pub(crate) use said::Frame;
 use said::{Rest, Said};
-pub use task::{Running, drive};
+pub(crate) use task::{Running, drive};
 
 use crate::{error::AppError, shutdown::AnswerToken, sse};
 
 /// One running answer: what it has said so far, for every client that follows it.
 #[derive(Debug)]
-pub struct Live {
+pub(crate) struct Live {
     pub conversation: Uuid,
     pub message: Uuid,
     owner: Owner,
@@ -56,22 +56,22 @@ impl Live {
         self.said.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn owned_by(&self, owner: &Owner) -> bool {
+    pub(crate) fn owned_by(&self, owner: &Owner) -> bool {
         self.owner == *owner
     }
 
     /// Ends the answer now: the task drops the upstream request and records it as stopped.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.token.stop();
     }
 
     /// The token the answer watches: Stop and the cut-off end it.
-    pub fn token(&self) -> AnswerToken {
+    pub(crate) fn token(&self) -> AnswerToken {
         self.token.clone()
     }
 
     /// Resolves once the answer has its terminal frame.
-    pub async fn ended(&self) {
+    pub(crate) async fn ended(&self) {
         let mut changed = self.changed.subscribe();
         while self.said().terminal.is_none() {
             if changed.changed().await.is_err() {
@@ -85,7 +85,7 @@ impl Live {
 /// most `MAX_RUNNING_ANSWERS_PER_OWNER` per owner. A place is reserved before the answer's
 /// message is written, so two requests for one conversation cannot both start one.
 #[derive(Debug)]
-pub struct LiveAnswers {
+pub(crate) struct LiveAnswers {
     running: Mutex<HashMap<Uuid, Place>>,
     max_per_owner: usize,
 }
@@ -106,7 +106,7 @@ impl Place {
 }
 
 impl LiveAnswers {
-    pub fn new(max_per_owner: usize) -> Self {
+    pub(crate) fn new(max_per_owner: usize) -> Self {
         Self { running: Mutex::default(), max_per_owner }
     }
 
@@ -116,7 +116,11 @@ impl LiveAnswers {
 
     /// Reserves the conversation's place, or refuses when it already has an answer running or
     /// the owner is at the cap. The place is given back if the reservation is dropped unused.
-    pub fn begin(self: &Arc<Self>, conversation: Uuid, owner: &Owner) -> Result<Reservation, AppError> {
+    pub(crate) fn begin(
+        self: &Arc<Self>,
+        conversation: Uuid,
+        owner: &Owner,
+    ) -> Result<Reservation, AppError> {
         let mut running = self.running();
         if running.contains_key(&conversation) {
             return Err(AppError::AnswerRunning);
@@ -129,7 +133,7 @@ impl LiveAnswers {
     }
 
     /// The answer running in `conversation`, if any.
-    pub fn get(&self, conversation: Uuid) -> Option<Arc<Live>> {
+    pub(crate) fn get(&self, conversation: Uuid) -> Option<Arc<Live>> {
         match self.running().get(&conversation) {
             Some(Place::Running(live)) => Some(Arc::clone(live)),
             _ => None,
@@ -143,7 +147,7 @@ impl LiveAnswers {
 
 /// A conversation's place, reserved by [`LiveAnswers::begin`].
 #[derive(Debug)]
-pub struct Reservation {
+pub(crate) struct Reservation {
     answers: Arc<LiveAnswers>,
     conversation: Uuid,
     /// Taken by [`Reservation::start`].
@@ -153,7 +157,7 @@ pub struct Reservation {
 impl Reservation {
     /// The answer, registered as running, and the guard that ends it: the answer's first frame
     /// is `start`, its last whatever the guard is given (an error if nothing). `token` ends it.
-    pub fn start(mut self, message: Uuid, token: AnswerToken) -> (Arc<Live>, Ending) {
+    pub(crate) fn start(mut self, message: Uuid, token: AnswerToken) -> (Arc<Live>, Ending) {
         let live = Arc::new(Live {
             conversation: self.conversation,
             message,
@@ -179,7 +183,7 @@ impl Drop for Reservation {
 /// Ends a running answer however its task ends, even by a panic: pushes the terminal frame it
 /// was given (an `error` if none, so no follower waits forever) and unregisters the answer.
 #[derive(Debug)]
-pub struct Ending {
+pub(crate) struct Ending {
     live: Arc<Live>,
     answers: Arc<LiveAnswers>,
     terminal: Option<sse::Frame>,
@@ -187,7 +191,7 @@ pub struct Ending {
 
 impl Ending {
     /// The frame followers get last, once the answer's record is written.
-    pub fn with(&mut self, terminal: sse::Frame) {
+    pub(crate) fn with(&mut self, terminal: sse::Frame) {
         self.terminal = Some(terminal);
     }
 }

@@ -21,7 +21,7 @@ use crate::{replicas::Redis, sse};
 const BLOCK: Duration = Duration::from_secs(1);
 
 /// Follows `message`, running on another replica, from `after`.
-pub fn follow_remote(
+pub(crate) fn follow_remote(
     redis: Redis,
     from: Elsewhere,
     message: StoredMessage,

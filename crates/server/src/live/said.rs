@@ -50,7 +50,7 @@ impl Said {
 /// type and its JSON data. The SSE event is made when it is sent; Redis carries the same three
 /// fields to followers on other replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub cursor: Cursor,
     pub sse: sse::Frame,
 }

@@ -25,7 +25,7 @@ const LAST_WRITE: Duration = Duration::from_secs(5);
 /// while that client stays ([`drive`]: one task per token, as a stateless chat), and by a task
 /// of the server's once it leaves ([`run`]).
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     answer: Answer,
     live: Arc<Live>,
     ending: Ending,
@@ -43,7 +43,7 @@ enum Step {
 impl Running {
     /// With `redis`, the answer's frames are also copied there as it runs, until the last one
     /// is, by a task of its own (spawned on `writers`).
-    pub fn new(
+    pub(crate) fn new(
         answer: Answer,
         live: Arc<Live>,
         ending: Ending,
@@ -95,14 +95,14 @@ impl Running {
 }
 
 /// Runs the answer to its end with no client attached.
-pub async fn run(mut running: Running) {
+pub(super) async fn run(mut running: Running) {
     while let Step::Content(_) = running.step().await {}
 }
 
 /// The response of the request that started the answer: it drives the answer itself while its
 /// client stays, and hands it to a task of the server's (on `writers`) if the client leaves
 /// first, so the answer still runs to its end.
-pub fn drive(running: Running, writers: TaskTracker) -> impl Stream<Item = Result<Event, Infallible>> {
+pub(crate) fn drive(running: Running, writers: TaskTracker) -> impl Stream<Item = Result<Event, Infallible>> {
     let start =
         Frame { cursor: Cursor::default(), sse: sse::start(running.live.conversation, running.live.message) };
     let mut handoff = Handoff { running: Some(running), writers };

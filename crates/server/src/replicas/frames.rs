@@ -39,7 +39,7 @@ fn key(message: Uuid) -> String {
 impl Redis {
     /// Appends `frames` as entries `after + 1`, `after + 2`, …, and renews the stream's expiry
     /// (short once `ended`), in one round trip.
-    pub async fn append_frames(
+    pub(crate) async fn append_frames(
         &self,
         message: Uuid,
         after: usize,
@@ -71,7 +71,7 @@ impl Redis {
 
     /// The last frame of `message` Redis holds, with its number (how many it holds); `None`
     /// for none.
-    pub async fn last_frame(&self, message: Uuid) -> Result<Option<(usize, Frame)>, Failure> {
+    pub(crate) async fn last_frame(&self, message: Uuid) -> Result<Option<(usize, Frame)>, Failure> {
         let mut connection = self.manager();
         let mut last = redis::cmd("XREVRANGE");
         last.arg(key(message)).arg("+").arg("-").arg("COUNT").arg(1);
@@ -89,7 +89,11 @@ impl Redis {
 
     /// A reader of `message`'s frames on a connection of its own (a blocking read would hold up
     /// everyone sharing a connection); `None` when too many are open already.
-    pub async fn frame_reader(&self, message: Uuid, block: Duration) -> Result<Option<FrameReader>, Failure> {
+    pub(crate) async fn frame_reader(
+        &self,
+        message: Uuid,
+        block: Duration,
+    ) -> Result<Option<FrameReader>, Failure> {
         let Ok(permit) = self.inner.readers.clone().try_acquire_owned() else {
             return Ok(None);
         };
@@ -110,7 +114,7 @@ impl Redis {
 
 /// Reads one answer's frames in order, waiting for new ones.
 #[derive(Debug)]
-pub struct FrameReader {
+pub(crate) struct FrameReader {
     redis: Redis,
     connection: MultiplexedConnection,
     key: String,
@@ -121,7 +125,7 @@ pub struct FrameReader {
 impl FrameReader {
     /// The entries after the `after`-th, with their numbers; waits up to the reader's block time
     /// for one to arrive, and returns none if none did.
-    pub async fn read(&mut self, after: usize) -> Result<Vec<(usize, Frame)>, Failure> {
+    pub(crate) async fn read(&mut self, after: usize) -> Result<Vec<(usize, Frame)>, Failure> {
         let block_ms = u64::try_from(self.block.as_millis()).unwrap_or(u64::MAX);
         let mut read = redis::cmd("XREAD");
         read.arg("COUNT").arg(READ_BATCH).arg("BLOCK").arg(block_ms);

@@ -56,7 +56,7 @@ return failures
 
 /// Chats per client per minute with a burst, counted in Redis.
 #[derive(Debug)]
-pub struct SharedRate {
+pub(crate) struct SharedRate {
     redis: Redis,
     script: Script,
     interval_us: u64,
@@ -64,14 +64,14 @@ pub struct SharedRate {
 }
 
 impl SharedRate {
-    pub fn new(redis: Redis, per_minute: NonZeroU32, burst: NonZeroU32) -> Self {
+    pub(crate) fn new(redis: Redis, per_minute: NonZeroU32, burst: NonZeroU32) -> Self {
         let interval_us = 60_000_000 / u64::from(per_minute.get());
         let tolerance_us = interval_us * u64::from(burst.get() - 1);
         Self { redis, script: Script::new(GCRA), interval_us, tolerance_us }
     }
 
     /// `None` when `client` may send a chat now (and it is counted), else how long to wait.
-    pub async fn check(&self, client: &str) -> Result<Option<Duration>, Failure> {
+    pub(crate) async fn check(&self, client: &str) -> Result<Option<Duration>, Failure> {
         if self.redis.resting() {
             return Err(Failure::Resting);
         }
@@ -88,7 +88,7 @@ impl SharedRate {
 
 /// Wrong keys or tokens per address, counted in Redis.
 #[derive(Debug)]
-pub struct SharedLockout {
+pub(crate) struct SharedLockout {
     redis: Redis,
     locked: Script,
     failed: Script,
@@ -97,7 +97,7 @@ pub struct SharedLockout {
 }
 
 impl SharedLockout {
-    pub fn new(redis: Redis, max_failures: NonZeroU32, window: Duration) -> Self {
+    pub(crate) fn new(redis: Redis, max_failures: NonZeroU32, window: Duration) -> Self {
         Self {
             redis,
             locked: Script::new(LOCKED),
@@ -112,7 +112,7 @@ impl SharedLockout {
     }
 
     /// How long `ip` must still wait, when it has used up its failures.
-    pub async fn locked(&self, ip: IpAddr) -> Result<Option<Duration>, Failure> {
+    pub(crate) async fn locked(&self, ip: IpAddr) -> Result<Option<Duration>, Failure> {
         if self.redis.resting() {
             return Err(Failure::Resting);
         }
@@ -124,7 +124,7 @@ impl SharedLockout {
         Ok((left > 0).then(|| Duration::from_millis(left)))
     }
 
-    pub async fn record_failure(&self, ip: IpAddr) -> Result<(), Failure> {
+    pub(crate) async fn record_failure(&self, ip: IpAddr) -> Result<(), Failure> {
         if self.redis.resting() {
             return Err(Failure::Resting);
         }

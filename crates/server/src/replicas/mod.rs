@@ -9,9 +9,9 @@
 //! (at most every few seconds per use), and met with what one replica can do alone: followers
 //! read the store, Stop reaches this replica's answers, limits count in memory.
 
-pub mod frames;
-pub mod limits;
-pub mod stops;
+pub(crate) mod frames;
+pub(crate) mod limits;
+pub(crate) mod stops;
 
 use std::{
     collections::HashMap,
@@ -53,7 +53,7 @@ const MAX_BLOCKING_READERS: usize = 1000;
 /// What Redis is used for: the `use` label of the error metric, and what the server does
 /// without it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Use {
+pub(crate) enum Use {
     /// Copying a running answer's frames to its stream.
     Frames,
     /// Following another replica's answer.
@@ -89,7 +89,7 @@ impl Use {
 
 /// A failed Redis call.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
     #[error("no answer from Redis within {0:?}")]
@@ -106,7 +106,7 @@ pub enum Failure {
 /// The shared Redis server: a multiplexed connection that reconnects by itself, and the client
 /// to open the dedicated connections that blocking reads and subscriptions need. Cheap to clone.
 #[derive(Clone)]
-pub struct Redis {
+pub(crate) struct Redis {
     inner: Arc<Inner>,
 }
 
@@ -131,7 +131,7 @@ impl fmt::Debug for Redis {
 
 impl Redis {
     /// Connects to `url` and checks that Redis answers; the error names `REDIS_URL`.
-    pub async fn connect(url: &SecretString, request_timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &SecretString, request_timeout: Duration) -> anyhow::Result<Self> {
         let client = Client::open(url.expose_secret())
             .context("REDIS_URL: not a usable Redis URL (redis://host:6379, or rediss://… for TLS)")?;
         let config = ConnectionManagerConfig::new()

@@ -21,7 +21,7 @@ const RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_
 
 impl Redis {
     /// Asks every replica to stop `message` in `conversation`; how many replicas heard it.
-    pub async fn publish_stop(&self, conversation: Uuid, message: Uuid) -> Result<usize, Failure> {
+    pub(crate) async fn publish_stop(&self, conversation: Uuid, message: Uuid) -> Result<usize, Failure> {
         let mut connection = self.manager();
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(CHANNEL).arg(format!("{conversation} {message}"));
@@ -31,7 +31,7 @@ impl Redis {
 
 /// Stops the answers running here that another replica was asked to stop. Runs until dropped,
 /// subscribing again (with backoff) whenever the subscription is lost.
-pub async fn obey(redis: Redis, answers: Arc<LiveAnswers>) {
+pub(crate) async fn obey(redis: Redis, answers: Arc<LiveAnswers>) {
     let mut retry = RETRY.0;
     loop {
         if listen(&redis, &answers).await {

@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 
-pub async fn health() -> Json<Value> {
+pub(super) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Every model a client may pick, with what each accepts; the default first.
-pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     let default = state.models.default_model().info();
     let models: Vec<Value> = state
         .models
@@ -33,11 +33,11 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 /// The OpenAPI 3.1 document, written by hand next to the code it describes and checked
 /// against the running server by schemathesis (`just api-check`).
-pub async fn openapi() -> impl IntoResponse {
+pub(super) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-pub const OPENAPI: &str = include_str!("../openapi.json");
+pub(super) const OPENAPI: &str = include_str!("../openapi.json");
 
 #[cfg(test)]
 mod tests {

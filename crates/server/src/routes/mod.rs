@@ -26,7 +26,7 @@ use crate::{
     metrics,
 };
 
-pub fn router(
+pub(crate) fn router(
     state: Arc<AppState>,
     auth: Option<Arc<Authenticator>>,
     rate: Option<Arc<RateLimit>>,

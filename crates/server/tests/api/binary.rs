@@ -15,7 +15,10 @@ use crate::helpers::{MODEL, read_frames};
 
 /// The binary, pointed at `emulator`, with `vars` on top; returns it, its URL and its log so far
 /// (the log keeps filling in the background).
-pub fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, String, Arc<Mutex<String>>) {
+pub(crate) fn start(
+    emulator: &RunningEmulator,
+    vars: &[(&str, &str)],
+) -> (Child, String, Arc<Mutex<String>>) {
     // Its log is on stdout. Not stderr: a server a failed test leaves behind would hold the
     // test runner's stderr open, and whoever reads it would wait for that server forever.
     let mut child = command(emulator, vars)
@@ -43,7 +46,7 @@ pub fn start(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> (Child, Strin
 }
 
 /// The command [`start`] runs: the binary configured by its environment alone.
-pub fn command(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Command {
+pub(crate) fn command(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_streambed"));
     command
         .env_clear()
@@ -63,7 +66,7 @@ pub fn command(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Command {
     command
 }
 
-pub fn terminate(child: &Child) {
+pub(crate) fn terminate(child: &Child) {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
 }
 

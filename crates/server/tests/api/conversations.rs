@@ -14,7 +14,7 @@ const KEY_A: &str = "key-a-0123456789abcdef";
 const KEY_B: &str = "key-b-0123456789abcdef";
 
 impl TestApp {
-    pub async fn api(
+    pub(crate) async fn api(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -31,20 +31,20 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    pub async fn new_conversation(&self, key: Option<&str>) -> String {
+    pub(crate) async fn new_conversation(&self, key: Option<&str>) -> String {
         let response = self.api(reqwest::Method::POST, "/api/conversations", key, Some(json!({}))).await;
         assert_eq!(response.status(), 201);
         response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
-    pub async fn conversation(&self, id: &str, key: Option<&str>) -> Value {
+    pub(crate) async fn conversation(&self, id: &str, key: Option<&str>) -> Value {
         let response = self.api(reqwest::Method::GET, &format!("/api/conversations/{id}"), key, None).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
 
     /// Waits until the answer is no longer `streaming` (the writer's last write is async).
-    pub async fn settled_answer(&self, id: &str) -> Value {
+    pub(crate) async fn settled_answer(&self, id: &str) -> Value {
         for _ in 0..100 {
             let conversation = self.conversation(id, None).await;
             let last = conversation["messages"].as_array().unwrap().last().unwrap().clone();

@@ -13,9 +13,9 @@ use streambed_emulator::{Emulator, RunningEmulator};
 use streambed_server::{Config, Conversations, Models, Shutdown};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+pub(crate) const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub addr: SocketAddr,
     pub emulator: RunningEmulator,
     pub http: reqwest::Client,
@@ -23,12 +23,12 @@ pub struct TestApp {
     pub server: JoinHandle<std::io::Result<()>>,
 }
 
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(Emulator::scripted(), &[]).await
 }
 
 /// `vars` are environment variables as the server would read them.
-pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestApp {
     init_logs();
     let emulator = emulator.spawn().await.expect("emulator starts");
     let mut env: HashMap<String, String> = HashMap::from([
@@ -54,7 +54,8 @@ pub async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) -> TestAp
     let conversations = Conversations::open(&config).await.expect("the test database opens");
     conversations.spawn_upkeep();
     let shutdown = Shutdown::default();
-    let app = streambed_server::app(&config, models, conversations, shutdown.clone());
+    let (app, upkeep) = streambed_server::app(&config, models, conversations, shutdown.clone());
+    upkeep.spawn();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("bound");
     let (stop, stopped) = oneshot::channel();
@@ -82,13 +83,13 @@ fn init_logs() {
 
 /// The frames of one SSE response, parsed by a spec-compliant parser.
 #[derive(Debug, Default)]
-pub struct Frames {
+pub(crate) struct Frames {
     /// `(event, data)` in arrival order; the default event type is `message`.
     pub all: Vec<(String, String)>,
 }
 
 impl Frames {
-    pub fn tokens(&self) -> Vec<String> {
+    pub(crate) fn tokens(&self) -> Vec<String> {
         self.all
             .iter()
             .filter(|(event, _)| event == "message")
@@ -98,37 +99,37 @@ impl Frames {
             .collect()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.tokens().concat()
     }
 
-    pub fn last(&self) -> (&str, Value) {
+    pub(crate) fn last(&self) -> (&str, Value) {
         let (event, data) = self.all.last().expect("at least one frame");
         (event, serde_json::from_str(data).unwrap())
     }
 
-    pub fn count(&self, event: &str) -> usize {
+    pub(crate) fn count(&self, event: &str) -> usize {
         self.all.iter().filter(|(e, _)| e == event).count()
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub async fn post_chat(&self, body: Value) -> reqwest::Response {
+    pub(crate) async fn post_chat(&self, body: Value) -> reqwest::Response {
         self.http.post(self.url("/api/chat")).json(&body).send().await.expect("request sent")
     }
 
-    pub async fn chat(&self, prompt: &str) -> Frames {
+    pub(crate) async fn chat(&self, prompt: &str) -> Frames {
         let response = self.post_chat(serde_json::json!({ "prompt": prompt })).await;
         assert_eq!(response.status(), 200, "chat failed: {}", response.text().await.unwrap_or_default());
         read_frames(response).await
     }
 
     /// A browser's CORS preflight for `POST /api/chat` from another origin.
-    pub async fn preflight(&self, request_headers: &str) -> reqwest::Response {
+    pub(crate) async fn preflight(&self, request_headers: &str) -> reqwest::Response {
         self.http
             .request(reqwest::Method::OPTIONS, self.url("/api/chat"))
             .header("origin", "https://chat.example")
@@ -142,7 +143,7 @@ impl TestApp {
     /// Sends the shutdown signal, as SIGTERM would.
     /// The emulator saw its one request's client hang up within a second, after fewer than 20
     /// of the answer's deltas: the upstream generation stopped at once.
-    pub async fn assert_upstream_hung_up_within_a_second(&self) {
+    pub(crate) async fn assert_upstream_hung_up_within_a_second(&self) {
         let hung_up = |r: &[streambed_emulator::RequestRecord]| {
             r[0].outcome == streambed_emulator::Outcome::ClientHungUp
         };
@@ -151,14 +152,14 @@ impl TestApp {
         assert!(records[0].deltas_sent < 20, "generation stopped early: {} deltas", records[0].deltas_sent);
     }
 
-    pub fn signal_shutdown(&mut self) {
+    pub(crate) fn signal_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
     }
 }
 
-pub async fn read_frames(response: reqwest::Response) -> Frames {
+pub(crate) async fn read_frames(response: reqwest::Response) -> Frames {
     let mut events = response.bytes_stream().eventsource();
     let mut frames = Frames::default();
     while let Some(event) = events.next().await {
@@ -168,14 +169,14 @@ pub async fn read_frames(response: reqwest::Response) -> Frames {
     frames
 }
 
-pub type Events = std::pin::Pin<
+pub(crate) type Events = std::pin::Pin<
     Box<dyn Stream<Item = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>> + Send>,
 >;
 
 /// What a client holds: the text so far, the last id, the message frames it got, and the
 /// terminal event once there.
 #[derive(Debug, Default)]
-pub struct Client {
+pub(crate) struct Client {
     pub text: String,
     pub last_id: String,
     pub tokens: usize,
@@ -184,7 +185,7 @@ pub struct Client {
 
 impl Client {
     /// Reads up to `frames` frames (all, with `usize::MAX`).
-    pub async fn read(&mut self, events: &mut Events, frames: usize) {
+    pub(crate) async fn read(&mut self, events: &mut Events, frames: usize) {
         for _ in 0..frames {
             let Some(Ok(event)) = events.next().await else { return };
             if !event.id.is_empty() {
@@ -206,6 +207,6 @@ impl Client {
     }
 }
 
-pub fn events(response: reqwest::Response) -> Events {
+pub(crate) fn events(response: reqwest::Response) -> Events {
     Box::pin(response.bytes_stream().eventsource())
 }

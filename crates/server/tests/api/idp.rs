@@ -21,9 +21,9 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-pub const AUDIENCE: &str = "streambed-web";
+pub(crate) const AUDIENCE: &str = "streambed-web";
 
-pub struct Idp {
+pub(crate) struct Idp {
     pub issuer: String,
     ec: EcdsaKeyPair,
     rsa: rsa::KeyPair,
@@ -40,7 +40,7 @@ struct Served {
 
 impl Idp {
     /// Publishes the ES256 key `ec-1`; the RS256 key `rsa-1` only after [`Idp::publish_rsa`].
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/pool");
@@ -71,7 +71,7 @@ impl Idp {
     }
 
     /// Rotates in the RS256 key, as an issuer does before signing with a new key.
-    pub fn publish_rsa(&self) {
+    pub(crate) fn publish_rsa(&self) {
         let public = self.rsa.public_key();
         let jwk = json!({
             "kty": "RSA", "kid": "rsa-1", "use": "sig",
@@ -82,12 +82,12 @@ impl Idp {
     }
 
     /// Claims the server accepts: this issuer, our audience, an hour to live.
-    pub fn claims(&self) -> Value {
+    pub(crate) fn claims(&self) -> Value {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         json!({ "iss": self.issuer, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 3600 })
     }
 
-    pub fn token(&self, alg: &str, kid: &str, claims: &Value) -> String {
+    pub(crate) fn token(&self, alg: &str, kid: &str, claims: &Value) -> String {
         let header = json!({ "alg": alg, "typ": "JWT", "kid": kid });
         let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
         let rng = SystemRandom::new();
@@ -102,7 +102,7 @@ impl Idp {
         format!("{signing_input}.{}", B64.encode(signature))
     }
 
-    pub fn fetches(&self) -> usize {
+    pub(crate) fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
 }

@@ -7,7 +7,7 @@ use streambed_store::{Append, Finish, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
-pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
+pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -52,7 +52,7 @@ pub async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb) {
     assert!(started.reasoning_blocks.is_empty() && prompt.reasoning_blocks.is_empty());
 }
 
-pub async fn one_write_appends_to_every_answer_in_progress(db: TestDb) {
+pub(crate) async fn one_write_appends_to_every_answer_in_progress(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -93,7 +93,7 @@ pub async fn one_write_appends_to_every_answer_in_progress(db: TestDb) {
     }
 }
 
-pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
+pub(crate) async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -115,7 +115,7 @@ pub async fn stopped_and_failed_answers_keep_their_partial_text(db: TestDb) {
     assert_eq!(failed.error_code.as_deref(), Some("throttled"));
 }
 
-pub async fn a_finished_answer_is_not_finished_again(db: TestDb) {
+pub(crate) async fn a_finished_answer_is_not_finished_again(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
@@ -128,7 +128,7 @@ pub async fn a_finished_answer_is_not_finished_again(db: TestDb) {
     assert_eq!(last_message(&*store, &alice, conversation).await, finished);
 }
 
-pub async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
+pub(crate) async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
@@ -143,7 +143,7 @@ pub async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb) {
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 0);
 }
 
-pub async fn a_turn_stores_the_prompt_and_starts_its_answer_in_one_step(db: TestDb) {
+pub(crate) async fn a_turn_stores_the_prompt_and_starts_its_answer_in_one_step(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -167,7 +167,7 @@ pub async fn a_turn_stores_the_prompt_and_starts_its_answer_in_one_step(db: Test
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
 }
 
-pub async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: TestDb) {
+pub(crate) async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -192,7 +192,7 @@ pub async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: TestDb) 
     assert_eq!(stored.reasoning_blocks, [first, redacted, second]);
 }
 
-pub async fn reasoning_blocks_stored_with_their_text_still_read(db: TestDb) {
+pub(crate) async fn reasoning_blocks_stored_with_their_text_still_read(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();

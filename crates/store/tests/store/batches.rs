@@ -49,7 +49,7 @@ async fn alive(store: &dyn ConversationStore) -> ReplicaId {
     replica
 }
 
-pub async fn concurrent_turns_in_different_conversations_are_stored_together(db: TestDb) {
+pub(crate) async fn concurrent_turns_in_different_conversations_are_stored_together(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = alive(&*store).await;
@@ -92,7 +92,7 @@ pub async fn concurrent_turns_in_different_conversations_are_stored_together(db:
     assert_eq!(times.len(), 2, "150 waiting turns take two transactions (128 and 22)");
 }
 
-pub async fn concurrent_turns_in_one_conversation_are_each_stored_once(db: TestDb) {
+pub(crate) async fn concurrent_turns_in_one_conversation_are_each_stored_once(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = alive(&*store).await;
@@ -135,7 +135,7 @@ pub async fn concurrent_turns_in_one_conversation_are_each_stored_once(db: TestD
     }
 }
 
-pub async fn a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_a_batch(db: TestDb) {
+pub(crate) async fn a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_a_batch(db: TestDb) {
     let store = db.open().await;
     let (alice, mallory) = (owner("alice"), owner("mallory"));
     let replica = alive(&*store).await;
@@ -170,7 +170,7 @@ pub async fn a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_a_batch
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 4 + 3 * 2);
 }
 
-pub async fn a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged(db: TestDb) {
+pub(crate) async fn a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged(db: TestDb) {
     let limits = StoreLimits { max_conversations_per_owner: 10, max_messages_per_conversation: 3 };
     let store = db.open_with(limits).await;
     let alice = owner("alice");
@@ -202,7 +202,7 @@ pub async fn a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged(db
     assert_eq!(times.len(), 1, "the others were written together");
 }
 
-pub async fn retries_arriving_together_each_replace_their_empty_answer(db: TestDb) {
+pub(crate) async fn retries_arriving_together_each_replace_their_empty_answer(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = alive(&*store).await;

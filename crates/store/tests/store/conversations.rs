@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::harness::{TestDb, conversation_with_prompt, owner, streaming_answer};
 
-pub async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
+pub(crate) async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
 
@@ -25,7 +25,7 @@ pub async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
     assert_eq!(titled.title, "Trip plans");
 }
 
-pub async fn lists_are_newest_first_and_paged_by_cursor(db: TestDb) {
+pub(crate) async fn lists_are_newest_first_and_paged_by_cursor(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let mut ids = Vec::new();
@@ -54,7 +54,7 @@ pub async fn lists_are_newest_first_and_paged_by_cursor(db: TestDb) {
     );
 }
 
-pub async fn a_malformed_cursor_is_refused(db: TestDb) {
+pub(crate) async fn a_malformed_cursor_is_refused(db: TestDb) {
     let store = db.open().await;
 
     for cursor in ["", "nonsense", "123", "123.not-a-uuid"] {
@@ -64,7 +64,7 @@ pub async fn a_malformed_cursor_is_refused(db: TestDb) {
     }
 }
 
-pub async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
+pub(crate) async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let older = store.create(&alice, Some("older")).await.unwrap();
@@ -79,7 +79,7 @@ pub async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
     assert_eq!(store.get(&alice, older.id).await.unwrap().conversation, renamed);
 }
 
-pub async fn deleting_removes_the_messages_too(db: TestDb) {
+pub(crate) async fn deleting_removes_the_messages_too(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (conversation, _answer) = streaming_answer(&*store, &alice, Default::default()).await;
@@ -94,7 +94,7 @@ pub async fn deleting_removes_the_messages_too(db: TestDb) {
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 1, "only the kept conversation's prompt");
 }
 
-pub async fn another_owner_gets_not_found_everywhere(db: TestDb) {
+pub(crate) async fn another_owner_gets_not_found_everywhere(db: TestDb) {
     let store = db.open().await;
     let (alice, mallory) = (owner("alice"), owner("mallory"));
     let conversation = conversation_with_prompt(&*store, &alice, "private thoughts").await;
@@ -114,7 +114,7 @@ pub async fn another_owner_gets_not_found_everywhere(db: TestDb) {
     assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "untouched");
 }
 
-pub async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) {
+pub(crate) async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let untitled = store.create(&alice, None).await.unwrap().id;
@@ -133,7 +133,7 @@ pub async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) {
     assert_eq!(store.get(&alice, untitled).await.unwrap().conversation.title, "Chosen");
 }
 
-pub async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestDb) {
+pub(crate) async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let conversation = store.create(&alice, None).await.unwrap();
@@ -158,7 +158,7 @@ pub async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestDb) {
     assert!(matches!(other, Err(StoreError::NotFound)), "another owner's conversation is not found");
 }
 
-pub async fn limits_refuse_with_full(db: TestDb) {
+pub(crate) async fn limits_refuse_with_full(db: TestDb) {
     let limits = StoreLimits { max_conversations_per_owner: 2, max_messages_per_conversation: 4 };
     let store = db.open_with(limits).await;
     let (alice, bob) = (owner("alice"), owner("bob"));
@@ -179,7 +179,7 @@ pub async fn limits_refuse_with_full(db: TestDb) {
     assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "a refused turn changes nothing");
 }
 
-pub async fn concurrent_writers_wait_their_turn(db: TestDb) {
+pub(crate) async fn concurrent_writers_wait_their_turn(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let mut ids = Vec::new();

@@ -66,7 +66,7 @@ fn blocks(i: usize) -> Vec<ReasoningBlock> {
     ]
 }
 
-pub async fn concurrent_finishes_each_store_their_own_ending_together(db: TestDb) {
+pub(crate) async fn concurrent_finishes_each_store_their_own_ending_together(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = alive(&*store).await;
@@ -104,7 +104,7 @@ pub async fn concurrent_finishes_each_store_their_own_ending_together(db: TestDb
     assert_eq!(db.finish_writes().await, 5, "150 waiting finishes take five writes (4 × 32 and 22)");
 }
 
-pub async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: TestDb) {
+pub(crate) async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (sweeper, crashed) = (alive(&*store).await, ReplicaId::new());

@@ -8,10 +8,10 @@ use streambed_testkit::{Postgres, TempDir, scratch_dir};
 use uuid::Uuid;
 
 /// Far above what any test stores.
-pub const ROOMY: StoreLimits =
+pub(crate) const ROOMY: StoreLimits =
     StoreLimits { max_conversations_per_owner: 1000, max_messages_per_conversation: 1000 };
 
-pub enum TestDb {
+pub(crate) enum TestDb {
     /// `streambed.db` in a directory removed with it.
     Sqlite { url: String, _dir: TempDir },
     /// A database of its own on the binary's shared server.
@@ -19,31 +19,31 @@ pub enum TestDb {
 }
 
 impl TestDb {
-    pub fn sqlite() -> Self {
+    pub(crate) fn sqlite() -> Self {
         let dir = scratch_dir("store");
         Self::Sqlite { url: format!("sqlite:{}", dir.path().join("streambed.db").display()), _dir: dir }
     }
 
-    pub fn postgres(test: &str) -> Self {
+    pub(crate) fn postgres(test: &str) -> Self {
         Self::Postgres { url: Postgres::shared().database(test) }
     }
 
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         match self {
             Self::Sqlite { url, .. } | Self::Postgres { url } => url,
         }
     }
 
-    pub async fn open(&self) -> Arc<dyn ConversationStore> {
+    pub(crate) async fn open(&self) -> Arc<dyn ConversationStore> {
         self.open_with(ROOMY).await
     }
 
-    pub async fn open_with(&self, limits: StoreLimits) -> Arc<dyn ConversationStore> {
+    pub(crate) async fn open_with(&self, limits: StoreLimits) -> Arc<dyn ConversationStore> {
         streambed_store::open(self.url(), limits).await.expect("open the store")
     }
 
     /// Runs a `SELECT count(*) …` beside the store, for what its API cannot show (rows gone).
-    pub async fn count(&self, sql: &'static str) -> i64 {
+    pub(crate) async fn count(&self, sql: &'static str) -> i64 {
         match self {
             Self::Sqlite { url, .. } => {
                 let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
@@ -57,7 +57,7 @@ impl TestDb {
     }
 
     /// Runs a `SELECT` of one text value beside the store, for how a row is laid out.
-    pub async fn text(&self, sql: &'static str) -> String {
+    pub(crate) async fn text(&self, sql: &'static str) -> String {
         match self {
             Self::Sqlite { url, .. } => {
                 let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
@@ -71,7 +71,7 @@ impl TestDb {
     }
 
     /// Runs a statement beside the store, for rows as an earlier version wrote them.
-    pub async fn execute(&self, sql: &'static str) {
+    pub(crate) async fn execute(&self, sql: &'static str) {
         match self {
             Self::Sqlite { url, .. } => {
                 let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
@@ -90,7 +90,7 @@ impl TestDb {
     /// statement and grows between statements: the connection's changes so far
     /// (`total_changes()`, which counts the log's own rows as they are inserted, and the
     /// statement's rows only once it completes), less the log's rows.
-    pub async fn watch_finishes(&self) {
+    pub(crate) async fn watch_finishes(&self) {
         if let Self::Sqlite { url, .. } = self {
             let pool = SqlitePool::connect(url).await.expect("connect to SQLite");
             for sql in [
@@ -108,7 +108,7 @@ impl TestDb {
 
     /// How many writes ended the answers ended since [`watch_finishes`](Self::watch_finishes):
     /// statements on SQLite, transactions on PostgreSQL (a batch's statement is both).
-    pub async fn finish_writes(&self) -> i64 {
+    pub(crate) async fn finish_writes(&self) -> i64 {
         match self {
             Self::Sqlite { .. } => self.count("SELECT count(DISTINCT statement) FROM finish_log").await,
             Self::Postgres { .. } => {
@@ -122,19 +122,23 @@ impl TestDb {
     }
 }
 
-pub fn owner(name: &str) -> Owner {
+pub(crate) fn owner(name: &str) -> Owner {
     Owner(name.to_owned())
 }
 
 /// A conversation of `owner` with one user turn, ready for an answer.
-pub async fn conversation_with_prompt(store: &dyn ConversationStore, owner: &Owner, prompt: &str) -> Uuid {
+pub(crate) async fn conversation_with_prompt(
+    store: &dyn ConversationStore,
+    owner: &Owner,
+    prompt: &str,
+) -> Uuid {
     let conversation = store.create(owner, None).await.expect("create").id;
     store.add_user_message(owner, conversation, prompt, Some("test-model")).await.expect("add the prompt");
     conversation
 }
 
 /// Starts an answer in a new conversation of `owner`, leased by `replica`.
-pub async fn streaming_answer(
+pub(crate) async fn streaming_answer(
     store: &dyn ConversationStore,
     owner: &Owner,
     replica: ReplicaId,
@@ -144,12 +148,12 @@ pub async fn streaming_answer(
     (conversation, message)
 }
 
-pub fn finish(status: MessageStatus) -> Finish {
+pub(crate) fn finish(status: MessageStatus) -> Finish {
     Finish::with_status(status)
 }
 
 /// The last message of `conversation`, as stored now.
-pub async fn last_message(
+pub(crate) async fn last_message(
     store: &dyn ConversationStore,
     owner: &Owner,
     conversation: Uuid,

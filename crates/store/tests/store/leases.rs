@@ -8,7 +8,7 @@ use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
 const LONG: Duration = Duration::from_secs(300);
 
-pub async fn a_sweep_leaves_live_replicas_answers_alone(db: TestDb) {
+pub(crate) async fn a_sweep_leaves_live_replicas_answers_alone(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (a, b) = (ReplicaId::new(), ReplicaId::new());
@@ -24,7 +24,7 @@ pub async fn a_sweep_leaves_live_replicas_answers_alone(db: TestDb) {
     assert_eq!((live.content.as_str(), live.status), ("still going", MessageStatus::Streaming));
 }
 
-pub async fn a_sweep_never_interrupts_the_sweepers_own_answers(db: TestDb) {
+pub(crate) async fn a_sweep_never_interrupts_the_sweepers_own_answers(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let a = ReplicaId::new();
@@ -36,7 +36,7 @@ pub async fn a_sweep_never_interrupts_the_sweepers_own_answers(db: TestDb) {
     assert_eq!(last_message(&*store, &alice, conversation).await.status, MessageStatus::Streaming);
 }
 
-pub async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) {
+pub(crate) async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (a, b) = (ReplicaId::new(), ReplicaId::new());
@@ -60,7 +60,7 @@ pub async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) {
     assert_eq!(store.sweep_interrupted(b).await.unwrap(), 0, "already swept");
 }
 
-pub async fn an_answer_without_a_lease_is_interrupted(db: TestDb) {
+pub(crate) async fn an_answer_without_a_lease_is_interrupted(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (crashed, sweeper) = (ReplicaId::new(), ReplicaId::new());

@@ -8,7 +8,7 @@ use streambed_testkit::{Postgres, scratch_dir};
 
 use crate::harness::{ROOMY, TestDb, conversation_with_prompt, owner};
 
-pub async fn reopening_keeps_the_data(db: TestDb) {
+pub(crate) async fn reopening_keeps_the_data(db: TestDb) {
     let alice = owner("alice");
     let first = db.open().await;
     let conversation = conversation_with_prompt(&*first, &alice, "remember me").await;

@@ -22,7 +22,7 @@ fn refused() -> Finish {
     Finish { error_code: Some("access_denied".into()), ..finish(MessageStatus::Error) }
 }
 
-pub async fn a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_nothing(db: TestDb) {
+pub(crate) async fn a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_nothing(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -50,7 +50,7 @@ pub async fn a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_no
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 2, "the empty answers are gone");
 }
 
-pub async fn a_retry_that_fails_again_leaves_one_question_and_its_failure(db: TestDb) {
+pub(crate) async fn a_retry_that_fails_again_leaves_one_question_and_its_failure(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -72,7 +72,7 @@ pub async fn a_retry_that_fails_again_leaves_one_question_and_its_failure(db: Te
     );
 }
 
-pub async fn an_answer_with_words_or_another_question_keeps_the_turn_before(db: TestDb) {
+pub(crate) async fn an_answer_with_words_or_another_question_keeps_the_turn_before(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let replica = ReplicaId::new();
@@ -99,7 +99,7 @@ pub async fn an_answer_with_words_or_another_question_keeps_the_turn_before(db: 
     );
 }
 
-pub async fn a_message_added_without_an_answer_is_always_stored(db: TestDb) {
+pub(crate) async fn a_message_added_without_an_answer_is_always_stored(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let conversation = store.create(&alice, None).await.unwrap().id;

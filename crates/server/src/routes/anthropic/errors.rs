@@ -31,7 +31,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// What a Messages handler can fail with: any server error, or a model this server does not
 /// offer, which the Messages API reports as 404 (`/api/chat` says 400).
 #[derive(Debug)]
-pub enum MessagesError {
+pub(crate) enum MessagesError {
     App(AppError),
     UnknownModel(UnknownModel),
 }
@@ -69,7 +69,7 @@ fn status_for(status: StatusCode, code: Option<&str>) -> StatusCode {
 }
 
 /// Anthropic's error type for an HTTP status.
-pub fn error_type(status: StatusCode) -> &'static str {
+pub(super) fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 => "authentication_error",
         403 => "permission_error",
@@ -95,13 +95,13 @@ fn kind_type(kind: ErrorKind) -> &'static str {
 }
 
 /// The `error` of an `event: error`.
-pub fn detail(error: &ProviderError) -> ErrorDetail {
+pub(super) fn detail(error: &ProviderError) -> ErrorDetail {
     ErrorDetail { kind: kind_type(error.kind), message: error.message.clone() }
 }
 
 /// Middleware: every error response of the routes it wraps, in Anthropic's shape, with its
 /// status and headers (`Retry-After`, `WWW-Authenticate`) kept.
-pub async fn reshape(request: Request, next: Next) -> Response {
+pub(crate) async fn reshape(request: Request, next: Next) -> Response {
     let id = request_id(request.headers()).to_owned();
     reshaped(next.run(request).await, id).await
 }

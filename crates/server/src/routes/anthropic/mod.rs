@@ -21,7 +21,7 @@ use streambed_core::{ChatModel, ChatRequest, Reasoning};
 use uuid::Uuid;
 
 use errors::MessagesError;
-pub use errors::reshape;
+pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
 use crate::{
@@ -33,7 +33,7 @@ use crate::{
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
 /// `anthropic-version` header every Anthropic client sends.
-pub fn models(state: &AppState) -> Json<serde_json::Value> {
+pub(super) fn models(state: &AppState) -> Json<serde_json::Value> {
     let data: Vec<serde_json::Value> = state
         .models
         .iter()
@@ -53,7 +53,7 @@ pub fn models(state: &AppState) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "data": data, "has_more": false, "first_id": first_id, "last_id": last_id }))
 }
 
-pub async fn messages(
+pub(super) async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<wire::MessagesRequest>,
@@ -90,7 +90,7 @@ pub async fn messages(
     }
 }
 
-pub async fn count_tokens(
+pub(super) async fn count_tokens(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<wire::MessagesRequest>,
 ) -> Result<Json<wire::TokenCount>, MessagesError> {

@@ -38,7 +38,7 @@ enum Open {
 
 /// The content blocks of one streamed answer.
 #[derive(Debug, Default)]
-pub struct Blocks {
+pub(super) struct Blocks {
     open: Option<Open>,
     /// The index of the next block.
     next: usize,
@@ -47,12 +47,12 @@ pub struct Blocks {
 }
 
 impl Blocks {
-    pub fn new(stop_sequences: Vec<String>) -> Self {
+    pub(super) fn new(stop_sequences: Vec<String>) -> Self {
         Self { stop_sequences, ..Self::default() }
     }
 
     /// The Anthropic events for one neutral event, appended to `out`.
-    pub fn on(&mut self, event: ChatEvent, out: &mut Vec<StreamEvent>) {
+    pub(super) fn on(&mut self, event: ChatEvent, out: &mut Vec<StreamEvent>) {
         match event {
             ChatEvent::Text(text) => {
                 self.ensure(Open::Text, ContentBlock::Text { text: String::new() }, out);
@@ -128,18 +128,18 @@ fn empty_thinking() -> ContentBlock {
 
 /// A non-streaming answer, built from the same events a client of the stream would apply.
 #[derive(Debug)]
-pub struct Collected {
+pub(super) struct Collected {
     message: Message,
     /// Each block's input JSON so far (empty for blocks other than `tool_use`).
     inputs: Vec<String>,
 }
 
 impl Collected {
-    pub fn new(message: Message) -> Self {
+    pub(super) fn new(message: Message) -> Self {
         Self { message, inputs: Vec::new() }
     }
 
-    pub fn apply(&mut self, event: StreamEvent) {
+    pub(super) fn apply(&mut self, event: StreamEvent) {
         match event {
             StreamEvent::ContentBlockStart { content_block, .. } => {
                 self.message.content.push(content_block);
@@ -173,7 +173,7 @@ impl Collected {
     }
 
     /// The whole message; a tool call whose input is not a JSON object is the provider's fault.
-    pub fn finish(mut self) -> Result<Message, ProviderError> {
+    pub(super) fn finish(mut self) -> Result<Message, ProviderError> {
         for (block, json) in self.message.content.iter_mut().zip(self.inputs) {
             if let ContentBlock::ToolUse { name, input, .. } = block
                 && !json.trim().is_empty()
@@ -193,7 +193,7 @@ impl Collected {
 /// The SSE events of a streamed answer, which the response owns: `message_start` and a `ping`
 /// first, then the blocks, then `message_delta` and `message_stop` (or `error`). A client
 /// that leaves drops the answer, and with it the upstream request.
-pub fn events(
+pub(super) fn events(
     mut answer: Answer,
     start: Message,
     mut blocks: Blocks,
@@ -230,7 +230,7 @@ fn event(item: &StreamEvent) -> Event {
 
 /// The streaming response: `ping` events while the model is quiet, and the headers proxies need
 /// to pass it through unbuffered.
-pub fn response(
+pub(super) fn response(
     events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
     every: Duration,
 ) -> Response {

@@ -14,7 +14,7 @@ const NO_IMAGES: &str = "Images and documents are not supported by this server y
 
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
-pub fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
+pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
     let messages = messages(body.messages)?;
     let system = body.system.map(|system| match system {
         wire::Blocks::Text(text) => text,
@@ -156,7 +156,7 @@ fn reasoning(thinking: Option<wire::Thinking>, effort: Option<&str>) -> Result<R
 
 /// Anthropic's `stop_reason` for the neutral one: a guardrail or content filter is a refusal,
 /// and a reason Anthropic has no word for ends the turn.
-pub fn stop_reason(reason: &StopReason) -> &'static str {
+pub(super) fn stop_reason(reason: &StopReason) -> &'static str {
     match reason {
         StopReason::EndTurn | StopReason::Other(_) => "end_turn",
         StopReason::ToolUse => "tool_use",
@@ -169,14 +169,14 @@ pub fn stop_reason(reason: &StopReason) -> &'static str {
 
 /// The `stop_sequence` that ended the answer. The provider does not say which one matched, so it
 /// is named only when the request sent exactly one.
-pub fn stop_sequence(reason: &StopReason, sent: &[String]) -> Option<String> {
+pub(super) fn stop_sequence(reason: &StopReason, sent: &[String]) -> Option<String> {
     match (reason, sent) {
         (StopReason::StopSequence, [only]) => Some(only.clone()),
         _ => None,
     }
 }
 
-pub fn usage(usage: &Usage) -> wire::Usage {
+pub(super) fn usage(usage: &Usage) -> wire::Usage {
     wire::Usage {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,

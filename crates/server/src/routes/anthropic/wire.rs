@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// `POST /v1/messages`; `POST /v1/messages/count_tokens` sends the same without `max_tokens`.
 #[derive(Debug, Deserialize)]
-pub struct MessagesRequest {
+pub(crate) struct MessagesRequest {
     pub model: String,
     pub messages: Vec<InputMessage>,
     /// A string or text blocks.
@@ -28,19 +28,19 @@ pub struct MessagesRequest {
 /// A block of `system`: text only.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum SystemBlock {
+pub(crate) enum SystemBlock {
     Text { text: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     User,
     Assistant,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InputMessage {
+pub(crate) struct InputMessage {
     pub role: Role,
     pub content: Blocks<InputBlock>,
 }
@@ -48,7 +48,7 @@ pub struct InputMessage {
 /// Content given as a string (one text block) or as blocks. Parsed by hand so that a bad
 /// block is reported as such, not as "did not match any variant".
 #[derive(Debug)]
-pub enum Blocks<B> {
+pub(crate) enum Blocks<B> {
     Text(String),
     Blocks(Vec<B>),
 }
@@ -70,7 +70,7 @@ impl<'de, B: DeserializeOwned> Deserialize<'de> for Blocks<B> {
 /// A block of a message the client sends.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum InputBlock {
+pub(crate) enum InputBlock {
     Text { text: String },
     Image {},
     Document {},
@@ -83,14 +83,14 @@ pub enum InputBlock {
 /// A block inside a `tool_result`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResultBlock {
+pub(crate) enum ResultBlock {
     Text { text: String },
     Image {},
     Document {},
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// Absent or `custom` for a client tool; server tools (`web_search_…`, `bash_…`) name
     /// their version here.
     #[serde(rename = "type")]
@@ -102,7 +102,7 @@ pub struct Tool {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ToolChoice {
+pub(crate) enum ToolChoice {
     Auto {},
     Any {},
     Tool { name: String },
@@ -111,21 +111,21 @@ pub enum ToolChoice {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Thinking {
+pub(crate) enum Thinking {
     Enabled { budget_tokens: u32 },
     Adaptive {},
     Disabled {},
 }
 
 #[derive(Debug, Deserialize)]
-pub struct OutputConfig {
+pub(crate) struct OutputConfig {
     /// `low`, `medium`, `high` or `max`: how much an adaptive model may think.
     pub effort: Option<String>,
 }
 
 /// The `message` object: the whole answer, or its shell in `message_start`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Message {
+pub(super) struct Message {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -139,7 +139,7 @@ pub struct Message {
 
 impl Message {
     /// An answer with no content yet.
-    pub fn empty(id: String, model: String) -> Self {
+    pub(super) fn empty(id: String, model: String) -> Self {
         Self {
             id,
             kind: "message",
@@ -155,7 +155,7 @@ impl Message {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentBlock {
+pub(super) enum ContentBlock {
     Text { text: String },
     Thinking { thinking: String, signature: String },
     RedactedThinking { data: String },
@@ -163,7 +163,7 @@ pub enum ContentBlock {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Usage {
+pub(super) struct Usage {
     pub input_tokens: u32,
     pub output_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,7 +175,7 @@ pub struct Usage {
 /// One event of a streamed answer; its `type` is also the SSE event name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum StreamEvent {
+pub(super) enum StreamEvent {
     MessageStart { message: Message },
     ContentBlockStart { index: usize, content_block: ContentBlock },
     Ping,
@@ -187,7 +187,7 @@ pub enum StreamEvent {
 }
 
 impl StreamEvent {
-    pub fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self {
             Self::MessageStart { .. } => "message_start",
             Self::ContentBlockStart { .. } => "content_block_start",
@@ -204,7 +204,7 @@ impl StreamEvent {
 /// A `content_block_delta`'s `delta`, typed `text_delta`, `input_json_delta`, ….
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
-pub enum Delta {
+pub(super) enum Delta {
     #[serde(rename = "text_delta")]
     Text { text: String },
     #[serde(rename = "input_json_delta")]
@@ -216,7 +216,7 @@ pub enum Delta {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MessageDelta {
+pub(super) struct MessageDelta {
     pub stop_reason: &'static str,
     pub stop_sequence: Option<String>,
 }
@@ -224,7 +224,7 @@ pub struct MessageDelta {
 /// `{"type": "error", "error": {…}, "request_id": …}`, as a response body and as the data of
 /// `event: error`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorResponse {
+pub(super) struct ErrorResponse {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub error: ErrorDetail,
@@ -233,20 +233,20 @@ pub struct ErrorResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorDetail {
+pub(super) struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub message: String,
 }
 
 impl ErrorResponse {
-    pub fn new(kind: &'static str, message: String, request_id: Option<String>) -> Self {
+    pub(super) fn new(kind: &'static str, message: String, request_id: Option<String>) -> Self {
         Self { kind: "error", error: ErrorDetail { kind, message }, request_id }
     }
 }
 
 /// `POST /v1/messages/count_tokens`'s answer.
 #[derive(Debug, Serialize)]
-pub struct TokenCount {
+pub(crate) struct TokenCount {
     pub input_tokens: u32,
 }

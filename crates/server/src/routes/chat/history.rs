@@ -15,7 +15,7 @@ use crate::config::Limits;
 /// `reasoning_of` names the model when the request reasons: that model's earlier answers then
 /// carry their signed reasoning blocks, as Anthropic's models expect them back (another
 /// model's signatures would be refused, and a merged turn's would no longer match its text).
-pub fn window(
+pub(super) fn window(
     stored: &[StoredMessage],
     limits: &Limits,
     reasoning_of: Option<&str>,

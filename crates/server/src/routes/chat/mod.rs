@@ -32,7 +32,7 @@ use crate::{
 /// cap, and optionally the `model` (from `/api/models`) and how hard it may `reasoning`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChatBody {
+pub(super) struct ChatBody {
     prompt: Option<String>,
     messages: Option<Vec<BodyMessage>>,
     max_tokens: Option<u32>,
@@ -113,7 +113,7 @@ impl ChatBody {
     }
 }
 
-pub async fn chat(
+pub(super) async fn chat(
     State(state): State<Arc<AppState>>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,

@@ -10,13 +10,13 @@ use streambed_store::{ConversationWithMessages, MessageStatus, StoredMessage};
 /// `?format=`: `markdown` (the default) or `json`.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub(super) enum Format {
     #[default]
     Markdown,
     Json,
 }
 
-pub fn response(conversation: &ConversationWithMessages, format: Format) -> Response {
+pub(super) fn response(conversation: &ConversationWithMessages, format: Format) -> Response {
     let (body, content_type, extension) = match format {
         Format::Markdown => (markdown(conversation), "text/markdown; charset=utf-8", "md"),
         Format::Json => (
@@ -39,7 +39,7 @@ pub fn response(conversation: &ConversationWithMessages, format: Format) -> Resp
 
 /// `# Title`, then each turn under a heading naming its author, with a note for answers that
 /// did not complete.
-pub fn markdown(conversation: &ConversationWithMessages) -> String {
+pub(super) fn markdown(conversation: &ConversationWithMessages) -> String {
     let title = match conversation.conversation.title.as_str() {
         "" => "Untitled conversation",
         title => title,

@@ -34,7 +34,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// Ends the conversation's running answer now: the upstream request is dropped, the text so far
 /// is stored as `stopped`, and every client following it gets `event: stopped`. An answer that
 /// another replica runs is stopped there, through Redis.
-pub async fn stop(
+pub(crate) async fn stop(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
@@ -85,14 +85,14 @@ async fn stop_elsewhere(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StreamQuery {
+pub(crate) struct StreamQuery {
     after: Option<String>,
 }
 
 /// Follows the conversation's latest answer from the client's cursor (`Last-Event-ID`, or
 /// `?after=`): the frames it has not seen, then the rest live, ending with the terminal frame.
 /// With no cursor and no answer running, 204.
-pub async fn stream(
+pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,

@@ -5,7 +5,7 @@
 mod export;
 mod live;
 
-pub use live::{stop, stream};
+pub(super) use live::{stop, stream};
 
 use std::sync::Arc;
 
@@ -33,30 +33,30 @@ const MAX_PAGE: u32 = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewConversation {
+pub(super) struct NewConversation {
     title: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rename {
+pub(super) struct Rename {
     title: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     limit: Option<u32>,
     before: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ExportQuery {
+pub(super) struct ExportQuery {
     format: Option<export::Format>,
 }
 
 /// A conversation id from the path; anything that is not a UUID names no conversation.
 #[derive(Debug)]
-pub struct ConversationId(Uuid);
+pub(super) struct ConversationId(Uuid);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConversationId {
     type Rejection = AppError;
@@ -81,7 +81,7 @@ fn title(raw: &str) -> Result<&str, AppError> {
 }
 
 /// The body is optional: `POST` with none starts an untitled conversation.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     headers: HeaderMap,
@@ -109,7 +109,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(conversation)))
 }
 
-pub async fn list(
+pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -121,7 +121,7 @@ pub async fn list(
     Ok(Json(state.conversations.store.list(&owner, limit, query.before.as_deref()).await?))
 }
 
-pub async fn get(
+pub(super) async fn get(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
@@ -129,7 +129,7 @@ pub async fn get(
     Ok(Json(state.conversations.store.get(&owner, id).await?))
 }
 
-pub async fn rename(
+pub(super) async fn rename(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
@@ -142,7 +142,7 @@ pub async fn rename(
     Ok(Json(state.conversations.store.rename(&owner, id, title).await?))
 }
 
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
@@ -155,7 +155,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn export(
+pub(super) async fn export(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,

@@ -19,7 +19,7 @@ use crate::error::AppError;
 
 /// A request this API refuses, with the field it names.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Invalid {
+pub(crate) struct Invalid {
     pub status: StatusCode,
     pub message: String,
     pub param: Option<&'static str>,
@@ -28,12 +28,12 @@ pub struct Invalid {
 
 impl Invalid {
     /// 400 for a value of `param`.
-    pub fn param(param: &'static str, message: String) -> Self {
+    pub(crate) fn param(param: &'static str, message: String) -> Self {
         Self { status: StatusCode::BAD_REQUEST, message, param: Some(param), code: None }
     }
 
     /// 404 `model_not_found`, as OpenAI answers.
-    pub fn unknown_model(id: &str, offered: &[String]) -> Self {
+    pub(crate) fn unknown_model(id: &str, offered: &[String]) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             message: format!(
@@ -48,7 +48,7 @@ impl Invalid {
 
 /// Why a request to the OpenAI routes failed.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     Invalid(Invalid),
     /// The server's own error, reshaped by [`in_openai_shape`].
     App(AppError),
@@ -107,7 +107,7 @@ fn openai_code(code: &str) -> &str {
 
 /// The body of an error response in OpenAI's shape: ours (`{"error":{"code","message",…}}`)
 /// rewritten, one already in OpenAI's shape kept, anything else described by its status.
-pub fn reshape(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn reshape(status: StatusCode, body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| v.get("error")).filter(|e| e.is_object());
     if let Some(error) = error.filter(|e| e.get("type").is_some()) {
@@ -124,7 +124,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Middleware on the OpenAI routes, outside authentication and the rate limit: every error
 /// response leaves in OpenAI's shape.
-pub async fn in_openai_shape(request: Request, next: Next) -> Response {
+pub(crate) async fn in_openai_shape(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -139,7 +139,7 @@ pub async fn in_openai_shape(request: Request, next: Next) -> Response {
 
 /// The `data:` of the chunk that ends a stream which failed after it started: the official
 /// SDKs raise `APIError` on a chunk with an `error` member.
-pub fn in_stream(error: &ProviderError) -> String {
+pub(super) fn in_stream(error: &ProviderError) -> String {
     let kind = match error.kind {
         ErrorKind::InvalidRequest | ErrorKind::ModelNotFound => "invalid_request_error",
         ErrorKind::AccessDenied => "permission_error",

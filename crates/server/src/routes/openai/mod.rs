@@ -25,7 +25,7 @@ use axum::{
 use streambed_core::{ChatEvent, ChatRequest, InferenceParams};
 use uuid::Uuid;
 
-pub use error::in_openai_shape;
+pub(super) use error::in_openai_shape;
 use error::{Failure, Invalid};
 use wire::{Meta, ModelEntry, ModelList};
 
@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// `POST /v1/chat/completions`.
-pub async fn completions(
+pub(super) async fn completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<wire::CompletionRequest>,
@@ -94,7 +94,7 @@ fn with_server_settings(state: &AppState, request: ChatRequest) -> ChatRequest {
 }
 
 /// `GET /v1/models`: every model a client may name, the default first.
-pub async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
+pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
     let data = state
         .models
         .iter()

@@ -27,7 +27,10 @@ use crate::relay::Answer;
 
 /// The SSE events of an answer owned by its response: a client that leaves drops the upstream
 /// request with it.
-pub fn events(mut answer: Answer, mut chunker: Chunker) -> impl Stream<Item = Result<Event, Infallible>> {
+pub(super) fn events(
+    mut answer: Answer,
+    mut chunker: Chunker,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         yield Ok(Event::default().data(chunker.first()));
         loop {
@@ -45,7 +48,7 @@ pub fn events(mut answer: Answer, mut chunker: Chunker) -> impl Stream<Item = Re
 
 /// Turns events into the `data:` of chunks; pure, so the wire contract is tested without a server.
 #[derive(Debug)]
-pub struct Chunker {
+pub(super) struct Chunker {
     meta: Meta,
     include_usage: bool,
     /// Tool calls started so far: the next one's `index`.
@@ -53,16 +56,16 @@ pub struct Chunker {
 }
 
 impl Chunker {
-    pub fn new(meta: Meta, include_usage: bool) -> Self {
+    pub(super) fn new(meta: Meta, include_usage: bool) -> Self {
         Self { meta, include_usage, tool_calls: 0 }
     }
 
-    pub fn first(&self) -> String {
+    pub(super) fn first(&self) -> String {
         self.chunk(Delta { role: Some("assistant"), content: Some(""), ..Delta::default() }, None)
     }
 
     /// The frames for one event; the last event (`Done` or an error) ends with `[DONE]` or the error.
-    pub fn frames(&mut self, event: &Result<ChatEvent, ProviderError>) -> Vec<String> {
+    pub(super) fn frames(&mut self, event: &Result<ChatEvent, ProviderError>) -> Vec<String> {
         let delta = match event {
             Ok(ChatEvent::Text(text)) if !text.is_empty() => {
                 Delta { content: Some(text), ..Delta::default() }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// `POST /v1/chat/completions`.
 #[derive(Debug, Deserialize)]
-pub struct CompletionRequest {
+pub(crate) struct CompletionRequest {
     pub model: String,
     pub messages: Vec<InMessage>,
     pub stream: Option<bool>,
@@ -26,20 +26,20 @@ pub struct CompletionRequest {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StreamOptions {
+pub(crate) struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Stop {
+pub(crate) enum Stop {
     One(String),
     Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
-pub enum InMessage {
+pub(crate) enum InMessage {
     System {
         content: InContent,
     },
@@ -64,13 +64,13 @@ pub enum InMessage {
 /// A string, or an array of content parts of which only `text` parts are taken.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum InContent {
+pub(crate) enum InContent {
     Text(String),
     Parts(Vec<InPart>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InPart {
+pub(crate) struct InPart {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
@@ -78,27 +78,27 @@ pub struct InPart {
 
 /// A call the model made earlier, sent back in an assistant message.
 #[derive(Debug, Deserialize)]
-pub struct InToolCall {
+pub(crate) struct InToolCall {
     pub id: String,
     pub function: InFunctionCall,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InFunctionCall {
+pub(crate) struct InFunctionCall {
     pub name: String,
     /// The arguments as a JSON text.
     pub arguments: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InTool {
+pub(crate) struct InTool {
     #[serde(rename = "type")]
     pub kind: String,
     pub function: Option<InFunction>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InFunction {
+pub(crate) struct InFunction {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Option<Value>,
@@ -107,7 +107,7 @@ pub struct InFunction {
 /// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name":…}}`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum InToolChoice {
+pub(crate) enum InToolChoice {
     Mode(String),
     Named {
         #[serde(rename = "type")]
@@ -117,13 +117,13 @@ pub enum InToolChoice {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct NamedFunction {
+pub(crate) struct NamedFunction {
     pub name: String,
 }
 
 /// What every object of one answer repeats.
 #[derive(Debug, Clone)]
-pub struct Meta {
+pub(super) struct Meta {
     /// `chatcmpl-…`, the same in every chunk of the answer.
     pub id: String,
     /// Unix seconds.
@@ -133,7 +133,7 @@ pub struct Meta {
 
 /// `chat.completion.chunk`.
 #[derive(Debug, Serialize)]
-pub struct Chunk<'a> {
+pub(super) struct Chunk<'a> {
     pub id: &'a str,
     pub object: &'static str,
     pub created: u64,
@@ -145,7 +145,7 @@ pub struct Chunk<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ChunkChoice<'a> {
+pub(super) struct ChunkChoice<'a> {
     pub index: u32,
     pub delta: Delta<'a>,
     pub logprobs: Option<()>,
@@ -153,7 +153,7 @@ pub struct ChunkChoice<'a> {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Delta<'a> {
+pub(super) struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,7 +166,7 @@ pub struct Delta<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ToolCallDelta<'a> {
+pub(super) struct ToolCallDelta<'a> {
     pub index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
@@ -176,7 +176,7 @@ pub struct ToolCallDelta<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FunctionDelta<'a> {
+pub(super) struct FunctionDelta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
     pub arguments: &'a str,
@@ -184,7 +184,7 @@ pub struct FunctionDelta<'a> {
 
 /// `chat.completion`.
 #[derive(Debug, Serialize)]
-pub struct Completion {
+pub(super) struct Completion {
     pub id: String,
     pub object: &'static str,
     pub created: u64,
@@ -194,7 +194,7 @@ pub struct Completion {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Choice {
+pub(super) struct Choice {
     pub index: u32,
     pub message: OutMessage,
     pub logprobs: Option<()>,
@@ -202,7 +202,7 @@ pub struct Choice {
 }
 
 #[derive(Debug, Serialize)]
-pub struct OutMessage {
+pub(super) struct OutMessage {
     pub role: &'static str,
     /// `null` when the answer is only tool calls.
     pub content: Option<String>,
@@ -214,7 +214,7 @@ pub struct OutMessage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutToolCall {
+pub(super) struct OutToolCall {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -222,14 +222,14 @@ pub struct OutToolCall {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutFunction {
+pub(super) struct OutFunction {
     pub name: String,
     /// The arguments as a JSON text, as OpenAI sends them.
     pub arguments: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct OutUsage {
+pub(super) struct OutUsage {
     /// All input tokens, those read from or written to the prompt cache included.
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -239,19 +239,19 @@ pub struct OutUsage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PromptTokensDetails {
+pub(super) struct PromptTokensDetails {
     pub cached_tokens: u32,
 }
 
 /// `GET /v1/models`.
 #[derive(Debug, Serialize)]
-pub struct ModelList {
+pub(crate) struct ModelList {
     pub object: &'static str,
     pub data: Vec<ModelEntry>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ModelEntry {
+pub(crate) struct ModelEntry {
     pub id: String,
     pub object: &'static str,
     /// Unix seconds; 0, since neither Bedrock nor the embedded model says when a model was made.
@@ -261,12 +261,12 @@ pub struct ModelEntry {
 
 /// OpenAI's error body, before the stream and (without `param`) inside it.
 #[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
+pub(super) struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ErrorDetail<'a> {
+pub(super) struct ErrorDetail<'a> {
     pub message: &'a str,
     #[serde(rename = "type")]
     pub kind: &'a str,

@@ -9,7 +9,7 @@ mod reply;
 use serde_json::json;
 use streambed_core::{ChatRequest, Content, InferenceParams, Reasoning, ToolChoice, ToolSpec};
 
-pub use reply::{Reply, finish_reason, usage};
+pub(super) use reply::{Reply, finish_reason, usage};
 
 use super::{
     error::Invalid,
@@ -20,7 +20,7 @@ use crate::config::Limits;
 /// What a valid request asks for. The request carries the client's own system prompt and
 /// settings only; the server's defaults are added by the caller.
 #[derive(Debug, PartialEq)]
-pub struct Asked {
+pub(super) struct Asked {
     pub model: String,
     pub request: ChatRequest,
     pub reasoning: Option<Reasoning>,
@@ -30,7 +30,7 @@ pub struct Asked {
 
 /// Validates a request within the server's size limits (`MAX_TURNS`, `MAX_PROMPT_CHARS`,
 /// `MAX_TOKENS_LIMIT`, as for `/api/chat`).
-pub fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid> {
+pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid> {
     if let Some(n) = body.n.filter(|&n| n != 1) {
         return Err(Invalid::param(
             "n",
@@ -172,7 +172,7 @@ fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
 /// reasoning that led to them: OpenAI's messages cannot carry reasoning back with its signature,
 /// and a model that reasons (Claude on Bedrock) refuses tool results whose call comes back
 /// without it. So the answer to tool results is written without reasoning.
-pub fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reasoning {
+pub(super) fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reasoning {
     let mut turns = request.messages.iter().rev();
     let answers_tools =
         turns.next().is_some_and(|m| m.content.iter().any(|c| matches!(c, Content::ToolResult(_))));

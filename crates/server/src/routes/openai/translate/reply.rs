@@ -6,7 +6,7 @@ use streambed_core::{ChatEvent, Completion, StopReason, Usage};
 use crate::routes::openai::wire::{self, Meta, OutFunction, OutToolCall, OutUsage, PromptTokensDetails};
 
 /// OpenAI's `finish_reason` for the neutral stop reason.
-pub fn finish_reason(stop: &StopReason) -> &'static str {
+pub(crate) fn finish_reason(stop: &StopReason) -> &'static str {
     match stop {
         StopReason::EndTurn | StopReason::StopSequence | StopReason::Other(_) => "stop",
         StopReason::MaxTokens | StopReason::ContextWindowExceeded => "length",
@@ -16,7 +16,7 @@ pub fn finish_reason(stop: &StopReason) -> &'static str {
 }
 
 /// OpenAI counts cached input in `prompt_tokens`; Bedrock counts it apart.
-pub fn usage(usage: &Usage) -> OutUsage {
+pub(crate) fn usage(usage: &Usage) -> OutUsage {
     let cached = usage.cache_read_input_tokens;
     let prompt = usage.input_tokens + cached.unwrap_or(0) + usage.cache_write_input_tokens.unwrap_or(0);
     OutUsage {
@@ -29,7 +29,7 @@ pub fn usage(usage: &Usage) -> OutUsage {
 
 /// A whole answer gathered from its events, for `stream: false`.
 #[derive(Debug, Default)]
-pub struct Reply {
+pub(crate) struct Reply {
     text: String,
     reasoning: String,
     tool_calls: Vec<OutToolCall>,
@@ -37,7 +37,7 @@ pub struct Reply {
 
 impl Reply {
     /// Adds an event other than `Done`.
-    pub fn push(&mut self, event: ChatEvent) {
+    pub(crate) fn push(&mut self, event: ChatEvent) {
         match event {
             ChatEvent::Text(text) => self.text.push_str(&text),
             ChatEvent::Reasoning(text) => self.reasoning.push_str(&text),
@@ -55,7 +55,7 @@ impl Reply {
         }
     }
 
-    pub fn finish(mut self, completion: &Completion, meta: Meta) -> wire::Completion {
+    pub(crate) fn finish(mut self, completion: &Completion, meta: Meta) -> wire::Completion {
         for call in &mut self.tool_calls {
             // A call without input still has to parse as JSON on the client's side.
             if call.function.arguments.is_empty() {
