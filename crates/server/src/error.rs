@@ -1,5 +1,5 @@
 //! The one error type at the HTTP boundary: every failure before the stream starts becomes a
-//! status code and `{"error":{"code","message","requestId"}}`, with a message that says what to do.
+//! status code and the error JSON of [`crate::error_body`], with a message that says what to do.
 
 use std::time::Duration;
 
@@ -10,11 +10,16 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use streambed_core::{ErrorKind, ProviderError};
 use streambed_store::StoreError;
 
-use crate::{auth::AuthError, request_id};
+use crate::{
+    auth::AuthError,
+    error_body::{ErrorBody, ErrorDetail},
+    frame::BadCursor,
+    request_id,
+};
 
 tokio::task_local! {
     /// The `x-request-id` of the request being handled, for error bodies built deep inside it.
@@ -162,21 +167,17 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+impl From<BadCursor> for AppError {
+    fn from(bad: BadCursor) -> Self {
+        Self::BadRequest(bad.to_string())
+    }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
-    /// Bedrock's own request id, for an AWS support case.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    upstream_request_id: Option<&'a str>,
+/// What the authentication middleware answers: the same response as any [`AppError`].
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        AppError::Auth(self).into_response()
+    }
 }
 
 impl IntoResponse for AppError {
@@ -193,8 +194,15 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).ok().filter(|id| !id.is_empty());
-        let body = Body {
-            error: Detail { code: self.code(), message: self.to_string(), request_id, upstream_request_id },
+        let message = self.to_string();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: &message,
+                retryable: None,
+                request_id: request_id.as_deref(),
+                upstream_request_id,
+            },
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

@@ -1,10 +1,11 @@
-//! A point in an answer, and the SSE `id:` of every frame that leaves a client there.
+//! A stored answer's frames as they are kept, sent to followers and shared through Redis: each
+//! an SSE frame and the [`Cursor`] it leaves a client at, which is its `id:`.
 
 use std::{fmt, str::FromStr};
 
 use axum::response::sse::Event;
 
-use crate::{error::AppError, sse};
+use crate::sse;
 
 /// A point in an answer: bytes of text and of reasoning sent so far. Written `text.reasoning`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,7 +31,7 @@ impl fmt::Display for Cursor {
 impl Cursor {
     /// `frame` with this cursor as its `id:`, formatted without allocating (every frame sent
     /// has one).
-    pub(super) fn event(self, frame: &sse::Frame) -> Event {
+    pub(crate) fn event(self, frame: &sse::Frame) -> Event {
         use std::io::Write as _;
         // Two `usize`s in decimal and a dot.
         let mut buffer = std::io::Cursor::new([0u8; 41]);
@@ -40,22 +41,40 @@ impl Cursor {
     }
 
     /// The furthest point of both: what a client holds after frames ending at `self` and `other`.
-    pub(super) fn max(self, other: Self) -> Self {
+    pub(crate) fn max(self, other: Self) -> Self {
         Self { text: self.text.max(other.text), reasoning: self.reasoning.max(other.reasoning) }
     }
 }
 
-impl FromStr for Cursor {
-    type Err = AppError;
+/// A frame as a follower is sent it: the cursor it leaves the client at (its `id:`), its event
+/// type and its JSON data. The SSE event is made when it is sent; Redis carries the same three
+/// fields to followers on other replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub cursor: Cursor,
+    pub sse: sse::Frame,
+}
 
-    fn from_str(s: &str) -> Result<Self, AppError> {
-        let bad = || {
-            AppError::BadRequest(
-                "`Last-Event-ID` (or `after`) must be an event id of this answer, like `120.0`.".into(),
-            )
-        };
-        let (text, reasoning) = s.trim().split_once('.').ok_or_else(bad)?;
-        Ok(Self { text: text.parse().map_err(|_| bad())?, reasoning: reasoning.parse().map_err(|_| bad())? })
+impl Frame {
+    pub(crate) fn event(&self) -> Event {
+        self.cursor.event(&self.sse)
+    }
+}
+
+/// Text that is not a cursor: a client's `Last-Event-ID` (or `after`) from elsewhere.
+#[derive(Debug, thiserror::Error)]
+#[error("`Last-Event-ID` (or `after`) must be an event id of this answer, like `120.0`.")]
+pub(crate) struct BadCursor;
+
+impl FromStr for Cursor {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        let (text, reasoning) = s.trim().split_once('.').ok_or(BadCursor)?;
+        Ok(Self {
+            text: text.parse().map_err(|_| BadCursor)?,
+            reasoning: reasoning.parse().map_err(|_| BadCursor)?,
+        })
     }
 }
 

@@ -7,9 +7,12 @@
 
 mod answer_log;
 mod auth;
+mod client_addr;
 pub mod config;
 mod connections;
 mod error;
+mod error_body;
+mod frame;
 mod limits;
 mod live;
 mod metrics;

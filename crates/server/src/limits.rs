@@ -2,15 +2,10 @@
 //! at once. Request size limits (body, prompt, turns, `maxTokens`) are checked where the body
 //! is validated (`routes::chat`); the per-request deadline is enforced by the relay.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    num::NonZeroU32,
-    sync::Arc,
-};
+use std::{num::NonZeroU32, sync::Arc};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::HeaderMap,
+    extract::{Request, State},
     middleware::Next,
     response::Response,
 };
@@ -20,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     auth::Principal,
+    client_addr::client_ip,
     config::Limits,
     error::AppError,
     replicas::{Redis, limits::SharedRate},
@@ -81,33 +77,13 @@ pub(crate) async fn rate_limit(
 ) -> Result<Response, AppError> {
     let key = match request.extensions().get::<Principal>() {
         Some(principal) => principal.id(),
-        None => {
-            let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            match client_ip(request.headers(), peer, limit.trusted_proxy_hops) {
-                Some(ip) => format!("ip:{ip}"),
-                None => "ip:unknown".to_owned(),
-            }
-        }
+        None => match client_ip(&request, limit.trusted_proxy_hops) {
+            Some(ip) => format!("ip:{ip}"),
+            None => "ip:unknown".to_owned(),
+        },
     };
     limit.check_everywhere(key).await?;
     Ok(next.run(request).await)
-}
-
-/// The client's address: the peer, or with `hops` trusted proxies in front (each appending the
-/// address it saw to `X-Forwarded-For`), the entry the outermost trusted proxy appended.
-/// Entries further left were written by the client and could be forged.
-pub(crate) fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
-    if hops == 0 {
-        return peer;
-    }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    entries.len().checked_sub(hops).and_then(|i| entries[i].parse().ok()).or(peer)
 }
 
 /// The cap on answers streaming at once.
@@ -144,23 +120,7 @@ impl Drop for StreamSlot {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    #[test]
-    fn the_client_is_found_behind_trusted_proxies_only() {
-        let peer = Some(IpAddr::from([10, 0, 0, 1]));
-        let headers = HeaderMap::from_iter([(
-            "x-forwarded-for".parse().unwrap(),
-            HeaderValue::from_static("6.6.6.6, 203.0.113.7, 198.51.100.2"),
-        )]);
-        assert_eq!(client_ip(&headers, peer, 0), peer, "no proxies: forwarded headers are ignored");
-        assert_eq!(client_ip(&headers, peer, 1), Some(IpAddr::from([198, 51, 100, 2])));
-        assert_eq!(client_ip(&headers, peer, 2), Some(IpAddr::from([203, 0, 113, 7])));
-        assert_eq!(client_ip(&headers, peer, 5), peer, "fewer entries than proxies");
-        assert_eq!(client_ip(&HeaderMap::new(), peer, 1), peer);
-    }
 
     #[test]
     fn a_burst_is_allowed_then_the_client_waits() {

@@ -8,14 +8,12 @@ use std::sync::Arc;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{Method, header},
+    http::Method,
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-
-use crate::AppState;
 
 const REQUESTS: &str = "streambed_http_requests_total";
 const ACTIVE_STREAMS: &str = "streambed_active_streams";
@@ -153,7 +151,9 @@ pub(crate) async fn count_requests(
     response
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.handle.render())
+impl Metrics {
+    /// Every metric in the Prometheus text format.
+    pub(crate) fn render(&self) -> String {
+        self.handle.render()
+    }
 }

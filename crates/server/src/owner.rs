@@ -3,12 +3,9 @@
 //! off on a public address, storing conversations would show every visitor everyone's history,
 //! so the conversation routes refuse unless the operator opted in.
 
-use std::sync::Arc;
-
-use axum::{extract::FromRequestParts, http::request::Parts};
 use streambed_store::Owner;
 
-use crate::{AppState, Config, auth::Principal, error::AppError};
+use crate::{Config, auth::Principal, error::AppError};
 
 /// How owners are found, decided once from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,17 +46,5 @@ impl OwnerPolicy {
             (Self::Principal, None) | (Self::Refused, _) => Err(AppError::ConversationsRefused),
             (Self::Local, _) => Ok(Owner(LOCAL.to_owned())),
         }
-    }
-}
-
-/// Extractor: the owner of the conversations this request may touch.
-#[derive(Debug)]
-pub(crate) struct RequestOwner(pub Owner);
-
-impl FromRequestParts<Arc<AppState>> for RequestOwner {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, AppError> {
-        state.conversations.owners.owner(parts.extensions.get::<Principal>()).map(Self)
     }
 }

@@ -13,13 +13,11 @@ use std::{
 
 use axum::response::sse::Event;
 use futures_util::{Stream, StreamExt};
-use streambed_core::{ChatEvent, ChatModel, ChatRequest, ChatStream, ErrorKind, ProviderError};
+use streambed_core::{ChatEvent, ChatStream, ErrorKind, ProviderError};
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::{
-    error::AppError, limits::StreamSlot, metrics::Metrics, shutdown::AnswerToken, sse, state::AppState,
-};
+use crate::{limits::StreamSlot, metrics::Metrics, shutdown::AnswerToken, sse};
 
 /// One answer in progress: the provider stream, bounded by the request deadline, the shutdown
 /// cut-off and (for a stored conversation's answer) Stop, with what it reports. Dropping it
@@ -129,30 +127,6 @@ impl Answer {
     pub(crate) fn drop_upstream(&mut self) {
         self.upstream = Box::pin(futures_util::stream::empty());
     }
-}
-
-/// Starts an answer whose response owns it, for any of the APIs: refused while the server
-/// drains, held to `MAX_CONCURRENT_STREAMS`, and opened within the request deadline (errors so
-/// far are still plain HTTP). `started` is when the request arrived.
-pub(crate) async fn open(
-    state: &AppState,
-    model: &dyn ChatModel,
-    request: ChatRequest,
-    request_id: &str,
-    started: Instant,
-) -> Result<Answer, AppError> {
-    if state.shutdown.draining.is_cancelled() {
-        return Err(shutting_down().into());
-    }
-    let slot = state.streams.take()?;
-    let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
-    let upstream = tokio::time::timeout_at(deadline, model.stream(request))
-        .await
-        .unwrap_or_else(|_| Err(deadline_exceeded()))
-        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
-    let report =
-        ChatReport::new(request_id.to_owned(), model.info().id.clone(), started, state.metrics.clone());
-    Ok(Answer::new(upstream, report, state.shutdown.answer_token(), deadline, slot))
 }
 
 /// An answer still running at the shutdown cut-off.

@@ -2,9 +2,11 @@
 //!
 //! - `data: {"token":"…"}` for each answer delta (the seed's frame, default event type);
 //! - `event: reasoning` + `data: {"token":"…"}` for visible reasoning, which seed clients ignore;
-//! - `event: done` + `data: {"stopReason","usage","latencyMs","model","streamed"}`, last on success;
-//! - `event: error` + `data: {"error":{"code","message","retryable","requestId","upstreamRequestId"}}`,
-//!   last on failure;
+//! - `event: done` + `data: {"stopReason","usage","latencyMs","model","streamed"}`, last on success,
+//!   with `serviceTier` when Bedrock names one and `droppedTurns` when a stored conversation's
+//!   oldest turns were left out;
+//! - `event: error` + `data: {"error":{"code","message","retryable","requestId","upstreamRequestId"}}`
+//!   (the HTTP error JSON of `error_body`, with `retryable`), last on failure;
 //! - `: keep-alive` comments while nothing else is sent.
 //!
 //! An answer stored in a conversation opens with `event: start` +
@@ -29,6 +31,8 @@ use serde::{Deserialize, Serialize};
 use streambed_core::{Completion, ErrorKind, ProviderError, Usage};
 use streambed_store::StoredMessage;
 use uuid::Uuid;
+
+use crate::error_body::{ErrorBody, ErrorDetail};
 
 /// The data of a content frame (`message` or `reasoning`): one delta of the answer.
 #[derive(Serialize, Deserialize)]
@@ -70,23 +74,6 @@ struct Done<'a> {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-#[derive(Serialize)]
-struct ErrorFrame<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-    retryable: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    request_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    upstream_request_id: Option<&'a str>,
 }
 
 /// An event type of the wire contract.
@@ -245,12 +232,12 @@ pub fn following_ended() -> Frame {
 pub fn error(e: &ProviderError, request_id: &str) -> Frame {
     json(
         Kind::Error,
-        &ErrorFrame {
+        &ErrorBody {
             error: ErrorDetail {
                 code: e.kind.code(),
                 message: &e.message,
-                retryable: e.kind.retryable(),
-                request_id,
+                retryable: Some(e.kind.retryable()),
+                request_id: Some(request_id).filter(|id| !id.is_empty()),
                 upstream_request_id: e.request_id.as_deref(),
             },
         },

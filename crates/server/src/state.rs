@@ -140,7 +140,11 @@ impl Conversations {
     /// Redis there is no other replica to hear from, and this returns at once. Runs until dropped.
     async fn listen_for_stops(self) {
         if let Some(redis) = self.redis {
-            replicas::stops::obey(redis, self.live).await;
+            let live = self.live;
+            replicas::stops::obey(redis, move |conversation, message| {
+                live.stop_from_elsewhere(conversation, message);
+            })
+            .await;
         }
     }
 

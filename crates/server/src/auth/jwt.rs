@@ -18,7 +18,8 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-use super::{AuthError, JwtConfig};
+use super::AuthError;
+use crate::config::JwtConfig;
 
 /// Keys are refetched when older than this, so revoked keys stop working within the hour.
 const MAX_AGE: Duration = Duration::from_secs(3600);

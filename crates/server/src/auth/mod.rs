@@ -10,72 +10,26 @@ mod keys;
 mod lockout;
 
 use std::{
-    net::{IpAddr, SocketAddr},
-    num::NonZeroU32,
+    net::IpAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::{HeaderMap, HeaderName, header},
     middleware::Next,
     response::Response,
 };
-use secrecy::SecretString;
-use url::Url;
 
 use crate::{
-    error::AppError,
-    limits::client_ip,
+    client_addr::client_ip,
+    config::AuthConfig,
     replicas::{Redis, limits::SharedLockout},
 };
 use jwt::JwtVerifier;
 use keys::ApiKeys;
 use lockout::Lockout;
-
-/// Authentication settings, read by [`crate::Config`].
-#[derive(Debug, Clone, Default)]
-pub struct AuthConfig {
-    /// `API_KEYS`: accepted static keys.
-    pub api_keys: Vec<SecretString>,
-    /// `AUTH_JWT_*`: the token issuer, when tokens are accepted.
-    pub jwt: Option<JwtConfig>,
-    /// `AUTH_MAX_FAILURES_PER_MINUTE`: wrong keys or tokens an address may send in a minute
-    /// before it is locked out for the rest of it (30); `None` never locks out.
-    pub max_failures_per_minute: Option<NonZeroU32>,
-}
-
-impl AuthConfig {
-    pub fn is_enabled(&self) -> bool {
-        !self.api_keys.is_empty() || self.jwt.is_some()
-    }
-
-    /// The wrong-credential lockout, for the start-up log: it exists only with authentication.
-    pub fn lockout_summary(&self) -> String {
-        match (self.is_enabled(), self.max_failures_per_minute) {
-            (false, _) => "off (no authentication)".to_owned(),
-            (true, None) => "off".to_owned(),
-            (true, Some(max)) => format!("{max} wrong keys or tokens per minute"),
-        }
-    }
-}
-
-/// One OIDC issuer whose tokens are accepted.
-#[derive(Debug, Clone)]
-pub struct JwtConfig {
-    /// `AUTH_JWT_ISSUER`: must equal the tokens' `iss` claim exactly (an http(s) URL).
-    pub issuer: String,
-    /// `AUTH_JWT_AUDIENCE`: the API's audience (Cognito: the app client id), matched against
-    /// `aud` or, for Cognito access tokens that have none, `client_id`.
-    pub audience: String,
-    /// `AUTH_JWKS_URL`: where the signing keys are; unset discovers it from the issuer's
-    /// `/.well-known/openid-configuration`.
-    pub jwks_url: Option<Url>,
-    /// `AUTH_JWKS_MIN_REFETCH_SECONDS`: the shortest interval between two fetches of the keys
-    /// when tokens name an unknown key id (30), so forged ids cannot hammer the issuer.
-    pub min_refetch: Duration,
-}
 
 /// Whom a request was authenticated as: the rate limiter's key and the owner of conversations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,14 +172,13 @@ pub(crate) async fn require(
     State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
-) -> Result<Response, AppError> {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let client = client_ip(request.headers(), peer, auth.trusted_proxy_hops);
+) -> Result<Response, AuthError> {
+    let client = client_ip(&request, auth.trusted_proxy_hops);
     let lockout = auth.lockout.as_ref().zip(client);
     if let Some((lockout, ip)) = lockout
         && let Some(wait) = auth.locked_out(lockout, ip).await
     {
-        return Err(AuthError::LockedOut(wait).into());
+        return Err(AuthError::LockedOut(wait));
     }
     match auth.authenticate(request.headers()).await {
         Ok(principal) => {
@@ -238,7 +191,7 @@ pub(crate) async fn require(
             if let (AuthError::Invalid(_), Some((lockout, ip))) = (&error, lockout) {
                 auth.record_failure(lockout, ip).await;
             }
-            Err(error.into())
+            Err(error)
         }
     }
 }

@@ -1,11 +1,54 @@
 //! The authentication variables: `API_KEYS`, the `AUTH_JWT_*` issuer settings and the lockout.
 
-use std::num::NonZeroU32;
+use std::{num::NonZeroU32, time::Duration};
 
 use secrecy::SecretString;
+use url::Url;
 
 use super::{ConfigError, Vars};
-use crate::auth::JwtConfig;
+
+/// Authentication settings (`auth` checks requests against them).
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// `API_KEYS`: accepted static keys.
+    pub api_keys: Vec<SecretString>,
+    /// `AUTH_JWT_*`: the token issuer, when tokens are accepted.
+    pub jwt: Option<JwtConfig>,
+    /// `AUTH_MAX_FAILURES_PER_MINUTE`: wrong keys or tokens an address may send in a minute
+    /// before it is locked out for the rest of it (30); `None` never locks out.
+    pub max_failures_per_minute: Option<NonZeroU32>,
+}
+
+impl AuthConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.api_keys.is_empty() || self.jwt.is_some()
+    }
+
+    /// The wrong-credential lockout, for the start-up log: it exists only with authentication.
+    pub fn lockout_summary(&self) -> String {
+        match (self.is_enabled(), self.max_failures_per_minute) {
+            (false, _) => "off (no authentication)".to_owned(),
+            (true, None) => "off".to_owned(),
+            (true, Some(max)) => format!("{max} wrong keys or tokens per minute"),
+        }
+    }
+}
+
+/// One OIDC issuer whose tokens are accepted.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// `AUTH_JWT_ISSUER`: must equal the tokens' `iss` claim exactly (an http(s) URL).
+    pub issuer: String,
+    /// `AUTH_JWT_AUDIENCE`: the API's audience (Cognito: the app client id), matched against
+    /// `aud` or, for Cognito access tokens that have none, `client_id`.
+    pub audience: String,
+    /// `AUTH_JWKS_URL`: where the signing keys are; unset discovers it from the issuer's
+    /// `/.well-known/openid-configuration`.
+    pub jwks_url: Option<Url>,
+    /// `AUTH_JWKS_MIN_REFETCH_SECONDS`: the shortest interval between two fetches of the keys
+    /// when tokens name an unknown key id (30), so forged ids cannot hammer the issuer.
+    pub min_refetch: Duration,
+}
 
 /// Keys shorter than this are refused: they could be guessed.
 const MIN_API_KEY_CHARS: usize = 16;

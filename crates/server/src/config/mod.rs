@@ -7,7 +7,6 @@ use axum::http::HeaderValue;
 use secrecy::SecretString;
 use streambed_core::InferenceParams;
 
-use crate::auth::AuthConfig;
 use vars::Vars;
 
 mod auth;
@@ -20,6 +19,7 @@ mod store;
 mod task_definition;
 mod vars;
 
+pub use auth::{AuthConfig, JwtConfig};
 pub use connections::Connections;
 pub use limits::Limits;
 pub use models::{ModelsConfig, ProviderChoice};

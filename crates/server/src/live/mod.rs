@@ -13,7 +13,6 @@
 //! answer from there ([`follow_remote`]); without Redis, or while it is unreachable, that
 //! replica follows the answer through the store ([`replay_stored`]).
 
-mod cursor;
 mod follow;
 mod mirror;
 mod remote;
@@ -29,12 +28,12 @@ use streambed_store::Owner;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub(crate) use cursor::Cursor;
 pub(crate) use follow::{Elsewhere, follow, replay_stored};
 pub(crate) use remote::follow_remote;
-pub(crate) use said::Frame;
 use said::{Rest, Said};
 pub(crate) use task::{Running, drive};
+
+pub(crate) use crate::frame::{Cursor, Frame};
 
 use crate::{error::AppError, shutdown::AnswerToken, sse};
 
@@ -137,6 +136,15 @@ impl LiveAnswers {
         match self.running().get(&conversation) {
             Some(Place::Running(live)) => Some(Arc::clone(live)),
             _ => None,
+        }
+    }
+
+    /// Stops `message` if it is the answer running here in `conversation`: a Stop another
+    /// replica was asked for.
+    pub(crate) fn stop_from_elsewhere(&self, conversation: Uuid, message: Uuid) {
+        if let Some(live) = self.get(conversation).filter(|live| live.message == message) {
+            tracing::info!(%conversation, message_id = %message, "stopping an answer at another replica's request");
+            live.stop();
         }
     }
 

@@ -1,8 +1,6 @@
 //! What a running answer has said, and the frames that carry it to the clients that follow.
 
-use axum::response::sse::Event;
-
-use super::Cursor;
+use super::{Cursor, Frame};
 use crate::sse;
 
 /// What a running answer has said so far.
@@ -46,20 +44,7 @@ impl Said {
     }
 }
 
-/// A frame as a follower is sent it: the cursor it leaves the client at (its `id:`), its event
-/// type and its JSON data. The SSE event is made when it is sent; Redis carries the same three
-/// fields to followers on other replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Frame {
-    pub cursor: Cursor,
-    pub sse: sse::Frame,
-}
-
 impl Frame {
-    pub(super) fn event(&self) -> Event {
-        self.cursor.event(&self.sse)
-    }
-
     /// What of this content frame a client at `held` still needs. A frame's cursor is where its
     /// delta ends, so it starts that many bytes earlier; only the part of the cursor the frame
     /// advances counts, so text and reasoning may interleave in any order.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, Failure, Redis, Use};
 use crate::{
-    live::{Cursor, Frame},
+    frame::{Cursor, Frame},
     sse,
 };
 

@@ -4,13 +4,12 @@
 //! runs it. Pub/sub keeps nothing: a replica that is not subscribed at that moment misses it, and
 //! the sender, which waits for the store to show the answer ended, says so.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use uuid::Uuid;
 
 use super::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, Failure, Redis, Use};
-use crate::live::LiveAnswers;
 
 const CHANNEL: &str = "streambed:stop";
 /// How often an idle subscription checks that Redis still answers (a connection that went
@@ -29,12 +28,13 @@ impl Redis {
     }
 }
 
-/// Stops the answers running here that another replica was asked to stop. Runs until dropped,
-/// subscribing again (with backoff) whenever the subscription is lost.
-pub(crate) async fn obey(redis: Redis, answers: Arc<LiveAnswers>) {
+/// Hands each Stop another replica was asked for to `stop_here` (with the conversation and the
+/// message), which stops that answer if it runs here. Runs until dropped, subscribing again
+/// (with backoff) whenever the subscription is lost.
+pub(crate) async fn obey(redis: Redis, stop_here: impl Fn(Uuid, Uuid)) {
     let mut retry = RETRY.0;
     loop {
-        if listen(&redis, &answers).await {
+        if listen(&redis, &stop_here).await {
             retry = RETRY.0;
         }
         tokio::time::sleep(retry).await;
@@ -43,7 +43,7 @@ pub(crate) async fn obey(redis: Redis, answers: Arc<LiveAnswers>) {
 }
 
 /// One subscription, until it fails; whether it was established.
-async fn listen(redis: &Redis, answers: &LiveAnswers) -> bool {
+async fn listen(redis: &Redis, stop_here: &impl Fn(Uuid, Uuid)) -> bool {
     let subscribe = async {
         let mut pubsub = redis.inner.client.get_async_pubsub().await?;
         pubsub.subscribe(CHANNEL).await?;
@@ -62,7 +62,7 @@ async fn listen(redis: &Redis, answers: &LiveAnswers) -> bool {
             message = messages.next() => {
                 let Some(message) = message else { break };
                 let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
-                stop(answers, &payload);
+                stop(stop_here, &payload);
             }
             _ = ping.tick() => {
                 let alive = redis.call(Use::Stop, COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await;
@@ -76,16 +76,12 @@ async fn listen(redis: &Redis, answers: &LiveAnswers) -> bool {
     true
 }
 
-/// Stops the answer `payload` names, if it runs here.
-fn stop(answers: &LiveAnswers, payload: &str) {
+/// Hands the answer `payload` names to `stop_here`.
+fn stop(stop_here: &impl Fn(Uuid, Uuid), payload: &str) {
     let ids =
         payload.split_once(' ').and_then(|(c, m)| Some((c.parse::<Uuid>().ok()?, m.parse::<Uuid>().ok()?)));
-    let Some((conversation, message)) = ids else {
-        tracing::debug!(payload, "ignored a Stop message this server did not send");
-        return;
-    };
-    if let Some(live) = answers.get(conversation).filter(|live| live.message == message) {
-        tracing::info!(%conversation, message_id = %message, "stopping an answer at another replica's request");
-        live.stop();
+    match ids {
+        Some((conversation, message)) => stop_here(conversation, message),
+        None => tracing::debug!(payload, "ignored a Stop message this server did not send"),
     }
 }

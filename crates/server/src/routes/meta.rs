@@ -1,4 +1,4 @@
-//! Liveness, model discovery and the API's own description.
+//! Liveness, model discovery, the metrics and the API's own description.
 
 use std::sync::Arc;
 
@@ -29,6 +29,11 @@ pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
         })
         .collect();
     Json(json!({ "provider": default.provider, "default": default.id, "models": models }))
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
 /// The OpenAPI 3.1 document, written by hand next to the code it describes and checked

@@ -1,5 +1,6 @@
 //! The route table: which routes need a caller, which are rate limited, and the SPA fallback.
 
+mod answer;
 mod anthropic;
 mod chat;
 mod conversations;
@@ -23,7 +24,6 @@ use crate::{
     auth::{self, Authenticator},
     error::AppError,
     limits::{self, RateLimit},
-    metrics,
 };
 
 pub(crate) fn router(
@@ -52,7 +52,7 @@ pub(crate) fn router(
         .route("/api/conversations/{id}/stop", post(conversations::stop))
         .route("/api/conversations/{id}/stream", get(conversations::stream))
         .route("/api/models", get(meta::models))
-        .route("/metrics", get(metrics::render));
+        .route("/metrics", get(meta::metrics));
     // The compatible APIs: the same guards, inside a layer that puts every error in the API's
     // shape. A wrong method is answered by each route's own fallback (405 with `Allow`), which
     // that layer wraps; the router-wide one below would stand in outside the route's layers.

@@ -24,6 +24,7 @@ use errors::MessagesError;
 pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
+use super::answer;
 use crate::{
     error::{ApiJson, AppError},
     relay, request_id,
@@ -74,7 +75,7 @@ pub(super) async fn messages(
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, model.info().id.clone());
     let blocks = Blocks::new(request.stop_sequences.clone());
-    let mut answer = relay::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    let mut answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
     if streamed {
         return Ok(stream::response(stream::events(answer, start, blocks), state.keep_alive));
     }

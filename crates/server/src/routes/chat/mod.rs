@@ -10,11 +10,12 @@ use std::{sync::Arc, time::Instant};
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
 use streambed_core::{
-    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, ProviderError, Reasoning, Role,
+    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, Reasoning, Role,
 };
 use streambed_store::Owner;
 use uuid::Uuid;
 
+use super::answer;
 use crate::{
     auth::Principal,
     config::Limits,
@@ -148,7 +149,6 @@ pub(super) async fn chat(
         .models
         .reasoning(model.as_ref(), requested_reasoning, state.reasoning)
         .map_err(|e| AppError::BadRequest(e.message(r#"send "reasoning": "off""#)))?;
-    let slot = state.streams.take()?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
     let request = |messages| ChatRequest {
         system: state.system_prompt.clone(),
@@ -156,6 +156,17 @@ pub(super) async fn chat(
         reasoning,
         ..ChatRequest::new(messages)
     };
+    let turn = match target {
+        Target::Stateless(messages) => {
+            let answer =
+                answer::open(&state, model.as_ref(), request(messages), request_id(&headers), started)
+                    .await?;
+            return Ok(sse::response(relay::events(answer), state.keep_alive));
+        }
+        Target::Stored(turn) => turn,
+    };
+    // Taken before the turn is written: a busy server stores nothing.
+    let slot = state.streams.take()?;
     let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
     // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
     let answer = |upstream, token| {
@@ -167,18 +178,7 @@ pub(super) async fn chat(
         );
         Answer::new(upstream, report, token, deadline, slot)
     };
-    match target {
-        Target::Stateless(messages) => {
-            let upstream = start(&state, model.as_ref(), request(messages), deadline).await?;
-            Ok(sse::response(
-                relay::events(answer(upstream, state.shutdown.answer_token())),
-                state.keep_alive,
-            ))
-        }
-        Target::Stored(turn) => {
-            start_stored(&state, model.as_ref(), reasoning, turn, request, answer, deadline).await
-        }
-    }
+    start_stored(&state, model.as_ref(), reasoning, turn, request, answer, deadline).await
 }
 
 /// Whose the answer is: the client's alone, or a stored conversation's.
@@ -229,7 +229,7 @@ async fn start_stored(
             state.metrics.upstream_error(cut_off.kind.code());
             Err(cut_off)
         }),
-        opened = start(state, model, request(messages), deadline) => Some(opened),
+        opened = answer::start(state, model, request(messages), deadline) => Some(opened),
     };
     match opened {
         Some(Ok(upstream)) => {
@@ -258,19 +258,6 @@ async fn start_stored(
             Err(e.into())
         }
     }
-}
-
-/// Asks the model for the answer, within the request's deadline: errors here are still HTTP.
-async fn start(
-    state: &AppState,
-    model: &dyn ChatModel,
-    request: ChatRequest,
-    deadline: tokio::time::Instant,
-) -> Result<ChatStream, ProviderError> {
-    tokio::time::timeout_at(deadline, model.stream(request))
-        .await
-        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
-        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
 }
 
 #[cfg(test)]

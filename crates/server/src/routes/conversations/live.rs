@@ -15,11 +15,10 @@ use streambed_core::Role;
 use streambed_store::{MessageStatus, Owner};
 use uuid::Uuid;
 
-use super::ConversationId;
+use super::{ConversationId, RequestOwner};
 use crate::{
     error::{ApiQuery, AppError},
     live::{self, Cursor},
-    owner::RequestOwner,
     replicas::Redis,
     sse,
     state::{AppState, Conversations},

@@ -12,18 +12,18 @@ use std::sync::Arc;
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header},
+    extract::{FromRequestParts, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use streambed_store::{Conversation, ConversationWithMessages, Page};
+use streambed_store::{Conversation, ConversationWithMessages, Owner, Page};
 use uuid::Uuid;
 
 use crate::{
     AppState,
+    auth::Principal,
     error::{ApiJson, ApiQuery, AppError},
-    owner::RequestOwner,
 };
 
 /// Longest title a person may set.
@@ -58,14 +58,26 @@ pub(super) struct ExportQuery {
 #[derive(Debug)]
 pub(super) struct ConversationId(Uuid);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConversationId {
+impl<S: Send + Sync> FromRequestParts<S> for ConversationId {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::Store(streambed_store::StoreError::NotFound))?;
         raw.parse().map(Self).map_err(|_| AppError::Store(streambed_store::StoreError::NotFound))
+    }
+}
+
+/// The owner of the conversations this request may touch (see [`crate::owner`]).
+#[derive(Debug)]
+pub(super) struct RequestOwner(Owner);
+
+impl FromRequestParts<Arc<AppState>> for RequestOwner {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, AppError> {
+        state.conversations.owners.owner(parts.extensions.get::<Principal>()).map(Self)
     }
 }
 

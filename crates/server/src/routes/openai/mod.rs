@@ -29,9 +29,10 @@ pub(super) use error::in_openai_shape;
 use error::{Failure, Invalid};
 use wire::{Meta, ModelEntry, ModelList};
 
+use super::answer;
 use crate::{
     error::{ApiJson, AppError},
-    relay, request_id, sse,
+    request_id, sse,
     state::AppState,
 };
 
@@ -51,7 +52,7 @@ pub(super) async fn completions(
         .map_err(|e| Invalid::param("reasoning_effort", e.message("leave `reasoning_effort` out")))?;
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
     let request = ChatRequest { reasoning, ..with_server_settings(&state, asked.request) };
-    let answer = relay::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    let answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
         created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
