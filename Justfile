@@ -8,7 +8,7 @@ target := env_var_or_default("CARGO_TARGET_DIR", "target")
 default:
     @just --list --unsorted
 
-# Run the product: UI and API on http://localhost:4000 (the embedded model unless BEDROCK_MODEL_ID is set).
+# Run the product: UI and API on http://localhost:4000 (the embedded model unless BEDROCK_MODEL_ID or BEDROCK_MODELS is set).
 run: model ui
     cargo run --release -p streambed-server --bin streambed
 
@@ -30,11 +30,12 @@ dev: model ui-deps
     cargo run -p streambed-server --bin streambed &
     (cd frontend && npm run dev)
 
-# A Bedrock Runtime emulator on :4010 (flags: --source local, --delay-ms, --scenario, --port).
-emulator *ARGS:
+# A Bedrock Runtime emulator on :4010 (flags: --source local, --delay-ms, --scenario, --port, --host,
+# --tls, --cert-out, --h2-max-streams; `--help` for all).
+emulator *ARGS: model
     cargo run --release -p streambed-emulator -- {{ARGS}}
 
-# Install the database servers the tests start for themselves (Debian's postgresql).
+# Install the servers the tests start for themselves (Debian's postgresql and redis-server).
 services:
     @scripts/ensure-services.sh
 

@@ -12,7 +12,12 @@ const targetDir = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO
 function start(binary: string, args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
   const path = resolve(targetDir, 'debug', binary)
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`just e2e\`, which builds it first`)
-  const child = spawn(path, args, { env: { ...process.env, ...env, NO_COLOR: '1', RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  // Run from the temp folder, away from a `.env` the server would read in the checkout.
+  const child = spawn(path, args, {
+    cwd: tmpdir(),
+    env: { ...process.env, ...env, NO_COLOR: '1', RUST_LOG: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   return new Promise((resolvePromise, reject) => {
     let log = ''
     child.stdout!.on('data', (chunk: Buffer) => {

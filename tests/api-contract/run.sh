@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
+target="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/streambed"
 key="contract-test-key-0123456789"
 
@@ -27,7 +27,7 @@ source "$root/scripts/listening.sh"
 pids+=($!)
 emulator=$(listening "$work/emulator.log")
 
-env -i PATH="$PATH" PORT=0 NO_COLOR=1 STATIC_DIR="$work/no-spa" \
+env -i -C "$work" PATH="$PATH" PORT=0 NO_COLOR=1 STATIC_DIR="$work/no-spa" \
   BEDROCK_MODEL_ID=anthropic.claude-3-haiku-20240307-v1:0 BEDROCK_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=contract AWS_SECRET_ACCESS_KEY=contract AWS_EC2_METADATA_DISABLED=true \
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME="$emulator" API_KEYS="$key" RATE_LIMIT_PER_MINUTE=0 \

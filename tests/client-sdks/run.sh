@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
+target="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/streambed"
 # shellcheck source=../../scripts/listening.sh
 source "$root/scripts/listening.sh"
@@ -30,7 +30,7 @@ PORT=0 \
   LOCAL_MODEL_PATH="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
   DATABASE_URL="sqlite:$work/streambed.db" \
   STATIC_DIR="$work/no-ui" \
-  "$target/debug/streambed" >"$work/server.log" 2>&1 &
+  env -C "$work" "$target/debug/streambed" >"$work/server.log" 2>&1 &
 pids+=($!)
 export STREAMBED_URL EMULATOR_URL="$emulator"
 STREAMBED_URL=$(listening "$work/server.log")

@@ -49,6 +49,8 @@ pub(crate) fn start(
 pub(crate) fn command(emulator: &RunningEmulator, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_streambed"));
     command
+        // Away from a `.env` in the checkout, which the server would read.
+        .current_dir(std::env::temp_dir())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs([
