@@ -169,7 +169,9 @@ pub enum ToolChoice {
     None,
 }
 
-/// A validated chat request: a non-empty conversation that ends with a user turn.
+/// A chat request: the conversation so far and the options. It may end with an assistant turn
+/// for the model to continue, where the provider allows that (`bedrock` checks its rules); the
+/// server's routes send only conversations that end with the user's turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
     pub system: Option<String>,

@@ -6,6 +6,7 @@ mod chat;
 mod conversations;
 mod meta;
 mod openai;
+mod turns;
 
 use std::sync::Arc;
 

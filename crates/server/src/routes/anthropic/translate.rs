@@ -9,13 +9,14 @@ use streambed_core::{
 use serde_json::Value;
 
 use super::wire;
+use crate::routes::turns::{Refused, Turns};
 
 const NO_IMAGES: &str = "Images and documents are not supported by this server yet: send text.";
 
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
 pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
-    let messages = messages(body.messages)?;
+    let turns = turns(body.messages)?;
     let system = body.system.map(|system| match system {
         wire::Blocks::Text(text) => text,
         wire::Blocks::Blocks(blocks) => {
@@ -42,7 +43,6 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
     let effort = body.output_config.and_then(|c| c.effort);
     Ok(ChatRequest {
         system: system.filter(|s| !s.is_empty()),
-        messages,
         params: InferenceParams {
             max_tokens: body.max_tokens,
             temperature: body.temperature,
@@ -53,12 +53,13 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
         reasoning: reasoning(body.thinking, effort.as_deref())?,
         tools,
         tool_choice,
+        ..turns.request()
     })
 }
 
 /// The turns in order, consecutive turns of one role merged (as the Messages API does), ending
 /// with the user's.
-fn messages(input: Vec<wire::InputMessage>) -> Result<Vec<Message>, String> {
+fn turns(input: Vec<wire::InputMessage>) -> Result<Turns, String> {
     let mut messages: Vec<Message> = Vec::with_capacity(input.len());
     for (i, message) in input.into_iter().enumerate() {
         let role = match message.role {
@@ -73,20 +74,14 @@ fn messages(input: Vec<wire::InputMessage>) -> Result<Vec<Message>, String> {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("`messages[{i}]`: {e}"))?,
         };
-        match messages.last_mut() {
-            Some(last) if last.role == role => last.content.extend(content),
-            _ => messages.push(Message { role, content }),
-        }
+        messages.push(Message { role, content });
     }
-    match messages.last() {
-        None => Err("`messages` must not be empty.".into()),
-        Some(last) if last.role != Role::User => {
-            Err("The last message must have the role `user`: this server does not continue a prefilled \
-             assistant turn."
-                .into())
-        }
-        Some(_) => Ok(messages),
-    }
+    Turns::new(messages).map_err(|refused| match refused {
+        Refused::Empty => "`messages` must not be empty.".into(),
+        Refused::EndsWithAssistant => "The last message must have the role `user`: this server does not \
+             continue a prefilled assistant turn."
+            .into(),
+    })
 }
 
 fn content(block: wire::InputBlock) -> Result<Content, String> {

@@ -15,7 +15,10 @@ use streambed_core::{
 use streambed_store::Owner;
 use uuid::Uuid;
 
-use super::answer;
+use super::{
+    answer,
+    turns::{Refused, Turns},
+};
 use crate::{
     auth::Principal,
     config::Limits,
@@ -53,7 +56,7 @@ struct BodyMessage {
 #[derive(Debug, PartialEq)]
 enum Ask {
     /// A whole conversation sent by the client; nothing is stored.
-    Stateless(Vec<Message>),
+    Stateless(Turns),
     /// The next user turn of a stored conversation.
     Stored { conversation: Uuid, prompt: String },
 }
@@ -71,22 +74,19 @@ impl ChatBody {
                 "With `conversationId` send only the new `prompt`: the server keeps the history.".into()
             );
         }
-        let (conversation, messages) = (self.conversation_id, Self::messages(self.prompt, self.messages)?);
-        limits.check_size(None, &messages).map_err(AppError::BadRequest)?;
+        let (conversation, turns) = (self.conversation_id, Self::turns(self.prompt, self.messages)?);
+        limits.check_size(None, &turns).map_err(AppError::BadRequest)?;
         let ask = match conversation {
-            None => Ask::Stateless(messages),
+            None => Ask::Stateless(turns),
             Some(conversation) => {
-                let prompt = messages.first().map(Message::text).unwrap_or_default();
+                let prompt = turns.first().map(Message::text).unwrap_or_default();
                 Ask::Stored { conversation, prompt }
             }
         };
         Ok((ask, self.max_tokens))
     }
 
-    fn messages(
-        prompt: Option<String>,
-        messages: Option<Vec<BodyMessage>>,
-    ) -> Result<Vec<Message>, AppError> {
+    fn turns(prompt: Option<String>, messages: Option<Vec<BodyMessage>>) -> Result<Turns, AppError> {
         let bad = |m: &str| Err(AppError::BadRequest(m.to_owned()));
         match (prompt, messages) {
             (Some(_), Some(_)) => bad("Send either `prompt` or `messages`, not both."),
@@ -94,21 +94,18 @@ impl ChatBody {
                 bad(r#"Send {"prompt": "…"} or {"messages": [{"role": "user", "content": "…"}]}."#)
             }
             (Some(prompt), None) if prompt.trim().is_empty() => bad("`prompt` must not be empty."),
-            (Some(prompt), None) => Ok(vec![Message::user(prompt)]),
+            (Some(prompt), None) => Ok(Turns::prompt(prompt)),
             (None, Some(messages)) => {
-                if messages.is_empty() {
-                    return bad("`messages` must not be empty.");
-                }
                 if let Some(i) = messages.iter().position(|m| m.content.trim().is_empty()) {
                     return Err(AppError::BadRequest(format!("`messages[{i}].content` must not be empty.")));
                 }
-                if messages.last().is_some_and(|m| m.role != Role::User) {
-                    return bad("The last message must have the role `user`.");
-                }
-                Ok(messages
+                let turns = messages
                     .into_iter()
-                    .map(|t| Message { role: t.role, content: vec![Content::Text(t.content)] })
-                    .collect())
+                    .map(|t| Message { role: t.role, content: vec![Content::Text(t.content)] });
+                Turns::new(turns).or_else(|refused| match refused {
+                    Refused::Empty => bad("`messages` must not be empty."),
+                    Refused::EndsWithAssistant => bad("The last message must have the role `user`."),
+                })
             }
         }
     }
@@ -127,7 +124,7 @@ pub(super) async fn chat(
         return Err(relay::shutting_down().into());
     }
     let target = match ask {
-        Ask::Stateless(messages) => Target::Stateless(messages),
+        Ask::Stateless(turns) => Target::Stateless(turns),
         Ask::Stored { conversation, prompt } => {
             let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
             Target::Stored(StoredTurn { owner, conversation, prompt })
@@ -150,17 +147,16 @@ pub(super) async fn chat(
         .reasoning(model.as_ref(), requested_reasoning, state.reasoning)
         .map_err(|e| AppError::BadRequest(e.message(r#"send "reasoning": "off""#)))?;
     let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
-    let request = |messages| ChatRequest {
+    let request = |turns: Turns| ChatRequest {
         system: state.system_prompt.clone(),
         params,
         reasoning,
-        ..ChatRequest::new(messages)
+        ..turns.request()
     };
     let turn = match target {
-        Target::Stateless(messages) => {
+        Target::Stateless(turns) => {
             let answer =
-                answer::open(&state, model.as_ref(), request(messages), request_id(&headers), started)
-                    .await?;
+                answer::open(&state, model.as_ref(), request(turns), request_id(&headers), started).await?;
             return Ok(sse::response(relay::events(answer), state.keep_alive));
         }
         Target::Stored(turn) => turn,
@@ -183,7 +179,7 @@ pub(super) async fn chat(
 
 /// Whose the answer is: the client's alone, or a stored conversation's.
 enum Target {
-    Stateless(Vec<Message>),
+    Stateless(Turns),
     Stored(StoredTurn),
 }
 
@@ -204,7 +200,7 @@ async fn start_stored(
     model: &dyn ChatModel,
     reasoning: Reasoning,
     StoredTurn { owner, conversation, prompt }: StoredTurn,
-    request: impl FnOnce(Vec<Message>) -> ChatRequest,
+    request: impl FnOnce(Turns) -> ChatRequest,
     answer: impl FnOnce(ChatStream, AnswerToken) -> Answer,
     deadline: tokio::time::Instant,
 ) -> Result<Response, AppError> {
@@ -217,7 +213,10 @@ async fn start_stored(
         .begin_turn(&owner, conversation, &prompt, model_id, conversations.replica)
         .await?;
     let reasoning_of = reasoning.is_on().then_some(model_id.as_str());
-    let (messages, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
+    let (turns, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
+    // It ends with the question just stored; were the store to say otherwise, the question alone
+    // is sent.
+    let turns = Turns::new(turns).unwrap_or_else(|_| Turns::prompt(prompt.as_str()));
     let (live, mut ending) = place.start(message, state.shutdown.answer_token());
     let log = conversations.answer_logs.start(message, Arc::clone(&live) as _, &conversations.writers);
     let token = live.token();
@@ -229,7 +228,7 @@ async fn start_stored(
             state.metrics.upstream_error(cut_off.kind.code());
             Err(cut_off)
         }),
-        opened = answer::start(state, model, request(messages), deadline) => Some(opened),
+        opened = answer::start(state, model, request(turns), deadline) => Some(opened),
     };
     match opened {
         Some(Ok(upstream)) => {
@@ -271,7 +270,7 @@ mod tests {
     fn parse_with(json: &str, limits: &Limits) -> Result<Vec<Message>, String> {
         let body = serde_json::from_str::<ChatBody>(json).map_err(|e| e.to_string())?;
         match body.validate(limits).map_err(|e| e.to_string())? {
-            (Ask::Stateless(messages), _) => Ok(messages),
+            (Ask::Stateless(turns), _) => Ok(turns.to_vec()),
             (Ask::Stored { .. }, _) => Err("stored".into()),
         }
     }

@@ -4,15 +4,18 @@
 use serde_json::{Value, json};
 use streambed_core::{Content, Message, Role, ToolResult, ToolUse};
 
-use crate::routes::openai::{
-    error::Invalid,
-    wire::{self, InContent, InMessage},
+use crate::routes::{
+    openai::{
+        error::Invalid,
+        wire::{self, InContent, InMessage},
+    },
+    turns::Turns,
 };
 
 /// System and developer messages, joined, and the turns: a tool message is a tool result in a
 /// user turn, and consecutive messages of one side (several tool results, or tool results then
 /// the user's text) make one turn, as Converse wants turns to alternate.
-pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Vec<Message>), Invalid> {
+pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Turns), Invalid> {
     let mut system = Vec::new();
     let mut turns: Vec<Message> = Vec::new();
     for (i, message) in messages.into_iter().enumerate() {
@@ -40,17 +43,11 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
                 (Role::User, vec![Content::ToolResult(result)])
             }
         };
-        match turns.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => turns.push(Message { role, content: blocks }),
-        }
+        turns.push(Message { role, content: blocks });
     }
-    if turns.last().is_none_or(|m| m.role != Role::User) {
-        return Err(Invalid::param(
-            "messages",
-            "The last message must have the role `user` or `tool`.".into(),
-        ));
-    }
+    let turns = Turns::new(turns).map_err(|_| {
+        Invalid::param("messages", "The last message must have the role `user` or `tool`.".into())
+    })?;
     let system = system.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
     Ok(((!system.is_empty()).then(|| system.join("\n\n")), turns))
 }

@@ -37,8 +37,8 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
             format!("This server returns one choice per request: `n` must be 1, not {n}."),
         ));
     }
-    let (system, messages) = messages::conversation(body.messages)?;
-    limits.check_size(system.as_deref(), &messages).map_err(|message| Invalid::param("messages", message))?;
+    let (system, turns) = messages::conversation(body.messages)?;
+    limits.check_size(system.as_deref(), &turns).map_err(|message| Invalid::param("messages", message))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => Some(("max_completion_tokens", n)),
         (None, Some(n)) => Some(("max_tokens", n)),
@@ -78,7 +78,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
         stop_sequences: stop_sequences.into_iter().filter(|s| !s.is_empty()).collect(),
         tools,
         tool_choice,
-        ..ChatRequest::new(messages)
+        ..turns.request()
     };
     let stream = body.stream.unwrap_or(false);
     Ok(Asked {
