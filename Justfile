@@ -30,9 +30,9 @@ dev: model ui-deps
     cargo run -p streambed-server --bin streambed &
     (cd frontend && npm run dev)
 
-# A Bedrock Runtime emulator on :4010 (flags: --source local, --delay-ms, --scenario, --port, --host,
-# --tls, --cert-out, --h2-max-streams; `--help` for all).
-emulator *ARGS: model
+# A Bedrock Runtime emulator on :4010 (flags: --source local, which needs `just model` first,
+# --delay-ms, --scenario, --port, --host, --tls, --cert-out, --h2-max-streams; `--help` for all).
+emulator *ARGS:
     cargo run --release -p streambed-emulator -- {{ARGS}}
 
 # Install the servers the tests start for themselves (Debian's postgresql and redis-server).

@@ -31,7 +31,7 @@ env -i -C "$work" PATH="$PATH" PORT=0 NO_COLOR=1 STATIC_DIR="$work/no-spa" \
   BEDROCK_MODEL_ID=anthropic.claude-3-haiku-20240307-v1:0 BEDROCK_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=contract AWS_SECRET_ACCESS_KEY=contract AWS_EC2_METADATA_DISABLED=true \
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME="$emulator" API_KEYS="$key" RATE_LIMIT_PER_MINUTE=0 \
-  DATABASE_URL="sqlite:$work/contract.db" \
+  DATABASE_URL="sqlite:$work/contract.db" LOCAL_MODEL_PATH="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
   "$target/debug/streambed" >"$work/server.log" 2>&1 &
 pids+=($!)
 server=$(listening "$work/server.log")

@@ -73,7 +73,8 @@ impl Message {
         Self { role: Role::Assistant, content: vec![Content::Text(content.into())] }
     }
 
-    /// The text blocks, joined: all a text-only model or a character count needs.
+    /// The text blocks, a blank line between two (turns of one role merged into one, or a
+    /// message's separate blocks): what a text-only model reads.
     pub fn text(&self) -> String {
         let mut texts = self.content.iter().filter_map(|c| match c {
             Content::Text(text) => Some(text.as_str()),
@@ -81,7 +82,7 @@ impl Message {
         });
         match (texts.next(), texts.next()) {
             (Some(one), None) => one.to_owned(),
-            (first, second) => first.into_iter().chain(second).chain(texts).collect(),
+            (first, second) => first.into_iter().chain(second).chain(texts).collect::<Vec<_>>().join("\n\n"),
         }
     }
 

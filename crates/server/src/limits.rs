@@ -1,6 +1,6 @@
 //! Abuse limits in front of the model: a per-client request rate and a cap on answers streaming
-//! at once. Request size limits (body, prompt, turns, `maxTokens`) are checked where the body
-//! is validated (`routes::chat`); the per-request deadline is enforced by the relay.
+//! at once. Request size limits (prompt, turns, answer length) are `config::Limits`'s, checked
+//! by each route where it validates a body; the per-request deadline is enforced by the relay.
 
 use std::{num::NonZeroU32, sync::Arc};
 

@@ -11,7 +11,7 @@
 //!
 //! An answer stored in a conversation opens with `event: start` +
 //! `data: {"conversationId","messageId"}`, each of its frames carries an `id:` (a cursor, see
-//! `live`), and Stop ends it with `event: stopped` + `data: {"messageId"}`.
+//! `frame`), and Stop ends it with `event: stopped` + `data: {"messageId"}`.
 //!
 //! Each frame is first a [`Frame`] (its event type and JSON data), which a running answer keeps
 //! for its followers and Redis carries to other replicas; axum's `Sse` frames it on the way out,

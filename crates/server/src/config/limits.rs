@@ -34,6 +34,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Holds a request's answer length (`param` as its API names it) to `MAX_TOKENS_LIMIT`.
+    pub fn check_max_tokens(&self, param: &str, n: u32) -> Result<(), String> {
+        if (1..=self.max_tokens).contains(&n) {
+            return Ok(());
+        }
+        Err(format!("`{param}` must be from 1 to {} (MAX_TOKENS_LIMIT), not {n}.", self.max_tokens))
+    }
+
     /// Holds a conversation (and the client's own system prompt) to `MAX_TURNS` and
     /// `MAX_PROMPT_CHARS`, as every API applies them; the error names the variable.
     pub fn check_size(&self, system: Option<&str>, messages: &[Message]) -> Result<(), String> {

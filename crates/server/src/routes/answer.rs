@@ -1,10 +1,10 @@
-//! Starting an answer, for every chat route: refused while the server drains, held to
-//! `MAX_CONCURRENT_STREAMS`, and opened within the request deadline. Errors so far are still
-//! plain HTTP; what follows is the relay's ([`crate::relay`]).
+//! Starting an answer, for every chat route: the operator's settings applied, refused while the
+//! server drains, held to `MAX_CONCURRENT_STREAMS`, and opened within the request deadline.
+//! Errors so far are still plain HTTP; what follows is the relay's ([`crate::relay`]).
 
 use std::time::Instant;
 
-use streambed_core::{ChatModel, ChatRequest, ChatStream, ProviderError};
+use streambed_core::{ChatModel, ChatRequest, ChatStream, InferenceParams, ProviderError};
 
 use crate::{
     AppState,
@@ -43,4 +43,22 @@ pub(super) async fn start(
         .await
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
         .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
+}
+
+/// A compatible API's request with the operator's settings: the system prompt
+/// (`BEDROCK_SYSTEM_PROMPT`) before the client's, and the server's sampling settings where the
+/// client sent none.
+pub(super) fn with_server_settings(state: &AppState, request: ChatRequest) -> ChatRequest {
+    let system = match (&state.system_prompt, request.system) {
+        (Some(ours), Some(theirs)) => Some(format!("{ours}\n\n{theirs}")),
+        (ours, theirs) => theirs.or_else(|| ours.clone()),
+    };
+    let (asked, server) = (request.params, state.params);
+    let params = InferenceParams {
+        max_tokens: asked.max_tokens.or(server.max_tokens),
+        temperature: asked.temperature.or(server.temperature),
+        top_p: asked.top_p.or(server.top_p),
+        top_k: asked.top_k.or(server.top_k),
+    };
+    ChatRequest { system, params, ..request }
 }

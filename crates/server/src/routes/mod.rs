@@ -4,6 +4,7 @@ mod answer;
 mod anthropic;
 mod chat;
 mod conversations;
+mod error_shape;
 mod meta;
 mod openai;
 mod turns;

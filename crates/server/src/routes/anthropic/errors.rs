@@ -13,9 +13,8 @@
 
 use axum::{
     Json,
-    body::{Body, to_bytes},
     extract::Request,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -23,10 +22,8 @@ use serde_json::Value;
 use streambed_core::{ErrorKind, ProviderError};
 
 use super::wire::{ErrorDetail, ErrorResponse};
+use crate::routes::error_shape::rewrite_error;
 use crate::{error::AppError, models::UnknownModel, request_id};
-
-/// Error bodies are a sentence or two; anything larger is not one of ours.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// What a Messages handler can fail with: any server error, or a model this server does not
 /// offer, which the Messages API reports as 404 (`/api/chat` says 400).
@@ -103,21 +100,8 @@ pub(super) fn detail(error: &ProviderError) -> ErrorDetail {
 /// status and headers (`Retry-After`, `WWW-Authenticate`) kept.
 pub(crate) async fn reshape(request: Request, next: Next) -> Response {
     let id = request_id(request.headers()).to_owned();
-    reshaped(next.run(request).await, id).await
-}
-
-async fn reshaped(response: Response, request_id: String) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    let (status, reshaped) = reshape_body(status, &bytes, (!request_id.is_empty()).then_some(request_id));
-    parts.status = status;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Response::from_parts(parts, Body::from(reshaped))
+    let id = (!id.is_empty()).then_some(id);
+    rewrite_error(next.run(request).await, |status, body| reshape_body(status, body, id)).await
 }
 
 /// The Anthropic status and body for an error response: the message of the server's

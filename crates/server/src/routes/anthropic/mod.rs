@@ -34,24 +34,23 @@ use crate::{
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
 /// `anthropic-version` header every Anthropic client sends.
-pub(super) fn models(state: &AppState) -> Json<serde_json::Value> {
-    let data: Vec<serde_json::Value> = state
+pub(super) fn models(state: &AppState) -> Json<wire::ModelPage> {
+    let data: Vec<wire::ModelInfo> = state
         .models
         .iter()
         .map(|model| {
             let info = model.info();
-            // Neither Bedrock nor the embedded model says when a model was released.
-            serde_json::json!({
-                "type": "model",
-                "id": info.id,
-                "display_name": info.name,
-                "created_at": "1970-01-01T00:00:00Z",
-            })
+            wire::ModelInfo {
+                kind: "model",
+                id: info.id.clone(),
+                display_name: info.name.clone(),
+                created_at: "1970-01-01T00:00:00Z",
+            }
         })
         .collect();
-    let first_id = data.first().map(|m| m["id"].clone());
-    let last_id = data.last().map(|m| m["id"].clone());
-    Json(serde_json::json!({ "data": data, "has_more": false, "first_id": first_id, "last_id": last_id }))
+    let first_id = data.first().map(|m| m.id.clone());
+    let last_id = data.last().map(|m| m.id.clone());
+    Json(wire::ModelPage { data, has_more: false, first_id, last_id })
 }
 
 pub(super) async fn messages(
@@ -61,17 +60,12 @@ pub(super) async fn messages(
 ) -> Result<Response, MessagesError> {
     let started = Instant::now();
     let streamed = body.stream;
-    let (model, request) = prepare(&state, body)?;
-    let Some(max_tokens) = request.params.max_tokens else {
+    // Required here, as Anthropic's API has it: the server's `BEDROCK_MAX_TOKENS` does not stand in.
+    let Some(max_tokens) = body.max_tokens else {
         return Err(AppError::BadRequest("`max_tokens` is required.".into()).into());
     };
-    if !(1..=state.limits.max_tokens).contains(&max_tokens) {
-        return Err(AppError::BadRequest(format!(
-            "`max_tokens` must be from 1 to {} (MAX_TOKENS_LIMIT).",
-            state.limits.max_tokens
-        ))
-        .into());
-    }
+    state.limits.check_max_tokens("max_tokens", max_tokens).map_err(AppError::BadRequest)?;
+    let (model, request) = prepare(&state, body)?;
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, model.info().id.clone());
     let blocks = Blocks::new(request.stop_sequences.clone());
@@ -111,21 +105,11 @@ fn prepare(
     body: wire::MessagesRequest,
 ) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
     let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
-    let mut request = translate::request(body).map_err(AppError::BadRequest)?;
+    let request = translate::request(body).map_err(AppError::BadRequest)?;
     state.limits.check_size(request.system.as_deref(), &request.messages).map_err(AppError::BadRequest)?;
     state
         .models
         .reasoning(model.as_ref(), Some(request.reasoning), Reasoning::Off)
         .map_err(|e| AppError::BadRequest(e.message("leave out `thinking`")))?;
-    let defaults = state.params;
-    let params = &mut request.params;
-    params.temperature = params.temperature.or(defaults.temperature);
-    params.top_p = params.top_p.or(defaults.top_p);
-    params.top_k = params.top_k.or(defaults.top_k);
-    // The operator's prompt (`BEDROCK_SYSTEM_PROMPT`) first, as `/v1/chat/completions` does.
-    request.system = match (&state.system_prompt, request.system) {
-        (Some(ours), Some(theirs)) => Some(format!("{ours}\n\n{theirs}")),
-        (ours, theirs) => theirs.or_else(|| ours.clone()),
-    };
-    Ok((model, request))
+    Ok((model, answer::with_server_settings(state, request)))
 }

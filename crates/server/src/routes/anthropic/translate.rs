@@ -337,7 +337,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(request.messages.len(), 1);
-        assert_eq!(request.messages[0].text(), "ab");
+        assert_eq!(request.messages[0].text(), "a\n\nb");
     }
 
     #[test]

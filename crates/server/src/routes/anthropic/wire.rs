@@ -250,3 +250,23 @@ impl ErrorResponse {
 pub(crate) struct TokenCount {
     pub input_tokens: u32,
 }
+
+/// `GET /v1/models` as Anthropic's SDK reads it: one page with every model.
+#[derive(Debug, Serialize)]
+pub(crate) struct ModelPage {
+    pub data: Vec<ModelInfo>,
+    pub has_more: bool,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ModelInfo {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+    pub display_name: String,
+    /// RFC 3339; the epoch, since neither Bedrock nor the embedded model says when a model was
+    /// released.
+    pub created_at: &'static str,
+}

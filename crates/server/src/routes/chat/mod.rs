@@ -64,10 +64,8 @@ enum Ask {
 impl ChatBody {
     fn validate(self, limits: &Limits) -> Result<(Ask, Option<u32>), AppError> {
         let bad = |m: String| Err(AppError::BadRequest(m));
-        if let Some(n) = self.max_tokens
-            && !(1..=limits.max_tokens).contains(&n)
-        {
-            return bad(format!("`maxTokens` must be from 1 to {} (MAX_TOKENS_LIMIT).", limits.max_tokens));
+        if let Some(n) = self.max_tokens {
+            limits.check_max_tokens("maxTokens", n).map_err(AppError::BadRequest)?;
         }
         if self.conversation_id.is_some() && self.messages.is_some() {
             return bad(
@@ -216,7 +214,10 @@ async fn start_stored(
     let (turns, dropped_turns) = history::window(&history, &state.limits, reasoning_of);
     // It ends with the question just stored; were the store to say otherwise, the question alone
     // is sent.
-    let turns = Turns::new(turns).unwrap_or_else(|_| Turns::prompt(prompt.as_str()));
+    let turns = Turns::new(turns).unwrap_or_else(|refused| {
+        tracing::warn!(?refused, %conversation, "the stored history does not end with the question; sending the question alone");
+        Turns::prompt(prompt.as_str())
+    });
     let (live, mut ending) = place.start(message, state.shutdown.answer_token());
     let log = conversations.answer_logs.start(message, Arc::clone(&live) as _, &conversations.writers);
     let token = live.token();

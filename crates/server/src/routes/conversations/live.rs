@@ -9,8 +9,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use streambed_core::Role;
 use streambed_store::{MessageStatus, Owner};
 use uuid::Uuid;
@@ -30,6 +29,25 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 /// How often Stop reads the store while another replica stops the answer.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
+/// What Stop answers: whether an answer was stopped, and which.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Stopped {
+    stopped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<Uuid>,
+}
+
+impl Stopped {
+    fn answer(message: Uuid) -> Json<Self> {
+        Json(Self { stopped: true, message_id: Some(message) })
+    }
+
+    fn nothing() -> Json<Self> {
+        Json(Self { stopped: false, message_id: None })
+    }
+}
+
 /// Ends the conversation's running answer now: the upstream request is dropped, the text so far
 /// is stored as `stopped`, and every client following it gets `event: stopped`. An answer that
 /// another replica runs is stopped there, through Redis.
@@ -37,12 +55,12 @@ pub(crate) async fn stop(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Stopped>, AppError> {
     let conversations = &state.conversations;
     if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
         live.stop();
         let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
-        return Ok(Json(json!({ "stopped": true, "messageId": live.message })));
+        return Ok(Stopped::answer(live.message));
     }
     // Nothing running here: still a 404 for a conversation that is not the caller's.
     let conversation = conversations.store.get(&owner, id).await?;
@@ -51,7 +69,7 @@ pub(crate) async fn stop(
         (Some(answer), Some(redis)) => stop_elsewhere(conversations, redis, &owner, id, answer.id).await,
         // Without Redis no other replica can be reached: a `streaming` answer not running here
         // belongs to a server that stopped, and becomes `interrupted` when its lease runs out.
-        _ => Ok(Json(json!({ "stopped": false }))),
+        _ => Ok(Stopped::nothing()),
     }
 }
 
@@ -63,7 +81,7 @@ async fn stop_elsewhere(
     owner: &Owner,
     id: Uuid,
     message: Uuid,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Stopped>, AppError> {
     let heard = redis.publish_stop(id, message).await.map_err(|_| AppError::StopNotDelivered)?;
     if heard == 0 {
         return Err(AppError::StopNotDelivered);
@@ -75,7 +93,7 @@ async fn stop_elsewhere(
         let running =
             conversation.messages.iter().any(|m| m.id == message && m.status == MessageStatus::Streaming);
         if !running {
-            return Ok(Json(json!({ "stopped": true, "messageId": message })));
+            return Ok(Stopped::answer(message));
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(AppError::StopNotDelivered);

@@ -5,7 +5,6 @@
 //! place, keeping its status and headers (`Retry-After`, `WWW-Authenticate`, `X-Request-Id`).
 
 use axum::{
-    body::{Body, to_bytes},
     extract::Request,
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
@@ -15,7 +14,7 @@ use serde_json::Value;
 use streambed_core::{ErrorKind, ProviderError};
 
 use super::wire::{ErrorBody, ErrorDetail};
-use crate::error::AppError;
+use crate::{error::AppError, routes::error_shape::rewrite_error};
 
 /// A request this API refuses, with the field it names.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,22 +118,10 @@ pub(super) fn reshape(status: StatusCode, body: &[u8]) -> String {
     self::body(message, error_type(status), None, text("code").map(openai_code))
 }
 
-/// Error bodies are a few hundred bytes; one past this is not ours and is described by its status.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
 /// Middleware on the OpenAI routes, outside authentication and the rate limit: every error
 /// response leaves in OpenAI's shape.
 pub(crate) async fn in_openai_shape(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    if !status.is_client_error() && !status.is_server_error() {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Response::from_parts(parts, Body::from(reshape(status, &bytes)))
+    rewrite_error(next.run(request).await, |status, body| (status, reshape(status, body).into_bytes())).await
 }
 
 /// The `data:` of the chunk that ends a stream which failed after it started: the official

@@ -22,7 +22,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use streambed_core::{ChatEvent, ChatRequest, InferenceParams};
+use streambed_core::{ChatEvent, ChatRequest};
 use uuid::Uuid;
 
 pub(super) use error::in_openai_shape;
@@ -51,7 +51,7 @@ pub(super) async fn completions(
         .reasoning(model.as_ref(), asked.reasoning, state.reasoning)
         .map_err(|e| Invalid::param("reasoning_effort", e.message("leave `reasoning_effort` out")))?;
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
-    let request = ChatRequest { reasoning, ..with_server_settings(&state, asked.request) };
+    let request = ChatRequest { reasoning, ..answer::with_server_settings(&state, asked.request) };
     let answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
@@ -75,23 +75,6 @@ pub(super) async fn completions(
             Err(e) => return Err(AppError::Provider(e).into()),
         }
     }
-}
-
-/// The operator's system prompt (`BEDROCK_SYSTEM_PROMPT`) before the client's, and the server's
-/// sampling settings where the client sent none.
-fn with_server_settings(state: &AppState, request: ChatRequest) -> ChatRequest {
-    let system = match (&state.system_prompt, request.system) {
-        (Some(ours), Some(theirs)) => Some(format!("{ours}\n\n{theirs}")),
-        (ours, theirs) => theirs.or_else(|| ours.clone()),
-    };
-    let (asked, server) = (request.params, state.params);
-    let params = InferenceParams {
-        max_tokens: asked.max_tokens.or(server.max_tokens),
-        temperature: asked.temperature.or(server.temperature),
-        top_p: asked.top_p.or(server.top_p),
-        top_k: asked.top_k.or(server.top_k),
-    };
-    ChatRequest { system, params, ..request }
 }
 
 /// `GET /v1/models`: every model a client may name, the default first.

@@ -44,13 +44,8 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
         (None, Some(n)) => Some(("max_tokens", n)),
         (None, None) => None,
     };
-    if let Some((param, n)) = max_tokens
-        && !(1..=limits.max_tokens).contains(&n)
-    {
-        return Err(Invalid::param(
-            param,
-            format!("`{param}` must be from 1 to {} (MAX_TOKENS_LIMIT), not {n}.", limits.max_tokens),
-        ));
+    if let Some((param, n)) = max_tokens {
+        limits.check_max_tokens(param, n).map_err(|message| Invalid::param(param, message))?;
     }
     for (param, value, max) in [("temperature", body.temperature, 2.0), ("top_p", body.top_p, 1.0)] {
         if let Some(value) = value
