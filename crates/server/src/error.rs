@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::{
     Json,
+    body::{Body, Bytes},
     extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
     http::{HeaderValue, StatusCode, header, request::Parts},
     middleware::Next,
@@ -244,6 +245,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// [`ApiJson`] for a body that may be left out: none at all is `None`; one that is there must be
+/// JSON, as `ApiJson` wants it.
+#[derive(Debug)]
+pub(crate) struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = match Bytes::from_request(Request::new(body), state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if body_timed_out(&rejection) => return Err(AppError::BodyTimeout),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(AppError::PayloadTooLarge);
+            }
+            Err(rejection) => {
+                return Err(AppError::BadRequest(format!(
+                    "The body could not be read: {}",
+                    rejection.body_text()
+                )));
+            }
+        };
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
+        ApiJson::from_request(request, state).await.map(|ApiJson(value)| Self(Some(value)))
+    }
+}
+
 /// `axum::extract::Query`, with its rejections in our error shape (400).
 #[derive(Debug)]
 pub(crate) struct ApiQuery<T>(pub T);
@@ -263,7 +295,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// Whether reading the body failed because `REQUEST_BODY_TIMEOUT_SECONDS` passed: the deadline's
 /// error is somewhere down the rejection's chain of causes.
-fn body_timed_out(rejection: &JsonRejection) -> bool {
-    let first: &(dyn std::error::Error + 'static) = rejection;
+fn body_timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
+    let first = rejection;
     std::iter::successors(Some(first), |e| e.source()).any(|e| e.is::<tower_http::timeout::TimeoutError>())
 }

@@ -157,3 +157,17 @@ async fn an_http2_client_streams_an_answer() {
     assert_eq!(answer.version(), reqwest::Version::HTTP_2);
     assert_eq!(read_frames(answer).await.last().0, "done");
 }
+
+#[tokio::test]
+async fn a_conversation_whose_optional_body_stalls_is_a_408_too() {
+    let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_BODY_TIMEOUT_SECONDS", "1")]).await;
+    let head = "POST /api/conversations HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n";
+    let mut staller = connect(&app, format!("{head}content-length: 100\r\n\r\n{{").as_bytes()).await;
+
+    let stalled = until_closed(&mut staller).await.expect("the stalled body's connection is closed");
+
+    let stalled = String::from_utf8_lossy(&stalled);
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    let body: Value = serde_json::from_str(&stalled[stalled.find('{').unwrap()..]).unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout");
+}

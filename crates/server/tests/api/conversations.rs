@@ -58,6 +58,27 @@ impl TestApp {
 }
 
 #[tokio::test]
+async fn a_conversation_is_created_with_no_body_or_a_json_one_and_nothing_else() {
+    let app = spawn_app().await;
+    let post = || app.http.post(app.url("/api/conversations"));
+
+    let bare = post().send().await.unwrap();
+    assert_eq!(bare.status(), 201);
+    assert_eq!(bare.json::<Value>().await.unwrap()["title"], "");
+    let titled = post().json(&json!({ "title": "  Trip plans " })).send().await.unwrap();
+    assert_eq!(titled.status(), 201);
+    assert_eq!(titled.json::<Value>().await.unwrap()["title"], "Trip plans");
+
+    let text = post().header("content-type", "text/plain").body("Trip plans").send().await.unwrap();
+    assert_eq!(text.status(), 415);
+    let broken = post().header("content-type", "application/json").body("{\"title\":").send().await.unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(broken.json::<Value>().await.unwrap()["error"]["code"], "invalid_request");
+    let unknown = post().json(&json!({ "titel": "typo" })).send().await.unwrap();
+    assert_eq!(unknown.status(), 400, "unknown fields are refused");
+}
+
+#[tokio::test]
 async fn an_answer_is_stored_with_its_turn_and_names_the_conversation() {
     let app = spawn_app().await;
     let id = app.new_conversation(None).await;

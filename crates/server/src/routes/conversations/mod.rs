@@ -11,9 +11,8 @@ use std::sync::Arc;
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{FromRequestParts, Path, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    extract::{FromRequestParts, Path, State},
+    http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -23,7 +22,7 @@ use uuid::Uuid;
 use crate::{
     AppState,
     auth::Principal,
-    error::{ApiJson, ApiQuery, AppError},
+    error::{ApiJson, ApiQuery, AppError, OptionalApiJson},
 };
 
 /// Longest title a person may set.
@@ -96,26 +95,9 @@ fn title(raw: &str) -> Result<&str, AppError> {
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    OptionalApiJson(body): OptionalApiJson<NewConversation>,
 ) -> Result<(StatusCode, Json<Conversation>), AppError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-        _ => AppError::BadRequest(format!("The body could not be read: {}", e.body_text())),
-    })?;
-    let requested = if body.is_empty() {
-        None
-    } else {
-        let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-        });
-        if !json {
-            return Err(AppError::UnsupportedMediaType);
-        }
-        serde_json::from_slice::<NewConversation>(&body)
-            .map_err(|e| AppError::BadRequest(format!("The body is not valid: {e}")))?
-            .title
-    };
+    let requested = body.and_then(|body| body.title);
     let title = requested.as_deref().map(title).transpose()?;
     let conversation = state.conversations.store.create(&owner, title).await?;
     Ok((StatusCode::CREATED, Json(conversation)))
