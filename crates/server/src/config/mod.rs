@@ -3,7 +3,6 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use axum::http::HeaderValue;
 use secrecy::SecretString;
 use streambed_core::InferenceParams;
 
@@ -11,8 +10,10 @@ use vars::Vars;
 
 mod auth;
 mod connections;
+mod cors;
 mod limits;
 mod models;
+mod params;
 mod redis;
 mod store;
 #[cfg(test)]
@@ -21,16 +22,10 @@ mod vars;
 
 pub use auth::{AuthConfig, JwtConfig};
 pub use connections::Connections;
+pub use cors::CorsOrigins;
 pub use limits::Limits;
 pub use models::{ModelsConfig, ProviderChoice};
 pub use store::{DEFAULT_DATABASE_URL, StoreConfig};
-
-/// Browsers allowed to call the API from another origin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigins {
-    Any,
-    List(Vec<HeaderValue>),
-}
 
 /// The server's configuration. Every field maps to one documented variable in `.env.example`.
 #[derive(Debug, Clone)]
@@ -90,42 +85,18 @@ impl Config {
     /// Empty values count as unset, as `.env` files often leave them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
-        let cors_origins = match vars.string("CORS_ORIGIN") {
-            None => CorsOrigins::Any,
-            Some(v) if v.trim() == "*" => CorsOrigins::Any,
-            Some(v) => CorsOrigins::List(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(|o| {
-                        HeaderValue::from_str(o).map_err(|_| {
-                            ConfigError::new("CORS_ORIGIN", format!("`{o}` is not a valid origin"))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
         let auth = AuthConfig {
             api_keys: auth::api_keys(&vars)?,
             jwt: auth::jwt(&vars)?,
             max_failures_per_minute: auth::max_failures_per_minute(&vars)?,
         };
         let limits = limits::read(&vars, auth.is_enabled())?;
-        let params = InferenceParams {
-            max_tokens: vars.optional(
-                "BEDROCK_MAX_TOKENS",
-                |v: &u32| (1..=limits.max_tokens).contains(v),
-                &format!("an integer from 1 to MAX_TOKENS_LIMIT ({})", limits.max_tokens),
-            )?,
-            temperature: vars.optional("BEDROCK_TEMPERATURE", unit_interval, "a number from 0 to 1")?,
-            top_p: vars.optional("BEDROCK_TOP_P", unit_interval, "a number from 0 to 1")?,
-            top_k: vars.optional("BEDROCK_TOP_K", |k: &u32| *k >= 1, "an integer of at least 1")?,
-        };
+        let params = params::read(&vars, &limits)?;
         Ok(Self {
             models: models::read(&vars)?,
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: vars.parse("PORT", 4000)?,
-            cors_origins,
+            cors_origins: cors::read(&vars)?,
             system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
             params,
             max_body_bytes: vars.parse("MAX_BODY_BYTES", 1024 * 1024)?,
@@ -141,10 +112,6 @@ impl Config {
     }
 }
 
-fn unit_interval(v: &f32) -> bool {
-    (0.0..=1.0).contains(v)
-}
-
 impl ConfigError {
     fn new(var: &'static str, message: String) -> Self {
         Self { var, message }
@@ -154,6 +121,8 @@ impl ConfigError {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use axum::http::HeaderValue;
 
     use super::*;
 
