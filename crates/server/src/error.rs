@@ -13,7 +13,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 use streambed_core::{ErrorKind, ProviderError};
-use streambed_store::StoreError;
+use streambed_store::{BadTitle, StoreError};
 
 use crate::{
     auth::AuthError,
@@ -165,6 +165,12 @@ impl AppError {
             Self::Provider(e) => e.retry_after,
             _ => None,
         }
+    }
+}
+
+impl From<BadTitle> for AppError {
+    fn from(bad: BadTitle) -> Self {
+        Self::BadRequest(bad.to_string())
     }
 }
 

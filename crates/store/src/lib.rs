@@ -37,6 +37,8 @@ use streambed_core::{BoxFuture, ReasoningBlock, Role, Usage};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use title::{BadTitle, Title};
+
 /// Whose conversations these are: an authenticated principal, already reduced by the server to
 /// a stable opaque string (a JWT `sub`, a digest of an API key, or `local`). Never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -229,7 +231,8 @@ pub struct StoreLimits {
 pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// A new, empty conversation. `title` empty or `None` leaves it untitled (`""`) until the
     /// first user message names it.
-    fn create(&self, owner: &Owner, title: Option<&str>) -> BoxFuture<'_, Result<Conversation, StoreError>>;
+    fn create(&self, owner: &Owner, title: Option<&Title>)
+    -> BoxFuture<'_, Result<Conversation, StoreError>>;
 
     /// Newest first (by `updated_at`, then id), at most `limit`; `before` is a previous page's
     /// `next`.
@@ -245,8 +248,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// The conversation alone, without its messages (one row).
     fn conversation(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<Conversation, StoreError>>;
 
-    fn rename(&self, owner: &Owner, id: Uuid, title: &str)
-    -> BoxFuture<'_, Result<Conversation, StoreError>>;
+    fn rename(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        title: &Title,
+    ) -> BoxFuture<'_, Result<Conversation, StoreError>>;
 
     /// Deletes the conversation and all its messages.
     fn delete(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     Append, Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page,
-    ReplicaId, StoreError, StoreLimits, StoredMessage,
+    ReplicaId, StoreError, StoreLimits, StoredMessage, Title,
     backend::{Pools, with_pool, with_writer},
     cursor::Cursor,
     finish::{Ending, FinishQueue, Finishes},
@@ -52,9 +52,13 @@ pub(crate) fn sql_count(limit: u64) -> i64 {
 }
 
 impl ConversationStore for SqlStore {
-    fn create(&self, owner: &Owner, title: Option<&str>) -> BoxFuture<'_, Result<Conversation, StoreError>> {
+    fn create(
+        &self,
+        owner: &Owner,
+        title: Option<&Title>,
+    ) -> BoxFuture<'_, Result<Conversation, StoreError>> {
         let owner = owner.0.clone();
-        let title = title.map_or("", str::trim).to_owned();
+        let title = title.map_or("", Title::as_str).to_owned();
         let limit = self.limits.max_conversations_per_owner;
         boxed(async move {
             let created: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
@@ -141,10 +145,10 @@ impl ConversationStore for SqlStore {
         &self,
         owner: &Owner,
         id: Uuid,
-        title: &str,
+        title: &Title,
     ) -> BoxFuture<'_, Result<Conversation, StoreError>> {
         let owner = owner.0.clone();
-        let title = title.trim().to_owned();
+        let title = title.as_str().to_owned();
         boxed(async move {
             let renamed: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
                 sqlx::query_as(sql::RENAME)

@@ -1,6 +1,48 @@
-//! A conversation's title from its first prompt.
+//! A conversation's title: one a person gives it ([`Title`]), or one taken from its first
+//! prompt ([`from_prompt`]).
 
-/// Titles are cut to about this many characters, the ellipsis included.
+/// A title a person gives a conversation: one line, trimmed, at most [`Title::MAX_CHARS`]
+/// characters. Empty leaves a new conversation untitled; a rename needs one ([`Title::named`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+/// Why a title was refused; the message names the field, for the person who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadTitle {
+    #[error("`title` may have at most {} characters.", Title::MAX_CHARS)]
+    TooLong,
+    #[error("`title` must be one line of text.")]
+    NotOneLine,
+    #[error("`title` must not be empty.")]
+    Empty,
+}
+
+impl Title {
+    pub const MAX_CHARS: usize = 200;
+
+    /// `raw`, trimmed; empty is allowed, and leaves a new conversation untitled.
+    pub fn new(raw: &str) -> Result<Self, BadTitle> {
+        let title = raw.trim();
+        if title.chars().count() > Self::MAX_CHARS {
+            return Err(BadTitle::TooLong);
+        }
+        if title.chars().any(char::is_control) {
+            return Err(BadTitle::NotOneLine);
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    /// [`Title::new`], refusing an empty title: what a rename needs.
+    pub fn named(raw: &str) -> Result<Self, BadTitle> {
+        Self::new(raw).and_then(|title| if title.0.is_empty() { Err(BadTitle::Empty) } else { Ok(title) })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Titles from a prompt are cut to about this many characters, the ellipsis included.
 const MAX_CHARS: usize = 60;
 
 /// The prompt's first non-blank line, trimmed; past [`MAX_CHARS`] cut at the last space that
@@ -52,6 +94,16 @@ mod tests {
 
         assert_eq!(title.chars().count(), MAX_CHARS);
         assert!(title.ends_with("é…"));
+    }
+
+    #[test]
+    fn a_title_is_one_trimmed_line_of_at_most_200_characters() {
+        assert_eq!(Title::new("  Trip plans \n").map(|t| t.as_str().to_owned()), Ok("Trip plans".into()));
+        assert_eq!(Title::new(" ").map(|t| t.as_str().to_owned()), Ok(String::new()));
+        assert_eq!(Title::named(" "), Err(BadTitle::Empty));
+        assert_eq!(Title::new("two\nlines"), Err(BadTitle::NotOneLine));
+        assert!(Title::new(&"é".repeat(Title::MAX_CHARS)).is_ok());
+        assert_eq!(Title::new(&"é".repeat(Title::MAX_CHARS + 1)), Err(BadTitle::TooLong));
     }
 
     #[test]

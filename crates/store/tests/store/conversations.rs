@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use streambed_core::Role;
-use streambed_store::{Append, MessageStatus, StoreError, StoreLimits};
+use streambed_store::{Append, MessageStatus, StoreError, StoreLimits, Title};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ pub(crate) async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
     assert_eq!(created.created_at, created.updated_at);
     assert_eq!(stored.conversation, created);
     assert!(stored.messages.is_empty());
-    let titled = store.create(&alice, Some("  Trip plans \n")).await.unwrap();
+    let titled = store.create(&alice, Some(&Title::new("  Trip plans \n").unwrap())).await.unwrap();
     assert_eq!(titled.title, "Trip plans");
 }
 
@@ -30,7 +30,7 @@ pub(crate) async fn lists_are_newest_first_and_paged_by_cursor(db: TestDb) {
     let alice = owner("alice");
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(store.create(&alice, Some(&format!("number {n}"))).await.unwrap().id);
+        ids.push(store.create(&alice, Some(&Title::new(&format!("number {n}")).unwrap())).await.unwrap().id);
     }
     // A new turn moves the oldest to the top.
     store.add_user_message(&alice, ids[0], "hello again", None).await.unwrap();
@@ -67,10 +67,10 @@ pub(crate) async fn a_malformed_cursor_is_refused(db: TestDb) {
 pub(crate) async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
-    let older = store.create(&alice, Some("older")).await.unwrap();
-    let newer = store.create(&alice, Some("newer")).await.unwrap();
+    let older = store.create(&alice, Some(&Title::new("older").unwrap())).await.unwrap();
+    let newer = store.create(&alice, Some(&Title::new("newer").unwrap())).await.unwrap();
 
-    let renamed = store.rename(&alice, older.id, "  Renamed  ").await.unwrap();
+    let renamed = store.rename(&alice, older.id, &Title::named("  Renamed  ").unwrap()).await.unwrap();
 
     assert_eq!(renamed.title, "Renamed");
     assert!(renamed.updated_at > older.updated_at);
@@ -101,7 +101,7 @@ pub(crate) async fn another_owner_gets_not_found_everywhere(db: TestDb) {
     let before = store.get(&alice, conversation).await.unwrap();
 
     let get = store.get(&mallory, conversation).await;
-    let rename = store.rename(&mallory, conversation, "mine now").await;
+    let rename = store.rename(&mallory, conversation, &Title::named("mine now").unwrap()).await;
     let add = store.add_user_message(&mallory, conversation, "hi", Some("other-model")).await;
     let delete = store.delete(&mallory, conversation).await;
     let list = store.list(&mallory, 10, None).await.unwrap();
@@ -118,7 +118,7 @@ pub(crate) async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) 
     let store = db.open().await;
     let alice = owner("alice");
     let untitled = store.create(&alice, None).await.unwrap().id;
-    let titled = store.create(&alice, Some("My title")).await.unwrap().id;
+    let titled = store.create(&alice, Some(&Title::new("My title").unwrap())).await.unwrap().id;
     let prompt = "  Summarise the attached meeting notes and list every action item with its owner\nNotes: …";
 
     store.add_user_message(&alice, untitled, prompt, None).await.unwrap();
@@ -128,7 +128,7 @@ pub(crate) async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) 
     let named = store.get(&alice, untitled).await.unwrap().conversation.title;
     assert_eq!(named, "Summarise the attached meeting notes and list every action…");
     assert_eq!(store.get(&alice, titled).await.unwrap().conversation.title, "My title");
-    store.rename(&alice, untitled, "Chosen").await.unwrap();
+    store.rename(&alice, untitled, &Title::named("Chosen").unwrap()).await.unwrap();
     store.add_user_message(&alice, untitled, "A third question", None).await.unwrap();
     assert_eq!(store.get(&alice, untitled).await.unwrap().conversation.title, "Chosen");
 }

@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use streambed_store::{Conversation, ConversationWithMessages, Owner, Page};
+use streambed_store::{Conversation, ConversationWithMessages, Owner, Page, Title};
 use uuid::Uuid;
 
 use crate::{
@@ -25,8 +25,6 @@ use crate::{
     error::{ApiJson, ApiQuery, AppError, OptionalApiJson},
 };
 
-/// Longest title a person may set.
-const MAX_TITLE_CHARS: usize = 200;
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
 
@@ -80,26 +78,14 @@ impl FromRequestParts<Arc<AppState>> for RequestOwner {
     }
 }
 
-fn title(raw: &str) -> Result<&str, AppError> {
-    let title = raw.trim();
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::BadRequest(format!("`title` may have at most {MAX_TITLE_CHARS} characters.")));
-    }
-    if title.chars().any(char::is_control) {
-        return Err(AppError::BadRequest("`title` must be one line of text.".into()));
-    }
-    Ok(title)
-}
-
 /// The body is optional: `POST` with none starts an untitled conversation.
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     OptionalApiJson(body): OptionalApiJson<NewConversation>,
 ) -> Result<(StatusCode, Json<Conversation>), AppError> {
-    let requested = body.and_then(|body| body.title);
-    let title = requested.as_deref().map(title).transpose()?;
-    let conversation = state.conversations.store.create(&owner, title).await?;
+    let title = body.and_then(|body| body.title).as_deref().map(Title::new).transpose()?;
+    let conversation = state.conversations.store.create(&owner, title.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(conversation)))
 }
 
@@ -129,11 +115,8 @@ pub(super) async fn rename(
     ConversationId(id): ConversationId,
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Conversation>, AppError> {
-    let title = title(&body.title)?;
-    if title.is_empty() {
-        return Err(AppError::BadRequest("`title` must not be empty.".into()));
-    }
-    Ok(Json(state.conversations.store.rename(&owner, id, title).await?))
+    let title = Title::named(&body.title)?;
+    Ok(Json(state.conversations.store.rename(&owner, id, &title).await?))
 }
 
 pub(super) async fn delete(
