@@ -2,8 +2,9 @@
 # starts the release emulator over TLS + HTTP/2 answering with SCENARIO and the release server
 # behind it (WRAPPER, an env assignment or a command, goes in front of the server's command
 # line), both on free ports, with limits off so one client may open thousands of streams. It sets
-# `scratch` (a temp folder, removed on exit), `server_url` and `pid` (the server's). BIN_DIR names
-# the release binaries (default target/release; `just bench` builds them).
+# `scratch` (a temp folder, removed on exit), `server_url`, `pid` (the server's), `probe_emulator`
+# (the emulator's) and `bin`. BIN_DIR names the release binaries (default target/release; `just
+# bench` builds them).
 probe_server() {
   local scenario=$1 emulator_port server_port
   shift
@@ -15,7 +16,8 @@ probe_server() {
   "$bin/streambed-emulator" --port "$emulator_port" --tls --cert-out "$scratch/ca.pem" \
     --h2-max-streams 100000 --scenario "$scenario" >"$scratch/emulator.log" 2>&1 &
   probe_emulator=$!
-  trap 'kill "$probe_emulator" 2>/dev/null; kill -INT "${pid:-}" 2>/dev/null; rm -rf "$scratch"' EXIT
+  # Either may have ended already (a probe stops the server itself); the folder goes regardless.
+  trap 'kill "$probe_emulator" 2>/dev/null || true; kill -INT "${pid:-}" 2>/dev/null || true; rm -rf "$scratch"' EXIT
   # shellcheck source=listening.sh
   . "$(dirname "${BASH_SOURCE[0]}")/listening.sh"
   listening "$scratch/emulator.log" >/dev/null

@@ -261,7 +261,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> 
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = match Bytes::from_request(Request::new(body), state).await {
+        // With the request's parts, whose extensions carry the body limit (`MAX_BODY_BYTES`).
+        let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
             Ok(bytes) => bytes,
             Err(rejection) if body_timed_out(&rejection) => return Err(AppError::BodyTimeout),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {

@@ -124,8 +124,8 @@ pub(super) fn print(rows: &[String]) {
     println!(
         "routes, in rounds on a warm server: the same streams as a turn of a conversation in SQLite, \
          and through OpenAI's /v1/chat/completions (stream: true), beside the stateless /api/chat; \
-         /v1/chat/completions stores nothing, so its ratio is the control: what this machine's noise \
-         alone makes of the comparison"
+         /v1/chat/completions stores nothing, so its ratio is the control: how far the comparison \
+         moves without a store"
     );
     println!(
         "| streams | round | completed (stateless / stored / openai) | added TTFT p50 / p99 stateless (ms) \

@@ -79,6 +79,23 @@ async fn a_conversation_is_created_with_no_body_or_a_json_one_and_nothing_else()
 }
 
 #[tokio::test]
+async fn a_conversation_body_over_max_body_bytes_is_a_413_whatever_its_type() {
+    let app = spawn_app_with(Emulator::scripted(), &[("MAX_BODY_BYTES", "1000")]).await;
+    let title = "t".repeat(1500);
+    for content_type in ["application/json", "text/plain"] {
+        let response = app
+            .http
+            .post(app.url("/api/conversations"))
+            .header("content-type", content_type)
+            .body(json!({ "title": title }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413, "{content_type}");
+    }
+}
+
+#[tokio::test]
 async fn an_answer_is_stored_with_its_turn_and_names_the_conversation() {
     let app = spawn_app().await;
     let id = app.new_conversation(None).await;
