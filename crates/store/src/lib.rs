@@ -229,8 +229,8 @@ pub struct StoreLimits {
 /// What the server keeps of conversations. Every method that takes an [`Owner`] acts only on
 /// that owner's conversations: another owner's id is [`StoreError::NotFound`].
 pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
-    /// A new, empty conversation. `title` empty or `None` leaves it untitled (`""`) until the
-    /// first user message names it.
+    /// A new, empty conversation. Without a `title` it is untitled (`""`) until the first user
+    /// message names it.
     fn create(&self, owner: &Owner, title: Option<&Title>)
     -> BoxFuture<'_, Result<Conversation, StoreError>>;
 

@@ -1,8 +1,9 @@
 //! A conversation's title: one a person gives it ([`Title`]), or one taken from its first
 //! prompt ([`from_prompt`]).
 
-/// A title a person gives a conversation: one line, trimmed, at most [`Title::MAX_CHARS`]
-/// characters. Empty leaves a new conversation untitled; a rename needs one ([`Title::named`]).
+/// A title a person gives a conversation: one line, trimmed, not empty, at most
+/// [`Title::MAX_CHARS`] characters. A conversation without one is untitled (`""`) until its first
+/// prompt names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -20,9 +21,12 @@ pub enum BadTitle {
 impl Title {
     pub const MAX_CHARS: usize = 200;
 
-    /// `raw`, trimmed; empty is allowed, and leaves a new conversation untitled.
+    /// `raw`, trimmed.
     pub fn new(raw: &str) -> Result<Self, BadTitle> {
         let title = raw.trim();
+        if title.is_empty() {
+            return Err(BadTitle::Empty);
+        }
         if title.chars().count() > Self::MAX_CHARS {
             return Err(BadTitle::TooLong);
         }
@@ -32,9 +36,9 @@ impl Title {
         Ok(Self(title.to_owned()))
     }
 
-    /// [`Title::new`], refusing an empty title: what a rename needs.
-    pub fn named(raw: &str) -> Result<Self, BadTitle> {
-        Self::new(raw).and_then(|title| if title.0.is_empty() { Err(BadTitle::Empty) } else { Ok(title) })
+    /// [`Title::new`] where a blank title means none: what a new conversation may be given.
+    pub fn optional(raw: &str) -> Result<Option<Self>, BadTitle> {
+        if raw.trim().is_empty() { Ok(None) } else { Self::new(raw).map(Some) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,8 +103,8 @@ mod tests {
     #[test]
     fn a_title_is_one_trimmed_line_of_at_most_200_characters() {
         assert_eq!(Title::new("  Trip plans \n").map(|t| t.as_str().to_owned()), Ok("Trip plans".into()));
-        assert_eq!(Title::new(" ").map(|t| t.as_str().to_owned()), Ok(String::new()));
-        assert_eq!(Title::named(" "), Err(BadTitle::Empty));
+        assert_eq!(Title::new(" "), Err(BadTitle::Empty));
+        assert_eq!(Title::optional(" "), Ok(None));
         assert_eq!(Title::new("two\nlines"), Err(BadTitle::NotOneLine));
         assert!(Title::new(&"é".repeat(Title::MAX_CHARS)).is_ok());
         assert_eq!(Title::new(&"é".repeat(Title::MAX_CHARS + 1)), Err(BadTitle::TooLong));

@@ -70,7 +70,7 @@ pub(crate) async fn renaming_retitles_and_moves_to_the_top(db: TestDb) {
     let older = store.create(&alice, Some(&Title::new("older").unwrap())).await.unwrap();
     let newer = store.create(&alice, Some(&Title::new("newer").unwrap())).await.unwrap();
 
-    let renamed = store.rename(&alice, older.id, &Title::named("  Renamed  ").unwrap()).await.unwrap();
+    let renamed = store.rename(&alice, older.id, &Title::new("  Renamed  ").unwrap()).await.unwrap();
 
     assert_eq!(renamed.title, "Renamed");
     assert!(renamed.updated_at > older.updated_at);
@@ -101,7 +101,7 @@ pub(crate) async fn another_owner_gets_not_found_everywhere(db: TestDb) {
     let before = store.get(&alice, conversation).await.unwrap();
 
     let get = store.get(&mallory, conversation).await;
-    let rename = store.rename(&mallory, conversation, &Title::named("mine now").unwrap()).await;
+    let rename = store.rename(&mallory, conversation, &Title::new("mine now").unwrap()).await;
     let add = store.add_user_message(&mallory, conversation, "hi", Some("other-model")).await;
     let delete = store.delete(&mallory, conversation).await;
     let list = store.list(&mallory, 10, None).await.unwrap();
@@ -128,7 +128,7 @@ pub(crate) async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) 
     let named = store.get(&alice, untitled).await.unwrap().conversation.title;
     assert_eq!(named, "Summarise the attached meeting notes and list every action…");
     assert_eq!(store.get(&alice, titled).await.unwrap().conversation.title, "My title");
-    store.rename(&alice, untitled, &Title::named("Chosen").unwrap()).await.unwrap();
+    store.rename(&alice, untitled, &Title::new("Chosen").unwrap()).await.unwrap();
     store.add_user_message(&alice, untitled, "A third question", None).await.unwrap();
     assert_eq!(store.get(&alice, untitled).await.unwrap().conversation.title, "Chosen");
 }

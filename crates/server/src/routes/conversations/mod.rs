@@ -84,7 +84,7 @@ pub(super) async fn create(
     RequestOwner(owner): RequestOwner,
     OptionalApiJson(body): OptionalApiJson<NewConversation>,
 ) -> Result<(StatusCode, Json<Conversation>), AppError> {
-    let title = body.and_then(|body| body.title).as_deref().map(Title::new).transpose()?;
+    let title = body.and_then(|body| body.title).as_deref().map(Title::optional).transpose()?.flatten();
     let conversation = state.conversations.store.create(&owner, title.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(conversation)))
 }
@@ -115,7 +115,7 @@ pub(super) async fn rename(
     ConversationId(id): ConversationId,
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Conversation>, AppError> {
-    let title = Title::named(&body.title)?;
+    let title = Title::new(&body.title)?;
     Ok(Json(state.conversations.store.rename(&owner, id, &title).await?))
 }
 
