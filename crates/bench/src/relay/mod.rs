@@ -113,8 +113,13 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every measurement on one upstream path.
-async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
+/// The emulator on `path`, paced as `options` say, and the release server in front of it, storing
+/// conversations in a fresh SQLite file under `data`, as `just run` does by default.
+fn start_services(
+    options: &Options,
+    path: Upstream,
+    data: &std::path::Path,
+) -> anyhow::Result<(Service, Service)> {
     let delay = options.delay_ms.to_string();
     let scenario = format!("slow delay_ms={} n={}", options.delay_ms, options.tokens);
     let mut emulator_args: Vec<String> =
@@ -124,8 +129,6 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
     let emulator =
         Service::start(&options.bin_dir.join("streambed-emulator"), &emulator_args, &[], "emulator on ")?;
     let ca_bundle = path.ca_path().map(|p| p.display().to_string());
-    // A fresh SQLite file, as `just run` uses by default.
-    let data = std::env::temp_dir().join(format!("streambed-bench-{}", std::process::id()));
     let database_url = format!("sqlite:{}", data.join("streambed.db").display());
     let server = Service::start(
         &options.bin_dir.join("streambed"),
@@ -152,6 +155,13 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         .collect::<Vec<_>>(),
         "listening on ",
     )?;
+    Ok((emulator, server))
+}
+
+/// Every measurement on one upstream path.
+async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
+    let data = std::env::temp_dir().join(format!("streambed-bench-{}", std::process::id()));
+    let (emulator, server) = start_services(options, path, &data)?;
     let proc = ProcStats::new(server.child.id());
     let control = Control::new(path, &emulator.url)?;
     // One answer first: a server that has answered once holds a warm upstream connection (a cold
@@ -161,27 +171,7 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         bail!("the first stream through the server did not complete");
     }
 
-    println!(
-        "relay overhead over {}: upstream paced at {} ms/token, {} tokens per stream; clients over {}; floor = the emulator read directly{}",
-        path.label(),
-        options.delay_ms,
-        options.tokens,
-        if options.client_http2 { "HTTP/2, 100 streams a connection" } else { "HTTP/1.1, a connection each" },
-        if path == Upstream::Tls {
-            format!(
-                " (over TLS too); emulator allows {} HTTP/2 streams per connection",
-                options.h2_max_streams
-            )
-        } else {
-            String::new()
-        }
-    );
-    println!(
-        "| upstream | streams | completed (floor / relay) | TTFT p50 / p99 floor (ms) | TTFT p50 / p99 relay (ms) \
-         | added TTFT p50 / p99 (ms) | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) \
-         | upstream connections | server peak RSS | RSS per stream | CPU s per 1k tokens |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    print_header(options, path);
     let mut compared_rows = Vec::new();
     for &n in &options.levels {
         let floor_clients = Clients::of_emulator(n, path)?;
@@ -237,6 +227,31 @@ async fn run_on(options: &Options, path: Upstream) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(ca);
     }
     result
+}
+
+/// What the level rows below measure, and their table's head.
+fn print_header(options: &Options, path: Upstream) {
+    println!(
+        "relay overhead over {}: upstream paced at {} ms/token, {} tokens per stream; clients over {}; floor = the emulator read directly{}",
+        path.label(),
+        options.delay_ms,
+        options.tokens,
+        if options.client_http2 { "HTTP/2, 100 streams a connection" } else { "HTTP/1.1, a connection each" },
+        if path == Upstream::Tls {
+            format!(
+                " (over TLS too); emulator allows {} HTTP/2 streams per connection",
+                options.h2_max_streams
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "| upstream | streams | completed (floor / relay) | TTFT p50 / p99 floor (ms) | TTFT p50 / p99 relay (ms) \
+         | added TTFT p50 / p99 (ms) | gap p50 / p99 floor (ms) | gap p50 / p99 relay (ms) | added gap p99 (ms) \
+         | upstream connections | server peak RSS | RSS per stream | CPU s per 1k tokens |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 }
 
 /// Tokens per second at saturation: an unpaced upstream (every delta sent at once) read by
