@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{Request, Turn, Turns, plan::plan};
+use super::{
+    Request, Turn, Turns,
+    plan::{Plan, plan},
+};
 use crate::{
     StoreError, StoredMessage,
     backend::{Pools, with_writer},
@@ -22,6 +25,12 @@ use crate::{
 /// How a turn of a batch went.
 type Outcome = Result<Turn, StoreError>;
 
+/// What a turn of a batch writes, or why it writes nothing.
+type Planned<'r> = Result<Plan<'r>, StoreError>;
+
+/// The turns (by position in the batch) that would take their conversations past the limit.
+type Refusals = Vec<(usize, StoreError)>;
+
 /// How a batch's transaction ended, when the database did not fail it.
 enum Attempt {
     /// Committed: each turn's outcome, in the batch's order.
@@ -30,7 +39,7 @@ enum Attempt {
     /// limit. Their conversations were touched already, and a refused turn must change nothing,
     /// so the rest are written again without them: rare, where a second update of the
     /// conversations after the reads would cost every batch a statement.
-    Refused(Vec<(usize, StoreError)>),
+    Refused(Refusals),
 }
 
 /// Writes `batch` (at most [`sql::BATCH_TURNS`] turns of distinct conversations: a second turn
@@ -108,25 +117,11 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             }
         }
 
-        let plans: Vec<_> = requests
-            .iter()
-            .map(|request| match histories.remove(&request.conversation) {
-                Some(history) => plan(request, history, limit, now),
-                None => Err(StoreError::NotFound),
-            })
-            .collect();
-        if plans.iter().any(|plan| matches!(plan, Err(StoreError::Full { .. }))) {
-            let refused = plans
-                .into_iter()
-                .enumerate()
-                .filter_map(|(position, plan)| match plan {
-                    Err(full @ StoreError::Full { .. }) => Some((position, full)),
-                    _ => None,
-                })
-                .collect();
+        let plans = match plan_all(requests, histories, limit, now) {
+            Ok(plans) => plans,
             // Dropping the transaction rolls it back.
-            return Ok(Attempt::Refused(refused));
-        }
+            Err(refused) => return Ok(Attempt::Refused(refused)),
+        };
 
         // Only retries replace an answer, and only after one came to nothing: a statement each.
         for empty in plans.iter().flatten().filter_map(|plan| plan.replaces) {
@@ -170,4 +165,33 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             .collect();
         Ok(Attempt::Written(outcomes))
     })
+}
+
+/// Each turn's plan on its conversation's history (a conversation the touch did not find is
+/// [`StoreError::NotFound`]), or, when any turn would take its conversation past the message
+/// limit, those turns by position.
+fn plan_all<'r>(
+    requests: &[&'r Request],
+    mut histories: HashMap<Uuid, Vec<StoredMessage>>,
+    limit: u64,
+    now: Timestamp,
+) -> Result<Vec<Planned<'r>>, Refusals> {
+    let plans: Vec<_> = requests
+        .iter()
+        .map(|request| match histories.remove(&request.conversation) {
+            Some(history) => plan(request, history, limit, now),
+            None => Err(StoreError::NotFound),
+        })
+        .collect();
+    if !plans.iter().any(|plan| matches!(plan, Err(StoreError::Full { .. }))) {
+        return Ok(plans);
+    }
+    Err(plans
+        .into_iter()
+        .enumerate()
+        .filter_map(|(position, plan)| match plan {
+            Err(full @ StoreError::Full { .. }) => Some((position, full)),
+            _ => None,
+        })
+        .collect())
 }
