@@ -12,6 +12,7 @@ pub mod config;
 mod connections;
 mod error;
 mod error_body;
+mod extract;
 mod frame;
 mod limits;
 mod live;

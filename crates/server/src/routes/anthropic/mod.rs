@@ -25,11 +25,7 @@ pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
 use super::answer;
-use crate::{
-    error::{ApiJson, AppError},
-    relay, request_id,
-    state::AppState,
-};
+use crate::{error::AppError, extract::ApiJson, relay, request_id, state::AppState};
 
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the

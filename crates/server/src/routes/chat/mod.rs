@@ -22,7 +22,8 @@ use super::{
 use crate::{
     auth::Principal,
     config::Limits,
-    error::{ApiJson, AppError},
+    error::AppError,
+    extract::ApiJson,
     live::{self, Cursor, Running},
     relay::{self, Answer, ChatReport},
     request_id,

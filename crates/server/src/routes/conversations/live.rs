@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::{ConversationId, RequestOwner};
 use crate::{
-    error::{ApiQuery, AppError},
+    error::AppError,
+    extract::ApiQuery,
     live::{self, Cursor},
     replicas::Redis,
     sse,

@@ -22,7 +22,8 @@ use uuid::Uuid;
 use crate::{
     AppState,
     auth::Principal,
-    error::{ApiJson, ApiQuery, AppError, OptionalApiJson},
+    error::AppError,
+    extract::{ApiJson, ApiQuery, OptionalApiJson},
 };
 
 const DEFAULT_PAGE: u32 = 20;

@@ -30,11 +30,7 @@ use error::{Failure, Invalid};
 use wire::{Meta, ModelEntry, ModelList};
 
 use super::answer;
-use crate::{
-    error::{ApiJson, AppError},
-    request_id, sse,
-    state::AppState,
-};
+use crate::{error::AppError, extract::ApiJson, request_id, sse, state::AppState};
 
 /// `POST /v1/chat/completions`.
 pub(super) async fn completions(

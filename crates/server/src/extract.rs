@@ -1,0 +1,91 @@
+//! axum's extractors for a request's body and query, with every rejection an [`AppError`]: the
+//! API's error shape and the status that says what went wrong (400 for invalid JSON, 408 for a
+//! body that did not arrive in time, 413 past `MAX_BODY_BYTES`, 415 for a body that is not JSON).
+
+use axum::{
+    Json,
+    body::{Body, Bytes},
+    extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// `axum::Json`, with its rejections in our error shape and statuses (400 for any invalid JSON).
+#[derive(Debug)]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+            Err(rejection) if body_timed_out(&rejection) => Err(AppError::BodyTimeout),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::PayloadTooLarge)
+            }
+            Err(rejection) => {
+                Err(AppError::BadRequest(format!("The body is not valid: {}", rejection.body_text())))
+            }
+        }
+    }
+}
+
+/// [`ApiJson`] for a body that may be left out: none at all is `None`; one that is there must be
+/// JSON, as `ApiJson` wants it.
+#[derive(Debug)]
+pub(crate) struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        // With the request's parts, whose extensions carry the body limit (`MAX_BODY_BYTES`).
+        let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if body_timed_out(&rejection) => return Err(AppError::BodyTimeout),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(AppError::PayloadTooLarge);
+            }
+            Err(rejection) => {
+                return Err(AppError::BadRequest(format!(
+                    "The body could not be read: {}",
+                    rejection.body_text()
+                )));
+            }
+        };
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
+        ApiJson::from_request(request, state).await.map(|ApiJson(value)| Self(Some(value)))
+    }
+}
+
+/// `axum::extract::Query`, with its rejections in our error shape (400).
+#[derive(Debug)]
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                Err(AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text())))
+            }
+        }
+    }
+}
+
+/// Whether reading the body failed because `REQUEST_BODY_TIMEOUT_SECONDS` passed: the deadline's
+/// error is somewhere down the rejection's chain of causes.
+fn body_timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(rejection), |e| e.source())
+        .any(|e| e.is::<tower_http::timeout::TimeoutError>())
+}
