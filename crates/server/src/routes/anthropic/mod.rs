@@ -25,7 +25,7 @@ pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
 use super::answer;
-use crate::{error::AppError, extract::ApiJson, relay, request_id, state::AppState};
+use crate::{error::AppError, extract::ApiJson, request_id, state::AppState};
 
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
@@ -86,10 +86,8 @@ pub(super) async fn count_tokens(
     ApiJson(body): ApiJson<wire::MessagesRequest>,
 ) -> Result<Json<wire::TokenCount>, MessagesError> {
     let (model, request) = prepare(&state, body)?;
-    let input_tokens = tokio::time::timeout(state.limits.request_timeout, model.count_tokens(request))
-        .await
-        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
-        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))?;
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
+    let input_tokens = answer::within(&state, deadline, model.count_tokens(request)).await?;
     Ok(Json(wire::TokenCount { input_tokens }))
 }
 

@@ -9,14 +9,12 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
-use streambed_core::{
-    ChatModel, ChatRequest, ChatStream, Content, InferenceParams, Message, Reasoning, Role,
-};
+use streambed_core::{ChatModel, ChatRequest, Content, InferenceParams, Message, Reasoning, Role};
 use streambed_store::Owner;
 use uuid::Uuid;
 
 use super::{
-    answer,
+    answer::{self, Admitted},
     turns::{Refused, Turns},
 };
 use crate::{
@@ -25,10 +23,7 @@ use crate::{
     error::AppError,
     extract::ApiJson,
     live::{self, Cursor, Running},
-    relay::{self, Answer, ChatReport},
-    request_id,
-    shutdown::AnswerToken,
-    sse,
+    relay, request_id, sse,
     state::AppState,
 };
 
@@ -145,12 +140,9 @@ pub(super) async fn chat(
         .models
         .reasoning(model.as_ref(), requested_reasoning, state.reasoning)
         .map_err(|e| AppError::BadRequest(e.message(r#"send "reasoning": "off""#)))?;
-    let params = InferenceParams { max_tokens: max_tokens.or(state.params.max_tokens), ..state.params };
-    let request = |turns: Turns| ChatRequest {
-        system: state.system_prompt.clone(),
-        params,
-        reasoning,
-        ..turns.request()
+    let request = |turns: Turns| {
+        let params = InferenceParams { max_tokens, ..InferenceParams::default() };
+        answer::with_server_settings(&state, ChatRequest { params, reasoning, ..turns.request() })
     };
     let turn = match target {
         Target::Stateless(turns) => {
@@ -160,20 +152,9 @@ pub(super) async fn chat(
         }
         Target::Stored(turn) => turn,
     };
-    // Taken before the turn is written: a busy server stores nothing.
-    let slot = state.streams.take()?;
-    let deadline = tokio::time::Instant::from_std(started + state.limits.request_timeout);
-    // Reported from the first event on: a refusal before it is an HTTP error, not a chat.
-    let answer = |upstream, token| {
-        let report = ChatReport::new(
-            request_id(&headers).to_owned(),
-            model.info().id.clone(),
-            started,
-            state.metrics.clone(),
-        );
-        Answer::new(upstream, report, token, deadline, slot)
-    };
-    start_stored(&state, model.as_ref(), reasoning, turn, request, answer, deadline).await
+    // Let in before the turn is written: a busy server stores nothing.
+    let admitted = answer::admit(&state, model.as_ref(), request_id(&headers), started)?;
+    start_stored(&state, model.as_ref(), reasoning, turn, request, admitted).await
 }
 
 /// Whose the answer is: the client's alone, or a stored conversation's.
@@ -200,8 +181,7 @@ async fn start_stored(
     reasoning: Reasoning,
     StoredTurn { owner, conversation, prompt }: StoredTurn,
     request: impl FnOnce(Turns) -> ChatRequest,
-    answer: impl FnOnce(ChatStream, AnswerToken) -> Answer,
-    deadline: tokio::time::Instant,
+    admitted: Admitted,
 ) -> Result<Response, AppError> {
     let conversations = &state.conversations;
     let place = conversations.live.begin(conversation, &owner)?;
@@ -230,12 +210,12 @@ async fn start_stored(
             state.metrics.upstream_error(cut_off.kind.code());
             Err(cut_off)
         }),
-        opened = answer::start(state, model, request(turns), deadline) => Some(opened),
+        opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
         Some(Ok(upstream)) => {
             let running = Running::new(
-                answer(upstream, token).with_dropped_turns(dropped_turns),
+                admitted.answer(state, upstream, token).with_dropped_turns(dropped_turns),
                 live,
                 ending,
                 log,
