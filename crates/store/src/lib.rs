@@ -32,7 +32,6 @@ mod turn;
 
 use std::{sync::Arc, time::Duration};
 
-use serde::{Deserialize, Serialize};
 use streambed_core::{BoxFuture, ReasoningBlock, Role, Usage};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -61,23 +60,19 @@ impl Default for ReplicaId {
 }
 
 /// A conversation without its messages, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     pub id: Uuid,
     pub title: String,
     /// The model this conversation talks to, once it has one.
     pub model: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The last change: a message added or the title renamed. Lists are ordered by it.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 /// How a stored message stands. User messages are always `complete`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageStatus {
     Complete,
     /// Being written by a live replica.
@@ -104,29 +99,21 @@ impl MessageStatus {
 }
 
 /// One turn, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
     pub id: Uuid,
     pub role: Role,
     pub content: String,
     pub status: MessageStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// The model's visible reasoning, when it sent any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
     /// The reasoning as the provider sent it, with its signatures and redacted blocks: never
     /// shown, kept so a later turn can send it back. Not part of the API.
-    #[serde(skip)]
     pub reasoning_blocks: Vec<ReasoningBlock>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -150,20 +137,17 @@ impl StoredMessage {
 }
 
 /// A conversation with its messages in order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConversationWithMessages {
-    #[serde(flatten)]
     pub conversation: Conversation,
     pub messages: Vec<StoredMessage>,
 }
 
 /// One page of an owner's conversations, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub conversations: Vec<Conversation>,
     /// Pass as `before` for the next page; `None` on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
 
@@ -340,17 +324,4 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 pub async fn open(url: &str, limits: StoreLimits) -> Result<Arc<dyn ConversationStore>, StoreError> {
     let pools = backend::Pools::open(url).await?;
     Ok(Arc::new(store::SqlStore::new(pools, limits)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_are_the_same_words_in_json_and_in_the_database() {
-        use MessageStatus::*;
-        for status in [Complete, Streaming, Stopped, Error, Interrupted] {
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
-        }
-    }
 }

@@ -7,6 +7,8 @@ use axum::{
 use streambed_core::Role;
 use streambed_store::{ConversationWithMessages, MessageStatus, StoredMessage};
 
+use super::wire;
+
 /// `?format=`: `markdown` (the default) or `json`.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,17 +18,18 @@ pub(super) enum Format {
     Json,
 }
 
-pub(super) fn response(conversation: &ConversationWithMessages, format: Format) -> Response {
+pub(super) fn response(conversation: ConversationWithMessages, format: Format) -> Response {
+    let id = conversation.conversation.id;
     let (body, content_type, extension) = match format {
-        Format::Markdown => (markdown(conversation), "text/markdown; charset=utf-8", "md"),
+        Format::Markdown => (markdown(&conversation), "text/markdown; charset=utf-8", "md"),
         Format::Json => (
-            serde_json::to_string_pretty(conversation).expect("stored conversations serialise"),
+            serde_json::to_string_pretty(&wire::ConversationWithMessages::from(conversation))
+                .expect("stored conversations serialise"),
             "application/json",
             "json",
         ),
     };
-    let disposition =
-        format!("attachment; filename=\"conversation-{}.{extension}\"", conversation.conversation.id);
+    let disposition = format!("attachment; filename=\"conversation-{id}.{extension}\"");
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),

@@ -4,6 +4,7 @@
 
 mod export;
 mod live;
+mod wire;
 
 pub(super) use live::{stop, stream};
 
@@ -13,10 +14,10 @@ use axum::{
     Json,
     extract::{FromRequestParts, Path, State},
     http::{StatusCode, request::Parts},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde::Deserialize;
-use streambed_store::{Conversation, ConversationWithMessages, Owner, Page, Title};
+use streambed_store::{Owner, Title};
 use uuid::Uuid;
 
 use crate::{
@@ -25,6 +26,7 @@ use crate::{
     error::AppError,
     extract::{ApiJson, ApiQuery, OptionalApiJson},
 };
+use wire::{Conversation, ConversationWithMessages, Page};
 
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
@@ -87,7 +89,7 @@ pub(super) async fn create(
 ) -> Result<(StatusCode, Json<Conversation>), AppError> {
     let title = body.and_then(|body| body.title).as_deref().map(Title::optional).transpose()?.flatten();
     let conversation = state.conversations.store.create(&owner, title.as_ref()).await?;
-    Ok((StatusCode::CREATED, Json(conversation)))
+    Ok((StatusCode::CREATED, Json(conversation.into())))
 }
 
 pub(super) async fn list(
@@ -99,7 +101,7 @@ pub(super) async fn list(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(AppError::BadRequest(format!("`limit` must be from 1 to {MAX_PAGE}.")));
     }
-    Ok(Json(state.conversations.store.list(&owner, limit, query.before.as_deref()).await?))
+    Ok(Json(state.conversations.store.list(&owner, limit, query.before.as_deref()).await?.into()))
 }
 
 pub(super) async fn get(
@@ -107,7 +109,7 @@ pub(super) async fn get(
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
 ) -> Result<Json<ConversationWithMessages>, AppError> {
-    Ok(Json(state.conversations.store.get(&owner, id).await?))
+    Ok(Json(state.conversations.store.get(&owner, id).await?.into()))
 }
 
 pub(super) async fn rename(
@@ -117,7 +119,7 @@ pub(super) async fn rename(
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Conversation>, AppError> {
     let title = Title::new(&body.title)?;
-    Ok(Json(state.conversations.store.rename(&owner, id, &title).await?))
+    Ok(Json(state.conversations.store.rename(&owner, id, &title).await?.into()))
 }
 
 pub(super) async fn delete(
@@ -140,5 +142,5 @@ pub(super) async fn export(
     ApiQuery(ExportQuery { format }): ApiQuery<ExportQuery>,
 ) -> Result<Response, AppError> {
     let conversation = state.conversations.store.get(&owner, id).await?;
-    Ok(export::response(&conversation, format.unwrap_or_default()).into_response())
+    Ok(export::response(conversation, format.unwrap_or_default()))
 }
