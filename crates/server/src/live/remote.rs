@@ -14,7 +14,10 @@ use super::{
     Cursor, Rest,
     follow::{Elsewhere, at, stored_rest},
 };
-use crate::{replicas::Redis, sse};
+use crate::{
+    replicas::{Redis, frames::FrameReader},
+    sse,
+};
 
 /// How long one read waits for a frame before the follower checks with the store that the
 /// answer is still running and that Redis is keeping up with it.
@@ -29,92 +32,110 @@ pub(crate) fn follow_remote(
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         yield Ok(at(sse::start(from.conversation, message.id), after));
-        // What the client holds, where the entries read so far leave off, and how many there were.
-        let mut held = after;
-        let mut position = Cursor::default();
-        let mut read = 0;
         let mut latest = message;
-        let mut ended = false;
-        let reader = redis.frame_reader(latest.id, BLOCK).await.ok().flatten();
-        if let Some(mut reader) = reader {
-            'redis: loop {
-                if from.cutoff.is_cancelled() {
-                    yield Ok(at(sse::following_ended(), held));
-                    ended = true;
-                    break;
+        let mut held = after;
+        if let Ok(Some(reader)) = redis.frame_reader(latest.id, BLOCK).await {
+            let mut reading = Reading { reader, held, position: Cursor::default(), read: 0 };
+            let mut parts = Vec::new();
+            loop {
+                let next = reading.next(&from, latest.id, &mut parts).await;
+                for part in parts.drain(..) {
+                    yield Ok(part);
                 }
-                let Ok(entries) = reader.read(read).await else { break };
-                if entries.is_empty() {
-                    match check(&from, latest.id, position).await {
-                        Check::KeepReading => continue,
-                        Check::UseStore(stored) => {
-                            latest = *stored;
-                            break;
-                        }
-                        Check::Gone => {
-                            yield Ok(sse::stored_error(None).into());
-                            ended = true;
-                            break;
-                        }
+                match next {
+                    Next::More => {}
+                    Next::End(last) => {
+                        yield Ok(last);
+                        return;
                     }
-                }
-                for (number, frame) in entries {
-                    // Missing entries (trimmed, or lost with a Redis restart): the store has them.
-                    if number != read + 1 {
-                        break 'redis;
-                    }
-                    read = number;
-                    position = frame.cursor;
-                    if frame.sse.kind.is_terminal() {
-                        yield Ok(frame.event());
-                        ended = true;
-                        break 'redis;
-                    }
-                    match frame.rest(held) {
-                        Rest::Held => {}
-                        Rest::Part(part) => {
-                            held = held.max(part.cursor);
-                            yield Ok(part.event());
-                        }
-                        // Entries written again after Redis lost them: the store has the gap.
-                        Rest::Gap => break 'redis,
+                    Next::ToStore(stored) => {
+                        latest = stored.map_or(latest, |stored| *stored);
+                        held = reading.held;
+                        break;
                     }
                 }
             }
         }
-        if !ended {
-            for await frame in stored_rest(from, latest, held) {
-                yield frame;
-            }
+        for await frame in stored_rest(from, latest, held) {
+            yield frame;
         }
     }
 }
 
-/// What the store says when Redis has had nothing new for [`BLOCK`].
-enum Check {
-    /// The answer runs, and Redis has all the store has: wait on Redis.
-    KeepReading,
-    /// The answer ended, or the store has text Redis lacks (the replica running it lost Redis).
-    UseStore(Box<StoredMessage>),
-    /// The conversation or its answer was deleted meanwhile.
-    Gone,
+/// A follow through Redis, as far as it has read.
+struct Reading {
+    reader: FrameReader,
+    /// What the client holds.
+    held: Cursor,
+    /// Where the entries read so far leave off, and how many there were.
+    position: Cursor,
+    read: usize,
 }
 
-async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Check {
+/// Where the follow goes after a read.
+enum Next {
+    /// On through Redis.
+    More,
+    /// It is over, with this last event.
+    End(Event),
+    /// Redis cannot serve the rest (unreachable, entries missing, or behind the store): the store
+    /// takes over from what the client holds, with the answer as it last read it, when it did.
+    ToStore(Option<Box<StoredMessage>>),
+}
+
+impl Reading {
+    /// Reads what Redis has past the entries read so far, puts the parts the client lacks in
+    /// `parts`, and says where the follow goes next.
+    async fn next(&mut self, from: &Elsewhere, message: Uuid, parts: &mut Vec<Event>) -> Next {
+        if from.cutoff.is_cancelled() {
+            return Next::End(at(sse::following_ended(), self.held));
+        }
+        let Ok(entries) = self.reader.read(self.read).await else { return Next::ToStore(None) };
+        if entries.is_empty() {
+            return check(from, message, self.position).await;
+        }
+        for (number, frame) in entries {
+            // Missing entries (trimmed, or lost with a Redis restart): the store has them.
+            if number != self.read + 1 {
+                return Next::ToStore(None);
+            }
+            self.read = number;
+            self.position = frame.cursor;
+            if frame.sse.kind.is_terminal() {
+                return Next::End(frame.event());
+            }
+            match frame.rest(self.held) {
+                Rest::Held => {}
+                Rest::Part(part) => {
+                    self.held = self.held.max(part.cursor);
+                    parts.push(part.event());
+                }
+                // Entries written again after Redis lost them: the store has the gap.
+                Rest::Gap => return Next::ToStore(None),
+            }
+        }
+        Next::More
+    }
+}
+
+/// What the store says when Redis has had nothing new for [`BLOCK`]: read on while the answer
+/// runs and Redis has all the store has; otherwise the store takes over (the answer ended, or
+/// the replica running it lost Redis); the follow ends if the answer was deleted meanwhile.
+async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Next {
     let stored = match from.store.get(&from.owner, from.conversation).await {
         Ok(conversation) => conversation.messages.into_iter().find(|m| m.id == message),
         Err(e) => {
             // Redis may still serve the answer; the next quiet spell asks again.
             tracing::warn!(error = %e, "cannot read the answer being followed");
-            return Check::KeepReading;
+            return Next::More;
         }
     };
-    let Some(stored) = stored else { return Check::Gone };
+    let Some(stored) = stored else { return Next::End(sse::stored_error(None).into()) };
     let ahead = stored.content.len() > position.text
         || stored.reasoning.as_deref().map_or(0, str::len) > position.reasoning;
     if stored.status == MessageStatus::Streaming && !ahead {
-        Check::KeepReading
+        Next::More
     } else {
-        Check::UseStore(Box::new(stored))
+        Next::ToStore(Some(Box::new(stored)))
     }
 }
