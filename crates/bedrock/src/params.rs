@@ -20,6 +20,8 @@ const BUDGETS: [(Reasoning, u32, &str); 3] =
 const MIN_BUDGET: u32 = 1_024;
 /// Room for the answer after the reasoning when no `max_tokens` is configured.
 const ANSWER_TOKENS: u32 = 4_096;
+/// Room a level's budget leaves for the answer under a `max_tokens` that cannot hold both whole.
+const MIN_ANSWER_TOKENS: u32 = 1_024;
 
 /// With thinking on, Anthropic allows top_p only from 0.95 to 1 ("Extended thinking", feature
 /// compatibility).
@@ -121,6 +123,9 @@ pub(crate) fn plan(
             )));
         };
         let budget = budget(reasoning, rule.max_output_tokens);
+        let (budget, max_tokens) =
+            thinking_tokens(reasoning, budget, plan.max_tokens, rule.max_output_tokens)?;
+        plan.max_tokens = Some(max_tokens);
         match rule.reasoning {
             ReasoningStyle::None => {
                 return Err(refuse(format!(
@@ -140,7 +145,6 @@ pub(crate) fn plan(
                 fields.insert("output_config".into(), json!({ "effort": effort(reasoning) }));
             }
         }
-        plan.max_tokens = Some(max_tokens_with_thinking(plan.max_tokens, budget, rule.max_output_tokens));
     }
     plan.additional = (!fields.is_empty()).then_some(Value::Object(fields));
     Ok(plan)
@@ -171,15 +175,36 @@ pub(crate) fn effort(reasoning: Reasoning) -> &'static str {
     }
 }
 
-/// `max_tokens` counts the reasoning too, so it must exceed the budget: a configured value that
-/// already does is kept, a smaller one becomes the answer's room after the budget.
-fn max_tokens_with_thinking(configured: Option<u32>, budget: u32, ceiling: u32) -> u32 {
-    match configured {
-        Some(m) if m > budget => m,
-        Some(m) => budget + m,
-        None => budget + ANSWER_TOKENS,
+/// The thinking budget and `max_tokens` to send. `max_tokens` counts the reasoning too, as
+/// Anthropic's and OpenAI's APIs both define it, so an asked-for `max_tokens` is never exceeded
+/// (nor, through it, `MAX_TOKENS_LIMIT`): a level's budget shrinks to leave the answer room under
+/// it, while an explicit budget it cannot hold is refused, as Anthropic's API does. With none
+/// asked for, the answer gets [`ANSWER_TOKENS`] after the budget, up to the model's `ceiling`.
+fn thinking_tokens(
+    reasoning: Reasoning,
+    budget: u32,
+    configured: Option<u32>,
+    ceiling: u32,
+) -> Result<(u32, u32), ProviderError> {
+    let Some(max_tokens) = configured else {
+        return Ok((budget, (budget + ANSWER_TOKENS).min(ceiling)));
+    };
+    if max_tokens > budget {
+        return Ok((budget, max_tokens));
     }
-    .min(ceiling)
+    if let Reasoning::Budget(_) = reasoning {
+        return Err(refuse(format!(
+            "`max_tokens` ({max_tokens}) must be greater than the thinking budget ({budget}): it counts \
+             the reasoning too."
+        )));
+    }
+    if max_tokens <= MIN_BUDGET {
+        return Err(refuse(format!(
+            "With reasoning, the most output tokens ({max_tokens} asked) must be above {MIN_BUDGET}: \
+             they count the reasoning too, and the smallest reasoning budget is {MIN_BUDGET} tokens."
+        )));
+    }
+    Ok((max_tokens.saturating_sub(MIN_ANSWER_TOKENS).max(MIN_BUDGET), max_tokens))
 }
 
 #[cfg(test)]
@@ -280,8 +305,18 @@ mod tests {
         assert_eq!(p.max_tokens, Some(64_000));
         let small =
             InferenceParams { max_tokens: Some(1_000), top_p: Some(0.97), ..InferenceParams::default() };
-        let p = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &small, Reasoning::High).unwrap();
-        assert_eq!((p.max_tokens, p.top_p), (Some(24_576 + 1_000), Some(0.97)));
+        let p = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &small, Reasoning::High).unwrap_err();
+        assert_eq!(p.kind, ErrorKind::InvalidRequest);
+        assert!(p.message.contains("must be above 1024"), "{}", p.message);
+        // A level's budget shrinks to leave the answer room under the asked-for total.
+        let total = InferenceParams { max_tokens: Some(4_096), ..InferenceParams::default() };
+        let p = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &total, Reasoning::High).unwrap();
+        assert_eq!(p.additional, Some(json!({ "thinking": { "type": "enabled", "budget_tokens": 3_072 } })));
+        assert_eq!(p.max_tokens, Some(4_096));
+        // An explicit budget it cannot hold is refused, as Anthropic's API does.
+        let e = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &total, Reasoning::Budget(8_000))
+            .unwrap_err();
+        assert!(e.message.contains("greater than the thinking budget (8000)"), "{}", e.message);
         let p = plan_for(
             "anthropic.claude-opus-4-20250514-v1:0",
             &InferenceParams::default(),
