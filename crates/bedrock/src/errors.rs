@@ -11,6 +11,8 @@ use aws_sdk_bedrockruntime::{
 };
 use streambed_core::{ErrorKind, ProviderError};
 
+use crate::rules::model_part;
+
 /// What the messages need to name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Context<'a> {
@@ -34,6 +36,16 @@ pub(crate) fn streaming_refused(error: &ConverseStreamError) -> bool {
     }
 }
 
+/// For a bare foundation-model id, that newer models are only called through an inference
+/// profile: an id that already names a profile (or is an ARN) gets no such hint.
+fn profile_hint(model_id: &str) -> String {
+    if model_part(model_id) == Some(model_id.trim()) {
+        format!("; newer models must be called through an inference profile id such as 'us.{model_id}'")
+    } else {
+        String::new()
+    }
+}
+
 /// Maps a Bedrock error code (the shape name) and its message.
 fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
     let Context { model_id, region } = cx;
@@ -51,8 +63,8 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             ErrorKind::ModelNotFound,
             format!(
                 "Bedrock has no model '{model_id}' in {region}: {upstream}. Check BEDROCK_MODEL_ID, \
-                 BEDROCK_MODELS and BEDROCK_REGION; newer models must be called through an inference profile id \
-                 such as 'us.{model_id}'."
+                 BEDROCK_MODELS and BEDROCK_REGION{}.",
+                profile_hint(model_id)
             ),
         ),
         "ThrottlingException" | "ModelNotReadyException" | "ServiceQuotaExceededException" => (
@@ -171,6 +183,17 @@ mod tests {
     use super::*;
 
     const CX: Context<'static> = Context { model_id: "anthropic.claude-3-haiku", region: "us-east-1" };
+
+    #[test]
+    fn a_missing_model_suggests_a_profile_only_for_a_bare_model_id() {
+        let bare = from_code("ResourceNotFoundException", "no such model", CX);
+        assert_eq!(bare.kind, ErrorKind::ModelNotFound);
+        assert!(bare.message.contains("such as 'us.anthropic.claude-3-haiku'"), "{}", bare.message);
+        let profile = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        let e = from_code("ResourceNotFoundException", "no such model", Context { model_id: profile, ..CX });
+        assert!(!e.message.contains("inference profile"), "{}", e.message);
+        assert!(e.message.ends_with("BEDROCK_REGION."), "{}", e.message);
+    }
 
     #[test]
     fn access_denied_names_the_iam_actions_and_model_access() {
