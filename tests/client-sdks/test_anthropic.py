@@ -37,6 +37,12 @@ class Models(unittest.TestCase):
         self.assertEqual(ids[:2], [HAIKU, SONNET_45])
         self.assertIn(EMBEDDED, ids)
 
+    def test_the_sdk_retrieves_one_model_and_raises_not_found_for_another(self):
+        self.assertEqual(client().models.retrieve(SONNET_45).id, SONNET_45)
+
+        with self.assertRaises(anthropic.NotFoundError):
+            client().models.retrieve("no-such-model")
+
 
 class Text(unittest.TestCase):
     def test_a_non_streamed_answer_is_the_upstream_text_with_usage(self):

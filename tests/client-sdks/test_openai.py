@@ -100,6 +100,12 @@ class Text(unittest.TestCase):
         self.assertIn(SONNET_45, ids)
         self.assertIn(EMBEDDED, ids)
 
+    def test_one_model_is_retrieved_and_another_is_not_found(self):
+        self.assertEqual(client().models.retrieve(SONNET_45).id, SONNET_45)
+
+        with self.assertRaises(openai.NotFoundError):
+            client().models.retrieve("no-such-model")
+
 
 class Embedded(unittest.TestCase):
     def test_the_embedded_model_streams_what_it_answers_whole(self):

@@ -69,7 +69,8 @@ mod tests {
                 "/v1/chat/completions",
                 "/v1/messages",
                 "/v1/messages/count_tokens",
-                "/v1/models"
+                "/v1/models",
+                "/v1/models/{id}"
             ]
         );
         assert_eq!(doc["openapi"], "3.1.0");

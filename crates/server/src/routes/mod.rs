@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{Path, Request, State},
     http::{HeaderMap, Method, Uri},
     middleware::{Next, from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
@@ -72,10 +72,15 @@ pub(crate) fn router(
             rate_limited(post(openai::completions)).fallback(method_not_allowed),
         ))
         .route_layer(from_fn(openai::in_openai_shape));
-    // Both SDKs list models here: answers and errors in the shape of the SDK asking.
-    let models =
-        authenticated(Router::new().route("/v1/models", get(v1_models).fallback(method_not_allowed)))
-            .route_layer(from_fn(in_the_asking_sdks_shape));
+    // Both SDKs list and retrieve models here: answers and errors in the shape of the SDK asking,
+    // as for a `/v1` path that is none of these.
+    let models = authenticated(
+        Router::new()
+            .route("/v1/models", get(v1_models).fallback(method_not_allowed))
+            .route("/v1/models/{id}", get(v1_model).fallback(method_not_allowed)),
+    )
+    .route("/v1/{*rest}", any(not_found))
+    .route_layer(from_fn(in_the_asking_sdks_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
         .route("/api/openapi.json", get(meta::openapi))
@@ -105,7 +110,16 @@ async fn v1_models(state: State<Arc<AppState>>, headers: HeaderMap) -> Response 
     }
 }
 
-/// Middleware on `/v1/models`: its errors (a missing key, a wrong method) in the shape of the
+/// `GET /v1/models/{id}`, in the shape of the SDK asking, as [`v1_models`].
+async fn v1_model(state: State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if headers.contains_key("anthropic-version") {
+        anthropic::model(&state, &id).into_response()
+    } else {
+        openai::model(&state, &id).into_response()
+    }
+}
+
+/// Middleware on `/v1/models` and the `/v1` paths no route serves: its errors (a missing key, a wrong method) in the shape of the
 /// SDK asking, as [`v1_models`] picks it.
 async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
     if request.headers().contains_key("anthropic-version") {

@@ -442,3 +442,29 @@ async fn the_model_list_takes_the_shape_of_the_sdk_that_asks() {
         (Some("list"), Some("model"))
     );
 }
+
+#[tokio::test]
+async fn one_model_is_retrieved_and_an_unknown_one_or_path_is_a_404_in_the_sdks_shape() {
+    let app = spawn_app().await;
+    let get = |path: String, anthropic: bool| {
+        let request = app.http.get(app.url(&path));
+        let request = if anthropic { request.header("anthropic-version", "2023-06-01") } else { request };
+        async move { json_of(request.send().await.unwrap()).await }
+    };
+
+    let (status, model) = get(format!("/v1/models/{MODEL}"), true).await;
+    assert_eq!((status, model["type"].as_str(), model["id"].as_str()), (200, Some("model"), Some(MODEL)));
+    let (status, model) = get(format!("/v1/models/{MODEL}"), false).await;
+    assert_eq!((status, model["object"].as_str(), model["id"].as_str()), (200, Some("model"), Some(MODEL)));
+
+    let (status, missing) = get("/v1/models/no-such-model".into(), true).await;
+    assert_eq!((status, missing["error"]["type"].as_str()), (404, Some("not_found_error")), "{missing}");
+    let (status, missing) = get("/v1/models/no-such-model".into(), false).await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("model_not_found")), "{missing}");
+
+    let (status, route) = get("/v1/embeddings".into(), true).await;
+    assert_eq!((status, route["error"]["type"].as_str()), (404, Some("not_found_error")), "{route}");
+    let (status, route) = get("/v1/embeddings".into(), false).await;
+    assert_eq!((status, route["error"]["type"].as_str()), (404, Some("invalid_request_error")), "{route}");
+    assert!(route["error"]["message"].as_str().unwrap().contains("/v1/embeddings"), "{route}");
+}

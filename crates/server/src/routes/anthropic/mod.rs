@@ -31,22 +31,26 @@ use crate::{error::AppError, extract::ApiJson, request_id, state::AppState};
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
 /// `anthropic-version` header every Anthropic client sends.
 pub(super) fn models(state: &AppState) -> Json<wire::ModelPage> {
-    let data: Vec<wire::ModelInfo> = state
-        .models
-        .iter()
-        .map(|model| {
-            let info = model.info();
-            wire::ModelInfo {
-                kind: "model",
-                id: info.id.clone(),
-                display_name: info.name.clone(),
-                created_at: "1970-01-01T00:00:00Z",
-            }
-        })
-        .collect();
+    let data: Vec<wire::ModelInfo> = state.models.iter().map(|model| model_info(model.as_ref())).collect();
     let first_id = data.first().map(|m| m.id.clone());
     let last_id = data.last().map(|m| m.id.clone());
     Json(wire::ModelPage { data, has_more: false, first_id, last_id })
+}
+
+/// `GET /v1/models/{id}` (`client.models.retrieve`): one of them, or 404 `not_found_error`.
+pub(super) fn model(state: &AppState, id: &str) -> Result<Json<wire::ModelInfo>, MessagesError> {
+    let model = state.models.pick(Some(id)).map_err(MessagesError::UnknownModel)?;
+    Ok(Json(model_info(model.as_ref())))
+}
+
+fn model_info(model: &dyn ChatModel) -> wire::ModelInfo {
+    let info = model.info();
+    wire::ModelInfo {
+        kind: "model",
+        id: info.id.clone(),
+        display_name: info.name.clone(),
+        created_at: "1970-01-01T00:00:00Z",
+    }
 }
 
 pub(super) async fn messages(

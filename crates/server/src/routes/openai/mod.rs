@@ -22,7 +22,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use streambed_core::{ChatEvent, ChatRequest};
+use streambed_core::{ChatEvent, ChatModel, ChatRequest};
 use uuid::Uuid;
 
 pub(super) use error::in_openai_shape;
@@ -75,18 +75,17 @@ pub(super) async fn completions(
 
 /// `GET /v1/models`: every model a client may name, the default first.
 pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
-    let data = state
-        .models
-        .iter()
-        .map(|model| {
-            let info = model.info();
-            ModelEntry {
-                id: info.id.clone(),
-                object: "model",
-                created: 0,
-                owned_by: info.provider.to_owned(),
-            }
-        })
-        .collect();
+    let data = state.models.iter().map(|model| entry(model.as_ref())).collect();
     Json(ModelList { object: "list", data })
+}
+
+/// `GET /v1/models/{id}` (`client.models.retrieve`): one of them, or 404 `model_not_found`.
+pub(super) fn model(state: &AppState, id: &str) -> Result<Json<ModelEntry>, Failure> {
+    let model = state.models.pick(Some(id)).map_err(|e| Invalid::unknown_model(&e.id, &e.allowed))?;
+    Ok(Json(entry(model.as_ref())))
+}
+
+fn entry(model: &dyn ChatModel) -> ModelEntry {
+    let info = model.info();
+    ModelEntry { id: info.id.clone(), object: "model", created: 0, owned_by: info.provider.to_owned() }
 }
