@@ -93,12 +93,20 @@ fn block(content: &Content) -> Result<ContentBlock, ProviderError> {
         Content::ToolResult(result) => ContentBlock::ToolResult(built(
             ToolResultBlock::builder()
                 .tool_use_id(&result.tool_use_id)
-                .content(ToolResultContentBlock::Text(result.content.clone()))
+                .content(ToolResultContentBlock::Text(tool_output(&result.content)))
                 .set_status(result.is_error.then_some(ToolResultStatus::Error))
                 .build(),
         )?),
     })
 }
+
+/// What a tool printed, as a tool result's text. Bedrock refuses a blank text block, and a tool
+/// that printed nothing (a command with no output) is common: it says so in words instead.
+fn tool_output(content: &str) -> String {
+    if content.trim().is_empty() { NO_OUTPUT.to_owned() } else { content.to_owned() }
+}
+
+const NO_OUTPUT: &str = "(no output)";
 
 /// A Converse answer's blocks as the events a stream would have carried.
 pub(crate) fn answer_events(blocks: &[ContentBlock]) -> Vec<ChatEvent> {
@@ -200,6 +208,17 @@ mod tests {
         let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
         assert_eq!(result.status(), Some(&ToolResultStatus::Error));
         assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
+    }
+
+    #[test]
+    fn a_tool_that_printed_nothing_says_so_rather_than_send_a_blank_block() {
+        for printed in ["", " \n"] {
+            let result = ToolResult { tool_use_id: "t1".into(), content: printed.into(), is_error: false };
+            let sdk =
+                message(&Message { role: Role::User, content: vec![Content::ToolResult(result)] }).unwrap();
+            let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
+            assert_eq!(result.content(), [ToolResultContentBlock::Text(NO_OUTPUT.into())], "{printed:?}");
+        }
     }
 
     #[test]

@@ -185,7 +185,8 @@ pub(crate) fn tool_config(request: &ChatRequest) -> Result<Option<ToolConfigurat
 fn spec(name: &str, description: Option<&str>, schema: &serde_json::Value) -> Result<Tool, ProviderError> {
     let spec = ToolSpecification::builder()
         .name(name)
-        .set_description(description.map(str::to_owned))
+        // Bedrock refuses an empty description; the field may be left out.
+        .set_description(description.filter(|d| !d.trim().is_empty()).map(str::to_owned))
         .input_schema(ToolInputSchema::Json(to_document(schema)))
         .build();
     Ok(Tool::ToolSpec(built(spec)?))

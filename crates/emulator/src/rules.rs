@@ -18,12 +18,60 @@ const DOCS: &str = "https://docs.anthropic.com/en/docs/build-with-claude/extende
 /// Checks a parsed request against Bedrock and, when the model is known, against the model.
 pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), BedrockError> {
     tool_config(converse)?;
+    blank_text(converse)?;
+    tool_descriptions(converse)?;
     let Some(model) = model else { return Ok(()) };
     sampling(model.family, converse)?;
     thinking_config(model, converse)?;
     prefill(model.family, converse)?;
     tool_results(converse)?;
+    blank_tool_results(converse)?;
     reasoning_history(converse)
+}
+
+/// Bedrock's own rule: no text block may be blank. Source: OpenHands/OpenHands#5339.
+fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
+    for (i, message) in converse.request.messages.iter().enumerate() {
+        for (j, block) in message.content.iter().enumerate() {
+            if matches!(block, Content::Text(text) if text.trim().is_empty()) {
+                return Err(BedrockError::validation(format!(
+                    "The text field in the ContentBlock object at messages.{i}.content.{j} is blank. Add text to \
+                     the text field, and try again."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bedrock's own length constraint on a tool's description (the field may be left out).
+fn tool_descriptions(converse: &Converse) -> Result<(), BedrockError> {
+    let empty = converse.request.tools.iter().position(|tool| tool.description.as_deref() == Some(""));
+    match empty {
+        Some(i) => Err(BedrockError::validation(format!(
+            "1 validation error detected: Value at 'toolConfig.tools.{}.member.toolSpec.description' failed to \
+             satisfy constraint: Member must have length greater than or equal to 1",
+            i + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Claude refuses a tool result whose text is blank. Source: NousResearch/hermes-agent#55092,
+/// #63983.
+fn blank_tool_results(converse: &Converse) -> Result<(), BedrockError> {
+    let blank = converse
+        .request
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .any(|block| matches!(block, Content::ToolResult(result) if result.content.trim().is_empty()));
+    if blank {
+        return Err(BedrockError::model_refused(
+            "messages: text content blocks must contain non-whitespace text",
+        ));
+    }
+    Ok(())
 }
 
 /// Bedrock's own rule. Source: langgenius/dify#16421, vercel/ai#7537.

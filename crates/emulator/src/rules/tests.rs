@@ -206,3 +206,26 @@ fn reasoning_must_come_back_signed_and_first() {
         "{PREFIX}messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`."
     )));
 }
+
+#[test]
+fn blank_text_blank_tool_results_and_empty_tool_descriptions_are_refused() {
+    let blank = json!({"messages": [{"role": "user", "content": [{"text": "hi"}, {"text": " "}]}]});
+    assert_eq!(
+        refusal("amazon.nova-pro-v1:0", blank).as_deref(),
+        Some(
+            "The text field in the ContentBlock object at messages.0.content.1 is blank. Add text to the text \
+             field, and try again."
+        )
+    );
+    let call = json!([{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]);
+    let mut silent = tool_turns(call.clone(), "t1", true);
+    silent["messages"][2]["content"][0]["toolResult"]["content"] = json!([{"text": ""}]);
+    assert_eq!(
+        refusal(SONNET_45, silent),
+        Some(format!("{PREFIX}messages: text content blocks must contain non-whitespace text"))
+    );
+    let mut undescribed = tool_turns(call, "t1", true);
+    undescribed["toolConfig"]["tools"][0]["toolSpec"]["description"] = json!("");
+    let refused = refusal(SONNET_45, undescribed).unwrap();
+    assert!(refused.contains("'toolConfig.tools.1.member.toolSpec.description'"), "{refused}");
+}

@@ -208,6 +208,22 @@ async fn a_streamed_tool_call_round_trip() {
 }
 
 #[tokio::test]
+async fn a_tool_that_printed_nothing_and_a_tool_without_a_description_reach_bedrock_as_it_takes_them() {
+    let app = spawn_app().await;
+    let mut body = with_result("call_1", r#"{"city":"Paris"}"#, false);
+    body["messages"][2]["content"] = json!("");
+    body["tools"][0]["function"]["description"] = json!("");
+
+    let response = app.completions(body).await;
+
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let sent = &app.emulator.recorder.requests()[0].body;
+    assert!(sent["toolConfig"]["tools"][0]["toolSpec"].get("description").is_none(), "{sent}");
+    let result = &sent["messages"][2]["content"][0]["toolResult"]["content"][0]["text"];
+    assert_eq!(result, "(no output)", "{sent}");
+}
+
+#[tokio::test]
 async fn a_non_streamed_tool_call_round_trip() {
     let app = spawn_app().await;
     let body = json!({
