@@ -12,6 +12,7 @@ mod decode_kernels;
 mod model;
 mod on_demand;
 mod projections;
+mod stop_text;
 mod template;
 mod tokenizer;
 mod weights;
@@ -242,8 +243,9 @@ impl LocalModel {
         Ok([system].into_iter().chain(turns.into_iter().skip(first)).chain([open]).flatten().collect())
     }
 
-    async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
+    async fn start(&self, mut request: ChatRequest) -> Result<ChatStream, ProviderError> {
         self.check(&request)?;
+        let stop_sequences = std::mem::take(&mut request.stop_sequences);
         let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
             ProviderError::new(
                 ErrorKind::Overloaded,
@@ -260,7 +262,7 @@ impl LocalModel {
                 .await
                 .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
         let (events, receiver) = mpsc::channel(16);
-        self.jobs.send(Job { prompt, settings, events }).map_err(|_| {
+        self.jobs.send(Job { prompt, settings, stop_sequences, events }).map_err(|_| {
             ProviderError::new(
                 ErrorKind::Upstream,
                 "The local model's worker has stopped. Restart the server.",

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::{
     decode::Utf8Stream,
     model::{KvCache, Model},
+    stop_text::StopText,
     tokenizer::ChatTokenizer,
 };
 
@@ -48,6 +49,8 @@ pub(crate) type Events = mpsc::Sender<Result<ChatEvent, ProviderError>>;
 pub(crate) struct Job {
     pub prompt: Vec<u32>,
     pub settings: Settings,
+    /// The caller's stop sequences.
+    pub stop_sequences: Vec<String>,
     pub events: Events,
 }
 
@@ -57,6 +60,8 @@ pub enum Stop {
     #[default]
     EndOfTurn,
     MaxTokens,
+    /// One of the caller's stop sequences appeared.
+    StopSequence,
     /// The client left; generation stopped at the next token boundary.
     ClientLeft,
     /// The client left while the job was still queued; nothing was generated.
@@ -173,8 +178,14 @@ impl<'a> Generation<'a> {
         self.job.events.blocking_send(Ok(event)).is_ok()
     }
 
+    /// Sends `text` unless it is empty; false when the client has left.
+    fn show(&self, text: String) -> bool {
+        text.is_empty() || self.send(ChatEvent::Text(text))
+    }
+
     fn run(mut self, report: &mut JobReport) -> candle_core::Result<()> {
         let mut text = Utf8Stream::default();
+        let mut stops = StopText::new(&self.job.stop_sequences);
         let mut next = self.prefill()?;
         loop {
             if self.job.events.is_closed() {
@@ -188,11 +199,16 @@ impl<'a> Generation<'a> {
             }
             report.generated += 1;
             self.context.push(next);
-            if let Some(piece) = text.push(self.tokenizer.bytes(next))
-                && !self.send(ChatEvent::Text(piece))
-            {
-                report.stop = Stop::ClientLeft;
-                return Ok(());
+            if let Some(piece) = text.push(self.tokenizer.bytes(next)) {
+                let (shown, stopped) = stops.push(piece);
+                if !self.show(shown) {
+                    report.stop = Stop::ClientLeft;
+                    return Ok(());
+                }
+                if stopped {
+                    report.stop = Stop::StopSequence;
+                    break;
+                }
             }
             if report.generated >= self.job.settings.max_tokens {
                 report.stop = Stop::MaxTokens;
@@ -205,15 +221,24 @@ impl<'a> Generation<'a> {
             }
             next = self.step(next, self.context.len() - 1)?;
         }
-        if let Some(rest) = text.finish() {
-            self.send(ChatEvent::Text(rest));
+        if report.stop != Stop::StopSequence {
+            let (shown, stopped) = stops.push(text.finish().unwrap_or_default());
+            if stopped {
+                report.stop = Stop::StopSequence;
+                self.show(shown);
+            } else {
+                self.show(shown + &stops.finish());
+            }
         }
         let usage = Usage::new(
             u32::try_from(report.prompt_tokens).unwrap_or(u32::MAX),
             u32::try_from(report.generated).unwrap_or(u32::MAX),
         );
-        let stop_reason =
-            if report.stop == Stop::MaxTokens { StopReason::MaxTokens } else { StopReason::EndTurn };
+        let stop_reason = match report.stop {
+            Stop::MaxTokens => StopReason::MaxTokens,
+            Stop::StopSequence => StopReason::StopSequence,
+            _ => StopReason::EndTurn,
+        };
         self.send(ChatEvent::Done(Completion::new(stop_reason, usage)));
         Ok(())
     }
