@@ -104,6 +104,15 @@ pub(crate) fn plan(
         top_p: params.top_p.filter(|_| kept(Param::TopP)),
         additional: None,
     };
+    // Claude's range; OpenAI's API allows up to 2, and Bedrock would refuse it after the call.
+    if let Some(temperature) = plan.temperature.filter(|t| *t > 1.0)
+        && vendor(rule, model) == Some(Vendor::Anthropic)
+    {
+        return Err(refuse(format!(
+            "The model '{id}' takes a temperature from 0 to 1, not {temperature} (OpenAI's range of 0 to 2 \
+             does not apply to Claude)."
+        )));
+    }
     let mut fields = serde_json::Map::new();
     if let Some(top_k) = params.top_k.filter(|_| kept(Param::TopK)) {
         match vendor(rule, model) {
@@ -343,6 +352,19 @@ mod tests {
             assert_eq!(p.additional, Some(expected), "{reasoning:?}");
             assert!(p.max_tokens.unwrap() > budget(reasoning, 128_000));
         }
+    }
+
+    #[test]
+    fn claude_refuses_a_temperature_above_one_before_the_call() {
+        let hot = InferenceParams { temperature: Some(1.5), ..InferenceParams::default() };
+        let e = plan_for("anthropic.claude-3-haiku-20240307-v1:0", &hot, Reasoning::Off).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert!(e.message.contains("from 0 to 1, not 1.5"), "{}", e.message);
+        assert!(plan_for("anthropic.claude-next", &hot, Reasoning::Off).is_err(), "an unknown Claude too");
+        assert_eq!(
+            plan_for("meta.llama3-70b-instruct-v1:0", &hot, Reasoning::Off).unwrap().temperature,
+            Some(1.5)
+        );
     }
 
     #[test]
