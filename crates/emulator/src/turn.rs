@@ -6,6 +6,7 @@ use futures_util::{StreamExt, stream};
 use streambed_core::{
     ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, ProviderError, StopReason, Usage,
 };
+use streambed_local::StopText;
 
 use crate::{
     answer::{input_tokens, words},
@@ -49,39 +50,32 @@ fn own(events: Vec<ChatEvent>, stop_reason: StopReason, request: &ChatRequest) -
 }
 
 /// Ends the answer where it first writes one of the stop sequences, which it leaves out, as
-/// Claude does. Text that could be the start of a sequence is held back until it cannot.
+/// Claude does ([`StopText`], the embedded model's own matcher, for the sources that are not it).
 fn stop_at(mut answer: ChatStream, sequences: Vec<String>, input_tokens: u32) -> ChatStream {
-    let longest = sequences.iter().map(String::len).max().unwrap_or(0);
-    if longest == 0 {
+    if sequences.iter().all(String::is_empty) {
         return answer;
     }
     Box::pin(async_stream::stream! {
-        let (mut text, mut sent, mut deltas) = (String::new(), 0, 0);
+        let mut stops = StopText::new(&sequences);
+        let mut deltas = 0;
         while let Some(event) = answer.next().await {
             match event {
                 Ok(ChatEvent::Text(delta)) => {
-                    text.push_str(&delta);
-                    if let Some(at) = sequences.iter().filter_map(|s| text.find(s.as_str())).min() {
-                        if at > sent {
-                            yield Ok(ChatEvent::Text(text[sent..at].to_owned()));
-                            deltas += 1;
-                        }
+                    let (shown, stopped) = stops.push(delta);
+                    if !shown.is_empty() {
+                        deltas += 1;
+                        yield Ok(ChatEvent::Text(shown));
+                    }
+                    if stopped {
                         let usage = Usage::new(input_tokens, deltas);
                         yield Ok(ChatEvent::Done(Completion::new(StopReason::StopSequence, usage)));
                         return;
                     }
-                    let mut safe = text.len().saturating_sub(longest - 1).max(sent);
-                    while !text.is_char_boundary(safe) {
-                        safe -= 1;
-                    }
-                    if safe > sent {
-                        yield Ok(ChatEvent::Text(text[sent..safe].to_owned()));
-                        (sent, deltas) = (safe, deltas + 1);
-                    }
                 }
                 Ok(ChatEvent::Done(done)) => {
-                    if text.len() > sent {
-                        yield Ok(ChatEvent::Text(text[sent..].to_owned()));
+                    let rest = stops.finish();
+                    if !rest.is_empty() {
+                        yield Ok(ChatEvent::Text(rest));
                     }
                     yield Ok(ChatEvent::Done(done));
                     return;

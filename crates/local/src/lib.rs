@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 pub use decode_kernels::{DecodeChoice, DecodeKernels};
 pub use on_demand::OnDemandLocalModel;
 pub use projections::{KernelPath, kernel_path};
+pub use stop_text::StopText;
 pub use weights::file_quantization;
 pub use worker::{JobReport, Settings, Stop, WorkerStats};
 

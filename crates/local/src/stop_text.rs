@@ -1,25 +1,27 @@
 //! The caller's stop sequences, found in the answer as it streams: the answer ends where one
 //! first appears, without it, as Bedrock and the APIs the server speaks end theirs. Text that
 //! could still be the start of a sequence is held back until the next piece says whether it is.
-//! Written here because the sequences are matched on decoded text, after [`crate::decode`].
+//! Written here because the sequences are matched on decoded text, after [`crate::decode`]; the
+//! emulator ends its scripted answers with the same matcher.
 
 use std::mem;
 
+/// Finds stop sequences in an answer as it streams.
 #[derive(Debug, Default)]
-pub(crate) struct StopText {
+pub struct StopText {
     sequences: Vec<String>,
     /// Generated text not passed on yet: its end may begin a stop sequence.
     held: String,
 }
 
 impl StopText {
-    pub(crate) fn new(sequences: &[String]) -> Self {
+    pub fn new(sequences: &[String]) -> Self {
         Self { sequences: sequences.iter().filter(|s| !s.is_empty()).cloned().collect(), held: String::new() }
     }
 
     /// Takes the next piece of the answer; gives the text that may be shown now (perhaps
     /// empty), and whether a stop sequence ended the answer there.
-    pub(crate) fn push(&mut self, piece: String) -> (String, bool) {
+    pub fn push(&mut self, piece: String) -> (String, bool) {
         if self.sequences.is_empty() {
             return (piece, false);
         }
@@ -34,7 +36,7 @@ impl StopText {
     }
 
     /// What is still held when the answer ends without a stop sequence.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         mem::take(&mut self.held)
     }
 
