@@ -135,6 +135,7 @@ where
         }
         other => {
             let detail = DisplayErrorContext(other).to_string();
+            tracing::debug!(error = %detail, "Bedrock could not be reached");
             let hint = if detail.contains("credentials") || detail.contains("Credentials") {
                 "No AWS credentials were found: set AWS_PROFILE (then `aws sso login` if it uses SSO) or \
                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with CHAT_PROVIDER=local."
@@ -144,7 +145,10 @@ where
             } else {
                 "Check the network path to Bedrock (region, VPC endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME)."
             };
-            ProviderError::new(ErrorKind::Upstream, format!("Could not reach Bedrock: {detail}. {hint}"))
+            ProviderError::new(
+                ErrorKind::Upstream,
+                format!("Could not reach Bedrock: {}. {hint}", causes(other)),
+            )
         }
     };
     mapped.with_request_id(error.request_id().map(str::to_owned))
@@ -168,14 +172,27 @@ pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutpu
             };
             from_code(code, e.message().unwrap_or("no message"), cx)
         }
-        other => ProviderError::new(
-            ErrorKind::StreamInterrupted,
-            format!(
-                "The Bedrock stream broke before the answer was complete: {}",
-                DisplayErrorContext(other)
-            ),
-        ),
+        other => {
+            tracing::debug!(error = %DisplayErrorContext(other), "the Bedrock stream broke");
+            ProviderError::new(
+                ErrorKind::StreamInterrupted,
+                format!("The Bedrock stream broke before the answer was complete: {}.", causes(other)),
+            )
+        }
     }
+}
+
+/// `error` and its causes, each by its message: what a client is shown. The SDK's
+/// `DisplayErrorContext` ends with the whole error's `Debug` form, which goes to the debug log.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut messages = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(cause) = next {
+        messages.push(cause.to_string());
+        next = cause.source();
+    }
+    messages.dedup();
+    messages.join(": ")
 }
 
 #[cfg(test)]

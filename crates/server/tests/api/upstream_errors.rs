@@ -60,6 +60,11 @@ async fn cuts_end_with_an_error_event_within_a_second() {
         assert_eq!(frames.tokens().len(), 2, "{at}");
         let (event, error) = frames.last();
         assert_eq!((event, error["error"]["code"].as_str()), ("error", Some("stream_interrupted")), "{at}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("DispatchFailure") && !message.contains(" { "),
+            "words, not Debug: {message}"
+        );
         assert_eq!(frames.count("done"), 0);
     }
 }
