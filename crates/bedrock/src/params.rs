@@ -131,10 +131,7 @@ pub(crate) fn plan(
                  without reasoning, or choose a model that can (Claude 3.7 Sonnet or later)."
             )));
         };
-        let budget = budget(reasoning, rule.max_output_tokens);
-        let (budget, max_tokens) =
-            thinking_tokens(reasoning, budget, plan.max_tokens, rule.max_output_tokens)?;
-        plan.max_tokens = Some(max_tokens);
+        let ceiling = rule.max_output_tokens;
         match rule.reasoning {
             ReasoningStyle::None => {
                 return Err(refuse(format!(
@@ -144,12 +141,18 @@ pub(crate) fn plan(
             }
             // Bedrock's "Extended thinking" page: budget_tokens at least 1,024 and below max_tokens.
             ReasoningStyle::Budget => {
+                let (budget, max_tokens) = thinking_tokens(reasoning, plan.max_tokens, ceiling)?;
+                plan.max_tokens = Some(max_tokens);
                 fields.insert("thinking".into(), json!({ "type": "enabled", "budget_tokens": budget }));
             }
             // Bedrock's "Adaptive thinking" page: `thinking.type: adaptive` with `output_config.effort`.
             // Sent in additionalModelRequestFields, as UKGovernmentBEIS/inspect_ai#3765 and
             // ellistarn/muse#165 do with Converse, rather than the newer top-level `outputConfig`.
             ReasoningStyle::Adaptive => {
+                // The model spends what it decides within `max_tokens`; with none asked for,
+                // there is room for the level's reasoning and then the answer.
+                let room = (budget(reasoning, ceiling) + ANSWER_TOKENS).min(ceiling);
+                plan.max_tokens = Some(plan.max_tokens.unwrap_or(room));
                 fields.insert("thinking".into(), json!({ "type": "adaptive" }));
                 fields.insert("output_config".into(), json!({ "effort": effort(reasoning) }));
             }
@@ -184,28 +187,37 @@ pub(crate) fn effort(reasoning: Reasoning) -> &'static str {
     }
 }
 
-/// The thinking budget and `max_tokens` to send. `max_tokens` counts the reasoning too, as
-/// Anthropic's and OpenAI's APIs both define it, so an asked-for `max_tokens` is never exceeded
-/// (nor, through it, `MAX_TOKENS_LIMIT`): a level's budget shrinks to leave the answer room under
-/// it, while an explicit budget it cannot hold is refused, as Anthropic's API does. With none
-/// asked for, the answer gets [`ANSWER_TOKENS`] after the budget, up to the model's `ceiling`.
+/// The thinking budget and `max_tokens` to send to a model that thinks on a budget.
+/// `max_tokens` counts the reasoning too, as Anthropic's and OpenAI's APIs both define it, so an
+/// asked-for `max_tokens` is never exceeded (nor, through it, `MAX_TOKENS_LIMIT`): a level's
+/// budget shrinks to leave the answer [`MIN_ANSWER_TOKENS`] where it can, while an explicit
+/// budget below the minimum or not below `max_tokens` is refused, as Anthropic's API does. With
+/// none asked for, the answer gets [`ANSWER_TOKENS`] after the budget, up to the model's
+/// `ceiling`.
 fn thinking_tokens(
     reasoning: Reasoning,
-    budget: u32,
-    configured: Option<u32>,
+    asked: Option<u32>,
     ceiling: u32,
 ) -> Result<(u32, u32), ProviderError> {
-    let Some(max_tokens) = configured else {
+    let budget = budget(reasoning, ceiling);
+    if let Reasoning::Budget(explicit) = reasoning
+        && explicit < MIN_BUDGET
+    {
+        return Err(refuse(format!(
+            "The thinking budget must be at least {MIN_BUDGET} tokens, not {explicit}."
+        )));
+    }
+    let Some(max_tokens) = asked else {
         return Ok((budget, (budget + ANSWER_TOKENS).min(ceiling)));
     };
-    if max_tokens > budget {
-        return Ok((budget, max_tokens));
-    }
     if let Reasoning::Budget(_) = reasoning {
-        return Err(refuse(format!(
-            "`max_tokens` ({max_tokens}) must be greater than the thinking budget ({budget}): it counts \
-             the reasoning too."
-        )));
+        if max_tokens <= budget {
+            return Err(refuse(format!(
+                "`max_tokens` ({max_tokens}) must be greater than the thinking budget ({budget}): it \
+                 counts the reasoning too."
+            )));
+        }
+        return Ok((budget, max_tokens));
     }
     if max_tokens <= MIN_BUDGET {
         return Err(refuse(format!(
@@ -213,7 +225,8 @@ fn thinking_tokens(
              they count the reasoning too, and the smallest reasoning budget is {MIN_BUDGET} tokens."
         )));
     }
-    Ok((max_tokens.saturating_sub(MIN_ANSWER_TOKENS).max(MIN_BUDGET), max_tokens))
+    let budget = budget.min(max_tokens.saturating_sub(MIN_ANSWER_TOKENS)).max(MIN_BUDGET);
+    Ok((budget, max_tokens))
 }
 
 #[cfg(test)]
@@ -326,6 +339,14 @@ mod tests {
         let e = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &total, Reasoning::Budget(8_000))
             .unwrap_err();
         assert!(e.message.contains("greater than the thinking budget (8000)"), "{}", e.message);
+        let e = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &total, Reasoning::Budget(500))
+            .unwrap_err();
+        assert!(e.message.contains("at least 1024 tokens, not 500"), "{}", e.message);
+        // The answer keeps 1,024 tokens wherever the total allows it, just past the level's budget too.
+        let just_past = InferenceParams { max_tokens: Some(2_049), ..InferenceParams::default() };
+        let p = plan_for("anthropic.claude-3-7-sonnet-20250219-v1:0", &just_past, Reasoning::Low).unwrap();
+        assert_eq!(p.additional, Some(json!({ "thinking": { "type": "enabled", "budget_tokens": 1_025 } })));
+        assert_eq!(p.max_tokens, Some(2_049));
         let p = plan_for(
             "anthropic.claude-opus-4-20250514-v1:0",
             &InferenceParams::default(),
@@ -360,7 +381,8 @@ mod tests {
         let e = plan_for("anthropic.claude-3-haiku-20240307-v1:0", &hot, Reasoning::Off).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         assert!(e.message.contains("from 0 to 1, not 1.5"), "{}", e.message);
-        assert!(plan_for("anthropic.claude-next", &hot, Reasoning::Off).is_err(), "an unknown Claude too");
+        let e = plan_for("anthropic.claude-next", &hot, Reasoning::Off).unwrap_err();
+        assert!(e.message.contains("from 0 to 1, not 1.5"), "an unknown Claude too: {}", e.message);
         assert_eq!(
             plan_for("meta.llama3-70b-instruct-v1:0", &hot, Reasoning::Off).unwrap().temperature,
             Some(1.5)
@@ -368,11 +390,21 @@ mod tests {
     }
 
     #[test]
+    fn an_adaptive_model_keeps_an_asked_for_max_tokens_however_small() {
+        let small = InferenceParams { max_tokens: Some(1_000), ..InferenceParams::default() };
+        let p = plan_for("us.anthropic.claude-opus-4-6-v1", &small, Reasoning::Low).unwrap();
+        assert_eq!(p.max_tokens, Some(1_000));
+    }
+
+    #[test]
     fn reasoning_on_a_model_that_cannot_is_refused_by_name() {
+        let small = InferenceParams { max_tokens: Some(500), ..InferenceParams::default() };
         for id in ["anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-70b-instruct-v1:0"] {
-            let e = plan_for(id, &InferenceParams::default(), Reasoning::Low).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::InvalidRequest);
-            assert!(e.message.contains(id), "{}", e.message);
+            for params in [InferenceParams::default(), small] {
+                let e = plan_for(id, &params, Reasoning::Low).unwrap_err();
+                assert_eq!(e.kind, ErrorKind::InvalidRequest);
+                assert!(e.message.contains(id) && e.message.contains("reason"), "{}", e.message);
+            }
         }
     }
 }
