@@ -50,7 +50,8 @@ fn own(events: Vec<ChatEvent>, stop_reason: StopReason, request: &ChatRequest) -
 }
 
 /// Ends the answer where it first writes one of the stop sequences, which it leaves out, as
-/// Claude does ([`StopText`], the embedded model's own matcher, for the sources that are not it).
+/// Claude does, with the embedded model's own matcher ([`StopText`]); an embedded-model source
+/// has already stopped there, so for it this finds nothing more.
 fn stop_at(mut answer: ChatStream, sequences: Vec<String>, input_tokens: u32) -> ChatStream {
     if sequences.iter().all(String::is_empty) {
         return answer;

@@ -26,8 +26,14 @@ impl StopText {
             return (piece, false);
         }
         self.held.push_str(&piece);
-        let found = self.sequences.iter().filter_map(|s| self.held.find(s.as_str())).min();
-        if let Some(at) = found {
+        // The sequence that is complete first, as a model writing token by token would meet it
+        // (of two ending together, the one that starts first), however the text was cut.
+        let found = self
+            .sequences
+            .iter()
+            .filter_map(|s| self.held.find(s.as_str()).map(|at| (at + s.len(), at)))
+            .min();
+        if let Some((_, at)) = found {
             self.held.truncate(at);
             return (mem::take(&mut self.held), true);
         }
@@ -81,6 +87,10 @@ mod tests {
         assert_eq!((shown.concat(), stopped), ("one ".into(), true));
         let (shown, stopped) = stream(&["b", "a"], &["xab"]);
         assert_eq!((shown.concat(), stopped), ("x".into(), true), "the earliest of several");
+        for pieces in [&["ab", "c"][..], &["a", "bc"], &["abc"]] {
+            let (shown, stopped) = stream(&["abc", "b"], pieces);
+            assert_eq!((shown.concat(), stopped), ("a".into(), true), "the first complete: {pieces:?}");
+        }
     }
 
     #[test]
