@@ -32,30 +32,29 @@ pub(crate) fn follow_remote(
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         yield Ok(at(sse::start(from.conversation, message.id), after));
-        let mut latest = message;
-        let mut held = after;
-        if let Ok(Some(reader)) = redis.frame_reader(latest.id, BLOCK).await {
-            let mut reading = Reading { reader, held, position: Cursor::default(), read: 0 };
-            let mut parts = Vec::new();
-            loop {
-                let next = reading.next(&from, latest.id, &mut parts).await;
-                for part in parts.drain(..) {
-                    yield Ok(part);
-                }
-                match next {
-                    Next::More => {}
-                    Next::End(last) => {
-                        yield Ok(last);
-                        return;
+        // Where the store takes over: the answer as last read, and what the client holds.
+        let (latest, held) = match redis.frame_reader(message.id, BLOCK).await {
+            Ok(Some(reader)) => {
+                let mut reading = Reading { reader, held: after, position: Cursor::default(), read: 0 };
+                let mut parts = Vec::new();
+                let stored = loop {
+                    let next = reading.next(&from, message.id, &mut parts).await;
+                    for part in parts.drain(..) {
+                        yield Ok(part);
                     }
-                    Next::ToStore(stored) => {
-                        latest = stored.map_or(latest, |stored| *stored);
-                        held = reading.held;
-                        break;
+                    match next {
+                        Next::More => {}
+                        Next::End(last) => {
+                            yield Ok(last);
+                            return;
+                        }
+                        Next::ToStore(stored) => break stored,
                     }
-                }
+                };
+                (stored.map_or(message, |stored| *stored), reading.held)
             }
-        }
+            _ => (message, after),
+        };
         for await frame in stored_rest(from, latest, held) {
             yield frame;
         }
@@ -78,8 +77,9 @@ enum Next {
     More,
     /// It is over, with this last event.
     End(Event),
-    /// Redis cannot serve the rest (unreachable, entries missing, or behind the store): the store
-    /// takes over from what the client holds, with the answer as it last read it, when it did.
+    /// The store takes over from what the client holds: Redis cannot serve the rest (unreachable,
+    /// entries missing, or behind the store), or the store says the answer ended. With the
+    /// answer as the store last gave it, when it did.
     ToStore(Option<Box<StoredMessage>>),
 }
 
