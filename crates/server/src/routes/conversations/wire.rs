@@ -116,3 +116,34 @@ impl From<store::Page> for Page {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use streambed_core::ReasoningBlock;
+    use streambed_store::{MessageStatus, StoredMessage};
+
+    use super::*;
+
+    #[test]
+    fn a_message_is_camel_case_with_its_status_word_and_never_its_signed_reasoning() {
+        let created = OffsetDateTime::from_unix_timestamp(1_796_119_200).unwrap();
+        let mut stored = StoredMessage::new(Role::Assistant, "Paris.", created);
+        stored.status = MessageStatus::Stopped;
+        stored.reasoning = Some("Hmm.".into());
+        stored.reasoning_blocks =
+            vec![ReasoningBlock::Text { text: "Hmm.".into(), signature: Some("sig".into()) }];
+        stored.stop_reason = Some("end_turn".into());
+        let id = stored.id;
+
+        let json = serde_json::to_value(Message::from(stored)).unwrap();
+
+        assert_eq!(
+            json,
+            json!({
+                "id": id, "role": "assistant", "content": "Paris.", "status": "stopped",
+                "reasoning": "Hmm.", "stopReason": "end_turn", "createdAt": "2026-12-01T10:00:00Z",
+            })
+        );
+    }
+}
