@@ -119,8 +119,9 @@ async fn v1_model(state: State<Arc<AppState>>, headers: HeaderMap, Path(id): Pat
     }
 }
 
-/// Middleware on `/v1/models` and the `/v1` paths no route serves: its errors (a missing key, a wrong method) in the shape of the
-/// SDK asking, as [`v1_models`] picks it.
+/// Middleware on `/v1/models` and the `/v1` paths no route serves: their errors (a missing key,
+/// a wrong method, no such model or path) in the shape of the SDK asking, as [`v1_models`] picks
+/// it.
 async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
     if request.headers().contains_key("anthropic-version") {
         anthropic::reshape(request, next).await
