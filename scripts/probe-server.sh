@@ -1,10 +1,10 @@
 # Sourced by the probes (memory-probe.sh, request-cpu.sh): `probe_server SCENARIO [WRAPPER…]`
 # starts the release emulator over TLS + HTTP/2 answering with SCENARIO and the release server
 # behind it (WRAPPER, an env assignment or a command, goes in front of the server's command
-# line), both on free ports, with limits off so one client may open thousands of streams. It sets
-# `scratch` (a temp folder, removed on exit), `server_url`, `pid` (the server's), `probe_emulator`
-# (the emulator's) and `bin`. BIN_DIR names the release binaries (default target/release; `just
-# bench` builds them).
+# line), both on free ports, with limits off so one client (one owner, for stored turns) may open
+# thousands of streams. It sets `scratch` (a temp folder, removed on exit), `server_url`, `pid`
+# (the server's), `probe_emulator` (the emulator's) and `bin`. BIN_DIR names the release binaries
+# (default target/release; `just bench` builds them).
 probe_server() {
   local scenario=$1 emulator_port server_port
   shift
@@ -25,7 +25,8 @@ probe_server() {
     BEDROCK_REGION=us-east-1 AWS_ACCESS_KEY_ID=probe AWS_SECRET_ACCESS_KEY=probe \
     AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_BEDROCK_RUNTIME="https://127.0.0.1:$emulator_port" \
     AWS_CA_BUNDLE="$scratch/ca.pem" RATE_LIMIT_PER_MINUTE=0 MAX_CONCURRENT_STREAMS=100000 \
-    MAX_CONNECTIONS=1000000 RUST_LOG=warn "$@" "$bin/streambed" >"$scratch/server.log" 2>&1 &
+    MAX_CONNECTIONS=1000000 MAX_RUNNING_ANSWERS_PER_OWNER=100000 MAX_CONVERSATIONS_PER_OWNER=1000000 \
+    RUST_LOG=warn "$@" "$bin/streambed" >"$scratch/server.log" 2>&1 &
   server_url="http://127.0.0.1:$server_port"
   for _ in $(seq 50); do
     curl -fs "$server_url/api/health" >/dev/null && break
