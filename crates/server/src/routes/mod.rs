@@ -77,7 +77,8 @@ pub(crate) fn router(
     let models = authenticated(
         Router::new()
             .route("/v1/models", get(v1_models).fallback(method_not_allowed))
-            .route("/v1/models/{id}", get(v1_model).fallback(method_not_allowed)),
+            // A model id may be an ARN, with slashes in it.
+            .route("/v1/models/{*id}", get(v1_model).fallback(method_not_allowed)),
     )
     .route("/v1/{*rest}", any(not_found))
     .route_layer(from_fn(in_the_asking_sdks_shape));

@@ -461,6 +461,10 @@ async fn one_model_is_retrieved_and_an_unknown_one_or_path_is_a_404_in_the_sdks_
     assert_eq!((status, missing["error"]["type"].as_str()), (404, Some("not_found_error")), "{missing}");
     let (status, missing) = get("/v1/models/no-such-model".into(), false).await;
     assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("model_not_found")), "{missing}");
+    let arn = "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc";
+    let (status, missing) = get(format!("/v1/models/{arn}"), false).await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("model_not_found")), "{missing}");
+    assert!(missing["error"]["message"].as_str().unwrap().contains(arn), "the whole id: {missing}");
 
     let (status, route) = get("/v1/embeddings".into(), true).await;
     assert_eq!((status, route["error"]["type"].as_str()), (404, Some("not_found_error")), "{route}");
