@@ -52,11 +52,40 @@ pub(super) fn markdown(conversation: &ConversationWithMessages) -> String {
         out.push_str(&format!("\n## {}\n\n", author(message)));
         out.push_str(message.content.trim_end());
         out.push('\n');
+        if let Some(fence) = open_fence(&message.content) {
+            out.push_str(&fence);
+            out.push('\n');
+        }
         if let Some(note) = note(message) {
             out.push_str(&format!("\n> {note}\n"));
         }
     }
     out
+}
+
+/// The code fence `text` leaves open, if any, to close it with: an answer cut off (Stop, the
+/// token limit) inside a code block would otherwise take the rest of the file into it. Fences
+/// as CommonMark has them: three or more backticks or tildes, indented by three spaces at most,
+/// closed by a run of the same character at least as long with nothing after it.
+fn open_fence(text: &str) -> Option<String> {
+    let mut open: Option<(char, usize)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start_matches(' ');
+        if line.len() - trimmed.len() > 3 {
+            continue;
+        }
+        let Some(mark) = trimmed.chars().next().filter(|c| matches!(c, '`' | '~')) else { continue };
+        let run = trimmed.chars().take_while(|c| *c == mark).count();
+        match open {
+            _ if run < 3 => {}
+            None => open = Some((mark, run)),
+            Some((opened, length)) if opened == mark && run >= length && trimmed[run..].trim().is_empty() => {
+                open = None;
+            }
+            Some(_) => {}
+        }
+    }
+    open.map(|(mark, length)| mark.to_string().repeat(length))
 }
 
 fn author(message: &StoredMessage) -> String {
@@ -76,5 +105,44 @@ fn note(message: &StoredMessage) -> Option<String> {
         MessageStatus::Error => {
             Some(format!("_Failed ({})._", message.error_code.as_deref().unwrap_or("error")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use streambed_store::Conversation;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn a_code_block_an_answer_left_open_is_closed_before_the_next_turn() {
+        assert_eq!(open_fence("```rust\nfn main() {"), Some("```".into()));
+        assert_eq!(
+            open_fence("````\n```\nstill inside"),
+            Some("````".into()),
+            "a shorter run does not close it"
+        );
+        assert_eq!(open_fence("~~~\ncode\n~~~\n\n```py\nx = 1\n```"), None);
+        assert_eq!(open_fence("    ```\nindented four: not a fence"), None);
+
+        let now = OffsetDateTime::now_utc();
+        let mut cut = StoredMessage::new(Role::Assistant, "Here:\n```rust\nfn main() {", now);
+        cut.status = MessageStatus::Stopped;
+        let conversation = ConversationWithMessages {
+            conversation: Conversation {
+                id: Uuid::nil(),
+                title: "T".into(),
+                model: None,
+                created_at: now,
+                updated_at: now,
+            },
+            messages: vec![cut, StoredMessage::new(Role::User, "Go on", now)],
+        };
+
+        let file = markdown(&conversation);
+
+        assert!(file.contains("fn main() {\n```\n\n> _Stopped before the end._\n\n## You"), "{file}");
     }
 }
