@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodRouter, any, get, post},
 };
+use tower::{ServiceExt, service_fn};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::{
@@ -95,7 +96,20 @@ pub(crate) fn router(
     let index = static_dir.join("index.html");
     if index.is_file() {
         // The SPA: real files as they are, any other path to index.html for client-side routing.
-        router.fallback_service(ServeDir::new(static_dir).fallback(ServeFile::new(index)))
+        let files = ServeDir::new(static_dir).fallback(ServeFile::new(&index));
+        let app = ServeFile::new(index);
+        router.fallback_service(service_fn(move |request: Request| {
+            let (files, app) = (files.clone(), app.clone());
+            async move {
+                // tower-http answers 500 when the file system refuses a name as too long: such a
+                // path names no file, so it goes to the app, as any other unknown path does.
+                if names_a_possible_file(request.uri().path()) {
+                    files.oneshot(request).await
+                } else {
+                    app.oneshot(request).await
+                }
+            }
+        }))
     } else {
         router.fallback(not_found)
     }
@@ -129,6 +143,13 @@ async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
     } else {
         openai::in_openai_shape(request, next).await
     }
+}
+
+/// Whether Linux could hold a file at `path`: no name longer than `NAME_MAX` (255 bytes), nor
+/// the path longer than `PATH_MAX` (4,096). Measured before percent-decoding, which only
+/// shortens a name.
+fn names_a_possible_file(path: &str) -> bool {
+    path.len() < 4096 && path.split('/').all(|name| name.len() <= 255)
 }
 
 async fn not_found(method: Method, uri: Uri) -> AppError {

@@ -61,15 +61,22 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
     let app =
         spawn_app_with(streambed_emulator::Emulator::scripted(), &[("STATIC_DIR", dir.to_str().unwrap())])
             .await;
-    let get = |path: &'static str| app.http.get(app.url(path)).send();
+    let get = |path: &str| app.http.get(app.url(path)).send();
 
     let index = get("/").await.unwrap().text().await.unwrap();
     let deep_link = get("/chat/123").await.unwrap().text().await.unwrap();
     let asset = get("/assets/app.js").await.unwrap().text().await.unwrap();
     let api_miss = get("/api/nope").await.unwrap();
+    // Names no file system takes: still the app, not a 500.
+    let long_name = get(&format!("/{}.js", "a".repeat(300))).await.unwrap();
+    let long_link = get(&format!("/c/{}", "b".repeat(5000))).await.unwrap();
 
     assert!(index.contains("<title>Streambed</title>"));
     assert_eq!(deep_link, index);
+    for long in [long_name, long_link] {
+        assert_eq!(long.status(), 200);
+        assert_eq!(long.text().await.unwrap(), index);
+    }
     assert_eq!(asset, "console.log(1)");
     assert_eq!(api_miss.status(), 404, "API paths never fall back to the SPA");
     std::fs::remove_dir_all(dir).unwrap();
