@@ -45,6 +45,9 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
   }
   const retry = () => chat.retry(selection.choice)
 
+  // A question the server refused as it is (too long, say) is back in the box to be edited:
+  // sending it again unchanged would only be refused again.
+  const refused = chat.returned
   const needsKey = chat.error?.code === 'unauthorized'
   const keySaved = () => {
     onKeySaved()
@@ -75,9 +78,11 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
       <p className="connection-status" role="status" aria-live="polite">
         {chat.reconnecting && 'Connection lost. Reconnecting…'}
       </p>
-      {chat.error && <ErrorBanner error={chat.error} onRetry={retry} />}
+      {chat.error && <ErrorBanner error={chat.error} onRetry={refused ? undefined : retry} />}
       {(keyFormOpen || needsKey || keyRequired) && <ApiKeyForm onSaved={keySaved} />}
       <Composer
+        key={refused?.id}
+        initialText={refused?.content}
         busy={chat.busy}
         disabled={Boolean(placeholder)}
         onSend={send}

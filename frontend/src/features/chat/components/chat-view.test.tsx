@@ -5,7 +5,7 @@ import { controlledStream, doneEvent } from '../../../test/controlled-stream'
 import { testModels } from '../../../test/fake-server'
 import { readApiKey } from '../api/api-key'
 import { ChatError } from '../api/chat-error'
-import type { ModelsInfo } from '../api/types'
+import type { ModelsInfo, StreamEvent } from '../api/types'
 import { ChatView, type ChatViewProps } from './chat-view'
 
 /** With `models`, GET /api/models answers them; without, the server is simply unreachable for it. */
@@ -40,6 +40,38 @@ describe('ChatView', () => {
     const answer = await screen.findByRole('article', { name: 'Assistant' })
     await waitFor(() => expect(within(answer).getByText('world').tagName).toBe('STRONG'))
     expect(within(answer).getByText(/2 tokens · 1.2 s/)).toBeInTheDocument()
+  })
+
+  it('marks an answer cut off at its token limit', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Write a lot{Enter}')
+
+    const cutOff: StreamEvent = {
+      type: 'done',
+      info: { stopReason: 'max_tokens', usage: { inputTokens: 3, outputTokens: 2 }, latencyMs: 900, model: 'test-model', streamed: true },
+    }
+    act(() => calls[0]!.push({ type: 'token', text: 'A long' }, cutOff))
+
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    expect(await within(answer).findByText('Cut off')).toBeInTheDocument()
+    expect(within(answer).getByText(/2 tokens/)).toBeInTheDocument()
+  })
+
+  it('takes a question the server refused as it is back into the box, with no Retry', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Far too long{Enter}')
+    expect(box()).toHaveValue('')
+
+    act(() => calls[0]!.fail(new ChatError({ code: 'invalid_request', message: 'Shorten it.' }, 400)))
+
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('Shorten it.')
+    expect(within(alert).queryByRole('button', { name: 'Retry' })).toBeNull()
+    expect(box()).toHaveValue('Far too long')
+    expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
+    await user.type(box(), '!{Enter}')
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Far too long!' }])
+    expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
   })
 
   it('offers Stop while streaming, and Escape stops too', async () => {

@@ -8,11 +8,13 @@ interface ComposerProps {
   onStop: () => void
   /** Settings for the next turn, above the box (the model picker). */
   options?: ReactNode
+  /** The text the box starts with. */
+  initialText?: string
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
-export function Composer({ busy, disabled = false, onSend, onStop, options }: ComposerProps) {
-  const [text, setText] = useState('')
+export function Composer({ busy, disabled = false, onSend, onStop, options, initialText = '' }: ComposerProps) {
+  const [text, setText] = useState(initialText)
   const input = useRef<HTMLTextAreaElement>(null)
 
   // Focus stays in the box, so the next question can be typed straight away.

@@ -15,7 +15,8 @@ const advice: Record<string, string> = {
   shutting_down: 'The server is restarting.',
 }
 
-export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry: () => void }) {
+/** The error, its advice, and Retry where sending the same again can help (`onRetry`). */
+export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry?: () => void }) {
   return (
     <div className="error-banner" role="alert">
       <div>
@@ -24,9 +25,11 @@ export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry: () 
         {error.requestId && <p className="request-id">Request id: {error.requestId}</p>}
         {error.upstreamRequestId && <p className="request-id">Bedrock request id: {error.upstreamRequestId}</p>}
       </div>
-      <button type="button" onClick={onRetry}>
-        Retry
-      </button>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
+      )}
     </div>
   )
 }

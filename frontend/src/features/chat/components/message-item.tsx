@@ -28,13 +28,16 @@ function Footer({ message }: { message: UiMessage }) {
     case 'complete':
       break
   }
-  const usage = message.info?.usage
-  if (!usage) return null
-  const { latencyMs, streamed } = message.info ?? {}
-  const parts = [`${usage.outputTokens} tokens`]
-  if (latencyMs !== undefined) parts.push(`${(latencyMs / 1000).toFixed(1)} s`)
-  if (streamed === false) parts.push('answered in one piece')
-  return <p className="message-meta">{parts.join(' · ')}</p>
+  const { usage, latencyMs, streamed, stopReason } = message.info ?? {}
+  const parts = usage ? [`${usage.outputTokens} tokens`] : []
+  if (usage && latencyMs !== undefined) parts.push(`${(latencyMs / 1000).toFixed(1)} s`)
+  if (usage && streamed === false) parts.push('answered in one piece')
+  return (
+    <>
+      {stopReason === 'max_tokens' && <Note label="Cut off">The answer reached its token limit before its end.</Note>}
+      {parts.length > 0 && <p className="message-meta">{parts.join(' · ')}</p>}
+    </>
+  )
 }
 
 /** One turn. Memoized: finished messages keep their object identity, so they never re-render. */

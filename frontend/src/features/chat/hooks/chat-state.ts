@@ -44,6 +44,11 @@ export interface ChatState {
   error: ChatError | null
   /** The connection dropped mid-answer and the transport is trying to reach the answer again. */
   reconnecting: boolean
+  /**
+   * A question the server refused as it is (too long, say) before any answer: taken back out of
+   * the conversation, to be edited in the message box rather than sent again unchanged.
+   */
+  returned: UiMessage | null
 }
 
 export type ChatAction =
@@ -60,7 +65,7 @@ export type ChatAction =
   | { type: 'reconnected' }
   | { type: 'reset' }
 
-export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false }
+export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false, returned: null }
 
 /** The last message when it is an answer the server is still writing (from the store). */
 export function pendingAnswer(messages: UiMessage[]): UiMessage | null {
@@ -110,6 +115,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         status: 'submitted',
         error: null,
         reconnecting: false,
+        returned: null,
       }
     case 'start':
       return { ...state, messages: updateAnswer(state, (m) => ({ ...m, stored: true })) }
@@ -132,7 +138,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         reconnecting: false,
         messages: updateAnswer(state, (m) => ({ ...m, state: 'complete', info: action.info })),
       }
-    case 'fail':
+    case 'fail': {
+      const [question, answer] = state.messages.slice(-2)
+      const refusedAsItIs =
+        action.error.code === 'invalid_request' && answer?.role === 'assistant' && answer.content === '' && answer.reasoning === '' && !answer.stored
+      if (refusedAsItIs && question?.role === 'user') {
+        return { status: 'error', error: action.error, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
+      }
       return {
         ...state,
         status: 'error',
@@ -140,6 +152,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         reconnecting: false,
         messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code })),
       }
+    }
     case 'stopped':
       return { ...state, status: 'ready', reconnecting: false, messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
     case 'retry': {
@@ -147,9 +160,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       // A stored failed answer that said something stays, as it does on the server, and the
       // question is asked again after it; an answer the server never kept, or kept without a
       // word (which the server replaces), makes way for the new one.
-      if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null, reconnecting: false }
+      if (action.resend) return { messages: [...state.messages, action.resend, answer], status: 'submitted', error: null, reconnecting: false, returned: null }
       const withoutAnswer = state.messages.at(-1)?.role === 'assistant' ? state.messages.slice(0, -1) : state.messages
-      return { messages: [...withoutAnswer, answer], status: 'submitted', error: null, reconnecting: false }
+      return { messages: [...withoutAnswer, answer], status: 'submitted', error: null, reconnecting: false, returned: null }
     }
     case 'resume': {
       // The answer so far stays; what the server writes next is appended to it.
@@ -159,6 +172,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         status: last?.content ? 'streaming' : 'submitted',
         error: null,
         reconnecting: false,
+        returned: null,
       }
     }
     case 'reconnecting':
