@@ -39,16 +39,16 @@ describe('App with stored conversations', () => {
     await waitFor(() => expect(server.answers).toHaveLength(1))
     expect(server.answers[0]!.body).toEqual({ conversationId: 'c2', prompt: 'Hello there', model: 'test-model' })
     expect(window.location.pathname).toBe('/c/c2')
+    // The server names it after the first prompt; the list shows that while the answer is written.
+    await waitFor(() => expect(titles()).toEqual(['Hello there', 'Older chat']))
+    expect(within(sidebar()).getByRole('link', { name: 'Hello there' })).toHaveAttribute('aria-current', 'page')
+    expect(within(sidebar()).getByRole('link', { name: 'Older chat' })).not.toHaveAttribute('aria-current')
+    expect(document.title).toBe('Hello there · Streambed')
     act(() => {
       server.answers[0]!.token('Hi!')
       server.answers[0]!.done()
     })
-    // The server names it after the first prompt; the list shows that once the answer is in.
-    await waitFor(() => expect(titles()).toEqual(['Hello there', 'Older chat']))
-    expect(within(sidebar()).getByRole('link', { name: 'Hello there' })).toHaveAttribute('aria-current', 'page')
-    expect(within(sidebar()).getByRole('link', { name: 'Older chat' })).not.toHaveAttribute('aria-current')
-    expect(screen.getByText('Hi!')).toBeInTheDocument()
-    expect(document.title).toBe('Hello there · Streambed')
+    expect(await screen.findByText('Hi!')).toBeInTheDocument()
   })
 
   it('sends only the new turn once the conversation exists', async () => {

@@ -75,8 +75,8 @@ export function App() {
     [add, adopt],
   )
   const stored = useMemo(
-    () => conversationStream({ conversationId: () => current().conversationId, onCreated, onDisabled: markDisabled }),
-    [current, onCreated, markDisabled],
+    () => conversationStream({ conversationId: () => current().conversationId, onCreated, onTitled: refresh, onDisabled: markDisabled }),
+    [current, onCreated, refresh, markDisabled],
   )
   const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
 

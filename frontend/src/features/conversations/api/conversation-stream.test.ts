@@ -18,10 +18,12 @@ describe('conversationStream', () => {
     const server = fakeServer()
     let id: string | null = null
     const onCreated = vi.fn((c: { id: string }) => void (id = c.id))
-    const stream = conversationStream({ conversationId: () => id, onCreated, onDisabled: vi.fn(), fetchImpl: server.fetch })
+    const onTitled = vi.fn()
+    const stream = conversationStream({ conversationId: () => id, onCreated, onTitled, onDisabled: vi.fn(), fetchImpl: server.fetch })
 
     const first = drain(stream([{ role: 'user', content: 'Hi' }], new AbortController().signal))
     await vi.waitFor(() => expect(server.answers).toHaveLength(1))
+    await vi.waitFor(() => expect(onTitled).toHaveBeenCalledOnce(), { timeout: 1000 })
     server.answers[0]!.done()
     const events = await first
 
@@ -39,6 +41,7 @@ describe('conversationStream', () => {
       { conversationId: 'c1', prompt: 'Again' },
     ])
     expect(onCreated).toHaveBeenCalledOnce()
+    expect(onTitled).toHaveBeenCalledOnce()
   })
 
   it('sends the whole history the stateless way where the server keeps no conversations', async () => {

@@ -11,6 +11,11 @@ export interface ConversationStreamOptions {
   conversationId: () => string | null
   /** The new chat's conversation exists: show it in the list, put it in the URL. */
   onCreated: (conversation: Conversation) => void
+  /**
+   * The new chat's first turn is stored, and with it the title the server took from the
+   * question: the list can show it while the first answer is still being written.
+   */
+  onTitled?: () => void
   /** The server keeps no conversations: this turn and the next go stateless. */
   onDisabled: () => void
   fetchImpl?: typeof fetch
@@ -63,18 +68,19 @@ async function keptFailure(conversationId: string, prompt: string, error: unknow
  * followed again from where it broke (`followAnswer`). Where the server answers
  * `conversations_disabled`, the turn is sent the stateless way, with the whole history.
  */
-export function conversationStream({ conversationId, onCreated, onDisabled, fetchImpl, follow }: ConversationStreamOptions): StreamChat {
+export function conversationStream({ conversationId, onCreated, onTitled, onDisabled, fetchImpl, follow }: ConversationStreamOptions): StreamChat {
   return async function* (history: ChatMessage[], signal: AbortSignal, choice: ModelChoice = {}): AsyncGenerator<StreamEvent> {
     const prompt = history.at(-1)
     if (prompt?.role !== 'user') throw new Error('A turn ends with the user message')
     let id = conversationId()
+    const created = id === null
     try {
       if (id === null) {
-        const created = await createConversation(undefined, signal, fetchImpl)
+        const conversation = await createConversation(undefined, signal, fetchImpl)
         // Stopped, or the reader went elsewhere, while it was being created: stay out of the way.
         signal.throwIfAborted()
-        id = created.id
-        onCreated(created)
+        id = conversation.id
+        onCreated(conversation)
       }
       const conversation = id
       const post = async function* (): AsyncGenerator<StreamEvent> {
@@ -88,6 +94,7 @@ export function conversationStream({ conversationId, onCreated, onDisabled, fetc
           if (kept) yield { type: 'start', info: { conversationId: conversation, messageId: kept } }
           throw error
         }
+        if (created) onTitled?.()
         yield* followAnswer(response, '0.0', { ...follow, conversationId: conversation, signal, fetchImpl })
       }
       yield* stoppable(conversation, signal, post(), fetchImpl)
