@@ -2,11 +2,13 @@
 //! consecutive turns of one role merged (a failed answer can leave two user turns in a row,
 //! which Bedrock refuses), and the oldest turns left out until it fits `MAX_TURNS` and
 //! `MAX_PROMPT_CHARS` (a long conversation keeps working; `done` says how many were left out).
+//! A question the model refused as it is (too long for it, say) stays in the record but is not
+//! sent again: merged with the question asked after it, it would only be refused with it.
 
 use std::collections::VecDeque;
 
-use streambed_core::{Content, Message, ReasoningBlock, Role};
-use streambed_store::StoredMessage;
+use streambed_core::{Content, ErrorKind, Message, ReasoningBlock, Role};
+use streambed_store::{MessageStatus, StoredMessage};
 
 use crate::config::Limits;
 
@@ -21,7 +23,9 @@ pub(super) fn window(
     reasoning_of: Option<&str>,
 ) -> (Vec<Message>, usize) {
     let mut turns: VecDeque<(Role, String, Vec<ReasoningBlock>)> = VecDeque::with_capacity(stored.len());
-    for message in stored.iter().filter(|m| !m.content.trim().is_empty()) {
+    let refused = |i: usize| stored.get(i + 1).is_some_and(refused_as_it_is);
+    let sent = stored.iter().enumerate().filter(|&(i, m)| !m.content.trim().is_empty() && !refused(i));
+    for (_, message) in sent {
         match turns.back_mut() {
             Some((role, text, blocks)) if *role == message.role => {
                 text.push_str("\n\n");
@@ -55,6 +59,13 @@ pub(super) fn window(
     (turns.collect(), dropped)
 }
 
+/// An answer that failed before a word because the model refused its request as it was.
+fn refused_as_it_is(answer: &StoredMessage) -> bool {
+    answer.status == MessageStatus::Error
+        && answer.content.is_empty()
+        && answer.error_code.as_deref() == Some(ErrorKind::InvalidRequest.code())
+}
+
 #[cfg(test)]
 mod tests {
     use time::OffsetDateTime;
@@ -83,6 +94,20 @@ mod tests {
         let (turns, dropped) = window(&history, &limits(100, 1000), None);
         assert_eq!(turns, [Message::user("first\n\nagain")]);
         assert_eq!(dropped, 0);
+    }
+
+    #[test]
+    fn a_question_the_model_refused_as_it_is_is_not_sent_again() {
+        let refused = |code: &str| StoredMessage {
+            status: MessageStatus::Error,
+            error_code: Some(code.into()),
+            ..stored(Role::Assistant, "")
+        };
+        let history =
+            [stored(Role::User, "far too long"), refused("invalid_request"), stored(Role::User, "shorter")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("shorter")]);
+        let history = [stored(Role::User, "first"), refused("throttled"), stored(Role::User, "again")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("first\n\nagain")]);
     }
 
     #[test]
