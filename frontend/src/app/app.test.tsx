@@ -51,6 +51,32 @@ describe('App with stored conversations', () => {
     expect(await screen.findByText('Hi!')).toBeInTheDocument()
   })
 
+  it('gives up a new conversation whose first question was refused, and puts the question back in the box', async () => {
+    const { server, user, box, titles } = setup({ seed: (s) => s.seed('Older chat') })
+    await waitFor(() => expect(titles()).toEqual(['Older chat']))
+    server.refuseNextChat({ status: 400, code: 'invalid_request' })
+
+    await user.type(box(), 'Far too long{Enter}')
+
+    expect(await screen.findByRole('alert')).toBeInTheDocument()
+    await waitFor(() => expect(server.conversations.map((c) => c.title)).toEqual(['Older chat']))
+    await waitFor(() => expect(titles()).toEqual(['Older chat']))
+    expect(window.location.pathname).toBe('/')
+    expect(box()).toHaveValue('Far too long')
+  })
+
+  it('puts a question the model refused back in the box, and keeps it in the conversation as the server does', async () => {
+    const { server, user, box } = setup({ seed: (s) => s.seed('Older chat') })
+    server.refuseNextChat({ status: 400, code: 'invalid_request', stored: true })
+
+    await user.type(box(), 'Far too long{Enter}')
+
+    const alert = await screen.findByRole('alert')
+    expect(within(alert).queryByRole('button', { name: 'Retry' })).toBeNull()
+    expect(await screen.findByText('Failed: invalid_request')).toBeInTheDocument()
+    expect(box()).toHaveValue('Far too long')
+  })
+
   it('sends only the new turn once the conversation exists', async () => {
     const { server, user, box } = setup()
     await user.type(box(), 'First{Enter}')

@@ -74,9 +74,25 @@ export function App() {
     },
     [add, adopt],
   )
+  // Refused its first turn, the new conversation holds nothing: it goes, and the chat on screen
+  // (with the question back in its box) is a new one again.
+  const onAbandoned = useCallback(
+    (id: string) => {
+      adopt(null)
+      remove(id).catch(() => {})
+    },
+    [adopt, remove],
+  )
   const stored = useMemo(
-    () => conversationStream({ conversationId: () => current().conversationId, onCreated, onTitled: refresh, onDisabled: markDisabled }),
-    [current, onCreated, refresh, markDisabled],
+    () =>
+      conversationStream({
+        conversationId: () => current().conversationId,
+        onCreated,
+        onTitled: refresh,
+        onAbandoned,
+        onDisabled: markDisabled,
+      }),
+    [current, onCreated, refresh, onAbandoned, markDisabled],
   )
   const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
 

@@ -45,9 +45,11 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
   }
   const retry = () => chat.retry(selection.choice)
 
-  // A question the server refused as it is (too long, say) is back in the box to be edited:
-  // sending it again unchanged would only be refused again.
-  const refused = chat.returned
+  // A question refused as it is (too long, say) is back in the box to be edited: sending it
+  // again unchanged would only be refused again. The server may have kept it, with its failed
+  // answer, in the conversation; it is then left out of what the model is sent next.
+  const refused =
+    chat.returned ?? (chat.error?.code === 'invalid_request' ? chat.messages.findLast((m) => m.role === 'user') : undefined)
   const needsKey = chat.error?.code === 'unauthorized'
   const keySaved = () => {
     onKeySaved()

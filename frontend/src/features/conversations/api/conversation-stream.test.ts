@@ -153,6 +153,25 @@ describe('conversationStream', () => {
   })
 })
 
+describe('conversationStream refused before storing', () => {
+  it('gives up the conversation it created for a first turn refused before anything was stored', async () => {
+    const server = fakeServer()
+    let id: string | null = null
+    const onAbandoned = vi.fn()
+    const stream = conversationStream({ conversationId: () => id, onCreated: (c) => void (id = c.id), onAbandoned, onDisabled: vi.fn(), fetchImpl: server.fetch })
+    const send = () => drain(stream([{ role: 'user', content: 'Far too long' }], new AbortController().signal))
+
+    server.refuseNextChat({ status: 400, code: 'invalid_request' })
+    await expect(send()).rejects.toMatchObject({ status: 400 })
+    expect(onAbandoned).toHaveBeenCalledWith('c1')
+
+    onAbandoned.mockClear()
+    server.refuseNextChat({ status: 400, code: 'invalid_request' })
+    await expect(send()).rejects.toMatchObject({ status: 400 })
+    expect(onAbandoned, 'a conversation this send did not create stays').not.toHaveBeenCalled()
+  })
+})
+
 describe('conversationResume', () => {
   it('follows the running answer from the text the page has, and Stop stops it on the server', async () => {
     const server = fakeServer()

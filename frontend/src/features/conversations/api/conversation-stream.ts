@@ -16,6 +16,11 @@ export interface ConversationStreamOptions {
    * question: the list can show it while the first answer is still being written.
    */
   onTitled?: () => void
+  /**
+   * The new chat's conversation was refused its first turn before storing anything (the
+   * question too long, say): it holds nothing, so it goes again, and the chat is new once more.
+   */
+  onAbandoned?: (conversationId: string) => void
   /** The server keeps no conversations: this turn and the next go stateless. */
   onDisabled: () => void
   fetchImpl?: typeof fetch
@@ -40,21 +45,24 @@ async function* stoppable(conversationId: string, signal: AbortSignal, events: A
 }
 
 /**
- * The failed answer the server kept for this turn, if it refused the turn after storing it:
- * Bedrock refused the request, and the server stored the question with the failure (as for an
- * answer that fails mid-way) before answering with the HTTP error.
+ * What the server kept of a turn it refused with an HTTP error: the failed answer, if it stored
+ * the question with the failure (Bedrock refused the request after the turn was stored, as for
+ * an answer that fails mid-way); `empty` when the conversation holds nothing at all; null when
+ * that cannot be told (no HTTP refusal, or the conversation cannot be read).
  */
-async function keptFailure(conversationId: string, prompt: string, error: unknown, fetchImpl?: typeof fetch): Promise<string | null> {
+async function keptOfRefusal(conversationId: string, prompt: string, error: unknown, fetchImpl?: typeof fetch): Promise<{ kept: string } | 'empty' | null> {
   if (!(error instanceof ChatError) || error.status === 0 || isConversationsDisabled(error)) return null
   try {
-    const [question, answer] = (await getConversation(conversationId, undefined, fetchImpl)).messages.slice(-2)
+    const { messages } = await getConversation(conversationId, undefined, fetchImpl)
+    if (messages.length === 0) return 'empty'
+    const [question, answer] = messages.slice(-2)
     const kept =
       question?.role === 'user' &&
       question.content === prompt &&
       answer?.role === 'assistant' &&
       answer.status === 'error' &&
       answer.errorCode === error.code
-    return kept ? answer.id : null
+    return kept ? { kept: answer.id } : null
   } catch {
     return null
   }
@@ -68,7 +76,8 @@ async function keptFailure(conversationId: string, prompt: string, error: unknow
  * followed again from where it broke (`followAnswer`). Where the server answers
  * `conversations_disabled`, the turn is sent the stateless way, with the whole history.
  */
-export function conversationStream({ conversationId, onCreated, onTitled, onDisabled, fetchImpl, follow }: ConversationStreamOptions): StreamChat {
+export function conversationStream(options: ConversationStreamOptions): StreamChat {
+  const { conversationId, onCreated, onTitled, onAbandoned, onDisabled, fetchImpl, follow } = options
   return async function* (history: ChatMessage[], signal: AbortSignal, choice: ModelChoice = {}): AsyncGenerator<StreamEvent> {
     const prompt = history.at(-1)
     if (prompt?.role !== 'user') throw new Error('A turn ends with the user message')
@@ -90,8 +99,9 @@ export function conversationStream({ conversationId, onCreated, onTitled, onDisa
         } catch (error) {
           // Shown as the server keeps it (as a reload would show it): a Retry then replaces
           // the kept failure, as the server does when the same question is asked again.
-          const kept = await keptFailure(conversation, prompt.content, error, fetchImpl)
-          if (kept) yield { type: 'start', info: { conversationId: conversation, messageId: kept } }
+          const kept = await keptOfRefusal(conversation, prompt.content, error, fetchImpl)
+          if (kept === 'empty' && created) onAbandoned?.(conversation)
+          else if (kept && kept !== 'empty') yield { type: 'start', info: { conversationId: conversation, messageId: kept.kept } }
           throw error
         }
         if (created) onTitled?.()

@@ -32,8 +32,11 @@ export interface Navigation {
   place: () => Place
   /** Opens a conversation (or a new chat, with null): a new visit, and a new history entry unless `replace`. */
   go: (id: string | null, options?: { replace?: boolean }) => void
-  /** The new chat now has an id: the URL says so, and the visit goes on. */
-  adopt: (id: string) => void
+  /**
+   * The new chat now has an id (or, with null, has none again): the URL says so, and the visit
+   * goes on.
+   */
+  adopt: (id: string | null) => void
 }
 
 /**
