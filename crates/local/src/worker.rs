@@ -222,12 +222,12 @@ impl<'a> Generation<'a> {
             next = self.step(next, self.context.len() - 1)?;
         }
         if report.stop != Stop::StopSequence {
+            // The answer's last characters, still held by the decoder or the matcher.
             let (shown, stopped) = stops.push(text.finish().unwrap_or_default());
+            let rest = if stopped { shown } else { shown + &stops.finish() };
+            self.show(rest);
             if stopped {
                 report.stop = Stop::StopSequence;
-                self.show(shown);
-            } else {
-                self.show(shown + &stops.finish());
             }
         }
         let usage = Usage::new(
