@@ -74,6 +74,18 @@ describe('ChatView', () => {
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
   })
 
+  it('takes a question sent while another answer is being written back into the box', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Me too{Enter}')
+
+    const busy = 'An answer is still being written in this conversation: wait for it, or stop it first.'
+    act(() => calls[0]!.fail(new ChatError({ code: 'answer_in_progress', message: busy }, 409)))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent(/perhaps in another tab\. Reload to follow it/)
+    expect(box()).toHaveValue('Me too')
+    expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
+  })
+
   it('offers Stop while streaming, and Escape stops too', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

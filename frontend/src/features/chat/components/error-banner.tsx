@@ -13,6 +13,7 @@ const advice: Record<string, string> = {
   stream_interrupted: 'The answer was cut off.',
   connection_lost: 'The connection to the server was lost.',
   shutting_down: 'The server is restarting.',
+  answer_in_progress: 'Another answer is being written in this conversation, perhaps in another tab. Reload to follow it; your message is back in the box.',
 }
 
 /** The error, its advice, and Retry where sending the same again can help (`onRetry`). */

@@ -45,8 +45,9 @@ export interface ChatState {
   /** The connection dropped mid-answer and the transport is trying to reach the answer again. */
   reconnecting: boolean
   /**
-   * A question the server refused as it is (too long, say) before any answer: taken back out of
-   * the conversation, to be edited in the message box rather than sent again unchanged.
+   * A question the server refused before any answer, as it is (too long, say) or while another
+   * answer is being written in the conversation: taken back out of the conversation into the
+   * message box, to be edited or sent again later rather than lost.
    */
   returned: UiMessage | null
 }
@@ -64,6 +65,9 @@ export type ChatAction =
   | { type: 'reconnecting' }
   | { type: 'reconnected' }
   | { type: 'reset' }
+
+/** The refusals whose question goes back to the message box (see `ChatState.returned`). */
+const RETURNED = new Set(['invalid_request', 'answer_in_progress'])
 
 export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false, returned: null }
 
@@ -140,9 +144,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
     case 'fail': {
       const [question, answer] = state.messages.slice(-2)
-      const refusedAsItIs =
-        action.error.code === 'invalid_request' && answer?.role === 'assistant' && answer.content === '' && answer.reasoning === '' && !answer.stored
-      if (refusedAsItIs && question?.role === 'user') {
+      const refusedBeforeAnswer =
+        RETURNED.has(action.error.code) && answer?.role === 'assistant' && answer.content === '' && answer.reasoning === '' && !answer.stored
+      if (refusedBeforeAnswer && question?.role === 'user') {
         return { status: 'error', error: action.error, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
       }
       return {
