@@ -2,6 +2,15 @@ import { apiBaseUrl } from '../../../config'
 import { authHeaders } from './api-key'
 import { ChatError, errorFromResponse } from './chat-error'
 
+/**
+ * What to check when the server cannot be reached. A UI built to call a server elsewhere
+ * (`VITE_API_BASE_URL`, read at build time) names that setting; one served by the server itself
+ * has only the connection to check.
+ */
+const unreachable = apiBaseUrl
+  ? `Cannot reach the Streambed server at ${apiBaseUrl}. Check that it is running, and the VITE_API_BASE_URL this UI was built with.`
+  : 'Cannot reach the Streambed server. Check your connection, then retry.'
+
 export type ApiRequestInit = Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }
 
 /**
@@ -15,10 +24,7 @@ export async function apiFetch(path: string, init: ApiRequestInit = {}, fetchImp
     response = await fetchImpl(`${apiBaseUrl}${path}`, { ...init, headers: { ...authHeaders(), ...init.headers } })
   } catch (error) {
     if (init.signal?.aborted) throw error
-    throw new ChatError({
-      code: 'network_error',
-      message: 'Cannot reach the Streambed server. Check that it is running and that VITE_API_BASE_URL points at it.',
-    })
+    throw new ChatError({ code: 'network_error', message: unreachable })
   }
   if (!response.ok) throw await errorFromResponse(response)
   return response

@@ -200,14 +200,14 @@ describe('streamChat', () => {
     expect(error).toMatchObject({ code: 'stream_interrupted' })
   })
 
-  it('reports an unreachable server as a network error', async () => {
+  it('reports an unreachable server as a network error, without build settings for a UI the server serves', async () => {
     const refuse = async () => {
       throw new TypeError('Failed to fetch')
     }
     const run = async () => {
       for await (const _ of streamChat([], new AbortController().signal, {}, refuse)) void _
     }
-    await expect(run()).rejects.toMatchObject({ code: 'network_error' })
+    await expect(run()).rejects.toMatchObject({ code: 'network_error', message: 'Cannot reach the Streambed server. Check your connection, then retry.' })
   })
 
   it('cancels the body when aborted mid-stream', async () => {
