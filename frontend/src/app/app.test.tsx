@@ -73,7 +73,7 @@ describe('App with stored conversations', () => {
 
     const alert = await screen.findByRole('alert')
     expect(within(alert).queryByRole('button', { name: 'Retry' })).toBeNull()
-    expect(await screen.findByText('Failed: invalid_request')).toBeInTheDocument()
+    expect(await screen.findByText('Refused')).toBeInTheDocument()
     expect(box()).toHaveValue('Far too long')
   })
 
@@ -117,7 +117,7 @@ describe('App with stored conversations', () => {
     expect(within(thinking).getByText('Thinking')).toBeInTheDocument()
     expect(within(thinking).getByText('Thought first')).not.toBeVisible()
     expect(within(answer(1)).getByText('Stopped')).toBeInTheDocument()
-    expect(within(answer(2)).getByText('Failed: throttled')).toBeInTheDocument()
+    expect(within(answer(2)).getByText('Throttled')).toBeInTheDocument()
     expect(within(answer(3)).getByText('Interrupted')).toBeInTheDocument()
     expect(screen.getAllByRole('article', { name: 'You' }).map((m) => m.textContent)).toEqual(['Q1', 'Q2', 'Q3', 'Q4'])
     await waitFor(() => expect(titles()).toEqual(['Statuses']))
@@ -219,7 +219,7 @@ describe('App with stored conversations', () => {
     server.refuseNextChat({ status: 502, code: 'access_denied', stored: true })
     await user.type(box(), 'Hi{Enter}')
     const alert = await screen.findByRole('alert')
-    expect(screen.getByText('Failed: access_denied')).toBeInTheDocument()
+    expect(screen.getByText('Access denied')).toBeInTheDocument()
 
     await user.click(within(alert).getByRole('button', { name: 'Retry' }))
     await waitFor(() => expect(server.answers).toHaveLength(1))
@@ -232,7 +232,7 @@ describe('App with stored conversations', () => {
     const shown = screen.getAllByRole('article').map((a) => a.getAttribute('aria-label'))
     expect(shown).toEqual(server.conversations[0]!.messages.map((m) => (m.role === 'user' ? 'You' : 'Assistant')))
     expect(shown).toEqual(['You', 'Assistant'])
-    expect(screen.queryByText('Failed: access_denied')).toBeNull()
+    expect(screen.queryByText('Access denied')).toBeNull()
   })
 
   it('replaces a stored answer that failed before its first word when retrying, as the server does', async () => {
@@ -247,7 +247,7 @@ describe('App with stored conversations', () => {
     await waitFor(() => expect(server.answers).toHaveLength(2))
     expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi', model: 'test-model' })
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
-    expect(screen.queryByText('Failed: throttled')).toBeNull()
+    expect(screen.queryByText('Throttled')).toBeNull()
     expect(server.conversations[0]!.messages.map((m) => m.role)).toEqual(['user', 'assistant'])
   })
 
@@ -266,7 +266,7 @@ describe('App with stored conversations', () => {
     await waitFor(() => expect(server.answers).toHaveLength(2))
     expect(server.answers[1]!.body).toEqual({ conversationId: 'c1', prompt: 'Hi', model: 'test-model' })
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(2)
-    expect(screen.getByText('Failed: throttled')).toBeInTheDocument()
+    expect(screen.getByText('Throttled')).toBeInTheDocument()
   })
 
   it('keeps the model per conversation: sent with each turn, preselected when it is opened again', async () => {

@@ -13,12 +13,33 @@ function Note({ label, children }: { label: string; children: string }) {
   )
 }
 
+/** What ended a failed answer, in words, by the error's code; others are named by their code. */
+const failures: Record<string, string> = {
+  access_denied: 'Access denied',
+  model_not_found: 'Model not found',
+  invalid_request: 'Refused',
+  throttled: 'Throttled',
+  overloaded: 'Server busy',
+  rate_limited: 'Rate limited',
+  unauthorized: 'API key needed',
+  model_timeout: 'Timed out',
+  too_many_answers: 'Too many answers',
+  shutting_down: 'Server restarting',
+  network_error: 'Connection lost',
+  connection_lost: 'Connection lost',
+  // As an answer left by a server that stopped reads after a reload.
+  stream_interrupted: 'Interrupted',
+  upstream_error: 'Upstream error',
+}
+
 function Footer({ message }: { message: UiMessage }) {
   switch (message.state) {
     case 'stopped':
       return <Note label="Stopped">The answer is incomplete.</Note>
-    case 'failed':
-      return <Note label={message.errorCode ? `Failed: ${message.errorCode}` : 'Failed'}>The answer is incomplete.</Note>
+    case 'failed': {
+      const code = message.errorCode
+      return <Note label={code ? (failures[code] ?? `Failed: ${code}`) : 'Failed'}>The answer is incomplete.</Note>
+    }
     case 'interrupted':
       return <Note label="Interrupted">The server stopped before the answer was complete.</Note>
     case 'pending':
