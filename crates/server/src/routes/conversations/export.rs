@@ -65,27 +65,32 @@ pub(super) fn markdown(conversation: &ConversationWithMessages) -> String {
 
 /// The code fence `text` leaves open, if any, to close it with: an answer cut off (Stop, the
 /// token limit) inside a code block would otherwise take the rest of the file into it. Fences
-/// as CommonMark has them: three or more backticks or tildes, indented by three spaces at most,
-/// closed by a run of the same character at least as long with nothing after it.
+/// as CommonMark has them: three or more backticks (with no backtick after them) or tildes,
+/// indented by three spaces at most, closed by a run of the same character at least as long
+/// with nothing after it. The closing fence keeps the opening one's indent, so that a block in
+/// a list item is closed inside that item.
 fn open_fence(text: &str) -> Option<String> {
-    let mut open: Option<(char, usize)> = None;
+    let mut open: Option<(usize, char, usize)> = None;
     for line in text.lines() {
         let trimmed = line.trim_start_matches(' ');
-        if line.len() - trimmed.len() > 3 {
+        let indent = line.len() - trimmed.len();
+        if indent > 3 {
             continue;
         }
         let Some(mark) = trimmed.chars().next().filter(|c| matches!(c, '`' | '~')) else { continue };
         let run = trimmed.chars().take_while(|c| *c == mark).count();
+        let after = &trimmed[run..];
         match open {
             _ if run < 3 => {}
-            None => open = Some((mark, run)),
-            Some((opened, length)) if opened == mark && run >= length && trimmed[run..].trim().is_empty() => {
+            None if mark == '`' && after.contains('`') => {}
+            None => open = Some((indent, mark, run)),
+            Some((_, opened, length)) if opened == mark && run >= length && after.trim().is_empty() => {
                 open = None;
             }
             Some(_) => {}
         }
     }
-    open.map(|(mark, length)| mark.to_string().repeat(length))
+    open.map(|(indent, mark, length)| format!("{}{}", " ".repeat(indent), mark.to_string().repeat(length)))
 }
 
 fn author(message: &StoredMessage) -> String {
@@ -126,6 +131,9 @@ mod tests {
         );
         assert_eq!(open_fence("~~~\ncode\n~~~\n\n```py\nx = 1\n```"), None);
         assert_eq!(open_fence("    ```\nindented four: not a fence"), None);
+        assert_eq!(open_fence("1. Run:\n   ```bash\n   make"), Some("   ```".into()), "inside its list item");
+        assert_eq!(open_fence("``` a`b\nnot a fence: a backtick in its info string"), None);
+        assert_eq!(open_fence("```\ncode\n```   \n"), None, "a closing fence may end in spaces");
 
         let now = OffsetDateTime::now_utc();
         let mut cut = StoredMessage::new(Role::Assistant, "Here:\n```rust\nfn main() {", now);
