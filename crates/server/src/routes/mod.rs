@@ -96,14 +96,17 @@ pub(crate) fn router(
     let index = static_dir.join("index.html");
     if index.is_file() {
         // The SPA: real files as they are, any other path to index.html for client-side routing.
-        let files = ServeDir::new(static_dir).fallback(ServeFile::new(&index));
+        // What the file system leaves for a request's path, after the folder it is read from
+        // and the `/index.html` ServeDir may add to it.
+        let room = PATH_MAX.saturating_sub(static_dir.as_os_str().len() + "/index.html".len());
         let app = ServeFile::new(index);
+        let files = ServeDir::new(static_dir).fallback(app.clone());
         router.fallback_service(service_fn(move |request: Request| {
             let (files, app) = (files.clone(), app.clone());
             async move {
                 // tower-http answers 500 when the file system refuses a name as too long: such a
                 // path names no file, so it goes to the app, as any other unknown path does.
-                if names_a_possible_file(request.uri().path()) {
+                if names_a_possible_file(request.uri().path(), room) {
                     files.oneshot(request).await
                 } else {
                     app.oneshot(request).await
@@ -145,11 +148,14 @@ async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
     }
 }
 
-/// Whether Linux could hold a file at `path`: no name longer than `NAME_MAX` (255 bytes), nor
-/// the path longer than `PATH_MAX` (4,096). Measured before percent-decoding, which only
-/// shortens a name.
-fn names_a_possible_file(path: &str) -> bool {
-    path.len() < 4096 && path.split('/').all(|name| name.len() <= 255)
+/// Linux's longest path (`PATH_MAX`) and file name (`NAME_MAX`), in bytes.
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// Whether Linux could hold a file at `path`: no name longer than `NAME_MAX`, nor the path
+/// longer than `room`. Measured before percent-decoding, which only shortens a name.
+fn names_a_possible_file(path: &str, room: usize) -> bool {
+    path.len() < room && path.split('/').all(|name| name.len() <= NAME_MAX)
 }
 
 async fn not_found(method: Method, uri: Uri) -> AppError {

@@ -70,10 +70,12 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
     // Names no file system takes: still the app, not a 500.
     let long_name = get(&format!("/{}.js", "a".repeat(300))).await.unwrap();
     let long_link = get(&format!("/c/{}", "b".repeat(5000))).await.unwrap();
+    // Short names, the path just short of PATH_MAX: too long once the folder is in front.
+    let deep = get(&"/abc".repeat(1022)).await.unwrap();
 
     assert!(index.contains("<title>Streambed</title>"));
     assert_eq!(deep_link, index);
-    for long in [long_name, long_link] {
+    for long in [long_name, long_link, deep] {
         assert_eq!(long.status(), 200);
         assert_eq!(long.text().await.unwrap(), index);
     }
