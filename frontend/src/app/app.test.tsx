@@ -74,6 +74,7 @@ describe('App with stored conversations', () => {
     const alert = await screen.findByRole('alert')
     expect(within(alert).queryByRole('button', { name: 'Retry' })).toBeNull()
     expect(await screen.findByText('Refused')).toBeInTheDocument()
+    expect(screen.getByRole('article', { name: 'You' })).toHaveTextContent('Far too long')
     expect(box()).toHaveValue('Far too long')
   })
 

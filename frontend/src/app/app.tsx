@@ -78,10 +78,11 @@ export function App() {
   // (with the question back in its box) is a new one again.
   const onAbandoned = useCallback(
     (id: string) => {
-      adopt(null)
-      remove(id).catch(() => {})
+      if (current().conversationId === id) adopt(null)
+      // Listed again afterwards: a page read before the delete would still have it.
+      remove(id).then(refresh, () => {})
     },
-    [adopt, remove],
+    [current, adopt, remove, refresh],
   )
   const stored = useMemo(
     () =>

@@ -8,8 +8,8 @@ import { ChatError, errorFromResponse } from './chat-error'
  * has only the connection to check.
  */
 const unreachable = apiBaseUrl
-  ? `Cannot reach the Streambed server at ${apiBaseUrl}. Check that it is running, and the VITE_API_BASE_URL this UI was built with.`
-  : 'Cannot reach the Streambed server. Check your connection, then retry.'
+  ? `Check that the server at ${apiBaseUrl} is running, and the VITE_API_BASE_URL this UI was built with.`
+  : 'Check your connection, then retry.'
 
 export type ApiRequestInit = Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }
 

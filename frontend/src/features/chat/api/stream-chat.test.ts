@@ -207,7 +207,7 @@ describe('streamChat', () => {
     const run = async () => {
       for await (const _ of streamChat([], new AbortController().signal, {}, refuse)) void _
     }
-    await expect(run()).rejects.toMatchObject({ code: 'network_error', message: 'Cannot reach the Streambed server. Check your connection, then retry.' })
+    await expect(run()).rejects.toMatchObject({ code: 'network_error', message: 'Check your connection, then retry.' })
   })
 
   it('cancels the body when aborted mid-stream', async () => {

@@ -74,15 +74,16 @@ describe('ChatView', () => {
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
   })
 
-  it('takes a question sent while another answer is being written back into the box', async () => {
+  it('takes a question sent while another answer is being written back into the box, ahead of what was typed since', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Me too{Enter}')
+    await user.type(box(), 'and this')
 
     const busy = 'An answer is still being written in this conversation: wait for it, or stop it first.'
     act(() => calls[0]!.fail(new ChatError({ code: 'answer_in_progress', message: busy }, 409)))
 
     expect(await screen.findByRole('alert')).toHaveTextContent(/perhaps in another tab\. Reload to follow it/)
-    expect(box()).toHaveValue('Me too')
+    expect(box()).toHaveValue('Me too\nand this')
     expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
   })
 

@@ -8,13 +8,19 @@ interface ComposerProps {
   onStop: () => void
   /** Settings for the next turn, above the box (the model picker). */
   options?: ReactNode
-  /** The text the box starts with. */
-  initialText?: string
+  /** A question handed back to be edited (refused as it was): it joins what is in the box. */
+  returned?: { id: string; content: string }
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
-export function Composer({ busy, disabled = false, onSend, onStop, options, initialText = '' }: ComposerProps) {
-  const [text, setText] = useState(initialText)
+export function Composer({ busy, disabled = false, onSend, onStop, options, returned }: ComposerProps) {
+  const [text, setText] = useState('')
+  // Taken in once per question, ahead of anything typed since it was sent.
+  const [handedBack, setHandedBack] = useState<string | undefined>(undefined)
+  if (returned && returned.id !== handedBack) {
+    setHandedBack(returned.id)
+    setText((typed) => (typed.trim() === '' ? returned.content : `${returned.content}\n${typed}`))
+  }
   const input = useRef<HTMLTextAreaElement>(null)
 
   // Focus stays in the box, so the next question can be typed straight away.

@@ -67,7 +67,7 @@ export type ChatAction =
   | { type: 'reset' }
 
 /** The refusals whose question goes back to the message box (see `ChatState.returned`). */
-const RETURNED = new Set(['invalid_request', 'answer_in_progress'])
+const RETURNED = new Set(['invalid_request', 'payload_too_large', 'answer_in_progress'])
 
 export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false, returned: null }
 
@@ -146,7 +146,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const [question, answer] = state.messages.slice(-2)
       const refusedBeforeAnswer =
         RETURNED.has(action.error.code) && answer?.role === 'assistant' && answer.content === '' && answer.reasoning === '' && !answer.stored
-      if (refusedBeforeAnswer && question?.role === 'user') {
+      // A question the server already keeps (asked again after an answer that came to
+      // nothing) stays, as it does there.
+      if (refusedBeforeAnswer && question?.role === 'user' && !question.stored) {
         return { status: 'error', error: action.error, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
       }
       return {

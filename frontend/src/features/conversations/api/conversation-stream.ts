@@ -100,7 +100,7 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
           // Shown as the server keeps it (as a reload would show it): a Retry then replaces
           // the kept failure, as the server does when the same question is asked again.
           const kept = await keptOfRefusal(conversation, prompt.content, error, fetchImpl)
-          if (kept === 'empty' && created) onAbandoned?.(conversation)
+          if (kept === 'empty' && created && !signal.aborted) onAbandoned?.(conversation)
           else if (kept && kept !== 'empty') yield { type: 'start', info: { conversationId: conversation, messageId: kept.kept } }
           throw error
         }
