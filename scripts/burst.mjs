@@ -23,7 +23,10 @@ async function create() {
     const ids = []
     for (let i = 0; i < n; i++) {
       const response = await fetch(`${url}/api/conversations`, { method: 'POST' })
-      ids.push((await response.json()).id)
+      const id = response.ok ? (await response.json()).id : undefined
+      // Without an id the chat would go stateless, and the stored run measure the wrong thing.
+      if (!id) throw new Error(`POST /api/conversations answered ${response.status}`)
+      ids.push(id)
     }
     sets.push(ids)
   }

@@ -22,7 +22,8 @@ probe_server "slow delay_ms=20 n=1" "$@"
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 node "$here/burst.mjs" "$server_url" "$n" 1 >/dev/null
 # Stored turns go to fresh conversations, one set per round, created before the timing starts.
-ids=${STORED:+$scratch/conversations.json}
+ids=
+[ "${STORED:-}" != 1 ] || ids=$scratch/conversations.json
 [ -z "$ids" ] || node "$here/burst.mjs" "$server_url" "$n" "$rounds" "$ids"
 if [ -n "${PERF:-}" ]; then
   perf record -p "$pid" --call-graph dwarf,32768 -F 999 -o "$PERF" >/dev/null 2>&1 &
