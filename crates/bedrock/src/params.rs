@@ -151,8 +151,8 @@ pub(crate) fn plan(
             ReasoningStyle::Adaptive => {
                 // The model spends what it decides within `max_tokens`; with none asked for,
                 // there is room for the level's reasoning and then the answer.
-                let room = (budget(reasoning, ceiling) + ANSWER_TOKENS).min(ceiling);
-                plan.max_tokens = Some(plan.max_tokens.unwrap_or(room));
+                plan.max_tokens =
+                    Some(plan.max_tokens.unwrap_or(room_after(budget(reasoning, ceiling), ceiling)));
                 fields.insert("thinking".into(), json!({ "type": "adaptive" }));
                 fields.insert("output_config".into(), json!({ "effort": effort(reasoning) }));
             }
@@ -200,33 +200,30 @@ fn thinking_tokens(
     ceiling: u32,
 ) -> Result<(u32, u32), ProviderError> {
     let budget = budget(reasoning, ceiling);
-    if let Reasoning::Budget(explicit) = reasoning
-        && explicit < MIN_BUDGET
-    {
-        return Err(refuse(format!(
-            "The thinking budget must be at least {MIN_BUDGET} tokens, not {explicit}."
-        )));
-    }
-    let Some(max_tokens) = asked else {
-        return Ok((budget, (budget + ANSWER_TOKENS).min(ceiling)));
-    };
-    if let Reasoning::Budget(_) = reasoning {
-        if max_tokens <= budget {
-            return Err(refuse(format!(
-                "`max_tokens` ({max_tokens}) must be greater than the thinking budget ({budget}): it \
-                 counts the reasoning too."
-            )));
+    match (reasoning, asked) {
+        (Reasoning::Budget(explicit), _) if explicit < MIN_BUDGET => {
+            Err(refuse(format!("The thinking budget must be at least {MIN_BUDGET} tokens, not {explicit}.")))
         }
-        return Ok((budget, max_tokens));
-    }
-    if max_tokens <= MIN_BUDGET {
-        return Err(refuse(format!(
+        (_, None) => Ok((budget, room_after(budget, ceiling))),
+        (Reasoning::Budget(_), Some(max_tokens)) if max_tokens <= budget => Err(refuse(format!(
+            "`max_tokens` ({max_tokens}) must be greater than the thinking budget ({budget}): it counts \
+             the reasoning too."
+        ))),
+        (Reasoning::Budget(_), Some(max_tokens)) => Ok((budget, max_tokens)),
+        (_, Some(max_tokens)) if max_tokens <= MIN_BUDGET => Err(refuse(format!(
             "With reasoning, the most output tokens ({max_tokens} asked) must be above {MIN_BUDGET}: \
              they count the reasoning too, and the smallest reasoning budget is {MIN_BUDGET} tokens."
-        )));
+        ))),
+        (_, Some(max_tokens)) => {
+            Ok((budget.min(max_tokens.saturating_sub(MIN_ANSWER_TOKENS)).max(MIN_BUDGET), max_tokens))
+        }
     }
-    let budget = budget.min(max_tokens.saturating_sub(MIN_ANSWER_TOKENS)).max(MIN_BUDGET);
-    Ok((budget, max_tokens))
+}
+
+/// `max_tokens` when none is asked for: the reasoning's `budget`, then [`ANSWER_TOKENS`] for the
+/// answer, up to the model's `ceiling`.
+fn room_after(budget: u32, ceiling: u32) -> u32 {
+    (budget + ANSWER_TOKENS).min(ceiling)
 }
 
 #[cfg(test)]

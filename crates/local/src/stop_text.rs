@@ -49,9 +49,9 @@ impl StopText {
     /// Where the longest end of the held text that begins a stop sequence starts (its length
     /// when none does).
     fn partial_start(&self) -> usize {
-        let starts = self.held.char_indices().map(|(at, _)| at);
-        starts
-            .into_iter()
+        self.held
+            .char_indices()
+            .map(|(at, _)| at)
             .find(|&at| self.sequences.iter().any(|s| s.starts_with(&self.held[at..])))
             .unwrap_or(self.held.len())
     }
