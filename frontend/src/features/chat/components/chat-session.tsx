@@ -1,7 +1,7 @@
 import { type ReactNode, useRef } from 'react'
 
 import type { ModelsInfo } from '../api/types'
-import { type UiMessage, cameToNothing } from '../hooks/chat-state'
+import type { UiMessage } from '../hooks/chat-state'
 import { useAutoScroll } from '../hooks/use-auto-scroll'
 import { type ResumeChat, type StreamChat, useChat } from '../hooks/use-chat'
 import { useModelChoice } from '../hooks/use-model-choice'
@@ -46,10 +46,8 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
   const retry = () => chat.retry(selection.choice)
 
   // A question refused as it is (too long, say) is back in the box to be edited: sending it
-  // again unchanged would only be refused again. The server may have kept it, with its failed
-  // answer, in the conversation; it is then left out of what the model is sent next.
-  const kept = chat.error?.code === 'invalid_request' && cameToNothing(chat.messages.at(-1)) ? chat.messages.at(-2) : undefined
-  const refused = chat.returned ?? (kept?.role === 'user' ? kept : undefined)
+  // again unchanged would only be refused again.
+  const refused = chat.returned ?? undefined
   const needsKey = chat.error?.code === 'unauthorized'
   const keySaved = () => {
     onKeySaved()

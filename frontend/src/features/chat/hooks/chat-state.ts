@@ -46,8 +46,9 @@ export interface ChatState {
   reconnecting: boolean
   /**
    * A question the server refused before any answer, as it is (too long, say) or while another
-   * answer is being written in the conversation: taken back out of the conversation into the
-   * message box, to be edited or sent again later rather than lost.
+   * answer is being written in the conversation: handed back to the message box, to be edited
+   * or sent again later rather than lost; out of the conversation too, unless the server keeps
+   * it (with its failed answer).
    */
   returned: UiMessage | null
 }
@@ -144,19 +145,19 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
     case 'fail': {
       const [question, answer] = state.messages.slice(-2)
-      const refusedBeforeAnswer =
-        RETURNED.has(action.error.code) && answer?.role === 'assistant' && answer.content === '' && answer.reasoning === '' && !answer.stored
-      // A question the server already keeps (asked again after an answer that came to
-      // nothing) stays, as it does there.
-      if (refusedBeforeAnswer && question?.role === 'user' && !question.stored) {
-        return { status: 'error', error: action.error, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
+      const beforeAnswer = answer?.role === 'assistant' && answer.content === '' && answer.reasoning === ''
+      const returned = RETURNED.has(action.error.code) && beforeAnswer && question?.role === 'user' ? question : null
+      // The server keeps it when the answer began (`start`), or the question was stored before
+      // (asked again after an answer that came to nothing): then it stays, as it does there.
+      if (returned && !answer?.stored && !returned.stored) {
+        return { status: 'error', error: action.error, reconnecting: false, messages: state.messages.slice(0, -2), returned }
       }
       return {
-        ...state,
         status: 'error',
         error: action.error,
         reconnecting: false,
         messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code })),
+        returned,
       }
     }
     case 'stopped':
