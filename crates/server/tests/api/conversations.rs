@@ -250,7 +250,7 @@ async fn an_export_is_markdown_or_json() {
         .api(reqwest::Method::GET, &format!("/api/conversations/{id}/export?format=markdown"), None, None)
         .await;
     assert_eq!(markdown.headers()["content-type"], "text/markdown; charset=utf-8");
-    assert!(markdown.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(markdown.headers()["content-disposition"], "attachment; filename=\"Hello-there.md\"");
     let text = markdown.text().await.unwrap();
     assert!(text.starts_with("# Hello there\n") && text.contains("## You\n\nHello there"), "{text}");
 

@@ -4,8 +4,10 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use streambed_core::Role;
 use streambed_store::{ConversationWithMessages, MessageStatus, StoredMessage};
+use uuid::Uuid;
 
 use super::wire;
 
@@ -19,25 +21,66 @@ pub(super) enum Format {
 }
 
 pub(super) fn response(conversation: ConversationWithMessages, format: Format) -> Response {
-    let id = conversation.conversation.id;
-    let (body, content_type, extension) = match format {
-        Format::Markdown => (markdown(&conversation), "text/markdown; charset=utf-8", "md"),
+    let extension = match format {
+        Format::Markdown => "md",
+        Format::Json => "json",
+    };
+    let disposition = disposition(&conversation.conversation.title, conversation.conversation.id, extension);
+    let (body, content_type) = match format {
+        Format::Markdown => (markdown(&conversation), "text/markdown; charset=utf-8"),
         Format::Json => (
             serde_json::to_string_pretty(&wire::ConversationWithMessages::from(conversation))
                 .expect("stored conversations serialise"),
             "application/json",
-            "json",
         ),
     };
-    let disposition = format!("attachment; filename=\"conversation-{id}.{extension}\"");
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("a uuid and ASCII")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).expect("ASCII: see disposition"),
+            ),
         ],
         body,
     )
         .into_response()
+}
+
+/// The most characters of the title a file name keeps.
+const NAME_CHARS: usize = 60;
+
+/// What a file name may hold besides letters and digits: `-`, which stands for the rest.
+const KEPT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-');
+
+/// An attachment named after the conversation's title (RFC 6266): `filename*` in UTF-8, which
+/// browsers prefer, and an ASCII `filename` for the rest, the conversation's id when the title
+/// has no ASCII letter or digit. Letters and digits are kept, any run of other characters
+/// becomes one `-`, so that no file system or header refuses the name.
+fn disposition(title: &str, id: Uuid, extension: &str) -> String {
+    let unicode = file_stem(title, char::is_alphanumeric);
+    let ascii = file_stem(title, |c| c.is_ascii_alphanumeric());
+    let ascii = if ascii.is_empty() { format!("conversation-{id}") } else { ascii };
+    let mut header = format!("attachment; filename=\"{ascii}.{extension}\"");
+    if !unicode.is_empty() && unicode != ascii {
+        let encoded = utf8_percent_encode(&unicode, KEPT);
+        header.push_str(&format!("; filename*=UTF-8''{encoded}.{extension}"));
+    }
+    header
+}
+
+/// `title`'s first [`NAME_CHARS`] characters that `keep` keeps, each run of others one `-`,
+/// with none at either end.
+fn file_stem(title: &str, keep: impl Fn(char) -> bool) -> String {
+    let mut stem = String::new();
+    for c in title.chars().take(NAME_CHARS) {
+        if keep(c) {
+            stem.push(c);
+        } else if !stem.is_empty() && !stem.ends_with('-') {
+            stem.push('-');
+        }
+    }
+    stem.trim_end_matches('-').to_owned()
 }
 
 /// `# Title`, then each turn under a heading naming its author, with a note for answers that
@@ -117,7 +160,6 @@ fn note(message: &StoredMessage) -> Option<String> {
 mod tests {
     use streambed_store::Conversation;
     use time::OffsetDateTime;
-    use uuid::Uuid;
 
     use super::*;
 
@@ -152,5 +194,33 @@ mod tests {
         let file = markdown(&conversation);
 
         assert!(file.contains("fn main() {\n```\n\n> _Stopped before the end._\n\n## You"), "{file}");
+    }
+
+    #[test]
+    fn the_file_is_named_after_the_title() {
+        let id = Uuid::nil();
+
+        assert_eq!(
+            disposition("Three points about serverless", id, "md"),
+            "attachment; filename=\"Three-points-about-serverless.md\""
+        );
+        assert_eq!(
+            disposition("Crème brûlée? 🍮 \"recipe\"", id, "json"),
+            "attachment; filename=\"Cr-me-br-l-e-recipe.json\"; \
+             filename*=UTF-8''Cr%C3%A8me-br%C3%BBl%C3%A9e-recipe.json"
+        );
+        assert_eq!(
+            disposition("日本語", id, "md"),
+            format!(
+                "attachment; filename=\"conversation-{id}.md\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.md"
+            )
+        );
+        assert_eq!(disposition("", id, "md"), format!("attachment; filename=\"conversation-{id}.md\""));
+        assert_eq!(disposition("?!", id, "md"), format!("attachment; filename=\"conversation-{id}.md\""));
+        let long = "a".repeat(200);
+        assert_eq!(
+            disposition(&long, id, "md"),
+            format!("attachment; filename=\"{}.md\"", "a".repeat(NAME_CHARS))
+        );
     }
 }
