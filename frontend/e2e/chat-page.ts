@@ -35,6 +35,13 @@ export class ChatPage {
     return chat
   }
 
+  /** Another tab of the same browser (sharing its storage and its tabs' messages), at `url`. */
+  async openTab(url: string): Promise<ChatPage> {
+    const tab = new ChatPage(this.context, await this.context.newPage())
+    await tab.page.goto(url)
+    return tab
+  }
+
   get messageBox() {
     return this.page.getByRole('textbox', { name: 'Message' })
   }

@@ -48,6 +48,25 @@ describe('answers that survive a reload or a dropped network', () => {
     await chat.close()
   })
 
+  it('follows, in a second tab, the answer a question asked in the first is getting', async () => {
+    const first = await ChatPage.open(browser, appUrl)
+    await first.send('Hello')
+    await first.waitForAnswer()
+    const second = await first.openTab(first.page.url())
+    await second.answer().waitFor()
+
+    await first.send(slowPrompt)
+
+    // The second tab shows the question, and the answer as it is written, without a reload.
+    await second.userMessages.nth(1).getByText(slowPrompt).waitFor()
+    await second.answer().getByText(/ipsum1/).waitFor()
+    await second.stopButton.waitFor()
+    await second.waitUntilIdle()
+    expect(await second.answerText()).toBe(syntheticText(N).trim())
+    expect(await second.alert.count()).toBe(0)
+    await first.close()
+  })
+
   it('can stop an answer followed after a reload', async () => {
     const chat = await ChatPage.open(browser, appUrl)
     await chat.send(slowPrompt)

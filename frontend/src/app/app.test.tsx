@@ -415,6 +415,13 @@ describe('App with stored conversations', () => {
     await waitFor(() => expect(screen.getByRole('textbox', { name: 'Message' })).toBeEnabled())
   })
 
+  it.each(['/c/', '/c/a/b', '/c/%E0%A4%A'])('says so for a malformed conversation URL (%s), not an empty chat', async (path) => {
+    setup({ path })
+
+    expect(await screen.findByText(/does not exist/)).toBeInTheDocument()
+    expect(screen.getByRole('textbox', { name: 'Message' })).toBeDisabled()
+  })
+
   it('offers the conversations in a drawer on narrow screens', async () => {
     vi.stubGlobal('matchMedia', (query: string) => ({
       matches: true,
@@ -439,6 +446,58 @@ describe('App with stored conversations', () => {
     expect(screen.queryByRole('dialog')).toBeNull()
     expect(await screen.findByText('Small screen')).toBeInTheDocument()
     await waitFor(() => expect(box()).toHaveFocus())
+  })
+})
+
+describe('a conversation open in two tabs', () => {
+  /** Another tab of the same browser: it asks in the conversation, and says so. */
+  async function askElsewhere(server: FakeServer, conversationId: string, prompt: string) {
+    await server.fetch('/api/chat', { method: 'POST', body: JSON.stringify({ conversationId, prompt }) })
+    const otherTab = new BroadcastChannel('streambed:conversations')
+    otherTab.postMessage({ conversationId })
+    otherTab.close()
+  }
+
+  const shared = (s: FakeServer) =>
+    s.seed('Shared', [
+      { role: 'user', content: 'First' },
+      { role: 'assistant', content: 'One.' },
+    ])
+
+  it('shows a question asked in another tab and follows its answer as it is written', async () => {
+    const { server, answer } = setup({ path: '/c/c1', seed: shared })
+    expect(await screen.findByText('One.')).toBeInTheDocument()
+
+    await askElsewhere(server, 'c1', 'Second')
+
+    expect(await screen.findByText('Second')).toBeInTheDocument()
+    // The asking tab's response, and this page following the answer.
+    await waitFor(() => expect(server.answers[0]!.followers()).toBe(2))
+    act(() => server.answers[0]!.token('Two, '))
+    await waitFor(() => expect(answer(1)).toHaveTextContent('Two,'))
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument()
+    act(() => {
+      server.answers[0]!.token('live.')
+      server.answers[0]!.done()
+    })
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Stop' })).toBeNull())
+    expect(answer(1)).toHaveTextContent('Two, live.')
+  })
+
+  it('reads the conversation again when the tab comes back into view', async () => {
+    const { server } = setup({ path: '/c/c1', seed: shared })
+    expect(await screen.findByText('One.')).toBeInTheDocument()
+    // Written meanwhile elsewhere (another device, say), with no tab here to say so.
+    await server.fetch('/api/chat', { method: 'POST', body: JSON.stringify({ conversationId: 'c1', prompt: 'Second' }) })
+    act(() => {
+      server.answers[0]!.token('Two.')
+      server.answers[0]!.done()
+    })
+
+    act(() => void document.dispatchEvent(new Event('visibilitychange')))
+
+    expect(await screen.findByText('Two.')).toBeInTheDocument()
+    expect(screen.getAllByRole('article', { name: 'You' }).map((m) => m.textContent)).toEqual(['First', 'Second'])
   })
 })
 

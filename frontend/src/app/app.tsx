@@ -8,6 +8,7 @@ import { isConversationsDisabled } from '../features/conversations/api/conversat
 import type { Conversation } from '../features/conversations/api/types'
 import { displayTitle } from '../features/conversations/components/conversation-item'
 import { ConversationSidebar } from '../features/conversations/components/conversation-sidebar'
+import { useChangesElsewhere } from '../features/conversations/hooks/use-changes-elsewhere'
 import { useConversationList } from '../features/conversations/hooks/use-conversation-list'
 import { useNavigation } from '../features/conversations/hooks/use-navigation'
 import { type Opened, useStoredConversation } from '../features/conversations/hooks/use-stored-conversation'
@@ -96,6 +97,7 @@ export function App() {
     [current, onCreated, refresh, onAbandoned, markDisabled],
   )
   const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
+  const latest = useChangesElsewhere({ enabled, conversationId: place.conversationId, visit: place.visit, onListChanged: refresh })
 
   const select = (id: string) => {
     setDrawerOpen(false)
@@ -151,6 +153,7 @@ export function App() {
         resume={enabled ? resume : undefined}
         initialMessages={opened.status === 'ready' ? opened.messages : undefined}
         initialModel={opened.status === 'ready' ? opened.conversation.model : undefined}
+        latest={latest}
         placeholder={placeholder}
         keyRequired={keyRequired}
         onSettled={enabled ? refresh : undefined}

@@ -1,4 +1,4 @@
-import { type ReactNode, useRef } from 'react'
+import { type ReactNode, useEffect, useRef } from 'react'
 
 import type { ModelsInfo } from '../api/types'
 import type { UiMessage } from '../hooks/chat-state'
@@ -17,6 +17,7 @@ interface ChatSessionProps {
   initialMessages?: UiMessage[]
   /** The model the conversation last used, preselected while the server still offers it. */
   initialModel?: string | null
+  latest?: UiMessage[] | null
   placeholder?: ReactNode
   keyRequired?: boolean
   onSettled?: () => void
@@ -33,8 +34,17 @@ interface ChatSessionProps {
  * the conversation's own choice of model and reasoning.
  */
 export function ChatSession({ stream, resume, initialMessages, initialModel, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
-  const { onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
+  const { latest, onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
   const chat = useChat(stream, { initialMessages, resume, onSettled })
+  // Each read of the conversation changed elsewhere is offered once, when it arrives: offered
+  // again later, it could be older than what the page has since shown.
+  const offered = useRef(latest)
+  const { sync } = chat
+  useEffect(() => {
+    if (!latest || offered.current === latest) return
+    offered.current = latest
+    sync(latest)
+  }, [latest, sync])
   const selection = useModelChoice(models, initialModel)
   const scroller = useRef<HTMLDivElement>(null)
   const follow = useAutoScroll(scroller, chat.messages)

@@ -15,6 +15,8 @@ export interface ChatViewProps {
   initialMessages?: UiMessage[]
   /** A stored conversation's model (its latest turn's), preselected in the model picker. */
   initialModel?: string | null
+  /** The conversation as the server has it now, when it changed elsewhere (see useChat's `sync`). */
+  latest?: UiMessage[] | null
   /** Shown instead of the conversation (loading it, or why it cannot be); sending waits meanwhile. */
   placeholder?: ReactNode
   /** The server wants an API key before it shows the conversation: the key form is open. */

@@ -65,6 +65,7 @@ export type ChatAction =
   | { type: 'resume' }
   | { type: 'reconnecting' }
   | { type: 'reconnected' }
+  | { type: 'sync'; messages: UiMessage[] }
   | { type: 'reset' }
 
 /** The refusals whose question goes back to the message box (see `ChatState.returned`). */
@@ -90,6 +91,20 @@ export function cameToNothing(message: UiMessage | undefined): boolean {
     message.reasoning === '' &&
     (message.state === 'failed' || message.state === 'stopped' || message.state === 'interrupted')
   )
+}
+
+/**
+ * Whether `latest` (the conversation as the server has it now) shows more than `shown`: more
+ * messages, or as many with one of them changed. Never fewer: an older copy than the page's
+ * own. An answer the page saw end that the server has yet to mark ended is not news either.
+ */
+export function isNewer(latest: UiMessage[], shown: UiMessage[]): boolean {
+  if (latest.length !== shown.length) return latest.length > shown.length
+  return latest.some((message, i) => {
+    const seen = shown[i]!
+    const changed = message.role !== seen.role || message.content !== seen.content || message.reasoning !== seen.reasoning
+    return changed || (message.state !== seen.state && message.state !== 'pending')
+  })
 }
 
 /**
@@ -186,6 +201,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return { ...state, reconnecting: true }
     case 'reconnected':
       return { ...state, reconnecting: false }
+    case 'sync':
+      // Changed elsewhere: shown as the server has it, and its answer still being written
+      // followed (the caller follows it).
+      return chatStateFrom({ messages: action.messages, resuming: true })
     case 'reset':
       return initialChatState
   }

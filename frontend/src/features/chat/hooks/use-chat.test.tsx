@@ -2,7 +2,7 @@ import { act, renderHook, waitFor } from '@testing-library/react'
 
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
 import { ChatError } from '../api/chat-error'
-import type { UiMessage } from './chat-state'
+import { type UiMessage, isNewer } from './chat-state'
 import { type ChatOptions, stopRequested, useChat } from './use-chat'
 
 function setup(options?: ChatOptions & { resumable?: boolean }) {
@@ -341,6 +341,51 @@ describe('useChat', () => {
       await waitFor(() => expect(chat().status).toBe('ready'))
       expect(chat().messages[1]).toMatchObject({ reasoning: 'Earlier thoughts and more', content: 'Answer' })
       expect(chat().messages[1]!.thinkingMs).toBeUndefined()
+    })
+  })
+
+  describe('sync: the conversation changed elsewhere', () => {
+    const asked = [stored('u1', 'user', 'First'), stored('a1', 'assistant', 'One.')]
+
+    it('shows a newer copy and follows the answer the server is still writing', async () => {
+      const { calls, chat } = setup({ initialMessages: asked, resumable: true })
+      const latest = [...asked, stored('u2', 'user', 'Second'), stored('a2', 'assistant', 'Tw', 'pending')]
+
+      act(() => chat().sync(latest))
+
+      expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Second', 'Tw'])
+      expect(chat().busy).toBe(true)
+      expect(calls[0]!.answer).toMatchObject({ content: 'Tw' })
+      act(() => calls[0]!.push({ type: 'token', text: 'o.' }, doneEvent))
+      await waitFor(() => expect(chat().status).toBe('ready'))
+      expect(chat().messages[3]).toMatchObject({ content: 'Two.', state: 'complete' })
+    })
+
+    it('leaves a page that is writing its own answer as it is', () => {
+      const { chat } = setup({ initialMessages: asked, resumable: true })
+      act(() => chat().send('Mine'))
+
+      act(() => chat().sync([...asked, stored('u2', 'user', 'Theirs'), stored('a2', 'assistant', 'Done.')]))
+
+      expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Mine', ''])
+    })
+
+    it('takes no older copy, nor one that has yet to mark an answer ended that the page saw end', () => {
+      const shown = [...asked, stored('u2', 'user', 'Second'), stored('a2', 'assistant', 'Two.')]
+      const unfinished = [...shown.slice(0, 3), stored('a2', 'assistant', 'Two.', 'pending')]
+
+      expect(isNewer(asked, shown)).toBe(false)
+      expect(isNewer(unfinished, shown)).toBe(false)
+      expect(isNewer(shown, asked)).toBe(true)
+      expect(isNewer([...asked.slice(0, 1), stored('a1', 'assistant', 'One.', 'stopped')], asked)).toBe(true)
+    })
+
+    it('is not offered where the server keeps nothing to follow (no resume)', () => {
+      const { chat } = setup({ initialMessages: asked })
+
+      act(() => chat().sync([...asked, stored('u2', 'user', 'Second')]))
+
+      expect(chat().messages).toHaveLength(2)
     })
   })
 })

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../api/types'
-import { type UiMessage, cameToNothing, chatReducer, chatStateFrom, newMessage, pendingAnswer } from './chat-state'
+import { type UiMessage, cameToNothing, chatReducer, chatStateFrom, isNewer, newMessage, pendingAnswer } from './chat-state'
 
 /**
  * The transport: sends the conversation, which ends with the new user turn, with the reader's
@@ -191,6 +191,21 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     void run((signal) => stream(history, signal, choice))
   }, [busy, resume, run, stream, state.messages])
 
+  /**
+   * The conversation as the server has it now, changed elsewhere (another tab asked a question,
+   * say): shown instead when this page is idle and the server's is newer, and an answer the
+   * server is still writing is followed.
+   */
+  const sync = useCallback(
+    (latest: UiMessage[]) => {
+      if (!resume || state.status !== 'ready' || !isNewer(latest, state.messages)) return
+      dispatch({ type: 'sync', messages: latest })
+      const pending = pendingAnswer(latest)
+      if (pending) void run((signal) => resume(pending, signal), { timed: false })
+    },
+    [resume, run, state.status, state.messages],
+  )
+
   const newChat = useCallback(() => {
     const running = controller.current
     controller.current = null
@@ -211,5 +226,5 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [])
 
-  return { ...state, busy, send, stop, retry, newChat }
+  return { ...state, busy, send, stop, retry, sync, newChat }
 }

@@ -4,6 +4,7 @@ import type { ChatMessage, ModelChoice, StreamEvent } from '../../chat/api/types
 import { type ResumeChat, type StreamChat, stopRequested } from '../../chat/hooks/use-chat'
 import { type FollowTuning, cursorAfter, followAnswer } from './answer-stream'
 import { createConversation, getConversation, isConversationsDisabled, stopAnswer } from './conversations'
+import { announce } from './tab-news'
 import type { Conversation } from './types'
 
 export interface ConversationStreamOptions {
@@ -104,8 +105,15 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
           else if (kept && kept !== 'empty') yield { type: 'start', info: { conversationId: conversation, messageId: kept.kept } }
           throw error
         }
+        // The turn is stored: another tab showing the conversation can follow its answer, and
+        // show how it ended.
+        announce(conversation)
         if (created) onTitled?.()
-        yield* followAnswer(response, '0.0', { ...follow, conversationId: conversation, signal, fetchImpl })
+        try {
+          yield* followAnswer(response, '0.0', { ...follow, conversationId: conversation, signal, fetchImpl })
+        } finally {
+          announce(conversation)
+        }
       }
       yield* stoppable(conversation, signal, post(), fetchImpl)
     } catch (error) {

@@ -2,6 +2,7 @@ import { apiBaseUrl } from '../../../config'
 import { apiFetch } from '../../chat/api/api-fetch'
 import { readApiKey } from '../../chat/api/api-key'
 import { ChatError } from '../../chat/api/chat-error'
+import { announce } from './tab-news'
 import type { Conversation, ConversationDetail, ConversationPage, ExportFormat } from './types'
 
 /** How many conversations the sidebar asks for at a time. */
@@ -25,7 +26,9 @@ export async function createConversation(title?: string, signal?: AbortSignal, f
     { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(title ? { title } : {}), signal },
     fetchImpl,
   )
-  return (await response.json()) as Conversation
+  const conversation = (await response.json()) as Conversation
+  announce(conversation.id)
+  return conversation
 }
 
 export async function listConversations(
@@ -50,7 +53,9 @@ export async function renameConversation(id: string, title: string, fetchImpl?: 
     { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title }) },
     fetchImpl,
   )
-  return (await response.json()) as Conversation
+  const renamed = (await response.json()) as Conversation
+  announce(id)
+  return renamed
 }
 
 /** A conversation already gone counts as deleted. */
@@ -60,6 +65,7 @@ export async function deleteConversation(id: string, fetchImpl?: typeof fetch): 
   } catch (error) {
     if (!isNotFound(error)) throw error
   }
+  announce(id)
 }
 
 /** Ends the conversation's running answer; the server stores its text so far as `stopped`. */

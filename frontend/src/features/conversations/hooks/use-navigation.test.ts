@@ -3,16 +3,18 @@ import { act, renderHook } from '@testing-library/react'
 import { conversationIdFrom, conversationPath, useNavigation } from './use-navigation'
 
 describe('conversation URLs', () => {
-  it('map /c/{id} to the id and back, and anything else to a new chat', () => {
+  it('map /c/{id} to the id and back, and any other path to a new chat', () => {
     expect(conversationPath('0190-ab')).toBe('/c/0190-ab')
     expect(conversationPath(null)).toBe('/')
     expect(conversationIdFrom('/c/0190-ab')).toBe('0190-ab')
     expect(conversationIdFrom('/c/0190-ab/')).toBe('0190-ab')
     expect(conversationIdFrom(conversationPath('a b/c'))).toBe('a b/c')
     expect(conversationIdFrom('/')).toBeNull()
-    expect(conversationIdFrom('/c/')).toBeNull()
-    expect(conversationIdFrom('/c/a/b')).toBeNull()
-    expect(conversationIdFrom('/c/%E0%A4%A')).toBeNull()
+    expect(conversationIdFrom('/chat')).toBeNull()
+    // Malformed, yet a conversation's place: one the server does not know.
+    expect(conversationIdFrom('/c/')).toBe('')
+    expect(conversationIdFrom('/c/a/b')).toBe('a/b')
+    expect(conversationIdFrom('/c/%E0%A4%A')).toBe('%E0%A4%A')
   })
 })
 

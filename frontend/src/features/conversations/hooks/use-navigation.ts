@@ -17,13 +17,19 @@ export function conversationPath(id: string | null): string {
   return id === null ? '/' : `/c/${encodeURIComponent(id)}`
 }
 
+/**
+ * The conversation a path names: whatever follows `/c/` (one trailing slash aside), decoded
+ * where it can be. A malformed one (`/c/`, `/c/a/b`, a broken escape) is still a conversation's
+ * place, which the server then does not know, so the page says so rather than show an empty
+ * chat under a URL that names none; any other path is a new chat.
+ */
 export function conversationIdFrom(pathname: string): string | null {
-  const match = /^\/c\/([^/]+)\/?$/.exec(pathname)
+  const match = /^\/c\/(.*?)\/?$/.exec(pathname)
   if (!match) return null
   try {
     return decodeURIComponent(match[1]!)
   } catch {
-    return null
+    return match[1]!
   }
 }
 

@@ -15,6 +15,7 @@ export type Opened =
 
 const none: Opened = { status: 'none' }
 const loading: Opened = { status: 'loading' }
+const missing: Opened = { status: 'missing' }
 
 /**
  * The conversation a visit opened (a deep link, a reload, a pick from the list), loaded once
@@ -26,7 +27,7 @@ export function useStoredConversation(id: string | null, visit: number) {
   const key = `${visit}:${attempt}`
 
   useEffect(() => {
-    if (id === null) return
+    if (id === null || id === '') return
     const abort = new AbortController()
     getConversation(id, abort.signal).then(
       (conversation) => setResult({ key, opened: { status: 'ready', conversation, messages: toUiMessages(conversation.messages) } }),
@@ -41,6 +42,7 @@ export function useStoredConversation(id: string | null, visit: number) {
   }, [id, key])
 
   const retry = useCallback(() => setAttempt((n) => n + 1), [])
-  const opened = id === null ? none : result?.key === key ? result.opened : loading
+  // `/c/` names no conversation at all: nothing to ask the server.
+  const opened = id === null ? none : id === '' ? missing : result?.key === key ? result.opened : loading
   return { opened, retry }
 }

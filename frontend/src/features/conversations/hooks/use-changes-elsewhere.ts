@@ -1,0 +1,66 @@
+import { useEffect, useRef, useState } from 'react'
+
+import type { UiMessage } from '../../chat/hooks/chat-state'
+import { getConversation } from '../api/conversations'
+import { onTabNews } from '../api/tab-news'
+import { toUiMessages } from './to-ui-messages'
+
+export interface ChangesElsewhereOptions {
+  /** The server keeps conversations (otherwise there is nothing to hear of). */
+  enabled: boolean
+  /** The conversation on screen, or null for a new chat without one yet. */
+  conversationId: string | null
+  /** The visit (see `Place`): what the visit loaded is its own, so news from before it is not. */
+  visit: number
+  /** The list of conversations may have changed. */
+  onListChanged: () => void
+}
+
+/**
+ * The open conversation's messages as the server has them, read again whenever they may have
+ * changed without this tab: another tab announced a change (`tab-news`), or this tab comes back
+ * into view (another device may have written meanwhile). Each of those also tells
+ * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing.
+ */
+export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged }: ChangesElsewhereOptions): UiMessage[] | null {
+  const [changes, setChanges] = useState(0)
+  const [latest, setLatest] = useState<{ key: string; messages: UiMessage[] } | null>(null)
+  const key = `${visit}:${conversationId}`
+  // Read by the listeners and the read, which run for changes, not for moves.
+  const open = useRef({ conversationId, key })
+  useEffect(() => {
+    open.current = { conversationId, key }
+  }, [conversationId, key])
+
+  useEffect(() => {
+    if (!enabled) return
+    const unsubscribe = onTabNews((news) => {
+      onListChanged()
+      if (news.conversationId === open.current.conversationId) setChanges((n) => n + 1)
+    })
+    const onVisible = () => {
+      if (document.visibilityState !== 'visible') return
+      onListChanged()
+      setChanges((n) => n + 1)
+    }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => {
+      unsubscribe()
+      document.removeEventListener('visibilitychange', onVisible)
+    }
+  }, [enabled, onListChanged])
+
+  useEffect(() => {
+    const { conversationId: id, key: readFor } = open.current
+    if (changes === 0 || id === null) return
+    const abort = new AbortController()
+    getConversation(id, abort.signal).then(
+      (conversation) => setLatest({ key: readFor, messages: toUiMessages(conversation.messages) }),
+      // Gone, or out of reach for now: what is on screen stays, and the next action says why.
+      () => {},
+    )
+    return () => abort.abort()
+  }, [changes])
+
+  return latest?.key === key ? latest.messages : null
+}
