@@ -24,7 +24,7 @@ pub struct Limits {
     pub max_prompt_chars: usize,
     /// `MAX_TURNS`: messages in one request's history (100).
     pub max_turns: usize,
-    /// `MAX_TOKENS_LIMIT`: the largest `maxTokens` a request may ask for (4,096).
+    /// `MAX_TOKENS_LIMIT`: the most tokens one answer may take, whatever a request asks (4,096).
     pub max_tokens: u32,
     /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
     pub request_timeout: Duration,
@@ -34,12 +34,16 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Holds a request's answer length (`param` as its API names it) to `MAX_TOKENS_LIMIT`.
-    pub fn check_max_tokens(&self, param: &str, n: u32) -> Result<(), String> {
-        if (1..=self.max_tokens).contains(&n) {
-            return Ok(());
+    /// A request's answer length (`param` as its API names it), held to `MAX_TOKENS_LIMIT`: more
+    /// is capped rather than refused, because clients ask for a model's whole output by default
+    /// (LiteLLM, the Vercel AI SDK: 64,000 for Claude Sonnet 4.5), and an answer that reaches the
+    /// cap ends with the stop reason `max_tokens`, as one that reaches the model's own does. Only
+    /// 0 is refused.
+    pub fn cap_max_tokens(&self, param: &str, n: u32) -> Result<u32, String> {
+        if n == 0 {
+            return Err(format!("`{param}` must be at least 1."));
         }
-        Err(format!("`{param}` must be from 1 to {} (MAX_TOKENS_LIMIT), not {n}.", self.max_tokens))
+        Ok(n.min(self.max_tokens))
     }
 
     /// Holds a conversation (and the client's own system prompt) to `MAX_TURNS` and

@@ -224,6 +224,32 @@ async fn thinking_on_sonnet_4_5_streams_a_signed_thinking_block_first() {
     assert!(refused["error"]["message"].as_str().unwrap().contains(SONNET_45), "{refused}");
 }
 
+/// What LiteLLM and the Vercel AI SDK send by default: a model's whole output (64,000 for Sonnet
+/// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted.
+#[tokio::test]
+async fn max_tokens_past_the_limit_is_capped_and_a_budget_that_no_longer_fits_is_refused_saying_why() {
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
+    let asking = |budget: u32| {
+        json!({
+            "model": SONNET_45, "max_tokens": 64_000, "thinking": { "type": "enabled", "budget_tokens": budget },
+            "messages": [{ "role": "user", "content": "hello" }]
+        })
+    };
+
+    let (status, answered) = json_of(app.post_messages(asking(2_048)).await).await;
+    let (refused_status, refused) = json_of(app.post_messages(asking(10_000)).await).await;
+
+    assert_eq!(status, 200, "{answered}");
+    let sent = &app.emulator.recorder.requests()[0].body;
+    assert_eq!(sent["inferenceConfig"]["maxTokens"], 4_096, "{sent}");
+    assert_eq!(sent["additionalModelRequestFields"]["thinking"]["budget_tokens"], 2_048, "{sent}");
+    assert_eq!(refused_status, 400);
+    assert_anthropic_error(&refused, "invalid_request_error");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("MAX_TOKENS_LIMIT (4096)") && message.contains("(64000)"), "{message}");
+    assert_eq!(app.emulator.recorder.requests().len(), 1, "the refused one never reached Bedrock");
+}
+
 #[tokio::test]
 async fn count_tokens_answers_the_input_tokens() {
     let app = spawn_app().await;

@@ -25,7 +25,7 @@ pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
 use super::answer;
-use crate::{error::AppError, extract::ApiJson, request_id, state::AppState};
+use crate::{config::Limits, error::AppError, extract::ApiJson, request_id, state::AppState};
 
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
@@ -56,15 +56,11 @@ fn model_info(model: &dyn ChatModel) -> wire::ModelInfo {
 pub(super) async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<wire::MessagesRequest>,
+    ApiJson(mut body): ApiJson<wire::MessagesRequest>,
 ) -> Result<Response, MessagesError> {
     let started = Instant::now();
     let streamed = body.stream;
-    // Required here, as Anthropic's API has it: the server's `BEDROCK_MAX_TOKENS` does not stand in.
-    let Some(max_tokens) = body.max_tokens else {
-        return Err(AppError::BadRequest("`max_tokens` is required.".into()).into());
-    };
-    state.limits.check_max_tokens("max_tokens", max_tokens).map_err(AppError::BadRequest)?;
+    body.max_tokens = Some(max_tokens(&state.limits, &body)?);
     let (model, request) = prepare(&state, body)?;
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, model.info().id.clone());
@@ -82,6 +78,28 @@ pub(super) async fn messages(
         if last {
             return Ok(Json(collected.finish()?).into_response());
         }
+    }
+}
+
+/// The body's `max_tokens`, capped to `MAX_TOKENS_LIMIT`. Required here, as Anthropic's API has
+/// it: the server's `BEDROCK_MAX_TOKENS` does not stand in.
+fn max_tokens(limits: &Limits, body: &wire::MessagesRequest) -> Result<u32, AppError> {
+    let Some(asked) = body.max_tokens else {
+        return Err(AppError::BadRequest("`max_tokens` is required.".into()));
+    };
+    let max_tokens = limits.cap_max_tokens("max_tokens", asked).map_err(AppError::BadRequest)?;
+    match body.thinking {
+        // The client's budget fitted under what it asked for: it is the cap that leaves no room.
+        Some(wire::Thinking::Enabled { budget_tokens })
+            if max_tokens < asked && budget_tokens >= max_tokens =>
+        {
+            Err(AppError::BadRequest(format!(
+                "The thinking budget ({budget_tokens}) leaves no room for the answer under this server's \
+                 MAX_TOKENS_LIMIT ({max_tokens}), to which `max_tokens` ({asked}) was capped: ask for a \
+                 smaller budget."
+            )))
+        }
+        _ => Ok(max_tokens),
     }
 }
 

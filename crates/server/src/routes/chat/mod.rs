@@ -60,9 +60,11 @@ enum Ask {
 impl ChatBody {
     fn validate(self, limits: &Limits) -> Result<(Ask, Option<u32>), AppError> {
         let bad = |m: String| Err(AppError::BadRequest(m));
-        if let Some(n) = self.max_tokens {
-            limits.check_max_tokens("maxTokens", n).map_err(AppError::BadRequest)?;
-        }
+        let max_tokens = self
+            .max_tokens
+            .map(|n| limits.cap_max_tokens("maxTokens", n))
+            .transpose()
+            .map_err(AppError::BadRequest)?;
         if self.conversation_id.is_some() && self.messages.is_some() {
             return bad(
                 "With `conversationId` send only the new `prompt`: the server keeps the history.".into()
@@ -77,7 +79,7 @@ impl ChatBody {
                 Ask::Stored { conversation, prompt }
             }
         };
-        Ok((ask, self.max_tokens))
+        Ok((ask, max_tokens))
     }
 
     fn turns(prompt: Option<String>, messages: Option<Vec<BodyMessage>>) -> Result<Turns, AppError> {
@@ -306,16 +308,18 @@ mod tests {
     }
 
     #[test]
-    fn size_limits_name_their_variable() {
+    fn size_limits_name_their_variable_and_max_tokens_is_capped() {
         let tight = Limits { max_turns: 2, max_prompt_chars: 10, max_tokens: 100, ..limits() };
         let three = r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#;
         assert!(parse_with(three, &tight).unwrap_err().contains("MAX_TURNS"));
         assert!(parse_with(r#"{"prompt":"ééééééééééé"}"#, &tight).unwrap_err().contains("MAX_PROMPT_CHARS"));
         assert!(parse_with(r#"{"prompt":"éééééééééé"}"#, &tight).is_ok(), "characters, not bytes");
-        assert!(
-            parse_with(r#"{"prompt":"a","maxTokens":101}"#, &tight).unwrap_err().contains("MAX_TOKENS_LIMIT")
-        );
-        assert!(parse_with(r#"{"prompt":"a","maxTokens":0}"#, &tight).is_err());
-        assert!(parse_with(r#"{"prompt":"a","maxTokens":100}"#, &tight).is_ok());
+        let max_tokens = |json: &str| {
+            let body = serde_json::from_str::<ChatBody>(json).unwrap();
+            body.validate(&tight).map(|(_, max_tokens)| max_tokens).map_err(|e| e.to_string())
+        };
+        assert_eq!(max_tokens(r#"{"prompt":"a","maxTokens":101}"#), Ok(Some(100)), "capped");
+        assert_eq!(max_tokens(r#"{"prompt":"a","maxTokens":100}"#), Ok(Some(100)));
+        assert!(max_tokens(r#"{"prompt":"a","maxTokens":0}"#).is_err());
     }
 }

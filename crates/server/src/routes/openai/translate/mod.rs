@@ -29,7 +29,7 @@ pub(super) struct Asked {
 }
 
 /// Validates a request within the server's size limits (`MAX_TURNS`, `MAX_PROMPT_CHARS`,
-/// `MAX_TOKENS_LIMIT`, as for `/api/chat`).
+/// `MAX_TOKENS_LIMIT`, as for `/api/chat`; a larger `max_tokens` is capped).
 pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, Invalid> {
     if let Some(n) = body.n.filter(|&n| n != 1) {
         return Err(Invalid::param(
@@ -44,9 +44,9 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
         (None, Some(n)) => Some(("max_tokens", n)),
         (None, None) => None,
     };
-    if let Some((param, n)) = max_tokens {
-        limits.check_max_tokens(param, n).map_err(|message| Invalid::param(param, message))?;
-    }
+    let max_tokens = max_tokens
+        .map(|(param, n)| limits.cap_max_tokens(param, n).map_err(|message| Invalid::param(param, message)))
+        .transpose()?;
     for (param, value, max) in [("temperature", body.temperature, 2.0), ("top_p", body.top_p, 1.0)] {
         if let Some(value) = value
             && !(0.0..=max).contains(&value)
@@ -64,12 +64,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
     };
     let request = ChatRequest {
         system,
-        params: InferenceParams {
-            max_tokens: max_tokens.map(|(_, n)| n),
-            temperature: body.temperature,
-            top_p: body.top_p,
-            top_k: None,
-        },
+        params: InferenceParams { max_tokens, temperature: body.temperature, top_p: body.top_p, top_k: None },
         stop_sequences: stop_sequences.into_iter().filter(|s| !s.is_empty()).collect(),
         tools,
         tool_choice,
@@ -233,11 +228,19 @@ mod tests {
     }
 
     #[test]
+    fn max_tokens_past_the_limit_is_capped() {
+        let user = json!([{ "role": "user", "content": "hi" }]);
+        for field in ["max_tokens", "max_completion_tokens"] {
+            let asked = parse(json!({ "model": "m", "messages": user, field: 64_000 })).unwrap();
+            assert_eq!(asked.request.params.max_tokens, Some(limits().max_tokens), "{field}");
+        }
+    }
+
+    #[test]
     fn requests_this_server_cannot_honour_are_refused_naming_the_field() {
         let user = json!([{ "role": "user", "content": "hi" }]);
         for (body, named) in [
             (json!({ "model": "m", "messages": user, "n": 2 }), "`n`"),
-            (json!({ "model": "m", "messages": user, "max_tokens": 100_000 }), "MAX_TOKENS_LIMIT"),
             (json!({ "model": "m", "messages": user, "max_completion_tokens": 0 }), "max_completion_tokens"),
             (json!({ "model": "m", "messages": [] }), "last message"),
             (json!({ "model": "m", "messages": [{ "role": "assistant", "content": "hi" }] }), "last message"),
