@@ -1,6 +1,8 @@
 //! Streaming detokenization. SmolLM2's tokens are byte-level BPE: an emoji can span three
 //! tokens, so decoding token by token would emit U+FFFD. We map each token to its raw bytes
-//! once, then emit the longest valid UTF-8 prefix as tokens arrive.
+//! once, then emit the longest valid UTF-8 prefix as tokens arrive. An answer cut off (by
+//! `max_tokens`) inside a character ends on its first bytes, which make no character: they are
+//! dropped, as a U+FFFD would show a character the model never wrote.
 
 use std::collections::HashSet;
 
@@ -81,12 +83,6 @@ impl Utf8Stream {
         }
         (!out.is_empty()).then_some(out)
     }
-
-    /// What is left at the end of the answer.
-    pub(crate) fn finish(&mut self) -> Option<String> {
-        let rest = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
-        (!rest.is_empty()).then_some(rest)
-    }
 }
 
 #[cfg(test)]
@@ -110,14 +106,12 @@ mod tests {
         assert_eq!(stream.push(&wave[..1]), None);
         assert_eq!(stream.push(&wave[1..3]), None);
         assert_eq!(stream.push(&[wave[3], b'!']), Some("👋!".into()));
-        assert_eq!(stream.finish(), None);
     }
 
     #[test]
     fn invalid_bytes_become_one_replacement_each_and_the_rest_flows() {
         let mut stream = Utf8Stream::default();
         assert_eq!(stream.push(&[b'a', 0xFF, b'b']), Some("a\u{FFFD}b".into()));
-        assert_eq!(stream.push(&[0xE2, 0x82]), None);
-        assert_eq!(stream.finish(), Some("\u{FFFD}".into()));
+        assert_eq!(stream.push(&[0xE2, 0x82]), None, "the first bytes of a character are held back");
     }
 }

@@ -222,13 +222,10 @@ impl<'a> Generation<'a> {
             next = self.step(next, self.context.len() - 1)?;
         }
         if report.stop != Stop::StopSequence {
-            // The answer's last characters, still held by the decoder or the matcher.
-            let (shown, stopped) = stops.push(text.finish().unwrap_or_default());
-            let rest = if stopped { shown } else { shown + &stops.finish() };
-            self.show(rest);
-            if stopped {
-                report.stop = Stop::StopSequence;
-            }
+            // The characters the matcher held back, in case a stop sequence began with them. (The
+            // decoder holds at most the first bytes of a character the answer was cut off inside:
+            // no character, so nothing to show.)
+            self.show(stops.finish());
         }
         let usage = Usage::new(
             u32::try_from(report.prompt_tokens).unwrap_or(u32::MAX),

@@ -83,6 +83,17 @@ async fn max_tokens_ends_the_answer_with_its_stop_reason() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_off_inside_a_character_shows_no_replacement_character() {
+    // Greedy, this prompt's answer is emoji, several tokens each: 5, 7 and 10 tokens end inside one.
+    for max_tokens in [5, 7, 10] {
+        let (text, done) = answer(shared(), greedy("Reply with 10 emojis only: 🎉🚀🔥", max_tokens)).await;
+
+        assert_eq!(done.stop_reason.as_str(), "max_tokens");
+        assert!(!text.is_empty() && !text.contains('\u{FFFD}'), "{max_tokens} tokens: {text:?}");
+    }
+}
+
+#[tokio::test]
 async fn dropping_the_stream_stops_generation_within_one_token() {
     let model = LocalModel::load(&config(4)).expect("model loads");
     let mut stats = model.stats();
