@@ -89,6 +89,7 @@ fn store_message(e: &StoreError) -> String {
             }
         ),
         StoreError::BadCursor => "`before` is not a cursor this server handed out.".into(),
+        StoreError::AnswerRunning => AppError::AnswerRunning.to_string(),
         StoreError::Database(_) => "The conversation database is unavailable. Try again in a moment.".into(),
     }
 }
@@ -109,7 +110,7 @@ impl AppError {
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ConversationsRefused => StatusCode::FORBIDDEN,
-            Self::AnswerRunning => StatusCode::CONFLICT,
+            Self::AnswerRunning | Self::Store(StoreError::AnswerRunning) => StatusCode::CONFLICT,
             Self::TooManyAnswers => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Full { .. }) => StatusCode::CONFLICT,
@@ -142,7 +143,7 @@ impl AppError {
             Self::RateLimited(_) => "rate_limited",
             Self::Busy => "overloaded",
             Self::ConversationsRefused => "conversations_disabled",
-            Self::AnswerRunning => "answer_in_progress",
+            Self::AnswerRunning | Self::Store(StoreError::AnswerRunning) => "answer_in_progress",
             Self::TooManyAnswers => "too_many_answers",
             Self::StopNotDelivered => "stop_unavailable",
             Self::Store(StoreError::NotFound) => "not_found",

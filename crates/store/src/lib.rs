@@ -199,6 +199,10 @@ pub enum StoreError {
     /// A `before` cursor that this store did not hand out.
     #[error("invalid cursor")]
     BadCursor,
+    /// Another replica is writing an answer in the conversation (its lease holds): a turn that
+    /// starts one waits for it to end, as on one replica.
+    #[error("an answer is running in the conversation")]
+    AnswerRunning,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }

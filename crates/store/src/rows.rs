@@ -64,6 +64,10 @@ pub(crate) struct MessageRow {
     stop_reason: Option<String>,
     error_code: Option<String>,
     created_at: Timestamp,
+    /// For a `streaming` answer: the replica writing it.
+    writer: Option<Uuid>,
+    /// For a `streaming` answer: until when its writer's lease holds, if it has one on record.
+    lease_until: Option<Timestamp>,
 }
 
 impl<'r, R: Row> FromRow<'r, R> for MessageRow
@@ -88,6 +92,8 @@ where
             stop_reason: row.try_get("stop_reason")?,
             error_code: row.try_get("error_code")?,
             created_at: row.try_get("created_at")?,
+            writer: row.try_get("writer")?,
+            lease_until: row.try_get("lease_until")?,
         })
     }
 }
@@ -135,6 +141,48 @@ where
 
 pub(crate) fn messages(rows: Vec<MessageRow>) -> Result<Vec<StoredMessage>, sqlx::Error> {
     rows.into_iter().map(StoredMessage::try_from).collect()
+}
+
+/// A conversation's messages as a turn reads them, with what it needs to know of an answer
+/// still being written at their end.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    pub(crate) messages: Vec<StoredMessage>,
+    /// The last message's writer, when it is a `streaming` answer.
+    pub(crate) writer: Option<Writer>,
+}
+
+impl History {
+    /// Adds the next message, in order.
+    pub(crate) fn push(&mut self, row: MessageRow) -> Result<(), sqlx::Error> {
+        self.writer = row.writer.map(|replica| Writer { replica, lease_until: row.lease_until });
+        self.messages.push(row.try_into()?);
+        Ok(())
+    }
+
+    pub(crate) fn read(rows: Vec<MessageRow>) -> Result<Self, sqlx::Error> {
+        let mut history = Self::default();
+        for row in rows {
+            history.push(row)?;
+        }
+        Ok(history)
+    }
+}
+
+/// The replica writing a `streaming` answer, and until when its lease holds (none when it has
+/// no lease on record: it never took one, or it expired and was forgotten).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Writer {
+    pub(crate) replica: Uuid,
+    pub(crate) lease_until: Option<Timestamp>,
+}
+
+impl Writer {
+    /// Whether this is a replica other than `replica` whose lease still holds at `clock`: its
+    /// answer runs there.
+    pub(crate) fn live_elsewhere(self, replica: Uuid, clock: Timestamp) -> bool {
+        self.replica != replica && self.lease_until.is_some_and(|until| until > clock)
+    }
 }
 
 /// The `role` column's text.

@@ -183,6 +183,44 @@ async fn stop_sent_to_another_replica_stops_the_answer_where_it_runs() {
 }
 
 #[tokio::test]
+async fn a_second_answer_in_a_conversation_is_refused_on_another_replica_too() {
+    let postgres = Postgres::shared();
+    let database_url = postgres.database("replicas_one_answer");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    // No Redis: the store alone keeps one answer per conversation.
+    let vars = [("DATABASE_URL", database_url.as_str())];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let id = new_conversation(&http, &a).await;
+    let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=100]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 3).await;
+
+    let refused = http
+        .post(b.url("/api/chat"))
+        .json(&json!({ "conversationId": id, "prompt": "and another thing" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "answer_in_progress", "{body}");
+    client.read(&mut on_a, usize::MAX).await;
+    assert_eq!(settled_answer(&http, &b, &id).await["status"], "complete");
+    let conversation: Value =
+        http.get(b.url(&format!("/api/conversations/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(conversation["messages"].as_array().unwrap().len(), 2, "{conversation}");
+    // Once it ended, B takes the next turn.
+    let mut on_b = start_answer(&http, &b, &id, "and another thing").await;
+    let mut next = Client::default();
+    next.read(&mut on_b, usize::MAX).await;
+    assert_eq!(next.terminal.map(|(event, _)| event), Some("done".into()));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn a_server_that_cannot_reach_redis_at_start_up_exits_naming_redis_url() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let nothing_there = format!("redis://127.0.0.1:{}", free_port());

@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{
-    Request, Turn, Turns,
+    Request, Turn, Turns, lease_clock,
     plan::{Plan, plan},
 };
 use crate::{
-    StoreError, StoredMessage,
+    StoreError,
     backend::{Pools, with_writer},
     group_commit::{Waiting, fail_all, one_by_one, retry_alone},
-    rows::{ConversationMessageRow, role_text},
+    rows::{ConversationMessageRow, History, role_text},
     sql,
     timestamp::Timestamp,
 };
@@ -36,7 +36,8 @@ enum Attempt {
     /// Committed: each turn's outcome, in the batch's order.
     Written(Vec<Outcome>),
     /// Rolled back, because these turns (by position) would take their conversations past the
-    /// limit. Their conversations were touched already, and a refused turn must change nothing,
+    /// limit, or start an answer where another replica's runs. Their conversations were touched
+    /// already, and a refused turn must change nothing,
     /// so the rest are written again without them: rare, where a second update of the
     /// conversations after the reads would cost every batch a statement.
     Refused(Refusals),
@@ -101,8 +102,8 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             touch = touch.bind(id).bind(owner).bind(model).bind(title);
         }
         // The conversations found, each with its history, read next.
-        let mut histories: HashMap<Uuid, Vec<StoredMessage>> =
-            touch.fetch_all(&mut *tx).await?.into_iter().map(|id| (id, Vec::new())).collect();
+        let mut histories: HashMap<Uuid, History> =
+            touch.fetch_all(&mut *tx).await?.into_iter().map(|id| (id, History::default())).collect();
         if !histories.is_empty() {
             let rows = histories.len().next_power_of_two();
             let mut select = sqlx::query_as(sql::messages_of(dialect, rows));
@@ -112,12 +113,13 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             let messages: Vec<ConversationMessageRow> = select.fetch_all(&mut *tx).await?;
             for row in messages {
                 if let Some(history) = histories.get_mut(&row.conversation_id) {
-                    history.push(row.message.try_into()?);
+                    history.push(row.message)?;
                 }
             }
         }
 
-        let plans = match plan_all(requests, histories, limit, now) {
+        let clock = lease_clock(pools, histories.values(), now).await?;
+        let plans = match plan_all(requests, histories, limit, now, clock) {
             Ok(plans) => plans,
             // Dropping the transaction rolls it back.
             Err(refused) => return Ok(Attempt::Refused(refused)),
@@ -168,30 +170,31 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
 }
 
 /// Each turn's plan on its conversation's history (a conversation the touch did not find is
-/// [`StoreError::NotFound`]), or, when any turn would take its conversation past the message
-/// limit, those turns by position.
+/// [`StoreError::NotFound`]), or, when any turn is refused in a conversation the touch changed
+/// (past the message limit, or an answer running there), those turns by position.
 fn plan_all<'r>(
     requests: &[&'r Request],
-    mut histories: HashMap<Uuid, Vec<StoredMessage>>,
+    mut histories: HashMap<Uuid, History>,
     limit: u64,
     now: Timestamp,
+    clock: Timestamp,
 ) -> Result<Vec<Planned<'r>>, Refusals> {
     let plans: Vec<_> = requests
         .iter()
         .map(|request| match histories.remove(&request.conversation) {
-            Some(history) => plan(request, history, limit, now),
+            Some(history) => plan(request, history, limit, now, clock),
             None => Err(StoreError::NotFound),
         })
         .collect();
-    if !plans.iter().any(|plan| matches!(plan, Err(StoreError::Full { .. }))) {
+    let touched_in_vain =
+        |plan: &Planned<'_>| matches!(plan, Err(StoreError::Full { .. } | StoreError::AnswerRunning));
+    if !plans.iter().any(touched_in_vain) {
         return Ok(plans);
     }
     Err(plans
         .into_iter()
         .enumerate()
-        .filter_map(|(position, plan)| match plan {
-            Err(full @ StoreError::Full { .. }) => Some((position, full)),
-            _ => None,
-        })
+        .filter(|(_, plan)| touched_in_vain(plan))
+        .filter_map(|(position, plan)| plan.err().map(|refusal| (position, refusal)))
         .collect())
 }

@@ -8,6 +8,10 @@
 //! reads, on reload and to the model, as one question and one answer, never the question twice.
 //! An answer that said anything stays, and the question asked again follows it.
 //!
+//! One answer runs in a conversation at a time. Each replica keeps to that for its own answers
+//! in memory; a turn also reads whether its conversation ends in another replica's answer whose
+//! lease still holds, and then starts none ([`StoreError::AnswerRunning`]).
+//!
 //! Turns are written in batches ([`group_commit`](crate::group_commit)): the turns waiting when
 //! the writer frees up go into one transaction whose statements each cover the whole batch
 //! ([`batch`]), so a burst of turns costs the writer a few statements per batch rather than five
@@ -26,7 +30,8 @@ use crate::{
     Owner, ReplicaId, StoreError, StoredMessage,
     backend::{Pools, with_writer},
     group_commit::{Batch, Queue, Waiting},
-    rows, sql,
+    rows::{self, History},
+    sql,
     store::{SqlStore, boxed},
     timestamp::Timestamp,
     title,
@@ -139,10 +144,11 @@ async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, Sto
         if found == 0 {
             return Err(StoreError::NotFound);
         }
-        let history = rows::messages(
+        let history = History::read(
             sqlx::query_as(sql::MESSAGES).bind(request.conversation).fetch_all(&mut *tx).await?,
         )?;
-        let plan = plan(request, history, limit, now)?;
+        let clock = lease_clock(pools, [&history], now).await?;
+        let plan = plan(request, history, limit, now, clock)?;
         if let Some(empty) = plan.replaces {
             sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
         }
@@ -163,4 +169,16 @@ async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, Sto
         plan.history
     });
     Ok((history, request.answer_id()))
+}
+
+/// The clock to read the leases of `histories`' running answers by: the process's `now` on
+/// SQLite, the server's clock on PostgreSQL ([`Pools::clock`]), asked only when an answer runs
+/// under a lease, which is rare.
+async fn lease_clock(
+    pools: &Pools,
+    histories: impl IntoIterator<Item = &History>,
+    now: Timestamp,
+) -> Result<Timestamp, sqlx::Error> {
+    let leased = histories.into_iter().any(|h| h.writer.is_some_and(|writer| writer.lease_until.is_some()));
+    if leased { pools.clock().await } else { Ok(now) }
 }

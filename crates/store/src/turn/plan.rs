@@ -7,7 +7,7 @@ use streambed_core::Role;
 use uuid::Uuid;
 
 use super::Request;
-use crate::{MessageStatus, StoreError, StoredMessage, timestamp::Timestamp};
+use crate::{MessageStatus, StoreError, StoredMessage, rows::History, timestamp::Timestamp};
 
 /// A turn's writes, once its conversation's history is known.
 #[derive(Debug)]
@@ -34,13 +34,22 @@ pub(super) struct NewMessage<'a> {
 }
 
 /// Plans `request` on its conversation's `history` (oldest first), as of `now`: the turn's
-/// rows, or [`StoreError::Full`] when they would take the conversation past `limit` messages.
+/// rows; [`StoreError::Full`] when they would take the conversation past `limit` messages;
+/// [`StoreError::AnswerRunning`] when it starts an answer while another replica's still runs
+/// there (its lease holds at `clock`, the leases' clock).
 pub(super) fn plan(
     request: &Request,
-    mut history: Vec<StoredMessage>,
+    history: History,
     limit: u64,
     now: Timestamp,
+    clock: Timestamp,
 ) -> Result<Plan<'_>, StoreError> {
+    if let Some((_, replica)) = request.answer
+        && history.writer.is_some_and(|writer| writer.live_elsewhere(replica.0, clock))
+    {
+        return Err(StoreError::AnswerRunning);
+    }
+    let mut history = history.messages;
     // Only a question that starts an answer can be a retry: one stored without
     // (`add_user_message`) is always stored.
     let retry = if request.answer.is_some() { retried(&history, &request.content) } else { Retry::Not };
@@ -125,7 +134,7 @@ fn limit_len(limit: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ReplicaId;
+    use crate::{ReplicaId, rows::Writer};
 
     fn request(content: &str, answer: bool) -> Request {
         Request {
@@ -138,12 +147,46 @@ mod tests {
         }
     }
 
+    fn history(messages: Vec<StoredMessage>) -> History {
+        History { messages, writer: None }
+    }
+
+    #[test]
+    fn a_turn_waits_for_another_replicas_live_answer_and_not_for_a_dead_one() {
+        let now = Timestamp::now();
+        let later = now.plus(Duration::from_secs(10));
+        let running = |replica: Uuid, lease_until: Option<Timestamp>| History {
+            messages: vec![
+                StoredMessage::new(Role::User, "one", now.0),
+                StoredMessage {
+                    status: MessageStatus::Streaming,
+                    ..StoredMessage::new(Role::Assistant, "On", now.0)
+                },
+            ],
+            writer: Some(Writer { replica, lease_until }),
+        };
+        let (asking, storing) = (request("two", true), request("two", false));
+        let ours = asking.answer.unwrap().1.0;
+        let other = Uuid::now_v7();
+
+        let live_elsewhere = plan(&asking, running(other, Some(later)), 10, now, now);
+        let expired = plan(&asking, running(other, Some(now)), 10, now, now);
+        let forgotten = plan(&asking, running(other, None), 10, now, now);
+        let our_own = plan(&asking, running(ours, Some(later)), 10, now, now);
+        let without_answer = plan(&storing, running(other, Some(later)), 10, now, now);
+
+        assert!(matches!(live_elsewhere, Err(StoreError::AnswerRunning)), "{live_elsewhere:?}");
+        assert!(expired.is_ok() && forgotten.is_ok(), "a replica whose lease ran out has died");
+        assert!(our_own.is_ok(), "this replica knows its own answers without the store");
+        assert!(without_answer.is_ok(), "a question stored without an answer starts none");
+    }
+
     #[test]
     fn a_new_question_and_its_answer_are_planned_in_order() {
         let request = request("Hi", true);
         let now = Timestamp::now();
 
-        let plan = plan(&request, Vec::new(), 2, now).unwrap();
+        let plan = plan(&request, History::default(), 2, now, now).unwrap();
 
         let [question, answer] = plan.rows.as_slice() else { panic!("{:?}", plan.rows) };
         assert_eq!((question.role, question.content), (Role::User, "Hi"));
@@ -164,7 +207,7 @@ mod tests {
         let empty =
             StoredMessage { status: MessageStatus::Error, ..StoredMessage::new(Role::Assistant, "", now.0) };
 
-        let plan = plan(&request, vec![question.clone(), empty.clone()], 2, now).unwrap();
+        let plan = plan(&request, history(vec![question.clone(), empty.clone()]), 2, now, now).unwrap();
 
         assert_eq!(plan.replaces, Some(empty.id));
         assert_eq!(plan.history, [question]);
@@ -174,11 +217,11 @@ mod tests {
     #[test]
     fn a_turn_past_the_limit_is_full() {
         let now = Timestamp::now();
-        let history = vec![StoredMessage::new(Role::User, "one", now.0)];
+        let messages = vec![StoredMessage::new(Role::User, "one", now.0)];
         let (with_answer, without) = (request("two", true), request("two", false));
 
-        let refused = plan(&with_answer, history.clone(), 2, now);
-        let stored = plan(&without, history, 2, now);
+        let refused = plan(&with_answer, self::history(messages.clone()), 2, now, now);
+        let stored = plan(&without, self::history(messages), 2, now, now);
 
         assert!(matches!(refused, Err(StoreError::Full { what: "messages", limit: 2 })), "{refused:?}");
         assert!(stored.is_ok(), "a question alone still fits");

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use streambed_store::{Append, ConversationStore, MessageStatus, ReplicaId};
+use futures_util::future::join_all;
+use streambed_store::{Append, ConversationStore, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
@@ -73,6 +74,47 @@ pub(crate) async fn an_answer_without_a_lease_is_interrupted(db: TestDb) {
     assert_eq!(swept, 1);
     assert_eq!(last_message(&*store, &alice, conversation).await.status, MessageStatus::Interrupted);
     assert_eq!(last_message(&*store, &alice, sweepers_own).await.status, MessageStatus::Streaming);
+}
+
+/// One answer runs in a conversation at a time, across replicas: a turn that would start a
+/// second while another replica's still runs under its lease is refused and changes nothing
+/// (alone, or in a batch with turns of other conversations); once that answer ends, or its
+/// replica's lease runs out (it died), the turn is taken.
+pub(crate) async fn a_turn_waits_while_another_replicas_answer_runs_in_its_conversation(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let (a, b, dying) = (ReplicaId::new(), ReplicaId::new(), ReplicaId::new());
+    for replica in [a, b, dying] {
+        store.heartbeat(replica, LONG).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(store.create(&alice, None).await.unwrap().id);
+    }
+    let [busy, other, abandoned] = ids[..] else { unreachable!() };
+    let (_, running) = store.begin_turn(&alice, busy, "First", "m", a).await.unwrap();
+    store.begin_turn(&alice, abandoned, "First", "m", dying).await.unwrap();
+    let before = store.get(&alice, busy).await.unwrap();
+
+    let alone = store.begin_turn(&alice, busy, "Second", "other-model", b).await;
+    let together =
+        join_all([busy, other].map(|id| store.begin_turn(&alice, id, "Second", "other-model", b))).await;
+    let on_a = store.begin_turn(&alice, busy, "Second", "m", a).await;
+
+    assert!(matches!(alone, Err(StoreError::AnswerRunning)), "{alone:?}");
+    assert!(matches!(together[0], Err(StoreError::AnswerRunning)), "{:?}", together[0]);
+    assert!(together[1].is_ok(), "the other conversation's turn is stored: {:?}", together[1]);
+    assert!(on_a.is_ok(), "a replica keeps to one answer per conversation itself, in memory");
+    let after = store.get(&alice, busy).await.unwrap();
+    assert_eq!(after.messages.len(), before.messages.len() + 2, "only A's own turn was added");
+    assert_eq!(after.conversation.model.as_deref(), Some("m"), "the refused turns did not set theirs");
+
+    store.finish_answer(running, "One.", "", finish(MessageStatus::Complete)).await.unwrap();
+    // The dying replica's last renewal: then its lease runs out.
+    store.heartbeat(dying, Duration::from_millis(200)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert!(store.begin_turn(&alice, abandoned, "Again", "m", b).await.is_ok(), "its replica died");
 }
 
 /// Sweeps as `replica` until a sweep interrupts something: the lease's 200 ms, then however

@@ -68,5 +68,6 @@ behaviours! {
     leases::a_sweep_never_interrupts_the_sweepers_own_answers,
     leases::an_expired_lease_lets_another_replica_interrupt,
     leases::an_answer_without_a_lease_is_interrupted,
+    leases::a_turn_waits_while_another_replicas_answer_runs_in_its_conversation,
     opening::reopening_keeps_the_data,
 }
