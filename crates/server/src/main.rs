@@ -1,18 +1,45 @@
 //! `streambed`: the chat API and UI server. Configuration is the environment (see `.env.example`).
-//! `streambed healthcheck` asks a running server on `PORT` for `/api/health`: the container
-//! health check, for images that have no shell or curl.
+//! `streambed healthcheck` asks a running server on `HOST`/`PORT` for `/api/health`: the
+//! container health check, for images that have no shell or curl.
 
-use std::time::Duration;
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::Duration,
+};
 
 use anyhow::Context;
 use streambed_server::{Config, Conversations, Shutdown, models};
 use tracing_subscriber::EnvFilter;
 
+const USAGE: &str = "\
+streambed: the Streambed chat API and UI server.
+
+Usage:
+  streambed              serve, configured by the environment and a .env file (see .env.example)
+  streambed healthcheck  ask the server at HOST and PORT for /api/health; exits 0 when healthy
+  streambed --help       this text
+  streambed --version    the version
+";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dotenv = dotenvy::dotenv();
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return healthcheck().await;
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("healthcheck") => return healthcheck().await,
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+        Some("-V" | "--version") => {
+            println!("streambed {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        // Never a server started by mistake, on a flag it does not know.
+        Some(other) => {
+            eprint!("streambed: unknown argument `{other}`\n\n{USAGE}");
+            std::process::exit(2);
+        }
     }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
@@ -92,9 +119,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `GET /api/health` of the server this environment configures: at `HOST` (its loopback when it
+/// listens on every address) and `PORT`.
 async fn healthcheck() -> anyhow::Result<()> {
-    let port = std::env::var("PORT").ok().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| "4000".into());
-    let url = format!("http://127.0.0.1:{}/api/health", port.trim());
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let port: u16 = var("PORT").map_or(Ok(4000), |p| p.parse()).context("PORT")?;
+    let host: IpAddr = var("HOST").map_or(Ok(Ipv4Addr::LOCALHOST.into()), |h| h.parse()).context("HOST")?;
+    let host = match host {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+        other => other,
+    };
+    let url = format!("http://{}/api/health", SocketAddr::new(host, port));
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
     let response = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
     anyhow::ensure!(response.status().is_success(), "GET {url} answered {}", response.status());

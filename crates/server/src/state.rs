@@ -73,8 +73,17 @@ impl Conversations {
             None => None,
         };
         let conversations = Self { redis, ..Self::new(store, config) };
-        // Leased before the first answer starts; answers a crash left behind are found now.
-        conversations.renew().await;
+        // Leased before the first answer starts. The lease is the first write: a database that
+        // opens and migrates but takes no writes (a read-only SQLite file, a PostgreSQL user
+        // without write rights) would otherwise refuse every conversation while the server
+        // looked healthy.
+        conversations.store.heartbeat(conversations.replica, conversations.lease).await.context(
+            "DATABASE_URL: the conversation database takes no writes; check that the user the server \
+             runs as may write the file, its folder and its -wal and -shm files (SQLite), or the tables \
+             (PostgreSQL)",
+        )?;
+        // Answers a crash left behind are found now.
+        conversations.sweep().await;
         Ok(conversations)
     }
 
@@ -124,6 +133,11 @@ impl Conversations {
         if let Err(e) = self.store.heartbeat(self.replica, self.lease).await {
             tracing::warn!(error = %e, "cannot renew the lease on running answers");
         }
+        self.sweep().await;
+    }
+
+    /// Marks `interrupted` the answers of processes that stopped renewing their lease.
+    async fn sweep(&self) {
         match self.store.sweep_interrupted(self.replica).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(answers = n, "marked answers of a stopped server as interrupted"),

@@ -109,7 +109,8 @@ impl Pools {
             Ok(Self::Sqlite { read, write })
         } else {
             Err(sqlx::Error::Configuration(
-                "expected a URL starting with sqlite: (a file) or postgres:// (a server)".into(),
+                "expected a URL starting with sqlite: (a file) or postgres:// or postgresql:// (a server)"
+                    .into(),
             ))
         }
     }
@@ -153,6 +154,14 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
             .connect_with(options)
             .await?;
         return Ok((pool.clone(), pool));
+    }
+    if options.get_filename().as_os_str().is_empty() {
+        // SQLite would give each connection a private temporary database of its own: the
+        // migrations would reach the writer's alone.
+        return Err(sqlx::Error::Configuration(
+            "the URL names no file: sqlite:data/streambed.db for a file, sqlite::memory: to keep nothing"
+                .into(),
+        ));
     }
     if let Some(folder) = options.get_filename().parent().filter(|folder| !folder.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)?;

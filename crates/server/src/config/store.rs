@@ -32,12 +32,13 @@ pub struct StoreConfig {
 }
 
 pub(super) fn read(vars: &Vars) -> Result<StoreConfig, ConfigError> {
-    let database_url = vars.string("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let database_url =
+        vars.string("DATABASE_URL").map_or(DEFAULT_DATABASE_URL.to_owned(), |url| url.trim().to_owned());
     if !["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| database_url.starts_with(scheme)) {
         // The URL may carry a password: name the variable, not the value.
         return Err(ConfigError::new(
             "DATABASE_URL",
-            "must start with sqlite: (e.g. sqlite:data/streambed.db) or postgres://".into(),
+            "must start with sqlite: (e.g. sqlite:data/streambed.db) or postgres:// (postgresql://)".into(),
         ));
     }
     Ok(StoreConfig {

@@ -192,6 +192,47 @@ async fn the_healthcheck_subcommand_reports_whether_the_server_answers() {
 }
 
 #[tokio::test]
+async fn the_healthcheck_asks_the_address_the_server_listens_on() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    // IPv6 loopback only: 127.0.0.1 would find nothing there.
+    let (mut child, url, _) = start(&emulator, &[("HOST", "::1")]);
+    let port = url.rsplit(':').next().unwrap().to_owned();
+
+    let check = Command::new(env!("CARGO_BIN_EXE_streambed"))
+        .arg("healthcheck")
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .envs([("HOST", "::1"), ("PORT", port.as_str())])
+        .output()
+        .unwrap();
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+#[test]
+fn help_and_version_print_and_exit_and_an_unknown_argument_starts_nothing() {
+    let run = |arg: &str| {
+        Command::new(env!("CARGO_BIN_EXE_streambed"))
+            .arg(arg)
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("PORT", "1")
+            .output()
+            .unwrap()
+    };
+
+    let (help, version, unknown) = (run("--help"), run("--version"), run("--port=80"));
+
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("healthcheck"));
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("streambed "));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown argument `--port=80`"));
+}
+
+#[tokio::test]
 async fn listening_beyond_loopback_without_auth_warns_loudly() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let (mut child, _, log) = start(&emulator, &[("HOST", "0.0.0.0")]);

@@ -10,7 +10,7 @@ use streambed_emulator::Emulator;
 use streambed_testkit::{Postgres, scratch_dir};
 
 use crate::{
-    binary::{start, terminate},
+    binary::{command, start, terminate},
     helpers::read_frames,
 };
 
@@ -88,6 +88,45 @@ async fn a_conversation_survives_a_restart_on_a_sqlite_file() {
     let dir = scratch_dir("stored");
     a_conversation_survives_a_restart(&format!("sqlite:{}", dir.path().join("data/streambed.db").display()))
         .await;
+}
+
+/// A database that opens and migrates but takes no writes (here a SQLite file opened read-only;
+/// a file the server's user may not write is the same, but the tests run as root) must stop the
+/// server at start-up, not leave it answering every conversation with 503 while it looks healthy.
+#[tokio::test]
+async fn a_database_that_takes_no_writes_stops_the_server_at_start_up_naming_database_url() {
+    let dir = scratch_dir("stored");
+    let file = dir.path().join("streambed.db");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (first, _, _) = start(&emulator, &[("DATABASE_URL", &format!("sqlite:{}", file.display()))]);
+    terminate(&first);
+    tokio::task::spawn_blocking(move || {
+        let mut first = first;
+        first.wait()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let read_only = format!("sqlite:{}?mode=ro", file.display());
+
+    let mut server = command(&emulator, &[("DATABASE_URL", read_only.as_str())])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            server.kill().unwrap();
+            panic!("the server kept running on a database that takes no writes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let output = server.wait_with_output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not serve without a database it can write");
+    assert!(stderr.contains("DATABASE_URL") && stderr.contains("takes no writes"), "{stderr}");
 }
 
 #[tokio::test]

@@ -64,8 +64,9 @@ async fn an_unwritable_sqlite_path_is_an_error() {
 }
 
 #[tokio::test]
-async fn an_unknown_url_is_an_error() {
-    for url in ["mysql://localhost/streambed", "data/streambed.db", ""] {
+async fn an_unknown_url_or_a_sqlite_url_without_a_file_is_an_error() {
+    // `sqlite:` alone would give each connection a temporary database of its own.
+    for url in ["mysql://localhost/streambed", "data/streambed.db", "", "sqlite:", "sqlite://"] {
         let opened = open(url, ROOMY).await;
 
         assert!(
