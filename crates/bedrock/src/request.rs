@@ -56,6 +56,9 @@ pub(crate) struct Parts {
     pub performance: Option<PerformanceConfiguration>,
 }
 
+/// The user turn put before a conversation that opens with the assistant.
+const OPENING: &str = "(The conversation begins.)";
+
 /// Anthropic allows four cache points: after the system prompt and after the last two user
 /// turns, so the previous turn's prefix is read while the newest one is written.
 const CACHED_USER_TURNS: usize = 2;
@@ -83,6 +86,12 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     }
     let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
     let mut messages = request.messages.iter().map(content::message).collect::<Result<Vec<_>, _>>()?;
+    if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
+        // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
+        // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
+        // before the first question): a user turn that says only that goes before it.
+        messages.insert(0, content::message(&streambed_core::Message::user(OPENING))?);
+    }
     let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
     if target.prompt_cache {
         add_cache_points(&mut messages, system.as_mut())?;
@@ -240,6 +249,19 @@ mod tests {
         assert_eq!(choice(&request), None, "no tool blocks: no toolConfig at all");
         request.messages = used_tool();
         assert_eq!(choice(&request), Some(None), "tool blocks: the tools, without a choice");
+    }
+
+    #[test]
+    fn a_conversation_that_opens_with_the_assistant_gets_a_user_turn_before_it() {
+        let greeting =
+            Turn { role: Role::Assistant, content: vec![Content::Text("Hi! How can I help?".into())] };
+        let request = ChatRequest::new(vec![greeting, Turn::user("hello")]);
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        let roles: Vec<_> = parts.messages.iter().map(|m| m.role().as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user"]);
+        assert_eq!(parts.messages[0].content(), [ContentBlock::Text(OPENING.into())]);
     }
 
     #[test]

@@ -223,6 +223,27 @@ async fn a_tool_that_printed_nothing_and_a_tool_without_a_description_reach_bedr
     assert_eq!(result, "(no output)", "{sent}");
 }
 
+/// A chat UI's greeting shown before the first question: OpenAI takes it, Bedrock does not.
+#[tokio::test]
+async fn a_conversation_that_opens_with_the_assistants_greeting_is_answered() {
+    let app = spawn_app().await;
+    let body = json!({
+        "model": MODEL,
+        "messages": [
+            { "role": "system", "content": "Be brief." },
+            { "role": "assistant", "content": "Hi! How can I help?" },
+            { "role": "user", "content": "hello" },
+        ],
+    });
+
+    let response = app.completions(body).await;
+
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let sent = &app.emulator.recorder.requests()[0].body;
+    let roles: Vec<_> = sent["messages"].as_array().unwrap().iter().map(|m| m["role"].clone()).collect();
+    assert_eq!(roles, [json!("user"), json!("assistant"), json!("user")], "{sent}");
+}
+
 #[tokio::test]
 async fn a_non_streamed_tool_call_round_trip() {
     let app = spawn_app().await;
