@@ -10,6 +10,7 @@ import unittest
 import uuid
 
 import anthropic
+import pydantic
 
 from common import EMBEDDED, HAIKU, KEY, SONNET_45, URL, emulated_text, emulator_records, user
 
@@ -158,6 +159,22 @@ class Thinking(unittest.TestCase):
         self.assertTrue(final.content[0].thinking)
         self.assertTrue(final.content[0].signature)
         self.assertTrue(any(block.type == "text" and block.text for block in final.content))
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+
+
+class StructuredOutput(unittest.TestCase):
+    def test_parse_with_a_pydantic_model_gets_an_instance_of_it(self):
+        message = client().messages.parse(
+            model=SONNET_45, max_tokens=256, messages=user("A big city, as JSON?"), output_format=City
+        )
+
+        self.assertIsInstance(message.parsed_output, City)
+        sent = emulator_records()[-1]["body"]["outputConfig"]["textFormat"]
+        self.assertEqual(json.loads(sent["structure"]["jsonSchema"]["schema"])["required"], ["name", "population"])
 
 
 class Errors(unittest.TestCase):

@@ -10,6 +10,7 @@ import unittest
 import uuid
 
 import openai
+import pydantic
 
 from common import EMBEDDED, HAIKU, KEY, SONNET_45, URL, emulated_text, emulator_records, user
 
@@ -179,6 +180,51 @@ class Tools(unittest.TestCase):
         )
 
         self.assertEqual(asked.choices[0].message.tool_calls[0].function.name, "get_weather")
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+
+
+class StructuredOutput(unittest.TestCase):
+    def test_parse_with_a_pydantic_model_gets_an_instance_of_it(self):
+        completion = client().chat.completions.parse(
+            model=SONNET_45, messages=user("A big city, as JSON?"), response_format=City
+        )
+
+        self.assertIsInstance(completion.choices[0].message.parsed, City)
+        sent = emulator_records()[-1]["body"]["outputConfig"]["textFormat"]
+        self.assertEqual(sent["type"], "json_schema")
+        schema = json.loads(sent["structure"]["jsonSchema"]["schema"])
+        self.assertEqual(schema["required"], ["name", "population"])
+
+    def test_a_streamed_json_schema_answer_is_json_of_the_schema(self):
+        schema = City.model_json_schema()
+        chunks = list(
+            client().chat.completions.create(
+                model=SONNET_45,
+                messages=user("A big city, streamed?"),
+                response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+                stream=True,
+            )
+        )
+
+        City.model_validate_json(streamed_text(chunks))
+
+    def test_json_object_is_refused_saying_what_to_send(self):
+        with self.assertRaises(openai.BadRequestError) as refused:
+            client().chat.completions.create(
+                model=HAIKU, messages=user("hi"), response_format={"type": "json_object"}
+            )
+
+        self.assertIn("json_schema", refused.exception.message)
+
+    def test_the_embedded_model_refuses_a_schema_it_cannot_follow(self):
+        with self.assertRaises(openai.BadRequestError) as refused:
+            client().chat.completions.parse(model=EMBEDDED, messages=user("A city?"), response_format=City)
+
+        self.assertIn("structured output", refused.exception.message)
 
 
 class Errors(unittest.TestCase):

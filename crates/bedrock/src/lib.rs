@@ -69,6 +69,7 @@ macro_rules! with_parts {
             .set_additional_model_request_fields(parts.additional)
             .set_service_tier(parts.service_tier)
             .set_performance_config(parts.performance)
+            .set_output_config(parts.output)
     }};
 }
 

@@ -1,14 +1,15 @@
 //! Our request in the SDK's types, built once per request so the Converse fallback reuses it.
 
 use aws_sdk_bedrockruntime::types::{
-    AnyToolChoice, CachePointBlock, CachePointType, ContentBlock, InferenceConfiguration, Message,
+    AnyToolChoice, CachePointBlock, CachePointType, ContentBlock, InferenceConfiguration,
+    JsonSchemaDefinition, Message, OutputConfig, OutputFormat, OutputFormatStructure, OutputFormatType,
     PerformanceConfigLatency, PerformanceConfiguration, ServiceTierType, SpecificToolChoice,
     SystemContentBlock, Tool, ToolChoice as SdkToolChoice, ToolConfiguration, ToolInputSchema,
     ToolSpecification,
 };
 use aws_smithy_types::Document;
 use serde_json::json;
-use streambed_core::{ChatRequest, ErrorKind, ProviderError, Role, ToolChoice};
+use streambed_core::{ChatRequest, ErrorKind, OutputSchema, ProviderError, Role, ToolChoice};
 
 use crate::{
     config::{Latency, ServiceTier},
@@ -54,6 +55,8 @@ pub(crate) struct Parts {
     pub additional: Option<Document>,
     pub service_tier: Option<aws_sdk_bedrockruntime::types::ServiceTier>,
     pub performance: Option<PerformanceConfiguration>,
+    /// Structured output: the schema the answer's text follows.
+    pub output: Option<OutputConfig>,
 }
 
 /// The user turn put before a conversation that opens with the assistant.
@@ -134,7 +137,26 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
         additional: plan.additional.as_ref().map(to_document),
         service_tier,
         performance,
+        output: request.output_schema.as_ref().map(output_config).transpose()?,
     })
+}
+
+/// `outputConfig.textFormat`: Converse's structured output, which takes the schema as JSON text.
+fn output_config(output: &OutputSchema) -> Result<OutputConfig, ProviderError> {
+    let schema = built(
+        JsonSchemaDefinition::builder()
+            .schema(output.schema.to_string())
+            .set_name(output.name.clone())
+            .set_description(output.description.clone())
+            .build(),
+    )?;
+    let format = built(
+        OutputFormat::builder()
+            .r#type(OutputFormatType::JsonSchema)
+            .structure(OutputFormatStructure::JsonSchema(schema))
+            .build(),
+    )?;
+    Ok(OutputConfig::builder().text_format(format).build())
 }
 
 /// A cache point after the system prompt and after each of the last user turns. A prefix

@@ -170,6 +170,15 @@ pub enum ToolChoice {
     None,
 }
 
+/// A JSON Schema the answer's text must follow (structured output): the answer is then one
+/// JSON value of that schema, as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub schema: Value,
+}
+
 /// A chat request: the conversation so far and the options. It may end with an assistant turn
 /// for the model to continue, where the provider allows that (`bedrock` checks its rules); the
 /// server's routes send only conversations that end with the user's turn.
@@ -183,6 +192,8 @@ pub struct ChatRequest {
     pub reasoning: Reasoning,
     pub tools: Vec<ToolSpec>,
     pub tool_choice: ToolChoice,
+    /// The schema the answer must follow, when the client asked for structured output.
+    pub output_schema: Option<OutputSchema>,
 }
 
 impl ChatRequest {
@@ -196,6 +207,7 @@ impl ChatRequest {
             reasoning: Reasoning::Off,
             tools: Vec::new(),
             tool_choice: ToolChoice::Auto,
+            output_schema: None,
         }
     }
 

@@ -23,6 +23,7 @@ mod record;
 mod rules;
 mod scenario;
 mod service;
+mod structured;
 mod thinking;
 mod tls;
 mod tokens;

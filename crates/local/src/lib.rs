@@ -178,6 +178,10 @@ impl LocalModel {
         if request.reasoning.is_on() {
             return refuse("reason before answering");
         }
+        if request.output_schema.is_some() {
+            // Nothing here constrains its decoding to a schema: its JSON would be a guess.
+            return refuse("follow a JSON schema (structured output)");
+        }
         Ok(())
     }
 

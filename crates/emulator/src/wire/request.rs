@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 use streambed_core::{
-    ChatRequest, Content, InferenceParams, Message, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult,
-    ToolSpec, ToolUse,
+    ChatRequest, Content, InferenceParams, Message, OutputSchema, Reasoning, ReasoningBlock, Role,
+    ToolChoice, ToolResult, ToolSpec, ToolUse,
 };
 
 use super::BedrockError;
@@ -54,6 +54,34 @@ struct ConverseBody {
     tool_config: Option<WireToolConfig>,
     additional_model_request_fields: Option<Value>,
     service_tier: Option<WireServiceTier>,
+    output_config: Option<WireOutputConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireOutputConfig {
+    text_format: Option<WireOutputFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireOutputFormat {
+    #[serde(rename = "type")]
+    kind: String,
+    structure: WireOutputStructure,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireOutputStructure {
+    json_schema: WireJsonSchema,
+}
+
+/// The schema travels as JSON text.
+#[derive(Debug, Deserialize)]
+struct WireJsonSchema {
+    schema: String,
+    name: Option<String>,
+    description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,7 +147,27 @@ pub(crate) fn parse_request(body: &Value) -> Result<Converse, BedrockError> {
         request.tools = config.tools.iter().filter_map(tool_spec).collect();
         request.tool_choice = config.tool_choice.as_ref().map_or(ToolChoice::Auto, tool_choice);
     }
+    request.output_schema =
+        parsed.output_config.and_then(|config| config.text_format).map(output_schema).transpose()?;
     Ok(Converse { request, thinking, tool_config, service_tier: parsed.service_tier.map(|t| t.kind) })
+}
+
+/// `outputConfig.textFormat`: a JSON Schema, given as the text of a JSON object.
+fn output_schema(format: WireOutputFormat) -> Result<OutputSchema, BedrockError> {
+    if format.kind != "json_schema" {
+        return Err(BedrockError::validation(format!(
+            "1 validation error detected: Value '{}' at 'outputConfig.textFormat.type' failed to satisfy \
+             constraint: Member must satisfy enum value set: [json_schema]",
+            format.kind
+        )));
+    }
+    let WireJsonSchema { schema, name, description } = format.structure.json_schema;
+    match serde_json::from_str::<Value>(&schema) {
+        Ok(schema @ Value::Object(_)) => Ok(OutputSchema { name, description, schema }),
+        _ => Err(BedrockError::validation(
+            "The JSON schema in outputConfig.textFormat.structure.jsonSchema.schema is not a valid JSON object.",
+        )),
+    }
 }
 
 fn message(m: WireMessage) -> Result<Message, BedrockError> {

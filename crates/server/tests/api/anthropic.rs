@@ -251,6 +251,30 @@ async fn max_tokens_past_the_limit_is_capped_and_a_budget_that_no_longer_fits_is
 }
 
 #[tokio::test]
+async fn output_config_format_and_the_betas_output_format_are_bedrocks_structured_output() {
+    let app = spawn_app().await;
+    let schema =
+        json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
+    let format = json!({ "type": "json_schema", "schema": schema });
+    let mut as_ga = ask("Fine?");
+    as_ga["output_config"] = json!({ "format": format });
+    let mut as_beta = ask("Fine?");
+    as_beta["output_format"] = format;
+
+    for body in [as_ga, as_beta] {
+        let (status, message) = json_of(app.post_messages(body).await).await;
+
+        assert_eq!(status, 200, "{message}");
+        let answer: Value = serde_json::from_str(message["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(answer, json!({ "ok": true }));
+        let sent = app.emulator.recorder.requests().last().unwrap().body.clone();
+        let sent_schema =
+            sent["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(sent_schema).unwrap(), schema, "{sent}");
+    }
+}
+
+#[tokio::test]
 async fn count_tokens_answers_the_input_tokens() {
     let app = spawn_app().await;
     let body =

@@ -223,6 +223,40 @@ async fn a_tool_that_printed_nothing_and_a_tool_without_a_description_reach_bedr
     assert_eq!(result, "(no output)", "{sent}");
 }
 
+#[tokio::test]
+async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_object_is_refused() {
+    let app = spawn_app().await;
+    let schema = json!({
+        "type": "object",
+        "properties": { "name": { "type": "string" }, "population": { "type": "integer" } },
+        "required": ["name", "population"],
+        "additionalProperties": false,
+    });
+    let asking = |format: Value| json!({ "model": MODEL, "messages": [{ "role": "user", "content": "A city?" }], "response_format": format });
+
+    let answered: Value = app
+        .completions(asking(
+            json!({ "type": "json_schema", "json_schema": { "name": "city", "schema": schema } }),
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused = app.completions(asking(json!({ "type": "json_object" }))).await;
+
+    let text = answered["choices"][0]["message"]["content"].as_str().unwrap();
+    let city: Value = serde_json::from_str(text).unwrap();
+    assert!(city["name"].is_string() && city["population"].is_i64(), "{city}");
+    let sent = &app.emulator.recorder.requests()[0].body["outputConfig"]["textFormat"];
+    assert_eq!(sent["type"], "json_schema", "{sent}");
+    assert_eq!(sent["structure"]["jsonSchema"]["name"], "city");
+    let sent_schema: Value =
+        serde_json::from_str(sent["structure"]["jsonSchema"]["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(sent_schema, schema);
+    let (status, _, body) = error_of(refused).await;
+    assert_eq!((status, body["param"].as_str()), (400, Some("response_format")), "{body}");
+}
+
 /// A chat UI's greeting shown before the first question: OpenAI takes it, Bedrock does not.
 #[tokio::test]
 async fn a_conversation_that_opens_with_the_assistants_greeting_is_answered() {

@@ -2,8 +2,8 @@
 //! reason and usage back into Anthropic's words. Pure: no state, no I/O.
 
 use streambed_core::{
-    ChatRequest, Content, InferenceParams, Message, Reasoning, ReasoningBlock, Role, StopReason, ToolChoice,
-    ToolResult, ToolSpec, ToolUse, Usage,
+    ChatRequest, Content, InferenceParams, Message, OutputSchema, Reasoning, ReasoningBlock, Role,
+    StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
 };
 
 use serde_json::Value;
@@ -40,7 +40,10 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
     {
         return Err(format!("`tool_choice` names the tool `{name}`, which is not in `tools`."));
     }
-    let effort = body.output_config.and_then(|c| c.effort);
+    let (effort, format) = body.output_config.map_or((None, None), |c| (c.effort, c.format));
+    let output_schema = format.or(body.output_format).map(|wire::OutputFormat::JsonSchema { schema }| {
+        OutputSchema { name: None, description: None, schema: Value::Object(schema) }
+    });
     Ok(ChatRequest {
         system: system.filter(|s| !s.is_empty()),
         params: InferenceParams {
@@ -53,6 +56,7 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
         reasoning: reasoning(body.thinking, effort.as_deref())?,
         tools,
         tool_choice,
+        output_schema,
         ..turns.request()
     })
 }

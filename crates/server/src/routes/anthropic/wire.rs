@@ -23,6 +23,8 @@ pub(crate) struct MessagesRequest {
     pub tool_choice: Option<ToolChoice>,
     pub thinking: Option<Thinking>,
     pub output_config: Option<OutputConfig>,
+    /// The structured-outputs beta's name for `output_config.format`.
+    pub output_format: Option<OutputFormat>,
 }
 
 /// A block of `system`: text only.
@@ -121,6 +123,14 @@ pub(crate) enum Thinking {
 pub(crate) struct OutputConfig {
     /// `low`, `medium`, `high` or `max`: how much an adaptive model may think.
     pub effort: Option<String>,
+    /// Structured output: the JSON Schema the answer's text follows.
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum OutputFormat {
+    JsonSchema { schema: Map<String, Value> },
 }
 
 /// The `message` object: the whole answer, or its shell in `message_start`.

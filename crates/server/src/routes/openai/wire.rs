@@ -23,6 +23,23 @@ pub(crate) struct CompletionRequest {
     pub tool_choice: Option<InToolChoice>,
     /// Only 1: one answer per request.
     pub n: Option<u32>,
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// `response_format`: plain text, JSON following a schema, or any JSON object.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ResponseFormat {
+    Text,
+    JsonSchema { json_schema: JsonSchemaFormat },
+    JsonObject,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct JsonSchemaFormat {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub schema: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! in [`messages`]), an answer's events a `chat.completion` ([`reply`], whose mappings the
 //! streamed chunks share).
 
+mod format;
 mod messages;
 mod reply;
 
@@ -68,6 +69,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
         stop_sequences: stop_sequences.into_iter().filter(|s| !s.is_empty()).collect(),
         tools,
         tool_choice,
+        output_schema: format::output_schema(body.response_format)?,
         ..turns.request()
     };
     let stream = body.stream.unwrap_or(false);

@@ -1,0 +1,123 @@
+//! Structured output (`outputConfig.textFormat`): Bedrock constrains the answer to one JSON
+//! value of the schema, sent as text. The emulator writes the smallest such value, which is
+//! enough for a client to parse and check: every required property (every property when none
+//! is listed), an enum's first value, a `const`, the first branch of `anyOf`/`oneOf`, the
+//! minimum number and the fewest items; `$ref`s into `$defs`/`definitions` are followed (as
+//! Pydantic writes nested models).
+
+use serde_json::{Map, Value, json};
+
+/// The value the emulated model answers for `schema`.
+pub(crate) fn instance(schema: &Value) -> Value {
+    value(schema, schema, 0)
+}
+
+/// Deeper than any schema a client sends, short of a recursive one, which ends in `null`.
+const MOST_DEPTH: usize = 32;
+
+fn value(schema: &Value, root: &Value, depth: usize) -> Value {
+    if depth > MOST_DEPTH {
+        return Value::Null;
+    }
+    if let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(|r| resolve(root, r)) {
+        return value(target, root, depth + 1);
+    }
+    if let Some(fixed) = schema.get("const") {
+        return fixed.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|values| values.first()) {
+        return first.clone();
+    }
+    for union in ["anyOf", "oneOf", "allOf"] {
+        if let Some(first) = schema.get(union).and_then(Value::as_array).and_then(|branches| branches.first())
+        {
+            return value(first, root, depth + 1);
+        }
+    }
+    let minimum = || schema.get("minimum").cloned().unwrap_or_else(|| json!(0));
+    match kind(schema) {
+        "object" => object(schema, root, depth),
+        "array" => {
+            let items = schema.get("items").cloned().unwrap_or_else(|| json!({}));
+            let count = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            Value::Array((0..count).map(|_| value(&items, root, depth + 1)).collect())
+        }
+        "integer" | "number" => minimum(),
+        "boolean" => Value::Bool(true),
+        "null" => Value::Null,
+        _ => Value::String("example".into()),
+    }
+}
+
+/// The schema's `type` (the first that is not `null`, of a list); an object's when it lists
+/// properties and names none.
+fn kind(schema: &Value) -> &str {
+    match schema.get("type") {
+        Some(Value::String(kind)) => kind,
+        Some(Value::Array(kinds)) => {
+            kinds.iter().filter_map(Value::as_str).find(|k| *k != "null").unwrap_or("null")
+        }
+        _ if schema.get("properties").is_some() => "object",
+        _ => "string",
+    }
+}
+
+fn object(schema: &Value, root: &Value, depth: usize) -> Value {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Value::Object(Map::new());
+    };
+    let required: Option<Vec<&str>> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect());
+    properties
+        .iter()
+        .filter(|(name, _)| required.as_ref().is_none_or(|required| required.contains(&name.as_str())))
+        .map(|(name, property)| (name.clone(), value(property, root, depth + 1)))
+        .collect::<Map<_, _>>()
+        .into()
+}
+
+/// `#/$defs/Name` or `#/definitions/Name` (any JSON pointer into the root).
+fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+    root.pointer(reference.strip_prefix('#')?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_value_of_a_pydantic_style_schema() {
+        let schema = json!({
+            "$defs": { "Address": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] } },
+            "type": "object",
+            "properties": {
+                "name": { "type": "string" },
+                "age": { "type": "integer", "minimum": 18 },
+                "tags": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
+                "kind": { "enum": ["person", "robot"] },
+                "address": { "$ref": "#/$defs/Address" },
+                "nickname": { "anyOf": [{ "type": "string" }, { "type": "null" }] },
+                "score": { "type": ["number", "null"] },
+                "note": { "type": "string" }
+            },
+            "required": ["name", "age", "tags", "kind", "address", "nickname", "score"],
+            "additionalProperties": false
+        });
+
+        assert_eq!(
+            instance(&schema),
+            json!({
+                "name": "example", "age": 18, "tags": ["example"], "kind": "person",
+                "address": { "city": "example" }, "nickname": "example", "score": 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_recursive_schema_ends() {
+        let schema = json!({ "$ref": "#", "type": "object" });
+        assert_eq!(instance(&schema), Value::Null);
+    }
+}
