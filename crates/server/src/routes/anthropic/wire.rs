@@ -22,9 +22,17 @@ pub(crate) struct MessagesRequest {
     pub tools: Option<Vec<Tool>>,
     pub tool_choice: Option<ToolChoice>,
     pub thinking: Option<Thinking>,
+    #[serde(default, deserialize_with = "object")]
     pub output_config: Option<OutputConfig>,
     /// The structured-outputs beta's name for `output_config.format`.
     pub output_format: Option<OutputFormat>,
+}
+
+/// An optional member that must be a JSON object: serde would read a struct from an array too,
+/// by position, which no client means.
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Option<T>, D::Error> {
+    let Some(members) = Option::<Map<String, Value>>::deserialize(deserializer)? else { return Ok(None) };
+    serde_json::from_value(Value::Object(members)).map(Some).map_err(serde::de::Error::custom)
 }
 
 /// A block of `system`: text only.

@@ -40,6 +40,10 @@ pub(crate) struct JsonSchemaFormat {
     pub name: Option<String>,
     pub description: Option<String>,
     pub schema: Option<serde_json::Map<String, Value>>,
+    /// Read, so that a value that is not a boolean is refused, and not used: Bedrock always
+    /// holds the answer to the schema.
+    #[serde(rename = "strict")]
+    _strict: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,9 @@ use crate::routes::openai::{
 pub(super) fn output_schema(format: Option<ResponseFormat>) -> Result<Option<OutputSchema>, Invalid> {
     match format {
         None | Some(ResponseFormat::Text) => Ok(None),
-        Some(ResponseFormat::JsonSchema { json_schema: JsonSchemaFormat { name, description, schema } }) => {
+        Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat { name, description, schema, .. },
+        }) => {
             let schema = schema.ok_or_else(|| {
                 Invalid::param(
                     "response_format",
