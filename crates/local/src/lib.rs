@@ -22,8 +22,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use futures_util::stream;
 use streambed_core::{
-    BoxFuture, Capabilities, ChatModel, ChatRequest, ChatStream, ErrorKind, ModelInfo, ProviderError,
-    ReasoningStyle,
+    BoxFuture, Capabilities, ChatModel, ChatRequest, ChatStream, ErrorKind, Message, ModelInfo,
+    ProviderError, ReasoningStyle, ToolChoice,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -172,7 +172,10 @@ impl LocalModel {
                 ),
             ))
         };
-        if request.uses_tools() {
+        // Tools offered with `tool_choice: none`, and never called before, ask for text only.
+        let text_only = request.tool_choice == ToolChoice::None
+            && !request.messages.iter().any(Message::has_tool_content);
+        if request.uses_tools() && !text_only {
             return refuse("call tools");
         }
         if request.reasoning.is_on() {

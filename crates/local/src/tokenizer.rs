@@ -184,10 +184,13 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
+        /// Except at the end: ids that stop inside a character decode whole to a last U+FFFD,
+        /// where the stream shows nothing of that character.
         #[test]
         fn incremental_decoding_equals_full_decoding(ids in prop::collection::vec(3u32..49_152, 0..64)) {
             let t = tokenizer();
-            prop_assert_eq!(stream_decode(t, &ids), t.decode(&ids));
+            let (streamed, full) = (stream_decode(t, &ids), t.decode(&ids));
+            prop_assert!(streamed == full || format!("{streamed}\u{FFFD}") == full, "{:?} vs {:?}", streamed, full);
         }
 
         /// Real text: the BMP and the emoji plane. The vocabulary has no token for the lead

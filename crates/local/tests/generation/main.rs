@@ -3,7 +3,9 @@
 use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
 use futures_util::StreamExt;
-use streambed_core::{ChatEvent, ChatModel, ChatRequest, ErrorKind, InferenceParams, Message};
+use streambed_core::{
+    ChatEvent, ChatModel, ChatRequest, ErrorKind, InferenceParams, Message, ToolChoice, ToolSpec,
+};
 use streambed_local::{LocalConfig, LocalModel, Settings, Stop};
 
 fn config(max_queue: usize) -> LocalConfig {
@@ -91,6 +93,27 @@ async fn an_answer_cut_off_inside_a_character_shows_no_replacement_character() {
         assert_eq!(done.stop_reason.as_str(), "max_tokens");
         assert!(!text.is_empty() && !text.contains('\u{FFFD}'), "{max_tokens} tokens: {text:?}");
     }
+}
+
+#[tokio::test]
+async fn tools_are_refused_unless_the_request_says_not_to_call_any() {
+    let weather = ToolSpec {
+        name: "weather".into(),
+        description: None,
+        input_schema: serde_json::json!({ "type": "object" }),
+    };
+    let with_tools = |choice: ToolChoice| ChatRequest {
+        tools: vec![weather.clone()],
+        tool_choice: choice,
+        ..greedy("Say hi.", 3)
+    };
+
+    let refused = shared().stream(with_tools(ToolChoice::Auto)).await.err().expect("refused");
+    let (text, _) = answer(shared(), with_tools(ToolChoice::None)).await;
+
+    assert_eq!(refused.kind, ErrorKind::InvalidRequest);
+    assert!(refused.message.contains("call tools"), "{}", refused.message);
+    assert!(!text.is_empty(), "tool_choice none: a text answer");
 }
 
 #[tokio::test]

@@ -13,7 +13,8 @@ use crate::routes::{
 };
 
 /// System and developer messages, joined, and the turns: a tool message is a tool result in a
-/// user turn, and consecutive messages of one side (several tool results, or tool results then
+/// user turn, an assistant message that says nothing is left out, and consecutive messages of
+/// one side (several tool results, or tool results then
 /// the user's text) make one turn, as Converse wants turns to alternate.
 pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, Turns), Invalid> {
     let mut system = Vec::new();
@@ -35,7 +36,13 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
                 (Role::User, vec![Content::Text(text)])
             }
             InMessage::Assistant { content, tool_calls } => {
-                (Role::Assistant, assistant(content, tool_calls, i)?)
+                let blocks = assistant(content, tool_calls, i)?;
+                // An assistant message that said nothing (OpenAI takes `""`, which an app may keep
+                // for an answer that failed) has nothing to send: Converse refuses blank text.
+                if blocks.is_empty() {
+                    continue;
+                }
+                (Role::Assistant, blocks)
             }
             InMessage::Tool { content, tool_call_id } => {
                 let result =
@@ -76,12 +83,6 @@ fn assistant(
             )
         })?;
         blocks.push(Content::ToolUse(ToolUse { id: call.id, name: call.function.name, input }));
-    }
-    if blocks.is_empty() {
-        return Err(Invalid::param(
-            "messages",
-            format!("`messages[{i}]` has neither content nor tool_calls."),
-        ));
     }
     Ok(blocks)
 }
@@ -162,5 +163,20 @@ mod tests {
                 ],
             }
         );
+    }
+
+    #[test]
+    fn an_assistant_message_that_says_nothing_is_left_out() {
+        let messages: Vec<InMessage> = serde_json::from_value(json!([
+            { "role": "user", "content": "Hi" },
+            { "role": "assistant", "content": "" },
+            { "role": "user", "content": "Hello?" },
+        ]))
+        .unwrap();
+
+        let (_, messages) = conversation(messages).unwrap();
+
+        assert_eq!(messages.len(), 1, "the user's two messages make one turn: {messages:?}");
+        assert_eq!(messages[0].role, Role::User);
     }
 }
