@@ -1,8 +1,8 @@
 //! Structured output (`outputConfig.textFormat`): Bedrock constrains the answer to one JSON
 //! value of the schema, sent as text. The emulator writes the smallest such value, which is
 //! enough for a client to parse and check: every required property (every property when none
-//! is listed), an enum's first value, a `const`, the first branch of `anyOf`/`oneOf`, the
-//! minimum number and the fewest items; `$ref`s into `$defs`/`definitions` are followed (as
+//! is listed), an enum's first value, a `const`, the first branch of `anyOf`/`oneOf`, every
+//! branch of `allOf`, the minimum number and the fewest items; `$ref`s into `$defs`/`definitions` are followed (as
 //! Pydantic writes nested models).
 
 use serde_json::{Map, Value, json};
@@ -28,11 +28,14 @@ fn value(schema: &Value, root: &Value, depth: usize) -> Value {
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|values| values.first()) {
         return first.clone();
     }
-    for union in ["anyOf", "oneOf", "allOf"] {
+    for union in ["anyOf", "oneOf"] {
         if let Some(first) = schema.get(union).and_then(Value::as_array).and_then(|branches| branches.first())
         {
             return value(first, root, depth + 1);
         }
+    }
+    if let Some(branches) = schema.get("allOf").and_then(Value::as_array) {
+        return all_of(branches, root, depth);
     }
     let minimum = || schema.get("minimum").cloned().unwrap_or_else(|| json!(0));
     match kind(schema) {
@@ -78,6 +81,20 @@ fn object(schema: &Value, root: &Value, depth: usize) -> Value {
         .into()
 }
 
+/// A value of every branch: their objects' members together (the usual `allOf`, an object and
+/// its extensions), else the first branch's value.
+fn all_of(branches: &[Value], root: &Value, depth: usize) -> Value {
+    let values: Vec<Value> = branches.iter().map(|branch| value(branch, root, depth + 1)).collect();
+    if values.iter().all(Value::is_object) {
+        let members = values.into_iter().filter_map(|v| match v {
+            Value::Object(members) => Some(members),
+            _ => None,
+        });
+        return Value::Object(members.flatten().collect());
+    }
+    values.into_iter().next().unwrap_or(Value::Null)
+}
+
 /// `#/$defs/Name` or `#/definitions/Name` (any JSON pointer into the root).
 fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
     root.pointer(reference.strip_prefix('#')?)
@@ -113,6 +130,15 @@ mod tests {
                 "address": { "city": "example" }, "nickname": "example", "score": 0
             })
         );
+    }
+
+    #[test]
+    fn all_of_takes_every_branchs_members() {
+        let schema = json!({ "allOf": [
+            { "type": "object", "properties": { "a": { "type": "string" } } },
+            { "type": "object", "properties": { "b": { "type": "boolean" } } }
+        ] });
+        assert_eq!(instance(&schema), json!({ "a": "example", "b": true }));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The emulated model's turn when no fault scenario overrides it: reasoning first when thinking
-//! is on, then a tool call, an answer to the tool results, the JSON a structured output asks
-//! for, or the answer source's text; and the usage and service tier Bedrock reports with it.
+//! is on, then a tool call, the JSON a structured output asks for, an answer to the tool
+//! results, or the answer source's text; and the usage and service tier Bedrock reports with it.
 
 use futures_util::{StreamExt, stream};
 use streambed_core::{
@@ -26,10 +26,11 @@ pub(crate) async fn answer(
     let prelude = if thinking && reply.is_none() { thinking::prelude(request) } else { Vec::new() };
     let body = if let Some(call) = tools::call(request) {
         own(call, StopReason::ToolUse, request)
-    } else if let Some(text) = reply {
-        own(words(&text).into_iter().map(ChatEvent::Text).collect(), StopReason::EndTurn, request)
     } else if let Some(output) = &request.output_schema {
+        // The answer to tool results too: structured output holds every text the model writes.
         let text = serde_json::to_string_pretty(&structured::instance(&output.schema)).unwrap_or_default();
+        own(words(&text).into_iter().map(ChatEvent::Text).collect(), StopReason::EndTurn, request)
+    } else if let Some(text) = reply {
         own(words(&text).into_iter().map(ChatEvent::Text).collect(), StopReason::EndTurn, request)
     } else {
         let answer = source.stream(request.clone()).await?;

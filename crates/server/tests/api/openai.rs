@@ -224,7 +224,8 @@ async fn a_tool_that_printed_nothing_and_a_tool_without_a_description_reach_bedr
 }
 
 #[tokio::test]
-async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_object_is_refused() {
+async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_object_is_asked_in_the_system_prompt()
+ {
     let app = spawn_app().await;
     let schema = json!({
         "type": "object",
@@ -232,7 +233,11 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
         "required": ["name", "population"],
         "additionalProperties": false,
     });
-    let asking = |format: Value| json!({ "model": MODEL, "messages": [{ "role": "user", "content": "A city?" }], "response_format": format });
+    let asking = |format: Value| {
+        let messages =
+            json!([{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "A city?" }]);
+        json!({ "model": MODEL, "messages": messages, "response_format": format })
+    };
 
     let answered: Value = app
         .completions(asking(
@@ -242,7 +247,7 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
         .json()
         .await
         .unwrap();
-    let refused = app.completions(asking(json!({ "type": "json_object" }))).await;
+    let json_object = app.completions(asking(json!({ "type": "json_object" }))).await;
 
     let text = answered["choices"][0]["message"]["content"].as_str().unwrap();
     let city: Value = serde_json::from_str(text).unwrap();
@@ -253,8 +258,27 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
     let sent_schema: Value =
         serde_json::from_str(sent["structure"]["jsonSchema"]["schema"].as_str().unwrap()).unwrap();
     assert_eq!(sent_schema, schema);
-    let (status, _, body) = error_of(refused).await;
-    assert_eq!((status, body["param"].as_str()), (400, Some("response_format")), "{body}");
+    assert_eq!(json_object.status(), 200);
+    let sent = &app.emulator.recorder.requests()[1].body;
+    assert!(sent.get("outputConfig").is_none(), "no schema to enforce: {sent}");
+    let system = sent["system"][0]["text"].as_str().unwrap();
+    assert!(system.starts_with("Be brief.\n\n") && system.ends_with("no Markdown code fence."), "{system}");
+}
+
+/// An agent that asks for a schema and offers tools: the answer to the tool results is the JSON.
+#[tokio::test]
+async fn the_answer_to_tool_results_follows_the_schema_asked_for() {
+    let app = spawn_app().await;
+    let mut body = with_result("call_1", r#"{"city":"Paris"}"#, false);
+    let schema =
+        json!({ "type": "object", "properties": { "sunny": { "type": "boolean" } }, "required": ["sunny"] });
+    body["response_format"] =
+        json!({ "type": "json_schema", "json_schema": { "name": "forecast", "schema": schema } });
+
+    let answered: Value = app.completions(body).await.json().await.unwrap();
+
+    let text = answered["choices"][0]["message"]["content"].as_str().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), json!({ "sunny": true }), "{answered}");
 }
 
 /// A chat UI's greeting shown before the first question: OpenAI takes it, Bedrock does not.

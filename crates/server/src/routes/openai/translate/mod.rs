@@ -63,13 +63,14 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
         Some(Stop::One(one)) => vec![one],
         Some(Stop::Many(many)) => many,
     };
+    let (system, output_schema) = format::format(body.response_format)?.apply(system);
     let request = ChatRequest {
         system,
         params: InferenceParams { max_tokens, temperature: body.temperature, top_p: body.top_p, top_k: None },
         stop_sequences: stop_sequences.into_iter().filter(|s| !s.is_empty()).collect(),
         tools,
         tool_choice,
-        output_schema: format::output_schema(body.response_format)?,
+        output_schema,
         ..turns.request()
     };
     let stream = body.stream.unwrap_or(false);
