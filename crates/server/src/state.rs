@@ -63,6 +63,7 @@ impl Conversations {
         let limits = StoreLimits {
             max_conversations_per_owner: config.store.max_conversations_per_owner,
             max_messages_per_conversation: config.store.max_messages_per_conversation,
+            longest_answer: config.limits.request_timeout,
         };
         let store = streambed_store::open(config.store.database_url.expose_secret(), limits).await.context(
             "DATABASE_URL: cannot open or migrate the conversation database; check the URL, that the \
@@ -162,11 +163,17 @@ impl Conversations {
         }
     }
 
-    /// Waits, up to `within`, for answers still being written to reach the database.
+    /// Waits, up to `within`, for answers still being written to reach the database, then gives
+    /// up this process's lease: an answer whose end was not stored in time is then marked
+    /// `interrupted` by the next sweep at once, and no longer holds its conversation's turn for
+    /// the rest of the lease.
     pub async fn flush(&self, within: Duration) {
         self.writers.close();
         if tokio::time::timeout(within, self.writers.wait()).await.is_err() {
             tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
+        }
+        if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
+            tracing::warn!(error = %e, "cannot give up the lease on running answers");
         }
     }
 }

@@ -212,6 +212,9 @@ pub enum StoreError {
 pub struct StoreLimits {
     pub max_conversations_per_owner: u64,
     pub max_messages_per_conversation: u64,
+    /// The longest an answer runs (the server's deadline): one still `streaming` after that
+    /// (its replica could not record how it ended) no longer holds its conversation's turn.
+    pub longest_answer: std::time::Duration,
 }
 
 /// What the server keeps of conversations. Every method that takes an [`Owner`] acts only on

@@ -155,7 +155,11 @@ pub(crate) struct History {
 impl History {
     /// Adds the next message, in order.
     pub(crate) fn push(&mut self, row: MessageRow) -> Result<(), sqlx::Error> {
-        self.writer = row.writer.map(|replica| Writer { replica, lease_until: row.lease_until });
+        self.writer = row.writer.map(|replica| Writer {
+            replica,
+            lease_until: row.lease_until,
+            started: row.created_at,
+        });
         self.messages.push(row.try_into()?);
         Ok(())
     }
@@ -169,19 +173,28 @@ impl History {
     }
 }
 
-/// The replica writing a `streaming` answer, and until when its lease holds (none when it has
-/// no lease on record: it never took one, or it expired and was forgotten).
+/// The replica writing a `streaming` answer, until when its lease holds (none when it has no
+/// lease on record: it never took one, or it expired and was forgotten), and when it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Writer {
     pub(crate) replica: Uuid,
     pub(crate) lease_until: Option<Timestamp>,
+    pub(crate) started: Timestamp,
 }
 
 impl Writer {
-    /// Whether this is a replica other than `replica` whose lease still holds at `clock`: its
-    /// answer runs there.
-    pub(crate) fn live_elsewhere(self, replica: Uuid, clock: Timestamp) -> bool {
-        self.replica != replica && self.lease_until.is_some_and(|until| until > clock)
+    /// Whether the answer runs on a replica other than `replica` as of `clock`: that replica
+    /// still holds its lease, and the answer is younger than the `longest` any runs (older, its
+    /// end went unrecorded, perhaps for a database error, and it holds the turn no more).
+    pub(crate) fn live_elsewhere(
+        self,
+        replica: Uuid,
+        clock: Timestamp,
+        longest: std::time::Duration,
+    ) -> bool {
+        self.replica != replica
+            && self.lease_until.is_some_and(|until| until > clock)
+            && self.started.plus(longest) > clock
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) struct SqlStore {
 
 impl SqlStore {
     pub(crate) fn new(pools: Pools, limits: StoreLimits) -> Self {
-        let turns = Arc::new(Queue::new(Turns::new(pools.clone(), limits.max_messages_per_conversation)));
+        let turns = Arc::new(Queue::new(Turns::new(pools.clone(), limits)));
         let finishes = Arc::new(Queue::new(Finishes::new(pools.clone())));
         Self { pools, limits, turns, finishes }
     }

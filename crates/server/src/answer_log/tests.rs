@@ -8,7 +8,11 @@ use streambed_store::{Owner, ReplicaId, StoreLimits};
 async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Owner, Vec<(Uuid, Uuid)>) {
     let dir = streambed_testkit::scratch_dir("answer-log");
     let url = format!("sqlite:{}", dir.path().join("s.db").display());
-    let limits = StoreLimits { max_conversations_per_owner: 100, max_messages_per_conversation: 100 };
+    let limits = StoreLimits {
+        max_conversations_per_owner: 100,
+        max_messages_per_conversation: 100,
+        longest_answer: Duration::from_secs(600),
+    };
     let store = streambed_store::open(&url, limits).await.unwrap();
     let (owner, replica) = (Owner("alice".into()), ReplicaId::new());
     store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{
-    Request, Turn, Turns, lease_clock,
+    Request, Turn, Turns, leased,
     plan::{Plan, plan},
 };
 use crate::{
-    StoreError,
+    StoreError, StoreLimits,
     backend::{Pools, with_writer},
     group_commit::{Waiting, fail_all, one_by_one, retry_alone},
     rows::{ConversationMessageRow, History, role_text},
@@ -28,7 +28,8 @@ type Outcome = Result<Turn, StoreError>;
 /// What a turn of a batch writes, or why it writes nothing.
 type Planned<'r> = Result<Plan<'r>, StoreError>;
 
-/// The turns (by position in the batch) that would take their conversations past the limit.
+/// The turns (by position in the batch) refused in conversations the batch touched: past the
+/// message limit, or an answer running there on another replica.
 type Refusals = Vec<(usize, StoreError)>;
 
 /// How a batch's transaction ended, when the database did not fail it.
@@ -37,9 +38,9 @@ enum Attempt {
     Written(Vec<Outcome>),
     /// Rolled back, because these turns (by position) would take their conversations past the
     /// limit, or start an answer where another replica's runs. Their conversations were touched
-    /// already, and a refused turn must change nothing,
-    /// so the rest are written again without them: rare, where a second update of the
-    /// conversations after the reads would cost every batch a statement.
+    /// already, and a refused turn must change nothing, so the rest are written again without
+    /// them: rare, where a second update of the conversations after the reads would cost every
+    /// batch a statement.
     Refused(Refusals),
 }
 
@@ -50,7 +51,7 @@ pub(super) async fn write(turns: &Turns, mut batch: Vec<Waiting<Turns>>) {
     debug_assert!(batch.len() <= sql::BATCH_TURNS);
     while !batch.is_empty() {
         let requests: Vec<&Request> = batch.iter().map(Waiting::job).collect();
-        match attempt(&turns.pools, turns.limit, &requests).await {
+        match attempt(&turns.pools, &turns.limits, &requests).await {
             Ok(Attempt::Written(outcomes)) => {
                 for (waiting, outcome) in batch.into_iter().zip(outcomes) {
                     waiting.reply(outcome);
@@ -79,7 +80,7 @@ pub(super) async fn write(turns: &Turns, mut batch: Vec<Waiting<Turns>>) {
 }
 
 /// One transaction for `requests`.
-async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Attempt, sqlx::Error> {
+async fn attempt(pools: &Pools, limits: &StoreLimits, requests: &[&Request]) -> Result<Attempt, sqlx::Error> {
     let now = Timestamp::now();
     let dialect = pools.dialect();
     with_writer!(pools, |pool| {
@@ -118,8 +119,13 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
             }
         }
 
-        let clock = lease_clock(pools, histories.values(), now).await?;
-        let plans = match plan_all(requests, histories, limit, now, clock) {
+        let clock = match dialect {
+            sql::Dialect::Postgres if leased(histories.values()) => {
+                sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(&mut *tx).await?
+            }
+            _ => now,
+        };
+        let plans = match plan_all(requests, histories, limits, now, clock) {
             Ok(plans) => plans,
             // Dropping the transaction rolls it back.
             Err(refused) => return Ok(Attempt::Refused(refused)),
@@ -175,14 +181,14 @@ async fn attempt(pools: &Pools, limit: u64, requests: &[&Request]) -> Result<Att
 fn plan_all<'r>(
     requests: &[&'r Request],
     mut histories: HashMap<Uuid, History>,
-    limit: u64,
+    limits: &StoreLimits,
     now: Timestamp,
     clock: Timestamp,
 ) -> Result<Vec<Planned<'r>>, Refusals> {
     let plans: Vec<_> = requests
         .iter()
         .map(|request| match histories.remove(&request.conversation) {
-            Some(history) => plan(request, history, limit, now, clock),
+            Some(history) => plan(request, history, limits, now, clock),
             None => Err(StoreError::NotFound),
         })
         .collect();

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use self::plan::plan;
 use crate::{
-    Owner, ReplicaId, StoreError, StoredMessage,
+    Owner, ReplicaId, StoreError, StoreLimits, StoredMessage,
     backend::{Pools, with_writer},
     group_commit::{Batch, Queue, Waiting},
     rows::{self, History},
@@ -68,13 +68,12 @@ pub(crate) type TurnQueue = Queue<Turns>;
 #[derive(Debug)]
 pub(crate) struct Turns {
     pools: Pools,
-    /// The most messages a conversation holds.
-    limit: u64,
+    limits: StoreLimits,
 }
 
 impl Turns {
-    pub(crate) fn new(pools: Pools, limit: u64) -> Self {
-        Self { pools, limit }
+    pub(crate) fn new(pools: Pools, limits: StoreLimits) -> Self {
+        Self { pools, limits }
     }
 }
 
@@ -92,7 +91,7 @@ impl Batch for Turns {
     }
 
     fn write_alone(&self, request: &Request) -> impl Future<Output = Result<Turn, StoreError>> + Send {
-        alone(&self.pools, self.limit, request)
+        alone(&self.pools, &self.limits, request)
     }
 }
 
@@ -125,7 +124,7 @@ impl SqlStore {
 /// the database refuses fails alone. Its statements are the single-conversation forms of the
 /// batch's (a row per insert), kept apart so that this path does not share a fault with the
 /// batched SQL.
-async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, StoreError> {
+async fn alone(pools: &Pools, limits: &StoreLimits, request: &Request) -> Result<Turn, StoreError> {
     let now = Timestamp::now();
     let history: Vec<StoredMessage> = with_writer!(pools, |pool| {
         let mut tx = pool.begin().await?;
@@ -147,8 +146,13 @@ async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, Sto
         let history = History::read(
             sqlx::query_as(sql::MESSAGES).bind(request.conversation).fetch_all(&mut *tx).await?,
         )?;
-        let clock = lease_clock(pools, [&history], now).await?;
-        let plan = plan(request, history, limit, now, clock)?;
+        let clock = match pools.dialect() {
+            sql::Dialect::Postgres if leased([&history]) => {
+                sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(&mut *tx).await?
+            }
+            _ => now,
+        };
+        let plan = plan(request, history, limits, now, clock)?;
         if let Some(empty) = plan.replaces {
             sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
         }
@@ -171,14 +175,10 @@ async fn alone(pools: &Pools, limit: u64, request: &Request) -> Result<Turn, Sto
     Ok((history, request.answer_id()))
 }
 
-/// The clock to read the leases of `histories`' running answers by: the process's `now` on
-/// SQLite, the server's clock on PostgreSQL ([`Pools::clock`]), asked only when an answer runs
-/// under a lease, which is rare.
-async fn lease_clock(
-    pools: &Pools,
-    histories: impl IntoIterator<Item = &History>,
-    now: Timestamp,
-) -> Result<Timestamp, sqlx::Error> {
-    let leased = histories.into_iter().any(|h| h.writer.is_some_and(|writer| writer.lease_until.is_some()));
-    if leased { pools.clock().await } else { Ok(now) }
+/// Whether any of `histories` ends in an answer running under a lease: then, and only then
+/// (rarely), the turn reads the clock leases are kept by. That is this process's on SQLite, and
+/// PostgreSQL's on PostgreSQL ([`Pools::clock`]), read on the turn's own transaction (`now()`
+/// is its start, a moment ago), never on a second connection while it holds row locks.
+fn leased<'h>(histories: impl IntoIterator<Item = &'h History>) -> bool {
+    histories.into_iter().any(|h| h.writer.is_some_and(|writer| writer.lease_until.is_some()))
 }

@@ -1,5 +1,6 @@
 //! What a turn writes, decided from its conversation's history as read inside its transaction:
-//! the retry rule and the message limit, in one place for a batch and for a turn written alone.
+//! the retry rule, the message limit and one answer at a time, in one place for a batch and for
+//! a turn written alone.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use streambed_core::Role;
 use uuid::Uuid;
 
 use super::Request;
-use crate::{MessageStatus, StoreError, StoredMessage, rows::History, timestamp::Timestamp};
+use crate::{MessageStatus, StoreError, StoreLimits, StoredMessage, rows::History, timestamp::Timestamp};
 
 /// A turn's writes, once its conversation's history is known.
 #[derive(Debug)]
@@ -34,18 +35,19 @@ pub(super) struct NewMessage<'a> {
 }
 
 /// Plans `request` on its conversation's `history` (oldest first), as of `now`: the turn's
-/// rows; [`StoreError::Full`] when they would take the conversation past `limit` messages;
+/// rows; [`StoreError::Full`] when they would take the conversation past its message limit;
 /// [`StoreError::AnswerRunning`] when it starts an answer while another replica's still runs
-/// there (its lease holds at `clock`, the leases' clock).
-pub(super) fn plan(
-    request: &Request,
+/// there (as of `clock`, the leases' clock).
+pub(super) fn plan<'r>(
+    request: &'r Request,
     history: History,
-    limit: u64,
+    limits: &StoreLimits,
     now: Timestamp,
     clock: Timestamp,
-) -> Result<Plan<'_>, StoreError> {
+) -> Result<Plan<'r>, StoreError> {
+    let limit = limits.max_messages_per_conversation;
     if let Some((_, replica)) = request.answer
-        && history.writer.is_some_and(|writer| writer.live_elsewhere(replica.0, clock))
+        && history.writer.is_some_and(|writer| writer.live_elsewhere(replica.0, clock, limits.longest_answer))
     {
         return Err(StoreError::AnswerRunning);
     }
@@ -151,11 +153,20 @@ mod tests {
         History { messages, writer: None }
     }
 
+    fn limits(messages: u64) -> StoreLimits {
+        StoreLimits {
+            max_conversations_per_owner: 10,
+            max_messages_per_conversation: messages,
+            longest_answer: Duration::from_secs(600),
+        }
+    }
+
     #[test]
-    fn a_turn_waits_for_another_replicas_live_answer_and_not_for_a_dead_one() {
+    fn a_turn_waits_for_another_replicas_live_answer_and_not_for_a_dead_or_stuck_one() {
         let now = Timestamp::now();
         let later = now.plus(Duration::from_secs(10));
-        let running = |replica: Uuid, lease_until: Option<Timestamp>| History {
+        let long_ago = Timestamp(now.0 - time::Duration::seconds(601));
+        let running = |replica: Uuid, lease_until: Option<Timestamp>, started: Timestamp| History {
             messages: vec![
                 StoredMessage::new(Role::User, "one", now.0),
                 StoredMessage {
@@ -163,20 +174,23 @@ mod tests {
                     ..StoredMessage::new(Role::Assistant, "On", now.0)
                 },
             ],
-            writer: Some(Writer { replica, lease_until }),
+            writer: Some(Writer { replica, lease_until, started }),
         };
         let (asking, storing) = (request("two", true), request("two", false));
         let ours = asking.answer.unwrap().1.0;
         let other = Uuid::now_v7();
+        let limits = limits(10);
 
-        let live_elsewhere = plan(&asking, running(other, Some(later)), 10, now, now);
-        let expired = plan(&asking, running(other, Some(now)), 10, now, now);
-        let forgotten = plan(&asking, running(other, None), 10, now, now);
-        let our_own = plan(&asking, running(ours, Some(later)), 10, now, now);
-        let without_answer = plan(&storing, running(other, Some(later)), 10, now, now);
+        let live_elsewhere = plan(&asking, running(other, Some(later), now), &limits, now, now);
+        let expired = plan(&asking, running(other, Some(now), now), &limits, now, now);
+        let forgotten = plan(&asking, running(other, None, now), &limits, now, now);
+        let stuck = plan(&asking, running(other, Some(later), long_ago), &limits, now, now);
+        let our_own = plan(&asking, running(ours, Some(later), now), &limits, now, now);
+        let without_answer = plan(&storing, running(other, Some(later), now), &limits, now, now);
 
         assert!(matches!(live_elsewhere, Err(StoreError::AnswerRunning)), "{live_elsewhere:?}");
         assert!(expired.is_ok() && forgotten.is_ok(), "a replica whose lease ran out has died");
+        assert!(stuck.is_ok(), "older than any answer runs: its end went unrecorded");
         assert!(our_own.is_ok(), "this replica knows its own answers without the store");
         assert!(without_answer.is_ok(), "a question stored without an answer starts none");
     }
@@ -186,7 +200,7 @@ mod tests {
         let request = request("Hi", true);
         let now = Timestamp::now();
 
-        let plan = plan(&request, History::default(), 2, now, now).unwrap();
+        let plan = plan(&request, History::default(), &limits(2), now, now).unwrap();
 
         let [question, answer] = plan.rows.as_slice() else { panic!("{:?}", plan.rows) };
         assert_eq!((question.role, question.content), (Role::User, "Hi"));
@@ -207,7 +221,8 @@ mod tests {
         let empty =
             StoredMessage { status: MessageStatus::Error, ..StoredMessage::new(Role::Assistant, "", now.0) };
 
-        let plan = plan(&request, history(vec![question.clone(), empty.clone()]), 2, now, now).unwrap();
+        let plan =
+            plan(&request, history(vec![question.clone(), empty.clone()]), &limits(2), now, now).unwrap();
 
         assert_eq!(plan.replaces, Some(empty.id));
         assert_eq!(plan.history, [question]);
@@ -220,8 +235,8 @@ mod tests {
         let messages = vec![StoredMessage::new(Role::User, "one", now.0)];
         let (with_answer, without) = (request("two", true), request("two", false));
 
-        let refused = plan(&with_answer, self::history(messages.clone()), 2, now, now);
-        let stored = plan(&without, self::history(messages), 2, now, now);
+        let refused = plan(&with_answer, history(messages.clone()), &limits(2), now, now);
+        let stored = plan(&without, history(messages), &limits(2), now, now);
 
         assert!(matches!(refused, Err(StoreError::Full { what: "messages", limit: 2 })), "{refused:?}");
         assert!(stored.is_ok(), "a question alone still fits");

@@ -13,7 +13,7 @@ use streambed_core::Role;
 use streambed_store::{ConversationStore, Finish, MessageStatus, Owner, ReplicaId, StoreError, StoreLimits};
 use uuid::Uuid;
 
-use crate::harness::{TestDb, finish, owner};
+use crate::harness::{ROOMY, TestDb, finish, owner};
 
 /// More than one batch holds (128), and a number of rows no power of two.
 const MANY: usize = 150;
@@ -171,7 +171,7 @@ pub(crate) async fn a_turn_for_a_missing_or_foreign_conversation_fails_alone_in_
 }
 
 pub(crate) async fn a_full_conversation_fails_alone_in_a_batch_and_is_left_unchanged(db: TestDb) {
-    let limits = StoreLimits { max_conversations_per_owner: 10, max_messages_per_conversation: 3 };
+    let limits = StoreLimits { max_conversations_per_owner: 10, max_messages_per_conversation: 3, ..ROOMY };
     let store = db.open_with(limits).await;
     let alice = owner("alice");
     let replica = alive(&*store).await;

@@ -7,7 +7,7 @@ use streambed_store::{Append, MessageStatus, StoreError, StoreLimits, Title};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::harness::{TestDb, conversation_with_prompt, owner, streaming_answer};
+use crate::harness::{ROOMY, TestDb, conversation_with_prompt, owner, streaming_answer};
 
 pub(crate) async fn a_new_conversation_is_empty_and_untitled(db: TestDb) {
     let store = db.open().await;
@@ -159,7 +159,7 @@ pub(crate) async fn a_user_turn_returns_the_history_and_sets_the_model(db: TestD
 }
 
 pub(crate) async fn limits_refuse_with_full(db: TestDb) {
-    let limits = StoreLimits { max_conversations_per_owner: 2, max_messages_per_conversation: 4 };
+    let limits = StoreLimits { max_conversations_per_owner: 2, max_messages_per_conversation: 4, ..ROOMY };
     let store = db.open_with(limits).await;
     let (alice, bob) = (owner("alice"), owner("bob"));
     let conversation = store.create(&alice, None).await.unwrap().id;

@@ -8,8 +8,11 @@ use streambed_testkit::{Postgres, TempDir, scratch_dir};
 use uuid::Uuid;
 
 /// Far above what any test stores.
-pub(crate) const ROOMY: StoreLimits =
-    StoreLimits { max_conversations_per_owner: 1000, max_messages_per_conversation: 1000 };
+pub(crate) const ROOMY: StoreLimits = StoreLimits {
+    max_conversations_per_owner: 1000,
+    max_messages_per_conversation: 1000,
+    longest_answer: std::time::Duration::from_secs(600),
+};
 
 pub(crate) enum TestDb {
     /// `streambed.db` in a directory removed with it.

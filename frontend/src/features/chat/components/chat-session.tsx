@@ -1,7 +1,7 @@
 import { type ReactNode, useEffect, useRef } from 'react'
 
 import type { ModelsInfo } from '../api/types'
-import type { UiMessage } from '../hooks/chat-state'
+import type { ServerCopy, UiMessage } from '../hooks/chat-state'
 import { useAutoScroll } from '../hooks/use-auto-scroll'
 import { type ResumeChat, type StreamChat, useChat } from '../hooks/use-chat'
 import { useModelChoice } from '../hooks/use-model-choice'
@@ -17,7 +17,7 @@ interface ChatSessionProps {
   initialMessages?: UiMessage[]
   /** The model the conversation last used, preselected while the server still offers it. */
   initialModel?: string | null
-  latest?: UiMessage[] | null
+  latest?: ServerCopy | null
   placeholder?: ReactNode
   keyRequired?: boolean
   onSettled?: () => void

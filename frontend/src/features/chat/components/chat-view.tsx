@@ -1,6 +1,6 @@
 import { type ReactNode, useState } from 'react'
 
-import type { UiMessage } from '../hooks/chat-state'
+import type { ServerCopy, UiMessage } from '../hooks/chat-state'
 import type { ResumeChat, StreamChat } from '../hooks/use-chat'
 import { useModels } from '../hooks/use-models'
 import { ChatSession } from './chat-session'
@@ -16,7 +16,7 @@ export interface ChatViewProps {
   /** A stored conversation's model (its latest turn's), preselected in the model picker. */
   initialModel?: string | null
   /** The conversation as the server has it now, when it changed elsewhere (see useChat's `sync`). */
-  latest?: UiMessage[] | null
+  latest?: ServerCopy | null
   /** Shown instead of the conversation (loading it, or why it cannot be); sending waits meanwhile. */
   placeholder?: ReactNode
   /** The server wants an API key before it shows the conversation: the key form is open. */

@@ -93,17 +93,28 @@ export function cameToNothing(message: UiMessage | undefined): boolean {
   )
 }
 
+/** The conversation as the server had it when a read of it began (`readAt`, on `performance.now()`'s clock). */
+export interface ServerCopy {
+  messages: UiMessage[]
+  readAt: number
+}
+
+/** An answer the page has seen end, however it ended. */
+const ended = (message: UiMessage) => message.state !== 'streaming' && message.state !== 'pending'
+
 /**
- * Whether `latest` (the conversation as the server has it now) shows more than `shown`: more
+ * Whether `latest` (the conversation as the server has it) shows more than `shown`: more
  * messages, or as many with one of them changed. Never fewer: an older copy than the page's
- * own. An answer the page saw end that the server has yet to mark ended is not news either.
+ * own. Nor an answer still being written where the page saw it end: the store's copy lags the
+ * stream (its text is flushed every half second, its end written after the last frame).
  */
 export function isNewer(latest: UiMessage[], shown: UiMessage[]): boolean {
   if (latest.length !== shown.length) return latest.length > shown.length
   return latest.some((message, i) => {
     const seen = shown[i]!
+    if (message.state === 'pending' && ended(seen)) return false
     const changed = message.role !== seen.role || message.content !== seen.content || message.reasoning !== seen.reasoning
-    return changed || (message.state !== seen.state && message.state !== 'pending')
+    return changed || message.state !== seen.state
   })
 }
 

@@ -346,12 +346,14 @@ describe('useChat', () => {
 
   describe('sync: the conversation changed elsewhere', () => {
     const asked = [stored('u1', 'user', 'First'), stored('a1', 'assistant', 'One.')]
+    /** The server's copy, read just now. */
+    const read = (messages: UiMessage[]) => ({ messages, readAt: performance.now() })
 
     it('shows a newer copy and follows the answer the server is still writing', async () => {
       const { calls, chat } = setup({ initialMessages: asked, resumable: true })
       const latest = [...asked, stored('u2', 'user', 'Second'), stored('a2', 'assistant', 'Tw', 'pending')]
 
-      act(() => chat().sync(latest))
+      act(() => chat().sync(read(latest)))
 
       expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Second', 'Tw'])
       expect(chat().busy).toBe(true)
@@ -365,14 +367,41 @@ describe('useChat', () => {
       const { chat } = setup({ initialMessages: asked, resumable: true })
       act(() => chat().send('Mine'))
 
-      act(() => chat().sync([...asked, stored('u2', 'user', 'Theirs'), stored('a2', 'assistant', 'Done.')]))
+      act(() => chat().sync(read([...asked, stored('u2', 'user', 'Theirs'), stored('a2', 'assistant', 'Done.')])))
 
       expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Mine', ''])
     })
 
+    it('takes no read begun before its own answer ended, which may lack its end', async () => {
+      const { calls, chat } = setup({ initialMessages: asked, resumable: true })
+      act(() => chat().send('Mine'))
+      const begun = performance.now()
+      act(() => calls[0]!.push({ type: 'token', text: 'All of it.' }, doneEvent))
+      await waitFor(() => expect(chat().status).toBe('ready'))
+      // As the store had it mid-answer: its text flushed in part, its end not yet written.
+      const midAnswer = [...asked, stored('u2', 'user', 'Mine'), stored('a2', 'assistant', 'All', 'pending'), stored('u3', 'user', 'x')]
+
+      act(() => chat().sync({ messages: midAnswer, readAt: begun }))
+
+      expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Mine', 'All of it.'])
+      expect(chat().busy).toBe(false)
+    })
+
+    it('gives a failure shown here way to the news', () => {
+      const { calls, chat } = setup({ initialMessages: asked, resumable: true })
+      act(() => chat().send('Mine'))
+      act(() => calls[0]!.fail(new ChatError({ code: 'answer_in_progress', message: 'Another tab is answering.' }, 409)))
+
+      return waitFor(() => expect(chat().status).toBe('error')).then(() => {
+        act(() => chat().sync(read([...asked, stored('u2', 'user', 'Theirs'), stored('a2', 'assistant', 'Done.')])))
+        expect(chat().messages.map((m) => m.content)).toEqual(['First', 'One.', 'Theirs', 'Done.'])
+        expect(chat().error).toBeNull()
+      })
+    })
+
     it('takes no older copy, nor one that has yet to mark an answer ended that the page saw end', () => {
       const shown = [...asked, stored('u2', 'user', 'Second'), stored('a2', 'assistant', 'Two.')]
-      const unfinished = [...shown.slice(0, 3), stored('a2', 'assistant', 'Two.', 'pending')]
+      const unfinished = [...shown.slice(0, 3), stored('a2', 'assistant', 'Tw', 'pending')]
 
       expect(isNewer(asked, shown)).toBe(false)
       expect(isNewer(unfinished, shown)).toBe(false)
@@ -383,7 +412,7 @@ describe('useChat', () => {
     it('is not offered where the server keeps nothing to follow (no resume)', () => {
       const { chat } = setup({ initialMessages: asked })
 
-      act(() => chat().sync([...asked, stored('u2', 'user', 'Second')]))
+      act(() => chat().sync(read([...asked, stored('u2', 'user', 'Second')])))
 
       expect(chat().messages).toHaveLength(2)
     })

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../api/types'
-import { type UiMessage, cameToNothing, chatReducer, chatStateFrom, isNewer, newMessage, pendingAnswer } from './chat-state'
+import { type ServerCopy, type UiMessage, cameToNothing, chatReducer, chatStateFrom, isNewer, newMessage, pendingAnswer } from './chat-state'
 
 /**
  * The transport: sends the conversation, which ends with the new user turn, with the reader's
@@ -60,6 +60,9 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   // The answer to follow on mount, fixed then: its text is where the server resumes from.
   const [resumeOnMount] = useState(() => (resume ? pendingAnswer(initialMessages) : null))
   const controller = useRef<AbortController | null>(null)
+  // When the last answer this page followed ended: a read of the server begun before then may
+  // not have it yet.
+  const settledAt = useRef(-Infinity)
   const pending = useRef({ text: '', reasoning: '', scheduled: false })
   // Read when an answer ends, so that a new callback never restarts what is running.
   const settled = useRef(onSettled)
@@ -132,6 +135,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
         else dispatch({ type: 'fail', error: toChatError(error) })
       } finally {
         if (current()) controller.current = null
+        settledAt.current = now()
         settled.current?.()
       }
     },
@@ -192,18 +196,19 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   }, [busy, resume, run, stream, state.messages])
 
   /**
-   * The conversation as the server has it now, changed elsewhere (another tab asked a question,
-   * say): shown instead when this page is idle and the server's is newer, and an answer the
-   * server is still writing is followed.
+   * The conversation as the server has it, changed elsewhere (another tab asked a question,
+   * say): shown instead when this page writes no answer of its own, the read began after its
+   * last one ended, and the server's copy is newer; an answer the server is still writing is
+   * followed. A failure shown here gives way to it too.
    */
   const sync = useCallback(
-    (latest: UiMessage[]) => {
-      if (!resume || state.status !== 'ready' || !isNewer(latest, state.messages)) return
-      dispatch({ type: 'sync', messages: latest })
-      const pending = pendingAnswer(latest)
+    ({ messages, readAt }: ServerCopy) => {
+      if (!resume || busy || readAt < settledAt.current || !isNewer(messages, state.messages)) return
+      dispatch({ type: 'sync', messages })
+      const pending = pendingAnswer(messages)
       if (pending) void run((signal) => resume(pending, signal), { timed: false })
     },
-    [resume, run, state.status, state.messages],
+    [resume, run, busy, state.messages],
   )
 
   const newChat = useCallback(() => {

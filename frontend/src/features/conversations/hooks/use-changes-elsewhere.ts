@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 
-import type { UiMessage } from '../../chat/hooks/chat-state'
+import type { ServerCopy } from '../../chat/hooks/chat-state'
 import { getConversation } from '../api/conversations'
 import { onTabNews } from '../api/tab-news'
 import { toUiMessages } from './to-ui-messages'
@@ -22,9 +22,9 @@ export interface ChangesElsewhereOptions {
  * into view (another device may have written meanwhile). Each of those also tells
  * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing.
  */
-export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged }: ChangesElsewhereOptions): UiMessage[] | null {
+export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged }: ChangesElsewhereOptions): ServerCopy | null {
   const [changes, setChanges] = useState(0)
-  const [latest, setLatest] = useState<{ key: string; messages: UiMessage[] } | null>(null)
+  const [latest, setLatest] = useState<{ key: string; copy: ServerCopy } | null>(null)
   const key = `${visit}:${conversationId}`
   // Read by the listeners and the read, which run for changes, not for moves.
   const open = useRef({ conversationId, key })
@@ -52,15 +52,17 @@ export function useChangesElsewhere({ enabled, conversationId, visit, onListChan
 
   useEffect(() => {
     const { conversationId: id, key: readFor } = open.current
-    if (changes === 0 || id === null) return
+    // `/c/` names no conversation: nothing to read.
+    if (changes === 0 || id === null || id === '') return
     const abort = new AbortController()
+    const readAt = performance.now()
     getConversation(id, abort.signal).then(
-      (conversation) => setLatest({ key: readFor, messages: toUiMessages(conversation.messages) }),
+      (conversation) => setLatest({ key: readFor, copy: { messages: toUiMessages(conversation.messages), readAt } }),
       // Gone, or out of reach for now: what is on screen stays, and the next action says why.
       () => {},
     )
     return () => abort.abort()
   }, [changes])
 
-  return latest?.key === key ? latest.messages : null
+  return latest?.key === key ? latest.copy : null
 }
