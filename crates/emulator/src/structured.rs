@@ -2,8 +2,8 @@
 //! value of the schema, sent as text. The emulator writes the smallest such value, which is
 //! enough for a client to parse and check: every required property (every property when none
 //! is listed), an enum's first value, a `const`, the first branch of `anyOf`/`oneOf`, every
-//! branch of `allOf`, the minimum number and the fewest items; `$ref`s into `$defs`/`definitions` are followed (as
-//! Pydantic writes nested models).
+//! branch of `allOf`, the minimum number and the fewest items; `$ref`s into `$defs` or
+//! `definitions` are followed (as Pydantic writes nested models).
 
 use serde_json::{Map, Value, json};
 
@@ -107,7 +107,9 @@ mod tests {
     #[test]
     fn the_smallest_value_of_a_pydantic_style_schema() {
         let schema = json!({
-            "$defs": { "Address": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] } },
+            "$defs": {
+                "Address": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] }
+            },
             "type": "object",
             "properties": {
                 "name": { "type": "string" },

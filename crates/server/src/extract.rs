@@ -8,7 +8,8 @@ use axum::{
     extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
     http::{StatusCode, request::Parts},
 };
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde_json::{Map, Value};
 
 use crate::error::AppError;
 
@@ -88,4 +89,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 fn body_timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
     std::iter::successors(Some(rejection), |e| e.source())
         .any(|e| e.is::<tower_http::timeout::TimeoutError>())
+}
+
+/// For `#[serde(default, deserialize_with = "object")]` on an optional member that must be a JSON
+/// object: serde would read a struct, or an internally tagged enum, from an array too (by
+/// position), which no client means and the API contract refuses.
+pub(crate) fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let Some(members) = Option::<Map<String, Value>>::deserialize(deserializer)? else { return Ok(None) };
+    serde_json::from_value(Value::Object(members)).map(Some).map_err(serde::de::Error::custom)
 }

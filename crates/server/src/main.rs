@@ -120,17 +120,15 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `GET /api/health` of the server this environment configures: at `HOST` (its loopback when it
-/// listens on every address) and `PORT`.
+/// listens on every address) and `PORT`, as the server reads them.
 async fn healthcheck() -> anyhow::Result<()> {
-    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let port: u16 = var("PORT").map_or(Ok(4000), |p| p.parse()).context("PORT")?;
-    let host: IpAddr = var("HOST").map_or(Ok(Ipv4Addr::LOCALHOST.into()), |h| h.parse()).context("HOST")?;
-    let host = match host {
+    let config = Config::from_env().context("invalid configuration")?;
+    let host = match config.host {
         IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
         IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
         other => other,
     };
-    let url = format!("http://{}/api/health", SocketAddr::new(host, port));
+    let url = format!("http://{}/api/health", SocketAddr::new(host, config.port));
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
     let response = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
     anyhow::ensure!(response.status().is_success(), "GET {url} answered {}", response.status());

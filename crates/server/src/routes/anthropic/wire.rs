@@ -5,6 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
+use crate::extract::object;
+
 /// `POST /v1/messages`; `POST /v1/messages/count_tokens` sends the same without `max_tokens`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MessagesRequest {
@@ -25,14 +27,8 @@ pub(crate) struct MessagesRequest {
     #[serde(default, deserialize_with = "object")]
     pub output_config: Option<OutputConfig>,
     /// The structured-outputs beta's name for `output_config.format`.
+    #[serde(default, deserialize_with = "object")]
     pub output_format: Option<OutputFormat>,
-}
-
-/// An optional member that must be a JSON object: serde would read a struct from an array too,
-/// by position, which no client means.
-fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Option<T>, D::Error> {
-    let Some(members) = Option::<Map<String, Value>>::deserialize(deserializer)? else { return Ok(None) };
-    serde_json::from_value(Value::Object(members)).map(Some).map_err(serde::de::Error::custom)
 }
 
 /// A block of `system`: text only.

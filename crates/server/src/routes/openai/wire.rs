@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::extract::object;
+
 /// `POST /v1/chat/completions`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CompletionRequest {
@@ -23,6 +25,7 @@ pub(crate) struct CompletionRequest {
     pub tool_choice: Option<InToolChoice>,
     /// Only 1: one answer per request.
     pub n: Option<u32>,
+    #[serde(default, deserialize_with = "object")]
     pub response_format: Option<ResponseFormat>,
 }
 

@@ -244,6 +244,7 @@ mod tests {
         let user = json!([{ "role": "user", "content": "hi" }]);
         for (body, named) in [
             (json!({ "model": "m", "messages": user, "n": 2 }), "`n`"),
+            (json!({ "model": "m", "messages": user, "response_format": ["json_object"] }), "a map"),
             (json!({ "model": "m", "messages": user, "max_completion_tokens": 0 }), "max_completion_tokens"),
             (json!({ "model": "m", "messages": [] }), "last message"),
             (json!({ "model": "m", "messages": [{ "role": "assistant", "content": "hi" }] }), "last message"),
