@@ -16,6 +16,7 @@ mod events;
 mod params;
 mod request;
 mod rules;
+mod schema;
 mod trust;
 mod upstream;
 

@@ -80,7 +80,7 @@ pub(crate) fn dropped(
 }
 
 /// Where a model's extra fields go: the row's, or for an unknown id its provider's.
-fn vendor(rule: Option<&Rule>, model: Option<&str>) -> Option<Vendor> {
+pub(crate) fn vendor(rule: Option<&Rule>, model: Option<&str>) -> Option<Vendor> {
     rule.map(|r| r.vendor).or_else(|| match model? {
         m if m.starts_with("anthropic.") => Some(Vendor::Anthropic),
         m if m.starts_with("amazon.nova") => Some(Vendor::Nova),

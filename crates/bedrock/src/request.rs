@@ -15,7 +15,8 @@ use crate::{
     config::{Latency, ServiceTier},
     content::{self, built, to_document},
     params,
-    rules::{self, Rule},
+    rules::{self, Rule, Vendor},
+    schema,
 };
 
 /// What a model knows about itself when it builds a request.
@@ -137,15 +138,18 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
         additional: plan.additional.as_ref().map(to_document),
         service_tier,
         performance,
-        output: request.output_schema.as_ref().map(output_config).transpose()?,
+        output: request.output_schema.as_ref().map(|output| output_config(output, target)).transpose()?,
     })
 }
 
-/// `outputConfig.textFormat`: Converse's structured output, which takes the schema as JSON text.
-fn output_config(output: &OutputSchema) -> Result<OutputConfig, ProviderError> {
+/// `outputConfig.textFormat`: Converse's structured output, which takes the schema as JSON text,
+/// for Claude as Claude's grammar takes it ([`schema::for_claude`]).
+fn output_config(output: &OutputSchema, target: Target<'_>) -> Result<OutputConfig, ProviderError> {
+    let claude = params::vendor(target.rule, target.model) == Some(Vendor::Anthropic);
+    let schema = if claude { schema::for_claude(&output.schema) } else { output.schema.clone() };
     let schema = built(
         JsonSchemaDefinition::builder()
-            .schema(output.schema.to_string())
+            .schema(schema.to_string())
             .set_name(output.name.clone())
             .set_description(output.description.clone())
             .build(),

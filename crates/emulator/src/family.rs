@@ -121,6 +121,20 @@ impl Family {
         )
     }
 
+    /// Whether it takes structured outputs (Opus 4.1, and the 4.5 models on).
+    pub fn structured_outputs(self) -> bool {
+        matches!(
+            self,
+            Self::Opus41
+                | Self::Sonnet45
+                | Self::Haiku45
+                | Self::Opus45
+                | Self::Sonnet46
+                | Self::Opus46
+                | Self::Opus47
+        )
+    }
+
     /// Whether the sampling parameters were removed (Opus 4.7).
     pub fn sampling_removed(self) -> bool {
         self == Self::Opus47

@@ -9,7 +9,7 @@ use streambed_core::{Content, ReasoningBlock, Role, ToolChoice};
 
 use crate::{
     family::{Family, Model, ThinkingStyle},
-    thinking,
+    structured, thinking,
     wire::{BedrockError, Converse, Thinking},
 };
 
@@ -24,6 +24,7 @@ pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), Be
     sampling(model.family, converse)?;
     thinking_config(model, converse)?;
     prefill(model.family, converse)?;
+    structured_output(model, converse)?;
     tool_results(converse)?;
     blank_tool_results(converse)?;
     reasoning_history(converse)
@@ -72,6 +73,24 @@ fn blank_tool_results(converse: &Converse) -> Result<(), BedrockError> {
         ));
     }
     Ok(())
+}
+
+/// Claude's structured outputs: from Opus 4.1 and the 4.5 models on, and only schemas its grammar
+/// can hold, with no numeric, length or size bounds and every object closed (Anthropic,
+/// "Structured outputs", JSON Schema limitations). The texts are the emulator's own: no real
+/// refusal was found quoted.
+fn structured_output(model: &Model, converse: &Converse) -> Result<(), BedrockError> {
+    let Some(output) = &converse.request.output_schema else { return Ok(()) };
+    if !model.family.structured_outputs() {
+        return Err(BedrockError::model_refused(format!(
+            "output_config.format: structured outputs are not supported on '{}'.",
+            model.name
+        )));
+    }
+    match structured::refusal(&output.schema) {
+        Some(why) => Err(BedrockError::model_refused(format!("output_config.format.schema: {why}"))),
+        None => Ok(()),
+    }
 }
 
 /// Bedrock's own rule. Source: langgenius/dify#16421, vercel/ai#7537.

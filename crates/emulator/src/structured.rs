@@ -95,6 +95,41 @@ fn all_of(branches: &[Value], root: &Value, depth: usize) -> Value {
     values.into_iter().next().unwrap_or(Value::Null)
 }
 
+/// What Claude's grammar cannot hold in `schema`, if anything: a numeric, length or size bound
+/// (`minItems` above 1), or an object open to other members.
+pub(crate) fn refusal(schema: &Value) -> Option<String> {
+    const BOUNDS: [&str; 11] = [
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+    ];
+    match schema {
+        Value::Object(members) => {
+            if let Some(bound) = members.iter().find(|(key, value)| {
+                BOUNDS.contains(&key.as_str()) || (*key == "minItems" && value.as_u64() > Some(1))
+            }) {
+                return Some(format!("'{}' is not supported.", bound.0));
+            }
+            let object = members.get("type").and_then(Value::as_str) == Some("object")
+                || members.contains_key("properties");
+            if object && members.get("additionalProperties") != Some(&Value::Bool(false)) {
+                return Some("'additionalProperties' must be set to false for object types.".into());
+            }
+            members.values().find_map(refusal)
+        }
+        Value::Array(items) => items.iter().find_map(refusal),
+        _ => None,
+    }
+}
+
 /// `#/$defs/Name` or `#/definitions/Name` (any JSON pointer into the root).
 fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
     root.pointer(reference.strip_prefix('#')?)

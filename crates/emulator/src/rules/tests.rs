@@ -229,3 +229,24 @@ fn blank_text_blank_tool_results_and_empty_tool_descriptions_are_refused() {
     let refused = refusal(SONNET_45, undescribed).unwrap();
     assert!(refused.contains("'toolConfig.tools.1.member.toolSpec.description'"), "{refused}");
 }
+
+#[test]
+fn structured_output_needs_a_model_that_takes_it_and_a_schema_its_grammar_can_hold() {
+    let with_schema = |schema: Value| {
+        json!({
+            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "outputConfig": {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": schema.to_string()}}}}
+        })
+    };
+    let closed =
+        json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false});
+    let bounded = json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}, "additionalProperties": false});
+    let open = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+
+    assert_eq!(refusal(SONNET_45, with_schema(closed.clone())), None);
+    assert!(refusal(SONNET_35, with_schema(closed)).is_some_and(|m| m.contains("not supported on")));
+    assert!(
+        refusal(SONNET_45, with_schema(bounded)).is_some_and(|m| m.contains("'minimum' is not supported"))
+    );
+    assert!(refusal(SONNET_45, with_schema(open)).is_some_and(|m| m.contains("additionalProperties")));
+}

@@ -252,13 +252,16 @@ async fn max_tokens_past_the_limit_is_capped_and_a_budget_that_no_longer_fits_is
 
 #[tokio::test]
 async fn output_config_format_and_the_betas_output_format_are_bedrocks_structured_output() {
-    let app = spawn_app().await;
-    let schema =
-        json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
+    let schema = json!({
+        "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"],
+        "additionalProperties": false,
+    });
     let format = json!({ "type": "json_schema", "schema": schema });
-    let mut as_ga = ask("Fine?");
+    let ask = || json!({ "model": SONNET_45, "max_tokens": 256, "messages": [{ "role": "user", "content": "Fine?" }] });
+    let mut as_ga = ask();
     as_ga["output_config"] = json!({ "format": format });
-    let mut as_beta = ask("Fine?");
+    let mut as_beta = ask();
     as_beta["output_format"] = format;
 
     for body in [as_ga, as_beta] {

@@ -11,6 +11,8 @@ use streambed_emulator::{Emulator, Outcome};
 use crate::helpers::{MODEL, TestApp, spawn_app, spawn_app_with};
 
 const KEY: &str = "openai-test-key-0123456789";
+/// A model that takes structured outputs.
+const SONNET_45: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 impl TestApp {
     async fn completions(&self, body: Value) -> reqwest::Response {
@@ -226,7 +228,7 @@ async fn a_tool_that_printed_nothing_and_a_tool_without_a_description_reach_bedr
 #[tokio::test]
 async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_object_is_asked_in_the_system_prompt()
  {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
     let schema = json!({
         "type": "object",
         "properties": { "name": { "type": "string" }, "population": { "type": "integer" } },
@@ -236,7 +238,7 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
     let asking = |format: Value| {
         let messages =
             json!([{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "A city?" }]);
-        json!({ "model": MODEL, "messages": messages, "response_format": format })
+        json!({ "model": SONNET_45, "messages": messages, "response_format": format })
     };
 
     let answered: Value = app
@@ -265,11 +267,45 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
     assert!(system.starts_with("Be brief.\n\n") && system.ends_with("no Markdown code fence."), "{system}");
 }
 
+/// What zod and Pydantic write (bounds, an open object, `$schema`): rewritten as Claude's grammar
+/// takes it, the bounds kept in words, as the Anthropic SDKs do; Bedrock would refuse them as sent.
+#[tokio::test]
+async fn a_schema_with_bounds_reaches_claude_as_its_grammar_takes_it() {
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
+    let zod = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": { "age": { "type": "integer", "minimum": 18 } },
+        "required": ["age"],
+    });
+    let body = json!({
+        "model": SONNET_45, "messages": [{ "role": "user", "content": "An age?" }],
+        "response_format": { "type": "json_schema", "json_schema": { "name": "person", "schema": zod } },
+    });
+
+    let response = app.completions(body).await;
+
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let sent =
+        &app.emulator.recorder.requests()[0].body["outputConfig"]["textFormat"]["structure"]["jsonSchema"];
+    let schema: Value = serde_json::from_str(sent["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        schema,
+        json!({
+            "type": "object",
+            "properties": { "age": { "type": "integer", "description": "{minimum: 18}" } },
+            "required": ["age"],
+            "additionalProperties": false,
+        })
+    );
+}
+
 /// An agent that asks for a schema and offers tools: the answer to the tool results is the JSON.
 #[tokio::test]
 async fn the_answer_to_tool_results_follows_the_schema_asked_for() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
     let mut body = with_result("call_1", r#"{"city":"Paris"}"#, false);
+    body["model"] = json!(SONNET_45);
     let schema =
         json!({ "type": "object", "properties": { "sunny": { "type": "boolean" } }, "required": ["sunny"] });
     body["response_format"] =
