@@ -17,7 +17,7 @@ pub enum Param {
 /// Token budgets for the reasoning levels. Anthropic's minimum budget is 1,024 tokens.
 const BUDGETS: [(Reasoning, u32, &str); 3] =
     [(Reasoning::Low, 2_048, "low"), (Reasoning::Medium, 8_192, "medium"), (Reasoning::High, 24_576, "high")];
-const MIN_BUDGET: u32 = 1_024;
+pub(crate) const MIN_BUDGET: u32 = 1_024;
 /// Room for the answer after the reasoning when no `max_tokens` is configured.
 const ANSWER_TOKENS: u32 = 4_096;
 /// Room a level's budget leaves for the answer under a `max_tokens` that cannot hold both whole.

@@ -225,29 +225,43 @@ async fn thinking_on_sonnet_4_5_streams_a_signed_thinking_block_first() {
 }
 
 /// What LiteLLM and the Vercel AI SDK send by default: a model's whole output (64,000 for Sonnet
-/// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted.
+/// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted
+/// under it; and Anthropic's own example, 10,000 of 16,000, whose budget the cap leaves no room.
+/// Under a tiny cap, no budget fits at all.
 #[tokio::test]
-async fn max_tokens_past_the_limit_is_capped_and_a_budget_that_no_longer_fits_is_refused_saying_why() {
+async fn max_tokens_past_the_limit_is_capped_and_the_thinking_budget_kept_within_it() {
     let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45)]).await;
-    let asking = |budget: u32| {
+    let tiny =
+        spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", SONNET_45), ("MAX_TOKENS_LIMIT", "2000")])
+            .await;
+    let asking = |max_tokens: u32, budget: u32| {
         json!({
-            "model": SONNET_45, "max_tokens": 64_000, "thinking": { "type": "enabled", "budget_tokens": budget },
+            "model": SONNET_45, "max_tokens": max_tokens, "thinking": { "type": "enabled", "budget_tokens": budget },
             "messages": [{ "role": "user", "content": "hello" }]
         })
     };
 
-    let (status, answered) = json_of(app.post_messages(asking(2_048)).await).await;
-    let (refused_status, refused) = json_of(app.post_messages(asking(10_000)).await).await;
+    let fitted = json_of(app.post_messages(asking(64_000, 2_048)).await).await;
+    let halved = json_of(app.post_messages(asking(16_000, 10_000)).await).await;
+    let (refused_status, refused) = json_of(tiny.post_messages(asking(16_000, 10_000)).await).await;
 
-    assert_eq!(status, 200, "{answered}");
-    let sent = &app.emulator.recorder.requests()[0].body;
-    assert_eq!(sent["inferenceConfig"]["maxTokens"], 4_096, "{sent}");
-    assert_eq!(sent["additionalModelRequestFields"]["thinking"]["budget_tokens"], 2_048, "{sent}");
+    for (status, answered) in [fitted, halved] {
+        assert_eq!(status, 200, "{answered}");
+    }
+    let sent: Vec<_> = app.emulator.recorder.requests().into_iter().map(|r| r.body).collect();
+    let thinking = |body: &Value| {
+        (
+            body["inferenceConfig"]["maxTokens"].clone(),
+            body["additionalModelRequestFields"]["thinking"]["budget_tokens"].clone(),
+        )
+    };
+    assert_eq!(thinking(&sent[0]), (json!(4_096), json!(2_048)), "the budget as asked");
+    assert_eq!(thinking(&sent[1]), (json!(4_096), json!(2_048)), "half the cap, the answer the other half");
     assert_eq!(refused_status, 400);
     assert_anthropic_error(&refused, "invalid_request_error");
     let message = refused["error"]["message"].as_str().unwrap();
-    assert!(message.contains("MAX_TOKENS_LIMIT (4096)") && message.contains("(64000)"), "{message}");
-    assert_eq!(app.emulator.recorder.requests().len(), 1, "the refused one never reached Bedrock");
+    assert!(message.contains("MAX_TOKENS_LIMIT (2000)") && message.contains("(16000)"), "{message}");
+    assert!(tiny.emulator.recorder.requests().is_empty(), "the refused one never reached Bedrock");
 }
 
 #[tokio::test]

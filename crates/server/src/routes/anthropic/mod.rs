@@ -60,7 +60,7 @@ pub(super) async fn messages(
 ) -> Result<Response, MessagesError> {
     let started = Instant::now();
     let streamed = body.stream;
-    body.max_tokens = Some(max_tokens(&state.limits, &body)?);
+    cap_max_tokens(&state.limits, &mut body)?;
     let (model, request) = prepare(&state, body)?;
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, model.info().id.clone());
@@ -81,26 +81,31 @@ pub(super) async fn messages(
     }
 }
 
-/// The body's `max_tokens`, capped to `MAX_TOKENS_LIMIT`. Required here, as Anthropic's API has
-/// it: the server's `BEDROCK_MAX_TOKENS` does not stand in.
-fn max_tokens(limits: &Limits, body: &wire::MessagesRequest) -> Result<u32, AppError> {
+/// The body's `max_tokens`, capped to `MAX_TOKENS_LIMIT`, and its thinking budget within it.
+/// Required here, as Anthropic's API has it: the server's `BEDROCK_MAX_TOKENS` does not stand in.
+fn cap_max_tokens(limits: &Limits, body: &mut wire::MessagesRequest) -> Result<(), AppError> {
     let Some(asked) = body.max_tokens else {
         return Err(AppError::BadRequest("`max_tokens` is required.".into()));
     };
     let max_tokens = limits.cap_max_tokens("max_tokens", asked).map_err(AppError::BadRequest)?;
-    match body.thinking {
-        // The client's budget fitted under what it asked for: it is the cap that leaves no room.
-        Some(wire::Thinking::Enabled { budget_tokens })
-            if max_tokens < asked && budget_tokens >= max_tokens =>
-        {
-            Err(AppError::BadRequest(format!(
+    body.max_tokens = Some(max_tokens);
+    if let Some(wire::Thinking::Enabled { budget_tokens }) = &mut body.thinking
+        && max_tokens < asked
+        && *budget_tokens >= max_tokens
+    {
+        // The client's budget fitted under what it asked for: the cap took the room, so the
+        // budget gives half of what is left to the answer (Anthropic's docs' own example, 10,000
+        // of 16,000, meets the default cap of 4,096 so).
+        let halved = max_tokens / 2;
+        if halved < streambed_bedrock::MIN_THINKING_BUDGET {
+            return Err(AppError::BadRequest(format!(
                 "The thinking budget ({budget_tokens}) leaves no room for the answer under this server's \
-                 MAX_TOKENS_LIMIT ({max_tokens}), to which `max_tokens` ({asked}) was capped: ask for a \
-                 smaller budget."
-            )))
+                 MAX_TOKENS_LIMIT ({max_tokens}), to which `max_tokens` ({asked}) was capped."
+            )));
         }
-        _ => Ok(max_tokens),
+        *budget_tokens = halved;
     }
+    Ok(())
 }
 
 pub(super) async fn count_tokens(
