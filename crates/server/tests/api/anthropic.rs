@@ -236,7 +236,8 @@ async fn max_tokens_past_the_limit_is_capped_and_the_thinking_budget_kept_within
             .await;
     let asking = |max_tokens: u32, budget: u32| {
         json!({
-            "model": SONNET_45, "max_tokens": max_tokens, "thinking": { "type": "enabled", "budget_tokens": budget },
+            "model": SONNET_45, "max_tokens": max_tokens,
+            "thinking": { "type": "enabled", "budget_tokens": budget },
             "messages": [{ "role": "user", "content": "hello" }]
         })
     };
