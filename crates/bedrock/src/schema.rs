@@ -9,21 +9,7 @@
 //! structural part of the schema; the bounds are asked for in words, not enforced.
 
 use serde_json::{Map, Value};
-
-/// Keywords Claude's grammar cannot enforce; `minItems` is one above 1.
-const BOUNDS: [&str; 11] = [
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "minLength",
-    "maxLength",
-    "maxItems",
-    "uniqueItems",
-    "minProperties",
-    "maxProperties",
-];
+use streambed_core::OutputSchema;
 
 /// Members whose value is a schema, and those whose value maps names or positions to schemas.
 const SCHEMA: [&str; 4] = ["items", "not", "contains", "additionalProperties"];
@@ -36,7 +22,8 @@ pub(crate) fn for_claude(schema: &Value) -> Value {
     let mut out = Map::new();
     let mut bounds = Vec::new();
     for (key, value) in members {
-        let bound = BOUNDS.contains(&key.as_str()) || (key == "minItems" && value.as_u64() > Some(1));
+        let bound = OutputSchema::CLAUDE_UNENFORCED.contains(&key.as_str())
+            || (key == "minItems" && value.as_u64() > Some(1));
         match key.as_str() {
             "$schema" => {}
             _ if bound => bounds.push(format!("{key}: {value}")),

@@ -179,6 +179,25 @@ pub struct OutputSchema {
     pub schema: Value,
 }
 
+impl OutputSchema {
+    /// JSON Schema keywords Claude's structured outputs cannot enforce (Anthropic, "Structured
+    /// outputs", JSON Schema limitations), besides `minItems` above 1: `streambed-bedrock` puts
+    /// them into words for Claude, and the emulator refuses them as Claude does.
+    pub const CLAUDE_UNENFORCED: [&str; 11] = [
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+    ];
+}
+
 /// A chat request: the conversation so far and the options. It may end with an assistant turn
 /// for the model to continue, where the provider allows that (`bedrock` checks its rules); the
 /// server's routes send only conversations that end with the user's turn.

@@ -6,6 +6,7 @@
 //! `definitions` are followed (as Pydantic writes nested models).
 
 use serde_json::{Map, Value, json};
+use streambed_core::OutputSchema;
 
 /// The value the emulated model answers for `schema`.
 pub(crate) fn instance(schema: &Value) -> Value {
@@ -98,23 +99,11 @@ fn all_of(branches: &[Value], root: &Value, depth: usize) -> Value {
 /// What Claude's grammar cannot hold in `schema`, if anything: a numeric, length or size bound
 /// (`minItems` above 1), or an object open to other members.
 pub(crate) fn refusal(schema: &Value) -> Option<String> {
-    const BOUNDS: [&str; 11] = [
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minLength",
-        "maxLength",
-        "maxItems",
-        "uniqueItems",
-        "minProperties",
-        "maxProperties",
-    ];
     match schema {
         Value::Object(members) => {
             if let Some(bound) = members.iter().find(|(key, value)| {
-                BOUNDS.contains(&key.as_str()) || (*key == "minItems" && value.as_u64() > Some(1))
+                OutputSchema::CLAUDE_UNENFORCED.contains(&key.as_str())
+                    || (*key == "minItems" && value.as_u64() > Some(1))
             }) {
                 return Some(format!("'{}' is not supported.", bound.0));
             }
