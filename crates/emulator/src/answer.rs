@@ -91,6 +91,18 @@ pub(crate) fn fixed(deltas: Vec<String>, input_tokens: u32) -> ChatStream {
     events(deltas.into_iter().map(ChatEvent::Text).collect(), input_tokens)
 }
 
+/// The given text deltas, one token each, up to `max_tokens`: then `Done` with `max_tokens` if
+/// the limit cut them, else `end_turn`.
+pub(crate) fn up_to(mut deltas: Vec<String>, max_tokens: Option<u32>, input_tokens: u32) -> ChatStream {
+    let limit = max_tokens.map_or(usize::MAX, |m| m as usize);
+    let truncated = deltas.len() > limit;
+    deltas.truncate(limit);
+    let usage = Usage::new(input_tokens, u32::try_from(deltas.len()).unwrap_or(u32::MAX));
+    let stop_reason = if truncated { StopReason::MaxTokens } else { StopReason::EndTurn };
+    let done = ChatEvent::Done(Completion::new(stop_reason, usage));
+    Box::pin(stream::iter(deltas.into_iter().map(ChatEvent::Text).chain([done]).map(Ok)))
+}
+
 /// Reasoning first, then the answer, as Claude's extended thinking streams it.
 pub(crate) fn with_reasoning(input_tokens: u32) -> ChatStream {
     let reasoning = ["The user ", "asked for ", "a greeting."].map(|t| ChatEvent::Reasoning(t.into()));
@@ -137,15 +149,8 @@ impl ChatModel for Scripted {
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         let said = request.last_user_text().unwrap_or_default();
         let text = format!("Hello from the Streambed emulator. You said: {}", said.trim());
-        let mut deltas = words(&text);
-        let limit = request.params.max_tokens.map_or(usize::MAX, |m| m as usize);
-        let truncated = deltas.len() > limit;
-        deltas.truncate(limit);
-        let usage = Usage::new(input_tokens(&request), u32::try_from(deltas.len()).unwrap_or(u32::MAX));
-        let stop_reason = if truncated { StopReason::MaxTokens } else { StopReason::EndTurn };
-        let done = ChatEvent::Done(Completion::new(stop_reason, usage));
-        let events = deltas.into_iter().map(ChatEvent::Text).chain([done]).map(Ok);
-        Box::pin(async move { Ok(Box::pin(stream::iter(events)) as ChatStream) })
+        let answer = up_to(words(&text), request.params.max_tokens, input_tokens(&request));
+        Box::pin(async move { Ok(answer) })
     }
 }
 

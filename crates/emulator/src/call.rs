@@ -137,10 +137,15 @@ impl Shared {
     pub(crate) async fn answer(&self, call: &Call) -> Result<(ChatStream, Ending, Duration), BedrockError> {
         let input_tokens = answer::input_tokens(&call.request);
         let synthetic = |n: usize| answer::fixed((0..n).map(synthetic_delta).collect(), input_tokens);
+        // An answer the model writes in full stops at `maxTokens`, as Claude's does; the fault
+        // scenarios count their deltas themselves.
+        let max_tokens = call.request.params.max_tokens;
+        let written =
+            |n: usize| answer::up_to((0..n).map(synthetic_delta).collect(), max_tokens, input_tokens);
         let delay = self.delay;
         let (answer, ending, delay) = match call.scenario {
-            Scenario::Long { n } => (synthetic(n), Ending::Complete, delay),
-            Scenario::Slow { delay, n } => (synthetic(n), Ending::Complete, delay),
+            Scenario::Long { n } => (written(n), Ending::Complete, delay),
+            Scenario::Slow { delay, n } => (written(n), Ending::Complete, delay),
             Scenario::Unicode => (
                 answer::fixed(UNICODE_DELTAS.iter().map(|d| (*d).to_owned()).collect(), input_tokens),
                 Ending::Complete,

@@ -8,7 +8,7 @@ use aws_sdk_bedrockruntime::{
 use serde_json::Value;
 use streambed_emulator::{AuthStyle, Operation, Outcome, UNICODE_DELTAS, long_text};
 
-use crate::helpers::{MODEL, spawn, user};
+use crate::helpers::{MODEL, drain, spawn, user};
 
 #[tokio::test]
 async fn streams_the_scripted_answer_with_stop_reason_and_usage() {
@@ -54,6 +54,27 @@ async fn long_answers_reassemble_exactly() {
 
     assert_eq!(streamed.deltas.len(), 1500);
     assert_eq!(streamed.text(), long_text(1500));
+}
+
+#[tokio::test]
+async fn a_long_answer_stops_at_max_tokens_as_claude_does() {
+    let t = spawn().await;
+    let capped = InferenceConfiguration::builder().max_tokens(3).build();
+
+    let output = t
+        .client
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(user("[[scenario:long n=50]]"))
+        .inference_config(capped)
+        .send()
+        .await
+        .unwrap();
+    let streamed = drain(output).await;
+
+    assert_eq!(streamed.deltas.len(), 3);
+    assert_eq!(streamed.stop_reason, Some(StopReason::MaxTokens));
+    assert_eq!(streamed.usage.map(|u| u.output_tokens), Some(3));
 }
 
 #[tokio::test]
