@@ -106,16 +106,25 @@ fn insert_statement(placeholders: Placeholders, rows: usize) -> String {
     )
 }
 
-/// A conversation's messages in order. For a `streaming` answer, also the replica writing it
-/// (`writer`) and until when its lease holds (`lease_until`, NULL with none on record): a turn
-/// waits while another replica's answer is live ([`crate::StoreError::AnswerRunning`]).
-pub(crate) const MESSAGES: &str = "\
-    SELECT id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at, \
-           CASE WHEN status = 'streaming' THEN replica_id END AS writer, \
-           CASE WHEN status = 'streaming' THEN \
-               (SELECT expires_at FROM replicas WHERE replicas.id = messages.replica_id) END AS lease_until \
-    FROM messages WHERE conversation_id = $1 \
-    ORDER BY created_at, id";
+/// The columns a message is read with, as a literal for `concat!`. For a `streaming` answer,
+/// also the replica writing it (`writer`) and until when its lease holds (`lease_until`, NULL
+/// with none on record): a turn waits while another replica's answer is live
+/// ([`crate::StoreError::AnswerRunning`]).
+macro_rules! message_columns {
+    () => {
+        "id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at, \
+         CASE WHEN status = 'streaming' THEN replica_id END AS writer, \
+         CASE WHEN status = 'streaming' THEN \
+             (SELECT expires_at FROM replicas WHERE replicas.id = messages.replica_id) END AS lease_until"
+    };
+}
+
+/// A conversation's messages in order.
+pub(crate) const MESSAGES: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE conversation_id = $1 ORDER BY created_at, id"
+);
 
 /// [`TOUCH`] for up to `rows` conversations at once (rounded up to a power of two, at most
 /// [`BATCH_TURNS`]): the time, then `id, owner, model, title` for each conversation. Returns the
@@ -152,13 +161,12 @@ pub(crate) fn messages_of(dialect: Dialect, rows: usize) -> &'static str {
 fn messages_statement(placeholders: Placeholders, rows: usize) -> String {
     let ids = Rows { count: rows, width: 1, first: 1, placeholders }.ids();
     format!(
-        "SELECT conversation_id, id, role, content, status, model, reasoning, parts, usage, stop_reason, \
-                error_code, created_at, \
-                CASE WHEN status = 'streaming' THEN replica_id END AS writer, \
-                CASE WHEN status = 'streaming' THEN \
-                    (SELECT expires_at FROM replicas WHERE replicas.id = messages.replica_id) END AS lease_until \
-         FROM messages WHERE conversation_id IN ({ids}) \
-         ORDER BY conversation_id, created_at, id"
+        concat!(
+            "SELECT conversation_id, ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id IN ({ids}) ORDER BY conversation_id, created_at, id"
+        ),
+        ids = ids
     )
 }
 

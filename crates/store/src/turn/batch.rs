@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{
-    Request, Turn, Turns, leased,
+    Request, Turn, Turns,
     plan::{Plan, plan},
 };
 use crate::{
@@ -119,12 +119,7 @@ async fn attempt(pools: &Pools, limits: &StoreLimits, requests: &[&Request]) -> 
             }
         }
 
-        let clock = match dialect {
-            sql::Dialect::Postgres if leased(histories.values()) => {
-                sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(&mut *tx).await?
-            }
-            _ => now,
-        };
+        let clock = lease_clock!(dialect, histories.values(), tx, now);
         let plans = match plan_all(requests, histories, limits, now, clock) {
             Ok(plans) => plans,
             // Dropping the transaction rolls it back.

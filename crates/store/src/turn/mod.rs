@@ -19,6 +19,22 @@
 //! statement is a round trip to the connection's thread, and there is one writing connection.
 //! A batch that fails is written again turn by turn ([`alone`]), so a bad turn fails alone.
 
+/// The clock to read `histories`' leases by, `$now` unless one of them ends in an answer running
+/// under a lease (rare): this process's on SQLite, and PostgreSQL's on PostgreSQL
+/// ([`Pools::clock`]), read on the turn's own transaction `$tx` (`now()` is its start, a moment
+/// ago), never on a second connection while it holds row locks. A macro, as the transaction's
+/// type is each backend's (see [`with_writer!`]).
+macro_rules! lease_clock {
+    ($dialect:expr, $histories:expr, $tx:ident, $now:expr) => {
+        match $dialect {
+            $crate::sql::Dialect::Postgres if $crate::turn::leased($histories) => {
+                sqlx::query_scalar($crate::sql::POSTGRES_NOW).fetch_one(&mut *$tx).await?
+            }
+            _ => $now,
+        }
+    };
+}
+
 mod batch;
 mod plan;
 
@@ -146,12 +162,7 @@ async fn alone(pools: &Pools, limits: &StoreLimits, request: &Request) -> Result
         let history = History::read(
             sqlx::query_as(sql::MESSAGES).bind(request.conversation).fetch_all(&mut *tx).await?,
         )?;
-        let clock = match pools.dialect() {
-            sql::Dialect::Postgres if leased([&history]) => {
-                sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(&mut *tx).await?
-            }
-            _ => now,
-        };
+        let clock = lease_clock!(pools.dialect(), [&history], tx, now);
         let plan = plan(request, history, limits, now, clock)?;
         if let Some(empty) = plan.replaces {
             sqlx::query(sql::DELETE_MESSAGE).bind(empty).execute(&mut *tx).await?;
@@ -175,10 +186,7 @@ async fn alone(pools: &Pools, limits: &StoreLimits, request: &Request) -> Result
     Ok((history, request.answer_id()))
 }
 
-/// Whether any of `histories` ends in an answer running under a lease: then, and only then
-/// (rarely), the turn reads the clock leases are kept by. That is this process's on SQLite, and
-/// PostgreSQL's on PostgreSQL ([`Pools::clock`]), read on the turn's own transaction (`now()`
-/// is its start, a moment ago), never on a second connection while it holds row locks.
+/// Whether any of `histories` ends in an answer running under a lease.
 fn leased<'h>(histories: impl IntoIterator<Item = &'h History>) -> bool {
     histories.into_iter().any(|h| h.writer.is_some_and(|writer| writer.lease_until.is_some()))
 }
