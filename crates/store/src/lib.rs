@@ -4,8 +4,8 @@
 //! authenticated. SQLite (embedded, the default) and PostgreSQL (several replicas) sit behind
 //! the same trait; each has its own embedded migrations, run by [`open`].
 //!
-//! Answers are written in batches, never per token: [`ConversationStore::start_answer`] creates
-//! the assistant message as `streaming`, [`ConversationStore::append_answers`] adds the text
+//! Answers are written in batches, never per token: [`ConversationStore::begin_turn`] creates
+//! the assistant message as `streaming` with its question, [`ConversationStore::append_answers`] adds the text
 //! that arrived since, for every answer in progress at once, and
 //! [`ConversationStore::finish_answer`] records how it ended, in one statement with the other
 //! answers that end while the writer is busy (answers streamed together tend to end together,
@@ -199,8 +199,8 @@ pub enum StoreError {
     /// A `before` cursor that this store did not hand out.
     #[error("invalid cursor")]
     BadCursor,
-    /// Another replica is writing an answer in the conversation (its lease holds): a turn that
-    /// starts one waits for it to end, as on one replica.
+    /// An answer is being written in the conversation (its replica's lease holds): a turn that
+    /// starts one on another replica, or a question stored alone, waits for it to end.
     #[error("an answer is running in the conversation")]
     AnswerRunning,
     #[error("database: {0}")]
@@ -252,7 +252,8 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a user turn (status `complete`) and returns the conversation's whole history,
     /// oldest first, ending with it. An untitled conversation takes its title from `content`
     /// (trimmed, first line, about 60 characters cut at a word). `model`, when given, becomes
-    /// the conversation's model.
+    /// the conversation's model. [`StoreError::AnswerRunning`] while an answer is being written
+    /// there: the question would come between it and the question it answers.
     fn add_user_message(
         &self,
         owner: &Owner,
@@ -261,9 +262,10 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
         model: Option<&str>,
     ) -> BoxFuture<'_, Result<Vec<StoredMessage>, StoreError>>;
 
-    /// [`add_user_message`](Self::add_user_message) and [`start_answer`](Self::start_answer) in
-    /// one transaction: the user turn, the history ending with it, and the id of the new
-    /// `streaming` answer leased by `replica`. What the server does for each turn, so a turn
+    /// [`add_user_message`](Self::add_user_message) and the start of its answer in one
+    /// transaction: the user turn, the history ending with it, and the id of the new
+    /// `streaming` assistant message, leased by `replica` (which must already hold a lease: see
+    /// [`heartbeat`](Self::heartbeat)). What the server does for each turn, so a turn
     /// costs one write transaction before the model is asked.
     ///
     /// Asking the conversation's last question again is a retry, not a second question: when
@@ -278,17 +280,6 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
         model: &str,
         replica: ReplicaId,
     ) -> BoxFuture<'_, Result<(Vec<StoredMessage>, Uuid), StoreError>>;
-
-    /// Creates the assistant message, `streaming`, leased by `replica` (which must already hold
-    /// a lease: see [`heartbeat`](Self::heartbeat)). [`StoreError::NotFound`] when the
-    /// conversation is gone. Not owner-scoped: the server calls it right after
-    /// [`add_user_message`](Self::add_user_message) checked the owner.
-    fn start_answer(
-        &self,
-        conversation: Uuid,
-        model: &str,
-        replica: ReplicaId,
-    ) -> BoxFuture<'_, Result<Uuid, StoreError>>;
 
     /// Appends to each streaming message the text (and reasoning) that arrived for it since its
     /// last write: every answer in progress in one statement (or one per
@@ -309,7 +300,7 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Renews `replica`'s lease: its streaming answers are live for another `ttl`. Call it
-    /// before the first [`start_answer`](Self::start_answer) and then well within `ttl` (every
+    /// before the first [`begin_turn`](Self::begin_turn) and then well within `ttl` (every
     /// `ttl / 3`, say): a lease that runs out lets another replica's sweep interrupt the answers.
     /// On PostgreSQL leases are measured by the database server's clock.
     fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>>;

@@ -183,18 +183,21 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Whether the answer runs on a replica other than `replica` as of `clock`: that replica
-    /// still holds its lease, and the answer is younger than the `longest` any runs (older, its
-    /// end went unrecorded, perhaps for a database error, and it holds the turn no more).
+    /// Whether the answer still runs as of `clock`: its replica holds its lease, and the answer
+    /// is younger than the `longest` any runs (older, its end went unrecorded, perhaps for a
+    /// database error, and it holds the turn no more).
+    pub(crate) fn live(self, clock: Timestamp, longest: std::time::Duration) -> bool {
+        self.lease_until.is_some_and(|until| until > clock) && self.started.plus(longest) > clock
+    }
+
+    /// Whether the answer runs ([`live`](Self::live)) on a replica other than `replica`.
     pub(crate) fn live_elsewhere(
         self,
         replica: Uuid,
         clock: Timestamp,
         longest: std::time::Duration,
     ) -> bool {
-        self.replica != replica
-            && self.lease_until.is_some_and(|until| until > clock)
-            && self.started.plus(longest) > clock
+        self.replica != replica && self.live(clock, longest)
     }
 }
 

@@ -200,38 +200,6 @@ impl ConversationStore for SqlStore {
         })
     }
 
-    fn start_answer(
-        &self,
-        conversation: Uuid,
-        model: &str,
-        replica: ReplicaId,
-    ) -> BoxFuture<'_, Result<Uuid, StoreError>> {
-        let model = model.to_owned();
-        boxed(async move {
-            let message = Uuid::now_v7();
-            let started = with_writer!(&self.pools, |pool| {
-                sqlx::query(sql::INSERT_MESSAGE)
-                    .bind(message)
-                    .bind(conversation)
-                    .bind(role_text(Role::Assistant))
-                    .bind("")
-                    .bind(MessageStatus::Streaming.as_str())
-                    .bind(&model)
-                    .bind(replica.0)
-                    .bind(Timestamp::now())
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-            });
-            match started {
-                Ok(()) => Ok(message),
-                // The conversation was deleted since its user turn was stored.
-                Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound),
-                Err(e) => Err(e.into()),
-            }
-        })
-    }
-
     fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>> {
         boxed(async move {
             if batch.is_empty() {

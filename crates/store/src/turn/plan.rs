@@ -36,8 +36,8 @@ pub(super) struct NewMessage<'a> {
 
 /// Plans `request` on its conversation's `history` (oldest first), as of `now`: the turn's
 /// rows; [`StoreError::Full`] when they would take the conversation past its message limit;
-/// [`StoreError::AnswerRunning`] when it starts an answer while another replica's still runs
-/// there (as of `clock`, the leases' clock).
+/// [`StoreError::AnswerRunning`] when an answer still runs there (as of `clock`, the leases'
+/// clock): on another replica, for a turn that starts an answer; anywhere, for a question alone.
 pub(super) fn plan<'r>(
     request: &'r Request,
     history: History,
@@ -46,9 +46,14 @@ pub(super) fn plan<'r>(
     clock: Timestamp,
 ) -> Result<Plan<'r>, StoreError> {
     let limit = limits.max_messages_per_conversation;
-    if let Some((_, replica)) = request.answer
-        && history.writer.is_some_and(|writer| writer.live_elsewhere(replica.0, clock, limits.longest_answer))
-    {
+    let longest = limits.longest_answer;
+    let running = history.writer.is_some_and(|writer| match request.answer {
+        // A replica keeps to one answer per conversation itself, in memory.
+        Some((_, replica)) => writer.live_elsewhere(replica.0, clock, longest),
+        // A question alone would come between a running answer and the question it answers.
+        None => writer.live(clock, longest),
+    });
+    if running {
         return Err(StoreError::AnswerRunning);
     }
     let mut history = history.messages;

@@ -134,7 +134,7 @@ pub(crate) async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb)
     let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
     store.delete(&alice, conversation).await.unwrap();
 
-    let started = store.start_answer(conversation, "m", ReplicaId::new()).await;
+    let started = store.begin_turn(&alice, conversation, "Hello?", "m", ReplicaId::new()).await;
     let appended = store.append_answers(&[Append::new(answer, "into the void", "")]).await;
     let finished = store.finish_answer(answer, "", "", finish(MessageStatus::Complete)).await;
 

@@ -170,8 +170,7 @@ pub(crate) async fn limits_refuse_with_full(db: TestDb) {
     assert!(matches!(third, Err(StoreError::Full { what: "conversations", limit: 2 })), "{third:?}");
     assert!(store.create(&bob, None).await.is_ok(), "the limit is per owner");
     for turn in ["first", "second"] {
-        store.add_user_message(&alice, conversation, turn, None).await.unwrap();
-        store.start_answer(conversation, "m", Default::default()).await.unwrap();
+        store.begin_turn(&alice, conversation, turn, "m", Default::default()).await.unwrap();
     }
     let before = store.get(&alice, conversation).await.unwrap();
     let fifth = store.add_user_message(&alice, conversation, "third", None).await;
@@ -192,8 +191,8 @@ pub(crate) async fn concurrent_writers_wait_their_turn(db: TestDb) {
         let (store, alice) = (Arc::clone(&store), alice.clone());
         writers.spawn(async move {
             for turn in 0..5 {
-                store.add_user_message(&alice, id, &format!("{n}-{turn}"), None).await?;
-                let answer = store.start_answer(id, "m", Default::default()).await?;
+                let (_, answer) =
+                    store.begin_turn(&alice, id, &format!("{n}-{turn}"), "m", Default::default()).await?;
                 store.append_answers(&[Append::new(answer, "partial ", "")]).await?;
                 store
                     .finish_answer(answer, "answer", "", crate::harness::finish(MessageStatus::Complete))

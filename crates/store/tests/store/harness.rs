@@ -146,8 +146,11 @@ pub(crate) async fn streaming_answer(
     owner: &Owner,
     replica: ReplicaId,
 ) -> (Uuid, Uuid) {
-    let conversation = conversation_with_prompt(store, owner, "Tell me a story").await;
-    let message = store.start_answer(conversation, "test-model", replica).await.expect("start the answer");
+    let conversation = store.create(owner, None).await.expect("create").id;
+    let (_, message) = store
+        .begin_turn(owner, conversation, "Tell me a story", "test-model", replica)
+        .await
+        .expect("a turn");
     (conversation, message)
 }
 

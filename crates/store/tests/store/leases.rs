@@ -116,6 +116,28 @@ pub(crate) async fn a_turn_waits_while_another_replicas_answer_runs_in_its_conve
     assert!(store.begin_turn(&alice, abandoned, "Again", "m", b).await.is_ok(), "its replica died");
 }
 
+/// A question stored without an answer (`add_user_message`) would come between a running
+/// answer and the question it answers: refused while the answer runs, on any replica, and
+/// taken once it ends.
+pub(crate) async fn a_question_alone_waits_while_an_answer_runs(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = ReplicaId::new();
+    store.heartbeat(replica, LONG).await.unwrap();
+    let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
+    let before = store.get(&alice, conversation).await.unwrap();
+
+    let during = store.add_user_message(&alice, conversation, "And then?", None).await;
+    store.finish_answer(answer, "Once upon a time.", "", finish(MessageStatus::Complete)).await.unwrap();
+    let after = store.add_user_message(&alice, conversation, "And then?", None).await;
+
+    assert!(matches!(during, Err(StoreError::AnswerRunning)), "{during:?}");
+    assert_eq!(before.messages.len(), 2);
+    let history = after.expect("the answer has ended");
+    let said: Vec<_> = history.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(said, ["Tell me a story", "Once upon a time.", "And then?"]);
+}
+
 /// Sweeps as `replica` until a sweep interrupts something: the lease's 200 ms, then however
 /// long a busy machine takes, within bounds.
 async fn sweep_until_something(store: &dyn ConversationStore, replica: ReplicaId) -> u64 {

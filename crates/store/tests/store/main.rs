@@ -69,5 +69,6 @@ behaviours! {
     leases::an_expired_lease_lets_another_replica_interrupt,
     leases::an_answer_without_a_lease_is_interrupted,
     leases::a_turn_waits_while_another_replicas_answer_runs_in_its_conversation,
+    leases::a_question_alone_waits_while_an_answer_runs,
     opening::reopening_keeps_the_data,
 }
