@@ -4,17 +4,17 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use streambed_core::{BoxFuture, Role};
+use streambed_core::BoxFuture;
 use uuid::Uuid;
 
 use crate::{
-    Append, Conversation, ConversationStore, ConversationWithMessages, Finish, MessageStatus, Owner, Page,
-    ReplicaId, StoreError, StoreLimits, StoredMessage, Title,
+    Append, Conversation, ConversationStore, ConversationWithMessages, Finish, Owner, Page, ReplicaId,
+    StoreError, StoreLimits, StoredMessage, Title,
     backend::{Pools, with_pool, with_writer},
     cursor::Cursor,
     finish::{Ending, FinishQueue, Finishes},
     group_commit::Queue,
-    rows::{self, ConversationRow, MessageRow, role_text},
+    rows::{self, ConversationRow, MessageRow},
     sql,
     timestamp::Timestamp,
     turn::{TurnQueue, Turns},
