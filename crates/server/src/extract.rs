@@ -28,11 +28,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(AppError::PayloadTooLarge)
             }
+            // serde's own words, which name the member at fault (`messages[0].role: unknown
+            // variant …`), without axum's preamble before them.
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(AppError::BadRequest(format!("The body is not valid: {}", cause(&e))))
+            }
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(AppError::BadRequest(format!("The body is not JSON: {}", cause(&e))))
+            }
             Err(rejection) => {
                 Err(AppError::BadRequest(format!("The body is not valid: {}", rejection.body_text())))
             }
         }
     }
+}
+
+/// What `rejection` says went wrong, without what axum puts before it.
+fn cause(rejection: &(dyn std::error::Error + 'static)) -> String {
+    rejection.source().map_or_else(|| rejection.to_string(), ToString::to_string)
 }
 
 /// [`ApiJson`] for a body that may be left out: none at all is `None`; one that is there must be

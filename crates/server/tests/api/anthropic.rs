@@ -373,7 +373,7 @@ async fn errors_before_the_stream_are_anthropic_error_objects() {
         (unknown_model, 404, "not_found_error", MODEL),
         (no_max_tokens, 400, "invalid_request_error", "max_tokens"),
         (with_image, 400, "invalid_request_error", "Images"),
-        (not_json, 400, "invalid_request_error", "not valid"),
+        (not_json, 400, "invalid_request_error", "not JSON"),
         (too_large, 413, "request_too_large", "MAX_BODY_BYTES"),
         (throttled, 429, "rate_limit_error", ""),
         (wrong_method, 405, "invalid_request_error", ""),

@@ -447,6 +447,18 @@ async fn refusals_before_the_stream_are_in_openai_shape() {
     let (status, _, syntax) = error_of(not_json.send().await.unwrap()).await;
     assert_eq!((status, syntax["type"].as_str()), (400, Some("invalid_request_error")));
 
+    // serde's words name the member at fault, in the API's terms rather than this server's types.
+    for (messages, says) in [
+        (json!([{ "role": "wizard", "content": "hi" }]), "messages[0].role: unknown variant `wizard`"),
+        (json!([{ "role": "user", "content": 5 }]), "messages[0]: expected `content` to be a string or"),
+    ] {
+        let (status, _, error) =
+            error_of(app.completions(json!({ "model": MODEL, "messages": messages })).await).await;
+        let message = error["message"].as_str().unwrap();
+        assert_eq!(status, 400, "{error}");
+        assert!(message.starts_with(&format!("The body is not valid: {says}")), "{message}");
+    }
+
     let (status, headers, throttled) =
         error_of(app.completions(ask("[[scenario:throttle]]", true)).await).await;
     assert_eq!(

@@ -55,7 +55,7 @@ pub(crate) struct StreamOptions {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a string or an array of strings")]
 pub(crate) enum Stop {
     One(String),
     Many(Vec<String>),
@@ -87,7 +87,7 @@ pub(crate) enum InMessage {
 
 /// A string, or an array of content parts of which only `text` parts are taken.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected `content` to be a string or an array of content parts")]
 pub(crate) enum InContent {
     Text(String),
     Parts(Vec<InPart>),
@@ -130,7 +130,11 @@ pub(crate) struct InFunction {
 
 /// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name":…}}`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected \"auto\", \"none\", \"required\" or \
+                 {\"type\": \"function\", \"function\": {\"name\": …}}"
+)]
 pub(crate) enum InToolChoice {
     Mode(String),
     Named {
