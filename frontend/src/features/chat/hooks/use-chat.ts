@@ -144,6 +144,14 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
 
   const busy = state.status === 'submitted' || state.status === 'streaming'
 
+  /** Follows `answer`, which the server is still writing: as long as it runs, so no deadline. */
+  const follow = useCallback(
+    (answer: UiMessage) => {
+      if (resume) void run((signal) => resume(answer, signal), { timed: false })
+    },
+    [resume, run],
+  )
+
   /** Sends `text` as the next turn, to the chosen model (the server's default when none is). */
   const send = useCallback(
     (text: string, choice: ModelChoice = {}) => {
@@ -173,7 +181,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     if (resume && last?.role === 'assistant' && last.stored && last.errorCode === 'connection_lost') {
       // The server may well still be writing it: follow it again rather than ask again.
       dispatch({ type: 'resume' })
-      void run((signal) => resume(last, signal), { timed: false })
+      follow(last)
       return
     }
     if (last?.role === 'assistant' && last.stored && !cameToNothing(last)) {
@@ -193,7 +201,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
     const history = toHistory(before)
     dispatch({ type: 'retry', answerId: id() })
     void run((signal) => stream(history, signal, choice))
-  }, [busy, resume, run, stream, state.messages])
+  }, [busy, resume, follow, run, stream, state.messages])
 
   /**
    * The conversation as the server has it, changed elsewhere (another tab asked a question,
@@ -206,9 +214,9 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       if (!resume || busy || readAt < settledAt.current || !isNewer(messages, state.messages)) return
       dispatch({ type: 'sync', messages })
       const pending = pendingAnswer(messages)
-      if (pending) void run((signal) => resume(pending, signal), { timed: false })
+      if (pending) follow(pending)
     },
-    [resume, run, busy, state.messages],
+    [resume, follow, busy, state.messages],
   )
 
   const newChat = useCallback(() => {
@@ -221,7 +229,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   // On mount, follow the answer the server is still writing; leaving the page mid-answer
   // closes the connection (a stored answer goes on on the server; a stateless one stops).
   useEffect(() => {
-    if (resume && resumeOnMount) void run((signal) => resume(resumeOnMount, signal), { timed: false })
+    if (resumeOnMount) follow(resumeOnMount)
     return () => {
       const running = controller.current
       controller.current = null
