@@ -191,13 +191,18 @@ mod tests {
         let forgotten = plan(&asking, running(other, None, now), &limits, now, now);
         let stuck = plan(&asking, running(other, Some(later), long_ago), &limits, now, now);
         let our_own = plan(&asking, running(ours, Some(later), now), &limits, now, now);
-        let without_answer = plan(&storing, running(other, Some(later), now), &limits, now, now);
+        let alone = plan(&storing, running(other, Some(later), now), &limits, now, now);
+        let alone_after = plan(&storing, running(other, Some(now), now), &limits, now, now);
 
         assert!(matches!(live_elsewhere, Err(StoreError::AnswerRunning)), "{live_elsewhere:?}");
         assert!(expired.is_ok() && forgotten.is_ok(), "a replica whose lease ran out has died");
         assert!(stuck.is_ok(), "older than any answer runs: its end went unrecorded");
         assert!(our_own.is_ok(), "this replica knows its own answers without the store");
-        assert!(without_answer.is_ok(), "a question stored without an answer starts none");
+        assert!(
+            matches!(alone, Err(StoreError::AnswerRunning)),
+            "a question alone would come between the answer and its question: {alone:?}"
+        );
+        assert!(alone_after.is_ok(), "{alone_after:?}");
     }
 
     #[test]
