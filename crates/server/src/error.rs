@@ -187,11 +187,19 @@ impl IntoResponse for AuthError {
     }
 }
 
+/// Logs a request refused for the client's fault (4xx), with what it was told: what an operator
+/// looks for when a client fails. Info, not warn: the server is well.
+pub(crate) fn refused(status: StatusCode, code: &str, message: &dyn std::fmt::Display) {
+    tracing::info!(status = status.as_u16(), code, error = %message, "request refused");
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() || matches!(self, Self::Provider(_)) {
             tracing::warn!(code = self.code(), error = %self, "request failed");
+        } else {
+            refused(status, self.code(), &self);
         }
         if let Self::Store(StoreError::Database(cause)) = &self {
             tracing::error!(error = %cause, "conversation database failed");

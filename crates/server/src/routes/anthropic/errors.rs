@@ -23,7 +23,11 @@ use streambed_core::{ErrorKind, ProviderError};
 
 use super::wire::{ErrorDetail, ErrorResponse};
 use crate::routes::error_shape::rewrite_error;
-use crate::{error::AppError, models::UnknownModel, request_id};
+use crate::{
+    error::{self, AppError},
+    models::UnknownModel,
+    request_id,
+};
 
 /// What a Messages handler can fail with: any server error, or a model this server does not
 /// offer, which the Messages API reports as 404 (`/api/chat` says 400).
@@ -43,8 +47,9 @@ impl IntoResponse for MessagesError {
     fn into_response(self) -> Response {
         match self {
             Self::App(error) => error.into_response(),
-            Self::UnknownModel(error) => {
-                let body = ErrorResponse::new("not_found_error", error.to_string(), None);
+            Self::UnknownModel(unknown) => {
+                error::refused(StatusCode::NOT_FOUND, "not_found_error", &unknown);
+                let body = ErrorResponse::new("not_found_error", unknown.to_string(), None);
                 (StatusCode::NOT_FOUND, Json(body)).into_response()
             }
         }

@@ -14,7 +14,10 @@ use serde_json::Value;
 use streambed_core::{ErrorKind, ProviderError};
 
 use super::wire::{ErrorBody, ErrorDetail};
-use crate::{error::AppError, routes::error_shape::rewrite_error};
+use crate::{
+    error::{self, AppError},
+    routes::error_shape::rewrite_error,
+};
 
 /// A request this API refuses, with the field it names.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,6 +73,7 @@ impl IntoResponse for Failure {
         match self {
             Self::App(error) => error.into_response(),
             Self::Invalid(Invalid { status, message, param, code }) => {
+                error::refused(status, code.or(param).unwrap_or("invalid_request"), &message);
                 let body = body(&message, error_type(status), param, code);
                 (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body)
                     .into_response()

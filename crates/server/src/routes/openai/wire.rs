@@ -27,6 +27,12 @@ pub(crate) struct CompletionRequest {
     pub n: Option<u32>,
     #[serde(default, deserialize_with = "object")]
     pub response_format: Option<ResponseFormat>,
+    /// Read to be refused: any value but `false` asks for what this server does not return.
+    pub logprobs: Option<bool>,
+    /// OpenAI's deprecated forms of `tools` and `tool_choice`, read to be refused: ignored, the
+    /// model would answer in text where the client waits for a call.
+    pub functions: Option<Value>,
+    pub function_call: Option<Value>,
 }
 
 /// `response_format`: plain text, JSON following a schema, or any JSON object.
@@ -78,11 +84,16 @@ pub(crate) enum InMessage {
         content: Option<InContent>,
         #[serde(default)]
         tool_calls: Option<Vec<InToolCall>>,
+        /// The deprecated form of `tool_calls`, read to be refused.
+        #[serde(default)]
+        function_call: Option<Value>,
     },
     Tool {
         content: InContent,
         tool_call_id: String,
     },
+    /// The deprecated form of a `tool` message, read to be refused.
+    Function {},
 }
 
 /// A string, or an array of content parts of which only `text` parts are taken.
@@ -128,12 +139,14 @@ pub(crate) struct InFunction {
     pub parameters: Option<Value>,
 }
 
-/// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name":…}}`.
+/// `"auto"`, `"none"`, `"required"`, `{"type":"function","function":{"name":…}}`, or
+/// `{"type":"allowed_tools","allowed_tools":{"mode":…,"tools":[…]}}`.
 #[derive(Debug, Deserialize)]
 #[serde(
     untagged,
-    expecting = "expected \"auto\", \"none\", \"required\" or \
-                 {\"type\": \"function\", \"function\": {\"name\": …}}"
+    expecting = "expected \"auto\", \"none\", \"required\", \
+                 {\"type\": \"function\", \"function\": {\"name\": …}} or \
+                 {\"type\": \"allowed_tools\", \"allowed_tools\": {\"mode\": …, \"tools\": […]}}"
 )]
 pub(crate) enum InToolChoice {
     Mode(String),
@@ -142,6 +155,25 @@ pub(crate) enum InToolChoice {
         kind: String,
         function: NamedFunction,
     },
+    Allowed {
+        #[serde(rename = "type")]
+        kind: String,
+        allowed_tools: AllowedTools,
+    },
+}
+
+/// The tools the model may call this time, out of `tools`, and whether it must call one.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AllowedTools {
+    pub mode: String,
+    pub tools: Vec<AllowedTool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AllowedTool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: NamedFunction,
 }
 
 #[derive(Debug, Deserialize)]

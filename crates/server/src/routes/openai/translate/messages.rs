@@ -35,7 +35,17 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
                 }
                 (Role::User, vec![Content::Text(text)])
             }
-            InMessage::Assistant { content, tool_calls } => {
+            InMessage::Assistant { function_call: Some(_), .. } | InMessage::Function {} => {
+                return Err(Invalid::param(
+                    "messages",
+                    format!(
+                        "`messages[{i}]` uses OpenAI's deprecated function calling: send the call in \
+                         the assistant's `tool_calls` and its result as a `tool` message with its \
+                         `tool_call_id`."
+                    ),
+                ));
+            }
+            InMessage::Assistant { content, tool_calls, function_call: None } => {
                 let blocks = assistant(content, tool_calls, i)?;
                 // An assistant message that said nothing (OpenAI takes `""`, which an app may keep
                 // for an answer that failed) has nothing to send: Converse refuses blank text.

@@ -38,6 +38,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
             format!("This server returns one choice per request: `n` must be 1, not {n}."),
         ));
     }
+    refuse_unreturned(&body)?;
     let (system, turns) = messages::conversation(body.messages)?;
     limits.check_size(system.as_deref(), &turns).map_err(|message| Invalid::param("messages", message))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
@@ -57,7 +58,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
     }
     let tools =
         body.tools.unwrap_or_default().into_iter().enumerate().map(tool).collect::<Result<Vec<_>, _>>()?;
-    let tool_choice = tool_choice(body.tool_choice, &tools)?;
+    let (tool_choice, tools) = tool_choice(body.tool_choice, tools)?;
     let stop_sequences = match body.stop {
         None => Vec::new(),
         Some(Stop::One(one)) => vec![one],
@@ -105,45 +106,91 @@ fn tool((i, tool): (usize, InTool)) -> Result<ToolSpec, Invalid> {
     }
 }
 
-fn tool_choice(choice: Option<InToolChoice>, tools: &[ToolSpec]) -> Result<ToolChoice, Invalid> {
-    let choice = match choice {
-        None => return Ok(ToolChoice::Auto),
-        Some(InToolChoice::Mode(mode)) => match mode.as_str() {
-            "auto" => return Ok(ToolChoice::Auto),
-            "none" => return Ok(ToolChoice::None),
-            "required" => ToolChoice::Any,
-            other => {
-                return Err(Invalid::param(
-                    "tool_choice",
-                    format!(
-                        "`tool_choice` is `{other}`: use `auto`, `none`, `required` or a named function."
-                    ),
-                ));
-            }
-        },
-        Some(InToolChoice::Named { kind, function }) => {
-            if kind != "function" {
-                return Err(Invalid::param(
-                    "tool_choice",
-                    format!("`tool_choice.type` is `{kind}`: a named choice is `function`."),
-                ));
-            }
-            if !tools.iter().any(|t| t.name == function.name) {
-                return Err(Invalid::param(
-                    "tool_choice",
-                    format!("`tool_choice` names `{}`, which is not among the `tools`.", function.name),
-                ));
-            }
-            ToolChoice::Tool(function.name)
-        }
-    };
-    if tools.is_empty() {
+/// Fields whose answer this server cannot give, refused rather than ignored: a client that
+/// asks for them would otherwise read an answer without them as if it had them.
+fn refuse_unreturned(body: &CompletionRequest) -> Result<(), Invalid> {
+    if body.logprobs == Some(true) {
         return Err(Invalid::param(
-            "tool_choice",
-            "A `tool_choice` that forces a call needs `tools`.".into(),
+            "logprobs",
+            "Log probabilities are not available from these models: leave `logprobs` out.".into(),
         ));
     }
-    Ok(choice)
+    let deprecated =
+        [("functions", body.functions.is_some()), ("function_call", body.function_call.is_some())];
+    if let Some((param, _)) = deprecated.into_iter().find(|(_, sent)| *sent) {
+        return Err(Invalid::param(
+            param,
+            format!(
+                "`{param}` is OpenAI's deprecated form of `tools` and `tool_choice`, which this server \
+                 takes instead: each function as `{{\"type\": \"function\", \"function\": …}}` in `tools`."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The tool choice, and the tools the model is offered: all of `tools`, or those an
+/// `allowed_tools` choice names.
+fn tool_choice(
+    choice: Option<InToolChoice>,
+    tools: Vec<ToolSpec>,
+) -> Result<(ToolChoice, Vec<ToolSpec>), Invalid> {
+    let invalid = |message: String| Err(Invalid::param("tool_choice", message));
+    let known = |name: &str, tools: &[ToolSpec]| tools.iter().any(|t| t.name == name);
+    let (choice, tools) = match choice {
+        None => (ToolChoice::Auto, tools),
+        Some(InToolChoice::Mode(mode)) => (mode_choice("tool_choice", &mode)?, tools),
+        Some(InToolChoice::Named { kind, function }) => {
+            if kind != "function" {
+                return invalid(format!("`tool_choice.type` is `{kind}`: a named choice is `function`."));
+            }
+            if !known(&function.name, &tools) {
+                return invalid(format!(
+                    "`tool_choice` names `{}`, which is not among the `tools`.",
+                    function.name
+                ));
+            }
+            (ToolChoice::Tool(function.name), tools)
+        }
+        Some(InToolChoice::Allowed { kind, allowed_tools }) => {
+            if kind != "allowed_tools" {
+                return invalid(format!("`tool_choice.type` is `{kind}`: expected `allowed_tools`."));
+            }
+            let mut allowed = Vec::with_capacity(allowed_tools.tools.len());
+            for (i, tool) in allowed_tools.tools.into_iter().enumerate() {
+                if tool.kind != "function" || !known(&tool.function.name, &tools) {
+                    return invalid(format!(
+                        "`tool_choice.allowed_tools.tools[{i}]` must be a `function` among the `tools`."
+                    ));
+                }
+                allowed.push(tool.function.name);
+            }
+            let choice = match mode_choice("tool_choice.allowed_tools.mode", &allowed_tools.mode)? {
+                ToolChoice::None => {
+                    return invalid("`tool_choice.allowed_tools.mode` is `auto` or `required`.".into());
+                }
+                choice => choice,
+            };
+            (choice, tools.into_iter().filter(|t| allowed.contains(&t.name)).collect())
+        }
+    };
+    if matches!(choice, ToolChoice::Any | ToolChoice::Tool(_)) && tools.is_empty() {
+        return invalid("A `tool_choice` that forces a call needs `tools`.".into());
+    }
+    Ok((choice, tools))
+}
+
+/// `auto`, `none` or `required`, as the choice of `field`.
+fn mode_choice(field: &str, mode: &str) -> Result<ToolChoice, Invalid> {
+    match mode {
+        "auto" => Ok(ToolChoice::Auto),
+        "none" => Ok(ToolChoice::None),
+        "required" => Ok(ToolChoice::Any),
+        other => Err(Invalid::param(
+            "tool_choice",
+            format!("`{field}` is `{other}`: use `auto`, `none`, `required` or a named function."),
+        )),
+    }
 }
 
 fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
@@ -161,16 +208,21 @@ fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
     })
 }
 
-/// `reasoning`, or off when the request answers tool calls the model made without the
-/// reasoning that led to them: OpenAI's messages cannot carry reasoning back with its signature,
-/// and a model that reasons (Claude on Bedrock) refuses tool results whose call comes back
-/// without it. So the answer to tool results is written without reasoning.
+/// `reasoning`, or off where a model that reasons (Claude on Bedrock) would refuse the request
+/// that OpenAI's reasoning models take:
+/// - it answers tool calls the model made without the reasoning that led to them: OpenAI's
+///   messages cannot carry reasoning back with its signature, and Claude refuses tool results
+///   whose call comes back without it;
+/// - it forces a tool call (`required`, a named function), which Claude cannot do while it
+///   reasons, and which clients use for structured output (pydantic-ai's output tool,
+///   instructor's tools mode): the call is what they asked for.
 pub(super) fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reasoning {
     let mut turns = request.messages.iter().rev();
     let answers_tools =
         turns.next().is_some_and(|m| m.content.iter().any(|c| matches!(c, Content::ToolResult(_))));
     let reasoned = turns.next().is_some_and(|m| matches!(m.content.first(), Some(Content::Reasoning(_))));
-    if answers_tools && !reasoned { Reasoning::Off } else { reasoning }
+    let forced = matches!(request.tool_choice, ToolChoice::Any | ToolChoice::Tool(_));
+    if (answers_tools && !reasoned) || forced { Reasoning::Off } else { reasoning }
 }
 
 #[cfg(test)]
@@ -231,6 +283,29 @@ mod tests {
     }
 
     #[test]
+    fn allowed_tools_offer_those_tools_alone() {
+        let tools = json!([
+            { "type": "function", "function": { "name": "weather" } },
+            { "type": "function", "function": { "name": "time" } },
+            { "type": "function", "function": { "name": "news" } },
+        ]);
+        for (mode, expected) in [("auto", ToolChoice::Auto), ("required", ToolChoice::Any)] {
+            let asked = parse(json!({
+                "model": "m", "messages": [{ "role": "user", "content": "hi" }], "tools": tools,
+                "tool_choice": { "type": "allowed_tools", "allowed_tools": { "mode": mode, "tools": [
+                    { "type": "function", "function": { "name": "news" } },
+                    { "type": "function", "function": { "name": "weather" } },
+                ] } },
+            }))
+            .unwrap();
+
+            assert_eq!(asked.request.tool_choice, expected);
+            let offered: Vec<_> = asked.request.tools.iter().map(|t| t.name.as_str()).collect();
+            assert_eq!(offered, ["weather", "news"], "in the order of `tools`");
+        }
+    }
+
+    #[test]
     fn max_tokens_past_the_limit_is_capped() {
         let user = json!([{ "role": "user", "content": "hi" }]);
         for field in ["max_tokens", "max_completion_tokens"] {
@@ -254,6 +329,28 @@ mod tests {
                 "image_url",
             ),
             (json!({ "model": "m", "messages": user, "reasoning_effort": "extreme" }), "reasoning_effort"),
+            (json!({ "model": "m", "messages": user, "logprobs": true }), "logprobs"),
+            (json!({ "model": "m", "messages": user, "functions": [{ "name": "f" }] }), "`functions`"),
+            (json!({ "model": "m", "messages": user, "function_call": "auto" }), "`function_call`"),
+            (
+                json!({ "model": "m", "messages": [
+                    { "role": "user", "content": "Weather?" },
+                    { "role": "assistant", "content": null, "function_call": { "name": "f", "arguments": "{}" } },
+                    { "role": "function", "name": "f", "content": "Sunny" },
+                ] }),
+                "`messages[1]` uses OpenAI's deprecated function calling",
+            ),
+            (
+                json!({ "model": "m", "messages": [{ "role": "function", "name": "f", "content": "Sunny" }] }),
+                "`tool` message",
+            ),
+            (
+                json!({ "model": "m", "messages": user, "tools": [{ "type": "function", "function": { "name": "f" } }],
+                        "tool_choice": { "type": "allowed_tools", "allowed_tools": { "mode": "required", "tools": [
+                            { "type": "function", "function": { "name": "g" } }
+                        ] } } }),
+                "among the `tools`",
+            ),
             (json!({ "model": "m", "messages": user, "tool_choice": "required" }), "needs `tools`"),
             (json!({ "model": "m", "messages": user, "temperature": 2.5 }), "temperature"),
             (json!({ "model": "m", "messages": user, "top_p": -0.1 }), "top_p"),
@@ -302,5 +399,19 @@ mod tests {
         request.messages.push(Message { role: Role::User, content: vec![Content::ToolResult(result)] });
 
         assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::Off);
+    }
+
+    #[test]
+    fn a_forced_tool_call_is_answered_without_reasoning() {
+        let mut request = ChatRequest::from_prompt("Extract the city.");
+        request.tools = vec![ToolSpec { name: "city".into(), description: None, input_schema: json!({}) }];
+        for (choice, expected) in [
+            (ToolChoice::Auto, Reasoning::High),
+            (ToolChoice::Any, Reasoning::Off),
+            (ToolChoice::Tool("city".into()), Reasoning::Off),
+        ] {
+            request.tool_choice = choice;
+            assert_eq!(reasoning_for(&request, Reasoning::High), expected, "{:?}", request.tool_choice);
+        }
     }
 }
