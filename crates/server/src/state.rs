@@ -3,6 +3,8 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use tokio::time::Instant;
+
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use streambed_core::{InferenceParams, Reasoning};
@@ -120,21 +122,27 @@ impl Conversations {
     }
 
     /// Keeps this process's answers leased, and marks `interrupted` the answers of processes
-    /// that stopped renewing theirs (a crash, a `kill -9`). Runs until dropped.
+    /// that stopped renewing theirs (a crash, a `kill -9`), as a [`SweepGate`] allows. Runs
+    /// until dropped.
     async fn keep_lease(self) {
         let mut every = tokio::time::interval(self.lease / 3);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // `open` renewed the lease and swept just now.
+        let mut gate = SweepGate::open_at(Instant::now());
         loop {
             every.tick().await;
-            self.renew().await;
+            match self.store.heartbeat(self.replica, self.lease).await {
+                Ok(()) => {
+                    if gate.renewed(Instant::now(), self.lease) {
+                        self.sweep().await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew the lease on running answers");
+                    gate.failed();
+                }
+            }
         }
-    }
-
-    async fn renew(&self) {
-        if let Err(e) = self.store.heartbeat(self.replica, self.lease).await {
-            tracing::warn!(error = %e, "cannot renew the lease on running answers");
-        }
-        self.sweep().await;
     }
 
     /// Marks `interrupted` the answers of processes that stopped renewing their lease.
@@ -175,5 +183,50 @@ impl Conversations {
         if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
             tracing::warn!(error = %e, "cannot give up the lease on running answers");
         }
+    }
+}
+
+/// When a replica may judge the others' leases. One that could not reach the database does not,
+/// until it has renewed its own for a whole lease again: the others were likely cut off too (the
+/// database restarting, an RDS failover), and get that long to renew theirs before their live
+/// answers could be taken for a crashed replica's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SweepGate {
+    /// From when sweeping is allowed; `None` while the lease cannot be renewed.
+    from: Option<Instant>,
+}
+
+impl SweepGate {
+    fn open_at(now: Instant) -> Self {
+        Self { from: Some(now) }
+    }
+
+    /// The lease was renewed at `now`: whether to sweep.
+    fn renewed(&mut self, now: Instant, lease: Duration) -> bool {
+        now >= *self.from.get_or_insert(now + lease)
+    }
+
+    /// The lease could not be renewed.
+    fn failed(&mut self) {
+        self.from = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_losing_the_database_a_replica_sweeps_only_once_it_has_held_its_lease_a_whole_lease_again() {
+        let (start, lease, tick) = (Instant::now(), Duration::from_secs(15), Duration::from_secs(5));
+        let mut gate = SweepGate::open_at(start);
+        assert!(gate.renewed(start + tick, lease), "in touch since it opened");
+
+        gate.failed();
+        gate.failed();
+        let back = start + 4 * tick;
+        let sweeps: Vec<bool> = (0..5).map(|n| gate.renewed(back + n * tick, lease)).collect();
+
+        assert_eq!(sweeps, [false, false, false, true, true], "a whole lease after it was back");
     }
 }
