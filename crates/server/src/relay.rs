@@ -17,7 +17,12 @@ use streambed_core::{ChatEvent, ChatStream, ErrorKind, ProviderError};
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::{limits::StreamSlot, metrics::Metrics, shutdown::AnswerToken, sse};
+use crate::{
+    limits::StreamSlot,
+    metrics::Metrics,
+    shutdown::{AnswerToken, Why},
+    sse,
+};
 
 /// One answer in progress: the provider stream, bounded by the request deadline, the shutdown
 /// cut-off and (for a stored conversation's answer) Stop, with what it reports. Dropping it
@@ -73,12 +78,11 @@ impl Answer {
     pub(crate) async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
         let next = tokio::select! {
             biased;
-            () = &mut self.ended => {
-                if self.token.is_stopped() {
-                    return None;
-                }
-                Some(Err(cut_off()))
-            }
+            () = &mut self.ended => match self.token.why() {
+                Why::Stopped => return None,
+                Why::CutOff => Some(Err(cut_off())),
+                Why::Lost => Some(Err(lost())),
+            },
             () = &mut self.deadline => Some(Err(deadline_exceeded())),
             next = self.upstream.next() => next,
         }
@@ -127,6 +131,16 @@ impl Answer {
     pub(crate) fn drop_upstream(&mut self) {
         self.upstream = Box::pin(futures_util::stream::empty());
     }
+}
+
+/// An answer whose record was lost ([`Why::Lost`]): it ends, and so does its upstream request,
+/// rather than run on with nothing to record it and perhaps beside a newer turn.
+pub(crate) fn lost() -> ProviderError {
+    ProviderError::new(
+        ErrorKind::StreamInterrupted,
+        "This answer was interrupted: its conversation was deleted, or the server lost touch with \
+         its database for too long. What was stored of it is kept; send it again to continue.",
+    )
 }
 
 /// An answer still running at the shutdown cut-off.

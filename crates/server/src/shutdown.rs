@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
     },
     time::Duration,
 };
@@ -22,7 +22,7 @@ impl Shutdown {
     /// The token one answer watches: cancelled at the cut-off, and by Stop for an answer that
     /// can be stopped.
     pub(crate) fn answer_token(&self) -> AnswerToken {
-        AnswerToken { own: self.cutoff.child_token(), stopped: Arc::default() }
+        AnswerToken { own: self.cutoff.child_token(), why: Arc::default() }
     }
 
     /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
@@ -41,25 +41,48 @@ impl Shutdown {
     }
 }
 
-/// What ends one answer early: the shutdown cut-off, or Stop. A token of the answer's own (a
+/// What ends one answer early: the shutdown cut-off, Stop, or the loss of its record. A token of the answer's own (a
 /// child of the cut-off, so the cut-off reaches it), made only by [`Shutdown::answer_token`]:
 /// an answer polls it before every event, and the cut-off's own lock would be shared by every
 /// open stream on every worker thread.
 #[derive(Debug, Clone)]
 pub(crate) struct AnswerToken {
     own: CancellationToken,
-    /// Set by Stop before it cancels `own`: anything else that cancels it is the cut-off.
-    stopped: Arc<AtomicBool>,
+    /// Why the answer ends ([`Why`] as a number), set before `own` is cancelled, and only once:
+    /// unset, what cancelled it is the cut-off.
+    why: Arc<AtomicU8>,
+}
+
+/// What ended an answer early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// The shutdown cut-off.
+    CutOff = 0,
+    /// Stop.
+    Stopped = 1,
+    /// Its record is no longer this process's to write: another replica marked it
+    /// `interrupted` while this one could not renew its lease, or its conversation was deleted.
+    Lost = 2,
 }
 
 impl AnswerToken {
     /// Stop: ends this answer only.
     pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::Release);
+        self.end(Why::Stopped);
+    }
+
+    /// Ends this answer, whose record is lost ([`Why::Lost`]).
+    pub(crate) fn lose(&self) {
+        self.end(Why::Lost);
+    }
+
+    fn end(&self, why: Why) {
+        // The first reason stays: a Stop after the loss does not make it a Stop.
+        let _ = self.why.compare_exchange(Why::CutOff as u8, why as u8, Ordering::AcqRel, Ordering::Acquire);
         self.own.cancel();
     }
 
-    /// Resolves at Stop or the cut-off; [`AnswerToken::is_stopped`] tells which.
+    /// Resolves at Stop, the cut-off or the loss; [`AnswerToken::why`] tells which.
     pub(crate) async fn ended(&self) {
         self.own.cancelled().await;
     }
@@ -70,9 +93,13 @@ impl AnswerToken {
         self.own.clone().cancelled_owned()
     }
 
-    /// Whether Stop ended the answer (rather than the cut-off, or nothing yet).
-    pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
+    /// What ended the answer, once [`ended`](Self::ended) resolved.
+    pub(crate) fn why(&self) -> Why {
+        match self.why.load(Ordering::Acquire) {
+            1 => Why::Stopped,
+            2 => Why::Lost,
+            _ => Why::CutOff,
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //! stays so). When the database fails it, nothing of it was written, and each answer is written
 //! again alone with [`sql::FINISH`], so a finish the database refuses fails alone.
 
+use std::collections::HashSet;
+
 use sqlx::types::Json;
 use streambed_core::Usage;
 use uuid::Uuid;
@@ -93,7 +95,8 @@ impl Finishes {
 
 impl Batch for Finishes {
     type Job = Ending;
-    type Output = ();
+    /// Whether the answer was still streaming, and so ended now.
+    type Output = bool;
     const MOST: usize = sql::BATCH_FINISHES;
 
     fn key(ending: &Ending) -> Uuid {
@@ -104,7 +107,7 @@ impl Batch for Finishes {
         write(self, batch)
     }
 
-    async fn write_alone(&self, ending: &Ending) -> Result<(), StoreError> {
+    async fn write_alone(&self, ending: &Ending) -> Result<bool, StoreError> {
         alone(&self.pools, ending).await.map_err(StoreError::Database)
     }
 }
@@ -121,9 +124,10 @@ async fn write(finishes: &Finishes, mut batch: Vec<Waiting<Finishes>>) {
     }
     let endings: Vec<&Ending> = batch.iter().map(Waiting::job).collect();
     let error = match together(&finishes.pools, &endings).await {
-        Ok(()) => {
+        Ok(ended) => {
             for waiting in batch {
-                waiting.reply(Ok(()));
+                let now = ended.contains(&waiting.job().message);
+                waiting.reply(Ok(now));
             }
             return;
         }
@@ -137,25 +141,24 @@ async fn write(finishes: &Finishes, mut batch: Vec<Waiting<Finishes>>) {
 }
 
 /// One statement for several finishes: autocommitted, so one transaction, and no `BEGIN` or
-/// `COMMIT` to send.
-async fn together(pools: &Pools, endings: &[&Ending]) -> Result<(), sqlx::Error> {
+/// `COMMIT` to send. Returns the answers it ended (those still streaming).
+async fn together(pools: &Pools, endings: &[&Ending]) -> Result<HashSet<Uuid>, sqlx::Error> {
     let rows = endings.len().next_power_of_two();
     let padding = Ending::padding();
     let rows_bound = endings.iter().copied().chain(std::iter::repeat(&padding)).take(rows);
-    with_writer!(pools, |pool| {
-        let mut update = sqlx::query(sql::finish(rows));
+    Ok(with_writer!(pools, |pool| {
+        let mut update = sqlx::query_scalar::<_, Uuid>(sql::finish(rows));
         for ending in rows_bound {
             update = bind_ending!(update, ending);
         }
-        update.execute(pool).await?;
-    });
-    Ok(())
+        update.fetch_all(pool).await?.into_iter().collect()
+    }))
 }
 
 /// One finish in a statement of its own: a lone finish, or each of a batch the database failed.
-async fn alone(pools: &Pools, ending: &Ending) -> Result<(), sqlx::Error> {
-    with_writer!(pools, |pool| {
-        bind_ending!(sqlx::query(sql::FINISH), ending).execute(pool).await?;
-    });
-    Ok(())
+/// Whether it ended the answer (it was still streaming).
+async fn alone(pools: &Pools, ending: &Ending) -> Result<bool, sqlx::Error> {
+    Ok(with_writer!(pools, |pool| {
+        bind_ending!(sqlx::query(sql::FINISH), ending).execute(pool).await?.rows_affected() == 1
+    }))
 }

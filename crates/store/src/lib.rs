@@ -284,20 +284,21 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends to each streaming message the text (and reasoning) that arrived for it since its
     /// last write: every answer in progress in one statement (or one per
     /// [`APPEND_ROWS`](sql::APPEND_ROWS) answers). A message that is no longer streaming (swept
-    /// as `interrupted`, or deleted) is left as it is.
-    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// as `interrupted` by another replica, or deleted with its conversation) is left as it is,
+    /// and returned: the answer is no longer this writer's to record, and should stop.
+    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<Vec<Uuid>, StoreError>>;
 
-    /// Ends a streaming message, appending the last unflushed `text`/`reasoning`. A message that
-    /// is no longer streaming is left as it is: an `interrupted` answer is never resurrected.
-    /// Finishes that arrive together are written together; one the database refuses fails
-    /// alone. Once asked, the finish is written even if the caller stops waiting.
+    /// Ends a streaming message, appending the last unflushed `text`/`reasoning`; `false` when
+    /// it was no longer streaming, and was left as it is: an `interrupted` answer is never
+    /// resurrected. Finishes that arrive together are written together; one the database
+    /// refuses fails alone. Once asked, the finish is written even if the caller stops waiting.
     fn finish_answer(
         &self,
         message: Uuid,
         text: &str,
         reasoning: &str,
         finish: Finish,
-    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Renews `replica`'s lease: its streaming answers are live for another `ttl`. Call it
     /// before the first [`begin_turn`](Self::begin_turn) and then well within `ttl` (every

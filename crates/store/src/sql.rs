@@ -176,8 +176,8 @@ pub(crate) const APPEND_ROWS: usize = 64;
 const _: () = assert!(APPEND_ROWS * 3 <= MOST_NUMBERED && APPEND_ROWS.is_power_of_two());
 
 /// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
-/// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …). Only `streaming` rows: an
-/// answer already swept to `interrupted` stays so. One statement per flush for every answer
+/// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …), and returns the ids written.
+/// Only `streaming` rows: an answer already swept to `interrupted` stays so. One statement per flush for every answer
 /// in progress, rather than one per answer: on SQLite each statement is a round trip to the
 /// connection's thread, which is what a busy server's writes cost. The statement comes in
 /// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
@@ -192,7 +192,7 @@ fn append_statement(placeholders: Placeholders, rows: usize) -> String {
     let rows = Rows { count: rows, width: 3, first: 1, placeholders };
     format!(
         "UPDATE messages SET content = content || {}, reasoning = reasoning || {} \
-         WHERE status = 'streaming' AND id IN ({})",
+         WHERE status = 'streaming' AND id IN ({}) RETURNING id",
         rows.case(1, Some("''")),
         rows.case(2, Some("''")),
         rows.ids()
@@ -250,7 +250,7 @@ pub(crate) const FINISH: &str = "\
 pub(crate) const BATCH_FINISHES: usize = MOST_NUMBERED / 8;
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
-/// [`BATCH_FINISHES`]), with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first
+/// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first
 /// answer, `$9`…`$16` the second, …), padded with a nil id, which names no message. Each column
 /// takes the value of its row's `CASE id` arm, so the ids must be distinct (a row is set once,
 /// by the first arm that names it). The `ELSE` arms are never taken (the `WHERE` picks only
@@ -268,7 +268,7 @@ fn finish_statement(placeholders: Placeholders, rows: usize) -> String {
         "UPDATE messages \
          SET content = content || {}, reasoning = reasoning || {}, \
              status = {}, usage = {}, stop_reason = {}, error_code = {}, parts = {} \
-         WHERE status = 'streaming' AND id IN ({})",
+         WHERE status = 'streaming' AND id IN ({}) RETURNING id",
         rows.case(1, Some("''")),
         rows.case(2, Some("''")),
         rows.case(3, Some("status")),
@@ -369,7 +369,7 @@ mod tests {
             finish.contains("status = CASE id WHEN $1 THEN $4 WHEN $9 THEN $12 ELSE status END"),
             "{finish}"
         );
-        assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $9)"), "{finish}");
+        assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $9) RETURNING id"), "{finish}");
     }
 
     #[test]

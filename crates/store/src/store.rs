@@ -2,7 +2,7 @@
 //! [`with_pool!`](crate::backend::with_pool) (reads) or
 //! [`with_writer!`](crate::backend::with_writer) (writes) over the SQL in [`crate::sql`].
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
 
 use streambed_core::BoxFuture;
 use uuid::Uuid;
@@ -200,28 +200,29 @@ impl ConversationStore for SqlStore {
         })
     }
 
-    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<Vec<Uuid>, StoreError>> {
         boxed(async move {
             if batch.is_empty() {
-                return Ok(());
+                return Ok(Vec::new());
             }
             // Padding rows name no message: a nil id matches none.
             let padding = Append::new(Uuid::nil(), "", "");
             // One transaction for all the statements: a batch is written whole or not at all,
             // so a failed one can be written again without doubling any answer's text.
+            let mut written: HashSet<Uuid> = HashSet::with_capacity(batch.len());
             with_writer!(&self.pools, |pool| {
                 let mut tx = pool.begin().await?;
                 for chunk in batch.chunks(sql::APPEND_ROWS) {
                     let rows = chunk.len().next_power_of_two();
-                    let mut query = sqlx::query(sql::append(rows));
+                    let mut query = sqlx::query_scalar::<_, Uuid>(sql::append(rows));
                     for row in chunk.iter().chain(std::iter::repeat_n(&padding, rows - chunk.len())) {
                         query = query.bind(row.message).bind(row.text.as_str()).bind(row.reasoning.as_str());
                     }
-                    query.execute(&mut *tx).await?;
+                    written.extend(query.fetch_all(&mut *tx).await?);
                 }
                 tx.commit().await?;
             });
-            Ok(())
+            Ok(batch.iter().map(|append| append.message).filter(|id| !written.contains(id)).collect())
         })
     }
 
@@ -231,7 +232,7 @@ impl ConversationStore for SqlStore {
         text: &str,
         reasoning: &str,
         finish: Finish,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
         // Written with the other finishes waiting (see `crate::finish`).
         boxed(self.finishes.write(Ending::new(message, text, reasoning, finish)))
     }

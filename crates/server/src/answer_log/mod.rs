@@ -6,6 +6,11 @@
 //! holds its earlier text. A log dropped before the answer ended records it as `stopped`, with
 //! the text received so far.
 //!
+//! An answer the store no longer has as `streaming` when a flush writes it (another replica
+//! marked it `interrupted` while this one could not renew its lease, or its conversation was
+//! deleted) is no longer this process's to record: the flush ends it ([`AnswerToken::lose`]),
+//! and with it the upstream generation.
+//!
 //! One write for all answers, rather than one per answer: 1,000 answers streaming into SQLite
 //! cost two statements a second, not 2,000, and each statement is a round trip to SQLite's
 //! thread (or a PostgreSQL connection).
@@ -18,7 +23,7 @@ use std::{
     fmt,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -30,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use self::blocks::ReasoningBlocks;
+use crate::shutdown::AnswerToken;
 
 /// Longest a delta waits in memory: what a crash can lose.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
@@ -72,7 +78,8 @@ pub(crate) struct AnswerLogs {
 pub(crate) struct AnswerLog {
     shared: Arc<Shared>,
     logs: Arc<AnswerLogs>,
-    finisher: Option<JoinHandle<()>>,
+    /// Records how the answer ended ([`finish`]); `true` when its record was lost.
+    finisher: Option<JoinHandle<bool>>,
     /// Bytes of text and reasoning the log was told of (each just before the transcript keeps
     /// them).
     said: usize,
@@ -88,6 +95,10 @@ struct Shared {
     taken: AtomicUsize,
     /// The answer ended, or a flush holding its text is done: for its finisher.
     changed: Notify,
+    /// Ends the answer when its record is lost.
+    token: AnswerToken,
+    /// A flush found the record no longer streaming.
+    lost: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -116,13 +127,14 @@ impl AnswerLogs {
         Self { store, open: Mutex::default(), full: Notify::new() }
     }
 
-    /// Starts the record of `message`, whose text `transcript` keeps: it joins the flushes,
-    /// and the task that will record how it ended is tracked by `writers` so shutdown can wait
-    /// for it.
+    /// Starts the record of `message`, whose text `transcript` keeps and which `token` ends
+    /// should the record be lost: it joins the flushes, and the task that will record how it
+    /// ended is tracked by `writers` so shutdown can wait for it.
     pub(crate) fn start(
         self: &Arc<Self>,
         message: Uuid,
         transcript: Arc<dyn Transcript>,
+        token: AnswerToken,
         writers: &TaskTracker,
     ) -> AnswerLog {
         let shared = Arc::new(Shared {
@@ -131,6 +143,8 @@ impl AnswerLogs {
             pending: Mutex::default(),
             taken: AtomicUsize::new(0),
             changed: Notify::new(),
+            token,
+            lost: AtomicBool::new(false),
         });
         self.open().push(Arc::clone(&shared));
         let finisher = writers.spawn(finish(Arc::clone(&self.store), Arc::clone(&shared)));
@@ -184,23 +198,39 @@ impl AnswerLogs {
         if batch.is_empty() {
             return;
         }
-        let written = match store.append_answers(&batch).await {
-            Ok(()) => vec![true; batch.len()],
+        let (written, lost) = match store.append_answers(&batch).await {
+            Ok(lost) => (vec![true; batch.len()], lost),
             // One answer's text can fail the whole batch (PostgreSQL refuses a NUL byte in
             // text): each is tried on its own, so it fails alone.
             Err(e) => {
                 tracing::warn!(answers = batch.len(), error = %e, "cannot store the answers' text together");
                 let mut written = Vec::with_capacity(batch.len());
+                let mut lost = Vec::new();
                 for append in &batch {
-                    let alone = store.append_answers(std::slice::from_ref(append)).await;
-                    if let Err(e) = &alone {
-                        tracing::warn!(message = %append.message, error = %e, "cannot store part of an answer yet");
+                    match store.append_answers(std::slice::from_ref(append)).await {
+                        Ok(gone) => {
+                            lost.extend(gone);
+                            written.push(true);
+                        }
+                        Err(e) => {
+                            tracing::warn!(message = %append.message, error = %e, "cannot store part of an answer yet");
+                            written.push(false);
+                        }
                     }
-                    written.push(alone.is_ok());
                 }
-                written
+                (written, lost)
             }
         };
+        for shared in writing.iter().filter(|shared| lost.contains(&shared.message)) {
+            tracing::warn!(
+                message_id = %shared.message,
+                "stopping an answer whose record is no longer this server's: its conversation was \
+                 deleted, or another replica marked it interrupted while this one could not renew \
+                 its lease (the database out of reach, or this process paused)"
+            );
+            shared.lost.store(true, Ordering::Release);
+            shared.token.lose();
+        }
         for ((shared, append), written) in writing.into_iter().zip(batch).zip(written) {
             let mut pending = shared.pending();
             if written {
@@ -270,11 +300,14 @@ impl AnswerLog {
         self.wait_written().await;
     }
 
-    /// [`written`](Self::written) for a log that stays where it is.
-    pub(crate) async fn wait_written(&mut self) {
+    /// [`written`](Self::written) for a log that stays where it is; `true` when the record was
+    /// lost, and so says something else than how the answer ended here (see the module's
+    /// documentation).
+    pub(crate) async fn wait_written(&mut self) -> bool {
         self.stopped();
-        if let Some(finisher) = self.finisher.take() {
-            let _ = finisher.await;
+        match self.finisher.take() {
+            Some(finisher) => finisher.await.unwrap_or(false),
+            None => self.shared.lost.load(Ordering::Acquire),
         }
     }
 }
@@ -295,8 +328,9 @@ fn complete(completion: &Completion) -> Finish {
 }
 
 /// Records how the answer ended, with the text no flush has written yet, once the answer has
-/// ended and no flush is writing its earlier text.
-async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) {
+/// ended and no flush is writing its earlier text. `true` when the record was lost: a flush
+/// found it so, or the store no longer had the answer as `streaming` to end.
+async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) -> bool {
     let ((text, reasoning), finish) = loop {
         {
             let mut pending = shared.pending();
@@ -312,7 +346,23 @@ async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) {
         shared.changed.notified().await;
     };
     let (message, status) = (shared.message, finish.status);
-    if let Err(e) = store.finish_answer(message, &text, &reasoning, finish).await {
-        tracing::error!(%message, ?status, error = %e, "cannot record how the answer ended");
+    match store.finish_answer(message, &text, &reasoning, finish).await {
+        Ok(true) => false,
+        Ok(false) => {
+            // A flush that found it lost has said so already.
+            if !shared.lost.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    message_id = %message,
+                    ?status,
+                    "the answer's end went unrecorded: its conversation was deleted, or another \
+                     replica marked it interrupted while this one could not renew its lease"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!(%message, ?status, error = %e, "cannot record how the answer ended");
+            false
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 
+use futures_util::FutureExt;
 use streambed_store::{Owner, ReplicaId, StoreLimits};
 
 /// Answers started in a fresh SQLite store, as the chat route starts them.
@@ -41,6 +42,10 @@ fn say(log: &mut AnswerLog, said: &Said, text: &str) {
     said.0.lock().unwrap().push_str(text);
 }
 
+fn token() -> AnswerToken {
+    crate::Shutdown::default().answer_token()
+}
+
 async fn stored(store: &dyn ConversationStore, owner: &Owner, conversation: Uuid) -> (String, MessageStatus) {
     let answer = store.get(owner, conversation).await.unwrap().messages.pop().unwrap();
     (answer.content, answer.status)
@@ -54,7 +59,7 @@ async fn one_flush_writes_every_answer_and_each_ends_once_with_the_rest() {
     let mut open: Vec<AnswerLog> = started
         .iter()
         .zip(&said)
-        .map(|(&(_, message), said)| logs.start(message, Arc::clone(said) as _, &writers))
+        .map(|(&(_, message), said)| logs.start(message, Arc::clone(said) as _, token(), &writers))
         .collect();
     for (i, (log, said)) in open.iter_mut().zip(&said).enumerate() {
         say(log, said, &format!("{i}: once"));
@@ -88,7 +93,7 @@ async fn an_answer_with_a_full_buffer_of_unwritten_text_asks_for_a_flush_and_the
     let (_dir, store, owner, started) = answers(1).await;
     let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
     let said = Arc::new(Said::default());
-    let mut log = logs.start(started[0].1, Arc::clone(&said) as _, &writers);
+    let mut log = logs.start(started[0].1, Arc::clone(&said) as _, token(), &writers);
     let asked = || tokio::time::timeout(Duration::from_millis(10), logs.full.notified());
 
     say(&mut log, &said, &"a".repeat(FLUSH_BYTES - 1));
@@ -102,4 +107,32 @@ async fn an_answer_with_a_full_buffer_of_unwritten_text_asks_for_a_flush_and_the
 
     let expected = format!("{}éb", "a".repeat(FLUSH_BYTES - 1));
     assert_eq!(stored(&*store, &owner, started[0].0).await, (expected, MessageStatus::Stopped));
+}
+
+#[tokio::test]
+async fn an_answer_whose_record_is_gone_is_ended_by_the_flush_that_finds_it_so() {
+    let (_dir, store, owner, started) = answers(2).await;
+    let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
+    let (said, tokens): (Vec<Arc<Said>>, Vec<AnswerToken>) =
+        started.iter().map(|_| (Arc::default(), token())).unzip();
+    let mut open: Vec<AnswerLog> = started
+        .iter()
+        .zip(&said)
+        .zip(&tokens)
+        .map(|((&(_, message), said), token)| {
+            logs.start(message, Arc::clone(said) as _, token.clone(), &writers)
+        })
+        .collect();
+    let (gone, kept) = (started[0].0, started[1].0);
+    store.delete(&owner, gone).await.unwrap();
+
+    say(&mut open[0], &said[0], "Into the void");
+    say(&mut open[1], &said[1], "Kept");
+    logs.flush().await;
+
+    assert_eq!(tokens[0].why(), crate::shutdown::Why::Lost, "ended");
+    assert!(tokens[1].ended_owned().now_or_never().is_none(), "the other answer runs on");
+    assert!(open[0].wait_written().await, "its end went unrecorded");
+    assert!(!open[1].wait_written().await);
+    assert_eq!(stored(&*store, &owner, kept).await, ("Kept".into(), MessageStatus::Stopped));
 }

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{
     answer_log::{AnswerLog, Offsets, Transcript},
-    relay::Answer,
+    relay::{self, Answer},
     replicas::Redis,
     sse,
 };
@@ -87,9 +87,20 @@ impl Running {
             }
         };
         self.ending.with(terminal.clone());
-        if tokio::time::timeout(LAST_WRITE, self.log.wait_written()).await.is_err() {
-            tracing::warn!(message_id = %self.live.message, "the answer's last write is late; ending its stream anyway");
-        }
+        let terminal = match tokio::time::timeout(LAST_WRITE, self.log.wait_written()).await {
+            Ok(false) => terminal,
+            // The store has another ending for it (`interrupted`, or none): the client and the
+            // followers are told the same, not that it ended as it did here.
+            Ok(true) => {
+                let lost = self.answer.frame(&Err(relay::lost())).unwrap_or(terminal);
+                self.ending.with(lost.clone());
+                lost
+            }
+            Err(_) => {
+                tracing::warn!(message_id = %self.live.message, "the answer's last write is late; ending its stream anyway");
+                terminal
+            }
+        };
         Step::End(self.live.said().cursor().event(&terminal))
     }
 }

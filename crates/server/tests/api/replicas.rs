@@ -220,6 +220,52 @@ async fn a_second_answer_in_a_conversation_is_refused_on_another_replica_too() {
     b.stop().await;
 }
 
+/// A replica paused past its lease (or cut off from the database that long) has its answer
+/// taken for a crashed replica's and marked `interrupted` by the other. Once it runs again,
+/// its next flush finds the record gone: it stops the answer and its upstream generation, and
+/// tells its client the answer was interrupted, as the store says, rather than run on beside
+/// the next turn the other replica now takes.
+#[tokio::test]
+async fn a_replica_paused_past_its_lease_stops_the_answer_another_replica_marked_interrupted() {
+    let postgres = Postgres::shared();
+    let database_url = postgres.database("replicas_paused");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("ANSWER_LEASE_SECONDS", "1")];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let id = new_conversation(&http, &a).await;
+    let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=1000]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 5).await;
+
+    let signal = |name: &str| {
+        let pid = a.child.id().to_string();
+        assert!(std::process::Command::new("kill").args([name, &pid]).status().unwrap().success());
+    };
+    signal("-STOP");
+    let swept = settled_answer(&http, &b, &id).await;
+    signal("-CONT");
+    client.read(&mut on_a, usize::MAX).await;
+    let hung_up =
+        emulator.recorder.wait_for(Duration::from_secs(5), |r| r[0].outcome == Outcome::ClientHungUp).await;
+    let after = settled_answer(&http, &b, &id).await;
+    let log = a.log.lock().unwrap().clone();
+    a.stop().await;
+    b.stop().await;
+
+    assert_eq!(swept["status"], "interrupted", "{swept}");
+    let (event, data) = client.terminal.expect("a terminal frame");
+    assert_eq!(
+        (event.as_str(), data["error"]["code"].as_str()),
+        ("error", Some("stream_interrupted")),
+        "{data}"
+    );
+    assert!(client.tokens < 1000, "stopped early: {} tokens", client.tokens);
+    assert!(hung_up.is_ok(), "the upstream generation was stopped: {hung_up:?}");
+    assert_eq!(after, swept, "the record stays as the other replica left it");
+    assert!(log.contains("stopping an answer whose record is no longer this server's"), "{log}");
+}
+
 #[tokio::test]
 async fn a_server_that_cannot_reach_redis_at_start_up_exits_naming_redis_url() {
     let emulator = Emulator::scripted().spawn().await.unwrap();

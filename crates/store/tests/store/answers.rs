@@ -15,7 +15,8 @@ pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb
     let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
 
     let started = last_message(&*store, &alice, conversation).await;
-    store.append_answers(&[Append::new(answer, "Once upon", "The user wants ")]).await.unwrap();
+    let gone = store.append_answers(&[Append::new(answer, "Once upon", "The user wants ")]).await.unwrap();
+    assert!(gone.is_empty(), "written: {gone:?}");
     store.append_answers(&[Append::new(answer, " a time", "a story.")]).await.unwrap();
     let flushed = last_message(&*store, &alice, conversation).await;
     let usage = Usage::new(12, 34);
@@ -29,7 +30,7 @@ pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb
         reasoning_blocks: vec![signed.clone(), redacted.clone()],
         ..Finish::with_status(MessageStatus::Complete)
     };
-    store.finish_answer(answer, ", the end.", "", done).await.unwrap();
+    assert!(store.finish_answer(answer, ", the end.", "", done).await.unwrap(), "ended now");
     let stored = store.get(&alice, conversation).await.unwrap();
 
     assert_eq!(
@@ -122,8 +123,8 @@ pub(crate) async fn a_finished_answer_is_not_finished_again(db: TestDb) {
     store.finish_answer(answer, "All done.", "", finish(MessageStatus::Complete)).await.unwrap();
     let finished = last_message(&*store, &alice, conversation).await;
 
-    store.append_answers(&[Append::new(answer, " More?", "")]).await.unwrap();
-    store.finish_answer(answer, " Again!", "", finish(MessageStatus::Error)).await.unwrap();
+    assert_eq!(store.append_answers(&[Append::new(answer, " More?", "")]).await.unwrap(), [answer]);
+    assert!(!store.finish_answer(answer, " Again!", "", finish(MessageStatus::Error)).await.unwrap());
 
     assert_eq!(last_message(&*store, &alice, conversation).await, finished);
 }
@@ -139,7 +140,8 @@ pub(crate) async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb)
     let finished = store.finish_answer(answer, "", "", finish(MessageStatus::Complete)).await;
 
     assert!(matches!(started, Err(StoreError::NotFound)), "{started:?}");
-    assert!(appended.is_ok() && finished.is_ok(), "a vanished answer is nothing to write to");
+    assert_eq!(appended.unwrap(), [answer], "a vanished answer is nothing to write to");
+    assert!(!finished.unwrap(), "nor to end");
     assert_eq!(db.count("SELECT count(*) FROM messages").await, 0);
 }
 

@@ -112,6 +112,9 @@ pub(crate) async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: Test
     let lost = answers(&*store, &alice, crashed, 1).await[0];
     store.append_answers(&[Append::new(lost.1, "Half", "")]).await.unwrap();
     assert_eq!(store.sweep_interrupted(sweeper).await.unwrap(), 1);
+    let gone =
+        store.append_answers(&[Append::new(lost.1, " more", ""), Append::new(live[0].1, "", "")]).await;
+    assert_eq!(gone.unwrap(), [lost.1], "the swept answer is no longer its writer's to record");
     let before = last_message(&*store, &alice, lost.0).await;
     db.watch_finishes().await;
 
@@ -122,9 +125,8 @@ pub(crate) async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: Test
     )
     .await;
 
-    for reply in replies {
-        reply.unwrap();
-    }
+    let ended: Vec<bool> = replies.into_iter().map(Result::unwrap).collect();
+    assert_eq!(ended, [true, true, true, false], "each told whether it ended its answer");
     assert_eq!(last_message(&*store, &alice, lost.0).await, before, "interrupted, and its text unchanged");
     for &(conversation, _) in &live {
         let stored = last_message(&*store, &alice, conversation).await;

@@ -23,7 +23,9 @@ use crate::{
     error::AppError,
     extract::ApiJson,
     live::{self, Cursor, Running},
-    relay, request_id, sse,
+    relay, request_id,
+    shutdown::Why,
+    sse,
     state::AppState,
 };
 
@@ -202,16 +204,27 @@ async fn start_stored(
         Turns::prompt(prompt.as_str())
     });
     let (live, mut ending) = place.start(message, state.shutdown.answer_token());
-    let log = conversations.answer_logs.start(message, Arc::clone(&live) as _, &conversations.writers);
     let token = live.token();
+    let log = conversations.answer_logs.start(
+        message,
+        Arc::clone(&live) as _,
+        token.clone(),
+        &conversations.writers,
+    );
     let opened = tokio::select! {
         biased;
         // The cut-off is counted as any upstream error here; Stop is no error.
-        () = token.ended() => (!token.is_stopped()).then(|| {
-            let cut_off = relay::cut_off();
-            state.metrics.upstream_error(cut_off.kind.code());
-            Err(cut_off)
-        }),
+        () = token.ended() => {
+            let error = match token.why() {
+                Why::Stopped => None,
+                Why::CutOff => Some(relay::cut_off()),
+                Why::Lost => Some(relay::lost()),
+            };
+            error.map(|error| {
+                state.metrics.upstream_error(error.kind.code());
+                Err(error)
+            })
+        }
         opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
