@@ -151,30 +151,44 @@ async fn an_answer_cut_by_kill_9_is_interrupted_after_a_restart_with_the_text_fl
         .await
         .unwrap();
     let mut events = response.bytes_stream().eventsource();
-    let mut received = String::new();
-    let flushed = tokio::time::Instant::now() + Duration::from_millis(1500);
-    while tokio::time::Instant::now() < flushed {
-        let event = events.next().await.unwrap().unwrap();
+    let (mut received, mut last_id) = (String::new(), String::new());
+    let mut take = |event: eventsource_stream::Event| {
         if event.event == "message" {
             received.push_str(serde_json::from_str::<Value>(&event.data).unwrap()["token"].as_str().unwrap());
+            last_id = event.id;
         }
+    };
+    let flushed = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < flushed {
+        take(events.next().await.unwrap().unwrap());
     }
 
     kill_9(child).await;
     // What the server had sent before it died may still be in this socket.
     while let Some(Ok(event)) = events.next().await {
-        if event.event == "message" {
-            received.push_str(serde_json::from_str::<Value>(&event.data).unwrap()["token"].as_str().unwrap());
-        }
+        take(event);
     }
     let (child, url, _) = start(&emulator, &vars);
     let answer = wait_for_status(&http, &url, &id, "interrupted", Duration::from_secs(15)).await;
+    // The client had what the server sent after its last flush: resuming from there is told how
+    // the answer ended, not that its cursor is unknown.
+    let resumed = http
+        .get(format!("{url}/api/conversations/{id}/stream"))
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    let resumed_status = resumed.status();
+    let resumed = read_frames(resumed).await;
     stop(child).await;
 
     assert_eq!(answer["status"], "interrupted", "{answer}");
     let stored = answer["content"].as_str().unwrap();
     assert!(!stored.is_empty(), "text flushed before the kill is kept");
     assert!(received.starts_with(stored), "the stored text is a prefix of what was streamed");
+    assert_eq!(resumed_status, 200);
+    let (event, data) = resumed.last();
+    assert_eq!((event, data["error"]["code"].as_str()), ("error", Some("stream_interrupted")), "{data}");
 }
 
 #[tokio::test]

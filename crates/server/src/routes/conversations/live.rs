@@ -129,10 +129,12 @@ pub(crate) async fn stream(
     }
     let conversation = conversations.store.get(&owner, id).await?;
     let answer = conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant);
-    // An ended answer is all in the store, so a cursor must be a point in it (while another
-    // replica still writes it, the store may lag the cursor).
+    // An ended answer is all in the store, so a cursor must be a point in it. Not so while
+    // another replica still writes it (the store may lag the cursor), nor once a replica died
+    // mid-answer: its client may have had text the last flush did not store, and is told how
+    // the answer ended.
     if let (Some(answer), Some(after)) = (&answer, after)
-        && answer.status != MessageStatus::Streaming
+        && !matches!(answer.status, MessageStatus::Streaming | MessageStatus::Interrupted)
         && !after.is_within(&answer.content, answer.reasoning.as_deref().unwrap_or_default())
     {
         return Err(AppError::BadRequest(
