@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use streambed_core::OutputSchema;
 
 /// Members whose value is a schema, and those whose value maps names or positions to schemas.
-const SCHEMA: [&str; 4] = ["items", "not", "contains", "additionalProperties"];
+/// (`additionalProperties` is not among them: every object is closed.)
+const SCHEMA: [&str; 3] = ["items", "not", "contains"];
 const SCHEMA_MAPS: [&str; 3] = ["properties", "$defs", "definitions"];
 const SCHEMA_LISTS: [&str; 4] = ["anyOf", "oneOf", "allOf", "prefixItems"];
 
@@ -47,7 +48,9 @@ pub(crate) fn for_claude(schema: &Value) -> Value {
     }
     let object = out.get("type").and_then(Value::as_str) == Some("object") || out.contains_key("properties");
     if object {
-        out.entry("additionalProperties").or_insert(Value::Bool(false));
+        // Even a map's (`dict[str, int]`, zod's `record`), whose members the grammar then cannot
+        // hold: Claude refuses any other value, and the SDKs close it so too.
+        out.insert("additionalProperties".into(), Value::Bool(false));
     }
     if !bounds.is_empty() {
         let said = format!("{{{}}}", bounds.join(", "));
@@ -98,7 +101,7 @@ mod tests {
                     },
                     "nick": { "anyOf": [{ "type": "string", "description": "{minLength: 1}" }, { "type": "null" }] },
                     "home": { "$ref": "#/$defs/Home" },
-                    "extra": { "type": "object", "additionalProperties": { "type": "string" } }
+                    "extra": { "type": "object", "additionalProperties": false }
                 },
                 "required": ["age", "tags", "nick", "home", "extra"],
                 "$defs": {
