@@ -2,6 +2,11 @@
 //! blocks back into [`ChatEvent`]s. JSON (tool input, schemas, extra fields) travels as the
 //! SDK's `Document`.
 
+use std::{
+    borrow::Cow,
+    hash::{DefaultHasher, Hash, Hasher},
+};
+
 use aws_sdk_bedrockruntime::{
     error::BuildError,
     primitives::Blob,
@@ -85,19 +90,57 @@ fn block(content: &Content) -> Result<ContentBlock, ProviderError> {
         }
         Content::ToolUse(call) => ContentBlock::ToolUse(built(
             ToolUseBlock::builder()
-                .tool_use_id(&call.id)
-                .name(&call.name)
+                .tool_use_id(tool_use_id(&call.id))
+                .name(tool_name(&call.name)?)
                 .input(to_document(&call.input))
                 .build(),
         )?),
         Content::ToolResult(result) => ContentBlock::ToolResult(built(
             ToolResultBlock::builder()
-                .tool_use_id(&result.tool_use_id)
+                .tool_use_id(tool_use_id(&result.tool_use_id))
                 .content(ToolResultContentBlock::Text(tool_output(&result.content)))
                 .set_status(result.is_error.then_some(ToolResultStatus::Error))
                 .build(),
         )?),
     })
+}
+
+/// Bedrock's longest tool name and tool-use id.
+const MOST_CHARS: usize = 64;
+
+/// `name` if Bedrock takes it as a tool's name (`[a-zA-Z0-9_-]{1,64}`), else a refusal naming
+/// the rule: the model calls tools by these names, so one cannot be rewritten without the
+/// client no longer knowing its own tool.
+pub(crate) fn tool_name(name: &str) -> Result<&str, ProviderError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if (1..=MOST_CHARS).contains(&name.len()) && name.chars().all(allowed) {
+        return Ok(name);
+    }
+    Err(ProviderError::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "The tool name `{name}` cannot be sent to Bedrock: tool names are 1 to {MOST_CHARS} letters, \
+             digits, `_` or `-`."
+        ),
+    ))
+}
+
+/// `id` as Bedrock takes a tool-use id (`[a-zA-Z0-9_.:-]{1,64}`). Ids other APIs wrote may not
+/// be (`call/1`, a long one): they are rewritten, the same way in the call and in its result,
+/// so the two still pair. The model never sees them as anything but a pairing.
+fn tool_use_id(id: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+    if (1..=MOST_CHARS).contains(&id.len()) && id.chars().all(allowed) {
+        return Cow::Borrowed(id);
+    }
+    let replaced: String = id.chars().map(|c| if allowed(c) { c } else { '_' }).collect();
+    if (1..=MOST_CHARS).contains(&replaced.len()) {
+        return Cow::Owned(replaced);
+    }
+    // Too long (or empty): a digest of it, the same for the same id within this process.
+    let mut digest = DefaultHasher::new();
+    id.hash(&mut digest);
+    Cow::Owned(format!("toolu_{:016x}", digest.finish()))
 }
 
 /// What a tool printed, as a tool result's text. Bedrock refuses a blank text block, and a tool
@@ -208,6 +251,47 @@ mod tests {
         let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
         assert_eq!(result.status(), Some(&ToolResultStatus::Error));
         assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
+    }
+
+    #[test]
+    fn tool_use_ids_bedrock_would_refuse_are_rewritten_alike_in_a_call_and_its_result() {
+        let long = "x".repeat(65);
+        for (id, sent) in [
+            ("tooluse_Ab-9", "tooluse_Ab-9"),
+            ("functions.get_weather:0", "functions.get_weather:0"),
+            ("call/1 two", "call_1_two"),
+        ]
+        .into_iter()
+        .chain([(long.as_str(), ""), ("", "")])
+        {
+            let call = Content::ToolUse(ToolUse { id: id.into(), name: "weather".into(), input: json!({}) });
+            let result = Content::ToolResult(ToolResult {
+                tool_use_id: id.into(),
+                content: "ok".into(),
+                is_error: false,
+            });
+            let asked = message(&Message { role: Role::Assistant, content: vec![call] }).unwrap();
+            let answered = message(&Message { role: Role::User, content: vec![result] }).unwrap();
+
+            let [ContentBlock::ToolUse(call)] = asked.content() else { panic!() };
+            let [ContentBlock::ToolResult(result)] = answered.content() else { panic!() };
+            assert_eq!(call.tool_use_id(), result.tool_use_id(), "{id:?}");
+            let valid = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+            assert!(call.tool_use_id().len() <= 64 && call.tool_use_id().chars().all(valid), "{id:?}");
+            if !sent.is_empty() {
+                assert_eq!(call.tool_use_id(), sent);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tool_name_bedrock_would_refuse_is_refused_naming_the_rule() {
+        for name in ["ns.get", "", &"x".repeat(65), "weather report"] {
+            let error = tool_name(name).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidRequest);
+            assert!(error.message.contains("letters, digits"), "{name}: {}", error.message);
+        }
+        assert_eq!(tool_name("get_weather-2").unwrap(), "get_weather-2");
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub(crate) fn tool_config(request: &ChatRequest) -> Result<Option<ToolConfigurat
 
 fn spec(name: &str, description: Option<&str>, schema: &serde_json::Value) -> Result<Tool, ProviderError> {
     let spec = ToolSpecification::builder()
-        .name(name)
+        .name(content::tool_name(name)?)
         // Bedrock refuses an empty description; the field may be left out.
         .set_description(description.filter(|d| !d.trim().is_empty()).map(str::to_owned))
         .input_schema(ToolInputSchema::Json(to_document(schema)))

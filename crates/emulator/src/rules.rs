@@ -20,6 +20,7 @@ pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), Be
     tool_config(converse)?;
     blank_text(converse)?;
     tool_descriptions(converse)?;
+    tool_identifiers(converse)?;
     let Some(model) = model else { return Ok(()) };
     sampling(model.family, converse)?;
     thinking_config(model, converse)?;
@@ -56,6 +57,47 @@ fn tool_descriptions(converse: &Converse) -> Result<(), BedrockError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Bedrock's own patterns for a tool's name (`[a-zA-Z0-9_-]+`) and a tool-use id
+/// (`[a-zA-Z0-9_.:-]+`), each 1 to 64 characters (API reference: ToolSpecification,
+/// ToolUseBlock, ToolResultBlock), in the shape of its validation errors.
+fn tool_identifiers(converse: &Converse) -> Result<(), BedrockError> {
+    const NAME: &str = "[a-zA-Z0-9_-]+";
+    const ID: &str = "[a-zA-Z0-9_.:-]+";
+    let fits = |value: &str, extra: &str| {
+        (1..=64).contains(&value.len())
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra.contains(c))
+    };
+    let refuse = |value: &str, at: String, pattern: &str| {
+        Err(BedrockError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{at}' failed to satisfy constraint: Member must \
+             satisfy regular expression pattern: {pattern}"
+        )))
+    };
+    for (i, tool) in converse.request.tools.iter().enumerate() {
+        if !fits(&tool.name, "") {
+            return refuse(&tool.name, format!("toolConfig.tools.{}.member.toolSpec.name", i + 1), NAME);
+        }
+    }
+    for (i, message) in converse.request.messages.iter().enumerate() {
+        for (j, block) in message.content.iter().enumerate() {
+            let at = |field: &str| format!("messages.{}.member.content.{}.member.{field}", i + 1, j + 1);
+            match block {
+                Content::ToolUse(call) if !fits(&call.id, ".:") => {
+                    return refuse(&call.id, at("toolUse.toolUseId"), ID);
+                }
+                Content::ToolUse(call) if !fits(&call.name, "") => {
+                    return refuse(&call.name, at("toolUse.name"), NAME);
+                }
+                Content::ToolResult(result) if !fits(&result.tool_use_id, ".:") => {
+                    return refuse(&result.tool_use_id, at("toolResult.toolUseId"), ID);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Claude refuses a tool result whose text is blank. Source: NousResearch/hermes-agent#55092,

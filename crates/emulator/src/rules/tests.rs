@@ -231,6 +231,26 @@ fn blank_text_blank_tool_results_and_empty_tool_descriptions_are_refused() {
 }
 
 #[test]
+fn tool_names_and_tool_use_ids_follow_bedrocks_patterns() {
+    let call =
+        json!([{"toolUse": {"toolUseId": "functions.get_weather:0", "name": "get_weather", "input": {}}}]);
+    assert_eq!(refusal(SONNET_45, tool_turns(call, "functions.get_weather:0", true)), None);
+
+    let slashed = json!([{"toolUse": {"toolUseId": "call/1", "name": "get_weather", "input": {}}}]);
+    let refused = refusal(SONNET_45, tool_turns(slashed, "call/1", true)).unwrap();
+    assert!(
+        refused.contains("Value 'call/1' at 'messages.2.member.content.1.member.toolUse.toolUseId'")
+            && refused.ends_with("pattern: [a-zA-Z0-9_.:-]+"),
+        "{refused}"
+    );
+    let call = json!([{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]);
+    let mut dotted = tool_turns(call, "t1", true);
+    dotted["toolConfig"]["tools"][0]["toolSpec"]["name"] = json!("ns.get");
+    let refused = refusal("amazon.nova-pro-v1:0", dotted).unwrap();
+    assert!(refused.contains("Value 'ns.get' at 'toolConfig.tools.1.member.toolSpec.name'"), "{refused}");
+}
+
+#[test]
 fn structured_output_needs_a_model_that_takes_it_and_a_schema_its_grammar_can_hold() {
     let with_schema = |schema: Value| {
         json!({
