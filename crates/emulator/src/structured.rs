@@ -14,7 +14,7 @@ pub(crate) fn instance(schema: &Value) -> Value {
 }
 
 /// Deeper than any schema a client sends, short of a recursive one, which ends in `null`.
-const MOST_DEPTH: usize = 32;
+pub(crate) const MOST_DEPTH: usize = 32;
 
 fn value(schema: &Value, root: &Value, depth: usize) -> Value {
     if depth > MOST_DEPTH {
@@ -120,7 +120,7 @@ pub(crate) fn refusal(schema: &Value) -> Option<String> {
 }
 
 /// `#/$defs/Name` or `#/definitions/Name` (any JSON pointer into the root).
-fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+pub(crate) fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
     root.pointer(reference.strip_prefix('#')?)
 }
 

@@ -5,6 +5,8 @@
 use serde_json::{Map, Value, json};
 use streambed_core::{ChatEvent, ChatRequest, Content, Message, Role, ToolChoice, ToolResult};
 
+use crate::structured;
+
 /// The tool call to make, if the model should call one now.
 pub(crate) fn call(request: &ChatRequest) -> Option<Vec<ChatEvent>> {
     if request.tools.is_empty() || request.tool_choice == ToolChoice::None || !results(request).is_empty() {
@@ -55,10 +57,29 @@ pub(crate) fn tool_name<'a>(messages: &'a [Message], tool_use_id: &str) -> Optio
     })
 }
 
-/// A plausible value for a JSON Schema: an object with its required properties filled in.
+/// A plausible value for a JSON Schema: an object with its required properties filled in,
+/// `$ref`s into the schema followed (as Pydantic writes nested models) and a union's first
+/// branch taken.
 pub(crate) fn example(schema: &Value) -> Value {
+    example_in(schema, schema, 0)
+}
+
+fn example_in(schema: &Value, root: &Value, depth: usize) -> Value {
+    let example = |schema: &Value| example_in(schema, root, depth + 1);
+    if depth > structured::MOST_DEPTH {
+        return Value::Null;
+    }
+    if let Some(target) =
+        schema.get("$ref").and_then(Value::as_str).and_then(|r| structured::resolve(root, r))
+    {
+        return example(target);
+    }
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
         return first.clone();
+    }
+    let union = ["anyOf", "oneOf"].into_iter().find_map(|key| schema.get(key)?.as_array()?.first());
+    if let Some(first) = union {
+        return example(first);
     }
     match schema.get("type").and_then(Value::as_str).unwrap_or("object") {
         "string" => json!("Paris"),
@@ -116,6 +137,17 @@ mod tests {
     #[test]
     fn the_example_fills_required_properties_only() {
         assert_eq!(example(&weather()), json!({"city": "Paris", "days": 1, "unit": "celsius"}));
+        // What Pydantic writes for `list[City]` (instructor's `create_iterable`), `City | None`.
+        let nested = json!({
+            "type": "object",
+            "properties": {
+                "tasks": { "type": "array", "items": { "$ref": "#/$defs/City" } },
+                "best": { "anyOf": [{ "$ref": "#/$defs/City" }, { "type": "null" }] }
+            },
+            "required": ["tasks", "best"],
+            "$defs": { "City": { "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] } }
+        });
+        assert_eq!(example(&nested), json!({"tasks": [{"name": "Paris"}], "best": {"name": "Paris"}}));
     }
 
     #[test]
