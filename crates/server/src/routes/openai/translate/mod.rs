@@ -1,20 +1,20 @@
 //! OpenAI's wire types to and from the provider-neutral ones of `streambed-core`, as pure
 //! functions: a request becomes a [`ChatRequest`] (here: validation and settings; its messages
-//! in [`messages`]), an answer's events a `chat.completion` ([`reply`], whose mappings the
+//! in [`messages`], its tools in [`tools`]), an answer's events a `chat.completion` ([`reply`], whose mappings the
 //! streamed chunks share).
 
 mod format;
 mod messages;
 mod reply;
+mod tools;
 
-use serde_json::json;
-use streambed_core::{ChatRequest, Content, InferenceParams, Reasoning, ToolChoice, ToolSpec};
+use streambed_core::{ChatRequest, Content, InferenceParams, Reasoning, ToolChoice};
 
 pub(super) use reply::{Reply, finish_reason, usage};
 
 use super::{
     error::Invalid,
-    wire::{CompletionRequest, InTool, InToolChoice, Stop},
+    wire::{CompletionRequest, Stop},
 };
 use crate::config::Limits;
 
@@ -56,9 +56,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
             return Err(Invalid::param(param, format!("`{param}` must be from 0 to {max}, not {value}.")));
         }
     }
-    let tools =
-        body.tools.unwrap_or_default().into_iter().enumerate().map(tool).collect::<Result<Vec<_>, _>>()?;
-    let (tool_choice, tools) = tool_choice(body.tool_choice, tools)?;
+    let (tools, tool_choice) = tools::tools(body.tools, body.tool_choice)?;
     let stop_sequences = match body.stop {
         None => Vec::new(),
         Some(Stop::One(one)) => vec![one],
@@ -84,28 +82,6 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
     })
 }
 
-fn tool((i, tool): (usize, InTool)) -> Result<ToolSpec, Invalid> {
-    match (tool.kind.as_str(), tool.function) {
-        ("function", Some(function)) => match function.parameters {
-            None => Ok(json!({ "type": "object", "properties": {} })),
-            Some(schema) if schema.is_object() => Ok(schema),
-            Some(_) => Err(Invalid::param(
-                "tools",
-                format!("`tools[{i}].function.parameters` must be a JSON Schema object."),
-            )),
-        }
-        .map(|input_schema| ToolSpec {
-            name: function.name,
-            description: function.description,
-            input_schema,
-        }),
-        (kind, _) => Err(Invalid::param(
-            "tools",
-            format!("`tools[{i}]` is a `{kind}` tool: this server takes `function` tools with a `function`."),
-        )),
-    }
-}
-
 /// Fields whose answer this server cannot give, refused rather than ignored: a client that
 /// asks for them would otherwise read an answer without them as if it had them.
 fn refuse_unreturned(body: &CompletionRequest) -> Result<(), Invalid> {
@@ -127,70 +103,6 @@ fn refuse_unreturned(body: &CompletionRequest) -> Result<(), Invalid> {
         ));
     }
     Ok(())
-}
-
-/// The tool choice, and the tools the model is offered: all of `tools`, or those an
-/// `allowed_tools` choice names.
-fn tool_choice(
-    choice: Option<InToolChoice>,
-    tools: Vec<ToolSpec>,
-) -> Result<(ToolChoice, Vec<ToolSpec>), Invalid> {
-    let invalid = |message: String| Err(Invalid::param("tool_choice", message));
-    let known = |name: &str, tools: &[ToolSpec]| tools.iter().any(|t| t.name == name);
-    let (choice, tools) = match choice {
-        None => (ToolChoice::Auto, tools),
-        Some(InToolChoice::Mode(mode)) => (mode_choice("tool_choice", &mode)?, tools),
-        Some(InToolChoice::Named { kind, function }) => {
-            if kind != "function" {
-                return invalid(format!("`tool_choice.type` is `{kind}`: a named choice is `function`."));
-            }
-            if !known(&function.name, &tools) {
-                return invalid(format!(
-                    "`tool_choice` names `{}`, which is not among the `tools`.",
-                    function.name
-                ));
-            }
-            (ToolChoice::Tool(function.name), tools)
-        }
-        Some(InToolChoice::Allowed { kind, allowed_tools }) => {
-            if kind != "allowed_tools" {
-                return invalid(format!("`tool_choice.type` is `{kind}`: expected `allowed_tools`."));
-            }
-            let mut allowed = Vec::with_capacity(allowed_tools.tools.len());
-            for (i, tool) in allowed_tools.tools.into_iter().enumerate() {
-                if tool.kind != "function" || !known(&tool.function.name, &tools) {
-                    return invalid(format!(
-                        "`tool_choice.allowed_tools.tools[{i}]` must be a `function` among the `tools`."
-                    ));
-                }
-                allowed.push(tool.function.name);
-            }
-            let choice = match mode_choice("tool_choice.allowed_tools.mode", &allowed_tools.mode)? {
-                ToolChoice::None => {
-                    return invalid("`tool_choice.allowed_tools.mode` is `auto` or `required`.".into());
-                }
-                choice => choice,
-            };
-            (choice, tools.into_iter().filter(|t| allowed.contains(&t.name)).collect())
-        }
-    };
-    if matches!(choice, ToolChoice::Any | ToolChoice::Tool(_)) && tools.is_empty() {
-        return invalid("A `tool_choice` that forces a call needs `tools`.".into());
-    }
-    Ok((choice, tools))
-}
-
-/// `auto`, `none` or `required`, as the choice of `field`.
-fn mode_choice(field: &str, mode: &str) -> Result<ToolChoice, Invalid> {
-    match mode {
-        "auto" => Ok(ToolChoice::Auto),
-        "none" => Ok(ToolChoice::None),
-        "required" => Ok(ToolChoice::Any),
-        other => Err(Invalid::param(
-            "tool_choice",
-            format!("`{field}` is `{other}`: use `auto`, `none`, `required` or a named function."),
-        )),
-    }
 }
 
 fn reasoning_effort(effort: &str) -> Result<Reasoning, Invalid> {
@@ -228,7 +140,7 @@ pub(super) fn reasoning_for(request: &ChatRequest, reasoning: Reasoning) -> Reas
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use streambed_core::{Message, Role, ToolResult, ToolUse};
+    use streambed_core::{Message, Role, ToolResult, ToolSpec, ToolUse};
 
     use super::*;
 
