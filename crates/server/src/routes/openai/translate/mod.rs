@@ -1,7 +1,7 @@
 //! OpenAI's wire types to and from the provider-neutral ones of `streambed-core`, as pure
 //! functions: a request becomes a [`ChatRequest`] (here: validation and settings; its messages
-//! in [`messages`], its tools in [`tools`]), an answer's events a `chat.completion` ([`reply`], whose mappings the
-//! streamed chunks share).
+//! in [`messages`], its tools in [`tools`]), an answer's events a `chat.completion` ([`reply`],
+//! whose mappings the streamed chunks share).
 
 mod format;
 mod messages;
