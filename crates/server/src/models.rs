@@ -44,8 +44,13 @@ impl Models {
         self.all.iter()
     }
 
+    /// The model with this id, or the Bedrock model an Anthropic API id names
+    /// ([`names_anthropic_model`]): agents such as Claude Code ask for `claude-sonnet-4-5`.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
-        self.all.iter().find(|m| m.info().id == id)
+        self.all
+            .iter()
+            .find(|m| m.info().id == id)
+            .or_else(|| self.all.iter().find(|m| names_anthropic_model(id, &m.info().id)))
     }
 
     /// The model a request names, or the default when it names none.
@@ -56,6 +61,25 @@ impl Models {
             allowed: self.all.iter().map(|m| m.info().id.clone()).collect(),
         })
     }
+}
+
+/// Whether `asked`, a model id of Anthropic's API (`claude-sonnet-4-5-20250929`, its alias
+/// `claude-sonnet-4-5`, or `claude-3-5-haiku-latest`), names the Bedrock model `offered` (a model
+/// or inference profile id: `us.anthropic.claude-sonnet-4-5-20250929-v1:0`). The same model and
+/// version only, never a neighbour: an agent that asks for a model not offered is told so.
+fn names_anthropic_model(asked: &str, offered: &str) -> bool {
+    let Some(name) = offered.split_once("anthropic.").map(|(_, name)| name) else { return false };
+    // `-v1:0`, `-v1`: Bedrock's version of the model, which Anthropic's ids do not carry.
+    let name = match name.rsplit_once("-v") {
+        Some((name, version)) if version.split(':').all(|n| n.parse::<u32>().is_ok()) => name,
+        _ => name,
+    };
+    let asked = asked.strip_suffix("-latest").unwrap_or(asked);
+    name == asked
+        || name
+            .strip_prefix(asked)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|date| date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Reasoning asked of a model that cannot reason.
@@ -134,5 +158,36 @@ fn warn_dropped_params(model: &BedrockModel, params: &InferenceParams) {
             Param::TopK => "BEDROCK_TOP_K",
         };
         tracing::warn!(variable, model = %model.info().id, reason = why, "this model does not take {variable}; it is not sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_ids_and_aliases_name_the_same_bedrock_model_and_version_only() {
+        let sonnet = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        let haiku = "anthropic.claude-3-5-haiku-20241022-v1:0";
+        let opus = "global.anthropic.claude-opus-4-6-v1";
+        for (asked, offered) in [
+            ("claude-sonnet-4-5-20250929", sonnet),
+            ("claude-sonnet-4-5", sonnet),
+            ("claude-3-5-haiku-20241022", haiku),
+            ("claude-3-5-haiku-latest", haiku),
+            ("claude-opus-4-6", opus),
+        ] {
+            assert!(names_anthropic_model(asked, offered), "{asked} names {offered}");
+        }
+        for (asked, offered) in [
+            ("claude-sonnet-4", sonnet),
+            ("claude-sonnet-4-5-20250101", sonnet),
+            ("claude-opus-4-8", opus),
+            ("claude-opus-4", opus),
+            ("claude-sonnet-4-5", "amazon.nova-pro-v1:0"),
+            ("claude-sonnet-4-5", "SmolLM2-135M-Instruct"),
+        ] {
+            assert!(!names_anthropic_model(asked, offered), "{asked} does not name {offered}");
+        }
     }
 }

@@ -48,25 +48,31 @@ impl Limits {
 
     /// Holds a conversation (and the client's own system prompt) to `MAX_TURNS` and
     /// `MAX_PROMPT_CHARS`, as every API applies them; the error names the variable.
-    pub fn check_size(&self, system: Option<&str>, messages: &[Message]) -> Result<(), String> {
+    pub fn check_size(&self, system: Option<&str>, messages: &[Message]) -> Result<(), TooLarge> {
         if messages.len() > self.max_turns {
-            return Err(format!(
-                "The conversation has {} messages; this server accepts at most {} (MAX_TURNS). Start a new chat.",
-                messages.len(),
-                self.max_turns
-            ));
+            return Err(TooLarge::Turns { count: messages.len(), most: self.max_turns });
         }
         let chars =
             system.map_or(0, |s| s.chars().count()) + messages.iter().map(Message::chars).sum::<usize>();
         if chars > self.max_prompt_chars {
-            return Err(format!(
-                "The conversation is {chars} characters; this server accepts at most {} (MAX_PROMPT_CHARS). \
-                 Shorten it or start a new chat.",
-                self.max_prompt_chars
-            ));
+            return Err(TooLarge::Chars { count: chars, most: self.max_prompt_chars });
         }
         Ok(())
     }
+}
+
+/// A conversation past `MAX_TURNS` or `MAX_PROMPT_CHARS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TooLarge {
+    #[error(
+        "The conversation has {count} messages; this server accepts at most {most} (MAX_TURNS). Start a new chat."
+    )]
+    Turns { count: usize, most: usize },
+    #[error(
+        "The conversation is {count} characters; this server accepts at most {most} (MAX_PROMPT_CHARS). \
+         Shorten it or start a new chat."
+    )]
+    Chars { count: usize, most: usize },
 }
 
 pub(super) fn read(vars: &Vars, auth_enabled: bool) -> Result<Limits, ConfigError> {
@@ -113,11 +119,12 @@ mod tests {
             ..crate::Config::from_lookup(|_| None).unwrap().limits
         };
         let three = [Message::user("a"), Message::assistant("b"), Message::user("c")];
-        assert!(limits.check_size(None, &three).unwrap_err().contains("MAX_TURNS"));
+        assert!(limits.check_size(None, &three).unwrap_err().to_string().contains("MAX_TURNS"));
         assert!(
             limits
                 .check_size(None, &[Message::user("ééééééééééé")])
                 .unwrap_err()
+                .to_string()
                 .contains("MAX_PROMPT_CHARS")
         );
         assert!(

@@ -23,7 +23,7 @@ mod vars;
 pub use auth::{AuthConfig, JwtConfig};
 pub use connections::Connections;
 pub use cors::CorsOrigins;
-pub use limits::Limits;
+pub use limits::{Limits, TooLarge};
 pub use models::{ModelsConfig, ProviderChoice};
 pub use store::{DEFAULT_DATABASE_URL, StoreConfig};
 

@@ -224,6 +224,37 @@ async fn thinking_on_sonnet_4_5_streams_a_signed_thinking_block_first() {
     assert!(refused["error"]["message"].as_str().unwrap().contains(SONNET_45), "{refused}");
 }
 
+/// What Claude Code sends: Anthropic's model ids (named back as asked), system messages in the
+/// conversation (the `mid-conversation-system` beta), and histories that outgrow the server's
+/// limits, refused in the words it compacts on.
+#[tokio::test]
+async fn claude_code_s_model_names_system_messages_and_long_prompts_are_understood() {
+    let vars = [("BEDROCK_MODELS", SONNET_45), ("MAX_PROMPT_CHARS", "1000")];
+    let app = spawn_app_with(Emulator::scripted(), &vars).await;
+    let body = json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 256, "system": "You are an agent.",
+        "messages": [
+            { "role": "user", "content": "hello" },
+            { "role": "system", "content": "Available agent types: none." }
+        ]
+    });
+
+    let (status, message) = json_of(app.post_messages(body.clone()).await).await;
+    let frames = parsed(&read_frames(app.post_messages(streamed(body)).await).await);
+    let (too_long_status, too_long) = json_of(app.post_messages(ask(&"x".repeat(1200))).await).await;
+
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(message["model"], "claude-sonnet-4-5", "named back as asked");
+    assert_eq!(frames[0]["message"]["model"], "claude-sonnet-4-5");
+    let sent = app.emulator.recorder.requests()[0].clone();
+    assert_eq!(sent.model_id, SONNET_45);
+    assert_eq!(sent.body["system"][0]["text"], "You are an agent.\n\nAvailable agent types: none.");
+    assert_eq!(too_long_status, 400);
+    assert_anthropic_error(&too_long, "invalid_request_error");
+    let said = too_long["error"]["message"].as_str().unwrap();
+    assert!(said.starts_with("prompt is too long: 300 tokens > 250 maximum."), "{said}");
+}
+
 /// What LiteLLM and the Vercel AI SDK send by default: a model's whole output (64,000 for Sonnet
 /// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted
 /// under it; and Anthropic's own example, 10,000 of 16,000, whose budget the cap leaves no room.

@@ -25,7 +25,13 @@ pub(super) use errors::reshape;
 use stream::{Blocks, Collected};
 
 use super::answer;
-use crate::{config::Limits, error::AppError, extract::ApiJson, request_id, state::AppState};
+use crate::{
+    config::{Limits, TooLarge},
+    error::AppError,
+    extract::ApiJson,
+    request_id,
+    state::AppState,
+};
 
 /// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
 /// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
@@ -61,9 +67,13 @@ pub(super) async fn messages(
     let started = Instant::now();
     let streamed = body.stream;
     cap_max_tokens(&state.limits, &mut body)?;
+    // Named back as the client asked (an alias such as `claude-sonnet-4-5` too): Claude Code
+    // keeps an answer's thinking blocks in the history only when the model it reports is the
+    // one it asked for.
+    let asked = body.model.clone();
     let (model, request) = prepare(&state, body)?;
     let id = format!("msg_{}", Uuid::new_v4().simple());
-    let start = wire::Message::empty(id, model.info().id.clone());
+    let start = wire::Message::empty(id, asked);
     let blocks = Blocks::new(request.stop_sequences.clone());
     let mut answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
     if streamed {
@@ -78,6 +88,18 @@ pub(super) async fn messages(
         if last {
             return Ok(Json(collected.finish()?).into_response());
         }
+    }
+}
+
+/// A conversation past the server's size limits, in the words Anthropic's API uses for one past
+/// the model's context (`prompt is too long: N tokens > M maximum`), which agents such as Claude
+/// Code read to compact their history and try again. Characters are counted, about four a token.
+fn too_long(refused: TooLarge) -> String {
+    match refused {
+        TooLarge::Chars { count, most } => {
+            format!("prompt is too long: {} tokens > {} maximum. {refused}", count.div_ceil(4), most / 4)
+        }
+        TooLarge::Turns { .. } => format!("prompt is too long: {refused}"),
     }
 }
 
@@ -127,7 +149,10 @@ fn prepare(
 ) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
     let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
     let request = translate::request(body).map_err(AppError::BadRequest)?;
-    state.limits.check_size(request.system.as_deref(), &request.messages).map_err(AppError::BadRequest)?;
+    state
+        .limits
+        .check_size(request.system.as_deref(), &request.messages)
+        .map_err(|e| AppError::BadRequest(too_long(e)))?;
     state
         .models
         .reasoning(model.as_ref(), Some(request.reasoning), Reasoning::Off)

@@ -16,7 +16,7 @@ const NO_IMAGES: &str = "Images and documents are not supported by this server y
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
 pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
-    let turns = turns(body.messages)?;
+    let (turns, later_system) = turns(body.messages)?;
     let system = body.system.map(|system| match system {
         wire::Blocks::Text(text) => text,
         wire::Blocks::Blocks(blocks) => {
@@ -25,6 +25,7 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
             texts.join("\n\n")
         }
     });
+    let system = system.into_iter().chain(later_system).filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
     let tools = body.tools.unwrap_or_default().into_iter().map(tool).collect::<Result<Vec<_>, _>>()?;
     let tool_choice = match body.tool_choice {
         None | Some(wire::ToolChoice::Auto {}) => ToolChoice::Auto,
@@ -45,7 +46,7 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
         OutputSchema { name: None, description: None, schema: Value::Object(schema) }
     });
     Ok(ChatRequest {
-        system: system.filter(|s| !s.is_empty()),
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
         params: InferenceParams {
             max_tokens: body.max_tokens,
             temperature: body.temperature,
@@ -62,13 +63,19 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
 }
 
 /// The turns in order, consecutive turns of one role merged (as the Messages API does), ending
-/// with the user's.
-fn turns(input: Vec<wire::InputMessage>) -> Result<Turns, String> {
+/// with the user's; and the text of `system` messages among them, in order. Converse has system
+/// instructions only before the conversation, so that is where they go, after `system`'s.
+fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String> {
     let mut messages: Vec<Message> = Vec::with_capacity(input.len());
+    let mut system = Vec::new();
     for (i, message) in input.into_iter().enumerate() {
         let role = match message.role {
             wire::Role::User => Role::User,
             wire::Role::Assistant => Role::Assistant,
+            wire::Role::System => {
+                system.push(system_text(message.content).map_err(|e| format!("`messages[{i}]`: {e}"))?);
+                continue;
+            }
         };
         let content = match message.content {
             wire::Blocks::Text(text) => vec![Content::Text(text)],
@@ -80,12 +87,28 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<Turns, String> {
         };
         messages.push(Message { role, content });
     }
-    Turns::new(messages).map_err(|refused| match refused {
-        Refused::Empty => "`messages` must not be empty.".into(),
+    let turns = Turns::new(messages).map_err(|refused| match refused {
+        Refused::Empty => "`messages` must not be empty.".to_owned(),
         Refused::EndsWithAssistant => "The last message must have the role `user`: this server does not \
              continue a prefilled assistant turn."
             .into(),
-    })
+    })?;
+    Ok((turns, system))
+}
+
+/// A `system` message's text: a string or text blocks.
+fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<String, String> {
+    match content {
+        wire::Blocks::Text(text) => Ok(text),
+        wire::Blocks::Blocks(blocks) => blocks
+            .into_iter()
+            .map(|block| match block {
+                wire::InputBlock::Text { text } => Ok(text),
+                _ => Err("a `system` message takes text blocks only.".to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|texts| texts.join("\n\n")),
+    }
 }
 
 fn content(block: wire::InputBlock) -> Result<Content, String> {
@@ -218,6 +241,28 @@ mod tests {
         assert_eq!(request.stop_sequences, ["END"]);
         assert_eq!(request.messages, [Message::user("hi")]);
         assert_eq!((request.reasoning, request.tool_choice), (Reasoning::Off, ToolChoice::Auto));
+    }
+
+    #[test]
+    fn system_messages_in_the_conversation_join_the_system_prompt() {
+        // What Claude Code sends under the `mid-conversation-system` beta.
+        let request = parse(json!({
+            "model": "m", "max_tokens": 100, "system": "You are an agent.",
+            "messages": [
+                {"role": "user", "content": "Fix the bug."},
+                {"role": "system", "content": [{"type": "text", "text": "Available agent types: …"}]}
+            ]
+        }))
+        .unwrap();
+
+        assert_eq!(request.system.as_deref(), Some("You are an agent.\n\nAvailable agent types: …"));
+        assert_eq!(request.messages, [Message::user("Fix the bug.")]);
+        let only = parse(json!({
+            "model": "m", "max_tokens": 100,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+        }))
+        .unwrap();
+        assert_eq!(only.system.as_deref(), Some("Be brief."));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub(crate) enum SystemBlock {
 pub(crate) enum Role {
     User,
     Assistant,
+    /// Instructions in the course of the conversation (the `mid-conversation-system` beta,
+    /// which Claude Code sends).
+    System,
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,7 +73,7 @@ impl ChatBody {
             );
         }
         let (conversation, turns) = (self.conversation_id, Self::turns(self.prompt, self.messages)?);
-        limits.check_size(None, &turns).map_err(AppError::BadRequest)?;
+        limits.check_size(None, &turns).map_err(|e| AppError::BadRequest(e.to_string()))?;
         let ask = match conversation {
             None => Ask::Stateless(turns),
             Some(conversation) => {
