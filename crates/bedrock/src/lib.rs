@@ -122,7 +122,10 @@ impl BedrockModel {
     }
 
     async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
-        let parts = request::build(&request, self.target())?;
+        let mut target = self.target();
+        // Where the client asked for caching, the cache points `BEDROCK_PROMPT_CACHE` places.
+        target.prompt_cache |= request.cache_prompt && self.rule.is_some_and(|r| r.prompt_cache);
+        let parts = request::build(&request, target)?;
         for (param, reason) in
             params::dropped(self.rule, self.target().model, &request.params, request.reasoning)
         {

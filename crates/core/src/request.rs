@@ -213,6 +213,9 @@ pub struct ChatRequest {
     pub tool_choice: ToolChoice,
     /// The schema the answer must follow, when the client asked for structured output.
     pub output_schema: Option<OutputSchema>,
+    /// The client marked parts of its prompt for caching (Anthropic's `cache_control`): a
+    /// provider that caches prompts caches this one's, as it would with caching turned on.
+    pub cache_prompt: bool,
 }
 
 impl ChatRequest {
@@ -227,6 +230,7 @@ impl ChatRequest {
             tools: Vec::new(),
             tool_choice: ToolChoice::Auto,
             output_schema: None,
+            cache_prompt: false,
         }
     }
 

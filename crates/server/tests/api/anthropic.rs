@@ -225,30 +225,35 @@ async fn thinking_on_sonnet_4_5_streams_a_signed_thinking_block_first() {
 }
 
 /// What Claude Code sends: Anthropic's model ids (named back as asked), system messages in the
-/// conversation (the `mid-conversation-system` beta), and histories that outgrow the server's
-/// limits, refused in the words it compacts on.
+/// conversation (the `mid-conversation-system` beta), `cache_control` marks (the prompt is
+/// cached), and histories that outgrow the server's limits, refused in the words it compacts on.
 #[tokio::test]
 async fn claude_code_s_model_names_system_messages_and_long_prompts_are_understood() {
     let vars = [("BEDROCK_MODELS", SONNET_45), ("MAX_PROMPT_CHARS", "1000")];
     let app = spawn_app_with(Emulator::scripted(), &vars).await;
     let body = json!({
-        "model": "claude-sonnet-4-5", "max_tokens": 256, "system": "You are an agent.",
+        "model": "claude-sonnet-4-5", "max_tokens": 256,
+        "system": [{ "type": "text", "text": "You are an agent.", "cache_control": { "type": "ephemeral" } }],
         "messages": [
             { "role": "user", "content": "hello" },
             { "role": "system", "content": "Available agent types: none." }
         ]
     });
+    let mut unmarked = body.clone();
+    unmarked["system"] = json!("You are an agent.");
 
-    let (status, message) = json_of(app.post_messages(body.clone()).await).await;
-    let frames = parsed(&read_frames(app.post_messages(streamed(body)).await).await);
+    let (status, message) = json_of(app.post_messages(body).await).await;
+    let frames = parsed(&read_frames(app.post_messages(streamed(unmarked)).await).await);
     let (too_long_status, too_long) = json_of(app.post_messages(ask(&"x".repeat(1200))).await).await;
 
     assert_eq!(status, 200, "{message}");
     assert_eq!(message["model"], "claude-sonnet-4-5", "named back as asked");
     assert_eq!(frames[0]["message"]["model"], "claude-sonnet-4-5");
-    let sent = app.emulator.recorder.requests()[0].clone();
-    assert_eq!(sent.model_id, SONNET_45);
-    assert_eq!(sent.body["system"][0]["text"], "You are an agent.\n\nAvailable agent types: none.");
+    let [sent, sent_unmarked] = [0, 1].map(|i| app.emulator.recorder.requests()[i].body.clone());
+    assert_eq!(app.emulator.recorder.requests()[0].model_id, SONNET_45);
+    assert_eq!(sent["system"][0]["text"], "You are an agent.\n\nAvailable agent types: none.");
+    let cached = |sent: &Value| sent.to_string().contains("cachePoint");
+    assert!(cached(&sent) && !cached(&sent_unmarked), "marked: {sent}\nunmarked: {sent_unmarked}");
     assert_eq!(too_long_status, 400);
     assert_anthropic_error(&too_long, "invalid_request_error");
     let said = too_long["error"]["message"].as_str().unwrap();

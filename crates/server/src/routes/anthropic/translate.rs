@@ -16,12 +16,13 @@ const NO_IMAGES: &str = "Images and documents are not supported by this server y
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
 pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
+    let cache_prompt = marks_cache(&body);
     let (turns, later_system) = turns(body.messages)?;
     let system = body.system.map(|system| match system {
         wire::Blocks::Text(text) => text,
         wire::Blocks::Blocks(blocks) => {
             let texts: Vec<String> =
-                blocks.into_iter().map(|wire::SystemBlock::Text { text }| text).collect();
+                blocks.into_iter().map(|wire::SystemBlock::Text { text, .. }| text).collect();
             texts.join("\n\n")
         }
     });
@@ -58,8 +59,33 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
         tools,
         tool_choice,
         output_schema,
+        cache_prompt,
         ..turns.request()
     })
+}
+
+/// Whether the client marked any part of its prompt with `cache_control`. Converse places its
+/// cache points differently (see `BEDROCK_PROMPT_CACHE`): the request is cached as the server
+/// caches any, not at the marks.
+fn marks_cache(body: &wire::MessagesRequest) -> bool {
+    let system = match &body.system {
+        Some(wire::Blocks::Blocks(blocks)) => {
+            blocks.iter().any(|wire::SystemBlock::Text { cache_control, .. }| cache_control.is_some())
+        }
+        _ => false,
+    };
+    let tools = body.tools.iter().flatten().any(|tool| tool.cache_control.is_some());
+    let messages = body.messages.iter().any(|message| match &message.content {
+        wire::Blocks::Blocks(blocks) => blocks.iter().any(|block| {
+            matches!(
+                block,
+                wire::InputBlock::Text { cache_control: Some(_), .. }
+                    | wire::InputBlock::ToolResult { cache_control: Some(_), .. }
+            )
+        }),
+        wire::Blocks::Text(_) => false,
+    });
+    system || tools || messages
 }
 
 /// The turns in order, consecutive turns of one role merged (as the Messages API does), ending
@@ -103,7 +129,7 @@ fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<String, String
         wire::Blocks::Blocks(blocks) => blocks
             .into_iter()
             .map(|block| match block {
-                wire::InputBlock::Text { text } => Ok(text),
+                wire::InputBlock::Text { text, .. } => Ok(text),
                 _ => Err("a `system` message takes text blocks only.".to_owned()),
             })
             .collect::<Result<Vec<_>, _>>()
@@ -113,12 +139,12 @@ fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<String, String
 
 fn content(block: wire::InputBlock) -> Result<Content, String> {
     Ok(match block {
-        wire::InputBlock::Text { text } => Content::Text(text),
+        wire::InputBlock::Text { text, .. } => Content::Text(text),
         wire::InputBlock::Image {} | wire::InputBlock::Document {} => return Err(NO_IMAGES.into()),
         wire::InputBlock::ToolUse { id, name, input } => {
             Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
         }
-        wire::InputBlock::ToolResult { tool_use_id, content, is_error } => {
+        wire::InputBlock::ToolResult { tool_use_id, content, is_error, .. } => {
             let content = match content {
                 None => String::new(),
                 Some(wire::Blocks::Text(text)) => text,

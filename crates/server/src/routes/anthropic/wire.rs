@@ -1,6 +1,6 @@
 //! The Anthropic Messages API on the wire: the request body of `POST /v1/messages` (and of
 //! `count_tokens`), the `message` object, and the stream events. Unknown fields are ignored,
-//! as `metadata`, `service_tier` and `cache_control` are.
+//! as `metadata` and `service_tier` are; `cache_control` is read only for whether it is there.
 
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
@@ -35,7 +35,7 @@ pub(crate) struct MessagesRequest {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum SystemBlock {
-    Text { text: String },
+    Text { text: String, cache_control: Option<Value> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -80,13 +80,30 @@ impl<'de, B: DeserializeOwned> Deserialize<'de> for Blocks<B> {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum InputBlock {
-    Text { text: String },
+    Text {
+        text: String,
+        cache_control: Option<Value>,
+    },
     Image {},
     Document {},
-    ToolUse { id: String, name: String, input: Map<String, Value> },
-    ToolResult { tool_use_id: String, content: Option<Blocks<ResultBlock>>, is_error: Option<bool> },
-    Thinking { thinking: String, signature: Option<String> },
-    RedactedThinking { data: String },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Map<String, Value>,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: Option<Blocks<ResultBlock>>,
+        is_error: Option<bool>,
+        cache_control: Option<Value>,
+    },
+    Thinking {
+        thinking: String,
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
 }
 
 /// A block inside a `tool_result`.
@@ -107,6 +124,7 @@ pub(crate) struct Tool {
     pub name: String,
     pub description: Option<String>,
     pub input_schema: Option<Map<String, Value>>,
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
