@@ -119,7 +119,7 @@ describe('choosing the model', () => {
     // A stored answer keeps its reasoning, folded away, without a duration.
     await chat.reload()
     expect(await chat.thinking().evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false)
-    expect(await chat.thinking().locator('summary').textContent()).toBe('Thinking')
+    expect(await chat.thinking().locator('summary').textContent()).toBe('Thought')
     expect(await chat.thinking().locator('p').textContent()).toBe(reasoning)
 
     // The next turn carries the signed reasoning back, which the emulator checks. The reload

@@ -115,7 +115,7 @@ describe('App with stored conversations', () => {
     expect(within(answer(0)).getByText('7 tokens')).toBeInTheDocument()
     const thinking = within(answer(0)).getByRole('group', { name: 'Thinking' })
     expect(thinking).not.toHaveAttribute('open')
-    expect(within(thinking).getByText('Thinking')).toBeInTheDocument()
+    expect(within(thinking).getByText('Thought')).toBeInTheDocument()
     expect(within(thinking).getByText('Thought first')).not.toBeVisible()
     expect(within(answer(1)).getByText('Stopped')).toBeInTheDocument()
     expect(within(answer(2)).getByText('Throttled')).toBeInTheDocument()
@@ -326,8 +326,13 @@ describe('App with stored conversations', () => {
     await waitFor(() => expect(box()).toHaveFocus())
   })
 
-  it('renames a conversation in a dialog', async () => {
-    const { server, user, sidebar } = setup({ seed: (s) => s.seed('Old title') })
+  it('renames a conversation in a dialog, which moves it to the top as the server does', async () => {
+    const { server, user, sidebar } = setup({
+      seed: (s) => {
+        s.seed('Old title')
+        s.seed('Newer')
+      },
+    })
     const toggle = await within(sidebar()).findByRole('button', { name: 'Actions for Old title' })
 
     await user.click(toggle)
@@ -340,8 +345,12 @@ describe('App with stored conversations', () => {
     await user.type(input, 'New title{Enter}')
 
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
-    expect(within(sidebar()).getByRole('link', { name: 'New title' })).toBeInTheDocument()
-    expect(server.conversations[0]!.title).toBe('New title')
+    const titles = within(sidebar())
+      .getAllByRole('link')
+      .filter((link) => link.getAttribute('href')?.startsWith('/c/'))
+      .map((link) => link.textContent)
+    expect(titles).toEqual(['New title', 'Newer'])
+    expect(server.conversations.find((c) => c.title === 'New title')).toBeDefined()
     expect(within(sidebar()).getByRole('button', { name: 'Rename' })).toHaveFocus()
   })
 

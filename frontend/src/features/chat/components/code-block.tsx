@@ -31,11 +31,12 @@ export function CodeBlock({ code, language }: { code: string; language: string |
     <div className="code-block">
       <div className="code-toolbar">
         <span className="code-language">{language ?? 'text'}</span>
-        <button type="button" className="copy-button" onClick={copy} aria-label="Copy code">
+        <button type="button" className="copy-button" onClick={copy} aria-label={copied ? 'Copied' : 'Copy code'}>
           {copied ? 'Copied' : 'Copy'}
         </button>
       </div>
-      <pre>
+      {/* Focusable, so that a line wider than the block can be scrolled to from the keyboard. */}
+      <pre tabIndex={0} aria-label={`${language ?? 'text'} code`}>
         {html === null ? <code>{code}</code> : <code className="hljs" dangerouslySetInnerHTML={{ __html: html }} />}
       </pre>
     </div>

@@ -14,6 +14,8 @@ const components: Components = {
     const fenced = language !== undefined || text.includes('\n')
     return fenced ? <CodeBlock code={text.replace(/\n$/, '')} language={language} /> : <code>{children}</code>
   },
+  // Focusable, as a table wider than the answer scrolls sideways (see index.css).
+  table: ({ children }) => <table tabIndex={0}>{children}</table>,
   a: ({ href, children }) => (
     <a href={href} target="_blank" rel="noopener noreferrer">
       {children}

@@ -11,7 +11,7 @@ interface ThinkingProps {
 
 function summary(live: boolean, ms?: number): string {
   if (live) return 'Thinking…'
-  return ms === undefined ? 'Thinking' : `Thought for ${(ms / 1000).toFixed(1)} s`
+  return ms === undefined ? 'Thought' : `Thought for ${(ms / 1000).toFixed(1)} s`
 }
 
 /**
