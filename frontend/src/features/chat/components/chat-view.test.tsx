@@ -74,6 +74,20 @@ describe('ChatView', () => {
     expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
   })
 
+  it.each([
+    ['rate_limited', 429],
+    ['network_error', 0],
+  ])('takes a question the server never took (%s) back into the box, so a reload loses nothing', async (code, status) => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Are you there?{Enter}')
+
+    act(() => calls[0]!.fail(new ChatError({ code, message: 'Not now.' }, status)))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Not now.')
+    expect(box()).toHaveValue('Are you there?')
+    expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
+  })
+
   it('takes a question sent while another answer is being written back into the box, ahead of what was typed since', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Me too{Enter}')

@@ -68,8 +68,13 @@ export type ChatAction =
   | { type: 'sync'; messages: UiMessage[] }
   | { type: 'reset' }
 
-/** The refusals whose question goes back to the message box (see `ChatState.returned`). */
-const RETURNED = new Set(['invalid_request', 'payload_too_large', 'answer_in_progress'])
+/**
+ * The refusals whose question goes back to the message box (see `ChatState.returned`): refused
+ * as it was, or before the server took it (its rate limit, its cap on answers, or no server
+ * reached), so that nothing is lost when it is sent again. (A missing key asks for one, then
+ * sends the question again itself.)
+ */
+const RETURNED = new Set(['invalid_request', 'payload_too_large', 'answer_in_progress', 'rate_limited', 'too_many_answers', 'network_error'])
 
 export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false, returned: null }
 
