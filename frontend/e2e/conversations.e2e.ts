@@ -103,6 +103,15 @@ describe('stored conversations through the real server', () => {
     expect(await chat.conversation(`Delete me ${t}`).count()).toBe(0)
     await chat.page.goto(url)
     await chat.page.getByText('This conversation does not exist, or it was deleted.').waitFor()
+
+    // One that is not open: its row goes, and focus goes to New chat, not to the page.
+    const newChat = chat.sidebar.getByRole('button', { name: 'New chat' })
+    await newChat.click()
+    await chat.send(`Delete me too ${t}`)
+    await chat.waitForAnswer()
+    await newChat.click()
+    await chat.deleteConversation(`Delete me too ${t}`)
+    await chat.page.waitForFunction(() => document.activeElement?.textContent === 'New chat')
     await chat.close()
   })
 

@@ -1,4 +1,4 @@
-import { type KeyboardEvent, type MouseEvent, useId, useRef, useState } from 'react'
+import { type KeyboardEvent, type MouseEvent, useEffect, useId, useRef, useState } from 'react'
 
 import type { Conversation } from '../api/types'
 import { conversationPath } from '../hooks/use-navigation'
@@ -27,8 +27,19 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
   const [expanded, setExpanded] = useState(false)
   const [dialog, setDialog] = useState<'rename' | 'delete' | null>(null)
   const toggle = useRef<HTMLButtonElement>(null)
+  const item = useRef<HTMLLIElement>(null)
   const actionsId = useId()
   const title = displayTitle(conversation)
+
+  // Open actions close when the reader clicks elsewhere (another conversation's ⋯ included).
+  useEffect(() => {
+    if (!expanded) return
+    const elsewhere = (event: PointerEvent) => {
+      if (!item.current?.contains(event.target as Node)) setExpanded(false)
+    }
+    document.addEventListener('pointerdown', elsewhere)
+    return () => document.removeEventListener('pointerdown', elsewhere)
+  }, [expanded])
 
   const open = (event: MouseEvent) => {
     // Modified clicks (new tab, new window) are the browser's.
@@ -47,7 +58,7 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
   }
 
   return (
-    <li className={active ? 'conversation active' : 'conversation'}>
+    <li ref={item} className={active ? 'conversation active' : 'conversation'} onKeyDown={expanded && dialog === null ? closeActions : undefined}>
       <a href={conversationPath(conversation.id)} aria-current={active ? 'page' : undefined} onClick={open}>
         {title}
       </a>
@@ -62,7 +73,7 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
       >
         ⋯
       </button>
-      <div id={actionsId} className="conversation-actions" hidden={!expanded} onKeyDown={closeActions}>
+      <div id={actionsId} className="conversation-actions" hidden={!expanded}>
         <button type="button" onClick={() => setDialog('rename')}>
           Rename
         </button>

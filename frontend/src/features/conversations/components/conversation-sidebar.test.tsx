@@ -74,6 +74,20 @@ describe('ConversationSidebar', () => {
     expect(toggle).toHaveAttribute('aria-expanded', 'false')
   })
 
+  it('closes a conversation’s actions when the reader clicks elsewhere, another’s ⋯ included', async () => {
+    const user = userEvent.setup()
+    const { nav } = renderSidebar({ conversations: [conversation('a', 'Alpha'), conversation('b', 'Beta')] })
+    const [alpha, beta] = ['Alpha', 'Beta'].map((name) => within(nav).getByRole('button', { name: `Actions for ${name}` }))
+
+    await user.click(alpha!)
+    await user.click(beta!)
+
+    expect(alpha).toHaveAttribute('aria-expanded', 'false')
+    expect(beta).toHaveAttribute('aria-expanded', 'true')
+    await user.click(document.body)
+    expect(beta).toHaveAttribute('aria-expanded', 'false')
+  })
+
   it('shows the delete error inside the dialog and keeps the conversation', async () => {
     const user = userEvent.setup()
     const onDelete = vi.fn(async () => {

@@ -1,4 +1,4 @@
-import { useRef } from 'react'
+import { useEffect, useRef, useState } from 'react'
 
 import type { ConversationList } from '../hooks/use-conversation-list'
 import { ConversationItem } from './conversation-item'
@@ -15,11 +15,17 @@ interface ConversationSidebarProps {
 /** The owner's conversations, newest first, with New chat at the top and older ones on demand. */
 export function ConversationSidebar({ list, activeId, onSelect, onNewChat, onDelete }: ConversationSidebarProps) {
   const newChat = useRef<HTMLButtonElement>(null)
+  // Deletions of a conversation not open: its row is gone, and focus with it, so it goes to New
+  // chat once the row and its dialog are (an effect runs after their cleanup, which gives focus
+  // back to what the dialog was opened from). The open one's deletion moves focus to the message box.
+  const [deletedElsewhere, setDeletedElsewhere] = useState(0)
+  useEffect(() => {
+    if (deletedElsewhere > 0) newChat.current?.focus()
+  }, [deletedElsewhere])
 
   const remove = async (id: string) => {
     await onDelete(id)
-    // Its row is gone, and focus with it; the open conversation's deletion moves focus to the message box instead.
-    if (id !== activeId) newChat.current?.focus()
+    if (id !== activeId) setDeletedElsewhere((n) => n + 1)
   }
 
   return (

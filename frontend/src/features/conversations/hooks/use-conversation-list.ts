@@ -100,7 +100,8 @@ export function useConversationList(keyVersion: number) {
   const rename = useCallback(
     async (id: string, title: string) => {
       const renamed = await renameConversation(id, title)
-      setState((s) => ({ ...s, conversations: s.conversations.map((c) => (c.id === id ? renamed : c)) }))
+      // A rename counts as activity on the server: the conversation moves to the top there too.
+      setState((s) => ({ ...s, conversations: [renamed, ...s.conversations.filter((c) => c.id !== id)] }))
     },
     [],
   )
