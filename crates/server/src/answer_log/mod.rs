@@ -182,7 +182,8 @@ impl AnswerLogs {
         let mut writing = Vec::new();
         for shared in open {
             let mut pending = shared.pending();
-            if pending.closed {
+            // A lost record is not written again while its answer ends.
+            if pending.closed || shared.lost.load(Ordering::Acquire) {
                 continue;
             }
             let (text, reasoning) = shared.transcript.since(pending.written);
