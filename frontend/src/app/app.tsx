@@ -1,4 +1,4 @@
-import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react'
+import { type MouseEvent, type ReactNode, useCallback, useEffect, useMemo, useState } from 'react'
 
 import { ModalDialog } from '../components/modal-dialog'
 import { streamChat } from '../features/chat/api/stream-chat'
@@ -58,6 +58,12 @@ function placeholderFor(opened: Opened, retry: () => void, newChat: () => void):
  * with the URL (`/c/{id}`) saying which conversation is open. Where the server keeps no
  * conversations, it is the stateless chat alone.
  */
+/** Focuses the message box without the fragment in the address (the path is the conversation's). */
+function skipToMessage(event: MouseEvent) {
+  event.preventDefault()
+  document.getElementById('message')?.focus()
+}
+
 export function App() {
   const { place, current, go, adopt } = useNavigation()
   const [keyVersion, setKeyVersion] = useState(0)
@@ -141,6 +147,9 @@ export function App() {
 
   return (
     <div className="app">
+      <a className="skip-link" href="#message" onClick={skipToMessage}>
+        Skip to message box
+      </a>
       {enabled && !narrow && <aside className="sidebar-panel">{sidebar}</aside>}
       {enabled && narrow && drawerOpen && (
         <ModalDialog className="drawer" label="Conversations" onClose={() => setDrawerOpen(false)}>

@@ -22,8 +22,9 @@ if (typeof HTMLDialogElement !== 'undefined' && typeof HTMLDialogElement.prototy
   })
 }
 
-// Each test starts at `/`, as a fresh page load would.
+// Each test starts at `/`, with nothing kept in the browser, as a fresh page load would.
 afterEach(() => {
   cleanup()
   window.history.replaceState(null, '', '/')
+  localStorage.clear()
 })

@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor, within } from '@testing-library/react'
+import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
@@ -256,6 +256,16 @@ describe('ChatView model choice', () => {
     expect(calls[0]!.choice).toEqual({ model: 'test-reasoner', reasoning: 'high' })
     expect(screen.queryByRole('combobox', { name: 'Reasoning' })).toBeNull()
     expect(calls[1]!.choice).toEqual({ model: 'test-model' })
+  })
+
+  it('keeps the reader’s reasoning level for the next page load', async () => {
+    const { user } = setup({ models: testModels, initialModel: 'test-reasoner' })
+    await user.selectOptions(await screen.findByRole('combobox', { name: 'Reasoning' }), 'High')
+    cleanup()
+
+    setup({ models: testModels, initialModel: 'test-reasoner' })
+
+    expect(await screen.findByRole('combobox', { name: 'Reasoning' })).toHaveValue('high')
   })
 
   it("preselects a stored conversation's model while the server still offers it", async () => {

@@ -16,15 +16,41 @@ export interface ModelSelection {
   setReasoning: (level: ReasoningLevel) => void
 }
 
+/** The reader's last reasoning level, kept in this browser: a reload or a new chat keeps it. */
+const REASONING_KEY = 'streambed:reasoning'
+const LEVELS: readonly string[] = ['off', 'low', 'medium', 'high'] satisfies ReasoningLevel[]
+
+function lastReasoning(): ReasoningLevel {
+  try {
+    const kept = localStorage.getItem(REASONING_KEY)
+    return kept !== null && LEVELS.includes(kept) ? (kept as ReasoningLevel) : 'off'
+  } catch {
+    return 'off' // storage blocked: nothing kept
+  }
+}
+
+function keepReasoning(level: ReasoningLevel) {
+  try {
+    localStorage.setItem(REASONING_KEY, level)
+  } catch {
+    // Storage blocked: the level holds for this page only.
+  }
+}
+
 /**
  * One conversation's choice of model and reasoning. Until the reader picks one, the model is
  * the conversation's own (`preferred`, its latest turn's) while the server still offers it,
- * else the server's default. Reasoning starts off, and is sent, `off` included (else the
- * server would apply its own default), only to a model that can reason.
+ * else the server's default. Reasoning starts at the reader's last level (off at first), and
+ * is sent, `off` included (else the server would apply its own default), only to a model that
+ * can reason.
  */
 export function useModelChoice(info: ModelsInfo | null, preferred?: string | null): ModelSelection {
   const [picked, setPicked] = useState<string | null>(null)
-  const [reasoning, setReasoning] = useState<ReasoningLevel>('off')
+  const [reasoning, setLevel] = useState<ReasoningLevel>(lastReasoning)
+  const setReasoning = (level: ReasoningLevel) => {
+    keepReasoning(level)
+    setLevel(level)
+  }
   const models = info?.models ?? []
   const find = (id: string | null | undefined) => (id ? models.find((m) => m.id === id) : undefined)
   const active = find(picked) ?? find(preferred) ?? find(info?.default) ?? models[0] ?? null
