@@ -123,8 +123,8 @@ describe('choosing the model', () => {
     expect(await chat.thinking().locator('p').textContent()).toBe(reasoning)
 
     // The next turn carries the signed reasoning back, which the emulator checks. The reload
-    // kept the model (the conversation's) but not the level, which starts Off.
-    expect(await chat.reasoningPicker.inputValue()).toBe('off')
+    // kept the model (the conversation's) and the reader's level (the browser's).
+    expect(await chat.reasoningPicker.inputValue()).toBe('high')
     await chat.chooseReasoning('Low')
     await chat.send(`And again ${tag()}`)
     await chat.waitForAnswer(1)
