@@ -55,6 +55,8 @@ pub struct Conversations {
     /// Stop are conversations' business; the app also hands it to the rate limit and lockout.
     pub(crate) redis: Option<Redis>,
     lease: Duration,
+    /// Other replicas may write the same database: see [`SweepGate`].
+    shared: bool,
     policy_reason: &'static str,
 }
 
@@ -85,8 +87,11 @@ impl Conversations {
              runs as may write the file, its folder and its -wal and -shm files (SQLite), or the tables \
              (PostgreSQL)",
         )?;
-        // Answers a crash left behind are found now.
-        conversations.sweep().await;
+        // Answers a crash left behind are found now, when no other replica shares the database
+        // (see `SweepGate`).
+        if !conversations.shared {
+            conversations.sweep().await;
+        }
         Ok(conversations)
     }
 
@@ -102,6 +107,7 @@ impl Conversations {
             writers: TaskTracker::new(),
             redis: None,
             lease: config.store.lease,
+            shared: config.store.shared_by_replicas(),
             policy_reason,
         }
     }
@@ -127,8 +133,7 @@ impl Conversations {
     async fn keep_lease(self) {
         let mut every = tokio::time::interval(self.lease / 3);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // `open` renewed the lease and swept just now.
-        let mut gate = SweepGate::open_at(Instant::now());
+        let mut gate = SweepGate::new(Instant::now(), self.lease, self.shared);
         loop {
             every.tick().await;
             match self.store.heartbeat(self.replica, self.lease).await {
@@ -186,23 +191,34 @@ impl Conversations {
     }
 }
 
-/// When a replica may judge the others' leases. One that could not reach the database does not,
-/// until it has renewed its own for a whole lease again: the others were likely cut off too (the
-/// database restarting, an RDS failover), and get that long to renew theirs before their live
-/// answers could be taken for a crashed replica's.
+/// When a replica may judge the others' leases. One that could not reach the database, or
+/// reached it late, does not until it has renewed its own for a whole lease again: the others
+/// were likely cut off too (the database restarting, an RDS failover), and get that long to
+/// renew theirs before their live answers could be taken for a crashed replica's. So it is with
+/// a replica that has just started (it may be starting because the database was out of reach),
+/// unless no other replica shares the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SweepGate {
     /// From when sweeping is allowed; `None` while the lease cannot be renewed.
     from: Option<Instant>,
+    /// The last renewal.
+    renewed: Instant,
 }
 
 impl SweepGate {
-    fn open_at(now: Instant) -> Self {
-        Self { from: Some(now) }
+    /// At start-up (`now`): open at once when the database is this process's alone.
+    fn new(now: Instant, lease: Duration, shared: bool) -> Self {
+        Self { from: Some(if shared { now + lease } else { now }), renewed: now }
     }
 
-    /// The lease was renewed at `now`: whether to sweep.
+    /// The lease was renewed at `now`: whether to sweep. A renewal more than two of its
+    /// intervals (a third of the lease) after the last one is a break too: the database
+    /// answered late, or this process was paused.
     fn renewed(&mut self, now: Instant, lease: Duration) -> bool {
+        if now.duration_since(self.renewed) > lease * 2 / 3 {
+            self.from = None;
+        }
+        self.renewed = now;
         now >= *self.from.get_or_insert(now + lease)
     }
 
@@ -216,17 +232,35 @@ impl SweepGate {
 mod tests {
     use super::*;
 
+    const LEASE: Duration = Duration::from_secs(15);
+    const TICK: Duration = Duration::from_secs(5);
+
+    /// Whether each of `n` renewals one tick apart, from `from`, sweeps.
+    fn sweeps(gate: &mut SweepGate, from: Instant, n: u32) -> Vec<bool> {
+        (0..n).map(|i| gate.renewed(from + i * TICK, LEASE)).collect()
+    }
+
     #[test]
     fn after_losing_the_database_a_replica_sweeps_only_once_it_has_held_its_lease_a_whole_lease_again() {
-        let (start, lease, tick) = (Instant::now(), Duration::from_secs(15), Duration::from_secs(5));
-        let mut gate = SweepGate::open_at(start);
-        assert!(gate.renewed(start + tick, lease), "in touch since it opened");
+        let start = Instant::now();
+        let mut gate = SweepGate::new(start, LEASE, false);
+        assert!(gate.renewed(start + TICK, LEASE), "the database is its alone: at once");
 
         gate.failed();
         gate.failed();
-        let back = start + 4 * tick;
-        let sweeps: Vec<bool> = (0..5).map(|n| gate.renewed(back + n * tick, lease)).collect();
 
-        assert_eq!(sweeps, [false, false, false, true, true], "a whole lease after it was back");
+        assert_eq!(sweeps(&mut gate, start + 4 * TICK, 5), [false, false, false, true, true]);
+    }
+
+    #[test]
+    fn a_late_renewal_is_a_break_and_a_replica_sharing_the_database_waits_a_lease_from_its_start() {
+        let start = Instant::now();
+        let mut shared = SweepGate::new(start, LEASE, true);
+        assert_eq!(sweeps(&mut shared, start + TICK, 4), [false, false, true, true]);
+
+        // Answered 14 s after the last renewal, with no error: the database was out of reach.
+        let late = start + 4 * TICK + Duration::from_secs(14);
+
+        assert_eq!(sweeps(&mut shared, late, 5), [false, false, false, true, true]);
     }
 }

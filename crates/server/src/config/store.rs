@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, Vars};
 
@@ -29,6 +29,14 @@ pub struct StoreConfig {
     /// `ANSWER_LEASE_SECONDS`: how long a replica's running answers stay `streaming` after it
     /// was last heard from; after that another replica marks them `interrupted` (15).
     pub lease: Duration,
+}
+
+impl StoreConfig {
+    /// Whether other replicas may write the same database (PostgreSQL); a SQLite file has one
+    /// server at a time, so any other lease in it is a stopped server's.
+    pub fn shared_by_replicas(&self) -> bool {
+        !self.database_url.expose_secret().starts_with("sqlite:")
+    }
 }
 
 pub(super) fn read(vars: &Vars) -> Result<StoreConfig, ConfigError> {
