@@ -127,20 +127,19 @@ pub(crate) fn tool_name(name: &str) -> Result<&str, ProviderError> {
 
 /// `id` as Bedrock takes a tool-use id (`[a-zA-Z0-9_.:-]{1,64}`). Ids other APIs wrote may not
 /// be (`call/1`, a long one): they are rewritten, the same way in the call and in its result,
-/// so the two still pair. The model never sees them as anything but a pairing.
+/// so the two still pair. A rewritten id ends in a digest of the original (the same for the
+/// same id within this process), so it never equals another id of the conversation, rewritten
+/// or sent as it was (`call/1` and `call_1`). The model sees them only as a pairing.
 fn tool_use_id(id: &str) -> Cow<'_, str> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
     if (1..=MOST_CHARS).contains(&id.len()) && id.chars().all(allowed) {
         return Cow::Borrowed(id);
     }
-    let replaced: String = id.chars().map(|c| if allowed(c) { c } else { '_' }).collect();
-    if (1..=MOST_CHARS).contains(&replaced.len()) {
-        return Cow::Owned(replaced);
-    }
-    // Too long (or empty): a digest of it, the same for the same id within this process.
     let mut digest = DefaultHasher::new();
     id.hash(&mut digest);
-    Cow::Owned(format!("toolu_{:016x}", digest.finish()))
+    // What is readable of it, then the digest: at most 46 + 1 + 16 characters.
+    let readable: String = id.chars().take(46).map(|c| if allowed(c) { c } else { '_' }).collect();
+    Cow::Owned(format!("{readable}_{:016x}", digest.finish()))
 }
 
 /// What a tool printed, as a tool result's text. Bedrock refuses a blank text block, and a tool
@@ -259,10 +258,10 @@ mod tests {
         for (id, sent) in [
             ("tooluse_Ab-9", "tooluse_Ab-9"),
             ("functions.get_weather:0", "functions.get_weather:0"),
-            ("call/1 two", "call_1_two"),
+            ("call/1 two", "call_1_two_"),
         ]
         .into_iter()
-        .chain([(long.as_str(), ""), ("", "")])
+        .chain([(long.as_str(), "xxxx"), ("", "_")])
         {
             let call = Content::ToolUse(ToolUse { id: id.into(), name: "weather".into(), input: json!({}) });
             let result = Content::ToolResult(ToolResult {
@@ -278,10 +277,10 @@ mod tests {
             assert_eq!(call.tool_use_id(), result.tool_use_id(), "{id:?}");
             let valid = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
             assert!(call.tool_use_id().len() <= 64 && call.tool_use_id().chars().all(valid), "{id:?}");
-            if !sent.is_empty() {
-                assert_eq!(call.tool_use_id(), sent);
-            }
+            assert!(call.tool_use_id().starts_with(sent), "{id:?}: {}", call.tool_use_id());
         }
+        let [rewritten, kept] = ["call/1", "call_1"].map(tool_use_id);
+        assert_ne!(rewritten, kept, "a rewritten id never takes another's place");
     }
 
     #[test]
