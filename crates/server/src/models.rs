@@ -45,12 +45,12 @@ impl Models {
     }
 
     /// The model with this id, or the Bedrock model an Anthropic API id names
-    /// ([`names_anthropic_model`]): agents such as Claude Code ask for `claude-sonnet-4-5`.
+    /// ([`names_anthropic_model`]), on every route: agents such as Claude Code ask for
+    /// `claude-sonnet-4-5`. Of several (an alias without a date, `-latest`), the newest; of
+    /// the same model in several regions' profiles, the first offered.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
-        self.all
-            .iter()
-            .find(|m| m.info().id == id)
-            .or_else(|| self.all.iter().find(|m| names_anthropic_model(id, &m.info().id)))
+        let with_id = |id: &str| self.all.iter().find(|m| m.info().id == id);
+        with_id(id).or_else(|| with_id(alias(id, self.all.iter().map(|m| m.info().id.as_str()))?))
     }
 
     /// The model a request names, or the default when it names none.
@@ -68,18 +68,35 @@ impl Models {
 /// or inference profile id: `us.anthropic.claude-sonnet-4-5-20250929-v1:0`). The same model and
 /// version only, never a neighbour: an agent that asks for a model not offered is told so.
 fn names_anthropic_model(asked: &str, offered: &str) -> bool {
-    let Some(name) = offered.split_once("anthropic.").map(|(_, name)| name) else { return false };
-    // `-v1:0`, `-v1`: Bedrock's version of the model, which Anthropic's ids do not carry.
-    let name = match name.rsplit_once("-v") {
-        Some((name, version)) if version.split(':').all(|n| n.parse::<u32>().is_ok()) => name,
-        _ => name,
-    };
+    let name = bedrock_name(offered);
+    if name.is_empty() {
+        return false;
+    }
     let asked = asked.strip_suffix("-latest").unwrap_or(asked);
     name == asked
         || name
             .strip_prefix(asked)
             .and_then(|rest| rest.strip_prefix('-'))
             .is_some_and(|date| date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Of the `offered` ids, the one the Anthropic API id `asked` names: the newest of several (an
+/// alias without a date, `-latest`), the first of the same model in several regions' profiles.
+fn alias<'a>(asked: &str, offered: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // `min_by` keeps the first of equals; reversed, the newest name (its date) wins.
+    offered.filter(|id| names_anthropic_model(asked, id)).min_by(|a, b| bedrock_name(b).cmp(bedrock_name(a)))
+}
+
+/// An Anthropic model's name in a Bedrock id, as Anthropic's API names it
+/// (`us.anthropic.claude-sonnet-4-5-20250929-v1:0` → `claude-sonnet-4-5-20250929`); empty for
+/// another provider's.
+fn bedrock_name(id: &str) -> &str {
+    let Some((_, name)) = id.split_once("anthropic.") else { return "" };
+    // `-v1:0`, `-v1`: Bedrock's version of the model, which Anthropic's ids do not carry.
+    match name.rsplit_once("-v") {
+        Some((name, version)) if version.split(':').all(|n| n.parse::<u32>().is_ok()) => name,
+        _ => name,
+    }
 }
 
 /// Reasoning asked of a model that cannot reason.
@@ -189,5 +206,16 @@ mod tests {
         ] {
             assert!(!names_anthropic_model(asked, offered), "{asked} does not name {offered}");
         }
+    }
+
+    #[test]
+    fn an_alias_picks_the_newest_of_its_models_and_the_first_region_of_equals() {
+        let (june, october) =
+            ("anthropic.claude-3-5-sonnet-20240620-v1:0", "us.anthropic.claude-3-5-sonnet-20241022-v2:0");
+        let offered = [june, october, "eu.anthropic.claude-3-5-sonnet-20241022-v2:0"];
+
+        assert_eq!(alias("claude-3-5-sonnet-latest", offered.into_iter()), Some(october));
+        assert_eq!(alias("claude-3-5-sonnet-20240620", offered.into_iter()), Some(june));
+        assert_eq!(alias("claude-3-7-sonnet", offered.into_iter()), None);
     }
 }
