@@ -25,16 +25,16 @@ use crate::{
 };
 
 /// One answer in progress: the provider stream, bounded by the request deadline, the shutdown
-/// cut-off and (for a stored conversation's answer) Stop, with what it reports. Dropping it
-/// drops the upstream request.
+/// cut-off and (for a stored conversation's answer) Stop and the loss of its record, with what
+/// it reports. Dropping it drops the upstream request.
 pub(crate) struct Answer {
     upstream: ChatStream,
     report: ChatReport,
     /// Oldest turns of a stored conversation left out of the request, reported in `done`.
     dropped_turns: usize,
-    /// Fires at the shutdown cut-off, or at Stop.
+    /// Fires at the shutdown cut-off, at Stop, or at the loss of the answer's record.
     ended: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// Tells the two apart.
+    /// Tells them apart.
     token: AnswerToken,
     /// `REQUEST_TIMEOUT_SECONDS` after the request arrived.
     deadline: Pin<Box<Sleep>>,
@@ -116,9 +116,14 @@ impl Answer {
             Ok(ChatEvent::Done(completion)) => {
                 sse::done(completion, self.report.started.elapsed(), &self.report.model, self.dropped_turns)
             }
-            Err(error) => sse::error(error, &self.report.request_id),
+            Err(error) => self.error_frame(error),
             Ok(_) => return None,
         })
+    }
+
+    /// The SSE frame for an error that ends the answer.
+    pub(crate) fn error_frame(&self, error: &ProviderError) -> sse::Frame {
+        sse::error(error, &self.report.request_id)
     }
 
     /// Records that the answer was ended on purpose (Stop), not by the client leaving.

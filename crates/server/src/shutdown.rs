@@ -19,8 +19,8 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// The token one answer watches: cancelled at the cut-off, and by Stop for an answer that
-    /// can be stopped.
+    /// The token one answer watches: cancelled at the cut-off, and, for a stored conversation's
+    /// answer, by Stop and by the loss of its record.
     pub(crate) fn answer_token(&self) -> AnswerToken {
         AnswerToken { own: self.cutoff.child_token(), why: Arc::default() }
     }
@@ -41,15 +41,15 @@ impl Shutdown {
     }
 }
 
-/// What ends one answer early: the shutdown cut-off, Stop, or the loss of its record. A token of the answer's own (a
-/// child of the cut-off, so the cut-off reaches it), made only by [`Shutdown::answer_token`]:
-/// an answer polls it before every event, and the cut-off's own lock would be shared by every
-/// open stream on every worker thread.
+/// What ends one answer early: the shutdown cut-off, Stop, or the loss of its record. A token of
+/// the answer's own (a child of the cut-off, so the cut-off reaches it), made only by
+/// [`Shutdown::answer_token`]: an answer polls it before every event, and the cut-off's own lock
+/// would be shared by every open stream on every worker thread.
 #[derive(Debug, Clone)]
 pub(crate) struct AnswerToken {
     own: CancellationToken,
-    /// Why the answer ends ([`Why`] as a number), set before `own` is cancelled, and only once:
-    /// unset, what cancelled it is the cut-off.
+    /// Why the answer ends, Stop or the loss ([`Why`] as a number), set before `own` is
+    /// cancelled, and only once; left unset, what cancelled it is the cut-off.
     why: Arc<AtomicU8>,
 }
 
@@ -77,7 +77,7 @@ impl AnswerToken {
     }
 
     fn end(&self, why: Why) {
-        // The first reason stays: a Stop after the loss does not make it a Stop.
+        // The first of Stop and the loss stays: a Stop after the loss does not make it a Stop.
         let _ = self.why.compare_exchange(Why::CutOff as u8, why as u8, Ordering::AcqRel, Ordering::Acquire);
         self.own.cancel();
     }
@@ -96,8 +96,8 @@ impl AnswerToken {
     /// What ended the answer, once [`ended`](Self::ended) resolved.
     pub(crate) fn why(&self) -> Why {
         match self.why.load(Ordering::Acquire) {
-            1 => Why::Stopped,
-            2 => Why::Lost,
+            why if why == Why::Stopped as u8 => Why::Stopped,
+            why if why == Why::Lost as u8 => Why::Lost,
             _ => Why::CutOff,
         }
     }

@@ -5,14 +5,14 @@
 //! the same trait; each has its own embedded migrations, run by [`open`].
 //!
 //! Answers are written in batches, never per token: [`ConversationStore::begin_turn`] creates
-//! the assistant message as `streaming` with its question, [`ConversationStore::append_answers`] adds the text
-//! that arrived since, for every answer in progress at once, and
-//! [`ConversationStore::finish_answer`] records how it ended, in one statement with the other
-//! answers that end while the writer is busy (answers streamed together tend to end together,
-//! and a statement and a commit each was most of what a burst of stored answers cost). Each
-//! running answer is leased by the replica writing it ([`ReplicaId`]);
-//! [`ConversationStore::sweep_interrupted`] marks answers whose replica stopped renewing its
-//! lease as `interrupted`, never a live one.
+//! the assistant message as `streaming` with its question,
+//! [`ConversationStore::append_answers`] adds the text that arrived since, for every answer in
+//! progress at once, and [`ConversationStore::finish_answer`] records how it ended, in one
+//! statement with the other answers that end while the writer is busy (answers streamed
+//! together tend to end together, and a statement and a commit each was most of what a burst of
+//! stored answers cost). Each running answer is leased by the replica writing it
+//! ([`ReplicaId`]); [`ConversationStore::sweep_interrupted`] marks answers whose replica
+//! stopped renewing its lease as `interrupted`, never a live one.
 //!
 //! Turns are grouped too: the turns that arrive while the writer is busy share its next
 //! transaction, a few statements for all of them ([`ConversationStore::begin_turn`] and

@@ -177,11 +177,11 @@ const _: () = assert!(APPEND_ROWS * 3 <= MOST_NUMBERED && APPEND_ROWS.is_power_o
 
 /// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
 /// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …), and returns the ids written.
-/// Only `streaming` rows: an answer already swept to `interrupted` stays so. One statement per flush for every answer
-/// in progress, rather than one per answer: on SQLite each statement is a round trip to the
-/// connection's thread, which is what a busy server's writes cost. The statement comes in
-/// powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements serve every batch;
-/// a batch pads out with rows that name no message.
+/// Only `streaming` rows: an answer already swept to `interrupted` stays so. One statement per
+/// flush for every answer in progress, rather than one per answer: on SQLite each statement is
+/// a round trip to the connection's thread, which is what a busy server's writes cost. The
+/// statement comes in powers of two up to [`APPEND_ROWS`] rows, so a few prepared statements
+/// serve every batch; a batch pads out with rows that name no message.
 pub(crate) fn append(rows: usize) -> &'static str {
     static BY_POWER: LazyLock<Vec<String>> =
         LazyLock::new(|| by_power(APPEND_ROWS, Numbered, append_statement));
@@ -250,12 +250,13 @@ pub(crate) const FINISH: &str = "\
 pub(crate) const BATCH_FINISHES: usize = MOST_NUMBERED / 8;
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
-/// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s eight parameters bound for each (`$1`…`$8` the first
-/// answer, `$9`…`$16` the second, …), padded with a nil id, which names no message. Each column
-/// takes the value of its row's `CASE id` arm, so the ids must be distinct (a row is set once,
-/// by the first arm that names it). The `ELSE` arms are never taken (the `WHERE` picks only
-/// listed ids) but keep each `CASE` typed as its column: PostgreSQL reads `usage` and `parts`
-/// as the JSONB they are bound as, and a NULL bound stores NULL.
+/// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s eight parameters bound for
+/// each (`$1`…`$8` the first answer, `$9`…`$16` the second, …), padded with a nil id, which
+/// names no message. Each column takes the value of its row's `CASE id` arm, so the ids must be
+/// distinct (a row is set once, by the first arm that names it). The `ELSE` arms are never
+/// taken (the `WHERE` picks only listed ids) but keep each `CASE` typed as its column:
+/// PostgreSQL reads `usage` and `parts` as the JSONB they are bound as, and a NULL bound stores
+/// NULL.
 pub(crate) fn finish(rows: usize) -> &'static str {
     static BY_POWER: LazyLock<Vec<String>> =
         LazyLock::new(|| by_power(BATCH_FINISHES, Numbered, finish_statement));

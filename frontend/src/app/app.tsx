@@ -53,17 +53,17 @@ function placeholderFor(opened: Opened, retry: () => void, newChat: () => void):
   }
 }
 
-/**
- * The app: the conversation list (a sidebar, or a drawer on narrow screens) beside the chat,
- * with the URL (`/c/{id}`) saying which conversation is open. Where the server keeps no
- * conversations, it is the stateless chat alone.
- */
 /** Focuses the message box without the fragment in the address (the path is the conversation's). */
 function skipToMessage(event: MouseEvent) {
   event.preventDefault()
   document.getElementById('message')?.focus()
 }
 
+/**
+ * The app: the conversation list (a sidebar, or a drawer on narrow screens) beside the chat,
+ * with the URL (`/c/{id}`) saying which conversation is open. Where the server keeps no
+ * conversations, it is the stateless chat alone.
+ */
 export function App() {
   const { place, current, go, adopt } = useNavigation()
   const [keyVersion, setKeyVersion] = useState(0)

@@ -214,7 +214,11 @@ impl AnswerLogs {
                             written.push(true);
                         }
                         Err(e) => {
-                            tracing::warn!(message = %append.message, error = %e, "cannot store part of an answer yet");
+                            tracing::warn!(
+                                message_id = %append.message,
+                                error = %e,
+                                "cannot store part of an answer yet"
+                            );
                             written.push(false);
                         }
                     }
@@ -362,7 +366,7 @@ async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) -> bool 
             true
         }
         Err(e) => {
-            tracing::error!(%message, ?status, error = %e, "cannot record how the answer ended");
+            tracing::error!(message_id = %message, ?status, error = %e, "cannot record how the answer ended");
             false
         }
     }

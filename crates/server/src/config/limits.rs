@@ -65,7 +65,8 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TooLarge {
     #[error(
-        "The conversation has {count} messages; this server accepts at most {most} (MAX_TURNS). Start a new chat."
+        "The conversation has {count} messages; this server accepts at most {most} (MAX_TURNS). \
+         Start a new chat."
     )]
     Turns { count: usize, most: usize },
     #[error(

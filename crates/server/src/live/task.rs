@@ -1,7 +1,7 @@
 //! A stored conversation's answer as it runs: it reads the provider stream, keeps its text for
 //! the clients that follow, writes the answer to the store in batches (and, with Redis,
-//! copies its frames there for other replicas), and ends it on Stop, the deadline or the
-//! shutdown cut-off, whether or not anyone is still listening.
+//! copies its frames there for other replicas), and ends it on Stop, the deadline, the
+//! shutdown cut-off or the loss of its record, whether or not anyone is still listening.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -92,12 +92,15 @@ impl Running {
             // The store has another ending for it (`interrupted`, or none): the client and the
             // followers are told the same, not that it ended as it did here.
             Ok(true) => {
-                let lost = self.answer.frame(&Err(relay::lost())).unwrap_or(terminal);
+                let lost = self.answer.error_frame(&relay::lost());
                 self.ending.with(lost.clone());
                 lost
             }
             Err(_) => {
-                tracing::warn!(message_id = %self.live.message, "the answer's last write is late; ending its stream anyway");
+                tracing::warn!(
+                    message_id = %self.live.message,
+                    "the answer's last write is late; ending its stream anyway"
+                );
                 terminal
             }
         };

@@ -36,7 +36,7 @@ export function CodeBlock({ code, language }: { code: string; language: string |
         </button>
       </div>
       {/* Focusable, so that a line wider than the block can be scrolled to from the keyboard. */}
-      <pre tabIndex={0} aria-label={`${language ?? 'text'} code`}>
+      <pre tabIndex={0} role="region" aria-label={`${language ?? 'text'} code`}>
         {html === null ? <code>{code}</code> : <code className="hljs" dangerouslySetInnerHTML={{ __html: html }} />}
       </pre>
     </div>

@@ -51,7 +51,14 @@ fn tool_choice(
     let known = |name: &str, tools: &[ToolSpec]| tools.iter().any(|t| t.name == name);
     let (choice, tools) = match choice {
         None => (ToolChoice::Auto, tools),
-        Some(InToolChoice::Mode(mode)) => (mode_choice("tool_choice", &mode)?, tools),
+        Some(InToolChoice::Mode(mode)) => {
+            let Some(choice) = mode_choice(&mode) else {
+                return invalid(format!(
+                    "`tool_choice` is `{mode}`: use `auto`, `none`, `required` or a named function."
+                ));
+            };
+            (choice, tools)
+        }
         Some(InToolChoice::Named { kind, function }) => {
             if kind != "function" {
                 return invalid(format!("`tool_choice.type` is `{kind}`: a named choice is `function`."));
@@ -77,11 +84,11 @@ fn tool_choice(
                 }
                 allowed.push(tool.function.name);
             }
-            let choice = match mode_choice("tool_choice.allowed_tools.mode", &allowed_tools.mode)? {
-                ToolChoice::None => {
-                    return invalid("`tool_choice.allowed_tools.mode` is `auto` or `required`.".into());
-                }
-                choice => choice,
+            let Some(choice @ (ToolChoice::Auto | ToolChoice::Any)) = mode_choice(&allowed_tools.mode) else {
+                return invalid(format!(
+                    "`tool_choice.allowed_tools.mode` is `{}`: use `auto` or `required`.",
+                    allowed_tools.mode
+                ));
             };
             (choice, tools.into_iter().filter(|t| allowed.contains(&t.name)).collect())
         }
@@ -92,15 +99,12 @@ fn tool_choice(
     Ok((choice, tools))
 }
 
-/// `auto`, `none` or `required`, as the choice of `field`.
-fn mode_choice(field: &str, mode: &str) -> Result<ToolChoice, Invalid> {
+/// `auto`, `none` or `required`.
+fn mode_choice(mode: &str) -> Option<ToolChoice> {
     match mode {
-        "auto" => Ok(ToolChoice::Auto),
-        "none" => Ok(ToolChoice::None),
-        "required" => Ok(ToolChoice::Any),
-        other => Err(Invalid::param(
-            "tool_choice",
-            format!("`{field}` is `{other}`: use `auto`, `none`, `required` or a named function."),
-        )),
+        "auto" => Some(ToolChoice::Auto),
+        "none" => Some(ToolChoice::None),
+        "required" => Some(ToolChoice::Any),
+        _ => None,
     }
 }
