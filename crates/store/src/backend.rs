@@ -47,8 +47,14 @@ fn postgres_migrations() -> Migrator {
 /// How long a SQLite writer waits for another to finish before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long opening waits for a database that refuses connections (a PostgreSQL still starting).
+/// How long opening waits for a database that refuses connections (a PostgreSQL still starting),
+/// and how long a SQLite operation waits for a connection of its pool.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a PostgreSQL operation waits for a connection: a database out of reach (restarting,
+/// an RDS failover) is a 503 within seconds, not after [`ACQUIRE_TIMEOUT`]. Opening tries again
+/// for up to [`ACQUIRE_TIMEOUT`] in all.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reading connections per process: WAL lets readers run beside the writer. PostgreSQL is shared
 /// by every replica, so each takes a modest share.
@@ -95,11 +101,18 @@ impl Pools {
     /// `sqlite:` ones; then the migrations.
     pub(crate) async fn open(url: &str) -> Result<Self, sqlx::Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
+            let options = PgPoolOptions::new()
                 .max_connections(POSTGRES_CONNECTIONS)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect(url)
-                .await?;
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT);
+            let opening = tokio::time::Instant::now();
+            let pool = loop {
+                match options.clone().connect(url).await {
+                    Ok(pool) => break pool,
+                    // No connection in time (refused, unreachable): a server still starting.
+                    Err(sqlx::Error::PoolTimedOut) if opening.elapsed() < ACQUIRE_TIMEOUT => {}
+                    Err(e) => return Err(e),
+                }
+            };
             // sqlx holds an advisory lock while migrating: replicas starting together take turns.
             postgres_migrations().run(&pool).await?;
             Ok(Self::Postgres(pool))

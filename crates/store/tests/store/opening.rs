@@ -1,7 +1,10 @@
 //! Opening: folders and files created, data kept across restarts, `sqlite::memory:`, and errors
 //! for databases that cannot be opened.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use streambed_store::{StoreError, open};
 use streambed_testkit::{Postgres, scratch_dir};
@@ -86,6 +89,46 @@ async fn a_missing_postgres_database_is_an_error() {
     let opened = open(&url, ROOMY).await;
 
     assert!(matches!(opened, Err(StoreError::Database(_))), "{opened:?}");
+}
+
+/// A PostgreSQL that does not accept connections yet (a server still starting, as when replicas
+/// and their database start together) is tried again for up to 15 s in all; once the store is
+/// open, an operation on a database out of reach fails after 5 s, not 15.
+#[tokio::test]
+async fn a_postgres_still_starting_is_waited_for_and_one_gone_is_reported_within_seconds() {
+    let database = Postgres::shared().database("starting");
+    let port = streambed_testkit::process::free_port();
+    let (before_port, rest) = database.rsplit_once(':').unwrap();
+    let (real_port, database_name) = rest.split_once('/').unwrap();
+    let url = format!("{before_port}:{port}/{database_name}");
+    let upstream = format!("127.0.0.1:{real_port}");
+    let started = Instant::now();
+    // The "server" starts listening 7 s from now: a proxy to the real one, whose connections
+    // go when it is aborted.
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            connections.spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+
+    let store = open(&url, ROOMY).await.expect("opened once the server listens");
+    let waited = started.elapsed();
+    server.abort();
+    let _ = server.await;
+    let gone = Instant::now();
+    let listed = store.list(&owner("alice"), 10, None).await;
+    let reported = gone.elapsed();
+
+    assert!(waited >= Duration::from_secs(7), "it waited for the server: {waited:?}");
+    assert!(matches!(listed, Err(StoreError::Database(_))), "{listed:?}");
+    assert!(reported < Duration::from_secs(12), "reported in {reported:?}");
 }
 
 #[tokio::test]
