@@ -80,6 +80,7 @@ fn marks_cache(body: &wire::MessagesRequest) -> bool {
             matches!(
                 block,
                 wire::InputBlock::Text { cache_control: Some(_), .. }
+                    | wire::InputBlock::ToolUse { cache_control: Some(_), .. }
                     | wire::InputBlock::ToolResult { cache_control: Some(_), .. }
             )
         }),
@@ -141,7 +142,7 @@ fn content(block: wire::InputBlock) -> Result<Content, String> {
     Ok(match block {
         wire::InputBlock::Text { text, .. } => Content::Text(text),
         wire::InputBlock::Image {} | wire::InputBlock::Document {} => return Err(NO_IMAGES.into()),
-        wire::InputBlock::ToolUse { id, name, input } => {
+        wire::InputBlock::ToolUse { id, name, input, .. } => {
             Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
         }
         wire::InputBlock::ToolResult { tool_use_id, content, is_error, .. } => {

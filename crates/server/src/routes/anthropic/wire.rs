@@ -90,6 +90,7 @@ pub(crate) enum InputBlock {
         id: String,
         name: String,
         input: Map<String, Value>,
+        cache_control: Option<Value>,
     },
     ToolResult {
         tool_use_id: String,
