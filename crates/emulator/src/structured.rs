@@ -14,26 +14,45 @@ pub(crate) fn instance(schema: &Value) -> Value {
 }
 
 /// Deeper than any schema a client sends, short of a recursive one, which ends in `null`.
-pub(crate) const MOST_DEPTH: usize = 32;
+const MOST_DEPTH: usize = 32;
 
-fn value(schema: &Value, root: &Value, depth: usize) -> Value {
+/// What a schema says before its type does, for the walks that write a value of it (here and
+/// the emulated model's tool inputs).
+pub(crate) enum Lead<'a> {
+    /// Write a value of this schema instead: the `$ref`'s target, or a union's first branch.
+    To(&'a Value),
+    /// This value: the `const`, or the enum's first.
+    Fixed(Value),
+    /// Too deep (a recursive schema): `null`.
+    Deep,
+    /// Nothing: the schema's own type decides.
+    Own,
+}
+
+/// Where `schema` (a part of `root`, `depth` deep) leads.
+pub(crate) fn lead<'a>(schema: &'a Value, root: &'a Value, depth: usize) -> Lead<'a> {
     if depth > MOST_DEPTH {
-        return Value::Null;
+        return Lead::Deep;
     }
     if let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(|r| resolve(root, r)) {
-        return value(target, root, depth + 1);
+        return Lead::To(target);
     }
     if let Some(fixed) = schema.get("const") {
-        return fixed.clone();
+        return Lead::Fixed(fixed.clone());
     }
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|values| values.first()) {
-        return first.clone();
+        return Lead::Fixed(first.clone());
     }
-    for union in ["anyOf", "oneOf"] {
-        if let Some(first) = schema.get(union).and_then(Value::as_array).and_then(|branches| branches.first())
-        {
-            return value(first, root, depth + 1);
-        }
+    let union = ["anyOf", "oneOf"].into_iter().find_map(|key| schema.get(key)?.as_array()?.first());
+    union.map_or(Lead::Own, Lead::To)
+}
+
+fn value(schema: &Value, root: &Value, depth: usize) -> Value {
+    match lead(schema, root, depth) {
+        Lead::To(next) => return value(next, root, depth + 1),
+        Lead::Fixed(fixed) => return fixed,
+        Lead::Deep => return Value::Null,
+        Lead::Own => {}
     }
     if let Some(branches) = schema.get("allOf").and_then(Value::as_array) {
         return all_of(branches, root, depth);
@@ -120,7 +139,7 @@ pub(crate) fn refusal(schema: &Value) -> Option<String> {
 }
 
 /// `#/$defs/Name` or `#/definitions/Name` (any JSON pointer into the root).
-pub(crate) fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
     root.pointer(reference.strip_prefix('#')?)
 }
 

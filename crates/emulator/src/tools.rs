@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use streambed_core::{ChatEvent, ChatRequest, Content, Message, Role, ToolChoice, ToolResult};
 
-use crate::structured;
+use crate::structured::{self, Lead};
 
 /// The tool call to make, if the model should call one now.
 pub(crate) fn call(request: &ChatRequest) -> Option<Vec<ChatEvent>> {
@@ -58,28 +58,19 @@ pub(crate) fn tool_name<'a>(messages: &'a [Message], tool_use_id: &str) -> Optio
 }
 
 /// A plausible value for a JSON Schema: an object with its required properties filled in,
-/// `$ref`s into the schema followed (as Pydantic writes nested models) and a union's first
-/// branch taken.
+/// `$ref`s into the schema followed (as Pydantic writes nested models), a `const` or an enum's
+/// first value, a union's first branch ([`structured::lead`]).
 pub(crate) fn example(schema: &Value) -> Value {
     example_in(schema, schema, 0)
 }
 
 fn example_in(schema: &Value, root: &Value, depth: usize) -> Value {
     let example = |schema: &Value| example_in(schema, root, depth + 1);
-    if depth > structured::MOST_DEPTH {
-        return Value::Null;
-    }
-    if let Some(target) =
-        schema.get("$ref").and_then(Value::as_str).and_then(|r| structured::resolve(root, r))
-    {
-        return example(target);
-    }
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
-        return first.clone();
-    }
-    let union = ["anyOf", "oneOf"].into_iter().find_map(|key| schema.get(key)?.as_array()?.first());
-    if let Some(first) = union {
-        return example(first);
+    match structured::lead(schema, root, depth) {
+        Lead::To(next) => return example(next),
+        Lead::Fixed(fixed) => return fixed,
+        Lead::Deep => return Value::Null,
+        Lead::Own => {}
     }
     match schema.get("type").and_then(Value::as_str).unwrap_or("object") {
         "string" => json!("Paris"),
