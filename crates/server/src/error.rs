@@ -198,7 +198,9 @@ impl IntoResponse for AppError {
         let status = self.status();
         if status.is_server_error() || matches!(self, Self::Provider(_)) {
             tracing::warn!(code = self.code(), error = %self, "request failed");
-        } else {
+        } else if status != StatusCode::NOT_FOUND {
+            // Not a path or conversation that is not there: clients probe (`HEAD /`, a favicon)
+            // and UIs look up what was deleted, and that tells an operator nothing.
             refused(status, self.code(), &self);
         }
         if let Self::Store(StoreError::Database(cause)) = &self {
