@@ -93,9 +93,15 @@ pub(super) fn markdown(conversation: &ConversationWithMessages) -> String {
     let mut out = format!("# {title}\n");
     for message in &conversation.messages {
         out.push_str(&format!("\n## {}\n\n", author(message)));
-        out.push_str(message.content.trim_end());
-        out.push('\n');
-        if let Some(fence) = open_fence(&message.content) {
+        let mut fences = Fences::default();
+        for line in message.content.trim_end().lines() {
+            // A message's own headings go below its turn's, so the file's outline stays the
+            // conversation's; code is left as it is.
+            let code = fences.read(line);
+            out.push_str(&if code { line.into() } else { nested_heading(line) });
+            out.push('\n');
+        }
+        if let Some(fence) = fences.closing() {
             out.push_str(&fence);
             out.push('\n');
         }
@@ -106,34 +112,62 @@ pub(super) fn markdown(conversation: &ConversationWithMessages) -> String {
     out
 }
 
-/// The code fence `text` leaves open, if any, to close it with: an answer cut off (Stop, the
-/// token limit) inside a code block would otherwise take the rest of the file into it. Fences
-/// as CommonMark has them: three or more backticks (with no backtick after them) or tildes,
-/// indented by three spaces at most, closed by a run of the same character at least as long
-/// with nothing after it. The closing fence keeps the opening one's indent, so that a block in
-/// a list item is closed inside that item.
-fn open_fence(text: &str) -> Option<String> {
-    let mut open: Option<(usize, char, usize)> = None;
-    for line in text.lines() {
+/// A message's code fences, read line by line: which lines are code, and the fence the text
+/// leaves open, if any, to close it with (an answer cut off by Stop or the token limit inside a
+/// code block would otherwise take the rest of the file into it). Fences as CommonMark has
+/// them: three or more backticks (with no backtick after them) or tildes, indented by three
+/// spaces at most, closed by a run of the same character at least as long with nothing after
+/// it. The closing fence keeps the opening one's indent, so that a block in a list item is
+/// closed inside that item.
+#[derive(Debug, Default)]
+struct Fences {
+    /// The open fence: its indent, character and length.
+    open: Option<(usize, char, usize)>,
+}
+
+impl Fences {
+    /// Reads the next line; whether it is code (a fence, or inside one).
+    fn read(&mut self, line: &str) -> bool {
+        let inside = self.open.is_some();
         let trimmed = line.trim_start_matches(' ');
         let indent = line.len() - trimmed.len();
-        if indent > 3 {
-            continue;
-        }
-        let Some(mark) = trimmed.chars().next().filter(|c| matches!(c, '`' | '~')) else { continue };
+        let Some(mark) = trimmed.chars().next().filter(|c| matches!(c, '`' | '~') && indent <= 3) else {
+            return inside;
+        };
         let run = trimmed.chars().take_while(|c| *c == mark).count();
         let after = &trimmed[run..];
-        match open {
+        match self.open {
             _ if run < 3 => {}
             None if mark == '`' && after.contains('`') => {}
-            None => open = Some((indent, mark, run)),
+            None => self.open = Some((indent, mark, run)),
             Some((_, opened, length)) if opened == mark && run >= length && after.trim().is_empty() => {
-                open = None;
+                self.open = None;
             }
             Some(_) => {}
         }
+        inside || self.open.is_some()
     }
-    open.map(|(indent, mark, length)| format!("{}{}", " ".repeat(indent), mark.to_string().repeat(length)))
+
+    /// The fence that closes the block still open.
+    fn closing(&self) -> Option<String> {
+        self.open.map(|(indent, mark, length)| {
+            format!("{}{}", " ".repeat(indent), mark.to_string().repeat(length))
+        })
+    }
+}
+
+/// `line`, if it is a heading (`#` to `######`, indented by three spaces at most), two levels
+/// down (to `######` at most): below the file's `#` title and its turns' `##`.
+fn nested_heading(line: &str) -> String {
+    let trimmed = line.trim_start_matches(' ');
+    let level = trimmed.chars().take_while(|c| *c == '#').count();
+    let heading = line.len() - trimmed.len() <= 3
+        && (1..=6).contains(&level)
+        && trimmed[level..].chars().next().is_none_or(|c| c == ' ' || c == '\t');
+    if !heading {
+        return line.to_owned();
+    }
+    format!("{}{}", "#".repeat((level + 2).min(6)), &trimmed[level..])
 }
 
 fn author(message: &StoredMessage) -> String {
@@ -162,6 +196,40 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
+
+    fn open_fence(text: &str) -> Option<String> {
+        let mut fences = Fences::default();
+        text.lines().for_each(|line| {
+            fences.read(line);
+        });
+        fences.closing()
+    }
+
+    #[test]
+    fn a_message_s_headings_go_below_its_turn_and_code_is_left_alone() {
+        let text =
+            "# Plan\n## Steps\n   ### Three\n###### Six\n#hashtag\n    # indented code\n```\n# comment\n```";
+        let mut fences = Fences::default();
+        let nested: Vec<String> = text
+            .lines()
+            .map(|line| if fences.read(line) { line.to_owned() } else { nested_heading(line) })
+            .collect();
+
+        assert_eq!(
+            nested,
+            [
+                "### Plan",
+                "#### Steps",
+                "##### Three",
+                "###### Six",
+                "#hashtag",
+                "    # indented code",
+                "```",
+                "# comment",
+                "```"
+            ]
+        );
+    }
 
     #[test]
     fn a_code_block_an_answer_left_open_is_closed_before_the_next_turn() {
