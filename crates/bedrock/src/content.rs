@@ -18,7 +18,9 @@ use aws_sdk_bedrockruntime::{
 use aws_smithy_types::{Document, Number};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::Value;
-use streambed_core::{ChatEvent, Content, ErrorKind, Message, ProviderError, ReasoningBlock, Role};
+use streambed_core::{
+    ChatEvent, Content, ErrorKind, ImageFormat, Message, ProviderError, ReasoningBlock, Role,
+};
 
 /// A builder refused a block: a required field was missing, which our types always set.
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
@@ -93,6 +95,17 @@ fn block(content: &Content) -> Result<ContentBlock, ProviderError> {
                 .tool_use_id(tool_use_id(&call.id))
                 .name(tool_name(&call.name)?)
                 .input(to_document(&call.input))
+                .build(),
+        )?),
+        Content::Image(image) => ContentBlock::Image(built(
+            sdk::ImageBlock::builder()
+                .format(match image.format {
+                    ImageFormat::Png => sdk::ImageFormat::Png,
+                    ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
+                    ImageFormat::Gif => sdk::ImageFormat::Gif,
+                    ImageFormat::Webp => sdk::ImageFormat::Webp,
+                })
+                .source(sdk::ImageSource::Bytes(Blob::new(image.data.clone())))
                 .build(),
         )?),
         Content::ToolResult(result) => ContentBlock::ToolResult(built(

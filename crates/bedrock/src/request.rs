@@ -76,6 +76,9 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
             target.id
         ));
     }
+    if request.has_images() && target.rule.is_some_and(|r| !r.images) {
+        return refuse(format!("The model '{}' does not take images: choose one that does.", target.id));
+    }
     if request.reasoning.is_on() {
         if ends_with_assistant {
             return refuse("With reasoning on, the conversation must end with a user turn.".into());
@@ -259,6 +262,28 @@ mod tests {
                 })],
             },
         ]
+    }
+
+    #[test]
+    fn images_go_to_a_model_that_takes_them_and_are_refused_by_one_that_does_not() {
+        let mut request = ChatRequest::from_prompt("What is this?");
+        let image = streambed_core::Image { format: streambed_core::ImageFormat::Webp, data: vec![1, 2, 3] };
+        request.messages[0].content.push(Content::Image(image));
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+        let refused = build(&request, Target::new("anthropic.claude-3-5-haiku-20241022-v1:0")).unwrap_err();
+
+        let ContentBlock::Image(block) = &parts.messages[0].content()[1] else {
+            panic!("{:?}", parts.messages)
+        };
+        assert_eq!(block.format(), &aws_sdk_bedrockruntime::types::ImageFormat::Webp);
+        let source = block.source();
+        assert!(
+            matches!(source, Some(aws_sdk_bedrockruntime::types::ImageSource::Bytes(b)) if b.as_ref() == [1, 2, 3]),
+            "{source:?}"
+        );
+        assert_eq!(refused.kind, ErrorKind::InvalidRequest);
+        assert!(refused.message.contains("does not take images"), "{}", refused.message);
     }
 
     #[test]

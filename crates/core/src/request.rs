@@ -28,6 +28,47 @@ pub enum Content {
     ToolUse(ToolUse),
     /// What the tool returned (a user turn).
     ToolResult(ToolResult),
+    /// An image the user (or, after its result, a tool) shows the model.
+    Image(Image),
+}
+
+/// An image's bytes and their format.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Image {
+    pub format: ImageFormat,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the bytes: a megabyte of numbers in a log line says nothing.
+        f.debug_struct("Image").field("format", &self.format).field("bytes", &self.data.len()).finish()
+    }
+}
+
+/// The image formats the models take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+impl ImageFormat {
+    /// The format of a media type (`image/png`, …), if a model takes it.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        match media_type.trim().to_ascii_lowercase().as_str() {
+            "image/png" => Some(Self::Png),
+            "image/jpeg" | "image/jpg" => Some(Self::Jpeg),
+            "image/gif" => Some(Self::Gif),
+            "image/webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    /// The media types a model takes, for a refusal to name.
+    pub const MEDIA_TYPES: &str = "image/png, image/jpeg, image/gif or image/webp";
 }
 
 /// Reasoning as the provider sent it: readable text with the signature that proves it, or an
@@ -92,7 +133,7 @@ impl Message {
             .iter()
             .map(|c| match c {
                 Content::Text(text) => text.chars().count(),
-                Content::Reasoning(_) => 0,
+                Content::Reasoning(_) | Content::Image(_) => 0,
                 Content::ToolUse(call) => call.name.len() + call.input.to_string().chars().count(),
                 Content::ToolResult(result) => result.content.chars().count(),
             })
@@ -247,5 +288,10 @@ impl ChatRequest {
     /// Whether the request needs a model that can call tools.
     pub fn uses_tools(&self) -> bool {
         !self.tools.is_empty() || self.messages.iter().any(Message::has_tool_content)
+    }
+
+    /// Whether the request shows the model images.
+    pub fn has_images(&self) -> bool {
+        self.messages.iter().flat_map(|m| &m.content).any(|c| matches!(c, Content::Image(_)))
     }
 }

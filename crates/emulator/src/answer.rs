@@ -63,6 +63,9 @@ pub(crate) fn content_tokens(content: &Content) -> u32 {
         Content::Reasoning(ReasoningBlock::Redacted { .. }) => 0,
         Content::ToolUse(call) => count_tokens(&call.name) + count_tokens(&call.input.to_string()),
         Content::ToolResult(result) => count_tokens(&result.content),
+        // About as Anthropic counts one (width × height / 750), by its bytes: the emulator does
+        // not decode it.
+        Content::Image(image) => u32::try_from(image.data.len() / 750).unwrap_or(u32::MAX).max(1),
     }
 }
 

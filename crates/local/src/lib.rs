@@ -181,6 +181,9 @@ impl LocalModel {
         if request.reasoning.is_on() {
             return refuse("reason before answering");
         }
+        if request.has_images() {
+            return refuse("see images");
+        }
         if request.output_schema.is_some() {
             // Nothing here constrains its decoding to a schema: its JSON would be a guess.
             return refuse("follow a JSON schema (structured output)");

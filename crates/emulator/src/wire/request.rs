@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 use streambed_core::{
-    ChatRequest, Content, InferenceParams, Message, OutputSchema, Reasoning, ReasoningBlock, Role,
-    ToolChoice, ToolResult, ToolSpec, ToolUse,
+    ChatRequest, Content, Image, ImageFormat, InferenceParams, Message, OutputSchema, Reasoning,
+    ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
 };
 
 use super::BedrockError;
@@ -194,10 +194,18 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 /// One Converse content block as a core block; `None` for the kinds the core does not carry
-/// (cache points, images, documents, guard content).
+/// (cache points, documents, guard content) and for an image whose format or bytes it cannot
+/// read.
 pub(crate) fn content_block(block: &Value) -> Option<Content> {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
         return Some(Content::Text(text.to_owned()));
+    }
+    if let Some(image) = block.get("image") {
+        // The SDK sends the bytes as base64 in JSON.
+        let format = ImageFormat::from_media_type(&format!("image/{}", str_of(image, "format")))?;
+        let bytes = image.get("source")?.get("bytes")?.as_str()?;
+        let data = aws_smithy_types::base64::decode(bytes).ok()?;
+        return Some(Content::Image(Image { format, data }));
     }
     if let Some(call) = block.get("toolUse") {
         return Some(Content::ToolUse(ToolUse {

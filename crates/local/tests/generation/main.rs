@@ -117,6 +117,18 @@ async fn tools_are_refused_unless_the_request_says_not_to_call_any() {
 }
 
 #[tokio::test]
+async fn an_image_is_refused_naming_what_it_cannot_do() {
+    let mut request = greedy("What is this?", 3);
+    let image = streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![0x89, b'P'] };
+    request.messages[0].content.push(streambed_core::Content::Image(image));
+
+    let refused = shared().stream(request).await.err().expect("refused");
+
+    assert_eq!(refused.kind, ErrorKind::InvalidRequest);
+    assert!(refused.message.contains("see images"), "{}", refused.message);
+}
+
+#[tokio::test]
 async fn dropping_the_stream_stops_generation_within_one_token() {
     let model = LocalModel::load(&config(4)).expect("model loads");
     let mut stats = model.stats();

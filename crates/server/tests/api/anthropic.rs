@@ -260,6 +260,47 @@ async fn claude_code_s_model_names_system_messages_and_long_prompts_are_understo
     assert!(said.starts_with("prompt is too long: 300 tokens > 250 maximum."), "{said}");
 }
 
+/// Images inline: in a user message, and in a tool's result (Claude Code's Read of a PNG), where
+/// they follow the result's text. A model that does not take images is refused before the call.
+#[tokio::test]
+async fn images_reach_bedrock_as_image_blocks_and_a_model_without_sight_refuses_them() {
+    const HAIKU_35: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_MODELS", HAIKU_35)]).await;
+    let png = "iVBORw0KGgo=";
+    let image =
+        json!({ "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": png } });
+    let messages = json!([
+        { "role": "user", "content": [image, { "type": "text", "text": "What is this?" }] },
+        { "role": "assistant", "content": [{ "type": "tool_use", "id": "t1", "name": "read", "input": {} }] },
+        { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t1", "content": [image] }] }
+    ]);
+    let tools = json!([{ "name": "read", "input_schema": { "type": "object" } }]);
+
+    let (status, message) = json_of(
+        app.post_messages(json!({ "model": MODEL, "max_tokens": 64, "tools": tools, "messages": messages }))
+            .await,
+    )
+    .await;
+    let (blind_status, blind) = json_of(
+        app.post_messages(json!({ "model": HAIKU_35, "max_tokens": 64, "messages": [{ "role": "user", "content": [image] }] }))
+            .await,
+    )
+    .await;
+
+    assert_eq!(status, 200, "{message}");
+    let sent = &app.emulator.recorder.requests()[0].body["messages"];
+    let image_block = json!({ "image": { "format": "png", "source": { "bytes": png } } });
+    assert_eq!(sent[0]["content"][0], image_block, "{sent}");
+    assert_eq!(
+        sent[2]["content"][0]["toolResult"]["content"][0]["text"],
+        "(The tool returned the images that follow.)"
+    );
+    assert_eq!(sent[2]["content"][1], image_block, "the result's image follows it");
+    assert_eq!(blind_status, 400, "{blind}");
+    assert!(blind["error"]["message"].as_str().unwrap().contains("does not take images"), "{blind}");
+    assert_eq!(app.emulator.recorder.requests().len(), 1, "refused before the call");
+}
+
 /// What LiteLLM and the Vercel AI SDK send by default: a model's whole output (64,000 for Sonnet
 /// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted
 /// under it; and Anthropic's own example, 10,000 of 16,000, whose budget the cap leaves no room.
@@ -380,8 +421,7 @@ async fn an_x_api_key_is_accepted_like_a_bearer_token_everywhere() {
 #[tokio::test]
 async fn errors_before_the_stream_are_anthropic_error_objects() {
     let app = spawn_app_with(Emulator::scripted(), &[("MAX_BODY_BYTES", "4096")]).await;
-    let image =
-        json!({ "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": "AA==" } });
+    let image = json!({ "type": "image", "source": { "type": "url", "url": "https://example.com/cat.png" } });
 
     let unknown_model = app.post_messages(json!({ "model": "claude-x", "max_tokens": 10, "messages": [{ "role": "user", "content": "hi" }] })).await;
     let no_max_tokens =
@@ -408,7 +448,7 @@ async fn errors_before_the_stream_are_anthropic_error_objects() {
     for (response, status, kind, says) in [
         (unknown_model, 404, "not_found_error", MODEL),
         (no_max_tokens, 400, "invalid_request_error", "max_tokens"),
-        (with_image, 400, "invalid_request_error", "Images"),
+        (with_image, 400, "invalid_request_error", "inline only"),
         (not_json, 400, "invalid_request_error", "not JSON"),
         (too_large, 413, "request_too_large", "MAX_BODY_BYTES"),
         (throttled, 429, "rate_limit_error", ""),

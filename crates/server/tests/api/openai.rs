@@ -405,6 +405,34 @@ async fn a_reasoning_model_streams_its_reasoning_and_answers_tool_results() {
     assert_eq!(answer["choices"][0]["message"]["content"], "The tool `get_weather` returned: Sunny, 21 °C.");
 }
 
+/// Vision as OpenAI's clients send it: `image_url` parts with a `data:` URL, beside text.
+#[tokio::test]
+async fn an_image_as_a_data_url_reaches_bedrock_as_an_image_block_and_a_web_url_is_refused() {
+    let app = spawn_app().await;
+    let ask_about = |url: &str| {
+        json!({ "model": MODEL, "messages": [{ "role": "user", "content": [
+            { "type": "text", "text": "What is in this picture?" },
+            { "type": "image_url", "image_url": { "url": url, "detail": "low" } }
+        ] }] })
+    };
+
+    let answered = app.completions(ask_about("data:image/jpeg;base64,/9j/4AAQ")).await;
+    let (status, _, refused) =
+        error_of(app.completions(ask_about("https://example.com/cat.jpg")).await).await;
+
+    assert_eq!(answered.status(), 200);
+    let sent = &app.emulator.recorder.requests()[0].body["messages"][0]["content"];
+    assert_eq!(
+        *sent,
+        json!([
+            { "text": "What is in this picture?" },
+            { "image": { "format": "jpeg", "source": { "bytes": "/9j/4AAQ" } } }
+        ])
+    );
+    assert_eq!((status, refused["param"].as_str()), (400, Some("messages")));
+    assert!(refused["message"].as_str().unwrap().contains("`data:` URL"), "{refused}");
+}
+
 async fn error_of(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body: Value = response.json().await.unwrap();

@@ -1,9 +1,10 @@
 //! The Messages API's request into the provider-neutral [`ChatRequest`], and the neutral stop
 //! reason and usage back into Anthropic's words. Pure: no state, no I/O.
 
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use streambed_core::{
-    ChatRequest, Content, InferenceParams, Message, OutputSchema, Reasoning, ReasoningBlock, Role,
-    StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
+    ChatRequest, Content, Image, ImageFormat, InferenceParams, Message, OutputSchema, Reasoning,
+    ReasoningBlock, Role, StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
 };
 
 use serde_json::Value;
@@ -11,7 +12,10 @@ use serde_json::Value;
 use super::wire;
 use crate::routes::turns::{Refused, Turns};
 
-const NO_IMAGES: &str = "Images and documents are not supported by this server yet: send text.";
+const NO_DOCUMENTS: &str = "Documents are not supported by this server yet: send their text.";
+
+/// A tool result that returned only images says so, as Converse refuses a blank text.
+const IMAGES_FOLLOW: &str = "(The tool returned the images that follow.)";
 
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
@@ -106,11 +110,13 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String>
         };
         let content = match message.content {
             wire::Blocks::Text(text) => vec![Content::Text(text)],
-            wire::Blocks::Blocks(blocks) => blocks
-                .into_iter()
-                .map(content)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("`messages[{i}]`: {e}"))?,
+            wire::Blocks::Blocks(blocks) => {
+                let mut content = Vec::with_capacity(blocks.len());
+                for block in blocks {
+                    add(block, &mut content).map_err(|e| format!("`messages[{i}]`: {e}"))?;
+                }
+                content
+            }
         };
         messages.push(Message { role, content });
     }
@@ -138,33 +144,65 @@ fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<String, String
     }
 }
 
-fn content(block: wire::InputBlock) -> Result<Content, String> {
-    Ok(match block {
+/// Adds a block of a message to `content`: most become one block; a tool result's images
+/// follow it as blocks of their own, which Converse shows the model after the result's text.
+fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String> {
+    content.push(match block {
         wire::InputBlock::Text { text, .. } => Content::Text(text),
-        wire::InputBlock::Image {} | wire::InputBlock::Document {} => return Err(NO_IMAGES.into()),
+        wire::InputBlock::Image { source } => Content::Image(image(source)?),
+        wire::InputBlock::Document {} => return Err(NO_DOCUMENTS.into()),
         wire::InputBlock::ToolUse { id, name, input, .. } => {
             Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
         }
-        wire::InputBlock::ToolResult { tool_use_id, content, is_error, .. } => {
-            let content = match content {
-                None => String::new(),
-                Some(wire::Blocks::Text(text)) => text,
-                Some(wire::Blocks::Blocks(blocks)) => blocks
-                    .into_iter()
-                    .map(|block| match block {
-                        wire::ResultBlock::Text { text } => Ok(text),
-                        wire::ResultBlock::Image {} | wire::ResultBlock::Document {} => Err(NO_IMAGES),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join("\n"),
-            };
-            Content::ToolResult(ToolResult { tool_use_id, content, is_error: is_error.unwrap_or(false) })
+        wire::InputBlock::ToolResult { tool_use_id, content: result, is_error, .. } => {
+            let (mut texts, mut images) = (Vec::new(), Vec::new());
+            match result {
+                None => {}
+                Some(wire::Blocks::Text(text)) => texts.push(text),
+                Some(wire::Blocks::Blocks(blocks)) => {
+                    for block in blocks {
+                        match block {
+                            wire::ResultBlock::Text { text } => texts.push(text),
+                            wire::ResultBlock::Image { source } => {
+                                images.push(Content::Image(image(source)?))
+                            }
+                            wire::ResultBlock::Document {} => return Err(NO_DOCUMENTS.into()),
+                        }
+                    }
+                }
+            }
+            if texts.iter().all(|t| t.trim().is_empty()) && !images.is_empty() {
+                texts = vec![IMAGES_FOLLOW.to_owned()];
+            }
+            let result =
+                ToolResult { tool_use_id, content: texts.join("\n"), is_error: is_error.unwrap_or(false) };
+            content.push(Content::ToolResult(result));
+            content.append(&mut images);
+            return Ok(());
         }
         wire::InputBlock::Thinking { thinking, signature } => {
             Content::Reasoning(ReasoningBlock::Text { text: thinking, signature })
         }
         wire::InputBlock::RedactedThinking { data } => Content::Reasoning(ReasoningBlock::Redacted { data }),
-    })
+    });
+    Ok(())
+}
+
+/// An image given inline. One elsewhere is refused: this server fetches nothing for a client.
+fn image(source: wire::ImageSource) -> Result<Image, String> {
+    let (media_type, data) = match source {
+        wire::ImageSource::Base64 { media_type, data } => (media_type, data),
+        wire::ImageSource::Url {} | wire::ImageSource::File {} => {
+            return Err("An image is taken inline only (`source.type: base64`): this server fetches no \
+                        URL or file."
+                .into());
+        }
+    };
+    let format = ImageFormat::from_media_type(&media_type).ok_or_else(|| {
+        format!("An image of type `{media_type}` is not one the models take: {}.", ImageFormat::MEDIA_TYPES)
+    })?;
+    let data = BASE64.decode(data.trim()).map_err(|e| format!("An image's `data` is not base64: {e}."))?;
+    Ok(Image { format, data })
 }
 
 fn tool(tool: wire::Tool) -> Result<ToolSpec, String> {
@@ -416,16 +454,24 @@ mod tests {
     #[test]
     fn what_this_server_cannot_do_is_refused_naming_it() {
         let refused = |body: serde_json::Value| parse(body).unwrap_err();
-        let image =
-            json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}});
+        let image = |source: serde_json::Value| json!({"type": "image", "source": source});
+        for (source, says) in [
+            (json!({"type": "url", "url": "https://example.com/a.png"}), "inline only"),
+            (json!({"type": "base64", "media_type": "image/svg+xml", "data": "AA=="}), "image/svg+xml"),
+            (json!({"type": "base64", "media_type": "image/png", "data": "not base64!"}), "not base64"),
+        ] {
+            let in_result =
+                json!({"type": "tool_result", "tool_use_id": "t", "content": [image(source.clone())]});
+            for content in [image(source.clone()), in_result] {
+                let message =
+                    refused(json!({"model": "m", "messages": [{"role": "user", "content": [content]}]}));
+                assert!(message.contains(says), "{message}");
+            }
+        }
+        let document = json!({"type": "document", "source": {"type": "text", "data": "x"}});
         assert!(
-            refused(json!({"model": "m", "messages": [{"role": "user", "content": [image]}]}))
-                .contains("Images")
-        );
-        let in_result = json!({"type": "tool_result", "tool_use_id": "t", "content": [image]});
-        assert!(
-            refused(json!({"model": "m", "messages": [{"role": "user", "content": [in_result]}]}))
-                .contains("Images")
+            refused(json!({"model": "m", "messages": [{"role": "user", "content": [document]}]}))
+                .contains("Documents")
         );
         let server_tool = json!([{"type": "web_search_20250305", "name": "web_search"}]);
         let message = refused(

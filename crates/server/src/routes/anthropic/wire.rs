@@ -84,7 +84,9 @@ pub(crate) enum InputBlock {
         text: String,
         cache_control: Option<Value>,
     },
-    Image {},
+    Image {
+        source: ImageSource,
+    },
     Document {},
     ToolUse {
         id: String,
@@ -112,8 +114,18 @@ pub(crate) enum InputBlock {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ResultBlock {
     Text { text: String },
-    Image {},
+    Image { source: ImageSource },
     Document {},
+}
+
+/// Where an image's bytes are: inline (base64), or elsewhere (a URL, the Files API), which
+/// this server does not fetch.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url {},
+    File {},
 }
 
 #[derive(Debug, Deserialize)]

@@ -109,6 +109,13 @@ pub(crate) struct InPart {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
+    pub image_url: Option<ImageUrl>,
+}
+
+/// An `image_url` part's image: a `data:` URL (this server fetches no other).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ImageUrl {
+    pub url: String,
 }
 
 /// A call the model made earlier, sent back in an assistant message.

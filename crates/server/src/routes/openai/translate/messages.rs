@@ -1,8 +1,9 @@
 //! OpenAI's `messages` as the neutral conversation: the system prompt apart, and turns that
 //! alternate as Converse wants them.
 
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::{Value, json};
-use streambed_core::{Content, Message, Role, ToolResult, ToolUse};
+use streambed_core::{Content, Image, ImageFormat, Message, Role, ToolResult, ToolUse};
 
 use crate::routes::{
     openai::{
@@ -26,14 +27,18 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
                 continue;
             }
             InMessage::User { content } => {
-                let text = text(content, i)?;
-                if text.trim().is_empty() {
+                let blocks = user_blocks(content, i)?;
+                let said = |block: &Content| match block {
+                    Content::Text(text) => !text.trim().is_empty(),
+                    _ => true,
+                };
+                if !blocks.iter().any(said) {
                     return Err(Invalid::param(
                         "messages",
                         format!("`messages[{i}].content` must not be empty."),
                     ));
                 }
-                (Role::User, vec![Content::Text(text)])
+                (Role::User, blocks)
             }
             InMessage::Assistant { function_call: Some(_), .. } | InMessage::Function {} => {
                 return Err(Invalid::param(
@@ -97,24 +102,73 @@ fn assistant(
     Ok(blocks)
 }
 
+/// A user message's blocks: its text (parts joined by newlines, as [`text`] joins them) and
+/// its images, in order. Converse refuses blank text, so a part that says nothing is left out.
+fn user_blocks(content: InContent, i: usize) -> Result<Vec<Content>, Invalid> {
+    let parts = match content {
+        InContent::Text(text) => return Ok(vec![Content::Text(text)]),
+        InContent::Parts(parts) => parts,
+    };
+    let mut blocks: Vec<Content> = Vec::with_capacity(parts.len());
+    for (j, part) in parts.into_iter().enumerate() {
+        match (part.kind.as_str(), part.text, part.image_url) {
+            ("text", Some(text), _) => match blocks.last_mut() {
+                Some(Content::Text(before)) => {
+                    before.push('\n');
+                    before.push_str(&text);
+                }
+                _ => blocks.push(Content::Text(text)),
+            },
+            ("image_url", _, Some(image)) => blocks.push(Content::Image(data_url(&image.url, i, j)?)),
+            (kind, _, _) => return Err(unsupported_part(kind, i, j)),
+        }
+    }
+    blocks.retain(|block| !matches!(block, Content::Text(text) if text.trim().is_empty()));
+    Ok(blocks)
+}
+
+/// The image of a `data:` URL (`data:image/png;base64,…`). A web URL is refused: this server
+/// fetches nothing for a client.
+fn data_url(url: &str, i: usize, j: usize) -> Result<Image, Invalid> {
+    let at = format!("`messages[{i}].content[{j}].image_url.url`");
+    let invalid = |why: String| Invalid::param("messages", format!("{at} {why}"));
+    let Some((media_type, data)) = url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,"))
+    else {
+        return Err(invalid(
+            "must be a `data:` URL with the image in base64: this server fetches no URL.".into(),
+        ));
+    };
+    let format = ImageFormat::from_media_type(media_type).ok_or_else(|| {
+        invalid(format!("is a `{media_type}`, not an image the models take: {}.", ImageFormat::MEDIA_TYPES))
+    })?;
+    let data = BASE64.decode(data.trim()).map_err(|e| invalid(format!("is not base64: {e}.")))?;
+    Ok(Image { format, data })
+}
+
 /// The text of a message: a string, or its text parts joined by newlines.
 fn text(content: InContent, i: usize) -> Result<String, Invalid> {
     match content {
         InContent::Text(text) => Ok(text),
         InContent::Parts(parts) => {
-            let texts = parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
-                ("text", Some(text)) => Ok(text),
-                (kind, _) => Err(Invalid::param(
-                    "messages",
-                    format!(
-                        "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts only \
-                         (`{{\"type\": \"text\", \"text\": …}}`)."
-                    ),
-                )),
-            });
+            let texts =
+                parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
+                    ("text", Some(text)) => Ok(text),
+                    (kind, _) => Err(unsupported_part(kind, i, j)),
+                });
             Ok(texts.collect::<Result<Vec<_>, _>>()?.join("\n"))
         }
     }
+}
+
+/// A part this server does not take where it was sent: images go in user messages only.
+fn unsupported_part(kind: &str, i: usize, j: usize) -> Invalid {
+    Invalid::param(
+        "messages",
+        format!(
+            "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts, and \
+             `image_url` parts in user messages (`{{\"type\": \"text\", \"text\": …}}`)."
+        ),
+    )
 }
 
 #[cfg(test)]
