@@ -14,6 +14,16 @@ SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 EMBEDDED = "SmolLM2-135M-Instruct"
 
 
+# A 1×1 PNG, in base64.
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def emulated_image_blocks():
+    """The image blocks of the emulator's last request, as Bedrock received them."""
+    last = emulator_records()[-1]["body"]["messages"]
+    return [block["image"] for message in last for block in message["content"] if "image" in block]
+
+
 def user(text):
     return [{"role": "user", "content": text}]
 

@@ -12,7 +12,18 @@ import uuid
 import anthropic
 import pydantic
 
-from common import EMBEDDED, HAIKU, KEY, SONNET_45, URL, emulated_text, emulator_records, user
+from common import (
+    EMBEDDED,
+    HAIKU,
+    KEY,
+    PNG,
+    SONNET_45,
+    URL,
+    emulated_image_blocks,
+    emulated_text,
+    emulator_records,
+    user,
+)
 
 
 WEATHER = {
@@ -143,6 +154,25 @@ class Tools(unittest.TestCase):
             client().messages.create(model=EMBEDDED, max_tokens=16, tools=[WEATHER], messages=user("Weather?"))
 
         self.assertIn("tools", raised.exception.message)
+
+
+class Images(unittest.TestCase):
+    def test_an_image_block_reaches_bedrock_as_an_image(self):
+        image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+        answer = client().messages.create(
+            model=HAIKU,
+            max_tokens=64,
+            messages=[{"role": "user", "content": [image, {"type": "text", "text": "What is this?"}]}],
+        )
+
+        self.assertEqual(answer.stop_reason, "end_turn")
+        self.assertEqual(emulated_image_blocks(), [{"format": "png", "source": {"bytes": PNG}}])
+
+    def test_an_image_by_url_is_a_bad_request(self):
+        image = {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+        with self.assertRaises(anthropic.BadRequestError) as raised:
+            client().messages.create(model=HAIKU, max_tokens=64, messages=[{"role": "user", "content": [image]}])
+        self.assertIn("inline only", str(raised.exception))
 
 
 class Thinking(unittest.TestCase):

@@ -12,7 +12,18 @@ import uuid
 import openai
 import pydantic
 
-from common import EMBEDDED, HAIKU, KEY, SONNET_45, URL, emulated_text, emulator_records, user
+from common import (
+    EMBEDDED,
+    HAIKU,
+    KEY,
+    PNG,
+    SONNET_45,
+    URL,
+    emulated_image_blocks,
+    emulated_text,
+    emulator_records,
+    user,
+)
 
 
 WEATHER = {
@@ -128,6 +139,25 @@ class Embedded(unittest.TestCase):
 
         self.assertIn("tools", raised.exception.message)
         self.assertIn(EMBEDDED, raised.exception.message)
+
+
+class Images(unittest.TestCase):
+    def test_an_image_as_a_data_url_reaches_bedrock_as_an_image(self):
+        answer = client().chat.completions.create(
+            model=HAIKU,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "low"}},
+                    ],
+                }
+            ],
+        )
+
+        self.assertEqual(answer.choices[0].finish_reason, "stop")
+        self.assertEqual(emulated_image_blocks(), [{"format": "png", "source": {"bytes": PNG}}])
 
 
 class Tools(unittest.TestCase):
