@@ -190,12 +190,14 @@ fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String
 
 /// An image given inline. One elsewhere is refused: this server fetches nothing for a client.
 fn image(source: wire::ImageSource) -> Result<Image, String> {
-    let (media_type, data) = match source {
-        wire::ImageSource::Base64 { media_type, data } => (media_type, data),
-        wire::ImageSource::Url {} | wire::ImageSource::File {} => {
-            return Err("An image is taken inline only (`source.type: base64`): this server fetches no \
-                        URL or file."
-                .into());
+    let (media_type, data) = match (source.kind.as_str(), source.media_type, source.data) {
+        ("base64", Some(media_type), Some(data)) if !data.trim().is_empty() => (media_type, data),
+        ("base64", ..) => return Err("An inline image needs its `media_type` and its `data`.".into()),
+        (kind, ..) => {
+            return Err(format!(
+                "An image is taken inline only (`source.type: base64`, not `{kind}`): this server fetches \
+                 no URL or file."
+            ));
         }
     };
     let format = ImageFormat::from_media_type(&media_type).ok_or_else(|| {

@@ -118,14 +118,15 @@ pub(crate) enum ResultBlock {
     Document {},
 }
 
-/// Where an image's bytes are: inline (base64), or elsewhere (a URL, the Files API), which
-/// this server does not fetch.
+/// Where an image's bytes are: inline (`base64`, with `media_type` and `data`), or elsewhere
+/// (`url`, `file`), which this server does not fetch. A struct, not a tagged enum: serde would
+/// take a number for the tag (`"type": 0` as the first variant).
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ImageSource {
-    Base64 { media_type: String, data: String },
-    Url {},
-    File {},
+pub(crate) struct ImageSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_type: Option<String>,
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

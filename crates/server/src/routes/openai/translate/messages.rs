@@ -142,6 +142,9 @@ fn data_url(url: &str, i: usize, j: usize) -> Result<Image, Invalid> {
         invalid(format!("is a `{media_type}`, not an image the models take: {}.", ImageFormat::MEDIA_TYPES))
     })?;
     let data = BASE64.decode(data.trim()).map_err(|e| invalid(format!("is not base64: {e}.")))?;
+    if data.is_empty() {
+        return Err(invalid("holds no image.".into()));
+    }
     Ok(Image { format, data })
 }
 
