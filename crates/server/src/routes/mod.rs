@@ -5,6 +5,7 @@ mod anthropic;
 mod chat;
 mod conversations;
 mod error_shape;
+mod image;
 mod meta;
 mod openai;
 mod turns;

@@ -1,16 +1,18 @@
 //! The Messages API's request into the provider-neutral [`ChatRequest`], and the neutral stop
 //! reason and usage back into Anthropic's words. Pure: no state, no I/O.
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use streambed_core::{
-    ChatRequest, Content, Image, ImageFormat, InferenceParams, Message, OutputSchema, Reasoning,
-    ReasoningBlock, Role, StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
+    ChatRequest, Content, Image, InferenceParams, Message, OutputSchema, Reasoning, ReasoningBlock, Role,
+    StopReason, ToolChoice, ToolResult, ToolSpec, ToolUse, Usage,
 };
 
 use serde_json::Value;
 
 use super::wire;
-use crate::routes::turns::{Refused, Turns};
+use crate::routes::{
+    image,
+    turns::{Refused, Turns},
+};
 
 const NO_DOCUMENTS: &str = "Documents are not supported by this server yet: send their text.";
 
@@ -191,7 +193,7 @@ fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String
 /// An image given inline. One elsewhere is refused: this server fetches nothing for a client.
 fn image(source: wire::ImageSource) -> Result<Image, String> {
     let (media_type, data) = match (source.kind.as_str(), source.media_type, source.data) {
-        ("base64", Some(media_type), Some(data)) if !data.trim().is_empty() => (media_type, data),
+        ("base64", Some(media_type), Some(data)) => (media_type, data),
         ("base64", ..) => return Err("An inline image needs its `media_type` and its `data`.".into()),
         (kind, ..) => {
             return Err(format!(
@@ -200,11 +202,7 @@ fn image(source: wire::ImageSource) -> Result<Image, String> {
             ));
         }
     };
-    let format = ImageFormat::from_media_type(&media_type).ok_or_else(|| {
-        format!("An image of type `{media_type}` is not one the models take: {}.", ImageFormat::MEDIA_TYPES)
-    })?;
-    let data = BASE64.decode(data.trim()).map_err(|e| format!("An image's `data` is not base64: {e}."))?;
-    Ok(Image { format, data })
+    image::inline(&media_type, &data).map_err(|bad| format!("An image's `source` {bad}."))
 }
 
 fn tool(tool: wire::Tool) -> Result<ToolSpec, String> {

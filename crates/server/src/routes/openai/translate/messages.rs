@@ -1,11 +1,11 @@
 //! OpenAI's `messages` as the neutral conversation: the system prompt apart, and turns that
 //! alternate as Converse wants them.
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::{Value, json};
-use streambed_core::{Content, Image, ImageFormat, Message, Role, ToolResult, ToolUse};
+use streambed_core::{Content, Image, Message, Role, ToolResult, ToolUse};
 
 use crate::routes::{
+    image,
     openai::{
         error::Invalid,
         wire::{self, InContent, InMessage},
@@ -138,14 +138,7 @@ fn data_url(url: &str, i: usize, j: usize) -> Result<Image, Invalid> {
             "must be a `data:` URL with the image in base64: this server fetches no URL.".into(),
         ));
     };
-    let format = ImageFormat::from_media_type(media_type).ok_or_else(|| {
-        invalid(format!("is a `{media_type}`, not an image the models take: {}.", ImageFormat::MEDIA_TYPES))
-    })?;
-    let data = BASE64.decode(data.trim()).map_err(|e| invalid(format!("is not base64: {e}.")))?;
-    if data.is_empty() {
-        return Err(invalid("holds no image.".into()));
-    }
-    Ok(Image { format, data })
+    image::inline(media_type, data).map_err(|bad| invalid(format!("{bad}.")))
 }
 
 /// The text of a message: a string, or its text parts joined by newlines.
