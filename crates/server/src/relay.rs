@@ -78,11 +78,7 @@ impl Answer {
     pub(crate) async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
         let next = tokio::select! {
             biased;
-            () = &mut self.ended => match self.token.why() {
-                Why::Stopped => return None,
-                Why::CutOff => Some(Err(cut_off())),
-                Why::Lost => Some(Err(lost())),
-            },
+            () = &mut self.ended => Some(Err(ended_by(self.token.why())?)),
             () = &mut self.deadline => Some(Err(deadline_exceeded())),
             next = self.upstream.next() => next,
         }
@@ -138,6 +134,15 @@ impl Answer {
     }
 }
 
+/// The error an answer ended early by `why` ends with; none for Stop, which is no error.
+pub(crate) fn ended_by(why: Why) -> Option<ProviderError> {
+    match why {
+        Why::Stopped => None,
+        Why::CutOff => Some(cut_off()),
+        Why::Lost => Some(lost()),
+    }
+}
+
 /// An answer whose record was lost ([`Why::Lost`]): it ends, and so does its upstream request,
 /// rather than run on with nothing to record it and perhaps beside a newer turn.
 pub(crate) fn lost() -> ProviderError {
@@ -149,7 +154,7 @@ pub(crate) fn lost() -> ProviderError {
 }
 
 /// An answer still running at the shutdown cut-off.
-pub(crate) fn cut_off() -> ProviderError {
+fn cut_off() -> ProviderError {
     ProviderError::new(
         ErrorKind::ShuttingDown,
         "The server is restarting and could not finish this answer. Send it again.",

@@ -23,9 +23,7 @@ use crate::{
     error::AppError,
     extract::ApiJson,
     live::{self, Cursor, Running},
-    relay, request_id,
-    shutdown::Why,
-    sse,
+    relay, request_id, sse,
     state::AppState,
 };
 
@@ -214,17 +212,10 @@ async fn start_stored(
     let opened = tokio::select! {
         biased;
         // The cut-off is counted as any upstream error here; Stop is no error.
-        () = token.ended() => {
-            let error = match token.why() {
-                Why::Stopped => None,
-                Why::CutOff => Some(relay::cut_off()),
-                Why::Lost => Some(relay::lost()),
-            };
-            error.map(|error| {
-                state.metrics.upstream_error(error.kind.code());
-                Err(error)
-            })
-        }
+        () = token.ended() => relay::ended_by(token.why()).map(|error| {
+            state.metrics.upstream_error(error.kind.code());
+            Err(error)
+        }),
         opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
