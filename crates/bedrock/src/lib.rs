@@ -112,23 +112,21 @@ impl BedrockModel {
         Context { model_id: &self.info.id, region: &self.region }
     }
 
-    fn target(&self) -> Target<'_> {
+    /// Where a request goes; its prompt cached where the model caches and either the operator
+    /// (`BEDROCK_PROMPT_CACHE`) or the client (`cache_prompt`) asks for it.
+    fn target(&self, cache_prompt: bool) -> Target<'_> {
         Target {
             service_tier: self.service_tier,
             latency: self.latency,
-            prompt_cache: self.prompt_cache && self.rule.is_some_and(|r| r.prompt_cache),
+            prompt_cache: (self.prompt_cache || cache_prompt) && self.rule.is_some_and(|r| r.prompt_cache),
             ..Target::new(&self.info.id)
         }
     }
 
     async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
-        let mut target = self.target();
-        // Where the client asked for caching, the cache points `BEDROCK_PROMPT_CACHE` places.
-        target.prompt_cache |= request.cache_prompt && self.rule.is_some_and(|r| r.prompt_cache);
+        let target = self.target(request.cache_prompt);
         let parts = request::build(&request, target)?;
-        for (param, reason) in
-            params::dropped(self.rule, self.target().model, &request.params, request.reasoning)
-        {
+        for (param, reason) in params::dropped(self.rule, target.model, &request.params, request.reasoning) {
             tracing::debug!(model = %self.info.id, ?param, reason, "sampling parameter not sent");
         }
         let (client, lease) = self.upstream.client();
@@ -175,7 +173,7 @@ impl BedrockModel {
     async fn count(&self, mut request: ChatRequest) -> Result<u32, ProviderError> {
         // Reasoning and cache points do not change what the input costs.
         request.reasoning = Reasoning::Off;
-        let parts = request::build(&request, Target { prompt_cache: false, ..self.target() })?;
+        let parts = request::build(&request, Target { prompt_cache: false, ..self.target(false) })?;
         let input = CountTokensInput::Converse(
             ConverseTokensRequest::builder()
                 .set_messages(Some(parts.messages))
@@ -187,7 +185,7 @@ impl BedrockModel {
         // (Boise-State-Development/agentcore-public-stack#430); others report the opposite
         // (BerriAI/litellm#34272), so the profile id is tried when the model id is refused.
         let id = self.info.id.as_str();
-        let base = self.target().model.filter(|m| *m != id);
+        let base = Target::new(id).model.filter(|m| *m != id);
         let (client, _lease) = self.upstream.client();
         let mut sent = client.count_tokens().model_id(base.unwrap_or(id)).input(input.clone()).send().await;
         if let (Some(_), Err(SdkError::ServiceError(e))) = (base, &sent)
