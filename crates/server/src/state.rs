@@ -138,7 +138,7 @@ impl Conversations {
             every.tick().await;
             match self.store.heartbeat(self.replica, self.lease).await {
                 Ok(()) => {
-                    if gate.renewed(Instant::now(), self.lease) {
+                    if gate.renewed(Instant::now()) {
                         self.sweep().await;
                     }
                 }
@@ -203,23 +203,24 @@ struct SweepGate {
     from: Option<Instant>,
     /// The last renewal.
     renewed: Instant,
+    lease: Duration,
 }
 
 impl SweepGate {
     /// At start-up (`now`): open at once when the database is this process's alone.
     fn new(now: Instant, lease: Duration, shared: bool) -> Self {
-        Self { from: Some(if shared { now + lease } else { now }), renewed: now }
+        Self { from: Some(if shared { now + lease } else { now }), renewed: now, lease }
     }
 
     /// The lease was renewed at `now`: whether to sweep. A renewal more than two of its
     /// intervals (a third of the lease) after the last one is a break too: the database
     /// answered late, or this process was paused.
-    fn renewed(&mut self, now: Instant, lease: Duration) -> bool {
-        if now.duration_since(self.renewed) > lease * 2 / 3 {
+    fn renewed(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.renewed) > self.lease * 2 / 3 {
             self.from = None;
         }
         self.renewed = now;
-        now >= *self.from.get_or_insert(now + lease)
+        now >= *self.from.get_or_insert(now + self.lease)
     }
 
     /// The lease could not be renewed.
@@ -237,14 +238,14 @@ mod tests {
 
     /// Whether each of `n` renewals one tick apart, from `from`, sweeps.
     fn sweeps(gate: &mut SweepGate, from: Instant, n: u32) -> Vec<bool> {
-        (0..n).map(|i| gate.renewed(from + i * TICK, LEASE)).collect()
+        (0..n).map(|i| gate.renewed(from + i * TICK)).collect()
     }
 
     #[test]
     fn after_losing_the_database_a_replica_sweeps_only_once_it_has_held_its_lease_a_whole_lease_again() {
         let start = Instant::now();
         let mut gate = SweepGate::new(start, LEASE, false);
-        assert!(gate.renewed(start + TICK, LEASE), "the database is its alone: at once");
+        assert!(gate.renewed(start + TICK), "the database is its alone: at once");
 
         gate.failed();
         gate.failed();
