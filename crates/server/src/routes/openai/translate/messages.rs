@@ -28,11 +28,7 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
             }
             InMessage::User { content } => {
                 let blocks = user_blocks(content, i)?;
-                let said = |block: &Content| match block {
-                    Content::Text(text) => !text.trim().is_empty(),
-                    _ => true,
-                };
-                if !blocks.iter().any(said) {
+                if blocks.is_empty() {
                     return Err(Invalid::param(
                         "messages",
                         format!("`messages[{i}].content` must not be empty."),
@@ -106,6 +102,7 @@ fn assistant(
 /// its images, in order. Converse refuses blank text, so a part that says nothing is left out.
 fn user_blocks(content: InContent, i: usize) -> Result<Vec<Content>, Invalid> {
     let parts = match content {
+        InContent::Text(text) if text.trim().is_empty() => return Ok(Vec::new()),
         InContent::Text(text) => return Ok(vec![Content::Text(text)]),
         InContent::Parts(parts) => parts,
     };
