@@ -125,8 +125,7 @@ const MOST_CHARS: usize = 64;
 /// the rule: the model calls tools by these names, so one cannot be rewritten without the
 /// client no longer knowing its own tool.
 pub(crate) fn tool_name(name: &str) -> Result<&str, ProviderError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if (1..=MOST_CHARS).contains(&name.len()) && name.chars().all(allowed) {
+    if fits(name, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Ok(name);
     }
     Err(ProviderError::new(
@@ -145,7 +144,7 @@ pub(crate) fn tool_name(name: &str) -> Result<&str, ProviderError> {
 /// or sent as it was (`call/1` and `call_1`). The model sees them only as a pairing.
 fn tool_use_id(id: &str) -> Cow<'_, str> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
-    if (1..=MOST_CHARS).contains(&id.len()) && id.chars().all(allowed) {
+    if fits(id, allowed) {
         return Cow::Borrowed(id);
     }
     let mut digest = DefaultHasher::new();
@@ -153,6 +152,12 @@ fn tool_use_id(id: &str) -> Cow<'_, str> {
     // What is readable of it, then the digest: at most 46 + 1 + 16 characters.
     let readable: String = id.chars().take(46).map(|c| if allowed(c) { c } else { '_' }).collect();
     Cow::Owned(format!("{readable}_{:016x}", digest.finish()))
+}
+
+/// Whether `value` is 1 to [`MOST_CHARS`] characters, each `allowed`: Bedrock's rule for tool
+/// names and tool-use ids, each with its own characters.
+fn fits(value: &str, allowed: impl Fn(char) -> bool) -> bool {
+    (1..=MOST_CHARS).contains(&value.len()) && value.chars().all(allowed)
 }
 
 /// What a tool printed, as a tool result's text. Bedrock refuses a blank text block, and a tool
