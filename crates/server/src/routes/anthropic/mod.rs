@@ -4,6 +4,7 @@
 //! the neutral events come back as Anthropic's ([`stream`]), and errors in Anthropic's shape
 //! ([`errors`]). Nothing here knows which provider answers.
 
+mod content;
 mod errors;
 mod stream;
 mod translate;

@@ -1,0 +1,113 @@
+//! A message's content blocks, as a Messages API client sends them, into the neutral content:
+//! text, images (inline only), tool calls and results, reasoning; and the `cache_control` marks
+//! on them. Pure, as the rest of the translation.
+
+use serde_json::Value;
+use streambed_core::{Content, Image, ReasoningBlock, ToolResult, ToolUse};
+
+use super::wire;
+use crate::routes::image;
+
+const NO_DOCUMENTS: &str = "Documents are not supported by this server yet: send their text.";
+
+/// A tool result that returned only images says so, as Converse refuses a blank text.
+const IMAGES_FOLLOW: &str = "(The tool returned the images that follow.)";
+
+/// Whether the client marked any part of its prompt with `cache_control`. Converse places its
+/// cache points differently (see `BEDROCK_PROMPT_CACHE`): the request is cached as the server
+/// caches any, not at the marks.
+pub(super) fn marks_cache(body: &wire::MessagesRequest) -> bool {
+    let system = match &body.system {
+        Some(wire::Blocks::Blocks(blocks)) => {
+            blocks.iter().any(|wire::SystemBlock::Text { cache_control, .. }| cache_control.is_some())
+        }
+        _ => false,
+    };
+    let tools = body.tools.iter().flatten().any(|tool| tool.cache_control.is_some());
+    let messages = body.messages.iter().any(|message| match &message.content {
+        wire::Blocks::Blocks(blocks) => blocks.iter().any(|block| {
+            matches!(
+                block,
+                wire::InputBlock::Text { cache_control: Some(_), .. }
+                    | wire::InputBlock::ToolUse { cache_control: Some(_), .. }
+                    | wire::InputBlock::ToolResult { cache_control: Some(_), .. }
+            )
+        }),
+        wire::Blocks::Text(_) => false,
+    });
+    system || tools || messages
+}
+
+/// A `system` message's text: a string or text blocks.
+pub(super) fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<String, String> {
+    match content {
+        wire::Blocks::Text(text) => Ok(text),
+        wire::Blocks::Blocks(blocks) => blocks
+            .into_iter()
+            .map(|block| match block {
+                wire::InputBlock::Text { text, .. } => Ok(text),
+                _ => Err("a `system` message takes text blocks only.".to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|texts| texts.join("\n\n")),
+    }
+}
+
+/// Adds a block of a message to `content`: most become one block; a tool result's images
+/// follow it as blocks of their own, which Converse shows the model after the result's text.
+pub(super) fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String> {
+    content.push(match block {
+        wire::InputBlock::Text { text, .. } => Content::Text(text),
+        wire::InputBlock::Image { source } => Content::Image(image(source)?),
+        wire::InputBlock::Document {} => return Err(NO_DOCUMENTS.into()),
+        wire::InputBlock::ToolUse { id, name, input, .. } => {
+            Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
+        }
+        wire::InputBlock::ToolResult { tool_use_id, content: result, is_error, .. } => {
+            let (mut texts, mut images) = (Vec::new(), Vec::new());
+            match result {
+                None => {}
+                Some(wire::Blocks::Text(text)) => texts.push(text),
+                Some(wire::Blocks::Blocks(blocks)) => {
+                    for block in blocks {
+                        match block {
+                            wire::ResultBlock::Text { text } => texts.push(text),
+                            wire::ResultBlock::Image { source } => {
+                                images.push(Content::Image(image(source)?))
+                            }
+                            wire::ResultBlock::Document {} => return Err(NO_DOCUMENTS.into()),
+                        }
+                    }
+                }
+            }
+            if texts.iter().all(|t| t.trim().is_empty()) && !images.is_empty() {
+                texts = vec![IMAGES_FOLLOW.to_owned()];
+            }
+            let result =
+                ToolResult { tool_use_id, content: texts.join("\n"), is_error: is_error.unwrap_or(false) };
+            content.push(Content::ToolResult(result));
+            content.append(&mut images);
+            return Ok(());
+        }
+        wire::InputBlock::Thinking { thinking, signature } => {
+            Content::Reasoning(ReasoningBlock::Text { text: thinking, signature })
+        }
+        wire::InputBlock::RedactedThinking { data } => Content::Reasoning(ReasoningBlock::Redacted { data }),
+    });
+    Ok(())
+}
+
+/// An image given inline. One elsewhere is refused: this server fetches nothing for a client.
+fn image(source: wire::ImageSource) -> Result<Image, String> {
+    let (media_type, data) = match (source.kind.as_str(), source.media_type, source.data) {
+        ("base64", Some(media_type), Some(data)) => (media_type, data),
+        ("base64", ..) => return Err("An inline image needs its `media_type` and its `data`.".into()),
+        (kind, ..) => {
+            return Err(format!(
+                "An image is taken inline only (`source.type: base64`, not `{kind}`): this server fetches \
+                 no URL or file."
+            ));
+        }
+    };
+    image::inline(&media_type, &data).map_err(|bad| format!("An image's `source` {bad}."))
+}
