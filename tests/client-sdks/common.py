@@ -24,6 +24,16 @@ def emulated_image_blocks():
     return [block["image"] for message in last for block in message["content"] if "image" in block]
 
 
+def emulated_document_blocks():
+    """The document blocks of the emulator's last request, as Bedrock received them."""
+    last = emulator_records()[-1]["body"]["messages"]
+    return [block["document"] for message in last for block in message["content"] if "document" in block]
+
+
+# The smallest PDF header: the emulator counts its bytes, it does not render it.
+PDF = "JVBERi0xLjQK"
+
+
 def user(text):
     return [{"role": "user", "content": text}]
 

@@ -16,9 +16,11 @@ from common import (
     EMBEDDED,
     HAIKU,
     KEY,
+    PDF,
     PNG,
     SONNET_45,
     URL,
+    emulated_document_blocks,
     emulated_image_blocks,
     emulated_text,
     emulator_records,
@@ -172,6 +174,33 @@ class Images(unittest.TestCase):
         image = {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
         with self.assertRaises(anthropic.BadRequestError) as raised:
             client().messages.create(model=HAIKU, max_tokens=64, messages=[{"role": "user", "content": [image]}])
+        self.assertIn("inline only", str(raised.exception))
+
+
+class Documents(unittest.TestCase):
+    def test_a_pdf_document_block_reaches_bedrock_as_a_document(self):
+        document = {
+            "type": "document",
+            "title": "Q3 report.pdf",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": PDF},
+        }
+        answer = client().messages.create(
+            model=HAIKU,
+            max_tokens=64,
+            messages=[{"role": "user", "content": [document, {"type": "text", "text": "Summarise it."}]}],
+        )
+
+        self.assertEqual(answer.stop_reason, "end_turn")
+        self.assertEqual(
+            emulated_document_blocks(), [{"format": "pdf", "name": "Q3 report", "source": {"bytes": PDF}}]
+        )
+
+    def test_a_document_by_url_is_a_bad_request(self):
+        document = {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}
+        with self.assertRaises(anthropic.BadRequestError) as raised:
+            client().messages.create(
+                model=HAIKU, max_tokens=64, messages=[{"role": "user", "content": [document]}]
+            )
         self.assertIn("inline only", str(raised.exception))
 
 

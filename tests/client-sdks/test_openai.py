@@ -16,9 +16,11 @@ from common import (
     EMBEDDED,
     HAIKU,
     KEY,
+    PDF,
     PNG,
     SONNET_45,
     URL,
+    emulated_document_blocks,
     emulated_image_blocks,
     emulated_text,
     emulator_records,
@@ -158,6 +160,21 @@ class Images(unittest.TestCase):
 
         self.assertEqual(answer.choices[0].finish_reason, "stop")
         self.assertEqual(emulated_image_blocks(), [{"format": "png", "source": {"bytes": PNG}}])
+
+    def test_a_file_part_reaches_bedrock_as_a_document(self):
+        file = {"filename": "report.pdf", "file_data": f"data:application/pdf;base64,{PDF}"}
+        answer = client().chat.completions.create(
+            model=HAIKU,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "file", "file": file}, {"type": "text", "text": "What does it say?"}],
+                }
+            ],
+        )
+
+        self.assertEqual(answer.choices[0].finish_reason, "stop")
+        self.assertEqual(emulated_document_blocks(), [{"format": "pdf", "name": "report", "source": {"bytes": PDF}}])
 
 
 class Tools(unittest.TestCase):

@@ -22,6 +22,8 @@ use streambed_core::{
     ChatEvent, Content, ErrorKind, ImageFormat, Message, ProviderError, ReasoningBlock, Role,
 };
 
+use crate::documents;
+
 /// A builder refused a block: a required field was missing, which our types always set.
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
     result.map_err(|e| {
@@ -59,22 +61,28 @@ pub(crate) fn to_json(document: &Document) -> Value {
     }
 }
 
-/// One of our turns. Blank text blocks are left out (Bedrock refuses them) unless nothing else
-/// is left, so the error names the turn.
-pub(crate) fn message(turn: &Message) -> Result<sdk::Message, ProviderError> {
+/// One of our turns, its documents named by `names` (one per request). Blank text blocks are
+/// left out (Bedrock refuses them) unless nothing else is left, so the error names the turn.
+pub(crate) fn message(turn: &Message, names: &mut documents::Names) -> Result<sdk::Message, ProviderError> {
     let role = match turn.role {
         Role::User => ConversationRole::User,
         Role::Assistant => ConversationRole::Assistant,
     };
     let blank = |c: &&Content| matches!(c, Content::Text(t) if t.trim().is_empty());
     let keep_blank = turn.content.iter().all(|c| blank(&c));
-    let content =
-        turn.content.iter().filter(|c| keep_blank || !blank(c)).map(block).collect::<Result<_, _>>()?;
+    let mut content = turn
+        .content
+        .iter()
+        .filter(|c| keep_blank || !blank(c))
+        .map(|c| block(c, names))
+        .collect::<Result<_, _>>()?;
+    documents::with_text(&mut content);
     built(sdk::Message::builder().role(role).set_content(Some(content)).build())
 }
 
-fn block(content: &Content) -> Result<ContentBlock, ProviderError> {
+fn block(content: &Content, names: &mut documents::Names) -> Result<ContentBlock, ProviderError> {
     Ok(match content {
+        Content::Document(document) => names.block(document)?,
         Content::Text(text) => ContentBlock::Text(text.clone()),
         Content::Reasoning(ReasoningBlock::Text { text, signature }) => {
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(built(
@@ -238,7 +246,7 @@ mod tests {
                 }),
             ],
         };
-        let sdk = message(&turn).unwrap();
+        let sdk = message(&turn, &mut documents::Names::default()).unwrap();
         assert_eq!(sdk.role(), &ConversationRole::Assistant);
         let [
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(text)),
@@ -264,7 +272,7 @@ mod tests {
                 is_error: true,
             })],
         };
-        let sdk = message(&turn).unwrap();
+        let sdk = message(&turn, &mut documents::Names::default()).unwrap();
         let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
         assert_eq!(result.status(), Some(&ToolResultStatus::Error));
         assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
@@ -287,8 +295,16 @@ mod tests {
                 content: "ok".into(),
                 is_error: false,
             });
-            let asked = message(&Message { role: Role::Assistant, content: vec![call] }).unwrap();
-            let answered = message(&Message { role: Role::User, content: vec![result] }).unwrap();
+            let asked = message(
+                &Message { role: Role::Assistant, content: vec![call] },
+                &mut documents::Names::default(),
+            )
+            .unwrap();
+            let answered = message(
+                &Message { role: Role::User, content: vec![result] },
+                &mut documents::Names::default(),
+            )
+            .unwrap();
 
             let [ContentBlock::ToolUse(call)] = asked.content() else { panic!() };
             let [ContentBlock::ToolResult(result)] = answered.content() else { panic!() };
@@ -315,8 +331,11 @@ mod tests {
     fn a_tool_that_printed_nothing_says_so_rather_than_send_a_blank_block() {
         for printed in ["", " \n"] {
             let result = ToolResult { tool_use_id: "t1".into(), content: printed.into(), is_error: false };
-            let sdk =
-                message(&Message { role: Role::User, content: vec![Content::ToolResult(result)] }).unwrap();
+            let sdk = message(
+                &Message { role: Role::User, content: vec![Content::ToolResult(result)] },
+                &mut documents::Names::default(),
+            )
+            .unwrap();
             let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
             assert_eq!(result.content(), [ToolResultContentBlock::Text(NO_OUTPUT.into())], "{printed:?}");
         }
@@ -328,7 +347,10 @@ mod tests {
             role: Role::Assistant,
             content: vec![Content::Reasoning(ReasoningBlock::Redacted { data: "not base64!".into() })],
         };
-        assert_eq!(message(&turn).unwrap_err().kind, ErrorKind::InvalidRequest);
+        assert_eq!(
+            message(&turn, &mut documents::Names::default()).unwrap_err().kind,
+            ErrorKind::InvalidRequest
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod config;
 mod content;
+mod documents;
 mod errors;
 mod events;
 mod params;

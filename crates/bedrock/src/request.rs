@@ -14,7 +14,7 @@ use streambed_core::{ChatRequest, ErrorKind, OutputSchema, ProviderError, Role, 
 use crate::{
     config::{Latency, ServiceTier},
     content::{self, built, to_document},
-    params,
+    documents, params,
     rules::{self, Rule, Vendor},
     schema,
 };
@@ -79,6 +79,17 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     if request.has_images() && target.rule.is_some_and(|r| !r.images) {
         return refuse(format!("The model '{}' does not take images: choose one that does.", target.id));
     }
+    let documents = request.documents().count();
+    if documents > 0 && target.rule.is_some_and(|r| !r.documents) {
+        return refuse(format!("The model '{}' does not read documents: choose one that does.", target.id));
+    }
+    if documents > documents::MOST {
+        return refuse(format!(
+            "Bedrock takes at most {} documents in a request, and this conversation holds {documents}: \
+             start a new one, or send their text.",
+            documents::MOST
+        ));
+    }
     if request.reasoning.is_on() {
         if ends_with_assistant {
             return refuse("With reasoning on, the conversation must end with a user turn.".into());
@@ -92,12 +103,17 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
         }
     }
     let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
-    let mut messages = request.messages.iter().map(content::message).collect::<Result<Vec<_>, _>>()?;
+    let mut names = documents::Names::default();
+    let mut messages = request
+        .messages
+        .iter()
+        .map(|turn| content::message(turn, &mut names))
+        .collect::<Result<Vec<_>, _>>()?;
     if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
         // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
         // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
         // before the first question): a user turn that says only that goes before it.
-        messages.insert(0, content::message(&streambed_core::Message::user(OPENING))?);
+        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut names)?);
     }
     let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
     if target.prompt_cache {
@@ -262,6 +278,51 @@ mod tests {
                 })],
             },
         ]
+    }
+
+    fn pdf(name: &str) -> Content {
+        let format = streambed_core::DocumentFormat::Pdf;
+        Content::Document(streambed_core::Document {
+            format,
+            name: Some(name.into()),
+            context: None,
+            data: vec![1],
+        })
+    }
+
+    /// The documents' names across the whole conversation are Bedrock's, each given once; a turn
+    /// that ends with one gets text after it, so the turn's cache point follows text.
+    #[test]
+    fn documents_are_named_once_per_request_and_never_end_a_cached_turn() {
+        let mut request = ChatRequest::new(vec![
+            Turn { role: Role::User, content: vec![Content::Text("Summarise".into()), pdf("report.pdf")] },
+            Turn::assistant("It says…"),
+            Turn { role: Role::User, content: vec![pdf("report.pdf"), Content::Text("And this?".into())] },
+        ]);
+        let mut target = Target::new(SONNET_45);
+        target.prompt_cache = true;
+        let parts = build(&request, target).unwrap();
+
+        let first = parts.messages[0].content();
+        let ContentBlock::Document(named) = &first[1] else { panic!("{first:?}") };
+        assert_eq!(named.name(), "report");
+        assert_eq!(first[2], ContentBlock::Text("(Attached: report.)".into()));
+        assert!(matches!(first[3], ContentBlock::CachePoint(_)), "{first:?}");
+        let last = parts.messages[2].content();
+        let ContentBlock::Document(again) = &last[0] else { panic!("{last:?}") };
+        assert_eq!(again.name(), "report (2)");
+        assert_eq!(last.len(), 3, "the question already follows the document: {last:?}");
+
+        let micro = build(&request, Target::new("amazon.nova-micro-v1:0")).unwrap_err();
+        assert!(micro.message.contains("does not read documents"), "{}", micro.message);
+        request.messages[0].content.extend((0..4).map(|i| pdf(&format!("{i}.pdf"))));
+        let six = build(&request, Target::new(SONNET_45)).unwrap_err();
+        assert_eq!(six.kind, ErrorKind::InvalidRequest);
+        assert!(
+            six.message.contains("at most 5 documents") && six.message.contains("holds 6"),
+            "{}",
+            six.message
+        );
     }
 
     #[test]

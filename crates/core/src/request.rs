@@ -30,6 +30,8 @@ pub enum Content {
     ToolResult(ToolResult),
     /// An image the user (or, after its result, a tool) shows the model.
     Image(Image),
+    /// A document the user (or, after its result, a tool) gives the model to read.
+    Document(Document),
 }
 
 /// An image's bytes and their format.
@@ -69,6 +71,87 @@ impl ImageFormat {
 
     /// The media types a model takes, for a refusal to name.
     pub const MEDIA_TYPES: &str = "image/png, image/jpeg, image/gif or image/webp";
+}
+
+/// A document's bytes, their format, and what the client called it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Document {
+    pub format: DocumentFormat,
+    /// The client's name for it (a title, a file name), if it gave one.
+    pub name: Option<String>,
+    /// What the client says about it beside its content (the Messages API's `context`).
+    pub context: Option<String>,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("format", &self.format)
+            .field("name", &self.name)
+            .field("bytes", &self.data.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The document formats the models read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentFormat {
+    Pdf,
+    Csv,
+    Doc,
+    Docx,
+    Xls,
+    Xlsx,
+    Html,
+    Txt,
+    Md,
+}
+
+impl DocumentFormat {
+    /// Every format, with its media type and its file extension.
+    const ALL: [(Self, &str, &str); 9] = [
+        (Self::Pdf, "application/pdf", "pdf"),
+        (Self::Csv, "text/csv", "csv"),
+        (Self::Doc, "application/msword", "doc"),
+        (Self::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+        (Self::Xls, "application/vnd.ms-excel", "xls"),
+        (Self::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        (Self::Html, "text/html", "html"),
+        (Self::Txt, "text/plain", "txt"),
+        (Self::Md, "text/markdown", "md"),
+    ];
+
+    /// The format of a media type (`application/pdf`, `text/plain; charset=utf-8`, …), if a
+    /// model reads it.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        Self::ALL.iter().find(|(_, media, _)| *media == essence).map(|(format, ..)| *format)
+    }
+
+    /// The format a file name's extension says (`report.PDF`), if a model reads it.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        Self::from_extension(name.rsplit_once('.')?.1)
+    }
+
+    /// The format of a file extension (`pdf`, `HTM`, …), as Converse names formats.
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        let extension = extension.to_ascii_lowercase();
+        let extension = match extension.as_str() {
+            "htm" => "html",
+            "markdown" => "md",
+            other => other,
+        };
+        Self::ALL.iter().find(|(.., ext)| *ext == extension).map(|(format, ..)| *format)
+    }
+
+    /// The file extension, as Converse names the format.
+    pub fn extension(self) -> &'static str {
+        Self::ALL.iter().find(|(format, ..)| *format == self).map_or("txt", |(.., ext)| ext)
+    }
+
+    /// The formats a model reads, for a refusal to name.
+    pub const NAMES: &str = "PDF, CSV, DOC, DOCX, XLS, XLSX, HTML, TXT or Markdown";
 }
 
 /// Reasoning as the provider sent it: readable text with the signature that proves it, or an
@@ -133,7 +216,7 @@ impl Message {
             .iter()
             .map(|c| match c {
                 Content::Text(text) => text.chars().count(),
-                Content::Reasoning(_) | Content::Image(_) => 0,
+                Content::Reasoning(_) | Content::Image(_) | Content::Document(_) => 0,
                 Content::ToolUse(call) => call.name.len() + call.input.to_string().chars().count(),
                 Content::ToolResult(result) => result.content.chars().count(),
             })
@@ -293,5 +376,31 @@ impl ChatRequest {
     /// Whether the request shows the model images.
     pub fn has_images(&self) -> bool {
         self.messages.iter().flat_map(|m| &m.content).any(|c| matches!(c, Content::Image(_)))
+    }
+
+    /// The documents the request gives the model, in order.
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.messages.iter().flat_map(|m| &m.content).filter_map(|c| match c {
+            Content::Document(document) => Some(document),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_format_is_read_from_a_media_type_or_a_file_name() {
+        assert_eq!(DocumentFormat::from_media_type("application/pdf"), Some(DocumentFormat::Pdf));
+        assert_eq!(DocumentFormat::from_media_type(" Text/Plain; charset=utf-8"), Some(DocumentFormat::Txt));
+        assert_eq!(DocumentFormat::from_media_type("image/png"), None);
+        assert_eq!(DocumentFormat::from_file_name("Q3 report.PDF"), Some(DocumentFormat::Pdf));
+        assert_eq!(DocumentFormat::from_file_name("notes.markdown"), Some(DocumentFormat::Md));
+        assert_eq!(DocumentFormat::from_file_name("page.htm"), Some(DocumentFormat::Html));
+        assert_eq!(DocumentFormat::from_file_name("archive.zip"), None);
+        assert_eq!(DocumentFormat::from_file_name("README"), None);
+        assert_eq!(DocumentFormat::Xlsx.extension(), "xlsx");
     }
 }

@@ -66,6 +66,11 @@ pub(crate) fn content_tokens(content: &Content) -> u32 {
         // About as Anthropic counts one (width × height / 750), by its bytes: the emulator does
         // not decode it.
         Content::Image(image) => u32::try_from(image.data.len() / 750).unwrap_or(u32::MAX).max(1),
+        // A text document by its words; another by its bytes, about four to a token.
+        Content::Document(document) => match std::str::from_utf8(&document.data) {
+            Ok(text) => count_tokens(text).max(1),
+            Err(_) => u32::try_from(document.data.len() / 4).unwrap_or(u32::MAX).max(1),
+        },
     }
 }
 

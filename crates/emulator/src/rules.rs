@@ -21,7 +21,9 @@ pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), Be
     blank_text(converse)?;
     tool_descriptions(converse)?;
     tool_identifiers(converse)?;
+    documents(converse)?;
     let Some(model) = model else { return Ok(()) };
+    cache_point_after_document(converse)?;
     sampling(model.family, converse)?;
     thinking_config(model, converse)?;
     prefill(model.family, converse)?;
@@ -44,6 +46,58 @@ fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
         }
     }
     Ok(())
+}
+
+/// Bedrock's own rules for documents (API reference: DocumentBlock, Message): a name of
+/// letters, digits, single spaces, hyphens, parentheses and square brackets, unique in the
+/// request; at most five documents; and text beside them in their message. The texts of the
+/// first three are real calls' (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685);
+/// the reference states the last without quoting its error, so its text is the emulator's.
+fn documents(converse: &Converse) -> Result<(), BedrockError> {
+    let mut names = Vec::new();
+    for message in &converse.request.messages {
+        let mut has_document = false;
+        for block in &message.content {
+            let Content::Document(document) = block else { continue };
+            has_document = true;
+            let name = document.name.as_deref().unwrap_or_default();
+            let allowed =
+                |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '(' | ')' | '[' | ']');
+            if !(1..=200).contains(&name.chars().count()) || !name.chars().all(allowed) || name.contains("  ")
+            {
+                return Err(BedrockError::validation(
+                    "The document file name can only contain alphanumeric characters, whitespace characters, \
+                     hyphens, parentheses, and square brackets. The name can't contain more than one consecutive \
+                     whitespace character. Check that the file name conforms to these restrictions and retry your \
+                     request.",
+                ));
+            }
+            if names.contains(&name) {
+                return Err(BedrockError::validation("Messages can't contain duplicate document names."));
+            }
+            names.push(name);
+        }
+        if has_document && !message.content.iter().any(|block| matches!(block, Content::Text(_))) {
+            return Err(BedrockError::validation(
+                "A message that includes a document must also include a text content block.",
+            ));
+        }
+    }
+    if names.len() > 5 {
+        return Err(BedrockError::validation("You can't include more than 5 documents in a request."));
+    }
+    Ok(())
+}
+
+/// Claude refuses a cache point right after a document, in Anthropic's words for the block it
+/// cannot place. Source: aws-samples/amazon-bedrock-client-for-mac#119.
+fn cache_point_after_document(converse: &Converse) -> Result<(), BedrockError> {
+    match converse.cache_after_document {
+        Some((i, j)) => {
+            Err(BedrockError::model_refused(format!("messages.{i}.content.{j}.type: Field required")))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Bedrock's own length constraint on a tool's description (the field may be left out).

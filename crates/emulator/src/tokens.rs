@@ -31,7 +31,13 @@ pub(crate) fn parse_input(body: &Value) -> Result<Converse, BedrockError> {
     let bytes = base64::decode(encoded).map_err(malformed)?;
     let body: Value = serde_json::from_slice(&bytes).map_err(malformed)?;
     let request = anthropic_request(&body)?;
-    Ok(Converse { tool_config: !request.tools.is_empty(), request, thinking: None, service_tier: None })
+    Ok(Converse {
+        tool_config: !request.tools.is_empty(),
+        request,
+        thinking: None,
+        service_tier: None,
+        cache_after_document: None,
+    })
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {

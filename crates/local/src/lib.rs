@@ -184,6 +184,9 @@ impl LocalModel {
         if request.has_images() {
             return refuse("see images");
         }
+        if request.documents().next().is_some() {
+            return refuse("read documents");
+        }
         if request.output_schema.is_some() {
             // Nothing here constrains its decoding to a schema: its JSON would be a guess.
             return refuse("follow a JSON schema (structured output)");

@@ -270,3 +270,42 @@ fn structured_output_needs_a_model_that_takes_it_and_a_schema_its_grammar_can_ho
     );
     assert!(refusal(SONNET_45, with_schema(open)).is_some_and(|m| m.contains("additionalProperties")));
 }
+
+fn with_documents(blocks: Value) -> Value {
+    json!({"messages": [{"role": "user", "content": blocks}]})
+}
+
+fn document(name: &str) -> Value {
+    json!({"document": {"format": "pdf", "name": name, "source": {"bytes": "JVBERi0="}}})
+}
+
+#[test]
+fn documents_follow_bedrocks_rules_for_names_counts_and_text() {
+    let text = json!({"text": "Summarise."});
+    assert_eq!(refusal(SONNET_45, with_documents(json!([document("Q3 report (final) [v2]"), text]))), None);
+
+    for name in ["report.pdf", "a  b", "", "John's"] {
+        let refused = refusal(SONNET_45, with_documents(json!([document(name), text]))).expect(name);
+        assert!(refused.starts_with("The document file name can only contain alphanumeric"), "{refused}");
+    }
+    let twice = with_documents(json!([document("a"), document("a"), text]));
+    assert_eq!(
+        refusal(SONNET_45, twice).as_deref(),
+        Some("Messages can't contain duplicate document names.")
+    );
+    let six: Vec<Value> = (0..6).map(|i| document(&format!("d{i}"))).chain([text.clone()]).collect();
+    let refused = refusal(SONNET_45, with_documents(Value::Array(six)));
+    assert_eq!(refused.as_deref(), Some("You can't include more than 5 documents in a request."));
+    let alone = refusal(SONNET_45, with_documents(json!([document("a")]))).unwrap();
+    assert!(alone.contains("must also include a text content block"), "{alone}");
+}
+
+#[test]
+fn claude_refuses_a_cache_point_right_after_a_document() {
+    let point = json!({"cachePoint": {"type": "default"}});
+    let after = with_documents(json!([{"text": "Read it."}, document("a"), point]));
+    let refused = refusal(SONNET_45, after).unwrap();
+    assert_eq!(refused, format!("{PREFIX}messages.0.content.2.type: Field required"));
+    let text_between = with_documents(json!([document("a"), {"text": "Read it."}, point]));
+    assert_eq!(refusal(SONNET_45, text_between), None);
+}

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 use streambed_core::{
-    ChatRequest, Content, Image, ImageFormat, InferenceParams, Message, OutputSchema, Reasoning,
-    ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
+    ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
+    OutputSchema, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
 };
 
 use super::BedrockError;
@@ -20,6 +20,9 @@ pub(crate) struct Converse {
     pub tool_config: bool,
     /// `serviceTier.type`.
     pub service_tier: Option<String>,
+    /// Where a `cachePoint` block first follows a `document` block (message, block), which
+    /// Claude refuses.
+    pub cache_after_document: Option<(usize, usize)>,
 }
 
 /// The Anthropic `thinking` member, as asked (the rules need more than [`Reasoning`] keeps).
@@ -123,6 +126,13 @@ fn malformed(error: impl std::fmt::Display) -> BedrockError {
 /// Parses a request body as Bedrock would validate it.
 pub(crate) fn parse_request(body: &Value) -> Result<Converse, BedrockError> {
     let parsed = ConverseBody::deserialize(body).map_err(malformed)?;
+    let cache_after_document = parsed.messages.iter().enumerate().find_map(|(i, message)| {
+        let j = message
+            .content
+            .windows(2)
+            .position(|pair| pair[0].get("document").is_some() && pair[1].get("cachePoint").is_some())?;
+        Some((i, j + 1))
+    });
     let messages = parsed.messages.into_iter().map(message).collect::<Result<Vec<_>, _>>()?;
     if messages.first().is_none_or(|m| m.role != Role::User) {
         return Err(BedrockError::validation(
@@ -149,7 +159,8 @@ pub(crate) fn parse_request(body: &Value) -> Result<Converse, BedrockError> {
     }
     request.output_schema =
         parsed.output_config.and_then(|config| config.text_format).map(output_schema).transpose()?;
-    Ok(Converse { request, thinking, tool_config, service_tier: parsed.service_tier.map(|t| t.kind) })
+    let service_tier = parsed.service_tier.map(|t| t.kind);
+    Ok(Converse { request, thinking, tool_config, service_tier, cache_after_document })
 }
 
 /// `outputConfig.textFormat`: a JSON Schema, given as the text of a JSON object.
@@ -194,8 +205,8 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 /// One Converse content block as a core block; `None` for the kinds the core does not carry
-/// (cache points, documents, guard content) and for an image whose format or bytes it cannot
-/// read.
+/// (cache points, guard content) and for an image or a document whose format or bytes it
+/// cannot read.
 pub(crate) fn content_block(block: &Value) -> Option<Content> {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
         return Some(Content::Text(text.to_owned()));
@@ -206,6 +217,19 @@ pub(crate) fn content_block(block: &Value) -> Option<Content> {
         let bytes = image.get("source")?.get("bytes")?.as_str()?;
         let data = aws_smithy_types::base64::decode(bytes).ok()?;
         return Some(Content::Image(Image { format, data }));
+    }
+    if let Some(document) = block.get("document") {
+        let format = DocumentFormat::from_extension(str_of(document, "format"))?;
+        let source = document.get("source")?;
+        let data =
+            match (source.get("bytes").and_then(Value::as_str), source.get("text").and_then(Value::as_str)) {
+                (Some(bytes), _) => aws_smithy_types::base64::decode(bytes).ok()?,
+                (None, Some(text)) => text.as_bytes().to_vec(),
+                (None, None) => return None,
+            };
+        let name = Some(str_of(document, "name").to_owned());
+        let context = document.get("context").and_then(Value::as_str).map(str::to_owned);
+        return Some(Content::Document(Document { format, name, context, data }));
     }
     if let Some(call) = block.get("toolUse") {
         return Some(Content::ToolUse(ToolUse {

@@ -117,15 +117,26 @@ async fn tools_are_refused_unless_the_request_says_not_to_call_any() {
 }
 
 #[tokio::test]
-async fn an_image_is_refused_naming_what_it_cannot_do() {
+async fn an_image_or_a_document_is_refused_naming_what_it_cannot_do() {
     let mut request = greedy("What is this?", 3);
     let image = streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![0x89, b'P'] };
     request.messages[0].content.push(streambed_core::Content::Image(image));
+    let mut with_document = greedy("What does it say?", 3);
+    let document = streambed_core::Document {
+        format: streambed_core::DocumentFormat::Txt,
+        name: None,
+        context: None,
+        data: b"Hello".to_vec(),
+    };
+    with_document.messages[0].content.push(streambed_core::Content::Document(document));
 
     let refused = shared().stream(request).await.err().expect("refused");
+    let unread = shared().stream(with_document).await.err().expect("refused");
 
     assert_eq!(refused.kind, ErrorKind::InvalidRequest);
     assert!(refused.message.contains("see images"), "{}", refused.message);
+    assert_eq!(unread.kind, ErrorKind::InvalidRequest);
+    assert!(unread.message.contains("read documents"), "{}", unread.message);
 }
 
 #[tokio::test]

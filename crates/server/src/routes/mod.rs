@@ -2,10 +2,10 @@
 
 mod answer;
 mod anthropic;
+mod attachment;
 mod chat;
 mod conversations;
 mod error_shape;
-mod image;
 mod meta;
 mod openai;
 mod turns;

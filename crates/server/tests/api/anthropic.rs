@@ -301,6 +301,66 @@ async fn images_reach_bedrock_as_image_blocks_and_a_model_without_sight_refuses_
     assert_eq!(app.emulator.recorder.requests().len(), 1, "refused before the call");
 }
 
+/// Documents inline: a PDF in base64 beside a question, and plain text in a tool's result (as
+/// Claude Code's Read returns a PDF), which follows the result. Their names are Bedrock's, and
+/// the emulator checks them and the text Converse wants beside a document. One by URL, or with
+/// citations on, is refused by name.
+#[tokio::test]
+async fn documents_reach_bedrock_as_document_blocks_named_as_bedrock_takes_names() {
+    let app = spawn_app().await;
+    let pdf = "JVBERi0xLjQ=";
+    let report = json!({
+        "type": "document",
+        "title": "Q3 report_final.pdf",
+        "context": "From finance",
+        "source": { "type": "base64", "media_type": "application/pdf", "data": pdf }
+    });
+    let notes = json!({ "type": "document", "source": { "type": "text", "media_type": "text/plain", "data": "Hello" } });
+    let messages = json!([
+        { "role": "user", "content": [report, { "type": "text", "text": "Summarise it." }] },
+        { "role": "assistant", "content": [{ "type": "tool_use", "id": "t1", "name": "read", "input": {} }] },
+        { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t1", "content": [notes] }] }
+    ]);
+    let tools = json!([{ "name": "read", "input_schema": { "type": "object" } }]);
+    let ask = |document: Value| json!({ "model": MODEL, "max_tokens": 64, "messages": [{ "role": "user", "content": [document, { "type": "text", "text": "?" }] }] });
+
+    let (status, message) = json_of(
+        app.post_messages(json!({ "model": MODEL, "max_tokens": 64, "tools": tools, "messages": messages }))
+            .await,
+    )
+    .await;
+    let by_url =
+        json!({ "type": "document", "source": { "type": "url", "url": "https://example.com/a.pdf" } });
+    let (url_status, url) = json_of(app.post_messages(ask(by_url)).await).await;
+    let mut cited = report.clone();
+    cited["citations"] = json!({ "enabled": true });
+    let (cited_status, cited) = json_of(app.post_messages(ask(cited)).await).await;
+
+    assert_eq!(status, 200, "{message}");
+    let sent = &app.emulator.recorder.requests()[0].body["messages"];
+    assert_eq!(
+        sent[0]["content"][0],
+        json!({ "document": { "format": "pdf", "name": "Q3 report final", "context": "From finance", "source": { "bytes": pdf } } }),
+        "{sent}"
+    );
+    let result = &sent[2]["content"];
+    assert_eq!(result[0]["toolResult"]["content"][0]["text"], "(The tool returned the files that follow.)");
+    assert_eq!(
+        result[1],
+        json!({ "document": { "format": "txt", "name": "Document", "source": { "bytes": "SGVsbG8=" } } })
+    );
+    assert_eq!(
+        result[2],
+        json!({ "text": "(Attached: Document.)" }),
+        "Converse wants text beside a document"
+    );
+    assert_eq!(url_status, 400, "{url}");
+    assert!(url["error"]["message"].as_str().unwrap().contains("fetches no URL"), "{url}");
+    assert_eq!(cited_status, 400, "{cited}");
+    assert!(cited["error"]["message"].as_str().unwrap().contains("Citations are not supported"), "{cited}");
+    assert_eq!(app.emulator.recorder.requests().len(), 1, "refused before the call");
+}
+
 /// What LiteLLM and the Vercel AI SDK send by default: a model's whole output (64,000 for Sonnet
 /// 4.5), far above the default `MAX_TOKENS_LIMIT` (4,096), with a thinking budget that fitted
 /// under it; and Anthropic's own example, 10,000 of 16,000, whose budget the cap leaves no room.

@@ -433,6 +433,49 @@ async fn an_image_as_a_data_url_reaches_bedrock_as_an_image_block_and_a_web_url_
     assert!(refused["message"].as_str().unwrap().contains("`data:` URL"), "{refused}");
 }
 
+/// Files as OpenAI's clients send them: a `file` part with `file_data` as a `data:` URL (OpenAI's
+/// guide) or as plain base64 with a file name that gives its format. A `file_id` is refused.
+#[tokio::test]
+async fn a_file_part_reaches_bedrock_as_a_document_block_and_a_file_id_is_refused() {
+    let app = spawn_app().await;
+    let ask_about = |file: Value| {
+        json!({ "model": MODEL, "messages": [{ "role": "user", "content": [
+            { "type": "file", "file": file },
+            { "type": "text", "text": "What does it say?" }
+        ] }] })
+    };
+
+    let pdf = app
+        .completions(ask_about(
+            json!({ "filename": "report.pdf", "file_data": "data:application/pdf;base64,JVBERi0=" }),
+        ))
+        .await;
+    let markdown =
+        app.completions(ask_about(json!({ "filename": "notes.md", "file_data": "IyBIaQ==" }))).await;
+    let (status, _, refused) =
+        error_of(app.completions(ask_about(json!({ "file_id": "file-abc" }))).await).await;
+    let (unnamed_status, _, unnamed) =
+        error_of(app.completions(ask_about(json!({ "file_data": "IyBIaQ==" }))).await).await;
+
+    assert_eq!((pdf.status().as_u16(), markdown.status().as_u16()), (200, 200));
+    let requests = app.emulator.recorder.requests();
+    assert_eq!(
+        requests[0].body["messages"][0]["content"],
+        json!([
+            { "document": { "format": "pdf", "name": "report", "source": { "bytes": "JVBERi0=" } } },
+            { "text": "What does it say?" }
+        ])
+    );
+    assert_eq!(
+        requests[1].body["messages"][0]["content"][0],
+        json!({ "document": { "format": "md", "name": "notes", "source": { "bytes": "IyBIaQ==" } } })
+    );
+    assert_eq!((status, refused["param"].as_str()), (400, Some("messages")));
+    assert!(refused["message"].as_str().unwrap().contains("keeps no uploaded files"), "{refused}");
+    assert_eq!(unnamed_status, 400);
+    assert!(unnamed["message"].as_str().unwrap().contains("needs its format"), "{unnamed}");
+}
+
 async fn error_of(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body: Value = response.json().await.unwrap();

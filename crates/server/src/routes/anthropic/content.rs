@@ -1,17 +1,17 @@
 //! A message's content blocks, as a Messages API client sends them, into the neutral content:
-//! text, images (inline only), tool calls and results, reasoning; and the `cache_control` marks
-//! on them. Pure, as the rest of the translation.
+//! text, images and documents (inline only), tool calls and results, reasoning; and the
+//! `cache_control` marks on them. Pure, as the rest of the translation.
 
 use serde_json::Value;
-use streambed_core::{Content, Image, ReasoningBlock, ToolResult, ToolUse};
+use streambed_core::{Content, Document, DocumentFormat, Image, ReasoningBlock, ToolResult, ToolUse};
 
 use super::wire;
-use crate::routes::image;
+use crate::routes::attachment;
 
-const NO_DOCUMENTS: &str = "Documents are not supported by this server yet: send their text.";
-
-/// A tool result that returned only images says so, as Converse refuses a blank text.
+/// A tool result that returned only images or documents says so, as Converse refuses a blank
+/// text.
 const IMAGES_FOLLOW: &str = "(The tool returned the images that follow.)";
+const FILES_FOLLOW: &str = "(The tool returned the files that follow.)";
 
 /// Whether the client marked any part of its prompt with `cache_control`. Converse places its
 /// cache points differently (see `BEDROCK_PROMPT_CACHE`): the request is cached as the server
@@ -31,6 +31,7 @@ pub(super) fn marks_cache(body: &wire::MessagesRequest) -> bool {
                 wire::InputBlock::Text { cache_control: Some(_), .. }
                     | wire::InputBlock::ToolUse { cache_control: Some(_), .. }
                     | wire::InputBlock::ToolResult { cache_control: Some(_), .. }
+                    | wire::InputBlock::Document(wire::DocumentBlock { cache_control: Some(_), .. })
             )
         }),
         wire::Blocks::Text(_) => false,
@@ -53,18 +54,19 @@ pub(super) fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<Str
     }
 }
 
-/// Adds a block of a message to `content`: most become one block; a tool result's images
-/// follow it as blocks of their own, which Converse shows the model after the result's text.
+/// Adds a block of a message to `content`: most become one block; a tool result's images and
+/// documents follow it as blocks of their own, which Converse shows the model after the
+/// result's text.
 pub(super) fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String> {
     content.push(match block {
         wire::InputBlock::Text { text, .. } => Content::Text(text),
         wire::InputBlock::Image { source } => Content::Image(image(source)?),
-        wire::InputBlock::Document {} => return Err(NO_DOCUMENTS.into()),
+        wire::InputBlock::Document(block) => Content::Document(document(block)?),
         wire::InputBlock::ToolUse { id, name, input, .. } => {
             Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
         }
         wire::InputBlock::ToolResult { tool_use_id, content: result, is_error, .. } => {
-            let (mut texts, mut images) = (Vec::new(), Vec::new());
+            let (mut texts, mut files) = (Vec::new(), Vec::new());
             match result {
                 None => {}
                 Some(wire::Blocks::Text(text)) => texts.push(text),
@@ -72,21 +74,22 @@ pub(super) fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result
                     for block in blocks {
                         match block {
                             wire::ResultBlock::Text { text } => texts.push(text),
-                            wire::ResultBlock::Image { source } => {
-                                images.push(Content::Image(image(source)?))
+                            wire::ResultBlock::Image { source } => files.push(Content::Image(image(source)?)),
+                            wire::ResultBlock::Document(block) => {
+                                files.push(Content::Document(document(block)?))
                             }
-                            wire::ResultBlock::Document {} => return Err(NO_DOCUMENTS.into()),
                         }
                     }
                 }
             }
-            if texts.iter().all(|t| t.trim().is_empty()) && !images.is_empty() {
-                texts = vec![IMAGES_FOLLOW.to_owned()];
+            if texts.iter().all(|t| t.trim().is_empty()) && !files.is_empty() {
+                let images = files.iter().all(|file| matches!(file, Content::Image(_)));
+                texts = vec![if images { IMAGES_FOLLOW } else { FILES_FOLLOW }.to_owned()];
             }
             let result =
                 ToolResult { tool_use_id, content: texts.join("\n"), is_error: is_error.unwrap_or(false) };
             content.push(Content::ToolResult(result));
-            content.append(&mut images);
+            content.append(&mut files);
             return Ok(());
         }
         wire::InputBlock::Thinking { thinking, signature } => {
@@ -109,5 +112,53 @@ fn image(source: wire::ImageSource) -> Result<Image, String> {
             ));
         }
     };
-    image::inline(&media_type, &data).map_err(|bad| format!("An image's `source` {bad}."))
+    attachment::image(&media_type, &data).map_err(|bad| format!("An image's `source` {bad}."))
+}
+
+/// A document given inline: a file in base64, plain text, or text blocks. One elsewhere is
+/// refused, as an image is. Citations are refused by name: the answer would come without them.
+fn document(block: wire::DocumentBlock) -> Result<Document, String> {
+    if block.citations.is_some_and(|c| c.enabled == Some(true)) {
+        return Err(
+            "Citations are not supported by this server: send the document without `citations`.".into()
+        );
+    }
+    let wire::DocumentSource { kind, media_type, data, content } = block.source;
+    let text = |text: String| Document {
+        format: DocumentFormat::Txt,
+        name: None,
+        context: None,
+        data: text.into_bytes(),
+    };
+    let mut document = match (kind.as_str(), media_type, data, content) {
+        ("base64", Some(media_type), Some(data), _) => attachment::document_format(&media_type)
+            .and_then(|format| attachment::document(format, &data))
+            .map_err(|bad| format!("A document's `source` {bad}."))?,
+        ("base64", ..) => return Err("An inline document needs its `media_type` and its `data`.".into()),
+        ("text", _, Some(data), _) => text(data),
+        ("text", ..) => return Err("A `text` document source needs its `data`.".into()),
+        ("content", _, _, Some(wire::Blocks::Text(data))) => text(data),
+        ("content", _, _, Some(wire::Blocks::Blocks(blocks))) => {
+            let texts = blocks.into_iter().map(|block| match block {
+                wire::SourceBlock::Text { text } => Ok(text),
+                wire::SourceBlock::Image {} => {
+                    Err("A `content` document takes text blocks only: send its images as image blocks.")
+                }
+            });
+            text(texts.collect::<Result<Vec<_>, _>>()?.join("\n\n"))
+        }
+        ("content", ..) => return Err("A `content` document source needs its `content`.".into()),
+        (kind, ..) => {
+            return Err(format!(
+                "A document is taken inline only (`source.type` `base64`, `text` or `content`, not `{kind}`): \
+                 this server fetches no URL or file."
+            ));
+        }
+    };
+    if document.data.iter().all(u8::is_ascii_whitespace) {
+        return Err("A document must hold some content.".into());
+    }
+    document.name = block.title;
+    document.context = block.context;
+    Ok(document)
 }

@@ -87,7 +87,7 @@ pub(crate) enum InputBlock {
     Image {
         source: ImageSource,
     },
-    Document {},
+    Document(DocumentBlock),
     ToolUse {
         id: String,
         name: String,
@@ -115,7 +115,7 @@ pub(crate) enum InputBlock {
 pub(crate) enum ResultBlock {
     Text { text: String },
     Image { source: ImageSource },
-    Document {},
+    Document(DocumentBlock),
 }
 
 /// Where an image's bytes are: inline (`base64`, with `media_type` and `data`), or elsewhere
@@ -127,6 +127,41 @@ pub(crate) struct ImageSource {
     pub kind: String,
     pub media_type: Option<String>,
     pub data: Option<String>,
+}
+
+/// A `document` block: its source, and what the client says about it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DocumentBlock {
+    pub source: DocumentSource,
+    pub title: Option<String>,
+    pub context: Option<String>,
+    pub citations: Option<Citations>,
+    pub cache_control: Option<Value>,
+}
+
+/// Where a document's content is: inline (`base64` with `media_type` and `data`, `text` with
+/// `data`, `content` with text blocks), or elsewhere (`url`, `file`), which this server does not
+/// fetch. A struct for the reason [`ImageSource`] is one.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DocumentSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_type: Option<String>,
+    pub data: Option<String>,
+    pub content: Option<Blocks<SourceBlock>>,
+}
+
+/// A block of a `content` document source.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum SourceBlock {
+    Text { text: String },
+    Image {},
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Citations {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -110,12 +110,22 @@ pub(crate) struct InPart {
     pub kind: String,
     pub text: Option<String>,
     pub image_url: Option<ImageUrl>,
+    pub file: Option<FilePart>,
 }
 
 /// An `image_url` part's image: a `data:` URL (this server fetches no other).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ImageUrl {
     pub url: String,
+}
+
+/// A `file` part's file: its bytes inline (`file_data`, a `data:` URL or plain base64) and its
+/// name, or the id of an uploaded file (this server keeps no files).
+#[derive(Debug, Deserialize)]
+pub(crate) struct FilePart {
+    pub file_data: Option<String>,
+    pub filename: Option<String>,
+    pub file_id: Option<String>,
 }
 
 /// A call the model made earlier, sent back in an assistant message.

@@ -2,13 +2,13 @@
 //! alternate as Converse wants them.
 
 use serde_json::{Value, json};
-use streambed_core::{Content, Image, Message, Role, ToolResult, ToolUse};
+use streambed_core::{Content, Document, DocumentFormat, Image, Message, Role, ToolResult, ToolUse};
 
 use crate::routes::{
-    image,
+    attachment,
     openai::{
         error::Invalid,
-        wire::{self, InContent, InMessage},
+        wire::{self, FilePart, InContent, InMessage},
     },
     turns::Turns,
 };
@@ -98,8 +98,8 @@ fn assistant(
     Ok(blocks)
 }
 
-/// A user message's blocks: its text (parts joined by newlines, as [`text`] joins them) and
-/// its images, in order. Converse refuses blank text, so a part that says nothing is left out.
+/// A user message's blocks: its text (parts joined by newlines, as [`text`] joins them), its
+/// images and its files, in order. Converse refuses blank text, so a part that says nothing is left out.
 fn user_blocks(content: InContent, i: usize) -> Result<Vec<Content>, Invalid> {
     let parts = match content {
         InContent::Text(text) if text.trim().is_empty() => return Ok(Vec::new()),
@@ -108,16 +108,17 @@ fn user_blocks(content: InContent, i: usize) -> Result<Vec<Content>, Invalid> {
     };
     let mut blocks: Vec<Content> = Vec::with_capacity(parts.len());
     for (j, part) in parts.into_iter().enumerate() {
-        match (part.kind.as_str(), part.text, part.image_url) {
-            ("text", Some(text), _) => match blocks.last_mut() {
+        match (part.kind.as_str(), part.text, part.image_url, part.file) {
+            ("text", Some(text), ..) => match blocks.last_mut() {
                 Some(Content::Text(before)) => {
                     before.push('\n');
                     before.push_str(&text);
                 }
                 _ => blocks.push(Content::Text(text)),
             },
-            ("image_url", _, Some(image)) => blocks.push(Content::Image(data_url(&image.url, i, j)?)),
-            (kind, _, _) => return Err(unsupported_part(kind, i, j)),
+            ("image_url", _, Some(image), _) => blocks.push(Content::Image(data_url(&image.url, i, j)?)),
+            ("file", .., Some(file)) => blocks.push(Content::Document(file_data(file, i, j)?)),
+            (kind, ..) => return Err(unsupported_part(kind, i, j)),
         }
     }
     blocks.retain(|block| !matches!(block, Content::Text(text) if text.trim().is_empty()));
@@ -135,7 +136,41 @@ fn data_url(url: &str, i: usize, j: usize) -> Result<Image, Invalid> {
             "must be a `data:` URL with the image in base64: this server fetches no URL.".into(),
         ));
     };
-    image::inline(media_type, data).map_err(|bad| invalid(format!("{bad}.")))
+    attachment::image(media_type, data).map_err(|bad| invalid(format!("{bad}.")))
+}
+
+/// The document of a `file` part: `file_data` as a `data:` URL (`data:application/pdf;base64,…`,
+/// as OpenAI's guide sends it) or as plain base64 whose format the file name's extension gives.
+/// A `file_id` is refused: this server keeps no uploaded files.
+fn file_data(file: FilePart, i: usize, j: usize) -> Result<Document, Invalid> {
+    let at = format!("`messages[{i}].content[{j}].file`");
+    let invalid = |why: String| Invalid::param("messages", format!("{at} {why}"));
+    let Some(data) = file.file_data else {
+        return Err(invalid(if file.file_id.is_some() {
+            "names a `file_id`: this server keeps no uploaded files, so send the file in `file_data`.".into()
+        } else {
+            "needs its `file_data`: the file in base64, or as a `data:` URL.".into()
+        }));
+    };
+    let name = file.filename.as_deref();
+    let format = match data.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
+        Some((media_type, base64)) => attachment::document_format(media_type).map(|format| (format, base64)),
+        None => match name.and_then(DocumentFormat::from_file_name) {
+            Some(format) => Ok((format, data.as_str())),
+            None => {
+                return Err(invalid(format!(
+                    "needs its format: `file_data` as a `data:` URL with its media type, or a `filename` \
+                     ending in the extension of a document the models read ({}).",
+                    DocumentFormat::NAMES
+                )));
+            }
+        },
+    };
+    let mut document = format
+        .and_then(|(format, base64)| attachment::document(format, base64))
+        .map_err(|bad| invalid(format!("`file_data` {bad}.")))?;
+    document.name = file.filename;
+    Ok(document)
 }
 
 /// The text of a message: a string, or its text parts joined by newlines.
@@ -153,13 +188,14 @@ fn text(content: InContent, i: usize) -> Result<String, Invalid> {
     }
 }
 
-/// A part this server does not take where it was sent: images go in user messages only.
+/// A part this server does not take where it was sent: images and files go in user messages
+/// only.
 fn unsupported_part(kind: &str, i: usize, j: usize) -> Invalid {
     Invalid::param(
         "messages",
         format!(
             "`messages[{i}].content[{j}]` is a `{kind}` part: this server takes text parts, and \
-             `image_url` parts in user messages (`{{\"type\": \"text\", \"text\": …}}`)."
+             `image_url` and `file` parts in user messages (`{{\"type\": \"text\", \"text\": …}}`)."
         ),
     )
 }
