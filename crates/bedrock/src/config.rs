@@ -29,6 +29,10 @@ pub struct BedrockConfig {
     /// `BEDROCK_STREAMS_PER_CONNECTION`: open answers on one upstream HTTP/2 connection before
     /// another is opened.
     pub streams_per_connection: usize,
+    /// The variables set for what every request carries (`BEDROCK_TEMPERATURE`, …,
+    /// `BEDROCK_REASONING`): a refusal that names one's parameter says to change it, and one that
+    /// names a parameter no variable set blames the request alone.
+    pub settings: Vec<&'static str>,
 }
 
 /// One model offered: a model id, inference-profile id or ARN, and a name for people.
@@ -157,6 +161,7 @@ mod tests {
             prompt_cache: false,
             ca_bundle: None,
             streams_per_connection: 100,
+            settings: Vec::new(),
         }
     }
 

@@ -18,6 +18,8 @@ use crate::rules::model_part;
 pub(crate) struct Context<'a> {
     pub model_id: &'a str,
     pub region: &'a str,
+    /// [`crate::BedrockConfig::settings`].
+    pub settings: &'a [&'static str],
 }
 
 /// How long to tell a throttled client to wait; Bedrock sends no hint, and the SDK has already
@@ -48,7 +50,7 @@ fn profile_hint(model_id: &str) -> String {
 
 /// Maps a Bedrock error code (the shape name) and its message.
 fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
-    let Context { model_id, region } = cx;
+    let Context { model_id, region, settings } = cx;
     let (kind, message) = match code {
         "AccessDeniedException" => (
             ErrorKind::AccessDenied,
@@ -75,7 +77,7 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             ErrorKind::Overloaded,
             format!("Bedrock is unavailable right now ({upstream}). Try again shortly."),
         ),
-        "ValidationException" => (ErrorKind::InvalidRequest, rejected(upstream)),
+        "ValidationException" => (ErrorKind::InvalidRequest, rejected(upstream, settings)),
         "ModelTimeoutException" => (
             ErrorKind::Timeout,
             format!(
@@ -97,14 +99,17 @@ const PARAMETERS: [(&[&str], &str); 5] = [
     (&["max_tokens", "maxtokens"], "BEDROCK_MAX_TOKENS"),
 ];
 
-/// A ValidationException's message; when it names a parameter, which variable to unset.
-fn rejected(upstream: &str) -> String {
+/// A ValidationException's message; when it names a parameter that a variable set, which one
+/// to unset. A parameter no variable set came from the client, which the message then reaches.
+fn rejected(upstream: &str, settings: &[&str]) -> String {
     let lower = upstream.to_ascii_lowercase();
     // Whole words only: `topP` must not match inside `stopping`.
     let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
     let variables: Vec<&str> = PARAMETERS
         .iter()
-        .filter(|(names, _)| names.iter().any(|name| words.contains(name)))
+        .filter(|(names, variable)| {
+            settings.contains(variable) && names.iter().any(|name| words.contains(name))
+        })
         .map(|(_, variable)| *variable)
         .collect();
     if variables.is_empty() {
@@ -156,7 +161,7 @@ where
 
 /// An error from `recv()`, after the stream had started.
 pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutputError, R>) -> ProviderError {
-    let cx = Context { model_id: "", region: "" };
+    let cx = Context { model_id: "", region: "", settings: &[] };
     match error {
         // The exception's type arrives in a frame header, not as an error code (see the wire
         // protocol notes, §4.4), so the variant tells us which one it was.
@@ -199,7 +204,10 @@ fn causes(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
-    const CX: Context<'static> = Context { model_id: "anthropic.claude-3-haiku", region: "us-east-1" };
+    const SETTINGS: &[&str] =
+        &["BEDROCK_TEMPERATURE", "BEDROCK_TOP_P", "BEDROCK_TOP_K", "BEDROCK_REASONING", "BEDROCK_MAX_TOKENS"];
+    const CX: Context<'static> =
+        Context { model_id: "anthropic.claude-3-haiku", region: "us-east-1", settings: SETTINGS };
 
     #[test]
     fn a_missing_model_suggests_a_profile_only_for_a_bare_model_id() {
@@ -263,6 +271,16 @@ mod tests {
             e.message,
             "Bedrock rejected the request: Stopping: input is too long for requested model."
         );
+    }
+
+    /// Claude Code asks for thinking itself: with `BEDROCK_REASONING` unset, a refusal of its
+    /// thinking must not send the operator to a variable they never set.
+    #[test]
+    fn a_parameter_no_variable_set_names_no_variable() {
+        let upstream = "thinking.budget_tokens: Input should be greater than or equal to 1024";
+        let cx = Context { settings: &["BEDROCK_TEMPERATURE"], ..CX };
+        let e = from_code("ValidationException", upstream, cx);
+        assert_eq!(e.message, format!("Bedrock rejected the request: {upstream}"));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct BedrockModel {
     service_tier: Option<ServiceTier>,
     latency: Option<Latency>,
     prompt_cache: bool,
+    /// [`BedrockConfig::settings`].
+    settings: Vec<&'static str>,
 }
 
 /// Both operations' builders take the request's parts under the same names.
@@ -99,6 +101,7 @@ impl BedrockModel {
             service_tier: config.service_tier,
             latency: config.latency,
             prompt_cache: config.prompt_cache,
+            settings: config.settings.clone(),
         }
     }
 
@@ -110,7 +113,7 @@ impl BedrockModel {
     }
 
     fn context(&self) -> Context<'_> {
-        Context { model_id: &self.info.id, region: &self.region }
+        Context { model_id: &self.info.id, region: &self.region, settings: &self.settings }
     }
 
     /// Where a request goes; its prompt cached where the model caches and either the operator

@@ -196,6 +196,7 @@ mod tests {
         assert_eq!(bedrock.service_tier, Some(streambed_bedrock::ServiceTier::Flex));
         assert_eq!(bedrock.latency, Some(streambed_bedrock::Latency::Optimized));
         assert!(bedrock.prompt_cache);
+        assert_eq!(bedrock.settings, ["BEDROCK_REASONING"], "the variables set, for refusals to name");
         assert_eq!(config.reasoning, streambed_core::Reasoning::Medium);
     }
 

@@ -109,8 +109,13 @@ fn bedrock(vars: &Vars, models: Vec<ModelChoice>) -> Result<BedrockConfig, Confi
         prompt_cache,
         ca_bundle: vars.string("AWS_CA_BUNDLE").filter(|path| !path.trim().is_empty()).map(PathBuf::from),
         streams_per_connection: vars.at_least_one("BEDROCK_STREAMS_PER_CONNECTION", 100)?,
+        settings: SETTINGS.into_iter().filter(|name| vars.string(name).is_some()).collect(),
     })
 }
+
+/// The variables whose values every request carries unless the client sends its own.
+const SETTINGS: [&str; 5] =
+    ["BEDROCK_MAX_TOKENS", "BEDROCK_TEMPERATURE", "BEDROCK_TOP_P", "BEDROCK_TOP_K", "BEDROCK_REASONING"];
 
 /// A setting whose type says which words it takes.
 fn word<T: std::str::FromStr<Err = String>>(
