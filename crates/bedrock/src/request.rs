@@ -79,6 +79,16 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     if request.has_images() && target.rule.is_some_and(|r| !r.images) {
         return refuse(format!("The model '{}' does not take images: choose one that does.", target.id));
     }
+    // Converse shows the model images and documents only from the user ("You can only include
+    // images and documents if the role is user": API reference, Message).
+    let shown_by_assistant = request.messages.iter().filter(|m| m.role == Role::Assistant).any(|m| {
+        m.content
+            .iter()
+            .any(|c| matches!(c, streambed_core::Content::Image(_) | streambed_core::Content::Document(_)))
+    });
+    if shown_by_assistant {
+        return refuse("Images and documents go in user turns only: an assistant turn holds one.".into());
+    }
     let documents = request.documents().count();
     if documents > 0 && target.rule.is_some_and(|r| !r.documents) {
         return refuse(format!("The model '{}' does not read documents: choose one that does.", target.id));
@@ -313,6 +323,10 @@ mod tests {
         assert_eq!(again.name(), "report (2)");
         assert_eq!(last.len(), 3, "the question already follows the document: {last:?}");
 
+        let mut from_assistant = request.clone();
+        from_assistant.messages[1].content.push(pdf("mine.pdf"));
+        let refused = build(&from_assistant, Target::new(SONNET_45)).unwrap_err();
+        assert!(refused.message.contains("user turns only"), "{}", refused.message);
         let micro = build(&request, Target::new("amazon.nova-micro-v1:0")).unwrap_err();
         assert!(micro.message.contains("does not read documents"), "{}", micro.message);
         request.messages[0].content.extend((0..4).map(|i| pdf(&format!("{i}.pdf"))));

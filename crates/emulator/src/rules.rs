@@ -50,12 +50,19 @@ fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
 
 /// Bedrock's own rules for documents (API reference: DocumentBlock, Message): a name of
 /// letters, digits, single spaces, hyphens, parentheses and square brackets, unique in the
-/// request; at most five documents; and text beside them in their message. The texts of the
-/// first three are real calls' (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685);
-/// the reference states the last without quoting its error, so its text is the emulator's.
+/// request; at most five documents; text beside them in their message; and images and documents
+/// from the user only. The texts of the name, duplicate and count rules are real calls'
+/// (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685); the reference states the
+/// last two without quoting their errors, so their texts are the emulator's.
 fn documents(converse: &Converse) -> Result<(), BedrockError> {
     let mut names = Vec::new();
     for message in &converse.request.messages {
+        let shown = |block: &Content| matches!(block, Content::Image(_) | Content::Document(_));
+        if message.role == Role::Assistant && message.content.iter().any(shown) {
+            return Err(BedrockError::validation(
+                "You can only include images and documents if the role is user.",
+            ));
+        }
         let mut has_document = false;
         for block in &message.content {
             let Content::Document(document) = block else { continue };

@@ -298,6 +298,13 @@ fn documents_follow_bedrocks_rules_for_names_counts_and_text() {
     assert_eq!(refused.as_deref(), Some("You can't include more than 5 documents in a request."));
     let alone = refusal(SONNET_45, with_documents(json!([document("a")]))).unwrap();
     assert!(alone.contains("must also include a text content block"), "{alone}");
+    let from_assistant = json!({"messages": [
+        {"role": "user", "content": [text]},
+        {"role": "assistant", "content": [document("a"), text]},
+        {"role": "user", "content": [text]}
+    ]});
+    let refused = refusal(SONNET_45, from_assistant).unwrap();
+    assert!(refused.contains("only include images and documents if the role is user"), "{refused}");
 }
 
 #[test]
