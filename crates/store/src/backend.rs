@@ -37,11 +37,11 @@ macro_rules! migrations {
 }
 
 fn sqlite_migrations() -> Migrator {
-    migrations!("sqlite": 1 => "0001_conversations")
+    migrations!("sqlite": 1 => "0001_conversations", 2 => "0002_latency")
 }
 
 fn postgres_migrations() -> Migrator {
-    migrations!("postgres": 1 => "0001_conversations")
+    migrations!("postgres": 1 => "0001_conversations", 2 => "0002_latency")
 }
 
 /// How long a SQLite writer waits for another to finish before failing with "database is locked".

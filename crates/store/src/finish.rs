@@ -38,6 +38,7 @@ pub(crate) struct Ending {
     error_code: Option<String>,
     /// Where each reasoning block ends, with its signature; `None` without blocks.
     parts: Option<Vec<ReasoningPart>>,
+    latency_ms: Option<i64>,
 }
 
 impl Ending {
@@ -53,6 +54,7 @@ impl Ending {
             stop_reason: finish.stop_reason,
             error_code: finish.error_code,
             parts,
+            latency_ms: finish.latency_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
         }
     }
 
@@ -62,7 +64,7 @@ impl Ending {
     }
 }
 
-/// Binds an [`Ending`]'s eight parameters, in [`sql::FINISH`]'s order (a row of
+/// Binds an [`Ending`]'s nine parameters, in [`sql::FINISH`]'s order (a row of
 /// [`sql::finish`]'s). A macro, as [`with_writer!`] is, so it is written once and compiled for
 /// each backend.
 macro_rules! bind_ending {
@@ -77,6 +79,7 @@ macro_rules! bind_ending {
             .bind(ending.stop_reason.as_deref())
             .bind(ending.error_code.as_deref())
             .bind(ending.parts.as_ref().map(Json))
+            .bind(ending.latency_ms)
     }};
 }
 

@@ -114,6 +114,8 @@ pub struct StoredMessage {
     pub usage: Option<Usage>,
     pub stop_reason: Option<String>,
     pub error_code: Option<String>,
+    /// How long a complete answer took, from its request to its end.
+    pub latency_ms: Option<u64>,
     pub created_at: OffsetDateTime,
 }
 
@@ -131,6 +133,7 @@ impl StoredMessage {
             usage: None,
             stop_reason: None,
             error_code: None,
+            latency_ms: None,
             created_at,
         }
     }
@@ -173,6 +176,8 @@ pub struct Finish {
     pub stop_reason: Option<String>,
     pub usage: Option<Usage>,
     pub error_code: Option<String>,
+    /// How long the answer took, from its request to its end (kept for complete answers).
+    pub latency_ms: Option<u64>,
     /// The answer's reasoning blocks with their signatures (empty for most answers). Their text
     /// blocks, in order, must be the start of the answer's reasoning as appended: only their
     /// lengths are stored, and their text is read back from the reasoning.
@@ -182,7 +187,14 @@ pub struct Finish {
 impl Finish {
     /// An ending with nothing more to say than its status.
     pub fn with_status(status: MessageStatus) -> Self {
-        Self { status, stop_reason: None, usage: None, error_code: None, reasoning_blocks: Vec::new() }
+        Self {
+            status,
+            stop_reason: None,
+            usage: None,
+            error_code: None,
+            latency_ms: None,
+            reasoning_blocks: Vec::new(),
+        }
     }
 }
 

@@ -63,6 +63,7 @@ pub(crate) struct MessageRow {
     usage: Option<Json<Usage>>,
     stop_reason: Option<String>,
     error_code: Option<String>,
+    latency_ms: Option<i64>,
     created_at: Timestamp,
     /// For a `streaming` answer: the replica writing it.
     writer: Option<Uuid>,
@@ -75,6 +76,7 @@ where
     &'r str: ColumnIndex<R>,
     Uuid: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
     Json<Usage>: Decode<'r, R::Database> + Type<R::Database>,
     Json<Vec<ReasoningPart>>: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
@@ -91,6 +93,7 @@ where
             usage: row.try_get("usage")?,
             stop_reason: row.try_get("stop_reason")?,
             error_code: row.try_get("error_code")?,
+            latency_ms: row.try_get("latency_ms")?,
             created_at: row.try_get("created_at")?,
             writer: row.try_get("writer")?,
             lease_until: row.try_get("lease_until")?,
@@ -115,6 +118,7 @@ impl TryFrom<MessageRow> for StoredMessage {
             usage: row.usage.map(|Json(usage)| usage),
             stop_reason: row.stop_reason,
             error_code: row.error_code,
+            latency_ms: row.latency_ms.and_then(|ms| u64::try_from(ms).ok()),
             created_at: row.created_at.0,
         })
     }

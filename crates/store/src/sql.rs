@@ -112,7 +112,8 @@ fn insert_statement(placeholders: Placeholders, rows: usize) -> String {
 /// ([`crate::StoreError::AnswerRunning`]).
 macro_rules! message_columns {
     () => {
-        "id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, created_at, \
+        "id, role, content, status, model, reasoning, parts, usage, stop_reason, error_code, latency_ms, \
+         created_at, \
          CASE WHEN status = 'streaming' THEN replica_id END AS writer, \
          CASE WHEN status = 'streaming' THEN \
              (SELECT expires_at FROM replicas WHERE replicas.id = messages.replica_id) END AS lease_until"
@@ -211,6 +212,7 @@ type Statement = fn(Placeholders, usize) -> String;
 /// largest.
 fn for_rows(by_power: &'static [String], rows: usize) -> &'static str {
     let power = rows.max(1).next_power_of_two().ilog2() as usize;
+    debug_assert!(power < by_power.len(), "no statement writes {rows} rows");
     &by_power[power.min(by_power.len() - 1)]
 }
 
@@ -237,21 +239,23 @@ impl ByDialect {
     }
 }
 
-/// `id, text, reasoning, status, usage, stop_reason, error_code, parts`: ends one answer,
+/// `id, text, reasoning, status, usage, stop_reason, error_code, parts, latency_ms`: ends one answer,
 /// appending its last text and reasoning. Only a `streaming` row: an answer already swept to
 /// `interrupted` stays so. For a finish written alone; a batch uses [`finish`].
 pub(crate) const FINISH: &str = "\
     UPDATE messages \
     SET content = content || $2, reasoning = reasoning || $3, \
-        status = $4, usage = $5, stop_reason = $6, error_code = $7, parts = $8 \
+        status = $4, usage = $5, stop_reason = $6, error_code = $7, parts = $8, latency_ms = $9 \
     WHERE id = $1 AND status = 'streaming'";
 
-/// The most answers one batch of finishes writes (see `finish`): 8 parameters a row.
-pub(crate) const BATCH_FINISHES: usize = MOST_NUMBERED / 8;
+/// The most answers one batch of finishes writes (see `finish`): 9 parameters a row, in a
+/// power of two of rows.
+pub(crate) const BATCH_FINISHES: usize = 16;
+const _: () = assert!(BATCH_FINISHES * 9 <= MOST_NUMBERED && BATCH_FINISHES.is_power_of_two());
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
-/// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s eight parameters bound for
-/// each (`$1`…`$8` the first answer, `$9`…`$16` the second, …), padded with a nil id, which
+/// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s nine parameters bound for
+/// each (`$1`…`$9` the first answer, `$10`…`$18` the second, …), padded with a nil id, which
 /// names no message. Each column takes the value of its row's `CASE id` arm, so the ids must be
 /// distinct (a row is set once, by the first arm that names it). The `ELSE` arms are never
 /// taken (the `WHERE` picks only listed ids) but keep each `CASE` typed as its column:
@@ -264,11 +268,11 @@ pub(crate) fn finish(rows: usize) -> &'static str {
 }
 
 fn finish_statement(placeholders: Placeholders, rows: usize) -> String {
-    let rows = Rows { count: rows, width: 8, first: 1, placeholders };
+    let rows = Rows { count: rows, width: 9, first: 1, placeholders };
     format!(
         "UPDATE messages \
          SET content = content || {}, reasoning = reasoning || {}, \
-             status = {}, usage = {}, stop_reason = {}, error_code = {}, parts = {} \
+             status = {}, usage = {}, stop_reason = {}, error_code = {}, parts = {}, latency_ms = {} \
          WHERE status = 'streaming' AND id IN ({}) RETURNING id",
         rows.case(1, Some("''")),
         rows.case(2, Some("''")),
@@ -277,6 +281,7 @@ fn finish_statement(placeholders: Placeholders, rows: usize) -> String {
         rows.case(5, Some("stop_reason")),
         rows.case(6, Some("error_code")),
         rows.case(7, Some("parts")),
+        rows.case(8, Some("latency_ms")),
         rows.ids()
     )
 }

@@ -101,7 +101,13 @@ describe('App with stored conversations', () => {
       seed: (s) =>
         s.seed('Statuses', [
           { role: 'user', content: 'Q1' },
-          { role: 'assistant', content: 'Whole answer', usage: { inputTokens: 1, outputTokens: 7 }, reasoning: 'Thought first' },
+          {
+            role: 'assistant',
+            content: 'Whole answer',
+            usage: { inputTokens: 1, outputTokens: 7 },
+            latencyMs: 2345,
+            reasoning: 'Thought first',
+          },
           { role: 'user', content: 'Q2' },
           { role: 'assistant', content: 'Partial', status: 'stopped' },
           { role: 'user', content: 'Q3' },
@@ -112,7 +118,7 @@ describe('App with stored conversations', () => {
     })
 
     await screen.findByText('Whole answer')
-    expect(within(answer(0)).getByText('7 tokens')).toBeInTheDocument()
+    expect(within(answer(0)).getByText('7 tokens · 2.3 s')).toBeInTheDocument()
     const thinking = within(answer(0)).getByRole('group', { name: 'Thinking' })
     expect(thinking).not.toHaveAttribute('open')
     expect(within(thinking).getByText('Thought')).toBeInTheDocument()

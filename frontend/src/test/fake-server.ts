@@ -184,7 +184,9 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
         broadcast(frame('reasoning', { token: text }, cursor()))
       },
       done: () => {
-        if (stored) Object.assign(stored, { status: 'complete', usage: { inputTokens: 3, outputTokens: 2 }, model: 'test-model' })
+        if (stored) {
+          Object.assign(stored, { status: 'complete', usage: doneData.usage, latencyMs: doneData.latencyMs, model: 'test-model' })
+        }
         end(frame('done', doneData, cursor()))
       },
       error: (code, message = 'It went wrong.') => {

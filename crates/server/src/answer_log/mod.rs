@@ -25,7 +25,7 @@ use std::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use streambed_core::{ChatEvent, Completion, ProviderError};
@@ -83,6 +83,8 @@ pub(crate) struct AnswerLog {
     /// Bytes of text and reasoning the log was told of (each just before the transcript keeps
     /// them).
     said: usize,
+    /// When the answer's request arrived.
+    started: Instant,
 }
 
 #[derive(Debug)]
@@ -128,13 +130,15 @@ impl AnswerLogs {
     }
 
     /// Starts the record of `message`, whose text `transcript` keeps and which `token` ends
-    /// should the record be lost: it joins the flushes, and the task that will record how it
-    /// ended is tracked by `writers` so shutdown can wait for it.
+    /// should the record be lost, for a request that arrived at `started`: it joins the
+    /// flushes, and the task that will record how it ended is tracked by `writers` so shutdown
+    /// can wait for it.
     pub(crate) fn start(
         self: &Arc<Self>,
         message: Uuid,
         transcript: Arc<dyn Transcript>,
         token: AnswerToken,
+        started: Instant,
         writers: &TaskTracker,
     ) -> AnswerLog {
         let shared = Arc::new(Shared {
@@ -148,7 +152,7 @@ impl AnswerLogs {
         });
         self.open().push(Arc::clone(&shared));
         let finisher = writers.spawn(finish(Arc::clone(&self.store), Arc::clone(&shared)));
-        AnswerLog { shared, logs: Arc::clone(self), finisher: Some(finisher), said: 0 }
+        AnswerLog { shared, logs: Arc::clone(self), finisher: Some(finisher), said: 0, started }
     }
 
     fn open(&self) -> MutexGuard<'_, Vec<Arc<Shared>>> {
@@ -264,7 +268,7 @@ impl AnswerLog {
             ChatEvent::ReasoningSignature(signature) => self.shared.pending().blocks.signature(signature),
             ChatEvent::RedactedReasoning(data) => self.shared.pending().blocks.redacted(data),
             ChatEvent::Done(completion) => {
-                self.shared.pending().finish = Some(complete(completion));
+                self.shared.pending().finish = Some(complete(completion, self.started.elapsed()));
                 self.shared.changed.notify_one();
             }
             // A chat in a stored conversation offers no tools.
@@ -324,10 +328,12 @@ impl Drop for AnswerLog {
     }
 }
 
-fn complete(completion: &Completion) -> Finish {
+/// A complete answer's record, which took `latency` since its request (as its `done` says).
+fn complete(completion: &Completion, latency: Duration) -> Finish {
     Finish {
         stop_reason: Some(completion.stop_reason.as_str().to_owned()),
         usage: Some(completion.usage),
+        latency_ms: Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)),
         ..Finish::with_status(MessageStatus::Complete)
     }
 }

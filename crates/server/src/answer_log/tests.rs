@@ -59,7 +59,9 @@ async fn one_flush_writes_every_answer_and_each_ends_once_with_the_rest() {
     let mut open: Vec<AnswerLog> = started
         .iter()
         .zip(&said)
-        .map(|(&(_, message), said)| logs.start(message, Arc::clone(said) as _, token(), &writers))
+        .map(|(&(_, message), said)| {
+            logs.start(message, Arc::clone(said) as _, token(), Instant::now(), &writers)
+        })
         .collect();
     for (i, (log, said)) in open.iter_mut().zip(&said).enumerate() {
         say(log, said, &format!("{i}: once"));
@@ -93,7 +95,7 @@ async fn an_answer_with_a_full_buffer_of_unwritten_text_asks_for_a_flush_and_the
     let (_dir, store, owner, started) = answers(1).await;
     let (logs, writers) = (Arc::new(AnswerLogs::new(Arc::clone(&store))), TaskTracker::new());
     let said = Arc::new(Said::default());
-    let mut log = logs.start(started[0].1, Arc::clone(&said) as _, token(), &writers);
+    let mut log = logs.start(started[0].1, Arc::clone(&said) as _, token(), Instant::now(), &writers);
     let asked = || tokio::time::timeout(Duration::from_millis(10), logs.full.notified());
 
     say(&mut log, &said, &"a".repeat(FLUSH_BYTES - 1));
@@ -120,7 +122,7 @@ async fn an_answer_whose_record_is_gone_is_ended_by_the_flush_that_finds_it_so()
         .zip(&said)
         .zip(&tokens)
         .map(|((&(_, message), said), token)| {
-            logs.start(message, Arc::clone(said) as _, token.clone(), &writers)
+            logs.start(message, Arc::clone(said) as _, token.clone(), Instant::now(), &writers)
         })
         .collect();
     let (gone, kept) = (started[0].0, started[1].0);

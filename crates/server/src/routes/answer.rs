@@ -22,7 +22,7 @@ pub(super) struct Admitted {
     pub(super) deadline: tokio::time::Instant,
     request_id: String,
     model: String,
-    started: Instant,
+    pub(super) started: Instant,
 }
 
 /// Lets a chat in, unless the server drains or is at `MAX_CONCURRENT_STREAMS`. `started` is when

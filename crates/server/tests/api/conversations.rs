@@ -140,6 +140,10 @@ async fn an_answer_is_stored_with_its_turn_and_names_the_conversation() {
     );
     assert_eq!(answer["stopReason"], "end_turn");
     assert!(answer["usage"]["outputTokens"].as_u64().unwrap() > 0);
+    let done: Value = serde_json::from_str(&frames.last().unwrap().data).unwrap();
+    let (said, kept) = (done["latencyMs"].as_u64().unwrap(), answer["latencyMs"].as_u64().unwrap());
+    assert!(kept.abs_diff(said) <= 50, "the stored latency is the done frame's: {kept} against {said}");
+    assert_eq!(conversation["messages"][0].get("latencyMs"), None, "a question has none");
     assert_eq!(ids.last().unwrap().0, streamed.len());
 }
 

@@ -27,6 +27,7 @@ pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb
         status: MessageStatus::Complete,
         stop_reason: Some("end_turn".into()),
         usage: Some(usage),
+        latency_ms: Some(1_234),
         reasoning_blocks: vec![signed.clone(), redacted.clone()],
         ..Finish::with_status(MessageStatus::Complete)
     };
@@ -48,6 +49,7 @@ pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb
     assert_eq!(finished.usage, Some(usage));
     assert_eq!(finished.stop_reason.as_deref(), Some("end_turn"));
     assert_eq!(finished.error_code, None);
+    assert_eq!(finished.latency_ms, Some(1_234));
     assert_eq!(finished.model.as_deref(), Some("test-model"));
     assert_eq!(finished.reasoning_blocks, [signed, redacted], "signatures are kept to send back");
     assert!(started.reasoning_blocks.is_empty() && prompt.reasoning_blocks.is_empty());

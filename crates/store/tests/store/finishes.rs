@@ -51,6 +51,7 @@ fn ending(i: usize) -> Finish {
         stop_reason: i.is_multiple_of(2).then(|| format!("reason {i}")),
         usage: (i % 4 != 1).then(|| Usage::new(i as u32, 2 * i as u32)),
         error_code: (status == MessageStatus::Error).then(|| format!("code {i}")),
+        latency_ms: (status == MessageStatus::Complete).then_some(100 + i as u64),
         reasoning_blocks: blocks(i),
     }
 }
@@ -95,13 +96,14 @@ pub(crate) async fn concurrent_finishes_each_store_their_own_ending_together(db:
         assert_eq!(stored.usage, expected.usage, "finish {i}");
         assert_eq!(stored.stop_reason, expected.stop_reason, "finish {i}");
         assert_eq!(stored.error_code, expected.error_code, "finish {i}");
+        assert_eq!(stored.latency_ms, expected.latency_ms, "finish {i}");
         assert_eq!(stored.reasoning_blocks, expected.reasoning_blocks, "finish {i}");
     }
     assert_eq!(
         db.count("SELECT count(*) FROM messages WHERE usage IS NULL AND role = 'assistant'").await,
         38
     );
-    assert_eq!(db.finish_writes().await, 5, "150 waiting finishes take five writes (4 × 32 and 22)");
+    assert_eq!(db.finish_writes().await, 10, "150 waiting finishes take ten writes (9 × 16 and 6)");
 }
 
 pub(crate) async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: TestDb) {

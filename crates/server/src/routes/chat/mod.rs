@@ -207,6 +207,7 @@ async fn start_stored(
         message,
         Arc::clone(&live) as _,
         token.clone(),
+        admitted.started,
         &conversations.writers,
     );
     let opened = tokio::select! {

@@ -48,6 +48,9 @@ pub(crate) struct Message {
     stop_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<String>,
+    /// How long a complete answer took, as its `done` frame said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
 }
@@ -66,6 +69,7 @@ impl From<store::StoredMessage> for Message {
             usage,
             stop_reason,
             error_code,
+            latency_ms,
             created_at,
         } = message;
         Self {
@@ -78,6 +82,7 @@ impl From<store::StoredMessage> for Message {
             usage,
             stop_reason,
             error_code,
+            latency_ms,
             created_at,
         }
     }

@@ -35,6 +35,8 @@ export interface StoredMessage {
   usage?: Usage
   stopReason?: string
   errorCode?: string
+  /** How long a complete answer took, as its `done` frame said. */
+  latencyMs?: number
   createdAt: string
 }
 

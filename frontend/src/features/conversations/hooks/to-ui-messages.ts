@@ -20,7 +20,9 @@ export function toUiMessages(messages: StoredMessage[]): UiMessage[] {
       state: m.role === 'user' ? 'complete' : (states[m.status] ?? 'complete'),
       stored: true,
     }
-    if (m.role === 'assistant') message.info = { usage: m.usage, model: m.model ?? undefined, stopReason: m.stopReason }
+    if (m.role === 'assistant') {
+      message.info = { usage: m.usage, model: m.model ?? undefined, stopReason: m.stopReason, latencyMs: m.latencyMs }
+    }
     if (m.errorCode) message.errorCode = m.errorCode
     return message
   })
