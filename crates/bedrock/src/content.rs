@@ -19,10 +19,11 @@ use aws_smithy_types::{Document, Number};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::Value;
 use streambed_core::{
-    ChatEvent, Content, ErrorKind, ImageFormat, Message, ProviderError, ReasoningBlock, Role,
+    Attachment, ChatEvent, Content, ErrorKind, Image, ImageFormat, Message, ProviderError, ReasoningBlock,
+    Role, ToolResult,
 };
 
-use crate::documents;
+use crate::documents::{self, Documents, Sent};
 
 /// A builder refused a block: a required field was missing, which our types always set.
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
@@ -61,9 +62,10 @@ pub(crate) fn to_json(document: &Document) -> Value {
     }
 }
 
-/// One of our turns, its documents named by `names` (one per request). Blank text blocks are
-/// left out (Bedrock refuses them) unless nothing else is left, so the error names the turn.
-pub(crate) fn message(turn: &Message, names: &mut documents::Names) -> Result<sdk::Message, ProviderError> {
+/// One of our turns, its documents sent as `documents` (one per request) has them. Blank text
+/// blocks are left out (Bedrock refuses them) unless nothing else is left, so the error names
+/// the turn.
+pub(crate) fn message(turn: &Message, documents: &mut Documents) -> Result<sdk::Message, ProviderError> {
     let role = match turn.role {
         Role::User => ConversationRole::User,
         Role::Assistant => ConversationRole::Assistant,
@@ -74,15 +76,18 @@ pub(crate) fn message(turn: &Message, names: &mut documents::Names) -> Result<sd
         .content
         .iter()
         .filter(|c| keep_blank || !blank(c))
-        .map(|c| block(c, names))
+        .map(|c| block(c, documents))
         .collect::<Result<_, _>>()?;
     documents::with_text(&mut content);
     built(sdk::Message::builder().role(role).set_content(Some(content)).build())
 }
 
-fn block(content: &Content, names: &mut documents::Names) -> Result<ContentBlock, ProviderError> {
+fn block(content: &Content, documents: &mut Documents) -> Result<ContentBlock, ProviderError> {
     Ok(match content {
-        Content::Document(document) => names.block(document)?,
+        Content::Document(document) => match documents.send(document)? {
+            Sent::Block(block) => ContentBlock::Document(block),
+            Sent::LeftOut(note) => ContentBlock::Text(note),
+        },
         Content::Text(text) => ContentBlock::Text(text.clone()),
         Content::Reasoning(ReasoningBlock::Text { text, signature }) => {
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(built(
@@ -105,25 +110,49 @@ fn block(content: &Content, names: &mut documents::Names) -> Result<ContentBlock
                 .input(to_document(&call.input))
                 .build(),
         )?),
-        Content::Image(image) => ContentBlock::Image(built(
-            sdk::ImageBlock::builder()
-                .format(match image.format {
-                    ImageFormat::Png => sdk::ImageFormat::Png,
-                    ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
-                    ImageFormat::Gif => sdk::ImageFormat::Gif,
-                    ImageFormat::Webp => sdk::ImageFormat::Webp,
-                })
-                .source(sdk::ImageSource::Bytes(Blob::new(image.data.clone())))
-                .build(),
-        )?),
-        Content::ToolResult(result) => ContentBlock::ToolResult(built(
-            ToolResultBlock::builder()
-                .tool_use_id(tool_use_id(&result.tool_use_id))
-                .content(ToolResultContentBlock::Text(tool_output(&result.content)))
-                .set_status(result.is_error.then_some(ToolResultStatus::Error))
-                .build(),
-        )?),
+        Content::Image(image) => ContentBlock::Image(image_block(image)?),
+        Content::ToolResult(result) => ContentBlock::ToolResult(tool_result(result, documents)?),
     })
+}
+
+fn image_block(image: &Image) -> Result<sdk::ImageBlock, ProviderError> {
+    built(
+        sdk::ImageBlock::builder()
+            .format(match image.format {
+                ImageFormat::Png => sdk::ImageFormat::Png,
+                ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
+                ImageFormat::Gif => sdk::ImageFormat::Gif,
+                ImageFormat::Webp => sdk::ImageFormat::Webp,
+            })
+            .source(sdk::ImageSource::Bytes(Blob::new(image.data.clone())))
+            .build(),
+    )
+}
+
+/// A tool's result: its text, then the images and documents it returned, inside the result as
+/// Anthropic's tool results carry them (one put beside the result instead would come before
+/// the next result, where Claude wants tool results first). A result with images or documents
+/// and no text is sent without a text part, which Converse takes.
+fn tool_result(result: &ToolResult, documents: &mut Documents) -> Result<ToolResultBlock, ProviderError> {
+    let text = !result.content.trim().is_empty() || result.attachments.is_empty();
+    let mut content: Vec<ToolResultContentBlock> =
+        text.then(|| ToolResultContentBlock::Text(tool_output(&result.content))).into_iter().collect();
+    for attachment in &result.attachments {
+        content.push(match attachment {
+            Attachment::Image(image) => ToolResultContentBlock::Image(image_block(image)?),
+            Attachment::Document(document) => match documents.send(document)? {
+                Sent::Block(block) => ToolResultContentBlock::Document(block),
+                Sent::LeftOut(note) => ToolResultContentBlock::Text(note),
+            },
+        });
+    }
+    built(
+        ToolResultBlock::builder()
+            .tool_use_id(tool_use_id(&result.tool_use_id))
+            .set_content(Some(content))
+            .set_status(result.is_error.then_some(ToolResultStatus::Error))
+            .build(),
+    )
 }
 
 /// Bedrock's longest tool name and tool-use id.
@@ -246,7 +275,7 @@ mod tests {
                 }),
             ],
         };
-        let sdk = message(&turn, &mut documents::Names::default()).unwrap();
+        let sdk = message(&turn, &mut Documents::default()).unwrap();
         assert_eq!(sdk.role(), &ConversationRole::Assistant);
         let [
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(text)),
@@ -266,13 +295,9 @@ mod tests {
     fn a_failed_tool_result_carries_the_error_status() {
         let turn = Message {
             role: Role::User,
-            content: vec![Content::ToolResult(ToolResult {
-                tool_use_id: "t1".into(),
-                content: "boom".into(),
-                is_error: true,
-            })],
+            content: vec![Content::ToolResult(ToolResult::text("t1", "boom", true))],
         };
-        let sdk = message(&turn, &mut documents::Names::default()).unwrap();
+        let sdk = message(&turn, &mut Documents::default()).unwrap();
         let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
         assert_eq!(result.status(), Some(&ToolResultStatus::Error));
         assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
@@ -290,21 +315,13 @@ mod tests {
         .chain([(long.as_str(), "xxxx"), ("", "_")])
         {
             let call = Content::ToolUse(ToolUse { id: id.into(), name: "weather".into(), input: json!({}) });
-            let result = Content::ToolResult(ToolResult {
-                tool_use_id: id.into(),
-                content: "ok".into(),
-                is_error: false,
-            });
-            let asked = message(
-                &Message { role: Role::Assistant, content: vec![call] },
-                &mut documents::Names::default(),
-            )
-            .unwrap();
-            let answered = message(
-                &Message { role: Role::User, content: vec![result] },
-                &mut documents::Names::default(),
-            )
-            .unwrap();
+            let result = Content::ToolResult(ToolResult::text(id, "ok", false));
+            let asked =
+                message(&Message { role: Role::Assistant, content: vec![call] }, &mut Documents::default())
+                    .unwrap();
+            let answered =
+                message(&Message { role: Role::User, content: vec![result] }, &mut Documents::default())
+                    .unwrap();
 
             let [ContentBlock::ToolUse(call)] = asked.content() else { panic!() };
             let [ContentBlock::ToolResult(result)] = answered.content() else { panic!() };
@@ -330,10 +347,10 @@ mod tests {
     #[test]
     fn a_tool_that_printed_nothing_says_so_rather_than_send_a_blank_block() {
         for printed in ["", " \n"] {
-            let result = ToolResult { tool_use_id: "t1".into(), content: printed.into(), is_error: false };
+            let result = ToolResult::text("t1", printed, false);
             let sdk = message(
                 &Message { role: Role::User, content: vec![Content::ToolResult(result)] },
-                &mut documents::Names::default(),
+                &mut Documents::default(),
             )
             .unwrap();
             let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
@@ -347,10 +364,7 @@ mod tests {
             role: Role::Assistant,
             content: vec![Content::Reasoning(ReasoningBlock::Redacted { data: "not base64!".into() })],
         };
-        assert_eq!(
-            message(&turn, &mut documents::Names::default()).unwrap_err().kind,
-            ErrorKind::InvalidRequest
-        );
+        assert_eq!(message(&turn, &mut Documents::default()).unwrap_err().kind, ErrorKind::InvalidRequest);
     }
 
     #[test]

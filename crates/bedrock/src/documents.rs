@@ -13,33 +13,72 @@ use aws_sdk_bedrockruntime::{
     primitives::Blob,
     types::{self as sdk, ContentBlock},
 };
-use streambed_core::{Document, ProviderError};
+use streambed_core::{ChatRequest, Document, ErrorKind, ProviderError};
 
 use crate::content::built;
 
 /// The most documents Bedrock takes in one request.
-pub(crate) const MOST: usize = 5;
+const MOST: usize = 5;
 
 /// Bedrock's longest document name.
 const LONGEST_NAME: usize = 200;
 
-/// The names given so far in one request, so that each is given once. The same request always
-/// gets the same names, so a cached prefix stays the same from one turn to the next.
+/// A request's documents as they are sent, in order: each named once, and the oldest left out
+/// when the conversation holds more than Bedrock takes. An agent that reads a sixth PDF, or a
+/// chat that sends its history back, would otherwise be refused on every turn from then on
+/// (its history only grows); the newest five are the ones its question is most likely about.
+/// The same request always gets the same names, so a cached prefix stays the same from one
+/// turn to the next.
 #[derive(Debug, Default)]
-pub(crate) struct Names {
+pub(crate) struct Documents {
+    /// The names given so far, in lower case: whether Bedrock's rule tells case apart is not
+    /// documented, so two names that differ only in case are not risked.
     given: HashSet<String>,
+    /// How many documents, from the first, are left out.
+    left_out: usize,
 }
 
-impl Names {
-    /// The document's Converse block, named.
-    pub(crate) fn block(&mut self, document: &Document) -> Result<ContentBlock, ProviderError> {
+/// A document as it is sent: a block, or in its place a line that says it was left out.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    Block(sdk::DocumentBlock),
+    LeftOut(String),
+}
+
+impl Documents {
+    /// The documents of `request`. More in its last turn than Bedrock takes is refused: those
+    /// the client sent with its question cannot be left out.
+    pub(crate) fn of(request: &ChatRequest) -> Result<Self, ProviderError> {
+        let all = request.documents().count();
+        let last = request.messages.last().map_or(0, |turn| turn.documents().count());
+        if last > MOST {
+            return Err(ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "Bedrock takes at most {MOST} documents in a request, and the last turn holds {last}: send fewer."
+                ),
+            ));
+        }
+        Ok(Self { given: HashSet::new(), left_out: all.saturating_sub(MOST) })
+    }
+
+    /// The next document of the request, in order.
+    pub(crate) fn send(&mut self, document: &Document) -> Result<Sent, ProviderError> {
+        if self.left_out > 0 {
+            self.left_out -= 1;
+            let called = document.name.as_deref().map(|name| format!(" ({name})")).unwrap_or_default();
+            return Ok(Sent::LeftOut(format!(
+                "(A document{called} was attached here. It is no longer sent: Bedrock reads at most {MOST} \
+                 documents in a request, and this conversation has more; the latest {MOST} are sent.)"
+            )));
+        }
         let block = sdk::DocumentBlock::builder()
             .format(sdk::DocumentFormat::from(document.format.extension()))
             .name(self.name(document.name.as_deref()))
             .source(sdk::DocumentSource::Bytes(Blob::new(document.data.clone())))
             .set_context(document.context.clone())
             .build();
-        Ok(ContentBlock::Document(built(block)?))
+        Ok(Sent::Block(built(block)?))
     }
 
     /// A name Bedrock takes, from the client's: readable, else "Document"; then numbered, as a
@@ -49,13 +88,13 @@ impl Names {
         let base = readable.unwrap_or_else(|| "Document".to_owned());
         let mut name = base.clone();
         let mut copy = 1;
-        while self.given.contains(&name) {
+        while self.given.contains(&name.to_lowercase()) {
             copy += 1;
             let suffix = format!(" ({copy})");
             let kept: String = base.chars().take(LONGEST_NAME - suffix.len()).collect();
             name = format!("{}{suffix}", kept.trim_end());
         }
-        self.given.insert(name.clone());
+        self.given.insert(name.to_lowercase());
         name
     }
 }
@@ -100,18 +139,21 @@ mod tests {
         Document { format: DocumentFormat::Pdf, name: name.map(str::to_owned), context: None, data: vec![1] }
     }
 
-    fn name_of(block: &ContentBlock) -> &str {
-        let ContentBlock::Document(document) = block else { panic!("not a document: {block:?}") };
-        document.name()
+    fn sent(documents: &mut Documents, document: &Document) -> sdk::DocumentBlock {
+        match documents.send(document).unwrap() {
+            Sent::Block(block) => block,
+            Sent::LeftOut(note) => panic!("left out: {note}"),
+        }
     }
 
     #[test]
     fn file_names_become_names_bedrock_takes_each_given_once() {
-        let mut names = Names::default();
-        let mut named = |name: Option<&str>| name_of(&names.block(&document(name)).unwrap()).to_owned();
+        let mut documents = Documents::default();
+        let mut named = |name: Option<&str>| sent(&mut documents, &document(name)).name().to_owned();
         assert_eq!(named(Some("Q3 report_final.v2.pdf")), "Q3 report final v2");
         assert_eq!(named(Some("John's  report (draft) [1].pdf")), "John s report (draft) [1]");
         assert_eq!(named(Some("Q3 report_final.v2.docx")), "Q3 report final v2 (2)");
+        assert_eq!(named(Some("q3 REPORT final v2.pdf")), "q3 REPORT final v2 (3)", "case is not told apart");
         assert_eq!(named(Some("分期报告.pdf")), "Document");
         assert_eq!(named(None), "Document (2)");
         assert_eq!(named(Some(".pdf")), "pdf");
@@ -123,11 +165,10 @@ mod tests {
 
     #[test]
     fn the_source_format_and_context_are_sent() {
-        let mut sent = document(Some("notes.md"));
-        sent.format = DocumentFormat::Md;
-        sent.context = Some("From the wiki".into());
-        let block = Names::default().block(&sent).unwrap();
-        let ContentBlock::Document(block) = block else { unreachable!() };
+        let mut document = document(Some("notes.md"));
+        document.format = DocumentFormat::Md;
+        document.context = Some("From the wiki".into());
+        let block = sent(&mut Documents::default(), &document);
         assert_eq!(block.format(), &sdk::DocumentFormat::Md);
         assert_eq!(block.context(), Some("From the wiki"));
         assert!(matches!(block.source(), Some(sdk::DocumentSource::Bytes(b)) if b.as_ref() == [1]));
@@ -135,9 +176,9 @@ mod tests {
 
     #[test]
     fn documents_without_text_or_last_get_a_line_naming_them() {
-        let mut names = Names::default();
-        let a = names.block(&document(Some("a.pdf"))).unwrap();
-        let b = names.block(&document(Some("b.pdf"))).unwrap();
+        let mut documents = Documents::default();
+        let a = ContentBlock::Document(sent(&mut documents, &document(Some("a.pdf"))));
+        let b = ContentBlock::Document(sent(&mut documents, &document(Some("b.pdf"))));
         let text = ContentBlock::Text("Compare them.".into());
 
         let mut alone = vec![a.clone(), b.clone()];

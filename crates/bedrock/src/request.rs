@@ -14,7 +14,8 @@ use streambed_core::{ChatRequest, ErrorKind, OutputSchema, ProviderError, Role, 
 use crate::{
     config::{Latency, ServiceTier},
     content::{self, built, to_document},
-    documents, params,
+    documents::Documents,
+    params,
     rules::{self, Rule, Vendor},
     schema,
 };
@@ -89,16 +90,8 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     if shown_by_assistant {
         return refuse("Images and documents go in user turns only: an assistant turn holds one.".into());
     }
-    let documents = request.documents().count();
-    if documents > 0 && target.rule.is_some_and(|r| !r.documents) {
+    if request.documents().next().is_some() && target.rule.is_some_and(|r| !r.documents) {
         return refuse(format!("The model '{}' does not read documents: choose one that does.", target.id));
-    }
-    if documents > documents::MOST {
-        return refuse(format!(
-            "Bedrock takes at most {} documents in a request, and this conversation holds {documents}: \
-             start a new one, or send their text.",
-            documents::MOST
-        ));
     }
     if request.reasoning.is_on() {
         if ends_with_assistant {
@@ -113,17 +106,17 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
         }
     }
     let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
-    let mut names = documents::Names::default();
+    let mut documents = Documents::of(request)?;
     let mut messages = request
         .messages
         .iter()
-        .map(|turn| content::message(turn, &mut names))
+        .map(|turn| content::message(turn, &mut documents))
         .collect::<Result<Vec<_>, _>>()?;
     if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
         // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
         // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
         // before the first question): a user turn that says only that goes before it.
-        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut names)?);
+        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut documents)?);
     }
     let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
     if target.prompt_cache {
@@ -281,11 +274,7 @@ mod tests {
             Turn { role: Role::Assistant, content: vec![Content::ToolUse(call)] },
             Turn {
                 role: Role::User,
-                content: vec![Content::ToolResult(streambed_core::ToolResult {
-                    tool_use_id: "t1".into(),
-                    content: "sunny".into(),
-                    is_error: false,
-                })],
+                content: vec![Content::ToolResult(streambed_core::ToolResult::text("t1", "sunny", false))],
             },
         ]
     }
@@ -304,7 +293,7 @@ mod tests {
     /// that ends with one gets text after it, so the turn's cache point follows text.
     #[test]
     fn documents_are_named_once_per_request_and_never_end_a_cached_turn() {
-        let mut request = ChatRequest::new(vec![
+        let request = ChatRequest::new(vec![
             Turn { role: Role::User, content: vec![Content::Text("Summarise".into()), pdf("report.pdf")] },
             Turn::assistant("It says…"),
             Turn { role: Role::User, content: vec![pdf("report.pdf"), Content::Text("And this?".into())] },
@@ -329,14 +318,56 @@ mod tests {
         assert!(refused.message.contains("user turns only"), "{}", refused.message);
         let micro = build(&request, Target::new("amazon.nova-micro-v1:0")).unwrap_err();
         assert!(micro.message.contains("does not read documents"), "{}", micro.message);
-        request.messages[0].content.extend((0..4).map(|i| pdf(&format!("{i}.pdf"))));
+    }
+
+    /// Bedrock reads at most five documents in a request: past that, the oldest are left out
+    /// with a line in their place, so a conversation that read a sixth still goes on; six sent
+    /// with the question itself are refused.
+    #[test]
+    fn past_five_documents_the_oldest_are_left_out_and_six_in_the_last_turn_are_refused() {
+        let old = Turn { role: Role::User, content: vec![pdf("old.pdf"), Content::Text("Read".into())] };
+        let mut newer = vec![Content::Text("And these".into())];
+        newer.extend((0..5).map(|i| pdf(&format!("{i}.pdf"))));
+        let mut request =
+            ChatRequest::new(vec![old, Turn::assistant("Done."), Turn { role: Role::User, content: newer }]);
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+        request.messages[2].content.push(pdf("5.pdf"));
         let six = build(&request, Target::new(SONNET_45)).unwrap_err();
+
+        let first = parts.messages[0].content();
+        let ContentBlock::Text(note) = &first[0] else { panic!("{first:?}") };
+        assert!(note.contains("(old.pdf) was attached here") && note.contains("at most 5"), "{note}");
+        let sent = parts.messages.iter().flat_map(|m| m.content()).filter(|b| b.is_document()).count();
+        assert_eq!(sent, 5);
         assert_eq!(six.kind, ErrorKind::InvalidRequest);
-        assert!(
-            six.message.contains("at most 5 documents") && six.message.contains("holds 6"),
-            "{}",
-            six.message
-        );
+        assert!(six.message.contains("the last turn holds 6"), "{}", six.message);
+    }
+
+    /// A tool's images and documents go inside its result, after its text (none when it printed
+    /// nothing), so every tool result of a turn still comes before anything else.
+    #[test]
+    fn a_tools_images_and_documents_go_inside_its_result() {
+        use aws_sdk_bedrockruntime::types::ToolResultContentBlock;
+        let image = streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![1] };
+        let Content::Document(document) = pdf("read.pdf") else { unreachable!() };
+        let mut request = ChatRequest::new(used_tool());
+        let Content::ToolResult(result) = &mut request.messages[2].content[0] else { unreachable!() };
+        result.content = String::new();
+        result.attachments =
+            vec![streambed_core::Attachment::Image(image), streambed_core::Attachment::Document(document)];
+        request.tools = vec![weather()];
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        let [ContentBlock::ToolResult(sent)] = parts.messages[2].content() else {
+            panic!("{:?}", parts.messages[2])
+        };
+        let [ToolResultContentBlock::Image(_), ToolResultContentBlock::Document(read)] = sent.content()
+        else {
+            panic!("{:?}", sent.content())
+        };
+        assert_eq!(read.name(), "read");
     }
 
     #[test]

@@ -14,6 +14,6 @@ pub use error::{ErrorKind, ProviderError};
 pub use event::{ChatEvent, Completion, StopReason, Usage};
 pub use model::{BoxFuture, Capabilities, ChatModel, ChatStream, ModelInfo, ReasoningStyle};
 pub use request::{
-    ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
+    Attachment, ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
     OutputSchema, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
 };

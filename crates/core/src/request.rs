@@ -94,6 +94,19 @@ impl std::fmt::Debug for Document {
     }
 }
 
+impl Document {
+    /// Characters of a document that is text (TXT, Markdown, CSV, HTML), for the size limits;
+    /// 0 for the others, whose bytes are not characters (the body limit bounds them).
+    pub fn chars(&self) -> usize {
+        match self.format {
+            DocumentFormat::Txt | DocumentFormat::Md | DocumentFormat::Csv | DocumentFormat::Html => {
+                String::from_utf8_lossy(&self.data).chars().count()
+            }
+            _ => 0,
+        }
+    }
+}
+
 /// The document formats the models read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentFormat {
@@ -126,6 +139,9 @@ impl DocumentFormat {
     /// model reads it.
     pub fn from_media_type(media_type: &str) -> Option<Self> {
         let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence == "text/x-markdown" {
+            return Some(Self::Md);
+        }
         Self::ALL.iter().find(|(_, media, _)| *media == essence).map(|(format, ..)| *format)
     }
 
@@ -185,7 +201,23 @@ pub struct ToolResult {
     pub tool_use_id: String,
     /// The tool's output as text (JSON output is sent as its text).
     pub content: String,
+    /// The images and documents it returned besides (a screenshot, a PDF it read), after its text.
+    pub attachments: Vec<Attachment>,
     pub is_error: bool,
+}
+
+impl ToolResult {
+    /// A result that is text alone.
+    pub fn text(tool_use_id: impl Into<String>, content: impl Into<String>, is_error: bool) -> Self {
+        Self { tool_use_id: tool_use_id.into(), content: content.into(), attachments: Vec::new(), is_error }
+    }
+}
+
+/// An image or a document a tool returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attachment {
+    Image(Image),
+    Document(Document),
 }
 
 impl Message {
@@ -216,14 +248,37 @@ impl Message {
             .iter()
             .map(|c| match c {
                 Content::Text(text) => text.chars().count(),
-                Content::Reasoning(_) | Content::Image(_) | Content::Document(_) => 0,
+                Content::Reasoning(_) | Content::Image(_) => 0,
+                Content::Document(document) => document.chars(),
                 Content::ToolUse(call) => call.name.len() + call.input.to_string().chars().count(),
-                Content::ToolResult(result) => result.content.chars().count(),
+                Content::ToolResult(result) => {
+                    let documents = result.attachments.iter().map(|attachment| match attachment {
+                        Attachment::Document(document) => document.chars(),
+                        Attachment::Image(_) => 0,
+                    });
+                    result.content.chars().count() + documents.sum::<usize>()
+                }
             })
             .sum()
     }
 
     /// Whether any block is something other than text (what a text-only model cannot take).
+    /// The documents of the turn (a tool's included), in order.
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.content.iter().flat_map(|c| {
+            let (alone, returned) = match c {
+                Content::Document(document) => (Some(document), &[][..]),
+                Content::ToolResult(result) => (None, result.attachments.as_slice()),
+                _ => (None, &[][..]),
+            };
+            let returned = returned.iter().filter_map(|attachment| match attachment {
+                Attachment::Document(document) => Some(document),
+                Attachment::Image(_) => None,
+            });
+            alone.into_iter().chain(returned)
+        })
+    }
+
     pub fn has_tool_content(&self) -> bool {
         self.content.iter().any(|c| matches!(c, Content::ToolUse(_) | Content::ToolResult(_)))
     }
@@ -373,17 +428,20 @@ impl ChatRequest {
         !self.tools.is_empty() || self.messages.iter().any(Message::has_tool_content)
     }
 
-    /// Whether the request shows the model images.
+    /// Whether the request shows the model images (a tool's included).
     pub fn has_images(&self) -> bool {
-        self.messages.iter().flat_map(|m| &m.content).any(|c| matches!(c, Content::Image(_)))
+        self.messages.iter().flat_map(|m| &m.content).any(|c| match c {
+            Content::Image(_) => true,
+            Content::ToolResult(result) => {
+                result.attachments.iter().any(|a| matches!(a, Attachment::Image(_)))
+            }
+            _ => false,
+        })
     }
 
-    /// The documents the request gives the model, in order.
+    /// The documents the request gives the model (a tool's included), in order.
     pub fn documents(&self) -> impl Iterator<Item = &Document> {
-        self.messages.iter().flat_map(|m| &m.content).filter_map(|c| match c {
-            Content::Document(document) => Some(document),
-            _ => None,
-        })
+        self.messages.iter().flat_map(Message::documents)
     }
 }
 
@@ -395,6 +453,7 @@ mod tests {
     fn a_document_format_is_read_from_a_media_type_or_a_file_name() {
         assert_eq!(DocumentFormat::from_media_type("application/pdf"), Some(DocumentFormat::Pdf));
         assert_eq!(DocumentFormat::from_media_type(" Text/Plain; charset=utf-8"), Some(DocumentFormat::Txt));
+        assert_eq!(DocumentFormat::from_media_type("text/x-markdown"), Some(DocumentFormat::Md));
         assert_eq!(DocumentFormat::from_media_type("image/png"), None);
         assert_eq!(DocumentFormat::from_file_name("Q3 report.PDF"), Some(DocumentFormat::Pdf));
         assert_eq!(DocumentFormat::from_file_name("notes.markdown"), Some(DocumentFormat::Md));

@@ -3,8 +3,8 @@
 
 use futures_util::{StreamExt, stream};
 use streambed_core::{
-    BoxFuture, Capabilities, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Content, ModelInfo,
-    ProviderError, ReasoningBlock, ReasoningStyle, StopReason, ToolSpec, Usage,
+    Attachment, BoxFuture, Capabilities, ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Content,
+    Document, Image, ModelInfo, ProviderError, ReasoningBlock, ReasoningStyle, StopReason, ToolSpec, Usage,
 };
 
 /// Deltas that trip naive SSE framing, JSON escaping and UTF-8 handling, including runs of
@@ -62,15 +62,29 @@ pub(crate) fn content_tokens(content: &Content) -> u32 {
         Content::Text(text) | Content::Reasoning(ReasoningBlock::Text { text, .. }) => count_tokens(text),
         Content::Reasoning(ReasoningBlock::Redacted { .. }) => 0,
         Content::ToolUse(call) => count_tokens(&call.name) + count_tokens(&call.input.to_string()),
-        Content::ToolResult(result) => count_tokens(&result.content),
-        // About as Anthropic counts one (width × height / 750), by its bytes: the emulator does
-        // not decode it.
-        Content::Image(image) => u32::try_from(image.data.len() / 750).unwrap_or(u32::MAX).max(1),
-        // A text document by its words; another by its bytes, about four to a token.
-        Content::Document(document) => match std::str::from_utf8(&document.data) {
-            Ok(text) => count_tokens(text).max(1),
-            Err(_) => u32::try_from(document.data.len() / 4).unwrap_or(u32::MAX).max(1),
-        },
+        Content::ToolResult(result) => {
+            let attachments = result.attachments.iter().map(|attachment| match attachment {
+                Attachment::Image(image) => image_tokens(image),
+                Attachment::Document(document) => document_tokens(document),
+            });
+            count_tokens(&result.content) + attachments.sum::<u32>()
+        }
+        Content::Image(image) => image_tokens(image),
+        Content::Document(document) => document_tokens(document),
+    }
+}
+
+/// About as Anthropic counts an image (width × height / 750), by its bytes: the emulator does
+/// not decode it.
+fn image_tokens(image: &Image) -> u32 {
+    u32::try_from(image.data.len() / 750).unwrap_or(u32::MAX).max(1)
+}
+
+/// A text document by its words; another by its bytes, about four to a token.
+fn document_tokens(document: &Document) -> u32 {
+    match std::str::from_utf8(&document.data) {
+        Ok(text) => count_tokens(text).max(1),
+        Err(_) => u32::try_from(document.data.len() / 4).unwrap_or(u32::MAX).max(1),
     }
 }
 

@@ -50,48 +50,44 @@ fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
 
 /// Bedrock's own rules for documents (API reference: DocumentBlock, Message): a name of
 /// letters, digits, single spaces, hyphens, parentheses and square brackets, unique in the
-/// request; at most five documents; text beside them in their message; and images and documents
-/// from the user only. The texts of the name, duplicate and count rules are real calls'
-/// (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685); the reference states the
-/// last two without quoting their errors, so their texts are the emulator's.
+/// request; at most five documents of at most 4.5 MB; text beside a document in its message;
+/// and images and documents from the user only. The texts of the name, duplicate and count
+/// rules are real calls' (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685); the
+/// reference states the others without quoting their errors, so their texts are the emulator's.
 fn documents(converse: &Converse) -> Result<(), BedrockError> {
-    let mut names = Vec::new();
+    let refuse = |message: &str| Err(BedrockError::validation(message));
     for message in &converse.request.messages {
         let shown = |block: &Content| matches!(block, Content::Image(_) | Content::Document(_));
         if message.role == Role::Assistant && message.content.iter().any(shown) {
-            return Err(BedrockError::validation(
-                "You can only include images and documents if the role is user.",
-            ));
+            return refuse("You can only include images and documents if the role is user.");
         }
-        let mut has_document = false;
-        for block in &message.content {
-            let Content::Document(document) = block else { continue };
-            has_document = true;
-            let name = document.name.as_deref().unwrap_or_default();
-            let allowed =
-                |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '(' | ')' | '[' | ']');
-            if !(1..=200).contains(&name.chars().count()) || !name.chars().all(allowed) || name.contains("  ")
-            {
-                return Err(BedrockError::validation(
-                    "The document file name can only contain alphanumeric characters, whitespace characters, \
-                     hyphens, parentheses, and square brackets. The name can't contain more than one consecutive \
-                     whitespace character. Check that the file name conforms to these restrictions and retry your \
-                     request.",
-                ));
-            }
-            if names.contains(&name) {
-                return Err(BedrockError::validation("Messages can't contain duplicate document names."));
-            }
-            names.push(name);
-        }
+        let has_document = message.content.iter().any(|block| matches!(block, Content::Document(_)));
         if has_document && !message.content.iter().any(|block| matches!(block, Content::Text(_))) {
-            return Err(BedrockError::validation(
-                "A message that includes a document must also include a text content block.",
-            ));
+            return refuse("A message that includes a document must also include a text content block.");
         }
     }
+    let mut names = Vec::new();
+    for document in converse.request.documents() {
+        let name = document.name.as_deref().unwrap_or_default();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '(' | ')' | '[' | ']');
+        if !(1..=200).contains(&name.chars().count()) || !name.chars().all(allowed) || name.contains("  ") {
+            return refuse(
+                "The document file name can only contain alphanumeric characters, whitespace characters, \
+                 hyphens, parentheses, and square brackets. The name can't contain more than one consecutive \
+                 whitespace character. Check that the file name conforms to these restrictions and retry your \
+                 request.",
+            );
+        }
+        if names.contains(&name) {
+            return refuse("Messages can't contain duplicate document names.");
+        }
+        if document.data.len() > 4_500_000 {
+            return refuse("A document's size must be no more than 4.5 MB.");
+        }
+        names.push(name);
+    }
     if names.len() > 5 {
-        return Err(BedrockError::validation("You can't include more than 5 documents in a request."));
+        return refuse("You can't include more than 5 documents in a request.");
     }
     Ok(())
 }
@@ -162,14 +158,18 @@ fn tool_identifiers(converse: &Converse) -> Result<(), BedrockError> {
 }
 
 /// Claude refuses a tool result whose text is blank. Source: NousResearch/hermes-agent#55092,
-/// #63983.
+/// #63983. One that returned only images or documents needs no text (Anthropic's tool results
+/// may hold an image alone).
 fn blank_tool_results(converse: &Converse) -> Result<(), BedrockError> {
+    let blank = |result: &streambed_core::ToolResult| {
+        result.content.trim().is_empty() && result.attachments.is_empty()
+    };
     let blank = converse
         .request
         .messages
         .iter()
         .flat_map(|m| &m.content)
-        .any(|block| matches!(block, Content::ToolResult(result) if result.content.trim().is_empty()));
+        .any(|block| matches!(block, Content::ToolResult(result) if blank(result)));
     if blank {
         return Err(BedrockError::model_refused(
             "messages: text content blocks must contain non-whitespace text",

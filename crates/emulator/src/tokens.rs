@@ -97,11 +97,11 @@ fn anthropic_block(block: &Value) -> Option<Content> {
             name: str_of(block, "name").to_owned(),
             input: block.get("input").cloned().unwrap_or(Value::Null),
         }),
-        "tool_result" => Content::ToolResult(ToolResult {
-            tool_use_id: str_of(block, "tool_use_id").to_owned(),
-            content: text(block.get("content")),
-            is_error: block.get("is_error").and_then(Value::as_bool).unwrap_or(false),
-        }),
+        "tool_result" => Content::ToolResult(ToolResult::text(
+            str_of(block, "tool_use_id").to_owned(),
+            text(block.get("content")),
+            block.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        )),
         "thinking" => Content::Reasoning(ReasoningBlock::Text {
             text: str_of(block, "thinking").to_owned(),
             signature: block.get("signature").and_then(Value::as_str).map(str::to_owned),

@@ -169,8 +169,7 @@ mod tests {
         request.tools = vec![spec("get_weather", weather())];
         let call = streambed_core::ToolUse { id: "t1".into(), name: "get_weather".into(), input: json!({}) };
         request.messages.push(Message { role: Role::Assistant, content: vec![Content::ToolUse(call)] });
-        let result =
-            ToolResult { tool_use_id: "t1".into(), content: "Sunny, 21 °C".into(), is_error: false };
+        let result = ToolResult::text("t1", "Sunny, 21 °C", false);
         request.messages.push(Message { role: Role::User, content: vec![Content::ToolResult(result)] });
 
         assert!(super::call(&request).is_none());

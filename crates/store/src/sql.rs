@@ -368,14 +368,13 @@ mod tests {
         ));
         let messages = messages_of(Dialect::Postgres, 5);
         assert!(messages.contains("IN ($1, $2, $3, $4, $5, $6, $7, $8)"), "{messages}");
-        assert_eq!(touch(Dialect::Postgres, 1000), touch(Dialect::Postgres, BATCH_TURNS));
         assert!(insert_messages(Dialect::Postgres, 4).contains("($25, $26, $27, $28, $29, $30, $31, $32))"));
         let finish = finish(2);
         assert!(
-            finish.contains("status = CASE id WHEN $1 THEN $4 WHEN $9 THEN $12 ELSE status END"),
+            finish.contains("status = CASE id WHEN $1 THEN $4 WHEN $10 THEN $13 ELSE status END"),
             "{finish}"
         );
-        assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $9) RETURNING id"), "{finish}");
+        assert!(finish.ends_with("WHERE status = 'streaming' AND id IN ($1, $10) RETURNING id"), "{finish}");
     }
 
     #[test]

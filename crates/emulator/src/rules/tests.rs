@@ -307,6 +307,23 @@ fn documents_follow_bedrocks_rules_for_names_counts_and_text() {
     assert!(refused.contains("only include images and documents if the role is user"), "{refused}");
 }
 
+/// A tool's documents, inside its result, are the request's documents too.
+#[test]
+fn documents_in_tool_results_count_and_are_named_by_the_same_rules() {
+    let result = |documents: Vec<Value>| {
+        json!({"messages": [
+            {"role": "user", "content": [{"text": "Read it"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "read", "input": {}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": documents}}]}
+        ], "toolConfig": {"tools": [{"toolSpec": {"name": "read", "inputSchema": {"json": {"type": "object"}}}}]}})
+    };
+    assert_eq!(refusal(SONNET_45, result(vec![document("a")])), None, "a result with a document alone");
+    let twice = refusal(SONNET_45, result(vec![document("a"), document("a")]));
+    assert_eq!(twice.as_deref(), Some("Messages can't contain duplicate document names."));
+    let six = refusal(SONNET_45, result((0..6).map(|i| document(&format!("d{i}"))).collect()));
+    assert_eq!(six.as_deref(), Some("You can't include more than 5 documents in a request."));
+}
+
 #[test]
 fn claude_refuses_a_cache_point_right_after_a_document() {
     let point = json!({"cachePoint": {"type": "default"}});

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use streambed_core::{
-    ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
+    Attachment, ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
     OutputSchema, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
 };
 
@@ -250,9 +250,19 @@ pub(crate) fn content_block(block: &Value) -> Option<Content> {
             })
             .collect::<Vec<_>>()
             .join("\n");
+        // An image or a document part has the shape of the message block of its kind.
+        let attachments = parts
+            .iter()
+            .filter_map(|p| match content_block(p)? {
+                Content::Image(image) => Some(Attachment::Image(image)),
+                Content::Document(document) => Some(Attachment::Document(document)),
+                _ => None,
+            })
+            .collect();
         return Some(Content::ToolResult(ToolResult {
             tool_use_id: str_of(result, "toolUseId").to_owned(),
             content,
+            attachments,
             is_error: str_of(result, "status") == "error",
         }));
     }

@@ -261,7 +261,8 @@ async fn claude_code_s_model_names_system_messages_and_long_prompts_are_understo
 }
 
 /// Images inline: in a user message, and in a tool's result (Claude Code's Read of a PNG), where
-/// they follow the result's text. A model that does not take images is refused before the call.
+/// they stay, as Converse's tool results carry them. A model that does not take images is
+/// refused before the call.
 #[tokio::test]
 async fn images_reach_bedrock_as_image_blocks_and_a_model_without_sight_refuses_them() {
     const HAIKU_35: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
@@ -291,18 +292,15 @@ async fn images_reach_bedrock_as_image_blocks_and_a_model_without_sight_refuses_
     let sent = &app.emulator.recorder.requests()[0].body["messages"];
     let image_block = json!({ "image": { "format": "png", "source": { "bytes": png } } });
     assert_eq!(sent[0]["content"][0], image_block, "{sent}");
-    assert_eq!(
-        sent[2]["content"][0]["toolResult"]["content"][0]["text"],
-        "(The tool returned the images that follow.)"
-    );
-    assert_eq!(sent[2]["content"][1], image_block, "the result's image follows it");
+    assert_eq!(sent[2]["content"][0]["toolResult"]["content"], json!([image_block]), "{sent}");
+    assert_eq!(sent[2]["content"].as_array().unwrap().len(), 1, "the result holds its image");
     assert_eq!(blind_status, 400, "{blind}");
     assert!(blind["error"]["message"].as_str().unwrap().contains("does not take images"), "{blind}");
     assert_eq!(app.emulator.recorder.requests().len(), 1, "refused before the call");
 }
 
 /// Documents inline: a PDF in base64 beside a question, and plain text in a tool's result (as
-/// Claude Code's Read returns a PDF), which follows the result. Their names are Bedrock's, and
+/// Claude Code's Read returns a PDF), inside the result. Their names are Bedrock's, and
 /// the emulator checks them and the text Converse wants beside a document. One by URL, or with
 /// citations on, is refused by name.
 #[tokio::test]
@@ -344,16 +342,12 @@ async fn documents_reach_bedrock_as_document_blocks_named_as_bedrock_takes_names
         "{sent}"
     );
     let result = &sent[2]["content"];
-    assert_eq!(result[0]["toolResult"]["content"][0]["text"], "(The tool returned the files that follow.)");
     assert_eq!(
-        result[1],
-        json!({ "document": { "format": "txt", "name": "Document", "source": { "bytes": "SGVsbG8=" } } })
+        result[0]["toolResult"]["content"],
+        json!([{ "document": { "format": "txt", "name": "Document", "source": { "bytes": "SGVsbG8=" } } }]),
+        "{sent}"
     );
-    assert_eq!(
-        result[2],
-        json!({ "text": "(Attached: Document.)" }),
-        "Converse wants text beside a document"
-    );
+    assert_eq!(result.as_array().unwrap().len(), 1, "the result holds its document");
     assert_eq!(url_status, 400, "{url}");
     assert!(url["error"]["message"].as_str().unwrap().contains("fetches no URL"), "{url}");
     assert_eq!(cited_status, 400, "{cited}");

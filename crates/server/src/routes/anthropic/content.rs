@@ -3,15 +3,12 @@
 //! `cache_control` marks on them. Pure, as the rest of the translation.
 
 use serde_json::Value;
-use streambed_core::{Content, Document, DocumentFormat, Image, ReasoningBlock, ToolResult, ToolUse};
+use streambed_core::{
+    Attachment, Content, Document, DocumentFormat, Image, ReasoningBlock, ToolResult, ToolUse,
+};
 
 use super::wire;
 use crate::routes::attachment;
-
-/// A tool result that returned only images or documents says so, as Converse refuses a blank
-/// text.
-const IMAGES_FOLLOW: &str = "(The tool returned the images that follow.)";
-const FILES_FOLLOW: &str = "(The tool returned the files that follow.)";
 
 /// Whether the client marked any part of its prompt with `cache_control`. Converse places its
 /// cache points differently (see `BEDROCK_PROMPT_CACHE`): the request is cached as the server
@@ -54,50 +51,42 @@ pub(super) fn system_text(content: wire::Blocks<wire::InputBlock>) -> Result<Str
     }
 }
 
-/// Adds a block of a message to `content`: most become one block; a tool result's images and
-/// documents follow it as blocks of their own, which Converse shows the model after the
-/// result's text.
-pub(super) fn add(block: wire::InputBlock, content: &mut Vec<Content>) -> Result<(), String> {
-    content.push(match block {
+/// A block of a message in the neutral content.
+pub(super) fn block(block: wire::InputBlock) -> Result<Content, String> {
+    Ok(match block {
         wire::InputBlock::Text { text, .. } => Content::Text(text),
         wire::InputBlock::Image { source } => Content::Image(image(source)?),
         wire::InputBlock::Document(block) => Content::Document(document(block)?),
         wire::InputBlock::ToolUse { id, name, input, .. } => {
             Content::ToolUse(ToolUse { id, name, input: Value::Object(input) })
         }
-        wire::InputBlock::ToolResult { tool_use_id, content: result, is_error, .. } => {
-            let (mut texts, mut files) = (Vec::new(), Vec::new());
-            match result {
+        wire::InputBlock::ToolResult { tool_use_id, content, is_error, .. } => {
+            let (mut texts, mut attachments) = (Vec::new(), Vec::new());
+            match content {
                 None => {}
                 Some(wire::Blocks::Text(text)) => texts.push(text),
                 Some(wire::Blocks::Blocks(blocks)) => {
                     for block in blocks {
                         match block {
                             wire::ResultBlock::Text { text } => texts.push(text),
-                            wire::ResultBlock::Image { source } => files.push(Content::Image(image(source)?)),
+                            wire::ResultBlock::Image { source } => {
+                                attachments.push(Attachment::Image(image(source)?))
+                            }
                             wire::ResultBlock::Document(block) => {
-                                files.push(Content::Document(document(block)?))
+                                attachments.push(Attachment::Document(document(block)?))
                             }
                         }
                     }
                 }
             }
-            if texts.iter().all(|t| t.trim().is_empty()) && !files.is_empty() {
-                let images = files.iter().all(|file| matches!(file, Content::Image(_)));
-                texts = vec![if images { IMAGES_FOLLOW } else { FILES_FOLLOW }.to_owned()];
-            }
-            let result =
-                ToolResult { tool_use_id, content: texts.join("\n"), is_error: is_error.unwrap_or(false) };
-            content.push(Content::ToolResult(result));
-            content.append(&mut files);
-            return Ok(());
+            let is_error = is_error.unwrap_or(false);
+            Content::ToolResult(ToolResult { tool_use_id, content: texts.join("\n"), attachments, is_error })
         }
         wire::InputBlock::Thinking { thinking, signature } => {
             Content::Reasoning(ReasoningBlock::Text { text: thinking, signature })
         }
         wire::InputBlock::RedactedThinking { data } => Content::Reasoning(ReasoningBlock::Redacted { data }),
-    });
-    Ok(())
+    })
 }
 
 /// An image given inline. One elsewhere is refused: this server fetches nothing for a client.
@@ -124,20 +113,18 @@ fn document(block: wire::DocumentBlock) -> Result<Document, String> {
         );
     }
     let wire::DocumentSource { kind, media_type, data, content } = block.source;
-    let text = |text: String| Document {
-        format: DocumentFormat::Txt,
-        name: None,
-        context: None,
-        data: text.into_bytes(),
+    let text = |text: String| {
+        attachment::document_of(DocumentFormat::Txt, text.into_bytes())
+            .map_err(|bad| format!("A document's text {bad}: it must hold some content."))
     };
     let mut document = match (kind.as_str(), media_type, data, content) {
         ("base64", Some(media_type), Some(data), _) => attachment::document_format(&media_type)
             .and_then(|format| attachment::document(format, &data))
             .map_err(|bad| format!("A document's `source` {bad}."))?,
         ("base64", ..) => return Err("An inline document needs its `media_type` and its `data`.".into()),
-        ("text", _, Some(data), _) => text(data),
+        ("text", _, Some(data), _) => text(data)?,
         ("text", ..) => return Err("A `text` document source needs its `data`.".into()),
-        ("content", _, _, Some(wire::Blocks::Text(data))) => text(data),
+        ("content", _, _, Some(wire::Blocks::Text(data))) => text(data)?,
         ("content", _, _, Some(wire::Blocks::Blocks(blocks))) => {
             let texts = blocks.into_iter().map(|block| match block {
                 wire::SourceBlock::Text { text } => Ok(text),
@@ -145,7 +132,7 @@ fn document(block: wire::DocumentBlock) -> Result<Document, String> {
                     Err("A `content` document takes text blocks only: send its images as image blocks.")
                 }
             });
-            text(texts.collect::<Result<Vec<_>, _>>()?.join("\n\n"))
+            text(texts.collect::<Result<Vec<_>, _>>()?.join("\n\n"))?
         }
         ("content", ..) => return Err("A `content` document source needs its `content`.".into()),
         (kind, ..) => {
@@ -155,9 +142,6 @@ fn document(block: wire::DocumentBlock) -> Result<Document, String> {
             ));
         }
     };
-    if document.data.iter().all(u8::is_ascii_whitespace) {
-        return Err("A document must hold some content.".into());
-    }
     document.name = block.title;
     document.context = block.context;
     Ok(document)

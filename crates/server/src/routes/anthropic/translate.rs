@@ -9,7 +9,7 @@ use streambed_core::{
 use serde_json::Value;
 
 use super::{
-    content::{add, marks_cache, system_text},
+    content::{block, marks_cache, system_text},
     wire,
 };
 use crate::routes::turns::{Refused, Turns};
@@ -83,11 +83,8 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String>
         let content = match message.content {
             wire::Blocks::Text(text) => vec![Content::Text(text)],
             wire::Blocks::Blocks(blocks) => {
-                let mut content = Vec::with_capacity(blocks.len());
-                for block in blocks {
-                    add(block, &mut content).map_err(|e| format!("`messages[{i}]`: {e}"))?;
-                }
-                content
+                let content = blocks.into_iter().map(block).collect::<Result<Vec<_>, _>>();
+                content.map_err(|e| format!("`messages[{i}]`: {e}"))?
             }
         };
         messages.push(Message { role, content });
@@ -276,16 +273,8 @@ mod tests {
         assert_eq!(
             request.messages[2].content,
             [
-                Content::ToolResult(ToolResult {
-                    tool_use_id: "tu_1".into(),
-                    content: "18 C\nsunny".into(),
-                    is_error: false
-                }),
-                Content::ToolResult(ToolResult {
-                    tool_use_id: "tu_2".into(),
-                    content: "boom".into(),
-                    is_error: true
-                }),
+                Content::ToolResult(ToolResult::text("tu_1", "18 C\nsunny", false)),
+                Content::ToolResult(ToolResult::text("tu_2", "boom", true)),
             ]
         );
     }
@@ -365,11 +354,20 @@ mod tests {
                 assert!(message.contains(says), "{message}");
             }
         }
-        let document = json!({"type": "document", "source": {"type": "text", "data": "x"}});
-        assert!(
-            refused(json!({"model": "m", "messages": [{"role": "user", "content": [document]}]}))
-                .contains("Documents")
-        );
+        let document = |extra: serde_json::Value| {
+            let mut document = json!({"type": "document", "source": {"type": "text", "data": "x"}});
+            document.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            json!({"model": "m", "messages": [{"role": "user", "content": [document]}]})
+        };
+        for (extra, says) in [
+            (json!({"source": {"type": "url", "url": "https://example.com/a.pdf"}}), "inline only"),
+            (json!({"source": {"type": "file", "file_id": "f"}}), "fetches no URL or file"),
+            (json!({"source": {"type": "text", "data": " \n"}}), "hold some content"),
+            (json!({"citations": {"enabled": true}}), "Citations are not supported"),
+        ] {
+            let message = refused(document(extra));
+            assert!(message.contains(says), "{message}");
+        }
         let server_tool = json!([{"type": "web_search_20250305", "name": "web_search"}]);
         let message = refused(
             json!({"model": "m", "tools": server_tool, "messages": [{"role": "user", "content": "hi"}]}),

@@ -56,8 +56,7 @@ pub(super) fn conversation(messages: Vec<InMessage>) -> Result<(Option<String>, 
                 (Role::Assistant, blocks)
             }
             InMessage::Tool { content, tool_call_id } => {
-                let result =
-                    ToolResult { tool_use_id: tool_call_id, content: text(content, i)?, is_error: false };
+                let result = ToolResult::text(tool_call_id, text(content, i)?, false);
                 (Role::User, vec![Content::ToolResult(result)])
             }
         };
@@ -152,11 +151,18 @@ fn file_data(file: FilePart, i: usize, j: usize) -> Result<Document, Invalid> {
             "needs its `file_data`: the file in base64, or as a `data:` URL.".into()
         }));
     };
-    let name = file.filename.as_deref();
-    let format = match data.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
-        Some((media_type, base64)) => attachment::document_format(media_type).map(|format| (format, base64)),
-        None => match name.and_then(DocumentFormat::from_file_name) {
-            Some(format) => Ok((format, data.as_str())),
+    // The file name's extension says the format where the media type does not (a generic
+    // `application/octet-stream`, or plain base64).
+    let named = file.filename.as_deref().and_then(DocumentFormat::from_file_name);
+    let (format, base64) = match data.strip_prefix("data:") {
+        Some(url) => {
+            let Some((media_type, base64)) = url.split_once(";base64,") else {
+                return Err(invalid("is a `data:` URL without `;base64,`: send the file in base64.".into()));
+            };
+            (attachment::document_format(media_type).or_else(|bad| named.ok_or(bad)), base64)
+        }
+        None => match named {
+            Some(format) => (Ok(format), data.as_str()),
             None => {
                 return Err(invalid(format!(
                     "needs its format: `file_data` as a `data:` URL with its media type, or a `filename` \
@@ -167,7 +173,7 @@ fn file_data(file: FilePart, i: usize, j: usize) -> Result<Document, Invalid> {
         },
     };
     let mut document = format
-        .and_then(|(format, base64)| attachment::document(format, base64))
+        .and_then(|format| attachment::document(format, base64))
         .map_err(|bad| invalid(format!("`file_data` {bad}.")))?;
     document.name = file.filename;
     Ok(document)
@@ -206,6 +212,41 @@ mod tests {
 
     use super::*;
 
+    /// What a `file` part becomes: a document, or the refusal's message.
+    fn file(file: serde_json::Value) -> Result<Document, String> {
+        let part: wire::FilePart = serde_json::from_value(file).unwrap();
+        file_data(part, 0, 1).map_err(|invalid| invalid.message)
+    }
+
+    #[test]
+    fn a_file_part_takes_what_clients_send_and_says_what_it_cannot() {
+        let pdf = file(
+            json!({ "file_data": "data:application/octet-stream;base64,JVBE\nRi0=", "filename": "a.pdf" }),
+        )
+        .unwrap();
+        assert_eq!(
+            (pdf.format, pdf.data.as_slice(), pdf.name.as_deref()),
+            (DocumentFormat::Pdf, &b"%PDF-"[..], Some("a.pdf"))
+        );
+        let md = file(json!({ "file_data": "data:text/x-markdown;base64,IyBI" })).unwrap();
+        assert_eq!(md.format, DocumentFormat::Md);
+
+        for (sent, says) in [
+            (json!({ "file_data": "data:text/plain,hello" }), "without `;base64,`"),
+            (json!({ "file_data": "data:text/plain;base64,ICAK" }), "holds only white space"),
+            (
+                json!({ "file_data": "data:text/plain;base64,a:b" }),
+                "is not base64 (Invalid symbol 58, offset 1).",
+            ),
+            (json!({ "file_data": "IyBI" }), "needs its format"),
+            (json!({ "file_data": "data:application/zip;base64,UEs=" }), "not a document the models read"),
+            (json!({ "file_id": "file-1" }), "keeps no uploaded files"),
+        ] {
+            let refused = file(sent.clone()).unwrap_err();
+            assert!(refused.contains(says), "{sent}: {refused}");
+        }
+    }
+
     #[test]
     fn roles_become_a_system_prompt_and_alternating_turns() {
         let messages: Vec<InMessage> = serde_json::from_value(json!([
@@ -243,16 +284,8 @@ mod tests {
             Message {
                 role: Role::User,
                 content: vec![
-                    Content::ToolResult(ToolResult {
-                        tool_use_id: "c1".into(),
-                        content: "Sunny".into(),
-                        is_error: false
-                    }),
-                    Content::ToolResult(ToolResult {
-                        tool_use_id: "c2".into(),
-                        content: "noon".into(),
-                        is_error: false
-                    }),
+                    Content::ToolResult(ToolResult::text("c1", "Sunny", false)),
+                    Content::ToolResult(ToolResult::text("c2", "noon", false)),
                 ],
             }
         );

@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::High);
         let call = ToolUse { id: "t1".into(), name: "weather".into(), input: json!({}) };
         request.messages.push(Message { role: Role::Assistant, content: vec![Content::ToolUse(call)] });
-        let result = ToolResult { tool_use_id: "t1".into(), content: "Sunny".into(), is_error: false };
+        let result = ToolResult::text("t1", "Sunny", false);
         request.messages.push(Message { role: Role::User, content: vec![Content::ToolResult(result)] });
 
         assert_eq!(reasoning_for(&request, Reasoning::High), Reasoning::Off);
