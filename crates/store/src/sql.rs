@@ -208,12 +208,11 @@ fn by_power(most: usize, placeholders: Placeholders, statement: Statement) -> Ve
 /// A batched statement for so many rows, written with these placeholders.
 type Statement = fn(Placeholders, usize) -> String;
 
-/// The statement of [`by_power`]'s for `rows` rows, rounded up to a power of two, at most the
-/// largest.
+/// The statement of [`by_power`]'s for `rows` rows, rounded up to a power of two. Callers
+/// batch at most the largest's rows; asking for more is a bug, not a statement with too few.
 fn for_rows(by_power: &'static [String], rows: usize) -> &'static str {
     let power = rows.max(1).next_power_of_two().ilog2() as usize;
-    debug_assert!(power < by_power.len(), "no statement writes {rows} rows");
-    &by_power[power.min(by_power.len() - 1)]
+    by_power.get(power).unwrap_or_else(|| panic!("no statement writes {rows} rows"))
 }
 
 /// A statement whose parameters appear once each, in order ([`Placeholders::InOrder`]), made
@@ -248,10 +247,13 @@ pub(crate) const FINISH: &str = "\
         status = $4, usage = $5, stop_reason = $6, error_code = $7, parts = $8, latency_ms = $9 \
     WHERE id = $1 AND status = 'streaming'";
 
-/// The most answers one batch of finishes writes (see `finish`): 9 parameters a row, in a
-/// power of two of rows.
-pub(crate) const BATCH_FINISHES: usize = 16;
-const _: () = assert!(BATCH_FINISHES * 9 <= MOST_NUMBERED && BATCH_FINISHES.is_power_of_two());
+/// [`FINISH`]'s parameters: a batch binds this many for each answer.
+const FINISH_WIDTH: usize = 9;
+
+/// The most answers one batch of finishes writes (see `finish`): the largest power of two of
+/// rows whose parameters a statement takes.
+pub(crate) const BATCH_FINISHES: usize = 1 << (MOST_NUMBERED / FINISH_WIDTH).ilog2();
+const _: () = assert!(BATCH_FINISHES * FINISH_WIDTH <= MOST_NUMBERED);
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
 /// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s nine parameters bound for
@@ -268,7 +270,7 @@ pub(crate) fn finish(rows: usize) -> &'static str {
 }
 
 fn finish_statement(placeholders: Placeholders, rows: usize) -> String {
-    let rows = Rows { count: rows, width: 9, first: 1, placeholders };
+    let rows = Rows { count: rows, width: FINISH_WIDTH, first: 1, placeholders };
     format!(
         "UPDATE messages \
          SET content = content || {}, reasoning = reasoning || {}, \
