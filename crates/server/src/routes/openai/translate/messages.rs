@@ -117,6 +117,7 @@ fn user_blocks(content: InContent, i: usize) -> Result<Vec<Content>, Invalid> {
             },
             ("image_url", _, Some(image), _) => blocks.push(Content::Image(data_url(&image.url, i, j)?)),
             ("file", .., Some(file)) => blocks.push(Content::Document(file_data(file, i, j)?)),
+            (kind @ ("text" | "image_url" | "file"), ..) => return Err(part_without_its_field(kind, i, j)),
             (kind, ..) => return Err(unsupported_part(kind, i, j)),
         }
     }
@@ -151,15 +152,21 @@ fn file_data(file: FilePart, i: usize, j: usize) -> Result<Document, Invalid> {
             "needs its `file_data`: the file in base64, or as a `data:` URL.".into()
         }));
     };
-    // The file name's extension says the format where the media type does not (a generic
-    // `application/octet-stream`, or plain base64).
+    // The file name's extension says the format where the media type says nothing (a generic
+    // `application/octet-stream`, none, or plain base64); a media type that names another
+    // format is believed over the name, and refused as that format.
     let named = file.filename.as_deref().and_then(DocumentFormat::from_file_name);
     let (format, base64) = match data.strip_prefix("data:") {
         Some(url) => {
             let Some((media_type, base64)) = url.split_once(";base64,") else {
                 return Err(invalid("is a `data:` URL without `;base64,`: send the file in base64.".into()));
             };
-            (attachment::document_format(media_type).or_else(|bad| named.ok_or(bad)), base64)
+            let generic = matches!(media_type, "" | "application/octet-stream");
+            let format = match named {
+                Some(format) if generic => Ok(format),
+                _ => attachment::document_format(media_type),
+            };
+            (format, base64)
         }
         None => match named {
             Some(format) => (Ok(format), data.as_str()),
@@ -196,6 +203,14 @@ fn text(content: InContent, i: usize) -> Result<String, Invalid> {
 
 /// A part this server does not take where it was sent: images and files go in user messages
 /// only.
+/// A known part without the field its type names (`{"type": "file"}` with no `file`).
+fn part_without_its_field(kind: &str, i: usize, j: usize) -> Invalid {
+    Invalid::param(
+        "messages",
+        format!("`messages[{i}].content[{j}]` is a `{kind}` part without its `{kind}` field."),
+    )
+}
+
 fn unsupported_part(kind: &str, i: usize, j: usize) -> Invalid {
     Invalid::param(
         "messages",
@@ -241,9 +256,26 @@ mod tests {
             (json!({ "file_data": "IyBI" }), "needs its format"),
             (json!({ "file_data": "data:application/zip;base64,UEs=" }), "not a document the models read"),
             (json!({ "file_id": "file-1" }), "keeps no uploaded files"),
+            (
+                json!({ "file_data": "data:image/png;base64,iVBO", "filename": "a.pdf" }),
+                "not a document the models read",
+            ),
         ] {
             let refused = file(sent.clone()).unwrap_err();
             assert!(refused.contains(says), "{sent}: {refused}");
+        }
+    }
+
+    #[test]
+    fn a_part_without_its_field_says_so() {
+        for kind in ["text", "image_url", "file"] {
+            let content: InContent = serde_json::from_value(json!([{ "type": kind }])).unwrap();
+            let refused = user_blocks(content, 0).unwrap_err();
+            assert!(
+                refused.message.contains(&format!("a `{kind}` part without its `{kind}` field")),
+                "{}",
+                refused.message
+            );
         }
     }
 
