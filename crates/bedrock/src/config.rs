@@ -29,10 +29,33 @@ pub struct BedrockConfig {
     /// `BEDROCK_STREAMS_PER_CONNECTION`: open answers on one upstream HTTP/2 connection before
     /// another is opened.
     pub streams_per_connection: usize,
-    /// The variables set for what every request carries (`BEDROCK_TEMPERATURE`, …,
-    /// `BEDROCK_REASONING`): a refusal that names one's parameter says to change it, and one that
-    /// names a parameter no variable set blames the request alone.
-    pub settings: Vec<&'static str>,
+    /// What the operator has every request carry (a sampling value, reasoning on): a refusal
+    /// that names one's parameter says which variable to change, and one that names a parameter
+    /// no setting gave blames the request alone.
+    pub settings: Vec<Setting>,
+}
+
+/// A value the operator may have every request carry, read from its variable by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    MaxTokens,
+    Temperature,
+    TopP,
+    TopK,
+    Reasoning,
+}
+
+impl Setting {
+    /// The variable that sets it.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Self::MaxTokens => "BEDROCK_MAX_TOKENS",
+            Self::Temperature => "BEDROCK_TEMPERATURE",
+            Self::TopP => "BEDROCK_TOP_P",
+            Self::TopK => "BEDROCK_TOP_K",
+            Self::Reasoning => "BEDROCK_REASONING",
+        }
+    }
 }
 
 /// One model offered: a model id, inference-profile id or ARN, and a name for people.

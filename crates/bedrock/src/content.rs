@@ -19,11 +19,10 @@ use aws_smithy_types::{Document, Number};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::Value;
 use streambed_core::{
-    Attachment, ChatEvent, Content, ErrorKind, Image, ImageFormat, Message, ProviderError, ReasoningBlock,
-    Role, ToolResult,
+    Attachment, ChatEvent, Content, ErrorKind, Message, ProviderError, ReasoningBlock, Role, ToolResult,
 };
 
-use crate::documents::{self, Documents, Sent};
+use crate::attachments::{self, Attachments, Sent};
 
 /// A builder refused a block: a required field was missing, which our types always set.
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
@@ -62,10 +61,40 @@ pub(crate) fn to_json(document: &Document) -> Value {
     }
 }
 
-/// One of our turns, its documents sent as `documents` (one per request) has them. Blank text
-/// blocks are left out (Bedrock refuses them) unless nothing else is left, so the error names
-/// the turn.
-pub(crate) fn message(turn: &Message, documents: &mut Documents) -> Result<sdk::Message, ProviderError> {
+/// A turn in the order Claude takes its blocks: a user turn's tool results first ("Messages
+/// following tool_use blocks must begin with a matching number of tool_result blocks"), and a
+/// document sent beside them moved into the last result. Claude refuses a document beside a tool
+/// result, in words that blame a missing result ("`tool_use` ids were found without
+/// `tool_result` blocks immediately after"; live calls in pydantic/pydantic-ai#6098, where text,
+/// images and PDFs passed and other documents did not), and takes one inside it: Claude Code
+/// sends the PDF its Read tool read beside the result (older versions) or inside (newer). Any
+/// other turn is sent as it is.
+pub(crate) fn arranged(turn: &Message) -> Cow<'_, Message> {
+    let is_result = |c: &Content| matches!(c, Content::ToolResult(_));
+    let results = turn.content.iter().filter(|c| is_result(c)).count();
+    let beside = |c: &Content| matches!(c, Content::Document(_));
+    let in_order = turn.content.iter().take(results).all(is_result);
+    if results == 0 || (in_order && !turn.content.iter().any(beside)) {
+        return Cow::Borrowed(turn);
+    }
+    let (mut content, rest): (Vec<Content>, Vec<Content>) = turn.content.iter().cloned().partition(is_result);
+    let mut moved = Vec::new();
+    for block in rest {
+        match block {
+            Content::Document(document) => moved.push(Attachment::Document(document)),
+            other => content.push(other),
+        }
+    }
+    if let Some(Content::ToolResult(last)) = content.get_mut(results - 1) {
+        last.attachments.append(&mut moved);
+    }
+    Cow::Owned(Message { role: turn.role, content })
+}
+
+/// One of our turns, its images and documents sent as `attachments` (one per request) has them.
+/// Blank text blocks are left out (Bedrock refuses them) unless nothing else is left, so the
+/// error names the turn.
+pub(crate) fn message(turn: &Message, attachments: &mut Attachments) -> Result<sdk::Message, ProviderError> {
     let role = match turn.role {
         Role::User => ConversationRole::User,
         Role::Assistant => ConversationRole::Assistant,
@@ -76,16 +105,20 @@ pub(crate) fn message(turn: &Message, documents: &mut Documents) -> Result<sdk::
         .content
         .iter()
         .filter(|c| keep_blank || !blank(c))
-        .map(|c| block(c, documents))
+        .map(|c| block(c, attachments))
         .collect::<Result<_, _>>()?;
-    documents::with_text(&mut content);
+    attachments::with_text(&mut content);
     built(sdk::Message::builder().role(role).set_content(Some(content)).build())
 }
 
-fn block(content: &Content, documents: &mut Documents) -> Result<ContentBlock, ProviderError> {
+fn block(content: &Content, attachments: &mut Attachments) -> Result<ContentBlock, ProviderError> {
     Ok(match content {
-        Content::Document(document) => match documents.send(document)? {
+        Content::Document(document) => match attachments.document(document)? {
             Sent::Block(block) => ContentBlock::Document(block),
+            Sent::LeftOut(note) => ContentBlock::Text(note),
+        },
+        Content::Image(image) => match attachments.image(image)? {
+            Sent::Block(block) => ContentBlock::Image(block),
             Sent::LeftOut(note) => ContentBlock::Text(note),
         },
         Content::Text(text) => ContentBlock::Text(text.clone()),
@@ -110,37 +143,25 @@ fn block(content: &Content, documents: &mut Documents) -> Result<ContentBlock, P
                 .input(to_document(&call.input))
                 .build(),
         )?),
-        Content::Image(image) => ContentBlock::Image(image_block(image)?),
-        Content::ToolResult(result) => ContentBlock::ToolResult(tool_result(result, documents)?),
+        Content::ToolResult(result) => ContentBlock::ToolResult(tool_result(result, attachments)?),
     })
-}
-
-fn image_block(image: &Image) -> Result<sdk::ImageBlock, ProviderError> {
-    built(
-        sdk::ImageBlock::builder()
-            .format(match image.format {
-                ImageFormat::Png => sdk::ImageFormat::Png,
-                ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
-                ImageFormat::Gif => sdk::ImageFormat::Gif,
-                ImageFormat::Webp => sdk::ImageFormat::Webp,
-            })
-            .source(sdk::ImageSource::Bytes(Blob::new(image.data.clone())))
-            .build(),
-    )
 }
 
 /// A tool's result: its text, then the images and documents it returned, inside the result as
 /// Anthropic's tool results carry them (one put beside the result instead would come before
 /// the next result, where Claude wants tool results first). A result with images or documents
 /// and no text is sent without a text part, which Converse takes.
-fn tool_result(result: &ToolResult, documents: &mut Documents) -> Result<ToolResultBlock, ProviderError> {
+fn tool_result(result: &ToolResult, attachments: &mut Attachments) -> Result<ToolResultBlock, ProviderError> {
     let text = !result.content.trim().is_empty() || result.attachments.is_empty();
     let mut content: Vec<ToolResultContentBlock> =
         text.then(|| ToolResultContentBlock::Text(tool_output(&result.content))).into_iter().collect();
     for attachment in &result.attachments {
         content.push(match attachment {
-            Attachment::Image(image) => ToolResultContentBlock::Image(image_block(image)?),
-            Attachment::Document(document) => match documents.send(document)? {
+            Attachment::Image(image) => match attachments.image(image)? {
+                Sent::Block(block) => ToolResultContentBlock::Image(block),
+                Sent::LeftOut(note) => ToolResultContentBlock::Text(note),
+            },
+            Attachment::Document(document) => match attachments.document(document)? {
                 Sent::Block(block) => ToolResultContentBlock::Document(block),
                 Sent::LeftOut(note) => ToolResultContentBlock::Text(note),
             },
@@ -275,7 +296,7 @@ mod tests {
                 }),
             ],
         };
-        let sdk = message(&turn, &mut Documents::default()).unwrap();
+        let sdk = message(&turn, &mut Attachments::default()).unwrap();
         assert_eq!(sdk.role(), &ConversationRole::Assistant);
         let [
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(text)),
@@ -297,7 +318,7 @@ mod tests {
             role: Role::User,
             content: vec![Content::ToolResult(ToolResult::text("t1", "boom", true))],
         };
-        let sdk = message(&turn, &mut Documents::default()).unwrap();
+        let sdk = message(&turn, &mut Attachments::default()).unwrap();
         let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
         assert_eq!(result.status(), Some(&ToolResultStatus::Error));
         assert_eq!(result.content(), [ToolResultContentBlock::Text("boom".into())]);
@@ -317,10 +338,10 @@ mod tests {
             let call = Content::ToolUse(ToolUse { id: id.into(), name: "weather".into(), input: json!({}) });
             let result = Content::ToolResult(ToolResult::text(id, "ok", false));
             let asked =
-                message(&Message { role: Role::Assistant, content: vec![call] }, &mut Documents::default())
+                message(&Message { role: Role::Assistant, content: vec![call] }, &mut Attachments::default())
                     .unwrap();
             let answered =
-                message(&Message { role: Role::User, content: vec![result] }, &mut Documents::default())
+                message(&Message { role: Role::User, content: vec![result] }, &mut Attachments::default())
                     .unwrap();
 
             let [ContentBlock::ToolUse(call)] = asked.content() else { panic!() };
@@ -350,7 +371,7 @@ mod tests {
             let result = ToolResult::text("t1", printed, false);
             let sdk = message(
                 &Message { role: Role::User, content: vec![Content::ToolResult(result)] },
-                &mut Documents::default(),
+                &mut Attachments::default(),
             )
             .unwrap();
             let [ContentBlock::ToolResult(result)] = sdk.content() else { panic!("{:?}", sdk.content()) };
@@ -364,7 +385,7 @@ mod tests {
             role: Role::Assistant,
             content: vec![Content::Reasoning(ReasoningBlock::Redacted { data: "not base64!".into() })],
         };
-        assert_eq!(message(&turn, &mut Documents::default()).unwrap_err().kind, ErrorKind::InvalidRequest);
+        assert_eq!(message(&turn, &mut Attachments::default()).unwrap_err().kind, ErrorKind::InvalidRequest);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use aws_sdk_bedrockruntime::{
 };
 use streambed_core::{ErrorKind, ProviderError};
 
-use crate::rules::model_part;
+use crate::{Setting, rules::model_part};
 
 /// What the messages need to name.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +19,7 @@ pub(crate) struct Context<'a> {
     pub model_id: &'a str,
     pub region: &'a str,
     /// [`crate::BedrockConfig::settings`].
-    pub settings: &'a [&'static str],
+    pub settings: &'a [Setting],
 }
 
 /// How long to tell a throttled client to wait; Bedrock sends no hint, and the SDK has already
@@ -90,27 +90,28 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
     if kind == ErrorKind::Throttled { error.with_retry_after(THROTTLED_RETRY_AFTER) } else { error }
 }
 
-/// Words in a ValidationException's message, and the variable that sets what they name.
-const PARAMETERS: [(&[&str], &str); 5] = [
-    (&["temperature"], "BEDROCK_TEMPERATURE"),
-    (&["top_p", "topp"], "BEDROCK_TOP_P"),
-    (&["top_k", "topk"], "BEDROCK_TOP_K"),
-    (&["thinking", "budget_tokens", "effort"], "BEDROCK_REASONING"),
-    (&["max_tokens", "maxtokens"], "BEDROCK_MAX_TOKENS"),
+/// Words in a ValidationException's message, and the setting that gives what they name.
+const PARAMETERS: [(&[&str], Setting); 5] = [
+    (&["temperature"], Setting::Temperature),
+    (&["top_p", "topp"], Setting::TopP),
+    (&["top_k", "topk"], Setting::TopK),
+    (&["thinking", "budget_tokens", "effort"], Setting::Reasoning),
+    (&["max_tokens", "maxtokens"], Setting::MaxTokens),
 ];
 
-/// A ValidationException's message; when it names a parameter that a variable set, which one
-/// to unset. A parameter no variable set came from the client, which the message then reaches.
-fn rejected(upstream: &str, settings: &[&str]) -> String {
+/// A ValidationException's message; when it names a parameter the operator's settings gave,
+/// which variable to unset. A parameter no setting gave came from the client, which the message
+/// then reaches.
+fn rejected(upstream: &str, settings: &[Setting]) -> String {
     let lower = upstream.to_ascii_lowercase();
     // Whole words only: `topP` must not match inside `stopping`.
     let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
     let variables: Vec<&str> = PARAMETERS
         .iter()
-        .filter(|(names, variable)| {
-            settings.contains(variable) && names.iter().any(|name| words.contains(name))
+        .filter(|(names, setting)| {
+            settings.contains(setting) && names.iter().any(|name| words.contains(name))
         })
-        .map(|(_, variable)| *variable)
+        .map(|(_, setting)| setting.variable())
         .collect();
     if variables.is_empty() {
         return format!("Bedrock rejected the request: {upstream}");
@@ -204,8 +205,8 @@ fn causes(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
-    const SETTINGS: &[&str] =
-        &["BEDROCK_TEMPERATURE", "BEDROCK_TOP_P", "BEDROCK_TOP_K", "BEDROCK_REASONING", "BEDROCK_MAX_TOKENS"];
+    const SETTINGS: &[Setting] =
+        &[Setting::Temperature, Setting::TopP, Setting::TopK, Setting::Reasoning, Setting::MaxTokens];
     const CX: Context<'static> =
         Context { model_id: "anthropic.claude-3-haiku", region: "us-east-1", settings: SETTINGS };
 
@@ -278,7 +279,7 @@ mod tests {
     #[test]
     fn a_parameter_no_variable_set_names_no_variable() {
         let upstream = "thinking.budget_tokens: Input should be greater than or equal to 1024";
-        let cx = Context { settings: &["BEDROCK_TEMPERATURE"], ..CX };
+        let cx = Context { settings: &[Setting::Temperature], ..CX };
         let e = from_code("ValidationException", upstream, cx);
         assert_eq!(e.message, format!("Bedrock rejected the request: {upstream}"));
     }

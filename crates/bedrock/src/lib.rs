@@ -9,9 +9,9 @@
 //! back to Converse (one chunk). The upstream HTTP response lives inside the returned stream, so
 //! dropping the stream closes the Bedrock connection.
 
+mod attachments;
 mod config;
 mod content;
-mod documents;
 mod errors;
 mod events;
 mod params;
@@ -32,7 +32,7 @@ use streambed_core::{
     BoxFuture, ChatModel, ChatRequest, ChatStream, InferenceParams, ModelInfo, ProviderError, Reasoning,
 };
 
-pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, connect, models};
+pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, Setting, connect, models};
 pub use params::Param;
 
 /// The smallest thinking budget Claude takes (Anthropic, extended thinking).
@@ -61,7 +61,7 @@ pub struct BedrockModel {
     latency: Option<Latency>,
     prompt_cache: bool,
     /// [`BedrockConfig::settings`].
-    settings: Vec<&'static str>,
+    settings: Vec<Setting>,
 }
 
 /// Both operations' builders take the request's parts under the same names.

@@ -12,9 +12,9 @@ use serde_json::json;
 use streambed_core::{ChatRequest, ErrorKind, OutputSchema, ProviderError, Role, ToolChoice};
 
 use crate::{
+    attachments::Attachments,
     config::{Latency, ServiceTier},
     content::{self, built, to_document},
-    documents::Documents,
     params,
     rules::{self, Rule, Vendor},
     schema,
@@ -82,13 +82,16 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     }
     // Converse shows the model images and documents only from the user ("You can only include
     // images and documents if the role is user": API reference, Message).
-    let shown_by_assistant = request.messages.iter().filter(|m| m.role == Role::Assistant).any(|m| {
-        m.content
-            .iter()
-            .any(|c| matches!(c, streambed_core::Content::Image(_) | streambed_core::Content::Document(_)))
-    });
-    if shown_by_assistant {
-        return refuse("Images and documents go in user turns only: an assistant turn holds one.".into());
+    let shown = |c: &streambed_core::Content| {
+        matches!(c, streambed_core::Content::Image(_) | streambed_core::Content::Document(_))
+    };
+    let shown_by_assistant =
+        request.messages.iter().position(|m| m.role == Role::Assistant && m.content.iter().any(shown));
+    if let Some(i) = shown_by_assistant {
+        return refuse(format!(
+            "Images and documents go in user turns only: turn {} of the conversation, an assistant's, holds one.",
+            i + 1
+        ));
     }
     if request.documents().next().is_some() && target.rule.is_some_and(|r| !r.documents) {
         return refuse(format!("The model '{}' does not read documents: choose one that does.", target.id));
@@ -106,17 +109,15 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
         }
     }
     let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
-    let mut documents = Documents::of(request)?;
-    let mut messages = request
-        .messages
-        .iter()
-        .map(|turn| content::message(turn, &mut documents))
-        .collect::<Result<Vec<_>, _>>()?;
+    let turns: Vec<_> = request.messages.iter().map(content::arranged).collect();
+    let mut attachments = Attachments::of(&turns)?;
+    let mut messages =
+        turns.iter().map(|turn| content::message(turn, &mut attachments)).collect::<Result<Vec<_>, _>>()?;
     if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
         // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
         // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
         // before the first question): a user turn that says only that goes before it.
-        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut documents)?);
+        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut attachments)?);
     }
     let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
     if target.prompt_cache {
@@ -315,7 +316,7 @@ mod tests {
         let mut from_assistant = request.clone();
         from_assistant.messages[1].content.push(pdf("mine.pdf"));
         let refused = build(&from_assistant, Target::new(SONNET_45)).unwrap_err();
-        assert!(refused.message.contains("user turns only"), "{}", refused.message);
+        assert!(refused.message.contains("user turns only: turn 2 of"), "{}", refused.message);
         let micro = build(&request, Target::new("amazon.nova-micro-v1:0")).unwrap_err();
         assert!(micro.message.contains("does not read documents"), "{}", micro.message);
     }
@@ -337,11 +338,155 @@ mod tests {
 
         let first = parts.messages[0].content();
         let ContentBlock::Text(note) = &first[0] else { panic!("{first:?}") };
-        assert!(note.contains("(old.pdf) was attached here") && note.contains("at most 5"), "{note}");
+        assert!(note.contains("\"old\" was attached here") && note.contains("at most 5"), "{note}");
         let sent = parts.messages.iter().flat_map(|m| m.content()).filter(|b| b.is_document()).count();
         assert_eq!(sent, 5);
         assert_eq!(six.kind, ErrorKind::InvalidRequest);
-        assert!(six.message.contains("the last turn holds 6"), "{}", six.message);
+        assert!(six.message.contains("the last user turn holds 6"), "{}", six.message);
+    }
+
+    /// The limits are about what the client asks with: a prefilled answer after the question
+    /// does not make its documents old.
+    #[test]
+    fn the_limits_look_at_the_last_user_turn_past_a_prefill() {
+        let mut question = vec![Content::Text("Read these".into())];
+        question.extend((0..6).map(|i| pdf(&format!("{i}.pdf"))));
+        let prefilled = vec![Turn { role: Role::User, content: question }, Turn::assistant("Summary:")];
+
+        let refused = build(&ChatRequest::new(prefilled), Target::new(SONNET_45)).unwrap_err();
+
+        assert!(refused.message.contains("the last user turn holds 6"), "{}", refused.message);
+    }
+
+    /// A document keeps its name when older ones leave the window, so the model's earlier
+    /// answers still mean the same document by it.
+    #[test]
+    fn names_stay_when_the_oldest_documents_are_left_out() {
+        let read = |i: usize| Turn {
+            role: Role::User,
+            content: vec![pdf("report.pdf"), Content::Text(format!("Read {i}"))],
+        };
+        let names = |turns: &[Turn]| -> Vec<String> {
+            let parts = build(&ChatRequest::new(turns.to_vec()), Target::new(SONNET_45)).unwrap();
+            let blocks = parts.messages.iter().flat_map(|m| m.content().to_vec());
+            blocks
+                .map(|block| match block {
+                    ContentBlock::Document(d) => d.name().to_owned(),
+                    ContentBlock::Text(t) if t.contains("was attached here") => "left out".to_owned(),
+                    _ => String::new(),
+                })
+                .filter(|name| !name.is_empty())
+                .collect()
+        };
+        let mut turns = vec![read(0)];
+        for i in 1..5 {
+            turns.extend([Turn::assistant("Read."), read(i)]);
+        }
+        let five = names(&turns);
+        turns.extend([Turn::assistant("Read."), read(5)]);
+        let six = names(&turns);
+
+        assert_eq!(five, ["report", "report (2)", "report (3)", "report (4)", "report (5)"]);
+        assert_eq!(six, ["left out", "report (2)", "report (3)", "report (4)", "report (5)", "report (6)"]);
+    }
+
+    /// A tool's result leads its turn, and a document sent beside the results (older Claude Code
+    /// sends the file its Read tool read that way) goes into the last of them.
+    #[test]
+    fn tool_results_come_first_with_documents_beside_them_inside() {
+        use aws_sdk_bedrockruntime::types::ToolResultContentBlock;
+        let call =
+            |id: &str| Content::ToolUse(ToolUse { id: id.into(), name: "weather".into(), input: json!({}) });
+        let result = |id: &str| Content::ToolResult(streambed_core::ToolResult::text(id, "sunny", false));
+        let notes = Content::Document(streambed_core::Document {
+            format: streambed_core::DocumentFormat::Txt,
+            name: Some("notes.txt".into()),
+            context: None,
+            data: b"hi".to_vec(),
+        });
+        let mut request = ChatRequest::new(vec![
+            Turn::user("Weather?"),
+            Turn { role: Role::Assistant, content: vec![call("t1"), call("t2")] },
+            Turn {
+                role: Role::User,
+                content: vec![Content::Text("Here:".into()), result("t1"), notes, result("t2")],
+            },
+        ]);
+        request.tools = vec![weather()];
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        let [ContentBlock::ToolResult(first), ContentBlock::ToolResult(second), ContentBlock::Text(text)] =
+            parts.messages[2].content()
+        else {
+            panic!("{:?}", parts.messages[2])
+        };
+        assert_eq!((first.tool_use_id(), second.tool_use_id(), text.as_str()), ("t1", "t2", "Here:"));
+        assert_eq!(first.content().len(), 1);
+        let [ToolResultContentBlock::Text(_), ToolResultContentBlock::Document(moved)] = second.content()
+        else {
+            panic!("{:?}", second.content())
+        };
+        assert_eq!(moved.name(), "notes");
+        let untouched = Turn::user("hello");
+        assert!(matches!(content::arranged(&untouched), std::borrow::Cow::Borrowed(_)));
+    }
+
+    /// A document a tool returned is left out like any other, its line inside the result.
+    #[test]
+    fn a_document_left_out_of_a_tool_result_leaves_its_line_there() {
+        use aws_sdk_bedrockruntime::types::ToolResultContentBlock;
+        let Content::Document(read) = pdf("read.pdf") else { unreachable!() };
+        let mut turns = used_tool();
+        let Content::ToolResult(result) = &mut turns[2].content[0] else { unreachable!() };
+        result.attachments = vec![streambed_core::Attachment::Document(read)];
+        let mut newer = vec![Content::Text("And these".into())];
+        newer.extend((0..5).map(|i| pdf(&format!("{i}.pdf"))));
+        turns.extend([Turn::assistant("Read."), Turn { role: Role::User, content: newer }]);
+        let mut request = ChatRequest::new(turns);
+        request.tools = vec![weather()];
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        let [ContentBlock::ToolResult(result), ..] = parts.messages[2].content() else {
+            panic!("{:?}", parts.messages[2])
+        };
+        let [ToolResultContentBlock::Text(sunny), ToolResultContentBlock::Text(note)] = result.content()
+        else {
+            panic!("{:?}", result.content())
+        };
+        assert_eq!(sunny, "sunny");
+        assert!(note.contains("\"read\" was attached here"), "{note}");
+    }
+
+    /// Twenty images and documents at most: an agent's twenty-first screenshot pushes out the
+    /// oldest (a document counts toward both limits).
+    #[test]
+    fn past_twenty_images_and_documents_the_oldest_are_left_out() {
+        let shot = || {
+            Content::Image(streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![1] })
+        };
+        let mut turns =
+            vec![Turn { role: Role::User, content: vec![pdf("spec.pdf"), Content::Text("Go".into())] }];
+        for i in 0..20 {
+            turns.push(Turn::assistant(format!("Step {i}")));
+            turns.push(Turn { role: Role::User, content: vec![shot(), Content::Text("Next".into())] });
+        }
+        let mut request = ChatRequest::new(turns);
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+        request.messages.last_mut().unwrap().content = (0..21).map(|_| shot()).collect();
+        let too_many = build(&request, Target::new(SONNET_45)).unwrap_err();
+
+        let shown =
+            parts.messages.iter().flat_map(|m| m.content()).filter(|b| b.is_image() || b.is_document());
+        assert_eq!(shown.count(), 20);
+        let ContentBlock::Text(note) = &parts.messages[0].content()[0] else {
+            panic!("{:?}", parts.messages[0])
+        };
+        assert!(note.contains("\"spec\" was attached here"), "{note}");
+        assert!(parts.messages[2].content()[0].is_image(), "the oldest screenshot still fits");
+        assert!(too_many.message.contains("at most 20 images and documents"), "{}", too_many.message);
     }
 
     /// A tool's images and documents go inside its result, after its text (none when it printed
@@ -360,9 +505,10 @@ mod tests {
 
         let parts = build(&request, Target::new(SONNET_45)).unwrap();
 
-        let [ContentBlock::ToolResult(sent)] = parts.messages[2].content() else {
+        let [ContentBlock::ToolResult(sent), ContentBlock::Text(line)] = parts.messages[2].content() else {
             panic!("{:?}", parts.messages[2])
         };
+        assert_eq!(line, "(Attached: read.)", "a turn of results only gets the line a document needs");
         let [ToolResultContentBlock::Image(_), ToolResultContentBlock::Document(read)] = sent.content()
         else {
             panic!("{:?}", sent.content())

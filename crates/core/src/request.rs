@@ -28,9 +28,9 @@ pub enum Content {
     ToolUse(ToolUse),
     /// What the tool returned (a user turn).
     ToolResult(ToolResult),
-    /// An image the user (or, after its result, a tool) shows the model.
+    /// An image the user shows the model (a tool's are in its result).
     Image(Image),
-    /// A document the user (or, after its result, a tool) gives the model to read.
+    /// A document the user gives the model to read (a tool's are in its result).
     Document(Document),
 }
 
@@ -122,17 +122,17 @@ pub enum DocumentFormat {
 }
 
 impl DocumentFormat {
-    /// Every format, with its media type and its file extension.
-    const ALL: [(Self, &str, &str); 9] = [
-        (Self::Pdf, "application/pdf", "pdf"),
-        (Self::Csv, "text/csv", "csv"),
-        (Self::Doc, "application/msword", "doc"),
-        (Self::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
-        (Self::Xls, "application/vnd.ms-excel", "xls"),
-        (Self::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-        (Self::Html, "text/html", "html"),
-        (Self::Txt, "text/plain", "txt"),
-        (Self::Md, "text/markdown", "md"),
+    /// Every format, with its media type.
+    const ALL: [(Self, &str); 9] = [
+        (Self::Pdf, "application/pdf"),
+        (Self::Csv, "text/csv"),
+        (Self::Doc, "application/msword"),
+        (Self::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (Self::Xls, "application/vnd.ms-excel"),
+        (Self::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Self::Html, "text/html"),
+        (Self::Txt, "text/plain"),
+        (Self::Md, "text/markdown"),
     ];
 
     /// The format of a media type (`application/pdf`, `text/plain; charset=utf-8`, …), if a
@@ -142,7 +142,7 @@ impl DocumentFormat {
         if essence == "text/x-markdown" {
             return Some(Self::Md);
         }
-        Self::ALL.iter().find(|(_, media, _)| *media == essence).map(|(format, ..)| *format)
+        Self::ALL.iter().find(|(_, media)| *media == essence).map(|(format, _)| *format)
     }
 
     /// The format a file name's extension says (`report.PDF`), if a model reads it.
@@ -158,12 +158,22 @@ impl DocumentFormat {
             "markdown" => "md",
             other => other,
         };
-        Self::ALL.iter().find(|(.., ext)| *ext == extension).map(|(format, ..)| *format)
+        Self::ALL.iter().map(|(format, _)| *format).find(|format| format.extension() == extension)
     }
 
     /// The file extension, as Converse names the format.
     pub fn extension(self) -> &'static str {
-        Self::ALL.iter().find(|(format, ..)| *format == self).map_or("txt", |(.., ext)| ext)
+        match self {
+            Self::Pdf => "pdf",
+            Self::Csv => "csv",
+            Self::Doc => "doc",
+            Self::Docx => "docx",
+            Self::Xls => "xls",
+            Self::Xlsx => "xlsx",
+            Self::Html => "html",
+            Self::Txt => "txt",
+            Self::Md => "md",
+        }
     }
 
     /// The formats a model reads, for a refusal to name.
@@ -242,7 +252,7 @@ impl Message {
         }
     }
 
-    /// Characters of text, tool input and tool output, for the size limits.
+    /// Characters of text, text documents, tool input and tool output, for the size limits.
     pub fn chars(&self) -> usize {
         self.content
             .iter()
@@ -262,7 +272,6 @@ impl Message {
             .sum()
     }
 
-    /// Whether any block is something other than text (what a text-only model cannot take).
     /// The documents of the turn (a tool's included), in order.
     pub fn documents(&self) -> impl Iterator<Item = &Document> {
         self.content.iter().flat_map(|c| {
@@ -279,6 +288,7 @@ impl Message {
         })
     }
 
+    /// Whether the turn calls a tool or returns a tool's result.
     pub fn has_tool_content(&self) -> bool {
         self.content.iter().any(|c| matches!(c, Content::ToolUse(_) | Content::ToolResult(_)))
     }

@@ -5,7 +5,7 @@
 //! Converse relays a model's own refusal after "The model returned the following errors: ".
 //! Model ids the emulator does not know get only Bedrock's own checks.
 
-use streambed_core::{Content, ReasoningBlock, Role, ToolChoice};
+use streambed_core::{Content, DocumentFormat, ReasoningBlock, Role, ToolChoice};
 
 use crate::{
     family::{Family, Model, ThinkingStyle},
@@ -24,11 +24,13 @@ pub(crate) fn check(model: Option<&Model>, converse: &Converse) -> Result<(), Be
     documents(converse)?;
     let Some(model) = model else { return Ok(()) };
     cache_point_after_document(converse)?;
+    images_and_documents(converse)?;
     sampling(model.family, converse)?;
     thinking_config(model, converse)?;
     prefill(model.family, converse)?;
     structured_output(model, converse)?;
     tool_results(converse)?;
+    tool_results_first(converse)?;
     blank_tool_results(converse)?;
     reasoning_history(converse)
 }
@@ -51,9 +53,10 @@ fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
 /// Bedrock's own rules for documents (API reference: DocumentBlock, Message): a name of
 /// letters, digits, single spaces, hyphens, parentheses and square brackets, unique in the
 /// request; at most five documents of at most 4.5 MB; text beside a document in its message;
-/// and images and documents from the user only. The texts of the name, duplicate and count
-/// rules are real calls' (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685); the
-/// reference states the others without quoting their errors, so their texts are the emulator's.
+/// and images and documents from the user only. The texts of the name, duplicate, count and
+/// text rules are real calls' (simonw/llm-bedrock#8, aws-samples/generative-ai-use-cases#1685,
+/// BerriAI/litellm#36499); the reference states the others without quoting their errors, so
+/// their texts are the emulator's.
 fn documents(converse: &Converse) -> Result<(), BedrockError> {
     let refuse = |message: &str| Err(BedrockError::validation(message));
     for message in &converse.request.messages {
@@ -63,7 +66,9 @@ fn documents(converse: &Converse) -> Result<(), BedrockError> {
         }
         let has_document = message.content.iter().any(|block| matches!(block, Content::Document(_)));
         if has_document && !message.content.iter().any(|block| matches!(block, Content::Text(_))) {
-            return refuse("A message that includes a document must also include a text content block.");
+            return refuse(
+                "A text block must be included when using documents. Add a text block and retry your request.",
+            );
         }
     }
     let mut names = Vec::new();
@@ -88,6 +93,32 @@ fn documents(converse: &Converse) -> Result<(), BedrockError> {
     }
     if names.len() > 5 {
         return refuse("You can't include more than 5 documents in a request.");
+    }
+    Ok(())
+}
+
+/// Claude reads at most 20 images and documents in a request, in its words (cline/cline#1844).
+fn images_and_documents(converse: &Converse) -> Result<(), BedrockError> {
+    let images = converse
+        .request
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .map(|block| match block {
+            Content::Image(_) => 1,
+            Content::ToolResult(result) => result
+                .attachments
+                .iter()
+                .filter(|a| matches!(a, streambed_core::Attachment::Image(_)))
+                .count(),
+            _ => 0,
+        })
+        .sum::<usize>();
+    let documents = converse.request.documents().count();
+    if images + documents > 20 {
+        return Err(BedrockError::model_refused(format!(
+            "too many images and documents: {images} + {documents} > 20"
+        )));
     }
     Ok(())
 }
@@ -327,6 +358,51 @@ fn tool_results(converse: &Converse) -> Result<(), BedrockError> {
                     result.tool_use_id
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Every tool call is answered in the next message, which begins with the results, one per call.
+/// Claude's words when a call has no result there (anthropics/claude-code#1577) and when the
+/// results are not first (apify/tester-mcp-client#12). Bedrock also refuses a document other
+/// than a PDF beside a tool result, in the first words: live calls in pydantic/pydantic-ai#6098,
+/// where text, images and PDFs beside a result passed.
+fn tool_results_first(converse: &Converse) -> Result<(), BedrockError> {
+    let messages = &converse.request.messages;
+    for (i, pair) in messages.windows(2).enumerate() {
+        let [asked, answer] = pair else { continue };
+        let calls: Vec<&str> = asked
+            .content
+            .iter()
+            .filter_map(|c| match c {
+                Content::ToolUse(call) => Some(call.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if calls.is_empty() {
+            continue;
+        }
+        let answered = |id: &str| {
+            answer.content.iter().any(|c| matches!(c, Content::ToolResult(r) if r.tool_use_id == id))
+        };
+        let unanswered: Vec<&str> = calls.iter().copied().filter(|id| !answered(id)).collect();
+        let beside = |c: &Content| matches!(c, Content::Document(d) if d.format != DocumentFormat::Pdf);
+        if !unanswered.is_empty() || answer.content.iter().any(beside) {
+            let ids = if unanswered.is_empty() { calls.join(", ") } else { unanswered.join(", ") };
+            return Err(BedrockError::model_refused(format!(
+                "messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: {ids}. \
+                 Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+            )));
+        }
+        let first = answer.content.iter().take_while(|c| matches!(c, Content::ToolResult(_))).count();
+        if first < calls.len() {
+            return Err(BedrockError::model_refused(format!(
+                "messages.{}: Did not find {} `tool_result` block(s) at the beginning of this message. Messages \
+                 following `tool_use` blocks must begin with a matching number of `tool_result` blocks.",
+                i + 1,
+                calls.len()
+            )));
         }
     }
     Ok(())

@@ -177,6 +177,43 @@ fn tool_blocks_need_a_tool_config_and_results_need_their_call() {
 }
 
 #[test]
+fn every_call_is_answered_first_in_the_next_message() {
+    let calls = json!([
+        {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}},
+        {"toolUse": {"toolUseId": "t2", "name": "get_weather", "input": {}}}
+    ]);
+    let result = |id: &str| json!({"toolResult": {"toolUseId": id, "content": [{"text": "Sunny"}]}});
+    let answered = |content: Value| {
+        let mut body = tool_turns(calls.clone(), "t1", true);
+        body["messages"][2]["content"] = content;
+        body
+    };
+    let text = json!({"text": "And tomorrow?"});
+    let notes = json!({"document": {"format": "txt", "name": "notes", "source": {"bytes": "aGk="}}});
+    let pdf = document("report");
+
+    assert_eq!(refusal(SONNET_45, answered(json!([result("t1"), result("t2"), text]))), None);
+    assert_eq!(refusal(SONNET_45, answered(json!([result("t1"), result("t2"), pdf, text]))), None);
+    let missing = format!(
+        "{PREFIX}messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: t2. \
+         Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+    );
+    assert_eq!(refusal(SONNET_45, answered(json!([result("t1"), text]))), Some(missing));
+    let beside = refusal(SONNET_45, answered(json!([result("t1"), result("t2"), notes, text]))).unwrap();
+    assert!(
+        beside.contains("ids were found without `tool_result` blocks immediately after: t1, t2."),
+        "{beside}"
+    );
+    assert_eq!(
+        refusal(SONNET_45, answered(json!([result("t1"), text, result("t2")]))),
+        Some(format!(
+            "{PREFIX}messages.2: Did not find 2 `tool_result` block(s) at the beginning of this message. \
+             Messages following `tool_use` blocks must begin with a matching number of `tool_result` blocks."
+        ))
+    );
+}
+
+#[test]
 fn reasoning_must_come_back_signed_and_first() {
     let call = json!({"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}});
     let reasoning = |signature: &str| json!({"reasoningContent": {"reasoningText": {"text": "Hmm.", "signature": signature}}});
@@ -297,7 +334,7 @@ fn documents_follow_bedrocks_rules_for_names_counts_and_text() {
     let refused = refusal(SONNET_45, with_documents(Value::Array(six)));
     assert_eq!(refused.as_deref(), Some("You can't include more than 5 documents in a request."));
     let alone = refusal(SONNET_45, with_documents(json!([document("a")]))).unwrap();
-    assert!(alone.contains("must also include a text content block"), "{alone}");
+    assert!(alone.starts_with("A text block must be included when using documents."), "{alone}");
     let from_assistant = json!({"messages": [
         {"role": "user", "content": [text]},
         {"role": "assistant", "content": [document("a"), text]},
@@ -322,6 +359,19 @@ fn documents_in_tool_results_count_and_are_named_by_the_same_rules() {
     assert_eq!(twice.as_deref(), Some("Messages can't contain duplicate document names."));
     let six = refusal(SONNET_45, result((0..6).map(|i| document(&format!("d{i}"))).collect()));
     assert_eq!(six.as_deref(), Some("You can't include more than 5 documents in a request."));
+}
+
+#[test]
+fn claude_reads_at_most_twenty_images_and_documents() {
+    let image = json!({"image": {"format": "png", "source": {"bytes": "iVBO"}}});
+    let blocks = |images: usize| {
+        let mut blocks: Vec<Value> = vec![document("a"), json!({"text": "Look"})];
+        blocks.extend(std::iter::repeat_n(image.clone(), images));
+        with_documents(Value::Array(blocks))
+    };
+    assert_eq!(refusal(SONNET_45, blocks(19)), None);
+    let refused = refusal(SONNET_45, blocks(20)).unwrap();
+    assert_eq!(refused, format!("{PREFIX}too many images and documents: 20 + 1 > 20"));
 }
 
 #[test]

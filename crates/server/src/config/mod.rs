@@ -93,7 +93,7 @@ impl Config {
         let limits = limits::read(&vars, auth.is_enabled())?;
         let params = params::read(&vars, &limits)?;
         Ok(Self {
-            models: models::read(&vars)?,
+            models: models::read(&vars, &params)?,
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: vars.parse("PORT", 4000)?,
             cors_origins: cors::read(&vars)?,
@@ -196,7 +196,10 @@ mod tests {
         assert_eq!(bedrock.service_tier, Some(streambed_bedrock::ServiceTier::Flex));
         assert_eq!(bedrock.latency, Some(streambed_bedrock::Latency::Optimized));
         assert!(bedrock.prompt_cache);
-        assert_eq!(bedrock.settings, ["BEDROCK_REASONING"], "the variables set, for refusals to name");
+        assert_eq!(bedrock.settings, [streambed_bedrock::Setting::Reasoning], "for refusals to name");
+        let off = load(&[("BEDROCK_MODEL_ID", "m"), ("BEDROCK_REASONING", "off"), ("BEDROCK_TOP_K", "5")]);
+        let settings = off.unwrap().models.bedrock.unwrap().settings;
+        assert_eq!(settings, [streambed_bedrock::Setting::TopK], "reasoning `off` sends none to refuse");
         assert_eq!(config.reasoning, streambed_core::Reasoning::Medium);
     }
 

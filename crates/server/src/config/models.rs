@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use streambed_bedrock::{BedrockConfig, ModelChoice};
-use streambed_core::Reasoning;
+use streambed_bedrock::{BedrockConfig, ModelChoice, Setting};
+use streambed_core::{InferenceParams, Reasoning};
 use streambed_local::{LocalConfig, Settings};
 
 use super::{ConfigError, Vars};
@@ -36,7 +36,8 @@ pub struct ModelsConfig {
     pub reasoning: Reasoning,
 }
 
-pub(super) fn read(vars: &Vars) -> Result<ModelsConfig, ConfigError> {
+/// The models, with `params`: the sampling settings every request carries.
+pub(super) fn read(vars: &Vars, params: &InferenceParams) -> Result<ModelsConfig, ConfigError> {
     let default_id = vars.string("BEDROCK_MODEL_ID").map(|id| id.trim().to_owned());
     let listed = vars.string("BEDROCK_MODELS").map(|list| choices(&list)).transpose()?.unwrap_or_default();
     let (default, reason) = match vars.string("CHAT_PROVIDER").as_deref().map(str::trim) {
@@ -67,8 +68,18 @@ pub(super) fn read(vars: &Vars) -> Result<ModelsConfig, ConfigError> {
         ));
     }
     // `CHAT_PROVIDER=local` keeps its old meaning: the embedded model alone.
-    let bedrock = (default == ProviderChoice::Bedrock).then(|| bedrock(vars, models)).transpose()?;
-    Ok(ModelsConfig { default, reason, bedrock, local: local(vars)?, reasoning: reasoning(vars)? })
+    let reasoning = reasoning(vars)?;
+    let settings = [
+        (params.max_tokens.is_some(), Setting::MaxTokens),
+        (params.temperature.is_some(), Setting::Temperature),
+        (params.top_p.is_some(), Setting::TopP),
+        (params.top_k.is_some(), Setting::TopK),
+        (reasoning.is_on(), Setting::Reasoning),
+    ];
+    let settings = settings.into_iter().filter_map(|(given, setting)| given.then_some(setting)).collect();
+    let bedrock =
+        (default == ProviderChoice::Bedrock).then(|| bedrock(vars, models, settings)).transpose()?;
+    Ok(ModelsConfig { default, reason, bedrock, local: local(vars)?, reasoning })
 }
 
 /// `id=Display name, id, …`: ids, inference-profile ids and ARNs contain no `=`.
@@ -92,7 +103,11 @@ fn choices(list: &str) -> Result<Vec<ModelChoice>, ConfigError> {
         .collect()
 }
 
-fn bedrock(vars: &Vars, models: Vec<ModelChoice>) -> Result<BedrockConfig, ConfigError> {
+fn bedrock(
+    vars: &Vars,
+    models: Vec<ModelChoice>,
+    settings: Vec<Setting>,
+) -> Result<BedrockConfig, ConfigError> {
     let prompt_cache = match vars.string("BEDROCK_PROMPT_CACHE").as_deref().map(str::trim) {
         None | Some("off") => false,
         Some("on") => true,
@@ -109,13 +124,9 @@ fn bedrock(vars: &Vars, models: Vec<ModelChoice>) -> Result<BedrockConfig, Confi
         prompt_cache,
         ca_bundle: vars.string("AWS_CA_BUNDLE").filter(|path| !path.trim().is_empty()).map(PathBuf::from),
         streams_per_connection: vars.at_least_one("BEDROCK_STREAMS_PER_CONNECTION", 100)?,
-        settings: SETTINGS.into_iter().filter(|name| vars.string(name).is_some()).collect(),
+        settings,
     })
 }
-
-/// The variables whose values every request carries unless the client sends its own.
-const SETTINGS: [&str; 5] =
-    ["BEDROCK_MAX_TOKENS", "BEDROCK_TEMPERATURE", "BEDROCK_TOP_P", "BEDROCK_TOP_K", "BEDROCK_REASONING"];
 
 /// A setting whose type says which words it takes.
 fn word<T: std::str::FromStr<Err = String>>(

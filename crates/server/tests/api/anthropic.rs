@@ -347,7 +347,11 @@ async fn documents_reach_bedrock_as_document_blocks_named_as_bedrock_takes_names
         json!([{ "document": { "format": "txt", "name": "Document", "source": { "bytes": "SGVsbG8=" } } }]),
         "{sent}"
     );
-    assert_eq!(result.as_array().unwrap().len(), 1, "the result holds its document");
+    assert_eq!(
+        result[1],
+        json!({ "text": "(Attached: Document.)" }),
+        "the result holds its document, a line names it"
+    );
     assert_eq!(url_status, 400, "{url}");
     assert!(url["error"]["message"].as_str().unwrap().contains("fetches no URL"), "{url}");
     assert_eq!(cited_status, 400, "{cited}");

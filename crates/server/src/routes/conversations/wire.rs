@@ -48,7 +48,7 @@ pub(crate) struct Message {
     stop_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<String>,
-    /// How long a complete answer took, as its `done` frame said.
+    /// How long a complete answer took from its request, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     latency_ms: Option<u64>,
     #[serde(with = "time::serde::rfc3339")]

@@ -35,7 +35,7 @@ export interface StoredMessage {
   usage?: Usage
   stopReason?: string
   errorCode?: string
-  /** How long a complete answer took, as its `done` frame said. */
+  /** How long a complete answer took from its request, in milliseconds. */
   latencyMs?: number
   createdAt: string
 }
