@@ -3,7 +3,9 @@
 //!
 //! A request holds at most 5 documents ("You can't include more than 5 documents in a
 //! request.") and, on Claude, at most 20 images and documents together ("too many images and
-//! documents: 21 + 0 > 20", cline/cline#1844). A conversation only grows, so an agent that took
+//! documents: 21 + 0 > 20", cline/cline#1844). The second limit is kept for every model: the
+//! others document none lower, and a model that would take more loses only the oldest of a
+//! long conversation's pictures. A conversation only grows, so an agent that took
 //! its twenty-first screenshot, or read its sixth PDF, would be refused on every turn from then
 //! on: the oldest are left out instead, each with a line in its place that says so, and the
 //! newest, which its question is most likely about, are sent. Only what the last turn itself
@@ -22,9 +24,7 @@ use aws_sdk_bedrockruntime::{
     primitives::Blob,
     types::{self as sdk, ContentBlock, ToolResultContentBlock},
 };
-use streambed_core::{
-    Attachment, Content, Document, ErrorKind, Image, ImageFormat, Message, ProviderError, Role,
-};
+use streambed_core::{Document, ErrorKind, Image, ImageFormat, Message, ProviderError, Role, Shown};
 
 use crate::content::built;
 
@@ -37,7 +37,7 @@ const MOST_SHOWN: usize = 20;
 /// Bedrock's longest document name.
 const LONGEST_NAME: usize = 200;
 
-/// A request's images and documents as they are sent, in the order [`kinds`] lists them: the
+/// A request's images and documents as they are sent, in the order [`Message::shown`] lists them: the
 /// oldest past Bedrock's limits left out, and each document named once. Names are given to the
 /// documents left out too, so a document keeps its name when older ones leave, and the model's
 /// earlier answers still mean the same one by it. The same conversation always gets the same
@@ -62,39 +62,22 @@ pub(crate) enum Sent<B> {
     LeftOut(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Image,
-    Document,
-}
-
-/// A turn's images and documents in order, a tool result's included.
-fn kinds(turn: &Message) -> impl Iterator<Item = Kind> + '_ {
-    turn.content.iter().flat_map(|content| {
-        let (alone, returned) = match content {
-            Content::Image(_) => (Some(Kind::Image), &[][..]),
-            Content::Document(_) => (Some(Kind::Document), &[][..]),
-            Content::ToolResult(result) => (None, result.attachments.as_slice()),
-            _ => (None, &[][..]),
-        };
-        let returned = returned.iter().map(|attachment| match attachment {
-            Attachment::Image(_) => Kind::Image,
-            Attachment::Document(_) => Kind::Document,
-        });
-        alone.into_iter().chain(returned)
-    })
+/// Whether each image and document of a turn, in the order it is sent, is a document.
+fn documents(turn: &Message) -> impl Iterator<Item = bool> + '_ {
+    turn.shown().map(|shown| matches!(shown, Shown::Document(_)))
 }
 
 impl Attachments {
-    /// The images and documents of `request`, and which of them are sent. More in its last
-    /// user turn than Bedrock takes is refused: what the client sent with its question cannot
-    /// be left out.
+    /// The images and documents of `turns`, and which of them are sent. `turns` are the turns
+    /// as they are sent ([`crate::content::arranged`]), and [`Self::image`] and
+    /// [`Self::document`] must then be asked for each in the same order. More in the last user
+    /// turn than Bedrock takes is refused: what the client sent with its question cannot be
+    /// left out.
     pub(crate) fn of(turns: &[impl Borrow<Message>]) -> Result<Self, ProviderError> {
         let turns = || turns.iter().map(Borrow::borrow);
         if let Some(last) = turns().rev().find(|turn| turn.role == Role::User) {
-            let (documents, shown) = kinds(last).fold((0, 0), |(documents, shown), kind| {
-                (documents + usize::from(kind == Kind::Document), shown + 1)
-            });
+            let (documents, shown) = documents(last)
+                .fold((0, 0), |(documents, shown), document| (documents + usize::from(document), shown + 1));
             let refuse = |message: String| Err(ProviderError::new(ErrorKind::InvalidRequest, message));
             if documents > MOST_DOCUMENTS {
                 return refuse(format!(
@@ -110,14 +93,14 @@ impl Attachments {
             }
         }
         // The newest first, each sent while it fits.
-        let all: Vec<Kind> = turns().flat_map(kinds).collect();
+        let all: Vec<bool> = turns().flat_map(documents).collect();
         let mut sent = vec![false; all.len()];
         let (mut documents, mut shown) = (0, 0);
-        for (i, kind) in all.iter().enumerate().rev() {
-            if shown < MOST_SHOWN && (*kind == Kind::Image || documents < MOST_DOCUMENTS) {
+        for (i, &document) in all.iter().enumerate().rev() {
+            if shown < MOST_SHOWN && (!document || documents < MOST_DOCUMENTS) {
                 sent[i] = true;
                 shown += 1;
-                documents += usize::from(*kind == Kind::Document);
+                documents += usize::from(document);
             }
         }
         Ok(Self { given: HashSet::new(), sent, next: 0 })
@@ -129,6 +112,11 @@ impl Attachments {
         let sent = self.sent.get(self.next).copied().unwrap_or(true);
         self.next += 1;
         sent
+    }
+
+    /// Whether every image and document of the plan was asked for, as the plan saw them.
+    pub(crate) fn all_asked(&self) -> bool {
+        self.next == self.sent.len()
     }
 
     /// The next image of the request, in order.
@@ -211,7 +199,9 @@ fn readable(file_name: &str) -> String {
 /// ("messages.0.content.2.type: Field required", in aws-samples/amazon-bedrock-client-for-mac#119).
 /// A turn whose documents come without text, or last, gets a line of text after them that names
 /// them. Documents inside a tool's result count too: whether the rule reaches them is not
-/// documented, and a line after the results is no harm.
+/// documented, and a line after the results is no harm. The turn is [`crate::content::arranged`]
+/// already, so a document inside a result is never last unless the results are all there is;
+/// and the line goes in before any cache point is added.
 pub(crate) fn with_text(content: &mut Vec<ContentBlock>) {
     let named = |block: &ContentBlock| match block {
         ContentBlock::Document(document) => Some(document.name().to_owned()),

@@ -19,7 +19,8 @@ use aws_smithy_types::{Document, Number};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::Value;
 use streambed_core::{
-    Attachment, ChatEvent, Content, ErrorKind, Message, ProviderError, ReasoningBlock, Role, ToolResult,
+    Attachment, ChatEvent, Content, DocumentFormat, ErrorKind, Message, ProviderError, ReasoningBlock, Role,
+    ToolResult,
 };
 
 use crate::attachments::{self, Attachments, Sent};
@@ -63,25 +64,27 @@ pub(crate) fn to_json(document: &Document) -> Value {
 
 /// A turn in the order Claude takes its blocks: a user turn's tool results first ("Messages
 /// following tool_use blocks must begin with a matching number of tool_result blocks"), and a
-/// document sent beside them moved into the last result. Claude refuses a document beside a tool
-/// result, in words that blame a missing result ("`tool_use` ids were found without
-/// `tool_result` blocks immediately after"; live calls in pydantic/pydantic-ai#6098, where text,
-/// images and PDFs passed and other documents did not), and takes one inside it: Claude Code
-/// sends the PDF its Read tool read beside the result (older versions) or inside (newer). Any
-/// other turn is sent as it is.
+/// document other than a PDF sent beside them moved into the last result. Claude refuses such a
+/// document beside a tool result, in words that blame a missing result ("`tool_use` ids were
+/// found without `tool_result` blocks immediately after"; live calls in
+/// pydantic/pydantic-ai#6098, where text, images and PDFs beside a result passed), and takes
+/// one inside it. A PDF stays where the client put it: it may be the user's own, sent with a
+/// new question. Any other turn is sent as it is.
 pub(crate) fn arranged(turn: &Message) -> Cow<'_, Message> {
     let is_result = |c: &Content| matches!(c, Content::ToolResult(_));
     let results = turn.content.iter().filter(|c| is_result(c)).count();
-    let beside = |c: &Content| matches!(c, Content::Document(_));
+    let refused_beside = |c: &Content| matches!(c, Content::Document(d) if d.format != DocumentFormat::Pdf);
     let in_order = turn.content.iter().take(results).all(is_result);
-    if results == 0 || (in_order && !turn.content.iter().any(beside)) {
+    if results == 0 || (in_order && !turn.content.iter().any(refused_beside)) {
         return Cow::Borrowed(turn);
     }
     let (mut content, rest): (Vec<Content>, Vec<Content>) = turn.content.iter().cloned().partition(is_result);
     let mut moved = Vec::new();
     for block in rest {
         match block {
-            Content::Document(document) => moved.push(Attachment::Document(document)),
+            Content::Document(document) if document.format != DocumentFormat::Pdf => {
+                moved.push(Attachment::Document(document));
+            }
             other => content.push(other),
         }
     }

@@ -113,6 +113,7 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     let mut attachments = Attachments::of(&turns)?;
     let mut messages =
         turns.iter().map(|turn| content::message(turn, &mut attachments)).collect::<Result<Vec<_>, _>>()?;
+    debug_assert!(attachments.all_asked(), "the plan of images and documents saw other turns");
     if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
         // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
         // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
@@ -390,8 +391,8 @@ mod tests {
         assert_eq!(six, ["left out", "report (2)", "report (3)", "report (4)", "report (5)", "report (6)"]);
     }
 
-    /// A tool's result leads its turn, and a document sent beside the results (older Claude Code
-    /// sends the file its Read tool read that way) goes into the last of them.
+    /// A tool's result leads its turn, and a document other than a PDF sent beside the results
+    /// goes into the last of them.
     #[test]
     fn tool_results_come_first_with_documents_beside_them_inside() {
         use aws_sdk_bedrockruntime::types::ToolResultContentBlock;
@@ -409,18 +410,31 @@ mod tests {
             Turn { role: Role::Assistant, content: vec![call("t1"), call("t2")] },
             Turn {
                 role: Role::User,
-                content: vec![Content::Text("Here:".into()), result("t1"), notes, result("t2")],
+                content: vec![
+                    Content::Text("Here:".into()),
+                    result("t1"),
+                    notes,
+                    pdf("mine.pdf"),
+                    result("t2"),
+                ],
             },
         ]);
         request.tools = vec![weather()];
 
         let parts = build(&request, Target::new(SONNET_45)).unwrap();
 
-        let [ContentBlock::ToolResult(first), ContentBlock::ToolResult(second), ContentBlock::Text(text)] =
-            parts.messages[2].content()
+        let [
+            ContentBlock::ToolResult(first),
+            ContentBlock::ToolResult(second),
+            ContentBlock::Text(text),
+            ContentBlock::Document(mine),
+            ContentBlock::Text(line),
+        ] = parts.messages[2].content()
         else {
             panic!("{:?}", parts.messages[2])
         };
+        assert_eq!(mine.name(), "mine", "a PDF, which Claude takes beside results, stays the client's");
+        assert_eq!(line, "(Attached: notes, mine.)");
         assert_eq!((first.tool_use_id(), second.tool_use_id(), text.as_str()), ("t1", "t2", "Here:"));
         assert_eq!(first.content().len(), 1);
         let [ToolResultContentBlock::Text(_), ToolResultContentBlock::Document(moved)] = second.content()
@@ -457,6 +471,31 @@ mod tests {
         };
         assert_eq!(sunny, "sunny");
         assert!(note.contains("\"read\" was attached here"), "{note}");
+    }
+
+    /// So is a screenshot a tool returned, past twenty.
+    #[test]
+    fn an_image_left_out_of_a_tool_result_leaves_its_line_there() {
+        use aws_sdk_bedrockruntime::types::ToolResultContentBlock;
+        let shot = || streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![1] };
+        let mut turns = used_tool();
+        let Content::ToolResult(result) = &mut turns[2].content[0] else { unreachable!() };
+        result.attachments = vec![streambed_core::Attachment::Image(shot())];
+        let mut newer = vec![Content::Text("And these".into())];
+        newer.extend((0..20).map(|_| Content::Image(shot())));
+        turns.extend([Turn::assistant("Seen."), Turn { role: Role::User, content: newer }]);
+        let mut request = ChatRequest::new(turns);
+        request.tools = vec![weather()];
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        let [ContentBlock::ToolResult(result)] = parts.messages[2].content() else {
+            panic!("{:?}", parts.messages[2])
+        };
+        let [ToolResultContentBlock::Text(_), ToolResultContentBlock::Text(note)] = result.content() else {
+            panic!("{:?}", result.content())
+        };
+        assert!(note.starts_with("(An image was shown here."), "{note}");
     }
 
     /// Twenty images and documents at most: an agent's twenty-first screenshot pushes out the

@@ -15,5 +15,5 @@ pub use event::{ChatEvent, Completion, StopReason, Usage};
 pub use model::{BoxFuture, Capabilities, ChatModel, ChatStream, ModelInfo, ReasoningStyle};
 pub use request::{
     Attachment, ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
-    OutputSchema, Reasoning, ReasoningBlock, Role, ToolChoice, ToolResult, ToolSpec, ToolUse,
+    OutputSchema, Reasoning, ReasoningBlock, Role, Shown, ToolChoice, ToolResult, ToolSpec, ToolUse,
 };

@@ -107,6 +107,11 @@ impl Document {
     }
 }
 
+/// A media type without its parameters, in lower case: `text/plain` of ` Text/Plain; charset=utf-8`.
+fn essence(media_type: &str) -> String {
+    media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
 /// The document formats the models read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentFormat {
@@ -138,11 +143,17 @@ impl DocumentFormat {
     /// The format of a media type (`application/pdf`, `text/plain; charset=utf-8`, …), if a
     /// model reads it.
     pub fn from_media_type(media_type: &str) -> Option<Self> {
-        let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let essence = essence(media_type);
         if essence == "text/x-markdown" {
             return Some(Self::Md);
         }
         Self::ALL.iter().find(|(_, media)| *media == essence).map(|(format, _)| *format)
+    }
+
+    /// Whether a media type says nothing of a file's format (`application/octet-stream`, S3's
+    /// `binary/octet-stream`, or none at all), so that only its name can.
+    pub fn says_nothing(media_type: &str) -> bool {
+        matches!(essence(media_type).as_str(), "" | "application/octet-stream" | "binary/octet-stream")
     }
 
     /// The format a file name's extension says (`report.PDF`), if a model reads it.
@@ -230,6 +241,23 @@ pub enum Attachment {
     Document(Document),
 }
 
+/// An image or a document a turn shows the model, the user's or a tool's: see
+/// [`Message::shown`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shown<'a> {
+    Image(&'a Image),
+    Document(&'a Document),
+}
+
+impl Attachment {
+    pub fn shown(&self) -> Shown<'_> {
+        match self {
+            Self::Image(image) => Shown::Image(image),
+            Self::Document(document) => Shown::Document(document),
+        }
+    }
+}
+
 impl Message {
     pub fn user(content: impl Into<String>) -> Self {
         Self { role: Role::User, content: vec![Content::Text(content.into())] }
@@ -272,19 +300,24 @@ impl Message {
             .sum()
     }
 
-    /// The documents of the turn (a tool's included), in order.
-    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+    /// The images and documents of the turn, a tool's (inside its result) included, in order.
+    pub fn shown(&self) -> impl Iterator<Item = Shown<'_>> {
         self.content.iter().flat_map(|c| {
             let (alone, returned) = match c {
-                Content::Document(document) => (Some(document), &[][..]),
+                Content::Image(image) => (Some(Shown::Image(image)), &[][..]),
+                Content::Document(document) => (Some(Shown::Document(document)), &[][..]),
                 Content::ToolResult(result) => (None, result.attachments.as_slice()),
                 _ => (None, &[][..]),
             };
-            let returned = returned.iter().filter_map(|attachment| match attachment {
-                Attachment::Document(document) => Some(document),
-                Attachment::Image(_) => None,
-            });
-            alone.into_iter().chain(returned)
+            alone.into_iter().chain(returned.iter().map(Attachment::shown))
+        })
+    }
+
+    /// The documents of the turn (a tool's included), in order.
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.shown().filter_map(|shown| match shown {
+            Shown::Document(document) => Some(document),
+            Shown::Image(_) => None,
         })
     }
 
@@ -440,13 +473,7 @@ impl ChatRequest {
 
     /// Whether the request shows the model images (a tool's included).
     pub fn has_images(&self) -> bool {
-        self.messages.iter().flat_map(|m| &m.content).any(|c| match c {
-            Content::Image(_) => true,
-            Content::ToolResult(result) => {
-                result.attachments.iter().any(|a| matches!(a, Attachment::Image(_)))
-            }
-            _ => false,
-        })
+        self.messages.iter().flat_map(Message::shown).any(|shown| matches!(shown, Shown::Image(_)))
     }
 
     /// The documents the request gives the model (a tool's included), in order.
@@ -465,6 +492,12 @@ mod tests {
         assert_eq!(DocumentFormat::from_media_type(" Text/Plain; charset=utf-8"), Some(DocumentFormat::Txt));
         assert_eq!(DocumentFormat::from_media_type("text/x-markdown"), Some(DocumentFormat::Md));
         assert_eq!(DocumentFormat::from_media_type("image/png"), None);
+        for generic in
+            ["", "application/octet-stream; name=a.pdf", "Application/Octet-Stream", "binary/octet-stream"]
+        {
+            assert!(DocumentFormat::says_nothing(generic), "{generic}");
+        }
+        assert!(!DocumentFormat::says_nothing("image/png"));
         assert_eq!(DocumentFormat::from_file_name("Q3 report.PDF"), Some(DocumentFormat::Pdf));
         assert_eq!(DocumentFormat::from_file_name("notes.markdown"), Some(DocumentFormat::Md));
         assert_eq!(DocumentFormat::from_file_name("page.htm"), Some(DocumentFormat::Html));

@@ -5,7 +5,7 @@
 //! Converse relays a model's own refusal after "The model returned the following errors: ".
 //! Model ids the emulator does not know get only Bedrock's own checks.
 
-use streambed_core::{Content, DocumentFormat, ReasoningBlock, Role, ToolChoice};
+use streambed_core::{Content, DocumentFormat, Message, ReasoningBlock, Role, Shown, ToolChoice};
 
 use crate::{
     family::{Family, Model, ThinkingStyle},
@@ -99,22 +99,11 @@ fn documents(converse: &Converse) -> Result<(), BedrockError> {
 
 /// Claude reads at most 20 images and documents in a request, in its words (cline/cline#1844).
 fn images_and_documents(converse: &Converse) -> Result<(), BedrockError> {
-    let images = converse
-        .request
-        .messages
-        .iter()
-        .flat_map(|m| &m.content)
-        .map(|block| match block {
-            Content::Image(_) => 1,
-            Content::ToolResult(result) => result
-                .attachments
-                .iter()
-                .filter(|a| matches!(a, streambed_core::Attachment::Image(_)))
-                .count(),
-            _ => 0,
-        })
-        .sum::<usize>();
-    let documents = converse.request.documents().count();
+    let shown = converse.request.messages.iter().flat_map(Message::shown);
+    let (images, documents) = shown.fold((0, 0), |(images, documents), shown| match shown {
+        Shown::Image(_) => (images + 1, documents),
+        Shown::Document(_) => (images, documents + 1),
+    });
     if images + documents > 20 {
         return Err(BedrockError::model_refused(format!(
             "too many images and documents: {images} + {documents} > 20"

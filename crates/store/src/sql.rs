@@ -171,10 +171,17 @@ fn messages_statement(placeholders: Placeholders, rows: usize) -> String {
     )
 }
 
-/// The most answers one [`append`] statement writes: 3 parameters a row, within
-/// [`MOST_NUMBERED`].
-pub(crate) const APPEND_ROWS: usize = 64;
-const _: () = assert!(APPEND_ROWS * 3 <= MOST_NUMBERED && APPEND_ROWS.is_power_of_two());
+/// The most rows of `width` parameters a batched statement writes: the largest power of two
+/// whose parameters fit in [`MOST_NUMBERED`].
+const fn most_rows(width: usize) -> usize {
+    1 << (MOST_NUMBERED / width).ilog2()
+}
+
+/// [`append`]'s parameters for each answer: `id, text, reasoning`.
+const APPEND_WIDTH: usize = 3;
+
+/// The most answers one [`append`] statement writes.
+pub(crate) const APPEND_ROWS: usize = most_rows(APPEND_WIDTH);
 
 /// Appends text and reasoning to up to `rows` answers in one statement, with `id, text,
 /// reasoning` bound for each (`$1, $2, $3`, then `$4, $5, $6`, …), and returns the ids written.
@@ -190,7 +197,7 @@ pub(crate) fn append(rows: usize) -> &'static str {
 }
 
 fn append_statement(placeholders: Placeholders, rows: usize) -> String {
-    let rows = Rows { count: rows, width: 3, first: 1, placeholders };
+    let rows = Rows { count: rows, width: APPEND_WIDTH, first: 1, placeholders };
     format!(
         "UPDATE messages SET content = content || {}, reasoning = reasoning || {} \
          WHERE status = 'streaming' AND id IN ({}) RETURNING id",
@@ -250,10 +257,8 @@ pub(crate) const FINISH: &str = "\
 /// [`FINISH`]'s parameters: a batch binds this many for each answer.
 const FINISH_WIDTH: usize = 9;
 
-/// The most answers one batch of finishes writes (see `finish`): the largest power of two of
-/// rows whose parameters a statement takes.
-pub(crate) const BATCH_FINISHES: usize = 1 << (MOST_NUMBERED / FINISH_WIDTH).ilog2();
-const _: () = assert!(BATCH_FINISHES * FINISH_WIDTH <= MOST_NUMBERED);
+/// The most answers one batch of finishes writes (see `finish`).
+pub(crate) const BATCH_FINISHES: usize = most_rows(FINISH_WIDTH);
 
 /// [`FINISH`] for up to `rows` answers at once (rounded up to a power of two, at most
 /// [`BATCH_FINISHES`]), returning the ids written, with [`FINISH`]'s nine parameters bound for
@@ -359,6 +364,13 @@ pub(crate) const POSTGRES_NOW: &str = "SELECT now()";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_the_largest_power_of_two_of_rows_whose_parameters_fit() {
+        assert_eq!((APPEND_ROWS, BATCH_FINISHES), (64, 16));
+        assert_eq!(most_rows(1), MOST_NUMBERED);
+        assert!(finish(BATCH_FINISHES).contains(&format!("${}", BATCH_FINISHES * FINISH_WIDTH)));
+    }
 
     #[test]
     fn batched_statements_round_up_to_a_power_of_two() {

@@ -372,6 +372,13 @@ fn claude_reads_at_most_twenty_images_and_documents() {
     assert_eq!(refusal(SONNET_45, blocks(19)), None);
     let refused = refusal(SONNET_45, blocks(20)).unwrap();
     assert_eq!(refused, format!("{PREFIX}too many images and documents: 20 + 1 > 20"));
+
+    let mut returned =
+        tool_turns(json!([{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]), "t1", true);
+    returned["messages"][2]["content"][0]["toolResult"]["content"] = Value::Array(vec![image.clone(); 2]);
+    returned["messages"][0]["content"] = blocks(19)["messages"][0]["content"].clone();
+    let refused = refusal(SONNET_45, returned).unwrap();
+    assert_eq!(refused, format!("{PREFIX}too many images and documents: 21 + 1 > 20"), "a tool's count");
 }
 
 #[test]

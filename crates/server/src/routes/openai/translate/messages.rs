@@ -153,17 +153,16 @@ fn file_data(file: FilePart, i: usize, j: usize) -> Result<Document, Invalid> {
         }));
     };
     // The file name's extension says the format where the media type says nothing (a generic
-    // `application/octet-stream`, none, or plain base64); a media type that names another
-    // format is believed over the name, and refused as that format.
+    // `application/octet-stream`, or plain base64); a media type that names another format is
+    // believed over the name, and refused as that format.
     let named = file.filename.as_deref().and_then(DocumentFormat::from_file_name);
     let (format, base64) = match data.strip_prefix("data:") {
         Some(url) => {
             let Some((media_type, base64)) = url.split_once(";base64,") else {
                 return Err(invalid("is a `data:` URL without `;base64,`: send the file in base64.".into()));
             };
-            let generic = matches!(media_type, "" | "application/octet-stream");
             let format = match named {
-                Some(format) if generic => Ok(format),
+                Some(format) if DocumentFormat::says_nothing(media_type) => Ok(format),
                 _ => attachment::document_format(media_type),
             };
             (format, base64)
@@ -194,6 +193,7 @@ fn text(content: InContent, i: usize) -> Result<String, Invalid> {
             let texts =
                 parts.into_iter().enumerate().map(|(j, part)| match (part.kind.as_str(), part.text) {
                     ("text", Some(text)) => Ok(text),
+                    ("text", None) => Err(part_without_its_field("text", i, j)),
                     (kind, _) => Err(unsupported_part(kind, i, j)),
                 });
             Ok(texts.collect::<Result<Vec<_>, _>>()?.join("\n"))
@@ -201,8 +201,6 @@ fn text(content: InContent, i: usize) -> Result<String, Invalid> {
     }
 }
 
-/// A part this server does not take where it was sent: images and files go in user messages
-/// only.
 /// A known part without the field its type names (`{"type": "file"}` with no `file`).
 fn part_without_its_field(kind: &str, i: usize, j: usize) -> Invalid {
     Invalid::param(
@@ -211,6 +209,8 @@ fn part_without_its_field(kind: &str, i: usize, j: usize) -> Invalid {
     )
 }
 
+/// A part this server does not take where it was sent: images and files go in user messages
+/// only.
 fn unsupported_part(kind: &str, i: usize, j: usize) -> Invalid {
     Invalid::param(
         "messages",
@@ -243,6 +243,10 @@ mod tests {
             (pdf.format, pdf.data.as_slice(), pdf.name.as_deref()),
             (DocumentFormat::Pdf, &b"%PDF-"[..], Some("a.pdf"))
         );
+        let named = file(
+            json!({ "file_data": "data:binary/octet-stream; name=a.csv;base64,YSxi", "filename": "a.csv" }),
+        );
+        assert_eq!(named.unwrap().format, DocumentFormat::Csv, "S3's generic type, with a parameter");
         let md = file(json!({ "file_data": "data:text/x-markdown;base64,IyBI" })).unwrap();
         assert_eq!(md.format, DocumentFormat::Md);
 
