@@ -62,6 +62,16 @@ pub(crate) enum Sent<B> {
     LeftOut(String),
 }
 
+impl<B> Sent<B> {
+    /// As a block of a message or of a tool's result: the block, or the line as text.
+    pub(crate) fn or<T>(self, block: impl FnOnce(B) -> T, text: impl FnOnce(String) -> T) -> T {
+        match self {
+            Self::Block(sent) => block(sent),
+            Self::LeftOut(note) => text(note),
+        }
+    }
+}
+
 /// Whether each image and document of a turn, in the order it is sent, is a document.
 fn documents(turn: &Message) -> impl Iterator<Item = bool> + '_ {
     turn.shown().map(|shown| matches!(shown, Shown::Document(_)))

@@ -23,7 +23,7 @@ use streambed_core::{
     ToolResult,
 };
 
-use crate::attachments::{self, Attachments, Sent};
+use crate::attachments::{self, Attachments};
 
 /// A builder refused a block: a required field was missing, which our types always set.
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, ProviderError> {
@@ -116,14 +116,10 @@ pub(crate) fn message(turn: &Message, attachments: &mut Attachments) -> Result<s
 
 fn block(content: &Content, attachments: &mut Attachments) -> Result<ContentBlock, ProviderError> {
     Ok(match content {
-        Content::Document(document) => match attachments.document(document)? {
-            Sent::Block(block) => ContentBlock::Document(block),
-            Sent::LeftOut(note) => ContentBlock::Text(note),
-        },
-        Content::Image(image) => match attachments.image(image)? {
-            Sent::Block(block) => ContentBlock::Image(block),
-            Sent::LeftOut(note) => ContentBlock::Text(note),
-        },
+        Content::Document(document) => {
+            attachments.document(document)?.or(ContentBlock::Document, ContentBlock::Text)
+        }
+        Content::Image(image) => attachments.image(image)?.or(ContentBlock::Image, ContentBlock::Text),
         Content::Text(text) => ContentBlock::Text(text.clone()),
         Content::Reasoning(ReasoningBlock::Text { text, signature }) => {
             ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(built(
@@ -160,14 +156,12 @@ fn tool_result(result: &ToolResult, attachments: &mut Attachments) -> Result<Too
         text.then(|| ToolResultContentBlock::Text(tool_output(&result.content))).into_iter().collect();
     for attachment in &result.attachments {
         content.push(match attachment {
-            Attachment::Image(image) => match attachments.image(image)? {
-                Sent::Block(block) => ToolResultContentBlock::Image(block),
-                Sent::LeftOut(note) => ToolResultContentBlock::Text(note),
-            },
-            Attachment::Document(document) => match attachments.document(document)? {
-                Sent::Block(block) => ToolResultContentBlock::Document(block),
-                Sent::LeftOut(note) => ToolResultContentBlock::Text(note),
-            },
+            Attachment::Image(image) => {
+                attachments.image(image)?.or(ToolResultContentBlock::Image, ToolResultContentBlock::Text)
+            }
+            Attachment::Document(document) => attachments
+                .document(document)?
+                .or(ToolResultContentBlock::Document, ToolResultContentBlock::Text),
         });
     }
     built(
