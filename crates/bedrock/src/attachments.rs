@@ -8,8 +8,8 @@
 //! long conversation's pictures. A conversation only grows, so an agent that took
 //! its twenty-first screenshot, or read its sixth PDF, would be refused on every turn from then
 //! on: the oldest are left out instead, each with a line in its place that says so, and the
-//! newest, which its question is most likely about, are sent. Only what the last turn itself
-//! brings past a limit is refused.
+//! newest, which its question is most likely about, are sent. Only what the last user turn
+//! itself brings past a limit is refused.
 //!
 //! Bedrock shows the model each document's name, and refuses a request whose names break its
 //! rules: a name holds only letters, digits, single spaces, hyphens, parentheses and square
@@ -34,15 +34,20 @@ const MOST_DOCUMENTS: usize = 5;
 /// The most images and documents together.
 const MOST_SHOWN: usize = 20;
 
+/// Past [`MOST_SHOWN`], the oldest images and documents are left out this many at a time, so
+/// the turns before the cut stay the same, and a cached prefix with them, for this many new
+/// ones; moving it by one would change an early turn, and lose the cache, on every turn.
+const LEFT_OUT_TOGETHER: usize = 5;
+
 /// Bedrock's longest document name.
 const LONGEST_NAME: usize = 200;
 
-/// A request's images and documents as they are sent, in the order [`Message::shown`] lists them: the
-/// oldest past Bedrock's limits left out, and each document named once. Names are given to the
-/// documents left out too, so a document keeps its name when older ones leave, and the model's
-/// earlier answers still mean the same one by it. The same conversation always gets the same
-/// names and leaves out the same ones, so a cached prefix stays the same from one turn to the
-/// next, until a new image or document pushes the oldest out.
+/// A request's images and documents as they are sent, in the order [`Message::shown`] lists
+/// them: the oldest past Bedrock's limits left out, and each document named once. Names are
+/// given to the documents left out too, so a document keeps its name when older ones leave, and
+/// the model's earlier answers still mean the same one by it. The same conversation always gets
+/// the same names and leaves out the same ones, so a cached prefix stays the same from one turn
+/// to the next, until a new image or document pushes the oldest out.
 #[derive(Debug, Default)]
 pub(crate) struct Attachments {
     /// The document names given so far, in lower case: whether Bedrock's rule tells case apart
@@ -85,33 +90,41 @@ impl Attachments {
     /// left out.
     pub(crate) fn of(turns: &[impl Borrow<Message>]) -> Result<Self, ProviderError> {
         let turns = || turns.iter().map(Borrow::borrow);
-        if let Some(last) = turns().rev().find(|turn| turn.role == Role::User) {
-            let (documents, shown) = documents(last)
-                .fold((0, 0), |(documents, shown), document| (documents + usize::from(document), shown + 1));
-            let refuse = |message: String| Err(ProviderError::new(ErrorKind::InvalidRequest, message));
-            if documents > MOST_DOCUMENTS {
-                return refuse(format!(
-                    "Bedrock takes at most {MOST_DOCUMENTS} documents in a request, and the last user turn \
-                     holds {documents}: send fewer."
-                ));
-            }
-            if shown > MOST_SHOWN {
-                return refuse(format!(
-                    "Bedrock takes at most {MOST_SHOWN} images and documents in a request, and the last user \
-                     turn holds {shown}: send fewer."
-                ));
-            }
+        let last = turns().rev().find(|turn| turn.role == Role::User);
+        let (brought, asked) = last.map_or((0, 0), |last| {
+            documents(last)
+                .fold((0, 0), |(brought, asked), document| (brought + usize::from(document), asked + 1))
+        });
+        let refuse = |message: String| Err(ProviderError::new(ErrorKind::InvalidRequest, message));
+        if brought > MOST_DOCUMENTS {
+            return refuse(format!(
+                "Bedrock takes at most {MOST_DOCUMENTS} documents in a request, and the last user turn holds \
+                 {brought}: send fewer."
+            ));
         }
-        // The newest first, each sent while it fits.
+        if asked > MOST_SHOWN {
+            return refuse(format!(
+                "Bedrock takes at most {MOST_SHOWN} images and documents in a request, and the last user turn \
+                 holds {asked}: send fewer."
+            ));
+        }
+        // The newest five documents, then of what is left the newest twenty, the cut moved
+        // LEFT_OUT_TOGETHER at a time but never into the last user turn.
         let all: Vec<bool> = turns().flat_map(documents).collect();
-        let mut sent = vec![false; all.len()];
-        let (mut documents, mut shown) = (0, 0);
-        for (i, &document) in all.iter().enumerate().rev() {
-            if shown < MOST_SHOWN && (!document || documents < MOST_DOCUMENTS) {
-                sent[i] = true;
-                shown += 1;
-                documents += usize::from(document);
-            }
+        let mut newer = 0;
+        let mut sent: Vec<bool> = all
+            .iter()
+            .rev()
+            .map(|&document| {
+                newer += usize::from(document);
+                !document || newer <= MOST_DOCUMENTS
+            })
+            .collect();
+        sent.reverse();
+        let fitting = sent.iter().filter(|&&sent| sent).count();
+        if fitting > MOST_SHOWN {
+            let out = (fitting - MOST_SHOWN).next_multiple_of(LEFT_OUT_TOGETHER).min(fitting - asked);
+            sent.iter_mut().filter(|sent| **sent).take(out).for_each(|sent| *sent = false);
         }
         Ok(Self { given: HashSet::new(), sent, next: 0 })
     }

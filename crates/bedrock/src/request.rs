@@ -499,33 +499,75 @@ mod tests {
     }
 
     /// Twenty images and documents at most: an agent's twenty-first screenshot pushes out the
-    /// oldest (a document counts toward both limits).
+    /// oldest (a document counts toward both limits), five at a time, so the turns before the
+    /// cut stay the same for the next four.
     #[test]
-    fn past_twenty_images_and_documents_the_oldest_are_left_out() {
+    fn past_twenty_images_and_documents_the_oldest_are_left_out_five_at_a_time() {
         let shot = || {
             Content::Image(streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![1] })
         };
         let mut turns =
             vec![Turn { role: Role::User, content: vec![pdf("spec.pdf"), Content::Text("Go".into())] }];
-        for i in 0..20 {
+        let step = |turns: &mut Vec<Turn>, i: usize| {
             turns.push(Turn::assistant(format!("Step {i}")));
             turns.push(Turn { role: Role::User, content: vec![shot(), Content::Text("Next".into())] });
+        };
+        for i in 0..20 {
+            step(&mut turns, i);
         }
-        let mut request = ChatRequest::new(turns);
+        let mut request = ChatRequest::new(turns.clone());
+        let sent = |turns: &[Turn]| build(&ChatRequest::new(turns.to_vec()), Target::new(SONNET_45)).unwrap();
+        let shown = |parts: &Parts| {
+            parts
+                .messages
+                .iter()
+                .flat_map(|m| m.content())
+                .filter(|b| b.is_image() || b.is_document())
+                .count()
+        };
 
-        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+        let twenty_one = sent(&turns);
+        for i in 20..24 {
+            step(&mut turns, i);
+        }
+        let twenty_five = sent(&turns);
+        step(&mut turns, 24);
+        let twenty_six = sent(&turns);
         request.messages.last_mut().unwrap().content = (0..21).map(|_| shot()).collect();
         let too_many = build(&request, Target::new(SONNET_45)).unwrap_err();
 
-        let shown =
-            parts.messages.iter().flat_map(|m| m.content()).filter(|b| b.is_image() || b.is_document());
-        assert_eq!(shown.count(), 20);
-        let ContentBlock::Text(note) = &parts.messages[0].content()[0] else {
-            panic!("{:?}", parts.messages[0])
+        assert_eq!(shown(&twenty_one), 16, "five left out");
+        let ContentBlock::Text(note) = &twenty_one.messages[0].content()[0] else {
+            panic!("{:?}", twenty_one.messages[0])
         };
         assert!(note.contains("\"spec\" was attached here"), "{note}");
-        assert!(parts.messages[2].content()[0].is_image(), "the oldest screenshot still fits");
+        assert!(twenty_one.messages[8].content()[0].is_text(), "the fourth screenshot is left out");
+        assert!(twenty_one.messages[10].content()[0].is_image(), "the fifth is sent");
+        assert_eq!(twenty_five.messages[..20], twenty_one.messages[..20], "the same cut four turns on");
+        assert_eq!(shown(&twenty_five), 20);
+        assert_eq!(shown(&twenty_six), 16, "the next five go together");
+        assert!(twenty_six.messages[10].content()[0].is_text());
         assert!(too_many.message.contains("at most 20 images and documents"), "{}", too_many.message);
+    }
+
+    /// What the last user turn brings is sent, even where the cut would fall inside it.
+    #[test]
+    fn the_cut_never_reaches_the_last_user_turn() {
+        let shot = || {
+            Content::Image(streambed_core::Image { format: streambed_core::ImageFormat::Png, data: vec![1] })
+        };
+        let mut last: Vec<Content> = (0..20).map(|_| shot()).collect();
+        last.push(Content::Text("All of these".into()));
+        let request = ChatRequest::new(vec![
+            Turn { role: Role::User, content: vec![shot(), Content::Text("This".into())] },
+            Turn::assistant("Seen."),
+            Turn { role: Role::User, content: last },
+        ]);
+
+        let parts = build(&request, Target::new(SONNET_45)).unwrap();
+
+        assert!(parts.messages[0].content()[0].is_text(), "the older one is left out");
+        assert_eq!(parts.messages[2].content().iter().filter(|b| b.is_image()).count(), 20);
     }
 
     /// A tool's images and documents go inside its result, after its text (none when it printed
