@@ -82,11 +82,8 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
     }
     // Converse shows the model images and documents only from the user ("You can only include
     // images and documents if the role is user": API reference, Message).
-    let shown = |c: &streambed_core::Content| {
-        matches!(c, streambed_core::Content::Image(_) | streambed_core::Content::Document(_))
-    };
     let shown_by_assistant =
-        request.messages.iter().position(|m| m.role == Role::Assistant && m.content.iter().any(shown));
+        request.messages.iter().position(|m| m.role == Role::Assistant && m.shown().next().is_some());
     if let Some(i) = shown_by_assistant {
         return refuse(format!(
             "Images and documents go in user turns only: turn {} of the conversation, an assistant's, holds one.",

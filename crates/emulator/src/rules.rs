@@ -60,8 +60,7 @@ fn blank_text(converse: &Converse) -> Result<(), BedrockError> {
 fn documents(converse: &Converse) -> Result<(), BedrockError> {
     let refuse = |message: &str| Err(BedrockError::validation(message));
     for message in &converse.request.messages {
-        let shown = |block: &Content| matches!(block, Content::Image(_) | Content::Document(_));
-        if message.role == Role::Assistant && message.content.iter().any(shown) {
+        if message.role == Role::Assistant && message.shown().next().is_some() {
             return refuse("You can only include images and documents if the role is user.");
         }
         let has_document = message.content.iter().any(|block| matches!(block, Content::Document(_)));
