@@ -14,6 +14,7 @@ use aws_sdk_bedrockruntime::{
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use futures_util::stream;
 use streambed_core::{ChatEvent, ChatStream, Completion, ErrorKind, ProviderError, StopReason, Usage};
+use tokio::time::Instant;
 
 use crate::{content, errors};
 
@@ -40,26 +41,26 @@ struct Ending {
 }
 
 impl Ending {
-    /// Takes one stream event; returns what a reader or the stored answer needs of it.
-    fn observe(&mut self, event: &ConverseStreamOutput) -> Option<ChatEvent> {
+    /// Takes one stream event; returns what a reader or the stored answer needs of it. The
+    /// event is taken whole, so a delta's text moves into ours without a copy.
+    fn observe(&mut self, event: ConverseStreamOutput) -> Option<ChatEvent> {
         match event {
-            ConverseStreamOutput::ContentBlockStart(start) => match &start.start {
-                Some(ContentBlockStart::ToolUse(call)) => Some(ChatEvent::ToolCall {
-                    id: call.tool_use_id().to_owned(),
-                    name: call.name().to_owned(),
-                }),
+            ConverseStreamOutput::ContentBlockStart(start) => match start.start {
+                Some(ContentBlockStart::ToolUse(call)) => {
+                    Some(ChatEvent::ToolCall { id: call.tool_use_id, name: call.name })
+                }
                 _ => None,
             },
-            ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta.as_ref()? {
-                ContentBlockDelta::Text(text) => Some(ChatEvent::Text(text.clone())),
-                ContentBlockDelta::ToolUse(input) if !input.input().is_empty() => {
-                    Some(ChatEvent::ToolInput(input.input().to_owned()))
+            ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta? {
+                ContentBlockDelta::Text(text) => Some(ChatEvent::Text(text)),
+                ContentBlockDelta::ToolUse(input) if !input.input.is_empty() => {
+                    Some(ChatEvent::ToolInput(input.input))
                 }
                 ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(text)) => {
-                    Some(ChatEvent::Reasoning(text.clone()))
+                    Some(ChatEvent::Reasoning(text))
                 }
                 ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Signature(signature)) => {
-                    Some(ChatEvent::ReasoningSignature(signature.clone()))
+                    Some(ChatEvent::ReasoningSignature(signature))
                 }
                 ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::RedactedContent(blob)) => {
                     Some(ChatEvent::RedactedReasoning(BASE64.encode(blob.as_ref())))
@@ -105,15 +106,19 @@ pub(crate) fn relay(
 ) -> ChatStream {
     Box::pin(async_stream::stream! {
         let mut ending = Ending::default();
+        // One timer for the whole answer, looked at only when it fires: an event just notes the
+        // time, rather than each one setting a timer of its own and clearing it again.
+        let mut heard = Instant::now();
+        let silence = tokio::time::sleep_until(heard + idle_timeout);
+        tokio::pin!(silence);
         loop {
-            let event = match tokio::time::timeout(idle_timeout, receiver.recv()).await {
-                Ok(Ok(Some(event))) => event,
-                Ok(Ok(None)) => break,
-                Ok(Err(error)) => {
-                    yield Err(errors::in_stream(&error).with_request_id(request_id));
-                    return;
-                }
-                Err(_) => {
+            let received = tokio::select! {
+                received = receiver.recv() => received,
+                () = &mut silence => {
+                    if heard.elapsed() < idle_timeout {
+                        silence.as_mut().reset(heard + idle_timeout);
+                        continue;
+                    }
                     let message = format!(
                         "Bedrock sent nothing for {} s, so the answer was abandoned. Try again.",
                         idle_timeout.as_secs_f32()
@@ -122,7 +127,16 @@ pub(crate) fn relay(
                     return;
                 }
             };
-            if let Some(event) = ending.observe(&event) {
+            let event = match received {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(error) => {
+                    yield Err(errors::in_stream(&error).with_request_id(request_id));
+                    return;
+                }
+            };
+            heard = Instant::now();
+            if let Some(event) = ending.observe(event) {
                 yield Ok(event);
             }
         }
@@ -215,7 +229,7 @@ mod tests {
             ),
         ];
         let mut ending = Ending::default();
-        let events: Vec<ChatEvent> = stream.iter().filter_map(|e| ending.observe(e)).collect();
+        let events: Vec<ChatEvent> = stream.into_iter().filter_map(|e| ending.observe(e)).collect();
         assert_eq!(
             events,
             [
