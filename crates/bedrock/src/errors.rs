@@ -142,19 +142,27 @@ where
         other => {
             let detail = DisplayErrorContext(other).to_string();
             tracing::debug!(error = %detail, "Bedrock could not be reached");
-            let hint = if detail.contains("credentials") || detail.contains("Credentials") {
-                "No AWS credentials were found: set AWS_PROFILE (then `aws sso login` if it uses SSO) or \
-                 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with CHAT_PROVIDER=local."
+            // Missing credentials are the operator's to fix, not a failure to retry: they are
+            // access denied, as Bedrock's own answer to bad ones is.
+            let (kind, hint) = if detail.contains("credentials") || detail.contains("Credentials") {
+                (
+                    ErrorKind::AccessDenied,
+                    "No AWS credentials were found: set AWS_PROFILE (then `aws sso login` if it uses SSO) \
+                     or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with CHAT_PROVIDER=local.",
+                )
             } else if detail.contains("invalid peer certificate") {
-                "The endpoint's certificate is not trusted: behind a TLS-inspecting proxy, or for a \
-                 private CA, set AWS_CA_BUNDLE to a PEM file of the CA."
+                (
+                    ErrorKind::Upstream,
+                    "The endpoint's certificate is not trusted: behind a TLS-inspecting proxy, or for a \
+                     private CA, set AWS_CA_BUNDLE to a PEM file of the CA.",
+                )
             } else {
-                "Check the network path to Bedrock (region, VPC endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME)."
+                (
+                    ErrorKind::Upstream,
+                    "Check the network path to Bedrock (region, VPC endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME).",
+                )
             };
-            ProviderError::new(
-                ErrorKind::Upstream,
-                format!("Could not reach Bedrock: {}. {hint}", causes(other)),
-            )
+            ProviderError::new(kind, format!("Could not reach Bedrock: {}. {hint}", causes(other)))
         }
     };
     mapped.with_request_id(error.request_id().map(str::to_owned))
@@ -287,5 +295,24 @@ mod tests {
     #[test]
     fn unknown_codes_are_upstream_errors() {
         assert_eq!(from_code("TeapotException", "", CX).kind, ErrorKind::Upstream);
+    }
+
+    /// What the SDK says when its credential chain finds nothing.
+    fn unsent(cause: &'static str) -> ProviderError {
+        use aws_sdk_bedrockruntime::{config::http::HttpResponse, error::ConnectorError};
+        let error: SdkError<ConverseStreamError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(cause.into(), None));
+        before_stream(&error, CX)
+    }
+
+    #[test]
+    fn missing_credentials_are_access_denied_not_a_failure_to_retry() {
+        let e = unsent("no providers in chain provided credentials");
+        assert_eq!(e.kind, ErrorKind::AccessDenied);
+        assert!(!e.kind.retryable());
+        assert!(e.message.contains("AWS_PROFILE"), "{}", e.message);
+        let unreachable = unsent("connection refused");
+        assert_eq!(unreachable.kind, ErrorKind::Upstream);
+        assert!(unreachable.message.contains("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"), "{}", unreachable.message);
     }
 }
