@@ -6,7 +6,8 @@
 //!   DeepSeek, vLLM and other OpenAI-compatible servers use (clients that do not know it ignore
 //!   it; the official SDKs keep it as an extra field); reasoning signatures are not sent;
 //! - a tool call as `{"tool_calls":[{index,id,type,function:{name,arguments:""}}]}`, then its
-//!   input as `{"tool_calls":[{index,function:{arguments}}]}` fragments;
+//!   input as `{"tool_calls":[{index,function:{arguments}}]}` fragments (`{}` for a call that had
+//!   no input, which still has to parse as JSON once put together, as in the whole reply);
 //! - the last chunk with `finish_reason`, then with `include_usage` one with `choices: []` and
 //!   the usage, then `[DONE]`;
 //! - a failure after the stream started: `data: {"error":{…}}` and the end, no `[DONE]`;
@@ -53,11 +54,13 @@ pub(super) struct Chunker {
     include_usage: bool,
     /// Tool calls started so far: the next one's `index`.
     tool_calls: usize,
+    /// The last call started has had no input yet.
+    bare_call: bool,
 }
 
 impl Chunker {
     pub(super) fn new(meta: Meta, include_usage: bool) -> Self {
-        Self { meta, include_usage, tool_calls: 0 }
+        Self { meta, include_usage, tool_calls: 0, bare_call: false }
     }
 
     pub(super) fn first(&self) -> String {
@@ -66,6 +69,10 @@ impl Chunker {
 
     /// The frames for one event; the last event (`Done` or an error) ends with `[DONE]` or the error.
     pub(super) fn frames(&mut self, event: &Result<ChatEvent, ProviderError>) -> Vec<String> {
+        let mut frames = Vec::new();
+        if matches!(event, Ok(ChatEvent::ToolCall { .. } | ChatEvent::Done(_))) && self.bare_call {
+            frames.push(self.input_chunk("{}"));
+        }
         let delta = match event {
             Ok(ChatEvent::Text(text)) if !text.is_empty() => {
                 Delta { content: Some(text), ..Delta::default() }
@@ -75,6 +82,7 @@ impl Chunker {
             }
             Ok(ChatEvent::ToolCall { id, name }) => {
                 self.tool_calls += 1;
+                self.bare_call = true;
                 let call = ToolCallDelta {
                     index: self.tool_calls - 1,
                     id: Some(id),
@@ -84,17 +92,11 @@ impl Chunker {
                 Delta { tool_calls: Some([call]), ..Delta::default() }
             }
             Ok(ChatEvent::ToolInput(fragment)) if self.tool_calls > 0 => {
-                let call = ToolCallDelta {
-                    index: self.tool_calls - 1,
-                    id: None,
-                    kind: None,
-                    function: FunctionDelta { name: None, arguments: fragment },
-                };
-                Delta { tool_calls: Some([call]), ..Delta::default() }
+                frames.push(self.input_chunk(fragment));
+                return frames;
             }
             Ok(ChatEvent::Done(completion)) => {
-                let mut frames =
-                    vec![self.chunk(Delta::default(), Some(finish_reason(&completion.stop_reason)))];
+                frames.push(self.chunk(Delta::default(), Some(finish_reason(&completion.stop_reason))));
                 if self.include_usage {
                     frames.push(self.usage_chunk(usage(&completion.usage)));
                 }
@@ -102,9 +104,22 @@ impl Chunker {
                 return frames;
             }
             Err(e) => return vec![error::in_stream(e)],
-            Ok(_) => return Vec::new(),
+            Ok(_) => return frames,
         };
-        vec![self.chunk(delta, None)]
+        frames.push(self.chunk(delta, None));
+        frames
+    }
+
+    /// A fragment of the last call's input.
+    fn input_chunk(&mut self, fragment: &str) -> String {
+        self.bare_call = false;
+        let call = ToolCallDelta {
+            index: self.tool_calls - 1,
+            id: None,
+            kind: None,
+            function: FunctionDelta { name: None, arguments: fragment },
+        };
+        self.chunk(Delta { tool_calls: Some([call]), ..Delta::default() }, None)
     }
 
     fn chunk(&self, delta: Delta<'_>, finish_reason: Option<&'static str>) -> String {
@@ -209,7 +224,29 @@ mod tests {
         assert_eq!(second["tool_calls"][0]["index"], 1);
         let done =
             chunker.frames(&Ok(ChatEvent::Done(Completion::new(StopReason::ToolUse, Usage::default()))));
-        assert_eq!(json(&done[0])["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(json(&done[1])["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn a_call_without_input_gets_arguments_that_parse() {
+        let mut chunker = chunker(false);
+        let call = |id: &str| Ok(ChatEvent::ToolCall { id: id.into(), name: "now".into() });
+        let deltas = |frames: Vec<String>| {
+            frames.iter().map(|f| json(f)["choices"][0]["delta"].clone()).collect::<Vec<_>>()
+        };
+
+        let first = deltas(chunker.frames(&call("t1")));
+        let second = deltas(chunker.frames(&call("t2")));
+        let done =
+            chunker.frames(&Ok(ChatEvent::Done(Completion::new(StopReason::ToolUse, Usage::default()))));
+
+        assert_eq!(first.len(), 1);
+        let empty =
+            |index: usize| json!({ "tool_calls": [{ "index": index, "function": { "arguments": "{}" } }] });
+        assert_eq!(second[0], empty(0), "the first call's input is closed before the second starts");
+        assert_eq!(second[1]["tool_calls"][0]["id"], "t2");
+        assert_eq!(json(&done[0])["choices"][0]["delta"], empty(1));
+        assert_eq!(json(&done[1])["choices"][0]["finish_reason"], "tool_calls");
     }
 
     #[test]
