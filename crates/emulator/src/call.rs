@@ -145,7 +145,10 @@ impl Shared {
         let delay = self.delay;
         let (answer, ending, delay) = match call.scenario {
             Scenario::Long { n } => (written(n), Ending::Complete, delay),
-            Scenario::Slow { delay, n } => (written(n), Ending::Complete, delay),
+            Scenario::Slow { delay, n, head } => {
+                tokio::time::sleep(head).await;
+                (written(n), Ending::Complete, delay)
+            }
             Scenario::Unicode => (
                 answer::fixed(UNICODE_DELTAS.iter().map(|d| (*d).to_owned()).collect(), input_tokens),
                 Ending::Complete,

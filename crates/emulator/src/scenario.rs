@@ -63,8 +63,9 @@ pub enum Scenario {
     Ok,
     /// `n` synthetic deltas (see [`crate::long_text`]).
     Long { n: usize },
-    /// `n` synthetic deltas, one every `delay`.
-    Slow { delay: Duration, n: usize },
+    /// `n` synthetic deltas, one every `delay`, after a response head that waits `head` (a
+    /// cold model's first byte: the SDK's `send()` waits that long).
+    Slow { delay: Duration, n: usize, head: Duration },
     /// Deltas that break naive SSE framing and UTF-8 handling (see [`crate::UNICODE_DELTAS`]).
     Unicode,
     /// The answer is the JSON of the request body received.
@@ -152,6 +153,7 @@ impl FromStr for Scenario {
             "slow" => Self::Slow {
                 delay: Duration::from_millis(params.get("delay_ms", 50)?),
                 n: params.get("n", 200)?,
+                head: Duration::from_millis(params.get("head_ms", 0)?),
             },
             "unicode" => Self::Unicode,
             "echo" => Self::Echo,
@@ -201,7 +203,16 @@ mod tests {
     #[test]
     fn marker_with_parameters_parses() {
         let s = Scenario::from_message("tell me [[scenario:slow delay_ms=5 n=7]] please").unwrap();
-        assert_eq!(s, Some(Scenario::Slow { delay: Duration::from_millis(5), n: 7 }));
+        assert_eq!(s, Some(Scenario::Slow { delay: Duration::from_millis(5), n: 7, head: Duration::ZERO }));
+        let late = Scenario::from_message("[[scenario:slow head_ms=900]]").unwrap();
+        assert_eq!(
+            late,
+            Some(Scenario::Slow {
+                delay: Duration::from_millis(50),
+                n: 200,
+                head: Duration::from_millis(900)
+            })
+        );
     }
 
     #[test]

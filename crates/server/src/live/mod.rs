@@ -31,7 +31,7 @@ use uuid::Uuid;
 pub(crate) use follow::{Elsewhere, follow, replay_stored};
 pub(crate) use remote::follow_remote;
 use said::{Rest, Said};
-pub(crate) use task::{Running, drive};
+pub(crate) use task::{Running, drive, run};
 
 pub(crate) use crate::frame::{Cursor, Frame};
 

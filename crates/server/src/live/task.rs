@@ -92,6 +92,7 @@ impl Running {
             // The store has another ending for it (`interrupted`, or none): the client and the
             // followers are told the same, not that it ended as it did here.
             Ok(true) => {
+                self.answer.record_lost();
                 let lost = self.answer.error_frame(&relay::lost());
                 self.ending.with(lost.clone());
                 lost
@@ -109,7 +110,7 @@ impl Running {
 }
 
 /// Runs the answer to its end with no client attached.
-pub(super) async fn run(mut running: Running) {
+pub(crate) async fn run(mut running: Running) {
     while let Step::Content(_) = running.step().await {}
 }
 

@@ -50,6 +50,26 @@ async fn a_client_that_leaves_does_not_end_the_answer_which_is_stored_whole() {
 }
 
 #[tokio::test]
+async fn a_client_that_leaves_before_the_answer_opens_does_not_end_it_either() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    // The upstream's response head comes late (a cold model), so the chat's does too.
+    let body = json!({ "conversationId": id, "prompt": "[[scenario:slow head_ms=800 delay_ms=5 n=20]]" });
+    let request = app.http.post(app.url("/api/chat")).json(&body).send();
+    let pending = tokio::spawn(request);
+    let asked = app.emulator.recorder.wait_for(Duration::from_secs(10), |r| !r.is_empty()).await;
+    assert!(asked.is_ok(), "the model was asked");
+
+    // The client gives up while the upstream request is still opening.
+    pending.abort();
+
+    let answer = app.settled_answer(&id).await;
+    assert_eq!(answer["status"], "complete");
+    assert_eq!(answer["usage"]["outputTokens"], 20);
+    assert_eq!(app.emulator.recorder.requests()[0].outcome, Outcome::Complete);
+}
+
+#[tokio::test]
 async fn a_client_cut_anywhere_and_resuming_with_last_event_id_gets_exactly_the_text() {
     let app = spawn_app().await;
     let mut seed = 0x2545_f491_u32;

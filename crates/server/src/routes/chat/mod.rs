@@ -9,8 +9,12 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{Extension, extract::State, http::HeaderMap, response::Response};
 use serde::Deserialize;
-use streambed_core::{ChatModel, ChatRequest, Content, InferenceParams, Message, Reasoning, Role};
+use streambed_core::{
+    ChatModel, ChatRequest, Content, ErrorKind, InferenceParams, Message, ProviderError, Reasoning, Role,
+};
 use streambed_store::Owner;
+use tokio::sync::oneshot;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
@@ -22,7 +26,7 @@ use crate::{
     config::Limits,
     error::AppError,
     extract::ApiJson,
-    live::{self, Cursor, Running},
+    live::{self, Cursor, Live, Reservation, Running},
     relay, request_id, sse,
     state::AppState,
 };
@@ -133,18 +137,21 @@ pub(super) async fn chat(
         }
         _ => None,
     };
-    let model = match (chosen, remembered) {
+    let model = Arc::clone(match (chosen, remembered) {
         (Some(id), _) => state.models.pick(Some(&id)).map_err(|e| AppError::BadRequest(e.to_string()))?,
         (None, Some(id)) => state.models.get(&id).unwrap_or_else(|| state.models.default_model()),
         (None, None) => state.models.default_model(),
-    };
+    });
     let reasoning = state
         .models
         .reasoning(model.as_ref(), requested_reasoning, state.reasoning)
         .map_err(|e| AppError::BadRequest(e.message(r#"send "reasoning": "off""#)))?;
-    let request = |turns: Turns| {
-        let params = InferenceParams { max_tokens, ..InferenceParams::default() };
-        answer::with_server_settings(&state, ChatRequest { params, reasoning, ..turns.request() })
+    let request = {
+        let state = Arc::clone(&state);
+        move |turns: Turns| {
+            let params = InferenceParams { max_tokens, ..InferenceParams::default() };
+            answer::with_server_settings(&state, ChatRequest { params, reasoning, ..turns.request() })
+        }
     };
     let turn = match target {
         Target::Stateless(turns) => {
@@ -156,7 +163,7 @@ pub(super) async fn chat(
     };
     // Let in before the turn is written: a busy server stores nothing.
     let admitted = answer::admit(&state, model.as_ref(), request_id(&headers), started)?;
-    start_stored(&state, model.as_ref(), reasoning, turn, request, admitted).await
+    start_stored(state, model, reasoning, turn, request, admitted).await
 }
 
 /// Whose the answer is: the client's alone, or a stored conversation's.
@@ -173,20 +180,67 @@ struct StoredTurn {
 }
 
 /// A stored conversation's next turn: the prompt and its answer are stored, the history read
-/// back, and the answer registered (so Stop and resume find it from now on). This response
-/// drives the answer while its client stays, and a task of the server's takes over if it
-/// leaves. A refusal before the first event is still an HTTP error, and recorded as the
-/// answer's error, as is the shutdown cut-off; Stop before it ends the answer without one.
+/// back, and the answer registered (so Stop and resume find it from now on). This is done by a
+/// task of the server's, as the answer then runs: a client that leaves while the turn is written
+/// or the upstream request opens does not leave a `streaming` answer nobody ends, nor stop it
+/// (the answer runs on as it would had the client left a moment later). This response drives the
+/// answer while its client stays, and the task takes over if it leaves. A refusal before the
+/// first event is still an HTTP error, and recorded as the answer's error, as is the shutdown
+/// cut-off; Stop before it ends the answer without one.
 async fn start_stored(
+    state: Arc<AppState>,
+    model: Arc<dyn ChatModel>,
+    reasoning: Reasoning,
+    turn: StoredTurn,
+    request: impl FnOnce(Turns) -> ChatRequest + Send + 'static,
+    admitted: Admitted,
+) -> Result<Response, AppError> {
+    let place = state.conversations.live.begin(turn.conversation, &turn.owner)?;
+    let writers = state.conversations.writers.clone();
+    let (opened, opening) = oneshot::channel();
+    let task_state = Arc::clone(&state);
+    let task = async move {
+        let started = open_stored(&task_state, &*model, reasoning, turn, request, admitted, place).await;
+        // Nobody waits for it any more: the client left, and the answer runs on without it.
+        if let Err(Ok(Opened::Running(running))) = opened.send(started) {
+            live::run(*running).await;
+        }
+    };
+    // Its logs keep the request's id.
+    writers.spawn(task.instrument(tracing::Span::current()));
+    // The task always answers, unless it panicked (its answer's record then says `stopped`).
+    let started = opening.await.unwrap_or_else(|_| {
+        Err(ProviderError::new(
+            ErrorKind::StreamInterrupted,
+            "The answer could not be started. Send it again.",
+        )
+        .into())
+    });
+    Ok(match started? {
+        Opened::Running(running) => sse::response(live::drive(*running, writers), state.keep_alive),
+        Opened::Stopped(live) => sse::response(live::follow(live, Cursor::default()), state.keep_alive),
+    })
+}
+
+/// How a stored turn's start went, when the model was asked.
+enum Opened {
+    /// The answer streams (boxed: it is most of the size of either).
+    Running(Box<Running>),
+    /// Stopped while the upstream request was still opening: it was dropped unanswered.
+    Stopped(Arc<Live>),
+}
+
+/// [`start_stored`]'s work, on the server's task.
+async fn open_stored(
     state: &AppState,
     model: &dyn ChatModel,
     reasoning: Reasoning,
     StoredTurn { owner, conversation, prompt }: StoredTurn,
     request: impl FnOnce(Turns) -> ChatRequest,
     admitted: Admitted,
-) -> Result<Response, AppError> {
+    place: Reservation,
+) -> Result<Opened, AppError> {
     let conversations = &state.conversations;
-    let place = conversations.live.begin(conversation, &owner)?;
     let model_id = &model.info().id;
     // One write transaction before the model is asked: the prompt, and the answer it starts.
     let (history, message) = conversations
@@ -220,24 +274,20 @@ async fn start_stored(
         opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
-        Some(Ok(upstream)) => {
-            let running = Running::new(
-                admitted.answer(state, upstream, token).with_dropped_turns(dropped_turns),
-                live,
-                ending,
-                log,
-                conversations.redis.clone(),
-                &conversations.writers,
-            );
-            Ok(sse::response(live::drive(running, conversations.writers.clone()), state.keep_alive))
-        }
-        // Stopped while the upstream request was still opening: it is dropped unanswered.
+        Some(Ok(upstream)) => Ok(Opened::Running(Box::new(Running::new(
+            admitted.answer(state, upstream, token).with_dropped_turns(dropped_turns),
+            live,
+            ending,
+            log,
+            conversations.redis.clone(),
+            &conversations.writers,
+        )))),
         None => {
             log.stopped();
             log.written().await;
             ending.with(sse::stopped(message));
             drop(ending);
-            Ok(sse::response(live::follow(live, Cursor::default()), state.keep_alive))
+            Ok(Opened::Stopped(live))
         }
         Some(Err(e)) => {
             log.error(&e);
