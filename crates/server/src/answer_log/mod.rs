@@ -41,6 +41,10 @@ use crate::shutdown::AnswerToken;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 /// An answer with this much text unwritten is flushed at once.
 const FLUSH_BYTES: usize = 16 * 1024;
+/// The first pause before an answer's end is written again after the database failed it, and
+/// the longest.
+const FINISH_RETRY_FIRST: Duration = Duration::from_millis(100);
+const FINISH_RETRY_MOST: Duration = Duration::from_secs(5);
 
 /// Where a stored answer's text is kept while it runs: the running answer's own, which its
 /// followers read too. The log reads from it what no flush has written yet, so each token is
@@ -357,23 +361,37 @@ async fn finish(store: Arc<dyn ConversationStore>, shared: Arc<Shared>) -> bool 
         shared.changed.notified().await;
     };
     let (message, status) = (shared.message, finish.status);
-    match store.finish_answer(message, &text, &reasoning, finish).await {
-        Ok(true) => false,
-        Ok(false) => {
-            // A flush that found it lost has said so already.
-            if !shared.lost.swap(true, Ordering::AcqRel) {
-                tracing::warn!(
+    let mut pause = FINISH_RETRY_FIRST;
+    loop {
+        match store.finish_answer(message, &text, &reasoning, finish.clone()).await {
+            Ok(true) => return false,
+            Ok(false) => {
+                // A flush that found it lost has said so already.
+                if !shared.lost.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        message_id = %message,
+                        ?status,
+                        "the answer's end went unrecorded: its conversation was deleted, or another \
+                         replica marked it interrupted while this one could not renew its lease"
+                    );
+                }
+                return true;
+            }
+            // The end is here in memory, and nothing else would write it: the record would say
+            // `streaming` for as long as this process renews its lease. So it is written again
+            // until the database takes it (shutdown waits for that only so long, then gives up
+            // the lease, and the answer is swept as `interrupted`). Should a failed attempt have
+            // committed after all, the next finds the answer ended and reports it lost.
+            Err(e) => {
+                tracing::error!(
                     message_id = %message,
                     ?status,
-                    "the answer's end went unrecorded: its conversation was deleted, or another \
-                     replica marked it interrupted while this one could not renew its lease"
+                    error = %e,
+                    "cannot record how the answer ended; trying again in {pause:?}"
                 );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(FINISH_RETRY_MOST);
             }
-            true
-        }
-        Err(e) => {
-            tracing::error!(message_id = %message, ?status, error = %e, "cannot record how the answer ended");
-            false
         }
     }
 }

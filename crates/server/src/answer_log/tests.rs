@@ -3,7 +3,8 @@
 use super::*;
 
 use futures_util::FutureExt;
-use streambed_store::{Owner, ReplicaId, StoreLimits};
+use streambed_core::BoxFuture;
+use streambed_store::{Owner, ReplicaId, StoreError, StoreLimits};
 
 /// Answers started in a fresh SQLite store, as the chat route starts them.
 async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Owner, Vec<(Uuid, Uuid)>) {
@@ -137,4 +138,123 @@ async fn an_answer_whose_record_is_gone_is_ended_by_the_flush_that_finds_it_so()
     assert!(open[0].wait_written().await, "its end went unrecorded");
     assert!(!open[1].wait_written().await);
     assert_eq!(stored(&*store, &owner, kept).await, ("Kept".into(), MessageStatus::Stopped));
+}
+
+/// The real store, whose first `failures` finishes fail as a database out of reach does.
+#[derive(Debug)]
+struct FailingFinishes {
+    store: Arc<dyn ConversationStore>,
+    failures: AtomicUsize,
+}
+
+impl ConversationStore for FailingFinishes {
+    fn create(
+        &self,
+        owner: &Owner,
+        title: Option<&streambed_store::Title>,
+    ) -> BoxFuture<'_, Result<streambed_store::Conversation, StoreError>> {
+        self.store.create(owner, title)
+    }
+
+    fn list(
+        &self,
+        owner: &Owner,
+        limit: u32,
+        before: Option<&str>,
+    ) -> BoxFuture<'_, Result<streambed_store::Page, StoreError>> {
+        self.store.list(owner, limit, before)
+    }
+
+    fn get(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<streambed_store::ConversationWithMessages, StoreError>> {
+        self.store.get(owner, id)
+    }
+
+    fn conversation(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<streambed_store::Conversation, StoreError>> {
+        self.store.conversation(owner, id)
+    }
+
+    fn rename(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        title: &streambed_store::Title,
+    ) -> BoxFuture<'_, Result<streambed_store::Conversation, StoreError>> {
+        self.store.rename(owner, id, title)
+    }
+
+    fn delete(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.store.delete(owner, id)
+    }
+
+    fn add_user_message(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<streambed_store::StoredMessage>, StoreError>> {
+        self.store.add_user_message(owner, id, content, model)
+    }
+
+    fn begin_turn(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        content: &str,
+        model: &str,
+        replica: ReplicaId,
+    ) -> BoxFuture<'_, Result<(Vec<streambed_store::StoredMessage>, Uuid), StoreError>> {
+        self.store.begin_turn(owner, id, content, model, replica)
+    }
+
+    fn append_answers<'a>(&'a self, batch: &'a [Append]) -> BoxFuture<'a, Result<Vec<Uuid>, StoreError>> {
+        self.store.append_answers(batch)
+    }
+
+    fn finish_answer(
+        &self,
+        message: Uuid,
+        text: &str,
+        reasoning: &str,
+        finish: Finish,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let failed = self.failures.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if failed.is_ok() {
+            return Box::pin(async { Err(StoreError::Database(sqlx::Error::PoolTimedOut)) });
+        }
+        self.store.finish_answer(message, text, reasoning, finish)
+    }
+
+    fn heartbeat(&self, replica: ReplicaId, ttl: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.store.heartbeat(replica, ttl)
+    }
+
+    fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.store.sweep_interrupted(replica)
+    }
+}
+
+#[tokio::test]
+async fn an_end_the_database_failed_is_written_again_until_it_takes_it() {
+    let (_dir, store, owner, started) = answers(1).await;
+    let failing: Arc<dyn ConversationStore> =
+        Arc::new(FailingFinishes { store: Arc::clone(&store), failures: AtomicUsize::new(2) });
+    let (logs, writers) = (Arc::new(AnswerLogs::new(failing)), TaskTracker::new());
+    let said = Arc::new(Said::default());
+    let mut log = logs.start(started[0].1, Arc::clone(&said) as _, token(), Instant::now(), &writers);
+    say(&mut log, &said, "All of it");
+    log.event(&ChatEvent::Done(Completion::new(streambed_core::StopReason::EndTurn, Default::default())));
+
+    let lost = tokio::time::timeout(Duration::from_secs(10), log.wait_written()).await;
+
+    assert_eq!(lost.ok(), Some(false), "written on the third try");
+    assert_eq!(stored(&*store, &owner, started[0].0).await, ("All of it".into(), MessageStatus::Complete));
 }
