@@ -78,7 +78,13 @@ impl Answer {
     pub(crate) async fn next_unless_stopped(&mut self) -> Option<Result<ChatEvent, ProviderError>> {
         let next = tokio::select! {
             biased;
-            () = &mut self.ended => Some(Err(ended_by(self.token.why())?)),
+            () = &mut self.ended => {
+                // Ended here, not by the provider: no upstream error to count.
+                let why = self.token.why();
+                let error = ended_by(why)?;
+                self.report.end(if why == Why::Lost { RECORD_LOST } else { error.kind.code() });
+                return Some(Err(error));
+            }
             () = &mut self.deadline => Some(Err(deadline_exceeded())),
             next = self.upstream.next() => next,
         }
@@ -127,6 +133,12 @@ impl Answer {
         self.report.end("stopped");
     }
 
+    /// Records that the answer's stored record was lost as it ended (see [`lost`]): the log
+    /// line says what the client was told, not how the provider ended it.
+    pub(crate) fn record_lost(&mut self) {
+        self.report.end(RECORD_LOST);
+    }
+
     /// Drops the upstream request now (the Bedrock connection closes, the local model stops);
     /// the answer has nothing more to read.
     pub(crate) fn drop_upstream(&mut self) {
@@ -142,6 +154,9 @@ pub(crate) fn ended_by(why: Why) -> Option<ProviderError> {
         Why::Lost => Some(lost()),
     }
 }
+
+/// The log's outcome for an answer whose record was lost.
+const RECORD_LOST: &str = "record_lost";
 
 /// An answer whose record was lost ([`Why::Lost`]): it ends, and so does its upstream request,
 /// rather than run on with nothing to record it and perhaps beside a newer turn.
