@@ -266,11 +266,9 @@ async fn open_stored(
     );
     let opened = tokio::select! {
         biased;
-        // The cut-off is counted as any upstream error here; Stop is no error.
-        () = token.ended() => relay::ended_by(token.why()).map(|error| {
-            state.metrics.upstream_error(error.kind.code());
-            Err(error)
-        }),
+        // Ended here (the cut-off, a lost record), not by the provider: no upstream error to
+        // count, as in the relay. Stop is no error at all.
+        () = token.ended() => relay::ended_by(token.why()).map(Err),
         opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
