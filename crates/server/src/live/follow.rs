@@ -6,7 +6,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::response::sse::Event;
 use futures_util::Stream;
-use streambed_store::{ConversationStore, MessageStatus, Owner, StoredMessage};
+use streambed_store::{ConversationStore, MessageStatus, Owner, StoreError, StoredMessage};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -62,6 +62,28 @@ pub(crate) struct Elsewhere {
     pub cutoff: CancellationToken,
 }
 
+/// The answer being followed, as the store has it now.
+pub(super) enum Latest {
+    Found(StoredMessage),
+    /// Deleted, with its conversation: the follow ends.
+    Gone,
+    /// The store could not be read; ask again later.
+    Unread(StoreError),
+}
+
+impl Elsewhere {
+    pub(super) async fn latest(&self, message: Uuid) -> Latest {
+        match self.store.get(&self.owner, self.conversation).await {
+            Ok(conversation) => match conversation.messages.into_iter().find(|m| m.id == message) {
+                Some(latest) => Latest::Found(latest),
+                None => Latest::Gone,
+            },
+            Err(StoreError::NotFound) => Latest::Gone,
+            Err(e) => Latest::Unread(e),
+        }
+    }
+}
+
 /// Replays a stored answer from `after`: what the store has past the cursor, more as another
 /// replica flushes it while it is `streaming`, and a terminal frame made from how it ended.
 pub(crate) fn replay_stored(
@@ -85,7 +107,6 @@ pub(super) fn stored_rest(
     message: StoredMessage,
     after: Cursor,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let Elsewhere { store, owner, conversation, cutoff } = from;
     async_stream::stream! {
         let mut cursor = after;
         let mut message = message;
@@ -105,26 +126,20 @@ pub(super) fn stored_rest(
                 break;
             }
             let waited = tokio::select! {
-                () = cutoff.cancelled() => false,
+                () = from.cutoff.cancelled() => false,
                 () = tokio::time::sleep(STORE_POLL) => tokio::time::Instant::now() < give_up,
             };
             if !waited {
                 yield Ok(at(sse::following_ended(), cursor));
                 break;
             }
-            match store.get(&owner, conversation).await {
-                Ok(conversation) => match conversation.messages.into_iter().find(|m| m.id == message.id) {
-                    Some(latest) => message = latest,
-                    None => {
-                        yield Ok(at(sse::stored_error(None), cursor));
-                        break;
-                    }
-                },
-                Err(streambed_store::StoreError::NotFound) => {
+            match from.latest(message.id).await {
+                Latest::Found(latest) => message = latest,
+                Latest::Gone => {
                     yield Ok(at(sse::stored_error(None), cursor));
                     break;
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read the answer being followed; trying again"),
+                Latest::Unread(e) => tracing::warn!(error = %e, "cannot read the answer being followed; trying again"),
             }
         }
     }

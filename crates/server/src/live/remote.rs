@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     Cursor, Rest,
-    follow::{Elsewhere, at, stored_rest},
+    follow::{Elsewhere, Latest, at, stored_rest},
 };
 use crate::{
     replicas::{Redis, frames::FrameReader},
@@ -122,15 +122,15 @@ impl Reading {
 /// runs and Redis has all the store has; otherwise the store takes over (the answer ended, or
 /// the replica running it lost Redis); the follow ends if the answer was deleted meanwhile.
 async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Next {
-    let stored = match from.store.get(&from.owner, from.conversation).await {
-        Ok(conversation) => conversation.messages.into_iter().find(|m| m.id == message),
-        Err(e) => {
+    let stored = match from.latest(message).await {
+        Latest::Found(stored) => stored,
+        Latest::Gone => return Next::End(at(sse::stored_error(None), position)),
+        Latest::Unread(e) => {
             // Redis may still serve the answer; the next quiet spell asks again.
             tracing::warn!(error = %e, "cannot read the answer being followed");
             return Next::More;
         }
     };
-    let Some(stored) = stored else { return Next::End(sse::stored_error(None).into()) };
     let ahead = stored.content.len() > position.text
         || stored.reasoning.as_deref().map_or(0, str::len) > position.reasoning;
     if stored.status == MessageStatus::Streaming && !ahead {

@@ -267,6 +267,36 @@ async fn a_replica_paused_past_its_lease_stops_the_answer_another_replica_marked
 }
 
 #[tokio::test]
+async fn a_follower_on_another_replica_ends_when_the_conversation_is_deleted_after_its_replica_died() {
+    let (postgres, redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_follow_deleted");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("REDIS_URL", redis_url.as_str())];
+    let (mut a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let id = new_conversation(&http, &a).await;
+    let mut on_a = start_answer(&http, &a, &id, "[[scenario:slow delay_ms=20 n=1000]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 5).await;
+    let mut on_b = resume(&http, &b, &id, &client.last_id).await;
+    client.read(&mut on_b, 2).await;
+
+    // A dies without a word: B's follower hears nothing more through Redis, and the store still
+    // has the answer as streaming (A's lease has time left), until the conversation goes.
+    a.child.kill().unwrap();
+    let deleted = http.delete(b.url(&format!("/api/conversations/{id}"))).send().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), client.read(&mut on_b, usize::MAX)).await;
+    tokio::task::spawn_blocking(move || a.child.wait()).await.unwrap().unwrap();
+    b.stop().await;
+
+    assert_eq!(deleted.status(), 204);
+    assert!(ended.is_ok(), "the follow ended");
+    let (event, _) = client.terminal.expect("a terminal frame");
+    assert_eq!(event, "error");
+}
+
+#[tokio::test]
 async fn a_server_that_cannot_reach_redis_at_start_up_exits_naming_redis_url() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let nothing_there = format!("redis://127.0.0.1:{}", free_port());
