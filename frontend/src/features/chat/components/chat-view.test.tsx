@@ -175,7 +175,7 @@ describe('ChatView', () => {
     expect(screen.getByLabelText('API key')).toHaveAttribute('type', 'password')
   })
 
-  it('renders code blocks with a copy button and never renders raw HTML', async () => {
+  it('renders code blocks with a copy button, and raw HTML as the text it is, never as HTML', async () => {
     const { calls, user, box } = setup()
     const writeText = vi.fn(async () => {})
     Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true })
@@ -193,6 +193,8 @@ describe('ChatView', () => {
     expect(writeText).toHaveBeenCalledWith('fn main() {}')
     const answer = screen.getByRole('article', { name: 'Assistant' })
     expect(answer.querySelector('img, b')).toBeNull()
+    // A tag in an answer about HTML, or a generic type, is part of what the model said.
+    expect(answer).toHaveTextContent('<img src=x onerror="alert(1)"><b>bold?</b>')
   })
 
   it('renders a very long paragraph as one paragraph, parsed in pieces', async () => {

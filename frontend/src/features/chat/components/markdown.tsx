@@ -26,10 +26,15 @@ const components: Components = {
 /** A piece of a long paragraph: its inline content, without a <p> of its own. */
 const inlineComponents: Components = { ...components, p: ({ children }) => <>{children}</> }
 
-/** One block. Raw HTML from the model is never rendered (`skipHtml`), and react-markdown drops `javascript:` links. */
+/**
+ * One block. Raw HTML from the model is shown as the text it is, never rendered (react-markdown
+ * makes it text without rehype-raw; `skipHtml` would drop it, and with it the `<div>` of an
+ * answer about HTML or the `<String>` of a generic type), and react-markdown drops `javascript:`
+ * links.
+ */
 const Block = memo(function Block({ text, inline = false }: { text: string; inline?: boolean }) {
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm]} components={inline ? inlineComponents : components} skipHtml>
+    <ReactMarkdown remarkPlugins={[remarkGfm]} components={inline ? inlineComponents : components}>
       {text}
     </ReactMarkdown>
   )
