@@ -135,15 +135,20 @@ describe('chatting through the real server and the Bedrock emulator', () => {
     }
   })
 
-  it('fits a phone-width screen', async () => {
+  it('fits a phone-width screen, down to 320 px', async () => {
     const chat = await ChatPage.open(browser, appUrl, 'light', { width: 390, height: 760 })
     await chat.send('A long line to wrap: ' + 'streaming '.repeat(30))
     await chat.waitForAnswer()
-
-    const overflow = await chat.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-    expect(overflow, 'no horizontal scrolling').toBeLessThanOrEqual(0)
-    expect(await chat.messageBox.isVisible()).toBe(true)
     await chat.page.screenshot({ path: resolve(screenshots, 'chat-phone.png') })
+
+    // 390 px (iPhones), 360 px (many Android phones), 320 px (the smallest still sold).
+    for (const width of [390, 360, 320]) {
+      await chat.page.setViewportSize({ width, height: 760 })
+      const overflow = await chat.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      expect(overflow, `no horizontal scrolling at ${width} px`).toBeLessThanOrEqual(0)
+      expect(await chat.messageBox.isVisible()).toBe(true)
+      expect(await chat.page.getByRole('button', { name: 'New chat' }).isVisible()).toBe(true)
+    }
     await chat.close()
   })
 

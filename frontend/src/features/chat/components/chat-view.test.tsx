@@ -42,6 +42,25 @@ describe('ChatView', () => {
     expect(within(answer).getByText(/2 tokens · 1.2 s/)).toBeInTheDocument()
   })
 
+  it('on a touch screen, Enter adds a line and the Send button sends', async () => {
+    vi.stubGlobal(
+      'matchMedia',
+      vi.fn((query: string) => ({
+        matches: query === '(pointer: coarse)',
+        addEventListener: () => {},
+        removeEventListener: () => {},
+      })),
+    )
+    const { calls, user, box } = setup()
+
+    await user.type(box(), 'Line one{Enter}line two')
+    expect(calls).toHaveLength(0)
+    expect(box()).toHaveAttribute('placeholder', 'Send a message')
+    await user.click(screen.getByRole('button', { name: 'Send' }))
+
+    expect(calls[0]!.history).toEqual([{ role: 'user', content: 'Line one\nline two' }])
+  })
+
   it('marks an answer cut off at its token limit', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Write a lot{Enter}')

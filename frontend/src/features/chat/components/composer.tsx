@@ -1,5 +1,10 @@
 import { type FormEvent, type KeyboardEvent, type ReactNode, useEffect, useRef, useState } from 'react'
 
+import { useMediaQuery } from '../../../hooks/use-media-query'
+
+/** A touch screen is the main pointer: its keyboard has no Shift+Enter to add a line. */
+const TOUCH = '(pointer: coarse)'
+
 interface ComposerProps {
   busy: boolean
   /** Nothing to send to yet (the conversation is loading, or cannot be shown). */
@@ -12,7 +17,10 @@ interface ComposerProps {
   returned?: { id: string; content: string }
 }
 
-/** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. */
+/**
+ * The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. On a touch
+ * screen Enter adds a line and the Send button sends, as an on-screen keyboard has no Shift+Enter.
+ */
 export function Composer({ busy, disabled = false, onSend, onStop, options, returned }: ComposerProps) {
   const [text, setText] = useState('')
   // Taken in once per question, ahead of anything typed since it was sent.
@@ -22,6 +30,7 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
     setText((typed) => (typed.trim() === '' ? returned.content : `${returned.content}\n${typed}`))
   }
   const input = useRef<HTMLTextAreaElement>(null)
+  const touch = useMediaQuery(TOUCH)
 
   // Focus stays in the box, so the next question can be typed straight away.
   useEffect(() => {
@@ -36,7 +45,7 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
   }
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+    if (event.key === 'Enter' && !event.shiftKey && !touch && !event.nativeEvent.isComposing) {
       event.preventDefault()
       submit()
     } else if (event.key === 'Escape' && busy) {
@@ -58,7 +67,7 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
           value={text}
           rows={2}
           disabled={disabled}
-          placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
+          placeholder={touch ? 'Send a message' : 'Send a message (Enter to send, Shift+Enter for a new line)'}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
         />
