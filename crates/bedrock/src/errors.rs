@@ -51,6 +51,10 @@ fn profile_hint(model_id: &str) -> String {
 /// Maps a Bedrock error code (the shape name) and its message.
 fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
     let Context { model_id, region, settings } = cx;
+    // Bedrock's messages mostly end with a full stop; ours go on after them (a rejection
+    // quotes it whole, and ends there).
+    let whole = upstream;
+    let upstream = upstream.trim_end().trim_end_matches('.');
     let (kind, message) = match code {
         "AccessDeniedException" => (
             ErrorKind::AccessDenied,
@@ -77,7 +81,7 @@ fn from_code(code: &str, upstream: &str, cx: Context<'_>) -> ProviderError {
             ErrorKind::Overloaded,
             format!("Bedrock is unavailable right now ({upstream}). Try again shortly."),
         ),
-        "ValidationException" => (ErrorKind::InvalidRequest, rejected(upstream, settings)),
+        "ValidationException" => (ErrorKind::InvalidRequest, rejected(whole, settings)),
         "ModelTimeoutException" => (
             ErrorKind::Timeout,
             format!(
@@ -141,7 +145,7 @@ where
         }
         other => {
             let detail = DisplayErrorContext(other).to_string();
-            tracing::debug!(error = %detail, "Bedrock could not be reached");
+            tracing::warn!(error = %detail, "Bedrock could not be reached");
             // Missing credentials are the operator's to fix, not a failure to retry: they are
             // access denied, as Bedrock's own answer to bad ones is.
             let (kind, hint) = if detail.contains("credentials") || detail.contains("Credentials") {
@@ -162,7 +166,7 @@ where
                     "Check the network path to Bedrock (region, VPC endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME).",
                 )
             };
-            ProviderError::new(kind, format!("Could not reach Bedrock: {}. {hint}", causes(other)))
+            ProviderError::new(kind, format!("Could not reach Bedrock ({}). {hint}", root_cause(other)))
         }
     };
     mapped.with_request_id(error.request_id().map(str::to_owned))
@@ -187,26 +191,28 @@ pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutpu
             from_code(code, e.message().unwrap_or("no message"), cx)
         }
         other => {
-            tracing::debug!(error = %DisplayErrorContext(other), "the Bedrock stream broke");
+            tracing::warn!(error = %DisplayErrorContext(other), "the Bedrock stream broke");
             ProviderError::new(
                 ErrorKind::StreamInterrupted,
-                format!("The Bedrock stream broke before the answer was complete: {}.", causes(other)),
+                format!(
+                    "The Bedrock stream broke before the answer was complete ({}). Try again.",
+                    root_cause(other)
+                ),
             )
         }
     }
 }
 
-/// `error` and its causes, each by its message: what a client is shown. The SDK's
-/// `DisplayErrorContext` ends with the whole error's `Debug` form, which goes to the debug log.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut messages = vec![error.to_string()];
-    let mut next = error.source();
-    while let Some(cause) = next {
-        messages.push(cause.to_string());
-        next = cause.source();
+/// What a client is shown of a transport error: its innermost cause, which names what happened
+/// ("Connection refused (os error 111)", "unexpected EOF during chunk size line") without the
+/// SDK's and hyper's layers around it ("dispatch failure: io error: …"). The whole chain goes to
+/// the log.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut root = error;
+    while let Some(cause) = root.source() {
+        root = cause;
     }
-    messages.dedup();
-    messages.join(": ")
+    root.to_string()
 }
 
 #[cfg(test)]
@@ -231,7 +237,12 @@ mod tests {
 
     #[test]
     fn access_denied_names_the_iam_actions_and_model_access() {
-        let e = from_code("AccessDeniedException", "nope", CX);
+        let e = from_code("AccessDeniedException", "You don't have access to the model. ", CX);
+        assert!(
+            e.message.contains("in us-east-1: You don't have access to the model. Check"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.kind, ErrorKind::AccessDenied);
         assert!(e.message.contains("bedrock:InvokeModelWithResponseStream"));
         assert!(e.message.contains("model access"));
@@ -314,5 +325,10 @@ mod tests {
         let unreachable = unsent("connection refused");
         assert_eq!(unreachable.kind, ErrorKind::Upstream);
         assert!(unreachable.message.contains("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"), "{}", unreachable.message);
+        assert!(
+            unreachable.message.starts_with("Could not reach Bedrock (connection refused). "),
+            "the cause, without the SDK's layers: {}",
+            unreachable.message
+        );
     }
 }

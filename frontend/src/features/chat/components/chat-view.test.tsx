@@ -148,7 +148,7 @@ describe('ChatView', () => {
     )
 
     const alert = await screen.findByRole('alert')
-    expect(alert).toHaveTextContent(/Check the IAM permissions/)
+    expect(alert).toHaveTextContent('Bedrock refused access.')
     expect(alert).toHaveTextContent('Bedrock said no.')
     expect(alert).toHaveTextContent('Request id: ours-1')
     expect(alert).toHaveTextContent('Bedrock request id: aws-2')

@@ -1,11 +1,17 @@
 import type { ChatError } from '../api/chat-error'
 
-/** What a person can do about each kind of failure; the server's own message follows. */
+/**
+ * A heading for each kind of failure: what happened, in a few words. The server's own message
+ * under it says why and what to do, so the heading does not say it again.
+ */
 const advice: Record<string, string> = {
-  access_denied: 'Bedrock refused access. Check the IAM permissions and that model access is enabled in the Bedrock console.',
-  model_not_found: 'The configured model was not found. Check BEDROCK_MODEL_ID and BEDROCK_REGION.',
-  throttled: 'Bedrock is throttling requests. Wait a few seconds, then retry.',
-  overloaded: 'The server is busy right now. Retry in a few seconds.',
+  access_denied: 'Bedrock refused access.',
+  model_not_found: 'The model was not found.',
+  invalid_request: 'The request was refused.',
+  throttled: 'Bedrock is busy.',
+  overloaded: 'The server is busy right now.',
+  model_timeout: 'The model took too long.',
+  upstream_error: 'Bedrock could not answer.',
   unauthorized: 'This server needs an API key. Enter it below, then retry.',
   rate_limited: 'You are sending messages faster than this server allows. Wait a moment, then retry.',
   auth_locked_out: 'Too many wrong API keys were sent from here. Wait a minute, check the key, then retry.',
