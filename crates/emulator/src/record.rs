@@ -216,6 +216,11 @@ impl StreamTracker {
         self.finished = true;
         self.recorder.finish(&self.request_id, outcome, self.deltas);
     }
+
+    /// The request was refused before any stream, and recorded so.
+    pub(crate) fn refused(mut self) {
+        self.finished = true;
+    }
 }
 
 impl Drop for StreamTracker {

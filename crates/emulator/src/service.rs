@@ -75,11 +75,16 @@ async fn converse_stream(
         Ok(call) => call,
         Err(Refused { request_id, error }) => return shared.refuse(&request_id, error),
     };
+    // Made before the answer is planned: a client that hangs up meanwhile (a late head, say)
+    // is recorded as one.
+    let tracker = StreamTracker::new(shared.recorder.clone(), call.request_id.clone());
     let (answer, ending, delay) = match shared.answer(&call).await {
         Ok(planned) => planned,
-        Err(error) => return shared.refuse(&call.request_id, error),
+        Err(error) => {
+            tracker.refused();
+            return shared.refuse(&call.request_id, error);
+        }
     };
-    let tracker = StreamTracker::new(shared.recorder.clone(), call.request_id.clone());
     let body = Body::from_stream(event_stream(answer, ending, delay, tracker));
     let response = ([(header::CONTENT_TYPE, "application/vnd.amazon.eventstream")], body).into_response();
     with_request_id(response, &call.request_id)

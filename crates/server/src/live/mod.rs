@@ -82,7 +82,8 @@ impl Live {
 
 /// The answers running in this process, by conversation: at most one per conversation, and at
 /// most `MAX_RUNNING_ANSWERS_PER_OWNER` per owner. A place is reserved before the answer's
-/// message is written, so two requests for one conversation cannot both start one.
+/// message is written, so two requests for one conversation cannot both start one; Stop already
+/// reaches a reserved place, whose answer then ends before the model is asked.
 #[derive(Debug)]
 pub(crate) struct LiveAnswers {
     running: Mutex<HashMap<Uuid, Place>>,
@@ -91,14 +92,18 @@ pub(crate) struct LiveAnswers {
 
 #[derive(Debug)]
 enum Place {
-    Reserved(Owner),
+    /// The turn is being written, or the upstream request opened: `token` is the answer's.
+    Reserved {
+        owner: Owner,
+        token: AnswerToken,
+    },
     Running(Arc<Live>),
 }
 
 impl Place {
     fn owner(&self) -> &Owner {
         match self {
-            Self::Reserved(owner) => owner,
+            Self::Reserved { owner, .. } => owner,
             Self::Running(live) => &live.owner,
         }
     }
@@ -113,12 +118,14 @@ impl LiveAnswers {
         self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reserves the conversation's place, or refuses when it already has an answer running or
-    /// the owner is at the cap. The place is given back if the reservation is dropped unused.
+    /// Reserves the conversation's place for an answer that `token` will end, or refuses when
+    /// it already has an answer running or the owner is at the cap. The place is given back if
+    /// the reservation is dropped unused.
     pub(crate) fn begin(
         self: &Arc<Self>,
         conversation: Uuid,
         owner: &Owner,
+        token: AnswerToken,
     ) -> Result<Reservation, AppError> {
         let mut running = self.running();
         if running.contains_key(&conversation) {
@@ -127,8 +134,21 @@ impl LiveAnswers {
         if running.values().filter(|place| place.owner() == owner).count() >= self.max_per_owner {
             return Err(AppError::TooManyAnswers);
         }
-        running.insert(conversation, Place::Reserved(owner.clone()));
-        Ok(Reservation { answers: Arc::clone(self), conversation, owner: Some(owner.clone()) })
+        running.insert(conversation, Place::Reserved { owner: owner.clone(), token: token.clone() });
+        Ok(Reservation { answers: Arc::clone(self), conversation, owner: Some(owner.clone()), token })
+    }
+
+    /// Stops the answer `owner` is starting in `conversation`, whose turn is still being written
+    /// or whose upstream request is still opening: it ends before the model answers, as
+    /// `stopped`. `false` when no answer of theirs is starting there.
+    pub(crate) fn stop_starting(&self, conversation: Uuid, owner: &Owner) -> bool {
+        match self.running().get(&conversation) {
+            Some(Place::Reserved { owner: starting, token }) if starting == owner => {
+                token.stop();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The answer running in `conversation`, if any.
@@ -160,19 +180,22 @@ pub(crate) struct Reservation {
     conversation: Uuid,
     /// Taken by [`Reservation::start`].
     owner: Option<Owner>,
+    /// What ends the answer: Stop (already while the place is reserved), the cut-off.
+    token: AnswerToken,
 }
 
 impl Reservation {
     /// The answer, registered as running, and the guard that ends it: the answer's first frame
-    /// is `start`, its last whatever the guard is given (an error if nothing). `token` ends it.
-    pub(crate) fn start(mut self, message: Uuid, token: AnswerToken) -> (Arc<Live>, Ending) {
+    /// is `start`, its last whatever the guard is given (an error if nothing). The reservation's
+    /// token ends it.
+    pub(crate) fn start(mut self, message: Uuid) -> (Arc<Live>, Ending) {
         let live = Arc::new(Live {
             conversation: self.conversation,
             message,
             owner: self.owner.take().expect("a reservation starts once"),
             said: Mutex::default(),
             changed: watch::Sender::new(()),
-            token,
+            token: self.token.clone(),
         });
         self.answers.running().insert(self.conversation, Place::Running(Arc::clone(&live)));
         let ending = Ending { live: Arc::clone(&live), answers: Arc::clone(&self.answers), terminal: None };
@@ -209,5 +232,31 @@ impl Drop for Ending {
         let terminal = self.terminal.take().unwrap_or_else(|| sse::stored_error(None));
         self.live.push_terminal(terminal);
         self.answers.remove(self.live.conversation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::shutdown::Why;
+
+    #[test]
+    fn stop_reaches_an_answer_still_starting_and_only_its_owners() {
+        let answers = Arc::new(LiveAnswers::new(5));
+        let token = crate::Shutdown::default().answer_token();
+        let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
+        let conversation = Uuid::now_v7();
+        let place = answers.begin(conversation, &alice, token.clone()).unwrap();
+
+        assert!(!answers.stop_starting(conversation, &bob), "not bob's answer");
+        assert!(token.ended().now_or_never().is_none());
+        assert!(answers.stop_starting(conversation, &alice));
+        let (live, _ending) = place.start(Uuid::now_v7());
+
+        assert!(live.token().ended().now_or_never().is_some(), "it starts stopped");
+        assert_eq!(live.token().why(), Why::Stopped);
+        assert!(!answers.stop_starting(conversation, &alice), "running: Stop reaches it as any");
     }
 }

@@ -70,6 +70,30 @@ async fn a_client_that_leaves_before_the_answer_opens_does_not_end_it_either() {
 }
 
 #[tokio::test]
+async fn stop_while_the_answer_opens_ends_it_there_and_drops_the_upstream_request() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let body = json!({ "conversationId": id, "prompt": "[[scenario:slow head_ms=3000 delay_ms=5 n=20]]" });
+    let pending = tokio::spawn(app.http.post(app.url("/api/chat")).json(&body).send());
+    let asked = app.emulator.recorder.wait_for(Duration::from_secs(10), |r| !r.is_empty()).await;
+    assert!(asked.is_ok(), "the model was asked");
+
+    // What the UI's Stop does: the request goes, and the server is told.
+    pending.abort();
+    let stopped = app.stop(&id).await;
+
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    let answer = app.settled_answer(&id).await;
+    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("stopped"), Some("")));
+    let hung_up = app
+        .emulator
+        .recorder
+        .wait_for(Duration::from_secs(5), |r| r[0].outcome == Outcome::ClientHungUp)
+        .await;
+    assert!(hung_up.is_ok(), "the upstream request was dropped: {hung_up:?}");
+}
+
+#[tokio::test]
 async fn a_client_cut_anywhere_and_resuming_with_last_event_id_gets_exactly_the_text() {
     let app = spawn_app().await;
     let mut seed = 0x2545_f491_u32;

@@ -195,7 +195,8 @@ async fn start_stored(
     request: impl FnOnce(Turns) -> ChatRequest + Send + 'static,
     admitted: Admitted,
 ) -> Result<Response, AppError> {
-    let place = state.conversations.live.begin(turn.conversation, &turn.owner)?;
+    let place =
+        state.conversations.live.begin(turn.conversation, &turn.owner, state.shutdown.answer_token())?;
     let writers = state.conversations.writers.clone();
     let (opened, opening) = oneshot::channel();
     let task_state = Arc::clone(&state);
@@ -255,7 +256,7 @@ async fn open_stored(
         tracing::warn!(?refused, %conversation, "the stored history does not end with the question; sending the question alone");
         Turns::prompt(prompt.as_str())
     });
-    let (live, mut ending) = place.start(message, state.shutdown.answer_token());
+    let (live, mut ending) = place.start(message);
     let token = live.token();
     let log = conversations.answer_logs.start(
         message,

@@ -63,6 +63,10 @@ pub(crate) async fn stop(
         let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
         return Ok(Stopped::answer(live.message));
     }
+    // Sent right after the turn: its answer ends before the model is asked, as `stopped`.
+    if conversations.live.stop_starting(id, &owner) {
+        return Ok(Json(Stopped { stopped: true, message_id: None }));
+    }
     // Nothing running here: still a 404 for a conversation that is not the caller's.
     let conversation = conversations.store.get(&owner, id).await?;
     let running = conversation.messages.into_iter().last().filter(|m| m.status == MessageStatus::Streaming);
