@@ -499,6 +499,20 @@ describe('a conversation open in two tabs', () => {
     expect(answer(1)).toHaveTextContent('Two, live.')
   })
 
+  it('says the conversation no longer exists once another tab deleted it', async () => {
+    const { server } = setup({ path: '/c/c1', seed: shared })
+    expect(await screen.findByText('One.')).toBeInTheDocument()
+
+    await server.fetch('/api/conversations/c1', { method: 'DELETE' })
+    const otherTab = new BroadcastChannel('streambed:conversations')
+    otherTab.postMessage({ conversationId: 'c1' })
+    otherTab.close()
+
+    expect(await screen.findByText(/does not exist, or it was deleted/)).toBeInTheDocument()
+    expect(screen.queryByText('One.')).toBeNull()
+    expect(window.location.pathname).toBe('/c/c1')
+  })
+
   it('reads the conversation again when the tab comes back into view', async () => {
     const { server } = setup({ path: '/c/c1', seed: shared })
     expect(await screen.findByText('One.')).toBeInTheDocument()

@@ -103,7 +103,14 @@ export function App() {
     [current, onCreated, refresh, onAbandoned, markDisabled],
   )
   const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
-  const latest = useChangesElsewhere({ enabled, conversationId: place.conversationId, visit: place.visit, onListChanged: refresh })
+  // Deleted in another tab: opened again, it says it does not exist, as a link to it would.
+  const onGone = useCallback(
+    (id: string) => {
+      if (current().conversationId === id) go(id, { replace: true })
+    },
+    [current, go],
+  )
+  const latest = useChangesElsewhere({ enabled, conversationId: place.conversationId, visit: place.visit, onListChanged: refresh, onGone })
 
   const select = (id: string) => {
     setDrawerOpen(false)

@@ -58,19 +58,21 @@ describe('conversationStream', () => {
     expect(server.answers[0]!.body).toEqual({ messages: [{ role: 'user', content: 'Hi' }] })
   })
 
-  it('does not adopt a conversation whose creation was stopped', async () => {
+  it('does not adopt a conversation whose creation was stopped, and gives it up', async () => {
     const server = fakeServer()
     const onCreated = vi.fn()
+    const onAbandoned = vi.fn()
     const abort = new AbortController()
     const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
       const response = await server.fetch(input, init)
       abort.abort() // Stop pressed while the conversation was being created
       return response
     }
-    const stream = conversationStream({ conversationId: () => null, onCreated, onDisabled: vi.fn(), fetchImpl })
+    const stream = conversationStream({ conversationId: () => null, onCreated, onAbandoned, onDisabled: vi.fn(), fetchImpl })
 
     await expect(drain(stream([{ role: 'user', content: 'Hi' }], abort.signal))).rejects.toMatchObject({ name: 'AbortError' })
     expect(onCreated).not.toHaveBeenCalled()
+    expect(onAbandoned).toHaveBeenCalledWith('c1')
     expect(server.answers).toHaveLength(0)
   })
 

@@ -19,7 +19,8 @@ export interface ConversationStreamOptions {
   onTitled?: () => void
   /**
    * The new chat's conversation was refused its first turn before storing anything (the
-   * question too long, say): it holds nothing, so it goes again, and the chat is new once more.
+   * question too long, say), or the turn was stopped while the conversation was being created:
+   * it holds nothing, so it goes again, and the chat is new once more.
    */
   onAbandoned?: (conversationId: string) => void
   /** The server keeps no conversations: this turn and the next go stateless. */
@@ -86,8 +87,12 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
     const created = id === null
     try {
       if (id === null) {
-        const conversation = await createConversation(undefined, signal, fetchImpl)
-        // Stopped, or the reader went elsewhere, while it was being created: stay out of the way.
+        // Not cancelled with the turn: a request cut off in flight may still create it, and
+        // leave an empty conversation in the list with no one knowing its id.
+        const conversation = await createConversation(undefined, undefined, fetchImpl)
+        // Stopped, or the reader went elsewhere, while it was being created: it holds nothing,
+        // so it goes again, and the chat stays a new one.
+        if (signal.aborted) onAbandoned?.(conversation.id)
         signal.throwIfAborted()
         id = conversation.id
         onCreated(conversation)

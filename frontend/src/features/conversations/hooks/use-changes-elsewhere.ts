@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 
 import type { ServerCopy } from '../../chat/hooks/chat-state'
-import { getConversation } from '../api/conversations'
+import { getConversation, isNotFound } from '../api/conversations'
 import { onTabNews } from '../api/tab-news'
 import { toUiMessages } from './to-ui-messages'
 
@@ -14,6 +14,8 @@ export interface ChangesElsewhereOptions {
   visit: number
   /** The list of conversations may have changed. */
   onListChanged: () => void
+  /** The open conversation is gone: deleted in another tab, or elsewhere. */
+  onGone?: (conversationId: string) => void
 }
 
 /**
@@ -22,15 +24,15 @@ export interface ChangesElsewhereOptions {
  * into view (another device may have written meanwhile). Each of those also tells
  * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing.
  */
-export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged }: ChangesElsewhereOptions): ServerCopy | null {
+export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged, onGone }: ChangesElsewhereOptions): ServerCopy | null {
   const [changes, setChanges] = useState(0)
   const [latest, setLatest] = useState<{ key: string; copy: ServerCopy } | null>(null)
   const key = `${visit}:${conversationId}`
   // Read by the listeners and the read, which run for changes, not for moves.
-  const open = useRef({ conversationId, key })
+  const open = useRef({ conversationId, key, onGone })
   useEffect(() => {
-    open.current = { conversationId, key }
-  }, [conversationId, key])
+    open.current = { conversationId, key, onGone }
+  }, [conversationId, key, onGone])
 
   useEffect(() => {
     if (!enabled) return
@@ -51,15 +53,18 @@ export function useChangesElsewhere({ enabled, conversationId, visit, onListChan
   }, [enabled, onListChanged])
 
   useEffect(() => {
-    const { conversationId: id, key: readFor } = open.current
+    const { conversationId: id, key: readFor, onGone: gone } = open.current
     // `/c/` names no conversation: nothing to read.
     if (changes === 0 || id === null || id === '') return
     const abort = new AbortController()
     const readAt = performance.now()
     getConversation(id, abort.signal).then(
       (conversation) => setLatest({ key: readFor, copy: { messages: toUiMessages(conversation.messages), readAt } }),
-      // Gone, or out of reach for now: what is on screen stays, and the next action says why.
-      () => {},
+      (error: unknown) => {
+        // Deleted: the page says so, as a link to it would. Out of reach for now: what is on
+        // screen stays, and the next action says why.
+        if (!abort.signal.aborted && isNotFound(error)) gone?.(id)
+      },
     )
     return () => abort.abort()
   }, [changes])
