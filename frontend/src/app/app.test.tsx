@@ -131,6 +131,24 @@ describe('App with stored conversations', () => {
     expect(within(sidebar()).getByRole('link', { name: 'Statuses' })).toHaveAttribute('aria-current', 'page')
   })
 
+  it('offers Retry for a last answer that failed before this page opened it', async () => {
+    const { server, user } = setup({
+      path: '/c/c1',
+      seed: (s) =>
+        s.seed('Cut short', [
+          { role: 'user', content: 'Q1' },
+          { role: 'assistant', content: 'Cut', status: 'interrupted' },
+        ]),
+    })
+    await screen.findByText('Cut')
+
+    await user.click(screen.getByRole('button', { name: 'Retry' }))
+
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    expect(server.answers[0]!.body).toMatchObject({ conversationId: 'c1', prompt: 'Q1' })
+    expect(screen.queryByRole('button', { name: 'Retry' })).toBeNull()
+  })
+
   it('Stop aborts the answer, which is still there, marked stopped, after a reload', async () => {
     const { server, user, box, view, answer } = setup()
     await user.type(box(), 'Tell me a story{Enter}')

@@ -30,6 +30,15 @@ interface ChatSessionProps {
 }
 
 /**
+ * The last answer failed or was cut short where this page did not see it happen (before a
+ * reload, or in another tab), and asking again may help: it was not refused as it was.
+ */
+function unfinished(last: UiMessage | undefined): boolean {
+  if (last?.role !== 'assistant') return false
+  return last.state === 'interrupted' || (last.state === 'failed' && last.errorCode !== 'invalid_request')
+}
+
+/**
  * One conversation on screen: header, messages, error, key form and the message box, with
  * the conversation's own choice of model and reasoning.
  */
@@ -89,6 +98,13 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
         {chat.reconnecting && 'Connection lost. Reconnecting…'}
       </p>
       {chat.error && <ErrorBanner error={chat.error} onRetry={refused ? undefined : retry} />}
+      {!chat.error && !chat.busy && unfinished(chat.messages.at(-1)) && (
+        <div className="retry-last">
+          <button type="button" onClick={retry}>
+            Retry
+          </button>
+        </div>
+      )}
       {(keyFormOpen || needsKey || keyRequired) && <ApiKeyForm onSaved={keySaved} />}
       <Composer
         returned={refused}
