@@ -123,7 +123,10 @@ impl Attachments {
         sent.reverse();
         let fitting = sent.iter().filter(|&&sent| sent).count();
         if fitting > MOST_SHOWN {
-            let out = (fitting - MOST_SHOWN).next_multiple_of(LEFT_OUT_TOGETHER).min(fitting - asked);
+            // `asked` are all among the fitting (the newest are kept, and `build` refuses
+            // attachments after the last user turn); saturating, should a caller not have.
+            let out =
+                (fitting - MOST_SHOWN).next_multiple_of(LEFT_OUT_TOGETHER).min(fitting.saturating_sub(asked));
             sent.iter_mut().filter(|sent| **sent).take(out).for_each(|sent| *sent = false);
         }
         Ok(Self { given: HashSet::new(), sent, next: 0 })

@@ -39,29 +39,37 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    const KNOWN: [(Self, &'static str); 7] = [
-        (Self::EndTurn, "end_turn"),
-        (Self::ToolUse, "tool_use"),
-        (Self::MaxTokens, "max_tokens"),
-        (Self::StopSequence, "stop_sequence"),
-        (Self::GuardrailIntervened, "guardrail_intervened"),
-        (Self::ContentFiltered, "content_filtered"),
-        (Self::ContextWindowExceeded, "model_context_window_exceeded"),
+    /// Every reason this version knows, for [`parse`](Self::parse); their words are `as_str`'s
+    /// alone, so a reason's word is written once.
+    const KNOWN: [Self; 7] = [
+        Self::EndTurn,
+        Self::ToolUse,
+        Self::MaxTokens,
+        Self::StopSequence,
+        Self::GuardrailIntervened,
+        Self::ContentFiltered,
+        Self::ContextWindowExceeded,
     ];
 
     pub fn as_str(&self) -> &str {
         match self {
+            Self::EndTurn => "end_turn",
+            Self::ToolUse => "tool_use",
+            Self::MaxTokens => "max_tokens",
+            Self::StopSequence => "stop_sequence",
+            Self::GuardrailIntervened => "guardrail_intervened",
+            Self::ContentFiltered => "content_filtered",
+            Self::ContextWindowExceeded => "model_context_window_exceeded",
             Self::Other(reason) => reason,
-            known => Self::KNOWN.iter().find(|(k, _)| k == known).map_or("end_turn", |(_, word)| word),
         }
     }
 
     /// The reason for a word, e.g. one read back from a stored answer.
     pub fn parse(word: &str) -> Self {
         Self::KNOWN
-            .iter()
-            .find(|(_, w)| *w == word)
-            .map_or_else(|| Self::Other(word.to_owned()), |(k, _)| k.clone())
+            .into_iter()
+            .find(|known| known.as_str() == word)
+            .unwrap_or_else(|| Self::Other(word.to_owned()))
     }
 }
 
@@ -121,5 +129,8 @@ mod tests {
             assert_eq!(StopReason::parse(word).as_str(), word);
         }
         assert_eq!(StopReason::parse("tool_use"), StopReason::ToolUse);
+        for known in StopReason::KNOWN {
+            assert_eq!(StopReason::parse(known.as_str()), known);
+        }
     }
 }

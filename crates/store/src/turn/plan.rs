@@ -57,6 +57,11 @@ pub(super) fn plan<'r>(
         return Err(StoreError::AnswerRunning);
     }
     let mut history = history.messages;
+    // After the conversation's last message, whatever the clocks say: `now` was read before the
+    // transaction waited for its locks (perhaps for another replica's turn), and replicas'
+    // clocks differ, and the history reads back by time.
+    let now =
+        history.last().map_or(now, |last| now.max(Timestamp(last.created_at).plus(Duration::from_micros(1))));
     // Only a question that starts an answer can be a retry: one stored without
     // (`add_user_message`) is always stored.
     let retry = if request.answer.is_some() { retried(&history, &request.content) } else { Retry::Not };
@@ -221,6 +226,23 @@ mod tests {
         assert!(answer.created_at > question.created_at, "the answer reads back after its question");
         assert_eq!(plan.history.iter().map(|m| m.id).collect::<Vec<_>>(), [question.id]);
         assert_eq!(plan.replaces, None);
+    }
+
+    #[test]
+    fn a_question_goes_after_the_last_message_even_when_the_clock_reads_earlier() {
+        let request = request("Next", true);
+        let now = Timestamp::now();
+        // Another replica, whose clock runs a second ahead, wrote the last answer.
+        let ahead = now.plus(Duration::from_secs(1));
+        let earlier = vec![
+            StoredMessage::new(Role::User, "First", ahead.0),
+            StoredMessage::new(Role::Assistant, "One.", ahead.0),
+        ];
+
+        let plan = plan(&request, history(earlier), &limits(10), now, now).unwrap();
+
+        let [question, answer] = plan.rows.as_slice() else { panic!("{:?}", plan.rows) };
+        assert!(question.created_at > ahead && answer.created_at > question.created_at);
     }
 
     #[test]
