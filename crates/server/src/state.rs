@@ -95,7 +95,7 @@ impl Conversations {
         Ok(conversations)
     }
 
-    pub fn new(store: Arc<dyn ConversationStore>, config: &Config) -> Self {
+    fn new(store: Arc<dyn ConversationStore>, config: &Config) -> Self {
         let (owners, policy_reason) = OwnerPolicy::new(config);
         let answer_logs = Arc::new(AnswerLogs::new(Arc::clone(&store)));
         Self {
