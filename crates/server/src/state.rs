@@ -1,9 +1,13 @@
 //! What every handler may read: the models, the settings requests need, and the conversation
 //! store with the policy that says whose conversations a request may touch.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
-use tokio::time::Instant;
+use tokio::{task::JoinHandle, time::Instant};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -55,6 +59,9 @@ pub struct Conversations {
     /// Stop are conversations' business; the app also hands it to the rate limit and lockout.
     pub(crate) redis: Option<Redis>,
     lease: Duration,
+    /// The task that renews the lease ([`Conversations::spawn_upkeep`]), ended by
+    /// [`Conversations::flush`] before it gives the lease up, so that no renewal follows.
+    renewing: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// Other replicas may write the same database: see [`SweepGate`].
     shared: bool,
     policy_reason: &'static str,
@@ -107,6 +114,7 @@ impl Conversations {
             writers: TaskTracker::new(),
             redis: None,
             lease: config.store.lease,
+            renewing: Arc::default(),
             shared: config.store.shared_by_replicas(),
             policy_reason,
         }
@@ -123,13 +131,14 @@ impl Conversations {
     /// tests call it.
     pub fn spawn_upkeep(&self) {
         tokio::spawn(Arc::clone(&self.answer_logs).flush_every());
-        tokio::spawn(self.clone().keep_lease());
+        let renewing = tokio::spawn(self.clone().keep_lease());
+        *self.renewing.lock().unwrap_or_else(PoisonError::into_inner) = Some(renewing);
         tokio::spawn(self.clone().listen_for_stops());
     }
 
     /// Keeps this process's answers leased, and marks `interrupted` the answers of processes
     /// that stopped renewing theirs (a crash, a `kill -9`), as a [`SweepGate`] allows. Runs
-    /// until dropped.
+    /// until [`flush`](Self::flush) ends it, or with the runtime.
     async fn keep_lease(self) {
         let mut every = tokio::time::interval(self.lease / 3);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -165,7 +174,8 @@ impl Conversations {
     }
 
     /// Stops the answers running here that a Stop sent to another replica names. Without
-    /// Redis there is no other replica to hear from, and this returns at once. Runs until dropped.
+    /// Redis there is no other replica to hear from, and this returns at once. Runs with the
+    /// runtime.
     async fn listen_for_stops(self) {
         if let Some(redis) = self.redis {
             let live = self.live;
@@ -184,6 +194,11 @@ impl Conversations {
         self.writers.close();
         if tokio::time::timeout(within, self.writers.wait()).await.is_err() {
             tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
+        }
+        let renewing = self.renewing.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(renewing) = renewing {
+            renewing.abort();
+            let _ = renewing.await;
         }
         if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
             tracing::warn!(error = %e, "cannot give up the lease on running answers");
