@@ -4,10 +4,13 @@ import type { UiMessage } from '../hooks/chat-state'
 import { Markdown } from './markdown'
 import { Thinking } from './thinking'
 
-/** A labelled note for an answer that did not finish; the label is what reading it says first. */
-function Note({ label, children }: { label: string; children: string }) {
+/**
+ * A labelled note for an answer that did not finish; the label is what reading it says first.
+ * `chosen`: the reader ended it (Stop), which is no failure.
+ */
+function Note({ label, chosen = false, children }: { label: string; chosen?: boolean; children: string }) {
   return (
-    <p className="message-note">
+    <p className={chosen ? 'message-note chosen' : 'message-note'}>
       <span className="badge">{label}</span> {children}
     </p>
   )
@@ -35,7 +38,11 @@ const failures: Record<string, string> = {
 function Footer({ message }: { message: UiMessage }) {
   switch (message.state) {
     case 'stopped':
-      return <Note label="Stopped">The answer is incomplete.</Note>
+      return (
+        <Note label="Stopped" chosen>
+          The answer is incomplete.
+        </Note>
+      )
     case 'failed': {
       const code = message.errorCode
       return <Note label={code ? (failures[code] ?? `Failed: ${code}`) : 'Failed'}>The answer is incomplete.</Note>
