@@ -32,5 +32,6 @@ probe_server() {
     curl -fs "$server_url/api/health" >/dev/null && break
     sleep 0.2
   done
-  pid=$(pgrep -f "^$bin/streambed$" | head -1)
+  # The process listening on the port, not a name match: another server may be running.
+  pid=$(ss -ltnpH "sport = :$server_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 }
