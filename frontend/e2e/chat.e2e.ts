@@ -63,7 +63,9 @@ describe('chatting through the real server and the Bedrock emulator', () => {
     await chat.send('[[scenario:deny-all]]')
 
     await chat.alert.waitFor()
-    expect(await chat.alert.textContent()).toContain('Check the IAM permissions')
+    const alert = await chat.alert.textContent()
+    expect(alert).toContain('Bedrock refused access.')
+    expect(alert, "the server's message says what to check").toContain('bedrock:InvokeModelWithResponseStream')
     expect(await chat.alert.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true)
     await chat.close()
   })
