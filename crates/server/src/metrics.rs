@@ -110,7 +110,7 @@ impl Metrics {
     }
 
     /// A Redis call that failed; `use` is what it was for (`frames`, `follow`, `stop`,
-    /// `rate_limit`, `lockout`).
+    /// `rate_limit`, `lockout`, `running_answers`).
     pub(crate) fn redis_error(&self, purpose: &'static str) {
         let key = Key::from_parts(REDIS_ERRORS, vec![Label::from_static_parts("use", purpose)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);

@@ -251,12 +251,21 @@ pub fn keep_alive() -> Event {
     Event::default().comment(KEEP_ALIVE)
 }
 
-/// The streaming response with the headers proxies need to pass it through unbuffered.
+/// The streaming response, with a `: keep-alive` comment every `every` while the answer is quiet.
 pub fn response(
     events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
     every: Duration,
 ) -> Response {
-    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(every).text(KEEP_ALIVE));
+    streaming(events, KeepAlive::new().interval(every).text(KEEP_ALIVE))
+}
+
+/// A streaming response of any of the APIs, sending `keep_alive` while it is quiet, with the
+/// headers proxies need to pass it through unbuffered.
+pub fn streaming(
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+    keep_alive: KeepAlive,
+) -> Response {
+    let sse = Sse::new(events).keep_alive(keep_alive);
     (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform")),

@@ -24,7 +24,7 @@ use crate::{
     metrics::Metrics,
     models::Models,
     owner::OwnerPolicy,
-    replicas::{self, Redis},
+    replicas::{self, Redis, limits::SharedRunning},
 };
 
 pub(crate) struct AppState {
@@ -84,7 +84,19 @@ impl Conversations {
             Some(url) => Some(Redis::connect(url, config.limits.request_timeout).await?),
             None => None,
         };
-        let conversations = Self { redis, ..Self::new(store, config) };
+        let conversations = Self::new(store, config);
+        let conversations = match redis {
+            Some(redis) => {
+                let max = config.store.max_running_answers_per_owner;
+                let shared = SharedRunning::new(redis.clone(), conversations.replica, max);
+                Self {
+                    live: Arc::new(LiveAnswers::new(max, Some(shared))),
+                    redis: Some(redis),
+                    ..conversations
+                }
+            }
+            None => conversations,
+        };
         // Leased before the first answer starts. The lease is the first write: a database that
         // opens and migrates but takes no writes (a read-only SQLite file, a PostgreSQL user
         // without write rights) would otherwise refuse every conversation while the server
@@ -109,7 +121,7 @@ impl Conversations {
             store,
             owners,
             replica: ReplicaId::new(),
-            live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner)),
+            live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner, None)),
             answer_logs,
             writers: TaskTracker::new(),
             redis: None,

@@ -10,7 +10,7 @@ use streambed_store::{ConversationStore, MessageStatus, Owner, StoreError, Store
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Cursor, Live};
+use super::{Cursor, Live, said};
 use crate::sse;
 
 /// How often a follower reads the store while another replica writes the answer: about as
@@ -113,13 +113,10 @@ pub(super) fn stored_rest(
         let give_up = tokio::time::Instant::now() + FOLLOW_AT_MOST;
         loop {
             let reasoning = message.reasoning.as_deref().unwrap_or_default();
-            if let Some(rest) = reasoning.get(cursor.reasoning..).filter(|r| !r.is_empty()) {
-                cursor.reasoning = reasoning.len();
-                yield Ok(at(sse::reasoning(rest), cursor));
-            }
-            if let Some(rest) = message.content.get(cursor.text..).filter(|t| !t.is_empty()) {
-                cursor.text = message.content.len();
-                yield Ok(at(sse::token(rest), cursor));
+            let (frames, now) = said::past(&message.content, reasoning, cursor);
+            cursor = now;
+            for frame in frames {
+                yield Ok(frame.event());
             }
             if message.status != MessageStatus::Streaming {
                 yield Ok(at(terminal(&message), cursor));

@@ -35,7 +35,7 @@ pub(crate) use task::{Running, drive, run};
 
 pub(crate) use crate::frame::{Cursor, Frame};
 
-use crate::{error::AppError, shutdown::AnswerToken, sse};
+use crate::{error::AppError, replicas::limits::SharedRunning, shutdown::AnswerToken, sse};
 
 /// One running answer: what it has said so far, for every client that follows it.
 #[derive(Debug)]
@@ -88,6 +88,8 @@ impl Live {
 pub(crate) struct LiveAnswers {
     running: Mutex<HashMap<Uuid, Place>>,
     max_per_owner: usize,
+    /// With Redis: each owner's running answers counted on all replicas together.
+    shared: Option<SharedRunning>,
 }
 
 #[derive(Debug)]
@@ -110,8 +112,8 @@ impl Place {
 }
 
 impl LiveAnswers {
-    pub(crate) fn new(max_per_owner: usize) -> Self {
-        Self { running: Mutex::default(), max_per_owner }
+    pub(crate) fn new(max_per_owner: usize, shared: Option<SharedRunning>) -> Self {
+        Self { running: Mutex::default(), max_per_owner, shared }
     }
 
     fn running(&self) -> MutexGuard<'_, HashMap<Uuid, Place>> {
@@ -136,6 +138,18 @@ impl LiveAnswers {
         }
         running.insert(conversation, Place::Reserved { owner: owner.clone(), token: token.clone() });
         Ok(Reservation { answers: Arc::clone(self), conversation, owner: Some(owner.clone()), token })
+    }
+
+    /// Counts a reserved place on all replicas too (with Redis): past the cap there, the answer
+    /// is refused as it is here. Without Redis, or while it fails, this replica's own count
+    /// ([`begin`](Self::begin)) is the one that decides.
+    pub(crate) async fn claim_everywhere(&self, conversation: Uuid, owner: &Owner) -> Result<(), AppError> {
+        let Some(shared) = &self.shared else { return Ok(()) };
+        match shared.claim(owner, conversation).await {
+            Ok(false) => Err(AppError::TooManyAnswers),
+            // A failure is counted and logged by `replicas`.
+            Ok(true) | Err(_) => Ok(()),
+        }
     }
 
     /// Stops the answer `owner` is starting in `conversation`, whose turn is still being written
@@ -168,8 +182,14 @@ impl LiveAnswers {
         }
     }
 
+    /// Frees the conversation's place, here and in the count of all replicas.
     fn remove(&self, conversation: Uuid) {
-        self.running().remove(&conversation);
+        let removed = self.running().remove(&conversation);
+        if let (Some(place), Some(shared)) = (removed, &self.shared) {
+            let (shared, owner) = (shared.clone(), place.owner().clone());
+            // Should Redis not hear of it, the claim lapses by itself.
+            tokio::spawn(async move { shared.release(&owner, conversation).await });
+        }
     }
 }
 
@@ -244,7 +264,7 @@ mod tests {
 
     #[test]
     fn stop_reaches_an_answer_still_starting_and_only_its_owners() {
-        let answers = Arc::new(LiveAnswers::new(5));
+        let answers = Arc::new(LiveAnswers::new(5, None));
         let token = crate::Shutdown::default().answer_token();
         let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
         let conversation = Uuid::now_v7();

@@ -22,26 +22,33 @@ impl Said {
         Cursor { text: self.text.len(), reasoning: self.reasoning.len() }
     }
 
-    /// What a client at `from` has not been sent, a frame each for the reasoning and the text
-    /// past it (none where nothing is new), and where those frames leave the client. A cursor
-    /// inside a character (one the client made up) reads from the next one.
+    /// What a client at `from` has not been sent ([`past`]).
     pub(super) fn past(&self, from: Cursor) -> (Vec<Frame>, Cursor) {
-        fn rest(said: &str, from: usize) -> &str {
-            &said[said.ceil_char_boundary(from)..]
-        }
-        let (reasoning, text) = (rest(&self.reasoning, from.reasoning), rest(&self.text, from.text));
-        let mut at = from;
-        let mut frames = Vec::new();
-        if !reasoning.is_empty() {
-            at.reasoning = self.reasoning.len();
-            frames.push(Frame { cursor: at, sse: sse::reasoning(reasoning) });
-        }
-        if !text.is_empty() {
-            at.text = self.text.len();
-            frames.push(Frame { cursor: at, sse: sse::token(text) });
-        }
-        (frames, at)
+        past(&self.text, &self.reasoning, from)
     }
+}
+
+/// What of an answer's `text` and `reasoning` a client at `from` has not been sent, a frame each
+/// for the reasoning and the text past it (none where nothing is new), and where those frames
+/// leave the client: from a running answer, or from the store. A cursor inside a character
+/// (one the client made up) reads from the next one.
+pub(super) fn past(text: &str, reasoning: &str, from: Cursor) -> (Vec<Frame>, Cursor) {
+    fn rest(said: &str, from: usize) -> &str {
+        &said[said.ceil_char_boundary(from)..]
+    }
+    let mut at = from;
+    let mut frames = Vec::new();
+    let rest_of_reasoning = rest(reasoning, from.reasoning);
+    if !rest_of_reasoning.is_empty() {
+        at.reasoning = reasoning.len();
+        frames.push(Frame { cursor: at, sse: sse::reasoning(rest_of_reasoning) });
+    }
+    let rest_of_text = rest(text, from.text);
+    if !rest_of_text.is_empty() {
+        at.text = text.len();
+        frames.push(Frame { cursor: at, sse: sse::token(rest_of_text) });
+    }
+    (frames, at)
 }
 
 impl Frame {

@@ -1,7 +1,7 @@
-//! The per-client rate limit and the wrong-key lockout, counted once for all replicas. Each check
-//! is one Lua script run atomically by Redis (EVALSHA through `redis::Script`, which loads it
-//! on first use), timed by Redis's own clock (`TIME`), so replicas whose clocks drift apart
-//! still agree.
+//! The per-client rate limit, the wrong-key lockout and each owner's running answers, counted
+//! once for all replicas. Each check is one Lua script run atomically by Redis (EVALSHA through
+//! `redis::Script`, which loads it on first use), timed by Redis's own clock (`TIME`), so
+//! replicas whose clocks drift apart still agree.
 //!
 //! Two short scripts rather than a crate: they reproduce exactly what one replica does in
 //! memory (governor's GCRA for the rate: emission interval T = 60 s / rate, tolerance
@@ -12,6 +12,8 @@
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use redis::Script;
+use streambed_store::{Owner, ReplicaId};
+use uuid::Uuid;
 
 use super::{Failure, Redis, Use};
 
@@ -53,6 +55,74 @@ if failures == 1 then
 end
 return failures
 ";
+
+/// KEYS[1] holds an owner's running answers: a sorted set of `replica:conversation` scored by
+/// when each claim lapses (ms on Redis's clock). ARGV: the claim, the most an owner may hold,
+/// the claim's life in ms. Returns 1 when claimed, 0 when the owner holds the most already.
+/// Claims lapse by themselves, so a replica that dies holding some frees them in time.
+const CLAIM: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Each owner's running answers, counted in Redis for `MAX_RUNNING_ANSWERS_PER_OWNER`: a claim
+/// per answer, given back when it ends, and lapsing after the longest an answer may run (should
+/// its replica die holding it).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedRunning {
+    redis: Redis,
+    claim: Script,
+    replica: ReplicaId,
+    most: usize,
+}
+
+impl SharedRunning {
+    pub(crate) fn new(redis: Redis, replica: ReplicaId, most: usize) -> Self {
+        Self { redis, claim: Script::new(CLAIM), replica, most }
+    }
+
+    fn key(owner: &Owner) -> String {
+        format!("streambed:running:{}", owner.0)
+    }
+
+    fn member(&self, conversation: Uuid) -> String {
+        format!("{}:{conversation}", self.replica.0)
+    }
+
+    /// Claims a place for `owner`'s answer in `conversation`; `false` when they have the most
+    /// running already, on all replicas together.
+    pub(crate) async fn claim(&self, owner: &Owner, conversation: Uuid) -> Result<bool, Failure> {
+        if self.redis.resting() {
+            return Err(Failure::Resting);
+        }
+        let mut connection = self.redis.manager();
+        let mut claim = self.claim.key(Self::key(owner));
+        let life = u64::try_from(self.redis.answer_ttl().as_millis()).unwrap_or(u64::MAX);
+        claim.arg(self.member(conversation)).arg(self.most).arg(life);
+        let claimed = self
+            .redis
+            .call(Use::RunningAnswers, LIMIT_TIMEOUT, claim.invoke_async::<u8>(&mut connection))
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    /// Gives the place back once the answer ended.
+    pub(crate) async fn release(&self, owner: &Owner, conversation: Uuid) -> Result<(), Failure> {
+        let mut connection = self.redis.manager();
+        let release = redis::cmd("ZREM").arg(Self::key(owner)).arg(self.member(conversation)).to_owned();
+        self.redis
+            .call(Use::RunningAnswers, LIMIT_TIMEOUT, release.query_async::<u8>(&mut connection))
+            .await
+            .map(drop)
+    }
+}
 
 /// Chats per client per minute with a burst, counted in Redis.
 #[derive(Debug)]
@@ -166,6 +236,27 @@ mod tests {
         let wait = third.expect("the third chat in a burst of 2 waits");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
         assert_eq!(other, None, "clients are limited separately");
+    }
+
+    #[tokio::test]
+    async fn running_answers_are_counted_for_all_replicas_and_given_back() {
+        let server = RedisServer::start();
+        let (a, b) = (connect(&server).await, connect(&server).await);
+        let (on_a, on_b) =
+            (SharedRunning::new(a, ReplicaId::new(), 2), SharedRunning::new(b, ReplicaId::new(), 2));
+        let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
+        let [first, second, third] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+
+        let claimed = [on_a.claim(&alice, first).await.unwrap(), on_b.claim(&alice, second).await.unwrap()];
+        let over = on_a.claim(&alice, third).await.unwrap();
+        let others = on_b.claim(&bob, third).await.unwrap();
+        on_b.release(&alice, second).await.unwrap();
+        let after_release = on_a.claim(&alice, third).await.unwrap();
+
+        assert_eq!(claimed, [true, true]);
+        assert!(!over, "two running on two replicas: the most for alice");
+        assert!(others, "owners are counted apart");
+        assert!(after_release, "a place given back is free again");
     }
 
     #[tokio::test]

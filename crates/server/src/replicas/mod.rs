@@ -1,7 +1,8 @@
 //! What replicas share, on a real engine. With `REDIS_URL`, one Redis server (ElastiCache in
 //! production) carries each running answer's frames to followers on other replicas
 //! ([`frames`], used by `live`), Stop to the replica that runs the answer ([`stops`]), and one
-//! rate-limit allowance and wrong-key lockout for all replicas ([`limits`]).
+//! rate-limit allowance, wrong-key lockout and count of each owner's running answers for all
+//! replicas ([`limits`]).
 //!
 //! Redis helps answers but never holds one up. It must answer at start-up (a wrong URL or
 //! password stops the server there, naming `REDIS_URL`); after that every call is bounded by a
@@ -62,6 +63,8 @@ pub(crate) enum Use {
     Stop,
     RateLimit,
     Lockout,
+    /// Counting each owner's running answers.
+    RunningAnswers,
 }
 
 impl Use {
@@ -72,6 +75,7 @@ impl Use {
             Self::Stop => "stop",
             Self::RateLimit => "rate_limit",
             Self::Lockout => "lockout",
+            Self::RunningAnswers => "running_answers",
         }
     }
 
@@ -83,6 +87,7 @@ impl Use {
             Self::Stop => "Stop reaches only the answers running on the replica that receives it",
             Self::RateLimit => "each replica counts the rate limit on its own",
             Self::Lockout => "each replica counts wrong keys on its own",
+            Self::RunningAnswers => "each replica counts its owners' running answers on its own",
         }
     }
 }
@@ -169,6 +174,11 @@ impl Redis {
     /// Counts failures from now on in `metrics` (the app's, which exists after this handle).
     pub(crate) fn count_failures_in(&self, metrics: Arc<Metrics>) {
         let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// How long a running answer's traces are kept: `REQUEST_TIMEOUT_SECONDS` and a margin.
+    pub(crate) fn answer_ttl(&self) -> Duration {
+        self.inner.answer_ttl
     }
 
     fn manager(&self) -> ConnectionManager {

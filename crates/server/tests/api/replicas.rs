@@ -220,6 +220,60 @@ async fn a_second_answer_in_a_conversation_is_refused_on_another_replica_too() {
     b.stop().await;
 }
 
+#[tokio::test]
+async fn an_owners_running_answers_are_counted_on_all_replicas_together() {
+    let (postgres, redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_running_cap");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("MAX_RUNNING_ANSWERS_PER_OWNER", "1"),
+    ];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let (first, second) = (new_conversation(&http, &a).await, new_conversation(&http, &a).await);
+    let mut on_a = start_answer(&http, &a, &first, "[[scenario:slow delay_ms=20 n=1000]]").await;
+    let mut client = Client::default();
+    client.read(&mut on_a, 3).await;
+
+    let refused = http
+        .post(b.url("/api/chat"))
+        .json(&json!({ "conversationId": second, "prompt": "Meanwhile" }))
+        .send()
+        .await
+        .unwrap();
+    let status = refused.status();
+    let body: Value = refused.json().await.unwrap();
+    let stopped = http.post(a.url(&format!("/api/conversations/{first}/stop"))).send().await.unwrap();
+    // Given back as it ended (a moment after, in Redis): B takes the next answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let response = loop {
+        let response = http
+            .post(b.url("/api/chat"))
+            .json(&json!({ "conversationId": second, "prompt": "Meanwhile" }))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 429 || Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(response.status(), 200);
+    let mut on_b = events(response);
+    let mut next = Client::default();
+    next.read(&mut on_b, usize::MAX).await;
+    a.stop().await;
+    b.stop().await;
+
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_answers", "{body}");
+    assert_eq!(stopped.status(), 200);
+    assert_eq!(next.terminal.map(|(event, _)| event), Some("done".into()));
+}
+
 /// A replica paused past its lease (or cut off from the database that long) has its answer
 /// taken for a crashed replica's and marked `interrupted` by the other. Once it runs again,
 /// its next flush finds the record gone: it stops the answer and its upstream generation, and

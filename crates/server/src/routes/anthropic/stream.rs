@@ -6,12 +6,9 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use axum::{
-    http::{HeaderName, HeaderValue, header},
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+use axum::response::{
+    Response,
+    sse::{Event, KeepAlive},
 };
 use futures_util::Stream;
 use serde_json::{Map, Value};
@@ -21,7 +18,7 @@ use super::{
     errors, translate,
     wire::{ContentBlock, Delta, Message, MessageDelta, StreamEvent},
 };
-use crate::relay::Answer;
+use crate::{relay::Answer, sse};
 
 /// The block open now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,22 +225,13 @@ fn event(item: &StreamEvent) -> Event {
     Event::default().event(item.name()).data(data)
 }
 
-/// The streaming response: `ping` events while the model is quiet, and the headers proxies need
-/// to pass it through unbuffered.
+/// The streaming response: `ping` events while the model is quiet.
 pub(super) fn response(
     events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
     every: Duration,
 ) -> Response {
     let ping = event(&StreamEvent::Ping);
-    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(every).event(ping));
-    (
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform")),
-            (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
-        ],
-        sse,
-    )
-        .into_response()
+    sse::streaming(events, KeepAlive::new().interval(every).event(ping))
 }
 
 #[cfg(test)]

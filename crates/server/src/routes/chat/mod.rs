@@ -242,6 +242,7 @@ async fn open_stored(
     place: Reservation,
 ) -> Result<Opened, AppError> {
     let conversations = &state.conversations;
+    conversations.live.claim_everywhere(conversation, &owner).await?;
     let model_id = &model.info().id;
     // One write transaction before the model is asked: the prompt, and the answer it starts.
     let (history, message) = conversations
