@@ -106,19 +106,38 @@ pub(crate) fn relay(
 ) -> ChatStream {
     Box::pin(async_stream::stream! {
         let mut ending = Ending::default();
-        // One timer for the whole answer, looked at only when it fires: an event just notes the
-        // time, rather than each one setting a timer of its own and clearing it again.
-        let mut heard = Instant::now();
-        let silence = tokio::time::sleep_until(heard + idle_timeout);
+        // One timer for the whole answer, looked at only when it fires: a wait notes when it
+        // began, rather than each setting a timer of its own and clearing it again. Only the
+        // wait counts: the time a slow client takes to read an event is not Bedrock's silence.
+        let silence = tokio::time::sleep(idle_timeout);
         tokio::pin!(silence);
         loop {
-            let received = tokio::select! {
-                received = receiver.recv() => received,
-                () = &mut silence => {
-                    if heard.elapsed() < idle_timeout {
-                        silence.as_mut().reset(heard + idle_timeout);
-                        continue;
+            let waiting_since = Instant::now();
+            let received = {
+                // One `recv` per event, never dropped half-way while the timer is moved on.
+                let next = receiver.recv();
+                tokio::pin!(next);
+                loop {
+                    tokio::select! {
+                        biased;
+                        received = &mut next => break Some(received),
+                        () = &mut silence => {
+                            if waiting_since.elapsed() >= idle_timeout {
+                                break None;
+                            }
+                            silence.as_mut().reset(waiting_since + idle_timeout);
+                        }
                     }
+                }
+            };
+            let event = match received {
+                Some(Ok(Some(event))) => event,
+                Some(Ok(None)) => break,
+                Some(Err(error)) => {
+                    yield Err(errors::in_stream(&error).with_request_id(request_id));
+                    return;
+                }
+                None => {
                     let message = format!(
                         "Bedrock sent nothing for {} s, so the answer was abandoned. Try again.",
                         idle_timeout.as_secs_f32()
@@ -127,15 +146,6 @@ pub(crate) fn relay(
                     return;
                 }
             };
-            let event = match received {
-                Ok(Some(event)) => event,
-                Ok(None) => break,
-                Err(error) => {
-                    yield Err(errors::in_stream(&error).with_request_id(request_id));
-                    return;
-                }
-            };
-            heard = Instant::now();
             if let Some(event) = ending.observe(event) {
                 yield Ok(event);
             }

@@ -73,11 +73,11 @@ async fn cuts_end_with_an_error_event_within_a_second() {
 async fn a_slow_but_steady_upstream_outlasts_the_idle_timeout() {
     // Each token comes well within the idle timeout, the whole answer well after it: only
     // silence counts, not the answer's length.
-    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_STREAM_IDLE_TIMEOUT", "0.6")]).await;
+    let app = spawn_app_with(Emulator::scripted(), &[("BEDROCK_STREAM_IDLE_TIMEOUT", "1")]).await;
 
-    let frames = app.chat("[[scenario:slow delay_ms=150 n=10]]").await;
+    let frames = app.chat("[[scenario:slow delay_ms=100 n=25]]").await;
 
-    assert_eq!(frames.tokens().len(), 10);
+    assert_eq!(frames.tokens().len(), 25);
     assert_eq!(frames.last().0, "done");
 }
 
