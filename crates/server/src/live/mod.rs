@@ -31,11 +31,16 @@ use uuid::Uuid;
 pub(crate) use follow::{Elsewhere, follow, replay_stored};
 pub(crate) use remote::follow_remote;
 use said::{Rest, Said};
-pub(crate) use task::{Running, drive, run};
+pub(crate) use task::{Handoff, Running, drive};
 
 pub(crate) use crate::frame::{Cursor, Frame};
 
-use crate::{error::AppError, replicas::limits::SharedRunning, shutdown::AnswerToken, sse};
+use crate::{
+    error::AppError,
+    replicas::limits::{Claim, SharedRunning},
+    shutdown::AnswerToken,
+    sse,
+};
 
 /// One running answer: what it has said so far, for every client that follows it.
 #[derive(Debug)]
@@ -88,8 +93,10 @@ impl Live {
 pub(crate) struct LiveAnswers {
     running: Mutex<HashMap<Uuid, Place>>,
     max_per_owner: usize,
-    /// With Redis: each owner's running answers counted on all replicas together.
+    /// With Redis: each owner's running answers counted on all replicas together, and the
+    /// claims of the answers here, by conversation.
     shared: Option<SharedRunning>,
+    claims: Mutex<HashMap<Uuid, Claim>>,
 }
 
 #[derive(Debug)]
@@ -113,7 +120,7 @@ impl Place {
 
 impl LiveAnswers {
     pub(crate) fn new(max_per_owner: usize, shared: Option<SharedRunning>) -> Self {
-        Self { running: Mutex::default(), max_per_owner, shared }
+        Self { running: Mutex::default(), max_per_owner, shared, claims: Mutex::default() }
     }
 
     fn running(&self) -> MutexGuard<'_, HashMap<Uuid, Place>> {
@@ -140,29 +147,44 @@ impl LiveAnswers {
         Ok(Reservation { answers: Arc::clone(self), conversation, owner: Some(owner.clone()), token })
     }
 
-    /// Counts a reserved place on all replicas too (with Redis): past the cap there, the answer
-    /// is refused as it is here. Without Redis, or while it fails, this replica's own count
-    /// ([`begin`](Self::begin)) is the one that decides.
-    pub(crate) async fn claim_everywhere(&self, conversation: Uuid, owner: &Owner) -> Result<(), AppError> {
+    /// Counts a place [`begin`](Self::begin) reserved on all replicas too, with Redis: past
+    /// the cap there, the answer is refused as it is here. Without Redis, or while it fails
+    /// (counted and logged by `replicas`), this replica's own count is the one that decided.
+    pub(crate) async fn count_everywhere(&self, conversation: Uuid, owner: &Owner) -> Result<(), AppError> {
         let Some(shared) = &self.shared else { return Ok(()) };
-        match shared.claim(owner, conversation).await {
-            Ok(false) => Err(AppError::TooManyAnswers),
-            // A failure is counted and logged by `replicas`.
-            Ok(true) | Err(_) => Ok(()),
+        match shared.claim(owner).await {
+            Ok(Some(claim)) => {
+                self.claims().insert(conversation, claim);
+                Ok(())
+            }
+            Ok(None) => Err(AppError::TooManyAnswers),
+            Err(_) => Ok(()),
         }
     }
 
-    /// Stops the answer `owner` is starting in `conversation`, whose turn is still being written
-    /// or whose upstream request is still opening: it ends before the model answers, as
-    /// `stopped`. `false` when no answer of theirs is starting there.
-    pub(crate) fn stop_starting(&self, conversation: Uuid, owner: &Owner) -> bool {
+    fn claims(&self) -> MutexGuard<'_, HashMap<Uuid, Claim>> {
+        self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops `owner`'s answer in `conversation`, if one runs or is starting here: one look
+    /// under the lock, so an answer between the two is not missed.
+    pub(crate) fn stop(&self, conversation: Uuid, owner: &Owner) -> Stopping {
         match self.running().get(&conversation) {
+            Some(Place::Running(live)) if live.owned_by(owner) => {
+                live.stop();
+                Stopping::Running(Arc::clone(live))
+            }
             Some(Place::Reserved { owner: starting, token }) if starting == owner => {
                 token.stop();
-                true
+                Stopping::Starting
             }
-            _ => false,
+            _ => Stopping::Nothing,
         }
+    }
+
+    /// Whether `conversation` has an answer running or starting here.
+    pub(crate) fn is_busy(&self, conversation: Uuid) -> bool {
+        self.running().contains_key(&conversation)
     }
 
     /// The answer running in `conversation`, if any.
@@ -184,13 +206,27 @@ impl LiveAnswers {
 
     /// Frees the conversation's place, here and in the count of all replicas.
     fn remove(&self, conversation: Uuid) {
-        let removed = self.running().remove(&conversation);
-        if let (Some(place), Some(shared)) = (removed, &self.shared) {
-            let (shared, owner) = (shared.clone(), place.owner().clone());
+        self.running().remove(&conversation);
+        let claim = self.claims().remove(&conversation);
+        if let (Some(claim), Some(shared), Ok(runtime)) =
+            (claim, &self.shared, tokio::runtime::Handle::try_current())
+        {
+            let shared = shared.clone();
             // Should Redis not hear of it, the claim lapses by itself.
-            tokio::spawn(async move { shared.release(&owner, conversation).await });
+            runtime.spawn(async move { shared.release(&claim).await });
         }
     }
+}
+
+/// What [`LiveAnswers::stop`] stopped.
+#[derive(Debug)]
+pub(crate) enum Stopping {
+    /// The answer running here.
+    Running(Arc<Live>),
+    /// The answer whose turn is still being written: it ends before the model is asked.
+    Starting,
+    /// Nothing of the owner's runs here in the conversation.
+    Nothing,
 }
 
 /// A conversation's place, reserved by [`LiveAnswers::begin`].
@@ -270,13 +306,16 @@ mod tests {
         let conversation = Uuid::now_v7();
         let place = answers.begin(conversation, &alice, token.clone()).unwrap();
 
-        assert!(!answers.stop_starting(conversation, &bob), "not bob's answer");
+        assert!(matches!(answers.stop(conversation, &bob), Stopping::Nothing), "not bob's answer");
         assert!(token.ended().now_or_never().is_none());
-        assert!(answers.stop_starting(conversation, &alice));
-        let (live, _ending) = place.start(Uuid::now_v7());
+        assert!(matches!(answers.stop(conversation, &alice), Stopping::Starting));
+        let (live, ending) = place.start(Uuid::now_v7());
 
         assert!(live.token().ended().now_or_never().is_some(), "it starts stopped");
         assert_eq!(live.token().why(), Why::Stopped);
-        assert!(!answers.stop_starting(conversation, &alice), "running: Stop reaches it as any");
+        assert!(matches!(answers.stop(conversation, &alice), Stopping::Running(_)));
+        assert!(answers.is_busy(conversation));
+        drop(ending);
+        assert!(!answers.is_busy(conversation), "its place is free once it ended");
     }
 }

@@ -110,19 +110,44 @@ impl Running {
 }
 
 /// Runs the answer to its end with no client attached.
-pub(crate) async fn run(mut running: Running) {
+async fn run(mut running: Running) {
     while let Step::Content(_) = running.step().await {}
 }
 
-/// The response of the request that started the answer: it drives the answer itself while its
-/// client stays, and hands it to a task of the server's (on `writers`) if the client leaves
-/// first, so the answer still runs to its end.
-pub(crate) fn drive(running: Running, writers: TaskTracker) -> impl Stream<Item = Result<Event, Infallible>> {
-    let start =
-        Frame { cursor: Cursor::default(), sse: sse::start(running.live.conversation, running.live.message) };
-    let mut handoff = Handoff { running: Some(running), writers };
+/// A running answer that is never dropped unfinished: whoever holds it drives it (the response
+/// of the request that started it), and dropped before the answer's end (the client left, or
+/// never came for it) it hands the answer to a task of the server's (on `writers`), so the
+/// answer still runs to its end and its upstream request is not dropped.
+pub(crate) struct Handoff {
+    running: Option<Running>,
+    writers: TaskTracker,
+}
+
+impl Handoff {
+    pub(crate) fn new(running: Running, writers: TaskTracker) -> Self {
+        Self { running: Some(running), writers }
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.writers.spawn(run(running));
+        }
+    }
+}
+
+/// The response of the request that started the answer: it drives the answer while its client
+/// stays (see [`Handoff`] for when it leaves).
+pub(crate) fn drive(mut handoff: Handoff) -> impl Stream<Item = Result<Event, Infallible>> {
+    let start = handoff.running.as_ref().map(|running| Frame {
+        cursor: Cursor::default(),
+        sse: sse::start(running.live.conversation, running.live.message),
+    });
     async_stream::stream! {
-        yield Ok(start.event());
+        if let Some(start) = start {
+            yield Ok(start.event());
+        }
         while let Some(running) = handoff.running.as_mut() {
             match running.step().await {
                 Step::Content(event) => yield Ok(event),
@@ -131,21 +156,6 @@ pub(crate) fn drive(running: Running, writers: TaskTracker) -> impl Stream<Item 
                     yield Ok(event);
                 }
             }
-        }
-    }
-}
-
-/// Owns the running answer inside the response; dropped with an unfinished answer (the client
-/// left), it gives the answer to a task instead of dropping the upstream request.
-struct Handoff {
-    running: Option<Running>,
-    writers: TaskTracker,
-}
-
-impl Drop for Handoff {
-    fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
-            self.writers.spawn(run(running));
         }
     }
 }

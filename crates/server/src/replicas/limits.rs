@@ -12,7 +12,7 @@
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use redis::Script;
-use streambed_store::{Owner, ReplicaId};
+use streambed_store::Owner;
 use uuid::Uuid;
 
 use super::{Failure, Redis, Use};
@@ -56,8 +56,8 @@ end
 return failures
 ";
 
-/// KEYS[1] holds an owner's running answers: a sorted set of `replica:conversation` scored by
-/// when each claim lapses (ms on Redis's clock). ARGV: the claim, the most an owner may hold,
+/// KEYS[1] holds an owner's running answers: a sorted set of claims (one id per answer) scored
+/// by when each lapses (ms on Redis's clock). ARGV: the claim, the most an owner may hold,
 /// the claim's life in ms. Returns 1 when claimed, 0 when the owner holds the most already.
 /// Claims lapse by themselves, so a replica that dies holding some frees them in time.
 const CLAIM: &str = r"
@@ -79,44 +79,44 @@ return 1
 pub(crate) struct SharedRunning {
     redis: Redis,
     claim: Script,
-    replica: ReplicaId,
     most: usize,
 }
 
+/// One answer's place in its owner's count ([`SharedRunning::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Claim {
+    key: String,
+    /// Its own id, so that a late release never takes a later answer's place.
+    id: Uuid,
+}
+
 impl SharedRunning {
-    pub(crate) fn new(redis: Redis, replica: ReplicaId, most: usize) -> Self {
-        Self { redis, claim: Script::new(CLAIM), replica, most }
+    pub(crate) fn new(redis: Redis, most: usize) -> Self {
+        Self { redis, claim: Script::new(CLAIM), most }
     }
 
-    fn key(owner: &Owner) -> String {
-        format!("streambed:running:{}", owner.0)
-    }
-
-    fn member(&self, conversation: Uuid) -> String {
-        format!("{}:{conversation}", self.replica.0)
-    }
-
-    /// Claims a place for `owner`'s answer in `conversation`; `false` when they have the most
-    /// running already, on all replicas together.
-    pub(crate) async fn claim(&self, owner: &Owner, conversation: Uuid) -> Result<bool, Failure> {
+    /// Claims a place for one of `owner`'s answers; `None` when they have the most running
+    /// already, on all replicas together.
+    pub(crate) async fn claim(&self, owner: &Owner) -> Result<Option<Claim>, Failure> {
         if self.redis.resting() {
             return Err(Failure::Resting);
         }
+        let claim = Claim { key: format!("streambed:running:{}", owner.0), id: Uuid::now_v7() };
         let mut connection = self.redis.manager();
-        let mut claim = self.claim.key(Self::key(owner));
+        let mut script = self.claim.key(&claim.key);
         let life = u64::try_from(self.redis.answer_ttl().as_millis()).unwrap_or(u64::MAX);
-        claim.arg(self.member(conversation)).arg(self.most).arg(life);
+        script.arg(claim.id.to_string()).arg(self.most).arg(life);
         let claimed = self
             .redis
-            .call(Use::RunningAnswers, LIMIT_TIMEOUT, claim.invoke_async::<u8>(&mut connection))
+            .call(Use::RunningAnswers, LIMIT_TIMEOUT, script.invoke_async::<u8>(&mut connection))
             .await?;
-        Ok(claimed == 1)
+        Ok((claimed == 1).then_some(claim))
     }
 
     /// Gives the place back once the answer ended.
-    pub(crate) async fn release(&self, owner: &Owner, conversation: Uuid) -> Result<(), Failure> {
+    pub(crate) async fn release(&self, claim: &Claim) -> Result<(), Failure> {
         let mut connection = self.redis.manager();
-        let release = redis::cmd("ZREM").arg(Self::key(owner)).arg(self.member(conversation)).to_owned();
+        let release = redis::cmd("ZREM").arg(&claim.key).arg(claim.id.to_string()).to_owned();
         self.redis
             .call(Use::RunningAnswers, LIMIT_TIMEOUT, release.query_async::<u8>(&mut connection))
             .await
@@ -242,21 +242,23 @@ mod tests {
     async fn running_answers_are_counted_for_all_replicas_and_given_back() {
         let server = RedisServer::start();
         let (a, b) = (connect(&server).await, connect(&server).await);
-        let (on_a, on_b) =
-            (SharedRunning::new(a, ReplicaId::new(), 2), SharedRunning::new(b, ReplicaId::new(), 2));
+        let (on_a, on_b) = (SharedRunning::new(a, 2), SharedRunning::new(b, 2));
         let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
-        let [first, second, third] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
 
-        let claimed = [on_a.claim(&alice, first).await.unwrap(), on_b.claim(&alice, second).await.unwrap()];
-        let over = on_a.claim(&alice, third).await.unwrap();
-        let others = on_b.claim(&bob, third).await.unwrap();
-        on_b.release(&alice, second).await.unwrap();
-        let after_release = on_a.claim(&alice, third).await.unwrap();
+        let first = on_a.claim(&alice).await.unwrap().expect("a first place");
+        let second = on_b.claim(&alice).await.unwrap().expect("a second place, on the other replica");
+        let over = on_a.claim(&alice).await.unwrap();
+        let others = on_b.claim(&bob).await.unwrap();
+        on_b.release(&second).await.unwrap();
+        on_b.release(&second).await.unwrap();
+        let after_release = on_a.claim(&alice).await.unwrap();
+        let over_again = on_b.claim(&alice).await.unwrap();
 
-        assert_eq!(claimed, [true, true]);
-        assert!(!over, "two running on two replicas: the most for alice");
-        assert!(others, "owners are counted apart");
-        assert!(after_release, "a place given back is free again");
+        assert_ne!(first, second);
+        assert_eq!(over, None, "two running on two replicas: the most for alice");
+        assert!(others.is_some(), "owners are counted apart");
+        assert!(after_release.is_some(), "a place given back is free again");
+        assert_eq!(over_again, None, "a release given twice frees one place");
     }
 
     #[tokio::test]

@@ -54,7 +54,7 @@ async fn a_client_that_leaves_before_the_answer_opens_does_not_end_it_either() {
     let app = spawn_app().await;
     let id = app.new_conversation(None).await;
     // The upstream's response head comes late (a cold model), so the chat's does too.
-    let body = json!({ "conversationId": id, "prompt": "[[scenario:slow head_ms=800 delay_ms=5 n=20]]" });
+    let body = json!({ "conversationId": id, "prompt": "[[scenario:slow head_ms=2000 delay_ms=5 n=20]]" });
     let request = app.http.post(app.url("/api/chat")).json(&body).send();
     let pending = tokio::spawn(request);
     let asked = app.emulator.recorder.wait_for(Duration::from_secs(10), |r| !r.is_empty()).await;

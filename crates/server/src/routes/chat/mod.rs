@@ -26,7 +26,7 @@ use crate::{
     config::Limits,
     error::AppError,
     extract::ApiJson,
-    live::{self, Cursor, Live, Reservation, Running},
+    live::{self, Cursor, Handoff, Live, Reservation, Running},
     relay, request_id, sse,
     state::AppState,
 };
@@ -180,13 +180,13 @@ struct StoredTurn {
 }
 
 /// A stored conversation's next turn: the prompt and its answer are stored, the history read
-/// back, and the answer registered (so Stop and resume find it from now on). This is done by a
-/// task of the server's, as the answer then runs: a client that leaves while the turn is written
-/// or the upstream request opens does not leave a `streaming` answer nobody ends, nor stop it
-/// (the answer runs on as it would had the client left a moment later). This response drives the
-/// answer while its client stays, and the task takes over if it leaves. A refusal before the
-/// first event is still an HTTP error, and recorded as the answer's error, as is the shutdown
-/// cut-off; Stop before it ends the answer without one.
+/// back, the answer registered (so Stop and resume find it from now on) and the model asked.
+///
+/// A task of the server's does this, not the request, so a client that leaves meanwhile
+/// neither strands a `streaming` answer nor stops it: the answer runs on, as it would had the
+/// client left a moment later. This response then drives the answer while its client stays
+/// ([`Handoff`]). A refusal before the first event is still an HTTP error, recorded as the
+/// answer's error, as is the shutdown cut-off; Stop before it ends the answer without one.
 async fn start_stored(
     state: Arc<AppState>,
     model: Arc<dyn ChatModel>,
@@ -202,14 +202,13 @@ async fn start_stored(
     let task_state = Arc::clone(&state);
     let task = async move {
         let started = open_stored(&task_state, &*model, reasoning, turn, request, admitted, place).await;
-        // Nobody waits for it any more: the client left, and the answer runs on without it.
-        if let Err(Ok(Opened::Running(running))) = opened.send(started) {
-            live::run(*running).await;
-        }
+        // Should nobody take it (the client left), the answer runs on without it ([`Handoff`]).
+        let _ = opened.send(started);
     };
     // Its logs keep the request's id.
     writers.spawn(task.instrument(tracing::Span::current()));
-    // The task always answers, unless it panicked (its answer's record then says `stopped`).
+    // The task always answers, unless it panicked (a bug: the answer, if it started, ends as its
+    // guards record it).
     let started = opening.await.unwrap_or_else(|_| {
         Err(ProviderError::new(
             ErrorKind::StreamInterrupted,
@@ -218,7 +217,7 @@ async fn start_stored(
         .into())
     });
     Ok(match started? {
-        Opened::Running(running) => sse::response(live::drive(*running, writers), state.keep_alive),
+        Opened::Running(handoff) => sse::response(live::drive(*handoff), state.keep_alive),
         Opened::Stopped(live) => sse::response(live::follow(live, Cursor::default()), state.keep_alive),
     })
 }
@@ -226,7 +225,7 @@ async fn start_stored(
 /// How a stored turn's start went, when the model was asked.
 enum Opened {
     /// The answer streams (boxed: it is most of the size of either).
-    Running(Box<Running>),
+    Running(Box<Handoff>),
     /// Stopped while the upstream request was still opening: it was dropped unanswered.
     Stopped(Arc<Live>),
 }
@@ -242,7 +241,7 @@ async fn open_stored(
     place: Reservation,
 ) -> Result<Opened, AppError> {
     let conversations = &state.conversations;
-    conversations.live.claim_everywhere(conversation, &owner).await?;
+    conversations.live.count_everywhere(conversation, &owner).await?;
     let model_id = &model.info().id;
     // One write transaction before the model is asked: the prompt, and the answer it starts.
     let (history, message) = conversations
@@ -274,14 +273,17 @@ async fn open_stored(
         opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
     };
     match opened {
-        Some(Ok(upstream)) => Ok(Opened::Running(Box::new(Running::new(
-            admitted.answer(state, upstream, token).with_dropped_turns(dropped_turns),
-            live,
-            ending,
-            log,
-            conversations.redis.clone(),
-            &conversations.writers,
-        )))),
+        Some(Ok(upstream)) => {
+            let running = Running::new(
+                admitted.answer(state, upstream, token).with_dropped_turns(dropped_turns),
+                live,
+                ending,
+                log,
+                conversations.redis.clone(),
+                &conversations.writers,
+            );
+            Ok(Opened::Running(Box::new(Handoff::new(running, conversations.writers.clone()))))
+        }
         None => {
             log.stopped();
             log.written().await;

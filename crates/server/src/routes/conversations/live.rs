@@ -18,7 +18,7 @@ use super::{ConversationId, RequestOwner};
 use crate::{
     error::AppError,
     extract::ApiQuery,
-    live::{self, Cursor},
+    live::{self, Cursor, Stopping},
     replicas::Redis,
     sse,
     state::{AppState, Conversations},
@@ -27,7 +27,8 @@ use crate::{
 /// How long Stop waits for the stopped answer's record before it answers anyway (here), or
 /// says it could not stop it (an answer on another replica).
 const STOP_WAIT: Duration = Duration::from_secs(5);
-/// How often Stop reads the store while another replica stops the answer.
+/// How often Stop looks again while the answer it stopped ends: on another replica (in the
+/// store), or here while its turn was still being written.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What Stop answers: whether an answer was stopped, and which.
@@ -44,6 +45,11 @@ impl Stopped {
         Json(Self { stopped: true, message_id: Some(message) })
     }
 
+    /// An answer stopped before it had an id the client could know.
+    fn starting() -> Json<Self> {
+        Json(Self { stopped: true, message_id: None })
+    }
+
     fn nothing() -> Json<Self> {
         Json(Self { stopped: false, message_id: None })
     }
@@ -58,14 +64,21 @@ pub(crate) async fn stop(
     ConversationId(id): ConversationId,
 ) -> Result<Json<Stopped>, AppError> {
     let conversations = &state.conversations;
-    if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
-        live.stop();
-        let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
-        return Ok(Stopped::answer(live.message));
-    }
-    // Sent right after the turn: its answer ends before the model is asked, as `stopped`.
-    if conversations.live.stop_starting(id, &owner) {
-        return Ok(Json(Stopped { stopped: true, message_id: None }));
+    match conversations.live.stop(id, &owner) {
+        Stopping::Running(live) => {
+            let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
+            return Ok(Stopped::answer(live.message));
+        }
+        // Sent right after the turn, while it is written: its answer ends before the model is
+        // asked, as `stopped`; answered once it has, so the next turn finds the place free.
+        Stopping::Starting => {
+            let deadline = tokio::time::Instant::now() + STOP_WAIT;
+            while conversations.live.is_busy(id) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(STOP_POLL).await;
+            }
+            return Ok(Stopped::starting());
+        }
+        Stopping::Nothing => {}
     }
     // Nothing running here: still a 404 for a conversation that is not the caller's.
     let conversation = conversations.store.get(&owner, id).await?;
