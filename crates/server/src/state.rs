@@ -13,7 +13,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use streambed_core::{InferenceParams, Reasoning};
 use streambed_store::{ConversationStore, ReplicaId, StoreLimits};
-use tokio_util::task::TaskTracker;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Config, Shutdown,
@@ -59,9 +59,11 @@ pub struct Conversations {
     /// Stop are conversations' business; the app also hands it to the rate limit and lockout.
     pub(crate) redis: Option<Redis>,
     lease: Duration,
-    /// The task that renews the lease ([`Conversations::spawn_upkeep`]), ended by
-    /// [`Conversations::flush`] before it gives the lease up, so that no renewal follows.
+    /// The task that renews the lease ([`Conversations::spawn_upkeep`]), and what ends it:
+    /// [`Conversations::flush`] ends it, and waits for a renewal under way, before it gives the
+    /// lease up, so that no renewal follows.
     renewing: Arc<Mutex<Option<JoinHandle<()>>>>,
+    stop_renewing: CancellationToken,
     /// Other replicas may write the same database: see [`SweepGate`].
     shared: bool,
     policy_reason: &'static str,
@@ -88,7 +90,7 @@ impl Conversations {
         let conversations = match redis {
             Some(redis) => {
                 let max = config.store.max_running_answers_per_owner;
-                let shared = SharedRunning::new(redis.clone(), conversations.replica, max);
+                let shared = SharedRunning::new(redis.clone(), max);
                 Self {
                     live: Arc::new(LiveAnswers::new(max, Some(shared))),
                     redis: Some(redis),
@@ -127,6 +129,7 @@ impl Conversations {
             redis: None,
             lease: config.store.lease,
             renewing: Arc::default(),
+            stop_renewing: CancellationToken::new(),
             shared: config.store.shared_by_replicas(),
             policy_reason,
         }
@@ -156,7 +159,11 @@ impl Conversations {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gate = SweepGate::new(Instant::now(), self.lease, self.shared);
         loop {
-            every.tick().await;
+            // Between renewals, never during one: the last is written before flush goes on.
+            tokio::select! {
+                _ = every.tick() => {}
+                () = self.stop_renewing.cancelled() => return,
+            }
             match self.store.heartbeat(self.replica, self.lease).await {
                 Ok(()) => {
                     if gate.renewed(Instant::now()) {
@@ -207,9 +214,9 @@ impl Conversations {
         if tokio::time::timeout(within, self.writers.wait()).await.is_err() {
             tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
         }
+        self.stop_renewing.cancel();
         let renewing = self.renewing.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(renewing) = renewing {
-            renewing.abort();
             let _ = renewing.await;
         }
         if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
