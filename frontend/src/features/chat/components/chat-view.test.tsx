@@ -59,6 +59,9 @@ describe('ChatView', () => {
     await user.click(screen.getByRole('button', { name: 'Send' }))
 
     expect(calls[0]!.history).toEqual([{ role: 'user', content: 'Line one\nline two' }])
+    act(() => calls[0]!.push(doneEvent))
+    await user.type(box(), 'With a keyboard{Control>}{Enter}{/Control}')
+    await waitFor(() => expect(calls).toHaveLength(2))
   })
 
   it('marks an answer cut off at its token limit', async () => {

@@ -19,7 +19,8 @@ interface ComposerProps {
 
 /**
  * The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. On a touch
- * screen Enter adds a line and the Send button sends, as an on-screen keyboard has no Shift+Enter.
+ * screen Enter adds a line and the Send button (or Ctrl/Cmd+Enter) sends, as an on-screen
+ * keyboard has no Shift+Enter.
  */
 export function Composer({ busy, disabled = false, onSend, onStop, options, returned }: ComposerProps) {
   const [text, setText] = useState('')
@@ -45,7 +46,9 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
   }
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === 'Enter' && !event.shiftKey && !touch && !event.nativeEvent.isComposing) {
+    // Ctrl or Cmd+Enter sends on a touch screen too (a tablet's keyboard).
+    const sends = !touch || event.ctrlKey || event.metaKey
+    if (event.key === 'Enter' && !event.shiftKey && sends && !event.nativeEvent.isComposing) {
       event.preventDefault()
       submit()
     } else if (event.key === 'Escape' && busy) {

@@ -72,8 +72,31 @@ describe('conversationStream', () => {
 
     await expect(drain(stream([{ role: 'user', content: 'Hi' }], abort.signal))).rejects.toMatchObject({ name: 'AbortError' })
     expect(onCreated).not.toHaveBeenCalled()
-    expect(onAbandoned).toHaveBeenCalledWith('c1')
+    // Once the conversation exists, it goes again.
+    await vi.waitFor(() => expect(onAbandoned).toHaveBeenCalledWith('c1'))
     expect(server.answers).toHaveLength(0)
+  })
+
+  it('ends a turn stopped while its conversation is being created at once, not when it exists', async () => {
+    const server = fakeServer()
+    const onAbandoned = vi.fn()
+    // The database is slow to create it.
+    let created!: () => void
+    const slow = new Promise<void>((resolve) => (created = resolve))
+    const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
+      await slow
+      return server.fetch(input, init)
+    }
+    const abort = new AbortController()
+    const stream = conversationStream({ conversationId: () => null, onCreated: vi.fn(), onAbandoned, onDisabled: vi.fn(), fetchImpl })
+
+    const turn = drain(stream([{ role: 'user', content: 'Hi' }], abort.signal))
+    abort.abort(stopRequested)
+
+    await expect(turn).rejects.toBe(stopRequested)
+    expect(onAbandoned).not.toHaveBeenCalled()
+    created()
+    await vi.waitFor(() => expect(onAbandoned).toHaveBeenCalledWith('c1'))
   })
 
   it('passes other refusals on, for the error banner', async () => {

@@ -30,6 +30,25 @@ export interface ConversationStreamOptions {
   follow?: FollowTuning
 }
 
+/** `promise`, or nothing as soon as `signal` aborts (the promise goes on, unwatched). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
 /**
  * Passes `events` on; meanwhile Stop (an abort whose reason is `stopRequested`) also asks the
  * server to stop the answer, which it would otherwise go on writing without the reader.
@@ -87,13 +106,16 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
     const created = id === null
     try {
       if (id === null) {
-        // Not cancelled with the turn: a request cut off in flight may still create it, and
-        // leave an empty conversation in the list with no one knowing its id.
-        const conversation = await createConversation(undefined, undefined, fetchImpl)
-        // Stopped, or the reader went elsewhere, while it was being created: it holds nothing,
-        // so it goes again, and the chat stays a new one.
-        if (signal.aborted) onAbandoned?.(conversation.id)
-        signal.throwIfAborted()
+        // The request is not cut off with the turn: cut off in flight it might still create the
+        // conversation, and leave an empty one in the list with no one knowing its id. Stopped,
+        // or left for another conversation, meanwhile, the turn ends at once, and the new
+        // conversation, which holds nothing, goes again once it exists.
+        const creating = createConversation(undefined, undefined, fetchImpl)
+        const conversation = await untilAborted(creating, signal)
+        if (conversation === undefined || signal.aborted) {
+          creating.then((created) => onAbandoned?.(created.id), () => {})
+          throw signal.reason
+        }
         id = conversation.id
         onCreated(conversation)
       }
