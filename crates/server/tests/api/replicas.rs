@@ -46,13 +46,14 @@ async fn new_conversation(http: &reqwest::Client, replica: &Replica) -> String {
     response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
+/// A turn of conversation `id` sent to `replica`, as it answers.
+async fn ask(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) -> reqwest::Response {
+    let turn = json!({ "conversationId": id, "prompt": prompt });
+    http.post(replica.url("/api/chat")).json(&turn).send().await.unwrap()
+}
+
 async fn start_answer(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) -> Events {
-    let response = http
-        .post(replica.url("/api/chat"))
-        .json(&json!({ "conversationId": id, "prompt": prompt }))
-        .send()
-        .await
-        .unwrap();
+    let response = ask(http, replica, id, prompt).await;
     assert_eq!(response.status(), 200);
     events(response)
 }
@@ -196,12 +197,7 @@ async fn a_second_answer_in_a_conversation_is_refused_on_another_replica_too() {
     let mut client = Client::default();
     client.read(&mut on_a, 3).await;
 
-    let refused = http
-        .post(b.url("/api/chat"))
-        .json(&json!({ "conversationId": id, "prompt": "and another thing" }))
-        .send()
-        .await
-        .unwrap();
+    let refused = ask(&http, &b, &id, "and another thing").await;
 
     assert_eq!(refused.status(), 409);
     let body: Value = refused.json().await.unwrap();
@@ -238,24 +234,14 @@ async fn an_owners_running_answers_are_counted_on_all_replicas_together() {
     let mut client = Client::default();
     client.read(&mut on_a, 3).await;
 
-    let refused = http
-        .post(b.url("/api/chat"))
-        .json(&json!({ "conversationId": second, "prompt": "Meanwhile" }))
-        .send()
-        .await
-        .unwrap();
+    let refused = ask(&http, &b, &second, "Meanwhile").await;
     let status = refused.status();
     let body: Value = refused.json().await.unwrap();
     let stopped = http.post(a.url(&format!("/api/conversations/{first}/stop"))).send().await.unwrap();
     // Given back as it ended (a moment after, in Redis): B takes the next answer.
     let deadline = Instant::now() + Duration::from_secs(5);
     let response = loop {
-        let response = http
-            .post(b.url("/api/chat"))
-            .json(&json!({ "conversationId": second, "prompt": "Meanwhile" }))
-            .send()
-            .await
-            .unwrap();
+        let response = ask(&http, &b, &second, "Meanwhile").await;
         if response.status() != 429 || Instant::now() > deadline {
             break response;
         }
