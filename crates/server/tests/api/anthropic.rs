@@ -521,6 +521,30 @@ async fn errors_before_the_stream_are_anthropic_error_objects() {
 }
 
 #[tokio::test]
+async fn a_message_thread_is_refused_as_the_sdks_expect_and_every_answer_names_its_request_id() {
+    let app = spawn_app().await;
+    let hi = json!([{ "role": "user", "content": "hi" }]);
+    let turn = |thread: Value| json!({ "model": MODEL, "max_tokens": 10, "messages": hi, "thread": thread });
+
+    let created = app.post_messages(turn(json!({ "type": "create" }))).await;
+    let continued =
+        app.post_messages(turn(json!({ "type": "continue", "previous_message_id": "msg_1" }))).await;
+    let unthreaded = app.post_messages(turn(json!(false))).await;
+
+    for response in [created, continued] {
+        let request_id = response.headers().get("request-id").cloned();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, 400, "{body}");
+        assert_anthropic_error(&body, "invalid_request_error");
+        // What the SDKs' threads and tool runners read to send the whole conversation instead.
+        assert_eq!(body["error"]["details"]["error_code"], "thread_unsupported_request", "{body}");
+        assert_eq!(request_id.unwrap().to_str().unwrap(), body["request_id"].as_str().unwrap());
+    }
+    assert_eq!(unthreaded.status(), 200);
+    assert!(unthreaded.headers().contains_key("request-id"), "Anthropic's SDKs read `request-id`");
+}
+
+#[tokio::test]
 async fn a_wrong_method_is_405_in_anthropic_shape_with_allow() {
     let app = spawn_app().await;
     let anthropic = |method: reqwest::Method, path: &str| {

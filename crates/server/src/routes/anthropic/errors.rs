@@ -14,7 +14,7 @@
 use axum::{
     Json,
     extract::Request,
-    http::StatusCode,
+    http::{HeaderName, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -35,6 +35,8 @@ use crate::{
 pub(crate) enum MessagesError {
     App(AppError),
     UnknownModel(UnknownModel),
+    /// A request in a message thread, which the server does not keep (see `wire::MessagesRequest::thread`).
+    Threaded,
 }
 
 impl<E: Into<AppError>> From<E> for MessagesError {
@@ -51,6 +53,14 @@ impl IntoResponse for MessagesError {
                 error::refused(StatusCode::NOT_FOUND, "not_found_error", &unknown);
                 let body = ErrorResponse::new("not_found_error", unknown.to_string(), None);
                 (StatusCode::NOT_FOUND, Json(body)).into_response()
+            }
+            Self::Threaded => {
+                let message = "This server keeps no message threads: send the whole conversation, without \
+                               `thread`.";
+                error::refused(StatusCode::BAD_REQUEST, "thread_unsupported_request", &message);
+                let mut body = ErrorResponse::new("invalid_request_error", message.to_owned(), None);
+                body.error.details = Some(serde_json::json!({ "error_code": "thread_unsupported_request" }));
+                (StatusCode::BAD_REQUEST, Json(body)).into_response()
             }
         }
     }
@@ -98,15 +108,22 @@ fn kind_type(kind: ErrorKind) -> &'static str {
 
 /// The `error` of an `event: error`.
 pub(super) fn detail(error: &ProviderError) -> ErrorDetail {
-    ErrorDetail { kind: kind_type(error.kind), message: error.message.clone() }
+    ErrorDetail { kind: kind_type(error.kind), message: error.message.clone(), details: None }
 }
 
 /// Middleware: every error response of the routes it wraps, in Anthropic's shape, with its
-/// status and headers (`Retry-After`, `WWW-Authenticate`) kept.
+/// status and headers (`Retry-After`, `WWW-Authenticate`) kept; and every response with the
+/// request's id as `request-id` too, the header Anthropic's SDKs read (`_request_id`).
 pub(crate) async fn reshape(request: Request, next: Next) -> Response {
     let id = request_id(request.headers()).to_owned();
+    let header = HeaderValue::from_str(&id).ok().filter(|_| !id.is_empty());
     let id = (!id.is_empty()).then_some(id);
-    rewrite_error(next.run(request).await, |status, body| reshape_body(status, body, id)).await
+    let mut response =
+        rewrite_error(next.run(request).await, |status, body| reshape_body(status, body, id)).await;
+    if let Some(header) = header {
+        response.headers_mut().insert(HeaderName::from_static("request-id"), header);
+    }
+    response
 }
 
 /// The Anthropic status and body for an error response: the message of the server's
@@ -119,7 +136,8 @@ fn reshape_body(status: StatusCode, body: &[u8], request_id: Option<String>) -> 
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("The request failed.").to_owned());
-    let response = ErrorResponse::new(error_type(status), message, request_id);
+    let mut response = ErrorResponse::new(error_type(status), message, request_id);
+    response.error.details = parsed["error"].get("details").cloned();
     (status, serde_json::to_vec(&response).expect("wire types always serialise"))
 }
 
@@ -204,7 +222,7 @@ mod tests {
         let throttled = ProviderError::new(ErrorKind::Throttled, "Slow down.");
         assert_eq!(
             detail(&throttled),
-            ErrorDetail { kind: "rate_limit_error", message: "Slow down.".into() }
+            ErrorDetail { kind: "rate_limit_error", message: "Slow down.".into(), details: None }
         );
         assert_eq!(detail(&ProviderError::new(ErrorKind::Overloaded, "")).kind, "overloaded_error");
         assert_eq!(detail(&ProviderError::new(ErrorKind::Upstream, "")).kind, "api_error");

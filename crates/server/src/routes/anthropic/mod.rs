@@ -18,6 +18,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
+use serde_json::Value;
 use streambed_core::{ChatModel, ChatRequest, Reasoning};
 use uuid::Uuid;
 
@@ -148,6 +149,9 @@ fn prepare(
     state: &AppState,
     body: wire::MessagesRequest,
 ) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
+    if body.thread.as_ref().is_some_and(|thread| !thread.is_null() && *thread != Value::Bool(false)) {
+        return Err(MessagesError::Threaded);
+    }
     let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
     let request = translate::request(body).map_err(AppError::BadRequest)?;
     state

@@ -29,6 +29,11 @@ pub(crate) struct MessagesRequest {
     /// The structured-outputs beta's name for `output_config.format`.
     #[serde(default, deserialize_with = "object")]
     pub output_format: Option<OutputFormat>,
+    /// Message threads (the SDKs' `messages.thread` and tool runners): the server would have to
+    /// keep the conversation, which this API does not, so any thread is refused in the words
+    /// the SDKs recognise, and they send the whole conversation instead.
+    #[serde(default)]
+    pub thread: Option<Value>,
 }
 
 /// A block of `system`: text only.
@@ -321,11 +326,14 @@ pub(super) struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub message: String,
+    /// What an SDK acts on, where the API gives it (`{"error_code": "thread_unsupported_request"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
 impl ErrorResponse {
     pub(super) fn new(kind: &'static str, message: String, request_id: Option<String>) -> Self {
-        Self { kind: "error", error: ErrorDetail { kind, message }, request_id }
+        Self { kind: "error", error: ErrorDetail { kind, message, details: None }, request_id }
     }
 }
 

@@ -34,6 +34,13 @@ impl Invalid {
         Self { status: StatusCode::BAD_REQUEST, message, param: Some(param), code: None }
     }
 
+    /// 400 `context_length_exceeded` for a conversation past the server's size limits: the code
+    /// OpenAI answers for one past the model's context, which clients (LiteLLM, LangChain)
+    /// recognise to trim the history and try again.
+    pub(crate) fn too_long(message: String) -> Self {
+        Self { code: Some("context_length_exceeded"), ..Self::param("messages", message) }
+    }
+
     /// 404 `model_not_found`, as OpenAI answers.
     pub(crate) fn unknown_model(id: &str, offered: &[String]) -> Self {
         Self {

@@ -40,7 +40,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
     }
     refuse_unreturned(&body)?;
     let (system, turns) = messages::conversation(body.messages)?;
-    limits.check_size(system.as_deref(), &turns).map_err(|e| Invalid::param("messages", e.to_string()))?;
+    limits.check_size(system.as_deref(), &turns).map_err(|e| Invalid::too_long(e.to_string()))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => Some(("max_completion_tokens", n)),
         (None, Some(n)) => Some(("max_tokens", n)),
@@ -298,7 +298,9 @@ mod tests {
         ]);
         assert!(asked(body(three), &tight).unwrap_err().message.contains("MAX_TURNS"));
         let long = json!([{ "role": "system", "content": "123456" }, { "role": "user", "content": "12345" }]);
-        assert!(asked(body(long), &tight).unwrap_err().message.contains("MAX_PROMPT_CHARS"));
+        let refused = asked(body(long), &tight).unwrap_err();
+        assert!(refused.message.contains("MAX_PROMPT_CHARS"));
+        assert_eq!(refused.code, Some("context_length_exceeded"));
     }
 
     #[test]
