@@ -20,6 +20,7 @@ pub(super) fn marks_cache(body: &wire::MessagesRequest) -> bool {
         }
         _ => false,
     };
+    let top = body.cache_control.as_ref().is_some_and(|mark| !mark.is_null());
     let tools = body.tools.iter().flatten().any(|tool| tool.cache_control.is_some());
     let messages = body.messages.iter().any(|message| match &message.content {
         wire::Blocks::Blocks(blocks) => blocks.iter().any(|block| {
@@ -33,7 +34,7 @@ pub(super) fn marks_cache(body: &wire::MessagesRequest) -> bool {
         }),
         wire::Blocks::Text(_) => false,
     });
-    system || tools || messages
+    top || system || tools || messages
 }
 
 /// A `system` message's text: a string or text blocks.

@@ -17,6 +17,17 @@ use crate::routes::turns::{Refused, Turns};
 /// The neutral request for a Messages API body; `Err` is a message for a 400. `max_tokens` is
 /// taken as given (the handler requires and bounds it).
 pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String> {
+    if body.mcp_servers.as_ref().is_some_and(|servers| servers.as_array().is_none_or(|list| !list.is_empty()))
+    {
+        return Err("`mcp_servers` are connected by Anthropic's API, not by this server: leave them out, \
+                    or give their tools to the model as your own."
+            .into());
+    }
+    if body.container.as_ref().is_some_and(|container| !container.is_null()) {
+        return Err("`container` (skills, code execution) runs on Anthropic's API, not on this server: \
+                    leave it out."
+            .into());
+    }
     let cache_prompt = marks_cache(&body);
     let (turns, later_system) = turns(body.messages)?;
     let system = body.system.map(|system| match system {
@@ -98,13 +109,25 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String>
     Ok((turns, system))
 }
 
+/// Anthropic's tools that its API runs itself; its other typed tools (`bash_…`,
+/// `text_editor_…`, `computer_…`, `memory_…`) the client runs.
+const SERVER_TOOLS: [&str; 4] = ["web_search", "web_fetch", "code_execution", "tool_search"];
+
 fn tool(tool: wire::Tool) -> Result<ToolSpec, String> {
     if let Some(kind) = tool.kind.as_deref().filter(|k| *k != "custom") {
-        return Err(format!(
-            "The tool `{}` is a server tool (`{kind}`), which this server does not run: describe your own \
-             tools with `input_schema`.",
-            tool.name
-        ));
+        let name = &tool.name;
+        return Err(if SERVER_TOOLS.iter().any(|server| kind.starts_with(server)) {
+            format!(
+                "The tool `{name}` is a server tool (`{kind}`), which this server does not run: describe your \
+                 own tools with `input_schema`."
+            )
+        } else {
+            format!(
+                "The tool `{name}` is one of Anthropic's typed tools (`{kind}`), whose built-in definition \
+                 Bedrock does not take: describe it as your own tool, with a `description` and an \
+                 `input_schema`, and run it as before."
+            )
+        });
     }
     let input_schema =
         tool.input_schema.ok_or_else(|| format!("The tool `{}` needs an `input_schema`.", tool.name))?;
@@ -200,6 +223,22 @@ mod tests {
         assert_eq!(request.stop_sequences, ["END"]);
         assert_eq!(request.messages, [Message::user("hi")]);
         assert_eq!((request.reasoning, request.tool_choice), (Reasoning::Off, ToolChoice::Auto));
+    }
+
+    #[test]
+    fn a_cache_control_mark_anywhere_or_at_the_top_asks_for_caching() {
+        let hi = json!([{"role": "user", "content": "hi"}]);
+        let marked = |extra: serde_json::Value| {
+            let mut body = json!({"model": "m", "max_tokens": 10, "messages": hi});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            parse(body).unwrap().cache_prompt
+        };
+
+        assert!(!marked(json!({})));
+        assert!(marked(json!({"cache_control": {"type": "ephemeral"}})), "automatic caching");
+        assert!(marked(
+            json!({"system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}]})
+        ));
     }
 
     #[test]
@@ -373,6 +412,15 @@ mod tests {
             json!({"model": "m", "tools": server_tool, "messages": [{"role": "user", "content": "hi"}]}),
         );
         assert!(message.contains("server tool"), "{message}");
+        let client_tool = json!([{"type": "bash_20250124", "name": "bash"}]);
+        let message = refused(
+            json!({"model": "m", "tools": client_tool, "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        assert!(message.contains("typed tools") && message.contains("your own tool"), "{message}");
+        let hi = json!([{"role": "user", "content": "hi"}]);
+        let mcp = json!([{"type": "url", "url": "https://mcp.example.com/sse", "name": "x"}]);
+        assert!(refused(json!({"model": "m", "messages": hi, "mcp_servers": mcp})).contains("mcp_servers"));
+        assert!(refused(json!({"model": "m", "messages": hi, "container": "c1"})).contains("container"));
         let prefill = json!([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "{"}]);
         assert!(refused(json!({"model": "m", "messages": prefill})).contains("last message"));
         assert!(refused(json!({"model": "m", "messages": []})).contains("empty"));

@@ -34,6 +34,12 @@ pub(crate) struct MessagesRequest {
     /// the SDKs recognise, and they send the whole conversation instead.
     #[serde(default)]
     pub thread: Option<Value>,
+    /// Automatic caching: the prompt is cached as with marks on its blocks.
+    pub cache_control: Option<Value>,
+    /// Read to be refused: Anthropic's API connects MCP servers and runs containers itself,
+    /// which this server does not (ignored, the model would answer without them).
+    pub mcp_servers: Option<Value>,
+    pub container: Option<Value>,
 }
 
 /// A block of `system`: text only.

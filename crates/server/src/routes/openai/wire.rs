@@ -33,6 +33,11 @@ pub(crate) struct CompletionRequest {
     /// model would answer in text where the client waits for a call.
     pub functions: Option<Value>,
     pub function_call: Option<Value>,
+    /// Read to be refused: an answer in sound, and OpenAI's own web search, which this server
+    /// does not give (ignored, the client would wait for what never comes).
+    pub modalities: Option<Vec<String>>,
+    pub audio: Option<Value>,
+    pub web_search_options: Option<Value>,
 }
 
 /// `response_format`: plain text, JSON following a schema, or any JSON object.

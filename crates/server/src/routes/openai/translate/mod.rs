@@ -91,6 +91,20 @@ fn refuse_unreturned(body: &CompletionRequest) -> Result<(), Invalid> {
             "Log probabilities are not available from these models: leave `logprobs` out.".into(),
         ));
     }
+    let audio = body.audio.is_some() || body.modalities.iter().flatten().any(|modality| modality == "audio");
+    if audio {
+        let param = if body.audio.is_some() { "audio" } else { "modalities" };
+        return Err(Invalid::param(
+            param,
+            "These models answer in text only: leave out audio output.".into(),
+        ));
+    }
+    if body.web_search_options.is_some() {
+        return Err(Invalid::param(
+            "web_search_options",
+            "This server does not search the web: leave out `web_search_options`.".into(),
+        ));
+    }
     let deprecated =
         [("functions", body.functions.is_some()), ("function_call", body.function_call.is_some())];
     if let Some((param, _)) = deprecated.into_iter().find(|(_, sent)| *sent) {
@@ -242,6 +256,12 @@ mod tests {
             ),
             (json!({ "model": "m", "messages": user, "reasoning_effort": "extreme" }), "reasoning_effort"),
             (json!({ "model": "m", "messages": user, "logprobs": true }), "logprobs"),
+            (json!({ "model": "m", "messages": user, "modalities": ["text", "audio"] }), "audio"),
+            (
+                json!({ "model": "m", "messages": user, "audio": { "voice": "alloy", "format": "wav" } }),
+                "audio",
+            ),
+            (json!({ "model": "m", "messages": user, "web_search_options": {} }), "web"),
             (json!({ "model": "m", "messages": user, "functions": [{ "name": "f" }] }), "`functions`"),
             (json!({ "model": "m", "messages": user, "function_call": "auto" }), "`function_call`"),
             (
