@@ -101,7 +101,8 @@ pub(crate) struct LiveAnswers {
 
 #[derive(Debug)]
 enum Place {
-    /// The turn is being written, or the upstream request opened: `token` is the answer's.
+    /// The answer's turn is being written (once it is, the answer is `Running`, and then asks
+    /// the model): `token` is the answer's.
     Reserved {
         owner: Owner,
         token: AnswerToken,
