@@ -164,7 +164,8 @@ pub(crate) fn lost() -> ProviderError {
     ProviderError::new(
         ErrorKind::StreamInterrupted,
         "This answer was interrupted: its conversation was deleted, or the server lost touch with \
-         its database for too long. What was stored of it is kept; send it again to continue.",
+         its database for too long. Unless the conversation is gone, what was stored of it is kept, \
+         and sending the question again continues it.",
     )
 }
 
