@@ -44,6 +44,8 @@ pub(crate) enum AppError {
     BodyTimeout,
     #[error("Send the body as JSON with the header Content-Type: application/json.")]
     UnsupportedMediaType,
+    #[error("Send the body uncompressed: this server reads no Content-Encoding.")]
+    UnsupportedEncoding,
     #[error("No such route: {0}.")]
     NotFound(String),
     #[error("This route does not accept that method.")]
@@ -100,7 +102,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Auth(AuthError::Unavailable) | Self::Busy | Self::StopNotDelivered => {
@@ -134,7 +136,7 @@ impl AppError {
             Self::BadRequest(_) => "invalid_request",
             Self::PayloadTooLarge => "payload_too_large",
             Self::BodyTimeout => "request_timeout",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Auth(AuthError::Unavailable) => "auth_unavailable",

@@ -1,12 +1,13 @@
 //! axum's extractors for a request's body and query, with every rejection an [`AppError`]: the
 //! API's error shape and the status that says what went wrong (400 for invalid JSON, 408 for a
-//! body that did not arrive in time, 413 past `MAX_BODY_BYTES`, 415 for a body that is not JSON).
+//! body that did not arrive in time, 413 past `MAX_BODY_BYTES`, 415 for a body that is not JSON
+//! or is compressed).
 
 use axum::{
     Json,
     body::{Body, Bytes},
     extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
-    http::{StatusCode, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::{Map, Value};
@@ -21,6 +22,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // A compressed body would be read as bytes that are not JSON: 415, as RFC 9110 has it
+        // for a content coding the server does not take.
+        let encoded = req.headers().get(header::CONTENT_ENCODING).is_some_and(|coding| coding != "identity");
+        if encoded {
+            return Err(AppError::UnsupportedEncoding);
+        }
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),

@@ -54,6 +54,28 @@ async fn a_body_that_is_not_json_gets_415() {
 }
 
 #[tokio::test]
+async fn a_compressed_body_gets_415_on_every_api() {
+    let app = spawn_app().await;
+
+    for path in ["/api/chat", "/v1/chat/completions", "/v1/messages"] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(r#"{"prompt":"hi"}"#)
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), 415, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body.to_string().contains("uncompressed"), "{path}: {body}");
+    }
+    assert!(app.emulator.recorder.requests().is_empty());
+}
+
+#[tokio::test]
 async fn an_oversized_body_gets_413_and_the_server_keeps_serving() {
     let app = spawn_app_with(streambed_emulator::Emulator::scripted(), &[("MAX_BODY_BYTES", "1000")]).await;
     let big = serde_json::json!({ "prompt": "x".repeat(2000) });
