@@ -191,8 +191,17 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         returned,
       }
     }
-    case 'stopped':
+    case 'stopped': {
+      // Stopped before the answer began (no `start`, not a word): the question goes back to the
+      // box, to be sent again or not, rather than stay on screen as asked when the server may
+      // never have had it.
+      const [question, answer] = state.messages.slice(-2)
+      const unanswered = answer?.role === 'assistant' && !answer.stored && answer.content === '' && answer.reasoning === ''
+      if (unanswered && question?.role === 'user' && !question.stored) {
+        return { status: 'ready', error: null, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
+      }
       return { ...state, status: 'ready', reconnecting: false, messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }
+    }
     case 'retry': {
       const answer = newMessage(action.answerId, 'assistant', '', 'streaming')
       // A stored failed answer that said something stays, as it does on the server, and the
