@@ -22,7 +22,8 @@ export interface ChangesElsewhereOptions {
  * The open conversation's messages as the server has them, read again whenever they may have
  * changed without this tab: another tab announced a change (`tab-news`), or this tab comes back
  * into view (another device may have written meanwhile). Each of those also tells
- * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing.
+ * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing,
+ * but one that finds the conversation gone says so (`onGone`).
  */
 export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged, onGone }: ChangesElsewhereOptions): ServerCopy | null {
   const [changes, setChanges] = useState(0)
