@@ -217,16 +217,23 @@ describe('ChatView', () => {
 
     act(() =>
       calls[0]!.push(
-        { type: 'token', text: '<img src=x onerror="alert(1)"><b>bold?</b>\n\n```rust\nfn main() {}\n```\n' },
+        {
+          type: 'token',
+          text: '<img src=x onerror="alert(1)"><b>bold?</b>\n\n<div class="card">\n  <p>Hi</p>\n</div>\n\n```rust\nfn main() {}\n```\n',
+        },
         doneEvent,
       ),
     )
 
-    const copy = await screen.findByRole('button', { name: 'Copy code' })
-    await user.click(copy)
+    // The HTML that stands as a block of its own is shown as HTML code, lines and all; then the Rust.
+    await waitFor(() => expect(screen.getAllByRole('button', { name: 'Copy code' })).toHaveLength(2))
+    const [html, rust] = screen.getAllByRole('button', { name: 'Copy code' })
+    await user.click(rust!)
     expect(writeText).toHaveBeenCalledWith('fn main() {}')
+    await user.click(html!)
+    expect(writeText).toHaveBeenCalledWith('<div class="card">\n  <p>Hi</p>\n</div>')
     const answer = screen.getByRole('article', { name: 'Assistant' })
-    expect(answer.querySelector('img, b')).toBeNull()
+    expect(answer.querySelector('img, b, .card')).toBeNull()
     // A tag in an answer about HTML, or a generic type, is part of what the model said.
     expect(answer).toHaveTextContent('<img src=x onerror="alert(1)"><b>bold?</b>')
   })

@@ -23,18 +23,45 @@ const components: Components = {
   ),
 }
 
+/** What `htmlBlocksAsCode` reads of a Markdown syntax tree (mdast). */
+interface MdNode {
+  type: string
+  value?: string
+  lang?: string
+  children?: MdNode[]
+}
+
+/** The nodes whose children are blocks; raw HTML elsewhere is inline, within a line of text. */
+const FLOW = new Set(['root', 'blockquote', 'listItem', 'footnoteDefinition'])
+
+/**
+ * A remark plugin: raw HTML that stands as a block of its own (a model's example written
+ * without a code fence) is shown as the HTML code it is, lines and all, rather than run
+ * together as one line of text. Inline HTML stays text within its line.
+ */
+function htmlBlocksAsCode() {
+  const walk = (node: MdNode) =>
+    node.children?.forEach((child, i, siblings) => {
+      if (child.type === 'html' && FLOW.has(node.type)) siblings[i] = { type: 'code', lang: 'html', value: child.value ?? '' }
+      else walk(child)
+    })
+  return walk
+}
+
+const remarkPlugins = [remarkGfm, htmlBlocksAsCode]
+
 /** A piece of a long paragraph: its inline content, without a <p> of its own. */
 const inlineComponents: Components = { ...components, p: ({ children }) => <>{children}</> }
 
 /**
  * One block. Raw HTML from the model is shown as the text it is, never rendered (react-markdown
- * makes it text without rehype-raw; `skipHtml` would drop it, and with it the `<div>` of an
- * answer about HTML or the `<String>` of a generic type), and react-markdown drops `javascript:`
- * links.
+ * makes it text without rehype-raw, and `htmlBlocksAsCode` a block of it code; `skipHtml` would
+ * drop it, and with it the `<div>` of an answer about HTML or the `<String>` of a generic type),
+ * and react-markdown drops `javascript:` links.
  */
 const Block = memo(function Block({ text, inline = false }: { text: string; inline?: boolean }) {
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm]} components={inline ? inlineComponents : components}>
+    <ReactMarkdown remarkPlugins={remarkPlugins} components={inline ? inlineComponents : components}>
       {text}
     </ReactMarkdown>
   )
