@@ -24,7 +24,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         // A compressed body would be read as bytes that are not JSON: 415, as RFC 9110 has it
         // for a content coding the server does not take.
-        let encoded = req.headers().get(header::CONTENT_ENCODING).is_some_and(|coding| coding != "identity");
+        let encoded = req.headers().get(header::CONTENT_ENCODING).is_some_and(|coding| {
+            coding.to_str().map_or(true, |coding| !coding.trim().eq_ignore_ascii_case("identity"))
+        });
         if encoded {
             return Err(AppError::UnsupportedEncoding);
         }

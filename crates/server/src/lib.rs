@@ -59,7 +59,7 @@ use crate::{
     state::AppState,
 };
 
-use request_id::{REQUEST_ID, request_id};
+use request_id::{ANTHROPIC_REQUEST_ID, REQUEST_ID, request_id};
 
 /// Scripts and styles from this origin only, no inline script, no framing: the SPA needs
 /// nothing more, and model output rendered as markdown can never run code.
@@ -162,6 +162,6 @@ fn cors(config: &Config) -> CorsLayer {
         // new SDK versions add more. Credentials travel in headers, never cookies, so this lets
         // in nothing the allowed origins could not already send.
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .expose_headers([REQUEST_ID, ANTHROPIC_REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))
 }

@@ -12,6 +12,10 @@ use uuid::Uuid;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The same id under the name Anthropic's API gives it, which its SDKs read (`_request_id`):
+/// set on the Messages routes' answers.
+pub(crate) const ANTHROPIC_REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+
 /// The longest id kept from a caller.
 const MAX_CHARS: usize = 128;
 /// How much of a refused id the log shows, escaped.

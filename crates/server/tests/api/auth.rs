@@ -65,6 +65,18 @@ async fn cors_preflight_needs_no_credentials() {
     assert!(preflight.status().is_success());
     let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
     assert!(allowed.contains("authorization"), "{allowed}");
+    // A browser script reads the request id under both its names (Anthropic's SDK: `request-id`).
+    let answer = app
+        .http
+        .get(app.url("/api/models"))
+        .header("origin", "https://chat.example")
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    let exposed = answer.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
+    let names: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    assert!(names.contains(&"x-request-id") && names.contains(&"request-id"), "{exposed}");
 }
 
 async fn spawn_with_idp(idp: &Idp, extra: &[(&str, &str)]) -> TestApp {

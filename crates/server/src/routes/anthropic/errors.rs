@@ -14,7 +14,7 @@
 use axum::{
     Json,
     extract::Request,
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -27,6 +27,7 @@ use crate::{
     error::{self, AppError},
     models::UnknownModel,
     request_id,
+    request_id::ANTHROPIC_REQUEST_ID,
 };
 
 /// What a Messages handler can fail with: any server error, or a model this server does not
@@ -121,7 +122,7 @@ pub(crate) async fn reshape(request: Request, next: Next) -> Response {
     let mut response =
         rewrite_error(next.run(request).await, |status, body| reshape_body(status, body, id)).await;
     if let Some(header) = header {
-        response.headers_mut().insert(HeaderName::from_static("request-id"), header);
+        response.headers_mut().insert(ANTHROPIC_REQUEST_ID, header);
     }
     response
 }
