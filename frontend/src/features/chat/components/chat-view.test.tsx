@@ -139,18 +139,6 @@ describe('ChatView', () => {
     expect(calls[1]!.signal.aborted).toBe(true)
   })
 
-  it('gives the question back to the box when Stop comes before the answer began', async () => {
-    const { calls, user, box } = setup()
-    await user.type(box(), 'Never mind{Enter}')
-
-    await user.keyboard('{Escape}')
-
-    expect(calls[0]!.signal.aborted).toBe(true)
-    await waitFor(() => expect(box()).toHaveValue('Never mind'))
-    expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
-    expect(screen.queryByText(/Stopped/)).toBeNull()
-  })
-
   it('shows a friendly error with a retry', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

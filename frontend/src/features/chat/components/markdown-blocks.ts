@@ -55,7 +55,8 @@ const PAIRED = new Set(['`', '*', '_', '~'])
  * paragraph (lists, headings, tables, quotes, code) is returned whole.
  */
 export function splitParagraph(block: string): string[] {
-  if (block.length <= SEGMENT_CHARS || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) return [block]
+  const html = /^ {0,3}</.test(block) // perhaps an HTML block, shown whole as code (see `Markdown`)
+  if (block.length <= SEGMENT_CHARS || html || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) return [block]
   const segments: string[] = []
   /** Delimiters seen an odd number of times so far: a span of that kind is open. */
   const open = new Set<string>()

@@ -60,7 +60,8 @@ export type ChatAction =
   | { type: 'thought'; ms: number }
   | { type: 'done'; info: MessageInfo }
   | { type: 'fail'; error: ChatError }
-  | { type: 'stopped' }
+  /** `unsent`: stopped before the turn left the page. */
+  | { type: 'stopped'; unsent?: boolean }
   | { type: 'retry'; answerId: string; resend?: UiMessage }
   | { type: 'resume' }
   | { type: 'reconnecting' }
@@ -192,12 +193,11 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
     }
     case 'stopped': {
-      // Stopped before the answer began (no `start`, not a word): the question goes back to the
-      // box, to be sent again or not, rather than stay on screen as asked when the server may
-      // never have had it.
+      // Stopped before the turn left the page: the server has nothing of it, so the question
+      // goes back to the box, to be sent again or not, rather than stay on screen as asked.
       const [question, answer] = state.messages.slice(-2)
-      const unanswered = answer?.role === 'assistant' && !answer.stored && answer.content === '' && answer.reasoning === ''
-      if (unanswered && question?.role === 'user' && !question.stored) {
+      const unanswered = answer?.role === 'assistant' && answer.content === '' && answer.reasoning === ''
+      if (action.unsent && unanswered && question?.role === 'user' && !question.stored) {
         return { status: 'ready', error: null, reconnecting: false, messages: state.messages.slice(0, -2), returned: question }
       }
       return { ...state, status: 'ready', reconnecting: false, messages: updateAnswer(state, (m) => ({ ...m, state: 'stopped' })) }

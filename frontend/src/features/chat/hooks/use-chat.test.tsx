@@ -3,7 +3,7 @@ import { act, renderHook, waitFor } from '@testing-library/react'
 import { controlledStream, doneEvent } from '../../../test/controlled-stream'
 import { ChatError } from '../api/chat-error'
 import { type UiMessage, isNewer } from './chat-state'
-import { type ChatOptions, stopRequested, useChat } from './use-chat'
+import { type ChatOptions, type StreamChat, notSent, stopRequested, useChat } from './use-chat'
 
 function setup(options?: ChatOptions & { resumable?: boolean }) {
   const transport = controlledStream()
@@ -89,6 +89,38 @@ describe('useChat', () => {
     await waitFor(() => expect(chat().status).toBe('ready'))
     expect(chat().messages[1]).toMatchObject({ content: 'Partial', state: 'stopped' })
     expect(chat().error).toBeNull()
+  })
+
+  it('gives the question back to the box when the turn was stopped before it left the page', async () => {
+    // A transport still creating the conversation when Stop came: it sent nothing.
+    const stream: StreamChat = (_history, signal) => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => new Promise((_, reject) => signal.addEventListener('abort', () => reject(notSent))),
+      }),
+    })
+    const hook = renderHook(() => useChat(stream))
+
+    act(() => hook.result.current.send('Never mind'))
+    act(() => hook.result.current.stop())
+
+    await waitFor(() => expect(hook.result.current.returned?.content).toBe('Never mind'))
+    expect(hook.result.current.messages).toEqual([])
+    expect(hook.result.current.status).toBe('ready')
+  })
+
+  it('keeps a question the server got, marked stopped, when Stop came before the first word', async () => {
+    const { calls, chat } = setup()
+    act(() => chat().send('Hi'))
+
+    act(() => chat().stop())
+
+    await waitFor(() => expect(chat().status).toBe('ready'))
+    expect(calls[0]!.signal.aborted).toBe(true)
+    expect(chat().messages.map((m) => [m.role, m.state])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'stopped'],
+    ])
+    expect(chat().returned).toBeNull()
   })
 
   it('a stopped frame (Stop from elsewhere) ends the answer as stopped', async () => {

@@ -23,6 +23,13 @@ export type ResumeChat = (answer: Pick<UiMessage, 'content' | 'reasoning'>, sign
  */
 export const stopRequested = new DOMException('Stopped by the reader.', 'AbortError')
 
+/**
+ * What a transport throws when the turn was stopped before it left the page (a new chat's
+ * conversation was still being created): the server has nothing of it, so the question goes
+ * back to the message box.
+ */
+export const notSent = new DOMException('Stopped before it was sent.', 'AbortError')
+
 export interface ChatOptions {
   /** The messages to start from: a stored conversation's. Read once, when the hook mounts. */
   initialMessages?: UiMessage[]
@@ -131,7 +138,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       } catch (error) {
         if (!current()) return
         flush()
-        if (abort.signal.aborted) dispatch({ type: 'stopped' })
+        if (abort.signal.aborted) dispatch({ type: 'stopped', unsent: error === notSent })
         else dispatch({ type: 'fail', error: toChatError(error) })
       } finally {
         if (current()) controller.current = null

@@ -1,7 +1,7 @@
 import { ChatError } from '../../chat/api/chat-error'
 import { postTurn, streamChat } from '../../chat/api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../../chat/api/types'
-import { type ResumeChat, type StreamChat, stopRequested } from '../../chat/hooks/use-chat'
+import { type ResumeChat, type StreamChat, notSent, stopRequested } from '../../chat/hooks/use-chat'
 import { type FollowTuning, cursorAfter, followAnswer } from './answer-stream'
 import { createConversation, getConversation, isConversationsDisabled, stopAnswer } from './conversations'
 import { announce } from './tab-news'
@@ -114,7 +114,7 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
         const conversation = await untilAborted(creating, signal)
         if (conversation === undefined || signal.aborted) {
           creating.then((created) => onAbandoned?.(created.id), () => {})
-          throw signal.reason
+          throw notSent
         }
         id = conversation.id
         onCreated(conversation)
