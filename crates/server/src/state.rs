@@ -1,13 +1,9 @@
 //! What every handler may read: the models, the settings requests need, and the conversation
 //! store with the policy that says whose conversations a request may touch.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::time::Instant;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -62,7 +58,7 @@ pub struct Conversations {
     /// The task that renews the lease ([`Conversations::spawn_upkeep`]), and what ends it:
     /// [`Conversations::flush`] ends it, and waits for a renewal under way, before it gives the
     /// lease up, so that no renewal follows.
-    renewing: Arc<Mutex<Option<JoinHandle<()>>>>,
+    renewing: TaskTracker,
     stop_renewing: CancellationToken,
     /// Other replicas may write the same database: see [`SweepGate`].
     shared: bool,
@@ -86,19 +82,7 @@ impl Conversations {
             Some(url) => Some(Redis::connect(url, config.limits.request_timeout).await?),
             None => None,
         };
-        let conversations = Self::new(store, config);
-        let conversations = match redis {
-            Some(redis) => {
-                let max = config.store.max_running_answers_per_owner;
-                let shared = SharedRunning::new(redis.clone(), max);
-                Self {
-                    live: Arc::new(LiveAnswers::new(max, Some(shared))),
-                    redis: Some(redis),
-                    ..conversations
-                }
-            }
-            None => conversations,
-        };
+        let conversations = Self::new(store, config, redis);
         // Leased before the first answer starts. The lease is the first write: a database that
         // opens and migrates but takes no writes (a read-only SQLite file, a PostgreSQL user
         // without write rights) would otherwise refuse every conversation while the server
@@ -116,19 +100,21 @@ impl Conversations {
         Ok(conversations)
     }
 
-    fn new(store: Arc<dyn ConversationStore>, config: &Config) -> Self {
+    fn new(store: Arc<dyn ConversationStore>, config: &Config, redis: Option<Redis>) -> Self {
         let (owners, policy_reason) = OwnerPolicy::new(config);
         let answer_logs = Arc::new(AnswerLogs::new(Arc::clone(&store)));
+        let max = config.store.max_running_answers_per_owner;
+        let counted_everywhere = redis.as_ref().map(|redis| SharedRunning::new(redis.clone(), max));
         Self {
             store,
             owners,
             replica: ReplicaId::new(),
-            live: Arc::new(LiveAnswers::new(config.store.max_running_answers_per_owner, None)),
+            live: Arc::new(LiveAnswers::new(max, counted_everywhere)),
             answer_logs,
             writers: TaskTracker::new(),
-            redis: None,
+            redis,
             lease: config.store.lease,
-            renewing: Arc::default(),
+            renewing: TaskTracker::new(),
             stop_renewing: CancellationToken::new(),
             shared: config.store.shared_by_replicas(),
             policy_reason,
@@ -146,8 +132,7 @@ impl Conversations {
     /// tests call it.
     pub fn spawn_upkeep(&self) {
         tokio::spawn(Arc::clone(&self.answer_logs).flush_every());
-        let renewing = tokio::spawn(self.clone().keep_lease());
-        *self.renewing.lock().unwrap_or_else(PoisonError::into_inner) = Some(renewing);
+        self.renewing.spawn(self.clone().keep_lease());
         tokio::spawn(self.clone().listen_for_stops());
     }
 
@@ -215,10 +200,8 @@ impl Conversations {
             tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
         }
         self.stop_renewing.cancel();
-        let renewing = self.renewing.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(renewing) = renewing {
-            let _ = renewing.await;
-        }
+        self.renewing.close();
+        self.renewing.wait().await;
         if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
             tracing::warn!(error = %e, "cannot give up the lease on running answers");
         }
