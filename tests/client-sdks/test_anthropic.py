@@ -51,6 +51,18 @@ class Models(unittest.TestCase):
         self.assertEqual(ids[:2], [HAIKU, SONNET_45])
         self.assertIn(EMBEDDED, ids)
 
+    def test_the_sdk_pages_through_the_models_a_limit_at_a_time(self):
+        every = [model.id for model in client().models.list()]
+        first = client().models.list(limit=1)
+
+        self.assertEqual([model.id for model in first.data], every[:1])
+        self.assertTrue(first.has_more)
+        self.assertEqual([model.id for model in first], every)
+        last = client().models.list(limit=2, before_id=every[-1])
+        self.assertEqual([model.id for model in last.data], every[-3:-1])
+        with self.assertRaises(anthropic.BadRequestError):
+            client().models.list(after_id="no-such-model")
+
     def test_the_sdk_retrieves_one_model_and_raises_not_found_for_another(self):
         self.assertEqual(client().models.retrieve(SONNET_45).id, SONNET_45)
 

@@ -121,9 +121,9 @@ pub(crate) fn router(
 
 /// `GET /v1/models` in the shape of the SDK asking: Anthropic's clients send
 /// `anthropic-version`, OpenAI's do not.
-async fn v1_models(state: State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn v1_models(state: State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
     if headers.contains_key("anthropic-version") {
-        anthropic::models(&state).into_response()
+        anthropic::models(&state, &uri).into_response()
     } else {
         openai::models(state).await.into_response()
     }

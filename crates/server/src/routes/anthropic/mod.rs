@@ -14,8 +14,8 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{
     Json,
-    extract::State,
-    http::HeaderMap,
+    extract::{Query, State},
+    http::{HeaderMap, Uri},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -35,14 +35,31 @@ use crate::{
     state::AppState,
 };
 
-/// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): one page with every
-/// model. The route is shared with OpenAI's list; [`crate::routes`] picks by the
-/// `anthropic-version` header every Anthropic client sends.
-pub(super) fn models(state: &AppState) -> Json<wire::ModelPage> {
-    let data: Vec<wire::ModelInfo> = state.models.iter().map(|model| model_info(model.as_ref())).collect();
+/// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): a page of the models,
+/// in the server's order, `limit` at a time (20 unless asked), after `after_id` or before
+/// `before_id`, which is how the SDK's auto-pagination walks on while `has_more`. The route is
+/// shared with OpenAI's list; [`crate::routes`] picks by the `anthropic-version` header every
+/// Anthropic client sends.
+pub(super) fn models(state: &AppState, uri: &Uri) -> Result<Json<wire::ModelPage>, AppError> {
+    let Query(query) = Query::<wire::ModelPageQuery>::try_from_uri(uri).map_err(|rejection| {
+        AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
+    })?;
+    let ids: Vec<&str> = state.models.iter().map(|model| model.info().id.as_str()).collect();
+    let range = query.page(&ids).map_err(AppError::BadRequest)?;
+    let has_more = match (&query.before_id, &query.after_id) {
+        (Some(_), _) => range.start > 0,
+        _ => range.end < ids.len(),
+    };
+    let data: Vec<wire::ModelInfo> = state
+        .models
+        .iter()
+        .skip(range.start)
+        .take(range.len())
+        .map(|model| model_info(model.as_ref()))
+        .collect();
     let first_id = data.first().map(|m| m.id.clone());
     let last_id = data.last().map(|m| m.id.clone());
-    Json(wire::ModelPage { data, has_more: false, first_id, last_id })
+    Ok(Json(wire::ModelPage { data, has_more, first_id, last_id }))
 }
 
 /// `GET /v1/models/{id}` (`client.models.retrieve`): one of them, or 404 `not_found_error`.

@@ -349,7 +349,48 @@ pub(crate) struct TokenCount {
     pub input_tokens: u32,
 }
 
-/// `GET /v1/models` as Anthropic's SDK reads it: one page with every model.
+/// `GET /v1/models`'s query: at most `limit` models (1 to 1,000, 20 unless given), those after
+/// `after_id` or those before `before_id` (not both).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ModelPageQuery {
+    pub limit: Option<u32>,
+    pub after_id: Option<String>,
+    pub before_id: Option<String>,
+}
+
+impl ModelPageQuery {
+    const DEFAULT_LIMIT: usize = 20;
+    const MAX_LIMIT: u32 = 1000;
+
+    /// Which of `ids` (the models in the server's order) the page holds, or why the query
+    /// names no page.
+    pub(crate) fn page(&self, ids: &[&str]) -> Result<std::ops::Range<usize>, String> {
+        let limit = match self.limit {
+            None => Self::DEFAULT_LIMIT,
+            Some(limit @ 1..=Self::MAX_LIMIT) => limit as usize,
+            Some(_) => return Err(format!("limit: must be from 1 to {}.", Self::MAX_LIMIT)),
+        };
+        let position = |name: &str, id: &str| {
+            ids.iter()
+                .position(|model| *model == id)
+                .ok_or_else(|| format!("{name}: no model `{id}` on this server."))
+        };
+        match (&self.after_id, &self.before_id) {
+            (Some(_), Some(_)) => Err("Give after_id or before_id, not both.".to_owned()),
+            (Some(after), None) => {
+                let start = position("after_id", after)? + 1;
+                Ok(start..(start + limit).min(ids.len()))
+            }
+            (None, Some(before)) => {
+                let end = position("before_id", before)?;
+                Ok(end.saturating_sub(limit)..end)
+            }
+            (None, None) => Ok(0..limit.min(ids.len())),
+        }
+    }
+}
+
+/// `GET /v1/models` as Anthropic's SDK reads it: one page of models.
 #[derive(Debug, Serialize)]
 pub(crate) struct ModelPage {
     pub data: Vec<ModelInfo>,
@@ -367,4 +408,45 @@ pub(crate) struct ModelInfo {
     /// RFC 3339; the epoch, since neither Bedrock nor the embedded model says when a model was
     /// released.
     pub created_at: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelPageQuery;
+
+    const IDS: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+    fn page(
+        limit: Option<u32>,
+        after_id: Option<&str>,
+        before_id: Option<&str>,
+    ) -> Result<Vec<&'static str>, String> {
+        let query = ModelPageQuery {
+            limit,
+            after_id: after_id.map(Into::into),
+            before_id: before_id.map(Into::into),
+        };
+        query.page(&IDS).map(|range| IDS[range].to_vec())
+    }
+
+    #[test]
+    fn a_page_is_limit_models_from_the_start_after_after_id_or_before_before_id() {
+        assert_eq!(page(None, None, None).unwrap(), IDS);
+        assert_eq!(page(Some(2), None, None).unwrap(), ["a", "b"]);
+        assert_eq!(page(Some(2), Some("b"), None).unwrap(), ["c", "d"]);
+        assert_eq!(page(Some(2), Some("d"), None).unwrap(), ["e"]);
+        assert!(page(Some(2), Some("e"), None).unwrap().is_empty());
+        assert_eq!(page(Some(2), None, Some("d")).unwrap(), ["b", "c"]);
+        assert_eq!(page(Some(2), None, Some("b")).unwrap(), ["a"]);
+        assert!(page(Some(2), None, Some("a")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_query_that_names_no_page_says_why() {
+        assert_eq!(page(Some(0), None, None).unwrap_err(), "limit: must be from 1 to 1000.");
+        assert_eq!(page(Some(1001), None, None).unwrap_err(), "limit: must be from 1 to 1000.");
+        assert_eq!(page(None, Some("z"), None).unwrap_err(), "after_id: no model `z` on this server.");
+        assert_eq!(page(None, None, Some("z")).unwrap_err(), "before_id: no model `z` on this server.");
+        assert_eq!(page(None, Some("a"), Some("c")).unwrap_err(), "Give after_id or before_id, not both.");
+    }
 }
