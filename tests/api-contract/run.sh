@@ -44,7 +44,7 @@ echo "== schemathesis against $server"
 # positive_data_acceptance is left out: two rules cannot be written in JSON Schema (the last
 # message is the user's; MAX_PROMPT_CHARS counts all messages together), so some generated
 # "valid" bodies are rightly refused with 400.
-"$venv/bin/schemathesis" run "$server/api/openapi.json" --url "$server" \
+"$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$server/api/openapi.json" --url "$server" \
   --header "Authorization: Bearer $key" \
   --checks all --exclude-checks positive_data_acceptance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-150}" --request-timeout 20 \

@@ -3,6 +3,7 @@
 //! container health check, for images that have no shell or curl.
 
 use std::{
+    io::IsTerminal,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     time::Duration,
 };
@@ -41,8 +42,13 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
+    // Colours only for a person at a terminal: a container's log collector (CloudWatch, journald)
+    // would keep the escape codes as text.
+    let colours =
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .with_ansi(colours)
         .init();
     if let Ok(path) = dotenv {
         tracing::info!(path = %path.display(), "loaded environment file");

@@ -109,5 +109,9 @@ pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
 
 /// `AUTH_MAX_FAILURES_PER_MINUTE`: 0 turns the lockout off.
 pub(super) fn max_failures_per_minute(vars: &Vars) -> Result<Option<NonZeroU32>, ConfigError> {
-    Ok(NonZeroU32::new(vars.parse("AUTH_MAX_FAILURES_PER_MINUTE", 30)?))
+    Ok(NonZeroU32::new(vars.parse(
+        "AUTH_MAX_FAILURES_PER_MINUTE",
+        30,
+        "a whole number (0 for no lockout)",
+    )?))
 }

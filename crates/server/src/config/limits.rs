@@ -24,7 +24,7 @@ pub struct Limits {
     pub max_prompt_chars: usize,
     /// `MAX_TURNS`: messages in one request's history (100).
     pub max_turns: usize,
-    /// `MAX_TOKENS_LIMIT`: the most tokens one answer may take, whatever a request asks (4,096).
+    /// `MAX_TOKENS_LIMIT`: the most tokens a request may ask one answer for (4,096).
     pub max_tokens: u32,
     /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
     pub request_timeout: Duration,
@@ -88,11 +88,11 @@ pub(super) fn read(vars: &Vars, auth_enabled: bool) -> Result<Limits, ConfigErro
         rate_reason,
         rate_burst: vars.at_least_one("RATE_LIMIT_BURST", 20)?,
         max_streams: vars.at_least_one("MAX_CONCURRENT_STREAMS", 10_000)?,
-        max_prompt_chars: vars.parse("MAX_PROMPT_CHARS", 100_000)?,
+        max_prompt_chars: vars.at_least_one("MAX_PROMPT_CHARS", 100_000)?,
         max_turns: vars.at_least_one("MAX_TURNS", 100)?,
         max_tokens: vars.at_least_one("MAX_TOKENS_LIMIT", 4096)?,
         request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
-        trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0)?,
+        trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0, "a whole number")?,
     })
 }
 

@@ -94,12 +94,16 @@ impl Config {
         let params = params::read(&vars, &limits)?;
         Ok(Self {
             models: models::read(&vars, &params)?,
-            host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
-            port: vars.parse("PORT", 4000)?,
+            host: vars.parse(
+                "HOST",
+                IpAddr::from([127, 0, 0, 1]),
+                "an IP address, such as 127.0.0.1 or 0.0.0.0",
+            )?,
+            port: vars.parse("PORT", 4000, "a port number from 0 to 65535")?,
             cors_origins: cors::read(&vars)?,
             system_prompt: vars.string("BEDROCK_SYSTEM_PROMPT"),
             params,
-            max_body_bytes: vars.parse("MAX_BODY_BYTES", 1024 * 1024)?,
+            max_body_bytes: vars.at_least_one("MAX_BODY_BYTES", 1024 * 1024)?,
             keep_alive: vars.seconds("SSE_KEEPALIVE_SECONDS", 15.0)?,
             shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?,
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
@@ -236,8 +240,26 @@ mod tests {
             (vec![("BEDROCK_MODEL_ID", "m"), ("BEDROCK_PROMPT_CACHE", "yes")], "BEDROCK_PROMPT_CACHE"),
             (vec![("BEDROCK_REASONING", "max")], "BEDROCK_REASONING"),
             (vec![("BEDROCK_TOP_K", "0")], "BEDROCK_TOP_K"),
+            // Read and refused whichever provider serves.
+            (vec![("CHAT_PROVIDER", "local"), ("BEDROCK_SERVICE_TIER", "gold")], "BEDROCK_SERVICE_TIER"),
+            (vec![("BEDROCK_STREAM_IDLE_TIMEOUT", "0")], "BEDROCK_STREAM_IDLE_TIMEOUT"),
+            (vec![("MAX_PROMPT_CHARS", "0")], "MAX_PROMPT_CHARS"),
+            (vec![("MAX_BODY_BYTES", "0")], "MAX_BODY_BYTES"),
         ] {
             assert_eq!(load(&pairs).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn bad_values_say_in_words_what_is_expected() {
+        for (pairs, expected) in [
+            (vec![("CONVERSATIONS_WITHOUT_AUTH", "yes")], "`yes` is not true or false"),
+            (vec![("HOST", "localhost")], "`localhost` is not an IP address, such as 127.0.0.1 or 0.0.0.0"),
+            (vec![("PORT", "70000")], "`70000` is not a port number from 0 to 65535"),
+            (vec![("LOCAL_MAX_QUEUE", "-1")], "`-1` is not a whole number"),
+        ] {
+            let error = load(&pairs).unwrap_err().to_string();
+            assert!(error.ends_with(expected), "{error}");
         }
     }
 

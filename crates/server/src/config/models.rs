@@ -77,8 +77,9 @@ pub(super) fn read(vars: &Vars, params: &InferenceParams) -> Result<ModelsConfig
         (reasoning.is_on(), Setting::Reasoning),
     ];
     let settings = settings.into_iter().filter_map(|(given, setting)| given.then_some(setting)).collect();
-    let bedrock =
-        (default == ProviderChoice::Bedrock).then(|| bedrock(vars, models, settings)).transpose()?;
+    // Read whichever provider serves, so a bad Bedrock setting fails at start-up either way.
+    let bedrock = bedrock(vars, models, settings)?;
+    let bedrock = (default == ProviderChoice::Bedrock).then_some(bedrock);
     Ok(ModelsConfig { default, reason, bedrock, local: local(vars)?, reasoning })
 }
 
@@ -153,7 +154,7 @@ fn local(vars: &Vars) -> Result<LocalConfig, ConfigError> {
     let defaults = LocalConfig::default();
     Ok(LocalConfig {
         model_path: vars.string("LOCAL_MODEL_PATH").map_or(defaults.model_path, PathBuf::from),
-        max_queue: vars.parse("LOCAL_MAX_QUEUE", defaults.max_queue)?,
+        max_queue: vars.parse("LOCAL_MAX_QUEUE", defaults.max_queue, "a whole number")?,
         settings: Settings {
             top_k: vars.at_least_one("LOCAL_TOP_K", defaults.settings.top_k)?,
             repeat_penalty: vars

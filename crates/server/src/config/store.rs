@@ -53,7 +53,7 @@ pub(super) fn read(vars: &Vars) -> Result<StoreConfig, ConfigError> {
         database_url: database_url.into(),
         max_conversations_per_owner: vars.at_least_one("MAX_CONVERSATIONS_PER_OWNER", 1000)?,
         max_messages_per_conversation: vars.at_least_one("MAX_MESSAGES_PER_CONVERSATION", 1000)?,
-        without_auth: vars.parse("CONVERSATIONS_WITHOUT_AUTH", false)?,
+        without_auth: vars.parse("CONVERSATIONS_WITHOUT_AUTH", false, "true or false")?,
         max_running_answers_per_owner: vars.at_least_one("MAX_RUNNING_ANSWERS_PER_OWNER", 5)?,
         lease: vars.at_least_seconds("ANSWER_LEASE_SECONDS", 15.0, 1.0)?,
     })

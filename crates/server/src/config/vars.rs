@@ -24,9 +24,14 @@ impl Vars<'_> {
         }
     }
 
-    pub(super) fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
-        let expected = std::any::type_name::<T>().rsplit("::").next().unwrap_or("value");
-        Ok(self.optional(name, |_| true, &format!("a valid {expected}"))?.unwrap_or(default))
+    /// Any value of `T`, `expected` saying in words what one looks like.
+    pub(super) fn parse<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        Ok(self.optional(name, |_| true, expected)?.unwrap_or(default))
     }
 
     /// A count that must be at least 1, e.g. a queue size or a cap.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::header, response::IntoResponse};
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::{AppState, config::Limits};
 
 pub(super) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -37,9 +37,18 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 }
 
 /// The OpenAPI 3.1 document, written by hand next to the code it describes and checked
-/// against the running server by schemathesis (`just api-check`).
-pub(super) async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// against the running server by schemathesis (`just api-check`), with the bounds the operator
+/// sets (`MAX_PROMPT_CHARS`, `MAX_TURNS`) as this server applies them.
+pub(super) async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(document(&state.limits))
+}
+
+fn document(limits: &Limits) -> Value {
+    let mut doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON (tested)");
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Text"]["maxLength"] = limits.max_prompt_chars.into();
+    schemas["ChatRequest"]["oneOf"][1]["properties"]["messages"]["maxItems"] = limits.max_turns.into();
+    doc
 }
 
 pub(super) const OPENAPI: &str = include_str!("../openapi.json");
@@ -74,5 +83,19 @@ mod tests {
             ]
         );
         assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn the_served_document_bounds_a_conversation_as_the_server_does() {
+        let defaults = crate::Config::from_lookup(|_| None).unwrap().limits;
+        let limits = Limits { max_prompt_chars: 800_000, max_turns: 1_000, ..defaults };
+
+        let doc = document(&limits);
+
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Text"]["maxLength"], 800_000);
+        let conversation = &schemas["ChatRequest"]["oneOf"][1];
+        assert_eq!(conversation["title"], "Conversation");
+        assert_eq!(conversation["properties"]["messages"]["maxItems"], 1_000);
     }
 }
