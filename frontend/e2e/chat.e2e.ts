@@ -42,15 +42,19 @@ describe('chatting through the real server and the Bedrock emulator', () => {
     await chat.close()
   })
 
-  it('can stop generation with the Stop button', async () => {
+  it('can stop generation with the Stop button, leaving a draft unsent', async () => {
     const chat = await ChatPage.open(browser, appUrl)
     await chat.send('[[scenario:slow delay_ms=100 n=300]]')
     await chat.answer().getByText(/ipsum1/).waitFor()
+    await chat.messageBox.fill('My next question')
 
     await chat.stopButton.click()
 
     await chat.answer().getByText(/Stopped/).waitFor()
     expect(await chat.answer().textContent()).toContain('lorem0')
+    // The click ends on the button Stop was: never on a Send button put in its place.
+    expect(await chat.messageBox.inputValue()).toBe('My next question')
+    expect(await chat.userMessages.count()).toBe(1)
     await expect
       .poll(async () => (await emulatorRequests(emulatorUrl)).at(-1)?.outcome.kind, { timeout: 3_000 })
       .toBe('client-hung-up')

@@ -74,12 +74,14 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
         />
+        {/* Keyed apart: one reused <button> would turn from Stop into a submit button
+            while its click is still being handled, and send the draft in the box. */}
         {busy ? (
-          <button type="button" className="stop" onClick={onStop}>
+          <button key="stop" type="button" className="stop" onClick={onStop}>
             Stop
           </button>
         ) : (
-          <button type="submit" disabled={disabled || text.trim() === ''}>
+          <button key="send" type="submit" disabled={disabled || text.trim() === ''}>
             Send
           </button>
         )}
