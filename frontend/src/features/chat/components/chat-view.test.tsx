@@ -226,6 +226,34 @@ describe('ChatView', () => {
     expect(answer).toHaveTextContent('<img src=x onerror="alert(1)"><b>bold?</b>')
   })
 
+  it('renders a loose list as one list, and resolves reference links and footnotes', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    const text = [
+      'Steps:',
+      '1. Install.\n\n    Continuation paragraph.',
+      '1. Configure:\n\n    ```sh\n    run\n    ```',
+      '1. Done.',
+      'See [the docs][docs].[^1]',
+      '[docs]: https://example.com/docs\n[^1]: The source.',
+    ].join('\n\n')
+
+    act(() => calls[0]!.push({ type: 'token', text }, doneEvent))
+
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    await waitFor(() => expect(answer.querySelectorAll('ol > li')).toHaveLength(3 + 1 /* the footnote */))
+    const steps = answer.querySelector('ol')!
+    expect(steps.children).toHaveLength(3)
+    expect(within(steps).getByText('Continuation paragraph.').tagName).toBe('P')
+    expect(within(steps).getByRole('button', { name: 'Copy code' })).toBeInTheDocument()
+    expect(within(answer).getByRole('link', { name: 'the docs' })).toHaveAttribute('href', 'https://example.com/docs')
+    expect(answer).toHaveTextContent('The source.')
+    // A footnote's links stay on the page.
+    const note = within(answer).getByRole('link', { name: '1' })
+    expect(note).toHaveAttribute('href', expect.stringMatching(/^#/))
+    expect(note).not.toHaveAttribute('target')
+  })
+
   it('renders a very long paragraph as one paragraph, parsed in pieces', async () => {
     const { calls, user, box } = setup()
     const sentences = Array.from({ length: 300 }, (_, n) => `Sentence **${n}** goes here.`)

@@ -11,6 +11,26 @@ describe('splitBlocks', () => {
   })
 })
 
+describe('splitBlocks and lists', () => {
+  it('keeps a loose list whole: its items, their indented paragraphs and code', () => {
+    const list = '1. Install.\n\n    Continuation paragraph.\n\n1. Configure:\n\n    ```sh\n    run\n\n    more\n    ```\n\n1. Done.'
+
+    expect(splitBlocks(`Steps:\n\n${list}\n\nAfter the list.`)).toEqual(['Steps:', list, 'After the list.'])
+    expect(splitBlocks('Steps:\n- a\n\n  more of a\n- b')).toEqual(['Steps:\n- a\n\n  more of a\n- b'])
+  })
+
+  it('ends a list at a line that is neither indented nor an item, and never reads a list in a fence', () => {
+    expect(splitBlocks('- a\n\nText\n\n    code')).toEqual(['- a', 'Text', '    code'])
+    expect(splitBlocks('```\n- not a list\n```\n\n  indented')).toEqual(['```\n- not a list\n```', '  indented'])
+  })
+
+  it('parses an answer with link reference or footnote definitions whole', () => {
+    const text = 'See [the docs][docs].\n\nA claim.[^1]\n\n[docs]: https://example.com\n[^1]: The source.'
+
+    expect(splitBlocks(`${text}\n\n`)).toEqual([text])
+  })
+})
+
 describe('splitParagraph', () => {
   const sentence = (n: number) => `Sentence ${n} has **bold**, \`code\`, a [link](https://example.com/a_b) and snake_case_words. `
   const long = Array.from({ length: 200 }, (_, n) => sentence(n)).join('').trim()
@@ -47,6 +67,8 @@ describe('splitParagraph', () => {
 
   it('leaves short paragraphs and other blocks whole', () => {
     expect(splitParagraph('Short. Paragraph.')).toEqual(['Short. Paragraph.'])
+    const paragraphs = `${long}\n\n${long}`
+    expect(splitParagraph(paragraphs)).toEqual([paragraphs])
     const list = `- ${long}`
     expect(splitParagraph(list)).toEqual([list])
     const quote = `text\n> ${long}`

@@ -1,24 +1,51 @@
+/** A list item's marker at the start of a line: `-`, `*`, `+`, `1.` or `1)`. */
+const LIST_ITEM = /^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)/
+
+/**
+ * A link reference or footnote definition (`[id]: https://…`, `[^1]: …`): it serves the whole
+ * answer, so an answer with one is parsed whole.
+ */
+const DEFINITION = /^ {0,3}\[[^\]\n]+\]:/m
+
 /**
  * Splits markdown into top-level blocks at blank lines outside code fences. While an answer
  * streams, only its last block changes, so earlier blocks keep their parsed, rendered form
- * instead of being re-parsed on every frame.
+ * instead of being re-parsed on every frame. A blank line within a list does not end it: a
+ * list goes on while the next line is indented (a paragraph or code of the item above) or is
+ * another item, so a loose list stays one list, numbered as one. An answer with a link
+ * reference or footnote definition is one block, as its references may be anywhere.
  */
 export function splitBlocks(markdown: string): string[] {
+  if (DEFINITION.test(markdown)) return markdown.trim() === '' ? [] : [markdown.trim()]
   const blocks: string[] = []
   let current: string[] = []
   let fence: string | null = null
+  /** Whether the block has a list item outside a fence: a list may go on past a blank line. */
+  let list = false
+  /** Blank lines outside a fence since the last line of text, not yet known to end the block. */
+  let blanks = 0
   for (const line of markdown.split('\n')) {
+    if (fence === null && line.trim() === '') {
+      if (current.length > 0) blanks++
+      continue
+    }
+    if (blanks > 0) {
+      if (list && (/^\s/.test(line) || LIST_ITEM.test(line))) current.push(...Array<string>(blanks).fill(''))
+      else {
+        blocks.push(current.join('\n'))
+        current = []
+        list = false
+      }
+      blanks = 0
+    }
     const marker = /^\s*(```+|~~~+)/.exec(line)?.[1]
     if (marker) {
       if (fence === null) fence = marker
       else if (marker.startsWith(fence)) fence = null
+    } else if (fence === null && LIST_ITEM.test(line)) {
+      list = true
     }
-    if (fence === null && line.trim() === '' && current.length > 0) {
-      blocks.push(current.join('\n'))
-      current = []
-    } else if (fence !== null || line.trim() !== '') {
-      current.push(line)
-    }
+    current.push(line)
   }
   if (current.length > 0) blocks.push(current.join('\n'))
   return blocks
@@ -56,7 +83,10 @@ const PAIRED = new Set(['`', '*', '_', '~'])
  */
 export function splitParagraph(block: string): string[] {
   const html = /^ {0,3}</.test(block) // perhaps an HTML block, shown whole as code (see `Markdown`)
-  if (block.length <= SEGMENT_CHARS || html || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) return [block]
+  const blocks = /\n\s*\n/.test(block) // several blocks parsed together (see `splitBlocks`)
+  if (block.length <= SEGMENT_CHARS || html || blocks || block.split('\n').some((line) => BLOCK_SYNTAX.test(line))) {
+    return [block]
+  }
   const segments: string[] = []
   /** Delimiters seen an odd number of times so far: a span of that kind is open. */
   const open = new Set<string>()

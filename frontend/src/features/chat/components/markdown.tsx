@@ -16,11 +16,17 @@ const components: Components = {
   },
   // Focusable, as a table wider than the answer scrolls sideways (see index.css).
   table: ({ children }) => <table tabIndex={0}>{children}</table>,
-  a: ({ href, children }) => (
-    <a href={href} target="_blank" rel="noopener noreferrer">
-      {children}
-    </a>
-  ),
+  // A footnote's links (`#…`) stay on the page; any other opens beside the chat.
+  a: ({ href, children, id }) =>
+    href?.startsWith('#') ? (
+      <a href={href} id={id}>
+        {children}
+      </a>
+    ) : (
+      <a href={href} target="_blank" rel="noopener noreferrer">
+        {children}
+      </a>
+    ),
 }
 
 /** What `htmlBlocksAsCode` reads of a Markdown syntax tree (mdast). */
