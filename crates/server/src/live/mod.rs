@@ -74,12 +74,23 @@ impl Live {
         self.token.clone()
     }
 
-    /// Resolves once the answer has its terminal frame.
-    pub(crate) async fn ended(&self) {
+    /// Whether `cursor` is a point in what the answer has said so far (see [`Cursor::is_within`]):
+    /// one past it is from another answer, or made up.
+    pub(crate) fn has_said(&self, cursor: Cursor) -> bool {
+        let said = self.said();
+        cursor.is_within(&said.text, &said.reasoning)
+    }
+
+    /// Resolves once the answer has its terminal frame, with its type: `Stopped`, or `Done` or
+    /// `Error` for an answer that ended otherwise first.
+    pub(crate) async fn ended(&self) -> Option<sse::Kind> {
         let mut changed = self.changed.subscribe();
-        while self.said().terminal.is_none() {
+        loop {
+            if let Some(terminal) = &self.said().terminal {
+                return Some(terminal.sse.kind);
+            }
             if changed.changed().await.is_err() {
-                return;
+                return None;
             }
         }
     }
@@ -318,5 +329,19 @@ mod tests {
         assert!(answers.is_busy(conversation));
         drop(ending);
         assert!(!answers.is_busy(conversation), "its place is free once it ended");
+    }
+
+    #[test]
+    fn an_answer_says_how_it_ended_so_a_stop_after_its_done_stopped_nothing() {
+        let answers = Arc::new(LiveAnswers::new(5, None));
+        let token = crate::Shutdown::default().answer_token();
+        let place = answers.begin(Uuid::now_v7(), &Owner("alice".into()), token).unwrap();
+        let (live, mut ending) = place.start(Uuid::now_v7());
+        assert_eq!(live.ended().now_or_never(), None, "still running");
+
+        ending.with(sse::Frame { kind: sse::Kind::Done, data: "{}".into() });
+        drop(ending);
+
+        assert_eq!(live.ended().now_or_never(), Some(Some(sse::Kind::Done)));
     }
 }

@@ -147,6 +147,24 @@ async fn a_client_that_comes_back_after_the_end_gets_the_rest_from_the_store() {
 }
 
 #[tokio::test]
+async fn a_cursor_past_what_the_running_answer_said_is_refused_not_followed_from_nowhere() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=20 n=200]]").await;
+    let mut client = Client::default();
+    client.read(&mut events, 3).await;
+
+    let beyond = app.resume(&id, "100000.0").await;
+    let within = app.resume(&id, &client.last_id).await;
+
+    assert_eq!(beyond.status(), 400);
+    let error: Value = beyond.json().await.unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("not a point"), "{error}");
+    assert_eq!(within.status(), 200, "a cursor the answer gave is still followed");
+    app.stop(&id).await;
+}
+
+#[tokio::test]
 async fn with_nothing_running_and_no_cursor_the_stream_is_204() {
     let app = spawn_app().await;
     let id = app.new_conversation(None).await;

@@ -28,6 +28,15 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
                     leave it out."
             .into());
     }
+    // The Messages API's ranges, checked here as Anthropic's API checks them, rather than
+    // left to the model's provider to refuse, or not.
+    for (param, value) in [("temperature", body.temperature), ("top_p", body.top_p)] {
+        if let Some(value) = value
+            && !(0.0..=1.0).contains(&value)
+        {
+            return Err(format!("{param}: must be from 0 to 1, not {value}."));
+        }
+    }
     let cache_prompt = marks_cache(&body);
     let (turns, later_system) = turns(body.messages)?;
     let system = body.system.map(|system| match system {
@@ -223,6 +232,15 @@ mod tests {
         assert_eq!(request.stop_sequences, ["END"]);
         assert_eq!(request.messages, [Message::user("hi")]);
         assert_eq!((request.reasoning, request.tool_choice), (Reasoning::Off, ToolChoice::Auto));
+    }
+
+    #[test]
+    fn sampling_out_of_the_messages_apis_ranges_is_refused() {
+        for (param, value) in [("temperature", -1.0), ("temperature", 1.5), ("top_p", 1.5), ("top_p", -0.1)] {
+            let body = json!({"model": "m", "max_tokens": 10, param: value, "messages": [{"role": "user", "content": "hi"}]});
+            let refused = parse(body).unwrap_err();
+            assert!(refused.starts_with(&format!("{param}: must be from 0 to 1")), "{refused}");
+        }
     }
 
     #[test]

@@ -65,9 +65,12 @@ pub(crate) async fn stop(
 ) -> Result<Json<Stopped>, AppError> {
     let conversations = &state.conversations;
     match conversations.live.stop(id, &owner) {
+        // An answer that ended as Stop came (its `done` already sent) was not stopped.
         Stopping::Running(live) => {
-            let _ = tokio::time::timeout(STOP_WAIT, live.ended()).await;
-            return Ok(Stopped::answer(live.message));
+            return Ok(match tokio::time::timeout(STOP_WAIT, live.ended()).await {
+                Ok(Some(sse::Kind::Done | sse::Kind::Error)) => Stopped::nothing(),
+                _ => Stopped::answer(live.message),
+            });
         }
         // Sent right after the turn, while it is written: its answer ends before the model is
         // asked, as `stopped`; answered once it has, so the next turn finds the place free.
@@ -108,13 +111,14 @@ async fn stop_elsewhere(
     loop {
         tokio::time::sleep(STOP_POLL).await;
         let conversation = conversations.store.get(owner, id).await?;
-        let running =
-            conversation.messages.iter().any(|m| m.id == message && m.status == MessageStatus::Streaming);
-        if !running {
-            return Ok(Stopped::answer(message));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(AppError::StopNotDelivered);
+        match conversation.messages.iter().find(|m| m.id == message).map(|m| m.status) {
+            Some(MessageStatus::Streaming) if tokio::time::Instant::now() >= deadline => {
+                return Err(AppError::StopNotDelivered);
+            }
+            Some(MessageStatus::Streaming) => {}
+            Some(MessageStatus::Stopped) => return Ok(Stopped::answer(message)),
+            // It ended otherwise as Stop came (or its conversation was deleted).
+            _ => return Ok(Stopped::nothing()),
         }
     }
 }
@@ -141,8 +145,15 @@ pub(crate) async fn stream(
     // Both are checked; the header, which a reconnecting client sets, wins.
     let after = header_after.or(query_after.as_deref().map(str::parse::<Cursor>).transpose()?);
     let conversations = &state.conversations;
+    let not_a_point = || {
+        AppError::BadRequest("`Last-Event-ID` is not a point in this conversation's latest answer.".into())
+    };
     if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
-        return Ok(sse::response(live::follow(live, after.unwrap_or_default()), state.keep_alive));
+        let after = after.unwrap_or_default();
+        if !live.has_said(after) {
+            return Err(not_a_point());
+        }
+        return Ok(sse::response(live::follow(live, after), state.keep_alive));
     }
     let conversation = conversations.store.get(&owner, id).await?;
     let answer = conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant);
@@ -154,9 +165,7 @@ pub(crate) async fn stream(
         && !matches!(answer.status, MessageStatus::Streaming | MessageStatus::Interrupted)
         && !after.is_within(&answer.content, answer.reasoning.as_deref().unwrap_or_default())
     {
-        return Err(AppError::BadRequest(
-            "`Last-Event-ID` is not a point in this conversation's latest answer.".into(),
-        ));
+        return Err(not_a_point());
     }
     let from = live::Elsewhere {
         store: Arc::clone(&conversations.store),
