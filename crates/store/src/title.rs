@@ -49,10 +49,12 @@ impl Title {
 /// Titles from a prompt are cut to about this many characters, the ellipsis included.
 const MAX_CHARS: usize = 60;
 
-/// The prompt's first non-blank line, trimmed; past [`MAX_CHARS`] cut at the last space that
-/// keeps at least half of it, and ended with `…`. Blank prompts give `""` (still untitled).
+/// The prompt's first line with words, trimmed (a code fence's ```` ```rust ```` says nothing of
+/// it); past [`MAX_CHARS`] cut at the last space that keeps at least half of it, and ended with
+/// `…`. Blank prompts give `""` (still untitled).
 pub(crate) fn from_prompt(prompt: &str) -> String {
-    let line = prompt.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("");
+    let fence = |line: &str| line.starts_with("```") || line.starts_with("~~~");
+    let line = prompt.lines().map(str::trim).find(|line| !line.is_empty() && !fence(line)).unwrap_or("");
     let Some((cut, _)) = line.char_indices().nth(MAX_CHARS - 1) else {
         return line.to_owned();
     };
@@ -80,6 +82,12 @@ mod tests {
     #[test]
     fn only_the_first_non_blank_line_counts() {
         assert_eq!(from_prompt("\n\n  Explain this:\nfn main() {}"), "Explain this:");
+    }
+
+    #[test]
+    fn a_prompt_that_opens_with_code_is_titled_by_its_first_line_of_code() {
+        assert_eq!(from_prompt("```rust\nfn main() {}\n```\nWhy?"), "fn main() {}");
+        assert_eq!(from_prompt("~~~\n\nSELECT 1;\n~~~"), "SELECT 1;");
     }
 
     #[test]

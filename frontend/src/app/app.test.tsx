@@ -308,8 +308,10 @@ describe('App with stored conversations', () => {
     })
     await screen.findByText('Deep answer')
 
+    // A new chat starts on the model picked last; picked again, it is that chat's.
     await user.click(within(sidebar()).getByRole('button', { name: 'New chat' }))
-    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-model')
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-reasoner')
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Model' }), 'Test Model')
     await user.click(await within(sidebar()).findByRole('link', { name: 'Deep question' }))
 
     await screen.findByText('Deep answer')

@@ -112,7 +112,7 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
         disabled={Boolean(placeholder)}
         onSend={send}
         onStop={chat.stop}
-        options={<ModelPicker selection={selection} />}
+        options={<ModelPicker selection={selection} disabled={Boolean(placeholder)} />}
       />
     </main>
   )

@@ -159,6 +159,23 @@ describe('ChatView', () => {
     expect(calls).toHaveLength(2)
   })
 
+  it('says so when an answer failed or was stopped before a word of it, and reads a streaming answer once it settles', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    expect(answer).toHaveAttribute('aria-busy', 'true')
+    expect(within(answer).getByRole('status')).toHaveTextContent('Waiting for the answer')
+
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
+
+    expect(await within(answer).findByText('No answer was written.')).toBeInTheDocument()
+    expect(answer).not.toHaveAttribute('aria-busy')
+    await user.type(box(), 'Again{Enter}')
+    await user.keyboard('{Escape}')
+    const stopped = screen.getAllByRole('article', { name: 'Assistant' }).at(-1)!
+    expect(await within(stopped).findByText('Stopped before the answer began.')).toBeInTheDocument()
+  })
+
   it('tells an address locked out for wrong keys to wait', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')
@@ -325,6 +342,18 @@ describe('ChatView model choice', () => {
     setup({ models: testModels, initialModel: 'test-reasoner' })
 
     expect(await screen.findByRole('combobox', { name: 'Reasoning' })).toHaveValue('high')
+  })
+
+  it('starts a new chat on the model the reader picked last; a stored conversation keeps its own', async () => {
+    const { user } = setup({ models: testModels })
+    await user.selectOptions(await screen.findByRole('combobox', { name: 'Model' }), 'Test Reasoner')
+    cleanup()
+
+    setup({ models: testModels })
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-reasoner')
+    cleanup()
+    setup({ models: testModels, initialModel: 'test-model' })
+    expect(await screen.findByRole('combobox', { name: 'Model' })).toHaveValue('test-model')
   })
 
   it("preselects a stored conversation's model while the server still offers it", async () => {

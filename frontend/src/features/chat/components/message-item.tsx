@@ -35,17 +35,24 @@ const failures: Record<string, string> = {
   upstream_error: 'Upstream error',
 }
 
+/** Whether the answer has any text or reasoning to show. */
+const said = (message: UiMessage) => message.content !== '' || message.reasoning !== ''
+
 function Footer({ message }: { message: UiMessage }) {
   switch (message.state) {
     case 'stopped':
       return (
         <Note label="Stopped" chosen>
-          The answer is incomplete.
+          {said(message) ? 'The answer is incomplete.' : 'Stopped before the answer began.'}
         </Note>
       )
     case 'failed': {
       const code = message.errorCode
-      return <Note label={code ? (failures[code] ?? `Failed: ${code}`) : 'Failed'}>The answer is incomplete.</Note>
+      return (
+        <Note label={code ? (failures[code] ?? `Failed: ${code}`) : 'Failed'}>
+          {said(message) ? 'The answer is incomplete.' : 'No answer was written.'}
+        </Note>
+      )
     }
     case 'interrupted':
       return <Note label="Interrupted">The server stopped before the answer was complete.</Note>
@@ -73,15 +80,21 @@ export const MessageItem = memo(function MessageItem({ message }: { message: UiM
   const beforeText = message.state === 'streaming' && message.content === ''
   const waiting = beforeText && message.reasoning === ''
   return (
-    <article className={`message message-${message.role}`} aria-label={message.role === 'user' ? 'You' : 'Assistant'}>
+    // Busy while it streams: a screen reader reads the answer once it has settled, not token by token.
+    <article
+      className={`message message-${message.role}`}
+      aria-label={message.role === 'user' ? 'You' : 'Assistant'}
+      aria-busy={message.state === 'streaming' || undefined}
+    >
       {message.reasoning && <Thinking text={message.reasoning} live={beforeText} ms={message.thinkingMs} />}
       {message.role === 'user' ? (
         <p className="user-text">{message.content}</p>
       ) : waiting ? (
-        <p className="typing" aria-label="Thinking">
-          <span />
-          <span />
-          <span />
+        <p className="typing" role="status">
+          <span className="visually-hidden">Waiting for the answer</span>
+          <span className="dot" />
+          <span className="dot" />
+          <span className="dot" />
         </p>
       ) : (
         <Markdown text={message.content} />

@@ -11,8 +11,9 @@ const levels: { value: ReasoningLevel; label: string }[] = [
 /**
  * The model for the next turn, and how hard it reasons (only for a model that can). The
  * picker appears once there is a choice: with one model the header already names it.
+ * `disabled`: there is no next turn to choose for (the conversation cannot be shown).
  */
-export function ModelPicker({ selection }: { selection: ModelSelection }) {
+export function ModelPicker({ selection, disabled = false }: { selection: ModelSelection; disabled?: boolean }) {
   const { models, active, canReason, reasoning, pick, setReasoning } = selection
   if (!active || (models.length < 2 && !canReason)) return null
   return (
@@ -20,7 +21,7 @@ export function ModelPicker({ selection }: { selection: ModelSelection }) {
       {models.length > 1 && (
         <label>
           Model
-          <select value={active.id} onChange={(e) => pick(e.target.value)}>
+          <select value={active.id} disabled={disabled} onChange={(e) => pick(e.target.value)}>
             {models.map((m) => (
               <option key={m.id} value={m.id}>
                 {m.name}
@@ -32,7 +33,7 @@ export function ModelPicker({ selection }: { selection: ModelSelection }) {
       {canReason && (
         <label>
           Reasoning
-          <select value={reasoning} onChange={(e) => setReasoning(e.target.value as ReasoningLevel)}>
+          <select value={reasoning} disabled={disabled} onChange={(e) => setReasoning(e.target.value as ReasoningLevel)}>
             {levels.map((l) => (
               <option key={l.value} value={l.value}>
                 {l.label}

@@ -16,45 +16,56 @@ export interface ModelSelection {
   setReasoning: (level: ReasoningLevel) => void
 }
 
-/** The reader's last reasoning level, kept in this browser: a reload or a new chat keeps it. */
+/** The reader's last model and reasoning level, kept in this browser: a reload or a new chat keeps them. */
+const MODEL_KEY = 'streambed:model'
 const REASONING_KEY = 'streambed:reasoning'
 const LEVELS: readonly string[] = ['off', 'low', 'medium', 'high'] satisfies ReasoningLevel[]
 
-function lastReasoning(): ReasoningLevel {
+function kept(key: string): string | null {
   try {
-    const kept = localStorage.getItem(REASONING_KEY)
-    return kept !== null && LEVELS.includes(kept) ? (kept as ReasoningLevel) : 'off'
+    return localStorage.getItem(key)
   } catch {
-    return 'off' // storage blocked: nothing kept
+    return null // storage blocked: nothing kept
   }
 }
 
-function keepReasoning(level: ReasoningLevel) {
+function keep(key: string, value: string) {
   try {
-    localStorage.setItem(REASONING_KEY, level)
+    localStorage.setItem(key, value)
   } catch {
-    // Storage blocked: the level holds for this page only.
+    // Storage blocked: the choice holds for this page only.
   }
+}
+
+function lastReasoning(): ReasoningLevel {
+  const level = kept(REASONING_KEY)
+  return level !== null && LEVELS.includes(level) ? (level as ReasoningLevel) : 'off'
 }
 
 /**
  * One conversation's choice of model and reasoning. Until the reader picks one, the model is
  * the conversation's own (`preferred`, its latest turn's) while the server still offers it,
- * else the server's default. Reasoning starts at the reader's last level (off at first), and
+ * else the one the reader picked last, else the server's default. Reasoning starts at the
+ * reader's last level (off at first), and
  * is sent, `off` included (else the server would apply its own default), only to a model that
  * can reason.
  */
 export function useModelChoice(info: ModelsInfo | null, preferred?: string | null): ModelSelection {
   const [picked, setPicked] = useState<string | null>(null)
   const [reasoning, setLevel] = useState<ReasoningLevel>(lastReasoning)
+  const [last] = useState(() => kept(MODEL_KEY))
+  const pick = (id: string) => {
+    keep(MODEL_KEY, id)
+    setPicked(id)
+  }
   const setReasoning = (level: ReasoningLevel) => {
-    keepReasoning(level)
+    keep(REASONING_KEY, level)
     setLevel(level)
   }
   const models = info?.models ?? []
   const find = (id: string | null | undefined) => (id ? models.find((m) => m.id === id) : undefined)
-  const active = find(picked) ?? find(preferred) ?? find(info?.default) ?? models[0] ?? null
+  const active = find(picked) ?? find(preferred) ?? find(last) ?? find(info?.default) ?? models[0] ?? null
   const canReason = active !== null && active.capabilities.reasoning !== 'none'
   const choice: ModelChoice = active ? { model: active.id, ...(canReason ? { reasoning } : {}) } : {}
-  return { models, active, canReason, reasoning, choice, pick: setPicked, setReasoning }
+  return { models, active, canReason, reasoning, choice, pick, setReasoning }
 }

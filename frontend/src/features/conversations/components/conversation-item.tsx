@@ -30,6 +30,12 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
   const item = useRef<HTMLLIElement>(null)
   const actionsId = useId()
   const title = displayTitle(conversation)
+  const link = useRef<HTMLAnchorElement>(null)
+
+  // The open conversation's row is in view when the page opens on it (a deep link, a reload).
+  useEffect(() => {
+    if (active) link.current?.scrollIntoView?.({ block: 'nearest' })
+  }, [active])
 
   // Open actions close when the reader clicks elsewhere (another conversation's ⋯ included).
   useEffect(() => {
@@ -59,7 +65,8 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
 
   return (
     <li ref={item} className={active ? 'conversation active' : 'conversation'} onKeyDown={expanded && dialog === null ? closeActions : undefined}>
-      <a href={conversationPath(conversation.id)} aria-current={active ? 'page' : undefined} onClick={open}>
+      {/* `title`: the whole title, where the row shows it cut short. */}
+      <a ref={link} href={conversationPath(conversation.id)} title={title} aria-current={active ? 'page' : undefined} onClick={open}>
         {title}
       </a>
       <button
