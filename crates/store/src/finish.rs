@@ -16,7 +16,7 @@ use streambed_core::Usage;
 use uuid::Uuid;
 
 use crate::{
-    Finish, MessageStatus, StoreError,
+    Ended, Finish, MessageStatus, StoreError,
     backend::{Pools, with_writer},
     group_commit::{Batch, Queue, Waiting, fail_all, one_by_one, retry_alone},
     reasoning::{self, ReasoningPart},
@@ -49,7 +49,7 @@ impl Ending {
             message,
             text: text.to_owned(),
             reasoning: reasoning.to_owned(),
-            status: finish.status,
+            status: finish.status.into(),
             usage: finish.usage,
             stop_reason: finish.stop_reason,
             error_code: finish.error_code,
@@ -60,7 +60,7 @@ impl Ending {
 
     /// A padding row of a batch's statement: the nil id names no message.
     fn padding() -> Self {
-        Self::new(Uuid::nil(), "", "", Finish::with_status(MessageStatus::Complete))
+        Self::new(Uuid::nil(), "", "", Finish::with_status(Ended::Complete))
     }
 }
 

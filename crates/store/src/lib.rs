@@ -77,7 +77,7 @@ pub enum MessageStatus {
     Complete,
     /// Being written by a live replica.
     Streaming,
-    /// Ended early by Stop, or because the client went away.
+    /// Ended early by Stop (a client that only goes away leaves its answer running).
     Stopped,
     /// Ended by an upstream error; `error_code` says which.
     Error,
@@ -168,11 +168,29 @@ impl Append {
     }
 }
 
+/// The statuses an answer can end with through [`ConversationStore::finish_answer`]: it is
+/// `streaming` until then, and only a sweep makes it `interrupted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Complete,
+    Stopped,
+    Error,
+}
+
+impl From<Ended> for MessageStatus {
+    fn from(ended: Ended) -> Self {
+        match ended {
+            Ended::Complete => Self::Complete,
+            Ended::Stopped => Self::Stopped,
+            Ended::Error => Self::Error,
+        }
+    }
+}
+
 /// How an answer ended, written once by [`ConversationStore::finish_answer`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finish {
-    /// `complete`, `stopped` or `error` (never `streaming`).
-    pub status: MessageStatus,
+    pub status: Ended,
     pub stop_reason: Option<String>,
     pub usage: Option<Usage>,
     pub error_code: Option<String>,
@@ -186,7 +204,7 @@ pub struct Finish {
 
 impl Finish {
     /// An ending with nothing more to say than its status.
-    pub fn with_status(status: MessageStatus) -> Self {
+    pub fn with_status(status: Ended) -> Self {
         Self {
             status,
             stop_reason: None,

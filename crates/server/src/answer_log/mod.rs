@@ -29,7 +29,7 @@ use std::{
 };
 
 use streambed_core::{ChatEvent, Completion, ProviderError};
-use streambed_store::{Append, ConversationStore, Finish, MessageStatus};
+use streambed_store::{Append, ConversationStore, Ended, Finish};
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -294,13 +294,13 @@ impl AnswerLog {
     pub(crate) fn error(&self, error: &ProviderError) {
         self.end(Finish {
             error_code: Some(error.kind.code().to_owned()),
-            ..Finish::with_status(MessageStatus::Error)
+            ..Finish::with_status(Ended::Error)
         });
     }
 
     /// Records that the answer was stopped before its end.
     pub(crate) fn stopped(&self) {
-        self.end(Finish::with_status(MessageStatus::Stopped));
+        self.end(Finish::with_status(Ended::Stopped));
     }
 
     fn end(&self, finish: Finish) {
@@ -338,7 +338,7 @@ fn complete(completion: &Completion, latency: Duration) -> Finish {
         stop_reason: Some(completion.stop_reason.as_str().to_owned()),
         usage: Some(completion.usage),
         latency_ms: Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)),
-        ..Finish::with_status(MessageStatus::Complete)
+        ..Finish::with_status(Ended::Complete)
     }
 }
 

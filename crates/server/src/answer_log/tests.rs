@@ -4,7 +4,7 @@ use super::*;
 
 use futures_util::FutureExt;
 use streambed_core::BoxFuture;
-use streambed_store::{Owner, ReplicaId, StoreError, StoreLimits};
+use streambed_store::{MessageStatus, Owner, ReplicaId, StoreError, StoreLimits};
 
 /// Answers started in a fresh SQLite store, as the chat route starts them.
 async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Owner, Vec<(Uuid, Uuid)>) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use streambed_core::{ReasoningBlock, Role, Usage};
-use streambed_store::{Append, Finish, MessageStatus, ReplicaId, StoreError};
+use streambed_store::{Append, Ended, Finish, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
@@ -24,12 +24,12 @@ pub(crate) async fn an_answer_is_flushed_in_batches_and_finished_once(db: TestDb
         ReasoningBlock::Text { text: "The user wants a story.".into(), signature: Some("c2ln".into()) };
     let redacted = ReasoningBlock::Redacted { data: "cmVkYWN0ZWQ=".into() };
     let done = Finish {
-        status: MessageStatus::Complete,
+        status: Ended::Complete,
         stop_reason: Some("end_turn".into()),
         usage: Some(usage),
         latency_ms: Some(1_234),
         reasoning_blocks: vec![signed.clone(), redacted.clone()],
-        ..Finish::with_status(MessageStatus::Complete)
+        ..Finish::with_status(Ended::Complete)
     };
     assert!(store.finish_answer(answer, ", the end.", "", done).await.unwrap(), "ended now");
     let stored = store.get(&alice, conversation).await.unwrap();
@@ -66,7 +66,7 @@ pub(crate) async fn one_write_appends_to_every_answer_in_progress(db: TestDb) {
         answers.push(streaming_answer(&*store, &alice, replica).await);
     }
     let (ended_in, ended) = answers[7];
-    store.finish_answer(ended, "Done.", "", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(ended, "Done.", "", finish(Ended::Complete)).await.unwrap();
 
     let batch = |round: &str| -> Vec<Append> {
         answers
@@ -105,9 +105,9 @@ pub(crate) async fn stopped_and_failed_answers_keep_their_partial_text(db: TestD
     let (failed_in, failed) = streaming_answer(&*store, &alice, replica).await;
 
     store.append_answers(&[Append::new(stopped, "Half a", "")]).await.unwrap();
-    store.finish_answer(stopped, " sentence", "", finish(MessageStatus::Stopped)).await.unwrap();
+    store.finish_answer(stopped, " sentence", "", finish(Ended::Stopped)).await.unwrap();
     store.append_answers(&[Append::new(failed, "Before the", "")]).await.unwrap();
-    let error = Finish { error_code: Some("throttled".into()), ..finish(MessageStatus::Error) };
+    let error = Finish { error_code: Some("throttled".into()), ..finish(Ended::Error) };
     store.finish_answer(failed, " error", "", error).await.unwrap();
 
     let stopped = last_message(&*store, &alice, stopped_in).await;
@@ -122,11 +122,11 @@ pub(crate) async fn a_finished_answer_is_not_finished_again(db: TestDb) {
     let store = db.open().await;
     let alice = owner("alice");
     let (conversation, answer) = streaming_answer(&*store, &alice, ReplicaId::new()).await;
-    store.finish_answer(answer, "All done.", "", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(answer, "All done.", "", finish(Ended::Complete)).await.unwrap();
     let finished = last_message(&*store, &alice, conversation).await;
 
     assert_eq!(store.append_answers(&[Append::new(answer, " More?", "")]).await.unwrap(), [answer]);
-    assert!(!store.finish_answer(answer, " Again!", "", finish(MessageStatus::Error)).await.unwrap());
+    assert!(!store.finish_answer(answer, " Again!", "", finish(Ended::Error)).await.unwrap());
 
     assert_eq!(last_message(&*store, &alice, conversation).await, finished);
 }
@@ -139,7 +139,7 @@ pub(crate) async fn an_answer_to_a_deleted_conversation_is_not_found(db: TestDb)
 
     let started = store.begin_turn(&alice, conversation, "Hello?", "m", ReplicaId::new()).await;
     let appended = store.append_answers(&[Append::new(answer, "into the void", "")]).await;
-    let finished = store.finish_answer(answer, "", "", finish(MessageStatus::Complete)).await;
+    let finished = store.finish_answer(answer, "", "", finish(Ended::Complete)).await;
 
     assert!(matches!(started, Err(StoreError::NotFound)), "{started:?}");
     assert_eq!(appended.unwrap(), [answer], "a vanished answer is nothing to write to");
@@ -183,7 +183,7 @@ pub(crate) async fn reasoning_is_stored_once_and_read_back_with_its_blocks(db: T
     store.append_answers(&[Append::new(answer, "Hi", "Größe matters. So 👋")]).await.unwrap();
     let done = Finish {
         reasoning_blocks: vec![first.clone(), redacted.clone(), second.clone()],
-        ..finish(MessageStatus::Complete)
+        ..finish(Ended::Complete)
     };
 
     store.finish_answer(answer, " there", " it is. Unsigned tail", done).await.unwrap();
@@ -202,7 +202,7 @@ pub(crate) async fn reasoning_blocks_stored_with_their_text_still_read(db: TestD
     let replica = ReplicaId::new();
     store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
     let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
-    store.finish_answer(answer, "Answer", "Let me think.", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(answer, "Answer", "Let me think.", finish(Ended::Complete)).await.unwrap();
 
     // As rows were written before the text moved out of `parts`.
     db.execute(

@@ -10,7 +10,9 @@ use std::{collections::HashSet, time::Duration};
 
 use futures_util::future::join_all;
 use streambed_core::Role;
-use streambed_store::{ConversationStore, Finish, MessageStatus, Owner, ReplicaId, StoreError, StoreLimits};
+use streambed_store::{
+    ConversationStore, Ended, Finish, MessageStatus, Owner, ReplicaId, StoreError, StoreLimits,
+};
 use uuid::Uuid;
 
 use crate::harness::{ROOMY, TestDb, finish, owner};
@@ -216,15 +218,19 @@ pub(crate) async fn retries_arriving_together_each_replace_their_empty_answer(db
     let mut first_questions = Vec::new();
     for (i, tried) in first.into_iter().enumerate() {
         let (history, answer) = tried.unwrap();
+        first_questions.push(history[0].id);
         let (text, ended) = match i {
             0 => ("", refused()),
-            1 => ("", finish(MessageStatus::Stopped)),
-            2 => ("", finish(MessageStatus::Interrupted)),
+            1 => ("", finish(Ended::Stopped)),
+            // Left `streaming`, to be interrupted below as a stopped server's answer is.
+            2 => continue,
             _ => ("Hel", refused()),
         };
         store.finish_answer(answer, text, "", ended).await.unwrap();
-        first_questions.push(history[0].id);
     }
+    store.heartbeat(replica, Duration::ZERO).await.unwrap();
+    assert_eq!(store.sweep_interrupted(ReplicaId::new()).await.unwrap(), 1);
+    store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
 
     let again = join_all(ids.iter().map(|&id| store.begin_turn(&alice, id, "Hi", "m", replica))).await;
 
@@ -283,5 +289,5 @@ async fn postgres_a_turn_the_database_refuses_fails_alone_and_the_others_are_sto
 }
 
 fn refused() -> Finish {
-    Finish { error_code: Some("access_denied".into()), ..finish(MessageStatus::Error) }
+    Finish { error_code: Some("access_denied".into()), ..finish(Ended::Error) }
 }

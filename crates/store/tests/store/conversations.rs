@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use streambed_core::Role;
-use streambed_store::{Append, MessageStatus, StoreError, StoreLimits, Title};
+use streambed_store::{Append, Ended, MessageStatus, StoreError, StoreLimits, Title};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -194,9 +194,7 @@ pub(crate) async fn concurrent_writers_wait_their_turn(db: TestDb) {
                 let (_, answer) =
                     store.begin_turn(&alice, id, &format!("{n}-{turn}"), "m", Default::default()).await?;
                 store.append_answers(&[Append::new(answer, "partial ", "")]).await?;
-                store
-                    .finish_answer(answer, "answer", "", crate::harness::finish(MessageStatus::Complete))
-                    .await?;
+                store.finish_answer(answer, "answer", "", crate::harness::finish(Ended::Complete)).await?;
             }
             Ok::<_, StoreError>(())
         });

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use streambed_core::{ReasoningBlock, Usage};
-use streambed_store::{Append, ConversationStore, Finish, MessageStatus, Owner, ReplicaId, StoreError};
+use streambed_store::{
+    Append, ConversationStore, Ended, Finish, MessageStatus, Owner, ReplicaId, StoreError,
+};
 use uuid::Uuid;
 
 use crate::harness::{TestDb, finish, last_message, owner};
@@ -45,13 +47,13 @@ async fn alive(store: &dyn ConversationStore) -> ReplicaId {
 /// The `i`th of many different endings: every status an answer ends with, usage or none, a stop
 /// reason or none, an error code for errors, reasoning blocks for some.
 fn ending(i: usize) -> Finish {
-    let status = [MessageStatus::Complete, MessageStatus::Stopped, MessageStatus::Error][i % 3];
+    let status = [Ended::Complete, Ended::Stopped, Ended::Error][i % 3];
     Finish {
         status,
         stop_reason: i.is_multiple_of(2).then(|| format!("reason {i}")),
         usage: (i % 4 != 1).then(|| Usage::new(i as u32, 2 * i as u32)),
-        error_code: (status == MessageStatus::Error).then(|| format!("code {i}")),
-        latency_ms: (status == MessageStatus::Complete).then_some(100 + i as u64),
+        error_code: (status == Ended::Error).then(|| format!("code {i}")),
+        latency_ms: (status == Ended::Complete).then_some(100 + i as u64),
         reasoning_blocks: blocks(i),
     }
 }
@@ -92,7 +94,7 @@ pub(crate) async fn concurrent_finishes_each_store_their_own_ending_together(db:
         assert_eq!(stored.id, answer);
         assert_eq!(stored.content, format!("text {i} and the end {i}"), "finish {i}");
         assert_eq!(stored.reasoning.as_deref(), Some(format!("thought {i} then {i}").as_str()), "finish {i}");
-        assert_eq!(stored.status, expected.status, "finish {i}");
+        assert_eq!(stored.status, expected.status.into(), "finish {i}");
         assert_eq!(stored.usage, expected.usage, "finish {i}");
         assert_eq!(stored.stop_reason, expected.stop_reason, "finish {i}");
         assert_eq!(stored.error_code, expected.error_code, "finish {i}");
@@ -123,7 +125,7 @@ pub(crate) async fn a_finish_in_a_batch_leaves_an_interrupted_answer_so(db: Test
     let replies = join_all(
         live.iter()
             .chain([&lost])
-            .map(|&(_, answer)| store.finish_answer(answer, " more", "", finish(MessageStatus::Complete))),
+            .map(|&(_, answer)| store.finish_answer(answer, " more", "", finish(Ended::Complete))),
     )
     .await;
 
@@ -150,11 +152,13 @@ async fn postgres_a_finish_the_database_refuses_fails_alone_and_the_others_are_s
     let texts = ["one", "two", "nul \0 byte", "four"];
     db.watch_finishes().await;
 
-    let replies =
-        join_all(started.iter().zip(texts).map(|(&(_, answer), text)| {
-            store.finish_answer(answer, text, "", finish(MessageStatus::Complete))
-        }))
-        .await;
+    let replies = join_all(
+        started
+            .iter()
+            .zip(texts)
+            .map(|(&(_, answer), text)| store.finish_answer(answer, text, "", finish(Ended::Complete))),
+    )
+    .await;
 
     for ((&(conversation, _), text), reply) in started.iter().zip(texts).zip(replies) {
         let stored = last_message(&*store, &alice, conversation).await;

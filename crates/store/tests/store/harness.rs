@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sqlx::{PgPool, SqlitePool};
-use streambed_store::{ConversationStore, Finish, MessageStatus, Owner, ReplicaId, StoreLimits};
+use streambed_store::{ConversationStore, Ended, Finish, Owner, ReplicaId, StoreLimits};
 use streambed_testkit::{Postgres, TempDir, scratch_dir};
 use uuid::Uuid;
 
@@ -154,7 +154,7 @@ pub(crate) async fn streaming_answer(
     (conversation, message)
 }
 
-pub(crate) fn finish(status: MessageStatus) -> Finish {
+pub(crate) fn finish(status: Ended) -> Finish {
     Finish::with_status(status)
 }
 

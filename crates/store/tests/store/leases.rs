@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use streambed_store::{Append, ConversationStore, MessageStatus, ReplicaId, StoreError};
+use streambed_store::{Append, ConversationStore, Ended, MessageStatus, ReplicaId, StoreError};
 
 use crate::harness::{TestDb, finish, last_message, owner, streaming_answer};
 
@@ -56,7 +56,7 @@ pub(crate) async fn an_expired_lease_lets_another_replica_interrupt(db: TestDb) 
     assert_eq!(interrupted.content, "flushed before the crash");
     // A, late, must not bring it back.
     store.append_answers(&[Append::new(answer, " and more", "")]).await.unwrap();
-    store.finish_answer(answer, " the end", "", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(answer, " the end", "", finish(Ended::Complete)).await.unwrap();
     assert_eq!(last_message(&*store, &alice, conversation).await, interrupted);
     assert_eq!(store.sweep_interrupted(b).await.unwrap(), 0, "already swept");
 }
@@ -129,7 +129,7 @@ pub(crate) async fn a_question_alone_waits_while_an_answer_runs(db: TestDb) {
 
     let during = store.add_user_message(&alice, conversation, "And then?", None).await;
     let refused_left = store.get(&alice, conversation).await.unwrap();
-    store.finish_answer(answer, "Once upon a time.", "", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(answer, "Once upon a time.", "", finish(Ended::Complete)).await.unwrap();
     let after = store.add_user_message(&alice, conversation, "And then?", None).await;
 
     assert!(matches!(during, Err(StoreError::AnswerRunning)), "{during:?}");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use streambed_core::Role;
-use streambed_store::{ConversationStore, Finish, MessageStatus, Owner, ReplicaId};
+use streambed_store::{ConversationStore, Ended, Finish, MessageStatus, Owner, ReplicaId};
 use uuid::Uuid;
 
 use crate::harness::{TestDb, finish, owner};
@@ -19,7 +19,7 @@ async fn turns(
 }
 
 fn refused() -> Finish {
-    Finish { error_code: Some("access_denied".into()), ..finish(MessageStatus::Error) }
+    Finish { error_code: Some("access_denied".into()), ..finish(Ended::Error) }
 }
 
 pub(crate) async fn a_retry_reuses_the_question_and_replaces_the_answer_that_came_to_nothing(db: TestDb) {
@@ -32,9 +32,9 @@ pub(crate) async fn a_retry_reuses_the_question_and_replaces_the_answer_that_cam
     store.finish_answer(refused_answer, "", "", refused()).await.unwrap();
 
     let (again, stopped_answer) = store.begin_turn(&alice, conversation, "Hi", "m", replica).await.unwrap();
-    store.finish_answer(stopped_answer, "", "", finish(MessageStatus::Stopped)).await.unwrap();
+    store.finish_answer(stopped_answer, "", "", finish(Ended::Stopped)).await.unwrap();
     let (third, answer) = store.begin_turn(&alice, conversation, "Hi", "m", replica).await.unwrap();
-    store.finish_answer(answer, "Hello!", "", finish(MessageStatus::Complete)).await.unwrap();
+    store.finish_answer(answer, "Hello!", "", finish(Ended::Complete)).await.unwrap();
 
     assert_eq!(again, first, "the history sent upstream has the question once");
     assert_eq!(third, first);
