@@ -60,6 +60,7 @@ class Models(unittest.TestCase):
         self.assertEqual([model.id for model in first], every)
         last = client().models.list(limit=2, before_id=every[-1])
         self.assertEqual([model.id for model in last.data], every[-3:-1])
+        self.assertFalse(last.has_more, "nothing before the first model")
         with self.assertRaises(anthropic.BadRequestError):
             client().models.list(after_id="no-such-model")
 

@@ -49,12 +49,10 @@ impl Title {
 /// Titles from a prompt are cut to about this many characters, the ellipsis included.
 const MAX_CHARS: usize = 60;
 
-/// The prompt's first line with words, trimmed (a code fence's ```` ```rust ```` says nothing of
-/// it); past [`MAX_CHARS`] cut at the last space that keeps at least half of it, and ended with
+/// The prompt's first line with words, trimmed (see [`says_something`]); past [`MAX_CHARS`] cut at the last space that keeps at least half of it, and ended with
 /// `…`. Blank prompts give `""` (still untitled).
 pub(crate) fn from_prompt(prompt: &str) -> String {
-    let fence = |line: &str| line.starts_with("```") || line.starts_with("~~~");
-    let line = prompt.lines().map(str::trim).find(|line| !line.is_empty() && !fence(line)).unwrap_or("");
+    let line = prompt.lines().map(str::trim).find(|line| says_something(line)).unwrap_or("");
     let Some((cut, _)) = line.char_indices().nth(MAX_CHARS - 1) else {
         return line.to_owned();
     };
@@ -67,6 +65,14 @@ pub(crate) fn from_prompt(prompt: &str) -> String {
         _ => head,
     };
     format!("{}…", head.trim_end())
+}
+
+/// Whether a line could name the prompt: it has a letter or digit (a JSON block's `{` does not),
+/// and is not a code fence's marker, with or without its language (```` ```rust ````).
+fn says_something(line: &str) -> bool {
+    let marker = ["```", "~~~"].iter().find_map(|fence| line.strip_prefix(fence));
+    let fence = marker.is_some_and(|info| !info.contains('`'));
+    !fence && line.chars().any(char::is_alphanumeric)
 }
 
 #[cfg(test)]
@@ -88,6 +94,12 @@ mod tests {
     fn a_prompt_that_opens_with_code_is_titled_by_its_first_line_of_code() {
         assert_eq!(from_prompt("```rust\nfn main() {}\n```\nWhy?"), "fn main() {}");
         assert_eq!(from_prompt("~~~\n\nSELECT 1;\n~~~"), "SELECT 1;");
+        assert_eq!(from_prompt("```json\n{\n  \"a\": 1\n}\n```"), "\"a\": 1");
+        assert_eq!(
+            from_prompt("```x``` fails to build"),
+            "```x``` fails to build",
+            "code inline, not a fence"
+        );
     }
 
     #[test]

@@ -444,10 +444,12 @@ describe('App with stored conversations', () => {
 
     expect(await screen.findByText(/does not exist/)).toBeInTheDocument()
     expect(screen.getByRole('textbox', { name: 'Message' })).toBeDisabled()
+    expect(await screen.findByRole('combobox', { name: 'Model' }), 'no turn to choose a model for').toBeDisabled()
     await user.click(screen.getByRole('button', { name: 'Start a new chat' }))
 
     expect(window.location.pathname).toBe('/')
     await waitFor(() => expect(screen.getByRole('textbox', { name: 'Message' })).toBeEnabled())
+    expect(screen.getByRole('combobox', { name: 'Model' })).toBeEnabled()
   })
 
   it.each(['/c/', '/c/a/b', '/c/%E0%A4%A'])('says so for a malformed conversation URL (%s), not an empty chat', async (path) => {

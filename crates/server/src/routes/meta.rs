@@ -2,7 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State, http::header, response::IntoResponse};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::header,
+    response::IntoResponse,
+    routing::{MethodRouter, get},
+};
 use serde_json::{Value, json};
 
 use crate::{AppState, config::Limits};
@@ -36,18 +43,26 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
-/// The OpenAPI 3.1 document, written by hand next to the code it describes and checked
-/// against the running server by schemathesis (`just api-check`), with the bounds the operator
-/// sets (`MAX_PROMPT_CHARS`, `MAX_TURNS`) as this server applies them.
-pub(super) async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(document(&state.limits))
+/// `GET /api/openapi.json`: the OpenAPI 3.1 document, written by hand next to the code it
+/// describes and checked against the running server by schemathesis (`just api-check`), with
+/// the bounds the operator sets (`MAX_PROMPT_CHARS`, `MAX_TURNS`) as this server applies them.
+/// Made once, with the routes.
+pub(super) fn openapi(limits: &Limits) -> MethodRouter<Arc<AppState>> {
+    let body = Bytes::from(document(limits).to_string());
+    get(move || {
+        let body = body.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+    })
 }
 
 fn document(limits: &Limits) -> Value {
     let mut doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON (tested)");
-    let schemas = &mut doc["components"]["schemas"];
-    schemas["Text"]["maxLength"] = limits.max_prompt_chars.into();
-    schemas["ChatRequest"]["oneOf"][1]["properties"]["messages"]["maxItems"] = limits.max_turns.into();
+    let mut set = |pointer: &str, value: usize| {
+        *doc.pointer_mut(pointer).unwrap_or_else(|| panic!("openapi.json has {pointer} (tested)")) =
+            value.into();
+    };
+    set("/components/schemas/Text/maxLength", limits.max_prompt_chars);
+    set("/components/schemas/ChatRequest/oneOf/1/properties/messages/maxItems", limits.max_turns);
     doc
 }
 
@@ -93,7 +108,10 @@ mod tests {
         let doc = document(&limits);
 
         let schemas = &doc["components"]["schemas"];
-        assert_eq!(schemas["Text"]["maxLength"], 800_000);
+        assert_eq!(
+            (&schemas["Text"]["type"], &schemas["Text"]["maxLength"]),
+            (&json!("string"), &json!(800_000))
+        );
         let conversation = &schemas["ChatRequest"]["oneOf"][1];
         assert_eq!(conversation["title"], "Conversation");
         assert_eq!(conversation["properties"]["messages"]["maxItems"], 1_000);

@@ -86,7 +86,7 @@ pub(crate) fn router(
     .route_layer(from_fn(in_the_asking_sdks_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
-        .route("/api/openapi.json", get(meta::openapi))
+        .route("/api/openapi.json", meta::openapi(&state.limits))
         .merge(authenticated(private))
         .merge(anthropic)
         .merge(openai)

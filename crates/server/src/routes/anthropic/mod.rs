@@ -44,19 +44,10 @@ pub(super) fn models(state: &AppState, uri: &Uri) -> Result<Json<wire::ModelPage
     let Query(query) = Query::<wire::ModelPageQuery>::try_from_uri(uri).map_err(|rejection| {
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
-    let ids: Vec<&str> = state.models.iter().map(|model| model.info().id.as_str()).collect();
-    let range = query.page(&ids).map_err(AppError::BadRequest)?;
-    let has_more = match (&query.before_id, &query.after_id) {
-        (Some(_), _) => range.start > 0,
-        _ => range.end < ids.len(),
-    };
-    let data: Vec<wire::ModelInfo> = state
-        .models
-        .iter()
-        .skip(range.start)
-        .take(range.len())
-        .map(|model| model_info(model.as_ref()))
-        .collect();
+    let models: Vec<&dyn ChatModel> = state.models.iter().map(AsRef::as_ref).collect();
+    let ids: Vec<&str> = models.iter().map(|model| model.info().id.as_str()).collect();
+    let (range, has_more) = query.page(&ids).map_err(AppError::BadRequest)?;
+    let data: Vec<wire::ModelInfo> = models[range].iter().map(|&model| model_info(model)).collect();
     let first_id = data.first().map(|m| m.id.clone());
     let last_id = data.last().map(|m| m.id.clone());
     Ok(Json(wire::ModelPage { data, has_more, first_id, last_id }))

@@ -241,6 +241,11 @@ mod tests {
             let refused = parse(body).unwrap_err();
             assert!(refused.starts_with(&format!("{param}: must be from 0 to 1")), "{refused}");
         }
+        for value in [0.0, 1.0] {
+            let body = json!({"model": "m", "max_tokens": 10, "temperature": value, "top_p": value,
+                              "messages": [{"role": "user", "content": "hi"}]});
+            assert!(parse(body).is_ok(), "{value} is within both ranges");
+        }
     }
 
     #[test]

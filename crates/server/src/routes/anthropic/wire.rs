@@ -362,9 +362,10 @@ impl ModelPageQuery {
     const DEFAULT_LIMIT: usize = 20;
     const MAX_LIMIT: u32 = 1000;
 
-    /// Which of `ids` (the models in the server's order) the page holds, or why the query
-    /// names no page.
-    pub(crate) fn page(&self, ids: &[&str]) -> Result<std::ops::Range<usize>, String> {
+    /// Which of `ids` (the models in the server's order) the page holds, and whether more lie
+    /// beyond it in the direction asked (before it, with `before_id`); or why the query names
+    /// no page.
+    pub(crate) fn page(&self, ids: &[&str]) -> Result<(std::ops::Range<usize>, bool), String> {
         let limit = match self.limit {
             None => Self::DEFAULT_LIMIT,
             Some(limit @ 1..=Self::MAX_LIMIT) => limit as usize,
@@ -375,17 +376,19 @@ impl ModelPageQuery {
                 .position(|model| *model == id)
                 .ok_or_else(|| format!("{name}: no model `{id}` on this server."))
         };
+        let after = |start: usize| {
+            let end = (start + limit).min(ids.len());
+            (start..end, end < ids.len())
+        };
         match (&self.after_id, &self.before_id) {
             (Some(_), Some(_)) => Err("Give after_id or before_id, not both.".to_owned()),
-            (Some(after), None) => {
-                let start = position("after_id", after)? + 1;
-                Ok(start..(start + limit).min(ids.len()))
+            (Some(id), None) => Ok(after(position("after_id", id)? + 1)),
+            (None, Some(id)) => {
+                let end = position("before_id", id)?;
+                let start = end.saturating_sub(limit);
+                Ok((start..end, start > 0))
             }
-            (None, Some(before)) => {
-                let end = position("before_id", before)?;
-                Ok(end.saturating_sub(limit)..end)
-            }
-            (None, None) => Ok(0..limit.min(ids.len())),
+            (None, None) => Ok(after(0)),
         }
     }
 }
@@ -421,12 +424,30 @@ mod tests {
         after_id: Option<&str>,
         before_id: Option<&str>,
     ) -> Result<Vec<&'static str>, String> {
+        paged(limit, after_id, before_id).map(|(ids, _)| ids)
+    }
+
+    fn paged(
+        limit: Option<u32>,
+        after_id: Option<&str>,
+        before_id: Option<&str>,
+    ) -> Result<(Vec<&'static str>, bool), String> {
         let query = ModelPageQuery {
             limit,
             after_id: after_id.map(Into::into),
             before_id: before_id.map(Into::into),
         };
-        query.page(&IDS).map(|range| IDS[range].to_vec())
+        query.page(&IDS).map(|(range, more)| (IDS[range].to_vec(), more))
+    }
+
+    #[test]
+    fn a_page_says_whether_more_lie_beyond_it_in_its_direction() {
+        assert_eq!(paged(Some(2), None, None).unwrap(), (vec!["a", "b"], true));
+        assert_eq!(paged(Some(5), None, None).unwrap(), (IDS.to_vec(), false));
+        assert_eq!(paged(Some(2), Some("c"), None).unwrap(), (vec!["d", "e"], false));
+        assert_eq!(paged(Some(2), None, Some("d")).unwrap(), (vec!["b", "c"], true));
+        assert_eq!(paged(Some(2), None, Some("c")).unwrap(), (vec!["a", "b"], false));
+        assert_eq!(paged(Some(2), None, Some("a")).unwrap(), (vec![], false));
     }
 
     #[test]

@@ -65,7 +65,8 @@ pub(crate) async fn stop(
 ) -> Result<Json<Stopped>, AppError> {
     let conversations = &state.conversations;
     match conversations.live.stop(id, &owner) {
-        // An answer that ended as Stop came (its `done` already sent) was not stopped.
+        // An answer that ended otherwise as Stop came (its `done` already sent) was not stopped;
+        // one still ending after STOP_WAIT was, and its record follows.
         Stopping::Running(live) => {
             return Ok(match tokio::time::timeout(STOP_WAIT, live.ended()).await {
                 Ok(Some(sse::Kind::Done | sse::Kind::Error)) => Stopped::nothing(),
@@ -117,7 +118,7 @@ async fn stop_elsewhere(
             }
             Some(MessageStatus::Streaming) => {}
             Some(MessageStatus::Stopped) => return Ok(Stopped::answer(message)),
-            // It ended otherwise as Stop came (or its conversation was deleted).
+            // It ended otherwise as Stop came (or a retry replaced it).
             _ => return Ok(Stopped::nothing()),
         }
     }

@@ -163,8 +163,8 @@ describe('ChatView', () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')
     const answer = await screen.findByRole('article', { name: 'Assistant' })
-    expect(answer).toHaveAttribute('aria-busy', 'true')
     expect(within(answer).getByRole('status')).toHaveTextContent('Waiting for the answer')
+    expect(answer, 'its waiting status is heard').not.toHaveAttribute('aria-busy')
 
     act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
 
@@ -174,6 +174,13 @@ describe('ChatView', () => {
     await user.keyboard('{Escape}')
     const stopped = screen.getAllByRole('article', { name: 'Assistant' }).at(-1)!
     expect(await within(stopped).findByText('Stopped before the answer began.')).toBeInTheDocument()
+
+    await user.type(box(), 'More{Enter}')
+    act(() => calls[2]!.push({ type: 'token', text: 'Part' }))
+    const streaming = screen.getAllByRole('article', { name: 'Assistant' }).at(-1)!
+    await waitFor(() => expect(streaming).toHaveAttribute('aria-busy', 'true'))
+    act(() => calls[2]!.push(doneEvent))
+    await waitFor(() => expect(streaming).not.toHaveAttribute('aria-busy'))
   })
 
   it('tells an address locked out for wrong keys to wait', async () => {
@@ -243,7 +250,23 @@ describe('ChatView', () => {
     expect(answer).toHaveTextContent('<img src=x onerror="alert(1)"><b>bold?</b>')
   })
 
-  it('renders a loose list as one list, and resolves reference links and footnotes', async () => {
+  it('numbers a loose list as one, with each item’s paragraphs and code inside it', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    const text = ['Steps:', '1. Install.\n\n    Continuation paragraph.', '1. Configure:\n\n    ```sh\n    run\n    ```', '1. Done.'].join('\n\n')
+
+    act(() => calls[0]!.push({ type: 'token', text }, doneEvent))
+
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    await waitFor(() => expect(answer.querySelectorAll('li')).toHaveLength(3))
+    const items = Array.from(answer.querySelectorAll('li'))
+    // Numbered 1, 2 and 3, however the model numbered them (a block, and a list, per item).
+    expect(items.map((li) => (li.parentElement as HTMLOListElement).start)).toEqual([1, 2, 3])
+    expect(within(items[0]!).getByText('Continuation paragraph.').tagName).toBe('P')
+    expect(within(items[1]!).getByRole('button', { name: 'Copy code' })).toBeInTheDocument()
+  })
+
+  it('parses an answer with definitions whole: one list, its reference links and footnotes resolved', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')
     const text = [
@@ -265,10 +288,20 @@ describe('ChatView', () => {
     expect(within(steps).getByRole('button', { name: 'Copy code' })).toBeInTheDocument()
     expect(within(answer).getByRole('link', { name: 'the docs' })).toHaveAttribute('href', 'https://example.com/docs')
     expect(answer).toHaveTextContent('The source.')
-    // A footnote's links stay on the page.
+    // A footnote's links stay on the page, labelled, and lead to this answer's own footnote.
     const note = within(answer).getByRole('link', { name: '1' })
     expect(note).toHaveAttribute('href', expect.stringMatching(/^#/))
     expect(note).not.toHaveAttribute('target')
+    const back = within(answer).getByRole('link', { name: /Back to reference 1/ })
+    expect(answer.querySelector(back.getAttribute('href')!)).toBe(note)
+
+    await user.type(box(), 'Again{Enter}')
+    act(() => calls[1]!.push({ type: 'token', text: 'Another claim.[^1]\n\n[^1]: Another source.' }, doneEvent))
+    const second = (await screen.findAllByRole('article', { name: 'Assistant' }))[1]!
+    await waitFor(() => expect(second).toHaveTextContent('Another source.'))
+    const secondNote = within(second).getByRole('link', { name: '1' })
+    expect(secondNote.getAttribute('href')).not.toBe(note.getAttribute('href'))
+    expect(second.querySelector(secondNote.getAttribute('href')!)).not.toBeNull()
   })
 
   it('renders a very long paragraph as one paragraph, parsed in pieces', async () => {

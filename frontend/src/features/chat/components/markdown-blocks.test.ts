@@ -12,11 +12,23 @@ describe('splitBlocks', () => {
 })
 
 describe('splitBlocks and lists', () => {
-  it('keeps a loose list whole: its items, their indented paragraphs and code', () => {
+  it('gives a loose list a block per item, each keeping its indented paragraphs and code', () => {
     const list = '1. Install.\n\n    Continuation paragraph.\n\n1. Configure:\n\n    ```sh\n    run\n\n    more\n    ```\n\n1. Done.'
 
-    expect(splitBlocks(`Steps:\n\n${list}\n\nAfter the list.`)).toEqual(['Steps:', list, 'After the list.'])
+    expect(splitBlocks(`Steps:\n\n${list}\n\nAfter the list.`)).toEqual([
+      'Steps:',
+      '1. Install.\n\n    Continuation paragraph.',
+      '2. Configure:\n\n    ```sh\n    run\n\n    more\n    ```',
+      '3. Done.',
+      'After the list.',
+    ])
     expect(splitBlocks('Steps:\n- a\n\n  more of a\n- b')).toEqual(['Steps:\n- a\n\n  more of a\n- b'])
+  })
+
+  it('numbers an ordered list on from block to block, from its first number, and only that list', () => {
+    expect(splitBlocks('3. c\n4. d\n\n9. e\n\n- x\n\n1. new')).toEqual(['3. c\n4. d', '5. e', '- x', '1. new'])
+    expect(splitBlocks('1) a\n\n1) b\n\nText\n\n1) c')).toEqual(['1) a', '2) b', 'Text', '1) c'])
+    expect(splitBlocks('1. a\n   1. nested\n   1. nested\n\n1. b')).toEqual(['1. a\n   1. nested\n   1. nested', '2. b'])
   })
 
   it('ends a list at a line that is neither indented nor an item, and never reads a list in a fence', () => {
@@ -28,6 +40,10 @@ describe('splitBlocks and lists', () => {
     const text = 'See [the docs][docs].\n\nA claim.[^1]\n\n[docs]: https://example.com\n[^1]: The source.'
 
     expect(splitBlocks(`${text}\n\n`)).toEqual([text])
+  })
+
+  it('reads no definition in code: a log line such as `[INFO]: started` in a fence splits as ever', () => {
+    expect(splitBlocks('Log:\n\n```\n[INFO]: started\n```\n\nDone.')).toEqual(['Log:', '```\n[INFO]: started\n```', 'Done.'])
   })
 })
 

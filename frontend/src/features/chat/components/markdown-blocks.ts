@@ -1,39 +1,49 @@
 /** A list item's marker at the start of a line: `-`, `*`, `+`, `1.` or `1)`. */
 const LIST_ITEM = /^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)/
 
+/** An ordered item of a list at the left margin: its number. */
+const ORDERED_ITEM = /^(\d{1,9})(?=[.)](?:\s|$))/
+
 /**
- * A link reference or footnote definition (`[id]: https://…`, `[^1]: …`): it serves the whole
- * answer, so an answer with one is parsed whole.
+ * A link reference or footnote definition (`[id]: https://…`, `[^1]: …`) outside code: it serves
+ * the whole answer, so an answer with one is parsed whole.
  */
-const DEFINITION = /^ {0,3}\[[^\]\n]+\]:/m
+const DEFINITION = /^ {0,3}\[[^\]\n]+\]:/
 
 /**
  * Splits markdown into top-level blocks at blank lines outside code fences. While an answer
  * streams, only its last block changes, so earlier blocks keep their parsed, rendered form
- * instead of being re-parsed on every frame. A blank line within a list does not end it: a
- * list goes on while the next line is indented (a paragraph or code of the item above) or is
- * another item, so a loose list stays one list, numbered as one. An answer with a link
- * reference or footnote definition is one block, as its references may be anywhere.
+ * instead of being re-parsed on every frame.
+ *
+ * A loose list (its items apart by blank lines) is a block per item, so a long list costs one
+ * item's parse per frame, not the whole list's: an item keeps what is indented under it past a
+ * blank line (its paragraphs, its code), and the items of an ordered list are numbered on
+ * from one block to the next, as one list numbers them (a model often writes `1.` for each).
+ * An answer with a link reference or footnote definition is one block, as its references may
+ * be anywhere.
  */
 export function splitBlocks(markdown: string): string[] {
-  if (DEFINITION.test(markdown)) return markdown.trim() === '' ? [] : [markdown.trim()]
   const blocks: string[] = []
   let current: string[] = []
   let fence: string | null = null
-  /** Whether the block has a list item outside a fence: a list may go on past a blank line. */
+  /** Whether the block has a list item outside a fence: an item may go on past a blank line. */
   let list = false
+  /** The number of the ordered list's next item, while the list may go on. */
+  let next: number | null = null
   /** Blank lines outside a fence since the last line of text, not yet known to end the block. */
   let blanks = 0
-  for (const line of markdown.split('\n')) {
+  for (let line of markdown.split('\n')) {
     if (fence === null && line.trim() === '') {
       if (current.length > 0) blanks++
       continue
     }
     if (blanks > 0) {
-      if (list && (/^\s/.test(line) || LIST_ITEM.test(line))) current.push(...Array<string>(blanks).fill(''))
+      if (list && /^\s/.test(line)) current.push(...Array<string>(blanks).fill(''))
       else {
         blocks.push(current.join('\n'))
         current = []
+        // Only its next item goes on with a list.
+        if (!(list && LIST_ITEM.test(line))) next = null
         list = false
       }
       blanks = 0
@@ -43,7 +53,18 @@ export function splitBlocks(markdown: string): string[] {
       if (fence === null) fence = marker
       else if (marker.startsWith(fence)) fence = null
     } else if (fence === null && LIST_ITEM.test(line)) {
+      const number = ORDERED_ITEM.exec(line)?.[1]
+      if (number === undefined) {
+        if (!/^\s/.test(line)) next = null // a bullet list: another list
+      } else if (current.length === 0 && next !== null) {
+        line = `${next}${line.slice(number.length)}` // this block goes on with the list
+        next++
+      } else {
+        next = list && next !== null ? next + 1 : Number(number) + 1
+      }
       list = true
+    } else if (fence === null && DEFINITION.test(line)) {
+      return [markdown.trim()]
     }
     current.push(line)
   }

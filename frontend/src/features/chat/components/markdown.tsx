@@ -1,4 +1,4 @@
-import { memo, useMemo } from 'react'
+import { memo, useId, useMemo } from 'react'
 import ReactMarkdown, { type Components } from 'react-markdown'
 import remarkGfm from 'remark-gfm'
 
@@ -16,17 +16,10 @@ const components: Components = {
   },
   // Focusable, as a table wider than the answer scrolls sideways (see index.css).
   table: ({ children }) => <table tabIndex={0}>{children}</table>,
-  // A footnote's links (`#…`) stay on the page; any other opens beside the chat.
-  a: ({ href, children, id }) =>
-    href?.startsWith('#') ? (
-      <a href={href} id={id}>
-        {children}
-      </a>
-    ) : (
-      <a href={href} target="_blank" rel="noopener noreferrer">
-        {children}
-      </a>
-    ),
+  // A footnote's links (`#…`, with their ids and labels) stay on the page; any other opens
+  // beside the chat.
+  a: ({ node, ...attributes }) =>
+    attributes.href?.startsWith('#') ? <a {...attributes} /> : <a {...attributes} target="_blank" rel="noopener noreferrer" />,
 }
 
 /** What `htmlBlocksAsCode` reads of a Markdown syntax tree (mdast). */
@@ -65,9 +58,13 @@ const inlineComponents: Components = { ...components, p: ({ children }) => <>{ch
  * drop it, and with it the `<div>` of an answer about HTML or the `<String>` of a generic type),
  * and react-markdown drops `javascript:` links.
  */
-const Block = memo(function Block({ text, inline = false }: { text: string; inline?: boolean }) {
+const Block = memo(function Block({ text, inline = false, ids = '' }: { text: string; inline?: boolean; ids?: string }) {
   return (
-    <ReactMarkdown remarkPlugins={remarkPlugins} components={inline ? inlineComponents : components}>
+    <ReactMarkdown
+      remarkPlugins={remarkPlugins}
+      remarkRehypeOptions={{ clobberPrefix: ids }}
+      components={inline ? inlineComponents : components}
+    >
       {text}
     </ReactMarkdown>
   )
@@ -79,9 +76,9 @@ const Block = memo(function Block({ text, inline = false }: { text: string; inli
  * only it, where one inline run would be laid out whole on every frame (about 20 ms at 150 KB).
  * The price is a line break at a sentence end every 2,000 or so characters.
  */
-const Paragraph = memo(function Paragraph({ text }: { text: string }) {
+const Paragraph = memo(function Paragraph({ text, ids }: { text: string; ids: string }) {
   const segments = splitParagraph(text)
-  if (segments.length === 1) return <Block text={text} />
+  if (segments.length === 1) return <Block text={text} ids={ids} />
   return (
     <p>
       {segments.map((segment, i) => (
@@ -100,10 +97,12 @@ const Paragraph = memo(function Paragraph({ text }: { text: string }) {
  */
 export function Markdown({ text }: { text: string }) {
   const blocks = useMemo(() => splitBlocks(text), [text])
+  // The prefix of this answer's footnote ids, so two answers' `[^1]` are two footnotes.
+  const ids = `${useId().replace(/[^\w-]/g, '')}-`
   return (
     <div className="markdown">
       {blocks.map((block, i) => (
-        <Paragraph key={i} text={block} />
+        <Paragraph key={i} text={block} ids={ids} />
       ))}
     </div>
   )

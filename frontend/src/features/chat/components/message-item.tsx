@@ -80,11 +80,12 @@ export const MessageItem = memo(function MessageItem({ message }: { message: UiM
   const beforeText = message.state === 'streaming' && message.content === ''
   const waiting = beforeText && message.reasoning === ''
   return (
-    // Busy while it streams: a screen reader reads the answer once it has settled, not token by token.
+    // Busy while its text streams: a screen reader reads the answer once it has settled, not
+    // token by token. Not while it waits for the first word, when its status is to be heard.
     <article
       className={`message message-${message.role}`}
       aria-label={message.role === 'user' ? 'You' : 'Assistant'}
-      aria-busy={message.state === 'streaming' || undefined}
+      aria-busy={(message.state === 'streaming' && !waiting) || undefined}
     >
       {message.reasoning && <Thinking text={message.reasoning} live={beforeText} ms={message.thinkingMs} />}
       {message.role === 'user' ? (

@@ -46,9 +46,8 @@ function lastReasoning(): ReasoningLevel {
  * One conversation's choice of model and reasoning. Until the reader picks one, the model is
  * the conversation's own (`preferred`, its latest turn's) while the server still offers it,
  * else the one the reader picked last, else the server's default. Reasoning starts at the
- * reader's last level (off at first), and
- * is sent, `off` included (else the server would apply its own default), only to a model that
- * can reason.
+ * reader's last level (off at first), and is sent, `off` included (else the server would apply
+ * its own default), only to a model that can reason.
  */
 export function useModelChoice(info: ModelsInfo | null, preferred?: string | null): ModelSelection {
   const [picked, setPicked] = useState<string | null>(null)

@@ -59,14 +59,17 @@ describe('ConversationSidebar', () => {
 
   it('shows each whole title on hover, and scrolls the open conversation into view', () => {
     const scrolled = vi.fn()
-    Element.prototype.scrollIntoView = scrolled
-    const long = 'A title long enough to be cut short in the sidebar, with more words after'
-    const { nav } = renderSidebar({ conversations: [conversation('a', long), conversation('b', 'Open')] }, 'b')
+    Element.prototype.scrollIntoView = scrolled // jsdom has none
+    try {
+      const long = 'A title long enough to be cut short in the sidebar, with more words after'
+      const { nav } = renderSidebar({ conversations: [conversation('a', long), conversation('b', 'Open')] }, 'b')
 
-    expect(within(nav).getByRole('link', { name: long })).toHaveAttribute('title', long)
-    expect(scrolled).toHaveBeenCalledTimes(1)
-    expect(scrolled.mock.contexts[0]).toBe(within(nav).getByRole('link', { name: 'Open' }))
-    Reflect.deleteProperty(Element.prototype, 'scrollIntoView') // jsdom has none
+      expect(within(nav).getByRole('link', { name: long })).toHaveAttribute('title', long)
+      expect(scrolled).toHaveBeenCalledTimes(1)
+      expect(scrolled.mock.contexts[0]).toBe(within(nav).getByRole('link', { name: 'Open' }))
+    } finally {
+      Reflect.deleteProperty(Element.prototype, 'scrollIntoView')
+    }
   })
 
   it('hides each conversation’s actions until asked, and Escape hides them again', async () => {

@@ -64,4 +64,21 @@ describe('useNavigation', () => {
 
     expect(result.current.place).toEqual({ conversationId: 'one', visit: 3, opened: 'one' })
   })
+
+  it('stays on the visit when only the fragment changes (a footnote link, and Back from it)', async () => {
+    const { result } = renderHook(useNavigation)
+    act(() => result.current.go('one'))
+    const popped = () => new Promise((resolve) => window.addEventListener('popstate', resolve, { once: true }))
+
+    await act(async () => {
+      window.location.hash = 'user-content-fn-1'
+      await popped()
+    })
+    await act(async () => {
+      window.history.back()
+      await popped()
+    })
+
+    expect(result.current.place).toEqual({ conversationId: 'one', visit: 1, opened: 'one' })
+  })
 })

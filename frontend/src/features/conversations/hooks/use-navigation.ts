@@ -58,6 +58,8 @@ export function createNavigation(win: Window = window): Navigation {
   const listeners = new Set<() => void>()
   const emit = () => listeners.forEach((listener) => listener())
   const onPopState = () => {
+    // A footnote's link (or Back from one) moves within the page: the same place, no new visit.
+    if (conversationIdFrom(win.location.pathname) === current.conversationId) return
     current = fromLocation(current.visit + 1)
     emit()
   }
