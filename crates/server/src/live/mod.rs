@@ -108,6 +108,8 @@ pub(crate) struct LiveAnswers {
     /// claims of the answers here, by conversation.
     shared: Option<SharedRunning>,
     claims: Mutex<HashMap<Uuid, Claim>>,
+    /// Told each time a place is given back, for whoever waits for one ([`Self::freed`]).
+    freed: watch::Sender<()>,
 }
 
 #[derive(Debug)]
@@ -132,7 +134,13 @@ impl Place {
 
 impl LiveAnswers {
     pub(crate) fn new(max_per_owner: usize, shared: Option<SharedRunning>) -> Self {
-        Self { running: Mutex::default(), max_per_owner, shared, claims: Mutex::default() }
+        Self {
+            running: Mutex::default(),
+            max_per_owner,
+            shared,
+            claims: Mutex::default(),
+            freed: watch::Sender::new(()),
+        }
     }
 
     fn running(&self) -> MutexGuard<'_, HashMap<Uuid, Place>> {
@@ -199,6 +207,16 @@ impl LiveAnswers {
         self.running().contains_key(&conversation)
     }
 
+    /// Resolves once `conversation` has no answer running or starting here.
+    pub(crate) async fn freed(&self, conversation: Uuid) {
+        let mut freed = self.freed.subscribe();
+        while self.is_busy(conversation) {
+            if freed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The answer running in `conversation`, if any.
     pub(crate) fn get(&self, conversation: Uuid) -> Option<Arc<Live>> {
         match self.running().get(&conversation) {
@@ -219,6 +237,7 @@ impl LiveAnswers {
     /// Frees the conversation's place, here and in the count of all replicas.
     fn remove(&self, conversation: Uuid) {
         self.running().remove(&conversation);
+        self.freed.send_replace(());
         let claim = self.claims().remove(&conversation);
         if let (Some(claim), Some(shared), Ok(runtime)) =
             (claim, &self.shared, tokio::runtime::Handle::try_current())
@@ -327,8 +346,11 @@ mod tests {
         assert_eq!(live.token().why(), Why::Stopped);
         assert!(matches!(answers.stop(conversation, &alice), Stopping::Running(_)));
         assert!(answers.is_busy(conversation));
+        let mut freed = Box::pin(answers.freed(conversation));
+        assert!((&mut freed).now_or_never().is_none());
         drop(ending);
         assert!(!answers.is_busy(conversation), "its place is free once it ended");
+        assert!(freed.now_or_never().is_some(), "and whoever waited for it is told");
     }
 
     #[test]

@@ -27,8 +27,8 @@ use crate::{
 /// How long Stop waits for the stopped answer's record before it answers anyway (here), or
 /// says it could not stop it (an answer on another replica).
 const STOP_WAIT: Duration = Duration::from_secs(5);
-/// How often Stop looks again while the answer it stopped ends: on another replica (in the
-/// store), or here while its turn was still being written.
+/// How often Stop looks again, in the store, while the answer it stopped on another replica
+/// ends.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What Stop answers: whether an answer was stopped, and which.
@@ -76,10 +76,7 @@ pub(crate) async fn stop(
         // Sent right after the turn, while it is written: its answer ends before the model is
         // asked, as `stopped`; answered once it has, so the next turn finds the place free.
         Stopping::Starting => {
-            let deadline = tokio::time::Instant::now() + STOP_WAIT;
-            while conversations.live.is_busy(id) && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(STOP_POLL).await;
-            }
+            let _ = tokio::time::timeout(STOP_WAIT, conversations.live.freed(id)).await;
             return Ok(Stopped::starting());
         }
         Stopping::Nothing => {}
