@@ -3,7 +3,7 @@ import { type MouseEvent, type ReactNode, useCallback, useEffect, useMemo, useSt
 import { ModalDialog } from '../components/modal-dialog'
 import { streamChat } from '../features/chat/api/stream-chat'
 import { ChatView } from '../features/chat/components/chat-view'
-import { conversationResume, conversationStream } from '../features/conversations/api/conversation-stream'
+import { PendingStops, conversationResume, conversationStream } from '../features/conversations/api/conversation-stream'
 import { isConversationsDisabled } from '../features/conversations/api/conversations'
 import type { Conversation } from '../features/conversations/api/types'
 import { displayTitle } from '../features/conversations/components/conversation-item'
@@ -86,11 +86,12 @@ export function App() {
   const onAbandoned = useCallback(
     (id: string) => {
       if (current().conversationId === id) adopt(null)
-      // Listed again afterwards: a page read before the delete would still have it.
-      remove(id).then(refresh, () => {})
+      remove(id).catch(() => {})
     },
-    [current, adopt, remove, refresh],
+    [current, adopt, remove],
   )
+  // A turn asked right after Stop waits for the server to have stopped, whichever transport sent it.
+  const [stops] = useState(() => new PendingStops())
   const stored = useMemo(
     () =>
       conversationStream({
@@ -99,10 +100,11 @@ export function App() {
         onTitled: refresh,
         onAbandoned,
         onDisabled: markDisabled,
+        stops,
       }),
-    [current, onCreated, refresh, onAbandoned, markDisabled],
+    [current, onCreated, refresh, onAbandoned, markDisabled, stops],
   )
-  const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId }), [current])
+  const resume = useMemo(() => conversationResume({ conversationId: () => current().conversationId, stops }), [current, stops])
   // Deleted in another tab: opened again, it says it does not exist, as a link to it would.
   const onGone = useCallback(
     (id: string) => {

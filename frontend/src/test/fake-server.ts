@@ -38,6 +38,8 @@ interface Options {
   disabled?: boolean
   /** How many conversations a page holds, to test "Load more". */
   pageSize?: number
+  /** Stop answers once this settles (a server still writing the stopped answer's record). */
+  stopGate?: Promise<unknown>
 }
 
 const capabilities = (reasoning: ModelCapabilities['reasoning']): ModelCapabilities => ({
@@ -72,7 +74,7 @@ const encoder = new TextEncoder()
  * As on the real server, a stored answer goes on when its client disconnects; only
  * `POST …/stop` ends it, storing the text so far as `stopped`.
  */
-export function fakeServer({ disabled = false, pageSize }: Options = {}) {
+export function fakeServer({ disabled = false, pageSize, stopGate }: Options = {}) {
   const conversations: ConversationDetail[] = []
   const requests: Request[] = []
   const answers: LiveAnswer[] = []
@@ -295,7 +297,9 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
     }
     if (method === 'GET') return json(200, conversation)
     if (method === 'PATCH') {
+      // A rename counts as activity, as on the real server: to the top of the list.
       conversation.title = String(body.title)
+      conversation.updatedAt = now()
       return json(200, summary(conversation))
     }
     if (method === 'DELETE') {
@@ -316,6 +320,7 @@ export function fakeServer({ disabled = false, pageSize }: Options = {}) {
     await Promise.resolve()
     if (init.signal?.aborted) throw new DOMException('The operation was aborted.', 'AbortError')
     if (offline) throw new TypeError('Failed to fetch')
+    if (method === 'POST' && url.pathname.endsWith('/stop')) await stopGate
     return route(method, url, body, headers, init.signal ?? null)
   }
 

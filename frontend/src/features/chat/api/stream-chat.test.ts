@@ -1,6 +1,6 @@
 import { saveApiKey } from './api-key'
 import { ChatError } from './chat-error'
-import { type Frame, postTurn, readFrames, streamChat } from './stream-chat'
+import { type Frame, IDLE_TIMEOUT_MS, postTurn, readFrames, streamChat } from './stream-chat'
 import type { ChatStreamEvent } from './types'
 
 const encoder = new TextEncoder()
@@ -139,6 +139,25 @@ describe('streamChat', () => {
 
     expect(frames).toHaveLength(1)
     expect(error).toMatchObject({ code: 'stream_interrupted' })
+  })
+
+  it('treats a connection silent for IDLE_TIMEOUT_MS as broken unless told otherwise (the stateless chat too)', async () => {
+    vi.useFakeTimers()
+    try {
+      const silent = new Response(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode(': keep-alive\n\n')) }))
+      const read = (async () => {
+        for await (const frame of readFrames(silent, new AbortController().signal)) void frame
+      })().catch((e: unknown) => e)
+
+      await vi.advanceTimersByTimeAsync(IDLE_TIMEOUT_MS - 1_000)
+      const early = await Promise.race([read, Promise.resolve('still reading')])
+      await vi.advanceTimersByTimeAsync(2_000)
+
+      expect(early).toBe('still reading')
+      expect(await read).toMatchObject({ code: 'stream_interrupted' })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('parses tokens, reasoning, comments and done in one chunk', async () => {

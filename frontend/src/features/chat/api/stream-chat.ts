@@ -125,8 +125,14 @@ function watchdog(ms: number): { stream: TransformStream<string, string>; disarm
   return { stream, disarm }
 }
 
+/** Three keep-alives (15 s apart) missed: the connection is dead even if nothing said so. */
+export const IDLE_TIMEOUT_MS = 45_000
+
 export interface ReadOptions {
-  /** Treat the connection as broken after this long without a byte (keep-alives count). */
+  /**
+   * Treat the connection as broken after this long without a byte (keep-alives count);
+   * `IDLE_TIMEOUT_MS` unless given.
+   */
   idleTimeoutMs?: number
 }
 
@@ -138,13 +144,12 @@ export interface ReadOptions {
  * breaks, or ends before a terminal frame, throws `stream_interrupted`; an abort rejects as
  * fetch does. Leaving early (Stop, unmount) closes the connection rather than draining it.
  */
-export async function* readFrames(response: Response, signal: AbortSignal, { idleTimeoutMs }: ReadOptions = {}): AsyncGenerator<Frame> {
+export async function* readFrames(response: Response, signal: AbortSignal, { idleTimeoutMs = IDLE_TIMEOUT_MS }: ReadOptions = {}): AsyncGenerator<Frame> {
   if (!response.body) {
     throw new ChatError({ code: 'no_stream', message: 'This browser cannot read streamed responses; use a current Chromium or Firefox.' })
   }
-  const guard = idleTimeoutMs === undefined ? null : watchdog(idleTimeoutMs)
-  let text = response.body.pipeThrough(new TextDecoderStream())
-  if (guard) text = text.pipeThrough(guard.stream)
+  const guard = watchdog(idleTimeoutMs)
+  const text = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(guard.stream)
   const reader = text.pipeThrough(endWithNewline()).pipeThrough(new EventSourceParserStream()).getReader()
   try {
     for (;;) {
@@ -159,7 +164,7 @@ export async function* readFrames(response: Response, signal: AbortSignal, { idl
     if (signal.aborted) throw error
     throw error instanceof ChatError ? error : interrupted('The connection broke before the answer finished. Try again.')
   } finally {
-    guard?.disarm()
+    guard.disarm()
     reader.cancel().catch(() => {})
   }
   throw interrupted('The answer ended before it was complete. Try again.')

@@ -123,6 +123,21 @@ describe('ChatView', () => {
     expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
   })
 
+  it('gives focus back to the box when an answer ends, unless the reader went elsewhere meanwhile', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    act(() => calls[0]!.push(doneEvent))
+    await waitFor(() => expect(box()).toHaveFocus())
+
+    await user.type(box(), 'Again{Enter}')
+    const elsewhere = screen.getByRole('button', { name: 'API key' })
+    elsewhere.focus()
+    act(() => calls[1]!.push(doneEvent))
+
+    await waitFor(() => expect(screen.getAllByText(/tokens ·/)).toHaveLength(2))
+    expect(elsewhere).toHaveFocus()
+  })
+
   it('offers Stop while streaming, and Escape stops too', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

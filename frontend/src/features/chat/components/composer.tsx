@@ -33,9 +33,18 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
   const input = useRef<HTMLTextAreaElement>(null)
   const touch = useMediaQuery(TOUCH)
 
-  // Focus stays in the box, so the next question can be typed straight away.
+  // Focus is in the box whenever a question can be typed, so the next one can be straight away;
+  // once an answer ends, only from the composer (or the page, where Stop left it when it went),
+  // never from where the reader went meanwhile (the conversation list, a message's copy button).
+  const form = useRef<HTMLFormElement>(null)
+  const wasBusy = useRef(busy)
   useEffect(() => {
-    if (!busy && !disabled) input.current?.focus()
+    const ended = wasBusy.current && !busy
+    wasBusy.current = busy
+    if (busy || disabled) return
+    const at = document.activeElement
+    const here = at === null || at === document.body || Boolean(form.current?.contains(at))
+    if (!ended || here) input.current?.focus()
   }, [busy, disabled])
 
   const submit = (event?: FormEvent) => {
@@ -58,7 +67,7 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
   }
 
   return (
-    <form className="composer" onSubmit={submit}>
+    <form ref={form} className="composer" onSubmit={submit}>
       {options}
       <div className="composer-row">
         <label htmlFor="message" className="visually-hidden">

@@ -21,6 +21,13 @@ const advice: Record<string, string> = {
   connection_lost: 'The connection to the server was lost.',
   shutting_down: 'The server is restarting.',
   answer_in_progress: 'Another answer is being written in this conversation, perhaps in another tab. Reload to follow it; your message is back in the box.',
+  limit_reached: 'There is no room for more here.',
+  payload_too_large: 'The message is too large for this server.',
+  request_timeout: 'The message took too long to arrive.',
+  store_unavailable: 'Conversations cannot be stored right now.',
+  stop_unavailable: 'The answer could not be stopped.',
+  auth_unavailable: 'The sign-in service could not be reached.',
+  not_found: 'It no longer exists.',
 }
 
 /** The error, its advice, and Retry where sending the same again can help (`onRetry`). */

@@ -36,6 +36,11 @@ export interface UiMessage {
   errorCode?: string
   /** The server keeps this message: it came from the store, or its answer began with `start`. */
   stored?: boolean
+  /**
+   * The page lost the answer's stream (the connection broke, or following it was refused), not
+   * the answer: the server may still be writing it, so Retry follows it again.
+   */
+  followable?: boolean
 }
 
 export interface ChatState {
@@ -59,7 +64,8 @@ export type ChatAction =
   | { type: 'append'; text: string; reasoning: string }
   | { type: 'thought'; ms: number }
   | { type: 'done'; info: MessageInfo }
-  | { type: 'fail'; error: ChatError }
+  /** `thrown`: the stream failed (the connection, a refused request), not the answer (`event: error`). */
+  | { type: 'fail'; error: ChatError; thrown?: boolean }
   /** `unsent`: stopped before the turn left the page. */
   | { type: 'stopped'; unsent?: boolean }
   | { type: 'retry'; answerId: string; resend?: UiMessage }
@@ -177,8 +183,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
     case 'fail': {
       const [question, answer] = state.messages.slice(-2)
+      const followable = Boolean(action.thrown && answer?.role === 'assistant' && answer.stored)
       const beforeAnswer = answer?.role === 'assistant' && answer.content === '' && answer.reasoning === ''
-      const returned = RETURNED.has(action.error.code) && beforeAnswer && question?.role === 'user' ? question : null
+      const returned = !followable && RETURNED.has(action.error.code) && beforeAnswer && question?.role === 'user' ? question : null
       // The server keeps it when the answer began (`start`), or the question was stored before
       // (asked again after an answer that came to nothing): then it stays, as it does there.
       if (returned && !answer?.stored && !returned.stored) {
@@ -188,7 +195,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         status: 'error',
         error: action.error,
         reconnecting: false,
-        messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code })),
+        messages: updateAnswer(state, (m) => ({ ...m, state: 'failed', errorCode: action.error.code, ...(followable && { followable }) })),
         returned,
       }
     }
@@ -215,7 +222,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       // The answer so far stays; what the server writes next is appended to it.
       const last = state.messages.at(-1)
       return {
-        messages: updateAnswer(state, (m) => ({ ...m, state: 'streaming', errorCode: undefined })),
+        messages: updateAnswer(state, (m) => ({ ...m, state: 'streaming', errorCode: undefined, followable: undefined })),
         status: last?.content ? 'streaming' : 'submitted',
         error: null,
         reconnecting: false,

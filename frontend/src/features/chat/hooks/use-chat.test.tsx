@@ -340,6 +340,35 @@ describe('useChat', () => {
     expect(chat().messages[1]).toMatchObject({ content: 'Half done.', state: 'complete' })
   })
 
+  it('retry after following the answer was refused (a key gone stale) follows it again, never asks again', async () => {
+    const { calls, chat } = setup({ resumable: true })
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.push(start, { type: 'token', text: 'Hal' }))
+    await waitFor(() => expect(chat().messages[1]!.content).toBe('Hal'))
+    act(() => calls[0]!.fail(new ChatError({ code: 'unauthorized', message: 'Key?' }, 401)))
+    await waitFor(() => expect(chat().status).toBe('error'))
+    expect(chat().returned, 'the question was stored: it stays').toBeNull()
+
+    act(() => chat().retry())
+
+    expect(chat().messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Hi'],
+      ['assistant', 'Hal'],
+    ])
+    expect(calls[1]).toMatchObject({ history: [], answer: { content: 'Hal', reasoning: '' } })
+  })
+
+  it('an answer that failed before it began (a refused turn) is asked again on retry', async () => {
+    const { calls, chat } = setup({ resumable: true })
+    act(() => chat().send('Hi'))
+    act(() => calls[0]!.fail(new ChatError({ code: 'overloaded', message: 'Busy.' }, 503)))
+    await waitFor(() => expect(chat().status).toBe('error'))
+
+    act(() => chat().retry())
+
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+  })
+
   describe('how long the model thought', () => {
     beforeEach(() => vi.useFakeTimers({ toFake: ['performance'] }))
     afterEach(() => vi.useRealTimers())

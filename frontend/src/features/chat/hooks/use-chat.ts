@@ -139,7 +139,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
         if (!current()) return
         flush()
         if (abort.signal.aborted) dispatch({ type: 'stopped', unsent: error === notSent })
-        else dispatch({ type: 'fail', error: toChatError(error) })
+        else dispatch({ type: 'fail', error: toChatError(error), thrown: true })
       } finally {
         if (current()) controller.current = null
         settledAt.current = now()
@@ -185,8 +185,9 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
   const retry = useCallback((choice: ModelChoice = {}) => {
     if (busy) return
     const last = state.messages.at(-1)
-    if (resume && last?.role === 'assistant' && last.stored && last.errorCode === 'connection_lost') {
-      // The server may well still be writing it: follow it again rather than ask again.
+    if (resume && last?.role === 'assistant' && last.followable) {
+      // The server may well still be writing it (or has it whole): follow it again rather than
+      // ask again.
       dispatch({ type: 'resume' })
       follow(last)
       return

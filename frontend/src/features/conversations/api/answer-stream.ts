@@ -1,5 +1,5 @@
 import { ChatError } from '../../chat/api/chat-error'
-import { type Frame, isTerminal, readFrames } from '../../chat/api/stream-chat'
+import { type Frame, IDLE_TIMEOUT_MS, isTerminal, readFrames } from '../../chat/api/stream-chat'
 import type { StreamEvent } from '../../chat/api/types'
 import { openAnswerStream } from './conversations'
 
@@ -22,8 +22,6 @@ export function reconnectDelay(attempt: number): number {
 /** Reconnections without any new text in between before giving up (about 40 s of trying). */
 export const MAX_RECONNECTS = 8
 
-/** Three keep-alives (15 s apart) missed: the connection is dead even if nothing said so. */
-export const IDLE_TIMEOUT_MS = 45_000
 
 /** Waits `ms`, or less if the browser comes back online meanwhile; an abort rejects. */
 export function waitToReconnect(ms: number, signal: AbortSignal): Promise<void> {

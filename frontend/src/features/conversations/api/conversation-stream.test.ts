@@ -132,6 +132,29 @@ describe('conversationStream', () => {
     expect(second.messages.at(-1)).toMatchObject({ content: 'Part', status: 'streaming' })
   })
 
+  it('sends a turn asked right after Stop once the server has answered the Stop, not before', async () => {
+    let answerStop!: () => void
+    const server = fakeServer({ stopGate: new Promise<void>((resolve) => (answerStop = resolve)) })
+    const conversation = server.seed('Busy')
+    const stream = conversationStream({ conversationId: () => conversation.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: server.fetch })
+    const abort = new AbortController()
+    const first = drain(stream([{ role: 'user', content: 'Go' }], abort.signal))
+    await vi.waitFor(() => expect(server.answers).toHaveLength(1))
+    server.answers[0]!.token('Part')
+    abort.abort(stopRequested)
+    await expect(first).rejects.toBeDefined()
+
+    const next = drain(stream([{ role: 'user', content: 'Next' }], new AbortController().signal))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(server.answers, 'the turn waits for the Stop').toHaveLength(1)
+    answerStop()
+    await vi.waitFor(() => expect(server.answers).toHaveLength(2))
+    server.answers[1]!.done()
+
+    expect((await next).map((e) => e.type)).toEqual(['start', 'done'])
+    expect(conversation.messages.at(-3)).toMatchObject({ content: 'Part', status: 'stopped' })
+  })
+
   it('follows the answer again after a drop, and Stop while reconnecting stops it on the server', async () => {
     const server = fakeServer()
     const conversation = server.seed('Dropped')
@@ -168,8 +191,11 @@ describe('conversationStream', () => {
     }
 
     server.refuseNextChat({ status: 502, code: 'access_denied', stored: true })
-    await expect(run()).rejects.toMatchObject({ status: 502, code: 'access_denied' })
-    expect(seen).toEqual([{ type: 'start', info: { conversationId: conversation.id, messageId: conversation.messages.at(-1)!.id } }])
+    await run()
+    expect(seen).toEqual([
+      { type: 'start', info: { conversationId: conversation.id, messageId: conversation.messages.at(-1)!.id } },
+      { type: 'error', error: expect.objectContaining({ code: 'access_denied' }) },
+    ])
 
     seen.length = 0
     server.refuseNextChat({ status: 429, code: 'rate_limited' })

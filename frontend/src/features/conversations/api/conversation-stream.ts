@@ -28,6 +28,8 @@ export interface ConversationStreamOptions {
   fetchImpl?: typeof fetch
   /** How a dropped answer is followed again (tests make it quick). */
   follow?: FollowTuning
+  /** Shared with the page's other transport (see `PendingStops`). */
+  stops?: PendingStops
 }
 
 /** `promise`, or nothing as soon as `signal` aborts (the promise goes on, unwatched). */
@@ -50,12 +52,36 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
 }
 
 /**
+ * The Stops a page sent and the server has not answered yet, by conversation, shared by its
+ * transports. The server answers a Stop once the stopped answer's record is written, and takes
+ * the conversation's next turn only then: a turn asked meanwhile (Stop, then Enter at once)
+ * waits for it rather than meet a 409.
+ */
+export class PendingStops {
+  private readonly sent = new Map<string, Promise<unknown>>()
+
+  /** Asks the server to stop the conversation's answer. */
+  send(conversationId: string, fetchImpl?: typeof fetch) {
+    const stop = stopAnswer(conversationId, fetchImpl).catch(() => {})
+    this.sent.set(conversationId, stop)
+    void stop.then(() => {
+      if (this.sent.get(conversationId) === stop) this.sent.delete(conversationId)
+    })
+  }
+
+  /** Settles once the server has answered the conversation's Stop, if one was sent. */
+  answered(conversationId: string): Promise<unknown> {
+    return this.sent.get(conversationId) ?? Promise.resolve()
+  }
+}
+
+/**
  * Passes `events` on; meanwhile Stop (an abort whose reason is `stopRequested`) also asks the
  * server to stop the answer, which it would otherwise go on writing without the reader.
  */
-async function* stoppable(conversationId: string, signal: AbortSignal, events: AsyncIterable<StreamEvent>, fetchImpl?: typeof fetch) {
+async function* stoppable(conversationId: string, signal: AbortSignal, events: AsyncIterable<StreamEvent>, stops: PendingStops, fetchImpl?: typeof fetch) {
   const stopOnServer = () => {
-    if (signal.reason === stopRequested) stopAnswer(conversationId, fetchImpl).catch(() => {})
+    if (signal.reason === stopRequested) stops.send(conversationId, fetchImpl)
   }
   signal.addEventListener('abort', stopOnServer, { once: true })
   try {
@@ -98,7 +124,7 @@ async function keptOfRefusal(conversationId: string, prompt: string, error: unkn
  * `conversations_disabled`, the turn is sent the stateless way, with the whole history.
  */
 export function conversationStream(options: ConversationStreamOptions): StreamChat {
-  const { conversationId, onCreated, onTitled, onAbandoned, onDisabled, fetchImpl, follow } = options
+  const { conversationId, onCreated, onTitled, onAbandoned, onDisabled, fetchImpl, follow, stops = new PendingStops() } = options
   return async function* (history: ChatMessage[], signal: AbortSignal, choice: ModelChoice = {}): AsyncGenerator<StreamEvent> {
     const prompt = history.at(-1)
     if (prompt?.role !== 'user') throw new Error('A turn ends with the user message')
@@ -123,13 +149,21 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
       const post = async function* (): AsyncGenerator<StreamEvent> {
         let response: Response
         try {
+          await untilAborted(stops.answered(conversation), signal)
+          if (signal.aborted) throw notSent
           response = await postTurn(conversation, prompt.content, signal, choice, fetchImpl)
         } catch (error) {
           // Shown as the server keeps it (as a reload would show it): a Retry then replaces
           // the kept failure, as the server does when the same question is asked again.
           const kept = await keptOfRefusal(conversation, prompt.content, error, fetchImpl)
           if (kept === 'empty' && created && !signal.aborted) onAbandoned?.(conversation)
-          else if (kept && kept !== 'empty') yield { type: 'start', info: { conversationId: conversation, messageId: kept.kept } }
+          else if (kept && kept !== 'empty' && error instanceof ChatError) {
+            // The answer the server kept ended with this error, as a reload would show it.
+            yield { type: 'start', info: { conversationId: conversation, messageId: kept.kept } }
+            const { code, message, retryable, requestId, upstreamRequestId } = error
+            yield { type: 'error', error: { code, message, retryable, requestId, upstreamRequestId } }
+            return
+          }
           throw error
         }
         // The turn is stored: another tab showing the conversation can follow its answer, and
@@ -142,7 +176,7 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
           announce(conversation)
         }
       }
-      yield* stoppable(conversation, signal, post(), fetchImpl)
+      yield* stoppable(conversation, signal, post(), stops, fetchImpl)
     } catch (error) {
       if (!isConversationsDisabled(error)) throw error
       onDisabled()
@@ -156,17 +190,18 @@ export interface ConversationResumeOptions {
   conversationId: () => string | null
   fetchImpl?: typeof fetch
   follow?: FollowTuning
+  stops?: PendingStops
 }
 
 /**
  * Follows the answer the server is still writing in the conversation on screen (after a
  * reload, or to try again after the connection was lost), from the text the page already has.
  */
-export function conversationResume({ conversationId, fetchImpl, follow }: ConversationResumeOptions): ResumeChat {
+export function conversationResume({ conversationId, fetchImpl, follow, stops = new PendingStops() }: ConversationResumeOptions): ResumeChat {
   return async function* (answer, signal): AsyncGenerator<StreamEvent> {
     const id = conversationId()
     if (id === null) throw new ChatError({ code: 'no_answer', message: 'There is no conversation to follow.' })
     const cursor = cursorAfter(answer.content, answer.reasoning)
-    yield* stoppable(id, signal, followAnswer(null, cursor, { ...follow, conversationId: id, signal, fetchImpl }), fetchImpl)
+    yield* stoppable(id, signal, followAnswer(null, cursor, { ...follow, conversationId: id, signal, fetchImpl }), stops, fetchImpl)
   }
 }

@@ -60,6 +60,35 @@ describe('useConversationList', () => {
     expect(server.conversations.map((c) => c.title)).toEqual(['Renamed'])
   })
 
+  it('sets aside a list read begun before a rename or a delete: it would bring back what they changed', async () => {
+    const server = fakeServer()
+    server.seed('A')
+    server.seed('B')
+    // The next request is answered as the server stood, but only once `release` is called.
+    let gate: Promise<void> | null = null
+    vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
+      const response = await server.fetch(input, init)
+      const held = gate
+      gate = null
+      if (held) await held
+      return response
+    })
+    const { result } = renderHook(() => useConversationList(0))
+    await waitFor(() => expect(result.current.status).toBe('ready'))
+    let release!: () => void
+    gate = new Promise((resolve) => (release = resolve))
+    act(() => result.current.refresh())
+
+    await act(() => result.current.rename('c1', 'Renamed'))
+    await act(() => result.current.remove('c2'))
+    await act(async () => {
+      release()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    })
+
+    expect(result.current.conversations.map((c) => c.title)).toEqual(['Renamed'])
+  })
+
   it('is disabled where the server keeps no conversations', async () => {
     vi.stubGlobal('fetch', fakeServer({ disabled: true }).fetch)
     const { result } = renderHook(() => useConversationList(0))

@@ -102,16 +102,20 @@ export function useConversationList(keyVersion: number) {
       const renamed = await renameConversation(id, title)
       // A rename counts as activity on the server: the conversation moves to the top there too.
       setState((s) => ({ ...s, conversations: [renamed, ...s.conversations.filter((c) => c.id !== id)] }))
+      // Read again, which also sets aside a read begun before the rename (it has the old title).
+      refresh()
     },
-    [],
+    [refresh],
   )
 
   const remove = useCallback(
     async (id: string) => {
       await deleteConversation(id)
       setState((s) => ({ ...s, conversations: s.conversations.filter((c) => c.id !== id) }))
+      // As after a rename: a read begun before the delete still has it.
+      refresh()
     },
-    [],
+    [refresh],
   )
 
   const markDisabled = useCallback(() => setState((s) => empty(s.owner, 'disabled')), [])
