@@ -23,7 +23,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use futures_util::stream;
 use streambed_core::{
     BoxFuture, Capabilities, ChatModel, ChatRequest, ChatStream, ErrorKind, Message, ModelInfo,
-    ProviderError, ReasoningStyle, ToolChoice,
+    ProviderError, ReasoningStyle, Role, ToolChoice,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -223,24 +223,31 @@ impl LocalModel {
         }
     }
 
-    /// The prompt's tokens, dropping the oldest turns while it exceeds `budget`.
+    /// The prompt's tokens, dropping the oldest turns while it exceeds what the context holds
+    /// besides the answer's `answer` tokens, and then any answer left at its head, so the model
+    /// reads a conversation that opens with a question.
     fn prompt(
         tokenizer: &ChatTokenizer,
         request: &ChatRequest,
-        budget: usize,
+        context: usize,
+        answer: usize,
     ) -> Result<Vec<u32>, ProviderError> {
+        let budget = context - answer;
         let system = tokenizer.encode(&template::system_turn(request.system.as_deref()));
         let open = tokenizer.encode(template::ASSISTANT_OPEN);
         let turns: Vec<Vec<u32>> =
             template::message_turns(&request.messages).map(|t| tokenizer.encode(&t)).collect();
         let mut total = system.len() + open.len() + turns.iter().map(Vec::len).sum::<usize>();
         let mut first = 0;
-        while total > budget {
+        let opens_with_answer =
+            |first: usize| request.messages.get(first).is_some_and(|m| m.role == Role::Assistant);
+        while total > budget || (first > 0 && opens_with_answer(first)) {
             if first + 1 >= turns.len() {
                 return Err(ProviderError::new(
                     ErrorKind::InvalidRequest,
                     format!(
-                        "The last message is too long for the local model ({budget} tokens of context). Shorten it."
+                        "The last message is too long for the local model: its context holds {context} tokens, \
+                         {answer} of them kept for the answer. Shorten it, or ask for a shorter answer."
                     ),
                 ));
             }
@@ -270,11 +277,10 @@ impl LocalModel {
         let settings = self.settings(&request);
         // Tokenizing a long conversation takes milliseconds: keep it off the async workers.
         let tokenizer = Arc::clone(&self.tokenizer);
-        let budget = self.context_tokens - settings.max_tokens;
-        let prompt =
-            tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, budget))
-                .await
-                .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+        let (context, answer) = (self.context_tokens, settings.max_tokens);
+        let prompt = tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, context, answer))
+            .await
+            .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
         let (events, receiver) = mpsc::channel(16);
         self.jobs.send(Job { prompt, settings, stop_sequences, events }).map_err(|_| {
             ProviderError::new(
@@ -305,9 +311,12 @@ impl ChatModel for LocalModel {
         let tokenizer = Arc::clone(&self.tokenizer);
         Box::pin(async move {
             self.check(&request)?;
-            let tokens = tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, usize::MAX))
-                .await
-                .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+            let tokens =
+                tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, usize::MAX, 0))
+                    .await
+                    .map_err(|e| {
+                        ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}"))
+                    })??;
             Ok(u32::try_from(tokens.len()).unwrap_or(u32::MAX))
         })
     }
@@ -316,6 +325,31 @@ impl ChatModel for LocalModel {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+
+    use streambed_core::{ChatRequest, Message};
+
+    use super::LocalModel;
+
+    #[test]
+    fn a_conversation_trimmed_to_fit_opens_with_a_question() {
+        let (_, tokenizer) = crate::weights::load(&model_path()).expect("the model; run `just model`");
+        let filler = "word ".repeat(60);
+        let request = ChatRequest::new(vec![
+            Message::user(format!("first {filler}")),
+            Message::assistant(format!("second {filler}")),
+            Message::user("third, short"),
+            Message::assistant("fourth, short"),
+            Message::user("Say hi."),
+        ]);
+        let whole = LocalModel::prompt(&tokenizer, &request, usize::MAX, 0).unwrap().len();
+
+        // Room for all but the first question: its answer goes too.
+        let kept = LocalModel::prompt(&tokenizer, &request, whole - 10, 0).unwrap();
+
+        let text = tokenizer.decode(&kept);
+        assert!(!text.contains("first") && !text.contains("second"), "{text}");
+        assert!(text.contains("third, short") && text.contains("Say hi."), "{text}");
+    }
 
     /// `LOCAL_MODEL_PATH`, else the file `just model` puts in the workspace's `models/`.
     pub(crate) fn model_path() -> PathBuf {

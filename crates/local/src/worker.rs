@@ -73,6 +73,8 @@ pub enum Stop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JobReport {
     pub prompt_tokens: usize,
+    /// Prompt tokens the model read: all of them, unless the client left while it read them.
+    pub prefilled: usize,
     pub generated: usize,
     /// Tokens whose computation finished after the client had already left (at most 1).
     pub generated_after_client_left: usize,
@@ -146,15 +148,20 @@ impl<'a> Generation<'a> {
         self.model.forward(&mut self.cache, input, position)
     }
 
-    /// Feeds the prompt in chunks and samples the first answer token.
-    fn prefill(&mut self) -> candle_core::Result<u32> {
+    /// Feeds the prompt in chunks and samples the first answer token; `None` when the client
+    /// left meanwhile (a long prompt takes seconds to read: Stop must not wait for it).
+    fn prefill(&mut self, report: &mut JobReport) -> candle_core::Result<Option<u32>> {
         let job = self.job;
         let mut logits = None;
         for (i, chunk) in job.prompt.chunks(PREFILL_CHUNK).enumerate() {
+            if job.events.is_closed() {
+                return Ok(None);
+            }
             logits = Some(self.forward(chunk, i * PREFILL_CHUNK)?);
+            report.prefilled += chunk.len();
         }
         let logits = logits.ok_or_else(|| candle_core::Error::Msg("empty prompt".into()))?;
-        self.sample(logits)
+        self.sample(logits).map(Some)
     }
 
     /// One decode step: the next token after `token`, which sits at `position`.
@@ -186,7 +193,10 @@ impl<'a> Generation<'a> {
     fn run(mut self, report: &mut JobReport) -> candle_core::Result<()> {
         let mut text = Utf8Stream::default();
         let mut stops = StopText::new(&self.job.stop_sequences);
-        let mut next = self.prefill()?;
+        let Some(mut next) = self.prefill(report)? else {
+            report.stop = Stop::ClientLeft;
+            return Ok(());
+        };
         loop {
             if self.job.events.is_closed() {
                 report.generated_after_client_left += 1;

@@ -43,7 +43,7 @@ use tower_http::{
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     set_header::SetResponseHeaderLayer,
     timeout::RequestBodyDeadlineLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 pub use config::{Config, ConfigError};
@@ -110,10 +110,16 @@ pub fn app(
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request_id(request.headers());
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request_id(request.headers());
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id)
+                })
+                // A 5xx is mostly back-pressure (503 busy, with Retry-After), which the server
+                // logs itself with its reason: a warning here, not an error.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
         .layer(from_fn(request_id::assign))
         // Outermost: whatever prints headers (a debug log, a panic message) shows `Sensitive`.
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, auth::X_API_KEY]));

@@ -160,6 +160,23 @@ async fn dropping_the_stream_stops_generation_within_one_token() {
 }
 
 #[tokio::test]
+async fn dropping_the_stream_while_a_long_prompt_is_read_stops_reading_it() {
+    let model = LocalModel::load(&config(4)).expect("model loads");
+    let mut stats = model.stats();
+    let prompt = format!("{}Summarize.", "the quick brown fox jumps over the lazy dog. ".repeat(250));
+
+    drop(model.stream(greedy(&prompt, 10)).await.unwrap());
+
+    let stats = tokio::time::timeout(Duration::from_secs(60), stats.wait_for(|s| s.jobs == 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(stats.last.stop, Stop::ClientLeft | Stop::LeftWhileQueued), "{:?}", stats.last);
+    assert!(stats.last.prompt_tokens > 2_000, "{:?}", stats.last);
+    assert!(stats.last.prefilled <= 256, "read no more than a chunk or two after the drop: {:?}", stats.last);
+}
+
+#[tokio::test]
 async fn a_full_queue_is_refused_and_a_client_that_left_the_queue_is_skipped() {
     let model = LocalModel::load(&config(1)).expect("model loads");
     let mut stats = model.stats();
