@@ -155,6 +155,33 @@ describe('followAnswer', () => {
     expect(streamRequests(server)).toEqual(['4.0', '4.0', '4.0'])
   })
 
+  it('waits no less than a refusal’s Retry-After before the next attempt', async () => {
+    const server = fakeServer()
+    const { id, response, answer } = await running(server)
+    let refused = false
+    const fetchImpl: typeof fetch = async (input, init) => {
+      if (!refused && String(input).endsWith('/stream')) {
+        refused = true
+        const body = JSON.stringify({ error: { code: 'overloaded', message: 'Busy.' } })
+        return new Response(body, { status: 503, headers: { 'Retry-After': '3', 'Content-Type': 'application/json' } })
+      }
+      return server.fetch(input, init)
+    }
+    const { follow, waits } = options(server, id, { fetchImpl })
+    answer.token('One ')
+
+    const { text } = await collect(followAnswer(response, '0.0', follow), (event) => {
+      if (event.type === 'token' && event.text === 'One ') {
+        answer.drop()
+        answer.token('two.')
+        answer.done()
+      }
+    })
+
+    expect(text).toBe('One two.')
+    expect(waits).toEqual([500, 3000])
+  })
+
   it('gives up after a bounded number of attempts, as connection_lost', async () => {
     const server = fakeServer()
     const { id, response, answer } = await running(server)

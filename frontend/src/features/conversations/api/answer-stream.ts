@@ -110,7 +110,9 @@ export async function* followAnswer(first: Response | null, cursor: string, opti
       frames = null
       if (++attempt > maxReconnects) throw connectionLost()
       reconnecting = true
-      const delayMs = reconnectDelay(attempt)
+      // No sooner than the server asked (a 503 or 429 with Retry-After).
+      const asked = error instanceof ChatError ? (error.retryAfterMs ?? 0) : 0
+      const delayMs = Math.max(reconnectDelay(attempt), asked)
       yield { type: 'reconnecting', attempt, delayMs }
       await wait(delayMs, signal)
     }
