@@ -225,14 +225,17 @@ impl LocalModel {
 
     /// The prompt's tokens, dropping the oldest turns while it exceeds what the context holds
     /// besides the answer's `answer` tokens, and then any answer left at its head, so the model
-    /// reads a conversation that opens with a question.
+    /// reads a conversation that opens with a question; and the answer's share, which gives
+    /// room to a last message that would not fit beside it whole (clients ask for long answers
+    /// by default), down to an eighth of the context.
     fn prompt(
         tokenizer: &ChatTokenizer,
         request: &ChatRequest,
         context: usize,
         answer: usize,
-    ) -> Result<Vec<u32>, ProviderError> {
-        let budget = context - answer;
+    ) -> Result<(Vec<u32>, usize), ProviderError> {
+        let least = answer.min(context / 8);
+        let mut answer = answer;
         let system = tokenizer.encode(&template::system_turn(request.system.as_deref()));
         let open = tokenizer.encode(template::ASSISTANT_OPEN);
         let turns: Vec<Vec<u32>> =
@@ -241,15 +244,19 @@ impl LocalModel {
         let mut first = 0;
         let opens_with_answer =
             |first: usize| request.messages.get(first).is_some_and(|m| m.role == Role::Assistant);
-        while total > budget || (first > 0 && opens_with_answer(first)) {
+        while total.saturating_add(answer) > context || (first > 0 && opens_with_answer(first)) {
             if first + 1 >= turns.len() {
-                return Err(ProviderError::new(
-                    ErrorKind::InvalidRequest,
-                    format!(
-                        "The last message is too long for the local model: its context holds {context} tokens, \
-                         {answer} of them kept for the answer. Shorten it, or ask for a shorter answer."
-                    ),
-                ));
+                if total.saturating_add(least) > context {
+                    return Err(ProviderError::new(
+                        ErrorKind::InvalidRequest,
+                        format!(
+                            "The last message is too long for the local model: its context holds {context} \
+                             tokens, the message and at least {least} for the answer. Shorten it."
+                        ),
+                    ));
+                }
+                answer = answer.min(context - total);
+                break;
             }
             total -= turns[first].len();
             first += 1;
@@ -261,7 +268,9 @@ impl LocalModel {
                 "conversation trimmed to fit the local model's context"
             );
         }
-        Ok([system].into_iter().chain(turns.into_iter().skip(first)).chain([open]).flatten().collect())
+        let tokens =
+            [system].into_iter().chain(turns.into_iter().skip(first)).chain([open]).flatten().collect();
+        Ok((tokens, answer))
     }
 
     async fn start(&self, mut request: ChatRequest) -> Result<ChatStream, ProviderError> {
@@ -274,13 +283,15 @@ impl LocalModel {
             )
             .with_retry_after(Duration::from_secs(5))
         })?;
-        let settings = self.settings(&request);
+        let mut settings = self.settings(&request);
         // Tokenizing a long conversation takes milliseconds: keep it off the async workers.
         let tokenizer = Arc::clone(&self.tokenizer);
         let (context, answer) = (self.context_tokens, settings.max_tokens);
-        let prompt = tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, context, answer))
-            .await
-            .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+        let (prompt, answer) =
+            tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, context, answer))
+                .await
+                .map_err(|e| ProviderError::new(ErrorKind::Upstream, format!("tokenizing failed: {e}")))??;
+        settings.max_tokens = answer;
         let (events, receiver) = mpsc::channel(16);
         self.jobs.send(Job { prompt, settings, stop_sequences, events }).map_err(|_| {
             ProviderError::new(
@@ -311,7 +322,7 @@ impl ChatModel for LocalModel {
         let tokenizer = Arc::clone(&self.tokenizer);
         Box::pin(async move {
             self.check(&request)?;
-            let tokens =
+            let (tokens, _) =
                 tokio::task::spawn_blocking(move || Self::prompt(&tokenizer, &request, usize::MAX, 0))
                     .await
                     .map_err(|e| {
@@ -341,10 +352,10 @@ mod tests {
             Message::assistant("fourth, short"),
             Message::user("Say hi."),
         ]);
-        let whole = LocalModel::prompt(&tokenizer, &request, usize::MAX, 0).unwrap().len();
+        let whole = LocalModel::prompt(&tokenizer, &request, usize::MAX, 0).unwrap().0.len();
 
         // Room for all but the first question: its answer goes too.
-        let kept = LocalModel::prompt(&tokenizer, &request, whole - 10, 0).unwrap();
+        let (kept, _) = LocalModel::prompt(&tokenizer, &request, whole - 10, 0).unwrap();
 
         let text = tokenizer.decode(&kept);
         assert!(!text.contains("first") && !text.contains("second"), "{text}");

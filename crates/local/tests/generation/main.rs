@@ -221,6 +221,16 @@ async fn a_long_conversation_drops_its_oldest_turns_to_fit_the_context() {
 }
 
 #[tokio::test]
+async fn a_last_message_that_fits_only_with_a_shorter_answer_gets_one() {
+    let request = greedy(&"word ".repeat(250), 1_000);
+
+    let (_, done) = answer(&small_context(), request).await;
+
+    assert!(done.usage.input_tokens > 200, "{done:?}");
+    assert!(done.usage.input_tokens + done.usage.output_tokens <= 400, "within the context: {done:?}");
+}
+
+#[tokio::test]
 async fn a_single_message_longer_than_the_context_is_an_invalid_request() {
     let request = ChatRequest::from_prompt("word ".repeat(500));
 
