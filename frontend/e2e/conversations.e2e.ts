@@ -129,6 +129,23 @@ describe('stored conversations through the real server', () => {
     await chat.close()
   })
 
+  it('takes a question sent right after Stop, once the server has stopped the answer', async () => {
+    const chat = await ChatPage.open(browser, appUrl)
+    await chat.send('[[scenario:slow delay_ms=100 n=300]]')
+    await chat.answer().getByText(/ipsum1/).waitFor()
+    await chat.messageBox.fill(`Next question ${tag()}`)
+
+    await chat.messageBox.press('Escape')
+    await chat.answer().getByText('Stopped').waitFor()
+    await chat.messageBox.press('Enter')
+
+    await chat.waitForAnswer()
+    expect(await chat.alert.count(), 'no "another answer is being written"').toBe(0)
+    expect(await chat.answer(0).textContent()).toContain('Stopped')
+    expect(await chat.userMessages.count()).toBe(2)
+    await chat.close()
+  })
+
   it('downloads a conversation as Markdown', async () => {
     const chat = await ChatPage.open(browser, appUrl)
     const t = tag()
