@@ -2,10 +2,12 @@
 //! not) and `POST /v1/messages/count_tokens`. The body is translated into the neutral request
 //! ([`translate`]), held to the same limits as `/api/chat`, and answered through the same relay;
 //! the neutral events come back as Anthropic's ([`stream`]), and errors in Anthropic's shape
-//! ([`errors`]). Nothing here knows which provider answers.
+//! ([`errors`]); the models in Anthropic's shape ([`models`]). Nothing here knows which provider
+//! answers.
 
 mod content;
 mod errors;
+mod models;
 mod stream;
 mod translate;
 mod wire;
@@ -14,8 +16,8 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{
     Json,
-    extract::{Query, State},
-    http::{HeaderMap, Uri},
+    extract::State,
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -24,6 +26,7 @@ use uuid::Uuid;
 
 use errors::MessagesError;
 pub(super) use errors::reshape;
+pub(super) use models::{model, models};
 use stream::{Blocks, Collected};
 
 use super::answer;
@@ -34,40 +37,6 @@ use crate::{
     request_id,
     state::AppState,
 };
-
-/// `GET /v1/models` as Anthropic's SDK reads it (`client.models.list()`): a page of the models,
-/// in the server's order, `limit` at a time (20 unless asked), after `after_id` or before
-/// `before_id`, which is how the SDK's auto-pagination walks on while `has_more`. The route is
-/// shared with OpenAI's list; [`crate::routes`] picks by the `anthropic-version` header every
-/// Anthropic client sends.
-pub(super) fn models(state: &AppState, uri: &Uri) -> Result<Json<wire::ModelPage>, AppError> {
-    let Query(query) = Query::<wire::ModelPageQuery>::try_from_uri(uri).map_err(|rejection| {
-        AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
-    })?;
-    let models: Vec<&dyn ChatModel> = state.models.iter().map(AsRef::as_ref).collect();
-    let ids: Vec<&str> = models.iter().map(|model| model.info().id.as_str()).collect();
-    let (range, has_more) = query.page(&ids).map_err(AppError::BadRequest)?;
-    let data: Vec<wire::ModelInfo> = models[range].iter().map(|&model| model_info(model)).collect();
-    let first_id = data.first().map(|m| m.id.clone());
-    let last_id = data.last().map(|m| m.id.clone());
-    Ok(Json(wire::ModelPage { data, has_more, first_id, last_id }))
-}
-
-/// `GET /v1/models/{id}` (`client.models.retrieve`): one of them, or 404 `not_found_error`.
-pub(super) fn model(state: &AppState, id: &str) -> Result<Json<wire::ModelInfo>, MessagesError> {
-    let model = state.models.pick(Some(id)).map_err(MessagesError::UnknownModel)?;
-    Ok(Json(model_info(model.as_ref())))
-}
-
-fn model_info(model: &dyn ChatModel) -> wire::ModelInfo {
-    let info = model.info();
-    wire::ModelInfo {
-        kind: "model",
-        id: info.id.clone(),
-        display_name: info.name.clone(),
-        created_at: "1970-01-01T00:00:00Z",
-    }
-}
 
 pub(super) async fn messages(
     State(state): State<Arc<AppState>>,
