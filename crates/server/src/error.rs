@@ -52,7 +52,10 @@ pub(crate) enum AppError {
     MethodNotAllowed,
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("You are sending chats faster than this server allows. Wait a little and try again.")]
+    #[error(
+        "You are sending chats faster than this server allows (RATE_LIMIT_PER_MINUTE). Try again in {} s.",
+        .0.as_secs_f64().ceil()
+    )]
     RateLimited(Duration),
     #[error(
         "The server is answering as many chats as it can (MAX_CONCURRENT_STREAMS). Try again in a moment."

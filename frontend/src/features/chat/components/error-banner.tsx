@@ -13,7 +13,7 @@ const advice: Record<string, string> = {
   model_timeout: 'The model took too long.',
   upstream_error: 'Bedrock could not answer.',
   unauthorized: 'This server needs an API key. Enter it below, then retry.',
-  rate_limited: 'You are sending messages faster than this server allows. Wait a moment, then retry.',
+  rate_limited: 'You are sending messages too fast.',
   too_many_answers: 'You have as many answers running as this server allows.',
   auth_locked_out: 'Too many wrong API keys were sent from here. Wait a minute, check the key, then retry.',
   network_error: 'The Streambed server could not be reached.',
