@@ -144,7 +144,10 @@ pub(crate) async fn stream(
     let after = header_after.or(query_after.as_deref().map(str::parse::<Cursor>).transpose()?);
     let conversations = &state.conversations;
     let not_a_point = || {
-        AppError::BadRequest("`Last-Event-ID` is not a point in this conversation's latest answer.".into())
+        AppError::BadRequest(
+            "The cursor (`Last-Event-ID` or `after`) is not a point in this conversation's latest answer."
+                .into(),
+        )
     };
     if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
         let after = after.unwrap_or_default();
