@@ -483,6 +483,17 @@ describe('App with stored conversations', () => {
     expect(screen.queryByRole('dialog')).toBeNull()
     expect(await screen.findByText('Small screen')).toBeInTheDocument()
     await waitFor(() => expect(box()).toHaveFocus())
+
+    // Deleting the open conversation from the drawer leaves a new chat, the drawer closed.
+    await user.click(screen.getByRole('button', { name: 'Show conversations' }))
+    const reopened = screen.getByRole('dialog', { name: 'Conversations' })
+    await user.click(within(reopened).getByRole('button', { name: 'Actions for Pocket' }))
+    await user.click(within(reopened).getByRole('button', { name: 'Delete' }))
+    await user.click(within(screen.getByRole('dialog', { name: 'Delete conversation?' })).getByRole('button', { name: 'Delete' }))
+
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
+    expect(window.location.pathname).toBe('/')
+    await waitFor(() => expect(box()).toHaveFocus())
   })
 })
 

@@ -124,7 +124,10 @@ export function App() {
   }
   const deleteConversation = async (id: string) => {
     await remove(id)
-    if (id === current().conversationId) go(null, { replace: true })
+    if (id !== current().conversationId) return
+    // The open one gone, the page is a new chat: the drawer closes on it, as on New chat.
+    setDrawerOpen(false)
+    go(null, { replace: true })
   }
   const keySaved = () => {
     setKeyVersion((v) => v + 1)

@@ -317,6 +317,12 @@ describe('ChatView', () => {
     const secondNote = within(second).getByRole('link', { name: '1' })
     expect(secondNote.getAttribute('href')).not.toBe(note.getAttribute('href'))
     expect(second.querySelector(secondNote.getAttribute('href')!)).not.toBeNull()
+    // Each reference is described by its own answer's footnotes heading.
+    for (const [reference, its] of [[note, answer], [secondNote, second]] as const) {
+      const heading = document.getElementById(reference.getAttribute('aria-describedby')!)
+      expect(heading).toHaveTextContent('Footnotes')
+      expect(its.contains(heading)).toBe(true)
+    }
   })
 
   it('renders a very long paragraph as one paragraph, parsed in pieces', async () => {

@@ -29,6 +29,8 @@ describe('splitBlocks and lists', () => {
     expect(splitBlocks('3. c\n4. d\n\n9. e\n\n- x\n\n1. new')).toEqual(['3. c\n4. d', '5. e', '- x', '1. new'])
     expect(splitBlocks('1) a\n\n1) b\n\nText\n\n1) c')).toEqual(['1) a', '2) b', 'Text', '1) c'])
     expect(splitBlocks('1. a\n   1. nested\n   1. nested\n\n1. b')).toEqual(['1. a\n   1. nested\n   1. nested', '2. b'])
+    // `1)` after `1.` is another list, as CommonMark has it.
+    expect(splitBlocks('1. a\n\n2. b\n\n1) c\n\n2) d')).toEqual(['1. a', '2. b', '1) c', '2) d'])
   })
 
   it('ends a list at a line that is neither indented nor an item, and never reads a list in a fence', () => {

@@ -1,8 +1,8 @@
 /** A list item's marker at the start of a line: `-`, `*`, `+`, `1.` or `1)`. */
 const LIST_ITEM = /^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)/
 
-/** An ordered item of a list at the left margin: its number. */
-const ORDERED_ITEM = /^(\d{1,9})(?=[.)](?:\s|$))/
+/** An ordered item of a list at the left margin: its number and its delimiter. */
+const ORDERED_ITEM = /^(\d{1,9})([.)])(?=\s|$)/
 
 /**
  * A link reference or footnote definition (`[id]: https://…`, `[^1]: …`) outside code: it serves
@@ -28,8 +28,9 @@ export function splitBlocks(markdown: string): string[] {
   let fence: string | null = null
   /** Whether the block has a list item outside a fence: an item may go on past a blank line. */
   let list = false
-  /** The number of the ordered list's next item, while the list may go on. */
+  /** The number of the ordered list's next item, while the list may go on, and its delimiter. */
   let next: number | null = null
+  let delimiter = '.'
   /** Blank lines outside a fence since the last line of text, not yet known to end the block. */
   let blanks = 0
   for (let line of markdown.split('\n')) {
@@ -53,14 +54,16 @@ export function splitBlocks(markdown: string): string[] {
       if (fence === null) fence = marker
       else if (marker.startsWith(fence)) fence = null
     } else if (fence === null && LIST_ITEM.test(line)) {
-      const number = ORDERED_ITEM.exec(line)?.[1]
-      if (number === undefined) {
-        if (!/^\s/.test(line)) next = null // a bullet list: another list
-      } else if (current.length === 0 && next !== null) {
+      const [, number, itsDelimiter] = ORDERED_ITEM.exec(line) ?? []
+      // Another delimiter (`1)` after `1.`) starts another list, as a bullet at the margin does.
+      if (number === undefined || itsDelimiter === undefined) {
+        if (!/^\s/.test(line)) next = null
+      } else if (current.length === 0 && next !== null && itsDelimiter === delimiter) {
         line = `${next}${line.slice(number.length)}` // this block goes on with the list
         next++
       } else {
-        next = list && next !== null ? next + 1 : Number(number) + 1
+        next = list && next !== null && itsDelimiter === delimiter ? next + 1 : Number(number) + 1
+        delimiter = itsDelimiter
       }
       list = true
     } else if (fence === null && DEFINITION.test(line)) {

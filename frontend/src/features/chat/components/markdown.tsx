@@ -49,6 +49,30 @@ function htmlBlocksAsCode() {
 
 const remarkPlugins = [remarkGfm, htmlBlocksAsCode]
 
+/** What `footnoteLabelOfItsOwn` reads of an HTML syntax tree (hast). */
+interface HastNode {
+  type: string
+  properties?: { id?: unknown; ariaDescribedBy?: unknown }
+  children?: HastNode[]
+}
+
+/**
+ * A rehype plugin: the heading of an answer's footnotes, and the references that point at it,
+ * get the answer's own id (remark-rehype names every answer's `footnote-label`, unprefixed).
+ */
+function footnoteLabelOfItsOwn(prefix: string) {
+  const label = `${prefix}footnote-label`
+  const walk = (node: HastNode) => {
+    const properties = node.properties
+    if (properties?.id === 'footnote-label') properties.id = label
+    if (Array.isArray(properties?.ariaDescribedBy)) {
+      properties.ariaDescribedBy = properties.ariaDescribedBy.map((id) => (id === 'footnote-label' ? label : id))
+    }
+    node.children?.forEach(walk)
+  }
+  return () => walk
+}
+
 /** A piece of a long paragraph: its inline content, without a <p> of its own. */
 const inlineComponents: Components = { ...components, p: ({ children }) => <>{children}</> }
 
@@ -59,10 +83,12 @@ const inlineComponents: Components = { ...components, p: ({ children }) => <>{ch
  * and react-markdown drops `javascript:` links.
  */
 const Block = memo(function Block({ text, inline = false, ids = '' }: { text: string; inline?: boolean; ids?: string }) {
+  const rehypePlugins = useMemo(() => [footnoteLabelOfItsOwn(ids)], [ids])
   return (
     <ReactMarkdown
       remarkPlugins={remarkPlugins}
       remarkRehypeOptions={{ clobberPrefix: ids }}
+      rehypePlugins={rehypePlugins}
       components={inline ? inlineComponents : components}
     >
       {text}
