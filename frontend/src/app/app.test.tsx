@@ -202,8 +202,9 @@ describe('App with stored conversations', () => {
     expect(within(answer()).queryByText('In progress')).toBeNull()
     expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument()
     await waitFor(() => expect(server.answers[0]!.followers()).toBe(1))
-    const follow = server.requests.find((r) => r.path === '/api/conversations/c1/stream')!
+    const follow = server.requests.find((r) => r.path.startsWith('/api/conversations/c1/stream'))!
     expect(follow.headers.get('Last-Event-ID')).toBe('17.0')
+    expect(follow.path, 'this answer').toBe(`/api/conversations/c1/stream?message=${server.conversations[0]!.messages.at(-1)!.id}`)
     act(() => server.answers[0]!.token(', there was'))
     expect(await screen.findByText('Once upon a tîme, there was')).toBeInTheDocument()
 

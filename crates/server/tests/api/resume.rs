@@ -166,6 +166,41 @@ async fn a_cursor_past_what_the_running_answer_said_is_refused_not_followed_from
 }
 
 #[tokio::test]
+async fn a_client_that_names_its_answer_gets_that_answers_rest_though_another_runs_now() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let mut events = app.start_answer(&id, "[[scenario:slow delay_ms=5 n=40]]").await;
+    let mut client = Client::default();
+    client.read(&mut events, 4).await;
+    drop(events);
+    let first = app.settled_answer(&id).await;
+    // Another tab asks again meanwhile: a longer answer runs now.
+    let _second = app.start_answer(&id, "[[scenario:slow delay_ms=50 n=400]]").await;
+    let follow = |message: &str| {
+        app.http
+            .get(app.url(&format!("/api/conversations/{id}/stream?message={message}")))
+            .header("last-event-id", &client.last_id)
+            .send()
+    };
+
+    let response = follow(first["id"].as_str().unwrap()).await.unwrap();
+    let unknown = follow("0190a9f4-0000-7000-8000-000000000000").await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let mut events = crate::helpers::events(response);
+    let mut rest = Client { last_id: client.last_id.clone(), ..Client::default() };
+    rest.read(&mut events, usize::MAX).await;
+    assert_eq!(
+        client.text.clone() + &rest.text,
+        first["content"].as_str().unwrap(),
+        "its own text, no other's"
+    );
+    assert_eq!(rest.terminal.unwrap().0, "done");
+    assert_eq!(unknown.status(), 400);
+    app.stop(&id).await;
+}
+
+#[tokio::test]
 async fn with_nothing_running_and_no_cursor_the_stream_is_204() {
     let app = spawn_app().await;
     let id = app.new_conversation(None).await;

@@ -124,17 +124,20 @@ async fn stop_elsewhere(
 #[derive(Debug, Deserialize)]
 pub(crate) struct StreamQuery {
     after: Option<String>,
+    /// The answer the client follows, when it knows it: an answer begun since in the
+    /// conversation (in another tab, say) is not taken for it.
+    message: Option<Uuid>,
 }
 
-/// Follows the conversation's latest answer from the client's cursor (`Last-Event-ID`, or
-/// `?after=`): the frames it has not seen, then the rest live, ending with the terminal frame.
-/// With no cursor and no answer running, 204.
+/// Follows the conversation's latest answer (or the one `?message=` names) from the client's
+/// cursor (`Last-Event-ID`, or `?after=`): the frames it has not seen, then the rest live,
+/// ending with the terminal frame. With no cursor and no answer running, 204.
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
     RequestOwner(owner): RequestOwner,
     ConversationId(id): ConversationId,
     headers: HeaderMap,
-    ApiQuery(StreamQuery { after: query_after }): ApiQuery<StreamQuery>,
+    ApiQuery(StreamQuery { after: query_after, message }): ApiQuery<StreamQuery>,
 ) -> Result<Response, AppError> {
     let header_after = match headers.get("last-event-id") {
         Some(value) => Some(value.to_str().unwrap_or_default().parse::<Cursor>()?),
@@ -145,11 +148,13 @@ pub(crate) async fn stream(
     let conversations = &state.conversations;
     let not_a_point = || {
         AppError::BadRequest(
-            "The cursor (`Last-Event-ID` or `after`) is not a point in this conversation's latest answer."
-                .into(),
+            "The cursor (`Last-Event-ID` or `after`) is not a point in the answer followed.".into(),
         )
     };
-    if let Some(live) = conversations.live.get(id).filter(|live| live.owned_by(&owner)) {
+    let asked_for = |answer: Uuid| message.is_none_or(|message| message == answer);
+    if let Some(live) =
+        conversations.live.get(id).filter(|live| live.owned_by(&owner) && asked_for(live.message))
+    {
         let after = after.unwrap_or_default();
         if !live.has_said(after) {
             return Err(not_a_point());
@@ -157,7 +162,18 @@ pub(crate) async fn stream(
         return Ok(sse::response(live::follow(live, after), state.keep_alive));
     }
     let conversation = conversations.store.get(&owner, id).await?;
-    let answer = conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant);
+    let answer = match message {
+        None => conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant),
+        Some(wanted) => Some(
+            conversation
+                .messages
+                .into_iter()
+                .find(|m| m.id == wanted && m.role == Role::Assistant)
+                .ok_or_else(|| {
+                    AppError::BadRequest("`message` names no answer in this conversation.".into())
+                })?,
+        ),
+    };
     // An ended answer is all in the store, so a cursor must be a point in it. Not so while
     // another replica still writes it (the store may lag the cursor), nor once a replica died
     // mid-answer: its client may have had text the last flush did not store, and is told how

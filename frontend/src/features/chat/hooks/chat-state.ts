@@ -60,7 +60,8 @@ export interface ChatState {
 
 export type ChatAction =
   | { type: 'submit'; user: UiMessage; answerId: string }
-  | { type: 'start' }
+  /** The server keeps the answer, as `messageId`. */
+  | { type: 'start'; messageId: string }
   | { type: 'append'; text: string; reasoning: string }
   | { type: 'thought'; ms: number }
   | { type: 'done'; info: MessageInfo }
@@ -161,7 +162,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         returned: null,
       }
     case 'start':
-      return { ...state, messages: updateAnswer(state, (m) => ({ ...m, stored: true })) }
+      // The answer is the server's message from now on: its id too (it has no text yet, so its
+      // view starting over under the new key costs nothing).
+      return { ...state, messages: updateAnswer(state, (m) => ({ ...m, id: action.messageId, stored: true })) }
     case 'append':
       return {
         ...state,

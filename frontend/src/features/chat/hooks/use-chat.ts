@@ -15,7 +15,7 @@ export type StreamChat = (history: ChatMessage[], signal: AbortSignal, choice?: 
  * Follows an answer the server is still writing, from the text the page already has of it
  * (`content`, `reasoning`): yields only what comes after.
  */
-export type ResumeChat = (answer: Pick<UiMessage, 'content' | 'reasoning'>, signal: AbortSignal) => AsyncIterable<StreamEvent>
+export type ResumeChat = (answer: Pick<UiMessage, 'id' | 'content' | 'reasoning' | 'stored'>, signal: AbortSignal) => AsyncIterable<StreamEvent>
 
 /**
  * The abort reason when the reader presses Stop, so that a transport can tell Stop from a
@@ -112,7 +112,7 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       try {
         for await (const event of open(abort.signal)) {
           if (!current()) return
-          if (event.type === 'start') dispatch({ type: 'start' })
+          if (event.type === 'start') dispatch({ type: 'start', messageId: event.info.messageId })
           else if (event.type === 'token') {
             if (thinkingSince !== null) dispatch({ type: 'thought', ms: now() - thinkingSince })
             thinkingSince = null

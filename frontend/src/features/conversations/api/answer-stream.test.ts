@@ -35,7 +35,7 @@ function options(server: FakeServer, conversationId: string, extra: Partial<Foll
 }
 
 const streamRequests = (server: FakeServer) =>
-  server.requests.filter((r) => r.path.endsWith('/stream')).map((r) => r.headers.get('Last-Event-ID'))
+  server.requests.filter((r) => r.path.includes('/stream')).map((r) => r.headers.get('Last-Event-ID'))
 
 describe('cursorAfter', () => {
   it('counts UTF-8 bytes of the text and of the reasoning, as the server does', () => {
@@ -123,6 +123,9 @@ describe('followAnswer', () => {
     expect(streamRequests(server)).toEqual([cursorAfter('Hé 👋 ', 'Hmm, 中')])
     expect(types).toEqual(['start', 'reasoning', 'token', 'token', 'reconnecting', 'reconnected', 'reasoning', 'token', 'token', 'done'])
     expect(waits).toEqual([500])
+    // The answer the first `start` named, and no other begun since.
+    const reconnect = server.requests.find((r) => r.path.includes('/stream'))!
+    expect(reconnect.path).toBe(`/api/conversations/${id}/stream?message=${server.conversations[0]!.messages.at(-1)!.id}`)
   })
 
   it('backs off while the server cannot be reached, then goes on', async () => {
@@ -160,7 +163,7 @@ describe('followAnswer', () => {
     const { id, response, answer } = await running(server)
     let refused = false
     const fetchImpl: typeof fetch = async (input, init) => {
-      if (!refused && String(input).endsWith('/stream')) {
+      if (!refused && String(input).includes('/stream')) {
         refused = true
         const body = JSON.stringify({ error: { code: 'overloaded', message: 'Busy.' } })
         return new Response(body, { status: 503, headers: { 'Retry-After': '3', 'Content-Type': 'application/json' } })

@@ -63,6 +63,11 @@ export interface FollowOptions {
   wait?: (ms: number, signal: AbortSignal) => Promise<void>
   maxReconnects?: number
   idleTimeoutMs?: number
+  /**
+   * The answer followed, when known; else the first `start` frame names it. Each reconnection
+   * asks for it, so an answer begun since (in another tab) is never taken for it.
+   */
+  messageId?: string
 }
 
 /** The tuning of `followAnswer`, for transports that pass it on. */
@@ -82,14 +87,16 @@ export async function* followAnswer(first: Response | null, cursor: string, opti
   const { conversationId, signal, fetchImpl, wait = waitToReconnect, maxReconnects = MAX_RECONNECTS, idleTimeoutMs = IDLE_TIMEOUT_MS } = options
   const read = (response: Response) => readFrames(response, signal, { idleTimeoutMs })
   let frames: AsyncGenerator<Frame> | null = first && read(first)
+  let { messageId } = options
   let started = false
   let reconnecting = false
   let attempt = 0
   for (;;) {
     try {
-      frames ??= read(await openAnswerStream(conversationId, cursor, signal, fetchImpl))
+      frames ??= read(await openAnswerStream(conversationId, cursor, signal, fetchImpl, messageId))
       for await (const { event, id } of frames) {
         if (event.type === 'start') {
+          messageId ??= event.info.messageId
           if (reconnecting) {
             reconnecting = false
             yield { type: 'reconnected' }

@@ -234,15 +234,17 @@ describe('conversationResume', () => {
     const abort = new AbortController()
     const resume = conversationResume({ conversationId: () => conversation.id, fetchImpl: server.fetch })
 
-    const events = drain(resume({ content: 'Grüße 👋 ', reasoning: '思考' }, abort.signal))
+    const stored = conversation.messages.at(-1)!
+    const events = drain(resume({ id: stored.id, stored: true, content: 'Grüße 👋 ', reasoning: '思考' }, abort.signal))
     await vi.waitFor(() => expect(answer.followers()).toBe(2))
     answer.token('more')
     await new Promise((resolve) => setTimeout(resolve, 10))
     abort.abort(stopRequested)
 
     await expect(events).rejects.toMatchObject({ name: 'AbortError' })
-    const follow = server.requests.find((r) => r.path.endsWith('/stream'))!
+    const follow = server.requests.find((r) => r.path.includes('/stream'))!
     expect(follow.headers.get('Last-Event-ID')).toBe(cursorAfter('Grüße 👋 ', '思考'))
+    expect(follow.path, 'that answer, not one begun since').toBe(`/api/conversations/${conversation.id}/stream?message=${stored.id}`)
     expect(follow.headers.get('Last-Event-ID')).toBe('13.6')
     expect(conversation.messages.at(-1)).toMatchObject({ content: 'Grüße 👋 more', status: 'stopped' })
   })

@@ -202,6 +202,7 @@ export function conversationResume({ conversationId, fetchImpl, follow, stops = 
     const id = conversationId()
     if (id === null) throw new ChatError({ code: 'no_answer', message: 'There is no conversation to follow.' })
     const cursor = cursorAfter(answer.content, answer.reasoning)
-    yield* stoppable(id, signal, followAnswer(null, cursor, { ...follow, conversationId: id, signal, fetchImpl }), stops, fetchImpl)
+    const messageId = answer.stored ? answer.id : undefined
+    yield* stoppable(id, signal, followAnswer(null, cursor, { ...follow, conversationId: id, signal, fetchImpl, messageId }), stops, fetchImpl)
   }
 }

@@ -76,11 +76,13 @@ export async function stopAnswer(id: string, fetchImpl?: typeof fetch): Promise<
 /**
  * Opens the stream of the conversation's latest answer after `cursor` (sent as Last-Event-ID):
  * the server replays what comes after it, live or from the store, up to the terminal frame.
- * The body is for `readFrames`. 204 (no answer to follow) rejects as `no_answer`.
+ * With `messageId`, that answer's, even when another has begun since. The body is for
+ * `readFrames`. 204 (no answer to follow) rejects as `no_answer`.
  */
-export async function openAnswerStream(id: string, cursor: string, signal: AbortSignal, fetchImpl?: typeof fetch): Promise<Response> {
+export async function openAnswerStream(id: string, cursor: string, signal: AbortSignal, fetchImpl?: typeof fetch, messageId?: string): Promise<Response> {
+  const query = messageId === undefined ? '' : `?message=${encodeURIComponent(messageId)}`
   const response = await apiFetch(
-    `${path(id)}/stream`,
+    `${path(id)}/stream${query}`,
     { headers: { Accept: 'text/event-stream', 'Last-Event-ID': cursor }, cache: 'no-store', signal },
     fetchImpl,
   )
