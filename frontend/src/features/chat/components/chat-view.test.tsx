@@ -97,6 +97,23 @@ describe('ChatView', () => {
   })
 
   it.each([
+    ['limit_reached', 409],
+    ['not_found', 404],
+    ['conversations_disabled', 403],
+  ])('takes a question refused where it was asked (%s) back into the box, with no Retry that would repeat it', async (code, status) => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'One more{Enter}')
+
+    act(() => calls[0]!.fail(new ChatError({ code, message: 'Not here.' }, status)))
+
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('Not here.')
+    expect(within(alert).queryByRole('button', { name: 'Retry' })).toBeNull()
+    expect(box()).toHaveValue('One more')
+    expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
+  })
+
+  it.each([
     ['rate_limited', 429],
     ['network_error', 0],
   ])('takes a question the server never took (%s) back into the box, so a reload loses nothing', async (code, status) => {

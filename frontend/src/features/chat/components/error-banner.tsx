@@ -28,6 +28,7 @@ const advice: Record<string, string> = {
   stop_unavailable: 'The answer could not be stopped.',
   auth_unavailable: 'The sign-in service could not be reached.',
   not_found: 'It no longer exists.',
+  conversations_disabled: 'This server keeps no conversations.',
 }
 
 /** The error, its advice, and Retry where sending the same again can help (`onRetry`). */

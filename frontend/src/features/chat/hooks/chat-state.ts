@@ -79,10 +79,22 @@ export type ChatAction =
 /**
  * The refusals whose question goes back to the message box (see `ChatState.returned`): refused
  * as it was, or before the server took it (its rate limit, its cap on answers, or no server
- * reached), so that nothing is lost when it is sent again. (A missing key asks for one, then
- * sends the question again itself.)
+ * reached), so that nothing is lost when it is sent again; or refused where it was asked (a
+ * conversation full or deleted meanwhile, or none kept), so that it can be asked in a new chat,
+ * where a Retry would only be refused again. (A missing key asks for one, then sends the
+ * question again itself.)
  */
-const RETURNED = new Set(['invalid_request', 'payload_too_large', 'answer_in_progress', 'rate_limited', 'too_many_answers', 'network_error'])
+const RETURNED = new Set([
+  'invalid_request',
+  'payload_too_large',
+  'answer_in_progress',
+  'rate_limited',
+  'too_many_answers',
+  'network_error',
+  'limit_reached',
+  'not_found',
+  'conversations_disabled',
+])
 
 export const initialChatState: ChatState = { messages: [], status: 'ready', error: null, reconnecting: false, returned: null }
 
