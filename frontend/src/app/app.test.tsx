@@ -168,6 +168,32 @@ describe('App with stored conversations', () => {
     expect(within(answer()).getByText('Stopped')).toBeInTheDocument()
   })
 
+  it('says so when the server could not deliver a Stop, and Retry follows the answer it goes on writing', async () => {
+    let refuseStop = true
+    const { server, user, box, answer } = setup({ stopUndelivered: () => refuseStop })
+    await user.type(box(), 'Tell me a story{Enter}')
+    await waitFor(() => expect(server.answers).toHaveLength(1))
+    act(() => server.answers[0]!.token('Once upon'))
+    await screen.findByText('Once upon')
+
+    await user.click(screen.getByRole('button', { name: 'Stop' }))
+
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('The answer could not be stopped.')
+    expect(alert).toHaveTextContent('did not confirm the Stop in time')
+    expect(within(answer()).queryByText('Stopped')).toBeNull()
+    act(() => server.answers[0]!.token(' a time'))
+    await user.click(within(alert).getByRole('button', { name: 'Retry' }))
+
+    expect(await screen.findByText('Once upon a time')).toBeInTheDocument()
+    expect(server.answers, 'followed, not asked again').toHaveLength(1)
+    refuseStop = false
+    await user.click(screen.getByRole('button', { name: 'Stop' }))
+    expect(await within(answer()).findByText('Stopped')).toBeInTheDocument()
+    expect(screen.queryByRole('alert')).toBeNull()
+    expect(server.conversations[0]!.messages.at(-1)).toMatchObject({ status: 'stopped', content: 'Once upon a time' })
+  })
+
   it('lets the server finish an answer when the reader opens another conversation meanwhile', async () => {
     const { server, user, sidebar, box } = setup({ seed: (s) => s.seed('Elsewhere', [{ role: 'user', content: 'Other' }]) })
     await user.type(box(), 'Long question{Enter}')

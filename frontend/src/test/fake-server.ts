@@ -40,6 +40,11 @@ interface Options {
   pageSize?: number
   /** Stop answers once this settles (a server still writing the stopped answer's record). */
   stopGate?: Promise<unknown>
+  /**
+   * Stop is refused as by a replica whose Stop the one writing the answer did not confirm in
+   * time (503 `stop_unavailable`): the answer goes on.
+   */
+  stopUndelivered?: () => boolean
 }
 
 const capabilities = (reasoning: ModelCapabilities['reasoning']): ModelCapabilities => ({
@@ -74,7 +79,7 @@ const encoder = new TextEncoder()
  * As on the real server, a stored answer goes on when its client disconnects; only
  * `POST …/stop` ends it, storing the text so far as `stopped`.
  */
-export function fakeServer({ disabled = false, pageSize, stopGate }: Options = {}) {
+export function fakeServer({ disabled = false, pageSize, stopGate, stopUndelivered }: Options = {}) {
   const conversations: ConversationDetail[] = []
   const requests: Request[] = []
   const answers: LiveAnswer[] = []
@@ -286,6 +291,7 @@ export function fakeServer({ disabled = false, pageSize, stopGate }: Options = {
     const conversation = conversations.find((c) => c.id === decodeURIComponent(match?.[1] ?? ''))
     if (!match || !conversation) return refuse(404, 'not_found', 'No such conversation.')
     if (match[2] === '/stop') {
+      if (stopUndelivered?.()) return refuse(503, 'stop_unavailable', 'The answer runs on another replica, which did not confirm the Stop in time.')
       const stop = running.get(conversation.id)
       stop?.()
       return json(200, { stopped: Boolean(stop) })

@@ -19,7 +19,8 @@ export type ResumeChat = (answer: Pick<UiMessage, 'id' | 'content' | 'reasoning'
 
 /**
  * The abort reason when the reader presses Stop, so that a transport can tell Stop from a
- * reader who merely went elsewhere (where a stored answer may go on without them).
+ * reader who merely went elsewhere (where a stored answer may go on without them). A transport
+ * whose Stop did not reach the answer throws a `ChatError` coded `stop_unavailable`.
  */
 export const stopRequested = new DOMException('Stopped by the reader.', 'AbortError')
 
@@ -138,7 +139,10 @@ export function useChat(stream: StreamChat = streamChat, { initialMessages = [],
       } catch (error) {
         if (!current()) return
         flush()
-        if (abort.signal.aborted) dispatch({ type: 'stopped', unsent: error === notSent })
+        // A Stop the server could not deliver (`stop_unavailable`) fails the turn instead: the
+        // answer goes on there, and Retry follows it again.
+        const unstopped = error instanceof ChatError && error.code === 'stop_unavailable'
+        if (abort.signal.aborted && !unstopped) dispatch({ type: 'stopped', unsent: error === notSent })
         else dispatch({ type: 'fail', error: toChatError(error), thrown: true })
       } finally {
         if (current()) controller.current = null

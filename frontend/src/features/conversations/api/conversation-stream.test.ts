@@ -132,27 +132,54 @@ describe('conversationStream', () => {
     expect(second.messages.at(-1)).toMatchObject({ content: 'Part', status: 'streaming' })
   })
 
-  it('sends a turn asked right after Stop once the server has answered the Stop, not before', async () => {
+  it('ends a stopped turn once the server has answered the Stop, and sends a turn asked meanwhile only then', async () => {
     let answerStop!: () => void
     const server = fakeServer({ stopGate: new Promise<void>((resolve) => (answerStop = resolve)) })
     const conversation = server.seed('Busy')
     const stream = conversationStream({ conversationId: () => conversation.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: server.fetch })
     const abort = new AbortController()
     const first = drain(stream([{ role: 'user', content: 'Go' }], abort.signal))
+    let firstEnded = false
+    first.catch(() => {}).finally(() => (firstEnded = true))
     await vi.waitFor(() => expect(server.answers).toHaveLength(1))
     server.answers[0]!.token('Part')
     abort.abort(stopRequested)
-    await expect(first).rejects.toBeDefined()
 
     const next = drain(stream([{ role: 'user', content: 'Next' }], new AbortController().signal))
     await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(server.answers, 'the turn waits for the Stop').toHaveLength(1)
+    expect(firstEnded, 'the stopped turn waits for the Stop').toBe(false)
+    expect(server.answers, 'so does the next').toHaveLength(1)
     answerStop()
+    await expect(first).rejects.toBeDefined()
     await vi.waitFor(() => expect(server.answers).toHaveLength(2))
     server.answers[1]!.done()
 
     expect((await next).map((e) => e.type)).toEqual(['start', 'done'])
     expect(conversation.messages.at(-3)).toMatchObject({ content: 'Part', status: 'stopped' })
+  })
+
+  it('ends a turn whose Stop the server could not deliver with that error, the answer going on there', async () => {
+    let refuseStop = true
+    const server = fakeServer({ stopUndelivered: () => refuseStop })
+    const conversation = server.seed('Elsewhere')
+    const stream = conversationStream({ conversationId: () => conversation.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: server.fetch })
+    const abort = new AbortController()
+    const events = drain(stream([{ role: 'user', content: 'Go' }], abort.signal))
+    await vi.waitFor(() => expect(server.answers).toHaveLength(1))
+    server.answers[0]!.token('Part')
+    abort.abort(stopRequested)
+
+    await expect(events).rejects.toMatchObject({ code: 'stop_unavailable', status: 503, retryable: true })
+    expect(conversation.messages.at(-1)).toMatchObject({ status: 'streaming' })
+
+    // No server reached: said so, in the same words.
+    refuseStop = false
+    const again = new AbortController()
+    const resumed = drain(conversationResume({ conversationId: () => conversation.id, fetchImpl: server.fetch })({ id: 'a', content: 'Part', reasoning: '', stored: false }, again.signal))
+    await vi.waitFor(() => expect(server.answers[0]!.followers()).toBe(1))
+    server.setOffline(true)
+    again.abort(stopRequested)
+    await expect(resumed).rejects.toMatchObject({ code: 'stop_unavailable', message: expect.stringMatching(/^The Stop did not reach the server/) })
   })
 
   it('follows the answer again after a drop, and Stop while reconnecting stops it on the server', async () => {

@@ -1,9 +1,9 @@
-import { ChatError } from '../../chat/api/chat-error'
+import { ChatError, toChatError } from '../../chat/api/chat-error'
 import { postTurn, streamChat } from '../../chat/api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../../chat/api/types'
 import { type ResumeChat, type StreamChat, notSent, stopRequested } from '../../chat/hooks/use-chat'
 import { type FollowTuning, cursorAfter, followAnswer } from './answer-stream'
-import { createConversation, getConversation, isConversationsDisabled, stopAnswer } from './conversations'
+import { createConversation, getConversation, isConversationsDisabled, isNotFound, stopAnswer } from './conversations'
 import { announce } from './tab-news'
 import type { Conversation } from './types'
 
@@ -58,34 +58,56 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
  * waits for it rather than meet a 409.
  */
 export class PendingStops {
-  private readonly sent = new Map<string, Promise<unknown>>()
+  private readonly sent = new Map<string, Promise<ChatError | null>>()
 
-  /** Asks the server to stop the conversation's answer. */
-  send(conversationId: string, fetchImpl?: typeof fetch) {
-    const stop = stopAnswer(conversationId, fetchImpl).catch(() => {})
+  /** Asks the server to stop the conversation's answer; settles as `answered` does. */
+  send(conversationId: string, fetchImpl?: typeof fetch): Promise<ChatError | null> {
+    const stop = stopAnswer(conversationId, fetchImpl).then(
+      () => null,
+      // A conversation deleted meanwhile has no answer left to stop.
+      (error: unknown) => (isNotFound(error) ? null : toChatError(error)),
+    )
     this.sent.set(conversationId, stop)
     void stop.then(() => {
       if (this.sent.get(conversationId) === stop) this.sent.delete(conversationId)
     })
+    return stop
   }
 
-  /** Settles once the server has answered the conversation's Stop, if one was sent. */
-  answered(conversationId: string): Promise<unknown> {
-    return this.sent.get(conversationId) ?? Promise.resolve()
+  /**
+   * Settles once the server has answered the conversation's Stop, if one was sent: with why
+   * the Stop failed (no server reached, or the replica writing the answer did not confirm it),
+   * null when it did not.
+   */
+  answered(conversationId: string): Promise<ChatError | null> {
+    return this.sent.get(conversationId) ?? Promise.resolve(null)
   }
+}
+
+/** Why a Stop failed, as the `stop_unavailable` the hook ends the turn with (see `stopRequested`). */
+function stopFailure(error: ChatError): ChatError {
+  if (error.code === 'stop_unavailable') return error
+  const message = `The Stop did not reach the server, which goes on writing the answer: ${error.message}`
+  return new ChatError({ code: 'stop_unavailable', message, retryable: true, requestId: error.requestId }, error.status)
 }
 
 /**
  * Passes `events` on; meanwhile Stop (an abort whose reason is `stopRequested`) also asks the
- * server to stop the answer, which it would otherwise go on writing without the reader.
+ * server to stop the answer, which it would otherwise go on writing without the reader. The
+ * turn ends as stopped once the server has said so: a Stop it could not deliver ends it with
+ * that error instead, the answer still being written there (Retry follows it again).
  */
 async function* stoppable(conversationId: string, signal: AbortSignal, events: AsyncIterable<StreamEvent>, stops: PendingStops, fetchImpl?: typeof fetch) {
+  let stopping: Promise<ChatError | null> | undefined
   const stopOnServer = () => {
-    if (signal.reason === stopRequested) stops.send(conversationId, fetchImpl)
+    if (signal.reason === stopRequested) stopping = stops.send(conversationId, fetchImpl)
   }
   signal.addEventListener('abort', stopOnServer, { once: true })
   try {
     yield* events
+  } catch (error) {
+    const unstopped = await stopping
+    throw unstopped ? stopFailure(unstopped) : error
   } finally {
     signal.removeEventListener('abort', stopOnServer)
   }
