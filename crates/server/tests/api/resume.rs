@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use streambed_emulator::Outcome;
 
-use crate::helpers::{Client, Events, TestApp, events, spawn_app};
+use crate::helpers::{Client, Events, TestApp, events, read_frames, spawn_app};
 
 impl TestApp {
     async fn start_answer(&self, id: &str, prompt: &str) -> Events {
@@ -239,6 +239,40 @@ async fn stop_drops_the_upstream_at_once_and_stores_the_partial_text_as_stopped(
     assert_eq!(answer["status"], "stopped");
     assert_eq!(answer["content"].as_str().unwrap(), client.text);
     assert_eq!(app.stop(&id).await["stopped"], false, "nothing left to stop");
+}
+
+#[tokio::test]
+async fn a_question_stopped_before_a_word_of_its_answer_is_not_asked_again_with_the_next() {
+    let app = spawn_app().await;
+    let id = app.new_conversation(None).await;
+    // Stopped while Bedrock has not answered yet (its response head waits).
+    let asked = app
+        .post_chat(json!({ "conversationId": id, "prompt": "Never mind [[scenario:slow head_ms=10000]]" }));
+    let stop = async {
+        let upstream = app.emulator.recorder.wait_for(Duration::from_secs(10), |r| !r.is_empty()).await;
+        upstream.expect("the model was asked");
+        app.stop(&id).await
+    };
+    let (asked, stopped) = tokio::join!(asked, stop);
+    assert_eq!(stopped["stopped"], true);
+    read_frames(asked).await;
+    let withdrawn = app.settled_answer(&id).await;
+    assert_eq!((withdrawn["status"].as_str(), withdrawn["content"].as_str()), (Some("stopped"), Some("")));
+
+    let next = app.post_chat(json!({ "conversationId": id, "prompt": "Something else" })).await;
+    assert_eq!(next.status(), 200);
+    read_frames(next).await;
+    app.settled_answer(&id).await;
+
+    let sent = app.emulator.recorder.requests().last().expect("the second request").body.clone();
+    assert_eq!(sent["messages"], json!([{ "role": "user", "content": [{ "text": "Something else" }] }]));
+    let stored: Vec<Value> = app.conversation(&id, None).await["messages"].as_array().unwrap().clone();
+    let statuses: Vec<&str> = stored.iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        ["complete", "stopped", "complete", "complete"],
+        "the withdrawn turn stays in the record"
+    );
 }
 
 #[tokio::test]

@@ -2,8 +2,10 @@
 //! consecutive turns of one role merged (a failed answer can leave two user turns in a row,
 //! which Bedrock refuses), and the oldest turns left out until it fits `MAX_TURNS` and
 //! `MAX_PROMPT_CHARS` (a long conversation keeps working; `done` says how many were left out).
-//! A question the model refused as it is (too long for it, say) stays in the record but is not
-//! sent again: merged with the question asked after it, it would only be refused with it.
+//! A question withdrawn before a word of its answer (the reader pressed Stop), or one the model
+//! refused as it is (too long for it, say), stays in the record but is not sent again: merged
+//! with the question asked after it, the first would be answered against the reader's wish, the
+//! second would only be refused with it.
 
 use std::collections::VecDeque;
 
@@ -23,8 +25,8 @@ pub(super) fn window(
     reasoning_of: Option<&str>,
 ) -> (Vec<Message>, usize) {
     let mut turns: VecDeque<(Role, String, Vec<ReasoningBlock>)> = VecDeque::with_capacity(stored.len());
-    let refused = |i: usize| stored.get(i + 1).is_some_and(refused_as_it_is);
-    let sent = stored.iter().enumerate().filter(|&(i, m)| !m.content.trim().is_empty() && !refused(i));
+    let withdrawn = |i: usize| stored.get(i + 1).is_some_and(withdraws_its_question);
+    let sent = stored.iter().enumerate().filter(|&(i, m)| !m.content.trim().is_empty() && !withdrawn(i));
     for (_, message) in sent {
         match turns.back_mut() {
             Some((role, text, blocks)) if *role == message.role => {
@@ -59,11 +61,16 @@ pub(super) fn window(
     (turns.collect(), dropped)
 }
 
-/// An answer that failed before a word because the model refused its request as it was.
-fn refused_as_it_is(answer: &StoredMessage) -> bool {
-    answer.status == MessageStatus::Error
-        && answer.content.is_empty()
-        && answer.error_code.as_deref() == Some(ErrorKind::InvalidRequest.code())
+/// An answer that ended before a word because the reader stopped it, or because the model
+/// refused its request as it was. (One that failed otherwise, throttled say, leaves its question
+/// to be answered with the next.)
+fn withdraws_its_question(answer: &StoredMessage) -> bool {
+    answer.content.trim().is_empty()
+        && match answer.status {
+            MessageStatus::Stopped => true,
+            MessageStatus::Error => answer.error_code.as_deref() == Some(ErrorKind::InvalidRequest.code()),
+            _ => false,
+        }
 }
 
 #[cfg(test)]
@@ -108,6 +115,27 @@ mod tests {
         assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("shorter")]);
         let history = [stored(Role::User, "first"), refused("throttled"), stored(Role::User, "again")];
         assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("first\n\nagain")]);
+    }
+
+    #[test]
+    fn a_question_stopped_before_a_word_of_its_answer_is_not_sent_again() {
+        let stopped = |content: &str| StoredMessage {
+            status: MessageStatus::Stopped,
+            ..stored(Role::Assistant, content)
+        };
+        let history = [
+            stored(Role::User, "a"),
+            stored(Role::Assistant, "b"),
+            stored(Role::User, "never mind"),
+            stopped(""),
+            stored(Role::User, "c"),
+        ];
+        let expected = [Message::user("a"), Message::assistant("b"), Message::user("c")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, expected);
+        // Stopped after a word, the exchange stands.
+        let history = [stored(Role::User, "a"), stopped("Par"), stored(Role::User, "c")];
+        let expected = [Message::user("a"), Message::assistant("Par"), Message::user("c")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, expected);
     }
 
     #[test]
