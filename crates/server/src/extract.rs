@@ -1,11 +1,11 @@
 //! axum's extractors for a request's body and query, with every rejection an [`AppError`]: the
 //! API's error shape and the status that says what went wrong (400 for invalid JSON, 408 for a
-//! body that did not arrive in time, 413 past `MAX_BODY_BYTES`, 415 for a body that is not JSON
-//! or is compressed).
+//! body that did not arrive in time, 413 past `MAX_BODY_BYTES`, declared or read, 415 for a body
+//! that is not JSON or is compressed).
 
 use axum::{
     Json,
-    body::{Body, Bytes},
+    body::{Body, Bytes, HttpBody},
     extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
     http::{StatusCode, header, request::Parts},
 };
@@ -13,6 +13,19 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::error::AppError;
+
+/// `MAX_BODY_BYTES`, in each request's extensions: a body whose `Content-Length` is larger is
+/// refused at once, where axum's `DefaultBodyLimit` (which keeps its limit to itself) stops
+/// only once that much was read, so a client that declares gigabytes and sends a trickle met
+/// the body deadline's 408 instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimit(pub(crate) usize);
+
+/// Whether the request declares a body larger than its [`BodyLimit`].
+fn declared_too_large(req: &Request) -> bool {
+    let limit = req.extensions().get::<BodyLimit>();
+    limit.is_some_and(|&BodyLimit(max)| req.body().size_hint().lower() > max as u64)
+}
 
 /// `axum::Json`, with its rejections in our error shape and statuses (400 for any invalid JSON).
 #[derive(Debug)]
@@ -29,6 +42,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         });
         if encoded {
             return Err(AppError::UnsupportedEncoding);
+        }
+        if declared_too_large(&req) {
+            return Err(AppError::PayloadTooLarge);
         }
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
@@ -66,6 +82,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> 
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if declared_too_large(&req) {
+            return Err(AppError::PayloadTooLarge);
+        }
         let (parts, body) = req.into_parts();
         // With the request's parts, whose extensions carry the body limit (`MAX_BODY_BYTES`).
         let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {

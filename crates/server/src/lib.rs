@@ -33,7 +33,7 @@ use std::{
 };
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::DefaultBodyLimit,
     http::{HeaderValue, Method, Request, header},
     middleware::{from_fn, from_fn_with_state},
@@ -54,6 +54,7 @@ pub use state::Conversations;
 
 use crate::{
     auth::Authenticator,
+    extract::BodyLimit,
     limits::{RateLimit, StreamSlots},
     metrics::Metrics,
     state::AppState,
@@ -103,6 +104,7 @@ pub fn app(
         .layer(from_fn(error::with_request_id))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(Extension(BodyLimit(config.max_body_bytes)))
         // The whole body, not each piece: a client trickling a byte at a time gets 408.
         .layer(RequestBodyDeadlineLayer::new(config.connections.body_read_timeout))
         .layer(cors(config))

@@ -171,3 +171,30 @@ async fn a_conversation_whose_optional_body_stalls_is_a_408_too() {
     let body: Value = serde_json::from_str(&stalled[stalled.find('{').unwrap()..]).unwrap();
     assert_eq!(body["error"]["code"], "request_timeout");
 }
+
+#[tokio::test]
+async fn a_body_declared_over_max_body_bytes_is_a_413_at_once_in_each_apis_shape() {
+    // A deadline far beyond the test's: only the declared length can end these requests.
+    let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_BODY_TIMEOUT_SECONDS", "600")]).await;
+    for (path, code) in [
+        ("/api/chat", "payload_too_large"),
+        ("/api/conversations", "payload_too_large"),
+        ("/v1/messages", "request_too_large"),
+        ("/v1/chat/completions", "payload_too_large"),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n\
+             content-length: 1000000000\r\n\r\n{{"
+        );
+        let mut client = connect(&app, head.as_bytes()).await;
+
+        let refused = until_closed(&mut client).await.expect("answered and closed, not left waiting");
+
+        let refused = String::from_utf8_lossy(&refused);
+        assert!(refused.starts_with("HTTP/1.1 413"), "{path}: {refused}");
+        let body: Value = serde_json::from_str(&refused[refused.find('{').unwrap()..]).unwrap();
+        let found = body["error"]["code"].as_str().or(body["error"]["type"].as_str());
+        assert_eq!(found, Some(code), "{path}: {body}");
+    }
+    assert!(app.emulator.recorder.requests().is_empty());
+}
