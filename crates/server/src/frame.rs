@@ -32,12 +32,24 @@ impl Cursor {
     /// `frame` with this cursor as its `id:`, formatted without allocating (every frame sent
     /// has one).
     pub(crate) fn event(self, frame: &sse::Frame) -> Event {
+        self.event_with(frame, "")
+    }
+
+    /// The answer's terminal `frame`, with this cursor and [`END`] as its `id:`: a client that
+    /// comes back with it has the whole answer, and is told so (204) rather than sent the
+    /// terminal frame again (a browser's `EventSource`, which reconnects whenever the server
+    /// closes, stops at a 204).
+    pub(crate) fn last_event(self, frame: &sse::Frame) -> Event {
+        self.event_with(frame, END)
+    }
+
+    fn event_with(self, frame: &sse::Frame, suffix: &str) -> Event {
         use std::io::Write as _;
-        // Two `usize`s in decimal and a dot.
-        let mut buffer = std::io::Cursor::new([0u8; 41]);
-        write!(buffer, "{self}").expect("41 bytes hold two usizes and a dot");
-        let len = usize::try_from(buffer.position()).expect("at most 41");
-        frame.event(Some(std::str::from_utf8(&buffer.get_ref()[..len]).expect("digits and a dot")))
+        // Two `usize`s in decimal, a dot and the suffix.
+        let mut buffer = std::io::Cursor::new([0u8; 45]);
+        write!(buffer, "{self}{suffix}").expect("45 bytes hold two usizes, a dot and `.end`");
+        let len = usize::try_from(buffer.position()).expect("at most 45");
+        frame.event(Some(std::str::from_utf8(&buffer.get_ref()[..len]).expect("digits, dots, `end`")))
     }
 
     /// The furthest point of both: what a client holds after frames ending at `self` and `other`.
@@ -56,8 +68,35 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The SSE event, its id the cursor (with [`END`] for the answer's terminal frame).
     pub(crate) fn event(&self) -> Event {
-        self.cursor.event(&self.sse)
+        if self.sse.kind.is_terminal() {
+            self.cursor.last_event(&self.sse)
+        } else {
+            self.cursor.event(&self.sse)
+        }
+    }
+}
+
+/// What the id of an answer's terminal frame adds to its cursor.
+const END: &str = ".end";
+
+/// Where a client says it is in an answer (its `Last-Event-ID`, or `after`): at a cursor, or
+/// past the terminal frame, with the whole answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    At(Cursor),
+    Ended,
+}
+
+impl FromStr for Resume {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        match s.trim().strip_suffix(END) {
+            Some(cursor) => cursor.parse::<Cursor>().map(|_| Self::Ended),
+            None => s.parse().map(Self::At),
+        }
     }
 }
 
@@ -93,6 +132,13 @@ mod tests {
             let event = format!("{:?}", cursor.event(&frame));
             assert!(event.contains(&format!("id: {cursor}\\n")), "{event}");
             assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
+            let last = format!("{:?}", cursor.last_event(&sse::stopped(uuid::Uuid::nil())));
+            assert!(last.contains(&format!("id: {cursor}.end\\n")), "{last}");
+            assert_eq!(format!("{cursor}.end").parse::<Resume>().unwrap(), Resume::Ended);
+            assert_eq!(cursor.to_string().parse::<Resume>().unwrap(), Resume::At(cursor));
+        }
+        for bad in ["", "1", "1.end", "1.2.3", "a.b.end", "1.2.End"] {
+            assert!(bad.parse::<Resume>().is_err(), "{bad}");
         }
     }
 }

@@ -119,7 +119,7 @@ pub(super) fn stored_rest(
                 yield Ok(frame.event());
             }
             if message.status != MessageStatus::Streaming {
-                yield Ok(at(terminal(&message), cursor));
+                yield Ok(cursor.last_event(&terminal(&message)));
                 break;
             }
             let waited = tokio::select! {
@@ -133,7 +133,7 @@ pub(super) fn stored_rest(
             match from.latest(message.id).await {
                 Latest::Found(latest) => message = latest,
                 Latest::Gone => {
-                    yield Ok(at(sse::stored_error(None), cursor));
+                    yield Ok(cursor.last_event(&sse::stored_error(None)));
                     break;
                 }
                 Latest::Unread(e) => tracing::warn!(error = %e, "cannot read the answer being followed; trying again"),

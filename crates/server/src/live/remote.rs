@@ -124,7 +124,7 @@ impl Reading {
 async fn check(from: &Elsewhere, message: Uuid, position: Cursor) -> Next {
     let stored = match from.latest(message).await {
         Latest::Found(stored) => stored,
-        Latest::Gone => return Next::End(at(sse::stored_error(None), position)),
+        Latest::Gone => return Next::End(position.last_event(&sse::stored_error(None))),
         Latest::Unread(e) => {
             // Redis may still serve the answer; the next quiet spell asks again.
             tracing::warn!(error = %e, "cannot read the answer being followed");

@@ -105,7 +105,7 @@ impl Running {
                 terminal
             }
         };
-        Step::End(self.live.said().cursor().event(&terminal))
+        Step::End(self.live.said().cursor().last_event(&terminal))
     }
 }
 

@@ -112,11 +112,15 @@ async fn an_answer_is_stored_with_its_turn_and_names_the_conversation() {
 
     let start: Value = serde_json::from_str(&frames[0].data).unwrap();
     assert_eq!((frames[0].event.as_str(), start["conversationId"].as_str()), ("start", Some(id.as_str())));
-    // Each id is a cursor, `text bytes.reasoning bytes` received so far.
-    let ids: Vec<(usize, usize)> = frames
+    // Each id is a cursor, `text bytes.reasoning bytes` received so far; the terminal frame's
+    // says the answer ended there too.
+    let (last, cursors) = frames.split_last().unwrap();
+    let ids: Vec<(usize, usize)> = cursors
         .iter()
-        .map(|f| {
-            let (text, reasoning) = f.id.split_once('.').expect("every frame has a cursor id");
+        .map(|f| f.id.as_str())
+        .chain([last.id.strip_suffix(".end").expect("the terminal frame's id ends with .end")])
+        .map(|id| {
+            let (text, reasoning) = id.split_once('.').expect("every frame has a cursor id");
             (text.parse().unwrap(), reasoning.parse().unwrap())
         })
         .collect();

@@ -124,6 +124,8 @@ async fn a_client_cut_anywhere_and_resuming_with_last_event_id_gets_exactly_the_
             "round {round}: nothing lost, nothing twice"
         );
         assert_eq!(answer["usage"]["outputTokens"], 80);
+        let after_the_end = app.resume(&id, &client.last_id).await;
+        assert_eq!(after_the_end.status(), 204, "round {round}: {} has it all", client.last_id);
     }
 }
 
@@ -144,6 +146,19 @@ async fn a_client_that_comes_back_after_the_end_gets_the_rest_from_the_store() {
     assert_eq!(client.text, answer["content"].as_str().unwrap());
     let (event, done) = client.terminal.unwrap();
     assert_eq!((event.as_str(), done["stopReason"].as_str()), ("done", Some("end_turn")));
+    // Its id says the answer ended: a client that comes back with it has nothing to get (a
+    // browser's EventSource stops there), and one whose cursor is the last text's gets the end.
+    let (cursor, end) = client.last_id.split_at(client.last_id.len() - ".end".len());
+    assert_eq!(end, ".end");
+    assert_eq!(app.resume(&id, &client.last_id).await.status(), 204);
+    let mut events = crate::helpers::events(app.resume(&id, cursor).await);
+    let mut again = Client::default();
+    again.read(&mut events, usize::MAX).await;
+    assert_eq!((again.text.as_str(), again.terminal.unwrap().0.as_str()), ("", "done"));
+    let stranger =
+        reqwest::Client::new().get(app.url(&format!("/api/conversations/{}/stream", uuid::Uuid::nil())));
+    let stranger = stranger.header("last-event-id", &client.last_id).send().await.unwrap();
+    assert_eq!(stranger.status(), 404, "a conversation not there is not said to be over");
 }
 
 #[tokio::test]

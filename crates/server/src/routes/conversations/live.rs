@@ -18,7 +18,7 @@ use super::{ConversationId, RequestOwner};
 use crate::{
     error::AppError,
     extract::ApiQuery,
-    live::{self, Cursor, Stopping},
+    live::{self, Resume, Stopping},
     replicas::Redis,
     sse,
     state::{AppState, Conversations},
@@ -140,12 +140,22 @@ pub(crate) async fn stream(
     ApiQuery(StreamQuery { after: query_after, message }): ApiQuery<StreamQuery>,
 ) -> Result<Response, AppError> {
     let header_after = match headers.get("last-event-id") {
-        Some(value) => Some(value.to_str().unwrap_or_default().parse::<Cursor>()?),
+        Some(value) => Some(value.to_str().unwrap_or_default().parse::<Resume>()?),
         None => None,
     };
     // Both are checked; the header, which a reconnecting client sets, wins.
-    let after = header_after.or(query_after.as_deref().map(str::parse::<Cursor>).transpose()?);
+    let resume = header_after.or(query_after.as_deref().map(str::parse::<Resume>).transpose()?);
     let conversations = &state.conversations;
+    let after = match resume {
+        Some(Resume::At(cursor)) => Some(cursor),
+        None => None,
+        // The client had the terminal frame: nothing more (a 404 still for a conversation that
+        // is not the caller's).
+        Some(Resume::Ended) => {
+            conversations.store.get(&owner, id).await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    };
     let not_a_point = || {
         AppError::BadRequest(
             "The cursor (`Last-Event-ID` or `after`) is not a point in the answer followed.".into(),

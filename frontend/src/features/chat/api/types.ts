@@ -4,8 +4,9 @@
  * `event: reasoning`, `event: done`, `event: error`, `event: stopped` (a stored answer ended by
  * Stop), and `: keep-alive` comments, which the parser drops. Each frame of a stored answer
  * carries an SSE `id:`, a cursor `"<text bytes>.<reasoning bytes>"`: how much UTF-8 answer text
- * and reasoning the client has once it has the frame (`start` is `0.0`). Sent back as
- * `Last-Event-ID` to GET /api/conversations/{id}/stream, it resumes the answer exactly there.
+ * and reasoning the client has once it has the frame (`start` is `0.0`; the terminal frame's
+ * adds `.end`). Sent back as `Last-Event-ID` to GET /api/conversations/{id}/stream, it resumes
+ * the answer exactly there.
  */
 
 export type Role = 'user' | 'assistant'
