@@ -115,13 +115,19 @@ async fn main() -> anyhow::Result<()> {
         listener,
         app,
         config.connections.clone(),
-        shutdown,
+        shutdown.clone(),
         config.shutdown_grace,
         signal,
     )
     .await
     .context("server failed")?;
-    conversations.flush(Duration::from_secs(5)).await;
+    // The connections are closed, but an answer whose client left runs on, as the others did,
+    // until it ends or the cut-off ends it; then its last writes get a few seconds.
+    let last_writes = async {
+        shutdown.cut_off().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+    conversations.flush(last_writes).await;
     Ok(())
 }
 

@@ -25,6 +25,12 @@ impl Shutdown {
         AnswerToken { own: self.cutoff.child_token(), why: Arc::default() }
     }
 
+    /// Resolves once the grace period after the signal has passed, and with it the cut-off that
+    /// ends the streams and answers still running.
+    pub async fn cut_off(&self) {
+        self.cutoff.cancelled().await;
+    }
+
     /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
     pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
         signal.await;

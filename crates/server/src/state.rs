@@ -190,14 +190,17 @@ impl Conversations {
         }
     }
 
-    /// Waits, up to `within`, for answers still being written to reach the database, then gives
-    /// up this process's lease: an answer whose end was not stored in time is then marked
-    /// `interrupted` by the next sweep at once, and no longer holds its conversation's turn for
-    /// the rest of the lease.
-    pub async fn flush(&self, within: Duration) {
+    /// Waits, until `deadline` resolves, for answers still being written to end and reach the
+    /// database, then gives up this process's lease: an answer whose end was not stored in time
+    /// is then marked `interrupted` by the next sweep at once, and no longer holds its
+    /// conversation's turn for the rest of the lease.
+    pub async fn flush(&self, deadline: impl Future<Output = ()>) {
         self.writers.close();
-        if tokio::time::timeout(within, self.writers.wait()).await.is_err() {
-            tracing::warn!(pending = self.writers.len(), "some answers were not fully stored before exit");
+        tokio::select! {
+            () = self.writers.wait() => {}
+            () = deadline => {
+                tracing::warn!(tasks = self.writers.len(), "some answers were not fully stored before exit");
+            }
         }
         self.stop_renewing.cancel();
         self.renewing.close();

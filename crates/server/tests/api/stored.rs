@@ -90,6 +90,35 @@ async fn a_conversation_survives_a_restart_on_a_sqlite_file() {
         .await;
 }
 
+#[tokio::test]
+async fn sigterm_lets_an_answer_whose_client_left_finish_within_the_grace_period() {
+    let dir = scratch_dir("stored");
+    let database_url = format!("sqlite:{}", dir.path().join("streambed.db").display());
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let http = reqwest::Client::new();
+    let vars = [("DATABASE_URL", database_url.as_str()), ("SHUTDOWN_GRACE_SECONDS", "60")];
+    let (child, url, _) = start(&emulator, &vars);
+    let id = new_conversation(&http, &url).await;
+    // Eight seconds of answer, past the few seconds given to the last writes after the
+    // connections closed; its client reads the first frame and leaves.
+    let prompt = "[[scenario:slow delay_ms=100 n=80]]";
+    let answer =
+        http.post(format!("{url}/api/chat")).json(&json!({ "conversationId": id, "prompt": prompt }));
+    let mut answer = answer.send().await.unwrap();
+    answer.chunk().await.unwrap();
+    drop(answer);
+
+    let asked = tokio::time::Instant::now();
+    stop(child).await;
+    let exited = asked.elapsed();
+
+    let (child, url, _) = start(&emulator, &vars);
+    let stored = messages(&http, &url, &id).await;
+    stop(child).await;
+    assert_eq!(stored[1]["status"], "complete", "after {exited:?}: {stored:?}");
+    assert_eq!(stored[1]["usage"]["outputTokens"], 80);
+}
+
 /// A database that opens and migrates but takes no writes (here a SQLite file opened read-only;
 /// a file the server's user may not write is the same, but the tests run as root) must stop the
 /// server at start-up, not leave it answering every conversation with 503 while it looks healthy.
