@@ -104,7 +104,8 @@ impl Conversations {
         let (owners, policy_reason) = OwnerPolicy::new(config);
         let answer_logs = Arc::new(AnswerLogs::new(Arc::clone(&store)));
         let max = config.store.max_running_answers_per_owner;
-        let counted_everywhere = redis.as_ref().map(|redis| SharedRunning::new(redis.clone(), max));
+        let counted_everywhere =
+            redis.as_ref().map(|redis| SharedRunning::new(redis.clone(), max, config.store.lease));
         Self {
             store,
             owners,
@@ -136,9 +137,10 @@ impl Conversations {
         tokio::spawn(self.clone().listen_for_stops());
     }
 
-    /// Keeps this process's answers leased, and marks `interrupted` the answers of processes
-    /// that stopped renewing theirs (a crash, a `kill -9`), as a [`SweepGate`] allows. Runs
-    /// until [`flush`](Self::flush) ends it, or with the runtime.
+    /// Keeps this process's answers leased (in the store, and in each owner's count of running
+    /// answers in Redis), and marks `interrupted` the answers of processes that stopped renewing
+    /// theirs (a crash, a `kill -9`), as a [`SweepGate`] allows. Runs until
+    /// [`flush`](Self::flush) ends it, or with the runtime.
     async fn keep_lease(self) {
         let mut every = tokio::time::interval(self.lease / 3);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -149,6 +151,7 @@ impl Conversations {
                 _ = every.tick() => {}
                 () = self.stop_renewing.cancelled() => return,
             }
+            self.live.renew_claims().await;
             match self.store.heartbeat(self.replica, self.lease).await {
                 Ok(()) => {
                     if gate.renewed(Instant::now()) {

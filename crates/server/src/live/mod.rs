@@ -186,6 +186,15 @@ impl LiveAnswers {
         self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Renews the claims of the answers running here in the count of all replicas, which
+    /// lapse a lease after their last renewal. A failure is counted and logged by `replicas`;
+    /// the next renewal, a third of a lease later, tries again.
+    pub(crate) async fn renew_claims(&self) {
+        let Some(shared) = &self.shared else { return };
+        let claims: Vec<Claim> = self.claims().values().cloned().collect();
+        let _ = shared.renew(&claims).await;
+    }
+
     /// Stops `owner`'s answer in `conversation`, if one runs or is starting here: one look
     /// under the lock, so an answer between the two is not missed.
     pub(crate) fn stop(&self, conversation: Uuid, owner: &Owner) -> Stopping {

@@ -21,6 +21,10 @@ use super::{Failure, Redis, Use};
 /// (see `REST_AFTER_FAILURE`) and this replica counts alone.
 const LIMIT_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// The longest the renewal of a replica's claims waits on Redis: it runs beside the requests,
+/// every third of a lease, and may carry thousands of claims.
+const RENEW_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// GCRA, as governor computes it. KEYS[1] holds the client's theoretical arrival time (µs on
 /// Redis's clock); ARGV: T and τ in µs. Returns 0 when the request may go, else the µs until it
 /// may. The key expires when the client's allowance is whole again.
@@ -59,7 +63,8 @@ return failures
 /// KEYS[1] holds an owner's running answers: a sorted set of claims (one id per answer) scored
 /// by when each lapses (ms on Redis's clock). ARGV: the claim, the most an owner may hold,
 /// the claim's life in ms. Returns 1 when claimed, 0 when the owner holds the most already.
-/// Claims lapse by themselves, so a replica that dies holding some frees them in time.
+/// A claim lives a lease and its replica renews it while the answer runs ([`RENEW`]), so one
+/// that a dead replica held lapses as its answers' leases in the store do.
 const CLAIM: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -72,14 +77,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Renews claims: KEYS[i] holds the claim ARGV[i + 1]; ARGV[1] is their life in ms. A claim
+/// no longer there (given back meanwhile, or lost with Redis) is not made again.
+const RENEW: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local life = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if redis.call('ZADD', key, 'XX', 'CH', now + life, ARGV[i + 1]) == 1 then
+    redis.call('PEXPIRE', key, life)
+  end
+end
+return 0
+";
+
 /// Each owner's running answers, counted in Redis for `MAX_RUNNING_ANSWERS_PER_OWNER`: a claim
-/// per answer, given back when it ends, and lapsing after the longest an answer may run (should
-/// its replica die holding it).
+/// per answer, given back when it ends, renewed while it runs, and lapsing a `life` (the lease
+/// on answers in the store) after it was last renewed, should its replica die holding it.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedRunning {
     redis: Redis,
     claim: Script,
+    renew: Script,
     most: usize,
+    life: Duration,
 }
 
 /// One answer's place in its owner's count ([`SharedRunning::claim`]).
@@ -91,8 +112,12 @@ pub(crate) struct Claim {
 }
 
 impl SharedRunning {
-    pub(crate) fn new(redis: Redis, most: usize) -> Self {
-        Self { redis, claim: Script::new(CLAIM), most }
+    pub(crate) fn new(redis: Redis, most: usize, life: Duration) -> Self {
+        Self { redis, claim: Script::new(CLAIM), renew: Script::new(RENEW), most, life }
+    }
+
+    fn life_ms(&self) -> u64 {
+        u64::try_from(self.life.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Claims a place for one of `owner`'s answers; `None` when they have the most running
@@ -104,13 +129,27 @@ impl SharedRunning {
         let claim = Claim { key: format!("streambed:running:{}", owner.0), id: Uuid::now_v7() };
         let mut connection = self.redis.manager();
         let mut script = self.claim.key(&claim.key);
-        let life = u64::try_from(self.redis.answer_ttl().as_millis()).unwrap_or(u64::MAX);
-        script.arg(claim.id.to_string()).arg(self.most).arg(life);
+        script.arg(claim.id.to_string()).arg(self.most).arg(self.life_ms());
         let claimed = self
             .redis
             .call(Use::RunningAnswers, LIMIT_TIMEOUT, script.invoke_async::<u8>(&mut connection))
             .await?;
         Ok((claimed == 1).then_some(claim))
+    }
+
+    /// Renews the claims of the answers running here for another `life`.
+    pub(crate) async fn renew(&self, claims: &[Claim]) -> Result<(), Failure> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.redis.manager();
+        let mut script = self.renew.prepare_invoke();
+        script.arg(self.life_ms());
+        for claim in claims {
+            script.key(&claim.key).arg(claim.id.to_string());
+        }
+        let renewed = script.invoke_async::<u8>(&mut connection);
+        self.redis.call(Use::RunningAnswers, RENEW_TIMEOUT, renewed).await.map(drop)
     }
 
     /// Gives the place back once the answer ended.
@@ -242,7 +281,8 @@ mod tests {
     async fn running_answers_are_counted_for_all_replicas_and_given_back() {
         let server = RedisServer::start();
         let (a, b) = (connect(&server).await, connect(&server).await);
-        let (on_a, on_b) = (SharedRunning::new(a, 2), SharedRunning::new(b, 2));
+        let life = Duration::from_secs(60);
+        let (on_a, on_b) = (SharedRunning::new(a, 2, life), SharedRunning::new(b, 2, life));
         let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
 
         let first = on_a.claim(&alice).await.unwrap().expect("a first place");
@@ -259,6 +299,40 @@ mod tests {
         assert!(others.is_some(), "owners are counted apart");
         assert!(after_release.is_some(), "a place given back is free again");
         assert_eq!(over_again, None, "a release given twice frees one place");
+    }
+
+    #[tokio::test]
+    async fn a_claim_lapses_a_life_after_its_last_renewal_as_one_a_dead_replica_held() {
+        let server = RedisServer::start();
+        let life = Duration::from_millis(1500);
+        let (live, dead) = (SharedRunning::new(connect(&server).await, 2, life), {
+            SharedRunning::new(connect(&server).await, 2, life)
+        });
+        let alice = Owner("alice".into());
+        let kept = live.claim(&alice).await.unwrap().expect("a first place");
+        let _lost = dead.claim(&alice).await.unwrap().expect("a second place, on a replica that dies");
+        let given_back = live.claim(&bob()).await.unwrap().expect("bob's");
+        live.release(&given_back).await.unwrap();
+        assert_eq!(live.claim(&alice).await.unwrap(), None, "both of alice's places are held");
+
+        // The live replica renews its claim (and one given back, which stays given back) for as
+        // long as the other's lapses.
+        for _ in 0..4 {
+            tokio::time::sleep(life / 3).await;
+            live.renew(&[kept.clone(), given_back.clone()]).await.unwrap();
+        }
+
+        let freed = live.claim(&alice).await.unwrap();
+        assert!(freed.is_some(), "the dead replica's place lapsed");
+        assert_eq!(live.claim(&alice).await.unwrap(), None, "the renewed one did not");
+        let mut connection = live.redis.manager();
+        let bobs: u32 =
+            redis::cmd("ZCARD").arg("streambed:running:bob").query_async(&mut connection).await.unwrap();
+        assert_eq!(bobs, 0, "a renewal made no claim again");
+    }
+
+    fn bob() -> Owner {
+        Owner("bob".into())
     }
 
     #[tokio::test]

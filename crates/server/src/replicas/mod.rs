@@ -176,11 +176,6 @@ impl Redis {
         let _ = self.inner.metrics.set(metrics);
     }
 
-    /// How long a running answer's traces are kept: `REQUEST_TIMEOUT_SECONDS` and a margin.
-    pub(crate) fn answer_ttl(&self) -> Duration {
-        self.inner.answer_ttl
-    }
-
     fn manager(&self) -> ConnectionManager {
         self.inner.manager.clone()
     }

@@ -260,6 +260,50 @@ async fn an_owners_running_answers_are_counted_on_all_replicas_together() {
     assert_eq!(next.terminal.map(|(event, _)| event), Some("done".into()));
 }
 
+/// A replica that dies holding answers gives their places in its owners' counts up with its
+/// lease: they are not held for the longest an answer may run (`REQUEST_TIMEOUT_SECONDS`).
+#[tokio::test]
+async fn the_places_of_a_dead_replicas_answers_lapse_with_its_lease() {
+    let (postgres, redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_dead_claims");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("MAX_RUNNING_ANSWERS_PER_OWNER", "1"),
+        ("ANSWER_LEASE_SECONDS", "1"),
+    ];
+    let (mut a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let (first, second) = (new_conversation(&http, &a).await, new_conversation(&http, &a).await);
+    let mut on_a = start_answer(&http, &a, &first, "[[scenario:slow delay_ms=20 n=1000]]").await;
+    Client::default().read(&mut on_a, 3).await;
+    // Held while A lives and renews it, past several of its lifetimes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held = ask(&http, &b, &second, "Meanwhile").await.status();
+
+    a.child.kill().unwrap();
+    tokio::task::spawn_blocking(move || a.child.wait()).await.unwrap().unwrap();
+    let died = Instant::now();
+    let response = loop {
+        let response = ask(&http, &b, &second, "Meanwhile").await;
+        if response.status() != 429 || died.elapsed() > Duration::from_secs(20) {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let freed_after = died.elapsed();
+    let status = response.status();
+    let mut next = Client::default();
+    next.read(&mut events(response), usize::MAX).await;
+    b.stop().await;
+
+    assert_eq!(held, 429, "A's answer holds the owner's one place while A runs");
+    assert_eq!(status, 200, "after {freed_after:?}");
+    assert_eq!(next.terminal.map(|(event, _)| event), Some("done".into()));
+}
+
 /// A replica paused past its lease (or cut off from the database that long) has its answer
 /// taken for a crashed replica's and marked `interrupted` by the other. Once it runs again,
 /// its next flush finds the record gone: it stops the answer and its upstream generation, and
