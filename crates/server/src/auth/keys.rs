@@ -7,6 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::ApiKey;
+
 /// The configured keys; `Debug` shows only their ids (`SecretString` redacts the keys).
 #[derive(Debug)]
 pub(super) struct ApiKeys {
@@ -15,9 +17,17 @@ pub(super) struct ApiKeys {
 }
 
 impl ApiKeys {
-    pub(super) fn new(keys: Vec<SecretString>) -> Self {
-        let ids = keys.iter().map(|key| id(key.expose_secret())).collect();
-        Self { keys, ids }
+    /// A named key's id is `name:` and its name, so that keys given one name (an old one and
+    /// its replacement) are one principal; another's is its digest.
+    pub(super) fn new(keys: Vec<ApiKey>) -> Self {
+        let ids = keys
+            .iter()
+            .map(|ApiKey { name, key }| match name {
+                Some(name) => format!("name:{name}"),
+                None => id(key.expose_secret()),
+            })
+            .collect();
+        Self { keys: keys.into_iter().map(|ApiKey { key, .. }| key).collect(), ids }
     }
 
     /// The id of the matching key. Every key is compared, so the time taken does not depend on
@@ -46,9 +56,13 @@ fn id(key: &str) -> String {
 mod tests {
     use super::*;
 
+    fn unnamed(key: &str) -> ApiKey {
+        ApiKey { name: None, key: key.into() }
+    }
+
     #[test]
     fn finds_exact_keys_only() {
-        let keys = ApiKeys::new(vec!["first-key-0123456789".into(), "second-key-0123456789".into()]);
+        let keys = ApiKeys::new(vec![unnamed("first-key-0123456789"), unnamed("second-key-0123456789")]);
         assert_eq!(keys.find("second-key-0123456789"), Some(id("second-key-0123456789").as_str()));
         assert_ne!(keys.find("first-key-0123456789"), keys.find("second-key-0123456789"));
         assert_eq!(id("first-key-0123456789").len(), 16);
@@ -56,5 +70,21 @@ mod tests {
         assert_eq!(keys.find("second-key-0123456789 "), None);
         assert_eq!(keys.find(""), None);
         assert!(!format!("{keys:?}").contains("first-key"));
+    }
+
+    #[test]
+    fn keys_of_one_name_are_one_principal_apart_from_unnamed_keys() {
+        let named = |name: &str, key: &str| ApiKey { name: Some(name.into()), key: key.into() };
+        let keys = ApiKeys::new(vec![
+            named("alice", "old-key-of-alice-0123"),
+            named("alice", "new-key-of-alice-0123"),
+            named("bob", "the-key-of-bob-012345"),
+            unnamed("an-unnamed-key-012345"),
+        ]);
+        assert_eq!(keys.find("old-key-of-alice-0123"), Some("name:alice"));
+        assert_eq!(keys.find("new-key-of-alice-0123"), Some("name:alice"));
+        assert_eq!(keys.find("the-key-of-bob-012345"), Some("name:bob"));
+        assert_eq!(keys.find("an-unnamed-key-012345"), Some(id("an-unnamed-key-012345").as_str()));
+        assert_eq!(keys.find("alice"), None);
     }
 }

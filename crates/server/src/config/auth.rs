@@ -11,7 +11,7 @@ use super::{ConfigError, Vars};
 #[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
     /// `API_KEYS`: accepted static keys.
-    pub api_keys: Vec<SecretString>,
+    pub api_keys: Vec<ApiKey>,
     /// `AUTH_JWT_*`: the token issuer, when tokens are accepted.
     pub jwt: Option<JwtConfig>,
     /// `AUTH_MAX_FAILURES_PER_MINUTE`: wrong keys or tokens an address may send in a minute
@@ -50,20 +50,49 @@ pub struct JwtConfig {
     pub min_refetch: Duration,
 }
 
+/// One of `API_KEYS`: the key, and the name it was given (`name:key`), which then owns its
+/// conversations and rate allowance, so that a new key under the same name keeps them.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub name: Option<String>,
+    pub key: SecretString,
+}
+
 /// Keys shorter than this are refused: they could be guessed.
 const MIN_API_KEY_CHARS: usize = 16;
 
-pub(super) fn api_keys(vars: &Vars) -> Result<Vec<SecretString>, ConfigError> {
+/// Longest name of a key: it is stored with each of its conversations.
+const MAX_API_KEY_NAME_CHARS: usize = 64;
+
+pub(super) fn api_keys(vars: &Vars) -> Result<Vec<ApiKey>, ConfigError> {
     let Some(list) = vars.string("API_KEYS") else { return Ok(Vec::new()) };
     list.split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .enumerate()
-        .map(|(i, key)| {
+        .map(|(i, entry)| {
+            // The messages name the key's position, never the key.
+            let (name, key) = match entry.split_once(':') {
+                Some((name, key)) => (Some(name), key),
+                None => (None, entry),
+            };
+            let well_named = |name: &str| {
+                (1..=MAX_API_KEY_NAME_CHARS).contains(&name.len())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            };
+            if name.is_some_and(|name| !well_named(name)) {
+                return Err(ConfigError::new(
+                    "API_KEYS",
+                    format!(
+                        "key #{}: a name before `:` must be 1 to {MAX_API_KEY_NAME_CHARS} letters, digits, \
+                         `.`, `_` or `-` (as in `alice:<key>`)",
+                        i + 1
+                    ),
+                ));
+            }
             if key.chars().count() < MIN_API_KEY_CHARS
                 || key.chars().any(|c| c.is_whitespace() || c.is_control())
             {
-                // The message names the key's position, never the key.
                 return Err(ConfigError::new(
                     "API_KEYS",
                     format!(
@@ -73,7 +102,7 @@ pub(super) fn api_keys(vars: &Vars) -> Result<Vec<SecretString>, ConfigError> {
                     ),
                 ));
             }
-            Ok(SecretString::from(key))
+            Ok(ApiKey { name: name.map(str::to_owned), key: SecretString::from(key) })
         })
         .collect()
 }

@@ -20,7 +20,7 @@ mod store;
 mod task_definition;
 mod vars;
 
-pub use auth::{AuthConfig, JwtConfig};
+pub use auth::{ApiKey, AuthConfig, JwtConfig};
 pub use connections::Connections;
 pub use cors::CorsOrigins;
 pub use limits::{Limits, TooLarge};
@@ -272,6 +272,14 @@ mod tests {
         assert!(!format!("{config:#?}").contains("0123456789"));
         let error = load(&[("API_KEYS", "tiny-secret")]).unwrap_err();
         assert!(!error.to_string().contains("tiny-secret"), "{error}");
+        let config = load(&[("API_KEYS", &format!("alice:{key},bob.b-2:another-key-0123456789"))]).unwrap();
+        let names: Vec<_> = config.auth.api_keys.iter().map(|k| k.name.as_deref()).collect();
+        assert_eq!(names, [Some("alice"), Some("bob.b-2")]);
+        assert!(!format!("{config:?}").contains(key));
+        for bad in [format!("al ice:{key}"), format!(":{key}"), format!("alice:{}", &key[..8])] {
+            let error = load(&[("API_KEYS", &bad)]).unwrap_err().to_string();
+            assert!(error.contains("key #1") && !error.contains(&key[..8]), "{error}");
+        }
         let config = load(&[("REDIS_URL", "rediss://:redis-password-42@cache.example:6379")]).unwrap();
         assert!(config.redis_url.is_some() && !format!("{config:?}").contains("redis-password-42"));
         let error = load(&[("REDIS_URL", "cache.example:6379?password=redis-password-42")]).unwrap_err();

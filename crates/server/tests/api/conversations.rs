@@ -309,6 +309,22 @@ async fn another_principal_gets_404_on_every_route() {
 }
 
 #[tokio::test]
+async fn a_named_keys_conversations_are_its_names_so_a_new_key_under_that_name_keeps_them() {
+    let keys = format!("alice:{KEY_A}, alice:{KEY_B}, bob:key-c-0123456789abcdef");
+    let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", &keys)]).await;
+    let id = app.new_conversation(Some(KEY_A)).await;
+
+    let app = &app;
+    let list = |key| async move {
+        let listed = app.api(reqwest::Method::GET, "/api/conversations", Some(key), None).await;
+        let listed: Value = listed.json().await.unwrap();
+        listed["conversations"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(list(KEY_B).await, [json!(id)], "the replacement key sees the old key's conversations");
+    assert_eq!(list("key-c-0123456789abcdef").await, Vec::<Value>::new(), "another name does not");
+}
+
+#[tokio::test]
 async fn a_public_address_without_auth_refuses_conversations_unless_opted_in() {
     let app = spawn_app_with(Emulator::scripted(), &[("HOST", "0.0.0.0")]).await;
 
