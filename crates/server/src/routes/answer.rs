@@ -2,8 +2,12 @@
 //! server drains, held to `MAX_CONCURRENT_STREAMS`, and opened within the request deadline.
 //! Errors so far are still plain HTTP; what follows is the relay's ([`crate::relay`]).
 
-use std::time::Instant;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use futures_util::{StreamExt, stream};
 use streambed_core::{ChatModel, ChatRequest, ChatStream, InferenceParams, ProviderError};
 
 use crate::{
@@ -54,27 +58,58 @@ impl Admitted {
     }
 }
 
+/// How long a chat waits for the model to start answering (for Bedrock, the response head of
+/// ConverseStream) before its response starts anyway: the headers and a keep-alive go out, and
+/// the answer follows once the model starts, a refusal after this wait as an error event. A
+/// refusal (throttling, a bad request, no access) comes well within it and stays an HTTP
+/// status; a long prompt can keep the head back longer than a proxy waits for a first byte
+/// (CloudFront's origin response timeout is 30 s).
+const HEAD_WAIT: Duration = Duration::from_secs(5);
+
 /// An answer whose response owns it. `started` is when the request arrived.
 pub(super) async fn open(
     state: &AppState,
-    model: &dyn ChatModel,
+    model: &Arc<dyn ChatModel>,
     request: ChatRequest,
     request_id: &str,
     started: Instant,
 ) -> Result<Answer, AppError> {
-    let admitted = admit(state, model, request_id, started)?;
+    let admitted = admit(state, model.as_ref(), request_id, started)?;
     let upstream = start(state, model, request, admitted.deadline).await?;
     Ok(admitted.answer(state, upstream, state.shutdown.answer_token()))
 }
 
-/// Asks the model for the answer, within the request's deadline.
+/// Asks the model for the answer, within the request's deadline: the answer's events, or why it
+/// was refused. Past [`HEAD_WAIT`] the model is waited for as the answer's first event instead.
 pub(super) async fn start(
     state: &AppState,
-    model: &dyn ChatModel,
+    model: &Arc<dyn ChatModel>,
     request: ChatRequest,
     deadline: tokio::time::Instant,
 ) -> Result<ChatStream, ProviderError> {
-    within(state, deadline, model.stream(request)).await
+    let model = Arc::clone(model);
+    let mut opening = Box::pin(tokio::time::timeout_at(deadline, async move { model.stream(request).await }));
+    let Ok(opened) = tokio::time::timeout(HEAD_WAIT, &mut opening).await else {
+        tracing::info!(
+            waited_ms = HEAD_WAIT.as_millis(),
+            "the model has not started answering: streaming while it does"
+        );
+        // A refusal from here on is the answer's error event, counted as such by the relay.
+        let answer = stream::once(opening).flat_map(|opened| match opened {
+            Ok(Ok(events)) => events,
+            Ok(Err(refused)) => refusal(refused),
+            Err(_) => refusal(relay::deadline_exceeded()),
+        });
+        return Ok(Box::pin(answer));
+    };
+    opened
+        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
+        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
+}
+
+/// An answer that is only its refusal.
+fn refusal(error: ProviderError) -> ChatStream {
+    Box::pin(stream::once(async { Err(error) }))
 }
 
 /// A call to the model that must end by `deadline`; a failure is counted in the metrics.

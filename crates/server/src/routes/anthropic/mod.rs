@@ -54,7 +54,7 @@ pub(super) async fn messages(
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, asked);
     let blocks = Blocks::new(request.stop_sequences.clone());
-    let mut answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    let mut answer = answer::open(&state, &model, request, request_id(&headers), started).await?;
     if streamed {
         return Ok(stream::response(stream::events(answer, start, blocks), state.keep_alive));
     }

@@ -155,8 +155,7 @@ pub(super) async fn chat(
     };
     let turn = match target {
         Target::Stateless(turns) => {
-            let answer =
-                answer::open(&state, model.as_ref(), request(turns), request_id(&headers), started).await?;
+            let answer = answer::open(&state, &model, request(turns), request_id(&headers), started).await?;
             return Ok(sse::response(relay::events(answer), state.keep_alive));
         }
         Target::Stored(turn) => turn,
@@ -201,7 +200,7 @@ async fn start_stored(
     let (opened, opening) = oneshot::channel();
     let task_state = Arc::clone(&state);
     let task = async move {
-        let started = open_stored(&task_state, &*model, reasoning, turn, request, admitted, place).await;
+        let started = open_stored(&task_state, &model, reasoning, turn, request, admitted, place).await;
         // Should nobody take it (the client left), the answer runs on without it ([`Handoff`]).
         let _ = opened.send(started);
     };
@@ -233,7 +232,7 @@ enum Opened {
 /// [`start_stored`]'s work, on the server's task.
 async fn open_stored(
     state: &AppState,
-    model: &dyn ChatModel,
+    model: &Arc<dyn ChatModel>,
     reasoning: Reasoning,
     StoredTurn { owner, conversation, prompt }: StoredTurn,
     request: impl FnOnce(Turns) -> ChatRequest,

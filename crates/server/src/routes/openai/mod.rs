@@ -48,7 +48,7 @@ pub(super) async fn completions(
         .map_err(|e| Invalid::param("reasoning_effort", e.message("leave `reasoning_effort` out")))?;
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
     let request = ChatRequest { reasoning, ..answer::with_server_settings(&state, asked.request) };
-    let answer = answer::open(&state, model.as_ref(), request, request_id(&headers), started).await?;
+    let answer = answer::open(&state, model, request, request_id(&headers), started).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
         created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
