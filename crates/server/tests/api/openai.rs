@@ -676,3 +676,25 @@ async fn browsers_may_send_the_openai_sdks_headers() {
         assert!(allowed.contains(header), "{header} in {allowed}");
     }
 }
+
+#[tokio::test]
+async fn a_conversation_past_the_size_limits_is_a_context_overflow_in_openais_code_and_words() {
+    let app = spawn_app_with(Emulator::scripted(), &[("MAX_PROMPT_CHARS", "400"), ("MAX_TURNS", "3")]).await;
+    let post = |body: Value| app.http.post(app.url("/v1/chat/completions")).json(&body).send();
+    let turn = |role: &str| json!({ "role": role, "content": "hi" });
+
+    let long = error_of(post(ask(&"x".repeat(1000), false)).await.unwrap()).await;
+    let many = json!({ "model": MODEL, "messages": [turn("user"), turn("assistant"), turn("user"), turn("assistant"), turn("user")] });
+    let many = error_of(post(many).await.unwrap()).await;
+
+    // What LiteLLM and LangChain look for to trim the history (the SDK's exception carries
+    // only the message), besides the code.
+    for (status, _, error) in [&long, &many] {
+        assert_eq!((*status, error["code"].as_str()), (400, Some("context_length_exceeded")), "{error}");
+        assert!(error["message"].as_str().unwrap().contains("maximum context length"), "{error}");
+    }
+    let message = long.2["message"].as_str().unwrap();
+    assert!(message.starts_with("This model's maximum context length is 100 tokens. However, your messages resulted in 250 tokens."), "{message}");
+    assert!(message.contains("MAX_PROMPT_CHARS"), "{message}");
+    assert!(app.emulator.recorder.requests().is_empty());
+}

@@ -15,6 +15,7 @@ use streambed_core::{ErrorKind, ProviderError};
 
 use super::wire::{ErrorBody, ErrorDetail};
 use crate::{
+    config::TooLarge,
     error::{self, AppError},
     routes::error_shape::rewrite_error,
 };
@@ -34,10 +35,21 @@ impl Invalid {
         Self { status: StatusCode::BAD_REQUEST, message, param: Some(param), code: None }
     }
 
-    /// 400 `context_length_exceeded` for a conversation past the server's size limits: the code
-    /// OpenAI answers for one past the model's context, which clients (LiteLLM, LangChain)
-    /// recognise to trim the history and try again.
-    pub(crate) fn too_long(message: String) -> Self {
+    /// 400 `context_length_exceeded` for a conversation past the server's size limits, in the
+    /// code and words OpenAI answers for one past the model's context (`This model's maximum
+    /// context length is N tokens`), which clients (LiteLLM, LangChain) read, in the message
+    /// where the SDK gives them nothing else, to trim the history and try again. Characters are
+    /// counted, about four a token.
+    pub(crate) fn too_long(refused: &TooLarge) -> Self {
+        let message = match refused {
+            TooLarge::Chars { count, most } => format!(
+                "This model's maximum context length is {} tokens. However, your messages resulted in \
+                 {} tokens. {refused}",
+                most / 4,
+                count.div_ceil(4)
+            ),
+            TooLarge::Turns { .. } => format!("This model's maximum context length is exceeded. {refused}"),
+        };
         Self { code: Some("context_length_exceeded"), ..Self::param("messages", message) }
     }
 

@@ -40,7 +40,7 @@ pub(super) fn asked(body: CompletionRequest, limits: &Limits) -> Result<Asked, I
     }
     refuse_unreturned(&body)?;
     let (system, turns) = messages::conversation(body.messages)?;
-    limits.check_size(system.as_deref(), &turns).map_err(|e| Invalid::too_long(e.to_string()))?;
+    limits.check_size(system.as_deref(), &turns).map_err(|refused| Invalid::too_long(&refused))?;
     let max_tokens = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => Some(("max_completion_tokens", n)),
         (None, Some(n)) => Some(("max_tokens", n)),
