@@ -28,11 +28,16 @@ pub(crate) fn fit(
     while total.saturating_add(answer) > context || (first > 0 && opens_with_answer(first)) {
         if first + 1 >= turns.len() {
             if total.saturating_add(least) > context {
+                // Opening with the words of Anthropic's API for a prompt past the context, which
+                // clients (LangChain, LiteLLM, agents) read, on either compatible API, to shorten
+                // the conversation and try again.
                 return Err(ProviderError::new(
                     ErrorKind::InvalidRequest,
                     format!(
-                        "The last message is too long for the local model: its context holds {context} \
-                         tokens, the message and at least {least} for the answer. Shorten it."
+                        "prompt is too long: {total} tokens > {} maximum. The last message is too long for \
+                         the local model: its context holds {context} tokens, the message and at least \
+                         {least} for the answer. Shorten it.",
+                        context - least
                     ),
                 ));
             }

@@ -237,7 +237,11 @@ async fn a_single_message_longer_than_the_context_is_an_invalid_request() {
     let error = small_context().stream(request).await.err().expect("refused before generating");
 
     assert_eq!(error.kind, ErrorKind::InvalidRequest);
-    assert!(error.message.contains("too long"), "{}", error.message);
+    // In the words clients read as a prompt past the model's context (see `prompt.rs`).
+    assert!(error.message.starts_with("prompt is too long: "), "{}", error.message);
+    let (tokens, maximum) = error.message["prompt is too long: ".len()..].split_once(" tokens > ").unwrap();
+    let maximum = maximum.split_once(' ').unwrap().0;
+    assert!(tokens.parse::<usize>().unwrap() > maximum.parse::<usize>().unwrap(), "{}", error.message);
 }
 
 #[test]
