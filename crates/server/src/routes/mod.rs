@@ -83,6 +83,13 @@ pub(crate) fn router(
             .route("/v1/models/{*id}", get(v1_model).fallback(method_not_allowed)),
     )
     .route("/v1/{*rest}", any(not_found))
+    // The compatible APIs' paths without their `/v1`, as a client whose base URL leaves it out
+    // sends them: told so, in its SDK's shape, where it would meet the UI's files.
+    .route("/messages", any(without_v1))
+    .route("/messages/count_tokens", any(without_v1))
+    .route("/chat/completions", any(without_v1))
+    .route("/models", any(without_v1))
+    .route("/models/{*id}", any(without_v1))
     .route_layer(from_fn(in_the_asking_sdks_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
@@ -105,13 +112,20 @@ pub(crate) fn router(
         router.fallback_service(service_fn(move |request: Request| {
             let (files, app) = (files.clone(), app.clone());
             async move {
+                // Files are only read: another method on a path no route serves is a 404 in the
+                // API's shape, not the files' empty 405.
+                if !matches!(*request.method(), Method::GET | Method::HEAD) {
+                    let refused = not_found(request.method().clone(), request.uri().clone()).await;
+                    return Ok(refused.into_response());
+                }
                 // tower-http answers 500 when the file system refuses a name as too long: such a
                 // path names no file, so it goes to the app, as any other unknown path does.
-                if names_a_possible_file(request.uri().path(), room) {
+                let served = if names_a_possible_file(request.uri().path(), room) {
                     files.oneshot(request).await
                 } else {
                     app.oneshot(request).await
-                }
+                };
+                served.map(IntoResponse::into_response)
             }
         }))
     } else {
@@ -161,6 +175,14 @@ fn names_a_possible_file(path: &str, room: usize) -> bool {
 
 async fn not_found(method: Method, uri: Uri) -> AppError {
     AppError::NotFound(format!("{method} {}", uri.path()))
+}
+
+async fn without_v1(method: Method, uri: Uri) -> AppError {
+    AppError::NotFound(format!(
+        "{method} {}. The OpenAI- and Anthropic-compatible APIs are under /v1 (POST /v1/chat/completions, \
+         POST /v1/messages, GET /v1/models): add /v1 to the client's base URL",
+        uri.path()
+    ))
 }
 
 async fn method_not_allowed() -> AppError {

@@ -81,6 +81,31 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
     }
     assert_eq!(asset, "console.log(1)");
     assert_eq!(api_miss.status(), 404, "API paths never fall back to the SPA");
+
+    // Only read there: another method is a 404 in JSON (it was the files' empty 405), and the
+    // compatible APIs' paths without `/v1` say where they are, in the asking SDK's shape.
+    let post = |path: &str| app.http.post(app.url(path)).json(&serde_json::json!({})).send();
+    let posted = post("/chat/123").await.unwrap();
+    let openai = post("/chat/completions").await.unwrap();
+    let anthropic =
+        app.http.post(app.url("/messages")).header("anthropic-version", "2023-06-01").send().await.unwrap();
+    assert_eq!(posted.status(), 404);
+    let posted: serde_json::Value = posted.json().await.unwrap();
+    assert_eq!(posted["error"]["code"], "not_found");
+    assert_eq!(openai.status(), 404);
+    let openai: serde_json::Value = openai.json().await.unwrap();
+    assert!(
+        openai["error"]["message"].as_str().unwrap().contains("add /v1 to the client's base URL"),
+        "{openai}"
+    );
+    assert_eq!(openai["error"]["type"], "invalid_request_error", "{openai}");
+    assert_eq!(anthropic.status(), 404);
+    let anthropic: serde_json::Value = anthropic.json().await.unwrap();
+    assert_eq!(
+        (anthropic["type"].as_str(), anthropic["error"]["type"].as_str()),
+        (Some("error"), Some("not_found_error"))
+    );
+    assert!(anthropic["error"]["message"].as_str().unwrap().contains("POST /v1/messages"), "{anthropic}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
