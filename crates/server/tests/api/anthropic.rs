@@ -134,7 +134,7 @@ async fn the_system_prompt_sampling_and_stop_sequences_reach_bedrock() {
 
     let response = app
         .post_messages(json!({
-            "model": MODEL, "max_tokens": 100, "temperature": 0.25, "stop_sequences": ["END"],
+            "model": MODEL, "max_tokens": 100, "temperature": 0.25, "stop_sequences": ["", "END"],
             "system": [{ "type": "text", "text": "Be brief.", "cache_control": { "type": "ephemeral" } }],
             "metadata": { "user_id": "u-1" }, "service_tier": "auto",
             "messages": [{ "role": "user", "content": "hello" }]
@@ -146,7 +146,28 @@ async fn the_system_prompt_sampling_and_stop_sequences_reach_bedrock() {
     assert_eq!(sent["system"][0]["text"], "Be kind.\n\nBe brief.", "the operator's prompt first: {sent}");
     let config = &sent["inferenceConfig"];
     assert_eq!((&config["maxTokens"], &config["temperature"]), (&json!(100), &json!(0.25)), "{sent}");
-    assert_eq!(config["stopSequences"], json!(["END"]), "{sent}");
+    assert_eq!(config["stopSequences"], json!(["END"]), "an empty one would end the answer at once: {sent}");
+}
+
+#[tokio::test]
+async fn a_message_without_content_is_refused_in_anthropics_words() {
+    let app = spawn_app().await;
+    let empty = json!({ "model": MODEL, "max_tokens": 10, "messages": [
+        { "role": "user", "content": "hi" }, { "role": "assistant", "content": [] }, { "role": "user", "content": "again" }
+    ] });
+
+    let (status, body) = json_of(app.post_messages(empty).await).await;
+
+    assert_eq!(status, 400);
+    assert_anthropic_error(&body, "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages.1: all messages must have non-empty content"),
+        "{body}"
+    );
+    assert!(app.emulator.recorder.requests().is_empty());
 }
 
 #[tokio::test]

@@ -75,7 +75,8 @@ pub(super) fn request(body: wire::MessagesRequest) -> Result<ChatRequest, String
             top_p: body.top_p,
             top_k: body.top_k,
         },
-        stop_sequences: body.stop_sequences.unwrap_or_default(),
+        // An empty one would end every answer at once, where Bedrock does not refuse it first.
+        stop_sequences: body.stop_sequences.into_iter().flatten().filter(|s| !s.is_empty()).collect(),
         reasoning: reasoning(body.thinking, effort.as_deref())?,
         tools,
         tool_choice,
@@ -107,6 +108,13 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String>
                 content.map_err(|e| format!("`messages[{i}]`: {e}"))?
             }
         };
+        // In the words of Anthropic's API, which refuses it as Bedrock might not.
+        if content.is_empty() {
+            return Err(format!(
+                "messages.{i}: all messages must have non-empty content except for the optional final \
+                 assistant message"
+            ));
+        }
         messages.push(Message { role, content });
     }
     let turns = Turns::new(messages).map_err(|refused| match refused {
