@@ -151,8 +151,10 @@ impl Conversations {
                 _ = every.tick() => {}
                 () = self.stop_renewing.cancelled() => return,
             }
-            self.live.renew_claims().await;
-            match self.store.heartbeat(self.replica, self.lease).await {
+            // Side by side: Redis slow or away never delays the lease in the database.
+            let (_, renewed) =
+                tokio::join!(self.live.renew_claims(), self.store.heartbeat(self.replica, self.lease));
+            match renewed {
                 Ok(()) => {
                     if gate.renewed(Instant::now()) {
                         self.sweep().await;

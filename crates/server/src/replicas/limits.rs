@@ -21,9 +21,9 @@ use super::{Failure, Redis, Use};
 /// (see `REST_AFTER_FAILURE`) and this replica counts alone.
 const LIMIT_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// The longest the renewal of a replica's claims waits on Redis: it runs beside the requests,
-/// every third of a lease, and may carry thousands of claims.
-const RENEW_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest the renewal of a replica's claims waits on Redis: it runs beside the requests
+/// and the lease in the database, every third of a lease, and may carry thousands of claims.
+const RENEW_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// GCRA, as governor computes it. KEYS[1] holds the client's theoretical arrival time (µs on
 /// Redis's clock); ARGV: T and τ in µs. Returns 0 when the request may go, else the µs until it
@@ -141,6 +141,9 @@ impl SharedRunning {
     pub(crate) async fn renew(&self, claims: &[Claim]) -> Result<(), Failure> {
         if claims.is_empty() {
             return Ok(());
+        }
+        if self.redis.resting() {
+            return Err(Failure::Resting);
         }
         let mut connection = self.redis.manager();
         let mut script = self.renew.prepare_invoke();
