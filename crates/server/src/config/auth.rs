@@ -2,7 +2,7 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::{ConfigError, Vars};
@@ -104,7 +104,20 @@ pub(super) fn api_keys(vars: &Vars) -> Result<Vec<ApiKey>, ConfigError> {
             }
             Ok(ApiKey { name: name.map(str::to_owned), key: SecretString::from(key) })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|keys| {
+            // One key for two principals would be whichever comes last, without a word.
+            for (i, key) in keys.iter().enumerate() {
+                let same = |other: &ApiKey| other.key.expose_secret() == key.key.expose_secret();
+                if let Some(first) = keys[..i].iter().position(same) {
+                    return Err(ConfigError::new(
+                        "API_KEYS",
+                        format!("key #{} is key #{} again: list each key once", i + 1, first + 1),
+                    ));
+                }
+            }
+            Ok(keys)
+        })
 }
 
 pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {

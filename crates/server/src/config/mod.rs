@@ -276,6 +276,9 @@ mod tests {
         let names: Vec<_> = config.auth.api_keys.iter().map(|k| k.name.as_deref()).collect();
         assert_eq!(names, [Some("alice"), Some("bob.b-2")]);
         assert!(!format!("{config:?}").contains(key));
+        let twice =
+            load(&[("API_KEYS", &format!("alice:{key},another-key-0123456789,bob:{key}"))]).unwrap_err();
+        assert!(twice.to_string().contains("key #3 is key #1 again") && !twice.to_string().contains(key));
         for bad in [format!("al ice:{key}"), format!(":{key}"), format!("alice:{}", &key[..8])] {
             let error = load(&[("API_KEYS", &bad)]).unwrap_err().to_string();
             assert!(error.contains("key #1") && !error.contains(&key[..8]), "{error}");
@@ -311,6 +314,7 @@ mod tests {
         let limits = load(&[]).unwrap().limits;
         assert_eq!((limits.max_streams, limits.max_tokens), (10_000, 4096));
         assert_eq!(limits.request_timeout, Duration::from_secs(600));
+        assert_eq!(limits.first_byte, Duration::from_secs(15));
         let connections = load(&[]).unwrap().connections;
         assert_eq!(connections.max, 20_000);
         assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
