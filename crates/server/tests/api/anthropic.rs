@@ -152,22 +152,25 @@ async fn the_system_prompt_sampling_and_stop_sequences_reach_bedrock() {
 #[tokio::test]
 async fn a_message_without_content_is_refused_in_anthropics_words() {
     let app = spawn_app().await;
-    let empty = json!({ "model": MODEL, "max_tokens": 10, "messages": [
-        { "role": "user", "content": "hi" }, { "role": "assistant", "content": [] }, { "role": "user", "content": "again" }
-    ] });
+    let with = |content: Value| {
+        json!({ "model": MODEL, "max_tokens": 10, "messages": [
+            { "role": "user", "content": "hi" }, { "role": "assistant", "content": content }, { "role": "user", "content": "again" }
+        ] })
+    };
 
-    let (status, body) = json_of(app.post_messages(empty).await).await;
-
-    assert_eq!(status, 400);
-    assert_anthropic_error(&body, "invalid_request_error");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("messages.1: all messages must have non-empty content"),
-        "{body}"
-    );
+    for empty in [json!([]), json!(" "), json!([{ "type": "text", "text": "" }])] {
+        let (status, body) = json_of(app.post_messages(with(empty.clone())).await).await;
+        assert_eq!(status, 400, "{empty}");
+        assert_anthropic_error(&body, "invalid_request_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("messages.1: all messages must have non-empty content"), "{body}");
+    }
     assert!(app.emulator.recorder.requests().is_empty());
+    // Blank text beside something said is left out, as Bedrock refuses it.
+    let blank_and_said = json!([{ "type": "text", "text": "" }, { "type": "text", "text": "Hello." }]);
+    assert_eq!(app.post_messages(with(blank_and_said)).await.status(), 200);
+    let sent = app.emulator.recorder.requests()[0].body.clone();
+    assert_eq!(sent["messages"][1]["content"], json!([{ "text": "Hello." }]), "{sent}");
 }
 
 #[tokio::test]
