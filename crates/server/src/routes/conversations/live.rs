@@ -150,9 +150,10 @@ pub(crate) async fn stream(
         Some(Resume::At(cursor)) => Some(cursor),
         None => None,
         // The client had the terminal frame: nothing more (a 404 still for a conversation that
-        // is not the caller's).
+        // is not the caller's). Without `message`, even while a newer answer runs: the client
+        // followed one that ended.
         Some(Resume::Ended) => {
-            conversations.store.get(&owner, id).await?;
+            conversations.store.conversation(&owner, id).await?;
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
     };
