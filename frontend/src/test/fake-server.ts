@@ -326,7 +326,11 @@ export function fakeServer({ disabled = false, pageSize, stopGate, stopUndeliver
     await Promise.resolve()
     if (init.signal?.aborted) throw new DOMException('The operation was aborted.', 'AbortError')
     if (offline) throw new TypeError('Failed to fetch')
-    if (method === 'POST' && url.pathname.endsWith('/stop')) await stopGate
+    if (method === 'POST' && url.pathname.endsWith('/stop')) {
+      // As fetch does, the request ends when its signal aborts (a client's timeout).
+      const aborted = new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error)))
+      await Promise.race([stopGate, aborted])
+    }
     return route(method, url, body, headers, init.signal ?? null)
   }
 

@@ -2,7 +2,7 @@ import type { StreamEvent } from '../../chat/api/types'
 import { notSent, stopRequested } from '../../chat/hooks/use-chat'
 import { fakeServer } from '../../../test/fake-server'
 import { cursorAfter, waitToReconnect } from './answer-stream'
-import { conversationResume, conversationStream } from './conversation-stream'
+import { PendingStops, conversationResume, conversationStream } from './conversation-stream'
 
 async function drain(events: AsyncIterable<StreamEvent>, onEach?: (event: StreamEvent) => void) {
   const seen: StreamEvent[] = []
@@ -171,6 +171,18 @@ describe('conversationStream', () => {
 
     await expect(events).rejects.toMatchObject({ code: 'stop_unavailable', status: 503, retryable: true })
     expect(conversation.messages.at(-1)).toMatchObject({ status: 'streaming' })
+
+    // A Stop the server does not answer in time: said so too.
+    const silent = fakeServer({ stopGate: new Promise(() => {}) })
+    const hanging = silent.seed('Hanging')
+    const slowStop = new AbortController()
+    const stops = new PendingStops(50)
+    const answering = drain(
+      conversationStream({ conversationId: () => hanging.id, onCreated: vi.fn(), onDisabled: vi.fn(), fetchImpl: silent.fetch, stops })([{ role: 'user', content: 'Go' }], slowStop.signal),
+    )
+    await vi.waitFor(() => expect(silent.answers).toHaveLength(1))
+    slowStop.abort(stopRequested)
+    await expect(answering).rejects.toMatchObject({ code: 'stop_unavailable', message: expect.stringMatching(/did not answer the Stop in time/) })
 
     // No server reached: said so, in the same words.
     refuseStop = false

@@ -60,12 +60,25 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
 export class PendingStops {
   private readonly sent = new Map<string, Promise<ChatError | null>>()
 
+  /**
+   * `timeoutMs`: how long a Stop may take to be answered, past the server's own wait for the
+   * replica writing the answer (5 s), before the page says it could not stop it.
+   */
+  constructor(private readonly timeoutMs = 10_000) {}
+
   /** Asks the server to stop the conversation's answer; settles as `answered` does. */
   send(conversationId: string, fetchImpl?: typeof fetch): Promise<ChatError | null> {
-    const stop = stopAnswer(conversationId, fetchImpl).then(
+    const stop = stopAnswer(conversationId, fetchImpl, AbortSignal.timeout(this.timeoutMs)).then(
       () => null,
-      // A conversation deleted meanwhile has no answer left to stop.
-      (error: unknown) => (isNotFound(error) ? null : toChatError(error)),
+      (error: unknown) => {
+        // A conversation deleted meanwhile has no answer left to stop.
+        if (isNotFound(error)) return null
+        if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
+          const message = 'The server did not answer the Stop in time: it may go on writing the answer.'
+          return new ChatError({ code: 'stop_unavailable', message, retryable: true })
+        }
+        return toChatError(error)
+      },
     )
     this.sent.set(conversationId, stop)
     void stop.then(() => {

@@ -69,8 +69,8 @@ export async function deleteConversation(id: string, fetchImpl?: typeof fetch): 
 }
 
 /** Ends the conversation's running answer; the server stores its text so far as `stopped`. */
-export async function stopAnswer(id: string, fetchImpl?: typeof fetch): Promise<void> {
-  await apiFetch(`${path(id)}/stop`, { method: 'POST' }, fetchImpl)
+export async function stopAnswer(id: string, fetchImpl?: typeof fetch, signal?: AbortSignal): Promise<void> {
+  await apiFetch(`${path(id)}/stop`, { method: 'POST', signal }, fetchImpl)
 }
 
 /**
