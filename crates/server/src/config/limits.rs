@@ -28,6 +28,11 @@ pub struct Limits {
     pub max_tokens: u32,
     /// `REQUEST_TIMEOUT_SECONDS`: longest a whole answer may take (600).
     pub request_timeout: Duration,
+    /// `FIRST_BYTE_SECONDS`: longest a streamed answer's response waits for the model to start
+    /// (Bedrock's response head, which a long prompt holds back) before it starts anyway, its
+    /// headers and keep-alives out, a refusal after it an error event (15): under a proxy's
+    /// wait for a first byte (CloudFront's 30 s), over the time a refusal takes to come back.
+    pub first_byte: Duration,
     /// `TRUSTED_PROXY_HOPS`: proxies in front of the server (ALB = 1, CloudFront + ALB = 2)
     /// whose `X-Forwarded-For` entries identify the client; 0 uses the peer address.
     pub trusted_proxy_hops: usize,
@@ -92,6 +97,7 @@ pub(super) fn read(vars: &Vars, auth_enabled: bool) -> Result<Limits, ConfigErro
         max_turns: vars.at_least_one("MAX_TURNS", 100)?,
         max_tokens: vars.at_least_one("MAX_TOKENS_LIMIT", 4096)?,
         request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 600.0)?,
+        first_byte: vars.seconds("FIRST_BYTE_SECONDS", 15.0)?,
         trusted_proxy_hops: vars.parse("TRUSTED_PROXY_HOPS", 0, "a whole number")?,
     })
 }

@@ -2,10 +2,7 @@
 //! server drains, held to `MAX_CONCURRENT_STREAMS`, and opened within the request deadline.
 //! Errors so far are still plain HTTP; what follows is the relay's ([`crate::relay`]).
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use futures_util::{StreamExt, stream};
 use streambed_core::{ChatModel, ChatRequest, ChatStream, InferenceParams, ProviderError};
@@ -58,49 +55,63 @@ impl Admitted {
     }
 }
 
-/// How long a chat waits for the model to start answering (for Bedrock, the response head of
-/// ConverseStream) before its response starts anyway: the headers and a keep-alive go out, and
-/// the answer follows once the model starts, a refusal after this wait as an error event. A
-/// refusal (throttling, a bad request, no access) comes well within it and stays an HTTP
-/// status; a long prompt can keep the head back longer than a proxy waits for a first byte
-/// (CloudFront's origin response timeout is 30 s).
-const HEAD_WAIT: Duration = Duration::from_secs(5);
+/// How an answer reaches its client, which decides how long its start is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Delivery {
+    /// Event by event: past `FIRST_BYTE_SECONDS` without the model's start (for Bedrock, the
+    /// response head of ConverseStream, which a long prompt holds back), the response starts
+    /// anyway, its headers and keep-alives going out where a proxy waiting for a first byte
+    /// would give up, and the model is waited for as the answer's first event. A refusal
+    /// (throttling, a bad request, no access), which comes sooner, stays an HTTP status.
+    Streamed,
+    /// In one piece at its end: nothing goes out before it, so the model is waited for.
+    Whole,
+}
 
 /// An answer whose response owns it. `started` is when the request arrived.
 pub(super) async fn open(
     state: &AppState,
     model: &Arc<dyn ChatModel>,
     request: ChatRequest,
+    delivery: Delivery,
     request_id: &str,
     started: Instant,
 ) -> Result<Answer, AppError> {
     let admitted = admit(state, model.as_ref(), request_id, started)?;
-    let upstream = start(state, model, request, admitted.deadline).await?;
+    let upstream = start(state, model, request, delivery, admitted.deadline).await?;
     Ok(admitted.answer(state, upstream, state.shutdown.answer_token()))
 }
 
 /// Asks the model for the answer, within the request's deadline: the answer's events, or why it
-/// was refused. Past [`HEAD_WAIT`] the model is waited for as the answer's first event instead.
+/// was refused. A streamed answer waits `FIRST_BYTE_SECONDS` at most: then the model is waited
+/// for as the answer's first event instead (see [`Delivery::Streamed`]).
 pub(super) async fn start(
     state: &AppState,
     model: &Arc<dyn ChatModel>,
     request: ChatRequest,
+    delivery: Delivery,
     deadline: tokio::time::Instant,
 ) -> Result<ChatStream, ProviderError> {
     let model = Arc::clone(model);
     let mut opening = Box::pin(tokio::time::timeout_at(deadline, async move { model.stream(request).await }));
-    let Ok(opened) = tokio::time::timeout(HEAD_WAIT, &mut opening).await else {
-        tracing::info!(
-            waited_ms = HEAD_WAIT.as_millis(),
-            "the model has not started answering: streaming while it does"
-        );
-        // A refusal from here on is the answer's error event, counted as such by the relay.
-        let answer = stream::once(opening).flat_map(|opened| match opened {
-            Ok(Ok(events)) => events,
-            Ok(Err(refused)) => refusal(refused),
-            Err(_) => refusal(relay::deadline_exceeded()),
-        });
-        return Ok(Box::pin(answer));
+    let opened = match delivery {
+        Delivery::Whole => opening.await,
+        Delivery::Streamed => match tokio::time::timeout(state.limits.first_byte, &mut opening).await {
+            Ok(opened) => opened,
+            Err(_) => {
+                tracing::info!(
+                    waited_s = state.limits.first_byte.as_secs_f64(),
+                    "the model has not started answering: streaming while it does"
+                );
+                // A refusal from here on is the answer's error event, counted as such by the relay.
+                let answer = stream::once(opening).flat_map(|opened| match opened {
+                    Ok(Ok(events)) => events,
+                    Ok(Err(refused)) => refusal(refused),
+                    Err(_) => refusal(relay::deadline_exceeded()),
+                });
+                return Ok(Box::pin(answer));
+            }
+        },
     };
     opened
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))

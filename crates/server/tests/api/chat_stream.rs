@@ -102,13 +102,13 @@ async fn keep_alive_comments_arrive_while_the_first_token_is_slow() {
 
 #[tokio::test]
 async fn a_model_slow_to_start_answering_gets_the_response_started_and_kept_alive_meanwhile() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Emulator::scripted(), &[("FIRST_BYTE_SECONDS", "1")]).await;
     // A first answer warms the SDK's client (see `upstream.rs`), so the two below go at once.
     app.chat("hi").await;
-    // Bedrock's response head held back 8 s (a long prompt), longer than the server waits for
+    // Bedrock's response head held back 3 s (a long prompt), longer than the server waits for
     // it: past that wait the headers and a keep-alive go out, where a proxy would otherwise
     // time out waiting for a first byte, and the answer follows.
-    let slow = "[[scenario:slow head_ms=8000 delay_ms=10 n=3]]";
+    let slow = "[[scenario:slow head_ms=3000 delay_ms=10 n=3]]";
     let asked = tokio::time::Instant::now();
     let openai = app
         .http
@@ -119,12 +119,12 @@ async fn a_model_slow_to_start_answering_gets_the_response_started_and_kept_aliv
     let headers_after = asked.elapsed();
     let openai = openai.unwrap();
 
-    assert!(headers_after < Duration::from_secs(7), "the response started after {headers_after:?}");
+    assert!(headers_after < Duration::from_secs(2), "the response started after {headers_after:?}");
     assert_eq!((ours.status().as_u16(), openai.status().as_u16()), (200, 200));
     let (ours, openai) = tokio::join!(ours.text(), openai.text());
     let (ours, openai) = (ours.unwrap(), openai.unwrap());
     assert!(ours.starts_with(": keep-alive\n\n"), "{ours}");
     assert!(ours.trim_end().ends_with(r#""streamed":true}"#) && ours.contains("event: done"), "{ours}");
     assert!(openai.trim_end().ends_with("data: [DONE]"), "{openai}");
-    assert!(asked.elapsed() >= Duration::from_secs(8), "the answers came once the model started");
+    assert!(asked.elapsed() >= Duration::from_secs(3), "the answers came once the model started");
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use streambed_emulator::Outcome;
 
-use crate::helpers::{Client, Events, TestApp, events, read_frames, spawn_app};
+use crate::helpers::{Client, Events, TestApp, events, read_frames, spawn_app, spawn_app_with};
 
 impl TestApp {
     async fn start_answer(&self, id: &str, prompt: &str) -> Events {
@@ -288,6 +288,30 @@ async fn a_question_stopped_before_a_word_of_its_answer_is_not_asked_again_with_
         ["complete", "stopped", "complete", "complete"],
         "the withdrawn turn stays in the record"
     );
+}
+
+#[tokio::test]
+async fn stop_after_the_response_started_without_the_model_ends_the_answer_and_its_upstream_request() {
+    let app =
+        spawn_app_with(streambed_emulator::Emulator::scripted(), &[("FIRST_BYTE_SECONDS", "0.5")]).await;
+    let id = app.new_conversation(None).await;
+    // The response starts before Bedrock's head comes (see `FIRST_BYTE_SECONDS`).
+    let mut events = app.start_answer(&id, "[[scenario:slow head_ms=20000 n=5]]").await;
+
+    let stopped = app.stop(&id).await;
+    let hung_up = app
+        .emulator
+        .recorder
+        .wait_for(Duration::from_secs(5), |r| r.first().is_some_and(|r| r.outcome == Outcome::ClientHungUp))
+        .await;
+    let mut client = Client::default();
+    client.read(&mut events, usize::MAX).await;
+
+    assert_eq!(stopped["stopped"], true);
+    assert!(hung_up.is_ok(), "the upstream request was dropped: {hung_up:?}");
+    assert_eq!(client.terminal.map(|(event, _)| event).as_deref(), Some("stopped"));
+    let answer = app.settled_answer(&id).await;
+    assert_eq!((answer["status"].as_str(), answer["content"].as_str()), (Some("stopped"), Some("")));
 }
 
 #[tokio::test]

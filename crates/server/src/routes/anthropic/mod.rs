@@ -29,7 +29,7 @@ pub(super) use errors::reshape;
 pub(super) use models::{model, models};
 use stream::{Blocks, Collected};
 
-use super::answer;
+use super::answer::{self, Delivery};
 use crate::{
     config::{Limits, TooLarge},
     error::AppError,
@@ -54,7 +54,8 @@ pub(super) async fn messages(
     let id = format!("msg_{}", Uuid::new_v4().simple());
     let start = wire::Message::empty(id, asked);
     let blocks = Blocks::new(request.stop_sequences.clone());
-    let mut answer = answer::open(&state, &model, request, request_id(&headers), started).await?;
+    let delivery = if streamed { Delivery::Streamed } else { Delivery::Whole };
+    let mut answer = answer::open(&state, &model, request, delivery, request_id(&headers), started).await?;
     if streamed {
         return Ok(stream::response(stream::events(answer, start, blocks), state.keep_alive));
     }

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
-    answer::{self, Admitted},
+    answer::{self, Admitted, Delivery},
     turns::{Refused, Turns},
 };
 use crate::{
@@ -155,7 +155,15 @@ pub(super) async fn chat(
     };
     let turn = match target {
         Target::Stateless(turns) => {
-            let answer = answer::open(&state, &model, request(turns), request_id(&headers), started).await?;
+            let answer = answer::open(
+                &state,
+                &model,
+                request(turns),
+                Delivery::Streamed,
+                request_id(&headers),
+                started,
+            )
+            .await?;
             return Ok(sse::response(relay::events(answer), state.keep_alive));
         }
         Target::Stored(turn) => turn,
@@ -184,8 +192,9 @@ struct StoredTurn {
 /// A task of the server's does this, not the request, so a client that leaves meanwhile
 /// neither strands a `streaming` answer nor stops it: the answer runs on, as it would had the
 /// client left a moment later. This response then drives the answer while its client stays
-/// ([`Handoff`]). A refusal before the first event is still an HTTP error, recorded as the
-/// answer's error, as is the shutdown cut-off; Stop before it ends the answer without one.
+/// ([`Handoff`]). A refusal before the model started is still an HTTP error (within
+/// `FIRST_BYTE_SECONDS`; after it, an error event), recorded as the answer's error, as is the
+/// shutdown cut-off; Stop before it ends the answer without one.
 async fn start_stored(
     state: Arc<AppState>,
     model: Arc<dyn ChatModel>,
@@ -225,7 +234,8 @@ async fn start_stored(
 enum Opened {
     /// The answer streams (boxed: it is most of the size of either).
     Running(Box<Handoff>),
-    /// Stopped while the upstream request was still opening: it was dropped unanswered.
+    /// Stopped while the upstream request was still opening (within `FIRST_BYTE_SECONDS`; after
+    /// it, the answer is `Running` and ends as Stop ends any): it was dropped unanswered.
     Stopped(Arc<Live>),
 }
 
@@ -269,7 +279,7 @@ async fn open_stored(
         // Ended here (the cut-off, a lost record), not by the provider: no upstream error to
         // count, as in the relay. Stop is no error at all.
         () = token.ended() => relay::ended_by(token.why()).map(Err),
-        opened = answer::start(state, model, request(turns), admitted.deadline) => Some(opened),
+        opened = answer::start(state, model, request(turns), Delivery::Streamed, admitted.deadline) => Some(opened),
     };
     match opened {
         Some(Ok(upstream)) => {

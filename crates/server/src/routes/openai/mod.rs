@@ -29,7 +29,7 @@ pub(super) use error::in_openai_shape;
 use error::{Failure, Invalid};
 use wire::{Meta, ModelEntry, ModelList};
 
-use super::answer;
+use super::answer::{self, Delivery};
 use crate::{error::AppError, extract::ApiJson, request_id, sse, state::AppState};
 
 /// `POST /v1/chat/completions`.
@@ -48,7 +48,8 @@ pub(super) async fn completions(
         .map_err(|e| Invalid::param("reasoning_effort", e.message("leave `reasoning_effort` out")))?;
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
     let request = ChatRequest { reasoning, ..answer::with_server_settings(&state, asked.request) };
-    let answer = answer::open(&state, model, request, request_id(&headers), started).await?;
+    let delivery = if asked.stream { Delivery::Streamed } else { Delivery::Whole };
+    let answer = answer::open(&state, model, request, delivery, request_id(&headers), started).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
         created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
