@@ -134,10 +134,12 @@ impl BedrockModel {
             tracing::debug!(model = %self.info.id, ?param, reason, "sampling parameter not sent");
         }
         let (client, lease) = self.upstream.client();
-        let warming_up = lease.warm_up().await;
         // Cloned so the fallback can reuse it: as cheap as building it again, and rarely needed.
-        let sent = with_parts!(client.converse_stream().model_id(&self.info.id), parts.clone()).send().await;
-        drop(warming_up);
+        let send = with_parts!(client.converse_stream().model_id(&self.info.id), parts.clone()).send();
+        let sent = match lease.warm_up().await {
+            Some(warming_up) => warming_up.send(send).await,
+            None => send.await,
+        };
         match sent {
             Ok(output) => {
                 let request_id = output.request_id().map(str::to_owned);

@@ -13,7 +13,8 @@
 //! A new client's first request goes alone: until a connection has negotiated HTTP/2 through
 //! ALPN, hyper's pool cannot share it, so a burst on a cold client would open a TLS connection
 //! per request (the bench saw 4,000 handshakes for 5,000 streams). The rest of the burst waits
-//! for that first request to be sent, then shares its connection.
+//! for that first request to be sent, then shares its connection; or for [`WARM_UP_WAIT`] at
+//! most, by when its connection is up, should the answer's head be slow to come (a long prompt).
 
 use std::{
     sync::{
@@ -40,8 +41,9 @@ pub(crate) struct Upstream {
     shards: Mutex<Vec<Arc<Shard>>>,
 }
 
-/// Longest a request waits for its client's first connection: past it, it opens its own.
-const WARM_UP_WAIT: Duration = Duration::from_secs(5);
+/// Longest the others wait for a client's first request: its connection is up well within it
+/// (a TLS handshake), while the answer's head may take as long as the model needs.
+const WARM_UP_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Shard {
@@ -79,6 +81,20 @@ impl Drop for Lease {
 /// Held while a client's first request is sent; dropped, it lets the others go.
 #[derive(Debug)]
 pub(crate) struct WarmingUp(Arc<Shard>);
+
+impl WarmingUp {
+    /// Sends the client's first request: the others go once it is sent, or after
+    /// [`WARM_UP_WAIT`], whichever is first.
+    pub(crate) async fn send<T>(self, send: impl Future<Output = T>) -> T {
+        let mut send = std::pin::pin!(send);
+        let sent = tokio::time::timeout(WARM_UP_WAIT, &mut send).await;
+        drop(self);
+        match sent {
+            Ok(sent) => sent,
+            Err(_) => send.await,
+        }
+    }
+}
 
 impl Drop for WarmingUp {
     fn drop(&mut self) {
@@ -179,5 +195,28 @@ mod tests {
 
         assert!(waiting.await.unwrap(), "then goes, sharing its connection");
         assert!(first.warm_up().await.is_none(), "a warm client lets everyone through");
+    }
+
+    #[tokio::test]
+    async fn a_first_request_slow_to_be_answered_holds_the_others_back_a_moment_only() {
+        let upstream = upstream(10);
+        let (_, first) = upstream.client();
+        let (_, second) = upstream.client();
+        let warming = first.warm_up().await.expect("the first request warms the client up");
+        let slow_head = tokio::spawn(warming.send(tokio::time::sleep(Duration::from_secs(30))));
+
+        let asked = tokio::time::Instant::now();
+        assert!(second.warm_up().await.is_none());
+
+        let waited = asked.elapsed();
+        assert!(
+            waited >= WARM_UP_WAIT && waited < 10 * WARM_UP_WAIT,
+            "not the 30 s the head takes: {waited:?}"
+        );
+        assert!(!slow_head.is_finished(), "the first request goes on");
+        let (_, third) = upstream.client();
+        let asked = tokio::time::Instant::now();
+        assert!(third.warm_up().await.is_none());
+        assert!(asked.elapsed() < WARM_UP_WAIT, "the client is warm from then on");
     }
 }
