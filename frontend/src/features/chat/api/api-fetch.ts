@@ -9,7 +9,7 @@ import { ChatError, errorFromResponse } from './chat-error'
  */
 const unreachable = apiBaseUrl
   ? `Check that the server at ${apiBaseUrl} is running, and the VITE_API_BASE_URL this UI was built with.`
-  : 'Check your connection, then retry.'
+  : 'Check your connection, then try again.'
 
 export type ApiRequestInit = Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }
 

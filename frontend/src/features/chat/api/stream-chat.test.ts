@@ -226,7 +226,7 @@ describe('streamChat', () => {
     const run = async () => {
       for await (const _ of streamChat([], new AbortController().signal, {}, refuse)) void _
     }
-    await expect(run()).rejects.toMatchObject({ code: 'network_error', message: 'Check your connection, then retry.' })
+    await expect(run()).rejects.toMatchObject({ code: 'network_error', message: 'Check your connection, then try again.' })
   })
 
   it('cancels the body when aborted mid-stream', async () => {

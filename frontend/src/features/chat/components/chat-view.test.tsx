@@ -451,6 +451,18 @@ describe('ChatView model choice', () => {
     expect(calls[0]!.choice).toEqual({ model: 'test-model' })
   })
 
+  it('brings focus to the box on Retry, where Escape stops the answer', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
+    within(await screen.findByRole('alert')).getByRole('button', { name: 'Retry' }).focus()
+
+    await user.keyboard('{Enter}')
+
+    await waitFor(() => expect(calls).toHaveLength(2))
+    await waitFor(() => expect(box()).toHaveFocus())
+  })
+
   it('retries with the model chosen now', async () => {
     const { calls, user, box } = setup({ models: testModels })
     const picker = await screen.findByRole('combobox', { name: 'Model' })

@@ -25,7 +25,7 @@ const advice: Record<string, string> = {
   payload_too_large: 'The message is too large for this server.',
   request_timeout: 'The message took too long to arrive.',
   store_unavailable: 'Conversations cannot be stored right now.',
-  stop_unavailable: 'The answer could not be stopped.',
+  stop_unavailable: 'The answer could not be stopped. Retry to follow it, then Stop again.',
   auth_unavailable: 'The sign-in service could not be reached.',
   not_found: 'It no longer exists.',
   conversations_disabled: 'This server keeps no conversations.',

@@ -33,6 +33,8 @@ const failures: Record<string, string> = {
   // As an answer left by a server that stopped reads after a reload.
   stream_interrupted: 'Interrupted',
   upstream_error: 'Upstream error',
+  // A Stop that did not reach the answer, which goes on on the server: Retry follows it.
+  stop_unavailable: 'Not stopped',
 }
 
 /** Whether the answer has any text or reasoning to show. */
