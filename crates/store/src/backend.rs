@@ -11,7 +11,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    PgPool, SqlSafeStr, SqlitePool,
+    Connection, PgConnection, PgPool, SqlSafeStr, SqlitePool,
     migrate::{Migration, MigrationType, Migrator},
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -96,6 +96,16 @@ macro_rules! with_writer {
 }
 pub(crate) use with_writer;
 
+/// Whether a failed connection may be a PostgreSQL server still starting: refused or cut off,
+/// or `57P03` ("the database system is starting up").
+fn starting(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(e) => e.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
 impl Pools {
     /// `postgres://`/`postgresql://` URLs (`sslmode=require` and friends work: rustls) or
     /// `sqlite:` ones; then the migrations.
@@ -104,15 +114,28 @@ impl Pools {
             let options = PgPoolOptions::new()
                 .max_connections(POSTGRES_CONNECTIONS)
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT);
-            let opening = tokio::time::Instant::now();
-            let pool = loop {
-                match options.clone().connect(url).await {
-                    Ok(pool) => break pool,
-                    // No connection in time (refused, unreachable): a server still starting.
-                    Err(sqlx::Error::PoolTimedOut) if opening.elapsed() < ACQUIRE_TIMEOUT => {}
+            // One connection first, tried again while the server may still be starting: its error
+            // says why it failed (refused, a wrong password), where the pool's says only that
+            // it timed out.
+            let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+            loop {
+                let first = tokio::time::timeout_at(deadline, PgConnection::connect(url)).await;
+                let first = first.unwrap_or_else(|_| {
+                    let silent = format!("no answer from the server within {ACQUIRE_TIMEOUT:?}");
+                    Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, silent)))
+                });
+                match first {
+                    Ok(first) => {
+                        let _ = first.close().await;
+                        break;
+                    }
+                    Err(e) if starting(&e) && tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
                     Err(e) => return Err(e),
                 }
-            };
+            }
+            let pool = options.connect(url).await?;
             // sqlx holds an advisory lock while migrating: replicas starting together take turns.
             postgres_migrations().run(&pool).await?;
             Ok(Self::Postgres(pool))

@@ -233,7 +233,8 @@ pub enum StoreError {
     /// starts one on another replica, or a question stored alone, waits for it to end.
     #[error("an answer is running in the conversation")]
     AnswerRunning,
-    #[error("database: {0}")]
+    /// The database failed; its own words (once: its causes follow it as the error's source).
+    #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 

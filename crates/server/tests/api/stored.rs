@@ -7,7 +7,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use streambed_emulator::Emulator;
-use streambed_testkit::{Postgres, scratch_dir};
+use streambed_testkit::{Postgres, process::free_port, scratch_dir};
 
 use crate::{
     binary::{command, start, terminate},
@@ -122,6 +122,26 @@ async fn sigterm_lets_an_answer_whose_client_left_finish_within_the_grace_period
 /// A database that opens and migrates but takes no writes (here a SQLite file opened read-only;
 /// a file the server's user may not write is the same, but the tests run as root) must stop the
 /// server at start-up, not leave it answering every conversation with 503 while it looks healthy.
+/// A PostgreSQL server that refuses connections is waited for a while (it may be starting), then
+/// named with why it failed: not "pool timed out", which says nothing of what to check.
+#[tokio::test]
+async fn a_postgres_server_that_refuses_connections_stops_the_server_saying_so() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let closed = format!("postgres://streambed:secret-password-42@127.0.0.1:{}/streambed", free_port());
+
+    let server = command(&emulator, &[("DATABASE_URL", closed.as_str()), ("RUST_BACKTRACE", "0")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output()).await.unwrap().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("DATABASE_URL") && stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("secret-password-42"), "{stderr}");
+}
+
 #[tokio::test]
 async fn a_database_that_takes_no_writes_stops_the_server_at_start_up_naming_database_url() {
     let dir = scratch_dir("stored");
