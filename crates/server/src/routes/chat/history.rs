@@ -2,14 +2,14 @@
 //! consecutive turns of one role merged (a failed answer can leave two user turns in a row,
 //! which Bedrock refuses), and the oldest turns left out until it fits `MAX_TURNS` and
 //! `MAX_PROMPT_CHARS` (a long conversation keeps working; `done` says how many were left out).
-//! A question withdrawn before a word of its answer (the reader pressed Stop), or one the model
-//! refused as it is (too long for it, say), stays in the record but is not sent again: merged
-//! with the question asked after it, the first would be answered against the reader's wish, the
-//! second would only be refused with it.
+//! A question whose answer came to nothing (stopped before a word, refused as it is, failed
+//! before a word) stays in the record but is not sent again: the reader who asks something else
+//! rather than Retry has moved on, and merged with the new question (turns must alternate) it
+//! would be answered too, or refused with it.
 
 use std::collections::VecDeque;
 
-use streambed_core::{Content, ErrorKind, Message, ReasoningBlock, Role};
+use streambed_core::{Content, Message, ReasoningBlock, Role};
 use streambed_store::{MessageStatus, StoredMessage};
 
 use crate::config::Limits;
@@ -25,7 +25,7 @@ pub(super) fn window(
     reasoning_of: Option<&str>,
 ) -> (Vec<Message>, usize) {
     let mut turns: VecDeque<(Role, String, Vec<ReasoningBlock>)> = VecDeque::with_capacity(stored.len());
-    let withdrawn = |i: usize| stored.get(i + 1).is_some_and(withdraws_its_question);
+    let withdrawn = |i: usize| stored.get(i + 1).is_some_and(came_to_nothing);
     let sent = stored.iter().enumerate().filter(|&(i, m)| !m.content.trim().is_empty() && !withdrawn(i));
     for (_, message) in sent {
         match turns.back_mut() {
@@ -61,16 +61,10 @@ pub(super) fn window(
     (turns.collect(), dropped)
 }
 
-/// An answer that ended before a word because the reader stopped it, or because the model
-/// refused its request as it was. (One that failed otherwise, throttled say, leaves its question
-/// to be answered with the next.)
-fn withdraws_its_question(answer: &StoredMessage) -> bool {
+/// An answer that ended before a word: stopped, failed, or cut off with its server.
+fn came_to_nothing(answer: &StoredMessage) -> bool {
     answer.content.trim().is_empty()
-        && match answer.status {
-            MessageStatus::Stopped => true,
-            MessageStatus::Error => answer.error_code.as_deref() == Some(ErrorKind::InvalidRequest.code()),
-            _ => false,
-        }
+        && matches!(answer.status, MessageStatus::Stopped | MessageStatus::Error | MessageStatus::Interrupted)
 }
 
 #[cfg(test)]
@@ -114,7 +108,11 @@ mod tests {
             [stored(Role::User, "far too long"), refused("invalid_request"), stored(Role::User, "shorter")];
         assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("shorter")]);
         let history = [stored(Role::User, "first"), refused("throttled"), stored(Role::User, "again")];
-        assert_eq!(window(&history, &limits(100, 1000), None).0, [Message::user("first\n\nagain")]);
+        assert_eq!(
+            window(&history, &limits(100, 1000), None).0,
+            [Message::user("again")],
+            "nor one that failed"
+        );
     }
 
     #[test]

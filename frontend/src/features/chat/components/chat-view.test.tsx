@@ -451,6 +451,18 @@ describe('ChatView model choice', () => {
     expect(calls[0]!.choice).toEqual({ model: 'test-model' })
   })
 
+  it('sends a new question without the one whose answer came to nothing', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'First{Enter}')
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
+    await screen.findByRole('alert')
+
+    await user.type(box(), 'Something else{Enter}')
+
+    await waitFor(() => expect(calls).toHaveLength(2))
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Something else' }])
+  })
+
   it('brings focus to the box on Retry, where Escape stops the answer', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

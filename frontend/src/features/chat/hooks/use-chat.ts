@@ -53,9 +53,16 @@ const nextFrame: (cb: () => void) => void =
 /** A clock for how long the model thought; `performance.now` where there is one. */
 const now: () => number = typeof performance === 'object' ? () => performance.now() : () => Date.now()
 
-/** What the server needs: every turn with text, in order. */
+/**
+ * What the server needs: every turn with text, in order, but a question whose answer came to
+ * nothing (stopped or failed before a word), which the reader moved on from, as the server
+ * leaves it out of a stored conversation: asked with the new one, it would be answered too.
+ */
 function toHistory(messages: UiMessage[]): ChatMessage[] {
-  return messages.filter((m) => m.content.trim() !== '').map(({ role, content }) => ({ role, content }))
+  const answeredWithNothing = (i: number) => messages[i + 1]?.role === 'assistant' && messages[i + 1]!.content.trim() === ''
+  return messages
+    .filter((m, i) => m.content.trim() !== '' && !(m.role === 'user' && answeredWithNothing(i)))
+    .map(({ role, content }) => ({ role, content }))
 }
 
 /**
