@@ -94,3 +94,26 @@ async fn a_new_question_after_a_refusal_keeps_the_refused_turn() {
             .map(|(role, status)| (role.to_owned(), status.to_owned()))
     );
 }
+
+#[tokio::test]
+async fn asking_again_after_an_answer_broke_off_asks_the_model_once_and_keeps_what_it_said() {
+    let app = crate::helpers::spawn_app().await;
+    let id = app.new_conversation(None).await;
+    let ask = |prompt: &str| app.post_chat(json!({ "conversationId": id, "prompt": prompt }));
+    let question = "Tell me [[scenario:exception type=throttlingException after=3]]";
+
+    read_frames(ask(question).await).await;
+    app.settled_answer(&id).await;
+    read_frames(ask(question).await).await;
+    app.settled_answer(&id).await;
+
+    let sent = app.emulator.recorder.requests().last().expect("the second request").body.clone();
+    assert_eq!(sent["messages"], json!([{ "role": "user", "content": [{ "text": question }] }]));
+    let statuses: Vec<String> =
+        turns(&app.conversation(&id, None).await).into_iter().map(|(_, _, s)| s).collect();
+    assert_eq!(
+        statuses,
+        ["complete", "error", "complete", "error"],
+        "the broken-off answer stays in the record"
+    );
+}

@@ -5,7 +5,9 @@
 //! A question whose answer came to nothing (stopped before a word, refused as it is, failed
 //! before a word) stays in the record but is not sent again: the reader who asks something else
 //! rather than Retry has moved on, and merged with the new question (turns must alternate) it
-//! would be answered too, or refused with it.
+//! would be answered too, or refused with it. Nor is a question asked again right after its
+//! answer broke off (Retry after a failure or a Stop mid-answer): that answer stays in the
+//! record too, and the model is asked the question once.
 
 use std::collections::VecDeque;
 
@@ -26,7 +28,21 @@ pub(super) fn window(
 ) -> (Vec<Message>, usize) {
     let mut turns: VecDeque<(Role, String, Vec<ReasoningBlock>)> = VecDeque::with_capacity(stored.len());
     let withdrawn = |i: usize| stored.get(i + 1).is_some_and(came_to_nothing);
-    let sent = stored.iter().enumerate().filter(|&(i, m)| !m.content.trim().is_empty() && !withdrawn(i));
+    // The question at `i`, its answer broken off, and the same question after it.
+    let asked_again = |i: usize| match stored.get(i..i + 3) {
+        Some([question, answer, again]) => {
+            question.role == Role::User
+                && broke_off(answer)
+                && again.role == Role::User
+                && again.content == question.content
+        }
+        _ => false,
+    };
+    let superseded = |i: usize| asked_again(i) || i.checked_sub(1).is_some_and(asked_again);
+    let sent = stored
+        .iter()
+        .enumerate()
+        .filter(|&(i, m)| !m.content.trim().is_empty() && !withdrawn(i) && !superseded(i));
     for (_, message) in sent {
         match turns.back_mut() {
             Some((role, text, blocks)) if *role == message.role => {
@@ -63,7 +79,12 @@ pub(super) fn window(
 
 /// An answer that ended before a word: stopped, failed, or cut off with its server.
 fn came_to_nothing(answer: &StoredMessage) -> bool {
-    answer.content.trim().is_empty()
+    answer.content.trim().is_empty() && broke_off(answer)
+}
+
+/// An answer that did not end as the model ended it: stopped, failed, or cut off with its server.
+fn broke_off(answer: &StoredMessage) -> bool {
+    answer.role == Role::Assistant
         && matches!(answer.status, MessageStatus::Stopped | MessageStatus::Error | MessageStatus::Interrupted)
 }
 
@@ -113,6 +134,31 @@ mod tests {
             [Message::user("again")],
             "nor one that failed"
         );
+    }
+
+    #[test]
+    fn a_question_asked_again_after_its_answer_broke_off_is_sent_once_without_that_answer() {
+        let failed = |content: &str| StoredMessage {
+            status: MessageStatus::Error,
+            ..stored(Role::Assistant, content)
+        };
+        let history = [
+            stored(Role::User, "a"),
+            stored(Role::Assistant, "b"),
+            stored(Role::User, "tell me"),
+            failed("Once upon"),
+            stored(Role::User, "tell me"),
+        ];
+        let expected = [Message::user("a"), Message::assistant("b"), Message::user("tell me")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, expected);
+        // Followed by something else, the answer so far is the context it refers to.
+        let history = [stored(Role::User, "tell me"), failed("Once upon"), stored(Role::User, "go on")];
+        let expected = [Message::user("tell me"), Message::assistant("Once upon"), Message::user("go on")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0, expected);
+        // A complete answer asked again is a question asked twice.
+        let history =
+            [stored(Role::User, "again"), stored(Role::Assistant, "once"), stored(Role::User, "again")];
+        assert_eq!(window(&history, &limits(100, 1000), None).0.len(), 3);
     }
 
     #[test]

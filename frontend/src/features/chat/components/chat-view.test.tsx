@@ -463,6 +463,19 @@ describe('ChatView model choice', () => {
     expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Something else' }])
   })
 
+  it('asks the question once on Retry after its answer broke off, without what it said', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Tell me{Enter}')
+    act(() => {
+      calls[0]!.push({ type: 'token', text: 'Once upon' })
+      calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } })
+    })
+    await user.click(within(await screen.findByRole('alert')).getByRole('button', { name: 'Retry' }))
+
+    await waitFor(() => expect(calls).toHaveLength(2))
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Tell me' }])
+  })
+
   it('brings focus to the box on Retry, where Escape stops the answer', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'Hi{Enter}')

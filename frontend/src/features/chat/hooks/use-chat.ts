@@ -54,14 +54,17 @@ const nextFrame: (cb: () => void) => void =
 const now: () => number = typeof performance === 'object' ? () => performance.now() : () => Date.now()
 
 /**
- * What the server needs: every turn with text, in order, but a question whose answer came to
- * nothing (stopped or failed before a word), which the reader moved on from, as the server
- * leaves it out of a stored conversation: asked with the new one, it would be answered too.
+ * What the server needs: every turn with text, in order, as the server sends a stored
+ * conversation: but a question whose answer came to nothing (stopped or failed before a word),
+ * which the reader moved on from (asked with the new one, it would be answered too), and a
+ * question asked again after its answer broke off, with that answer (Retry: asked once).
  */
 function toHistory(messages: UiMessage[]): ChatMessage[] {
+  const brokeOff = (m: UiMessage | undefined) => m?.role === 'assistant' && (m.state === 'failed' || m.state === 'stopped' || m.state === 'interrupted')
   const answeredWithNothing = (i: number) => messages[i + 1]?.role === 'assistant' && messages[i + 1]!.content.trim() === ''
+  const askedAgain = (i: number) => messages[i]?.role === 'user' && brokeOff(messages[i + 1]) && messages[i + 2]?.role === 'user' && messages[i + 2]!.content === messages[i]!.content
   return messages
-    .filter((m, i) => m.content.trim() !== '' && !(m.role === 'user' && answeredWithNothing(i)))
+    .filter((m, i) => m.content.trim() !== '' && !(m.role === 'user' && answeredWithNothing(i)) && !askedAgain(i) && !askedAgain(i - 1))
     .map(({ role, content }) => ({ role, content }))
 }
 
