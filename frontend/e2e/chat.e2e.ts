@@ -102,10 +102,11 @@ describe('chatting through the real server and the Bedrock emulator', () => {
 
   it('asks for the API key a secured server needs, then answers with it', async () => {
     const chat = await ChatPage.open(browser, securedUrl)
+    const form = chat.page.getByRole('form', { name: 'API key settings' })
+    await expect.poll(() => form.isVisible(), { message: 'offered as the page opens' }).toBe(true)
 
     await chat.send('Hello behind a key')
     await expect.poll(() => chat.alert.textContent()).toContain('needs an API key')
-    const form = chat.page.getByRole('form', { name: 'API key settings' })
     await form.getByLabel('API key').fill(E2E_API_KEY)
     await form.getByRole('button', { name: 'Save' }).click()
     await chat.waitForAnswer()

@@ -140,7 +140,9 @@ export function App() {
     document.title = active?.title ? `${displayTitle(active)} · Streambed` : 'Streambed'
   }, [active])
 
-  const { placeholder, keyRequired } = placeholderFor(opened, retry, newChat)
+  const { placeholder, keyRequired: keyForConversation } = placeholderFor(opened, retry, newChat)
+  // The list refused without a key: the key form is offered at once, not after a first question.
+  const keyRequired = keyForConversation || (list.status === 'error' && list.error?.code === 'unauthorized')
   const sidebar = enabled && (
     <ConversationSidebar list={list} activeId={place.conversationId} onSelect={select} onNewChat={newChat} onDelete={deleteConversation} />
   )
