@@ -14,6 +14,7 @@ mod config;
 mod content;
 mod errors;
 mod events;
+mod names;
 mod params;
 mod request;
 mod rules;
@@ -89,7 +90,7 @@ impl BedrockModel {
         config: &BedrockConfig,
     ) -> Self {
         let id = choice.id.clone();
-        let name = choice.name.clone().unwrap_or_else(|| id.clone());
+        let name = choice.name.clone().or_else(|| names::readable(&id)).unwrap_or_else(|| id.clone());
         let rule = rules::lookup(&id);
         let capabilities = rule.map_or_else(rules::unknown_capabilities, Rule::capabilities);
         Self {
