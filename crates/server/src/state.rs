@@ -1,7 +1,14 @@
 //! What every handler may read: the models, the settings requests need, and the conversation
 //! store with the policy that says whose conversations a request may touch.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -63,6 +70,8 @@ pub struct Conversations {
     /// Other replicas may write the same database: see [`SweepGate`].
     shared: bool,
     policy_reason: &'static str,
+    /// Whether the last renewal of the lease reached the database, for `GET /api/ready`.
+    store_reached: Arc<AtomicBool>,
 }
 
 impl Conversations {
@@ -119,7 +128,15 @@ impl Conversations {
             stop_renewing: CancellationToken::new(),
             shared: config.store.shared_by_replicas(),
             policy_reason,
+            // Opened and migrated at start-up.
+            store_reached: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Whether the database answered the last renewal of the lease (a third of a lease ago at
+    /// most), for `GET /api/ready`: a failure costs no more time than the renewal took.
+    pub(crate) fn store_reached(&self) -> bool {
+        self.store_reached.load(Ordering::Relaxed)
     }
 
     /// Whose conversations are stored, and why, for the start-up log.
@@ -154,6 +171,7 @@ impl Conversations {
             // Side by side: Redis slow or away never delays the lease in the database.
             let (_, renewed) =
                 tokio::join!(self.live.renew_claims(), self.store.heartbeat(self.replica, self.lease));
+            self.store_reached.store(renewed.is_ok(), Ordering::Relaxed);
             match renewed {
                 Ok(()) => {
                     if gate.renewed(Instant::now()) {

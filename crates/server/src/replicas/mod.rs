@@ -65,6 +65,8 @@ pub(crate) enum Use {
     Lockout,
     /// Counting each owner's running answers.
     RunningAnswers,
+    /// Answering `GET /api/ready`.
+    Readiness,
 }
 
 impl Use {
@@ -76,6 +78,7 @@ impl Use {
             Self::RateLimit => "rate_limit",
             Self::Lockout => "lockout",
             Self::RunningAnswers => "running_answers",
+            Self::Readiness => "readiness",
         }
     }
 
@@ -88,6 +91,7 @@ impl Use {
             Self::RateLimit => "each replica counts the rate limit on its own",
             Self::Lockout => "each replica counts wrong keys on its own",
             Self::RunningAnswers => "each replica counts its owners' running answers on its own",
+            Self::Readiness => "GET /api/ready answers 503 until Redis answers again",
         }
     }
 }
@@ -195,6 +199,15 @@ impl Redis {
         };
         self.failed(purpose, &result);
         Err(result)
+    }
+
+    /// Whether Redis answers a `PING` within a second, for `GET /api/ready`.
+    pub(crate) async fn answers(&self) -> bool {
+        let mut connection = self.manager();
+        let ping = redis::cmd("PING");
+        self.call(Use::Readiness, Duration::from_secs(1), ping.query_async::<()>(&mut connection))
+            .await
+            .is_ok()
     }
 
     /// Records a failure: the metric, a warning now and then, and a rest for the request path.

@@ -1,4 +1,4 @@
-//! Liveness, model discovery, the metrics and the API's own description.
+//! Liveness and readiness, model discovery, the metrics and the API's own description.
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::State,
-    http::header,
+    http::{StatusCode, header},
     response::IntoResponse,
     routing::{MethodRouter, get},
 };
@@ -14,8 +14,31 @@ use serde_json::{Value, json};
 
 use crate::{AppState, config::Limits};
 
+/// The process serves: what a load balancer or orchestrator restarts it on. A database or Redis
+/// out of reach is no reason to (the stateless chat still works, and it would not help).
 pub(super) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Whether this replica can serve conversations now: the database answered its last lease
+/// renewal, and Redis (with `REDIS_URL`) a `PING`. 503, naming what is out of reach, otherwise:
+/// for an orchestrator's readiness check, or an operator's look.
+pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let conversations = &state.conversations;
+    let store = conversations.store_reached();
+    let redis = match &conversations.redis {
+        Some(redis) => Some(redis.answers().await),
+        None => None,
+    };
+    let word = |up: bool| if up { "ok" } else { "unreachable" };
+    let ready = store && redis != Some(false);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if ready { "ready" } else { "unready" },
+        "database": word(store),
+        "redis": redis.map_or("off", word),
+    });
+    (status, Json(body))
 }
 
 /// Every model a client may pick, with what each accepts; the default first.

@@ -93,6 +93,7 @@ pub(crate) fn router(
     .route_layer(from_fn(in_the_asking_sdks_shape));
     let router = Router::new()
         .route("/api/health", get(meta::health))
+        .route("/api/ready", get(meta::ready))
         .route("/api/openapi.json", meta::openapi(&state.limits))
         .merge(authenticated(private))
         .merge(anthropic)

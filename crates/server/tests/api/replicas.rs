@@ -510,3 +510,36 @@ async fn redis_is_reached_over_tls_and_its_certificate_is_checked() {
         "a certificate from an unknown CA: {stderr}"
     );
 }
+
+/// `/api/ready` says whether this replica can serve conversations: with Redis gone, 503 naming
+/// it, while `/api/health` (what restarts a replica) stays 200.
+#[tokio::test]
+async fn readiness_names_what_is_out_of_reach_while_health_stays_ok() {
+    let (postgres, mut redis) = (Postgres::shared(), Redis::start());
+    let database_url = postgres.database("replicas_ready");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let a = Replica::start(
+        &emulator,
+        &[("DATABASE_URL", database_url.as_str()), ("REDIS_URL", redis_url.as_str())],
+    );
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(a.url(path)).send();
+
+    let ready = get("/api/ready").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({ "status": "ready", "database": "ok", "redis": "ok" })
+    );
+
+    redis.stop();
+    let unready = get("/api/ready").await.unwrap();
+    let health = get("/api/health").await.unwrap().status();
+    a.stop().await;
+
+    assert_eq!(unready.status(), 503);
+    let unready: Value = unready.json().await.unwrap();
+    assert_eq!(unready, json!({ "status": "unready", "database": "ok", "redis": "unreachable" }));
+    assert_eq!(health, 200);
+}

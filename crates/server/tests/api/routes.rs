@@ -7,9 +7,13 @@ async fn health_and_models_describe_the_service() {
     let app = spawn_app().await;
 
     let health: Value = app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let ready = app.http.get(app.url("/api/ready")).send().await.unwrap();
     let models: Value = app.http.get(app.url("/api/models")).send().await.unwrap().json().await.unwrap();
 
     assert_eq!(health, json!({ "status": "ok" }));
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready, json!({ "status": "ready", "database": "ok", "redis": "off" }));
     assert_eq!(models["provider"], "bedrock");
     assert_eq!(models["default"], MODEL);
 }
