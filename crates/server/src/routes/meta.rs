@@ -112,6 +112,7 @@ mod tests {
                 "/api/health",
                 "/api/models",
                 "/api/openapi.json",
+                "/api/ready",
                 "/metrics",
                 "/v1/chat/completions",
                 "/v1/messages",
