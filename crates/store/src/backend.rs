@@ -96,11 +96,14 @@ macro_rules! with_writer {
 }
 pub(crate) use with_writer;
 
+/// How long opening waits between tries of a PostgreSQL server that refused.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
 /// Whether a failed connection may be a PostgreSQL server still starting: refused or cut off,
 /// or `57P03` ("the database system is starting up").
 fn starting(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Io(_) => true,
         sqlx::Error::Database(e) => e.code().as_deref() == Some("57P03"),
         _ => false,
     }
@@ -129,8 +132,13 @@ impl Pools {
                         let _ = first.close().await;
                         break;
                     }
-                    Err(e) if starting(&e) && tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    // Tried again only with time for a whole attempt left: the error to report is
+                    // this one (refused, say), not a try cut short.
+                    Err(e)
+                        if starting(&e)
+                            && tokio::time::Instant::now() + RETRY_AFTER + RETRY_AFTER < deadline =>
+                    {
+                        tokio::time::sleep(RETRY_AFTER).await;
                     }
                     Err(e) => return Err(e),
                 }

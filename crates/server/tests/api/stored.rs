@@ -119,9 +119,6 @@ async fn sigterm_lets_an_answer_whose_client_left_finish_within_the_grace_period
     assert_eq!(stored[1]["usage"]["outputTokens"], 80);
 }
 
-/// A database that opens and migrates but takes no writes (here a SQLite file opened read-only;
-/// a file the server's user may not write is the same, but the tests run as root) must stop the
-/// server at start-up, not leave it answering every conversation with 503 while it looks healthy.
 /// A PostgreSQL server that refuses connections is waited for a while (it may be starting), then
 /// named with why it failed: not "pool timed out", which says nothing of what to check.
 #[tokio::test]
@@ -142,6 +139,9 @@ async fn a_postgres_server_that_refuses_connections_stops_the_server_saying_so()
     assert!(!stderr.contains("secret-password-42"), "{stderr}");
 }
 
+/// A database that opens and migrates but takes no writes (here a SQLite file opened read-only;
+/// a file the server's user may not write is the same, but the tests run as root) must stop the
+/// server at start-up, not leave it answering every conversation with 503 while it looks healthy.
 #[tokio::test]
 async fn a_database_that_takes_no_writes_stops_the_server_at_start_up_naming_database_url() {
     let dir = scratch_dir("stored");
