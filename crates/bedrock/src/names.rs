@@ -5,8 +5,8 @@
 
 /// The name, if `id` is one of Anthropic's models on Bedrock.
 pub(crate) fn readable(id: &str) -> Option<String> {
-    // After an ARN's `…/`, a cross-region profile's `us.` and the provider; before `:0`.
-    let model = id.rsplit('/').next()?.split_once("anthropic.")?.1;
+    // After an ARN's, a cross-region profile's and the provider's parts; before `:0`.
+    let model = crate::rules::model_part(id)?.strip_prefix("anthropic.")?;
     let model = model.split(':').next()?;
     let mut name: Vec<String> = Vec::new();
     let mut numeric_before = false;
@@ -32,7 +32,8 @@ pub(crate) fn readable(id: &str) -> Option<String> {
         }
         numeric_before = numeric;
     }
-    (name.first().map(String::as_str) == Some("Claude")).then(|| name.join(" "))
+    // "Claude" alone (`claude-v2`) names no model.
+    (name.first().map(String::as_str) == Some("Claude") && name.len() > 1).then(|| name.join(" "))
 }
 
 #[cfg(test)]
@@ -58,6 +59,7 @@ mod tests {
             "amazon.nova-pro-v1:0",
             "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123",
             "anthropic.",
+            "anthropic.claude-v2:1",
         ] {
             assert_eq!(readable(other), None, "{other}");
         }

@@ -101,18 +101,16 @@ fn turns(input: Vec<wire::InputMessage>) -> Result<(Turns, Vec<String>), String>
                 continue;
             }
         };
-        let mut content = match message.content {
+        let content = match message.content {
             wire::Blocks::Text(text) => vec![Content::Text(text)],
             wire::Blocks::Blocks(blocks) => {
                 let content = blocks.into_iter().map(block).collect::<Result<Vec<_>, _>>();
                 content.map_err(|e| format!("`messages[{i}]`: {e}"))?
             }
         };
-        // Blank text beside other blocks (clients send some with tool calls) is dropped, as
-        // Bedrock refuses it; a message with nothing else is refused, in the words of Anthropic's
-        // API, as Bedrock might not.
-        content.retain(|c| !matches!(c, Content::Text(text) if text.trim().is_empty()));
-        if content.is_empty() {
+        // Nothing but blank text is refused, in the words of Anthropic's API, as Bedrock might
+        // not (blank text beside other blocks the Bedrock request leaves out).
+        if content.iter().all(|c| matches!(c, Content::Text(text) if text.trim().is_empty())) {
             return Err(format!("messages.{i}: all messages must have non-empty content"));
         }
         messages.push(Message { role, content });
