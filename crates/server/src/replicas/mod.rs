@@ -65,8 +65,6 @@ pub(crate) enum Use {
     Lockout,
     /// Counting each owner's running answers.
     RunningAnswers,
-    /// Answering `GET /api/ready`.
-    Readiness,
 }
 
 impl Use {
@@ -78,7 +76,6 @@ impl Use {
             Self::RateLimit => "rate_limit",
             Self::Lockout => "lockout",
             Self::RunningAnswers => "running_answers",
-            Self::Readiness => "readiness",
         }
     }
 
@@ -91,7 +88,6 @@ impl Use {
             Self::RateLimit => "each replica counts the rate limit on its own",
             Self::Lockout => "each replica counts wrong keys on its own",
             Self::RunningAnswers => "each replica counts its owners' running answers on its own",
-            Self::Readiness => "GET /api/ready answers 503 until Redis answers again",
         }
     }
 }
@@ -201,13 +197,13 @@ impl Redis {
         Err(result)
     }
 
-    /// Whether Redis answers a `PING` within a second, for `GET /api/ready`.
+    /// Whether Redis answers a `PING` within a second, for `GET /api/ready`: only looked at, not
+    /// counted as a failure that would make the request path rest from Redis.
     pub(crate) async fn answers(&self) -> bool {
         let mut connection = self.manager();
         let ping = redis::cmd("PING");
-        self.call(Use::Readiness, Duration::from_secs(1), ping.query_async::<()>(&mut connection))
-            .await
-            .is_ok()
+        let answered = tokio::time::timeout(Duration::from_secs(1), ping.query_async::<()>(&mut connection));
+        matches!(answered.await, Ok(Ok(())))
     }
 
     /// Records a failure: the metric, a warning now and then, and a rest for the request path.

@@ -20,9 +20,10 @@ pub(super) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Whether this replica can serve conversations now: the database answered its last lease
-/// renewal, and Redis (with `REDIS_URL`) a `PING`. 503, naming what is out of reach, otherwise:
-/// for an orchestrator's readiness check, or an operator's look.
+/// Whether this replica can serve conversations now: the database took its lease renewal lately;
+/// 503 otherwise. Redis (with `REDIS_URL`) is reported, whether it answers a `PING`, but decides
+/// nothing: without it each replica carries on alone. For dashboards, alarms and an operator's
+/// look (see docs/deploy.md before making it a readiness probe).
 pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let conversations = &state.conversations;
     let store = conversations.store_reached();
@@ -31,7 +32,7 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Js
         None => None,
     };
     let word = |up: bool| if up { "ok" } else { "unreachable" };
-    let ready = store && redis != Some(false);
+    let ready = store;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": if ready { "ready" } else { "unready" },

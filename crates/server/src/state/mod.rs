@@ -3,10 +3,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -73,8 +70,8 @@ pub struct Conversations {
     /// Other replicas may write the same database: see [`SweepGate`].
     shared: bool,
     policy_reason: &'static str,
-    /// Whether the last renewal of the lease reached the database, for `GET /api/ready`.
-    store_reached: Arc<AtomicBool>,
+    /// When the lease was last renewed in the database, for `GET /api/ready`.
+    renewed_at: Arc<Mutex<Instant>>,
 }
 
 impl Conversations {
@@ -132,14 +129,15 @@ impl Conversations {
             shared: config.store.shared_by_replicas(),
             policy_reason,
             // Opened and migrated at start-up.
-            store_reached: Arc::new(AtomicBool::new(true)),
+            renewed_at: Arc::new(Mutex::new(Instant::now())),
         }
     }
 
-    /// Whether the database answered the last renewal of the lease (a third of a lease ago at
-    /// most), for `GET /api/ready`: a failure costs no more time than the renewal took.
+    /// Whether the database took a renewal of the lease lately, for `GET /api/ready`: within two
+    /// of its intervals (a renewal is due every third of a lease), so that one failing or hanging
+    /// is seen without a probe of its own.
     pub(crate) fn store_reached(&self) -> bool {
-        self.store_reached.load(Ordering::Relaxed)
+        self.renewed_at.lock().unwrap_or_else(PoisonError::into_inner).elapsed() <= self.lease * 2 / 3
     }
 
     /// Whose conversations are stored, and why, for the start-up log.
@@ -174,7 +172,9 @@ impl Conversations {
             // Side by side: Redis slow or away never delays the lease in the database.
             let (_, renewed) =
                 tokio::join!(self.live.renew_claims(), self.store.heartbeat(self.replica, self.lease));
-            self.store_reached.store(renewed.is_ok(), Ordering::Relaxed);
+            if renewed.is_ok() {
+                *self.renewed_at.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            }
             match renewed {
                 Ok(()) => {
                     if gate.renewed(Instant::now()) {
