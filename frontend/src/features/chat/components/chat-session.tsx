@@ -62,7 +62,11 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
     follow()
     chat.send(text, selection.choice)
   }
-  const retry = () => chat.retry(selection.choice)
+  // The Retry pressed goes with the error: focus goes to the box, where Escape stops the answer.
+  const retry = () => {
+    chat.retry(selection.choice)
+    document.getElementById('message')?.focus()
+  }
 
   // A question refused as it is (too long, say) is back in the box to be edited: sending it
   // again unchanged would only be refused again.

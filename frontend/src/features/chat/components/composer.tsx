@@ -36,21 +36,15 @@ export function Composer({ busy, disabled = false, onSend, onStop, options, retu
   // Focus is in the box whenever a question can be typed, so the next one can be straight away;
   // once an answer ends, only from the composer (or the page, where Stop left it when it went),
   // never from where the reader went meanwhile (the conversation list, a message's copy button).
-  // While an answer is written, focus lost to the page (the Retry pressed is gone, the page was
-  // loaded mid-answer) comes to the box too, where Escape stops the answer.
   const form = useRef<HTMLFormElement>(null)
   const wasBusy = useRef(busy)
   useEffect(() => {
     const ended = wasBusy.current && !busy
     wasBusy.current = busy
-    if (disabled) return
+    if (busy || disabled) return
     const at = document.activeElement
-    const lost = at === null || at === document.body
-    if (busy) {
-      if (lost) input.current?.focus()
-      return
-    }
-    if (!ended || lost || Boolean(form.current?.contains(at))) input.current?.focus()
+    const here = at === null || at === document.body || Boolean(form.current?.contains(at))
+    if (!ended || here) input.current?.focus()
   }, [busy, disabled])
 
   const submit = (event?: FormEvent) => {

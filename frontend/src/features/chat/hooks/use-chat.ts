@@ -61,7 +61,7 @@ const now: () => number = typeof performance === 'object' ? () => performance.no
  */
 function toHistory(messages: UiMessage[]): ChatMessage[] {
   const brokeOff = (m: UiMessage | undefined) => m?.role === 'assistant' && (m.state === 'failed' || m.state === 'stopped' || m.state === 'interrupted')
-  const answeredWithNothing = (i: number) => messages[i + 1]?.role === 'assistant' && messages[i + 1]!.content.trim() === ''
+  const answeredWithNothing = (i: number) => brokeOff(messages[i + 1]) && messages[i + 1]!.content.trim() === ''
   const askedAgain = (i: number) => messages[i]?.role === 'user' && brokeOff(messages[i + 1]) && messages[i + 2]?.role === 'user' && messages[i + 2]!.content === messages[i]!.content
   return messages
     .filter((m, i) => m.content.trim() !== '' && !(m.role === 'user' && answeredWithNothing(i)) && !askedAgain(i) && !askedAgain(i - 1))

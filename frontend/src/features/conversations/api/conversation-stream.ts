@@ -100,7 +100,8 @@ export class PendingStops {
 /** Why a Stop failed, as the `stop_unavailable` the hook ends the turn with (see `stopRequested`). */
 function stopFailure(error: ChatError): ChatError {
   if (error.code === 'stop_unavailable') return error
-  const message = 'The Stop did not reach the server, which goes on writing the answer.'
+  // The server's own refusal says why (a key, a rate); no answer from it, only that it did not.
+  const message = error.status > 0 ? error.message : 'The Stop did not reach the server, which goes on writing the answer.'
   return new ChatError({ code: 'stop_unavailable', message, retryable: true, requestId: error.requestId }, error.status)
 }
 
