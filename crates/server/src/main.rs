@@ -5,6 +5,7 @@
 use std::{
     io::IsTerminal,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    process::ExitCode,
     time::Duration,
 };
 
@@ -23,7 +24,46 @@ Usage:
 ";
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, as anyhow reports them, without a cause that the one before it
+/// already says in so many words (sqlx's "error communicating with database: Connection refused",
+/// then "Connection refused" again), and without a backtrace: an operator reads this.
+fn report(error: &anyhow::Error) -> String {
+    let mut said = error.to_string();
+    let causes: Vec<String> = error
+        .chain()
+        .skip(1)
+        .map(ToString::to_string)
+        .filter(|cause| {
+            let new = !said.contains(cause.as_str());
+            said.clone_from(cause);
+            new
+        })
+        .collect();
+    let mut report = format!("Error: {error}");
+    match causes.as_slice() {
+        [] => {}
+        [cause] => report.push_str(&format!("\n\nCaused by:\n    {cause}")),
+        causes => {
+            report.push_str("\n\nCaused by:");
+            for (i, cause) in causes.iter().enumerate() {
+                report.push_str(&format!("\n    {i}: {cause}"));
+            }
+        }
+    }
+    report
+}
+
+async fn run() -> anyhow::Result<()> {
     let dotenv = dotenvy::dotenv();
     match std::env::args().nth(1).as_deref() {
         None => {}

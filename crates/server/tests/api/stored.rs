@@ -136,6 +136,7 @@ async fn a_postgres_server_that_refuses_connections_stops_the_server_saying_so()
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("DATABASE_URL") && stderr.contains("Connection refused"), "{stderr}");
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "each cause once: {stderr}");
     assert!(!stderr.contains("secret-password-42"), "{stderr}");
 }
 
