@@ -451,6 +451,19 @@ describe('ChatView model choice', () => {
     expect(calls[0]!.choice).toEqual({ model: 'test-model' })
   })
 
+  it('takes the same question asked again after its answer came to nothing as a retry: one question on screen', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+    act(() => calls[0]!.push({ type: 'error', error: { code: 'throttled', message: 'Slow down.' } }))
+    await screen.findByRole('alert')
+
+    await user.type(box(), 'Hi{Enter}')
+
+    await waitFor(() => expect(calls).toHaveLength(2))
+    expect(calls[1]!.history).toEqual([{ role: 'user', content: 'Hi' }])
+    expect(screen.getAllByRole('article', { name: 'You' })).toHaveLength(1)
+  })
+
   it('sends a new question without the one whose answer came to nothing', async () => {
     const { calls, user, box } = setup()
     await user.type(box(), 'First{Enter}')

@@ -105,13 +105,13 @@ export function pendingAnswer(messages: UiMessage[]): UiMessage | null {
 }
 
 /**
- * A kept answer that ended without a word (refused before its first token, or stopped or cut
- * off before it): asking its question again replaces it, on the server and so here.
+ * An answer that ended without a word (refused before its first token, or stopped or cut off
+ * before it): asking its question again replaces it, on the server (which kept it, even when it
+ * was stopped before the page heard that it had) and so here.
  */
 export function cameToNothing(message: UiMessage | undefined): boolean {
   return (
     message?.role === 'assistant' &&
-    message.stored === true &&
     message.content === '' &&
     message.reasoning === '' &&
     (message.state === 'failed' || message.state === 'stopped' || message.state === 'interrupted')
