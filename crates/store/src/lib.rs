@@ -137,6 +137,16 @@ impl StoredMessage {
             created_at,
         }
     }
+
+    /// An answer that ended otherwise than as the model ended it: stopped, failed, or cut off
+    /// with its server. Never one still running.
+    pub fn broke_off(&self) -> bool {
+        self.role == Role::Assistant
+            && matches!(
+                self.status,
+                MessageStatus::Stopped | MessageStatus::Error | MessageStatus::Interrupted
+            )
+    }
 }
 
 /// A conversation with its messages in order.

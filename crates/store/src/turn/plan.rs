@@ -131,11 +131,7 @@ fn retried(history: &[StoredMessage], content: &str) -> Retry {
 
 /// An answer that ended (never a running one) without text or reasoning.
 fn came_to_nothing(answer: &StoredMessage) -> bool {
-    use MessageStatus::*;
-    answer.role == Role::Assistant
-        && matches!(answer.status, Error | Stopped | Interrupted)
-        && answer.content.is_empty()
-        && answer.reasoning.is_none()
+    answer.broke_off() && answer.content.is_empty() && answer.reasoning.is_none()
 }
 
 /// The message limit as a length (it is `u64` in configuration).

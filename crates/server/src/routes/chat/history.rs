@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use streambed_core::{Content, Message, ReasoningBlock, Role};
-use streambed_store::{MessageStatus, StoredMessage};
+use streambed_store::StoredMessage;
 
 use crate::config::Limits;
 
@@ -32,7 +32,7 @@ pub(super) fn window(
     let asked_again = |i: usize| match stored.get(i..i + 3) {
         Some([question, answer, again]) => {
             question.role == Role::User
-                && broke_off(answer)
+                && answer.broke_off()
                 && again.role == Role::User
                 && again.content == question.content
         }
@@ -77,19 +77,14 @@ pub(super) fn window(
     (turns.collect(), dropped)
 }
 
-/// An answer that ended before a word: stopped, failed, or cut off with its server.
+/// An answer that broke off before a word of text (reasoning is not sent on its own).
 fn came_to_nothing(answer: &StoredMessage) -> bool {
-    answer.content.trim().is_empty() && broke_off(answer)
-}
-
-/// An answer that did not end as the model ended it: stopped, failed, or cut off with its server.
-fn broke_off(answer: &StoredMessage) -> bool {
-    answer.role == Role::Assistant
-        && matches!(answer.status, MessageStatus::Stopped | MessageStatus::Error | MessageStatus::Interrupted)
+    answer.broke_off() && answer.content.trim().is_empty()
 }
 
 #[cfg(test)]
 mod tests {
+    use streambed_store::MessageStatus;
     use time::OffsetDateTime;
 
     use super::*;

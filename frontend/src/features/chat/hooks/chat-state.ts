@@ -110,12 +110,12 @@ export function pendingAnswer(messages: UiMessage[]): UiMessage | null {
  * was stopped before the page heard that it had) and so here.
  */
 export function cameToNothing(message: UiMessage | undefined): boolean {
-  return (
-    message?.role === 'assistant' &&
-    message.content === '' &&
-    message.reasoning === '' &&
-    (message.state === 'failed' || message.state === 'stopped' || message.state === 'interrupted')
-  )
+  return brokeOff(message) && message!.content === '' && message!.reasoning === ''
+}
+
+/** An answer that ended otherwise than as the model ended it: stopped, failed or cut off. */
+export function brokeOff(message: UiMessage | undefined): boolean {
+  return message?.role === 'assistant' && (message.state === 'failed' || message.state === 'stopped' || message.state === 'interrupted')
 }
 
 /** The conversation as the server had it when a read of it began (`readAt`, on `performance.now()`'s clock). */

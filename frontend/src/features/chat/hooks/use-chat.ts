@@ -3,7 +3,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import { ChatError, toChatError } from '../api/chat-error'
 import { streamChat } from '../api/stream-chat'
 import type { ChatMessage, ModelChoice, StreamEvent } from '../api/types'
-import { type ServerCopy, type UiMessage, cameToNothing, chatReducer, chatStateFrom, isNewer, newMessage, pendingAnswer } from './chat-state'
+import { type ServerCopy, type UiMessage, brokeOff, cameToNothing, chatReducer, chatStateFrom, isNewer, newMessage, pendingAnswer } from './chat-state'
 
 /**
  * The transport: sends the conversation, which ends with the new user turn, with the reader's
@@ -60,7 +60,6 @@ const now: () => number = typeof performance === 'object' ? () => performance.no
  * question asked again after its answer broke off, with that answer (Retry: asked once).
  */
 function toHistory(messages: UiMessage[]): ChatMessage[] {
-  const brokeOff = (m: UiMessage | undefined) => m?.role === 'assistant' && (m.state === 'failed' || m.state === 'stopped' || m.state === 'interrupted')
   const answeredWithNothing = (i: number) => brokeOff(messages[i + 1]) && messages[i + 1]!.content.trim() === ''
   const askedAgain = (i: number) => messages[i]?.role === 'user' && brokeOff(messages[i + 1]) && messages[i + 2]?.role === 'user' && messages[i + 2]!.content === messages[i]!.content
   return messages
