@@ -308,13 +308,12 @@ mod tests {
     async fn a_claim_lapses_a_life_after_its_last_renewal_as_one_a_dead_replica_held() {
         let server = RedisServer::start();
         let life = Duration::from_millis(1500);
-        let (live, dead) = (SharedRunning::new(connect(&server).await, 2, life), {
-            SharedRunning::new(connect(&server).await, 2, life)
-        });
-        let alice = Owner("alice".into());
+        let live = SharedRunning::new(connect(&server).await, 2, life);
+        let dead = SharedRunning::new(connect(&server).await, 2, life);
+        let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
         let kept = live.claim(&alice).await.unwrap().expect("a first place");
         let _lost = dead.claim(&alice).await.unwrap().expect("a second place, on a replica that dies");
-        let given_back = live.claim(&bob()).await.unwrap().expect("bob's");
+        let given_back = live.claim(&bob).await.unwrap().expect("bob's");
         live.release(&given_back).await.unwrap();
         assert_eq!(live.claim(&alice).await.unwrap(), None, "both of alice's places are held");
 
@@ -332,10 +331,6 @@ mod tests {
         let bobs: u32 =
             redis::cmd("ZCARD").arg("streambed:running:bob").query_async(&mut connection).await.unwrap();
         assert_eq!(bobs, 0, "a renewal made no claim again");
-    }
-
-    fn bob() -> Owner {
-        Owner("bob".into())
     }
 
     #[tokio::test]

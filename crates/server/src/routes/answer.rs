@@ -93,7 +93,10 @@ pub(super) async fn start(
     deadline: tokio::time::Instant,
 ) -> Result<ChatStream, ProviderError> {
     let model = Arc::clone(model);
-    let mut opening = Box::pin(tokio::time::timeout_at(deadline, async move { model.stream(request).await }));
+    let mut opening = Box::pin(async move {
+        let opened = tokio::time::timeout_at(deadline, model.stream(request)).await;
+        opened.unwrap_or_else(|_| Err(relay::deadline_exceeded()))
+    });
     let opened = match delivery {
         Delivery::Whole => opening.await,
         Delivery::Streamed => match tokio::time::timeout(state.limits.first_byte, &mut opening).await {
@@ -104,18 +107,11 @@ pub(super) async fn start(
                     "the model has not started answering: streaming while it does"
                 );
                 // A refusal from here on is the answer's error event, counted as such by the relay.
-                let answer = stream::once(opening).flat_map(|opened| match opened {
-                    Ok(Ok(events)) => events,
-                    Ok(Err(refused)) => refusal(refused),
-                    Err(_) => refusal(relay::deadline_exceeded()),
-                });
-                return Ok(Box::pin(answer));
+                return Ok(Box::pin(stream::once(opening).flat_map(|opened| opened.unwrap_or_else(refusal))));
             }
         },
     };
-    opened
-        .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
-        .inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
+    opened.inspect_err(|e| state.metrics.upstream_error(e.kind.code()))
 }
 
 /// An answer that is only its refusal.

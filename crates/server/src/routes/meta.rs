@@ -32,10 +32,9 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Js
         None => None,
     };
     let word = |up: bool| if up { "ok" } else { "unreachable" };
-    let ready = store;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if store { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
-        "status": if ready { "ready" } else { "unready" },
+        "status": if store { "ready" } else { "unready" },
         "database": word(store),
         "redis": redis.map_or("off", word),
     });
