@@ -7,7 +7,7 @@
 
 use std::{
     fs::{self, File},
-    io::{Read, Write},
+    io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
     path::Path,
     path::PathBuf,
@@ -41,6 +41,8 @@ pub struct Redis {
     port: u16,
     /// The CA that signed the server's certificate, when it speaks TLS.
     ca: Option<PathBuf>,
+    /// Options besides the port, TLS and persistence, for a restart.
+    options: &'static [&'static str],
     // Only dropped: declared before `dir`, so the server stops before its directory goes.
     daemon: Option<Daemon>,
     dir: TempDir,
@@ -49,42 +51,56 @@ pub struct Redis {
 impl Redis {
     /// Starts a new server of its own. Panics, saying what to install, when Redis is missing.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, &[])
     }
 
     /// Starts a server that accepts only TLS, for `localhost` and `127.0.0.1`; see [`Self::ca_file`].
     pub fn start_tls() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, &[])
     }
 
-    fn start_with(tls: bool) -> Self {
+    /// Starts a server that speaks only RESP2, as Redis before 6 does: `HELLO` is renamed away.
+    pub fn start_resp2_only() -> Self {
+        Self::start_with(false, &["--rename-command", "HELLO", ""])
+    }
+
+    fn start_with(tls: bool, options: &'static [&'static str]) -> Self {
         let installed = Command::new(BINARY).arg("--version").output().is_ok_and(|o| o.status.success());
         assert!(installed, "Redis is not installed: apt-get install redis-server");
-        let dir = scratch_dir("redis");
+        let mut dir = scratch_dir("redis");
         let ca = tls.then(|| certificates(dir.path()));
         for attempt in 1..=PORT_ATTEMPTS {
-            let port = free_port();
-            let log_path = dir.path().join(format!("redis-{attempt}.log"));
-            let command = server_command(dir.path(), port, tls, &log_path);
-            let mut daemon = Daemon::spawn(command, "TERM", dir.path()).expect("start redis");
-            let started = wait_until("Redis to answer", STARTUP_TIMEOUT, || {
-                if daemon.exited().is_some() {
-                    return Some(false);
-                }
-                // A TLS port cannot be asked in plain text; that it accepts connections will do.
-                let ready = if tls { accepts(port) } else { answers_ping(port) };
-                ready.then_some(true)
-            });
-            if started {
-                return Self { port, ca, daemon: Some(daemon), dir };
+            let mut redis = Self { port: free_port(), ca: ca.clone(), options, daemon: None, dir };
+            match redis.launch(&format!("redis-{attempt}.log")) {
+                Ok(()) => return redis,
+                Err(log) => assert!(
+                    log.contains("Address already in use") && attempt < PORT_ATTEMPTS,
+                    "Redis exited while starting:\n{log}"
+                ),
             }
-            let log = fs::read_to_string(&log_path).unwrap_or_default();
-            assert!(
-                log.contains("Address already in use") && attempt < PORT_ATTEMPTS,
-                "Redis exited while starting:\n{log}"
-            );
+            dir = redis.dir;
         }
         unreachable!("the last attempt either starts or panics")
+    }
+
+    /// Starts the server on its port, logging to `log` in its directory; the log when it exits.
+    fn launch(&mut self, log: &str) -> Result<(), String> {
+        let (port, tls, log_path) = (self.port, self.ca.is_some(), self.dir.path().join(log));
+        let command = server_command(self.dir.path(), port, tls, self.options, &log_path);
+        let mut daemon = Daemon::spawn(command, "TERM", self.dir.path()).expect("start redis");
+        let started = wait_until("Redis to answer", STARTUP_TIMEOUT, || {
+            if daemon.exited().is_some() {
+                return Some(false);
+            }
+            // A TLS port cannot be asked in plain text; that it accepts connections will do.
+            let ready = if tls { accepts(port) } else { answers_ping(port) };
+            ready.then_some(true)
+        });
+        if !started {
+            return Err(fs::read_to_string(&log_path).unwrap_or_default());
+        }
+        self.daemon = Some(daemon);
+        Ok(())
     }
 
     /// `redis://127.0.0.1:<port>` (`rediss://localhost:<port>` for a TLS server), for `REDIS_URL`.
@@ -109,6 +125,33 @@ impl Redis {
         drop(self.daemon.take());
     }
 
+    /// Stops the server and starts a new one, empty, on the same port, as a Redis restart or
+    /// failover does.
+    pub fn restart(&mut self) {
+        self.stop();
+        if let Err(log) = self.launch("redis-restarted.log") {
+            panic!("Redis exited while starting again:\n{log}");
+        }
+    }
+
+    /// `CLIENT LIST`: one line per connection, with its protocol (`resp=`) and subscriptions.
+    pub fn clients(&self) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to Redis");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("set a read timeout");
+        stream.write_all(b"CLIENT LIST\r\n").expect("ask Redis");
+        let mut reply = BufReader::new(stream);
+        let mut header = String::new();
+        reply.read_line(&mut header).expect("read Redis's reply");
+        let length: usize = header
+            .trim_end()
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("CLIENT LIST: not a bulk string: {header}"));
+        let mut list = vec![0; length];
+        reply.read_exact(&mut list).expect("read Redis's reply");
+        String::from_utf8(list).expect("CLIENT LIST is text")
+    }
+
     /// Whether the server answers `PING`.
     pub fn is_up(&self) -> bool {
         answers_ping(self.port)
@@ -120,7 +163,7 @@ impl Redis {
     }
 }
 
-fn server_command(dir: &Path, port: u16, tls: bool, log_path: &Path) -> Command {
+fn server_command(dir: &Path, port: u16, tls: bool, options: &[&str], log_path: &Path) -> Command {
     let log = File::create(log_path).expect("create the Redis log");
     let mut command = Command::new(BINARY);
     if tls {
@@ -136,6 +179,7 @@ fn server_command(dir: &Path, port: u16, tls: bool, log_path: &Path) -> Command 
         .arg("--dir")
         .arg(dir)
         .args(["--daemonize", "no", "--loglevel", "warning"])
+        .args(options)
         .current_dir(dir)
         .stdout(log.try_clone().expect("share the Redis log"))
         .stderr(log);

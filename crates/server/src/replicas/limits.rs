@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Failure, Redis, Use};
 
-/// The longest a request waits on Redis for a limit; after a failure the next requests don't ask
+/// The longest a request waits on Redis for a limit; after a timeout the next requests don't ask
 /// (see `REST_AFTER_FAILURE`) and this replica counts alone.
 const LIMIT_TIMEOUT: Duration = Duration::from_millis(250);
 

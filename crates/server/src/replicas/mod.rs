@@ -24,7 +24,7 @@ use std::{
 
 use anyhow::Context;
 use redis::{
-    Client,
+    AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, IntoConnectionInfo, ProtocolVersion,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -39,11 +39,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long start-up waits for Redis before giving up.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// Reconnection attempts after a lost connection, before the commands waiting on it fail (the
-/// next command starts a new round).
-const RECONNECT_ATTEMPTS: usize = 3;
-/// After a failure, the uses on the request path (limits) skip Redis this long, so a silent
-/// server does not add [`COMMAND_TIMEOUT`] to every request.
+/// Reconnection attempts after a lost connection (0.1 s apart, doubling to 1 s): about a minute,
+/// as long as a failover takes. Calls made meanwhile wait on it only up to their own timeouts;
+/// once it is spent, the next call starts a new round.
+const RECONNECT_ATTEMPTS: usize = 60;
+/// After a call timed out, the uses on the request path (limits) skip Redis this long, so a
+/// silent server does not add their timeout to every request. A failure that came at once (a
+/// refused or closed connection, an error reply) costs the next request nothing to try again.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// At most one warning per use this often while Redis fails; the metric counts every failure.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -137,19 +139,24 @@ impl fmt::Debug for Redis {
 impl Redis {
     /// Connects to `url` and checks that Redis answers; the error names `REDIS_URL`.
     pub(crate) async fn connect(url: &SecretString, request_timeout: Duration) -> anyhow::Result<Self> {
-        let client = Client::open(url.expose_secret())
+        let info = connection_info(url.expose_secret())
             .context("REDIS_URL: not a usable Redis URL (redis://host:6379, or rediss://… for TLS)")?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(RECONNECT_ATTEMPTS)
-            .set_max_delay(Duration::from_secs(1));
-        let connect = async {
-            let mut manager = ConnectionManager::new_with_config(client.clone(), config).await?;
-            redis::cmd("PING").query_async::<()>(&mut manager).await?;
-            Ok::<_, redis::RedisError>(manager)
+        let check = async {
+            match answers_once(info.clone()).await {
+                Err(e) if lacks_resp3(&e) => {
+                    tracing::warn!(
+                        "Redis does not speak RESP3 (it is older than Redis 6, or HELLO is renamed \
+                         away): using RESP2, over which the first call after Redis restarts fails \
+                         (?protocol=resp2 in REDIS_URL chooses it without this warning)"
+                    );
+                    let resp2 = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP2);
+                    let info = info.set_redis_settings(resp2);
+                    answers_once(info.clone()).await.map(|()| info)
+                }
+                answered => answered.map(|()| info),
+            }
         };
-        let manager = tokio::time::timeout(START_TIMEOUT, connect)
+        let info = tokio::time::timeout(START_TIMEOUT, check)
             .await
             .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))
             .and_then(|connected| connected.map_err(anyhow::Error::from))
@@ -158,6 +165,14 @@ impl Redis {
                  server that requires TLS (ElastiCache with encryption in transit), and that security \
                  groups let this task in; or unset REDIS_URL to run a single replica without it",
             )?;
+        // Redis answered, so the shared connection's retries no longer hide why it would not.
+        let client = Client::open(info)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(RECONNECT_ATTEMPTS)
+            .set_max_delay(Duration::from_secs(1));
+        let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -206,14 +221,22 @@ impl Redis {
         matches!(answered.await, Ok(Ok(())))
     }
 
-    /// Records a failure: the metric, a warning now and then, and a rest for the request path.
+    /// Records a failure: the metric, a warning now and then, and after a timeout a rest for the
+    /// request path.
     fn failed(&self, purpose: Use, error: &Failure) {
         if let Some(metrics) = self.inner.metrics.get() {
             metrics.redis_error(purpose.label());
         }
         let now = Instant::now();
-        *self.inner.resting_until.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(now + REST_AFTER_FAILURE);
+        let timed_out = match error {
+            Failure::Timeout(_) => true,
+            Failure::Redis(e) => e.is_timeout(),
+            Failure::Reply(_) | Failure::Closed | Failure::Resting => false,
+        };
+        if timed_out {
+            *self.inner.resting_until.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(now + REST_AFTER_FAILURE);
+        }
         let mut warned = self.inner.warned.lock().unwrap_or_else(PoisonError::into_inner);
         if warned.get(&purpose).is_none_or(|at| now.duration_since(*at) >= WARN_EVERY) {
             warned.insert(purpose, now);
@@ -227,9 +250,40 @@ impl Redis {
         }
     }
 
-    /// Whether a failure was recent enough that the request path should not wait on Redis.
+    /// Whether a timeout was recent enough that the request path should not wait on Redis.
     fn resting(&self) -> bool {
         let until = *self.inner.resting_until.lock().unwrap_or_else(PoisonError::into_inner);
         until.is_some_and(|until| Instant::now() < until)
     }
+}
+
+/// `url`'s connection, over RESP3 unless the URL chooses a protocol (`?protocol=`). Over RESP3
+/// the shared connection hears at once that Redis closed it and reconnects before the next
+/// call; over RESP2 it learns only when the next call fails (redis-rs's `ConnectionManager`),
+/// so after every Redis restart or failover one claim or count would go missing.
+fn connection_info(url: &str) -> redis::RedisResult<ConnectionInfo> {
+    let info = url.into_connection_info()?;
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    if query.split('&').any(|pair| pair.starts_with("protocol=")) {
+        return Ok(info);
+    }
+    let resp3 = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+    Ok(info.set_redis_settings(resp3))
+}
+
+/// Whether Redis at `info` answers a `PING`, on a connection of its own, tried once: the error is
+/// the one that stopped it, where the shared connection's retries would end in a timeout.
+async fn answers_once(info: ConnectionInfo) -> redis::RedisResult<()> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT));
+    let mut connection = Client::open(info)?.get_multiplexed_async_connection_with_config(&config).await?;
+    redis::cmd("PING").query_async(&mut connection).await
+}
+
+/// Whether the server refused RESP3's `HELLO`. redis-rs recognises Redis 5's wording
+/// (``unknown command `HELLO` ``); a server that renamed the command away says `'HELLO'`.
+fn lacks_resp3(error: &redis::RedisError) -> bool {
+    error.kind() == ErrorKind::RESP3NotSupported
+        || error.detail().is_some_and(|d| d.starts_with("unknown command") && d.contains("HELLO"))
 }

@@ -431,6 +431,77 @@ async fn when_redis_goes_away_answers_complete_resume_through_the_store_and_fail
     }
 }
 
+/// The replicas' connections to Redis: every client but the one asking `CLIENT LIST`.
+fn replica_connections(redis: &Redis) -> Vec<String> {
+    let clients = redis.clients();
+    clients.lines().filter(|line| !line.contains(" cmd=client|list ")).map(str::to_owned).collect()
+}
+
+/// How many of the replicas' connections are subscriptions (`sub=1`) and how many are not.
+fn connections(redis: &Redis) -> (usize, usize) {
+    let ours = replica_connections(redis);
+    let subscribed = ours.iter().filter(|line| line.contains(" sub=1 ")).count();
+    (subscribed, ours.len() - subscribed)
+}
+
+#[tokio::test]
+async fn after_redis_restarts_the_replicas_reconnect_before_their_next_call() {
+    let mut redis = Redis::start();
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
+    let http = reqwest::Client::new();
+    let chat =
+        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
+    let before = replica_connections(&redis);
+
+    redis.restart();
+    // Each replica's Stop subscription and shared connection, back without being asked to be.
+    let wait = Duration::from_secs(30);
+    streambed_testkit::process::wait_until("both replicas to reconnect", wait, || {
+        (connections(&redis) == (2, 2)).then_some(())
+    });
+    let on_a = chat(&a).await.unwrap().status();
+    let on_b = chat(&b).await.unwrap().status();
+    // Each Stop subscription saw its connection close; no call on the shared one failed.
+    let failed = r#"use="rate_limit""#;
+    let failures = [
+        counter(&http, &a, "streambed_redis_errors_total", failed).await,
+        counter(&http, &b, "streambed_redis_errors_total", failed).await,
+    ];
+    a.stop().await;
+    b.stop().await;
+
+    assert!(before.iter().all(|connection| connection.contains(" resp=3")), "{before:#?}");
+    assert_eq!(
+        (on_a.as_u16(), on_b.as_u16()),
+        (200, 429),
+        "one allowance for both, counted in the new Redis"
+    );
+    assert_eq!(failures, [0.0, 0.0], "no call failed");
+}
+
+#[tokio::test]
+async fn a_redis_without_resp3_is_spoken_to_over_resp2_with_a_warning() {
+    let redis = Redis::start_resp2_only();
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let redis_url = redis.url();
+    let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
+    let replica = Replica::start(&emulator, &vars);
+    let http = reqwest::Client::new();
+    let chat = || http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
+
+    let statuses = [chat().await.unwrap().status().as_u16(), chat().await.unwrap().status().as_u16()];
+    let connections = replica_connections(&redis);
+    let log = replica.log.lock().unwrap().clone();
+    replica.stop().await;
+
+    assert_eq!(statuses, [200, 429], "limits counted in Redis");
+    assert!(connections.iter().all(|connection| connection.contains(" resp=2")), "{connections:#?}");
+    assert!(log.contains("Redis does not speak RESP3"), "{log}");
+}
+
 #[tokio::test]
 async fn a_client_limited_on_one_replica_is_limited_on_the_other() {
     let redis = Redis::start();
