@@ -36,8 +36,6 @@ use streambed_core::{
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, Setting, connect, models};
 pub use params::Param;
 
-/// The smallest thinking budget Claude takes (Anthropic, extended thinking).
-pub const MIN_THINKING_BUDGET: u32 = params::MIN_BUDGET;
 pub use trust::CaBundleError;
 
 use futures_util::StreamExt;

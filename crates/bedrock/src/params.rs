@@ -15,9 +15,9 @@ pub enum Param {
 }
 
 /// Token budgets for the reasoning levels. Anthropic's minimum budget is 1,024 tokens.
-const BUDGETS: [(Reasoning, u32, &str); 3] =
-    [(Reasoning::Low, 2_048, "low"), (Reasoning::Medium, 8_192, "medium"), (Reasoning::High, 24_576, "high")];
-pub(crate) const MIN_BUDGET: u32 = 1_024;
+const BUDGETS: [(Reasoning, u32); 3] =
+    [(Reasoning::Low, 2_048), (Reasoning::Medium, 8_192), (Reasoning::High, 24_576)];
+const MIN_BUDGET: u32 = 1_024;
 /// Room for the answer after the reasoning when no `max_tokens` is configured.
 const ANSWER_TOKENS: u32 = 4_096;
 /// Room a level's budget leaves for the answer under a `max_tokens` that cannot hold both whole.
@@ -170,9 +170,9 @@ fn refuse(message: String) -> ProviderError {
 pub(crate) fn budget(reasoning: Reasoning, ceiling: u32) -> u32 {
     let wanted = match reasoning {
         Reasoning::Budget(n) => n,
-        level => BUDGETS.iter().find(|(l, _, _)| *l == level).map_or(0, |(_, n, _)| *n),
+        level => BUDGETS.iter().find(|(l, _)| *l == level).map_or(0, |(_, n)| *n),
     };
-    wanted.min(ceiling.saturating_sub(MIN_BUDGET)).max(MIN_BUDGET)
+    wanted.min(ceiling.saturating_sub(MIN_ANSWER_TOKENS)).max(MIN_BUDGET)
 }
 
 /// The effort word for a level; an explicit budget takes the level whose budget is nearest

@@ -30,7 +30,7 @@ pub(crate) struct Target<'a> {
     pub rule: Option<&'static Rule>,
     pub service_tier: Option<ServiceTier>,
     pub latency: Option<Latency>,
-    /// `BEDROCK_PROMPT_CACHE=on` and the model caches.
+    /// `BEDROCK_PROMPT_CACHE=on` or the client asked (`cache_control`), and the model caches.
     pub prompt_cache: bool,
 }
 

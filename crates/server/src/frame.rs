@@ -15,6 +15,11 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// Bytes of text and reasoning together.
+    pub(crate) fn bytes(self) -> usize {
+        self.text + self.reasoning
+    }
+
     /// Whether this is a point in an answer with this text and reasoning: within both, and on
     /// character boundaries (a cursor from another answer, or made up, may be neither).
     pub(crate) fn is_within(self, text: &str, reasoning: &str) -> bool {

@@ -6,6 +6,7 @@
 //! [`models::build`], then [`serve`] with graceful shutdown. Tests call the same functions.
 
 mod answer_log;
+mod answer_token;
 mod auth;
 mod client_addr;
 pub mod config;

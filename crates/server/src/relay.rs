@@ -1,8 +1,8 @@
 //! One answer from a provider stream: the shutdown cut-off, the request deadline, events to SSE
 //! frames, and what each chat reports (one log line and its metrics). A stateless answer is
 //! owned by its response ([`events`]), so when the client goes away and axum drops the body,
-//! the upstream request is dropped with it; a stored conversation's answer is owned by a task of
-//! its own (`live`).
+//! the upstream request is dropped with it; a stored conversation's answer outlives its client
+//! (`live`: driven by the response while the client stays, by a task of the server's after).
 
 use std::{
     convert::Infallible,
@@ -18,9 +18,9 @@ use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::{
+    answer_token::{AnswerToken, Why},
     limits::StreamSlot,
     metrics::Metrics,
-    shutdown::{AnswerToken, Why},
     sse,
 };
 

@@ -35,7 +35,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use self::blocks::ReasoningBlocks;
-use crate::shutdown::AnswerToken;
+use crate::{answer_token::AnswerToken, frame::Cursor};
 
 /// Longest a delta waits in memory: what a crash can lose.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
@@ -52,20 +52,7 @@ const FINISH_RETRY_MOST: Duration = Duration::from_secs(5);
 /// lock, so it must never take that lock itself.
 pub(crate) trait Transcript: Send + Sync + fmt::Debug {
     /// The text from byte `from.text` on, and the reasoning from byte `from.reasoning` on.
-    fn since(&self, from: Offsets) -> (String, String);
-}
-
-/// Bytes of an answer's text and of its reasoning.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Offsets {
-    pub text: usize,
-    pub reasoning: usize,
-}
-
-impl Offsets {
-    fn total(self) -> usize {
-        self.text + self.reasoning
-    }
+    fn since(&self, from: Cursor) -> (String, String);
 }
 
 /// The answers this process is writing, flushed together.
@@ -110,7 +97,7 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Pending {
     /// What the flushes have written of the transcript.
-    written: Offsets,
+    written: Cursor,
     /// The reasoning as sent, block by block with signatures: kept whole until the end.
     blocks: ReasoningBlocks,
     finish: Option<Finish>,
@@ -199,7 +186,7 @@ impl AnswerLogs {
                 continue;
             }
             pending.flushing = true;
-            shared.taken.store(pending.written.total() + text.len() + reasoning.len(), Ordering::Relaxed);
+            shared.taken.store(pending.written.bytes() + text.len() + reasoning.len(), Ordering::Relaxed);
             batch.push(Append { message: shared.message, text, reasoning });
             drop(pending);
             writing.push(shared);
@@ -250,7 +237,7 @@ impl AnswerLogs {
                 pending.written.text += append.text.len();
                 pending.written.reasoning += append.reasoning.len();
             } else {
-                shared.taken.store(pending.written.total(), Ordering::Relaxed);
+                shared.taken.store(pending.written.bytes(), Ordering::Relaxed);
             }
             pending.flushing = false;
             drop(pending);

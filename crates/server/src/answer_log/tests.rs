@@ -32,7 +32,7 @@ async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Ow
 struct Said(Mutex<String>);
 
 impl Transcript for Said {
-    fn since(&self, from: Offsets) -> (String, String) {
+    fn since(&self, from: Cursor) -> (String, String) {
         (self.0.lock().unwrap()[from.text..].to_owned(), String::new())
     }
 }
@@ -133,7 +133,7 @@ async fn an_answer_whose_record_is_gone_is_ended_by_the_flush_that_finds_it_so()
     say(&mut open[1], &said[1], "Kept");
     logs.flush().await;
 
-    assert_eq!(tokens[0].why(), crate::shutdown::Why::Lost, "ended");
+    assert_eq!(tokens[0].why(), crate::answer_token::Why::Lost, "ended");
     assert!(tokens[1].ended_owned().now_or_never().is_none(), "the other answer runs on");
     assert!(open[0].wait_written().await, "its end went unrecorded");
     assert!(!open[1].wait_written().await);

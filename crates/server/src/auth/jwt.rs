@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
+    sync::{PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
@@ -122,7 +122,7 @@ impl JwtVerifier {
     async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), AuthError> {
         let cached = |keys: &KeySet| keys.by_kid.get(kid).cloned();
         let (hit, fresh) = {
-            let keys = self.keys.read().expect("key cache lock");
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
             (cached(&keys), keys.fetched.is_some_and(|t| t.elapsed() < MAX_AGE))
         };
         match hit {
@@ -134,13 +134,13 @@ impl JwtVerifier {
             // Stale keys still verify while the issuer is unreachable.
             Err(e) => return hit.ok_or(e),
         }
-        cached(&self.keys.read().expect("key cache lock"))
+        cached(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
             .ok_or(AuthError::Invalid("The token's signing key is unknown."))
     }
 
     async fn refetch(&self) -> Result<(), AuthError> {
         let _fetching = self.fetching.lock().await;
-        let recent = self.keys.read().expect("key cache lock").attempted;
+        let recent = self.keys.read().unwrap_or_else(PoisonError::into_inner).attempted;
         match recent {
             Some((at, failed)) if at.elapsed() < self.config.min_refetch => {
                 return if failed { Err(AuthError::Unavailable) } else { Ok(()) };
@@ -148,7 +148,7 @@ impl JwtVerifier {
             _ => {}
         }
         let fetched = self.fetch().await;
-        let mut keys = self.keys.write().expect("key cache lock");
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.attempted = Some((Instant::now(), fetched.is_err()));
         match fetched {
             Ok(by_kid) => {

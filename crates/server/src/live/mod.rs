@@ -1,7 +1,8 @@
-//! Answers that belong to the server. A stored conversation's answer runs as a task of its own
-//! ([`run`]): the response that started it, and any that resume it later (after a reload or a
-//! dropped network), only follow its frames ([`follow`]). A client that leaves does not end it;
-//! Stop does, as do the request deadline and the shutdown cut-off.
+//! Answers that belong to the server. A stored conversation's answer is driven by the response
+//! that started it while its client stays, and handed to a task of the server's when it leaves
+//! ([`run`]); responses that resume it later (after a reload or a dropped network) follow its
+//! frames ([`follow`]). A client that leaves does not end it; Stop does, as do the request
+//! deadline and the shutdown cut-off.
 //!
 //! Each frame's SSE `id:` is a [`Cursor`]: how many bytes of answer text and of reasoning the
 //! client has once it has that frame. A cursor names the same point in the live answer and in
@@ -36,9 +37,9 @@ pub(crate) use task::{Handoff, Running, drive};
 pub(crate) use crate::frame::{Cursor, Frame, Resume};
 
 use crate::{
+    answer_token::AnswerToken,
     error::AppError,
     replicas::limits::{Claim, SharedRunning},
-    shutdown::AnswerToken,
     sse,
 };
 
@@ -336,7 +337,7 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
-    use crate::shutdown::Why;
+    use crate::answer_token::Why;
 
     #[test]
     fn stop_reaches_an_answer_still_starting_and_only_its_owners() {

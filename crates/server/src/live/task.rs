@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{Cursor, Ending, Frame, Live, mirror::mirror};
 use crate::{
-    answer_log::{AnswerLog, Offsets, Transcript},
+    answer_log::{AnswerLog, Transcript},
     relay::{self, Answer},
     replicas::Redis,
     sse,
@@ -162,7 +162,7 @@ pub(crate) fn drive(mut handoff: Handoff) -> impl Stream<Item = Result<Event, In
 
 /// The log reads what it has not written from the text kept for followers.
 impl Transcript for Live {
-    fn since(&self, from: Offsets) -> (String, String) {
+    fn since(&self, from: Cursor) -> (String, String) {
         let said = self.said();
         // The log's offsets are sums of what this returned, so they lie within the text and on
         // its characters' boundaries; `get` keeps a broken promise from panicking the flusher.

@@ -9,10 +9,10 @@ use streambed_core::{ChatModel, ChatRequest, ChatStream, InferenceParams, Provid
 
 use crate::{
     AppState,
+    answer_token::AnswerToken,
     error::AppError,
     limits::StreamSlot,
     relay::{self, Answer, ChatReport},
-    shutdown::AnswerToken,
 };
 
 /// A chat let in: its place under `MAX_CONCURRENT_STREAMS` and its deadline, held while the

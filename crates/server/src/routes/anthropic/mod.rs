@@ -38,6 +38,9 @@ use crate::{
     state::AppState,
 };
 
+/// The smallest `budget_tokens` Anthropic's Messages API takes (extended thinking).
+const MIN_BUDGET_TOKENS: u32 = 1_024;
+
 pub(super) async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -99,7 +102,7 @@ fn cap_max_tokens(limits: &Limits, body: &mut wire::MessagesRequest) -> Result<(
         // budget gives half of what is left to the answer (Anthropic's docs' own example, 10,000
         // of 16,000, meets the default cap of 4,096 so).
         let halved = max_tokens / 2;
-        if halved < streambed_bedrock::MIN_THINKING_BUDGET {
+        if halved < MIN_BUDGET_TOKENS {
             return Err(AppError::BadRequest(format!(
                 "The thinking budget ({budget_tokens}) leaves no room for the answer under this server's \
                  MAX_TOKENS_LIMIT ({max_tokens}), to which `max_tokens` ({asked}) was capped."

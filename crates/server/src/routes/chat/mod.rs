@@ -1,7 +1,7 @@
 //! `POST /api/chat`: validate, start the answer (errors here are still plain HTTP), then stream.
 //! Without `conversationId` this is the seed's stateless contract; with one, the history comes
-//! from the store, and the answer runs as a task of the server's (`live`) that this response
-//! follows and that writes it back to the store as it streams.
+//! from the store, and the answer (`live`) is written back to the store as it streams: this
+//! response drives it while its client stays, and a task of the server's once it leaves.
 
 mod history;
 mod stored;
