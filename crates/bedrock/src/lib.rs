@@ -19,6 +19,7 @@ mod params;
 mod request;
 mod rules;
 mod schema;
+mod tools;
 mod trust;
 mod upstream;
 

@@ -1,23 +1,20 @@
 //! Our request in the SDK's types, built once per request so the Converse fallback reuses it.
 
 use aws_sdk_bedrockruntime::types::{
-    AnyToolChoice, CachePointBlock, CachePointType, ContentBlock, InferenceConfiguration,
-    JsonSchemaDefinition, Message, OutputConfig, OutputFormat, OutputFormatStructure, OutputFormatType,
-    PerformanceConfigLatency, PerformanceConfiguration, ServiceTierType, SpecificToolChoice,
-    SystemContentBlock, Tool, ToolChoice as SdkToolChoice, ToolConfiguration, ToolInputSchema,
-    ToolSpecification,
+    CachePointBlock, CachePointType, ContentBlock, InferenceConfiguration, JsonSchemaDefinition, Message,
+    OutputConfig, OutputFormat, OutputFormatStructure, OutputFormatType, PerformanceConfigLatency,
+    PerformanceConfiguration, ServiceTierType, SystemContentBlock, ToolConfiguration,
 };
 use aws_smithy_types::Document;
-use serde_json::json;
 use streambed_core::{ChatRequest, ErrorKind, OutputSchema, ProviderError, Role, ToolChoice};
 
 use crate::{
     attachments::Attachments,
     config::{Latency, ServiceTier},
     content::{self, built, to_document},
-    params,
+    params::{self, Plan},
     rules::{self, Rule, Vendor},
-    schema,
+    schema, tools,
 };
 
 /// What a model knows about itself when it builds a request.
@@ -69,6 +66,37 @@ const OPENING: &str = "(The conversation begins.)";
 const CACHED_USER_TURNS: usize = 2;
 
 pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, ProviderError> {
+    check(request, target)?;
+    let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
+    let turns: Vec<_> = request.messages.iter().map(content::arranged).collect();
+    let mut attachments = Attachments::of(&turns)?;
+    let mut messages =
+        turns.iter().map(|turn| content::message(turn, &mut attachments)).collect::<Result<Vec<_>, _>>()?;
+    debug_assert!(attachments.all_asked(), "the plan of images and documents saw other turns");
+    if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
+        // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
+        // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
+        // before the first question): a user turn that says only that goes before it.
+        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut attachments)?);
+    }
+    let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
+    if target.prompt_cache {
+        add_cache_points(&mut messages, system.as_mut())?;
+    }
+    Ok(Parts {
+        messages,
+        system,
+        inference: inference(&plan, request),
+        tool_config: tools::tool_config(request)?,
+        additional: plan.additional.as_ref().map(to_document),
+        service_tier: target.service_tier.map(service_tier).transpose()?,
+        performance: target.latency.map(performance),
+        output: request.output_schema.as_ref().map(|output| output_config(output, target)).transpose()?,
+    })
+}
+
+/// What no model takes, and what this one does not.
+fn check(request: &ChatRequest, target: Target<'_>) -> Result<(), ProviderError> {
     let refuse = |message: String| Err(ProviderError::new(ErrorKind::InvalidRequest, message));
     let ends_with_assistant = request.messages.last().is_some_and(|m| m.role == Role::Assistant);
     if ends_with_assistant && target.rule.is_some_and(|r| !r.prefill) {
@@ -105,62 +133,38 @@ pub(crate) fn build(request: &ChatRequest, target: Target<'_>) -> Result<Parts, 
             );
         }
     }
-    let plan = params::plan(target.rule, target.model, target.id, &request.params, request.reasoning)?;
-    let turns: Vec<_> = request.messages.iter().map(content::arranged).collect();
-    let mut attachments = Attachments::of(&turns)?;
-    let mut messages =
-        turns.iter().map(|turn| content::message(turn, &mut attachments)).collect::<Result<Vec<_>, _>>()?;
-    debug_assert!(attachments.all_asked(), "the plan of images and documents saw other turns");
-    if request.messages.first().is_some_and(|m| m.role == Role::Assistant) {
-        // Bedrock refuses a conversation that opens with the assistant ("A conversation must start
-        // with a user message"), which OpenAI's API takes, and chat UIs send (a greeting shown
-        // before the first question): a user turn that says only that goes before it.
-        messages.insert(0, content::message(&streambed_core::Message::user(OPENING), &mut attachments)?);
-    }
-    let mut system = request.system.clone().map(|s| vec![SystemContentBlock::Text(s)]);
-    if target.prompt_cache {
-        add_cache_points(&mut messages, system.as_mut())?;
-    }
-    let inference = (plan.max_tokens.is_some()
-        || plan.temperature.is_some()
-        || plan.top_p.is_some()
-        || !request.stop_sequences.is_empty())
-    .then(|| {
+    Ok(())
+}
+
+/// `inferenceConfig`, when anything sets it.
+fn inference(plan: &Plan, request: &ChatRequest) -> Option<InferenceConfiguration> {
+    let stop_sequences = (!request.stop_sequences.is_empty()).then(|| request.stop_sequences.clone());
+    let any = plan.max_tokens.is_some() || plan.temperature.is_some() || plan.top_p.is_some();
+    (any || stop_sequences.is_some()).then(|| {
         InferenceConfiguration::builder()
             .set_max_tokens(plan.max_tokens.map(|t| i32::try_from(t).unwrap_or(i32::MAX)))
             .set_temperature(plan.temperature)
             .set_top_p(plan.top_p)
-            .set_stop_sequences((!request.stop_sequences.is_empty()).then(|| request.stop_sequences.clone()))
+            .set_stop_sequences(stop_sequences)
             .build()
-    });
-    let service_tier = target
-        .service_tier
-        .map(|tier| {
-            let tier = match tier {
-                ServiceTier::Default => ServiceTierType::Default,
-                ServiceTier::Flex => ServiceTierType::Flex,
-                ServiceTier::Priority => ServiceTierType::Priority,
-            };
-            built(aws_sdk_bedrockruntime::types::ServiceTier::builder().r#type(tier).build())
-        })
-        .transpose()?;
-    let performance = target.latency.map(|latency| {
-        let latency = match latency {
-            Latency::Standard => PerformanceConfigLatency::Standard,
-            Latency::Optimized => PerformanceConfigLatency::Optimized,
-        };
-        PerformanceConfiguration::builder().latency(latency).build()
-    });
-    Ok(Parts {
-        messages,
-        system,
-        inference,
-        tool_config: tool_config(request)?,
-        additional: plan.additional.as_ref().map(to_document),
-        service_tier,
-        performance,
-        output: request.output_schema.as_ref().map(|output| output_config(output, target)).transpose()?,
     })
+}
+
+fn service_tier(tier: ServiceTier) -> Result<aws_sdk_bedrockruntime::types::ServiceTier, ProviderError> {
+    let tier = match tier {
+        ServiceTier::Default => ServiceTierType::Default,
+        ServiceTier::Flex => ServiceTierType::Flex,
+        ServiceTier::Priority => ServiceTierType::Priority,
+    };
+    built(aws_sdk_bedrockruntime::types::ServiceTier::builder().r#type(tier).build())
+}
+
+fn performance(latency: Latency) -> PerformanceConfiguration {
+    let latency = match latency {
+        Latency::Standard => PerformanceConfigLatency::Standard,
+        Latency::Optimized => PerformanceConfigLatency::Optimized,
+    };
+    PerformanceConfiguration::builder().latency(latency).build()
 }
 
 /// `outputConfig.textFormat`: Converse's structured output, which takes the schema as JSON text,
@@ -204,79 +208,18 @@ fn add_cache_points(
     Ok(())
 }
 
-/// The tools, or none. Converse has no `none` tool choice: with `none` the tools are sent
-/// without a choice when earlier turns used them (Bedrock needs their definitions then, and the
-/// model may still call one), and left out otherwise so the model cannot call any.
-pub(crate) fn tool_config(request: &ChatRequest) -> Result<Option<ToolConfiguration>, ProviderError> {
-    let used = request.messages.iter().any(|m| m.has_tool_content());
-    let (tools, choice) = if request.tools.is_empty() {
-        // Bedrock refuses toolUse/toolResult blocks without a toolConfig ("The toolConfig field
-        // must be defined when using toolUse and toolResult content blocks"), so a conversation
-        // that called tools earlier but offers none now declares the ones it named.
-        let named = content::tool_names(&request.messages);
-        let tools = named
-            .into_iter()
-            .map(|name| spec(name, Some("No longer offered."), &json!({ "type": "object" })));
-        (tools.collect::<Result<Vec<_>, _>>()?, None)
-    } else {
-        let choice = match &request.tool_choice {
-            // The default when no choice is sent; not every model takes an explicit one.
-            ToolChoice::Auto => None,
-            ToolChoice::Any => Some(SdkToolChoice::Any(AnyToolChoice::builder().build())),
-            ToolChoice::Tool(name) => {
-                Some(SdkToolChoice::Tool(built(SpecificToolChoice::builder().name(name).build())?))
-            }
-            ToolChoice::None if !used => return Ok(None),
-            ToolChoice::None => None,
-        };
-        let tools = request.tools.iter().map(|t| spec(&t.name, t.description.as_deref(), &t.input_schema));
-        (tools.collect::<Result<Vec<_>, _>>()?, choice)
-    };
-    if tools.is_empty() {
-        return Ok(None);
-    }
-    built(ToolConfiguration::builder().set_tools(Some(tools)).set_tool_choice(choice).build()).map(Some)
-}
-
-fn spec(name: &str, description: Option<&str>, schema: &serde_json::Value) -> Result<Tool, ProviderError> {
-    let spec = ToolSpecification::builder()
-        .name(content::tool_name(name)?)
-        // Bedrock refuses an empty description; the field may be left out.
-        .set_description(description.filter(|d| !d.trim().is_empty()).map(str::to_owned))
-        .input_schema(ToolInputSchema::Json(to_document(schema)))
-        .build();
-    Ok(Tool::ToolSpec(built(spec)?))
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use streambed_core::{Content, InferenceParams, Message as Turn, Reasoning, ToolSpec, ToolUse};
+    use streambed_core::{Content, InferenceParams, Message as Turn, Reasoning, ToolUse};
 
     use super::*;
-    use crate::content::to_json;
+    use crate::{
+        content::to_json,
+        tools::tests::{used_tool, weather},
+    };
 
     const SONNET_45: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
-
-    fn weather() -> ToolSpec {
-        ToolSpec {
-            name: "weather".into(),
-            description: Some("Forecast".into()),
-            input_schema: json!({ "type": "object" }),
-        }
-    }
-
-    fn used_tool() -> Vec<Turn> {
-        let call = ToolUse { id: "t1".into(), name: "weather".into(), input: json!({}) };
-        vec![
-            Turn::user("Weather?"),
-            Turn { role: Role::Assistant, content: vec![Content::ToolUse(call)] },
-            Turn {
-                role: Role::User,
-                content: vec![Content::ToolResult(streambed_core::ToolResult::text("t1", "sunny", false))],
-            },
-        ]
-    }
 
     fn pdf(name: &str) -> Content {
         let format = streambed_core::DocumentFormat::Pdf;
@@ -617,22 +560,6 @@ mod tests {
     }
 
     #[test]
-    fn tool_choices_map_to_converse() {
-        let mut request = ChatRequest::from_prompt("hi");
-        request.tools = vec![weather()];
-        let choice = |request: &ChatRequest| tool_config(request).unwrap().map(|c| c.tool_choice().cloned());
-        assert_eq!(choice(&request), Some(None));
-        request.tool_choice = ToolChoice::Any;
-        assert!(matches!(choice(&request), Some(Some(SdkToolChoice::Any(_)))));
-        request.tool_choice = ToolChoice::Tool("weather".into());
-        assert!(matches!(choice(&request), Some(Some(SdkToolChoice::Tool(t))) if t.name() == "weather"));
-        request.tool_choice = ToolChoice::None;
-        assert_eq!(choice(&request), None, "no tool blocks: no toolConfig at all");
-        request.messages = used_tool();
-        assert_eq!(choice(&request), Some(None), "tool blocks: the tools, without a choice");
-    }
-
-    #[test]
     fn a_conversation_that_opens_with_the_assistant_gets_a_user_turn_before_it() {
         let greeting =
             Turn { role: Role::Assistant, content: vec![Content::Text("Hi! How can I help?".into())] };
@@ -643,19 +570,6 @@ mod tests {
         let roles: Vec<_> = parts.messages.iter().map(|m| m.role().as_str()).collect();
         assert_eq!(roles, ["user", "assistant", "user"]);
         assert_eq!(parts.messages[0].content(), [ContentBlock::Text(OPENING.into())]);
-    }
-
-    #[test]
-    fn earlier_tool_calls_without_tools_get_minimal_specs() {
-        let request = ChatRequest::new(used_tool());
-        let config = tool_config(&request).unwrap().expect("a toolConfig");
-        let [Tool::ToolSpec(spec)] = config.tools() else { panic!("{config:?}") };
-        assert_eq!(spec.name(), "weather");
-        assert_eq!(
-            spec.input_schema().and_then(|s| s.as_json().ok()).map(to_json),
-            Some(json!({ "type": "object" }))
-        );
-        assert_eq!(tool_config(&ChatRequest::from_prompt("hi")).unwrap(), None);
     }
 
     #[test]
