@@ -39,7 +39,7 @@ pub(crate) use crate::frame::{Cursor, Frame, Resume};
 use crate::{
     answer_token::AnswerToken,
     error::AppError,
-    replicas::limits::{Claim, SharedRunning},
+    replicas::limits::{Claim, Claimed, SharedRunning},
     sse,
 };
 
@@ -169,16 +169,18 @@ impl LiveAnswers {
     }
 
     /// Counts a place [`begin`](Self::begin) reserved on all replicas too, with Redis: past
-    /// the cap there, the answer is refused as it is here. Without Redis, or while it fails
+    /// the cap there, or with an answer running in the conversation on another replica, the
+    /// answer is refused as it would be here. Without Redis, or while it fails
     /// (counted and logged by `replicas`), this replica's own count is the one that decided.
     pub(crate) async fn count_everywhere(&self, conversation: Uuid, owner: &Owner) -> Result<(), AppError> {
         let Some(shared) = &self.shared else { return Ok(()) };
-        match shared.claim(owner).await {
-            Ok(Some(claim)) => {
+        match shared.claim(owner, conversation).await {
+            Ok(Claimed::Place(claim)) => {
                 self.claims().insert(conversation, claim);
                 Ok(())
             }
-            Ok(None) => Err(AppError::TooManyAnswers),
+            Ok(Claimed::OwnerFull) => Err(AppError::TooManyAnswers),
+            Ok(Claimed::ConversationBusy) => Err(AppError::AnswerRunning),
             Err(_) => Ok(()),
         }
     }

@@ -60,16 +60,24 @@ end
 return failures
 ";
 
-/// KEYS[1] holds an owner's running answers: a sorted set of claims (one id per answer) scored
-/// by when each lapses (ms on Redis's clock). ARGV: the claim, the most an owner may hold,
-/// the claim's life in ms. Returns 1 when claimed, 0 when the owner holds the most already.
+/// KEYS[1] holds an owner's running answers: a sorted set of claims (`{conversation} {id}`, one
+/// per answer) scored by when each lapses (ms on Redis's clock). ARGV: the claim, the most an
+/// owner may hold, the claim's life in ms, and its conversation's prefix. Returns 1 when
+/// claimed, 0 when the owner holds the most already, 2 when the conversation holds one (an
+/// answer runs there on another replica: its turn is refused as the store would refuse it).
 /// A claim lives a lease and its replica renews it while the answer runs ([`RENEW`]), so one
 /// that a dead replica held lapses as its answers' leases in the store do.
 const CLAIM: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+local held = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, claim in ipairs(held) do
+  if string.sub(claim, 1, #ARGV[4]) == ARGV[4] then
+    return 2
+  end
+end
+if #held >= tonumber(ARGV[2]) then
   return 0
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
@@ -107,8 +115,19 @@ pub(crate) struct SharedRunning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Claim {
     key: String,
-    /// Its own id, so that a late release never takes a later answer's place.
-    id: Uuid,
+    /// `{conversation} {id}`: an id of its own, so that a late release never takes a later
+    /// answer's place, after the conversation it runs in.
+    member: String,
+}
+
+/// What [`SharedRunning::claim`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    Place(Claim),
+    /// The owner has the most answers running already.
+    OwnerFull,
+    /// An answer runs in the conversation already (on another replica).
+    ConversationBusy,
 }
 
 impl SharedRunning {
@@ -120,21 +139,29 @@ impl SharedRunning {
         u64::try_from(self.life.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Claims a place for one of `owner`'s answers; `None` when they have the most running
-    /// already, on all replicas together.
-    pub(crate) async fn claim(&self, owner: &Owner) -> Result<Option<Claim>, Failure> {
+    /// Claims a place for `owner`'s answer in `conversation`, counting their answers on all
+    /// replicas together.
+    pub(crate) async fn claim(&self, owner: &Owner, conversation: Uuid) -> Result<Claimed, Failure> {
         if self.redis.resting() {
             return Err(Failure::Resting);
         }
-        let claim = Claim { key: format!("streambed:running:{}", owner.0), id: Uuid::now_v7() };
+        let prefix = format!("{conversation} ");
+        let claim = Claim {
+            key: format!("streambed:running:{}", owner.0),
+            member: format!("{prefix}{}", Uuid::now_v7()),
+        };
         let mut connection = self.redis.manager();
         let mut script = self.claim.key(&claim.key);
-        script.arg(claim.id.to_string()).arg(self.most).arg(self.life_ms());
+        script.arg(&claim.member).arg(self.most).arg(self.life_ms()).arg(prefix);
         let claimed = self
             .redis
             .call(Use::RunningAnswers, LIMIT_TIMEOUT, script.invoke_async::<u8>(&mut connection))
             .await?;
-        Ok((claimed == 1).then_some(claim))
+        Ok(match claimed {
+            1 => Claimed::Place(claim),
+            2 => Claimed::ConversationBusy,
+            _ => Claimed::OwnerFull,
+        })
     }
 
     /// Renews the claims of the answers running here for another `life`.
@@ -149,7 +176,7 @@ impl SharedRunning {
         let mut script = self.renew.prepare_invoke();
         script.arg(self.life_ms());
         for claim in claims {
-            script.key(&claim.key).arg(claim.id.to_string());
+            script.key(&claim.key).arg(&claim.member);
         }
         let renewed = script.invoke_async::<u8>(&mut connection);
         self.redis.call(Use::RunningAnswers, RENEW_TIMEOUT, renewed).await.map(drop)
@@ -158,7 +185,7 @@ impl SharedRunning {
     /// Gives the place back once the answer ended.
     pub(crate) async fn release(&self, claim: &Claim) -> Result<(), Failure> {
         let mut connection = self.redis.manager();
-        let release = redis::cmd("ZREM").arg(&claim.key).arg(claim.id.to_string()).to_owned();
+        let release = redis::cmd("ZREM").arg(&claim.key).arg(&claim.member).to_owned();
         self.redis
             .call(Use::RunningAnswers, LIMIT_TIMEOUT, release.query_async::<u8>(&mut connection))
             .await
@@ -257,6 +284,14 @@ mod tests {
 
     use super::*;
 
+    /// The place claimed, if any (claims in conversations of their own).
+    fn place(claimed: Claimed) -> Option<Claim> {
+        match claimed {
+            Claimed::Place(claim) => Some(claim),
+            Claimed::OwnerFull | Claimed::ConversationBusy => None,
+        }
+    }
+
     async fn connect(server: &RedisServer) -> Redis {
         Redis::connect(&SecretString::from(server.url()), Duration::from_secs(60)).await.unwrap()
     }
@@ -288,14 +323,15 @@ mod tests {
         let (on_a, on_b) = (SharedRunning::new(a, 2, life), SharedRunning::new(b, 2, life));
         let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
 
-        let first = on_a.claim(&alice).await.unwrap().expect("a first place");
-        let second = on_b.claim(&alice).await.unwrap().expect("a second place, on the other replica");
-        let over = on_a.claim(&alice).await.unwrap();
-        let others = on_b.claim(&bob).await.unwrap();
+        let first = place(on_a.claim(&alice, Uuid::now_v7()).await.unwrap()).expect("a first place");
+        let second = place(on_b.claim(&alice, Uuid::now_v7()).await.unwrap())
+            .expect("a second place, on the other replica");
+        let over = place(on_a.claim(&alice, Uuid::now_v7()).await.unwrap());
+        let others = place(on_b.claim(&bob, Uuid::now_v7()).await.unwrap());
         on_b.release(&second).await.unwrap();
         on_b.release(&second).await.unwrap();
-        let after_release = on_a.claim(&alice).await.unwrap();
-        let over_again = on_b.claim(&alice).await.unwrap();
+        let after_release = place(on_a.claim(&alice, Uuid::now_v7()).await.unwrap());
+        let over_again = place(on_b.claim(&alice, Uuid::now_v7()).await.unwrap());
 
         assert_ne!(first, second);
         assert_eq!(over, None, "two running on two replicas: the most for alice");
@@ -305,17 +341,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_conversation_with_an_answer_running_on_another_replica_is_busy_there() {
+        let server = RedisServer::start();
+        let (a, b) = (connect(&server).await, connect(&server).await);
+        let life = Duration::from_secs(60);
+        let (on_a, on_b) = (SharedRunning::new(a, 1, life), SharedRunning::new(b, 1, life));
+        let (alice, conversation) = (Owner("alice".into()), Uuid::now_v7());
+
+        let Claimed::Place(first) = on_a.claim(&alice, conversation).await.unwrap() else {
+            panic!("a place")
+        };
+        let same = on_b.claim(&alice, conversation).await.unwrap();
+        let other = on_b.claim(&alice, Uuid::now_v7()).await.unwrap();
+        on_a.release(&first).await.unwrap();
+        let after = on_b.claim(&alice, conversation).await.unwrap();
+
+        assert_eq!(same, Claimed::ConversationBusy, "busy, not full: its turn gets 409, not 429");
+        assert_eq!(other, Claimed::OwnerFull);
+        assert!(matches!(after, Claimed::Place(_)), "{after:?}");
+    }
+
+    #[tokio::test]
     async fn a_claim_lapses_a_life_after_its_last_renewal_as_one_a_dead_replica_held() {
         let server = RedisServer::start();
         let life = Duration::from_millis(1500);
         let live = SharedRunning::new(connect(&server).await, 2, life);
         let dead = SharedRunning::new(connect(&server).await, 2, life);
         let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
-        let kept = live.claim(&alice).await.unwrap().expect("a first place");
-        let _lost = dead.claim(&alice).await.unwrap().expect("a second place, on a replica that dies");
-        let given_back = live.claim(&bob).await.unwrap().expect("bob's");
+        let kept = place(live.claim(&alice, Uuid::now_v7()).await.unwrap()).expect("a first place");
+        let _lost = place(dead.claim(&alice, Uuid::now_v7()).await.unwrap())
+            .expect("a second place, on a replica that dies");
+        let given_back = place(live.claim(&bob, Uuid::now_v7()).await.unwrap()).expect("bob's");
         live.release(&given_back).await.unwrap();
-        assert_eq!(live.claim(&alice).await.unwrap(), None, "both of alice's places are held");
+        assert_eq!(
+            place(live.claim(&alice, Uuid::now_v7()).await.unwrap()),
+            None,
+            "both of alice's places are held"
+        );
 
         // The live replica renews its claim (and one given back, which stays given back) for as
         // long as the other's lapses.
@@ -324,9 +386,9 @@ mod tests {
             live.renew(&[kept.clone(), given_back.clone()]).await.unwrap();
         }
 
-        let freed = live.claim(&alice).await.unwrap();
+        let freed = place(live.claim(&alice, Uuid::now_v7()).await.unwrap());
         assert!(freed.is_some(), "the dead replica's place lapsed");
-        assert_eq!(live.claim(&alice).await.unwrap(), None, "the renewed one did not");
+        assert_eq!(place(live.claim(&alice, Uuid::now_v7()).await.unwrap()), None, "the renewed one did not");
         let mut connection = live.redis.manager();
         let bobs: u32 =
             redis::cmd("ZCARD").arg("streambed:running:bob").query_async(&mut connection).await.unwrap();

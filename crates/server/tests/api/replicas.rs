@@ -237,6 +237,9 @@ async fn an_owners_running_answers_are_counted_on_all_replicas_together() {
     let refused = ask(&http, &b, &second, "Meanwhile").await;
     let status = refused.status();
     let body: Value = refused.json().await.unwrap();
+    // The owner is at the cap, but what stops a turn in the conversation answering is that.
+    let busy = ask(&http, &b, &first, "And?").await;
+    let busy = (busy.status(), busy.json::<Value>().await.unwrap());
     let stopped = http.post(a.url(&format!("/api/conversations/{first}/stop"))).send().await.unwrap();
     // Given back as it ended (a moment after, in Redis): B takes the next answer.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -256,6 +259,12 @@ async fn an_owners_running_answers_are_counted_on_all_replicas_together() {
 
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "too_many_answers", "{body}");
+    assert_eq!(
+        (busy.0.as_u16(), &busy.1["error"]["code"]),
+        (409, &json!("answer_in_progress")),
+        "{}",
+        busy.1
+    );
     assert_eq!(stopped.status(), 200);
     assert_eq!(next.terminal.map(|(event, _)| event), Some("done".into()));
 }
