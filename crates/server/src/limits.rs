@@ -124,11 +124,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_the_client_waits() {
-        let limits = Limits {
-            rate_per_minute: 60,
-            rate_burst: 2,
-            ..crate::Config::from_lookup(|_| None).unwrap().limits
-        };
+        let limits = Limits { rate_per_minute: 60, rate_burst: 2, ..crate::config::Limits::defaults() };
         let limit = RateLimit::new(&limits, None).unwrap();
         assert!(limit.check("a".into()).is_ok() && limit.check("a".into()).is_ok());
         let Err(AppError::RateLimited(wait)) = limit.check("a".into()) else {

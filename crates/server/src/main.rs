@@ -82,14 +82,7 @@ async fn run() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
-    // Colours only for a person at a terminal: a container's log collector (CloudWatch, journald)
-    // would keep the escape codes as text.
-    let colours =
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
-        .with_ansi(colours)
-        .init();
+    init_tracing();
     if let Ok(path) = dotenv {
         tracing::info!(path = %path.display(), "loaded environment file");
     }
@@ -101,36 +94,9 @@ async fn run() -> anyhow::Result<()> {
              your Bedrock budget. Set API_KEYS or AUTH_JWT_ISSUER (see docs/deploy.md)"
         );
     }
-    // Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024
-    // descriptors would cap the server near 500 streams, so raise it to the hard limit.
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < 2 * config.connections.max as u64 => tracing::warn!(
-            open_file_limit = limit,
-            max_connections = config.connections.max,
-            "the open-file limit is below two per connection: lower MAX_CONNECTIONS or raise the limit"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
-    }
+    raise_open_file_limit(config.connections.max);
     let models = models::build(&config.models, &config.params).await?;
-    let default = models.default_model().info();
-    let offered: Vec<&str> = models.iter().map(|m| m.info().id.as_str()).collect();
-    tracing::info!(
-        provider = default.provider,
-        default = %default.id,
-        reason = config.models.reason,
-        models = ?offered,
-        "models offered"
-    );
-    tracing::info!(
-        rate_limit = %config.limits.rate_summary(),
-        auth_lockout = %config.auth.lockout_summary(),
-        reason = config.limits.rate_reason,
-        max_concurrent_streams = config.limits.max_streams,
-        max_connections = config.connections.max,
-        "client limits selected"
-    );
-
+    log_choices(&config, &models);
     let conversations = Conversations::open(&config).await?;
     let shared = if conversations.shared_through_redis() {
         "through Redis (REDIS_URL)"
@@ -169,6 +135,52 @@ async fn run() -> anyhow::Result<()> {
     };
     conversations.flush(last_writes).await;
     Ok(())
+}
+
+/// Logs to stdout, filtered by `RUST_LOG`; colours only for a person at a terminal: a
+/// container's log collector (CloudWatch, journald) would keep the escape codes as text.
+fn init_tracing() {
+    let colours =
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .with_ansi(colours)
+        .init();
+}
+
+/// Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024
+/// descriptors would cap the server near 500 streams, so it is raised to the hard limit.
+fn raise_open_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 2 * max_connections as u64 => tracing::warn!(
+            open_file_limit = limit,
+            max_connections,
+            "the open-file limit is below two per connection: lower MAX_CONNECTIONS or raise the limit"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
+/// The start-up's choices an operator checks first: the models, and the limits and why.
+fn log_choices(config: &Config, models: &models::Models) {
+    let default = models.default_model().info();
+    let offered: Vec<&str> = models.iter().map(|m| m.info().id.as_str()).collect();
+    tracing::info!(
+        provider = default.provider,
+        default = %default.id,
+        reason = config.models.reason,
+        models = ?offered,
+        "models offered"
+    );
+    tracing::info!(
+        rate_limit = %config.limits.rate_summary(),
+        auth_lockout = %config.auth.lockout_summary(),
+        reason = config.limits.rate_reason,
+        max_concurrent_streams = config.limits.max_streams,
+        max_connections = config.connections.max,
+        "client limits selected"
+    );
 }
 
 /// `GET /api/health` of the server this environment configures: at `HOST` (its loopback when it

@@ -113,6 +113,14 @@ impl Limits {
 }
 
 #[cfg(test)]
+impl Limits {
+    /// The limits with every setting at its default.
+    pub(crate) fn defaults() -> Self {
+        crate::Config::from_lookup(|_| None).expect("the defaults are a configuration").limits
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use streambed_core::Message;
 
@@ -120,11 +128,7 @@ mod tests {
 
     #[test]
     fn the_size_limits_count_messages_and_characters_and_name_their_variable() {
-        let limits = Limits {
-            max_turns: 2,
-            max_prompt_chars: 10,
-            ..crate::Config::from_lookup(|_| None).unwrap().limits
-        };
+        let limits = Limits { max_turns: 2, max_prompt_chars: 10, ..Limits::defaults() };
         let three = [Message::user("a"), Message::assistant("b"), Message::user("c")];
         assert!(limits.check_size(None, &three).unwrap_err().to_string().contains("MAX_TURNS"));
         assert!(

@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_served_document_bounds_a_conversation_as_the_server_does() {
-        let defaults = crate::Config::from_lookup(|_| None).unwrap().limits;
+        let defaults = crate::config::Limits::defaults();
         let limits = Limits { max_prompt_chars: 800_000, max_turns: 1_000, ..defaults };
 
         let doc = document(&limits);

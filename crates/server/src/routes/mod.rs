@@ -10,7 +10,7 @@ mod meta;
 mod openai;
 mod turns;
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use axum::{
     Router,
@@ -102,36 +102,40 @@ pub(crate) fn router(
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
+    with_the_ui(router, static_dir)
+}
+
+/// The UI's files behind every path no route serves, when `static_dir` holds a build: real files
+/// as they are, any other path to `index.html` for client-side routing. Without one, a 404.
+fn with_the_ui(router: Router, static_dir: PathBuf) -> Router {
     let index = static_dir.join("index.html");
-    if index.is_file() {
-        // The SPA: real files as they are, any other path to index.html for client-side routing.
-        // What the file system leaves for a request's path, after the folder it is read from
-        // and the `/index.html` ServeDir may add to it.
-        let room = PATH_MAX.saturating_sub(static_dir.as_os_str().len() + "/index.html".len());
-        let app = ServeFile::new(index);
-        let files = ServeDir::new(static_dir).fallback(app.clone());
-        router.fallback_service(service_fn(move |request: Request| {
-            let (files, app) = (files.clone(), app.clone());
-            async move {
-                // Files are only read: another method on a path no route serves is a 404 in the
-                // API's shape, not the files' empty 405.
-                if !matches!(*request.method(), Method::GET | Method::HEAD) {
-                    let refused = not_found(request.method().clone(), request.uri().clone()).await;
-                    return Ok(refused.into_response());
-                }
-                // tower-http answers 500 when the file system refuses a name as too long: such a
-                // path names no file, so it goes to the app, as any other unknown path does.
-                let served = if names_a_possible_file(request.uri().path(), room) {
-                    files.oneshot(request).await
-                } else {
-                    app.oneshot(request).await
-                };
-                served.map(IntoResponse::into_response)
-            }
-        }))
-    } else {
-        router.fallback(not_found)
+    if !index.is_file() {
+        return router.fallback(not_found);
     }
+    // What the file system leaves for a request's path, after the folder it is read from and
+    // the `/index.html` ServeDir may add to it.
+    let room = PATH_MAX.saturating_sub(static_dir.as_os_str().len() + "/index.html".len());
+    let app = ServeFile::new(index);
+    let files = ServeDir::new(static_dir).fallback(app.clone());
+    router.fallback_service(service_fn(move |request: Request| {
+        let (files, app) = (files.clone(), app.clone());
+        async move {
+            // Files are only read: another method on a path no route serves is a 404 in the
+            // API's shape, not the files' empty 405.
+            if !matches!(*request.method(), Method::GET | Method::HEAD) {
+                let refused = not_found(request.method().clone(), request.uri().clone()).await;
+                return Ok(refused.into_response());
+            }
+            // tower-http answers 500 when the file system refuses a name as too long: such a
+            // path names no file, so it goes to the app, as any other unknown path does.
+            let served = if names_a_possible_file(request.uri().path(), room) {
+                files.oneshot(request).await
+            } else {
+                app.oneshot(request).await
+            };
+            served.map(IntoResponse::into_response)
+        }
+    }))
 }
 
 /// `GET /v1/models` in the shape of the SDK asking: Anthropic's clients send

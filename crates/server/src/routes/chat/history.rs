@@ -94,7 +94,7 @@ mod tests {
     }
 
     fn limits(max_turns: usize, max_prompt_chars: usize) -> Limits {
-        Limits { max_turns, max_prompt_chars, ..crate::Config::from_lookup(|_| None).unwrap().limits }
+        Limits { max_turns, max_prompt_chars, ..crate::config::Limits::defaults() }
     }
 
     #[test]

@@ -176,10 +176,6 @@ enum Target {
 mod tests {
     use super::*;
 
-    fn limits() -> Limits {
-        crate::Config::from_lookup(|_| None).unwrap().limits
-    }
-
     fn parse_with(json: &str, limits: &Limits) -> Result<Vec<Message>, String> {
         let body = serde_json::from_str::<ChatBody>(json).map_err(|e| e.to_string())?;
         match body.validate(limits).map_err(|e| e.to_string())? {
@@ -189,7 +185,7 @@ mod tests {
     }
 
     fn parse(json: &str) -> Result<Vec<Message>, String> {
-        parse_with(json, &limits())
+        parse_with(json, &Limits::defaults())
     }
 
     #[test]
@@ -224,7 +220,8 @@ mod tests {
     fn a_conversation_turn_is_a_prompt_alone() {
         let id = "0190a0a0-0000-7000-8000-000000000001";
         let body = format!(r#"{{"conversationId":"{id}","prompt":"next"}}"#);
-        let (ask, _) = serde_json::from_str::<ChatBody>(&body).unwrap().validate(&limits()).unwrap();
+        let (ask, _) =
+            serde_json::from_str::<ChatBody>(&body).unwrap().validate(&Limits::defaults()).unwrap();
         assert_eq!(ask, Ask::Stored { conversation: id.parse().unwrap(), prompt: "next".into() });
         for json in [
             format!(r#"{{"conversationId":"{id}","messages":[{{"role":"user","content":"a"}}]}}"#),
@@ -238,7 +235,7 @@ mod tests {
 
     #[test]
     fn size_limits_name_their_variable_and_max_tokens_is_capped() {
-        let tight = Limits { max_turns: 2, max_prompt_chars: 10, max_tokens: 100, ..limits() };
+        let tight = Limits { max_turns: 2, max_prompt_chars: 10, max_tokens: 100, ..Limits::defaults() };
         let three = r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#;
         assert!(parse_with(three, &tight).unwrap_err().contains("MAX_TURNS"));
         assert!(parse_with(r#"{"prompt":"ééééééééééé"}"#, &tight).unwrap_err().contains("MAX_PROMPT_CHARS"));

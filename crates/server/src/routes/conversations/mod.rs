@@ -3,10 +3,10 @@
 //! `POST /api/chat` with a `conversationId`.
 
 mod export;
-mod live;
+mod running;
 mod wire;
 
-pub(super) use live::{stop, stream};
+pub(super) use running::{stop, stream};
 
 use std::sync::Arc;
 

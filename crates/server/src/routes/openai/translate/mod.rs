@@ -158,13 +158,9 @@ mod tests {
 
     use super::*;
 
-    fn limits() -> Limits {
-        crate::Config::from_lookup(|_| None).unwrap().limits
-    }
-
     fn parse(body: Value) -> Result<Asked, String> {
         let body: CompletionRequest = serde_json::from_value(body).map_err(|e| e.to_string())?;
-        asked(body, &limits()).map_err(|e| e.message)
+        asked(body, &Limits::defaults()).map_err(|e| e.message)
     }
 
     #[test]
@@ -236,7 +232,7 @@ mod tests {
         let user = json!([{ "role": "user", "content": "hi" }]);
         for field in ["max_tokens", "max_completion_tokens"] {
             let asked = parse(json!({ "model": "m", "messages": user, field: 64_000 })).unwrap();
-            assert_eq!(asked.request.params.max_tokens, Some(limits().max_tokens), "{field}");
+            assert_eq!(asked.request.params.max_tokens, Some(Limits::defaults().max_tokens), "{field}");
         }
     }
 
@@ -310,7 +306,7 @@ mod tests {
 
     #[test]
     fn size_limits_are_those_of_the_chat_route() {
-        let tight = Limits { max_turns: 2, max_prompt_chars: 10, ..limits() };
+        let tight = Limits { max_turns: 2, max_prompt_chars: 10, ..Limits::defaults() };
         let body =
             |messages: Value| serde_json::from_value(json!({ "model": "m", "messages": messages })).unwrap();
         let three = json!([

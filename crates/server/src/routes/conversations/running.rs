@@ -11,7 +11,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use streambed_core::Role;
-use streambed_store::{MessageStatus, Owner};
+use streambed_store::{MessageStatus, Owner, StoredMessage};
 use uuid::Uuid;
 
 use super::{ConversationId, RequestOwner};
@@ -139,14 +139,8 @@ pub(crate) async fn stream(
     headers: HeaderMap,
     ApiQuery(StreamQuery { after: query_after, message }): ApiQuery<StreamQuery>,
 ) -> Result<Response, AppError> {
-    let header_after = match headers.get("last-event-id") {
-        Some(value) => Some(value.to_str().unwrap_or_default().parse::<Resume>()?),
-        None => None,
-    };
-    // Both are checked; the header, which a reconnecting client sets, wins.
-    let resume = header_after.or(query_after.as_deref().map(str::parse::<Resume>).transpose()?);
     let conversations = &state.conversations;
-    let after = match resume {
+    let after = match resume_from(&headers, query_after.as_deref())? {
         Some(Resume::At(cursor)) => Some(cursor),
         None => None,
         // The client had the terminal frame: nothing more (a 404 still for a conversation that
@@ -173,18 +167,7 @@ pub(crate) async fn stream(
         return Ok(sse::response(live::follow(live, after), state.keep_alive));
     }
     let conversation = conversations.store.get(&owner, id).await?;
-    let answer = match message {
-        None => conversation.messages.into_iter().last().filter(|m| m.role == Role::Assistant),
-        Some(wanted) => Some(
-            conversation
-                .messages
-                .into_iter()
-                .find(|m| m.id == wanted && m.role == Role::Assistant)
-                .ok_or_else(|| {
-                    AppError::BadRequest("`message` names no answer in this conversation.".into())
-                })?,
-        ),
-    };
+    let answer = answer_asked(conversation.messages, message)?;
     // An ended answer is all in the store, so a cursor must be a point in it. Not so while
     // another replica still writes it (the store may lag the cursor), nor once a replica died
     // mid-answer: its client may have had text the last flush did not store, and is told how
@@ -201,6 +184,7 @@ pub(crate) async fn stream(
         conversation: id,
         cutoff: state.shutdown.cutoff.clone(),
     };
+    let keep_alive = state.keep_alive;
     match (answer, after) {
         // Running on another replica (or its replica died and the lease has not run out yet):
         // followed through Redis, where that replica copies its frames, else through the store,
@@ -209,14 +193,40 @@ pub(crate) async fn stream(
             let after = after.unwrap_or_default();
             Ok(match &conversations.redis {
                 Some(redis) => {
-                    sse::response(live::follow_remote(redis.clone(), from, answer, after), state.keep_alive)
+                    sse::response(live::follow_remote(redis.clone(), from, answer, after), keep_alive)
                 }
-                None => sse::response(live::replay_stored(from, answer, after), state.keep_alive),
+                None => sse::response(live::replay_stored(from, answer, after), keep_alive),
             })
         }
         (Some(answer), Some(after)) => {
-            Ok(sse::response(live::replay_stored(from, answer, after), state.keep_alive))
+            Ok(sse::response(live::replay_stored(from, answer, after), keep_alive))
         }
         _ => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Where the client resumes: `Last-Event-ID`, which a reconnecting client sets, else `?after=`
+/// (both are checked).
+fn resume_from(headers: &HeaderMap, query_after: Option<&str>) -> Result<Option<Resume>, AppError> {
+    let header_after = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().unwrap_or_default().parse::<Resume>()?),
+        None => None,
+    };
+    Ok(header_after.or(query_after.map(str::parse::<Resume>).transpose()?))
+}
+
+/// The answer `message` names, or without it the conversation's last turn if it is an answer.
+fn answer_asked(
+    messages: Vec<StoredMessage>,
+    message: Option<Uuid>,
+) -> Result<Option<StoredMessage>, AppError> {
+    let is_answer = |m: &StoredMessage| m.role == Role::Assistant;
+    match message {
+        None => Ok(messages.into_iter().last().filter(is_answer)),
+        Some(wanted) => messages
+            .into_iter()
+            .find(|m| m.id == wanted && is_answer(m))
+            .map(Some)
+            .ok_or_else(|| AppError::BadRequest("`message` names no answer in this conversation.".into())),
     }
 }
