@@ -34,7 +34,7 @@ pub(crate) use remote::follow_remote;
 use said::{Rest, Said};
 pub(crate) use task::{Handoff, Running, drive};
 
-pub(crate) use crate::frame::{Cursor, Frame, Resume};
+use crate::frame::{Cursor, Frame};
 
 use crate::{
     answer_token::AnswerToken,

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::history;
 use crate::{
     error::AppError,
-    live::{self, Cursor, Handoff, Live, Reservation, Running},
+    frame::Cursor,
+    live::{self, Handoff, Live, Reservation, Running},
     relay,
     routes::{
         answer::{self, Admitted, Delivery},

@@ -18,7 +18,8 @@ use super::{ConversationId, RequestOwner};
 use crate::{
     error::AppError,
     extract::ApiQuery,
-    live::{self, Resume, Stopping},
+    frame::Resume,
+    live::{self, Stopping},
     replicas::Redis,
     sse,
     state::{AppState, Conversations},
