@@ -35,8 +35,8 @@ use streambed_core::{
 };
 
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, Setting, connect, models};
-pub use params::Param;
 
+pub use names::anthropic_id;
 pub use trust::CaBundleError;
 
 use futures_util::StreamExt;
@@ -108,7 +108,7 @@ impl BedrockModel {
     /// The configured sampling parameters this model does not take, each with a short reason;
     /// they are left out of its requests rather than failing each one. With reasoning on, a
     /// request may leave out more (temperature, top_k).
-    pub fn dropped_params(&self, params: &InferenceParams) -> Vec<(Param, &'static str)> {
+    pub fn dropped_params(&self, params: &InferenceParams) -> Vec<(Setting, &'static str)> {
         params::dropped(self.rule, rules::model_part(&self.info.id), params, Reasoning::Off)
     }
 

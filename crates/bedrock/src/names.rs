@@ -3,6 +3,18 @@
 //! model picker and the APIs' model lists show it. Other ids (another provider's, an
 //! application inference profile's ARN, which names no model) are shown as they are.
 
+/// The id Anthropic's own API gives the Claude model `id` names, without Bedrock's version of it
+/// (`us.anthropic.claude-sonnet-4-5-20250929-v1:0` → `claude-sonnet-4-5-20250929`); `None` for
+/// another provider's model, or an ARN that names none.
+pub fn anthropic_id(id: &str) -> Option<&str> {
+    let name = crate::rules::model_part(id)?.strip_prefix("anthropic.")?;
+    // `-v1:0`, `-v1`: Bedrock's version of the model, which Anthropic's ids do not carry.
+    match name.rsplit_once("-v") {
+        Some((name, version)) if version.split(':').all(|n| n.parse::<u32>().is_ok()) => Some(name),
+        _ => Some(name),
+    }
+}
+
 /// The name, if `id` is one of Anthropic's models on Bedrock.
 pub(crate) fn readable(id: &str) -> Option<String> {
     // After an ARN's, a cross-region profile's and the provider's parts; before `:0`.
@@ -38,7 +50,23 @@ pub(crate) fn readable(id: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::readable;
+    use super::{anthropic_id, readable};
+
+    #[test]
+    fn claude_ids_carry_anthropics_own_id_and_others_none() {
+        for (id, anthropics) in [
+            ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", Some("claude-sonnet-4-5-20250929")),
+            ("anthropic.claude-instant-v1", Some("claude-instant")),
+            (
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                Some("claude-3-7-sonnet-20250219"),
+            ),
+            ("amazon.nova-pro-v1:0", None),
+            ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123", None),
+        ] {
+            assert_eq!(anthropic_id(id), anthropics, "{id}");
+        }
+    }
 
     #[test]
     fn claude_ids_read_as_anthropic_names_them_and_others_are_left_alone() {

@@ -4,15 +4,10 @@
 use serde_json::{Value, json};
 use streambed_core::{ErrorKind, InferenceParams, ProviderError, Reasoning, ReasoningStyle};
 
-use crate::rules::{Rule, Sampling, Vendor};
-
-/// A sampling parameter that may be left out of a model's requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Param {
-    Temperature,
-    TopP,
-    TopK,
-}
+use crate::{
+    config::Setting,
+    rules::{Rule, Sampling, Vendor},
+};
 
 /// Token budgets for the reasoning levels. Anthropic's minimum budget is 1,024 tokens.
 const BUDGETS: [(Reasoning, u32); 3] =
@@ -44,7 +39,7 @@ pub(crate) fn dropped(
     model: Option<&str>,
     params: &InferenceParams,
     reasoning: Reasoning,
-) -> Vec<(Param, &'static str)> {
+) -> Vec<(Setting, &'static str)> {
     let mut out = Vec::new();
     let mut drop = |param, why| out.push((param, why));
     let thinking = reasoning.is_on();
@@ -52,28 +47,28 @@ pub(crate) fn dropped(
     if sampling == Sampling::None {
         let why = "the model takes no sampling parameters (Claude Opus 4.7 and later)";
         let configured = [
-            (Param::Temperature, params.temperature.is_some()),
-            (Param::TopP, params.top_p.is_some()),
-            (Param::TopK, params.top_k.is_some()),
+            (Setting::Temperature, params.temperature.is_some()),
+            (Setting::TopP, params.top_p.is_some()),
+            (Setting::TopK, params.top_k.is_some()),
         ];
         configured.into_iter().filter(|(_, set)| *set).for_each(|(param, _)| drop(param, why));
         return out;
     }
     if params.temperature.is_some() && thinking {
-        drop(Param::Temperature, "reasoning does not allow temperature");
+        drop(Setting::Temperature, "reasoning does not allow temperature");
     }
     if let Some(top_p) = params.top_p {
         if thinking && !THINKING_TOP_P.contains(&top_p) {
-            drop(Param::TopP, "reasoning allows top_p only from 0.95 to 1");
+            drop(Setting::TopP, "reasoning allows top_p only from 0.95 to 1");
         } else if sampling == Sampling::TemperatureOrTopP && params.temperature.is_some() && !thinking {
-            drop(Param::TopP, "the model takes temperature or top_p, not both; temperature is sent");
+            drop(Setting::TopP, "the model takes temperature or top_p, not both; temperature is sent");
         }
     }
     if params.top_k.is_some() {
         if thinking {
-            drop(Param::TopK, "reasoning does not allow top_k");
+            drop(Setting::TopK, "reasoning does not allow top_k");
         } else if vendor(rule, model).is_none() {
-            drop(Param::TopK, "no Converse field is known to carry top_k for this model");
+            drop(Setting::TopK, "no Converse field is known to carry top_k for this model");
         }
     }
     out
@@ -100,8 +95,8 @@ pub(crate) fn plan(
     let kept = |param| !dropped.iter().any(|(p, _)| *p == param);
     let mut plan = Plan {
         max_tokens: params.max_tokens,
-        temperature: params.temperature.filter(|_| kept(Param::Temperature)),
-        top_p: params.top_p.filter(|_| kept(Param::TopP)),
+        temperature: params.temperature.filter(|_| kept(Setting::Temperature)),
+        top_p: params.top_p.filter(|_| kept(Setting::TopP)),
         additional: None,
     };
     // Claude's range; OpenAI's API allows up to 2, and Bedrock would refuse it after the call.
@@ -114,7 +109,7 @@ pub(crate) fn plan(
         )));
     }
     let mut fields = serde_json::Map::new();
-    if let Some(top_k) = params.top_k.filter(|_| kept(Param::TopK)) {
+    if let Some(top_k) = params.top_k.filter(|_| kept(Setting::TopK)) {
         match vendor(rule, model) {
             Some(Vendor::Anthropic) => fields.insert("top_k".into(), json!(top_k)),
             Some(Vendor::Nova) => fields.insert("inferenceConfig".into(), json!({ "topK": top_k })),
@@ -302,18 +297,18 @@ mod tests {
     fn dropped_params_say_why() {
         let opus47 = lookup("anthropic.claude-opus-4-7");
         let left_out = dropped(opus47, Some("anthropic.claude-opus-4-7"), &ALL, Reasoning::Off);
-        let params: Vec<Param> = left_out.iter().map(|(p, _)| *p).collect();
-        assert_eq!(params, [Param::Temperature, Param::TopP, Param::TopK]);
+        let params: Vec<Setting> = left_out.iter().map(|(p, _)| *p).collect();
+        assert_eq!(params, [Setting::Temperature, Setting::TopP, Setting::TopK]);
         let sonnet45 = lookup("anthropic.claude-sonnet-4-5-20250929-v1:0");
         let left_out = dropped(sonnet45, None, &ALL, Reasoning::Off);
         assert_eq!(left_out.len(), 1);
-        assert_eq!(left_out[0].0, Param::TopP);
+        assert_eq!(left_out[0].0, Setting::TopP);
         assert!(left_out[0].1.contains("not both"));
         let only_top_p = InferenceParams { top_p: Some(0.9), ..InferenceParams::default() };
         assert!(dropped(sonnet45, None, &only_top_p, Reasoning::Off).is_empty());
         let thinking = dropped(sonnet45, None, &ALL, Reasoning::High);
-        let params: Vec<Param> = thinking.iter().map(|(p, _)| *p).collect();
-        assert_eq!(params, [Param::Temperature, Param::TopP, Param::TopK]);
+        let params: Vec<Setting> = thinking.iter().map(|(p, _)| *p).collect();
+        assert_eq!(params, [Setting::Temperature, Setting::TopP, Setting::TopK]);
     }
 
     #[test]

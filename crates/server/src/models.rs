@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use streambed_bedrock::{BedrockModel, Param};
+use streambed_bedrock::{BedrockModel, anthropic_id};
 use streambed_core::{ChatModel, InferenceParams, Reasoning, ReasoningStyle};
 use streambed_local::{LocalModel, OnDemandLocalModel};
 
@@ -68,10 +68,7 @@ impl Models {
 /// or inference profile id: `us.anthropic.claude-sonnet-4-5-20250929-v1:0`). The same model and
 /// version only, never a neighbour: an agent that asks for a model not offered is told so.
 fn names_anthropic_model(asked: &str, offered: &str) -> bool {
-    let name = bedrock_name(offered);
-    if name.is_empty() {
-        return false;
-    }
+    let Some(name) = anthropic_id(offered) else { return false };
     let asked = asked.strip_suffix("-latest").unwrap_or(asked);
     name == asked
         || name
@@ -84,19 +81,7 @@ fn names_anthropic_model(asked: &str, offered: &str) -> bool {
 /// alias without a date, `-latest`), the first of the same model in several regions' profiles.
 fn alias<'a>(asked: &str, offered: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     // `min_by` keeps the first of equals; reversed, the newest name (its date) wins.
-    offered.filter(|id| names_anthropic_model(asked, id)).min_by(|a, b| bedrock_name(b).cmp(bedrock_name(a)))
-}
-
-/// An Anthropic model's name in a Bedrock id, as Anthropic's API names it
-/// (`us.anthropic.claude-sonnet-4-5-20250929-v1:0` → `claude-sonnet-4-5-20250929`); empty for
-/// another provider's.
-fn bedrock_name(id: &str) -> &str {
-    let Some((_, name)) = id.split_once("anthropic.") else { return "" };
-    // `-v1:0`, `-v1`: Bedrock's version of the model, which Anthropic's ids do not carry.
-    match name.rsplit_once("-v") {
-        Some((name, version)) if version.split(':').all(|n| n.parse::<u32>().is_ok()) => name,
-        _ => name,
-    }
+    offered.filter(|id| names_anthropic_model(asked, id)).min_by(|a, b| anthropic_id(b).cmp(&anthropic_id(a)))
 }
 
 /// Reasoning asked of a model that cannot reason.
@@ -168,12 +153,8 @@ pub async fn build(config: &ModelsConfig, params: &InferenceParams) -> anyhow::R
 /// One warning per configured sampling parameter a model does not take: it is left out of
 /// that model's requests instead of failing each of them.
 fn warn_dropped_params(model: &BedrockModel, params: &InferenceParams) {
-    for (param, why) in model.dropped_params(params) {
-        let variable = match param {
-            Param::Temperature => "BEDROCK_TEMPERATURE",
-            Param::TopP => "BEDROCK_TOP_P",
-            Param::TopK => "BEDROCK_TOP_K",
-        };
+    for (setting, why) in model.dropped_params(params) {
+        let variable = setting.variable();
         tracing::warn!(variable, model = %model.info().id, reason = why, "this model does not take {variable}; it is not sent");
     }
 }
