@@ -194,8 +194,7 @@ impl LiveAnswers {
     /// the next renewal, a third of a lease later, tries again.
     pub(crate) async fn renew_claims(&self) {
         let Some(shared) = &self.shared else { return };
-        let claims: Vec<Claim> = self.claims().values().cloned().collect();
-        let _ = shared.renew(&claims).await;
+        let _ = shared.renew(|| self.claims().values().cloned().collect()).await;
     }
 
     /// Stops `owner`'s answer in `conversation`, if one runs or is starting here: one look

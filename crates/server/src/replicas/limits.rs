@@ -9,10 +9,11 @@
 //! the established options change the semantics (the Rust crates on Redis count fixed or
 //! sliding windows) or need a server module ElastiCache cannot load (redis-cell's `CL.THROTTLE`).
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use redis::Script;
 use streambed_store::Owner;
+use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use super::{Failure, Redis, Use};
@@ -86,15 +87,14 @@ return 1
 ";
 
 /// Renews claims: KEYS[i] holds the claim ARGV[i + 1]; ARGV[1] is their life in ms. A claim
-/// no longer there (given back meanwhile, or lost with Redis) is not made again.
+/// no longer there is made again: Redis lost it (a restart, a failover) while its answer runs.
 const RENEW: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local life = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  if redis.call('ZADD', key, 'XX', 'CH', now + life, ARGV[i + 1]) == 1 then
-    redis.call('PEXPIRE', key, life)
-  end
+  redis.call('ZADD', key, now + life, ARGV[i + 1])
+  redis.call('PEXPIRE', key, life)
 end
 return 0
 ";
@@ -109,6 +109,10 @@ pub(crate) struct SharedRunning {
     renew: Script,
     most: usize,
     life: Duration,
+    /// Held to write by a renewal, to read by each release: a release waits for a renewal in
+    /// flight, which may have read its claim just before the answer ended and would otherwise
+    /// make it again after the release.
+    renewing: Arc<RwLock<()>>,
 }
 
 /// One answer's place in its owner's count ([`SharedRunning::claim`]).
@@ -132,7 +136,14 @@ pub(crate) enum Claimed {
 
 impl SharedRunning {
     pub(crate) fn new(redis: Redis, most: usize, life: Duration) -> Self {
-        Self { redis, claim: Script::new(CLAIM), renew: Script::new(RENEW), most, life }
+        Self {
+            redis,
+            claim: Script::new(CLAIM),
+            renew: Script::new(RENEW),
+            most,
+            life,
+            renewing: Arc::default(),
+        }
     }
 
     fn life_ms(&self) -> u64 {
@@ -164,8 +175,11 @@ impl SharedRunning {
         })
     }
 
-    /// Renews the claims of the answers running here for another `life`.
-    pub(crate) async fn renew(&self, claims: &[Claim]) -> Result<(), Failure> {
+    /// Renews the claims of the answers running here, which `running` reads, for another
+    /// `life` (making again any Redis lost).
+    pub(crate) async fn renew(&self, running: impl FnOnce() -> Vec<Claim>) -> Result<(), Failure> {
+        let _renewing = self.renewing.write().await;
+        let claims = running();
         if claims.is_empty() {
             return Ok(());
         }
@@ -182,8 +196,9 @@ impl SharedRunning {
         self.redis.call(Use::RunningAnswers, RENEW_TIMEOUT, renewed).await.map(drop)
     }
 
-    /// Gives the place back once the answer ended.
+    /// Gives the place back once the answer ended (and `running` no longer holds it).
     pub(crate) async fn release(&self, claim: &Claim) -> Result<(), Failure> {
+        let _after_any_renewal = self.renewing.read().await;
         let mut connection = self.redis.manager();
         let release = redis::cmd("ZREM").arg(&claim.key).arg(&claim.member).to_owned();
         self.redis
@@ -367,32 +382,45 @@ mod tests {
         let life = Duration::from_millis(1500);
         let live = SharedRunning::new(connect(&server).await, 2, life);
         let dead = SharedRunning::new(connect(&server).await, 2, life);
-        let (alice, bob) = (Owner("alice".into()), Owner("bob".into()));
+        let alice = Owner("alice".into());
         let kept = place(live.claim(&alice, Uuid::now_v7()).await.unwrap()).expect("a first place");
         let _lost = place(dead.claim(&alice, Uuid::now_v7()).await.unwrap())
             .expect("a second place, on a replica that dies");
-        let given_back = place(live.claim(&bob, Uuid::now_v7()).await.unwrap()).expect("bob's");
-        live.release(&given_back).await.unwrap();
         assert_eq!(
             place(live.claim(&alice, Uuid::now_v7()).await.unwrap()),
             None,
             "both of alice's places are held"
         );
 
-        // The live replica renews its claim (and one given back, which stays given back) for as
-        // long as the other's lapses.
+        // The live replica renews its claim for as long as the other's lapses.
         for _ in 0..4 {
             tokio::time::sleep(life / 3).await;
-            live.renew(&[kept.clone(), given_back.clone()]).await.unwrap();
+            live.renew(|| vec![kept.clone()]).await.unwrap();
         }
 
         let freed = place(live.claim(&alice, Uuid::now_v7()).await.unwrap());
         assert!(freed.is_some(), "the dead replica's place lapsed");
         assert_eq!(place(live.claim(&alice, Uuid::now_v7()).await.unwrap()), None, "the renewed one did not");
-        let mut connection = live.redis.manager();
-        let bobs: u32 =
-            redis::cmd("ZCARD").arg("streambed:running:bob").query_async(&mut connection).await.unwrap();
-        assert_eq!(bobs, 0, "a renewal made no claim again");
+    }
+
+    #[tokio::test]
+    async fn claims_redis_lost_in_a_restart_are_made_again_by_the_next_renewal() {
+        let mut server = RedisServer::start();
+        let life = Duration::from_secs(60);
+        let on_a = SharedRunning::new(connect(&server).await, 1, life);
+        let on_b = SharedRunning::new(connect(&server).await, 1, life);
+        let alice = Owner("alice".into());
+        let running = place(on_a.claim(&alice, Uuid::now_v7()).await.unwrap()).expect("a place");
+
+        server.restart();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while on_a.renew(|| vec![running.clone()]).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "Redis never came back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let meanwhile = on_b.claim(&alice, Uuid::now_v7()).await;
+
+        assert_eq!(meanwhile.unwrap(), Claimed::OwnerFull, "the running answer holds its place again");
     }
 
     #[tokio::test]

@@ -15,8 +15,10 @@ const CHANNEL: &str = "streambed:stop";
 /// How often an idle subscription checks that Redis still answers (a connection that went
 /// silent would otherwise never say so).
 const PING_EVERY: Duration = Duration::from_secs(15);
-/// Waits between attempts to subscribe again, doubling from the first to the second.
-const RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(10));
+/// Waits between attempts to subscribe again, doubling from the first to the second: short, as
+/// an attempt while Redis is away costs a refused connection, and a replica that is not
+/// subscribed misses the Stops other replicas send.
+const RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(2));
 
 impl Redis {
     /// Asks every replica to stop `message` in `conversation`; how many replicas heard it.
