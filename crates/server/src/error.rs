@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    extract::Request,
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use streambed_core::{ErrorKind, ProviderError};
@@ -20,18 +18,6 @@ use crate::{
     frame::BadCursor,
     request_id,
 };
-
-tokio::task_local! {
-    /// The `x-request-id` of the request being handled, for error bodies built deep inside it.
-    static CURRENT_REQUEST_ID: String;
-}
-
-/// Middleware: makes the request id (set by the outer `request_id::assign`) available to every
-/// [`AppError`] built while the request is handled, so each error body names it.
-pub(crate) async fn with_request_id(request: Request, next: Next) -> Response {
-    let id = request_id(request.headers()).to_owned();
-    CURRENT_REQUEST_ID.scope(id, next.run(request)).await
-}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -215,7 +201,7 @@ impl IntoResponse for AppError {
             Self::Provider(e) => e.request_id.as_deref(),
             _ => None,
         };
-        let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).ok().filter(|id| !id.is_empty());
+        let request_id = request_id::current();
         let message = self.to_string();
         let body = ErrorBody {
             error: ErrorDetail {

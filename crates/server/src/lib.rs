@@ -61,7 +61,7 @@ use crate::{
     state::AppState,
 };
 
-use request_id::{ANTHROPIC_REQUEST_ID, REQUEST_ID, request_id};
+use request_id::{ANTHROPIC_REQUEST_ID, REQUEST_ID};
 
 /// Scripts and styles from this origin only, no inline script, no framing: the SPA needs
 /// nothing more, and model output rendered as markdown can never run code.
@@ -102,7 +102,7 @@ pub fn app(
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     // Listed innermost first: each `.layer` wraps everything above it.
     let router = routes::router(state, auth, rate)
-        .layer(from_fn(error::with_request_id))
+        .layer(from_fn(request_id::in_scope))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(BodyLimit(config.max_body_bytes)))
@@ -116,7 +116,7 @@ pub fn app(
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
-                    let id = request_id(request.headers());
+                    let id = request_id::of(request.headers());
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id)
                 })
                 // A 5xx is mostly back-pressure (503 busy, with Retry-After), which the server

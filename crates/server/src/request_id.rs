@@ -21,9 +21,26 @@ const MAX_CHARS: usize = 128;
 /// How much of a refused id the log shows, escaped.
 const LOGGED_PREFIX: usize = 16;
 
+tokio::task_local! {
+    /// The id of the request being handled, for error bodies built deep inside it.
+    static CURRENT: String;
+}
+
 /// The request's id, as [`assign`] left it.
-pub(crate) fn request_id(headers: &HeaderMap) -> &str {
+pub(crate) fn of(headers: &HeaderMap) -> &str {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+/// The id of the request being handled, inside [`in_scope`].
+pub(crate) fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok().filter(|id| !id.is_empty())
+}
+
+/// Middleware, inside [`assign`]: makes the request's id [`current`] while it is handled, so
+/// every error body built for it names it.
+pub(crate) async fn in_scope(request: Request, next: Next) -> Response {
+    let id = of(request.headers()).to_owned();
+    CURRENT.scope(id, next.run(request)).await
 }
 
 /// Middleware, outermost: keeps the caller's id if [`acceptable`], else replaces it with a UUID

@@ -116,7 +116,7 @@ pub(super) fn detail(error: &ProviderError) -> ErrorDetail {
 /// status and headers (`Retry-After`, `WWW-Authenticate`) kept; and every response with the
 /// request's id as `request-id` too, the header Anthropic's SDKs read (`_request_id`).
 pub(crate) async fn reshape(request: Request, next: Next) -> Response {
-    let id = request_id(request.headers()).to_owned();
+    let id = request_id::of(request.headers()).to_owned();
     let header = HeaderValue::from_str(&id).ok().filter(|_| !id.is_empty());
     let id = (!id.is_empty()).then_some(id);
     let mut response =

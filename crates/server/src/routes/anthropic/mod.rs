@@ -58,7 +58,8 @@ pub(super) async fn messages(
     let start = wire::Message::empty(id, asked);
     let blocks = Blocks::new(request.stop_sequences.clone());
     let delivery = if streamed { Delivery::Streamed } else { Delivery::Whole };
-    let mut answer = answer::open(&state, &model, request, delivery, request_id(&headers), started).await?;
+    let mut answer =
+        answer::open(&state, &model, request, delivery, request_id::of(&headers), started).await?;
     if streamed {
         return Ok(stream::response(stream::events(answer, start, blocks), state.keep_alive));
     }

@@ -153,7 +153,7 @@ pub(super) async fn chat(
                 &model,
                 request(turns),
                 Delivery::Streamed,
-                request_id(&headers),
+                request_id::of(&headers),
                 started,
             )
             .await?;
@@ -162,7 +162,7 @@ pub(super) async fn chat(
         Target::Stored(turn) => turn,
     };
     // Let in before the turn is written: a busy server stores nothing.
-    let admitted = answer::admit(&state, model.as_ref(), request_id(&headers), started)?;
+    let admitted = answer::admit(&state, model.as_ref(), request_id::of(&headers), started)?;
     start_stored(state, model, reasoning, turn, request, admitted).await
 }
 

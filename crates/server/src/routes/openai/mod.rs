@@ -49,7 +49,7 @@ pub(super) async fn completions(
     let reasoning = translate::reasoning_for(&asked.request, reasoning);
     let request = ChatRequest { reasoning, ..answer::with_server_settings(&state, asked.request) };
     let delivery = if asked.stream { Delivery::Streamed } else { Delivery::Whole };
-    let answer = answer::open(&state, model, request, delivery, request_id(&headers), started).await?;
+    let answer = answer::open(&state, model, request, delivery, request_id::of(&headers), started).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", Uuid::new_v4().simple()),
         created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
