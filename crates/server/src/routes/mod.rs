@@ -67,7 +67,7 @@ pub(crate) fn router(
             .route("/v1/messages", anthropic_route(post(anthropic::messages)))
             .route("/v1/messages/count_tokens", anthropic_route(post(anthropic::count_tokens))),
     )
-    .route_layer(from_fn(anthropic::reshape));
+    .route_layer(from_fn(anthropic::in_anthropic_shape));
     let openai =
         authenticated(Router::new().route(
             "/v1/chat/completions",
@@ -162,7 +162,7 @@ async fn v1_model(state: State<Arc<AppState>>, headers: HeaderMap, Path(id): Pat
 /// it.
 async fn in_the_asking_sdks_shape(request: Request, next: Next) -> Response {
     if request.headers().contains_key("anthropic-version") {
-        anthropic::reshape(request, next).await
+        anthropic::in_anthropic_shape(request, next).await
     } else {
         openai::in_openai_shape(request, next).await
     }

@@ -6,7 +6,7 @@
 //! answers.
 
 mod content;
-mod errors;
+mod error;
 mod models;
 mod stream;
 mod translate;
@@ -24,8 +24,8 @@ use serde_json::Value;
 use streambed_core::{ChatModel, ChatRequest, Reasoning};
 use uuid::Uuid;
 
-use errors::MessagesError;
-pub(super) use errors::reshape;
+use error::ApiError;
+pub(super) use error::in_anthropic_shape;
 pub(super) use models::{model, models};
 use stream::{Blocks, Collected};
 
@@ -45,7 +45,7 @@ pub(super) async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(mut body): ApiJson<wire::MessagesRequest>,
-) -> Result<Response, MessagesError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let streamed = body.stream;
     cap_max_tokens(&state.limits, &mut body)?;
@@ -117,7 +117,7 @@ fn cap_max_tokens(limits: &Limits, body: &mut wire::MessagesRequest) -> Result<(
 pub(super) async fn count_tokens(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<wire::MessagesRequest>,
-) -> Result<Json<wire::TokenCount>, MessagesError> {
+) -> Result<Json<wire::TokenCount>, ApiError> {
     let (model, request) = prepare(&state, body)?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let input_tokens = answer::within(&state, deadline, model.count_tokens(request)).await?;
@@ -130,11 +130,11 @@ pub(super) async fn count_tokens(
 fn prepare(
     state: &AppState,
     body: wire::MessagesRequest,
-) -> Result<(Arc<dyn ChatModel>, ChatRequest), MessagesError> {
+) -> Result<(Arc<dyn ChatModel>, ChatRequest), ApiError> {
     if body.thread.as_ref().is_some_and(|thread| !thread.is_null() && *thread != Value::Bool(false)) {
-        return Err(MessagesError::Threaded);
+        return Err(ApiError::Threaded);
     }
-    let model = state.models.pick(Some(&body.model)).map_err(MessagesError::UnknownModel)?.clone();
+    let model = state.models.pick(Some(&body.model)).map_err(ApiError::UnknownModel)?.clone();
     let request = translate::request(body).map_err(AppError::BadRequest)?;
     state
         .limits

@@ -7,7 +7,7 @@ use axum::{Json, extract::Query, http::Uri};
 use serde::{Deserialize, Serialize};
 use streambed_core::ChatModel;
 
-use super::errors::MessagesError;
+use super::error::ApiError;
 use crate::{error::AppError, state::AppState};
 
 /// `GET /v1/models`: a page of the models, in the server's order, `limit` at a time (20 unless
@@ -27,8 +27,8 @@ pub(in crate::routes) fn models(state: &AppState, uri: &Uri) -> Result<Json<Mode
 }
 
 /// `GET /v1/models/{id}`: one of them, or 404 `not_found_error`.
-pub(in crate::routes) fn model(state: &AppState, id: &str) -> Result<Json<ModelInfo>, MessagesError> {
-    let model = state.models.pick(Some(id)).map_err(MessagesError::UnknownModel)?;
+pub(in crate::routes) fn model(state: &AppState, id: &str) -> Result<Json<ModelInfo>, ApiError> {
+    let model = state.models.pick(Some(id)).map_err(ApiError::UnknownModel)?;
     Ok(Json(model_info(model.as_ref())))
 }
 

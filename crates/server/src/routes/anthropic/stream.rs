@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use streambed_core::{ChatEvent, ErrorKind, ProviderError};
 
 use super::{
-    errors, translate,
+    error, translate,
     wire::{ContentBlock, Delta, Message, MessageDelta, StreamEvent},
 };
 use crate::{relay::Answer, sse};
@@ -212,7 +212,7 @@ pub(super) fn events(
                     }
                 }
                 Err(error) => {
-                    yield Ok(event(&StreamEvent::Error { error: errors::detail(&error) }));
+                    yield Ok(event(&StreamEvent::Error { error: error::detail(&error) }));
                     break;
                 }
             }

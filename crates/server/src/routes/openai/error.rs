@@ -69,25 +69,25 @@ impl Invalid {
 
 /// Why a request to the OpenAI routes failed.
 #[derive(Debug)]
-pub(crate) enum Failure {
+pub(crate) enum ApiError {
     Invalid(Invalid),
     /// The server's own error, reshaped by [`in_openai_shape`].
     App(AppError),
 }
 
-impl From<Invalid> for Failure {
+impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
         Self::Invalid(invalid)
     }
 }
 
-impl From<AppError> for Failure {
+impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         Self::App(error)
     }
 }
 
-impl IntoResponse for Failure {
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::App(error) => error.into_response(),
@@ -129,7 +129,7 @@ fn openai_code(code: &str) -> &str {
 
 /// The body of an error response in OpenAI's shape: ours (`{"error":{"code","message",…}}`)
 /// rewritten, one already in OpenAI's shape kept, anything else described by its status.
-pub(super) fn reshape(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn reshape_body(status: StatusCode, body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| v.get("error")).filter(|e| e.is_object());
     if let Some(error) = error.filter(|e| e.get("type").is_some()) {
@@ -144,7 +144,8 @@ pub(super) fn reshape(status: StatusCode, body: &[u8]) -> String {
 /// Middleware on the OpenAI routes, outside authentication and the rate limit: every error
 /// response leaves in OpenAI's shape.
 pub(crate) async fn in_openai_shape(request: Request, next: Next) -> Response {
-    rewrite_error(next.run(request).await, |status, body| (status, reshape(status, body).into_bytes())).await
+    rewrite_error(next.run(request).await, |status, body| (status, reshape_body(status, body).into_bytes()))
+        .await
 }
 
 /// The `data:` of the chunk that ends a stream which failed after it started: the official
@@ -167,7 +168,7 @@ mod tests {
     use super::*;
 
     fn reshaped(status: u16, body: &str) -> Value {
-        serde_json::from_str(&reshape(StatusCode::from_u16(status).unwrap(), body.as_bytes())).unwrap()
+        serde_json::from_str(&reshape_body(StatusCode::from_u16(status).unwrap(), body.as_bytes())).unwrap()
     }
 
     #[test]

@@ -26,7 +26,7 @@ use streambed_core::{ChatEvent, ChatModel, ChatRequest};
 use uuid::Uuid;
 
 pub(super) use error::in_openai_shape;
-use error::{Failure, Invalid};
+use error::{ApiError, Invalid};
 use wire::{Meta, ModelEntry, ModelList};
 
 use super::answer::{self, Delivery};
@@ -37,7 +37,7 @@ pub(super) async fn completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<wire::CompletionRequest>,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let asked = translate::asked(body, &state.limits)?;
     let model =
@@ -81,7 +81,7 @@ pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<ModelList
 }
 
 /// `GET /v1/models/{id}` (`client.models.retrieve`): one of them, or 404 `model_not_found`.
-pub(super) fn model(state: &AppState, id: &str) -> Result<Json<ModelEntry>, Failure> {
+pub(super) fn model(state: &AppState, id: &str) -> Result<Json<ModelEntry>, ApiError> {
     let model = state.models.pick(Some(id)).map_err(|e| Invalid::unknown_model(&e.id, &e.allowed))?;
     Ok(Json(entry(model.as_ref())))
 }

@@ -33,20 +33,20 @@ use crate::{
 /// What a Messages handler can fail with: any server error, or a model this server does not
 /// offer, which the Messages API reports as 404 (`/api/chat` says 400).
 #[derive(Debug)]
-pub(crate) enum MessagesError {
+pub(crate) enum ApiError {
     App(AppError),
     UnknownModel(UnknownModel),
     /// A request in a message thread, which the server does not keep (see `wire::MessagesRequest::thread`).
     Threaded,
 }
 
-impl<E: Into<AppError>> From<E> for MessagesError {
+impl<E: Into<AppError>> From<E> for ApiError {
     fn from(error: E) -> Self {
         Self::App(error.into())
     }
 }
 
-impl IntoResponse for MessagesError {
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::App(error) => error.into_response(),
@@ -115,7 +115,7 @@ pub(super) fn detail(error: &ProviderError) -> ErrorDetail {
 /// Middleware: every error response of the routes it wraps, in Anthropic's shape, with its
 /// status and headers (`Retry-After`, `WWW-Authenticate`) kept; and every response with the
 /// request's id as `request-id` too, the header Anthropic's SDKs read (`_request_id`).
-pub(crate) async fn reshape(request: Request, next: Next) -> Response {
+pub(crate) async fn in_anthropic_shape(request: Request, next: Next) -> Response {
     let id = request_id::of(request.headers()).to_owned();
     let header = HeaderValue::from_str(&id).ok().filter(|_| !id.is_empty());
     let id = (!id.is_empty()).then_some(id);
