@@ -292,10 +292,24 @@ describe('ChatView', () => {
     const answer = await screen.findByRole('article', { name: 'Assistant' })
     await waitFor(() => expect(answer.querySelectorAll('li')).toHaveLength(3))
     const items = Array.from(answer.querySelectorAll('li'))
-    // Numbered 1, 2 and 3, however the model numbered them (a block, and a list, per item).
-    expect(items.map((li) => (li.parentElement as HTMLOListElement).start)).toEqual([1, 2, 3])
+    // One list numbered from 1, however the model numbered its items.
+    expect(new Set(items.map((li) => li.parentElement)).size).toBe(1)
+    expect((items[0]!.parentElement as HTMLOListElement).start).toBe(1)
     expect(within(items[0]!).getByText('Continuation paragraph.').tagName).toBe('P')
     expect(within(items[1]!).getByRole('button', { name: 'Copy code' })).toBeInTheDocument()
+  })
+
+  it('shows a loose list as one list once the answer has settled, as it was parsed item by item while it streamed', async () => {
+    const { calls, user, box } = setup()
+    await user.type(box(), 'Hi{Enter}')
+
+    act(() => calls[0]!.push({ type: 'token', text: 'Steps:\n\n1. One.\n\n1. Two.\n\n1. Three.' }))
+    const answer = await screen.findByRole('article', { name: 'Assistant' })
+    await waitFor(() => expect(answer.querySelectorAll('ol')).toHaveLength(3))
+    act(() => calls[0]!.push(doneEvent))
+
+    await waitFor(() => expect(answer.querySelectorAll('ol')).toHaveLength(1))
+    expect([...answer.querySelectorAll('ol > li')].map((item) => item.textContent?.trim())).toEqual(['One.', 'Two.', 'Three.'])
   })
 
   it('parses an answer with definitions whole: one list, its reference links and footnotes resolved', async () => {

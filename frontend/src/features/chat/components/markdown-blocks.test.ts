@@ -33,6 +33,13 @@ describe('splitBlocks and lists', () => {
     expect(splitBlocks('1. a\n\n2. b\n\n1) c\n\n2) d')).toEqual(['1. a', '2. b', '1) c', '2) d'])
   })
 
+  it('keeps a settled answer\'s loose list in one block, one list with all its items', () => {
+    const answer = 'Steps:\n\n1. Install.\n\n    More.\n\n1. Run.\n\n- other\n\nAfter.'
+
+    expect(splitBlocks(answer, true)).toEqual(['Steps:', '1. Install.\n\n    More.\n\n1. Run.\n\n- other', 'After.'])
+    expect(splitBlocks('```\n- a\n\n- b\n```\n\n- c', true)).toEqual(['```\n- a\n\n- b\n```', '- c'])
+  })
+
   it('ends a list at a line that is neither indented nor an item, and never reads a list in a fence', () => {
     expect(splitBlocks('- a\n\nText\n\n    code')).toEqual(['- a', 'Text', '    code'])
     expect(splitBlocks('```\n- not a list\n```\n\n  indented')).toEqual(['```\n- not a list\n```', '  indented'])

@@ -15,14 +15,15 @@ const DEFINITION = /^ {0,3}\[[^\]\n]+\]:/
  * streams, only its last block changes, so earlier blocks keep their parsed, rendered form
  * instead of being re-parsed on every frame.
  *
- * A loose list (its items apart by blank lines) is a block per item, so a long list costs one
- * item's parse per frame, not the whole list's: an item keeps what is indented under it past a
- * blank line (its paragraphs, its code), and the items of an ordered list are numbered on
- * from one block to the next, as one list numbers them (a model often writes `1.` for each).
- * An answer with a link reference or footnote definition is one block, as its references may
- * be anywhere.
+ * While it streams (`settled` false), a loose list (its items apart by blank lines) is a block
+ * per item, so a long list costs one item's parse per frame, not the whole list's: an item keeps
+ * what is indented under it past a blank line (its paragraphs, its code), and the items of an
+ * ordered list are numbered on from one block to the next, as one list numbers them (a model
+ * often writes `1.` for each). Once the answer has settled, a list is one block, parsed once, so
+ * it is one list to a screen reader ("list, 3 items"), not three lists of one. An answer with a
+ * link reference or footnote definition is one block, as its references may be anywhere.
  */
-export function splitBlocks(markdown: string): string[] {
+export function splitBlocks(markdown: string, settled = false): string[] {
   const blocks: string[] = []
   let current: string[] = []
   let fence: string | null = null
@@ -39,7 +40,8 @@ export function splitBlocks(markdown: string): string[] {
       continue
     }
     if (blanks > 0) {
-      if (list && /^\s/.test(line)) current.push(...Array<string>(blanks).fill(''))
+      const goesOn = /^\s/.test(line) || (settled && fence === null && LIST_ITEM.test(line))
+      if (list && goesOn) current.push(...Array<string>(blanks).fill(''))
       else {
         blocks.push(current.join('\n'))
         current = []

@@ -119,10 +119,11 @@ const Paragraph = memo(function Paragraph({ text, ids }: { text: string; ids: st
 
 /**
  * Markdown rendered block by block (and long paragraphs piece by piece), so a streaming answer
- * re-parses only its last piece on each frame.
+ * re-parses only its last piece on each frame; `settled` once it no longer changes (see
+ * `splitBlocks`).
  */
-export function Markdown({ text }: { text: string }) {
-  const blocks = useMemo(() => splitBlocks(text), [text])
+export function Markdown({ text, settled = true }: { text: string; settled?: boolean }) {
+  const blocks = useMemo(() => splitBlocks(text, settled), [text, settled])
   // The prefix of this answer's footnote ids, so two answers' `[^1]` are two footnotes.
   const ids = `${useId().replace(/[^\w-]/g, '')}-`
   return (

@@ -100,7 +100,7 @@ export const MessageItem = memo(function MessageItem({ message }: { message: UiM
           <span className="dot" />
         </p>
       ) : (
-        <Markdown text={message.content} />
+        <Markdown text={message.content} settled={message.state !== 'streaming'} />
       )}
       <Footer message={message} />
     </article>
