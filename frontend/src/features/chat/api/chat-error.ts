@@ -11,6 +11,8 @@ export class ChatError extends Error {
   readonly upstreamRequestId: string | undefined
   /** How long the server asked to wait before trying again (`Retry-After`), in ms. */
   readonly retryAfterMs: number | undefined
+  /** When trying again may help (`Date.now()` ms), from `Retry-After`. */
+  readonly retryAt: number | undefined
 
   constructor(body: ErrorBody, status = 0, retryAfterMs?: number) {
     super(body.message)
@@ -21,6 +23,7 @@ export class ChatError extends Error {
     this.requestId = body.requestId
     this.upstreamRequestId = body.upstreamRequestId
     this.retryAfterMs = retryAfterMs
+    this.retryAt = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs
   }
 }
 

@@ -1,3 +1,5 @@
+import { useEffect, useState } from 'react'
+
 import type { ChatError } from '../api/chat-error'
 
 /**
@@ -31,8 +33,34 @@ const advice: Record<string, string> = {
   conversations_disabled: 'This server keeps no conversations.',
 }
 
-/** The error, its advice, and Retry where sending the same again can help (`onRetry`). */
+/** Whole seconds until `at` (`Date.now()` ms), counting down once a second; 0 once it has come. */
+function useSecondsUntil(at: number | undefined): number {
+  const [now, setNow] = useState(Date.now)
+  useEffect(() => {
+    if (at === undefined) return
+    const look = () => {
+      const time = Date.now()
+      setNow(time)
+      return time
+    }
+    const first = setTimeout(look, 0) // `now` may be from an earlier error's countdown
+    const tick = setInterval(() => {
+      if (look() >= at) clearInterval(tick)
+    }, 1000)
+    return () => {
+      clearTimeout(first)
+      clearInterval(tick)
+    }
+  }, [at])
+  return at === undefined ? 0 : Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+/**
+ * The error, its advice, and Retry where sending the same again can help (`onRetry`): held
+ * back, counting down, while the server asked to wait (`Retry-After`).
+ */
 export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry?: () => void }) {
+  const wait = useSecondsUntil(error.retryAt)
   return (
     <div className="error-banner" role="alert">
       <div>
@@ -42,8 +70,8 @@ export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry?: ()
         {error.upstreamRequestId && <p className="request-id">Bedrock request id: {error.upstreamRequestId}</p>}
       </div>
       {onRetry && (
-        <button type="button" onClick={onRetry}>
-          Retry
+        <button type="button" onClick={onRetry} disabled={wait > 0}>
+          {wait > 0 ? `Retry in ${wait} s` : 'Retry'}
         </button>
       )}
     </div>
