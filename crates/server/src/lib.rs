@@ -5,6 +5,7 @@
 //! `main.rs` only wires these pieces: [`Config`] from the environment, the models from
 //! [`models::build`], then [`serve`] with graceful shutdown. Tests call the same functions.
 
+mod admission;
 mod answer_log;
 mod answer_token;
 mod auth;
@@ -15,7 +16,6 @@ mod error;
 mod error_body;
 mod extract;
 mod frame;
-mod limits;
 mod live;
 mod metrics;
 pub mod models;
@@ -54,9 +54,9 @@ pub use shutdown::{Shutdown, signal};
 pub use state::Conversations;
 
 use crate::{
+    admission::{RateLimit, StreamSlots},
     auth::Authenticator,
     extract::BodyLimit,
-    limits::{RateLimit, StreamSlots},
     metrics::Metrics,
     state::AppState,
 };

@@ -18,8 +18,8 @@ use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::{
+    admission::StreamSlot,
     answer_token::{AnswerToken, Why},
-    limits::StreamSlot,
     metrics::Metrics,
     sse,
 };

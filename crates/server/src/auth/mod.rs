@@ -25,7 +25,7 @@ use axum::{
 use crate::{
     client_addr::client_ip,
     config::AuthConfig,
-    replicas::{Redis, limits::SharedLockout},
+    replicas::{Redis, counts::SharedLockout},
 };
 use jwt::JwtVerifier;
 use keys::ApiKeys;

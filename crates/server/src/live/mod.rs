@@ -39,7 +39,7 @@ use crate::frame::{Cursor, Frame};
 use crate::{
     answer_token::AnswerToken,
     error::AppError,
-    replicas::limits::{Claim, Claimed, SharedRunning},
+    replicas::counts::{Claim, Claimed, SharedRunning},
     sse,
 };
 

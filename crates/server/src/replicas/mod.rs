@@ -2,7 +2,7 @@
 //! production) carries each running answer's frames to followers on other replicas
 //! ([`frames`], used by `live`), Stop to the replica that runs the answer ([`stops`]), and one
 //! rate-limit allowance, wrong-key lockout and count of each owner's running answers for all
-//! replicas ([`limits`]).
+//! replicas ([`counts`]).
 //!
 //! Redis helps answers but never holds one up. It must answer at start-up (a wrong URL or
 //! password stops the server there, naming `REDIS_URL`); after that every call is bounded by a
@@ -10,8 +10,8 @@
 //! (at most every few seconds per use), and met with what one replica can do alone: followers
 //! read the store, Stop reaches this replica's answers, limits count in memory.
 
+pub(crate) mod counts;
 pub(crate) mod frames;
-pub(crate) mod limits;
 pub(crate) mod stops;
 
 use std::{

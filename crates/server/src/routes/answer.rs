@@ -9,9 +9,9 @@ use streambed_core::{ChatModel, ChatRequest, ChatStream, InferenceParams, Provid
 
 use crate::{
     AppState,
+    admission::StreamSlot,
     answer_token::AnswerToken,
     error::AppError,
-    limits::StreamSlot,
     relay::{self, Answer, ChatReport},
 };
 

@@ -25,9 +25,9 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::{
     AppState,
+    admission::{self, RateLimit},
     auth::{self, Authenticator},
     error::AppError,
-    limits::{self, RateLimit},
 };
 
 pub(crate) fn router(
@@ -37,7 +37,7 @@ pub(crate) fn router(
 ) -> Router {
     let static_dir = state.static_dir.clone();
     let rate_limited = |route: MethodRouter<Arc<AppState>>| match &rate {
-        Some(rate) => route.route_layer(from_fn_with_state(Arc::clone(rate), limits::rate_limit)),
+        Some(rate) => route.route_layer(from_fn_with_state(Arc::clone(rate), admission::rate_limit)),
         None => route,
     };
     // Outside the rate limit, which keys on the identity found here.

@@ -16,14 +16,14 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Config, Shutdown,
+    admission::StreamSlots,
     answer_log::AnswerLogs,
     config::Limits,
-    limits::StreamSlots,
     live::LiveAnswers,
     metrics::Metrics,
     models::Models,
     owner::OwnerPolicy,
-    replicas::{Redis, limits::SharedRunning},
+    replicas::{Redis, counts::SharedRunning},
 };
 
 mod sweep_gate;

@@ -18,7 +18,7 @@ use crate::{
     client_addr::client_ip,
     config::Limits,
     error::AppError,
-    replicas::{Redis, limits::SharedRate},
+    replicas::{Redis, counts::SharedRate},
 };
 
 /// Chats per client per minute, with a burst allowance (governor's GCRA: no background timers,
