@@ -503,6 +503,11 @@ describe('App with stored conversations', () => {
     await user.keyboard('{Escape}')
     expect(screen.queryByRole('dialog')).toBeNull()
     expect(toggle).toHaveFocus()
+    // A button closes it too, for a reader without Escape (a phone's screen reader).
+    await user.click(toggle)
+    await user.click(within(screen.getByRole('dialog', { name: 'Conversations' })).getByRole('button', { name: 'Close conversations' }))
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(toggle).toHaveFocus()
 
     await user.click(toggle)
     await user.click(await within(screen.getByRole('dialog')).findByRole('link', { name: 'Pocket' }))

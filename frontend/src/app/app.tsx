@@ -143,9 +143,17 @@ export function App() {
   const { placeholder, keyRequired: keyForConversation } = placeholderFor(opened, retry, newChat)
   // The list refused without a key: the key form is offered at once, not after a first question.
   const keyRequired = keyForConversation || (list.status === 'error' && list.error?.code === 'unauthorized')
-  const sidebar = enabled && (
-    <ConversationSidebar list={list} activeId={place.conversationId} onSelect={select} onNewChat={newChat} onDelete={deleteConversation} />
-  )
+  const sidebar = (inDrawer: boolean) =>
+    enabled && (
+      <ConversationSidebar
+        list={list}
+        activeId={place.conversationId}
+        onSelect={select}
+        onNewChat={newChat}
+        onDelete={deleteConversation}
+        onDismiss={inDrawer ? () => setDrawerOpen(false) : undefined}
+      />
+    )
   const menuButton = enabled && narrow && (
     <button
       type="button"
@@ -164,10 +172,10 @@ export function App() {
       <a className="skip-link" href="#message" onClick={skipToMessage}>
         Skip to message box
       </a>
-      {enabled && !narrow && <aside className="sidebar-panel">{sidebar}</aside>}
+      {enabled && !narrow && <aside className="sidebar-panel">{sidebar(false)}</aside>}
       {enabled && narrow && drawerOpen && (
         <ModalDialog className="drawer" label="Conversations" onClose={() => setDrawerOpen(false)}>
-          {sidebar}
+          {sidebar(true)}
         </ModalDialog>
       )}
       <ChatView

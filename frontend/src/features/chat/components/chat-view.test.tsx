@@ -274,6 +274,8 @@ describe('ChatView', () => {
     const [html, rust] = screen.getAllByRole('button', { name: 'Copy code' })
     await user.click(rust!)
     expect(writeText).toHaveBeenCalledWith('fn main() {}')
+    // Said to a screen reader, which does not read a button's new name by itself.
+    await waitFor(() => expect(screen.getAllByRole('status').some((s) => s.textContent === 'Copied to the clipboard')).toBe(true))
     await user.click(html!)
     expect(writeText).toHaveBeenCalledWith('<div class="card">\n  <p>Hi</p>\n</div>')
     const answer = screen.getByRole('article', { name: 'Assistant' })
@@ -372,9 +374,20 @@ describe('ChatView', () => {
     expect(paragraph.querySelectorAll(':scope > .piece').length).toBeGreaterThan(1)
   })
 
-  it('labels the conversation as a live region', () => {
-    setup()
-    expect(screen.getByRole('log', { name: 'Conversation' })).toHaveAttribute('aria-live', 'polite')
+  it('reads an answer that streamed here once, as it completes, not token by token', async () => {
+    const { calls, user, box } = setup()
+    const log = screen.getByRole('log', { name: 'Conversation' })
+    expect(log).toHaveAttribute('aria-live', 'off')
+    expect(log).toHaveAttribute('tabindex', '0')
+    await user.type(box(), 'Hi{Enter}')
+    const status = () => screen.getAllByRole('status').find((s) => s.parentElement === log.parentElement)!
+
+    act(() => calls[0]!.push({ type: 'token', text: 'It is **sunny**' }))
+    await screen.findByText('sunny')
+    expect(status()).toHaveTextContent('')
+    act(() => calls[0]!.push({ type: 'token', text: ' today.' }, doneEvent))
+
+    await waitFor(() => expect(status()).toHaveTextContent('Answer: It is sunny today.'))
   })
 })
 

@@ -34,6 +34,9 @@ export function CodeBlock({ code, language }: { code: string; language: string |
         <button type="button" className="copy-button" onClick={copy} aria-label={copied ? 'Copied' : 'Copy code'}>
           {copied ? 'Copied' : 'Copy'}
         </button>
+        <span className="visually-hidden" role="status">
+          {copied ? 'Copied to the clipboard' : ''}
+        </span>
       </div>
       {/* Focusable, so that a line wider than the block can be scrolled to from the keyboard. */}
       <pre tabIndex={0} role="region" aria-label={`${language ?? 'text'} code`}>

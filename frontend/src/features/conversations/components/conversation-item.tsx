@@ -1,4 +1,4 @@
-import { type KeyboardEvent, type MouseEvent, useEffect, useId, useRef, useState } from 'react'
+import { type FocusEvent, type KeyboardEvent, type MouseEvent, useEffect, useId, useRef, useState } from 'react'
 
 import type { Conversation } from '../api/types'
 import { conversationPath } from '../hooks/use-navigation'
@@ -63,8 +63,18 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
     toggle.current?.focus()
   }
 
+  // …and when focus leaves the row (Tab past its actions), so one row's actions are open at most.
+  const leaveActions = (event: FocusEvent) => {
+    if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setExpanded(false)
+  }
+
   return (
-    <li ref={item} className={active ? 'conversation active' : 'conversation'} onKeyDown={expanded && dialog === null ? closeActions : undefined}>
+    <li
+      ref={item}
+      className={active ? 'conversation active' : 'conversation'}
+      onKeyDown={expanded && dialog === null ? closeActions : undefined}
+      onBlur={expanded && dialog === null ? leaveActions : undefined}
+    >
       {/* `title`: the whole title, where the row shows it cut short. */}
       <a ref={link} href={conversationPath(conversation.id)} title={title} aria-current={active ? 'page' : undefined} onClick={open}>
         {title}

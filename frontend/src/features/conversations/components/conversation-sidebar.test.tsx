@@ -89,6 +89,22 @@ describe('ConversationSidebar', () => {
     expect(toggle).toHaveAttribute('aria-expanded', 'false')
   })
 
+  it('closes a conversation’s actions when focus leaves its row, so one row’s are open at most', async () => {
+    const user = userEvent.setup()
+    const { nav } = renderSidebar({ conversations: [conversation('a', 'Alpha'), conversation('b', 'Beta')] })
+
+    await user.click(within(nav).getByRole('button', { name: 'Actions for Alpha' }))
+    await user.tab() // Rename
+    await user.tab() // Download
+    await user.tab() // Delete
+    expect(within(nav).getByRole('button', { name: 'Delete' })).toHaveFocus()
+    await user.tab() // Beta's link
+
+    expect(within(nav).getByRole('link', { name: 'Beta' })).toHaveFocus()
+    expect(within(nav).queryByRole('button', { name: 'Rename' })).toBeNull()
+    expect(within(nav).getByRole('button', { name: 'Actions for Alpha' })).toHaveAttribute('aria-expanded', 'false')
+  })
+
   it('closes a conversation’s actions when the reader clicks elsewhere, another’s ⋯ included', async () => {
     const user = userEvent.setup()
     const { nav } = renderSidebar({ conversations: [conversation('a', 'Alpha'), conversation('b', 'Beta')] })

@@ -10,10 +10,12 @@ interface ConversationSidebarProps {
   onNewChat: () => void
   /** Deletes (the list follows); leaving the conversation if it was open is the caller's. */
   onDelete: (id: string) => Promise<void>
+  /** Closes the drawer the list is shown in, on a narrow screen. */
+  onDismiss?: () => void
 }
 
 /** The owner's conversations, newest first, with New chat at the top and older ones on demand. */
-export function ConversationSidebar({ list, activeId, onSelect, onNewChat, onDelete }: ConversationSidebarProps) {
+export function ConversationSidebar({ list, activeId, onSelect, onNewChat, onDelete, onDismiss }: ConversationSidebarProps) {
   const newChat = useRef<HTMLButtonElement>(null)
   // Deletions of a conversation not open: its row is gone, and focus with it, so it goes to New
   // chat once the row and its dialog are (an effect runs after their cleanup, which gives focus
@@ -30,9 +32,16 @@ export function ConversationSidebar({ list, activeId, onSelect, onNewChat, onDel
 
   return (
     <nav className="sidebar" aria-label="Conversations">
-      <button ref={newChat} type="button" className="new-chat" onClick={onNewChat}>
-        New chat
-      </button>
+      <div className="sidebar-top">
+        <button ref={newChat} type="button" className="new-chat" onClick={onNewChat}>
+          New chat
+        </button>
+        {onDismiss && (
+          <button type="button" className="drawer-close" aria-label="Close conversations" onClick={onDismiss}>
+            ✕
+          </button>
+        )}
+      </div>
       {list.status === 'loading' && (
         <p className="sidebar-note" role="status">
           Loading conversations…
