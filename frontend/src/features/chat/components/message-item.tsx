@@ -82,8 +82,9 @@ export const MessageItem = memo(function MessageItem({ message }: { message: UiM
   const beforeText = message.state === 'streaming' && message.content === ''
   const waiting = beforeText && message.reasoning === ''
   return (
-    // Busy while its text streams: a screen reader reads the answer once it has settled, not
-    // token by token. Not while it waits for the first word, when its status is to be heard.
+    // Busy while its text streams, for the screen readers that honour it (the answer is read
+    // once, whole, as it completes: see MessageList). Not while it waits for the first word,
+    // when its status is to be heard.
     <article
       className={`message message-${message.role}`}
       aria-label={message.role === 'user' ? 'You' : 'Assistant'}
