@@ -8,9 +8,9 @@ use std::sync::{
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// What ends one answer early: the shutdown cut-off, Stop, or the loss of its record. A token of
-/// the answer's own (a child of the cut-off, so the cut-off reaches it), made by
-/// [`Shutdown::answer_token`](crate::Shutdown::answer_token): an answer polls it before every event, and the cut-off's own lock
-/// would be shared by every open stream on every worker thread.
+/// the answer's own (a child of the cut-off, so the cut-off reaches it), made only by
+/// [`Shutdown::answer_token`](crate::Shutdown::answer_token): an answer polls it before every
+/// event, and the cut-off's own lock would be shared by every open stream on every worker thread.
 #[derive(Debug, Clone)]
 pub(crate) struct AnswerToken {
     own: CancellationToken,

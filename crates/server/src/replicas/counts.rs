@@ -64,8 +64,10 @@ return failures
 /// KEYS[1] holds an owner's running answers: a sorted set of claims (`{conversation} {id}`, one
 /// per answer) scored by when each lapses (ms on Redis's clock). ARGV: the claim, the most an
 /// owner may hold, the claim's life in ms, and its conversation's prefix. Returns 1 when
-/// claimed, 0 when the owner holds the most already, 2 when the conversation holds one (an
-/// answer runs there on another replica: its turn is refused as the store would refuse it).
+/// claimed; when the owner holds the most already, 2 if one of them is the conversation's (an
+/// answer runs there on another replica: the turn is refused for that, as the store would
+/// refuse it), else 0. Below the most, a claim of the conversation's left over (a release that
+/// failed, a claim whose reply timed out) never refuses a turn: the store decides that.
 /// A claim lives a lease and its replica renews it while the answer runs ([`RENEW`]), so one
 /// that a dead replica held lapses as its answers' leases in the store do.
 const CLAIM: &str = r"
@@ -73,12 +75,12 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, claim in ipairs(held) do
-  if string.sub(claim, 1, #ARGV[4]) == ARGV[4] then
-    return 2
-  end
-end
 if #held >= tonumber(ARGV[2]) then
+  for _, claim in ipairs(held) do
+    if string.sub(claim, 1, #ARGV[4]) == ARGV[4] then
+      return 2
+    end
+  end
   return 0
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])

@@ -44,8 +44,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// once it is spent, the next call starts a new round.
 const RECONNECT_ATTEMPTS: usize = 60;
 /// After a call timed out, the uses on the request path (limits) skip Redis this long, so a
-/// silent server does not add their timeout to every request. A failure that came at once (a
-/// refused or closed connection, an error reply) costs the next request nothing to try again.
+/// silent or absent server (calls wait on the reconnection until their timeout) does not add
+/// that timeout to every request. A failure that came at once (an error reply, a connection
+/// closed under a call) does not make the next request skip Redis.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// At most one warning per use this often while Redis fails; the metric counts every failure.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -105,8 +106,8 @@ pub(crate) enum Failure {
     Reply(&'static str),
     #[error("the connection to Redis closed")]
     Closed,
-    /// Not an error Redis returned: a call failed moments ago, so this one was not made.
-    #[error("Redis failed moments ago; not asked")]
+    /// Not an error Redis returned: a call timed out moments ago, so this one was not made.
+    #[error("Redis timed out moments ago; not asked")]
     Resting,
 }
 
@@ -141,8 +142,13 @@ impl Redis {
     pub(crate) async fn connect(url: &SecretString, request_timeout: Duration) -> anyhow::Result<Self> {
         let info = connection_info(url.expose_secret())
             .context("REDIS_URL: not a usable Redis URL (redis://host:6379, or rediss://… for TLS)")?;
-        let check = async {
-            match answers_once(info.clone()).await {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(RECONNECT_ATTEMPTS)
+            .set_max_delay(Duration::from_secs(1));
+        let connect = async {
+            let info = match answers_once(info.clone()).await {
                 Err(e) if lacks_resp3(&e) => {
                     tracing::warn!(
                         "Redis does not speak RESP3 (it is older than Redis 6, or HELLO is renamed \
@@ -154,9 +160,14 @@ impl Redis {
                     answers_once(info.clone()).await.map(|()| info)
                 }
                 answered => answered.map(|()| info),
-            }
+            }?;
+            // Redis answered, so the error above said why it would not; from here the shared
+            // connection's retries keep it open. Opened now, it hears at once if Redis closes it.
+            let client = Client::open(info)?;
+            let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+            Ok::<_, redis::RedisError>((client, manager))
         };
-        let info = tokio::time::timeout(START_TIMEOUT, check)
+        let (client, manager) = tokio::time::timeout(START_TIMEOUT, connect)
             .await
             .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))
             .and_then(|connected| connected.map_err(anyhow::Error::from))
@@ -165,14 +176,6 @@ impl Redis {
                  server that requires TLS (ElastiCache with encryption in transit), and that security \
                  groups let this task in; or unset REDIS_URL to run a single replica without it",
             )?;
-        // Redis answered, so the shared connection's retries no longer hide why it would not.
-        let client = Client::open(info)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(RECONNECT_ATTEMPTS)
-            .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,

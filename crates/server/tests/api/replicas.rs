@@ -482,7 +482,7 @@ async fn after_redis_restarts_the_replicas_reconnect_before_their_next_call() {
     a.stop().await;
     b.stop().await;
 
-    assert!(before.iter().all(|connection| connection.contains(" resp=3")), "{before:#?}");
+    assert!(!before.is_empty() && before.iter().all(|c| c.contains(" resp=3")), "{before:#?}");
     assert_eq!(
         (on_a.as_u16(), on_b.as_u16()),
         (200, 429),
@@ -497,16 +497,22 @@ async fn a_redis_without_resp3_is_spoken_to_over_resp2_with_a_warning() {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let redis_url = redis.url();
     let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
-    let replica = Replica::start(&emulator, &vars);
+    let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
-    let chat = || http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
+    let chat =
+        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
 
-    let statuses = [chat().await.unwrap().status().as_u16(), chat().await.unwrap().status().as_u16()];
+    let statuses = [chat(&a).await.unwrap().status().as_u16(), chat(&b).await.unwrap().status().as_u16()];
     let connections = replica_connections(&redis);
-    let log = replica.log.lock().unwrap().clone();
-    replica.stop().await;
+    let failures = counter(&http, &a, "streambed_redis_errors_total", "").await
+        + counter(&http, &b, "streambed_redis_errors_total", "").await;
+    let log = a.log.lock().unwrap().clone();
+    a.stop().await;
+    b.stop().await;
 
-    assert_eq!(statuses, [200, 429], "limits counted in Redis");
+    assert_eq!(statuses, [200, 429], "one allowance for both, counted in Redis");
+    assert_eq!(failures, 0.0);
+    assert!(!connections.is_empty());
     assert!(connections.iter().all(|connection| connection.contains(" resp=2")), "{connections:#?}");
     assert!(log.contains("Redis does not speak RESP3"), "{log}");
 }

@@ -1,6 +1,6 @@
 //! Errors in Anthropic's shape, `{"type":"error","error":{"type","message"},"request_id"}`.
 //! The server's own layers (authentication, rate limit, body limits) answer in its own shape;
-//! [`reshape`] wraps the Anthropic routes and rewrites every error response on the way out, so
+//! [`in_anthropic_shape`] wraps the Anthropic routes and rewrites every error response on the way out, so
 //! there is one place where the shapes meet. Errors after the stream started are `event: error`
 //! with the same body ([`detail`]).
 //!

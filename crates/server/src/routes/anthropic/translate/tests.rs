@@ -1,4 +1,3 @@
-
 use serde_json::json;
 use streambed_core::{ReasoningBlock, ToolResult, ToolUse};
 
