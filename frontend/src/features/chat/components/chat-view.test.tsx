@@ -389,6 +389,19 @@ describe('ChatView', () => {
 
     await waitFor(() => expect(status()).toHaveTextContent('Answer: It is sunny today.'))
   })
+
+  it('reads a stored answer that started and ended at once, without its code block\'s controls', async () => {
+    const { calls, user, box } = setup()
+    const log = screen.getByRole('log', { name: 'Conversation' })
+    await user.type(box(), 'Hi{Enter}')
+    const status = () => screen.getAllByRole('status').find((s) => s.parentElement === log.parentElement)!
+
+    // The answer takes its stored id as it starts, in the same render as its end.
+    const start = { type: 'start', info: { conversationId: 'c1', messageId: 'a1' } } as const
+    act(() => calls[0]!.push(start, { type: 'token', text: 'Run:\n\n```sh\nls\n```' }, doneEvent))
+
+    await waitFor(() => expect(status().textContent).toBe('Answer: Run:\nls'))
+  })
 })
 
 describe('ChatView model choice', () => {

@@ -70,8 +70,9 @@ export function ErrorBanner({ error, onRetry }: { error: ChatError; onRetry?: ()
         {error.upstreamRequestId && <p className="request-id">Bedrock request id: {error.upstreamRequestId}</p>}
       </div>
       {onRetry && (
-        <button type="button" onClick={onRetry} disabled={wait > 0}>
-          {wait > 0 ? `Retry in ${wait} s` : 'Retry'}
+        // Named Retry throughout: a countdown in the alert's text would be read out every second.
+        <button type="button" onClick={onRetry} disabled={wait > 0} aria-label="Retry">
+          <span aria-hidden="true">{wait > 0 ? `Retry in ${wait} s` : 'Retry'}</span>
         </button>
       )}
     </div>

@@ -4,6 +4,19 @@ import type { UiMessage } from '../hooks/chat-state'
 import { MessageItem } from './message-item'
 
 /**
+ * An answer as shown, to be read out: its text without markdown's marks, a line per block, and
+ * without the controls in it (a code block's toolbar: its language, Copy and Copy's status).
+ */
+function shownText(answer: Element | null | undefined): string {
+  if (!answer) return ''
+  const text = answer.cloneNode(true) as Element
+  text.querySelectorAll('.code-toolbar, button, [role="status"]').forEach((control) => control.remove())
+  text.querySelectorAll('p, li, pre, h1, h2, h3, h4, h5, h6, blockquote, tr').forEach((block) => block.append('\n'))
+  const said = text.textContent?.trim()
+  return said ? `Answer: ${said}` : ''
+}
+
+/**
  * The conversation. Not a live region itself: screen readers differ on `aria-busy` (most read a
  * growing answer in pieces, token by token), so an answer that streamed here is read once, whole,
  * as it completes, from a status region of its own. Focusable, so it scrolls from the keyboard
@@ -11,15 +24,14 @@ import { MessageItem } from './message-item'
  */
 export function MessageList({ messages, ref }: { messages: UiMessage[]; ref: Ref<HTMLDivElement> }) {
   const said = useRef<HTMLParagraphElement>(null)
-  const streaming = useRef<string | null>(null)
+  /** Where the last message was streaming, by position: a stored answer's id changes as it starts. */
+  const streamingAt = useRef<number | null>(null)
   useEffect(() => {
     const last = messages.at(-1)
-    const was = streaming.current
-    streaming.current = last?.state === 'streaming' ? last.id : null
-    if (was === null || last?.id !== was || last.state !== 'complete' || !said.current) return
-    // The answer as shown (markdown's marks are not read out), not as the model wrote it.
-    const shown = said.current.parentElement?.querySelector('.message-list > article:last-of-type .markdown')
-    said.current.textContent = shown?.textContent ? `Answer: ${shown.textContent}` : ''
+    const was = streamingAt.current
+    streamingAt.current = last?.state === 'streaming' ? messages.length - 1 : null
+    if (was !== messages.length - 1 || last?.role !== 'assistant' || last.state !== 'complete' || !said.current) return
+    said.current.textContent = shownText(said.current.parentElement?.querySelector('.message-list > article:last-of-type .markdown'))
   }, [messages])
 
   return (

@@ -63,9 +63,11 @@ export function ConversationItem({ conversation, active, onSelect, onRename, onD
     toggle.current?.focus()
   }
 
-  // …and when focus leaves the row (Tab past its actions), so one row's actions are open at most.
+  // …and when focus moves out of the row (Tab past its actions), so one row's actions are open at
+  // most. Focus going nowhere (a click on a button Safari does not focus) is the click's to decide.
   const leaveActions = (event: FocusEvent) => {
-    if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setExpanded(false)
+    const to = event.relatedTarget as Node | null
+    if (to !== null && !event.currentTarget.contains(to)) setExpanded(false)
   }
 
   return (
