@@ -7,13 +7,14 @@
 
 mod error;
 mod event;
+mod media;
+mod message;
 mod model;
 mod request;
 
 pub use error::{ErrorKind, ProviderError};
 pub use event::{ChatEvent, Completion, StopReason, Usage};
+pub use media::{Document, DocumentFormat, Image, ImageFormat};
+pub use message::{Attachment, Content, Message, ReasoningBlock, Role, Shown, ToolResult, ToolUse};
 pub use model::{BoxFuture, Capabilities, ChatModel, ChatStream, ModelInfo, ReasoningStyle};
-pub use request::{
-    Attachment, ChatRequest, Content, Document, DocumentFormat, Image, ImageFormat, InferenceParams, Message,
-    OutputSchema, Reasoning, ReasoningBlock, Role, Shown, ToolChoice, ToolResult, ToolSpec, ToolUse,
-};
+pub use request::{ChatRequest, InferenceParams, OutputSchema, Reasoning, ToolChoice, ToolSpec};
