@@ -564,6 +564,25 @@ describe('a conversation open in two tabs', () => {
     expect(answer(1)).toHaveTextContent('Two, live.')
   })
 
+  it('follows another tab\'s answer that started unannounced when the server refuses a turn for it', async () => {
+    const { server, user, box, answer } = setup({ path: '/c/c1', seed: shared })
+    expect(await screen.findByText('One.')).toBeInTheDocument()
+    // Asked in another tab, whose answer is slow to start: it has not said so yet.
+    await server.fetch('/api/chat', { method: 'POST', body: JSON.stringify({ conversationId: 'c1', prompt: 'Second' }) })
+
+    await user.type(box(), 'Mine{Enter}')
+
+    expect(await screen.findByText('Second')).toBeInTheDocument()
+    await waitFor(() => expect(server.answers[0]!.followers()).toBe(2))
+    expect(box()).toHaveValue('Mine')
+    act(() => {
+      server.answers[0]!.token('Two.')
+      server.answers[0]!.done()
+    })
+    await waitFor(() => expect(answer(1)).toHaveTextContent('Two.'))
+    expect(screen.getAllByRole('article', { name: 'You' }).map((m) => m.textContent)).toEqual(['First', 'Second'])
+  })
+
   it('says the conversation no longer exists once another tab deleted it', async () => {
     const { server } = setup({ path: '/c/c1', seed: shared })
     expect(await screen.findByText('One.')).toBeInTheDocument()

@@ -112,7 +112,7 @@ export function App() {
     },
     [current, go],
   )
-  const latest = useChangesElsewhere({ enabled, conversationId: place.conversationId, visit: place.visit, onListChanged: refresh, onGone })
+  const { latest, readAgain } = useChangesElsewhere({ enabled, conversationId: place.conversationId, visit: place.visit, onListChanged: refresh, onGone })
 
   const select = (id: string) => {
     setDrawerOpen(false)
@@ -185,6 +185,7 @@ export function App() {
         initialMessages={opened.status === 'ready' ? opened.messages : undefined}
         initialModel={opened.status === 'ready' ? opened.conversation.model : undefined}
         latest={latest}
+        onBusyElsewhere={enabled ? readAgain : undefined}
         placeholder={placeholder}
         keyRequired={keyRequired}
         onSettled={enabled ? refresh : undefined}

@@ -272,6 +272,9 @@ export function fakeServer({ disabled = false, pageSize, stopGate, stopUndeliver
       if (disabled && body.conversationId) return refuse(403, 'conversations_disabled', 'Not here.')
       const refusal = refusals.shift()
       if (refusal) return refuseChat(body, refusal)
+      if (typeof body.conversationId === 'string' && running.has(body.conversationId)) {
+        return refuse(409, 'answer_in_progress', 'An answer is still being written in this conversation: wait for it, or stop it first.')
+      }
       return chat(body, signal)
     }
     if (!path.startsWith('/api/conversations')) return refuse(404, 'not_found', path)

@@ -18,6 +18,7 @@ interface ChatSessionProps {
   /** The model the conversation last used, preselected while the server still offers it. */
   initialModel?: string | null
   latest?: ServerCopy | null
+  onBusyElsewhere?: () => void
   placeholder?: ReactNode
   keyRequired?: boolean
   onSettled?: () => void
@@ -43,7 +44,7 @@ function unfinished(last: UiMessage | undefined): boolean {
  * the conversation's own choice of model and reasoning.
  */
 export function ChatSession({ stream, resume, initialMessages, initialModel, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
-  const { latest, onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
+  const { latest, onBusyElsewhere, onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
   const chat = useChat(stream, { initialMessages, resume, onSettled })
   // Each read of the conversation changed elsewhere is offered once, when it arrives: offered
   // again later, it could be older than what the page has since shown.
@@ -54,6 +55,12 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
     offered.current = latest
     sync(latest)
   }, [latest, sync])
+  // Refused for an answer another tab started (it says so only once its answer starts): the
+  // conversation is read again, and that answer shown and followed as it is written.
+  const error = chat.error
+  useEffect(() => {
+    if (error?.code === 'answer_in_progress') onBusyElsewhere?.()
+  }, [error, onBusyElsewhere])
   const selection = useModelChoice(models, initialModel)
   const scroller = useRef<HTMLDivElement>(null)
   const follow = useAutoScroll(scroller, chat.messages)

@@ -135,7 +135,7 @@ describe('ChatView', () => {
     const busy = 'An answer is still being written in this conversation: wait for it, or stop it first.'
     act(() => calls[0]!.fail(new ChatError({ code: 'answer_in_progress', message: busy }, 409)))
 
-    expect(await screen.findByRole('alert')).toHaveTextContent(/perhaps in another tab\. Reload to follow it/)
+    expect(await screen.findByRole('alert')).toHaveTextContent(/perhaps in another tab; it shows here as it is written/)
     expect(box()).toHaveValue('Me too\nand this')
     expect(screen.queryByRole('article', { name: 'You' })).toBeNull()
   })

@@ -17,6 +17,8 @@ export interface ChatViewProps {
   initialModel?: string | null
   /** The conversation as the server has it now, when it changed elsewhere (see useChat's `sync`). */
   latest?: ServerCopy | null
+  /** The server refused a turn while an answer this page did not know of runs (another tab's). */
+  onBusyElsewhere?: () => void
   /** Shown instead of the conversation (loading it, or why it cannot be); sending waits meanwhile. */
   placeholder?: ReactNode
   /** The server wants an API key before it shows the conversation: the key form is open. */

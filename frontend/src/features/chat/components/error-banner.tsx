@@ -22,7 +22,7 @@ const advice: Record<string, string> = {
   stream_interrupted: 'The answer was cut off.',
   connection_lost: 'The connection to the server was lost.',
   shutting_down: 'The server is restarting.',
-  answer_in_progress: 'Another answer is being written in this conversation, perhaps in another tab. Reload to follow it; your message is back in the box.',
+  answer_in_progress: 'Another answer is being written in this conversation, perhaps in another tab; it shows here as it is written. Your message is back in the box.',
   limit_reached: 'There is no room for more here.',
   payload_too_large: 'The message is too large for this server.',
   request_timeout: 'The message took too long to arrive.',

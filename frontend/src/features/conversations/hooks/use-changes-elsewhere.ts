@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 
 import type { ServerCopy } from '../../chat/hooks/chat-state'
 import { getConversation, isNotFound } from '../api/conversations'
@@ -18,14 +18,22 @@ export interface ChangesElsewhereOptions {
   onGone?: (conversationId: string) => void
 }
 
+export interface ChangesElsewhere {
+  /** The open conversation as the server has it, from the latest read of this visit; null before one. */
+  latest: ServerCopy | null
+  /** Reads the open conversation again: the server said it changed where this tab did not see. */
+  readAgain: () => void
+}
+
 /**
  * The open conversation's messages as the server has them, read again whenever they may have
- * changed without this tab: another tab announced a change (`tab-news`), or this tab comes back
- * into view (another device may have written meanwhile). Each of those also tells
- * `onListChanged`. Null until the first read of this visit; a read that fails changes nothing,
- * but one that finds the conversation gone says so (`onGone`).
+ * changed without this tab: another tab announced a change (`tab-news`), this tab comes back
+ * into view (another device may have written meanwhile), or the server refused a turn for an
+ * answer this tab did not know of (`readAgain`: another tab's, before it could announce it).
+ * The first two also tell `onListChanged`. A read that fails changes nothing, but one that finds
+ * the conversation gone says so (`onGone`).
  */
-export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged, onGone }: ChangesElsewhereOptions): ServerCopy | null {
+export function useChangesElsewhere({ enabled, conversationId, visit, onListChanged, onGone }: ChangesElsewhereOptions): ChangesElsewhere {
   const [changes, setChanges] = useState(0)
   const [latest, setLatest] = useState<{ key: string; copy: ServerCopy } | null>(null)
   const key = `${visit}:${conversationId}`
@@ -70,5 +78,6 @@ export function useChangesElsewhere({ enabled, conversationId, visit, onListChan
     return () => abort.abort()
   }, [changes])
 
-  return latest?.key === key ? latest.copy : null
+  const readAgain = useCallback(() => setChanges((n) => n + 1), [])
+  return { latest: latest?.key === key ? latest.copy : null, readAgain }
 }
