@@ -30,6 +30,8 @@ export function MessageList({ messages, ref }: { messages: UiMessage[]; ref: Ref
     const last = messages.at(-1)
     const was = streamingAt.current
     streamingAt.current = last?.state === 'streaming' ? messages.length - 1 : null
+    // Emptied while the next answer streams, so that one is heard even if it says the same.
+    if (streamingAt.current !== null && said.current?.textContent) said.current.textContent = ''
     if (was !== messages.length - 1 || last?.role !== 'assistant' || last.state !== 'complete' || !said.current) return
     said.current.textContent = shownText(said.current.parentElement?.querySelector('.message-list > article:last-of-type .markdown'))
   }, [messages])
