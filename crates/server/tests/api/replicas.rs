@@ -52,6 +52,11 @@ async fn ask(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) 
     http.post(replica.url("/api/chat")).json(&turn).send().await.unwrap()
 }
 
+/// A stateless chat sent to `replica`.
+async fn chat(http: &reqwest::Client, replica: &Replica) -> reqwest::Response {
+    http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send().await.unwrap()
+}
+
 async fn start_answer(http: &reqwest::Client, replica: &Replica, id: &str, prompt: &str) -> Events {
     let response = ask(http, replica, id, prompt).await;
     assert_eq!(response.status(), 200);
@@ -461,8 +466,6 @@ async fn after_redis_restarts_the_replicas_reconnect_before_their_next_call() {
     let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
-    let chat =
-        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
     let before = replica_connections(&redis);
 
     redis.restart();
@@ -471,8 +474,8 @@ async fn after_redis_restarts_the_replicas_reconnect_before_their_next_call() {
     streambed_testkit::process::wait_until("both replicas to reconnect", wait, || {
         (connections(&redis) == (2, 2)).then_some(())
     });
-    let on_a = chat(&a).await.unwrap().status();
-    let on_b = chat(&b).await.unwrap().status();
+    let on_a = chat(&http, &a).await.status();
+    let on_b = chat(&http, &b).await.status();
     // Each Stop subscription saw its connection close; no call on the shared one failed.
     let failed = r#"use="rate_limit""#;
     let failures = [
@@ -499,10 +502,8 @@ async fn a_redis_without_resp3_is_spoken_to_over_resp2_with_a_warning() {
     let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "1")];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
-    let chat =
-        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
 
-    let statuses = [chat(&a).await.unwrap().status().as_u16(), chat(&b).await.unwrap().status().as_u16()];
+    let statuses = [chat(&http, &a).await.status().as_u16(), chat(&http, &b).await.status().as_u16()];
     let connections = replica_connections(&redis);
     let failures = counter(&http, &a, "streambed_redis_errors_total", "").await
         + counter(&http, &b, "streambed_redis_errors_total", "").await;
@@ -525,12 +526,10 @@ async fn a_client_limited_on_one_replica_is_limited_on_the_other() {
     let vars = [("REDIS_URL", redis_url.as_str()), ("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "2")];
     let (a, b) = (Replica::start(&emulator, &vars), Replica::start(&emulator, &vars));
     let http = reqwest::Client::new();
-    let chat =
-        |replica: &Replica| http.post(replica.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
 
-    let burst = [chat(&a).await.unwrap().status(), chat(&a).await.unwrap().status()];
-    let on_b = chat(&b).await.unwrap();
-    let again_on_a = chat(&a).await.unwrap().status();
+    let burst = [chat(&http, &a).await.status(), chat(&http, &a).await.status()];
+    let on_b = chat(&http, &b).await;
+    let again_on_a = chat(&http, &a).await.status();
     let (status, retry_after) = (on_b.status(), on_b.headers().get("retry-after").cloned());
     let body: Value = on_b.json().await.unwrap();
     a.stop().await;
@@ -582,8 +581,7 @@ async fn redis_is_reached_over_tls_and_its_certificate_is_checked() {
         &[&[("REDIS_URL", redis_url.as_str()), ("SSL_CERT_FILE", ca.as_str())][..], &limited].concat(),
     );
     let http = reqwest::Client::new();
-    let chat = || http.post(a.url("/api/chat")).json(&json!({ "prompt": "hi" })).send();
-    let statuses = [chat().await.unwrap().status(), chat().await.unwrap().status()];
+    let statuses = [chat(&http, &a).await.status(), chat(&http, &a).await.status()];
     let failed = counter(&http, &a, "streambed_redis_errors_total", "").await;
     a.stop().await;
     let refused = tokio::task::spawn_blocking(move || untrusted.output()).await.unwrap().unwrap();

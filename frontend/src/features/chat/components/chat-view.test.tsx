@@ -374,13 +374,16 @@ describe('ChatView', () => {
     expect(paragraph.querySelectorAll(':scope > .piece').length).toBeGreaterThan(1)
   })
 
+  /** The status region that reads out finished answers: the one beside the conversation's log. */
+  const answerStatus = (log: HTMLElement) => screen.getAllByRole('status').find((s) => s.parentElement === log.parentElement)!
+
   it('reads an answer that streamed here once, as it completes, not token by token', async () => {
     const { calls, user, box } = setup()
     const log = screen.getByRole('log', { name: 'Conversation' })
     expect(log).toHaveAttribute('aria-live', 'off')
     expect(log).toHaveAttribute('tabindex', '0')
     await user.type(box(), 'Hi{Enter}')
-    const status = () => screen.getAllByRole('status').find((s) => s.parentElement === log.parentElement)!
+    const status = () => answerStatus(log)
 
     act(() => calls[0]!.push({ type: 'token', text: 'It is **sunny**' }))
     await screen.findByText('sunny')
@@ -394,7 +397,7 @@ describe('ChatView', () => {
     const { calls, user, box } = setup()
     const log = screen.getByRole('log', { name: 'Conversation' })
     await user.type(box(), 'Hi{Enter}')
-    const status = () => screen.getAllByRole('status').find((s) => s.parentElement === log.parentElement)!
+    const status = () => answerStatus(log)
 
     // The answer takes its stored id as it starts, in the same render as its end.
     const start = { type: 'start', info: { conversationId: 'c1', messageId: 'a1' } } as const

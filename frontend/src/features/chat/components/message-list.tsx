@@ -10,7 +10,7 @@ import { MessageItem } from './message-item'
 function shownText(answer: Element | null | undefined): string {
   if (!answer) return ''
   const text = answer.cloneNode(true) as Element
-  text.querySelectorAll('.code-toolbar, button, [role="status"]').forEach((control) => control.remove())
+  text.querySelectorAll('.code-toolbar').forEach((toolbar) => toolbar.remove())
   text.querySelectorAll('p, li, pre, h1, h2, h3, h4, h5, h6, blockquote, tr').forEach((block) => block.append('\n'))
   const said = text.textContent?.trim()
   return said ? `Answer: ${said}` : ''
