@@ -6,7 +6,8 @@
 //! response: once its headers are in, an answer streams for as long as the relay allows.
 //!
 //! `axum::serve` has none of these settings, so this is its loop with them added: one task per
-//! connection, `ConnectInfo` for the rate limiter, and hyper-util's graceful shutdown.
+//! connection, `ConnectInfo` for the rate limiter, and hyper-util's graceful shutdown. It also
+//! tells HTTP/1 from HTTP/2 itself, without reading (see [`speaks_http1`]).
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -25,6 +26,8 @@ use tokio::{
 };
 use tower::ServiceExt;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{Shutdown, config::Connections};
 
 /// HTTP/2 streams one connection may have open at once. Browsers open at most 100; a proxy
@@ -37,6 +40,8 @@ const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 const HTTP2_PING: Duration = Duration::from_secs(20);
 /// How long to wait before accepting again when the process is out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+/// A cleartext HTTP/2 client's first bytes (RFC 9113, section 3.4).
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Binds `addr` with a deep accept queue. Tokio's `bind` asks for 1,024 pending connections; a
 /// burst of more clients than the accept loop drains at once overflows it, the kernel drops
@@ -58,9 +63,10 @@ pub async fn serve(
     grace: Duration,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let builder = Arc::new(http(&connections));
+    let http = Arc::new(Http::new(&connections));
     let open = Arc::new(Semaphore::new(connections.max.min(Semaphore::MAX_PERMITS)));
     let graceful = GracefulShutdown::new();
+    let draining = shutdown.draining.clone();
     let drain = shutdown.drain_after(signal, grace);
     tokio::pin!(drain);
     let mut refused: u64 = 0;
@@ -102,10 +108,11 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let connection = Connection {
-            builder: Arc::clone(&builder),
+            http: Arc::clone(&http),
             app: app.clone(),
             peer,
             header_read_timeout: connections.header_read_timeout,
+            draining: draining.clone(),
         };
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -118,31 +125,56 @@ pub async fn serve(
     Ok(())
 }
 
-/// HTTP/1 and HTTP/2 (cleartext, told apart by the HTTP/2 preface), with their bounds.
-fn http(connections: &Connections) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(connections.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(HTTP2_MAX_STREAMS)
-        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
-        .keep_alive_interval(HTTP2_PING)
-        .keep_alive_timeout(HTTP2_PING);
-    builder
+/// HTTP/1 and HTTP/2 (cleartext), with their bounds: one set of settings, served two ways.
+struct Http {
+    /// For a connection already known to speak HTTP/1.
+    http1: auto::Builder<TokioExecutor>,
+    /// For any other: hyper-util tells the two apart by the HTTP/2 preface.
+    either: auto::Builder<TokioExecutor>,
+}
+
+impl Http {
+    fn new(connections: &Connections) -> Self {
+        let mut either = auto::Builder::new(TokioExecutor::new());
+        either.http1().timer(TokioTimer::new()).header_read_timeout(connections.header_read_timeout);
+        either
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(HTTP2_MAX_STREAMS)
+            .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
+            .keep_alive_interval(HTTP2_PING)
+            .keep_alive_timeout(HTTP2_PING);
+        Self { http1: either.clone().http1_only(), either }
+    }
+}
+
+/// Whether the client's first bytes, looked at without taking them, are not the HTTP/2 preface:
+/// an HTTP/1 request differs from it by its first or second byte. False while they may still be
+/// the preface (and at end of file), which hyper-util then reads and decides itself.
+///
+/// Why not always let hyper-util decide: it reads up to the preface's 24 bytes and hands them to
+/// hyper as a read of their own, so hyper reserves its 8 KiB read buffer a second time beside
+/// them and the buffer doubles to 16 KiB, kept for the connection's life (BENCHMARKS.md,
+/// twentieth sitting). Served as HTTP/1 from the start, the request lands in the first 8 KiB.
+async fn speaks_http1(tcp: &TcpStream) -> io::Result<bool> {
+    let mut first = [0; HTTP2_PREFACE.len()];
+    let read = tcp.peek(&mut first).await?;
+    Ok(read > 0 && !HTTP2_PREFACE.starts_with(&first[..read]))
 }
 
 /// One accepted connection, before it is served.
 struct Connection {
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    http: Arc<Http>,
     app: Router,
     peer: SocketAddr,
     header_read_timeout: Duration,
+    /// Ends a connection still silent when the server begins to drain.
+    draining: CancellationToken,
 }
 
 impl Connection {
     async fn serve(self, tcp: TcpStream, watcher: Watcher) {
-        let Self { builder, app, peer, header_read_timeout } = self;
+        let Self { http, app, peer, header_read_timeout, draining } = self;
         let first_request = Arc::new(Notify::new());
         let requested = Arc::clone(&first_request);
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
@@ -151,7 +183,14 @@ impl Connection {
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let connection = watcher.watch(builder.serve_connection(TokioIo::new(tcp), service));
+        let connection = async move {
+            let builder = tokio::select! {
+                http1 = speaks_http1(&tcp) => if http1? { &http.http1 } else { &http.either },
+                // Not yet watched for the graceful shutdown, which would otherwise wait for it.
+                () = draining.cancelled() => return Ok(()),
+            };
+            watcher.watch(builder.serve_connection(TokioIo::new(tcp), service)).await
+        };
         tokio::pin!(connection);
         // hyper's header timer starts once it knows the protocol, so a client that sends nothing,
         // or the start of the HTTP/2 preface only, is timed here until its first request arrives.

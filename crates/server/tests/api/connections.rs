@@ -159,6 +159,40 @@ async fn an_http2_client_streams_an_answer() {
 }
 
 #[tokio::test]
+async fn a_request_whose_first_byte_comes_alone_is_served() {
+    // "P" may still be HTTP/2's preface ("PRI * …"), so this connection is told apart by
+    // reading, not by looking at its first bytes.
+    let app = spawn_app_with(Emulator::scripted(), &[]).await;
+    let body = json!({ "prompt": "hi" }).to_string();
+    let rest = format!(
+        "OST /api/chat HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+
+    let mut socket = connect(&app, b"P").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket.write_all(rest.as_bytes()).await.unwrap();
+    let received = until_closed(&mut socket).await.expect("answered and closed");
+
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    assert!(received.contains("event: done"), "{received}");
+}
+
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_shutdown() {
+    let mut app = spawn_app_with(Emulator::scripted(), &[("HEADER_READ_TIMEOUT_SECONDS", "60")]).await;
+    let mut silent = connect(&app, b"").await;
+
+    app.signal_shutdown();
+
+    let stopped = timeout(Duration::from_secs(10), &mut app.server).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "the server exits without waiting 60 s: {stopped:?}");
+    assert_eq!(until_closed(&mut silent).await, Some(Vec::new()), "closed unanswered");
+}
+
+#[tokio::test]
 async fn a_conversation_whose_optional_body_stalls_is_a_408_too() {
     let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_BODY_TIMEOUT_SECONDS", "1")]).await;
     let head = "POST /api/conversations HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n";
