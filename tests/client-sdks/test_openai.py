@@ -259,6 +259,18 @@ class StructuredOutput(unittest.TestCase):
 
         City.model_validate_json(streamed_text(chunks))
 
+    def test_parse_works_on_a_model_without_structured_output_through_a_forced_tool_call(self):
+        marker = str(uuid.uuid4())
+        completion = client().chat.completions.parse(
+            model=HAIKU, messages=user(f"A big city? {marker}"), response_format=City
+        )
+
+        self.assertIsInstance(completion.choices[0].message.parsed, City)
+        self.assertEqual(completion.choices[0].finish_reason, "stop")
+        sent = next(r["body"] for r in emulator_records() if marker in json.dumps(r["body"]))
+        self.assertNotIn("outputConfig", sent)
+        self.assertEqual(sent["toolConfig"]["toolChoice"]["tool"]["name"], "json_answer")
+
     def test_json_object_is_asked_of_the_model_in_its_system_prompt(self):
         marker = str(uuid.uuid4())
         client().chat.completions.create(

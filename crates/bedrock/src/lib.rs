@@ -19,6 +19,7 @@ mod params;
 mod request;
 mod rules;
 mod schema;
+mod schema_tool;
 mod tools;
 mod trust;
 mod upstream;
@@ -127,7 +128,14 @@ impl BedrockModel {
         }
     }
 
-    async fn start(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
+    async fn start(&self, mut request: ChatRequest) -> Result<ChatStream, ProviderError> {
+        if schema_tool::schema_as_tool(&mut request, self.rule) {
+            return self.send(request).await.map(schema_tool::answer_as_text);
+        }
+        self.send(request).await
+    }
+
+    async fn send(&self, request: ChatRequest) -> Result<ChatStream, ProviderError> {
         let target = self.target(request.cache_prompt);
         let parts = request::build(&request, target)?;
         for (param, reason) in params::dropped(self.rule, target.model, &request.params, request.reasoning) {
@@ -177,8 +185,9 @@ impl BedrockModel {
 
     /// Bedrock's CountTokens on the request's Converse form (messages, system, tools).
     async fn count(&self, mut request: ChatRequest) -> Result<u32, ProviderError> {
-        // Reasoning and cache points do not change what the input costs.
+        // Reasoning and cache points do not change what the input costs; the schema's tool does.
         request.reasoning = Reasoning::Off;
+        schema_tool::schema_as_tool(&mut request, self.rule);
         let parts = request::build(&request, Target { prompt_cache: false, ..self.target(false) })?;
         let input = CountTokensInput::Converse(
             ConverseTokensRequest::builder()

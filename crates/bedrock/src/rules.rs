@@ -40,6 +40,9 @@ pub(crate) struct Rule {
     pub context_window: u32,
     pub prompt_cache: bool,
     pub tools: bool,
+    /// Whether it takes a schema for its answer (`outputConfig.textFormat`); without it, a schema
+    /// is asked for as a forced tool call (`schema_tool.rs`).
+    pub structured_output: bool,
     pub images: bool,
     pub documents: bool,
 }
@@ -57,6 +60,7 @@ const CLAUDE: Rule = Rule {
     context_window: 200_000,
     prompt_cache: false,
     tools: true,
+    structured_output: false,
     images: true,
     documents: true,
 };
@@ -75,6 +79,7 @@ const NOVA: Rule = Rule {
     context_window: 300_000,
     prompt_cache: true,
     tools: true,
+    structured_output: false,
     images: true,
     documents: true,
 };
@@ -132,7 +137,9 @@ pub(crate) const TABLE: &[Rule] = &[
         prompt_cache: true,
         ..CLAUDE
     },
-    // "temperature and top_p cannot both be specified": aws-samples/bedrock-chat#979.
+    // "temperature and top_p cannot both be specified": aws-samples/bedrock-chat#979. The first
+    // to take a schema for its answer, as every Claude row after it (Bedrock's "Structured
+    // outputs" page: Opus 4.1, and the 4.5 models on).
     Rule {
         family: "Claude Opus 4.1",
         prefixes: &["anthropic.claude-opus-4-1"],
@@ -140,6 +147,7 @@ pub(crate) const TABLE: &[Rule] = &[
         reasoning: ReasoningStyle::Budget,
         max_output_tokens: 32_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // Pair refused: BerriAI/litellm#15070, aws-samples/bedrock-chat#943 (citing Bedrock's
@@ -151,6 +159,7 @@ pub(crate) const TABLE: &[Rule] = &[
         reasoning: ReasoningStyle::Budget,
         max_output_tokens: 64_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // Pair refused: aws-samples/bedrock-access-gateway#191.
@@ -161,6 +170,7 @@ pub(crate) const TABLE: &[Rule] = &[
         reasoning: ReasoningStyle::Budget,
         max_output_tokens: 64_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // Pair refused: aws-samples/bedrock-access-gateway#208. Budget thinking only: Bedrock's
@@ -172,6 +182,7 @@ pub(crate) const TABLE: &[Rule] = &[
         reasoning: ReasoningStyle::Budget,
         max_output_tokens: 64_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // Adaptive thinking recommended, budget deprecated (Bedrock "Adaptive thinking" page); pair
@@ -185,6 +196,7 @@ pub(crate) const TABLE: &[Rule] = &[
         prefill: false,
         max_output_tokens: 64_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // As Sonnet 4.6; no prefill on Bedrock (anomalyco/opencode#29760); 128K output
@@ -197,6 +209,7 @@ pub(crate) const TABLE: &[Rule] = &[
         prefill: false,
         max_output_tokens: 128_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // No temperature, top_p or top_k at all (Bedrock model card "parameters change", cited by
@@ -212,6 +225,7 @@ pub(crate) const TABLE: &[Rule] = &[
         max_output_tokens: 128_000,
         context_window: 1_000_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // As Opus 4.7: adaptive only (coder/coder#26691), temperature deprecated
@@ -225,6 +239,7 @@ pub(crate) const TABLE: &[Rule] = &[
         max_output_tokens: 128_000,
         context_window: 1_000_000,
         prompt_cache: true,
+        structured_output: true,
         ..CLAUDE
     },
     // Text only, 128K context (Nova model card).

@@ -452,6 +452,29 @@ async fn output_config_format_and_the_betas_output_format_are_bedrocks_structure
 }
 
 #[tokio::test]
+async fn output_config_format_on_a_model_without_structured_output_is_answered_as_text_all_the_same() {
+    let app = spawn_app().await;
+    let schema =
+        json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
+    let body = json!({
+        "model": MODEL, "max_tokens": 256, "messages": [{ "role": "user", "content": "Fine?" }],
+        "output_config": { "format": { "type": "json_schema", "schema": schema } },
+    });
+
+    let (status, message) = json_of(app.post_messages(body).await).await;
+
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(message["content"].as_array().unwrap().len(), 1, "{message}");
+    assert_eq!(message["content"][0]["type"], "text", "{message}");
+    let answer: Value = serde_json::from_str(message["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(answer, json!({ "ok": true }));
+    assert_eq!(message["stop_reason"], "end_turn");
+    let sent = &app.emulator.recorder.requests()[0].body;
+    assert!(sent.get("outputConfig").is_none(), "{sent}");
+    assert_eq!(sent["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"], schema, "{sent}");
+}
+
+#[tokio::test]
 async fn count_tokens_answers_the_input_tokens() {
     let app = spawn_app().await;
     let body =

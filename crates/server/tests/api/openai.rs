@@ -267,6 +267,43 @@ async fn a_json_schema_response_format_is_bedrocks_structured_output_and_json_ob
     assert!(system.starts_with("Be brief.\n\n") && system.ends_with("no Markdown code fence."), "{system}");
 }
 
+/// Claude 3 Haiku takes no schema for its answer: it is made to call the schema as a tool, and
+/// the call's input comes back as the answer, streamed or not, as from a model that takes one.
+#[tokio::test]
+async fn a_json_schema_on_a_model_without_structured_output_is_answered_by_a_forced_tool_call() {
+    let app = spawn_app().await;
+    let schema = json!({
+        "type": "object",
+        "properties": { "name": { "type": "string" }, "population": { "type": "integer" } },
+        "required": ["name", "population"],
+    });
+    let asking = |stream: bool| {
+        let mut body = ask("A city?", stream);
+        body["response_format"] =
+            json!({ "type": "json_schema", "json_schema": { "name": "city", "schema": schema } });
+        body
+    };
+
+    let answered: Value = app.completions(asking(false)).await.json().await.unwrap();
+    let streamed = frames(app.completions(asking(true)).await).await;
+
+    let text = answered["choices"][0]["message"]["content"].as_str().unwrap();
+    let city: Value = serde_json::from_str(text).unwrap();
+    assert!(city["name"].is_string() && city["population"].is_i64(), "{answered}");
+    assert_eq!(answered["choices"][0]["finish_reason"], "stop", "{answered}");
+    assert!(answered["choices"][0]["message"].get("tool_calls").is_none(), "{answered}");
+    assert_eq!(serde_json::from_str::<Value>(&content(&streamed)).unwrap(), city);
+    assert_eq!(finish_reason(&streamed), Some("stop"));
+    assert!(tool_calls(&streamed).is_empty(), "{streamed:?}");
+    for sent in app.emulator.recorder.requests() {
+        let sent = &sent.body;
+        assert!(sent.get("outputConfig").is_none(), "{sent}");
+        let tool = &sent["toolConfig"]["tools"][0]["toolSpec"];
+        assert_eq!(tool["inputSchema"]["json"], schema, "{sent}");
+        assert_eq!(sent["toolConfig"]["toolChoice"]["tool"]["name"], tool["name"], "{sent}");
+    }
+}
+
 /// What zod and Pydantic write (bounds, an open object, `$schema`): rewritten as Claude's grammar
 /// takes it, the bounds kept in words, as the Anthropic SDKs do; Bedrock would refuse them as sent.
 #[tokio::test]
