@@ -13,7 +13,7 @@ use std::{str::FromStr, time::Duration};
 use sqlx::{
     Connection, PgConnection, PgPool, SqlSafeStr, SqlitePool,
     migrate::{Migration, MigrationType, Migrator},
-    postgres::PgPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -56,10 +56,12 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
 /// for up to [`ACQUIRE_TIMEOUT`] in all.
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Reading connections per process: WAL lets readers run beside the writer. PostgreSQL is shared
-/// by every replica, so each takes a modest share.
+/// Reading connections per process: WAL lets readers run beside the writer.
 const SQLITE_READERS: u32 = 8;
-const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// The advisory lock replicas take turns by while migrating (any number unique to this use in
+/// the database: "STREAMBD" in ASCII).
+const MIGRATION_LOCK: i64 = 0x5354_5245_414D_4244;
 
 /// SQLite gets one connection that writes and a few that read. It allows one writer at a time
 /// anyway, and writers that find the database locked wait in SQLite's busy handler, which
@@ -110,19 +112,23 @@ fn starting(error: &sqlx::Error) -> bool {
 }
 
 impl Pools {
-    /// `postgres://`/`postgresql://` URLs (`sslmode=require` and friends work: rustls) or
-    /// `sqlite:` ones; then the migrations.
-    pub(crate) async fn open(url: &str) -> Result<Self, sqlx::Error> {
+    /// `postgres://`/`postgresql://` URLs (`sslmode=require` and friends work: rustls), with at
+    /// most `postgres_connections` connections, or `sqlite:` ones; then the migrations.
+    pub(crate) async fn open(url: &str, postgres_connections: u32) -> Result<Self, sqlx::Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // sqlx asks for `extra_float_digits` at start-up by default, which pgbouncer refuses
+            // unless told to ignore it; no column here is a float, and PostgreSQL 12 on writes
+            // them exactly anyway.
+            let connect = PgConnectOptions::from_str(url)?.extra_float_digits(None);
             let options = PgPoolOptions::new()
-                .max_connections(POSTGRES_CONNECTIONS)
+                .max_connections(postgres_connections)
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT);
             // One connection first, tried again while the server may still be starting: its error
             // says why it failed (refused, a wrong password), where the pool's says only that
             // it timed out.
             let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
             loop {
-                let first = tokio::time::timeout_at(deadline, PgConnection::connect(url)).await;
+                let first = tokio::time::timeout_at(deadline, PgConnection::connect_with(&connect)).await;
                 let first = first.unwrap_or_else(|_| {
                     let silent = format!("no answer from the server within {ACQUIRE_TIMEOUT:?}");
                     Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, silent)))
@@ -143,9 +149,8 @@ impl Pools {
                     Err(e) => return Err(e),
                 }
             }
-            let pool = options.connect(url).await?;
-            // sqlx holds an advisory lock while migrating: replicas starting together take turns.
-            postgres_migrations().run(&pool).await?;
+            let pool = options.connect_with(connect).await?;
+            migrate_postgres(&pool).await?;
             Ok(Self::Postgres(pool))
         } else if url.starts_with("sqlite:") {
             let (read, write) = open_sqlite(url).await?;
@@ -175,6 +180,35 @@ impl Pools {
             Self::Postgres(pool) => sqlx::query_scalar(sql::POSTGRES_NOW).fetch_one(pool).await,
         }
     }
+}
+
+/// Runs the migrations in one transaction holding a transaction-level advisory lock, so replicas
+/// starting together take turns, and the lock is given back at the commit (or when the
+/// connection drops) whatever happens. sqlx's own lock is session-level, taken and released by
+/// separate statements, which a pooler in transaction mode (pgbouncer) may send to different
+/// server connections: the lock is then left held and the next start waits for it, silently.
+/// In one transaction every statement stays on one server connection; sqlx runs each migration
+/// under a savepoint of it.
+async fn migrate_postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .fetch_one(&mut *transaction)
+        .await?;
+    if !free {
+        tracing::info!("another server is migrating the conversation database: waiting for it");
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    let mut migrator = postgres_migrations();
+    migrator.set_locking(false);
+    // `run_direct`, not `run`: `run` over a borrowed connection makes a future the compiler
+    // cannot prove `Send` ("implementation of `Acquire` is not general enough"), which is what
+    // sqlx says `run_direct` is for.
+    migrator.run_direct(None, &mut *transaction, false).await?;
+    transaction.commit().await
 }
 
 /// A file (its folder created when missing) in WAL mode, so readers never wait for the writer

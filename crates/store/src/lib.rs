@@ -360,8 +360,16 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 /// PostgreSQL URLs take libpq's options, `sslmode=require` included (TLS through rustls; for
 /// `verify-full` on RDS also pass `sslrootcert=` the RDS bundle). A server that refuses
 /// connections is retried for 15 s. Errors are [`StoreError::Database`]: the server names
-/// `DATABASE_URL` when reporting them.
-pub async fn open(url: &str, limits: StoreLimits) -> Result<Arc<dyn ConversationStore>, StoreError> {
-    let pools = backend::Pools::open(url).await?;
+/// `DATABASE_URL` when reporting them. A PostgreSQL pool opens at most `postgres_connections`
+/// connections (per process: replicas each open theirs; [`DEFAULT_POSTGRES_CONNECTIONS`]).
+/// PostgreSQL is shared by every replica, so each takes a modest share by default.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
+
+pub async fn open(
+    url: &str,
+    postgres_connections: u32,
+    limits: StoreLimits,
+) -> Result<Arc<dyn ConversationStore>, StoreError> {
+    let pools = backend::Pools::open(url, postgres_connections).await?;
     Ok(Arc::new(store::SqlStore::new(pools, limits)))
 }

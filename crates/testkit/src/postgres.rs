@@ -120,6 +120,11 @@ impl Postgres {
         self.port
     }
 
+    /// The role every URL of this server connects as.
+    pub fn superuser(&self) -> &'static str {
+        SUPERUSER
+    }
+
     fn url_of(&self, database: &str) -> String {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
     }

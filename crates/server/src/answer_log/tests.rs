@@ -15,7 +15,8 @@ async fn answers(n: usize) -> (tempfile::TempDir, Arc<dyn ConversationStore>, Ow
         max_messages_per_conversation: 100,
         longest_answer: Duration::from_secs(600),
     };
-    let store = streambed_store::open(&url, limits).await.unwrap();
+    let store =
+        streambed_store::open(&url, streambed_store::DEFAULT_POSTGRES_CONNECTIONS, limits).await.unwrap();
     let (owner, replica) = (Owner("alice".into()), ReplicaId::new());
     store.heartbeat(replica, Duration::from_secs(60)).await.unwrap();
     let mut started = Vec::new();

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use streambed_store::DEFAULT_POSTGRES_CONNECTIONS;
+
 use super::{ConfigError, Vars};
 
 /// `DATABASE_URL` when unset: an embedded SQLite file beside the working directory.
@@ -16,6 +18,9 @@ pub struct StoreConfig {
     /// `DATABASE_URL`: `sqlite:…` (default `sqlite:data/streambed.db`), `sqlite::memory:` for a
     /// throwaway run, or `postgres://…` for several replicas. May hold a password.
     pub database_url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS`: connections this process opens to PostgreSQL at most (16);
+    /// SQLite always has one writer and eight readers.
+    pub max_connections: u32,
     /// `MAX_CONVERSATIONS_PER_OWNER`: conversations one owner may keep (1,000).
     pub max_conversations_per_owner: u64,
     /// `MAX_MESSAGES_PER_CONVERSATION`: messages, both sides, in one conversation (1,000).
@@ -51,6 +56,7 @@ pub(super) fn read(vars: &Vars) -> Result<StoreConfig, ConfigError> {
     }
     Ok(StoreConfig {
         database_url: database_url.into(),
+        max_connections: vars.at_least_one("DATABASE_MAX_CONNECTIONS", DEFAULT_POSTGRES_CONNECTIONS)?,
         max_conversations_per_owner: vars.at_least_one("MAX_CONVERSATIONS_PER_OWNER", 1000)?,
         max_messages_per_conversation: vars.at_least_one("MAX_MESSAGES_PER_CONVERSATION", 1000)?,
         without_auth: vars.parse("CONVERSATIONS_WITHOUT_AUTH", false, "true or false")?,

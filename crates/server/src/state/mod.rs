@@ -82,10 +82,14 @@ impl Conversations {
             max_messages_per_conversation: config.store.max_messages_per_conversation,
             longest_answer: config.limits.request_timeout,
         };
-        let store = streambed_store::open(config.store.database_url.expose_secret(), limits).await.context(
-            "DATABASE_URL: cannot open or migrate the conversation database; check the URL, that the \
+        let database = &config.store;
+        let store =
+            streambed_store::open(database.database_url.expose_secret(), database.max_connections, limits)
+                .await
+                .context(
+                    "DATABASE_URL: cannot open or migrate the conversation database; check the URL, that the \
              folder is writable (SQLite) or the server reachable (PostgreSQL)",
-        )?;
+                )?;
         let redis = match &config.redis_url {
             Some(url) => Some(Redis::connect(url, config.limits.request_timeout).await?),
             None => None,

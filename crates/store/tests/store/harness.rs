@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use sqlx::{PgPool, SqlitePool};
-use streambed_store::{ConversationStore, Ended, Finish, Owner, ReplicaId, StoreLimits};
+use streambed_store::{
+    ConversationStore, DEFAULT_POSTGRES_CONNECTIONS, Ended, Finish, Owner, ReplicaId, StoreLimits,
+};
 use streambed_testkit::{Postgres, TempDir, scratch_dir};
 use uuid::Uuid;
 
@@ -42,7 +44,7 @@ impl TestDb {
     }
 
     pub(crate) async fn open_with(&self, limits: StoreLimits) -> Arc<dyn ConversationStore> {
-        streambed_store::open(self.url(), limits).await.expect("open the store")
+        streambed_store::open(self.url(), DEFAULT_POSTGRES_CONNECTIONS, limits).await.expect("open the store")
     }
 
     /// Runs a `SELECT count(*) …` beside the store, for what its API cannot show (rows gone).

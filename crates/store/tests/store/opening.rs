@@ -6,8 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use streambed_store::{StoreError, open};
-use streambed_testkit::{Postgres, scratch_dir};
+use sqlx::{Connection, PgConnection};
+use streambed_store::{DEFAULT_POSTGRES_CONNECTIONS, StoreError, open};
+use streambed_testkit::{Pgbouncer, Postgres, scratch_dir};
 
 use crate::harness::{ROOMY, TestDb, conversation_with_prompt, owner};
 
@@ -30,7 +31,7 @@ async fn sqlite_creates_the_folder_and_the_file_in_wal_mode() {
     let file = dir.path().join("data/nested/streambed.db");
     let url = format!("sqlite:{}", file.display());
 
-    let store = open(&url, ROOMY).await.unwrap();
+    let store = open(&url, DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.unwrap();
     conversation_with_prompt(&*store, &owner("alice"), "hello").await;
 
     assert!(file.is_file());
@@ -42,8 +43,8 @@ async fn sqlite_creates_the_folder_and_the_file_in_wal_mode() {
 #[tokio::test]
 async fn sqlite_memory_is_one_private_database_per_store() {
     let alice = owner("alice");
-    let store = open("sqlite::memory:", ROOMY).await.unwrap();
-    let other = open("sqlite::memory:", ROOMY).await.unwrap();
+    let store = open("sqlite::memory:", DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.unwrap();
+    let other = open("sqlite::memory:", DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.unwrap();
 
     let conversation = conversation_with_prompt(&*store, &alice, "hello").await;
     // Enough for the pool to have handed out a connection more than once.
@@ -61,7 +62,8 @@ async fn an_unwritable_sqlite_path_is_an_error() {
     let not_a_folder = dir.path().join("file");
     std::fs::write(&not_a_folder, "").unwrap();
 
-    let opened = open(&sqlite_url(&not_a_folder.join("streambed.db")), ROOMY).await;
+    let opened =
+        open(&sqlite_url(&not_a_folder.join("streambed.db")), DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await;
 
     assert!(matches!(opened, Err(StoreError::Database(_))), "{opened:?}");
 }
@@ -70,7 +72,7 @@ async fn an_unwritable_sqlite_path_is_an_error() {
 async fn an_unknown_url_or_a_sqlite_url_without_a_file_is_an_error() {
     // `sqlite:` alone would give each connection a temporary database of its own.
     for url in ["mysql://localhost/streambed", "data/streambed.db", "", "sqlite:", "sqlite://"] {
-        let opened = open(url, ROOMY).await;
+        let opened = open(url, DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await;
 
         assert!(
             matches!(opened, Err(StoreError::Database(sqlx::Error::Configuration(_)))),
@@ -86,7 +88,7 @@ async fn a_missing_postgres_database_is_an_error() {
     let (without_database, _) = server_url.rsplit_once('/').unwrap();
     let url = format!("{without_database}/no_such_database");
 
-    let opened = open(&url, ROOMY).await;
+    let opened = open(&url, DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await;
 
     assert!(matches!(opened, Err(StoreError::Database(_))), "{opened:?}");
 }
@@ -118,7 +120,8 @@ async fn a_postgres_still_starting_is_waited_for_and_one_gone_is_reported_within
         }
     });
 
-    let store = open(&url, ROOMY).await.expect("opened once the server listens");
+    let store =
+        open(&url, DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.expect("opened once the server listens");
     let waited = started.elapsed();
     server.abort();
     let _ = server.await;
@@ -136,7 +139,7 @@ async fn postgres_works_over_tls_with_sslmode_require() {
     // What RDS/Aurora deployments put in DATABASE_URL.
     let url = format!("{}?sslmode=require", Postgres::shared().database("over_tls"));
 
-    let store = open(&url, ROOMY).await.unwrap();
+    let store = open(&url, DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.unwrap();
     conversation_with_prompt(&*store, &owner("alice"), "hello").await;
 
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
@@ -149,4 +152,60 @@ async fn postgres_works_over_tls_with_sslmode_require() {
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}", path.display())
+}
+
+/// pgbouncer with its defaults (session pooling), as an operator's first try of one would be:
+/// it refuses startup parameters it does not know, such as the `extra_float_digits` sqlx asks
+/// for unless told not to.
+#[tokio::test]
+async fn postgres_works_behind_pgbouncer_with_its_default_settings() {
+    let server = Postgres::shared();
+    let pooler = Pgbouncer::start(server);
+    let url = pooler.in_front(&server.database("behind_pgbouncer"));
+    let alice = owner("alice");
+
+    let store = open(&url, 4, ROOMY).await.unwrap_or_else(|e| panic!("{e}\npgbouncer:\n{}", pooler.log()));
+    let conversation = conversation_with_prompt(&*store, &alice, "hello").await;
+    drop(store);
+    let again = open(&url, 4, ROOMY).await.expect("opened again, its migrations seen as done");
+
+    assert_eq!(again.get(&alice, conversation).await.unwrap().messages.len(), 1);
+}
+
+/// Replicas starting together take turns migrating: one that finds another migrating waits for
+/// it, and the turn is held inside the migrations' transaction, so nothing stays held after
+/// opening (a lock left behind would stall the next start, as a pooler in transaction mode made
+/// sqlx's own session lock do).
+#[tokio::test]
+async fn opening_waits_for_another_servers_migrations_and_leaves_no_lock_held() {
+    // The store's lock number ("STREAMBD" in ASCII).
+    const MIGRATION_LOCK: i64 = 0x5354_5245_414D_4244;
+    let url = Postgres::shared().database("migrating_in_turn");
+    let mut other = PgConnection::connect(&url).await.unwrap();
+    let mut migrating = other.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *migrating)
+        .await
+        .unwrap();
+
+    let opening = tokio::spawn({
+        let url = url.clone();
+        async move { open(&url, 4, ROOMY).await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let waited = !opening.is_finished();
+    migrating.commit().await.unwrap();
+    let store = tokio::time::timeout(Duration::from_secs(30), opening).await.unwrap().unwrap().unwrap();
+
+    assert!(waited, "opened while another server was migrating");
+    conversation_with_prompt(&*store, &owner("alice"), "hello").await;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+    )
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "advisory locks still held after opening");
 }
