@@ -18,7 +18,10 @@
 //! duplicate document names."). Clients name documents after files (`Q3 report_final.pdf`), so
 //! the names are rewritten here rather than refused.
 
-use std::{borrow::Borrow, collections::HashSet};
+use std::{
+    borrow::Borrow,
+    collections::{HashMap, HashSet},
+};
 
 use aws_sdk_bedrockruntime::{
     primitives::Blob,
@@ -53,6 +56,10 @@ pub(crate) struct Attachments {
     /// The document names given so far, in lower case: whether Bedrock's rule tells case apart
     /// is not documented, so two names that differ only in case are not risked.
     given: HashSet<String>,
+    /// For each name asked for (in lower case), the copy number it was last given, so the next
+    /// copy is counted on from there: a request of thousands of documents of one name would
+    /// otherwise count from (2) for each, in time that grows with the square of their number.
+    copies: HashMap<String, u32>,
     /// For each image and document of the request, in order, whether it is sent.
     sent: Vec<bool>,
     /// How many of them were asked for so far.
@@ -129,7 +136,7 @@ impl Attachments {
                 (fitting - MOST_SHOWN).next_multiple_of(LEFT_OUT_TOGETHER).min(fitting.saturating_sub(asked));
             sent.iter_mut().filter(|sent| **sent).take(out).for_each(|sent| *sent = false);
         }
-        Ok(Self { given: HashSet::new(), sent, next: 0 })
+        Ok(Self { given: HashSet::new(), copies: HashMap::new(), sent, next: 0 })
     }
 
     /// Whether the next image or document of the request is sent. One the plan does not know
@@ -194,14 +201,22 @@ impl Attachments {
     fn name(&mut self, asked: Option<&str>) -> String {
         let readable = asked.map(readable).filter(|name| !name.is_empty());
         let base = readable.unwrap_or_else(|| "Document".to_owned());
-        let mut name = base.clone();
-        let mut copy = 1;
-        while self.given.contains(&name.to_lowercase()) {
-            copy += 1;
+        let numbered = |copy: u32| {
             let suffix = format!(" ({copy})");
             let kept: String = base.chars().take(LONGEST_NAME - suffix.len()).collect();
-            name = format!("{}{suffix}", kept.trim_end());
-        }
+            format!("{}{suffix}", kept.trim_end())
+        };
+        // Copy 1 is the name itself.
+        let last = self.copies.entry(base.to_lowercase()).or_insert(0);
+        let mut copy = *last;
+        let name = loop {
+            copy += 1;
+            let name = if copy == 1 { base.clone() } else { numbered(copy) };
+            if !self.given.contains(&name.to_lowercase()) {
+                break name;
+            }
+        };
+        *last = copy;
         self.given.insert(name.to_lowercase());
         name
     }
@@ -284,6 +299,20 @@ mod tests {
         assert_eq!(named(Some(&long)).len(), 200);
         let copy = named(Some(&long));
         assert!(copy.ends_with("a (2)") && copy.len() == 200, "{copy}");
+        // A name given as it came ("x (2)") is skipped by the copies of "x".
+        assert_eq!(named(Some("x (2).pdf")), "x (2)");
+        assert_eq!(named(Some("x.pdf")), "x");
+        assert_eq!(named(Some("x.pdf")), "x (3)");
+        assert_eq!(named(Some("x.pdf")), "x (4)");
+    }
+
+    #[test]
+    fn copies_of_one_name_are_counted_on_from_the_last_not_from_two() {
+        let mut attachments = Attachments::default();
+        // Counted from (2) each time, 20,000 copies would take 200 million tries.
+        let names: Vec<_> = (0..20_000).map(|_| attachments.name(Some("a"))).collect();
+        assert_eq!(names[19_999], "a (20000)");
+        assert_eq!(attachments.copies["a"], 20_000);
     }
 
     #[test]
