@@ -54,6 +54,12 @@ pub(crate) enum AppError {
          Set API_KEYS or AUTH_JWT_ISSUER (or CONVERSATIONS_WITHOUT_AUTH=true to share one history)."
     )]
     ConversationsRefused,
+    #[error(
+        "This server has no authentication, so it keeps conversations for pages of this machine \
+         only: open it at http://localhost or http://127.0.0.1, or set API_KEYS or AUTH_JWT_ISSUER \
+         (or CONVERSATIONS_WITHOUT_AUTH=true to share one history with whoever reaches it)."
+    )]
+    ConversationsElsewhere,
     #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
     #[error("An answer is still being written in this conversation: wait for it, or stop it first.")]
@@ -100,7 +106,7 @@ impl AppError {
             Self::Auth(AuthError::LockedOut(_)) => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::ConversationsRefused => StatusCode::FORBIDDEN,
+            Self::ConversationsRefused | Self::ConversationsElsewhere => StatusCode::FORBIDDEN,
             Self::AnswerRunning | Self::Store(StoreError::AnswerRunning) => StatusCode::CONFLICT,
             Self::TooManyAnswers => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
@@ -133,7 +139,7 @@ impl AppError {
             Self::Auth(_) => "unauthorized",
             Self::RateLimited(_) => "rate_limited",
             Self::Busy => "overloaded",
-            Self::ConversationsRefused => "conversations_disabled",
+            Self::ConversationsRefused | Self::ConversationsElsewhere => "conversations_disabled",
             Self::AnswerRunning | Self::Store(StoreError::AnswerRunning) => "answer_in_progress",
             Self::TooManyAnswers => "too_many_answers",
             Self::StopNotDelivered => "stop_unavailable",
@@ -181,7 +187,9 @@ impl IntoResponse for AuthError {
 /// Logs a request refused for the client's fault (4xx), with what it was told: what an operator
 /// looks for when a client fails. Info, not warn: the server is well.
 pub(crate) fn refused(status: StatusCode, code: &str, message: &dyn std::fmt::Display) {
-    tracing::info!(status = status.as_u16(), code, error = %message, "request refused");
+    // Debug-quoted: the message may repeat what the client sent, line breaks and escape codes
+    // included, which must not write lines of their own into the log.
+    tracing::info!(status = status.as_u16(), code, error = ?message.to_string(), "request refused");
 }
 
 impl IntoResponse for AppError {

@@ -160,6 +160,13 @@ impl Upkeep {
 fn cors(config: &Config) -> CorsLayer {
     let origins = match &config.cors_origins {
         config::CorsOrigins::Any => AllowOrigin::any(),
+        config::CorsOrigins::Default if config.auth.is_enabled() => AllowOrigin::any(),
+        // Without authentication, any page could otherwise read and delete the local history
+        // (and the key the seed never had is no defence): only the server's own pages, which
+        // need no CORS, reach the conversation routes. The stateless routes stay open to all.
+        config::CorsOrigins::Default => {
+            AllowOrigin::predicate(|_, request| !request.uri.path().starts_with(routes::CONVERSATIONS))
+        }
         config::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
     };
     CorsLayer::new()

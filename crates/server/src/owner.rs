@@ -2,7 +2,15 @@
 //! with it off on loopback (one person's machine), everything belongs to one local owner; with it
 //! off on a public address, storing conversations would show every visitor everyone's history,
 //! so the conversation routes refuse unless the operator opted in.
+//!
+//! On loopback, the local owner is granted only to requests addressed to this machine by name
+//! (`localhost`, `127.0.0.1`, `[::1]`): a web page whose own name an attacker re-points at
+//! 127.0.0.1 (DNS rebinding) reaches the server from the browser as a page of its own origin,
+//! and would otherwise read and delete the history; its requests carry its name as `Host`.
 
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, Uri, header};
 use streambed_store::Owner;
 
 use crate::{Config, auth::Principal, error::AppError};
@@ -12,7 +20,9 @@ use crate::{Config, auth::Principal, error::AppError};
 pub(crate) enum OwnerPolicy {
     /// Each authenticated principal owns its conversations.
     Principal,
-    /// One local owner: no authentication, on loopback or by `CONVERSATIONS_WITHOUT_AUTH`.
+    /// One local owner, for requests addressed to this machine: no authentication, on loopback.
+    ThisMachine,
+    /// One local owner: no authentication, by `CONVERSATIONS_WITHOUT_AUTH`.
     Local,
     /// No authentication on a public address: conversation routes answer 403.
     Refused,
@@ -26,10 +36,10 @@ impl OwnerPolicy {
     pub(crate) fn new(config: &Config) -> (Self, &'static str) {
         if config.auth.is_enabled() {
             (Self::Principal, "authentication is on: each key or token subject has its own")
-        } else if config.host.is_loopback() {
-            (Self::Local, "no authentication on a loopback address: one local owner")
         } else if config.store.without_auth {
             (Self::Local, "CONVERSATIONS_WITHOUT_AUTH=true: every visitor shares one history")
+        } else if config.host.is_loopback() {
+            (Self::ThisMachine, "no authentication on a loopback address: one local owner, on this machine")
         } else {
             (
                 Self::Refused,
@@ -38,13 +48,76 @@ impl OwnerPolicy {
         }
     }
 
-    pub(crate) fn owner(self, principal: Option<&Principal>) -> Result<Owner, AppError> {
+    /// The owner of a request with these headers and URI, by `principal` when there is one.
+    pub(crate) fn owner(
+        self,
+        principal: Option<&Principal>,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Owner, AppError> {
         match (self, principal) {
             (Self::Principal, Some(principal)) => Ok(Owner(principal.id())),
             // The auth layer runs before every conversation route, so a principal is always
             // there when authentication is on; refuse rather than share if it ever is not.
             (Self::Principal, None) | (Self::Refused, _) => Err(AppError::ConversationsRefused),
+            (Self::ThisMachine, _) => match host(headers, uri) {
+                Some(host) if !names_this_machine(host) => Err(AppError::ConversationsElsewhere),
+                _ => Ok(Owner(LOCAL.to_owned())),
+            },
             (Self::Local, _) => Ok(Owner(LOCAL.to_owned())),
         }
+    }
+}
+
+/// The name a request was addressed to, without its port: `Host` (HTTP/1.1), or the URI's
+/// authority (HTTP/2). `None` for a request with neither (HTTP/1.0), which no browser sends.
+fn host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    let authority = match headers.get(header::HOST) {
+        Some(value) => value.to_str().ok().unwrap_or("?"),
+        None => uri.authority()?.as_str(),
+    };
+    Some(match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(name, _port)| name),
+    })
+}
+
+/// `localhost` (and its subdomains, which resolve to loopback by RFC 6761) or a loopback address.
+fn names_this_machine(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addressed_to(value: &str) -> Option<bool> {
+        let headers = HeaderMap::from_iter([(header::HOST, value.parse().unwrap())]);
+        host(&headers, &Uri::from_static("/api/conversations")).map(names_this_machine)
+    }
+
+    #[test]
+    fn only_names_of_this_machine_are_this_machine() {
+        for local in [
+            "localhost:4000",
+            "LOCALHOST",
+            "127.0.0.1:4000",
+            "127.8.9.10",
+            "[::1]:4000",
+            "app.localhost:4000",
+        ] {
+            assert_eq!(addressed_to(local), Some(true), "{local}");
+        }
+        for foreign in
+            ["evil.example:4000", "localhost.evil.example", "10.0.0.5:4000", "[::2]:4000", "0.0.0.0:4000"]
+        {
+            assert_eq!(addressed_to(foreign), Some(false), "{foreign}");
+        }
+        let http2 = Uri::from_static("http://evil.example:4000/api/conversations");
+        assert_eq!(host(&HeaderMap::new(), &http2).map(names_this_machine), Some(false));
+        assert_eq!(host(&HeaderMap::new(), &Uri::from_static("/api/conversations")), None);
     }
 }

@@ -7,14 +7,18 @@ use super::{ConfigError, Vars};
 /// Browsers allowed to call the API from another origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
+    /// Unset: any origin, as the seed allowed, except on the conversation routes of a server
+    /// without authentication, whose one local history only its own pages may read or change.
+    Default,
+    /// `*`: any origin, everywhere.
     Any,
     List(Vec<HeaderValue>),
 }
 
-/// Unset or `*` allows any origin; otherwise a comma-separated list.
+/// Unset is [`CorsOrigins::Default`], `*` any origin; otherwise a comma-separated list.
 pub(super) fn read(vars: &Vars) -> Result<CorsOrigins, ConfigError> {
     let list = match vars.string("CORS_ORIGIN") {
-        None => return Ok(CorsOrigins::Any),
+        None => return Ok(CorsOrigins::Default),
         Some(v) if v.trim() == "*" => return Ok(CorsOrigins::Any),
         Some(list) => list,
     };

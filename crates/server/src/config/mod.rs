@@ -139,7 +139,7 @@ mod tests {
     fn defaults_match_the_seed_and_choose_the_local_model() {
         let config = load(&[]).unwrap();
         assert_eq!((config.host.to_string().as_str(), config.port), ("127.0.0.1", 4000));
-        assert_eq!(config.cors_origins, CorsOrigins::Any);
+        assert_eq!(config.cors_origins, CorsOrigins::Default);
         assert_eq!((config.models.default, config.models.bedrock), (ProviderChoice::Local, None));
         assert_eq!(config.models.reasoning, streambed_core::Reasoning::Off);
         assert_eq!(config.max_body_bytes, 1024 * 1024);

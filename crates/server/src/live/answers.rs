@@ -79,8 +79,14 @@ impl LiveAnswers {
         token: AnswerToken,
     ) -> Result<Reservation, AppError> {
         let mut running = self.running();
-        if running.contains_key(&conversation) {
-            return Err(AppError::AnswerRunning);
+        if let Some(place) = running.get(&conversation) {
+            // Another owner's conversation is not found, as the store would answer: whether it
+            // exists, and answers now, is not theirs to learn.
+            return Err(if place.owner() == owner {
+                AppError::AnswerRunning
+            } else {
+                AppError::Store(streambed_store::StoreError::NotFound)
+            });
         }
         if running.values().filter(|place| place.owner() == owner).count() >= self.max_per_owner {
             return Err(AppError::TooManyAnswers);

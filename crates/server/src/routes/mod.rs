@@ -30,6 +30,9 @@ use crate::{
     error::AppError,
 };
 
+/// Where the conversation routes are, all of them under it.
+pub(crate) const CONVERSATIONS: &str = "/api/conversations";
+
 pub(crate) fn router(
     state: Arc<AppState>,
     auth: Option<Arc<Authenticator>>,

@@ -71,7 +71,7 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_while_an_answer_
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let app = spawn_app_with(Emulator::scripted(), &[("HEADER_READ_TIMEOUT_SECONDS", "1")]).await;
 
-    let mut socket = connect(&app, b"GET /api/health HTTP/1.1\r\nhost: streambed\r\n\r\n").await;
+    let mut socket = connect(&app, b"GET /api/health HTTP/1.1\r\nhost: localhost\r\n\r\n").await;
     let received = until_closed(&mut socket).await.expect("closed once idle");
 
     let received = String::from_utf8_lossy(&received);
@@ -83,7 +83,7 @@ async fn a_body_that_trickles_in_is_cut_off_after_the_body_timeout_while_an_answ
     let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_BODY_TIMEOUT_SECONDS", "1")]).await;
     let answer = app.post_chat(json!({ "prompt": SLOW })).await;
     assert_eq!(answer.status(), 200);
-    let head = "POST /api/chat HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n";
+    let head = "POST /api/chat HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n";
 
     // One byte every 100 ms of a 10,000-byte body: each piece is prompt, the whole is not.
     let trickler = connect(&app, format!("{head}content-length: 10000\r\n\r\n{{").as_bytes()).await;
@@ -124,7 +124,7 @@ async fn at_the_connection_cap_a_new_connection_is_closed_at_once_and_streams_fi
         |client: &reqwest::Client| client.post(app.url("/api/chat")).json(&json!({ "prompt": SLOW })).send();
     let answers = [chat(&first).await.unwrap(), chat(&second).await.unwrap()];
 
-    let mut extra = connect(&app, b"GET /api/health HTTP/1.1\r\nhost: streambed\r\n\r\n").await;
+    let mut extra = connect(&app, b"GET /api/health HTTP/1.1\r\nhost: localhost\r\n\r\n").await;
     let refused = timeout(Duration::from_secs(10), until_closed(&mut extra)).await;
     let refused_request = reqwest::Client::new().get(app.url("/api/health")).send().await;
 
@@ -165,7 +165,7 @@ async fn a_request_whose_first_byte_comes_alone_is_served() {
     let app = spawn_app_with(Emulator::scripted(), &[]).await;
     let body = json!({ "prompt": "hi" }).to_string();
     let rest = format!(
-        "OST /api/chat HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n\
+        "OST /api/chat HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -195,7 +195,7 @@ async fn a_silent_connection_does_not_hold_up_shutdown() {
 #[tokio::test]
 async fn a_conversation_whose_optional_body_stalls_is_a_408_too() {
     let app = spawn_app_with(Emulator::scripted(), &[("REQUEST_BODY_TIMEOUT_SECONDS", "1")]).await;
-    let head = "POST /api/conversations HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n";
+    let head = "POST /api/conversations HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n";
     let mut staller = connect(&app, format!("{head}content-length: 100\r\n\r\n{{").as_bytes()).await;
 
     let stalled = until_closed(&mut staller).await.expect("the stalled body's connection is closed");
@@ -217,7 +217,7 @@ async fn a_body_declared_over_max_body_bytes_is_a_413_at_once_in_each_apis_shape
         ("/v1/chat/completions", "payload_too_large"),
     ] {
         let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: streambed\r\ncontent-type: application/json\r\n\
+            "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
              content-length: 1000000000\r\n\r\n{{"
         );
         let mut client = connect(&app, head.as_bytes()).await;

@@ -308,6 +308,49 @@ async fn another_principal_gets_404_on_every_route() {
     assert_eq!(anonymous.status(), 401);
 }
 
+/// While A's answer runs, B sending a turn to A's conversation (with a model, so nothing is read
+/// from the store first) learns nothing: 404, as for a conversation that does not exist.
+#[tokio::test]
+async fn another_principal_cannot_tell_that_a_conversation_is_answering() {
+    let keys = format!("{KEY_A},{KEY_B}");
+    let app = spawn_app_with(Emulator::scripted(), &[("API_KEYS", &keys)]).await;
+    let id = app.new_conversation(Some(KEY_A)).await;
+    let slow = json!({ "conversationId": id, "prompt": "[[scenario:slow delay_ms=100 n=50]]" });
+    let running = app.api(reqwest::Method::POST, "/api/chat", Some(KEY_A), Some(slow)).await;
+    assert_eq!(running.status(), 200);
+
+    let turn = json!({ "conversationId": id, "prompt": "hi", "model": crate::helpers::MODEL });
+    let foreign = app.api(reqwest::Method::POST, "/api/chat", Some(KEY_B), Some(turn.clone())).await;
+    let own = app.api(reqwest::Method::POST, "/api/chat", Some(KEY_A), Some(turn)).await;
+
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(foreign.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(own.status(), 409, "the owner is told the answer runs");
+    assert_eq!(read_frames(running).await.last().0, "done");
+}
+
+/// Without authentication on loopback, the local history is for pages of this machine: a page
+/// whose own name was re-pointed at 127.0.0.1 (DNS rebinding) sends that name as `Host`.
+#[tokio::test]
+async fn without_auth_on_loopback_conversations_answer_only_requests_addressed_to_this_machine() {
+    let app = spawn_app().await;
+    let list = |host: &'static str| {
+        app.http.get(app.url("/api/conversations")).header(reqwest::header::HOST, host).send()
+    };
+
+    let rebound = list("evil.example:4000").await.unwrap();
+    let by_name = list("localhost:4000").await.unwrap();
+    let by_address = app.http.get(app.url("/api/conversations")).send().await.unwrap();
+
+    assert_eq!(rebound.status(), 403);
+    let body: Value = rebound.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conversations_disabled");
+    assert!(body["error"]["message"].as_str().unwrap().contains("localhost"), "{body}");
+    assert_eq!(by_name.status(), 200);
+    assert_eq!(by_address.status(), 200);
+    assert_eq!(app.chat("the stateless chat answers any host").await.last().0, "done");
+}
+
 #[tokio::test]
 async fn a_named_keys_conversations_are_its_names_so_a_new_key_under_that_name_keeps_them() {
     let keys = format!("alice:{KEY_A}, alice:{KEY_B}, bob:key-c-0123456789abcdef");

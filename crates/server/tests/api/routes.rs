@@ -1,6 +1,8 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{MODEL, spawn_app, spawn_app_with};
+use streambed_emulator::Emulator;
+
+use crate::helpers::{MODEL, TestApp, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_and_models_describe_the_service() {
@@ -32,6 +34,8 @@ async fn unknown_routes_and_methods_answer_in_json() {
     assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
 }
 
+/// Any origin is allowed, as the seed's `*` did; by name (the origin echoed), since whether it is
+/// depends on the path (below).
 #[tokio::test]
 async fn cors_preflight_is_answered_for_any_origin_by_default() {
     let app = spawn_app().await;
@@ -39,8 +43,30 @@ async fn cors_preflight_is_answered_for_any_origin_by_default() {
     let response = app.preflight("content-type").await;
 
     assert!(response.status().is_success());
-    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://chat.example");
     assert!(response.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+}
+
+/// By default any origin may use the stateless API, as the seed allowed; without authentication,
+/// not the conversation routes, whose one local history only the server's own pages may see.
+/// `CORS_ORIGIN=*` or authentication opens them too (a key is what another site lacks then).
+#[tokio::test]
+async fn by_default_other_origins_reach_the_conversations_only_with_authentication_or_cors_origin() {
+    let allowed = |app: &TestApp, path: &'static str| {
+        let request = app.http.request(reqwest::Method::OPTIONS, app.url(path));
+        let request = request.header("origin", "https://other.example");
+        let request = request.header("access-control-request-method", "DELETE");
+        async move { request.send().await.unwrap().headers().get("access-control-allow-origin").cloned() }
+    };
+    let local = spawn_app().await;
+    let keyed = spawn_app_with(Emulator::scripted(), &[("API_KEYS", "key-a-0123456789abcdef")]).await;
+    let star = spawn_app_with(Emulator::scripted(), &[("CORS_ORIGIN", "*")]).await;
+
+    assert!(allowed(&local, "/api/chat").await.is_some());
+    assert_eq!(allowed(&local, "/api/conversations").await, None);
+    assert_eq!(allowed(&local, "/api/conversations/0190a0a0-0000-7000-8000-000000000001").await, None);
+    assert!(allowed(&keyed, "/api/conversations").await.is_some());
+    assert_eq!(allowed(&star, "/api/conversations").await.unwrap(), "*");
 }
 
 #[tokio::test]

@@ -8,7 +8,12 @@ mod stored;
 
 use std::{sync::Arc, time::Instant};
 
-use axum::{Extension, extract::State, http::HeaderMap, response::Response};
+use axum::{
+    Extension,
+    extract::State,
+    http::{HeaderMap, Uri},
+    response::Response,
+};
 use serde::Deserialize;
 use streambed_core::{ChatRequest, Content, InferenceParams, Message, Reasoning, Role};
 use uuid::Uuid;
@@ -108,6 +113,7 @@ pub(super) async fn chat(
     State(state): State<Arc<AppState>>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
+    uri: Uri,
     ApiJson(mut body): ApiJson<ChatBody>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
@@ -119,7 +125,7 @@ pub(super) async fn chat(
     let target = match ask {
         Ask::Stateless(turns) => Target::Stateless(turns),
         Ask::Stored { conversation, prompt } => {
-            let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0))?;
+            let owner = state.conversations.owners.owner(principal.as_ref().map(|p| &p.0), &headers, &uri)?;
             Target::Stored(StoredTurn { owner, conversation, prompt })
         }
     };

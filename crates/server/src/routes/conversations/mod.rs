@@ -77,7 +77,8 @@ impl FromRequestParts<Arc<AppState>> for RequestOwner {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, AppError> {
-        state.conversations.owners.owner(parts.extensions.get::<Principal>()).map(Self)
+        let principal = parts.extensions.get::<Principal>();
+        state.conversations.owners.owner(principal, &parts.headers, &parts.uri).map(Self)
     }
 }
 
