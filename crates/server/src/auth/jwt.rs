@@ -100,6 +100,8 @@ impl JwtVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         // Checked below: Cognito access tokens carry the audience in `client_id`, not `aud`.
         validation.validate_aud = false;
+        // jsonwebtoken checks `exp` by default but not `nbf`: a token not valid yet is refused.
+        validation.validate_nbf = true;
         let claims = decode::<Claims>(token, &key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Invalid("The token has expired; sign in again."),
             ErrorKind::ImmatureSignature => AuthError::Invalid("The token is not valid yet."),

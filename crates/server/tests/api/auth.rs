@@ -111,6 +111,7 @@ async fn valid_tokens_stream_and_bad_ones_are_refused_with_the_reason() {
     let an_hour_ago = claims["iat"].as_u64().unwrap() - 3600;
     for (token, reason) in [
         (idp.token("ES256", "ec-1", &with(json!({ "exp": an_hour_ago }))), "expired"),
+        (idp.token("ES256", "ec-1", &with(json!({ "nbf": an_hour_ago + 7200 }))), "not valid yet"),
         (idp.token("ES256", "ec-1", &with(json!({ "aud": "someone-else" }))), "audience"),
         (idp.token("ES256", "ec-1", &with(json!({ "aud": ["a", "b"] }))), "audience"),
         (idp.token("ES256", "ec-1", &with(json!({ "iss": "https://evil.example" }))), "issuer"),
