@@ -248,6 +248,16 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether PostgreSQL said one of the store's prepared statements is missing or already
+    /// there: what a pooler in transaction mode that does not keep prepared statements
+    /// (pgbouncer before 1.21, or with `max_prepared_statements = 0`) makes of them.
+    pub fn lost_prepared_statement(&self) -> bool {
+        // 26000 invalid_sql_statement_name, 42P05 duplicate_prepared_statement.
+        matches!(self, Self::Database(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
+    }
+}
+
 /// Limits the store enforces, from the server's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {

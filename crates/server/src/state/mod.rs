@@ -7,10 +7,9 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context;
 use secrecy::ExposeSecret;
 use streambed_core::{InferenceParams, Reasoning};
-use streambed_store::{ConversationStore, ReplicaId, StoreLimits};
+use streambed_store::{ConversationStore, ReplicaId, StoreError, StoreLimits};
 use tokio::time::Instant;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -86,10 +85,13 @@ impl Conversations {
         let store =
             streambed_store::open(database.database_url.expose_secret(), database.max_connections, limits)
                 .await
-                .context(
-                    "DATABASE_URL: cannot open or migrate the conversation database; check the URL, that the \
-             folder is writable (SQLite) or the server reachable (PostgreSQL)",
-                )?;
+                .map_err(|e| {
+                    explained(
+                        e,
+                        "DATABASE_URL: cannot open or migrate the conversation database; check the URL, \
+                         that the folder is writable (SQLite) or the server reachable (PostgreSQL)",
+                    )
+                })?;
         let redis = match &config.redis_url {
             Some(url) => Some(Redis::connect(url, config.limits.request_timeout).await?),
             None => None,
@@ -99,11 +101,14 @@ impl Conversations {
         // opens and migrates but takes no writes (a read-only SQLite file, a PostgreSQL user
         // without write rights) would otherwise refuse every conversation while the server
         // looked healthy.
-        conversations.store.heartbeat(conversations.replica, conversations.lease).await.context(
-            "DATABASE_URL: the conversation database takes no writes; check that the user the server \
-             runs as may write the file, its folder and its -wal and -shm files (SQLite), or the tables \
-             (PostgreSQL)",
-        )?;
+        conversations.store.heartbeat(conversations.replica, conversations.lease).await.map_err(|e| {
+            explained(
+                e,
+                "DATABASE_URL: the conversation database takes no writes; check that the user the server \
+                 runs as may write the file, its folder and its -wal and -shm files (SQLite), or the \
+                 tables (PostgreSQL)",
+            )
+        })?;
         // Answers a crash left behind are found now, when no other replica shares the database
         // (see `SweepGate`).
         if !conversations.shared {
@@ -151,5 +156,21 @@ impl Conversations {
     /// Whether running answers, Stop and limits are shared through Redis, for the start-up log.
     pub fn shared_through_redis(&self) -> bool {
         self.redis.is_some()
+    }
+}
+
+/// A store error at start-up with what to check, or, when a pooler lost the store's prepared
+/// statements, what to change there instead (the database itself is fine then).
+fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
+    let pooler = error.lost_prepared_statement();
+    let error = anyhow::Error::new(error);
+    if pooler {
+        error.context(
+            "DATABASE_URL: a connection pooler in transaction mode lost the server's prepared \
+             statements; give it max_prepared_statements above 0 (pgbouncer 1.21 or later) or use \
+             session mode (docs/deploy.md, connection poolers)",
+        )
+    } else {
+        error.context(check)
     }
 }

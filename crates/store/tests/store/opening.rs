@@ -209,3 +209,22 @@ async fn opening_waits_for_another_servers_migrations_and_leaves_no_lock_held() 
     .unwrap();
     assert_eq!(held, 0, "advisory locks still held after opening");
 }
+
+/// What a pooler that drops prepared statements makes PostgreSQL say is told apart, so the
+/// server's start-up error can name the pooler's setting rather than the database.
+#[tokio::test]
+async fn a_lost_prepared_statement_is_told_apart_from_other_database_errors() {
+    let url = Postgres::shared().database("lost_statement");
+    let mut connection = PgConnection::connect(&url).await.unwrap();
+    let run = |sql: &'static str| sqlx::raw_sql(sql);
+
+    let missing = run("EXECUTE sqlx_s_1").execute(&mut connection).await.unwrap_err();
+    run("PREPARE sqlx_s_2 AS SELECT 1").execute(&mut connection).await.unwrap();
+    let twice = run("PREPARE sqlx_s_2 AS SELECT 1").execute(&mut connection).await.unwrap_err();
+    let other = run("SELECT * FROM no_such_table").execute(&mut connection).await.unwrap_err();
+
+    assert!(StoreError::Database(missing).lost_prepared_statement());
+    assert!(StoreError::Database(twice).lost_prepared_statement());
+    assert!(!StoreError::Database(other).lost_prepared_statement());
+    assert!(!StoreError::NotFound.lost_prepared_statement());
+}
