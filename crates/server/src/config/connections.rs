@@ -1,5 +1,6 @@
-//! The connection variables: how many clients may be connected, and how long a request may take
-//! to arrive. None of them limits how long an answer may stream (`REQUEST_TIMEOUT_SECONDS` does).
+//! The connection variables: how many clients may be connected, how long a request may take to
+//! arrive, and how long what is sent may stay unread. None of them limits how long an answer may
+//! stream while it is read (`REQUEST_TIMEOUT_SECONDS` does).
 
 use std::time::Duration;
 
@@ -12,10 +13,13 @@ pub struct Connections {
     /// (20,000: twice the default stream cap, within ECS's usual 65,536 descriptors).
     pub max: usize,
     /// `HEADER_READ_TIMEOUT_SECONDS`: longest a client may take to send a request's headers,
-    /// which is also how long an idle HTTP/1 keep-alive connection is kept (10).
+    /// which is also how long a connection with nothing in flight is kept (10).
     pub header_read_timeout: Duration,
     /// `REQUEST_BODY_TIMEOUT_SECONDS`: longest a request's whole body may take to arrive; then 408 (30).
     pub body_read_timeout: Duration,
+    /// `SEND_TIMEOUT_SECONDS`: longest a client may leave what the server sends unread (its
+    /// receive window full) before the connection is closed (60).
+    pub send_timeout: Duration,
 }
 
 pub(super) fn read(vars: &Vars) -> Result<Connections, ConfigError> {
@@ -23,5 +27,6 @@ pub(super) fn read(vars: &Vars) -> Result<Connections, ConfigError> {
         max: vars.at_least_one("MAX_CONNECTIONS", 20_000)?,
         header_read_timeout: vars.seconds("HEADER_READ_TIMEOUT_SECONDS", 10.0)?,
         body_read_timeout: vars.seconds("REQUEST_BODY_TIMEOUT_SECONDS", 30.0)?,
+        send_timeout: vars.seconds("SEND_TIMEOUT_SECONDS", 60.0)?,
     })
 }

@@ -147,6 +147,47 @@ async fn at_the_connection_cap_a_new_connection_is_closed_at_once_and_streams_fi
     assert_eq!(status, Some(reqwest::StatusCode::OK));
 }
 
+/// A client that stops reading (here: twenty files asked for at once, none read) is let go once
+/// the server's writes have been blocked for SEND_TIMEOUT_SECONDS; before, it held its
+/// connection, and an answer its upstream call, for as long as it liked.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_let_go_after_the_send_timeout() {
+    const FILE: usize = 4 * 1024 * 1024;
+    let dir = streambed_testkit::scratch_dir("unread");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![b'x'; FILE]).unwrap();
+    let vars = [("STATIC_DIR", dir.path().to_str().unwrap()), ("SEND_TIMEOUT_SECONDS", "1")];
+    let app = spawn_app_with(Emulator::scripted(), &vars).await;
+
+    let mut socket =
+        connect(&app, "GET /big.bin HTTP/1.1\r\nhost: localhost\r\n\r\n".repeat(20).as_bytes()).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let received = until_closed(&mut socket).await.expect("the connection was closed");
+
+    assert!(received.len() < 20 * FILE, "all {} bytes were sent: the client was waited for", received.len());
+    assert_eq!(app.http.get(app.url("/api/health")).send().await.unwrap().status(), 200);
+}
+
+/// An HTTP/2 connection left unused for the header timeout is closed (a GOAWAY), as hyper closes
+/// an idle HTTP/1 one; a client answering pings could otherwise hold it for ever.
+#[tokio::test]
+async fn an_unused_http2_connection_is_closed_after_the_header_timeout() {
+    let app = spawn_app_with(Emulator::scripted(), &[("HEADER_READ_TIMEOUT_SECONDS", "1")]).await;
+    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(tcp);
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+    let connection = tokio::spawn(connection);
+
+    let request = axum::http::Request::get(app.url("/api/health")).body(String::new()).unwrap();
+    let health = sender.send_request(request).await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(health);
+    let closed = timeout(MARGIN, connection).await;
+
+    assert!(matches!(closed, Ok(Ok(Ok(())))), "the server closed the connection: {closed:?}");
+}
+
 #[tokio::test]
 async fn an_http2_client_streams_an_answer() {
     let app = spawn_app_with(Emulator::scripted(), &[]).await;

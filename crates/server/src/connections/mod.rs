@@ -2,33 +2,36 @@
 //! never finishes a request can hold: each request's headers must arrive within
 //! `HEADER_READ_TIMEOUT_SECONDS` (an idle HTTP/1 keep-alive connection is waiting for headers,
 //! so it is closed then too), HTTP/2 connections have a cap on streams and header size, and past
-//! `MAX_CONNECTIONS` a new connection is closed as soon as it is accepted. Nothing here times a
-//! response: once its headers are in, an answer streams for as long as the relay allows.
+//! `MAX_CONNECTIONS` a new connection is closed as soon as it is accepted, and a client that
+//! leaves what the server sends unread for `SEND_TIMEOUT_SECONDS` is let go ([`unread`]).
+//! Nothing here times a response otherwise: an answer streams for as long as the relay allows.
 //!
 //! `axum::serve` has none of these settings, so this is its loop with them added: one task per
-//! connection, `ConnectInfo` for the rate limiter, and hyper-util's graceful shutdown. It also
-//! tells HTTP/1 from HTTP/2 itself, without reading (see [`speaks_http1`]).
+//! connection, `ConnectInfo` for the rate limiter, and graceful shutdown, of a connection unused
+//! for the header timeout too ([`in_flight`]). It also tells HTTP/1 from HTTP/2 itself, without
+//! reading (see [`speaks_http1`]).
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{convert::Infallible, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, extract::ConnectInfo, http::Request};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{
-        conn::auto,
-        graceful::{GracefulShutdown, Watcher},
-    },
+    server::conn::auto,
 };
 use tokio::{
     net::{TcpListener, TcpSocket, TcpStream},
-    sync::{Notify, Semaphore},
+    sync::Semaphore,
 };
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::{Shutdown, config::Connections};
+
+mod in_flight;
+mod unread;
+
+use in_flight::InFlight;
 
 /// HTTP/2 streams one connection may have open at once. Browsers open at most 100; a proxy
 /// (an ALB speaking HTTP/2 to its targets) opens more connections when it needs more.
@@ -65,7 +68,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let http = Arc::new(Http::new(&connections));
     let open = Arc::new(Semaphore::new(connections.max.min(Semaphore::MAX_PERMITS)));
-    let graceful = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
     let draining = shutdown.draining.clone();
     let drain = shutdown.drain_after(signal, grace);
     tokio::pin!(drain);
@@ -112,16 +115,17 @@ pub async fn serve(
             app: app.clone(),
             peer,
             header_read_timeout: connections.header_read_timeout,
+            send_timeout: connections.send_timeout,
             draining: draining.clone(),
         };
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            connection.serve(tcp, watcher).await;
+        tasks.spawn(async move {
+            connection.serve(tcp).await;
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    tasks.close();
+    tasks.wait().await;
     Ok(())
 }
 
@@ -168,40 +172,51 @@ struct Connection {
     app: Router,
     peer: SocketAddr,
     header_read_timeout: Duration,
-    /// Ends a connection still silent when the server begins to drain.
+    send_timeout: Duration,
+    /// Closes the connection gracefully when the server begins to drain.
     draining: CancellationToken,
 }
 
 impl Connection {
-    async fn serve(self, tcp: TcpStream, watcher: Watcher) {
-        let Self { http, app, peer, header_read_timeout, draining } = self;
-        let first_request = Arc::new(Notify::new());
-        let requested = Arc::clone(&first_request);
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            requested.notify_one();
-            // The peer address is the rate limiter's client key when no identity or proxy is in front.
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request)
-        });
-        let connection = async move {
-            let builder = tokio::select! {
-                http1 = speaks_http1(&tcp) => if http1? { &http.http1 } else { &http.either },
-                // Not yet watched for the graceful shutdown, which would otherwise wait for it.
-                () = draining.cancelled() => return Ok(()),
-            };
-            watcher.watch(builder.serve_connection(TokioIo::new(tcp), service)).await
-        };
-        tokio::pin!(connection);
-        // hyper's header timer starts once it knows the protocol, so a client that sends nothing,
-        // or the start of the HTTP/2 preface only, is timed here until its first request arrives.
-        tokio::select! {
-            result = &mut connection => return log_end(result),
-            () = first_request.notified() => {}
+    async fn serve(self, tcp: TcpStream) {
+        let Self { http, app, peer, header_read_timeout, send_timeout, draining } = self;
+        // Looked at before anything is read: a client silent for the header timeout, or still
+        // silent when the server begins to drain, is let go here.
+        let builder = tokio::select! {
+            http1 = speaks_http1(&tcp) => match http1 {
+                Ok(true) => &http.http1,
+                Ok(false) => &http.either,
+                Err(e) => return log_end(Err(e.into())),
+            },
+            () = draining.cancelled() => return,
             () = tokio::time::sleep(header_read_timeout) => {
-                tracing::debug!(%peer, "no request within HEADER_READ_TIMEOUT_SECONDS: closing the connection");
+                tracing::debug!(%peer, "nothing sent within HEADER_READ_TIMEOUT_SECONDS: closing the connection");
                 return;
             }
+        };
+        let in_flight = Arc::new(InFlight::default());
+        let requests = Arc::clone(&in_flight);
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            let in_use = requests.begin();
+            // The peer address is the rate limiter's client key when no identity or proxy is in front.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let response = app.clone().oneshot(request);
+            async move { Ok::<_, Infallible>(response.await?.map(|body| in_use.until_sent(body))) }
+        });
+        let io = TokioIo::new(unread::MustBeRead::new(tcp, send_timeout));
+        let connection = builder.serve_connection(io, service);
+        tokio::pin!(connection);
+        // Gracefully (requests in flight finish; HTTP/2 is told with a GOAWAY) when the server
+        // drains, or when nothing has been asked of the connection for the header timeout: this
+        // also times a client that sent the start of the HTTP/2 preface and no more.
+        tokio::select! {
+            result = &mut connection => return log_end(result),
+            () = draining.cancelled() => {}
+            () = in_flight.unused_for(header_read_timeout) => {
+                tracing::debug!(%peer, "unused for HEADER_READ_TIMEOUT_SECONDS: closing the connection");
+            }
         }
+        connection.as_mut().graceful_shutdown();
         log_end(connection.await);
     }
 }
