@@ -56,9 +56,10 @@ pub(crate) struct Attachments {
     /// The document names given so far, in lower case: whether Bedrock's rule tells case apart
     /// is not documented, so two names that differ only in case are not risked.
     given: HashSet<String>,
-    /// For each name asked for (in lower case), the copy number it was last given, so the next
-    /// copy is counted on from there: a request of thousands of documents of one name would
-    /// otherwise count from (2) for each, in time that grows with the square of their number.
+    /// The copy number last given, for each stem a copy's name keeps (in lower case: names cut
+    /// to make room for the number share one), so the next copy is counted on from there: a
+    /// request of thousands of documents of one name would otherwise count from (2) for each,
+    /// in time that grows with the square of their number.
     copies: HashMap<String, u32>,
     /// For each image and document of the request, in order, whether it is sent.
     sent: Vec<bool>,
@@ -206,17 +207,20 @@ impl Attachments {
             let kept: String = base.chars().take(LONGEST_NAME - suffix.len()).collect();
             format!("{}{suffix}", kept.trim_end())
         };
-        // Copy 1 is the name itself.
-        let last = self.copies.entry(base.to_lowercase()).or_insert(0);
-        let mut copy = *last;
-        let name = loop {
-            copy += 1;
-            let name = if copy == 1 { base.clone() } else { numbered(copy) };
-            if !self.given.contains(&name.to_lowercase()) {
-                break name;
+        let name = if self.given.contains(&base.to_lowercase()) {
+            let stem: String = base.chars().take(LONGEST_NAME - " (99999)".len()).collect();
+            // Copy 1 is the name itself.
+            let last = self.copies.entry(stem.to_lowercase()).or_insert(1);
+            loop {
+                *last += 1;
+                let name = numbered(*last);
+                if !self.given.contains(&name.to_lowercase()) {
+                    break name;
+                }
             }
+        } else {
+            base
         };
-        *last = copy;
         self.given.insert(name.to_lowercase());
         name
     }
@@ -313,6 +317,14 @@ mod tests {
         let names: Vec<_> = (0..20_000).map(|_| attachments.name(Some("a"))).collect();
         assert_eq!(names[19_999], "a (20000)");
         assert_eq!(attachments.copies["a"], 20_000);
+        // Long names that differ only where a copy's number cuts them share one count.
+        let long = |i: usize| format!("{}{i:04}", "b".repeat(196));
+        for i in 0..2_000 {
+            assert_eq!(attachments.name(Some(&long(i))), long(i));
+            attachments.name(Some(&long(i)));
+        }
+        assert_eq!(attachments.copies.len(), 2, "{:?}", attachments.copies.keys());
+        assert_eq!(attachments.copies[&"b".repeat(192)], 2_001);
     }
 
     #[test]

@@ -44,11 +44,13 @@ pub(crate) fn schema_as_tool(request: &mut ChatRequest, rule: Option<&Rule>) -> 
     true
 }
 
-/// The answer to a request changed by [`schema_as_tool`]: the call's input as the answer's text.
+/// The answer to a request changed by [`schema_as_tool`]: the call's input as the answer's text,
+/// and nothing else the model wrote (a model may say a word before its call), which would make
+/// the text no longer JSON; the SDKs that ask this way read the call's input alone too.
 pub(crate) fn answer_as_text(answer: ChatStream) -> ChatStream {
     Box::pin(answer.filter_map(|event| {
         future::ready(match event {
-            Ok(ChatEvent::ToolCall { .. }) => None,
+            Ok(ChatEvent::ToolCall { .. } | ChatEvent::Text(_) | ChatEvent::Reasoning(_)) => None,
             Ok(ChatEvent::ToolInput(json)) => Some(Ok(ChatEvent::Text(json))),
             Ok(ChatEvent::Done(mut done)) => {
                 if done.stop_reason == StopReason::ToolUse {
@@ -114,9 +116,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_calls_input_is_the_answers_text_and_it_ends_as_an_answer() {
+    async fn the_calls_input_is_the_answers_text_alone_and_it_ends_as_an_answer() {
         let done = |reason| ChatEvent::Done(Completion::new(reason, Usage::new(3, 2)));
         let events = [
+            ChatEvent::Text("Sure, here it is:".into()),
             ChatEvent::ToolCall { id: "tooluse_1".into(), name: NAME.into() },
             ChatEvent::ToolInput(r#"{"name":"#.into()),
             ChatEvent::ToolInput(r#""Paris"}"#.into()),
