@@ -196,7 +196,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() || matches!(self, Self::Provider(_)) {
-            tracing::warn!(code = self.code(), error = %self, "request failed");
+            tracing::warn!(code = self.code(), error = ?self.to_string(), "request failed");
         } else if status != StatusCode::NOT_FOUND {
             // Not a path or conversation that is not there: clients probe (`HEAD /`, a favicon)
             // and UIs look up what was deleted, and that tells an operator nothing.

@@ -4,9 +4,11 @@
 //! so the conversation routes refuse unless the operator opted in.
 //!
 //! On loopback, the local owner is granted only to requests addressed to this machine by name
-//! (`localhost`, `127.0.0.1`, `[::1]`): a web page whose own name an attacker re-points at
-//! 127.0.0.1 (DNS rebinding) reaches the server from the browser as a page of its own origin,
-//! and would otherwise read and delete the history; its requests carry its name as `Host`.
+//! (`localhost`, `127.0.0.1`, `[::1]`) and, from a browser, sent by a page of this machine: a
+//! web page whose own name an attacker re-points at 127.0.0.1 (DNS rebinding) reaches the
+//! server as a page of its own origin, its name as `Host`; any other site's page can still send
+//! requests that need no CORS preflight (a bodiless `POST` creating conversations), its name as
+//! `Origin`.
 
 use std::net::IpAddr;
 
@@ -60,10 +62,21 @@ impl OwnerPolicy {
             // The auth layer runs before every conversation route, so a principal is always
             // there when authentication is on; refuse rather than share if it ever is not.
             (Self::Principal, None) | (Self::Refused, _) => Err(AppError::ConversationsRefused),
-            (Self::ThisMachine, _) => match host(headers, uri) {
-                Some(host) if !names_this_machine(host) => Err(AppError::ConversationsElsewhere),
-                _ => Ok(Owner(LOCAL.to_owned())),
-            },
+            (Self::ThisMachine, _) => {
+                let addressed = host(headers, uri).is_none_or(names_this_machine);
+                let origin = headers.get(header::ORIGIN).is_none_or(|origin| {
+                    // `scheme://host[:port]`; `null` (a file, a sandboxed frame) names no machine.
+                    let origin = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, rest)| rest);
+                    origin.and_then(|authority| authority.parse::<Uri>().ok()).is_some_and(|authority| {
+                        host(&HeaderMap::new(), &authority).is_some_and(names_this_machine)
+                    })
+                });
+                if addressed && origin {
+                    Ok(Owner(LOCAL.to_owned()))
+                } else {
+                    Err(AppError::ConversationsElsewhere)
+                }
+            }
             (Self::Local, _) => Ok(Owner(LOCAL.to_owned())),
         }
     }
@@ -116,6 +129,13 @@ mod tests {
         {
             assert_eq!(addressed_to(foreign), Some(false), "{foreign}");
         }
+        let from = |origin: &str| {
+            let headers = HeaderMap::from_iter([(header::ORIGIN, origin.parse().unwrap())]);
+            let uri = Uri::from_static("/api/conversations");
+            OwnerPolicy::ThisMachine.owner(None, &headers, &uri).is_ok()
+        };
+        assert!(from("http://localhost:5173") && from("http://127.0.0.1:4000") && from("http://[::1]:4000"));
+        assert!(!from("https://evil.example") && !from("null") && !from("http://localhost.evil.example"));
         let http2 = Uri::from_static("http://evil.example:4000/api/conversations");
         assert_eq!(host(&HeaderMap::new(), &http2).map(names_this_machine), Some(false));
         assert_eq!(host(&HeaderMap::new(), &Uri::from_static("/api/conversations")), None);

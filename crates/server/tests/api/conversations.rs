@@ -341,6 +341,11 @@ async fn without_auth_on_loopback_conversations_answer_only_requests_addressed_t
     let rebound = list("evil.example:4000").await.unwrap();
     let by_name = list("localhost:4000").await.unwrap();
     let by_address = app.http.get(app.url("/api/conversations")).send().await.unwrap();
+    // A form on another site may post without a preflight; its page's origin gives it away.
+    let cross_site = app.http.post(app.url("/api/conversations")).header("origin", "https://evil.example");
+    let cross_site = cross_site.send().await.unwrap();
+    let own_page = app.http.post(app.url("/api/conversations")).header("origin", "http://localhost:4000");
+    let own_page = own_page.send().await.unwrap();
 
     assert_eq!(rebound.status(), 403);
     let body: Value = rebound.json().await.unwrap();
@@ -348,6 +353,8 @@ async fn without_auth_on_loopback_conversations_answer_only_requests_addressed_t
     assert!(body["error"]["message"].as_str().unwrap().contains("localhost"), "{body}");
     assert_eq!(by_name.status(), 200);
     assert_eq!(by_address.status(), 200);
+    assert_eq!(cross_site.status(), 403);
+    assert_eq!(own_page.status(), 201);
     assert_eq!(app.chat("the stateless chat answers any host").await.last().0, "done");
 }
 
