@@ -30,6 +30,8 @@ macro_rules! migrations {
                 $file.into(),
                 MigrationType::Simple,
                 include_str!(concat!("../migrations/", $backend, "/", $file, ".sql")).into_sql_str(),
+                // In a transaction: on PostgreSQL all of them run in the one that holds the
+                // migration lock (`migrate_postgres`), so none can be `CONCURRENTLY`.
                 false,
             )
         ),+])

@@ -253,8 +253,18 @@ impl StoreError {
     /// there: what a pooler in transaction mode that does not keep prepared statements
     /// (pgbouncer before 1.21, or with `max_prepared_statements = 0`) makes of them.
     pub fn lost_prepared_statement(&self) -> bool {
+        use sqlx::migrate::MigrateError;
+        let Self::Database(error) = self else { return false };
+        // A migration's statement fails inside the migrator's error.
+        let error = match error {
+            sqlx::Error::Migrate(migrating) => match &**migrating {
+                MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _) => error,
+                _ => return false,
+            },
+            error => error,
+        };
         // 26000 invalid_sql_statement_name, 42P05 duplicate_prepared_statement.
-        matches!(self, Self::Database(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
+        matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
     }
 }
 
@@ -362,6 +372,10 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
+/// Connections one process opens to PostgreSQL by default: the server is shared by every
+/// replica, so each takes a modest share.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
+
 /// Opens `url` (`sqlite:…` or `postgres://…`), creating a SQLite file and its folder when
 /// missing, and runs the migrations.
 ///
@@ -371,10 +385,7 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 /// `verify-full` on RDS also pass `sslrootcert=` the RDS bundle). A server that refuses
 /// connections is retried for 15 s. Errors are [`StoreError::Database`]: the server names
 /// `DATABASE_URL` when reporting them. A PostgreSQL pool opens at most `postgres_connections`
-/// connections (per process: replicas each open theirs; [`DEFAULT_POSTGRES_CONNECTIONS`]).
-/// PostgreSQL is shared by every replica, so each takes a modest share by default.
-pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
-
+/// connections (per process: replicas each open theirs).
 pub async fn open(
     url: &str,
     postgres_connections: u32,

@@ -12,7 +12,7 @@ use std::{
 
 use crate::{
     Postgres, TempDir,
-    process::{Daemon, RunAs, free_port, wait_until},
+    process::{Daemon, Launch, RunAs, start_on_free_port},
     scratch_dir,
 };
 
@@ -21,9 +21,6 @@ const BINARY: &str = "/usr/sbin/pgbouncer";
 
 /// Starting takes milliseconds; a busy 2-core CI machine may need much longer.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Tries before giving up when another process takes the free port first.
-const PORT_ATTEMPTS: u32 = 5;
 
 /// A running pgbouncer, stopped and deleted when dropped.
 ///
@@ -51,35 +48,27 @@ impl Pgbouncer {
         user.own(dir.path());
         let users = dir.path().join("users.txt");
         fs::write(&users, format!("\"{}\" \"\"\n", server.superuser())).expect("write pgbouncer's users");
-        for attempt in 1..=PORT_ATTEMPTS {
-            let port = free_port();
-            let config = dir.path().join(format!("pgbouncer-{attempt}.ini"));
+        let launch = Launch {
+            what: "pgbouncer",
+            dir: dir.path(),
+            stop_signal: "INT",
+            port_taken: "Address already in use",
+            timeout: STARTUP_TIMEOUT,
+        };
+        let command = |port, log: File| {
+            let config = dir.path().join(format!("pgbouncer-{port}.ini"));
             fs::write(&config, settings(server.port(), port, &users)).expect("write pgbouncer's settings");
-            let log_path = dir.path().join(format!("pgbouncer-{attempt}.log"));
-            let log = File::create(&log_path).expect("create pgbouncer's log");
             let mut command = user.command(Path::new(BINARY));
             command
                 .arg(&config)
                 .current_dir(dir.path())
                 .stdout(log.try_clone().expect("share pgbouncer's log"))
                 .stderr(log);
-            let mut daemon = Daemon::spawn(command, "INT", dir.path()).expect("start pgbouncer");
-            let started = wait_until("pgbouncer to listen", STARTUP_TIMEOUT, || {
-                if daemon.exited().is_some() {
-                    return Some(false);
-                }
-                TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(true)
-            });
-            if started {
-                return Self { port, server_port: server.port(), _daemon: daemon, dir };
-            }
-            let log = fs::read_to_string(&log_path).unwrap_or_default();
-            assert!(
-                log.contains("Address already in use") && attempt < PORT_ATTEMPTS,
-                "pgbouncer exited while starting:\n{log}"
-            );
-        }
-        unreachable!("the last attempt either starts or panics")
+            command
+        };
+        let listening = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
+        let (port, daemon) = start_on_free_port(&launch, command, listening);
+        Self { port, server_port: server.port(), _daemon: daemon, dir }
     }
 
     /// `url`, a database of the server behind, reached through pgbouncer instead.

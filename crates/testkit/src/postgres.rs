@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     TempDir,
-    process::{Daemon, RunAs, free_port, wait_until},
+    process::{Daemon, Launch, RunAs, start_on_free_port},
     scratch_dir,
 };
 
@@ -25,9 +25,6 @@ const SUPERUSER: &str = "streambed";
 
 /// Starting takes a second or two; a busy 2-core CI machine may need much longer.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Tries before giving up when another process takes the free port first.
-const PORT_ATTEMPTS: u32 = 5;
 
 /// A running PostgreSQL server, stopped and deleted when dropped.
 ///
@@ -66,28 +63,19 @@ impl Postgres {
             .args(["-keyout", "server.key", "-out", "server.crt", "-subj", "/CN=localhost", "-days", "7"])
             .current_dir(dir.path()));
 
-        for attempt in 1..=PORT_ATTEMPTS {
-            let port = free_port();
-            let log_path = dir.path().join(format!("postgres-{attempt}.log"));
-            let mut daemon =
-                Daemon::spawn(server_command(&user, &bin, dir.path(), port, &log_path), "INT", dir.path())
-                    .expect("start postgres");
-            let started = wait_until("PostgreSQL to accept connections", STARTUP_TIMEOUT, || {
-                if daemon.exited().is_some() {
-                    return Some(false);
-                }
-                accepts_connections(&bin, port).then_some(true)
-            });
-            if started {
-                return Self { port, bin, _daemon: daemon, dir };
-            }
-            let log = fs::read_to_string(&log_path).unwrap_or_default();
-            assert!(
-                log.contains("could not bind") && attempt < PORT_ATTEMPTS,
-                "PostgreSQL exited while starting:\n{log}"
-            );
-        }
-        unreachable!("the last attempt either starts or panics")
+        let launch = Launch {
+            what: "PostgreSQL",
+            dir: dir.path(),
+            stop_signal: "INT",
+            port_taken: "could not bind",
+            timeout: STARTUP_TIMEOUT,
+        };
+        let (port, daemon) = start_on_free_port(
+            &launch,
+            |port, log| server_command(&user, &bin, dir.path(), port, log),
+            |port| accepts_connections(&bin, port),
+        );
+        Self { port, bin, _daemon: daemon, dir }
     }
 
     /// One server for the whole test binary, started by the first test that asks. Tests share
@@ -144,8 +132,7 @@ fn bin_dir() -> PathBuf {
     Path::new(DEBIAN_VERSIONS).join(format!("{version}/bin"))
 }
 
-fn server_command(user: &RunAs, bin: &Path, dir: &Path, port: u16, log_path: &Path) -> Command {
-    let log = File::create(log_path).expect("create the PostgreSQL log");
+fn server_command(user: &RunAs, bin: &Path, dir: &Path, port: u16, log: File) -> Command {
     let mut command = user.command(&bin.join("postgres"));
     command
         .arg("-D")

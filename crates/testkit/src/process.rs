@@ -166,3 +166,52 @@ impl Drop for Daemon {
         let _ = self.watchdog.wait();
     }
 }
+
+/// How to start a server on a port of its own, for [`start_on_free_port`].
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// What is started, for messages ("PostgreSQL").
+    pub what: &'a str,
+    /// The folder the server works in; its logs go there.
+    pub dir: &'a Path,
+    /// The signal that stops it cleanly.
+    pub stop_signal: &'static str,
+    /// What its log says when another process took the port first.
+    pub port_taken: &'a str,
+    pub timeout: Duration,
+}
+
+/// Starts the server `command(port, log)` makes, on a free port, and waits until `ready(port)`;
+/// another process may take the port first, so a start whose log says so is tried again on
+/// another. Panics with the log when the server exits for any other reason.
+pub fn start_on_free_port(
+    launch: &Launch<'_>,
+    command: impl Fn(u16, fs::File) -> Command,
+    ready: impl Fn(u16) -> bool,
+) -> (u16, Daemon) {
+    const ATTEMPTS: u32 = 5;
+    for attempt in 1..=ATTEMPTS {
+        let port = free_port();
+        let log_path = launch.dir.join(format!("{}-{attempt}.log", launch.what.to_lowercase()));
+        let log =
+            fs::File::create(&log_path).unwrap_or_else(|e| panic!("create {}: {e}", log_path.display()));
+        let mut daemon = Daemon::spawn(command(port, log), launch.stop_signal, launch.dir)
+            .unwrap_or_else(|e| panic!("start {}: {e}", launch.what));
+        let started = wait_until(&format!("{} to answer", launch.what), launch.timeout, || {
+            if daemon.exited().is_some() {
+                return Some(false);
+            }
+            ready(port).then_some(true)
+        });
+        if started {
+            return (port, daemon);
+        }
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(
+            log.contains(launch.port_taken) && attempt < ATTEMPTS,
+            "{} exited while starting:\n{log}",
+            launch.what
+        );
+    }
+    unreachable!("the last attempt either starts or panics")
+}

@@ -193,8 +193,22 @@ async fn opening_waits_for_another_servers_migrations_and_leaves_no_lock_held() 
         let url = url.clone();
         async move { open(&url, 4, ROOMY).await }
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let waited = !opening.is_finished();
+    // The opening store asks for the lock and waits: PostgreSQL shows it waiting.
+    let mut waited = false;
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()",
+        )
+        .fetch_one(&mut *migrating)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            waited = !opening.is_finished();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     migrating.commit().await.unwrap();
     let store = tokio::time::timeout(Duration::from_secs(30), opening).await.unwrap().unwrap().unwrap();
 
