@@ -57,10 +57,12 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `RATE_LIMIT_*`, `MAX_*`, `REQUEST_TIMEOUT_SECONDS`, `TRUSTED_PROXY_HOPS`.
     pub limits: Limits,
-    /// `MAX_CONNECTIONS`, `HEADER_READ_TIMEOUT_SECONDS`, `REQUEST_BODY_TIMEOUT_SECONDS`.
+    /// `MAX_CONNECTIONS`, `HEADER_READ_TIMEOUT_SECONDS`, `REQUEST_BODY_TIMEOUT_SECONDS`,
+    /// `SEND_TIMEOUT_SECONDS`.
     pub connections: Connections,
-    /// `DATABASE_URL`, `MAX_CONVERSATIONS_PER_OWNER`, `MAX_MESSAGES_PER_CONVERSATION`,
-    /// `CONVERSATIONS_WITHOUT_AUTH`, `ANSWER_LEASE_SECONDS`: stored conversations.
+    /// `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `MAX_CONVERSATIONS_PER_OWNER`,
+    /// `MAX_MESSAGES_PER_CONVERSATION`, `CONVERSATIONS_WITHOUT_AUTH`, `ANSWER_LEASE_SECONDS`:
+    /// stored conversations.
     pub store: StoreConfig,
     /// `REDIS_URL`: the Redis server replicas share (running answers, Stop, rate limits);
     /// unset keeps all of it in this process. May hold a password.

@@ -17,7 +17,7 @@ use std::{
 };
 
 use axum::body::{Body, Bytes, HttpBody};
-use http_body::{Frame, SizeHint};
+use hyper::body::{Frame, SizeHint};
 use tokio::sync::Notify;
 
 /// One connection's requests in flight.
@@ -30,8 +30,10 @@ pub(super) struct InFlight {
 impl InFlight {
     /// Counts a request in until the returned guard is dropped.
     pub(super) fn begin(self: &Arc<Self>) -> InUse {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.changed.notify_waiters();
+        // Only a change between used and unused matters to the wait below.
+        if self.requests.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.changed.notify_waiters();
+        }
         InUse(Arc::clone(self))
     }
 
@@ -59,20 +61,21 @@ pub(super) struct InUse(Arc<InFlight>);
 
 impl InUse {
     /// `body`, keeping the request counted in until it has been sent or dropped.
-    pub(super) fn until_sent(self, body: Body) -> Body {
-        Body::new(Counted { body, _in_use: self })
+    pub(super) fn until_sent(self, body: Body) -> Counted {
+        Counted { body, _in_use: self }
     }
 }
 
 impl Drop for InUse {
     fn drop(&mut self) {
-        self.0.requests.fetch_sub(1, Ordering::Relaxed);
-        self.0.changed.notify_waiters();
+        if self.0.requests.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.changed.notify_waiters();
+        }
     }
 }
 
 /// A response body that holds its request's place in [`InFlight`].
-struct Counted {
+pub(super) struct Counted {
     body: Body,
     _in_use: InUse,
 }

@@ -41,6 +41,9 @@ const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 /// How often an HTTP/2 connection is pinged, and how long the answer may take, so connections
 /// to peers that vanished are closed.
 const HTTP2_PING: Duration = Duration::from_secs(20);
+/// How long connections may take to close after the shutdown's cut-off (their answers have
+/// ended by then) before the server stops regardless.
+const AFTER_CUT_OFF: Duration = Duration::from_secs(3);
 /// How long to wait before accepting again when the process is out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// A cleartext HTTP/2 client's first bytes (RFC 9113, section 3.4).
@@ -70,7 +73,7 @@ pub async fn serve(
     let open = Arc::new(Semaphore::new(connections.max.min(Semaphore::MAX_PERMITS)));
     let tasks = TaskTracker::new();
     let draining = shutdown.draining.clone();
-    let drain = shutdown.drain_after(signal, grace);
+    let drain = shutdown.clone().drain_after(signal, grace);
     tokio::pin!(drain);
     let mut refused: u64 = 0;
     loop {
@@ -125,7 +128,16 @@ pub async fn serve(
     }
     drop(listener);
     tasks.close();
-    tasks.wait().await;
+    // Every connection ends by the cut-off, but one whose client stopped reading waits for
+    // SEND_TIMEOUT_SECONDS, which may outlast the orchestrator's stop timeout: a few seconds
+    // after the cut-off, the server stops without it.
+    tokio::select! {
+        () = tasks.wait() => {}
+        () = async {
+            shutdown.cut_off().await;
+            tokio::time::sleep(AFTER_CUT_OFF).await;
+        } => tracing::warn!(connections = tasks.len(), "connections still open after the cut-off: closing them"),
+    }
     Ok(())
 }
 

@@ -201,8 +201,8 @@ async fn an_http2_client_streams_an_answer() {
 
 #[tokio::test]
 async fn a_request_whose_first_byte_comes_alone_is_served() {
-    // "P" may still be HTTP/2's preface ("PRI * …"), so this connection is told apart by
-    // reading, not by looking at its first bytes.
+    // "P" may still be HTTP/2's preface ("PRI * …"): whichever way the server tells this one
+    // apart (here hyper-util reads on until it knows), the request is served.
     let app = spawn_app_with(Emulator::scripted(), &[]).await;
     let body = json!({ "prompt": "hi" }).to_string();
     let rest = format!(
