@@ -202,8 +202,9 @@ impl IntoResponse for AppError {
             // and UIs look up what was deleted, and that tells an operator nothing.
             refused(status, self.code(), &self);
         }
-        if let Self::Store(StoreError::Database(cause)) = &self {
-            tracing::error!(error = %cause, "conversation database failed");
+        if let Self::Store(error @ StoreError::Database(cause)) = &self {
+            let advice = error.lost_prepared_statement().then_some(StoreError::POOLER_ADVICE);
+            tracing::error!(error = %cause, advice, "conversation database failed");
         }
         let upstream_request_id = match &self {
             Self::Provider(e) => e.request_id.as_deref(),

@@ -249,6 +249,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What to change when [`lost_prepared_statement`](Self::lost_prepared_statement) holds:
+    /// the pooler, not the database.
+    pub const POOLER_ADVICE: &str = "a connection pooler in transaction mode lost the server's prepared \
+        statements; give it max_prepared_statements above 0 (pgbouncer 1.21 or later) or use session \
+        mode (docs/deploy.md, connection poolers)";
+
     /// Whether PostgreSQL said one of the store's prepared statements is missing or already
     /// there: what a pooler in transaction mode that does not keep prepared statements
     /// (pgbouncer before 1.21, or with `max_prepared_statements = 0`) makes of them.

@@ -165,11 +165,7 @@ fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
     let pooler = error.lost_prepared_statement();
     let error = anyhow::Error::new(error);
     if pooler {
-        error.context(
-            "DATABASE_URL: a connection pooler in transaction mode lost the server's prepared \
-             statements; give it max_prepared_statements above 0 (pgbouncer 1.21 or later) or use \
-             session mode (docs/deploy.md, connection poolers)",
-        )
+        error.context(format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE))
     } else {
         error.context(check)
     }
