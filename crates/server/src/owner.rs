@@ -64,14 +64,12 @@ impl OwnerPolicy {
             (Self::Principal, None) | (Self::Refused, _) => Err(AppError::ConversationsRefused),
             (Self::ThisMachine, _) => {
                 let addressed = host(headers, uri).is_none_or(names_this_machine);
-                let origin = headers.get(header::ORIGIN).is_none_or(|origin| {
-                    // `scheme://host[:port]`; `null` (a file, a sandboxed frame) names no machine.
-                    let origin = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, rest)| rest);
-                    origin.and_then(|authority| authority.parse::<Uri>().ok()).is_some_and(|authority| {
-                        host(&HeaderMap::new(), &authority).is_some_and(names_this_machine)
-                    })
+                // `scheme://host[:port]`; `null` (a file, a sandboxed frame) names no machine.
+                let sent_from = headers.get(header::ORIGIN).map(|origin| {
+                    let authority = origin.to_str().ok().and_then(|o| o.split_once("://"));
+                    authority.is_some_and(|(_scheme, authority)| names_this_machine(without_port(authority)))
                 });
-                if addressed && origin {
+                if addressed && sent_from.unwrap_or(true) {
                     Ok(Owner(LOCAL.to_owned()))
                 } else {
                     Err(AppError::ConversationsElsewhere)
@@ -89,10 +87,15 @@ fn host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
         Some(value) => value.to_str().ok().unwrap_or("?"),
         None => uri.authority()?.as_str(),
     };
-    Some(match authority.strip_prefix('[') {
+    Some(without_port(authority))
+}
+
+/// `host[:port]` or `[v6]:port` without the port (and the brackets).
+fn without_port(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
         Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(name, _port)| name),
-    })
+    }
 }
 
 /// `localhost` (and its subdomains, which resolve to loopback by RFC 6761) or a loopback address.

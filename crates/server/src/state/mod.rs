@@ -162,11 +162,10 @@ impl Conversations {
 /// A store error at start-up with what to check, or, when a pooler lost the store's prepared
 /// statements, what to change there instead (the database itself is fine then).
 fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
-    let pooler = error.lost_prepared_statement();
-    let error = anyhow::Error::new(error);
-    if pooler {
-        error.context(format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE))
+    let context = if error.lost_prepared_statement() {
+        format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE)
     } else {
-        error.context(check)
-    }
+        check.to_owned()
+    };
+    anyhow::Error::new(error).context(context)
 }
