@@ -359,6 +359,8 @@ describe('App with stored conversations', () => {
     await user.click(await within(sidebar()).findByRole('link', { name: 'Pears' }))
 
     expect(await screen.findByText('About pears')).toBeInTheDocument()
+    // A screen reader hears which conversation opened, as it would hear a page load.
+    expect(screen.getByText('Opened “Pears”: 1 message.')).toHaveAttribute('role', 'status')
     expect(window.location.pathname).toBe('/c/c2')
     expect(within(sidebar()).getByRole('link', { name: 'Pears' })).toHaveAttribute('aria-current', 'page')
     act(() => window.history.back())
@@ -375,6 +377,7 @@ describe('App with stored conversations', () => {
     await user.click(within(sidebar()).getByRole('button', { name: 'New chat' }))
 
     await waitFor(() => expect(screen.queryByText('About apples')).toBeNull())
+    expect(screen.getByText('New chat.')).toHaveAttribute('role', 'status')
     expect(window.location.pathname).toBe('/')
     await waitFor(() => expect(box()).toHaveFocus())
   })

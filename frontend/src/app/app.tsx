@@ -31,7 +31,15 @@ function placeholderFor(opened: Opened, retry: () => void, newChat: () => void):
     case 'loading':
       return { placeholder: <p role="status">Loading the conversation…</p>, keyRequired: false }
     case 'missing':
-      return { placeholder: <div className="notice"><p>This conversation does not exist, or it was deleted.</p>{startOver}</div>, keyRequired: false }
+      return {
+        placeholder: (
+          <div className="notice">
+            <p role="status">This conversation does not exist, or it was deleted.</p>
+            {startOver}
+          </div>
+        ),
+        keyRequired: false,
+      }
     case 'failed':
       if (opened.error.code === 'unauthorized') {
         return { placeholder: <p className="notice">This server needs an API key to show the conversation. Enter it below.</p>, keyRequired: true }
@@ -50,6 +58,28 @@ function placeholderFor(opened: Opened, retry: () => void, newChat: () => void):
         ),
         keyRequired: false,
       }
+  }
+}
+
+/**
+ * What a screen reader is told when the reader moves (a conversation picked from the list, New
+ * chat, back or forward): a single-page app changes page without the page load a screen reader
+ * announces by itself. The first visit is that page load. The placeholder says the rest (loading,
+ * missing, failed) in a status or alert of its own.
+ */
+function visitNews(visit: number, opened: Opened): string {
+  if (visit === 0) return ''
+  switch (opened.status) {
+    case 'none':
+      return 'New chat.'
+    case 'ready': {
+      const count = opened.messages.length
+      return `Opened “${displayTitle(opened.conversation)}”: ${count} ${count === 1 ? 'message' : 'messages'}.`
+    }
+    case 'loading':
+    case 'missing':
+    case 'failed':
+      return ''
   }
 }
 
@@ -193,6 +223,9 @@ export function App() {
         onKeySaved={keySaved}
         menuButton={menuButton || undefined}
       />
+      <p className="visually-hidden" role="status">
+        {visitNews(place.visit, opened)}
+      </p>
     </div>
   )
 }
