@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 
 import type { Browser } from 'playwright-core'
@@ -13,6 +14,11 @@ const securedUrl = inject('securedUrl')
 const screenshots = resolve(import.meta.dirname, '../screenshots')
 
 let browser: Browser
+
+/** What the test reads of axe-core's results. */
+interface AxeResults {
+  violations: { id: string; nodes: { target: string[]; failureSummary?: string }[] }[]
+}
 
 beforeAll(async () => {
   browser = await launchBrowser()
@@ -138,6 +144,30 @@ describe('chatting through the real server and the Bedrock emulator', () => {
       await chat.send('Show me a tiny Rust program:\n```rust\nfn main() {\n    println!("Hello, Bedrock!");\n}\n```')
       await chat.waitForAnswer()
       await chat.page.screenshot({ path: resolve(screenshots, `chat-${scheme}.png`) })
+      await chat.close()
+    }
+  })
+
+  it('passes axe-core\'s WCAG 2 A, AA and AAA checks (contrast 7:1 included) in light and dark', async () => {
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+    for (const scheme of ['light', 'dark'] as const) {
+      const chat = await ChatPage.open(browser, appUrl, scheme)
+      // An answer with a link, a list, a quote and highlighted code; then a refused one (the alert).
+      await chat.send('See [the docs](https://example.com):\n- one\n> quoted\n```rust\nfn main() { let n = 1; // one\n}\n```')
+      await chat.waitForAnswer()
+      await chat.answer().locator('pre code .hljs-keyword').first().waitFor()
+      await chat.send('[[scenario:deny-all]]')
+      await chat.alert.waitFor()
+
+      // Evaluated through the DevTools protocol: the page's Content-Security-Policy still holds.
+      await chat.page.evaluate(axe)
+      const violations = await chat.page.evaluate(async () => {
+        const run = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<AxeResults> } }).axe.run
+        const tags = ['wcag2a', 'wcag2aa', 'wcag2aaa', 'wcag21a', 'wcag21aa', 'wcag21aaa', 'wcag22aa']
+        const results = await run(document, { runOnly: { type: 'tag', values: tags } })
+        return results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} (${n.failureSummary})`).join('; ')}`)
+      })
+      expect(violations, scheme).toEqual([])
       await chat.close()
     }
   })
