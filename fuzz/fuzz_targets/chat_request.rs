@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use axum::{Router, body::Body, http::Request};
 use libfuzzer_sys::fuzz_target;
 use streambed_emulator::Scripted;
-use streambed_server::{Config, Shutdown};
+use streambed_server::{Config, Conversations, Models, Shutdown};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
@@ -17,11 +17,22 @@ static RUNTIME: LazyLock<Runtime> =
 
 static APP: LazyLock<Router> = LazyLock::new(|| {
     // Small limits so the fuzzer reaches them; no rate limit (every input is one client).
-    let vars = [("RATE_LIMIT_PER_MINUTE", "0"), ("MAX_PROMPT_CHARS", "200"), ("MAX_TURNS", "4"), ("MAX_BODY_BYTES", "4096")];
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
-        .expect("valid configuration");
-    let _runtime = RUNTIME.enter(); // app() starts its upkeep task on the current runtime
-    streambed_server::app(&config, Arc::new(Scripted::default()), Shutdown::default())
+    // A throwaway store: bodies with a `conversationId` reach the conversation routes' checks.
+    let vars = [
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("MAX_PROMPT_CHARS", "200"),
+        ("MAX_TURNS", "4"),
+        ("MAX_BODY_BYTES", "4096"),
+        ("DATABASE_URL", "sqlite::memory:"),
+    ];
+    let config =
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+            .expect("valid configuration");
+    let conversations = RUNTIME.block_on(Conversations::open(&config)).expect("an in-memory store opens");
+    let models = Models::new(Arc::new(Scripted::default()), []);
+    // The upkeep (histogram buckets, idle rate-limit clients) is not needed for a fuzz run.
+    let (router, _upkeep) = streambed_server::app(&config, models, conversations, Shutdown::default());
+    router
 });
 
 fuzz_target!(|body: &[u8]| {

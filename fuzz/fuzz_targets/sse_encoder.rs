@@ -16,7 +16,7 @@ static RUNTIME: LazyLock<Runtime> =
 
 fuzz_target!(|tokens: Vec<String>| {
     RUNTIME.block_on(async {
-        let events: Vec<_> = tokens.iter().map(|t| Ok::<_, Infallible>(sse::token(t))).collect();
+        let events: Vec<_> = tokens.iter().map(|t| Ok::<_, Infallible>(sse::token(t).into())).collect();
         let response = sse::response(stream::iter(events), Duration::from_secs(3600));
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
 
