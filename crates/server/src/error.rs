@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use streambed_core::{ErrorKind, ProviderError};
-use streambed_store::{BadTitle, StoreError};
+use streambed_store::{BadTitle, Limit, StoreError};
 
 use crate::{
     auth::AuthError,
@@ -78,15 +78,21 @@ pub(crate) enum AppError {
 fn store_message(e: &StoreError) -> String {
     match e {
         StoreError::NotFound => "No such conversation.".into(),
-        StoreError::Full { what, limit } => format!(
-            "This server keeps at most {limit} {what} ({}). Delete some or start a new chat.",
-            match *what {
-                "conversations" => "MAX_CONVERSATIONS_PER_OWNER",
-                _ => "MAX_MESSAGES_PER_CONVERSATION",
+        StoreError::Full { limit, max } => format!(
+            "This server keeps at most {max} {} ({}). Delete some or start a new chat.",
+            limit.counted(),
+            match limit {
+                Limit::ConversationsPerOwner => "MAX_CONVERSATIONS_PER_OWNER",
+                Limit::MessagesPerConversation => "MAX_MESSAGES_PER_CONVERSATION",
             }
         ),
         StoreError::BadCursor => "`before` is not a cursor this server handed out.".into(),
         StoreError::AnswerRunning => AppError::AnswerRunning.to_string(),
+        e @ StoreError::Database(_) if e.disk_full() => {
+            "The conversation database's disk is full: nothing more can be stored until the server's \
+             operator frees space."
+                .into()
+        }
         StoreError::Database(_) => "The conversation database is unavailable. Try again in a moment.".into(),
     }
 }
@@ -203,7 +209,13 @@ impl IntoResponse for AppError {
             refused(status, self.code(), &self);
         }
         if let Self::Store(error @ StoreError::Database(cause)) = &self {
-            let advice = error.lost_prepared_statement().then_some(StoreError::POOLER_ADVICE);
+            let advice = if error.lost_prepared_statement() {
+                Some(StoreError::POOLER_ADVICE)
+            } else if error.disk_full() {
+                Some("free space on the disk holding the database (DATABASE_URL)")
+            } else {
+                None
+            };
             tracing::error!(error = %cause, advice, "conversation database failed");
         }
         let upstream_request_id = match &self {

@@ -11,7 +11,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Connection, PgConnection, PgPool, SqlSafeStr, SqlitePool,
+    Connection, PgConnection, PgPool, SqlSafeStr, SqliteConnection, SqlitePool,
     migrate::{Migration, MigrationType, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -166,6 +166,17 @@ impl Pools {
         }
     }
 
+    /// Closes every connection, waiting for those in use to come back.
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+
     /// Which SQL dialect the database reads, where the two differ ([`sql::Dialect`]).
     pub(crate) fn dialect(&self) -> sql::Dialect {
         match self {
@@ -213,6 +224,22 @@ async fn migrate_postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
     transaction.commit().await
 }
 
+/// Whether the writing connection may go back to its pool: yes once out of any transaction.
+/// A transaction dropped unfinished leaves its rollback queued, run here. One that SQLite ended
+/// by itself (a full disk fails a statement with SQLITE_FULL and rolls the whole transaction
+/// back) leaves sqlx counting it open, as its ROLLBACK then fails: its next `begin` would be a
+/// SAVEPOINT and a failure there a ROLLBACK TO, which ends no transaction, so the connection
+/// would hold SQLite's write lock for good and every later write would vanish uncommitted.
+/// Such a connection is closed (SQLite rolls back whatever it held) and the next write opens
+/// a fresh one. A committed or rolled back connection costs nothing here.
+async fn out_of_any_transaction(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !connection.is_in_transaction() {
+        return Ok(true);
+    }
+    connection.ping().await?;
+    Ok(!connection.is_in_transaction())
+}
+
 /// A file (its folder created when missing) in WAL mode, so readers never wait for the writer
 /// and writers wait their turn; or, for `sqlite::memory:`, a private in-memory database.
 async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
@@ -252,6 +279,7 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
+        .after_release(|connection, _| Box::pin(out_of_any_transaction(connection)))
         .connect_with(options.clone())
         .await?;
     let read = SqlitePoolOptions::new()
@@ -261,4 +289,66 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
         .connect_with(options)
         .await?;
     Ok((read, write))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a full disk does to a transaction (SQLITE_FULL, which rolls the whole of it back),
+    /// on demand: a trigger that ends the transaction the same way.
+    const FULL_DISK: &str = "CREATE TEMP TRIGGER full_disk BEFORE INSERT ON replicas \
+        WHEN NEW.expires_at = 0 BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END";
+
+    async fn insert(id: u8, expires_at: i64, on: impl sqlx::SqliteExecutor<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO replicas (id, expires_at) VALUES ($1, $2)")
+            .bind(vec![id])
+            .bind(expires_at)
+            .execute(on)
+            .await
+            .map(drop)
+    }
+
+    #[tokio::test]
+    async fn writes_after_a_transaction_sqlite_rolled_back_itself_are_committed() {
+        let dir = streambed_testkit::scratch_dir("backend");
+        let url = format!("sqlite:{}", dir.path().join("streambed.db").display());
+        let Pools::Sqlite { read, write } = Pools::open(&url, 1).await.unwrap() else { unreachable!() };
+        sqlx::query(FULL_DISK).execute(&write).await.unwrap();
+
+        let mut tx = write.begin().await.unwrap();
+        insert(1, 1, &mut *tx).await.unwrap();
+        insert(2, 0, &mut *tx).await.expect_err("the disk is full");
+        drop(tx);
+        // A transaction that fails as any may (a duplicate key), rolled back as usual.
+        let mut tx = write.begin().await.unwrap();
+        insert(3, 1, &mut *tx).await.unwrap();
+        insert(3, 1, &mut *tx).await.expect_err("a duplicate key");
+        drop(tx);
+        insert(4, 1, &write).await.unwrap();
+
+        let ids: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id FROM replicas").fetch_all(&read).await.unwrap();
+        assert_eq!(ids, [vec![4]], "committed, and seen by the readers");
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_told_apart() {
+        let dir = streambed_testkit::scratch_dir("backend");
+        let url = format!("sqlite:{}", dir.path().join("streambed.db").display());
+        let Pools::Sqlite { write, .. } = Pools::open(&url, 1).await.unwrap() else { unreachable!() };
+        // As full as it is now: SQLite fails the next page it needs with SQLITE_FULL.
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&write).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+            .execute(&write)
+            .await
+            .unwrap();
+
+        let error = sqlx::query("INSERT INTO replicas (id, expires_at) VALUES (randomblob(100000), 1)")
+            .execute(&write)
+            .await
+            .expect_err("no room");
+
+        assert!(crate::StoreError::from(error).disk_full());
+        assert!(!crate::StoreError::NotFound.disk_full());
+    }
 }

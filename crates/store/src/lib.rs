@@ -232,10 +232,10 @@ pub enum StoreError {
     /// No such conversation for this owner (or it was deleted).
     #[error("no such conversation")]
     NotFound,
-    /// An owner is at `MAX_CONVERSATIONS_PER_OWNER`, or a conversation at
-    /// `MAX_MESSAGES_PER_CONVERSATION`; the number is the limit.
-    #[error("limit of {limit} {what} reached")]
-    Full { what: &'static str, limit: u64 },
+    /// An owner has as many conversations as it may keep, or a conversation as many messages;
+    /// `max` is the limit.
+    #[error("limit of {max} {} reached", limit.counted())]
+    Full { limit: Limit, max: u64 },
     /// A `before` cursor that this store did not hand out.
     #[error("invalid cursor")]
     BadCursor,
@@ -246,6 +246,25 @@ pub enum StoreError {
     /// The database failed; its own words (once: its causes follow it as the error's source).
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// The limits of [`StoreLimits`], as [`StoreError::Full`] names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// [`StoreLimits::max_conversations_per_owner`].
+    ConversationsPerOwner,
+    /// [`StoreLimits::max_messages_per_conversation`].
+    MessagesPerConversation,
+}
+
+impl Limit {
+    /// What it counts, in the plural.
+    pub fn counted(self) -> &'static str {
+        match self {
+            Self::ConversationsPerOwner => "conversations",
+            Self::MessagesPerConversation => "messages",
+        }
+    }
 }
 
 impl StoreError {
@@ -271,6 +290,13 @@ impl StoreError {
         };
         // 26000 invalid_sql_statement_name, 42P05 duplicate_prepared_statement.
         matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
+    }
+
+    /// Whether the database's disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`):
+    /// nothing more is stored until space is freed, and retrying alone will not help.
+    pub fn disk_full(&self) -> bool {
+        let Self::Database(sqlx::Error::Database(error)) = self else { return false };
+        matches!(error.code().as_deref(), Some("13" | "53100"))
     }
 }
 
@@ -376,6 +402,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     /// Marks `interrupted` every streaming answer whose replica's lease has run out (or that
     /// has none), other than `replica`'s own. Returns how many.
     fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Closes the database connections, once the last writes are done; every later call fails.
+    /// On SQLite the last connection to close folds the write-ahead log (`streambed.db-wal`)
+    /// into the database file, so after a clean exit the file alone holds everything, as
+    /// whoever copies it expects.
+    fn close(&self) -> BoxFuture<'_, ()>;
 }
 
 /// Connections one process opens to PostgreSQL by default: the server is shared by every

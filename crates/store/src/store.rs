@@ -8,7 +8,7 @@ use streambed_core::BoxFuture;
 use uuid::Uuid;
 
 use crate::{
-    Append, Conversation, ConversationStore, ConversationWithMessages, Finish, Owner, Page, ReplicaId,
+    Append, Conversation, ConversationStore, ConversationWithMessages, Finish, Limit, Owner, Page, ReplicaId,
     StoreError, StoreLimits, StoredMessage, Title,
     backend::{Pools, with_pool, with_writer},
     cursor::Cursor,
@@ -46,6 +46,14 @@ pub(crate) fn boxed<'a, T>(
     Box::pin(operation)
 }
 
+/// The row a write's `RETURNING` gave, if any. Such a write is read with `fetch_all`, never
+/// `fetch_optional`: on SQLite an autocommitted statement commits when it runs to its end, and
+/// `fetch_optional` stops at the first row, so a commit that fails (a full disk) would go
+/// unreported and the row be returned as written.
+fn only_row<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
 /// Limits are `u64` in configuration, counts `i64` in SQL.
 pub(crate) fn sql_count(limit: u64) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -61,17 +69,19 @@ impl ConversationStore for SqlStore {
         let title = title.map_or("", Title::as_str).to_owned();
         let limit = self.limits.max_conversations_per_owner;
         boxed(async move {
-            let created: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
+            let created: Vec<ConversationRow> = with_writer!(&self.pools, |pool| {
                 sqlx::query_as(sql::CREATE)
                     .bind(Uuid::now_v7())
                     .bind(&owner)
                     .bind(&title)
                     .bind(Timestamp::now())
                     .bind(sql_count(limit))
-                    .fetch_optional(pool)
+                    .fetch_all(pool)
                     .await
             })?;
-            created.map(Conversation::from).ok_or(StoreError::Full { what: "conversations", limit })
+            only_row(created)
+                .map(Conversation::from)
+                .ok_or(StoreError::Full { limit: Limit::ConversationsPerOwner, max: limit })
         })
     }
 
@@ -150,16 +160,16 @@ impl ConversationStore for SqlStore {
         let owner = owner.0.clone();
         let title = title.as_str().to_owned();
         boxed(async move {
-            let renamed: Option<ConversationRow> = with_writer!(&self.pools, |pool| {
+            let renamed: Vec<ConversationRow> = with_writer!(&self.pools, |pool| {
                 sqlx::query_as(sql::RENAME)
                     .bind(id)
                     .bind(&owner)
                     .bind(&title)
                     .bind(Timestamp::now())
-                    .fetch_optional(pool)
+                    .fetch_all(pool)
                     .await
             })?;
-            renamed.map(Conversation::from).ok_or(StoreError::NotFound)
+            only_row(renamed).map(Conversation::from).ok_or(StoreError::NotFound)
         })
     }
 
@@ -264,5 +274,9 @@ impl ConversationStore for SqlStore {
             });
             Ok(swept)
         })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.pools.close())
     }
 }

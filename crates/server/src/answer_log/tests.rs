@@ -241,6 +241,10 @@ impl ConversationStore for FailingFinishes {
     fn sweep_interrupted(&self, replica: ReplicaId) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.store.sweep_interrupted(replica)
     }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.store.close()
+    }
 }
 
 #[tokio::test]

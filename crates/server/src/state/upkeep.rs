@@ -82,7 +82,7 @@ impl Conversations {
     /// Waits, until `deadline` resolves, for answers still being written to end and reach the
     /// database, then gives up this process's lease: an answer whose end was not stored in time
     /// is then marked `interrupted` by the next sweep at once, and no longer holds its
-    /// conversation's turn for the rest of the lease.
+    /// conversation's turn for the rest of the lease. Then closes the database.
     pub async fn flush(&self, deadline: impl Future<Output = ()>) {
         self.writers.close();
         tokio::select! {
@@ -97,5 +97,6 @@ impl Conversations {
         if let Err(e) = self.store.heartbeat(self.replica, Duration::ZERO).await {
             tracing::warn!(error = %e, "cannot give up the lease on running answers");
         }
+        self.store.close().await;
     }
 }

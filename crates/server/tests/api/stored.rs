@@ -54,11 +54,11 @@ async fn kill_9(mut child: Child) {
     tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
 }
 
-async fn a_conversation_survives_a_restart(database_url: &str) {
+/// Stops the server, then starts one on the database `after_stop` gives.
+async fn a_conversation_survives_a_restart(database_url: &str, after_stop: impl FnOnce() -> String) {
     let emulator = Emulator::scripted().spawn().await.unwrap();
     let http = reqwest::Client::new();
-    let vars = [("DATABASE_URL", database_url)];
-    let (child, url, _) = start(&emulator, &vars);
+    let (child, url, _) = start(&emulator, &[("DATABASE_URL", database_url)]);
     let id = new_conversation(&http, &url).await;
     let frames = read_frames(
         http.post(format!("{url}/api/chat"))
@@ -71,7 +71,7 @@ async fn a_conversation_survives_a_restart(database_url: &str) {
     // SIGTERM waits for the answer's last write before the process exits.
     stop(child).await;
 
-    let (child, url, _) = start(&emulator, &vars);
+    let (child, url, _) = start(&emulator, &[("DATABASE_URL", &after_stop())]);
     let stored = messages(&http, &url, &id).await;
     stop(child).await;
 
@@ -86,8 +86,16 @@ async fn a_conversation_survives_a_restart(database_url: &str) {
 #[tokio::test]
 async fn a_conversation_survives_a_restart_on_a_sqlite_file() {
     let dir = scratch_dir("stored");
-    a_conversation_survives_a_restart(&format!("sqlite:{}", dir.path().join("data/streambed.db").display()))
-        .await;
+    let file = dir.path().join("data/streambed.db");
+    // The file alone, as an operator moving hosts copies it: a clean exit left nothing in the
+    // write-ahead log beside it.
+    let moved = dir.path().join("moved/streambed.db");
+    a_conversation_survives_a_restart(&format!("sqlite:{}", file.display()), || {
+        std::fs::create_dir(moved.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &moved).unwrap();
+        format!("sqlite:{}", moved.display())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -182,7 +190,8 @@ async fn a_database_that_takes_no_writes_stops_the_server_at_start_up_naming_dat
 #[tokio::test]
 async fn a_conversation_survives_a_restart_on_postgres() {
     let postgres = Postgres::shared();
-    a_conversation_survives_a_restart(&postgres.database("restart")).await;
+    let database = postgres.database("restart");
+    a_conversation_survives_a_restart(&database, || database.clone()).await;
 }
 
 #[tokio::test]

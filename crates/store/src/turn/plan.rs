@@ -8,7 +8,9 @@ use streambed_core::Role;
 use uuid::Uuid;
 
 use super::Request;
-use crate::{MessageStatus, StoreError, StoreLimits, StoredMessage, rows::History, timestamp::Timestamp};
+use crate::{
+    Limit, MessageStatus, StoreError, StoreLimits, StoredMessage, rows::History, timestamp::Timestamp,
+};
 
 /// A turn's writes, once its conversation's history is known.
 #[derive(Debug)]
@@ -75,7 +77,7 @@ pub(super) fn plan<'r>(
     // Room for this turn (unless it is stored already) and the answer that follows it.
     let adding = usize::from(retry == Retry::Not) + usize::from(request.answer.is_some());
     if history.len() + adding > limit_len(limit) {
-        return Err(StoreError::Full { what: "messages", limit });
+        return Err(StoreError::Full { limit: Limit::MessagesPerConversation, max: limit });
     }
     let mut rows = Vec::with_capacity(2);
     if retry == Retry::Not {
@@ -266,7 +268,10 @@ mod tests {
         let refused = plan(&with_answer, history(messages.clone()), &limits(2), now, now);
         let stored = plan(&without, history(messages), &limits(2), now, now);
 
-        assert!(matches!(refused, Err(StoreError::Full { what: "messages", limit: 2 })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::Full { limit: Limit::MessagesPerConversation, max: 2 })),
+            "{refused:?}"
+        );
         assert!(stored.is_ok(), "a question alone still fits");
     }
 }

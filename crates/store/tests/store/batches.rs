@@ -11,7 +11,7 @@ use std::{collections::HashSet, time::Duration};
 use futures_util::future::join_all;
 use streambed_core::Role;
 use streambed_store::{
-    ConversationStore, Ended, Finish, MessageStatus, Owner, ReplicaId, StoreError, StoreLimits,
+    ConversationStore, Ended, Finish, Limit, MessageStatus, Owner, ReplicaId, StoreError, StoreLimits,
 };
 use uuid::Uuid;
 
@@ -188,7 +188,10 @@ pub(crate) async fn a_full_conversation_fails_alone_in_a_batch_and_is_left_uncha
     let mut times = HashSet::new();
     for (&id, reply) in ids.iter().zip(replies) {
         if id == full {
-            assert!(matches!(reply, Err(StoreError::Full { what: "messages", limit: 3 })), "{reply:?}");
+            assert!(
+                matches!(reply, Err(StoreError::Full { limit: Limit::MessagesPerConversation, max: 3 })),
+                "{reply:?}"
+            );
         } else {
             let (history, _) = reply.unwrap();
             assert_eq!(history.len(), 2);

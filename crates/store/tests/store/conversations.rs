@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use streambed_core::Role;
-use streambed_store::{Append, Ended, MessageStatus, StoreError, StoreLimits, Title};
+use streambed_store::{Append, Ended, Limit, MessageStatus, StoreError, StoreLimits, Title};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -167,14 +167,20 @@ pub(crate) async fn limits_refuse_with_full(db: TestDb) {
 
     let third = store.create(&alice, None).await;
 
-    assert!(matches!(third, Err(StoreError::Full { what: "conversations", limit: 2 })), "{third:?}");
+    assert!(
+        matches!(third, Err(StoreError::Full { limit: Limit::ConversationsPerOwner, max: 2 })),
+        "{third:?}"
+    );
     assert!(store.create(&bob, None).await.is_ok(), "the limit is per owner");
     for turn in ["first", "second"] {
         store.begin_turn(&alice, conversation, turn, "m", Default::default()).await.unwrap();
     }
     let before = store.get(&alice, conversation).await.unwrap();
     let fifth = store.add_user_message(&alice, conversation, "third", None).await;
-    assert!(matches!(fifth, Err(StoreError::Full { what: "messages", limit: 4 })), "{fifth:?}");
+    assert!(
+        matches!(fifth, Err(StoreError::Full { limit: Limit::MessagesPerConversation, max: 4 })),
+        "{fifth:?}"
+    );
     assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "a refused turn changes nothing");
 }
 
