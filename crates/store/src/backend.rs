@@ -203,6 +203,10 @@ impl Pools {
 /// In one transaction every statement stays on one server connection; sqlx runs each migration
 /// under a savepoint of it.
 async fn migrate_postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut migrator = postgres_migrations();
+    if up_to_date(pool, &migrator).await? {
+        return Ok(());
+    }
     let mut transaction = pool.begin().await?;
     let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
@@ -215,7 +219,6 @@ async fn migrate_postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
             .execute(&mut *transaction)
             .await?;
     }
-    let mut migrator = postgres_migrations();
     migrator.set_locking(false);
     // `run_direct`, not `run`: `run` over a borrowed connection makes a future the compiler
     // cannot prove `Send` ("implementation of `Acquire` is not general enough"), which is what
@@ -238,6 +241,31 @@ async fn out_of_any_transaction(connection: &mut SqliteConnection) -> Result<boo
     }
     connection.ping().await?;
     Ok(!connection.is_in_transaction())
+}
+
+/// Whether the database has every migration of `migrator` and no other, told by reading alone:
+/// so a role that may only read and write rows (no CREATE on the schema, as least privilege
+/// would have it once the tables exist) starts, where the migrator's first statement, `CREATE
+/// TABLE IF NOT EXISTS`, needs that right even with nothing to do. A migration this build does
+/// not know is the migrator's own error, [`MigrateError::VersionMissing`](sqlx::migrate::MigrateError).
+async fn up_to_date(pool: &PgPool, migrator: &Migrator) -> Result<bool, sqlx::Error> {
+    let migrated: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
+    if !migrated {
+        return Ok(false);
+    }
+    let applied: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    if let Some((unknown, _)) =
+        applied.iter().find(|(version, _)| !migrator.iter().any(|m| m.version == *version))
+    {
+        return Err(sqlx::Error::Migrate(Box::new(sqlx::migrate::MigrateError::VersionMissing(*unknown))));
+    }
+    Ok(migrator
+        .iter()
+        .all(|m| applied.iter().any(|(version, checksum)| *version == m.version && *checksum == *m.checksum)))
 }
 
 /// A file (its folder created when missing) in WAL mode, so readers never wait for the writer

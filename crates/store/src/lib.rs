@@ -292,6 +292,16 @@ impl StoreError {
         matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
     }
 
+    /// The migration the database has and this build does not know, when that is why opening
+    /// failed: a newer version of the server migrated it.
+    pub fn newer_schema(&self) -> Option<i64> {
+        let Self::Database(sqlx::Error::Migrate(error)) = self else { return None };
+        match **error {
+            sqlx::migrate::MigrateError::VersionMissing(version) => Some(version),
+            _ => None,
+        }
+    }
+
     /// Whether the database's disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`):
     /// nothing more is stored until space is freed, and retrying alone will not help.
     pub fn disk_full(&self) -> bool {

@@ -160,12 +160,34 @@ impl Conversations {
 }
 
 /// A store error at start-up with what to check, or, when a pooler lost the store's prepared
-/// statements, what to change there instead (the database itself is fine then).
+/// statements, what to change there instead (the database itself is fine then), or, when a
+/// newer server migrated the database, which version to run.
 fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
     let context = if error.lost_prepared_statement() {
         format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE)
+    } else if let Some(version) = error.newer_schema() {
+        format!(
+            "DATABASE_URL: the conversation database was migrated by a newer version of Streambed \
+             (its migration {version} is unknown to this one): run that version or a later one, or \
+             restore a backup taken before the upgrade"
+        )
     } else {
         check.to_owned()
     };
     anyhow::Error::new(error).context(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_a_newer_server_migrated_is_explained_as_such() {
+        let newer = sqlx::migrate::MigrateError::VersionMissing(99);
+        let error = explained(StoreError::Database(sqlx::Error::Migrate(Box::new(newer))), "check the URL");
+
+        let said = error.to_string();
+        assert!(said.contains("migrated by a newer version of Streambed (its migration 99"), "{said}");
+        assert!(!said.contains("check the URL"), "{said}");
+    }
 }

@@ -25,6 +25,21 @@ pub(crate) async fn reopening_keeps_the_data(db: TestDb) {
     assert_eq!(again.get(&alice, conversation).await.unwrap(), before);
 }
 
+/// Rolling a deployment back: the older server refuses a database it cannot know the shape of,
+/// and says why.
+pub(crate) async fn a_database_a_newer_server_migrated_is_refused_naming_its_migration(db: TestDb) {
+    db.open().await.close().await;
+    db.execute(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99, 'from a newer server', TRUE, '', 0)",
+    )
+    .await;
+
+    let refused = streambed_store::open(db.url(), DEFAULT_POSTGRES_CONNECTIONS, ROOMY).await.unwrap_err();
+
+    assert_eq!(refused.newer_schema(), Some(99), "{refused:?}");
+}
+
 #[tokio::test]
 async fn sqlite_creates_the_folder_and_the_file_in_wal_mode() {
     let dir = scratch_dir("store");
@@ -222,6 +237,32 @@ async fn opening_waits_for_another_servers_migrations_and_leaves_no_lock_held() 
     .await
     .unwrap();
     assert_eq!(held, 0, "advisory locks still held after opening");
+}
+
+/// Least privilege: once the tables exist, the server's role needs no right to create any.
+#[tokio::test]
+async fn a_role_that_may_only_read_and_write_rows_opens_a_migrated_database() {
+    let postgres = Postgres::shared();
+    let url = postgres.database("rows_only");
+    open(&url, 4, ROOMY).await.unwrap().close().await;
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        "CREATE ROLE rows_only LOGIN",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        "GRANT USAGE ON SCHEMA public TO rows_only",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rows_only",
+    ] {
+        sqlx::raw_sql(statement).execute(&mut admin).await.unwrap();
+    }
+    let as_rows_only = url.replacen(postgres.superuser(), "rows_only", 1);
+    let created = sqlx::raw_sql("CREATE TABLE mine (x int)")
+        .execute(&mut PgConnection::connect(&as_rows_only).await.unwrap())
+        .await;
+    assert!(created.is_err(), "the role may not create tables");
+
+    let store = open(&as_rows_only, 4, ROOMY).await.expect("opens without creating anything");
+
+    conversation_with_prompt(&*store, &owner("alice"), "hello").await;
 }
 
 /// What a pooler that drops prepared statements makes PostgreSQL say is told apart, so the
