@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use streambed_server::{Config, Conversations, Shutdown, models};
 use tracing_subscriber::EnvFilter;
 
@@ -104,6 +105,7 @@ async fn run() -> anyhow::Result<()> {
         "none: REDIS_URL is not set"
     };
     tracing::info!(
+        database = streambed_store::location(config.store.database_url.expose_secret()),
         owners = conversations.policy_reason(),
         shared_with_other_replicas = shared,
         "conversations stored"
@@ -155,7 +157,10 @@ fn raise_open_file_limit(max_connections: usize) {
         Ok(limit) if limit < 2 * max_connections as u64 => tracing::warn!(
             open_file_limit = limit,
             max_connections,
-            "the open-file limit is below two per connection: lower MAX_CONNECTIONS or raise the limit"
+            "the open-file limit allows about {} streams (two descriptors each: the client's and \
+             Bedrock's), fewer than MAX_CONNECTIONS: raise the limit (ulimit -n, the container's \
+             nofile) or lower MAX_CONNECTIONS",
+            limit / 2
         ),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),

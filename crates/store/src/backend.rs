@@ -195,6 +195,29 @@ impl Pools {
     }
 }
 
+/// Where `url` keeps the conversations, for the start-up log: the SQLite file's whole path (a
+/// relative one is read from the working directory), or the PostgreSQL server and database,
+/// never the password. `None` for a URL that does not parse (opening it says why).
+pub(crate) fn location(url: &str) -> Option<String> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Some("in memory: nothing is kept after the server stops".into());
+        }
+        let file = std::path::absolute(options.get_filename()).ok()?;
+        Some(format!("SQLite file {}", file.display()))
+    } else {
+        let options = PgConnectOptions::from_str(url).ok()?;
+        let database = options.get_database().unwrap_or(options.get_username());
+        Some(format!(
+            "PostgreSQL database {database} on {}:{} as {}",
+            options.get_host(),
+            options.get_port(),
+            options.get_username()
+        ))
+    }
+}
+
 /// Runs the migrations in one transaction holding a transaction-level advisory lock, so replicas
 /// starting together take turns, and the lock is given back at the commit (or when the
 /// connection drops) whatever happens. sqlx's own lock is session-level, taken and released by
@@ -299,7 +322,9 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
         ));
     }
     if let Some(folder) = options.get_filename().parent().filter(|folder| !folder.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)?;
+        std::fs::create_dir_all(folder).map_err(|e| {
+            sqlx::Error::Configuration(format!("cannot create the folder {}: {e}", folder.display()).into())
+        })?;
     }
     // No ping before each use: a SQLite connection does not go stale, and the ping is one more
     // round trip to the connection's thread per statement.
@@ -357,6 +382,17 @@ mod tests {
 
         let ids: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id FROM replicas").fetch_all(&read).await.unwrap();
         assert_eq!(ids, [vec![4]], "committed, and seen by the readers");
+    }
+
+    #[test]
+    fn the_location_names_the_file_or_the_server_never_the_password() {
+        let file = location("sqlite:data/streambed.db").unwrap();
+        assert!(file.starts_with("SQLite file /") && file.ends_with("/data/streambed.db"), "{file}");
+        assert_eq!(location("sqlite::memory:").unwrap(), "in memory: nothing is kept after the server stops");
+        assert_eq!(
+            location("postgres://app:s3cret@db.internal:5433/chat?sslmode=require").unwrap(),
+            "PostgreSQL database chat on db.internal:5433 as app"
+        );
     }
 
     #[tokio::test]

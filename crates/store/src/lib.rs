@@ -420,6 +420,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
+/// Where `url` keeps the conversations, for a log: the SQLite file's whole path, or the
+/// PostgreSQL server, database and user (never the password). `None` when it does not parse.
+pub fn location(url: &str) -> Option<String> {
+    backend::location(url)
+}
+
 /// Connections one process opens to PostgreSQL by default: the server is shared by every
 /// replica, so each takes a modest share.
 pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
