@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_bedrockruntime::{
+    config::http::HttpResponse,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     operation::{RequestId, converse_stream::ConverseStreamError},
     types::error::ConverseStreamOutputError,
@@ -128,17 +129,42 @@ fn rejected(upstream: &str, settings: &[Setting]) -> String {
     )
 }
 
+/// A response that carries no AWS error code: not Bedrock Runtime's own (a stand-in without the
+/// operation, a proxy's error page, a URL that names something else). Its status and type say
+/// more than the SDK's "Unknown"; the start of its body goes to the log.
+fn not_bedrock(response: &HttpResponse) -> ProviderError {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").unwrap_or("no content type");
+    let body = response.body().bytes().map(|body| String::from_utf8_lossy(body).into_owned());
+    tracing::warn!(
+        status,
+        content_type,
+        body = ?body.as_deref().map(|body| bounded(body, 200)),
+        "the Bedrock endpoint answered without an AWS error"
+    );
+    ProviderError::new(
+        ErrorKind::Upstream,
+        format!(
+            "The Bedrock endpoint answered HTTP {status} ({content_type}) without an AWS error: what \
+             answered is not Bedrock Runtime, or does not serve this operation. Check \
+             AWS_ENDPOINT_URL_BEDROCK_RUNTIME (or BEDROCK_REGION) and any proxy on the way."
+        ),
+    )
+}
+
 /// An error from `send()` of either operation, after the SDK's own retries.
-pub(crate) fn before_stream<E, R>(error: &SdkError<E, R>, cx: Context<'_>) -> ProviderError
+pub(crate) fn before_stream<E>(error: &SdkError<E, HttpResponse>, cx: Context<'_>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-    SdkError<E, R>: RequestId,
+    SdkError<E, HttpResponse>: RequestId,
 {
     let mapped = match error {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            from_code(e.code().unwrap_or("Unknown"), e.message().unwrap_or("no message"), cx)
+            match e.code() {
+                Some(code) => from_code(code, e.message().unwrap_or("no message"), cx),
+                None => not_bedrock(service.raw()),
+            }
         }
         SdkError::TimeoutError(_) => {
             ProviderError::new(ErrorKind::Timeout, "Bedrock did not answer in time. Try again.")
@@ -160,6 +186,13 @@ where
                     "The endpoint's certificate is not trusted: behind a TLS-inspecting proxy, or for a \
                      private CA, set AWS_CA_BUNDLE to a PEM file of the CA.",
                 )
+            } else if detail.contains("InvalidContentType") {
+                // rustls read something other than TLS: a plain-HTTP server at an https:// URL.
+                (
+                    ErrorKind::Upstream,
+                    "The endpoint does not speak TLS: for a stand-in served over plain HTTP, write \
+                     http:// in AWS_ENDPOINT_URL_BEDROCK_RUNTIME.",
+                )
             } else {
                 (
                     ErrorKind::Upstream,
@@ -172,8 +205,11 @@ where
     mapped.with_request_id(error.request_id().map(str::to_owned))
 }
 
-/// An error from `recv()`, after the stream had started.
-pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutputError, R>) -> ProviderError {
+/// An error from `recv()`, after the stream had started; `first` when no event came before it.
+pub(crate) fn in_stream<R: std::fmt::Debug>(
+    error: &SdkError<ConverseStreamOutputError, R>,
+    first: bool,
+) -> ProviderError {
     let cx = Context { model_id: "", region: "", settings: &[] };
     match error {
         // The exception's type arrives in a frame header, not as an error code (see the wire
@@ -191,16 +227,40 @@ pub(crate) fn in_stream<R: std::fmt::Debug>(error: &SdkError<ConverseStreamOutpu
             from_code(code, e.message().unwrap_or("no message"), cx)
         }
         other => {
-            tracing::warn!(error = %DisplayErrorContext(other), "the Bedrock stream broke");
+            // Bounded: an unreadable stream's error carries the bytes it could not read.
+            tracing::warn!(error = %bounded(&DisplayErrorContext(other).to_string(), 2_000), "the Bedrock stream broke");
+            let cause = root_cause(other);
+            // What could not be read, as opposed to a stream cut short mid-frame: an event the
+            // SDK cannot parse, or bytes that are no AWS event stream (the decoder waits for the
+            // frame their first bytes announce, and meets the end: a stream cut short too, but
+            // before a single event, which Bedrock always sends at once). Sending the same to
+            // the same endpoint will not read any better.
+            let cut_short = cause.contains("unexpected end of stream") && !first;
+            if matches!(other, SdkError::ResponseError(_)) && !cut_short {
+                return ProviderError::new(
+                    ErrorKind::Upstream,
+                    format!(
+                        "Bedrock's answer could not be read ({}): what answered may not be Bedrock \
+                         Runtime. Check AWS_ENDPOINT_URL_BEDROCK_RUNTIME.",
+                        bounded(&cause, 300)
+                    ),
+                );
+            }
             ProviderError::new(
                 ErrorKind::StreamInterrupted,
-                format!(
-                    "The Bedrock stream broke before the answer was complete ({}). Try again.",
-                    root_cause(other)
-                ),
+                format!("The Bedrock stream broke before the answer was complete ({cause}). Try again."),
             )
         }
     }
+}
+
+/// `text`, cut to at most `max` bytes (on a character boundary) with `…` when it was longer.
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let cut = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    format!("{}…", &text[..cut]).into()
 }
 
 /// What a client is shown of a transport error: its innermost cause, which names what happened

@@ -106,6 +106,8 @@ pub(crate) fn relay(
 ) -> ChatStream {
     Box::pin(async_stream::stream! {
         let mut ending = Ending::default();
+        // Until the first event: an error then may mean that what answered is not Bedrock.
+        let mut first = true;
         // One timer for the whole answer, looked at only when it fires: a wait notes when it
         // began, rather than each setting a timer of its own and clearing it again. Only the
         // wait counts: the time a slow client takes to read an event is not Bedrock's silence.
@@ -134,7 +136,7 @@ pub(crate) fn relay(
                 Some(Ok(Some(event))) => event,
                 Some(Ok(None)) => break,
                 Some(Err(error)) => {
-                    yield Err(errors::in_stream(&error).with_request_id(request_id));
+                    yield Err(errors::in_stream(&error, first).with_request_id(request_id));
                     return;
                 }
                 None => {
@@ -146,6 +148,7 @@ pub(crate) fn relay(
                     return;
                 }
             };
+            first = false;
             if let Some(event) = ending.observe(event) {
                 yield Ok(event);
             }

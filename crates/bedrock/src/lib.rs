@@ -32,7 +32,8 @@ use aws_sdk_bedrockruntime::{
     types::{ConverseTokensRequest, CountTokensInput},
 };
 use streambed_core::{
-    BoxFuture, ChatModel, ChatRequest, ChatStream, InferenceParams, ModelInfo, ProviderError, Reasoning,
+    BoxFuture, ChatModel, ChatRequest, ChatStream, ErrorKind, InferenceParams, ModelInfo, ProviderError,
+    Reasoning,
 };
 
 pub use config::{BedrockConfig, ConnectError, Latency, ModelChoice, ServiceTier, Setting, connect, models};
@@ -144,9 +145,23 @@ impl BedrockModel {
         let (client, lease) = self.upstream.client();
         // Cloned so the fallback can reuse it: as cheap as building it again, and rarely needed.
         let send = with_parts!(client.converse_stream().model_id(&self.info.id), parts.clone()).send();
-        let sent = match lease.warm_up().await {
-            Some(warming_up) => warming_up.send(send).await,
-            None => send.await,
+        let sending = async {
+            match lease.warm_up().await {
+                Some(warming_up) => warming_up.send(send).await,
+                None => send.await,
+            }
+        };
+        // The wait for the response's head is silence too: an endpoint that takes the request
+        // and never answers would otherwise hold the answer until the request's deadline.
+        let Ok(sent) = tokio::time::timeout(self.idle_timeout, sending).await else {
+            return Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "Bedrock did not start answering within {} s (BEDROCK_STREAM_IDLE_TIMEOUT), so the \
+                     answer was abandoned. Try again.",
+                    self.idle_timeout.as_secs_f32()
+                ),
+            ));
         };
         match sent {
             Ok(output) => {

@@ -8,6 +8,7 @@ mod chat_stream;
 mod connections;
 mod conversations;
 mod fallback;
+mod foreign_endpoints;
 mod helpers;
 mod idp;
 mod input;
