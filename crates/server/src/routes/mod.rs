@@ -182,7 +182,30 @@ fn names_a_possible_file(path: &str, room: usize) -> bool {
 }
 
 async fn not_found(method: Method, uri: Uri) -> AppError {
-    AppError::NotFound(format!("{method} {}", uri.path()))
+    let path = uri.path();
+    match instead_of(path) {
+        Some(advice) => AppError::NotFound(format!("{method} {path}. {advice}")),
+        None => AppError::NotFound(format!("{method} {path}")),
+    }
+}
+
+/// What to use instead of an OpenAI API this server does not serve, for the clients that ask
+/// for it by default (the OpenAI Agents SDK and pydantic-ai's `openai:` models use Responses).
+fn instead_of(path: &str) -> Option<&'static str> {
+    if path.starts_with("/v1/responses") {
+        Some(
+            "Only OpenAI's Chat Completions API is served (POST /v1/chat/completions), not Responses: \
+             in the OpenAI Agents SDK call set_default_openai_api(\"chat_completions\") (or use \
+             OpenAIChatCompletionsModel), in pydantic-ai name the model openai-chat:<id>, with the \
+             Vercel AI SDK use openai.chat(<id>)",
+        )
+    } else if path.trim_end_matches('/') == "/v1/completions" {
+        Some("Legacy Completions are not served: use POST /v1/chat/completions (a chat model)")
+    } else if path.trim_end_matches('/') == "/v1/embeddings" {
+        Some("This server offers chat models only: there are no embeddings")
+    } else {
+        None
+    }
 }
 
 async fn without_v1(method: Method, uri: Uri) -> AppError {

@@ -136,6 +136,18 @@ async fn the_built_spa_is_served_with_a_fallback_to_index() {
         (Some("error"), Some("not_found_error"))
     );
     assert!(anthropic["error"]["message"].as_str().unwrap().contains("POST /v1/messages"), "{anthropic}");
+    // OpenAI APIs not served, which some clients use by default: the way to Chat Completions.
+    for (path, advice) in [
+        ("/v1/responses", "set_default_openai_api(\"chat_completions\")"),
+        ("/v1/completions", "use POST /v1/chat/completions"),
+        ("/v1/embeddings", "no embeddings"),
+    ] {
+        let refused = post(path).await.unwrap();
+        assert_eq!(refused.status(), 404, "{path}");
+        let refused: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(refused["error"]["type"], "invalid_request_error", "{path}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains(advice), "{path}: {refused}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
