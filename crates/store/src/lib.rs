@@ -339,6 +339,16 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
 
     fn get(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<ConversationWithMessages, StoreError>>;
 
+    /// One message of the conversation, as [`get`](Self::get) would list it; `None` when the
+    /// conversation (for this owner) or the message is not there. One row: for polling an
+    /// answer while another replica writes it.
+    fn message(
+        &self,
+        owner: &Owner,
+        conversation: Uuid,
+        message: Uuid,
+    ) -> BoxFuture<'_, Result<Option<StoredMessage>, StoreError>>;
+
     /// The conversation alone, without its messages (one row).
     fn conversation(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<Conversation, StoreError>>;
 

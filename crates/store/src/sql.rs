@@ -127,6 +127,15 @@ pub(crate) const MESSAGES: &str = concat!(
     " FROM messages WHERE conversation_id = $1 ORDER BY created_at, id"
 );
 
+/// One message of an owner's conversation: `$1` the message, `$2` the conversation, `$3` the
+/// owner. One row by the messages' key, for those who poll an answer while it is written.
+pub(crate) const MESSAGE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE id = $1 AND conversation_id = $2 \
+      AND EXISTS (SELECT 1 FROM conversations WHERE conversations.id = $2 AND owner = $3)"
+);
+
 /// [`TOUCH`] for up to `rows` conversations at once (rounded up to a power of two, at most
 /// [`BATCH_TURNS`]): the time, then `id, owner, model, title` for each conversation. Returns the
 /// ids it found, so a turn whose conversation is gone (or another owner's) is known. Pads with

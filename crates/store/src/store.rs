@@ -141,6 +141,26 @@ impl ConversationStore for SqlStore {
         })
     }
 
+    fn message(
+        &self,
+        owner: &Owner,
+        conversation: Uuid,
+        message: Uuid,
+    ) -> BoxFuture<'_, Result<Option<StoredMessage>, StoreError>> {
+        let owner = owner.0.clone();
+        boxed(async move {
+            let row: Option<MessageRow> = with_pool!(&self.pools, |pool| {
+                sqlx::query_as(sql::MESSAGE)
+                    .bind(message)
+                    .bind(conversation)
+                    .bind(&owner)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            Ok(row.map(StoredMessage::try_from).transpose()?)
+        })
+    }
+
     fn conversation(&self, owner: &Owner, id: Uuid) -> BoxFuture<'_, Result<Conversation, StoreError>> {
         let owner = owner.0.clone();
         boxed(async move {

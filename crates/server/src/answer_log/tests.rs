@@ -242,6 +242,15 @@ impl ConversationStore for FailingFinishes {
         self.store.sweep_interrupted(replica)
     }
 
+    fn message(
+        &self,
+        owner: &Owner,
+        conversation: Uuid,
+        message: Uuid,
+    ) -> BoxFuture<'_, Result<Option<streambed_store::StoredMessage>, StoreError>> {
+        self.store.message(owner, conversation, message)
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         self.store.close()
     }

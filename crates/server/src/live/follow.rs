@@ -73,12 +73,9 @@ pub(super) enum Latest {
 
 impl Elsewhere {
     pub(super) async fn latest(&self, message: Uuid) -> Latest {
-        match self.store.get(&self.owner, self.conversation).await {
-            Ok(conversation) => match conversation.messages.into_iter().find(|m| m.id == message) {
-                Some(latest) => Latest::Found(latest),
-                None => Latest::Gone,
-            },
-            Err(StoreError::NotFound) => Latest::Gone,
+        match self.store.message(&self.owner, self.conversation, message).await {
+            Ok(Some(latest)) => Latest::Found(latest),
+            Ok(None) => Latest::Gone,
             Err(e) => Latest::Unread(e),
         }
     }

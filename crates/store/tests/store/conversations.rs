@@ -105,13 +105,33 @@ pub(crate) async fn another_owner_gets_not_found_everywhere(db: TestDb) {
     let add = store.add_user_message(&mallory, conversation, "hi", Some("other-model")).await;
     let delete = store.delete(&mallory, conversation).await;
     let list = store.list(&mallory, 10, None).await.unwrap();
+    let message = store.message(&mallory, conversation, before.messages[0].id).await;
 
     assert!(matches!(get, Err(StoreError::NotFound)), "{get:?}");
     assert!(matches!(rename, Err(StoreError::NotFound)), "{rename:?}");
     assert!(matches!(add, Err(StoreError::NotFound)), "{add:?}");
     assert!(matches!(delete, Err(StoreError::NotFound)), "{delete:?}");
     assert!(list.conversations.is_empty() && list.next.is_none());
+    assert!(matches!(message, Ok(None)), "{message:?}");
     assert_eq!(store.get(&alice, conversation).await.unwrap(), before, "untouched");
+}
+
+pub(crate) async fn one_message_reads_as_the_conversation_lists_it(db: TestDb) {
+    let store = db.open().await;
+    let alice = owner("alice");
+    let replica = streambed_store::ReplicaId::new();
+    store.heartbeat(replica, std::time::Duration::from_secs(60)).await.unwrap();
+    let (conversation, answer) = streaming_answer(&*store, &alice, replica).await;
+    let listed = store.get(&alice, conversation).await.unwrap().messages;
+
+    for expected in &listed {
+        let read = store.message(&alice, conversation, expected.id).await.unwrap();
+        assert_eq!(read.as_ref(), Some(expected));
+    }
+    let elsewhere = conversation_with_prompt(&*store, &alice, "another").await;
+    assert_eq!(store.message(&alice, elsewhere, answer).await.unwrap(), None, "not that conversation's");
+    store.delete(&alice, conversation).await.unwrap();
+    assert_eq!(store.message(&alice, conversation, answer).await.unwrap(), None, "deleted with it");
 }
 
 pub(crate) async fn the_first_prompt_names_an_untitled_conversation(db: TestDb) {

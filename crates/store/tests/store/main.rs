@@ -71,5 +71,6 @@ behaviours! {
     leases::a_turn_waits_while_another_replicas_answer_runs_in_its_conversation,
     leases::a_question_alone_waits_while_an_answer_runs,
     opening::reopening_keeps_the_data,
+    conversations::one_message_reads_as_the_conversation_lists_it,
     opening::a_database_a_newer_server_migrated_is_refused_naming_its_migration,
 }

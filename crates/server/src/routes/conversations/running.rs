@@ -109,8 +109,7 @@ async fn stop_elsewhere(
     let deadline = tokio::time::Instant::now() + STOP_WAIT;
     loop {
         tokio::time::sleep(STOP_POLL).await;
-        let conversation = conversations.store.get(owner, id).await?;
-        match conversation.messages.iter().find(|m| m.id == message).map(|m| m.status) {
+        match conversations.store.message(owner, id, message).await?.map(|m| m.status) {
             Some(MessageStatus::Streaming) if tokio::time::Instant::now() >= deadline => {
                 return Err(AppError::StopNotDelivered);
             }
