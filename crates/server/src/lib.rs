@@ -130,7 +130,9 @@ pub fn app(
 }
 
 /// Every minute while the app lives: fold histogram samples into buckets, forget clients the
-/// rate limiter no longer needs. It holds neither, so it ends once the app is dropped.
+/// rate limiter no longer needs. It holds neither, so it ends once both are dropped (with
+/// `REDIS_URL`, Redis counts its failures in the metrics and lives with the runtime: then so
+/// does this).
 #[derive(Debug)]
 pub struct Upkeep {
     metrics: Weak<Metrics>,

@@ -45,7 +45,7 @@ impl Models {
     }
 
     /// The model with this id, or the Bedrock model an Anthropic API id names
-    /// ([`names_anthropic_model`]), on every route: agents such as Claude Code ask for
+    /// (`names_anthropic_model`), on every route: agents such as Claude Code ask for
     /// `claude-sonnet-4-5`. Of several (an alias without a date, `-latest`), the newest; of
     /// the same model in several regions' profiles, the first offered.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {

@@ -1,6 +1,10 @@
 //! `X-Request-Id`: the caller's own id when it looks like one, else a fresh UUID. It is set on
 //! the request before anything logs, echoed on the response, and repeated in every log line and
 //! error body of the request, so a caller's id must be short and plain to be kept.
+//!
+//! Written here rather than with tower-http's `SetRequestIdLayer`/`PropagateRequestIdLayer`:
+//! those keep whatever id a caller sends, and this module refuses (and logs) ids that are long
+//! or not plain, and keeps the id in a task-local for the error bodies written deep inside.
 
 use axum::{
     extract::Request,

@@ -22,8 +22,8 @@ use crate::{
 const LAST_WRITE: Duration = Duration::from_secs(5);
 
 /// A running answer: what must outlive any one client. Driven by the response that started it
-/// while that client stays ([`drive`]: one task per token, as a stateless chat), and by a task
-/// of the server's once it leaves ([`run`]).
+/// while that client stays ([`drive`]: polled inside the response body, no task of its own, as a
+/// stateless chat is), and by a task of the server's once it leaves ([`run`]).
 #[derive(Debug)]
 pub(crate) struct Running {
     answer: Answer,

@@ -189,7 +189,8 @@ impl Redis {
         })
     }
 
-    /// Counts failures from now on in `metrics` (the app's, which exists after this handle).
+    /// Counts failures from now on in `metrics` (the app's, which exists after this handle; the
+    /// first app's, should several be built on one set of conversations, as only tests do).
     pub(crate) fn count_failures_in(&self, metrics: Arc<Metrics>) {
         let _ = self.inner.metrics.set(metrics);
     }

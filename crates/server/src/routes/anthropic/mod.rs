@@ -2,7 +2,7 @@
 //! not) and `POST /v1/messages/count_tokens`. The body is translated into the neutral request
 //! ([`translate`]), held to the same limits as `/api/chat`, and answered through the same relay;
 //! the neutral events come back as Anthropic's ([`stream`]), and errors in Anthropic's shape
-//! ([`errors`]); the models in Anthropic's shape ([`models`]). Nothing here knows which provider
+//! ([`error`]); the models in Anthropic's shape ([`models`]). Nothing here knows which provider
 //! answers.
 
 mod content;
