@@ -114,7 +114,11 @@ async fn a_missing_postgres_database_is_an_error() {
 #[tokio::test]
 async fn a_postgres_still_starting_is_waited_for_and_one_gone_is_reported_within_seconds() {
     let database = Postgres::shared().database("starting");
-    let port = streambed_testkit::process::free_port();
+    // The port is bound, not listened on, until the "server" starts: connections are refused,
+    // and no other test's server can take the port meanwhile (one did, once).
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let (before_port, rest) = database.rsplit_once(':').unwrap();
     let (real_port, database_name) = rest.split_once('/').unwrap();
     let url = format!("{before_port}:{port}/{database_name}");
@@ -124,7 +128,7 @@ async fn a_postgres_still_starting_is_waited_for_and_one_gone_is_reported_within
     // go when it is aborted.
     let server = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(7)).await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = reserved.listen(64).unwrap();
         let mut connections = tokio::task::JoinSet::new();
         while let Ok((mut client, _)) = listener.accept().await {
             let upstream = upstream.clone();
