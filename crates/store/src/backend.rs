@@ -166,11 +166,16 @@ impl Pools {
         }
     }
 
-    /// Closes every connection, waiting for those in use to come back.
+    /// Closes every connection, waiting for those in use to come back. On SQLite the write-ahead
+    /// log is folded into the database file first: closing the last connection does that too,
+    /// but not while another process (a `sqlite3` shell, a backup) has the file open.
     pub(crate) async fn close(&self) {
         match self {
             Self::Sqlite { read, write } => {
                 read.close().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await {
+                    tracing::warn!(error = %e, "cannot fold the write-ahead log into the database file");
+                }
                 write.close().await;
             }
             Self::Postgres(pool) => pool.close().await,
@@ -209,12 +214,11 @@ pub(crate) fn location(url: &str) -> Option<String> {
     } else {
         let options = PgConnectOptions::from_str(url).ok()?;
         let database = options.get_database().unwrap_or(options.get_username());
-        Some(format!(
-            "PostgreSQL database {database} on {}:{} as {}",
-            options.get_host(),
-            options.get_port(),
-            options.get_username()
-        ))
+        let server = match options.get_socket() {
+            Some(folder) => format!("the socket in {}", folder.display()),
+            None => format!("{}:{}", options.get_host(), options.get_port()),
+        };
+        Some(format!("PostgreSQL database {database} on {server} as {}", options.get_username()))
     }
 }
 
@@ -392,6 +396,10 @@ mod tests {
         assert_eq!(
             location("postgres://app:s3cret@db.internal:5433/chat?sslmode=require").unwrap(),
             "PostgreSQL database chat on db.internal:5433 as app"
+        );
+        assert_eq!(
+            location("postgres:///chat?host=/run/postgresql&user=app").unwrap(),
+            "PostgreSQL database chat on the socket in /run/postgresql as app"
         );
     }
 

@@ -278,18 +278,8 @@ impl StoreError {
     /// there: what a pooler in transaction mode that does not keep prepared statements
     /// (pgbouncer before 1.21, or with `max_prepared_statements = 0`) makes of them.
     pub fn lost_prepared_statement(&self) -> bool {
-        use sqlx::migrate::MigrateError;
-        let Self::Database(error) = self else { return false };
-        // A migration's statement fails inside the migrator's error.
-        let error = match error {
-            sqlx::Error::Migrate(migrating) => match &**migrating {
-                MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _) => error,
-                _ => return false,
-            },
-            error => error,
-        };
         // 26000 invalid_sql_statement_name, 42P05 duplicate_prepared_statement.
-        matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("26000" | "42P05")))
+        matches!(self.database_code().as_deref(), Some("26000" | "42P05"))
     }
 
     /// The migration the database has and this build does not know, when that is why opening
@@ -305,8 +295,24 @@ impl StoreError {
     /// Whether the database's disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`):
     /// nothing more is stored until space is freed, and retrying alone will not help.
     pub fn disk_full(&self) -> bool {
-        let Self::Database(sqlx::Error::Database(error)) = self else { return false };
-        matches!(error.code().as_deref(), Some("13" | "53100"))
+        matches!(self.database_code().as_deref(), Some("13" | "53100"))
+    }
+
+    /// The database's own error code, from a statement or from a migration's statement.
+    fn database_code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use sqlx::migrate::MigrateError;
+        let Self::Database(error) = self else { return None };
+        let error = match error {
+            sqlx::Error::Migrate(migrating) => match &**migrating {
+                MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _) => error,
+                _ => return None,
+            },
+            error => error,
+        };
+        match error {
+            sqlx::Error::Database(e) => e.code(),
+            _ => None,
+        }
     }
 }
 

@@ -165,6 +165,10 @@ impl Conversations {
 fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
     let context = if error.lost_prepared_statement() {
         format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE)
+    } else if error.disk_full() {
+        "DATABASE_URL: the disk holding the conversation database is full: free space, then start \
+         again"
+            .to_owned()
     } else if let Some(version) = error.newer_schema() {
         format!(
             "DATABASE_URL: the conversation database was migrated by a newer version of Streambed \

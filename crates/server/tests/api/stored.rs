@@ -98,6 +98,29 @@ async fn a_conversation_survives_a_restart_on_a_sqlite_file() {
     .await;
 }
 
+/// A `sqlite3` shell (or a backup) that has the file open keeps SQLite from folding the log in
+/// as the server's last connection closes: the server folds it itself as it stops.
+#[tokio::test]
+async fn after_a_clean_stop_the_sqlite_file_alone_holds_the_data_even_with_another_process_on_it() {
+    let dir = scratch_dir("stored");
+    let file = dir.path().join("streambed.db");
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (child, url, _) = start(&emulator, &[("DATABASE_URL", &format!("sqlite:{}", file.display()))]);
+    let id = new_conversation(&reqwest::Client::new(), &url).await;
+    let other = sqlx::SqlitePool::connect(&format!("sqlite:{}", file.display())).await.unwrap();
+    sqlx::query("SELECT count(*) FROM conversations").execute(&other).await.unwrap();
+
+    stop(child).await;
+
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&file, &copy).unwrap();
+    let copied = sqlx::SqlitePool::connect(&format!("sqlite:{}", copy.display())).await.unwrap();
+    let ids: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT id FROM conversations").fetch_all(&copied).await.unwrap();
+    assert_eq!(ids, [uuid::Uuid::parse_str(&id).unwrap().as_bytes().to_vec()]);
+    other.close().await;
+}
+
 #[tokio::test]
 async fn sigterm_lets_an_answer_whose_client_left_finish_within_the_grace_period() {
     let dir = scratch_dir("stored");
