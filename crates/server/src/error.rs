@@ -15,7 +15,7 @@ use streambed_store::{BadTitle, Limit, StoreError};
 use crate::{
     auth::AuthError,
     error_body::{ErrorBody, ErrorDetail},
-    frame::BadCursor,
+    frame::BadEventId,
     request_id,
 };
 
@@ -177,8 +177,8 @@ impl From<BadTitle> for AppError {
     }
 }
 
-impl From<BadCursor> for AppError {
-    fn from(bad: BadCursor) -> Self {
+impl From<BadEventId> for AppError {
+    fn from(bad: BadEventId) -> Self {
         Self::BadRequest(bad.to_string())
     }
 }

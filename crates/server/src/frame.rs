@@ -67,12 +67,12 @@ impl Cursor {
 /// type and its JSON data. The SSE event is made when it is sent; Redis carries the same three
 /// fields to followers on other replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Frame {
+pub(crate) struct CursoredFrame {
     pub cursor: Cursor,
     pub sse: sse::Frame,
 }
 
-impl Frame {
+impl CursoredFrame {
     /// The SSE event, its id the cursor (with [`END`] for the answer's terminal frame).
     pub(crate) fn event(&self) -> Event {
         if self.sse.kind.is_terminal() {
@@ -95,9 +95,9 @@ pub(crate) enum Resume {
 }
 
 impl FromStr for Resume {
-    type Err = BadCursor;
+    type Err = BadEventId;
 
-    fn from_str(s: &str) -> Result<Self, BadCursor> {
+    fn from_str(s: &str) -> Result<Self, BadEventId> {
         match s.trim().strip_suffix(END) {
             Some(cursor) => cursor.parse::<Cursor>().map(|_| Self::Ended),
             None => s.parse().map(Self::At),
@@ -108,16 +108,16 @@ impl FromStr for Resume {
 /// Text that is not a cursor: a client's `Last-Event-ID` (or `after`) from elsewhere.
 #[derive(Debug, thiserror::Error)]
 #[error("`Last-Event-ID` (or `after`) must be an event id of this answer, like `120.0`.")]
-pub(crate) struct BadCursor;
+pub(crate) struct BadEventId;
 
 impl FromStr for Cursor {
-    type Err = BadCursor;
+    type Err = BadEventId;
 
-    fn from_str(s: &str) -> Result<Self, BadCursor> {
-        let (text, reasoning) = s.trim().split_once('.').ok_or(BadCursor)?;
+    fn from_str(s: &str) -> Result<Self, BadEventId> {
+        let (text, reasoning) = s.trim().split_once('.').ok_or(BadEventId)?;
         Ok(Self {
-            text: text.parse().map_err(|_| BadCursor)?,
-            reasoning: reasoning.parse().map_err(|_| BadCursor)?,
+            text: text.parse().map_err(|_| BadEventId)?,
+            reasoning: reasoning.parse().map_err(|_| BadEventId)?,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
-use super::{Cursor, Frame, Live};
+use super::{Cursor, CursoredFrame, Live};
 use crate::replicas::Redis;
 
 /// The shortest gap between two writes of one answer: what it says meanwhile goes together.
@@ -84,7 +84,7 @@ pub(super) async fn mirror(live: Arc<Live>, redis: Redis) {
 impl Live {
     /// The frames of what was said past `at` (see `Said::past`), then the terminal frame once
     /// the answer has ended, and whether it has.
-    fn unmirrored(&self, at: Cursor) -> (Vec<Frame>, bool) {
+    fn unmirrored(&self, at: Cursor) -> (Vec<CursoredFrame>, bool) {
         let said = self.said();
         let (mut batch, _) = said.past(at);
         batch.extend(said.terminal.clone());

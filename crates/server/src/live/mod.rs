@@ -35,7 +35,7 @@ pub(crate) use task::{Handoff, Running, drive};
 
 use crate::{
     answer_token::AnswerToken,
-    frame::{Cursor, Frame},
+    frame::{Cursor, CursoredFrame},
     sse,
 };
 

@@ -1,6 +1,6 @@
 //! What a running answer has said, and the frames that carry it to the clients that follow.
 
-use super::{Cursor, Frame};
+use super::{Cursor, CursoredFrame};
 use crate::sse;
 
 /// What a running answer has said so far.
@@ -13,7 +13,7 @@ pub(super) struct Said {
     pub(super) text: String,
     pub(super) reasoning: String,
     /// The last frame (`done`, `error` or `stopped`), once the answer has ended.
-    pub(super) terminal: Option<Frame>,
+    pub(super) terminal: Option<CursoredFrame>,
 }
 
 impl Said {
@@ -23,7 +23,7 @@ impl Said {
     }
 
     /// What a client at `from` has not been sent ([`past`]).
-    pub(super) fn past(&self, from: Cursor) -> (Vec<Frame>, Cursor) {
+    pub(super) fn past(&self, from: Cursor) -> (Vec<CursoredFrame>, Cursor) {
         past(&self.text, &self.reasoning, from)
     }
 }
@@ -32,7 +32,7 @@ impl Said {
 /// for the reasoning and the text past it (none where nothing is new), and where those frames
 /// leave the client: from a running answer, or from the store. A cursor inside a character
 /// (one the client made up) reads from the next one.
-pub(super) fn past(text: &str, reasoning: &str, from: Cursor) -> (Vec<Frame>, Cursor) {
+pub(super) fn past(text: &str, reasoning: &str, from: Cursor) -> (Vec<CursoredFrame>, Cursor) {
     fn rest(said: &str, from: usize) -> &str {
         &said[said.ceil_char_boundary(from)..]
     }
@@ -41,17 +41,17 @@ pub(super) fn past(text: &str, reasoning: &str, from: Cursor) -> (Vec<Frame>, Cu
     let rest_of_reasoning = rest(reasoning, from.reasoning);
     if !rest_of_reasoning.is_empty() {
         at.reasoning = reasoning.len();
-        frames.push(Frame { cursor: at, sse: sse::reasoning(rest_of_reasoning) });
+        frames.push(CursoredFrame { cursor: at, sse: sse::reasoning(rest_of_reasoning) });
     }
     let rest_of_text = rest(text, from.text);
     if !rest_of_text.is_empty() {
         at.text = text.len();
-        frames.push(Frame { cursor: at, sse: sse::token(rest_of_text) });
+        frames.push(CursoredFrame { cursor: at, sse: sse::token(rest_of_text) });
     }
     (frames, at)
 }
 
-impl Frame {
+impl CursoredFrame {
     /// What of this content frame a client at `held` still needs. A frame's cursor is where its
     /// delta ends, so it starts that many bytes earlier; only the part of the cursor the frame
     /// advances counts, so text and reasoning may interleave in any order.
@@ -79,13 +79,13 @@ impl Frame {
     }
 }
 
-/// What of a content frame a client still needs ([`Frame::rest`]).
+/// What of a content frame a client still needs ([`CursoredFrame::rest`]).
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Rest {
     /// None of it: the client holds all of it.
     Held,
     /// This frame: all of it, or the end the client does not hold.
-    Part(Frame),
+    Part(CursoredFrame),
     /// The frame starts past what the client holds, so something between is missing.
     Gap,
 }
@@ -104,13 +104,13 @@ mod tests {
         assert_eq!(
             all,
             [
-                Frame { cursor: Cursor { text: 0, reasoning: 2 }, sse: sse::reasoning("hm") },
-                Frame { cursor: end, sse: sse::token("héllo") },
+                CursoredFrame { cursor: Cursor { text: 0, reasoning: 2 }, sse: sse::reasoning("hm") },
+                CursoredFrame { cursor: end, sse: sse::token("héllo") },
             ]
         );
         // Inside `é` (bytes 1 and 2): from the next character on.
         let (rest, _) = said.past(Cursor { text: 2, reasoning: 2 });
-        assert_eq!(rest, [Frame { cursor: end, sse: sse::token("llo") }]);
+        assert_eq!(rest, [CursoredFrame { cursor: end, sse: sse::token("llo") }]);
         assert_eq!(said.past(end), (Vec::new(), end));
         let beyond = Cursor { text: 60, reasoning: 9 };
         assert_eq!(said.past(beyond), (Vec::new(), beyond));
@@ -119,21 +119,27 @@ mod tests {
     #[test]
     fn a_frame_from_redis_gives_a_follower_only_what_it_does_not_hold() {
         // A write's worth of text: bytes 4 to 10 of the answer, `é` at 6 and 7.
-        let frame = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::token("abéde") };
+        let frame = CursoredFrame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::token("abéde") };
         let held = |text| Cursor { text, reasoning: 3 };
 
         assert_eq!(frame.rest(held(4)), Rest::Part(frame.clone()));
-        assert_eq!(frame.rest(held(5)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("béde") }));
+        assert_eq!(
+            frame.rest(held(5)),
+            Rest::Part(CursoredFrame { cursor: frame.cursor, sse: sse::token("béde") })
+        );
         // Inside `é`: from the next character.
-        assert_eq!(frame.rest(held(7)), Rest::Part(Frame { cursor: frame.cursor, sse: sse::token("de") }));
+        assert_eq!(
+            frame.rest(held(7)),
+            Rest::Part(CursoredFrame { cursor: frame.cursor, sse: sse::token("de") })
+        );
         assert_eq!(frame.rest(held(10)), Rest::Held);
         assert_eq!(frame.rest(held(12)), Rest::Held);
         assert_eq!(frame.rest(held(2)), Rest::Gap, "bytes 2 and 3 are in no frame");
         // Reasoning counts on its own side of the cursor.
-        let thought = Frame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::reasoning("hm") };
+        let thought = CursoredFrame { cursor: Cursor { text: 10, reasoning: 3 }, sse: sse::reasoning("hm") };
         assert_eq!(
             thought.rest(Cursor { text: 0, reasoning: 2 }),
-            Rest::Part(Frame { cursor: thought.cursor, sse: sse::reasoning("m") })
+            Rest::Part(CursoredFrame { cursor: thought.cursor, sse: sse::reasoning("m") })
         );
     }
 }

@@ -10,7 +10,7 @@ use futures_util::Stream;
 use streambed_core::ChatEvent;
 use tokio_util::task::TaskTracker;
 
-use super::{Cursor, Ending, Frame, Live, mirror::mirror};
+use super::{Cursor, CursoredFrame, Ending, Live, mirror::mirror};
 use crate::{
     answer_log::{AnswerLog, Transcript},
     relay::{self, Answer},
@@ -140,7 +140,7 @@ impl Drop for Handoff {
 /// The response of the request that started the answer: it drives the answer while its client
 /// stays (see [`Handoff`] for when it leaves).
 pub(crate) fn drive(mut handoff: Handoff) -> impl Stream<Item = Result<Event, Infallible>> {
-    let start = handoff.running.as_ref().map(|running| Frame {
+    let start = handoff.running.as_ref().map(|running| CursoredFrame {
         cursor: Cursor::default(),
         sse: sse::start(running.live.conversation, running.live.message),
     });
@@ -194,7 +194,7 @@ impl Live {
     pub(super) fn push_terminal(&self, frame: sse::Frame) {
         let mut said = self.said();
         let cursor = said.cursor();
-        said.terminal.get_or_insert(Frame { cursor, sse: frame });
+        said.terminal.get_or_insert(CursoredFrame { cursor, sse: frame });
         drop(said);
         self.changed.send_replace(());
     }

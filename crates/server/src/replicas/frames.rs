@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, Failure, Redis, Use};
 use crate::{
-    frame::{Cursor, Frame},
+    frame::{Cursor, CursoredFrame},
     sse,
 };
 
@@ -43,7 +43,7 @@ impl Redis {
         &self,
         message: Uuid,
         after: usize,
-        frames: &[Frame],
+        frames: &[CursoredFrame],
         ended: bool,
     ) -> Result<(), Failure> {
         let key = key(message);
@@ -71,7 +71,7 @@ impl Redis {
 
     /// The last frame of `message` Redis holds, with its number (how many it holds); `None`
     /// for none.
-    pub(crate) async fn last_frame(&self, message: Uuid) -> Result<Option<(usize, Frame)>, Failure> {
+    pub(crate) async fn last_frame(&self, message: Uuid) -> Result<Option<(usize, CursoredFrame)>, Failure> {
         let mut connection = self.manager();
         let mut last = redis::cmd("XREVRANGE");
         last.arg(key(message)).arg("+").arg("-").arg("COUNT").arg(1);
@@ -125,7 +125,7 @@ pub(crate) struct FrameReader {
 impl FrameReader {
     /// The entries after the `after`-th, with their numbers; waits up to the reader's block time
     /// for one to arrive, and returns none if none did.
-    pub(crate) async fn read(&mut self, after: usize) -> Result<Vec<(usize, Frame)>, Failure> {
+    pub(crate) async fn read(&mut self, after: usize) -> Result<Vec<(usize, CursoredFrame)>, Failure> {
         let block_ms = u64::try_from(self.block.as_millis()).unwrap_or(u64::MAX);
         let mut read = redis::cmd("XREAD");
         read.arg("COUNT").arg(READ_BATCH).arg("BLOCK").arg(block_ms);
@@ -145,10 +145,10 @@ fn number(entry: &StreamId) -> Option<usize> {
     entry.id.strip_suffix("-0")?.parse().ok()
 }
 
-fn frame(entry: &StreamId) -> Option<Frame> {
+fn frame(entry: &StreamId) -> Option<CursoredFrame> {
     let cursor: Cursor = entry.get::<String>("id")?.parse().ok()?;
     let kind = sse::Kind::parse(&entry.get::<String>("event")?)?;
-    Some(Frame { cursor, sse: sse::Frame { kind, data: entry.get("data")? } })
+    Some(CursoredFrame { cursor, sse: sse::Frame { kind, data: entry.get("data")? } })
 }
 
 #[cfg(test)]
@@ -158,8 +158,8 @@ mod tests {
 
     use super::*;
 
-    fn frame(text: usize, data: &str) -> Frame {
-        Frame { cursor: Cursor { text, reasoning: 0 }, sse: sse::token(data) }
+    fn frame(text: usize, data: &str) -> CursoredFrame {
+        CursoredFrame { cursor: Cursor { text, reasoning: 0 }, sse: sse::token(data) }
     }
 
     #[tokio::test]
@@ -168,7 +168,7 @@ mod tests {
         let redis = Redis::connect(&SecretString::from(server.url()), Duration::from_secs(60)).await.unwrap();
         let message = Uuid::now_v7();
         let first = [frame(2, "ab"), frame(3, "c")];
-        let end = Frame { cursor: Cursor { text: 3, reasoning: 0 }, sse: sse::stopped(message) };
+        let end = CursoredFrame { cursor: Cursor { text: 3, reasoning: 0 }, sse: sse::stopped(message) };
 
         redis.append_frames(message, 0, &first, false).await.unwrap();
         let (written, last) = redis.last_frame(message).await.unwrap().unwrap();
