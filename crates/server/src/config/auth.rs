@@ -64,7 +64,17 @@ const MIN_API_KEY_CHARS: usize = 16;
 /// Longest name of a key: it is stored with each of its conversations.
 const MAX_API_KEY_NAME_CHARS: usize = 64;
 
-pub(super) fn api_keys(vars: &Vars) -> Result<Vec<ApiKey>, ConfigError> {
+/// `API_KEYS`, `AUTH_JWT_ISSUER`, `AUTH_JWT_AUDIENCE`, `AUTH_JWKS_URL` and
+/// `AUTH_MAX_FAILURES_PER_MINUTE`.
+pub(super) fn read(vars: &Vars) -> Result<AuthConfig, ConfigError> {
+    Ok(AuthConfig {
+        api_keys: api_keys(vars)?,
+        jwt: jwt(vars)?,
+        max_failures_per_minute: max_failures_per_minute(vars)?,
+    })
+}
+
+fn api_keys(vars: &Vars) -> Result<Vec<ApiKey>, ConfigError> {
     let Some(list) = vars.string("API_KEYS") else { return Ok(Vec::new()) };
     list.split(',')
         .map(str::trim)
@@ -120,7 +130,7 @@ pub(super) fn api_keys(vars: &Vars) -> Result<Vec<ApiKey>, ConfigError> {
         })
 }
 
-pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
+fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
     let issuer = vars.string("AUTH_JWT_ISSUER");
     let audience = vars.string("AUTH_JWT_AUDIENCE");
     let jwks_url = vars.string("AUTH_JWKS_URL");
@@ -150,7 +160,7 @@ pub(super) fn jwt(vars: &Vars) -> Result<Option<JwtConfig>, ConfigError> {
 }
 
 /// `AUTH_MAX_FAILURES_PER_MINUTE`: 0 turns the lockout off.
-pub(super) fn max_failures_per_minute(vars: &Vars) -> Result<Option<NonZeroU32>, ConfigError> {
+fn max_failures_per_minute(vars: &Vars) -> Result<Option<NonZeroU32>, ConfigError> {
     Ok(NonZeroU32::new(vars.parse(
         "AUTH_MAX_FAILURES_PER_MINUTE",
         30,

@@ -87,11 +87,7 @@ impl Config {
     /// Empty values count as unset, as `.env` files often leave them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
-        let auth = AuthConfig {
-            api_keys: auth::api_keys(&vars)?,
-            jwt: auth::jwt(&vars)?,
-            max_failures_per_minute: auth::max_failures_per_minute(&vars)?,
-        };
+        let auth = auth::read(&vars)?;
         let limits = limits::read(&vars, auth.is_enabled())?;
         let params = params::read(&vars, &limits)?;
         Ok(Self {
