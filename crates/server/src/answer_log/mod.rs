@@ -193,29 +193,9 @@ impl AnswerLogs {
         }
         let (written, lost) = match store.append_answers(&batch).await {
             Ok(lost) => (vec![true; batch.len()], lost),
-            // One answer's text can fail the whole batch (PostgreSQL refuses a NUL byte in
-            // text): each is tried on its own, so it fails alone.
             Err(e) => {
                 tracing::warn!(answers = batch.len(), error = %e, "cannot store the answers' text together");
-                let mut written = Vec::with_capacity(batch.len());
-                let mut lost = Vec::new();
-                for append in &batch {
-                    match store.append_answers(std::slice::from_ref(append)).await {
-                        Ok(gone) => {
-                            lost.extend(gone);
-                            written.push(true);
-                        }
-                        Err(e) => {
-                            tracing::warn!(
-                                message_id = %append.message,
-                                error = %e,
-                                "cannot store part of an answer yet"
-                            );
-                            written.push(false);
-                        }
-                    }
-                }
-                (written, lost)
+                append_one_by_one(store, &batch).await
             }
         };
         for shared in writing.iter().filter(|shared| lost.contains(&shared.message)) {
@@ -241,6 +221,27 @@ impl AnswerLogs {
             shared.changed.notify_one();
         }
     }
+}
+
+/// Each answer's text of a batch the database refused, on its own: one answer's text can fail
+/// the whole batch (PostgreSQL refuses a NUL byte in text), and then fails alone. Whether each
+/// was written, and the answers whose record is gone.
+async fn append_one_by_one(store: &dyn ConversationStore, batch: &[Append]) -> (Vec<bool>, Vec<Uuid>) {
+    let mut written = Vec::with_capacity(batch.len());
+    let mut lost = Vec::new();
+    for append in batch {
+        match store.append_answers(std::slice::from_ref(append)).await {
+            Ok(gone) => {
+                lost.extend(gone);
+                written.push(true);
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %append.message, error = %e, "cannot store part of an answer yet");
+                written.push(false);
+            }
+        }
+    }
+    (written, lost)
 }
 
 impl AnswerLog {
