@@ -1,6 +1,9 @@
 //! The address a request came from, for the rate limit and the lockout of wrong credentials.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Once,
+};
 
 use axum::{extract::ConnectInfo, http::HeaderMap};
 
@@ -25,7 +28,27 @@ fn behind_proxies(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Opt
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
+    if entries.len() < hops {
+        short_of_proxies(entries.len(), hops);
+    }
     entries.len().checked_sub(hops).and_then(|i| entries[i].parse().ok()).or(peer)
+}
+
+/// Says once per process that a request came through fewer proxies than `TRUSTED_PROXY_HOPS`
+/// (or from one that sets no `X-Forwarded-For`): every client then counts as the proxy, one
+/// rate limit and one lockout for all of them.
+fn short_of_proxies(entries: usize, hops: usize) {
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            x_forwarded_for_entries = entries,
+            trusted_proxy_hops = hops,
+            "a request named fewer addresses in X-Forwarded-For than TRUSTED_PROXY_HOPS: clients are \
+             counted as the proxy's address, all together. Have the proxy append the client's \
+             (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for), or lower \
+             TRUSTED_PROXY_HOPS"
+        );
+    });
 }
 
 #[cfg(test)]

@@ -56,8 +56,9 @@ pub(crate) enum AppError {
     ConversationsRefused,
     #[error(
         "This server has no authentication, so it keeps conversations for pages of this machine \
-         only: open it at http://localhost or http://127.0.0.1, or set API_KEYS or AUTH_JWT_ISSUER \
-         (or CONVERSATIONS_WITHOUT_AUTH=true to share one history with whoever reaches it)."
+         only, not through a proxy: open it at http://localhost or http://127.0.0.1, or set API_KEYS \
+         or AUTH_JWT_ISSUER (or CONVERSATIONS_WITHOUT_AUTH=true to share one history with whoever \
+         reaches it)."
     )]
     ConversationsElsewhere,
     #[error("{}", store_message(.0))]

@@ -8,7 +8,12 @@
 //! web page whose own name an attacker re-points at 127.0.0.1 (DNS rebinding) reaches the
 //! server as a page of its own origin, its name as `Host`; any other site's page can still send
 //! requests that need no CORS preflight (a bodiless `POST` creating conversations), its name as
-//! `Origin`.
+//! `Origin`. Nor is it granted to what a reverse proxy forwards: behind one, whoever reaches the
+//! proxy reaches the server, whatever `Host` the proxy sends (nginx's plain `proxy_pass` sends
+//! the upstream's own, `127.0.0.1`). A server told of proxies (`TRUSTED_PROXY_HOPS`) is treated as
+//! public, and a request carrying a forwarding header (`Forwarded`, `X-Forwarded-For`,
+//! `X-Forwarded-Host`, `X-Real-IP`) is refused; a proxy that adds none cannot be told apart, which
+//! the README says.
 
 use std::net::IpAddr;
 
@@ -33,6 +38,10 @@ pub(crate) enum OwnerPolicy {
 /// The single owner of a server without authentication.
 const LOCAL: &str = "local";
 
+/// Headers a reverse proxy adds to say whom it forwards for: a request that has one came from
+/// beyond this machine.
+const FORWARDING: [&str; 4] = ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"];
+
 impl OwnerPolicy {
     /// The policy and why, for the start-up log.
     pub(crate) fn new(config: &Config) -> (Self, &'static str) {
@@ -40,6 +49,12 @@ impl OwnerPolicy {
             (Self::Principal, "authentication is on: each key or token subject has its own")
         } else if config.store.without_auth {
             (Self::Local, "CONVERSATIONS_WITHOUT_AUTH=true: every visitor shares one history")
+        } else if config.limits.trusted_proxy_hops > 0 {
+            (
+                Self::Refused,
+                "no authentication behind a reverse proxy (TRUSTED_PROXY_HOPS is set): set API_KEYS or \
+                 AUTH_JWT_ISSUER (or CONVERSATIONS_WITHOUT_AUTH=true)",
+            )
         } else if config.host.is_loopback() {
             (Self::ThisMachine, "no authentication on a loopback address: one local owner, on this machine")
         } else {
@@ -63,7 +78,8 @@ impl OwnerPolicy {
             // there when authentication is on; refuse rather than share if it ever is not.
             (Self::Principal, None) | (Self::Refused, _) => Err(AppError::ConversationsRefused),
             (Self::ThisMachine, _) => {
-                let addressed = host(headers, uri).is_none_or(names_this_machine);
+                let forwarded = FORWARDING.iter().any(|name| headers.contains_key(*name));
+                let addressed = !forwarded && host(headers, uri).is_none_or(names_this_machine);
                 // `scheme://host[:port]`; `null` (a file, a sandboxed frame) names no machine.
                 let sent_from = headers.get(header::ORIGIN).map(|origin| {
                     let authority = origin.to_str().ok().and_then(|o| o.split_once("://"));
@@ -139,6 +155,14 @@ mod tests {
         };
         assert!(from("http://localhost:5173") && from("http://127.0.0.1:4000") && from("http://[::1]:4000"));
         assert!(!from("https://evil.example") && !from("null") && !from("http://localhost.evil.example"));
+        for forwarding in FORWARDING {
+            let headers = HeaderMap::from_iter([
+                (header::HOST, "127.0.0.1:4000".parse().unwrap()),
+                (forwarding.parse().unwrap(), "203.0.113.9".parse().unwrap()),
+            ]);
+            let uri = Uri::from_static("/api/conversations");
+            assert!(OwnerPolicy::ThisMachine.owner(None, &headers, &uri).is_err(), "forwarded: {forwarding}");
+        }
         let http2 = Uri::from_static("http://evil.example:4000/api/conversations");
         assert_eq!(host(&HeaderMap::new(), &http2).map(names_this_machine), Some(false));
         assert_eq!(host(&HeaderMap::new(), &Uri::from_static("/api/conversations")), None);

@@ -13,7 +13,8 @@ pub struct Connections {
     /// (20,000: twice the default stream cap, within ECS's usual 65,536 descriptors).
     pub max: usize,
     /// `HEADER_READ_TIMEOUT_SECONDS`: longest a client may take to send a request's headers,
-    /// which is also how long a connection with nothing in flight is kept (10).
+    /// which is also how long a connection with nothing in flight is kept (10; behind proxies,
+    /// [`BEHIND_PROXIES`]).
     pub header_read_timeout: Duration,
     /// `REQUEST_BODY_TIMEOUT_SECONDS`: longest a request's whole body may take to arrive; then 408 (30).
     pub body_read_timeout: Duration,
@@ -22,10 +23,19 @@ pub struct Connections {
     pub send_timeout: Duration,
 }
 
-pub(super) fn read(vars: &Vars) -> Result<Connections, ConfigError> {
+/// The header timeout's default behind proxies (`TRUSTED_PROXY_HOPS` above 0), in seconds. A
+/// proxy keeps its idle connections to the server open to reuse them (an ALB and nginx's
+/// `keepalive` for 60 s, Caddy for 120), and one the server closes just as the proxy sends a
+/// request on it is a 502 to that client; the proxy, which forwards only whole request headers,
+/// takes the slow clients the short default guards against.
+const BEHIND_PROXIES: f64 = 125.0;
+
+/// `behind_proxies`: `TRUSTED_PROXY_HOPS` is above 0.
+pub(super) fn read(vars: &Vars, behind_proxies: bool) -> Result<Connections, ConfigError> {
+    let header_read_default = if behind_proxies { BEHIND_PROXIES } else { 10.0 };
     Ok(Connections {
         max: vars.at_least_one("MAX_CONNECTIONS", 20_000)?,
-        header_read_timeout: vars.seconds("HEADER_READ_TIMEOUT_SECONDS", 10.0)?,
+        header_read_timeout: vars.seconds("HEADER_READ_TIMEOUT_SECONDS", header_read_default)?,
         body_read_timeout: vars.seconds("REQUEST_BODY_TIMEOUT_SECONDS", 30.0)?,
         send_timeout: vars.seconds("SEND_TIMEOUT_SECONDS", 60.0)?,
     })

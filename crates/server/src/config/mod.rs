@@ -90,6 +90,7 @@ impl Config {
         let auth = auth::read(&vars)?;
         let limits = limits::read(&vars, auth.is_enabled())?;
         let params = params::read(&vars, &limits)?;
+        let connections = connections::read(&vars, limits.trusted_proxy_hops > 0)?;
         Ok(Self {
             models: models::read(&vars, &params)?,
             host: vars.parse(
@@ -107,7 +108,7 @@ impl Config {
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             auth,
             limits,
-            connections: connections::read(&vars)?,
+            connections,
             store: store::read(&vars)?,
             redis_url: self::redis::read(&vars)?,
         })
@@ -317,6 +318,15 @@ mod tests {
         assert_eq!(connections.max, 20_000);
         assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
         assert_eq!(connections.body_read_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn behind_proxies_idle_connections_outlive_the_proxies_reuse_of_them() {
+        let header_read = |pairs: &[(&str, &str)]| load(pairs).unwrap().connections.header_read_timeout;
+
+        assert_eq!(header_read(&[("TRUSTED_PROXY_HOPS", "1")]), Duration::from_secs(125));
+        let chosen = [("TRUSTED_PROXY_HOPS", "2"), ("HEADER_READ_TIMEOUT_SECONDS", "65")];
+        assert_eq!(header_read(&chosen), Duration::from_secs(65), "a value set is kept");
     }
 
     #[test]

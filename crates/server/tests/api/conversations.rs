@@ -358,6 +358,33 @@ async fn without_auth_on_loopback_conversations_answer_only_requests_addressed_t
     assert_eq!(app.chat("the stateless chat answers any host").await.last().0, "done");
 }
 
+/// Behind a reverse proxy, whoever reaches the proxy reaches the server, whatever `Host` the
+/// proxy sends (nginx's plain `proxy_pass` sends `127.0.0.1`).
+#[tokio::test]
+async fn without_auth_conversations_are_refused_to_what_a_proxy_forwards() {
+    let app = spawn_app().await;
+    let forwarded = app
+        .http
+        .get(app.url("/api/conversations"))
+        .header(reqwest::header::HOST, "127.0.0.1:4000")
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), 403);
+    let body: Value = forwarded.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("not through a proxy"), "{body}");
+
+    // Told of proxies, a loopback server without authentication keeps no conversations at all.
+    let behind = spawn_app_with(Emulator::scripted(), &[("TRUSTED_PROXY_HOPS", "1")]).await;
+    let refused = behind.http.get(behind.url("/api/conversations")).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conversations_disabled");
+    assert!(body["error"]["message"].as_str().unwrap().contains("API_KEYS"), "{body}");
+    assert_eq!(behind.chat("stateless still works").await.last().0, "done");
+}
+
 #[tokio::test]
 async fn a_named_keys_conversations_are_its_names_so_a_new_key_under_that_name_keeps_them() {
     let keys = format!("alice:{KEY_A}, alice:{KEY_B}, bob:key-c-0123456789abcdef");
