@@ -24,6 +24,7 @@ interface ChatSessionProps {
   onSettled?: () => void
   onNewChat: (() => void) | null
   menuButton?: ReactNode
+  notice?: ReactNode
   models: ModelsInfo | null
   keyFormOpen: boolean
   onToggleKeyForm: () => void
@@ -44,7 +45,7 @@ function unfinished(last: UiMessage | undefined): boolean {
  * the conversation's own choice of model and reasoning.
  */
 export function ChatSession({ stream, resume, initialMessages, initialModel, placeholder, keyRequired = false, onSettled, ...props }: ChatSessionProps) {
-  const { latest, onBusyElsewhere, onNewChat, menuButton, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
+  const { latest, onBusyElsewhere, onNewChat, menuButton, notice, models, keyFormOpen, onToggleKeyForm, onKeySaved } = props
   const chat = useChat(stream, { initialMessages, resume, onSettled })
   // Each read of the conversation changed elsewhere is offered once, when it arrives: offered
   // again later, it could be older than what the page has since shown.
@@ -104,6 +105,11 @@ export function ChatSession({ stream, resume, initialMessages, initialModel, pla
           </button>
         )}
       </header>
+      {notice && (
+        <p className="chat-notice" role="status">
+          {notice}
+        </p>
+      )}
       {placeholder ? <div className="message-list placeholder">{placeholder}</div> : <MessageList messages={chat.messages} ref={scroller} />}
       <p className="connection-status" role="status" aria-live="polite">
         {chat.reconnecting && 'Connection lost. Reconnecting…'}

@@ -31,6 +31,8 @@ export interface ChatViewProps {
   onKeySaved?: () => void
   /** First in the header: the button that opens the conversations drawer on narrow screens. */
   menuButton?: ReactNode
+  /** A line under the header about the whole page (why conversations are not kept). */
+  notice?: ReactNode
 }
 
 /**

@@ -23,8 +23,8 @@ export interface ConversationStreamOptions {
    * it holds nothing, so it goes again, and the chat is new once more.
    */
   onAbandoned?: (conversationId: string) => void
-  /** The server keeps no conversations: this turn and the next go stateless. */
-  onDisabled: () => void
+  /** The server keeps no conversations (`error` says why): this turn and the next go stateless. */
+  onDisabled: (error: unknown) => void
   fetchImpl?: typeof fetch
   /** How a dropped answer is followed again (tests make it quick). */
   follow?: FollowTuning
@@ -215,7 +215,7 @@ export function conversationStream(options: ConversationStreamOptions): StreamCh
       yield* stoppable(conversation, signal, post(), stops, fetchImpl)
     } catch (error) {
       if (!isConversationsDisabled(error)) throw error
-      onDisabled()
+      onDisabled(error)
       yield* streamChat(history, signal, choice, fetchImpl)
     }
   }

@@ -9,7 +9,7 @@ import {
 } from '../api/conversations'
 import type { Conversation, ConversationPage } from '../api/types'
 
-/** `disabled`: the server keeps no conversations here, and the UI works without them. */
+/** `disabled`: the server keeps no conversations here (`error` says why), and the UI works without them. */
 export type ListStatus = 'loading' | 'ready' | 'disabled' | 'error'
 
 export interface ListState {
@@ -40,8 +40,11 @@ export function withFirstPage(state: ListState, page: ConversationPage, owner: n
   return older.length === 0 ? fresh : { ...fresh, conversations: [...page.conversations, ...older], next: state.next }
 }
 
+/** The server keeps no conversations here, for the reason its `error` gives. */
+const disabled = (owner: number, error: unknown): ListState => ({ ...empty(owner, 'disabled'), error: toChatError(error) })
+
 function withError(state: ListState, error: unknown, owner: number): ListState {
-  if (isConversationsDisabled(error)) return empty(owner, 'disabled')
+  if (isConversationsDisabled(error)) return disabled(owner, error)
   // A refresh that fails leaves the list as it was.
   if (state.owner === owner && state.status === 'ready') return state
   return { ...empty(owner, 'error'), error: toChatError(error) }
@@ -118,7 +121,7 @@ export function useConversationList(keyVersion: number) {
     [refresh],
   )
 
-  const markDisabled = useCallback(() => setState((s) => empty(s.owner, 'disabled')), [])
+  const markDisabled = useCallback((error: unknown) => setState((s) => disabled(s.owner, error)), [])
 
   return { ...state, refresh, loadMore, add, rename, remove, markDisabled }
 }
