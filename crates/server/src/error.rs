@@ -202,7 +202,10 @@ pub(crate) fn refused(status: StatusCode, code: &str, message: &dyn std::fmt::Di
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() || matches!(self, Self::Provider(_)) {
+        if let Self::Provider(e) = &self {
+            let upstream_request_id = e.request_id.as_deref();
+            tracing::warn!(code = self.code(), upstream_request_id, error = ?e.message, "request failed");
+        } else if status.is_server_error() {
             tracing::warn!(code = self.code(), error = ?self.to_string(), "request failed");
         } else if status != StatusCode::NOT_FOUND {
             // Not a path or conversation that is not there: clients probe (`HEAD /`, a favicon)

@@ -85,7 +85,11 @@ impl Answer {
                 self.report.end(if why == Why::Lost { RECORD_LOST } else { error.kind.code() });
                 return Some(Err(error));
             }
-            () = &mut self.deadline => Some(Err(deadline_exceeded())),
+            () = &mut self.deadline => {
+                // The server's own limit, not the model's: no upstream error to count.
+                self.report.end(DEADLINE_EXCEEDED);
+                return Some(Err(deadline_exceeded()));
+            }
             next = self.upstream.next() => next,
         }
         .unwrap_or_else(|| {
@@ -103,6 +107,16 @@ impl Answer {
             Err(error) => {
                 self.report.metrics.upstream_error(error.kind.code());
                 self.report.end(error.kind.code());
+                // Warned, with what the client is told and Bedrock's id, for an alert on warnings
+                // and a support case; `chat finished` follows with the timings.
+                tracing::warn!(
+                    request_id = self.report.request_id,
+                    model = self.report.model,
+                    code = error.kind.code(),
+                    upstream_request_id = error.request_id,
+                    error = ?error.message,
+                    "the model's answer failed"
+                );
             }
             Ok(_) => {}
         }
@@ -157,6 +171,10 @@ pub(crate) fn ended_by(why: Why) -> Option<ProviderError> {
 
 /// The log's outcome for an answer whose record was lost.
 const RECORD_LOST: &str = "record_lost";
+
+/// The log's outcome for an answer past `REQUEST_TIMEOUT_SECONDS` (its client is told
+/// `model_timeout`, but the limit is the server's).
+const DEADLINE_EXCEEDED: &str = "deadline_exceeded";
 
 /// An answer whose record was lost ([`Why::Lost`]): it ends, and so does its upstream request,
 /// rather than run on with nothing to record it and perhaps beside a newer turn.

@@ -145,6 +145,11 @@ async fn an_answer_past_the_deadline_ends_with_an_error_event() {
     assert_eq!(data["error"]["code"], "model_timeout");
     assert!(data["error"]["message"].as_str().unwrap().contains("REQUEST_TIMEOUT_SECONDS"));
     assert!(frames.tokens().len() < 100);
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        !metrics.contains("streambed_upstream_errors_total"),
+        "the server's limit, not Bedrock's: {metrics}"
+    );
 }
 
 #[tokio::test]
