@@ -25,6 +25,8 @@ const FALLBACKS: &str = "streambed_fallbacks_total";
 const CANCELLATIONS: &str = "streambed_cancellations_total";
 const REDIS_ERRORS: &str = "streambed_redis_errors_total";
 const CACHE_READ: &str = "streambed_prompt_cache_read_tokens_total";
+const INPUT_TOKENS: &str = "streambed_input_tokens_total";
+const OUTPUT_TOKENS: &str = "streambed_output_tokens_total";
 const CACHE_WRITE: &str = "streambed_prompt_cache_write_tokens_total";
 
 const TTFT_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -68,6 +70,16 @@ impl Default for Metrics {
             describe(CANCELLATIONS, None, "Streams whose client left before the answer ended."),
             describe(REDIS_ERRORS, None, "Failed Redis calls by use; the server carried on without Redis."),
             describe(CACHE_READ, None, "Input tokens the provider read from its prompt cache."),
+            describe(
+                INPUT_TOKENS,
+                None,
+                "Input tokens of completed answers, by model, as the provider counted them.",
+            ),
+            describe(
+                OUTPUT_TOKENS,
+                None,
+                "Output tokens of completed answers, by model, as the provider counted them.",
+            ),
             describe(CACHE_WRITE, None, "Input tokens the provider wrote to its prompt cache."),
         ] {
             recorder.describe_counter(name.into(), unit, help);
@@ -116,8 +128,13 @@ impl Metrics {
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
-    /// The prompt-cache figures of a finished answer.
-    pub(crate) fn usage(&self, usage: &streambed_core::Usage) {
+    /// What a finished answer of `model` cost: its tokens, and the prompt cache's part of them.
+    /// Labelled by model, whose ids are the few the server offers.
+    pub(crate) fn usage(&self, model: &str, usage: &streambed_core::Usage) {
+        for (name, tokens) in [(INPUT_TOKENS, usage.input_tokens), (OUTPUT_TOKENS, usage.output_tokens)] {
+            let key = Key::from_parts(name, vec![Label::new("model", model.to_owned())]);
+            self.recorder.register_counter(&key, &METADATA).increment(tokens.into());
+        }
         self.cache_read_tokens.increment(usage.cache_read_input_tokens.unwrap_or(0).into());
         self.cache_write_tokens.increment(usage.cache_write_input_tokens.unwrap_or(0).into());
     }

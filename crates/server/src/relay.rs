@@ -101,7 +101,7 @@ impl Answer {
                 if !completion.streamed {
                     self.report.metrics.fallbacks.increment(1);
                 }
-                self.report.metrics.usage(&completion.usage);
+                self.report.metrics.usage(&self.report.model, &completion.usage);
                 self.report.end("complete");
             }
             Err(error) => {

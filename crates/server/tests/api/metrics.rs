@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use streambed_emulator::Outcome;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{MODEL, spawn_app};
 
 /// The value of one series, e.g. `streambed_tokens_relayed_total` or
 /// `streambed_http_requests_total{route="/api/chat",method="POST",status="200"}`.
@@ -22,8 +22,9 @@ async fn metrics_count_requests_tokens_errors_cancellations_and_timings() {
     let app = spawn_app().await;
 
     // Two complete answers: 5 fast tokens, and 4 tokens 50 ms apart.
-    assert_eq!(app.chat("[[scenario:slow delay_ms=1 n=5]]").await.tokens().len(), 5);
-    assert_eq!(app.chat("[[scenario:slow delay_ms=50 n=4]]").await.tokens().len(), 4);
+    let fast = app.chat("[[scenario:slow delay_ms=1 n=5]]").await;
+    let slow = app.chat("[[scenario:slow delay_ms=50 n=4]]").await;
+    assert_eq!((fast.tokens().len(), slow.tokens().len()), (5, 4));
     // A 400, a Bedrock refusal before the stream, a mid-stream exception, a fallback.
     assert_eq!(app.post_chat(json!({ "prompt": "" })).await.status(), 400);
     assert_eq!(app.post_chat(json!({ "prompt": "[[scenario:deny-all]]" })).await.status(), 502);
@@ -31,7 +32,12 @@ async fn metrics_count_requests_tokens_errors_cancellations_and_timings() {
         app.chat("[[scenario:exception type=internalServerException after=2]]").await.last().0,
         "error"
     );
-    assert_eq!(app.chat("[[scenario:deny-stream]]").await.last().0, "done");
+    let fallback = app.chat("[[scenario:deny-stream]]").await;
+    assert_eq!(fallback.last().0, "done");
+    // What the three complete answers cost, as their `done` said.
+    let used = |side: &str| -> f64 {
+        [&fast, &slow, &fallback].iter().map(|frames| frames.last().1["usage"][side].as_f64().unwrap()).sum()
+    };
     // A client that leaves mid-answer.
     let response = app.post_chat(json!({ "prompt": "[[scenario:slow delay_ms=50 n=100]]" })).await;
     let mut events = response.bytes_stream().eventsource();
@@ -63,6 +69,9 @@ async fn metrics_count_requests_tokens_errors_cancellations_and_timings() {
     assert_eq!(value(&text, r#"streambed_upstream_errors_total{code="access_denied"}"#), 1.0);
     assert_eq!(value(&text, r#"streambed_upstream_errors_total{code="upstream_error"}"#), 1.0);
     assert_eq!(value(&text, "streambed_fallbacks_total"), 1.0);
+    let model = |name: &str| format!(r#"{name}{{model="{MODEL}"}}"#);
+    assert_eq!(value(&text, &model("streambed_input_tokens_total")), used("inputTokens"));
+    assert_eq!(value(&text, &model("streambed_output_tokens_total")), used("outputTokens"));
     assert_eq!(value(&text, "streambed_cancellations_total"), 1.0);
     // 5 + 4 + 2 before the exception + the fallback's one chunk + at least 1 before leaving.
     let tokens = value(&text, "streambed_tokens_relayed_total");
