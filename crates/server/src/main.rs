@@ -6,6 +6,7 @@ use std::{
     io::IsTerminal,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     process::ExitCode,
+    sync::OnceLock,
     time::Duration,
 };
 
@@ -24,10 +25,18 @@ Usage:
   streambed --version    the version
 ";
 
+/// Set once logging is on, when its lines are JSON: then a fatal error is one of them too.
+static JSON_LOGS: OnceLock<bool> = OnceLock::new();
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if JSON_LOGS.get() == Some(&true) => {
+            // One event, its line breaks escaped: a log collector keeps it whole.
+            tracing::error!(error = %report(&error), "the server stopped");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("{}", report(&error));
             ExitCode::FAILURE
@@ -83,7 +92,7 @@ async fn run() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
-    init_tracing();
+    init_tracing()?;
     if let Ok(path) = dotenv {
         tracing::info!(path = %path.display(), "loaded environment file");
     }
@@ -139,15 +148,27 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs to stdout, filtered by `RUST_LOG`; colours only for a person at a terminal: a
-/// container's log collector (CloudWatch, journald) would keep the escape codes as text.
-fn init_tracing() {
-    let colours =
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
-        .with_ansi(colours)
-        .init();
+/// Logs to stdout, filtered by `RUST_LOG`: lines of text, or with `LOG_FORMAT=json` one JSON
+/// object per line (what CloudWatch Logs Insights, Loki and Datadog parse without a pattern).
+/// Colours only for a person at a terminal: a log collector would keep the escape codes as text.
+/// Read here rather than with the rest of the configuration: logging starts first, to report it.
+fn init_tracing() -> anyhow::Result<()> {
+    let json = match std::env::var("LOG_FORMAT").as_deref().map(str::trim) {
+        Err(_) | Ok("" | "text") => false,
+        Ok("json") => true,
+        Ok(other) => anyhow::bail!("LOG_FORMAT: expected text or json, got {other:?}"),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        logs.json().with_current_span(false).init();
+    } else {
+        let colours =
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        logs.with_ansi(colours).init();
+    }
+    let _ = JSON_LOGS.set(json);
+    Ok(())
 }
 
 /// Each open stream holds two sockets (client and Bedrock); the default soft limit of 1,024

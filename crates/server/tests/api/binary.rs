@@ -31,7 +31,9 @@ pub(crate) fn start(
     let mut url = None;
     // The server logs its address once it is listening; no sleeping and polling.
     for line in lines.by_ref().map_while(Result::ok) {
-        url = line.split("listening on ").nth(1).map(str::to_owned);
+        // The URL ends the text line, or the message of a JSON one (`LOG_FORMAT=json`).
+        url =
+            line.split("listening on ").nth(1).map(|rest| rest.split('"').next().unwrap_or(rest).to_owned());
         log.lock().unwrap().push_str(&format!("{line}\n"));
         if url.is_some() {
             break;
@@ -95,6 +97,48 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits() {
         MODEL,
         "the SDK found the emulator through the environment"
     );
+}
+
+#[tokio::test]
+async fn with_log_format_json_every_line_is_one_json_object_fatal_errors_included() {
+    let emulator = Emulator::scripted().spawn().await.unwrap();
+    let (mut child, url, log) = start(&emulator, &[("LOG_FORMAT", "json")]);
+    let frames = read_frames(
+        reqwest::Client::new()
+            .post(format!("{url}/api/chat"))
+            .json(&json!({ "prompt": "hi" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(frames.last().0, "done");
+    terminate(&child);
+    tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+
+    let lines: Vec<serde_json::Value> = log
+        .lock()
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let finished =
+        lines.iter().find(|line| line["fields"]["message"] == "chat finished").expect("a chat line");
+    assert_eq!(finished["level"], "INFO");
+    assert!(finished["fields"]["request_id"].is_string() && finished["timestamp"].is_string(), "{finished}");
+
+    // A start-up that fails says why in one JSON line on standard output, not several of text.
+    let failed =
+        command(&emulator, &[("LOG_FORMAT", "json"), ("DATABASE_URL", "mysql://nope")]).output().unwrap();
+    assert!(!failed.status.success());
+    let stdout = String::from_utf8(failed.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["level"].as_str(), last["fields"]["message"].as_str()),
+        (Some("ERROR"), Some("the server stopped"))
+    );
+    assert!(last["fields"]["error"].as_str().unwrap().contains("DATABASE_URL"), "{last}");
+    assert!(failed.stderr.is_empty(), "{}", String::from_utf8_lossy(&failed.stderr));
 }
 
 #[tokio::test]
