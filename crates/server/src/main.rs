@@ -121,7 +121,7 @@ async fn run() -> anyhow::Result<()> {
     );
     conversations.spawn_upkeep();
 
-    let shutdown = Shutdown::default();
+    let shutdown = Shutdown::with_delay(config.shutdown_delay);
     let (app, upkeep) = streambed_server::app(&config, models, conversations.clone(), shutdown.clone());
     upkeep.spawn();
     let listener = streambed_server::listen((config.host, config.port).into())

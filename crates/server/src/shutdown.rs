@@ -1,5 +1,8 @@
-//! Graceful shutdown: on SIGTERM (ECS stopping a task) or Ctrl-C, stop accepting, let streams
-//! finish for the grace period, then cut the rest off with an explicit `shutting_down` error.
+//! Graceful shutdown: on SIGTERM (ECS stopping a task) or Ctrl-C, say so on `/api/ready` and go
+//! on serving for `SHUTDOWN_DELAY_SECONDS` (a load balancer may still send requests for a few
+//! seconds after it began to deregister the task; refused, they would be 502s), then stop
+//! accepting, let streams finish until the grace period after the signal, and cut the rest off
+//! with an explicit `shutting_down` error.
 
 use std::time::Duration;
 
@@ -7,14 +10,23 @@ use tokio_util::sync::CancellationToken;
 
 use crate::answer_token::AnswerToken;
 
-/// Shared by every request: `draining` refuses new chats, `cutoff` ends streams still running.
+/// Shared by every request: `stopping` turns readiness off, `draining` refuses new chats,
+/// `cutoff` ends streams still running.
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
+    pub(crate) stopping: CancellationToken,
     pub(crate) draining: CancellationToken,
     pub(crate) cutoff: CancellationToken,
+    /// `SHUTDOWN_DELAY_SECONDS`: how long the server goes on serving after the signal.
+    delay: Duration,
 }
 
 impl Shutdown {
+    /// Serving on for `delay` after the signal (the default serves on for none).
+    pub fn with_delay(delay: Duration) -> Self {
+        Self { delay, ..Self::default() }
+    }
+
     /// The token one answer watches: cancelled at the cut-off, and, for a stored conversation's
     /// answer, by Stop and by the loss of its record.
     pub(crate) fn answer_token(&self) -> AnswerToken {
@@ -27,19 +39,25 @@ impl Shutdown {
         self.cutoff.cancelled().await;
     }
 
-    /// Resolves when `signal` does (the accept loop then stops), and arms the cut-off timer.
+    /// Resolves `delay` after `signal` does (the accept loop then stops), and arms the cut-off
+    /// timer, `grace` after the signal.
     pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
         signal.await;
+        self.stopping.cancel();
         tracing::info!(
+            delay_seconds = self.delay.as_secs_f32(),
             grace_seconds = grace.as_secs_f32(),
-            "shutting down: letting in-flight answers finish"
+            "shutting down: /api/ready answers 503, new requests are served for the delay, and \
+             in-flight answers may finish within the grace"
         );
-        self.draining.cancel();
         // A timer, not a producer: it only flips the token that open streams watch.
+        let cutoff = self.cutoff.clone();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
-            self.cutoff.cancel();
+            cutoff.cancel();
         });
+        tokio::time::sleep(self.delay).await;
+        self.draining.cancel();
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Config {
     pub keep_alive: Duration,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish after SIGTERM (25).
     pub shutdown_grace: Duration,
+    /// `SHUTDOWN_DELAY_SECONDS`: after the signal, how long new requests are still served while
+    /// `/api/ready` answers 503 (0; 5 with `TRUSTED_PROXY_HOPS`). Part of the grace.
+    pub shutdown_delay: Duration,
     /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
     pub static_dir: PathBuf,
     /// `API_KEYS`, `AUTH_JWT_*`: who may call the API; both unset leaves it open.
@@ -91,6 +94,16 @@ impl Config {
         let limits = limits::read(&vars, auth.is_enabled())?;
         let params = params::read(&vars, &limits)?;
         let connections = connections::read(&vars, limits.trusted_proxy_hops > 0)?;
+        let shutdown_grace = vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?;
+        // Behind a load balancer, which may send for a few seconds after it began to deregister.
+        let delay_default = if limits.trusted_proxy_hops > 0 { 5.0 } else { 0.0 };
+        let shutdown_delay = vars.seconds_or_zero("SHUTDOWN_DELAY_SECONDS", delay_default)?;
+        if shutdown_delay >= shutdown_grace {
+            return Err(ConfigError::new(
+                "SHUTDOWN_DELAY_SECONDS",
+                "must be shorter than SHUTDOWN_GRACE_SECONDS, which counts from the same signal".into(),
+            ));
+        }
         Ok(Self {
             models: models::read(&vars, &params)?,
             host: vars.parse(
@@ -104,7 +117,8 @@ impl Config {
             params,
             max_body_bytes: vars.at_least_one("MAX_BODY_BYTES", 1024 * 1024)?,
             keep_alive: vars.seconds("SSE_KEEPALIVE_SECONDS", 15.0)?,
-            shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?,
+            shutdown_grace,
+            shutdown_delay,
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             auth,
             limits,

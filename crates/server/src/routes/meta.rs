@@ -20,8 +20,8 @@ pub(super) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Whether this replica can serve conversations now: the database took its lease renewal lately;
-/// 503 otherwise. Redis (with `REDIS_URL`) is reported, whether it answers a `PING`, but decides
+/// Whether this replica can serve conversations now: the database took its lease renewal lately,
+/// and it was not told to stop; 503 otherwise. Redis (with `REDIS_URL`) is reported, whether it answers a `PING`, but decides
 /// nothing: without it each replica carries on alone. For dashboards, alarms and an operator's
 /// look (see docs/deploy.md before making it a readiness probe).
 pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
@@ -32,9 +32,12 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Js
         None => None,
     };
     let word = |up: bool| if up { "ok" } else { "unreachable" };
-    let status = if store { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    // Told to stop: a load balancer that watches readiness sends no more.
+    let stopping = state.shutdown.stopping.is_cancelled();
+    let ready = store && !stopping;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
-        "status": if store { "ready" } else { "unready" },
+        "status": if stopping { "stopping" } else if store { "ready" } else { "unready" },
         "database": word(store),
         "redis": redis.map_or("off", word),
     });

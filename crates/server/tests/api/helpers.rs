@@ -53,7 +53,7 @@ pub(crate) async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) ->
 
     let conversations = Conversations::open(&config).await.expect("the test database opens");
     conversations.spawn_upkeep();
-    let shutdown = Shutdown::default();
+    let shutdown = Shutdown::with_delay(config.shutdown_delay);
     let (app, upkeep) = streambed_server::app(&config, models, conversations, shutdown.clone());
     upkeep.spawn();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

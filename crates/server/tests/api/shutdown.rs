@@ -33,3 +33,44 @@ async fn streams_still_running_after_the_grace_period_end_with_shutting_down() {
     let stopped = tokio::time::timeout(Duration::from_secs(5), &mut app.server).await;
     assert!(stopped.is_ok(), "the server exits after the cut-off");
 }
+
+/// Behind a load balancer, which goes on sending for a few seconds after it began to deregister
+/// the task: readiness turns off at once, requests are still served for the delay, and only
+/// then does the server stop accepting.
+#[tokio::test]
+async fn for_the_delay_after_the_signal_requests_are_served_while_readiness_says_stopping() {
+    let vars = [("SHUTDOWN_DELAY_SECONDS", "1"), ("SHUTDOWN_GRACE_SECONDS", "5")];
+    let mut app = spawn_app_with(Emulator::scripted(), &vars).await;
+    assert_eq!(app.http.get(app.url("/api/ready")).send().await.unwrap().status(), 200);
+
+    app.signal_shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = app.http.get(app.url("/api/ready")).send().await.unwrap();
+    // A new connection, as a load balancer's next request may come on.
+    let fresh = reqwest::Client::new();
+    let during =
+        read_frames(fresh.post(app.url("/api/chat")).json(&json!({ "prompt": "hi" })).send().await.unwrap())
+            .await;
+
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "stopping");
+    assert_eq!(during.last().0, "done", "served during the delay");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after = reqwest::Client::new().get(app.url("/api/health")).send().await;
+    assert!(after.is_err(), "no new connections after the delay: {after:?}");
+    let stopped = tokio::time::timeout(Duration::from_secs(5), &mut app.server).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+}
+
+#[test]
+fn the_delay_is_shorter_than_the_grace_it_is_part_of() {
+    let config = |pairs: &[(&str, &str)]| {
+        streambed_server::Config::from_lookup(|name| {
+            pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        })
+    };
+    assert_eq!(config(&[]).unwrap().shutdown_delay, Duration::ZERO);
+    assert_eq!(config(&[("TRUSTED_PROXY_HOPS", "1")]).unwrap().shutdown_delay, Duration::from_secs(5));
+    let refused = config(&[("SHUTDOWN_DELAY_SECONDS", "30"), ("SHUTDOWN_GRACE_SECONDS", "25")]).unwrap_err();
+    assert_eq!(refused.var, "SHUTDOWN_DELAY_SECONDS");
+}
