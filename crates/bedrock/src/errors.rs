@@ -136,7 +136,8 @@ fn not_bedrock(response: &HttpResponse) -> ProviderError {
     let status = response.status().as_u16();
     let content_type = response.headers().get("content-type").unwrap_or("no content type");
     let body = response.body().bytes().map(|body| String::from_utf8_lossy(body).into_owned());
-    tracing::warn!(
+    // Info: the request's own warning (the server's) follows with what the client was told.
+    tracing::info!(
         status,
         content_type,
         body = ?body.as_deref().map(|body| bounded(body, 200)),
@@ -171,7 +172,8 @@ where
         }
         other => {
             let detail = DisplayErrorContext(other).to_string();
-            tracing::warn!(error = %detail, "Bedrock could not be reached");
+            // The detail behind the request's warning (the server's), which names only the cause.
+            tracing::info!(error = %detail, "Bedrock could not be reached");
             // Missing credentials are the operator's to fix, not a failure to retry: they are
             // access denied, as Bedrock's own answer to bad ones is.
             let (kind, hint) = if detail.contains("credentials") || detail.contains("Credentials") {
@@ -227,8 +229,9 @@ pub(crate) fn in_stream<R: std::fmt::Debug>(
             from_code(code, e.message().unwrap_or("no message"), cx)
         }
         other => {
-            // Bounded: an unreadable stream's error carries the bytes it could not read.
-            tracing::warn!(error = %bounded(&DisplayErrorContext(other).to_string(), 2_000), "the Bedrock stream broke");
+            // Bounded: an unreadable stream's error carries the bytes it could not read. Info: the
+            // answer's own warning (the server's) follows with what the client was told.
+            tracing::info!(error = %bounded(&DisplayErrorContext(other).to_string(), 2_000), "the Bedrock stream broke");
             let cause = root_cause(other);
             // What could not be read, as opposed to a stream cut short mid-frame: an event the
             // SDK cannot parse, or bytes that are no AWS event stream (the decoder waits for the

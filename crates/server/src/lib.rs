@@ -47,7 +47,7 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ShutdownTiming};
 pub use connections::{listen, serve};
 pub use models::Models;
 pub use shutdown::{Shutdown, signal};

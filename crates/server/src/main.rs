@@ -33,8 +33,16 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if JSON_LOGS.get() == Some(&true) => {
-            // One event, its line breaks escaped: a log collector keeps it whole.
-            tracing::error!(error = %report(&error), "the server stopped");
+            // One line of the logs' shape, its line breaks escaped, so a log collector keeps it
+            // whole; written here, not through `tracing`, whose `RUST_LOG` could filter it out.
+            let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339);
+            let line = serde_json::json!({
+                "timestamp": now.ok(),
+                "level": "ERROR",
+                "fields": { "message": "the server stopped", "error": report(&error) },
+                "target": "streambed",
+            });
+            println!("{line}");
             ExitCode::FAILURE
         }
         Err(error) => {
@@ -121,7 +129,7 @@ async fn run() -> anyhow::Result<()> {
     );
     conversations.spawn_upkeep();
 
-    let shutdown = Shutdown::with_delay(config.shutdown_delay);
+    let shutdown = Shutdown::default();
     let (app, upkeep) = streambed_server::app(&config, models, conversations.clone(), shutdown.clone());
     upkeep.spawn();
     let listener = streambed_server::listen((config.host, config.port).into())
@@ -133,7 +141,7 @@ async fn run() -> anyhow::Result<()> {
         app,
         config.connections.clone(),
         shutdown.clone(),
-        config.shutdown_grace,
+        config.shutdown,
         signal,
     )
     .await

@@ -86,7 +86,6 @@ impl Answer {
                 return Some(Err(error));
             }
             () = &mut self.deadline => {
-                // The server's own limit, not the model's: no upstream error to count.
                 self.report.end(DEADLINE_EXCEEDED);
                 return Some(Err(deadline_exceeded()));
             }
@@ -105,7 +104,7 @@ impl Answer {
                 self.report.end("complete");
             }
             Err(error) => {
-                self.report.metrics.upstream_error(error.kind.code());
+                count_upstream_error(&self.report.metrics, error);
                 self.report.end(error.kind.code());
                 // Warned, with what the client is told and Bedrock's id, for an alert on warnings
                 // and a support case; `chat finished` follows with the timings.
@@ -199,11 +198,19 @@ pub(crate) fn shutting_down() -> ProviderError {
     ProviderError::new(ErrorKind::ShuttingDown, "The server is restarting. Try again in a moment.")
 }
 
+const PAST_DEADLINE: &str =
+    "The answer took longer than this server allows (REQUEST_TIMEOUT_SECONDS). Ask for a shorter answer.";
+
 pub(crate) fn deadline_exceeded() -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Timeout,
-        "The answer took longer than this server allows (REQUEST_TIMEOUT_SECONDS). Ask for a shorter answer.",
-    )
+    ProviderError::new(ErrorKind::Timeout, PAST_DEADLINE)
+}
+
+/// Counts `error` in the metrics as the model's, unless it is the server's own deadline
+/// ([`deadline_exceeded`]): its client is told `model_timeout`, but no model failed.
+pub(crate) fn count_upstream_error(metrics: &Metrics, error: &ProviderError) {
+    if !(error.kind == ErrorKind::Timeout && error.message == PAST_DEADLINE) {
+        metrics.upstream_error(error.kind.code());
+    }
 }
 
 /// What one chat reports: timings and counts as metrics while it runs, one log line at the end.

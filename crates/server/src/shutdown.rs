@@ -4,11 +4,9 @@
 //! accepting, let streams finish until the grace period after the signal, and cut the rest off
 //! with an explicit `shutting_down` error.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
-use crate::answer_token::AnswerToken;
+use crate::{answer_token::AnswerToken, config::ShutdownTiming};
 
 /// Shared by every request: `stopping` turns readiness off, `draining` refuses new chats,
 /// `cutoff` ends streams still running.
@@ -17,16 +15,9 @@ pub struct Shutdown {
     pub(crate) stopping: CancellationToken,
     pub(crate) draining: CancellationToken,
     pub(crate) cutoff: CancellationToken,
-    /// `SHUTDOWN_DELAY_SECONDS`: how long the server goes on serving after the signal.
-    delay: Duration,
 }
 
 impl Shutdown {
-    /// Serving on for `delay` after the signal (the default serves on for none).
-    pub fn with_delay(delay: Duration) -> Self {
-        Self { delay, ..Self::default() }
-    }
-
     /// The token one answer watches: cancelled at the cut-off, and, for a stored conversation's
     /// answer, by Stop and by the loss of its record.
     pub(crate) fn answer_token(&self) -> AnswerToken {
@@ -39,13 +30,14 @@ impl Shutdown {
         self.cutoff.cancelled().await;
     }
 
-    /// Resolves `delay` after `signal` does (the accept loop then stops), and arms the cut-off
-    /// timer, `grace` after the signal.
-    pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, grace: Duration) {
+    /// Resolves the timing's delay after `signal` does (the accept loop then stops), and arms
+    /// the cut-off timer, its grace after the signal.
+    pub(crate) async fn drain_after(self, signal: impl Future<Output = ()>, timing: ShutdownTiming) {
+        let ShutdownTiming { delay, grace } = timing;
         signal.await;
         self.stopping.cancel();
         tracing::info!(
-            delay_seconds = self.delay.as_secs_f32(),
+            delay_seconds = delay.as_secs_f32(),
             grace_seconds = grace.as_secs_f32(),
             "shutting down: /api/ready answers 503, new requests are served for the delay, and \
              in-flight answers may finish within the grace"
@@ -56,7 +48,7 @@ impl Shutdown {
             tokio::time::sleep(grace).await;
             cutoff.cancel();
         });
-        tokio::time::sleep(self.delay).await;
+        tokio::time::sleep(delay).await;
         self.draining.cancel();
     }
 }

@@ -173,8 +173,9 @@ impl Pools {
         match self {
             Self::Sqlite { read, write } => {
                 read.close().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await {
-                    tracing::warn!(error = %e, "cannot fold the write-ahead log into the database file");
+                // A private in-memory database has no log, and its one pool is `read` too.
+                if !write.is_closed() {
+                    fold_the_log_in(write).await;
                 }
                 write.close().await;
             }
@@ -200,13 +201,35 @@ impl Pools {
     }
 }
 
+/// Folds the write-ahead log into the database file, waiting at most a second for another
+/// process reading it (a checkpoint it blocks is a row saying so, not an error).
+async fn fold_the_log_in(write: &SqlitePool) {
+    let folded = async {
+        sqlx::query("PRAGMA busy_timeout = 1000").execute(write).await?;
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(write).await
+    };
+    match folded.await {
+        Ok((0, _, _)) => {}
+        Ok((_busy, _, _)) => tracing::warn!(
+            "another process kept the write-ahead log from being folded into the database file: \
+             copy the -wal file beside it too, or let that process end first"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot fold the write-ahead log into the database file"),
+    }
+}
+
+/// Whether a `sqlite:` URL names a private in-memory database rather than a file.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// Where `url` keeps the conversations, for the start-up log: the SQLite file's whole path (a
 /// relative one is read from the working directory), or the PostgreSQL server and database,
 /// never the password. `None` for a URL that does not parse (opening it says why).
 pub(crate) fn location(url: &str) -> Option<String> {
     if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url).ok()?;
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if in_memory(url) {
             return Some("in memory: nothing is kept after the server stops".into());
         }
         let file = std::path::absolute(options.get_filename()).ok()?;
@@ -305,7 +328,7 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    if url.contains(":memory:") || url.contains("mode=memory") {
+    if in_memory(url) {
         // Each connection to `:memory:` would be a database of its own, and the last one to
         // close takes the data with it: one connection, kept for the pool's whole life.
         let pool = SqlitePoolOptions::new()

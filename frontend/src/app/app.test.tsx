@@ -623,7 +623,7 @@ describe('App where the server keeps no conversations', () => {
     await waitFor(() => expect(server.requests.some((r) => r.path.startsWith('/api/conversations'))).toBe(true))
     await waitFor(() => expect(screen.queryByRole('navigation', { name: 'Conversations' })).toBeNull())
     // Why, in the server's words: behind a proxy, say, the reader learns what to change.
-    expect(await screen.findByText('Conversations are not kept: This server keeps no conversations: set API_KEYS.')).toHaveAttribute('role', 'status')
+    expect(await screen.findByText('This server keeps no conversations: set API_KEYS.')).toHaveAttribute('role', 'status')
 
     await user.type(box(), 'First{Enter}')
     await waitFor(() => expect(server.answers).toHaveLength(1))

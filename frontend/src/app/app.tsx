@@ -222,7 +222,7 @@ export function App() {
         onNewChat={enabled && !narrow ? null : newChat}
         onKeySaved={keySaved}
         menuButton={menuButton || undefined}
-        notice={list.status === 'disabled' && list.error ? `Conversations are not kept: ${list.error.message}` : undefined}
+        notice={list.status === 'disabled' ? list.error?.message : undefined}
       />
       <p className="visually-hidden" role="status">
         {visitNews(place.visit, opened)}

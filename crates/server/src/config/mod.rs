@@ -50,10 +50,7 @@ pub struct Config {
     /// `SSE_KEEPALIVE_SECONDS`: interval of `: keep-alive` comments on quiet streams (15).
     pub keep_alive: Duration,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish after SIGTERM (25).
-    pub shutdown_grace: Duration,
-    /// `SHUTDOWN_DELAY_SECONDS`: after the signal, how long new requests are still served while
-    /// `/api/ready` answers 503 (0; 5 with `TRUSTED_PROXY_HOPS`). Part of the grace.
-    pub shutdown_delay: Duration,
+    pub shutdown: ShutdownTiming,
     /// `STATIC_DIR`: the built SPA to serve at `/` when it exists (`frontend/dist`).
     pub static_dir: PathBuf,
     /// `API_KEYS`, `AUTH_JWT_*`: who may call the API; both unset leaves it open.
@@ -94,16 +91,7 @@ impl Config {
         let limits = limits::read(&vars, auth.is_enabled())?;
         let params = params::read(&vars, &limits)?;
         let connections = connections::read(&vars, limits.trusted_proxy_hops > 0)?;
-        let shutdown_grace = vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?;
-        // Behind a load balancer, which may send for a few seconds after it began to deregister.
-        let delay_default = if limits.trusted_proxy_hops > 0 { 5.0 } else { 0.0 };
-        let shutdown_delay = vars.seconds_or_zero("SHUTDOWN_DELAY_SECONDS", delay_default)?;
-        if shutdown_delay >= shutdown_grace {
-            return Err(ConfigError::new(
-                "SHUTDOWN_DELAY_SECONDS",
-                "must be shorter than SHUTDOWN_GRACE_SECONDS, which counts from the same signal".into(),
-            ));
-        }
+        let shutdown = ShutdownTiming::read(&vars, limits.trusted_proxy_hops > 0)?;
         Ok(Self {
             models: models::read(&vars, &params)?,
             host: vars.parse(
@@ -117,8 +105,7 @@ impl Config {
             params,
             max_body_bytes: vars.at_least_one("MAX_BODY_BYTES", 1024 * 1024)?,
             keep_alive: vars.seconds("SSE_KEEPALIVE_SECONDS", 15.0)?,
-            shutdown_grace,
-            shutdown_delay,
+            shutdown,
             static_dir: vars.string("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             auth,
             limits,
@@ -126,6 +113,34 @@ impl Config {
             store: store::read(&vars)?,
             redis_url: self::redis::read(&vars)?,
         })
+    }
+}
+
+/// What the server does after SIGTERM (or Ctrl-C), both counted from the signal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShutdownTiming {
+    /// `SHUTDOWN_DELAY_SECONDS`: how long new requests are still served while `/api/ready`
+    /// answers 503, before the server stops accepting (0; behind proxies 5, or half the grace
+    /// when that is shorter).
+    pub delay: Duration,
+    /// `SHUTDOWN_GRACE_SECONDS`: when answers still running are cut off (25).
+    pub grace: Duration,
+}
+
+impl ShutdownTiming {
+    /// `behind_proxies`: `TRUSTED_PROXY_HOPS` is above 0, so a load balancer may send for a few
+    /// seconds after it began to deregister the task.
+    fn read(vars: &Vars, behind_proxies: bool) -> Result<Self, ConfigError> {
+        let grace = vars.seconds("SHUTDOWN_GRACE_SECONDS", 25.0)?;
+        let default = if behind_proxies { (grace.as_secs_f64() / 2.0).min(5.0) } else { 0.0 };
+        let delay = vars.at_least_seconds("SHUTDOWN_DELAY_SECONDS", default, 0.0)?;
+        if delay >= grace {
+            return Err(ConfigError::new(
+                "SHUTDOWN_DELAY_SECONDS",
+                "must be shorter than SHUTDOWN_GRACE_SECONDS, which counts from the same signal".into(),
+            ));
+        }
+        Ok(Self { delay, grace })
     }
 }
 
@@ -156,7 +171,7 @@ mod tests {
         assert_eq!((config.models.default, config.models.bedrock), (ProviderChoice::Local, None));
         assert_eq!(config.models.reasoning, streambed_core::Reasoning::Off);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
-        assert_eq!(config.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(config.shutdown.grace, Duration::from_secs(25));
     }
 
     #[test]

@@ -65,5 +65,5 @@ fn the_ecs_task_definition_is_a_complete_configuration_with_its_secrets_injected
     let container_port = container["portMappings"][0]["containerPort"].as_u64();
     assert_eq!(container_port, Some(u64::from(config.port)));
     let stop_timeout = Duration::from_secs(container["stopTimeout"].as_u64().unwrap());
-    assert!(config.shutdown_grace < stop_timeout, "answers in flight end before ECS's SIGKILL");
+    assert!(config.shutdown.grace < stop_timeout, "answers in flight end before ECS's SIGKILL");
 }

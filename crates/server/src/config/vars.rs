@@ -61,11 +61,4 @@ impl Vars<'_> {
         let secs = self.optional(name, valid, "a positive number of seconds")?;
         Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
     }
-
-    /// [`seconds`](Self::seconds) where 0 is a choice too (none at all).
-    pub(super) fn seconds_or_zero(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
-        let valid = |s: &f64| *s >= 0.0 && Duration::try_from_secs_f64(*s).is_ok();
-        let secs = self.optional(name, valid, "zero or a positive number of seconds")?;
-        Ok(Duration::from_secs_f64(secs.unwrap_or(default)))
-    }
 }

@@ -26,7 +26,10 @@ use tokio::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::{Shutdown, config::Connections};
+use crate::{
+    Shutdown,
+    config::{Connections, ShutdownTiming},
+};
 
 mod in_flight;
 mod unread;
@@ -66,14 +69,14 @@ pub async fn serve(
     app: Router,
     connections: Connections,
     shutdown: Shutdown,
-    grace: Duration,
+    timing: ShutdownTiming,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let http = Arc::new(Http::new(&connections));
     let open = Arc::new(Semaphore::new(connections.max.min(Semaphore::MAX_PERMITS)));
     let tasks = TaskTracker::new();
     let draining = shutdown.draining.clone();
-    let drain = shutdown.clone().drain_after(signal, grace);
+    let drain = shutdown.clone().drain_after(signal, timing);
     tokio::pin!(drain);
     let mut refused: u64 = 0;
     loop {

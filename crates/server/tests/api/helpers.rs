@@ -53,7 +53,7 @@ pub(crate) async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) ->
 
     let conversations = Conversations::open(&config).await.expect("the test database opens");
     conversations.spawn_upkeep();
-    let shutdown = Shutdown::with_delay(config.shutdown_delay);
+    let shutdown = Shutdown::default();
     let (app, upkeep) = streambed_server::app(&config, models, conversations, shutdown.clone());
     upkeep.spawn();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -62,14 +62,8 @@ pub(crate) async fn spawn_app_with(emulator: Emulator, vars: &[(&str, &str)]) ->
     let signal = async move {
         let _ = stopped.await;
     };
-    let serve = streambed_server::serve(
-        listener,
-        app,
-        config.connections.clone(),
-        shutdown,
-        config.shutdown_grace,
-        signal,
-    );
+    let serve =
+        streambed_server::serve(listener, app, config.connections.clone(), shutdown, config.shutdown, signal);
     let server = tokio::spawn(serve);
     TestApp { addr, emulator, http: reqwest::Client::new(), stop: Some(stop), server }
 }

@@ -8,7 +8,7 @@ use futures_util::{StreamExt, future::join_all};
 use serde_json::{Value, json};
 use streambed_emulator::Emulator;
 
-use crate::helpers::{TestApp, read_frames, spawn_app, spawn_app_with};
+use crate::helpers::{MODEL, TestApp, read_frames, spawn_app, spawn_app_with};
 
 fn retry_after(response: &reqwest::Response) -> Duration {
     let secs = response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap();
@@ -145,6 +145,11 @@ async fn an_answer_past_the_deadline_ends_with_an_error_event() {
     assert_eq!(data["error"]["code"], "model_timeout");
     assert!(data["error"]["message"].as_str().unwrap().contains("REQUEST_TIMEOUT_SECONDS"));
     assert!(frames.tokens().len() < 100);
+    // Whole, not streamed: the deadline is a 504 before any byte, and still the server's.
+    let messages = json!([{ "role": "user", "content": "[[scenario:slow delay_ms=50 n=100]]" }]);
+    let whole =
+        app.http.post(app.url("/v1/chat/completions")).json(&json!({ "model": MODEL, "messages": messages }));
+    assert_eq!(whole.send().await.unwrap().status(), 504);
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(
         !metrics.contains("streambed_upstream_errors_total"),

@@ -69,8 +69,10 @@ fn the_delay_is_shorter_than_the_grace_it_is_part_of() {
             pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
         })
     };
-    assert_eq!(config(&[]).unwrap().shutdown_delay, Duration::ZERO);
-    assert_eq!(config(&[("TRUSTED_PROXY_HOPS", "1")]).unwrap().shutdown_delay, Duration::from_secs(5));
+    assert_eq!(config(&[]).unwrap().shutdown.delay, Duration::ZERO);
+    assert_eq!(config(&[("TRUSTED_PROXY_HOPS", "1")]).unwrap().shutdown.delay, Duration::from_secs(5));
+    let short = config(&[("TRUSTED_PROXY_HOPS", "1"), ("SHUTDOWN_GRACE_SECONDS", "4")]).unwrap();
+    assert_eq!(short.shutdown.delay, Duration::from_secs(2), "a default never longer than half the grace");
     let refused = config(&[("SHUTDOWN_DELAY_SECONDS", "30"), ("SHUTDOWN_GRACE_SECONDS", "25")]).unwrap_err();
     assert_eq!(refused.var, "SHUTDOWN_DELAY_SECONDS");
 }
