@@ -22,6 +22,7 @@ mod backend;
 mod cursor;
 mod finish;
 mod group_commit;
+mod migrate;
 mod reasoning;
 mod rows;
 mod sql;
