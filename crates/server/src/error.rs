@@ -203,8 +203,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let Self::Provider(e) = &self {
+            // Warned of where the model failed (`relay`), once: this says what the client got.
             let upstream_request_id = e.request_id.as_deref();
-            tracing::warn!(code = self.code(), upstream_request_id, error = ?e.message, "request failed");
+            tracing::info!(code = self.code(), upstream_request_id, error = ?e.message, "request failed");
         } else if status.is_server_error() {
             tracing::warn!(code = self.code(), error = ?self.to_string(), "request failed");
         } else if status != StatusCode::NOT_FOUND {

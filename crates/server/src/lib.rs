@@ -93,7 +93,7 @@ pub fn app(
         params: config.params,
         keep_alive: config.keep_alive,
         static_dir: config.static_dir.clone(),
-        shutdown,
+        shutdown: shutdown.clone(),
         limits: config.limits.clone(),
         streams: StreamSlots::new(config.limits.max_streams, metrics.active_streams.clone()),
         metrics: Arc::clone(&metrics),
@@ -104,6 +104,7 @@ pub fn app(
     let router = routes::router(state, auth, rate)
         .layer(from_fn(request_id::in_scope))
         .layer(from_fn_with_state(metrics, metrics::count_requests))
+        .layer(from_fn_with_state(shutdown, shutdown::close_connections_when_stopping))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(BodyLimit(config.max_body_bytes)))
         // The whole body, not each piece: a client trickling a byte at a time gets 408.

@@ -103,8 +103,9 @@ impl Answer {
                 self.report.metrics.usage(&self.report.model, &completion.usage);
                 self.report.end("complete");
             }
-            Err(error) => {
-                count_upstream_error(&self.report.metrics, error);
+            // The model's failure once its answer was asked for (the server's deadline aside).
+            Err(error) if !past_deadline(error) => {
+                self.report.metrics.upstream_error(error.kind.code());
                 self.report.end(error.kind.code());
                 // Warned, with what the client is told and Bedrock's id, for an alert on warnings
                 // and a support case; `chat finished` follows with the timings.
@@ -117,6 +118,7 @@ impl Answer {
                     "the model's answer failed"
                 );
             }
+            Err(_) => self.report.end(DEADLINE_EXCEEDED),
             Ok(_) => {}
         }
         Some(next)
@@ -205,12 +207,26 @@ pub(crate) fn deadline_exceeded() -> ProviderError {
     ProviderError::new(ErrorKind::Timeout, PAST_DEADLINE)
 }
 
-/// Counts `error` in the metrics as the model's, unless it is the server's own deadline
-/// ([`deadline_exceeded`]): its client is told `model_timeout`, but no model failed.
-pub(crate) fn count_upstream_error(metrics: &Metrics, error: &ProviderError) {
-    if !(error.kind == ErrorKind::Timeout && error.message == PAST_DEADLINE) {
-        metrics.upstream_error(error.kind.code());
+/// Whether `error` is the server's own deadline ([`deadline_exceeded`]), not the model's.
+fn past_deadline(error: &ProviderError) -> bool {
+    error.kind == ErrorKind::Timeout && error.message == PAST_DEADLINE
+}
+
+/// A call to the model that failed before its answer began: counted, and one warning with
+/// Bedrock's request id (a failure once the answer runs is the relay's to report). The server's
+/// own deadline ([`deadline_exceeded`]) is neither: its client is told `model_timeout`, but no
+/// model failed.
+pub(crate) fn model_refused(metrics: &Metrics, error: &ProviderError) {
+    if past_deadline(error) {
+        return;
     }
+    metrics.upstream_error(error.kind.code());
+    tracing::warn!(
+        code = error.kind.code(),
+        upstream_request_id = error.request_id,
+        error = ?error.message,
+        "the model refused the request"
+    );
 }
 
 /// What one chat reports: timings and counts as metrics while it runs, one log line at the end.

@@ -4,6 +4,12 @@
 //! accepting, let streams finish until the grace period after the signal, and cut the rest off
 //! with an explicit `shutting_down` error.
 
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, Version, header},
+    middleware::Next,
+    response::Response,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{answer_token::AnswerToken, config::ShutdownTiming};
@@ -51,6 +57,22 @@ impl Shutdown {
         tokio::time::sleep(delay).await;
         self.draining.cancel();
     }
+}
+
+/// Middleware: once the server was told to stop, an HTTP/1.1 response says `Connection: close`,
+/// so a client or proxy does not send its next request on a connection the server is about to
+/// close (one sent just as it closes would fail). HTTP/2 ends its connections with a GOAWAY.
+pub(crate) async fn close_connections_when_stopping(
+    State(shutdown): State<Shutdown>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let http1 = request.version() == Version::HTTP_11;
+    let mut response = next.run(request).await;
+    if http1 && shutdown.stopping.is_cancelled() {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

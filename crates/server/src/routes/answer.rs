@@ -111,7 +111,7 @@ pub(super) async fn start(
             }
         },
     };
-    opened.inspect_err(|e| relay::count_upstream_error(&state.metrics, e))
+    opened.inspect_err(|e| relay::model_refused(&state.metrics, e))
 }
 
 /// An answer that is only its refusal.
@@ -128,7 +128,7 @@ pub(super) async fn within<T>(
     tokio::time::timeout_at(deadline, call)
         .await
         .unwrap_or_else(|_| Err(relay::deadline_exceeded()))
-        .inspect_err(|e| relay::count_upstream_error(&state.metrics, e))
+        .inspect_err(|e| relay::model_refused(&state.metrics, e))
 }
 
 /// A request with the operator's settings: the system prompt

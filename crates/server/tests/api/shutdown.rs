@@ -48,9 +48,10 @@ async fn for_the_delay_after_the_signal_requests_are_served_while_readiness_says
     let ready = app.http.get(app.url("/api/ready")).send().await.unwrap();
     // A new connection, as a load balancer's next request may come on.
     let fresh = reqwest::Client::new();
-    let during =
-        read_frames(fresh.post(app.url("/api/chat")).json(&json!({ "prompt": "hi" })).send().await.unwrap())
-            .await;
+    let response = fresh.post(app.url("/api/chat")).json(&json!({ "prompt": "hi" })).send().await.unwrap();
+    // Not to be reused: the server is about to close its connections.
+    assert_eq!(response.headers()["connection"], "close");
+    let during = read_frames(response).await;
 
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "stopping");
