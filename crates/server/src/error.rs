@@ -214,14 +214,7 @@ impl IntoResponse for AppError {
             refused(status, self.code(), &self);
         }
         if let Self::Store(error @ StoreError::Database(cause)) = &self {
-            let advice = if error.lost_prepared_statement() {
-                Some(StoreError::POOLER_ADVICE)
-            } else if error.disk_full() {
-                Some("free space on the disk holding the database (DATABASE_URL)")
-            } else {
-                None
-            };
-            tracing::error!(error = %cause, advice, "conversation database failed");
+            tracing::error!(error = %cause, advice = error.advice().as_deref(), "conversation database failed");
         }
         let upstream_request_id = match &self {
             Self::Provider(e) => e.request_id.as_deref(),

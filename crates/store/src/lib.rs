@@ -299,6 +299,25 @@ impl StoreError {
         matches!(self.database_code().as_deref(), Some("13" | "53100"))
     }
 
+    /// What to do about this error, where it says more than "the database failed": a pooler
+    /// that loses prepared statements, a full disk, a schema a newer release migrated. For the
+    /// operator: the server puts it in its start-up error and in its log.
+    pub fn advice(&self) -> Option<String> {
+        if self.lost_prepared_statement() {
+            Some(Self::POOLER_ADVICE.to_owned())
+        } else if self.disk_full() {
+            Some("the disk holding the conversation database is full: free space on it".to_owned())
+        } else {
+            self.newer_schema().map(|version| {
+                format!(
+                    "the conversation database was migrated by a newer version of Streambed (its \
+                     migration {version} is unknown to this one): run that version or a later one, \
+                     or restore a backup taken before the upgrade"
+                )
+            })
+        }
+    }
+
     /// The database's own error code, from a statement or from a migration's statement.
     fn database_code(&self) -> Option<std::borrow::Cow<'_, str>> {
         use sqlx::migrate::MigrateError;

@@ -159,25 +159,10 @@ impl Conversations {
     }
 }
 
-/// A store error at start-up with what to check, or, when a pooler lost the store's prepared
-/// statements, what to change there instead (the database itself is fine then), or, when a
-/// newer server migrated the database, which version to run.
+/// A store error at start-up with what to check, or the error's own advice where it has one
+/// ([`StoreError::advice`]: the pooler, the disk, a newer release's schema).
 fn explained(error: StoreError, check: &'static str) -> anyhow::Error {
-    let context = if error.lost_prepared_statement() {
-        format!("DATABASE_URL: {}", StoreError::POOLER_ADVICE)
-    } else if error.disk_full() {
-        "DATABASE_URL: the disk holding the conversation database is full: free space, then start \
-         again"
-            .to_owned()
-    } else if let Some(version) = error.newer_schema() {
-        format!(
-            "DATABASE_URL: the conversation database was migrated by a newer version of Streambed \
-             (its migration {version} is unknown to this one): run that version or a later one, or \
-             restore a backup taken before the upgrade"
-        )
-    } else {
-        check.to_owned()
-    };
+    let context = error.advice().map_or_else(|| check.to_owned(), |advice| format!("DATABASE_URL: {advice}"));
     anyhow::Error::new(error).context(context)
 }
 
